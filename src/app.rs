@@ -1,0 +1,135 @@
+//! Starting the server: open the store, apply provisioning, bind the sockets, start the
+//! services and the housekeeping timers.
+
+use crate::auth::ban::Bans;
+use crate::auth::digest::Algorithm;
+use crate::auth::nonce::{now_secs, Nonces};
+use crate::config::Config;
+use crate::model::{Model, Snapshot};
+use crate::registrar::{keepalive, Location, Registrar};
+use crate::server::Server;
+use crate::sip::transaction::Transactions;
+use crate::sip::transport::{Limits, Transports};
+use crate::store::writer::{BindingOp, Writer};
+use crate::store::Store;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
+    let store = Arc::new(Store::open(&cfg.storage.path)?);
+    if let Some(model) = provision {
+        if store.replace_model(&model)? {
+            tracing::info!("provisioning applied");
+        } else {
+            tracing::info!("provisioning unchanged");
+        }
+    } else if store.is_model_empty()? {
+        let demo = crate::provision::demo::model(&cfg.sip.domain);
+        store.replace_model(&demo)?;
+        println!(
+            "Empty database: created the demo client {:?} on domain {}.",
+            "demo", cfg.sip.domain
+        );
+        for u in &demo.users {
+            println!(
+                "  user {}  password {}  (register sip:{}@{})",
+                u.name, u.password, u.name, cfg.sip.domain
+            );
+        }
+    }
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(store.load_model()?)));
+
+    let location = Arc::new(Location::new());
+    let expired = location.load(store.load_bindings()?, now_secs());
+    let writer = Writer::start(store.clone(), cfg.storage.write_queue);
+    if !expired.is_empty() {
+        let _ = writer.submit(expired.into_iter().map(BindingOp::Delete).collect());
+    }
+    tracing::info!("{} bindings loaded", location.len());
+
+    let bans = Arc::new(Bans::new(
+        cfg.auth.ban_threshold,
+        Duration::from_secs(cfg.auth.ban_window),
+        Duration::from_secs(cfg.auth.ban_duration),
+    ));
+    let registrar = Arc::new(Registrar {
+        cfg: cfg.registrar.clone(),
+        algorithms: cfg
+            .auth
+            .algorithms
+            .iter()
+            .filter_map(|a| Algorithm::parse(a))
+            .collect(),
+        nonces: Nonces::new(cfg.auth.nonce_ttl),
+        bans: bans.clone(),
+        location: location.clone(),
+        writer: writer.clone(),
+        snapshot: snapshot.clone(),
+    });
+    let limits = Limits {
+        max_message_size: cfg.sip.max_message_size,
+        max_connections: cfg.sip.max_connections,
+        max_connections_per_ip: cfg.sip.max_connections_per_ip,
+        tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout),
+        send_queue: 256,
+    };
+    let (transports, tcp) = Transports::bind(&cfg.listeners(), limits).await?;
+    let server = Arc::new(Server {
+        transports: transports.clone(),
+        txns: Transactions::new(cfg.sip.transaction_cache),
+        registrar: registrar.clone(),
+        bans: bans.clone(),
+        inflight: Arc::new(Semaphore::new(cfg.sip.max_transactions)),
+    });
+    let tcp_addrs: Vec<_> = tcp.iter().map(|(a, _)| *a).collect();
+    transports.serve(tcp, server.clone(), cfg.sip.workers);
+    for a in transports.udp_addrs() {
+        tracing::info!("listening on udp:{}", a);
+    }
+    for a in tcp_addrs {
+        tracing::info!("listening on tcp:{}", a);
+    }
+    println!("vozbox ready");
+
+    tokio::spawn(keepalive::run(
+        location.clone(),
+        transports.clone(),
+        cfg.registrar.keepalive_interval,
+    ));
+    // Housekeeping: expire bindings, forget old transactions, nonces and bans.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        }
+        n += 1;
+        server.txns.purge();
+        let gone = location.sweep(now_secs());
+        if !gone.is_empty() {
+            tracing::debug!("{} bindings expired", gone.len());
+            let _ = writer.submit(gone.into_iter().map(BindingOp::Delete).collect());
+        }
+        if n % 10 == 0 {
+            registrar.nonces.purge();
+            bans.purge();
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

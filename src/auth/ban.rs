@@ -1,0 +1,93 @@
+//! Bans an address that fails authentication too often (like fail2ban, in process).
+
+use dashmap::DashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+pub struct Bans {
+    threshold: u32,
+    window: Duration,
+    duration: Duration,
+    state: DashMap<IpAddr, Entry>,
+}
+
+struct Entry {
+    failures: u32,
+    since: Instant,
+    banned_until: Option<Instant>,
+}
+
+impl Bans {
+    pub fn new(threshold: u32, window: Duration, duration: Duration) -> Bans {
+        Bans {
+            threshold,
+            window,
+            duration,
+            state: DashMap::new(),
+        }
+    }
+
+    pub fn is_banned(&self, ip: IpAddr) -> bool {
+        if self.state.is_empty() {
+            return false;
+        }
+        match self.state.get(&ip) {
+            Some(e) => e.banned_until.is_some_and(|t| Instant::now() < t),
+            None => false,
+        }
+    }
+
+    /// Counts one failure; returns true when this failure bans the address.
+    pub fn fail(&self, ip: IpAddr) -> bool {
+        if self.threshold == 0 {
+            return false;
+        }
+        let now = Instant::now();
+        let mut e = self.state.entry(ip).or_insert(Entry {
+            failures: 0,
+            since: now,
+            banned_until: None,
+        });
+        if now.duration_since(e.since) > self.window {
+            e.failures = 0;
+            e.since = now;
+        }
+        e.failures += 1;
+        if e.failures >= self.threshold && e.banned_until.is_none_or(|t| t <= now) {
+            e.banned_until = Some(now + self.duration);
+            e.failures = 0;
+            tracing::warn!(
+                "banning {} for {}s after {} authentication failures",
+                ip,
+                self.duration.as_secs(),
+                self.threshold
+            );
+            return true;
+        }
+        false
+    }
+
+    pub fn purge(&self) {
+        let now = Instant::now();
+        self.state.retain(|_, e| {
+            e.banned_until.is_some_and(|t| t > now) || now.duration_since(e.since) <= self.window
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bans_after_threshold_only_that_address() {
+        let b = Bans::new(3, Duration::from_secs(60), Duration::from_secs(60));
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let c: IpAddr = "127.0.0.3".parse().unwrap();
+        assert!(!b.fail(a));
+        assert!(!b.fail(a));
+        assert!(b.fail(a));
+        assert!(b.is_banned(a));
+        assert!(!b.is_banned(c));
+    }
+}

@@ -1,0 +1,6 @@
+//! Server-side authentication: digest, nonces, bans, and who is trusted by address.
+
+pub mod ban;
+pub mod digest;
+pub mod nonce;
+pub mod trust;

@@ -1,0 +1,343 @@
+//! The server's own settings (`config.toml`). Every key has a built-in default, so
+//! `vozbox` runs with no file at all; a wrong key or value stops the start with a message
+//! naming the file, the line, the key and what was expected.
+
+use crate::sip::transport::Listen;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub log: Log,
+    pub sip: Sip,
+    pub registrar: Registrar,
+    pub auth: Auth,
+    pub storage: Storage,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `error`, `warn`, `info`, `debug` or `trace` (RUST_LOG, when set, wins).
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sip {
+    pub listen: Vec<String>,
+    /// SIP domain of the demo client made on an empty database.
+    pub domain: String,
+    /// UDP receive loops per socket.
+    pub workers: usize,
+    pub max_message_size: usize,
+    /// Requests being processed at once; more are answered 503 + Retry-After.
+    pub max_transactions: usize,
+    /// Finished transactions remembered to answer retransmissions.
+    pub transaction_cache: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Seconds a TCP connection may stay silent before it is closed.
+    pub tcp_idle_timeout: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Registrar {
+    pub min_expires: u32,
+    pub max_expires: u32,
+    pub default_expires: u32,
+    pub max_contacts: usize,
+    /// Seconds between OPTIONS pings to bindings behind NAT over UDP; 0 = off.
+    pub keepalive_interval: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Digest algorithms offered, in order of preference: "MD5", "SHA-256".
+    pub algorithms: Vec<String>,
+    /// Seconds a nonce stays fresh; after that it is answered with stale=true.
+    pub nonce_ttl: u64,
+    /// Failed authentications from one address within `ban_window` seconds that ban it.
+    pub ban_threshold: u32,
+    pub ban_window: u64,
+    /// Seconds a banned address is ignored.
+    pub ban_duration: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    pub path: PathBuf,
+    /// Binding changes waiting for the writer; more are answered 503.
+    pub write_queue: usize,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Sip {
+    fn default() -> Self {
+        Sip {
+            listen: vec![
+                "udp:127.0.0.1:5060".into(),
+                "tcp:127.0.0.1:5060".into(),
+                "tls:127.0.0.1:5061".into(),
+            ],
+            domain: "127.0.0.1".into(),
+            workers: 2,
+            max_message_size: 65535,
+            max_transactions: 20000,
+            transaction_cache: 200000,
+            max_connections: 4096,
+            max_connections_per_ip: 64,
+            tcp_idle_timeout: 300,
+        }
+    }
+}
+
+impl Default for Registrar {
+    fn default() -> Self {
+        Registrar {
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts: 5,
+            keepalive_interval: 30,
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            nonce_ttl: 300,
+            ban_threshold: 10,
+            ban_window: 60,
+            ban_duration: 600,
+        }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            path: PathBuf::from("data/vozbox.redb"),
+            write_queue: 65536,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            log: Log::default(),
+            sip: Sip::default(),
+            registrar: Registrar::default(),
+            auth: Auth::default(),
+            storage: Storage::default(),
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
+    (line, col)
+}
+
+/// The line of `key` inside `[section]`, for messages about a value.
+fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(['[', ']', ' ']).to_string();
+            continue;
+        }
+        if current == section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim() == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {}", path.display(), e))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, name: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let place = match e.span() {
+                Some(s) => {
+                    let (l, c) = line_col(text, s.start);
+                    format!("{}:{}:{}", name, l, c)
+                }
+                None => name.to_string(),
+            };
+            format!("{}: {}", place, e.message().trim())
+        })?;
+        cfg.validate().map_err(|(section, key, msg)| {
+            let place = match locate(text, section, key) {
+                Some(l) => format!("{}:{}", name, l),
+                None => name.to_string(),
+            };
+            format!("{}: [{}] {}: {}", place, section, key, msg)
+        })?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, &'static str, String)> {
+        for l in &self.sip.listen {
+            l.parse::<Listen>().map_err(|e| ("sip", "listen", e))?;
+        }
+        if self.sip.listen.is_empty() {
+            return Err(("sip", "listen", "expected at least one listener".into()));
+        }
+        if self.sip.domain.trim().is_empty() {
+            return Err(("sip", "domain", "expected a domain or an IP address".into()));
+        }
+        if !(512..=65535).contains(&self.sip.max_message_size) {
+            return Err((
+                "sip",
+                "max_message_size",
+                "expected 512 to 65535 bytes".into(),
+            ));
+        }
+        for (k, v) in [
+            ("workers", self.sip.workers),
+            ("max_transactions", self.sip.max_transactions),
+            ("max_connections", self.sip.max_connections),
+            ("max_connections_per_ip", self.sip.max_connections_per_ip),
+        ] {
+            if v == 0 {
+                return Err(("sip", k, "expected a number above 0".into()));
+            }
+        }
+        if self.sip.tcp_idle_timeout == 0 {
+            return Err(("sip", "tcp_idle_timeout", "expected seconds above 0".into()));
+        }
+        let r = &self.registrar;
+        if r.min_expires == 0 {
+            return Err((
+                "registrar",
+                "min_expires",
+                "expected seconds above 0".into(),
+            ));
+        }
+        if r.max_expires < r.min_expires {
+            return Err((
+                "registrar",
+                "max_expires",
+                format!("expected at least min_expires ({})", r.min_expires),
+            ));
+        }
+        if r.default_expires < r.min_expires || r.default_expires > r.max_expires {
+            return Err((
+                "registrar",
+                "default_expires",
+                format!(
+                    "expected between min_expires ({}) and max_expires ({})",
+                    r.min_expires, r.max_expires
+                ),
+            ));
+        }
+        if r.max_contacts == 0 {
+            return Err((
+                "registrar",
+                "max_contacts",
+                "expected a number above 0".into(),
+            ));
+        }
+        if self.auth.algorithms.is_empty() {
+            return Err((
+                "auth",
+                "algorithms",
+                "expected at least one of \"MD5\", \"SHA-256\"".into(),
+            ));
+        }
+        for a in &self.auth.algorithms {
+            if crate::auth::digest::Algorithm::parse(a).is_none() {
+                return Err((
+                    "auth",
+                    "algorithms",
+                    format!("expected \"MD5\" or \"SHA-256\", found {:?}", a),
+                ));
+            }
+        }
+        if self.auth.nonce_ttl == 0 {
+            return Err(("auth", "nonce_ttl", "expected seconds above 0".into()));
+        }
+        if self.storage.path.as_os_str().is_empty() {
+            return Err(("storage", "path", "expected a file path".into()));
+        }
+        if self.storage.write_queue == 0 {
+            return Err(("storage", "write_queue", "expected a number above 0".into()));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            return Err((
+                "log",
+                "level",
+                "expected error, warn, info, debug or trace".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listeners(&self) -> Vec<Listen> {
+        self.sip
+            .listen
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_equals_the_defaults() {
+        let text = include_str!("../config.toml");
+        assert_eq!(
+            Config::parse(text, "config.toml").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = Config::parse("[sip]\nlisen = []\n", "x.toml").unwrap_err();
+        assert!(e.starts_with("x.toml:2:"), "{}", e);
+        assert!(e.contains("lisen"), "{}", e);
+        let e = Config::parse("[registrar]\nmin_expires = 10\nmax_expires = 5\n", "x.toml")
+            .unwrap_err();
+        assert!(e.starts_with("x.toml:3: [registrar] max_expires"), "{}", e);
+        let e = Config::parse("[sip]\nlisten = [\"sctp:1.2.3.4:5\"]\n", "x.toml").unwrap_err();
+        assert!(
+            e.contains("[sip] listen") && e.contains("unknown transport"),
+            "{}",
+            e
+        );
+        let e = Config::parse("[sip]\nworkers = \"two\"\n", "x.toml").unwrap_err();
+        assert!(e.starts_with("x.toml:2:"), "{}", e);
+    }
+}

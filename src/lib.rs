@@ -1,0 +1,11 @@
+//! vozbox: a SIP PBX for small operators in one binary. See docs/architecture.md.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod model;
+pub mod provision;
+pub mod registrar;
+pub mod server;
+pub mod sip;
+pub mod store;

@@ -1,0 +1,22 @@
+use serde::{Deserialize, Serialize};
+
+/// An outbound trunk of a brand. Requests from its address are never challenged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carrier {
+    pub brand: String,
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub transport: String,
+    /// Credentials to answer the carrier's own challenges.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// An inbound trunk of a brand: the addresses DDI calls come from (IP or CIDR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DdiProvider {
+    pub brand: String,
+    pub name: String,
+    pub addresses: Vec<String>,
+}

@@ -1,0 +1,19 @@
+use serde::{Deserialize, Serialize};
+
+/// One call record, written once when the call ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cdr {
+    pub call_id: String,
+    pub client: String,
+    pub caller: String,
+    pub callee: String,
+    pub direction: String,
+    pub route: String,
+    pub start: u64,
+    pub answer: Option<u64>,
+    pub end: u64,
+    pub duration: u64,
+    pub disposition: String,
+    pub sip_code: u16,
+    pub price: Option<String>,
+}

@@ -1,0 +1,38 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BillingMethod {
+    #[default]
+    None,
+    Postpaid,
+    Prepaid,
+}
+
+/// A vPBX client: its SIP domain selects it for every request (realm = domain).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub name: String,
+    pub brand: String,
+    /// Lower-case SIP domain (or IP address for lab use).
+    pub domain: String,
+    pub corporation: Option<String>,
+    pub max_calls: u32,
+    pub ip_filter: bool,
+    pub authorized_sources: Vec<String>,
+    pub geoip_countries: Vec<String>,
+    pub outgoing_ddi: Option<String>,
+    pub media_relay_set: Option<String>,
+    pub billing_method: BillingMethod,
+    /// Decimal amounts are kept as their text (e.g. "12.50") to stay exact.
+    pub balance: String,
+    pub currency: String,
+    pub max_daily_usage: Option<String>,
+    pub notify_email: Option<String>,
+    pub language: String,
+    pub timezone: String,
+    pub country: Option<String>,
+    pub area_code: Option<String>,
+    pub voice_notifications: bool,
+    pub recording_code: Option<String>,
+}

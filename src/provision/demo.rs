@@ -1,0 +1,67 @@
+//! The demo made on an empty database, so two softphones can register at once.
+
+use crate::model::*;
+
+fn password() -> String {
+    const A: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..16)
+        .map(|_| A[rand::random_range(0..A.len())] as char)
+        .collect()
+}
+
+/// A brand and a client on `domain` with users 100 and 101 (extensions 100 and 101).
+pub fn model(domain: &str) -> Model {
+    let users: Vec<User> = ["100", "101"]
+        .iter()
+        .map(|n| User {
+            client: "demo".into(),
+            name: n.to_string(),
+            password: password(),
+            extension: Some(n.to_string()),
+            call_acl: None,
+            outgoing_ddi: None,
+            max_calls: 0,
+            allowed_codecs: vec![],
+            email: None,
+        })
+        .collect();
+    Model {
+        brands: vec![Brand {
+            name: "demo".into(),
+            max_calls: 0,
+        }],
+        clients: vec![Client {
+            name: "demo".into(),
+            brand: "demo".into(),
+            domain: domain.to_ascii_lowercase(),
+            corporation: None,
+            max_calls: 0,
+            ip_filter: false,
+            authorized_sources: vec![],
+            geoip_countries: vec![],
+            outgoing_ddi: None,
+            media_relay_set: None,
+            billing_method: BillingMethod::None,
+            balance: "0".into(),
+            currency: "EUR".into(),
+            max_daily_usage: None,
+            notify_email: None,
+            language: "en".into(),
+            timezone: "UTC".into(),
+            country: None,
+            area_code: None,
+            voice_notifications: false,
+            recording_code: None,
+        }],
+        extensions: users
+            .iter()
+            .map(|u| Extension {
+                client: "demo".into(),
+                number: u.name.clone(),
+                route: ExtensionRoute::User(u.name.clone()),
+            })
+            .collect(),
+        users,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,362 @@
+//! REGISTER (RFC 3261 §10.3) for terminals and register-mode friends: digest, bindings,
+//! expiry bounds, and the flow each binding came over.
+
+use super::location::Location;
+use crate::auth::ban::Bans;
+use crate::auth::digest::{self, Algorithm, Credentials};
+use crate::auth::nonce::{now_secs, NonceState, Nonces, Use};
+use crate::config;
+use crate::model::{Binding, Snapshot};
+use crate::sip::headers::{param, uri_host, uri_socket, uri_user, NameAddr};
+use crate::sip::message::Message;
+use crate::sip::reply::response;
+use crate::sip::transport::{Flow, Proto};
+use crate::store::writer::{BindingOp, Submit, Writer};
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+
+pub struct Registrar {
+    pub cfg: config::Registrar,
+    pub algorithms: Vec<Algorithm>,
+    pub nonces: Nonces,
+    pub bans: Arc<Bans>,
+    pub location: Arc<Location>,
+    pub writer: Writer,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+/// What the REGISTER comes to, before durability.
+enum Outcome {
+    Reply(Message),
+    /// Changes to make durable, then this 200.
+    Commit(Vec<BindingOp>, Message),
+}
+
+impl Registrar {
+    pub async fn handle(&self, req: &Message, flow: &Flow, to_tag: &str) -> Message {
+        match self.decide(req, flow, to_tag) {
+            Outcome::Reply(m) => m,
+            Outcome::Commit(ops, ok) => {
+                if ops.is_empty() {
+                    return ok;
+                }
+                match self.writer.submit(ops) {
+                    (Submit::Queued, Some(rx)) => match rx.await {
+                        Ok(true) => ok,
+                        _ => response(req, 500, "Server Internal Error", to_tag),
+                    },
+                    _ => {
+                        let mut r = response(req, 503, "Service Unavailable", to_tag);
+                        r.push_header("Retry-After", "5");
+                        r
+                    }
+                }
+            }
+        }
+    }
+
+    fn challenge(&self, req: &Message, realm: &str, stale: bool, to_tag: &str) -> Message {
+        let mut r = response(req, 401, "Unauthorized", to_tag);
+        let nonce = self.nonces.issue(realm);
+        for alg in &self.algorithms {
+            let mut v = format!(
+                "Digest realm=\"{}\", nonce=\"{}\", qop=\"auth\", algorithm={}",
+                realm,
+                nonce,
+                alg.name()
+            );
+            if stale {
+                v.push_str(", stale=true");
+            }
+            r.push_header("WWW-Authenticate", v);
+        }
+        r
+    }
+
+    fn decide(&self, req: &Message, flow: &Flow, to_tag: &str) -> Outcome {
+        let bad = |why: &str| {
+            tracing::debug!("REGISTER from {}: {}", flow.remote, why);
+            Outcome::Reply(response(req, 400, "Bad Request", to_tag))
+        };
+        let Some(to) = req.get("To").and_then(|v| NameAddr::parse(v).ok()) else {
+            return bad("unreadable To");
+        };
+        let domain = uri_host(&to.uri);
+        let Some(to_user) = uri_user(&to.uri).filter(|u| !u.is_empty()) else {
+            return bad("To without user");
+        };
+        let snap = self.snapshot.load();
+        let client = snap.client_by_domain(&domain);
+        // The realm is the requested domain even when no client has it: an unknown domain
+        // gets the same challenge as a known one.
+        let realm = client
+            .map(|c| c.domain.clone())
+            .unwrap_or_else(|| domain.clone());
+
+        let Some(auth) = req.get("Authorization") else {
+            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+        };
+        let creds = match Credentials::parse(auth) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("REGISTER from {}: Authorization: {}", flow.remote, e);
+                self.bans.fail(flow.remote.ip());
+                return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+            }
+        };
+        let alg = match creds.algorithm.as_deref() {
+            None => Some(Algorithm::Md5),
+            Some(a) => Algorithm::parse(a),
+        }
+        .filter(|a| self.algorithms.contains(a));
+        let registrant = client.and_then(|c| snap.registrant(&c.name, &creds.username));
+        let nonce_state = self.nonces.check(&creds.nonce, &realm);
+        // Compute the digest even for unknown users so both take the same path.
+        let password = registrant.map(|r| r.password().to_string());
+        let correct = match (alg, &password) {
+            (Some(alg), pw) if creds.realm == realm && nonce_state != NonceState::Forged => {
+                let ha1 = digest::ha1(
+                    alg,
+                    &creds.username,
+                    &realm,
+                    pw.as_deref().unwrap_or("\u{0}"),
+                );
+                let expected = creds.expected(alg, &ha1, "REGISTER");
+                pw.is_some() && expected.is_some_and(|e| digest::same(&e, &creds.response))
+            }
+            _ => false,
+        };
+        if !correct {
+            tracing::info!(
+                "REGISTER from {}: authentication failed for {:?}@{}",
+                flow.remote,
+                creds.username,
+                domain
+            );
+            self.bans.fail(flow.remote.ip());
+            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+        }
+        if nonce_state == NonceState::Stale {
+            return Outcome::Reply(self.challenge(req, &realm, true, to_tag));
+        }
+        let nc = if creds.qop.is_some() {
+            match creds.nonce_count() {
+                Some(n) => Some(n),
+                None => return bad("qop without a valid nc"),
+            }
+        } else {
+            None
+        };
+        if self.nonces.record(&creds.nonce, nc) == Use::Replayed {
+            tracing::info!(
+                "REGISTER from {}: replayed Authorization for {:?}",
+                flow.remote,
+                creds.username
+            );
+            self.bans.fail(flow.remote.ip());
+            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+        }
+        let (Some(client), Some(registrant)) = (client, registrant) else {
+            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+        };
+        if to_user != creds.username {
+            return Outcome::Reply(response(req, 403, "Forbidden", to_tag));
+        }
+        let aor = format!("sip:{}@{}", to_user, domain);
+        self.bind(
+            req,
+            flow,
+            to_tag,
+            aor,
+            client.name.clone(),
+            registrant.owner(),
+        )
+    }
+
+    fn bind(
+        &self,
+        req: &Message,
+        flow: &Flow,
+        to_tag: &str,
+        aor: String,
+        client: String,
+        owner: crate::model::BindingOwner,
+    ) -> Outcome {
+        let now = now_secs();
+        let bad = |why: &str| {
+            tracing::debug!("REGISTER {} from {}: {}", aor, flow.remote, why);
+            Outcome::Reply(response(req, 400, "Bad Request", to_tag))
+        };
+        let header_expires = match req.get("Expires") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) => Some(n.min(u32::MAX as u64) as u32),
+                Err(_) => return bad("bad Expires"),
+            },
+            None => None,
+        };
+        let call_id = req.call_id().unwrap_or("").to_string();
+        let cseq = req.cseq().map(|c| c.0).unwrap_or(0);
+        let contacts = req.list("Contact");
+        let star = contacts.iter().any(|c| c.trim() == "*");
+        if star && (contacts.len() != 1 || header_expires != Some(0)) {
+            return bad("Contact: * needs Expires: 0 and no other contact");
+        }
+        let mut parsed = Vec::new();
+        if !star {
+            for c in &contacts {
+                let na = match NameAddr::parse(c) {
+                    Ok(n) => n,
+                    Err(e) => return bad(&format!("Contact: {}", e)),
+                };
+                let requested = match param(&na.params, "expires") {
+                    Some(Some(v)) => match v.parse::<u64>() {
+                        Ok(n) => n.min(u32::MAX as u64) as u32,
+                        Err(_) => return bad("bad expires parameter"),
+                    },
+                    _ => header_expires.unwrap_or(self.cfg.default_expires),
+                };
+                if requested != 0 && requested < self.cfg.min_expires {
+                    let mut r = response(req, 423, "Interval Too Brief", to_tag);
+                    r.push_header("Min-Expires", self.cfg.min_expires.to_string());
+                    return Outcome::Reply(r);
+                }
+                let q = match param(&na.params, "q") {
+                    Some(Some(v)) => match v.parse::<f32>() {
+                        Ok(q) if (0.0..=1.0).contains(&q) => Some(q),
+                        _ => return bad("bad q"),
+                    },
+                    _ => None,
+                };
+                parsed.push((na, requested.min(self.cfg.max_expires), q));
+            }
+        }
+        let path: Vec<String> = req
+            .list("Path")
+            .into_iter()
+            .map(|p| p.into_owned())
+            .collect();
+        let user_agent = req.get("User-Agent").map(|s| s.chars().take(128).collect());
+
+        let max_contacts = self.cfg.max_contacts;
+        let result = self.location.update(&aor, |list| {
+            list.retain(|b| b.expires_at > now);
+            let mut ops = Vec::new();
+            let mut next: Vec<Arc<Binding>> = list.clone();
+            if star {
+                for b in next.drain(..) {
+                    ops.push(BindingOp::Delete(b.key()));
+                }
+            }
+            for (na, expires, q) in &parsed {
+                let existing = next.iter().position(|b| b.contact == na.uri_text);
+                if let Some(i) = existing {
+                    let b = &next[i];
+                    if b.call_id == call_id && cseq < b.cseq {
+                        return Err(500u16);
+                    }
+                }
+                if *expires == 0 {
+                    if let Some(i) = existing {
+                        ops.push(BindingOp::Delete(next.remove(i).key()));
+                    }
+                    continue;
+                }
+                let natted = match flow.proto {
+                    Proto::Udp => uri_socket(&na.uri, 5060) != Some(flow.remote),
+                    _ => true,
+                };
+                let b = Arc::new(Binding {
+                    aor: aor.clone(),
+                    client: client.clone(),
+                    owner,
+                    contact: na.uri_text.clone(),
+                    q: *q,
+                    expires_at: now + *expires as u64,
+                    call_id: call_id.clone(),
+                    cseq,
+                    flow: flow.clone(),
+                    natted,
+                    user_agent: user_agent.clone(),
+                    path: path.clone(),
+                });
+                ops.push(BindingOp::Put(b.clone()));
+                match existing {
+                    Some(i) => next[i] = b,
+                    None => next.push(b),
+                }
+            }
+            // Over the limit: the bindings that expire first make room.
+            while next.len() > max_contacts {
+                let (i, _) = next
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, b)| b.expires_at)
+                    .unwrap_or((0, &next[0]));
+                ops.push(BindingOp::Delete(next.remove(i).key()));
+            }
+            *list = next.clone();
+            Ok((ops, next))
+        });
+        let (ops, current) = match result {
+            Ok(x) => x,
+            Err(code) => {
+                return Outcome::Reply(response(req, code, "Server Internal Error", to_tag));
+            }
+        };
+        let mut ok = response(req, 200, "OK", to_tag);
+        for b in &current {
+            let mut v = format!(
+                "<{}>;expires={}",
+                b.contact,
+                b.expires_at.saturating_sub(now)
+            );
+            if let Some(q) = b.q {
+                v.push_str(&format!(";q={}", q));
+            }
+            ok.push_header("Contact", v);
+        }
+        for p in &path {
+            ok.push_header("Path", p.clone());
+        }
+        ok.push_header("Date", httpdate(now));
+        ok.push_header("Supported", crate::sip::validate::SUPPORTED.join(", "));
+        Outcome::Commit(ops, ok)
+    }
+}
+
+/// RFC 7231 IMF-fixdate, e.g. "Wed, 25 Nov 2026 08:26:28 GMT".
+pub fn httpdate(secs: u64) -> String {
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    // civil-from-days (Howard Hinnant)
+    let z = days as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if mo <= 2 { 1 } else { 0 };
+    let mn = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        wd, d, mn, y, h, m, s
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn httpdate_known_value() {
+        assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            super::httpdate(1_795_595_188),
+            "Wed, 25 Nov 2026 08:26:28 GMT"
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! The running server: receives every message from the transports, answers what the stack
+//! owes (400/416/420/501/505, retransmissions), and hands requests to the services —
+//! the registrar for REGISTER, OPTIONS answered here.
+
+use crate::auth::ban::Bans;
+use crate::registrar::Registrar;
+use crate::sip::headers::{param, Via};
+use crate::sip::message::{Message, StartLine};
+use crate::sip::reply::{self, response};
+use crate::sip::transaction::{Begin, Transactions};
+use crate::sip::transport::{Flow, Proto, Sink, Transports};
+use crate::sip::validate::{self, check_request};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+pub struct Server {
+    pub transports: Arc<Transports>,
+    pub txns: Transactions,
+    pub registrar: Arc<Registrar>,
+    pub bans: Arc<Bans>,
+    pub inflight: Arc<Semaphore>,
+}
+
+/// A stable, opaque To-tag for a transaction (the same for its retransmissions).
+fn to_tag(msg: &Message) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for part in [msg.call_id().unwrap_or(""), msg.get("Via").unwrap_or("")] {
+        for b in part.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("vb{:x}", h)
+}
+
+/// The top Via with `received` and `rport` filled in (RFC 3261 §18.2.1, RFC 3581), and
+/// where the response goes (RFC 3261 §18.2.2).
+fn stamp_via(msg: &Message, flow: &Flow) -> Option<(String, SocketAddr)> {
+    let first = crate::sip::message::split_commas(msg.get("Via")?)
+        .into_iter()
+        .next()?
+        .to_string();
+    let via = Via::parse(&first).ok()?;
+    let remote = flow.remote;
+    let rport = param(&via.params, "rport").is_some();
+    let mut out = String::with_capacity(first.len() + 40);
+    // Rebuild the parameters: rport gets the source port, received the source address.
+    let base = first.split(';').next().unwrap_or("").trim();
+    out.push_str(base);
+    for (k, v) in &via.params {
+        if k == "rport" || k == "received" {
+            continue;
+        }
+        out.push(';');
+        out.push_str(k);
+        if let Some(v) = v {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    let host = via.host.trim_matches(['[', ']']);
+    if rport || host.parse::<IpAddr>().ok() != Some(remote.ip()) {
+        out.push_str(&format!(";received={}", remote.ip()));
+    }
+    if rport {
+        out.push_str(&format!(";rport={}", remote.port()));
+    }
+    let to = if rport || flow.proto != Proto::Udp {
+        remote
+    } else {
+        SocketAddr::new(remote.ip(), via.port.unwrap_or(5060))
+    };
+    Some((out, to))
+}
+
+impl Server {
+    fn transaction_key(msg: &Message) -> Option<String> {
+        let via = validate::first_via(msg.get("Via")?).ok()?;
+        let method = msg.method()?;
+        let m = if method == "ACK" { "INVITE" } else { method };
+        match via.branch() {
+            Some(b) if b.starts_with("z9hG4bK") => Some(format!(
+                "{}|{}:{}|{}",
+                b,
+                via.host,
+                via.port.unwrap_or(0),
+                m
+            )),
+            _ => Some(format!(
+                "{}|{}|{}|{}",
+                msg.call_id()?,
+                msg.get("CSeq")?,
+                msg.get("From")?,
+                msg.get("Via")?
+            )),
+        }
+    }
+
+    /// Sends a response to a request that arrived on `flow`, and remembers it for
+    /// retransmissions under `key`.
+    fn send_response(&self, req: &Message, flow: &Flow, mut resp: Message, key: Option<&str>) {
+        let Some((via, to)) = stamp_via(req, flow) else {
+            return;
+        };
+        resp.set_top_via(via);
+        let bytes = Arc::new(resp.to_bytes());
+        if let Some(k) = key {
+            self.txns.complete(k, bytes.clone(), flow, to);
+        }
+        if let Err(e) = self.transports.send_to(flow, to, bytes.as_ref().clone()) {
+            tracing::debug!("response to {}: {}", to, e);
+        }
+    }
+
+    fn options(&self, req: &Message, tag: &str) -> Message {
+        let mut r = response(req, 200, "OK", tag);
+        r.push_header("Allow", reply::ALLOW);
+        r.push_header("Accept", reply::ACCEPT);
+        r.push_header("Supported", validate::SUPPORTED.join(", "));
+        r
+    }
+
+    fn handle_request(self: Arc<Self>, msg: Message, flow: Flow) {
+        if let Err(rej) = check_request(&msg) {
+            tracing::debug!(
+                "{} from {}: {} {}",
+                msg.method().unwrap_or("?"),
+                flow.remote,
+                rej.code,
+                rej.detail
+            );
+            if msg.method() == Some("ACK") || !validate::can_reply(&msg) {
+                return;
+            }
+            let mut r = response(&msg, rej.code, rej.reason, &to_tag(&msg));
+            for (k, v) in &rej.headers {
+                r.push_header(k, v.clone());
+            }
+            self.send_response(&msg, &flow, r, None);
+            return;
+        }
+        let method = msg.method().unwrap_or("").to_string();
+        if method == "ACK" {
+            // No INVITE server transactions yet: an ACK has nothing to complete.
+            return;
+        }
+        let key = if flow.proto == Proto::Udp {
+            Self::transaction_key(&msg)
+        } else {
+            None
+        };
+        if let Some(k) = &key {
+            match self.txns.begin(k) {
+                Begin::New => {}
+                Begin::InProgress => return,
+                Begin::Completed { response, flow, to } => {
+                    let _ = self
+                        .transports
+                        .send_to(&flow, to, response.as_ref().clone());
+                    return;
+                }
+            }
+        }
+        let tag = to_tag(&msg);
+        match method.as_str() {
+            "OPTIONS" => {
+                let r = self.options(&msg, &tag);
+                self.send_response(&msg, &flow, r, key.as_deref());
+            }
+            "REGISTER" => {
+                let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+                    let mut r = response(&msg, 503, "Service Unavailable", &tag);
+                    r.push_header("Retry-After", "5");
+                    self.send_response(&msg, &flow, r, key.as_deref());
+                    return;
+                };
+                tokio::spawn(async move {
+                    let r = self.registrar.handle(&msg, &flow, &tag).await;
+                    self.send_response(&msg, &flow, r, key.as_deref());
+                    drop(permit);
+                });
+            }
+            "CANCEL" => {
+                let r = response(&msg, 481, "Call/Transaction Does Not Exist", &tag);
+                self.send_response(&msg, &flow, r, key.as_deref());
+            }
+            _ => {
+                let mut r = response(&msg, 405, "Method Not Allowed", &tag);
+                r.push_header("Allow", reply::ALLOW);
+                self.send_response(&msg, &flow, r, key.as_deref());
+            }
+        }
+    }
+
+    /// A message the parser refused: answer 400 if the fields a response needs can still
+    /// be found line by line.
+    fn salvage_400(&self, data: &[u8], flow: &Flow, why: &str) {
+        let text = String::from_utf8_lossy(data);
+        let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
+        let first = lines.next().unwrap_or("");
+        if first.starts_with("SIP/") || first.split(' ').next().unwrap_or("") == "ACK" {
+            return;
+        }
+        let mut headers = Vec::new();
+        for l in lines {
+            if l.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = l.split_once(':') {
+                let n = n.trim();
+                if ["Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq"]
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(n))
+                {
+                    headers.push(crate::sip::message::HeaderField {
+                        name: n.to_string(),
+                        value: v.trim().to_string(),
+                    });
+                }
+            }
+        }
+        let msg = Message {
+            start: StartLine::Request {
+                method: "UNKNOWN".into(),
+                uri: String::new(),
+                version: "SIP/2.0".into(),
+            },
+            headers,
+            body: Vec::new(),
+            framing_error: None,
+        };
+        if !validate::can_reply(&msg) {
+            tracing::debug!("dropping unparseable message from {}: {}", flow.remote, why);
+            return;
+        }
+        tracing::debug!("400 to {}: {}", flow.remote, why);
+        let r = response(&msg, 400, "Bad Request", &to_tag(&msg));
+        self.send_response(&msg, flow, r, None);
+    }
+}
+
+impl Sink for Server {
+    fn is_blocked(&self, ip: IpAddr) -> bool {
+        self.bans.is_banned(ip)
+    }
+
+    fn on_message(self: Arc<Self>, data: &[u8], flow: Flow) {
+        match Message::parse(data) {
+            Ok(msg) => {
+                if msg.is_request() {
+                    self.handle_request(msg, flow);
+                }
+                // Responses: only to our keep-alive OPTIONS, which need no answer.
+            }
+            Err(e) => self.salvage_400(data, &flow, &e.0),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Typed views of the header fields vozbox reads. URIs are parsed by rsipstack's grammar;
+//! the header framing around them (Via, name-addr, parameters) is read here so that the
+//! raw text of a Contact can be kept and echoed exactly as the phone sent it.
+
+use rsipstack::sip::{self as rsip, Host, Uri};
+use std::net::{IpAddr, SocketAddr};
+
+/// `;name=value` parameters in order; names lower-cased, values as written.
+pub type Params = Vec<(String, Option<String>)>;
+
+pub fn param<'a>(params: &'a Params, name: &str) -> Option<Option<&'a str>> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_deref())
+}
+
+fn parse_params(s: &str) -> Result<Params, String> {
+    let mut out = Vec::new();
+    for part in s.split(';') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        match part.split_once('=') {
+            Some((n, v)) => {
+                let n = n.trim();
+                if !super::message::is_token(n) {
+                    return Err(format!("bad parameter name {:.20}", n));
+                }
+                out.push((n.to_ascii_lowercase(), Some(v.trim().to_string())));
+            }
+            None => {
+                if !super::message::is_token(part) {
+                    return Err(format!("bad parameter {:.20}", part));
+                }
+                out.push((part.to_ascii_lowercase(), None));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The top Via of a request: where to send the response.
+#[derive(Debug, Clone)]
+pub struct Via {
+    pub transport: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub params: Params,
+}
+
+impl Via {
+    pub fn parse(v: &str) -> Result<Via, String> {
+        let v = v.trim();
+        let (proto, rest) = v
+            .split_once(|c: char| c == ' ' || c == '\t')
+            .ok_or("Via without sent-by")?;
+        let mut pp = proto.split('/');
+        let (name, ver, transport) = (pp.next(), pp.next(), pp.next());
+        match (name, ver, transport, pp.next()) {
+            (Some(n), Some(vv), Some(t), None)
+                if n.trim().eq_ignore_ascii_case("SIP") && !t.trim().is_empty() =>
+            {
+                if vv.trim() != "2.0" {
+                    return Err(format!("Via version SIP/{}", vv.trim()));
+                }
+            }
+            _ => return Err(format!("bad Via protocol {:.30}", proto)),
+        }
+        let transport = proto
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_uppercase();
+        let rest = rest.trim();
+        let (sent_by, params) = match rest.find(';') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (host, port) = split_host_port(sent_by.trim())?;
+        Ok(Via {
+            transport,
+            host,
+            port,
+            params: parse_params(params)?,
+        })
+    }
+
+    pub fn branch(&self) -> Option<&str> {
+        param(&self.params, "branch").flatten()
+    }
+}
+
+/// Splits `host[:port]`, with `[v6]` literals.
+pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
+    if s.is_empty() {
+        return Err("empty host".into());
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or("unclosed IPv6 literal")?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.trim().parse::<u16>().map_err(|_| "bad port")?),
+            None if after.trim().is_empty() => None,
+            None => return Err("junk after IPv6 literal".into()),
+        };
+        return Ok((format!("[{}]", h), port));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => {
+            let p = p
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| format!("bad port {:.10}", p))?;
+            Ok((h.trim().to_string(), Some(p)))
+        }
+        None => {
+            if s.contains(char::is_whitespace) {
+                return Err("white space in host".into());
+            }
+            Ok((s.to_string(), None))
+        }
+    }
+}
+
+/// `"Display" <uri>;params` or `uri;params` (From, To, Contact, Route …).
+#[derive(Debug, Clone)]
+pub struct NameAddr {
+    pub display: Option<String>,
+    /// The URI text exactly as sent, without the angle brackets.
+    pub uri_text: String,
+    pub uri: Uri,
+    pub params: Params,
+}
+
+impl NameAddr {
+    pub fn parse(v: &str) -> Result<NameAddr, String> {
+        let v = v.trim();
+        let (display, uri_text, rest) = if let Some(lt) = find_unquoted(v, '<') {
+            let gt = v[lt..].find('>').map(|i| lt + i).ok_or("missing '>'")?;
+            let d = v[..lt].trim();
+            let display = if d.is_empty() {
+                None
+            } else {
+                Some(d.trim_matches('"').to_string())
+            };
+            (display, &v[lt + 1..gt], &v[gt + 1..])
+        } else {
+            // Without angle brackets the URI cannot contain ';' header parameters of its own.
+            match v.find(';') {
+                Some(i) => (None, &v[..i], &v[i..]),
+                None => (None, v, ""),
+            }
+        };
+        let uri_text = uri_text.trim();
+        if uri_text.is_empty() || uri_text.contains(char::is_whitespace) {
+            return Err("bad URI".into());
+        }
+        let uri = rsip::parse_uri(uri_text).map_err(|e| format!("bad URI: {}", e))?;
+        Ok(NameAddr {
+            display,
+            uri_text: uri_text.to_string(),
+            uri,
+            params: parse_params(rest)?,
+        })
+    }
+
+    pub fn tag(&self) -> Option<&str> {
+        param(&self.params, "tag").flatten()
+    }
+}
+
+fn find_unquoted(s: &str, ch: char) -> Option<usize> {
+    let mut in_q = false;
+    let mut esc = false;
+    for (i, c) in s.char_indices() {
+        if esc {
+            esc = false;
+            continue;
+        }
+        match c {
+            '\\' if in_q => esc = true,
+            '"' => in_q = !in_q,
+            c if c == ch && !in_q => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The scheme of a URI as text, lower-cased ("sip", "sips", "tel", …).
+pub fn uri_scheme(text: &str) -> Option<String> {
+    let (s, _) = text.split_once(':')?;
+    if s.is_empty()
+        || !s.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return None;
+    }
+    Some(s.to_ascii_lowercase())
+}
+
+pub fn uri_user(uri: &Uri) -> Option<String> {
+    uri.auth.as_ref().map(|a| percent_decode(&a.user))
+}
+
+pub fn uri_host(uri: &Uri) -> String {
+    match &uri.host_with_port.host {
+        Host::Domain(d) => d.0.to_ascii_lowercase(),
+        Host::IpAddr(ip) => ip.to_string(),
+    }
+}
+
+pub fn uri_port(uri: &Uri) -> Option<u16> {
+    uri.host_with_port.port.as_ref().map(|p| p.value())
+}
+
+/// The socket address a URI points at when its host is an IP literal.
+pub fn uri_socket(uri: &Uri, default_port: u16) -> Option<SocketAddr> {
+    match &uri.host_with_port.host {
+        Host::IpAddr(ip) => Some(SocketAddr::new(*ip, uri_port(uri).unwrap_or(default_port))),
+        Host::Domain(d) => {
+            d.0.trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, uri_port(uri).unwrap_or(default_port)))
+        }
+    }
+}
+
+pub fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_with_rport_and_branch() {
+        let v = Via::parse("SIP/2.0/UDP 10.0.0.1:5062;rport;branch=z9hG4bKabc").unwrap();
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.host, "10.0.0.1");
+        assert_eq!(v.port, Some(5062));
+        assert_eq!(v.branch(), Some("z9hG4bKabc"));
+        assert_eq!(param(&v.params, "rport"), Some(None));
+        assert!(Via::parse("SIP/7.0/UDP h").is_err());
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let n = NameAddr::parse("\"Alice\" <sip:alice@example.com;transport=tcp>;tag=7").unwrap();
+        assert_eq!(n.display.as_deref(), Some("Alice"));
+        assert_eq!(n.tag(), Some("7"));
+        assert_eq!(uri_user(&n.uri).as_deref(), Some("alice"));
+        assert_eq!(uri_host(&n.uri), "example.com");
+        let n = NameAddr::parse("sip:bob@10.0.0.2:5070;expires=60").unwrap();
+        assert_eq!(param(&n.params, "expires"), Some(Some("60")));
+        assert_eq!(
+            uri_socket(&n.uri, 5060),
+            Some("10.0.0.2:5070".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn schemes() {
+        assert_eq!(uri_scheme("sip:a@b").as_deref(), Some("sip"));
+        assert_eq!(
+            uri_scheme("nobodyKnowsThisScheme:x").as_deref(),
+            Some("nobodyknowsthisscheme")
+        );
+        assert_eq!(uri_scheme("<sip:a@b>"), None);
+    }
+}

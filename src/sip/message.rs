@@ -1,0 +1,386 @@
+//! A SIP message as it came off the wire: the start line, the header fields in order and the
+//! body. Parsing is strict about framing (the things that make a message ambiguous) and
+//! lenient about the rest; typed access to single headers lives in `headers.rs`.
+
+use std::borrow::Cow;
+
+/// Why a message could not be taken apart. The transport turns this into `400` where a
+/// response can still be addressed, or drops the message where it cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartLine {
+    Request {
+        method: String,
+        uri: String,
+        version: String,
+    },
+    Response {
+        version: String,
+        code: u16,
+        reason: String,
+    },
+}
+
+/// One header field: its name as written and its value with folding undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderField {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub start: StartLine,
+    pub headers: Vec<HeaderField>,
+    pub body: Vec<u8>,
+    /// Set when the framing was wrong but the headers could be read (a `Content-Length`
+    /// that does not match the body, for example): the request deserves a `400`.
+    pub framing_error: Option<String>,
+}
+
+/// Compact header names (RFC 3261 §7.3.3) and their long forms.
+const COMPACT: &[(&str, &str)] = &[
+    ("i", "Call-ID"),
+    ("m", "Contact"),
+    ("e", "Content-Encoding"),
+    ("l", "Content-Length"),
+    ("c", "Content-Type"),
+    ("f", "From"),
+    ("s", "Subject"),
+    ("k", "Supported"),
+    ("t", "To"),
+    ("v", "Via"),
+    ("o", "Event"),
+    ("r", "Refer-To"),
+    ("u", "Allow-Events"),
+];
+
+/// Whether `a` names the header `long` (long or compact form, any case).
+pub fn name_is(a: &str, long: &str) -> bool {
+    if a.eq_ignore_ascii_case(long) {
+        return true;
+    }
+    if a.len() == 1 {
+        return COMPACT
+            .iter()
+            .any(|(c, l)| c.eq_ignore_ascii_case(a) && l.eq_ignore_ascii_case(long));
+    }
+    false
+}
+
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                )
+        })
+}
+
+/// Finds the end of the header block: the index just after the empty line, accepting CRLF
+/// and bare LF line ends (and a mix of them, e.g. CRLF followed by LF).
+pub fn header_end(data: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(pos) = memchr_nl(&data[i..]) {
+        let nl = i + pos;
+        // the next line starts at nl + 1; it is empty if it is "\n" or "\r\n"
+        let next = nl + 1;
+        if data.get(next) == Some(&b'\n') {
+            return Some(next + 1);
+        }
+        if data.get(next) == Some(&b'\r') && data.get(next + 1) == Some(&b'\n') {
+            return Some(next + 2);
+        }
+        i = next;
+    }
+    None
+}
+
+fn memchr_nl(data: &[u8]) -> Option<usize> {
+    data.iter().position(|&b| b == b'\n')
+}
+
+impl Message {
+    /// Parses one whole message (a UDP datagram, or what the stream framer cut out).
+    pub fn parse(data: &[u8]) -> Result<Message, ParseError> {
+        let Some(end) = header_end(data) else {
+            return err("no empty line after the header fields");
+        };
+        let head = match std::str::from_utf8(&data[..end]) {
+            Ok(h) => h,
+            Err(_) => return err("header section is not valid UTF-8"),
+        };
+        let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let first = lines.next().unwrap_or("");
+        let start = parse_start_line(first)?;
+
+        let mut headers: Vec<HeaderField> = Vec::with_capacity(16);
+        for line in lines {
+            if line.is_empty() {
+                break;
+            }
+            let b = line.as_bytes()[0];
+            if b == b' ' || b == b'\t' {
+                match headers.last_mut() {
+                    Some(h) => {
+                        h.value.push(' ');
+                        h.value.push_str(line.trim());
+                    }
+                    None => return err("continuation line before the first header field"),
+                }
+                continue;
+            }
+            let Some(colon) = line.find(':') else {
+                return err(format!("header line without a colon: {:.40}", line));
+            };
+            let name = line[..colon].trim_end_matches([' ', '\t']);
+            if !is_token(name) {
+                return err(format!("invalid header name: {:.40}", name));
+            }
+            headers.push(HeaderField {
+                name: name.to_string(),
+                value: line[colon + 1..].trim().to_string(),
+            });
+        }
+
+        let mut msg = Message {
+            start,
+            headers,
+            body: Vec::new(),
+            framing_error: None,
+        };
+        let available = &data[end..];
+        let cls: Vec<&str> = msg.all("Content-Length").collect();
+        match cls.as_slice() {
+            [] => {
+                // Allowed over UDP (the body is the rest of the datagram).
+                msg.body = available.to_vec();
+            }
+            [one] => match one.trim().parse::<usize>() {
+                Ok(n) if n <= available.len() => {
+                    msg.body = available[..n].to_vec();
+                }
+                Ok(n) => {
+                    msg.body = available.to_vec();
+                    msg.framing_error = Some(format!(
+                        "Content-Length {} is larger than the {} body bytes received",
+                        n,
+                        available.len()
+                    ));
+                }
+                Err(_) => {
+                    msg.body = available.to_vec();
+                    msg.framing_error = Some("Content-Length is not a number".into());
+                }
+            },
+            _ => {
+                msg.body = available.to_vec();
+                msg.framing_error = Some("more than one Content-Length header".into());
+            }
+        }
+        Ok(msg)
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The first value of the named header (long or compact name).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| name_is(&h.name, name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// Every header field of that name, in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| name_is(&h.name, name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// Every element of comma-separated header fields of that name (quotes and angle
+    /// brackets respected).
+    pub fn list<'a>(&'a self, name: &'a str) -> Vec<Cow<'a, str>> {
+        let mut out = Vec::new();
+        for v in self.all(name) {
+            for item in split_commas(v) {
+                out.push(Cow::Borrowed(item));
+            }
+        }
+        out
+    }
+
+    /// The CSeq number and method.
+    pub fn cseq(&self) -> Option<(u32, &str)> {
+        let v = self.get("CSeq")?;
+        let mut it = v.split_whitespace();
+        let n = it.next()?.parse::<u32>().ok()?;
+        let m = it.next()?;
+        if it.next().is_some() {
+            return None;
+        }
+        Some((n, m))
+    }
+
+    pub fn call_id(&self) -> Option<&str> {
+        self.get("Call-ID").filter(|v| !v.is_empty())
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        match &self.start {
+            StartLine::Request {
+                method,
+                uri,
+                version,
+            } => out.extend_from_slice(format!("{} {} {}\r\n", method, uri, version).as_bytes()),
+            StartLine::Response {
+                version,
+                code,
+                reason,
+            } => out.extend_from_slice(format!("{} {} {}\r\n", version, code, reason).as_bytes()),
+        }
+        for h in &self.headers {
+            if name_is(&h.name, "Content-Length") {
+                continue;
+            }
+            out.extend_from_slice(h.name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+    if line.is_empty() {
+        return err("empty start line");
+    }
+    if line.starts_with(' ') || line.starts_with('\t') {
+        return err("start line begins with white space");
+    }
+    if let Some(rest) = line.strip_prefix("SIP/") {
+        let mut parts = rest.splitn(3, ' ');
+        let v = parts.next().unwrap_or("");
+        let code = parts.next().unwrap_or("");
+        let reason = parts.next().unwrap_or("");
+        let code: u16 = match code.parse() {
+            Ok(c) if (100..=699).contains(&c) && code.len() == 3 => c,
+            _ => return err(format!("bad status code: {:.20}", code)),
+        };
+        return Ok(StartLine::Response {
+            version: format!("SIP/{}", v),
+            code,
+            reason: reason.to_string(),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version: exactly single spaces.
+    let parts: Vec<&str> = line.split(' ').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+        return err("request line is not Method SP Request-URI SP SIP-Version");
+    }
+    if !is_token(parts[0]) {
+        return err(format!("invalid method: {:.20}", parts[0]));
+    }
+    Ok(StartLine::Request {
+        method: parts[0].to_string(),
+        uri: parts[1].to_string(),
+        version: parts[2].to_string(),
+    })
+}
+
+/// Splits a header value on the commas that separate list elements, outside quotes and
+/// angle brackets.
+pub fn split_commas(v: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut in_q, mut in_a, mut esc) = (false, false, false);
+    let mut start = 0;
+    for (i, c) in v.char_indices() {
+        if esc {
+            esc = false;
+            continue;
+        }
+        match c {
+            '\\' if in_q => esc = true,
+            '"' => in_q = !in_q,
+            '<' if !in_q => in_a = true,
+            '>' if !in_q => in_a = false,
+            ',' if !in_q && !in_a => {
+                let item = v[start..i].trim();
+                if !item.is_empty() {
+                    out.push(item);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let item = v[start..].trim();
+    if !item.is_empty() {
+        out.push(item);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_register_with_compact_and_folded_headers() {
+        let raw = b"REGISTER sip:example.com SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:a@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\ni: x\r\nCSeq: 1\r\n REGISTER\r\nl: 0\r\n\r\n";
+        let m = Message::parse(raw).unwrap();
+        assert_eq!(m.method(), Some("REGISTER"));
+        assert_eq!(m.get("Via"), Some("SIP/2.0/UDP h;branch=z9hG4bK1"));
+        assert_eq!(m.cseq(), Some((1, "REGISTER")));
+        assert!(m.framing_error.is_none());
+    }
+
+    #[test]
+    fn content_length_too_large_is_a_framing_error() {
+        let raw = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc";
+        let m = Message::parse(raw).unwrap();
+        assert!(m.framing_error.is_some());
+    }
+
+    #[test]
+    fn bad_request_lines() {
+        assert!(Message::parse(b"INVITE  sip:a@b SIP/2.0\r\n\r\n").is_err());
+        assert!(Message::parse(b"IN<VITE sip:a@b SIP/2.0\r\n\r\n").is_err());
+        assert!(Message::parse(b"INVITE sip:a@b SIP/2.0\r\nNoColon\r\n\r\n").is_err());
+        assert!(Message::parse(b"INVITE sip:a@b SIP/2.0\r\n").is_err());
+    }
+
+    #[test]
+    fn split_commas_respects_quotes_and_brackets() {
+        let v = r#""a, b" <sip:x@y;p=1,2>, <sip:z@w>"#;
+        assert_eq!(split_commas(v).len(), 2);
+    }
+}

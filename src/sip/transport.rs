@@ -1,0 +1,424 @@
+//! Sockets: UDP receive loops, TCP listeners with a capped Content-Length framer and a
+//! bounded send queue per connection, and the `Flow` that names where a message came from
+//! so that later requests can go back the same way.
+
+use super::framing::{Frame, Framer};
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Udp => "udp",
+            Proto::Tcp => "tcp",
+            Proto::Tls => "tls",
+        }
+    }
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Proto::Udp => "UDP",
+            Proto::Tcp => "TCP",
+            Proto::Tls => "TLS",
+        }
+    }
+}
+
+/// Where a message came from (and where a request to that peer must go back to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    pub proto: Proto,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// The connection id for TCP/TLS flows; meaningful only while the process that
+    /// accepted it runs.
+    #[serde(default)]
+    pub conn: Option<u64>,
+}
+
+impl std::fmt::Display for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}->{}", self.proto.as_str(), self.remote, self.local)?;
+        if let Some(c) = self.conn {
+            write!(f, "#{}", c)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the transport hands up: one framed message and the flow it arrived on.
+pub trait Sink: Send + Sync + 'static {
+    /// Whether anything from this address is to be ignored (banned, rate limited).
+    fn is_blocked(&self, ip: IpAddr) -> bool;
+    fn on_message(self: Arc<Self>, data: &[u8], flow: Flow);
+    fn on_close(&self, _conn: u64) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message_size: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub tcp_idle_timeout: Duration,
+    /// Messages queued for one connection before further sends fail.
+    pub send_queue: usize,
+}
+
+struct Conn {
+    tx: mpsc::Sender<Vec<u8>>,
+    remote: SocketAddr,
+}
+
+pub struct Transports {
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    conns: DashMap<u64, Conn>,
+    per_ip: DashMap<IpAddr, usize>,
+    total_conns: AtomicUsize,
+    next_conn: AtomicU64,
+    limits: Limits,
+}
+
+#[derive(Debug)]
+pub enum SendError {
+    NoSocket,
+    ConnectionGone,
+    QueueFull,
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::NoSocket => write!(f, "no socket for that flow"),
+            SendError::ConnectionGone => write!(f, "connection closed"),
+            SendError::QueueFull => write!(f, "send queue full"),
+            SendError::Io(e) => write!(f, "{}", e),
+        }
+    }
+}
+
+/// One listening socket from `[sip] listen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    pub proto: Proto,
+    pub addr: SocketAddr,
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (p, a) = s
+            .split_once(':')
+            .ok_or_else(|| format!("expected \"udp|tcp|tls:ADDRESS:PORT\", found {:?}", s))?;
+        let proto = match p {
+            "udp" => Proto::Udp,
+            "tcp" => Proto::Tcp,
+            "tls" => Proto::Tls,
+            _ => {
+                return Err(format!(
+                    "unknown transport {:?} in {:?} (udp, tcp or tls)",
+                    p, s
+                ))
+            }
+        };
+        let addr = a
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{:?} is not ADDRESS:PORT (IPv6 as [::1]:5060)", a))?;
+        Ok(Listen { proto, addr })
+    }
+}
+
+impl Transports {
+    /// Binds every UDP and TCP listener; returns the transports and the bound TCP listeners
+    /// (started by `serve`). Addresses with port 0 are bound to a free port.
+    pub async fn bind(
+        listen: &[Listen],
+        limits: Limits,
+    ) -> std::io::Result<(Arc<Transports>, Vec<(SocketAddr, TcpListener)>)> {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for l in listen {
+            match l.proto {
+                Proto::Udp => {
+                    let s = UdpSocket::bind(l.addr).await.map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("udp:{}: {}", l.addr, e))
+                    })?;
+                    udp.push((s.local_addr()?, Arc::new(s)));
+                }
+                Proto::Tcp => {
+                    let s = TcpListener::bind(l.addr).await.map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("tcp:{}: {}", l.addr, e))
+                    })?;
+                    tcp.push((s.local_addr()?, s));
+                }
+                Proto::Tls => {
+                    tracing::warn!(
+                        "listener tls:{} not started: SIP over TLS is not implemented yet",
+                        l.addr
+                    );
+                }
+            }
+        }
+        let t = Arc::new(Transports {
+            udp,
+            conns: DashMap::new(),
+            per_ip: DashMap::new(),
+            total_conns: AtomicUsize::new(0),
+            next_conn: AtomicU64::new(1),
+            limits,
+        });
+        Ok((t, tcp))
+    }
+
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.udp.iter().map(|(a, _)| *a).collect()
+    }
+
+    pub fn udp_socket(&self, local: SocketAddr) -> Option<&Arc<UdpSocket>> {
+        self.udp
+            .iter()
+            .find(|(a, _)| *a == local)
+            .or_else(|| self.udp.first())
+            .map(|(_, s)| s)
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.total_conns.load(Ordering::Relaxed)
+    }
+
+    /// Starts the receive loops. `workers` UDP loops share each socket.
+    pub fn serve<S: Sink>(
+        self: &Arc<Self>,
+        tcp: Vec<(SocketAddr, TcpListener)>,
+        sink: Arc<S>,
+        workers: usize,
+    ) {
+        for (local, sock) in &self.udp {
+            for _ in 0..workers.max(1) {
+                let (sock, sink, local) = (sock.clone(), sink.clone(), *local);
+                let max = self.limits.max_message_size;
+                tokio::spawn(async move { udp_loop(sock, local, sink, max).await });
+            }
+        }
+        for (local, listener) in tcp {
+            let (me, sink) = (self.clone(), sink.clone());
+            tokio::spawn(async move { me.accept_loop(listener, local, sink).await });
+        }
+    }
+
+    async fn accept_loop<S: Sink>(
+        self: Arc<Self>,
+        listener: TcpListener,
+        local: SocketAddr,
+        sink: Arc<S>,
+    ) {
+        loop {
+            let (stream, remote) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("tcp:{} accept: {}", local, e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if sink.is_blocked(remote.ip()) {
+                continue;
+            }
+            if self.total_conns.load(Ordering::Relaxed) >= self.limits.max_connections {
+                tracing::warn!(
+                    "tcp:{} connection limit reached; refusing {}",
+                    local,
+                    remote
+                );
+                continue;
+            }
+            {
+                let mut n = self.per_ip.entry(remote.ip()).or_insert(0);
+                if *n >= self.limits.max_connections_per_ip {
+                    tracing::warn!(
+                        "tcp:{} per-address connection limit reached for {}",
+                        local,
+                        remote.ip()
+                    );
+                    continue;
+                }
+                *n += 1;
+            }
+            self.total_conns.fetch_add(1, Ordering::Relaxed);
+            let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+            let (tx, rx) = mpsc::channel(self.limits.send_queue);
+            self.conns.insert(id, Conn { tx, remote });
+            let (me, sink) = (self.clone(), sink.clone());
+            tokio::spawn(async move {
+                me.run_conn(stream, local, remote, id, rx, sink.clone())
+                    .await;
+                me.conns.remove(&id);
+                me.total_conns.fetch_sub(1, Ordering::Relaxed);
+                if let Some(mut n) = me.per_ip.get_mut(&remote.ip()) {
+                    *n = n.saturating_sub(1);
+                }
+                me.per_ip.remove_if(&remote.ip(), |_, n| *n == 0);
+                sink.on_close(id);
+            });
+        }
+    }
+
+    async fn run_conn<S: Sink>(
+        &self,
+        stream: TcpStream,
+        local: SocketAddr,
+        remote: SocketAddr,
+        id: u64,
+        mut rx: mpsc::Receiver<Vec<u8>>,
+        sink: Arc<S>,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            while let Some(buf) = rx.recv().await {
+                if wr.write_all(&buf).await.is_err() {
+                    break;
+                }
+            }
+            let _ = wr.shutdown().await;
+        });
+        let flow = Flow {
+            proto: Proto::Tcp,
+            local,
+            remote,
+            conn: Some(id),
+        };
+        let mut framer = Framer::new(self.limits.max_message_size);
+        let mut buf = vec![0u8; 16 * 1024];
+        'read: loop {
+            let n =
+                match tokio::time::timeout(self.limits.tcp_idle_timeout, rd.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => n,
+                    Err(_) => {
+                        tracing::debug!("tcp {} idle, closing", remote);
+                        break;
+                    }
+                };
+            if sink.is_blocked(remote.ip()) {
+                break;
+            }
+            framer.push(&buf[..n]);
+            loop {
+                match framer.next_frame() {
+                    Frame::Incomplete => break,
+                    Frame::Ping => {
+                        // RFC 5626 §3.5.1: a double CRLF is answered with a single CRLF.
+                        let _ = self.send_conn(id, b"\r\n".to_vec());
+                    }
+                    Frame::Message(m) => sink.clone().on_message(&m, flow.clone()),
+                    Frame::Fatal(why) => {
+                        tracing::info!("tcp {}: {}; closing", remote, why);
+                        if let Some(resp) = framer.take_error_response() {
+                            let _ = self.send_conn(id, resp);
+                        }
+                        break 'read;
+                    }
+                }
+            }
+        }
+        self.conns.remove(&id);
+        // The writer ends when every sender is dropped.
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+    }
+
+    fn send_conn(&self, id: u64, data: Vec<u8>) -> Result<(), SendError> {
+        let c = self.conns.get(&id).ok_or(SendError::ConnectionGone)?;
+        c.tx.try_send(data).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => SendError::ConnectionGone,
+        })
+    }
+
+    /// Whether a TCP/TLS flow's connection is still open.
+    pub fn is_open(&self, flow: &Flow) -> bool {
+        match flow.conn {
+            Some(id) => self
+                .conns
+                .get(&id)
+                .map(|c| c.remote == flow.remote)
+                .unwrap_or(false),
+            None => flow.proto == Proto::Udp,
+        }
+    }
+
+    /// Sends bytes on a flow: UDP from the local socket the flow names, TCP on its
+    /// connection. Never blocks.
+    pub fn send(&self, flow: &Flow, data: Vec<u8>) -> Result<(), SendError> {
+        self.send_to(flow, flow.remote, data)
+    }
+
+    /// Like `send`, to another address for UDP (responses without `rport`).
+    pub fn send_to(&self, flow: &Flow, to: SocketAddr, data: Vec<u8>) -> Result<(), SendError> {
+        match flow.proto {
+            Proto::Udp => {
+                let sock = self.udp_socket(flow.local).ok_or(SendError::NoSocket)?;
+                match sock.try_send_to(&data, to) {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        Err(SendError::QueueFull)
+                    }
+                    Err(e) => Err(SendError::Io(e)),
+                }
+            }
+            Proto::Tcp | Proto::Tls => match flow.conn {
+                Some(id) => self.send_conn(id, data),
+                None => Err(SendError::ConnectionGone),
+            },
+        }
+    }
+}
+
+async fn udp_loop<S: Sink>(sock: Arc<UdpSocket>, local: SocketAddr, sink: Arc<S>, max: usize) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, remote) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP errors surface here on Linux (ECONNREFUSED): not fatal.
+                tracing::trace!("udp:{} recv: {}", local, e);
+                continue;
+            }
+        };
+        if sink.is_blocked(remote.ip()) {
+            continue;
+        }
+        let data = &buf[..n];
+        // Keep-alives: CRLF pings and empty datagrams.
+        if data.iter().all(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            continue;
+        }
+        if n > max {
+            tracing::debug!("udp:{} dropping {}-byte message from {}", local, n, remote);
+            continue;
+        }
+        sink.clone().on_message(
+            data,
+            Flow {
+                proto: Proto::Udp,
+                local,
+                remote,
+                conn: None,
+            },
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! The checks every request passes before a service sees it: the answers the stack owes
+//! (400, 416, 420, 501, 505) decided in one place, as data.
+
+use super::headers::{uri_scheme, NameAddr, Via};
+use super::message::Message;
+
+/// Methods vozbox understands (it may still refuse some of them with 405).
+pub const KNOWN_METHODS: &[&str] = &[
+    "REGISTER",
+    "OPTIONS",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "UPDATE",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "PUBLISH",
+];
+
+/// Option tags vozbox supports (RFC 3261 §8.2.2.3).
+pub const SUPPORTED: &[&str] = &["path"];
+
+/// A refusal decided before any service runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub code: u16,
+    pub reason: &'static str,
+    /// Why, for the log and a `Warning`-less reason phrase.
+    pub detail: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reject {
+    fn new(code: u16, reason: &'static str, detail: impl Into<String>) -> Reject {
+        Reject {
+            code,
+            reason,
+            detail: detail.into(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Whether a response could be addressed at all: a parseable top Via, Call-ID, CSeq, From
+/// and To. Without them the request is dropped silently.
+pub fn can_reply(msg: &Message) -> bool {
+    msg.get("Via")
+        .map(|v| first_via(v).is_ok())
+        .unwrap_or(false)
+        && msg.get("Call-ID").is_some()
+        && msg.get("CSeq").is_some()
+        && msg.get("From").is_some()
+        && msg.get("To").is_some()
+}
+
+pub fn first_via(v: &str) -> Result<Via, String> {
+    let first = super::message::split_commas(v)
+        .into_iter()
+        .next()
+        .ok_or("empty Via")?;
+    Via::parse(first)
+}
+
+pub fn check_request(msg: &Message) -> Result<(), Reject> {
+    let super::message::StartLine::Request {
+        method,
+        uri,
+        version,
+    } = &msg.start
+    else {
+        return Ok(());
+    };
+    if version != "SIP/2.0" {
+        return Err(Reject::new(
+            505,
+            "Version Not Supported",
+            format!("version {:.20}", version),
+        ));
+    }
+    if let Some(e) = &msg.framing_error {
+        return Err(Reject::new(400, "Bad Request", e.clone()));
+    }
+    // Mandatory header fields, each once and well formed.
+    for name in ["Call-ID", "CSeq", "From", "To"] {
+        let n = msg.all(name).count();
+        if n == 0 {
+            return Err(Reject::new(400, "Bad Request", format!("missing {}", name)));
+        }
+        if n > 1 {
+            return Err(Reject::new(
+                400,
+                "Bad Request",
+                format!("more than one {}", name),
+            ));
+        }
+    }
+    if msg.get("Via").is_none() {
+        return Err(Reject::new(400, "Bad Request", "missing Via"));
+    }
+    for v in msg.all("Via") {
+        for item in super::message::split_commas(v) {
+            Via::parse(item).map_err(|e| Reject::new(400, "Bad Request", format!("Via: {}", e)))?;
+        }
+    }
+    let Some((_, cseq_method)) = msg.cseq() else {
+        return Err(Reject::new(400, "Bad Request", "malformed CSeq"));
+    };
+    if let Some((n, _)) = msg.cseq() {
+        if n >= 1 << 31 {
+            return Err(Reject::new(400, "Bad Request", "CSeq number too large"));
+        }
+    }
+    if cseq_method != method {
+        return Err(Reject::new(
+            400,
+            "Bad Request",
+            "CSeq method does not match the request",
+        ));
+    }
+    if !KNOWN_METHODS.contains(&method.as_str()) {
+        let mut r = Reject::new(501, "Not Implemented", format!("method {:.20}", method));
+        r.headers.push(("Allow", super::reply::ALLOW.to_string()));
+        return Err(r);
+    }
+    if let Some(mf) = msg.get("Max-Forwards") {
+        match mf.trim().parse::<u32>() {
+            Ok(n) if n <= 255 => {}
+            _ => return Err(Reject::new(400, "Bad Request", "bad Max-Forwards")),
+        }
+    }
+    for name in ["From", "To"] {
+        let v = msg.get(name).unwrap_or("");
+        let na = NameAddr::parse(v)
+            .map_err(|e| Reject::new(400, "Bad Request", format!("{}: {}", name, e)))?;
+        if let Some(d) = &na.display {
+            check_display_name(d, v)
+                .map_err(|e| Reject::new(400, "Bad Request", format!("{}: {}", name, e)))?;
+        }
+    }
+    // Request-URI: the scheme decides between 416 and parsing.
+    match uri_scheme(uri).as_deref() {
+        Some("sip") | Some("sips") => {
+            if uri.contains(['<', '>', '"']) {
+                return Err(Reject::new(
+                    400,
+                    "Bad Request",
+                    "angle brackets in Request-URI",
+                ));
+            }
+            rsipstack::sip::parse_uri(uri)
+                .map_err(|e| Reject::new(400, "Bad Request", format!("Request-URI: {}", e)))?;
+            if uri.contains('?') {
+                return Err(Reject::new(400, "Bad Request", "headers in Request-URI"));
+            }
+        }
+        Some("tel") if method != "REGISTER" => {}
+        Some(_) => {
+            return Err(Reject::new(
+                416,
+                "Unsupported URI Scheme",
+                format!("scheme of {:.30}", uri),
+            ));
+        }
+        None => {
+            return Err(Reject::new(
+                400,
+                "Bad Request",
+                "Request-URI without scheme",
+            ))
+        }
+    }
+    if let Some(ct) = msg.get("Content-Type") {
+        if !ct.contains('/') {
+            return Err(Reject::new(400, "Bad Request", "bad Content-Type"));
+        }
+    }
+    if let Some(date) = msg.get("Date") {
+        if httpdate_ok(date).is_err() {
+            return Err(Reject::new(400, "Bad Request", "bad Date"));
+        }
+    }
+    // Require: every option tag must be one we support (not for ACK and CANCEL).
+    if method != "ACK" && method != "CANCEL" {
+        let unsupported: Vec<String> = msg
+            .list("Require")
+            .into_iter()
+            .filter(|t| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t.trim())))
+            .map(|t| t.trim().to_string())
+            .collect();
+        if !unsupported.is_empty() {
+            let mut r = Reject::new(420, "Bad Extension", "unsupported Require");
+            r.headers.push(("Unsupported", unsupported.join(", ")));
+            return Err(r);
+        }
+    }
+    Ok(())
+}
+
+/// A display name must be a quoted string or a sequence of tokens.
+fn check_display_name(d: &str, raw: &str) -> Result<(), String> {
+    let raw = raw.trim();
+    if raw.starts_with('"') {
+        // balanced quotes were already required to find '<'
+        return Ok(());
+    }
+    for word in d.split_whitespace() {
+        if !super::message::is_token(word) {
+            return Err(format!("unquoted display name with {:.20}", word));
+        }
+    }
+    Ok(())
+}
+
+/// RFC 3261 SIP-date: `Sat, 13 Nov 2010 23:29:00 GMT`.
+fn httpdate_ok(v: &str) -> Result<(), ()> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" || !parts[0].ends_with(',') {
+        return Err(());
+    }
+    let day = parts[0].trim_end_matches(',');
+    if !["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&day) {
+        return Err(());
+    }
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    if !months.contains(&parts[2]) || parts[1].len() != 2 || parts[3].len() != 4 {
+        return Err(());
+    }
+    if parts[1].parse::<u8>().is_err() || parts[3].parse::<u16>().is_err() {
+        return Err(());
+    }
+    let hms: Vec<&str> = parts[4].split(':').collect();
+    if hms.len() != 3 || hms.iter().any(|x| x.len() != 2 || x.parse::<u8>().is_err()) {
+        return Err(());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(s: &str) -> Message {
+        Message::parse(s.replace('\n', "\r\n").as_bytes()).unwrap()
+    }
+
+    const BASE: &str =
+        "Via: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\nCall-ID: x\n";
+
+    #[test]
+    fn decides_the_stack_answers() {
+        let ok = req(&format!(
+            "OPTIONS sip:b SIP/2.0\n{}CSeq: 1 OPTIONS\n\n",
+            BASE
+        ));
+        assert_eq!(check_request(&ok), Ok(()));
+        let v = req(&format!(
+            "OPTIONS sip:b SIP/7.0\n{}CSeq: 1 OPTIONS\n\n",
+            BASE
+        ));
+        assert_eq!(check_request(&v).unwrap_err().code, 505);
+        let m = req(&format!("FOO sip:b SIP/2.0\n{}CSeq: 1 FOO\n\n", BASE));
+        assert_eq!(check_request(&m).unwrap_err().code, 501);
+        let s = req(&format!(
+            "OPTIONS foo:bar SIP/2.0\n{}CSeq: 1 OPTIONS\n\n",
+            BASE
+        ));
+        assert_eq!(check_request(&s).unwrap_err().code, 416);
+        let r = req(&format!(
+            "OPTIONS sip:b SIP/2.0\n{}CSeq: 1 OPTIONS\nRequire: foo\n\n",
+            BASE
+        ));
+        assert_eq!(check_request(&r).unwrap_err().code, 420);
+        let c = req(&format!(
+            "OPTIONS sip:b SIP/2.0\n{}CSeq: 1 INVITE\n\n",
+            BASE
+        ));
+        assert_eq!(check_request(&c).unwrap_err().code, 400);
+    }
+}

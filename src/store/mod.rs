@@ -1,0 +1,277 @@
+//! The only module that touches redb. Reads open their own read transaction; every write of
+//! the running server goes through the single writer thread (`writer.rs`), which groups
+//! many commands into one durable transaction.
+
+pub mod schema;
+pub mod writer;
+
+use crate::model::*;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use schema::*;
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for StoreError {}
+
+macro_rules! from_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError(e.to_string()) }
+        }
+    )*};
+}
+from_err!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError,
+    serde_json::Error
+);
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+fn put<T: Serialize>(t: &mut redb::Table<&str, &[u8]>, key: &str, v: &T) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(v)?;
+    t.insert(key, bytes.as_slice())?;
+    Ok(())
+}
+
+fn read_all<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
+    t: &R,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let item = serde_json::from_slice(v.value())
+            .map_err(|e| StoreError(format!("row {:?}: {}", k.value(), e)))?;
+        out.push(item);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database for the server, with its schema.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError(format!("{}: {}", dir.display(), e)))?;
+            }
+        }
+        let db = redb::Builder::new()
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError(format!(
+                    "{}: the database is open in another process (is vozbox already running?)",
+                    path.display()
+                )),
+                e => StoreError(format!("{}: {}", path.display(), e)),
+            })?;
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
+        store.init_schema()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn init_schema(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let v = meta.get("schema_version")?.map(|v| v.value());
+            match v {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+                Some(v) if v == SCHEMA_VERSION => {}
+                Some(v) => {
+                    return Err(StoreError(format!(
+                        "{}: schema version {} is not supported by this vozbox (expects {})",
+                        self.path.display(),
+                        v,
+                        SCHEMA_VERSION
+                    )))
+                }
+            }
+            for t in MODEL_TABLES {
+                tx.open_table(t)?;
+            }
+            tx.open_table(BINDINGS)?;
+            tx.open_table(CDRS)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn load_model(&self) -> Result<Model, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(Model {
+            brands: read_all(&tx.open_table(BRANDS)?)?,
+            corporations: read_all(&tx.open_table(CORPORATIONS)?)?,
+            clients: read_all(&tx.open_table(CLIENTS)?)?,
+            users: read_all(&tx.open_table(USERS)?)?,
+            extensions: read_all(&tx.open_table(EXTENSIONS)?)?,
+            friends: read_all(&tx.open_table(FRIENDS)?)?,
+            call_acls: read_all(&tx.open_table(CALL_ACLS)?)?,
+            call_forwards: read_all(&tx.open_table(CALL_FORWARDS)?)?,
+            ddis: read_all(&tx.open_table(DDIS)?)?,
+            carriers: read_all(&tx.open_table(CARRIERS)?)?,
+            ddi_providers: read_all(&tx.open_table(DDI_PROVIDERS)?)?,
+            media_relay_sets: read_all(&tx.open_table(MEDIA_RELAY_SETS)?)?,
+            rating_profiles: read_all(&tx.open_table(RATING_PROFILES)?)?,
+        })
+    }
+
+    pub fn is_model_empty(&self) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read()?;
+        for t in MODEL_TABLES {
+            if tx.open_table(t)?.len()? > 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Replaces the whole model in one durable transaction (all or nothing). Returns
+    /// whether anything changed.
+    pub fn replace_model(&self, model: &Model) -> Result<bool, StoreError> {
+        if &self.load_model()? == model {
+            return Ok(false);
+        }
+        let tx = self.db.begin_write()?;
+        {
+            for t in MODEL_TABLES {
+                tx.delete_table(t)?;
+            }
+            fn fill<T: Serialize>(
+                tx: &redb::WriteTransaction,
+                def: TableDefinition<&str, &[u8]>,
+                items: &[T],
+                mut key: impl FnMut(&T) -> String,
+            ) -> Result<(), StoreError> {
+                let mut t = tx.open_table(def)?;
+                for i in items {
+                    put(&mut t, &key(i), i)?;
+                }
+                Ok(())
+            }
+            fill(&tx, BRANDS, &model.brands, |x| x.name.clone())?;
+            fill(&tx, CORPORATIONS, &model.corporations, |x| x.name.clone())?;
+            fill(&tx, CLIENTS, &model.clients, |x| x.name.clone())?;
+            fill(&tx, USERS, &model.users, |x| {
+                format!("{}/{}", x.client, x.name)
+            })?;
+            fill(&tx, EXTENSIONS, &model.extensions, |x| {
+                format!("{}/{}", x.client, x.number)
+            })?;
+            fill(&tx, FRIENDS, &model.friends, |x| {
+                format!("{}/{}", x.client, x.name)
+            })?;
+            fill(&tx, CALL_ACLS, &model.call_acls, |x| {
+                format!("{}/{}", x.client, x.name)
+            })?;
+            let mut i = 0usize;
+            fill(&tx, CALL_FORWARDS, &model.call_forwards, |_| {
+                i += 1;
+                format!("{:08}", i)
+            })?;
+            fill(&tx, DDIS, &model.ddis, |x| x.number.clone())?;
+            fill(&tx, CARRIERS, &model.carriers, |x| {
+                format!("{}/{}", x.brand, x.name)
+            })?;
+            fill(&tx, DDI_PROVIDERS, &model.ddi_providers, |x| {
+                format!("{}/{}", x.brand, x.name)
+            })?;
+            fill(&tx, MEDIA_RELAY_SETS, &model.media_relay_sets, |x| {
+                x.name.clone()
+            })?;
+            fill(&tx, RATING_PROFILES, &model.rating_profiles, |x| {
+                format!("{}/{}", x.client, x.name)
+            })?;
+            let mut meta = tx.open_table(META)?;
+            let g = meta
+                .get("model_generation")?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            meta.insert("model_generation", g + 1)?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    pub fn load_bindings(&self) -> Result<Vec<Binding>, StoreError> {
+        let tx = self.db.begin_read()?;
+        read_all(&tx.open_table(BINDINGS)?)
+    }
+
+    /// Applies binding changes in one transaction (used by the writer thread).
+    pub(crate) fn write_bindings(&self, ops: &[writer::BindingOp]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(redb::Durability::Immediate)?;
+        {
+            let mut t = tx.open_table(BINDINGS)?;
+            for op in ops {
+                match op {
+                    writer::BindingOp::Put(b) => put(&mut t, &b.key(), b.as_ref())?,
+                    writer::BindingOp::Delete(k) => {
+                        t.remove(k.as_str())?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn append_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(CDRS)?;
+            let next = t.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+            let bytes = serde_json::to_vec(cdr)?;
+            t.insert(next, bytes.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Read-only access for the listing commands, also while a server runs.
+pub struct Reader {
+    db: redb::ReadOnlyDatabase,
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Reader, StoreError> {
+        let db = redb::Builder::new()
+            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            .open_read_only(path)
+            .map_err(|e| StoreError(format!("{}: {}", path.display(), e)))?;
+        Ok(Reader { db })
+    }
+
+    pub fn bindings(&self) -> Result<Vec<Binding>, StoreError> {
+        let tx = self.db.begin_read()?;
+        read_all(&tx.open_table(BINDINGS)?)
+    }
+}

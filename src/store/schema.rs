@@ -1,0 +1,46 @@
+//! Every redb table, in one place. Values are JSON documents of the `model` types, so that
+//! a field added later reads old rows with its default. `SCHEMA_VERSION` is bumped when a
+//! change needs a migration.
+
+use redb::TableDefinition;
+
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// "schema_version", "model_generation" → number.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+pub const BRANDS: TableDefinition<&str, &[u8]> = TableDefinition::new("brands");
+pub const CORPORATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("corporations");
+pub const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
+pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+pub const EXTENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("extensions");
+pub const FRIENDS: TableDefinition<&str, &[u8]> = TableDefinition::new("friends");
+pub const CALL_ACLS: TableDefinition<&str, &[u8]> = TableDefinition::new("call_acls");
+pub const CALL_FORWARDS: TableDefinition<&str, &[u8]> = TableDefinition::new("call_forwards");
+pub const DDIS: TableDefinition<&str, &[u8]> = TableDefinition::new("ddis");
+pub const CARRIERS: TableDefinition<&str, &[u8]> = TableDefinition::new("carriers");
+pub const DDI_PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("ddi_providers");
+pub const MEDIA_RELAY_SETS: TableDefinition<&str, &[u8]> = TableDefinition::new("media_relay_sets");
+pub const RATING_PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("rating_profiles");
+
+/// Location service: "aor\ncontact" → Binding.
+pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
+/// Call records: sequence number → Cdr.
+pub const CDRS: TableDefinition<u64, &[u8]> = TableDefinition::new("cdrs");
+
+/// The model tables, for clearing and counting.
+pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 13] = [
+    BRANDS,
+    CORPORATIONS,
+    CLIENTS,
+    USERS,
+    EXTENSIONS,
+    FRIENDS,
+    CALL_ACLS,
+    CALL_FORWARDS,
+    DDIS,
+    CARRIERS,
+    DDI_PROVIDERS,
+    MEDIA_RELAY_SETS,
+    RATING_PROFILES,
+];
