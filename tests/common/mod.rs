@@ -1,0 +1,310 @@
+//! Test harness: starts the real vozbox binary on free loopback ports with a config and a
+//! provisioning file of the test's own, and runs SIPp scenarios from `tests/sipp/` against it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vozbox");
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh directory under the target dir, removed on success by the caller's drop.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = base.join(format!(
+        "{}-{}-{}",
+        name,
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A port free for both UDP and TCP on `ip`.
+pub fn free_port(ip: &str) -> u16 {
+    for _ in 0..200 {
+        let t = TcpListener::bind(format!("{}:0", ip)).expect("bind tcp");
+        let port = t.local_addr().unwrap().port();
+        if UdpSocket::bind(format!("{}:{}", ip, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+pub struct Vozbox {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub stdout: Vec<String>,
+    lines: Option<mpsc::Receiver<String>>,
+}
+
+pub const PROVISION: &str = r#"
+[[brand]]
+name = "acme"
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "127.0.0.1"
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+
+[[user]]
+client = "bluebird"
+name = "bob"
+extension = "101"
+password = "Bob-Secret-22"
+
+[[friend]]
+client = "bluebird"
+name = "hq-asterisk"
+mode = "register"
+password = "HqAsterisk-Pass+1"
+priority = 1
+patterns = ["^2[0-9]{2}$"]
+"#;
+
+impl Vozbox {
+    /// Starts vozbox with `extra` appended to a config that listens on UDP and TCP on a
+    /// free port and keeps its database in a fresh directory.
+    pub fn start(name: &str, extra: &str, provision: &str) -> Vozbox {
+        let dir = temp_dir(name);
+        let port = free_port("127.0.0.1");
+        Self::start_in(dir, port, extra, provision)
+    }
+
+    pub fn start_in(dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
+        let config = dir.join("config.toml");
+        let text = format!(
+            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n{extra}\n[storage]\npath = \"{db}\"\n",
+            p = port,
+            extra = extra,
+            db = dir.join("vozbox.redb").display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let prov = dir.join("provision.toml");
+        std::fs::write(&prov, provision).unwrap();
+        let mut v = Vozbox {
+            child: None,
+            port,
+            dir,
+            config,
+            stdout: Vec::new(),
+            lines: None,
+        };
+        v.spawn(Some(&prov));
+        v
+    }
+
+    /// (Re)starts the process on the same config and database.
+    pub fn spawn(&mut self, provision: Option<&Path>) {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run").arg("--config").arg(&self.config);
+        if let Some(p) = provision {
+            cmd.arg("--provision").arg(p);
+        }
+        cmd.env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.join("vozbox.log"))
+                    .unwrap(),
+            ));
+        let mut child = cmd.spawn().expect("start vozbox");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        self.child = Some(child);
+        self.lines = Some(rx);
+        self.wait_for_line("vozbox ready", Duration::from_secs(20));
+    }
+
+    pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let rx = self.lines.as_ref().unwrap();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    self.stdout.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "vozbox did not print {:?}; stdout: {:?}; log: {}",
+                    needle,
+                    self.stdout,
+                    self.log()
+                ),
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vozbox.log")).unwrap_or_default()
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// `vozbox registrations` against this server's database.
+    pub fn registrations(&self) -> String {
+        let out = Command::new(BIN)
+            .arg("registrations")
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Vozbox {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct Sipp {
+    pub ok: bool,
+    pub output: String,
+    pub messages: String,
+}
+
+/// Runs `tests/sipp/<scenario>` once against `remote` over `transport` ("u1" or "t1") from
+/// `local_ip`, with an injection file `csv` (first line SEQUENTIAL), and extra arguments.
+pub fn sipp(
+    scenario: &str,
+    remote: &str,
+    transport: &str,
+    local_ip: &str,
+    csv: &str,
+    extra: &[&str],
+) -> Sipp {
+    let dir = temp_dir("sipp");
+    let csv_path = dir.join("users.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let msg = dir.join("messages.log");
+    let sf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(scenario);
+    let port = free_port(local_ip);
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(&dir)
+        .arg("-sf")
+        .arg(&sf)
+        .arg("-inf")
+        .arg(&csv_path)
+        .args(["-t", transport, "-i", local_ip, "-p", &port.to_string()])
+        .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
+        .arg("-trace_msg")
+        .arg("-message_file")
+        .arg(&msg)
+        .args(if extra.contains(&"-m") {
+            &[][..]
+        } else {
+            &["-m", "1"][..]
+        })
+        .args(extra)
+        .arg(remote)
+        .stdin(Stdio::null());
+    let out = cmd.output().expect("run sipp (apt-get install sip-tester)");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let messages = std::fs::read_to_string(&msg).unwrap_or_default();
+    let ok = out.status.success();
+    if ok {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Sipp {
+        ok,
+        output,
+        messages,
+    }
+}
+
+/// The injection line for a user: domain;[authentication …].
+pub fn creds(domain: &str, user: &str, password: &str) -> String {
+    format!(
+        "SEQUENTIAL\n{};[authentication username={} password={}];{}\n",
+        domain, user, password, user
+    )
+}
+
+pub fn sipp_ok(s: &Sipp) {
+    assert!(
+        s.ok,
+        "sipp failed:\n{}\n--- messages ---\n{}",
+        s.output, s.messages
+    );
+}
+
+/// Sends raw bytes over UDP and returns the first response (if any within `wait`).
+pub fn udp_exchange(to: &str, from_ip: &str, data: &[u8], wait: Duration) -> Option<String> {
+    let s = UdpSocket::bind(format!("{}:0", from_ip)).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.send_to(data, to.parse::<SocketAddr>().unwrap()).unwrap();
+    let mut buf = vec![0u8; 65536];
+    match s.recv_from(&mut buf) {
+        Ok((n, _)) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        Err(_) => None,
+    }
+}
+
+/// A minimal, well-formed OPTIONS for liveness checks.
+pub fn options(target: &str, branch: &str) -> Vec<u8> {
+    format!(
+        "OPTIONS sip:{t} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{b};rport\r\nFrom: <sip:probe@127.0.0.1>;tag={b}\r\nTo: <sip:{t}>\r\nCall-ID: {b}@probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        t = target,
+        b = branch
+    )
+    .into_bytes()
+}

@@ -1,0 +1,306 @@
+//! The registrar against SIPp, over UDP and TCP, on the real binary.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const ALICE: (&str, &str) = ("alice", "Alice-Secret-1");
+
+fn alice() -> String {
+    creds("127.0.0.1", ALICE.0, ALICE.1)
+}
+
+#[test]
+fn register_with_digest_over_udp_and_tcp() {
+    let v = Vozbox::start("reg", "", PROVISION);
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp(
+            "register.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            &alice(),
+            &[],
+        ));
+    }
+    let list = v.registrations();
+    assert!(list.contains("sip:alice@127.0.0.1"), "{}", list);
+    assert!(
+        list.contains("transport=UDP") && list.contains("udp:"),
+        "{}",
+        list
+    );
+    assert!(
+        list.contains("transport=TCP") && list.contains("tcp:"),
+        "{}",
+        list
+    );
+    assert!(list.contains("2 binding(s)"), "{}", list);
+}
+
+#[test]
+fn register_mode_friend_registers_like_a_terminal() {
+    let v = Vozbox::start("friend", "", PROVISION);
+    let c = creds("127.0.0.1", "hq-asterisk", "HqAsterisk-Pass+1");
+    sipp_ok(&sipp("register.xml", &v.addr(), "t1", "127.0.0.1", &c, &[]));
+    assert!(v.registrations().contains("sip:hq-asterisk@127.0.0.1"));
+}
+
+#[test]
+fn wrong_password_is_refused_over_udp_and_tcp() {
+    let v = Vozbox::start("wrongpw", "", PROVISION);
+    for t in ["u1", "t1"] {
+        let c = creds("127.0.0.1", "alice", "not-the-password");
+        sipp_ok(&sipp(
+            "register_refused.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            &c,
+            &[],
+        ));
+    }
+    assert!(v.registrations().contains("0 binding(s)"));
+}
+
+/// Strips what differs from one exchange to another (nonces, tags, ids, branches, ports).
+fn shape(messages: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in messages.split("message received").skip(1) {
+        let mut lines = Vec::new();
+        for l in block.lines().skip(2) {
+            if l.starts_with("----") || l.is_empty() && !lines.is_empty() {
+                break;
+            }
+            if l.is_empty() {
+                continue;
+            }
+            let name = l.split(':').next().unwrap_or("");
+            let value = match name {
+                "WWW-Authenticate" => {
+                    let re = regex::Regex::new("nonce=\"[0-9a-f]+\"").unwrap();
+                    re.replace(l, "nonce=N").into_owned()
+                }
+                "Via" | "From" | "To" | "Call-ID" => name.to_string(),
+                _ => l.to_string(),
+            };
+            lines.push(value);
+        }
+        out.push(lines.join("\n"));
+    }
+    out
+}
+
+#[test]
+fn unknown_user_gets_exactly_the_answers_of_a_wrong_password() {
+    let v = Vozbox::start("enum", "", PROVISION);
+    let wrong = sipp(
+        "register_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "alice", "bad-password"),
+        &[],
+    );
+    sipp_ok(&wrong);
+    let unknown = sipp(
+        "register_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "mallory", "bad-password"),
+        &[],
+    );
+    sipp_ok(&unknown);
+    let (a, b) = (shape(&wrong.messages), shape(&unknown.messages));
+    assert_eq!(a.len(), 2, "{:?}", a);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn replayed_authorization_is_refused() {
+    let v = Vozbox::start("replay", "", PROVISION);
+    let s = sipp("register.xml", &v.addr(), "u1", "127.0.0.1", &alice(), &[]);
+    sipp_ok(&s);
+    // The authenticated REGISTER exactly as SIPp sent it, captured and sent again with a
+    // new branch (so it is a new transaction, not a retransmission).
+    let sent: Vec<&str> = s.messages.split("UDP message sent").collect();
+    let second = sent
+        .iter()
+        .find(|b| b.contains("Authorization:"))
+        .expect("authorized REGISTER in the trace");
+    let start = second.find("REGISTER ").unwrap();
+    let msg = &second[start..];
+    let head: Vec<&str> = msg
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let msg = head.join("\r\n") + "\r\n\r\n";
+    let replay = msg.replace("branch=z9hG4bK", "branch=z9hG4bKreplay");
+    let r = udp_exchange(
+        &v.addr(),
+        "127.0.0.1",
+        replay.as_bytes(),
+        Duration::from_secs(3),
+    )
+    .expect("an answer");
+    assert!(r.starts_with("SIP/2.0 401"), "{}", r);
+}
+
+#[test]
+fn expired_nonce_is_stale() {
+    let v = Vozbox::start("stale", "[auth]\nnonce_ttl = 1\n", PROVISION);
+    sipp_ok(&sipp(
+        "stale.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &alice(),
+        &[],
+    ));
+}
+
+#[test]
+fn expires_zero_and_star_remove_bindings() {
+    let v = Vozbox::start("unreg", "", PROVISION);
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp(
+            "unregister.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            &alice(),
+            &[],
+        ));
+    }
+    assert!(v.registrations().contains("0 binding(s)"));
+}
+
+#[test]
+fn too_brief_interval_gets_423() {
+    let v = Vozbox::start("brief", "", PROVISION);
+    sipp_ok(&sipp(
+        "interval.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &alice(),
+        &[],
+    ));
+}
+
+#[test]
+fn several_contacts_with_q_values() {
+    let v = Vozbox::start("multi", "", PROVISION);
+    sipp_ok(&sipp(
+        "multi_contact.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &alice(),
+        &[],
+    ));
+    assert!(v.registrations().contains("2 binding(s)"));
+}
+
+#[test]
+fn bindings_survive_a_restart() {
+    let mut v = Vozbox::start("restart", "", PROVISION);
+    sipp_ok(&sipp(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &alice(),
+        &[],
+    ));
+    v.kill(); // SIGKILL: the 200 was sent only after the binding was durable
+    v.spawn(None);
+    assert!(v.registrations().contains("sip:alice@127.0.0.1"));
+    sipp_ok(&sipp(
+        "query.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &alice(),
+        &[],
+    ));
+}
+
+#[test]
+fn natted_udp_binding_gets_options_pings_on_its_flow() {
+    let v = Vozbox::start("nat", "[registrar]\nkeepalive_interval = 1\n", PROVISION);
+    let ooc = format!("{}/tests/sipp/ping_answer.xml", env!("CARGO_MANIFEST_DIR"));
+    let s = sipp(
+        "nat_keepalive.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &alice(),
+        &["-oocsf", &ooc],
+    );
+    sipp_ok(&s);
+    // at least two pings (interval 1 s) reached SIPp's own socket, addressed to the Contact
+    let pings = s
+        .messages
+        .matches("OPTIONS sip:alice@192.0.2.1:5999 SIP/2.0")
+        .count();
+    assert!(pings >= 2, "{} pings:\n{}", pings, s.messages);
+}
+
+#[test]
+fn options_answers_200_over_udp_and_tcp() {
+    let v = Vozbox::start("options", "", PROVISION);
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp(
+            "options.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            "SEQUENTIAL\nx\n",
+            &[],
+        ));
+    }
+}
+
+#[test]
+fn repeated_failures_ban_the_address_but_not_others() {
+    let v = Vozbox::start(
+        "ban",
+        "[auth]\nban_threshold = 3\nban_window = 60\nban_duration = 60\n",
+        PROVISION,
+    );
+    let bad = creds("127.0.0.1", "alice", "guess-1234");
+    // three failed authentications from 127.0.0.2 …
+    let s = sipp(
+        "register_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.2",
+        &bad,
+        &["-m", "3"],
+    );
+    sipp_ok(&s);
+    // … after which 127.0.0.2 gets no answer at all, even with the right password
+    let s = sipp(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.2",
+        &alice(),
+        &["-timeout", "4s"],
+    );
+    assert!(!s.ok, "a banned address was answered:\n{}", s.messages);
+    assert!(!s.messages.contains("message received"), "{}", s.messages);
+    // while 127.0.0.3 registers normally
+    sipp_ok(&sipp(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.3",
+        &alice(),
+        &[],
+    ));
+    assert!(v.log().contains("banning 127.0.0.2"), "{}", v.log());
+}
