@@ -41,7 +41,7 @@ fn stamp_via(msg: &Message, flow: &Flow) -> Option<(String, SocketAddr)> {
         .into_iter()
         .next()?
         .to_string();
-    let via = Via::parse(&first).ok()?;
+    let via = Via::parse_lenient(&first).ok()?;
     let remote = flow.remote;
     let rport = param(&via.params, "rport").is_some();
     let mut out = String::with_capacity(first.len() + 40);
@@ -255,5 +255,30 @@ impl Sink for Server {
             }
             Err(e) => self.salvage_400(data, &flow, &e.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_via_and_routes_responses() {
+        let raw = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rfc4475/insuf.dat"
+        ))
+        .unwrap();
+        let msg = Message::parse(&raw).unwrap();
+        let flow = Flow {
+            proto: Proto::Udp,
+            local: "127.0.0.1:5060".parse().unwrap(),
+            remote: "127.0.0.9:5060".parse().unwrap(),
+            conn: None,
+        };
+        assert!(validate::can_reply(&msg));
+        let (via, to) = stamp_via(&msg, &flow).unwrap();
+        assert_eq!(to, "127.0.0.9:5060".parse().unwrap());
+        assert!(via.ends_with(";received=127.0.0.9"), "{}", via);
     }
 }

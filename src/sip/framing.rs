@@ -7,13 +7,17 @@ pub enum Frame {
     /// A CRLFCRLF keep-alive (RFC 5626 §3.5.1).
     Ping,
     Message(Vec<u8>),
-    Fatal(String),
+    /// The stream cannot be cut any more: close it. `head` is the header block of the
+    /// message that could not be framed, so that it can still get its `400`.
+    Fatal {
+        why: String,
+        head: Option<Vec<u8>>,
+    },
 }
 
 pub struct Framer {
     buf: Vec<u8>,
     max: usize,
-    error_response: Option<Vec<u8>>,
 }
 
 impl Framer {
@@ -21,17 +25,11 @@ impl Framer {
         Framer {
             buf: Vec::with_capacity(4096),
             max,
-            error_response: None,
         }
     }
 
     pub fn push(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
-    }
-
-    /// A response to send before closing after `Fatal`, when one could be formed.
-    pub fn take_error_response(&mut self) -> Option<Vec<u8>> {
-        self.error_response.take()
     }
 
     pub fn next_frame(&mut self) -> Frame {
@@ -53,16 +51,27 @@ impl Framer {
         }
         let Some(head_end) = super::message::header_end(&self.buf) else {
             if self.buf.len() > self.max {
-                return Frame::Fatal(format!("header block over {} bytes", self.max));
+                return Frame::Fatal {
+                    why: format!("header block over {} bytes", self.max),
+                    head: None,
+                };
             }
             return Frame::Incomplete;
         };
         let cl = match content_length(&self.buf[..head_end]) {
             Ok(n) => n,
-            Err(e) => return Frame::Fatal(e),
+            Err(why) => {
+                return Frame::Fatal {
+                    why,
+                    head: Some(self.buf[..head_end].to_vec()),
+                }
+            }
         };
         if head_end + cl > self.max {
-            return Frame::Fatal(format!("message over {} bytes", self.max));
+            return Frame::Fatal {
+                why: format!("message over {} bytes", self.max),
+                head: None,
+            };
         }
         if self.buf.len() < head_end + cl {
             return Frame::Incomplete;
@@ -117,6 +126,6 @@ mod tests {
     fn caps_the_buffer() {
         let mut f = Framer::new(100);
         f.push(&[b'a'; 200]);
-        assert!(matches!(f.next_frame(), Frame::Fatal(_)));
+        assert!(matches!(f.next_frame(), Frame::Fatal { .. }));
     }
 }

@@ -17,10 +17,17 @@ pub fn param<'a>(params: &'a Params, name: &str) -> Option<Option<&'a str>> {
 
 fn parse_params(s: &str) -> Result<Params, String> {
     let mut out = Vec::new();
-    for part in s.split(';') {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(out);
+    }
+    let Some(rest) = s.strip_prefix(';') else {
+        return Err(format!("junk before parameters: {:.20}", s));
+    };
+    for part in rest.split(';') {
         let part = part.trim();
         if part.is_empty() {
-            continue;
+            return Err("empty parameter".into());
         }
         match part.split_once('=') {
             Some((n, v)) => {
@@ -51,7 +58,17 @@ pub struct Via {
 }
 
 impl Via {
+    /// Strict parse: every parameter well formed.
     pub fn parse(v: &str) -> Result<Via, String> {
+        Self::parse_inner(v, true)
+    }
+
+    /// Enough to address a response: protocol and sent-by; malformed parameters skipped.
+    pub fn parse_lenient(v: &str) -> Result<Via, String> {
+        Self::parse_inner(v, false)
+    }
+
+    fn parse_inner(v: &str, strict: bool) -> Result<Via, String> {
         let v = v.trim();
         let (proto, rest) = v
             .split_once(|c: char| c == ' ' || c == '\t')
@@ -62,7 +79,7 @@ impl Via {
             (Some(n), Some(vv), Some(t), None)
                 if n.trim().eq_ignore_ascii_case("SIP") && !t.trim().is_empty() =>
             {
-                if vv.trim() != "2.0" {
+                if strict && vv.trim() != "2.0" {
                     return Err(format!("Via version SIP/{}", vv.trim()));
                 }
             }
@@ -80,11 +97,25 @@ impl Via {
             None => (rest, ""),
         };
         let (host, port) = split_host_port(sent_by.trim())?;
+        let params = if strict {
+            parse_params(params)?
+        } else {
+            params
+                .split(';')
+                .filter_map(|p| {
+                    let p = p.trim();
+                    (!p.is_empty())
+                        .then(|| parse_params(&format!(";{}", p)).ok())
+                        .flatten()
+                })
+                .flatten()
+                .collect()
+        };
         Ok(Via {
             transport,
             host,
             port,
-            params: parse_params(params)?,
+            params,
         })
     }
 
@@ -153,7 +184,6 @@ impl NameAddr {
                 None => (None, v, ""),
             }
         };
-        let uri_text = uri_text.trim();
         if uri_text.is_empty() || uri_text.contains(char::is_whitespace) {
             return Err("bad URI".into());
         }

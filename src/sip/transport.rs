@@ -326,10 +326,10 @@ impl Transports {
                         let _ = self.send_conn(id, b"\r\n".to_vec());
                     }
                     Frame::Message(m) => sink.clone().on_message(&m, flow.clone()),
-                    Frame::Fatal(why) => {
+                    Frame::Fatal { why, head } => {
                         tracing::info!("tcp {}: {}; closing", remote, why);
-                        if let Some(resp) = framer.take_error_response() {
-                            let _ = self.send_conn(id, resp);
+                        if let Some(head) = head {
+                            sink.clone().on_message(&head, flow.clone());
                         }
                         break 'read;
                     }

@@ -46,16 +46,12 @@ impl Reject {
     }
 }
 
-/// Whether a response could be addressed at all: a parseable top Via, Call-ID, CSeq, From
-/// and To. Without them the request is dropped silently.
+/// Whether a response could be addressed at all: a parseable top Via. Without it the
+/// request is dropped silently; the other fields are copied when present.
 pub fn can_reply(msg: &Message) -> bool {
     msg.get("Via")
         .map(|v| first_via(v).is_ok())
         .unwrap_or(false)
-        && msg.get("Call-ID").is_some()
-        && msg.get("CSeq").is_some()
-        && msg.get("From").is_some()
-        && msg.get("To").is_some()
 }
 
 pub fn first_via(v: &str) -> Result<Via, String> {
@@ -63,7 +59,7 @@ pub fn first_via(v: &str) -> Result<Via, String> {
         .into_iter()
         .next()
         .ok_or("empty Via")?;
-    Via::parse(first)
+    Via::parse_lenient(first)
 }
 
 pub fn check_request(msg: &Message) -> Result<(), Reject> {
@@ -103,6 +99,9 @@ pub fn check_request(msg: &Message) -> Result<(), Reject> {
         return Err(Reject::new(400, "Bad Request", "missing Via"));
     }
     for v in msg.all("Via") {
+        if v.split(',').any(|e| e.trim().is_empty()) {
+            return Err(Reject::new(400, "Bad Request", "empty Via element"));
+        }
         for item in super::message::split_commas(v) {
             Via::parse(item).map_err(|e| Reject::new(400, "Bad Request", format!("Via: {}", e)))?;
         }
@@ -172,6 +171,20 @@ pub fn check_request(msg: &Message) -> Result<(), Reject> {
                 "Bad Request",
                 "Request-URI without scheme",
             ))
+        }
+    }
+    for c in msg.list("Contact") {
+        if c.trim() == "*" {
+            continue;
+        }
+        let na = NameAddr::parse(&c)
+            .map_err(|e| Reject::new(400, "Bad Request", format!("Contact: {}", e)))?;
+        if !c.contains('<') && na.uri_text.contains(['?', ',']) {
+            return Err(Reject::new(
+                400,
+                "Bad Request",
+                "Contact URI with headers needs angle brackets",
+            ));
         }
     }
     if let Some(ct) = msg.get("Content-Type") {
