@@ -4,13 +4,13 @@ pub mod demo;
 pub mod file;
 pub mod validate;
 
-pub use validate::ProvisionError;
+pub use validate::{Checked, ProvisionError};
 
 use crate::config::line_col;
 use crate::model::Model;
 
 /// Parses and validates a provisioning text; every error carries its line and key.
-pub fn parse(text: &str) -> Result<Model, Vec<ProvisionError>> {
+pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
     let file: file::File = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         let msg = e.message().trim().to_string();
@@ -29,13 +29,169 @@ pub fn parse(text: &str) -> Result<Model, Vec<ProvisionError>> {
     validate::to_model(&file, text)
 }
 
-/// Reads and validates a file; errors are formatted as `FILE:LINE:COL: key: message`.
+/// Reads and validates a file; errors (and warnings, printed here to stderr) are
+/// formatted as `FILE:LINE:COL: key: message`.
 pub fn load(path: &std::path::Path) -> Result<Model, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{}: cannot read: {}", path.display(), e)])?;
-    parse(&text).map_err(|errs| {
-        errs.iter()
+    match parse(&text) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {}:{}", path.display(), w);
+            }
+            Ok(c.model)
+        }
+        Err(errs) => Err(errs
+            .iter()
             .map(|e| format!("{}:{}", path.display(), e))
-            .collect()
-    })
+            .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[[brand]]
+name = "acme"
+
+[[corporation]]
+name = "group"
+brand = "acme"
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "bluebird.example"
+corporation = "group"
+
+[[client]]
+brand = "acme"
+name = "redbird"
+domain = "redbird.example"
+corporation = "group"
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+"#;
+
+    fn errors(extra: &str) -> Vec<ProvisionError> {
+        match parse(&format!("{}{}", BASE, extra)) {
+            Ok(_) => panic!("accepted:\n{}", extra),
+            Err(e) => e,
+        }
+    }
+
+    fn one(extra: &str, key: &str, needle: &str) {
+        let e = errors(extra);
+        assert!(
+            e.iter()
+                .any(|e| e.key == key && e.message.contains(needle) && e.line > 0),
+            "expected {} / {:?}, got {:?}",
+            key,
+            needle,
+            e
+        );
+    }
+
+    #[test]
+    fn the_design_example_is_accepted_as_written() {
+        let text = include_str!("../../docs/examples/design.toml");
+        let c = parse(text).unwrap_or_else(|e| panic!("{:?}", e));
+        assert_eq!(c.model.users.len(), 1);
+        assert_eq!(c.model.friends.len(), 1);
+        assert_eq!(c.model.carriers[0].port, 5080);
+        // the forward to extension 101 (not in the file) is a warning, not an error
+        assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn full_example_is_accepted() {
+        let text = include_str!("../../docs/examples/provision.toml");
+        parse(text).unwrap_or_else(|e| panic!("{:?}", e));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = errors("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\nextenson = \"101\"\n");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].key, "extenson");
+        assert_eq!(e[0].line, 31);
+    }
+
+    #[test]
+    fn dangling_reference() {
+        one(
+            "\n[[user]]\nclient = \"greenbird\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\n",
+            "user.client",
+            "no client named \"greenbird\"",
+        );
+        one("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\ncall_acl = \"nope\"\n", "user.call_acl", "no call ACL");
+    }
+
+    #[test]
+    fn duplicate_extension_in_a_client() {
+        one("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\nextension = \"100\"\n", "user.extension", "duplicate extension \"100\"");
+        // the same number in another client is fine
+        parse(&format!("{}\n[[user]]\nclient = \"redbird\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\nextension = \"100\"\n", BASE)).unwrap();
+    }
+
+    #[test]
+    fn friend_patterns_must_be_posix_regular_expressions() {
+        let f = |p: &str| {
+            format!("\n[[friend]]\nclient = \"bluebird\"\nname = \"pbx\"\nmode = \"register\"\npassword = \"Pbx-Secret-1\"\npatterns = ['{}']\n", p)
+        };
+        one(&f("^2\\d{2}$"), "friend.patterns", "PCRE escape \\d");
+        one(
+            &f("^2[0-9{2}$"),
+            "friend.patterns",
+            "not a valid regular expression",
+        );
+        parse(&format!("{}{}", BASE, f("^2[0-9]{2}$"))).unwrap();
+        parse(&format!("{}{}", BASE, f("^[[:digit:]]+$"))).unwrap();
+    }
+
+    #[test]
+    fn register_friend_needs_a_password() {
+        one(
+            "\n[[friend]]\nclient = \"bluebird\"\nname = \"pbx\"\nmode = \"register\"\n",
+            "friend.password",
+            "needs a password",
+        );
+    }
+
+    #[test]
+    fn intervpbx_target_must_share_brand_and_corporation() {
+        let other = "\n[[brand]]\nname = \"other\"\n\n[[client]]\nbrand = \"other\"\nname = \"greybird\"\ndomain = \"grey.example\"\n\n[[client]]\nbrand = \"acme\"\nname = \"lonebird\"\ndomain = \"lone.example\"\n";
+        let f = |t: &str| {
+            format!("{}\n[[friend]]\nclient = \"bluebird\"\nname = \"to-{}\"\nmode = \"intervpbx\"\ntarget_client = \"{}\"\n", other, t, t)
+        };
+        one(
+            &f("greybird"),
+            "friend.target_client",
+            "is in brand \"other\"",
+        );
+        one(
+            &f("lonebird"),
+            "friend.target_client",
+            "not in the same corporation",
+        );
+        parse(&format!("{}\n[[friend]]\nclient = \"bluebird\"\nname = \"to-red\"\nmode = \"intervpbx\"\ntarget_client = \"redbird\"\n", BASE)).unwrap();
+        one("\n[[friend]]\nclient = \"bluebird\"\nname = \"x\"\nmode = \"intervpbx\"\ntarget_client = \"redbird\"\npatterns = [\"^1$\"]\n", "friend.patterns", "has no patterns");
+    }
+
+    #[test]
+    fn every_error_is_reported_not_only_the_first() {
+        let e = errors("\n[[user]]\nclient = \"nobody\"\nname = \"bob\"\npassword = \"short\"\n\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"944000100\"\n");
+        assert!(e.len() >= 3, "{:?}", e);
+    }
+
+    #[test]
+    fn sip_user_names_are_unique_across_users_and_friends() {
+        one("\n[[friend]]\nclient = \"bluebird\"\nname = \"alice\"\nmode = \"register\"\npassword = \"Pbx-Secret-1\"\n", "friend.name", "already used");
+    }
 }

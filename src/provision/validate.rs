@@ -27,9 +27,21 @@ impl std::fmt::Display for ProvisionError {
 struct Ctx<'t> {
     text: &'t str,
     errors: Vec<ProvisionError>,
+    warnings: Vec<ProvisionError>,
 }
 
 impl Ctx<'_> {
+    /// Something that will not work as the operator probably meant, but is allowed.
+    fn warn(&mut self, at: &S, key: &str, message: impl Into<String>) {
+        let (line, col) = line_col(self.text, at.span().start);
+        self.warnings.push(ProvisionError {
+            line,
+            col,
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+
     fn err(&mut self, at: &S, key: &str, message: impl Into<String>) {
         let (line, col) = line_col(self.text, at.span().start);
         self.errors.push(ProvisionError {
@@ -121,10 +133,17 @@ fn parse_time(s: &str) -> Result<u64, String> {
         })
 }
 
-pub fn to_model(file: &File, text: &str) -> Result<Model, Vec<ProvisionError>> {
+/// A valid model, with warnings about what is allowed but probably unintended.
+pub struct Checked {
+    pub model: Model,
+    pub warnings: Vec<ProvisionError>,
+}
+
+pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>> {
     let mut cx = Ctx {
         text,
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     let mut m = Model::default();
 
@@ -921,10 +940,14 @@ pub fn to_model(file: &File, text: &str) -> Result<Model, Vec<ProvisionError>> {
             "extension" => match &d.extension {
                 Some(e) => {
                     if !extensions.contains_key(&(client.clone(), v(e))) {
-                        cx.err(
+                        cx.warn(
                             e,
                             "call_forward.extension",
-                            format!("no extension {:?} in client {:?}", v(e), client),
+                            format!(
+                                "no extension {:?} in client {:?}: the forward leads nowhere until it exists",
+                                v(e),
+                                client
+                            ),
                         );
                     }
                     ForwardTarget::Extension(v(e))
@@ -1080,7 +1103,10 @@ pub fn to_model(file: &File, text: &str) -> Result<Model, Vec<ProvisionError>> {
     }
 
     if cx.errors.is_empty() {
-        Ok(m)
+        Ok(Checked {
+            model: m,
+            warnings: cx.warnings,
+        })
     } else {
         cx.errors.sort_by_key(|e| (e.line, e.col));
         Err(cx.errors)

@@ -263,11 +263,24 @@ pub struct Reader {
 
 impl Reader {
     pub fn open(path: &Path) -> Result<Reader, StoreError> {
-        let db = redb::Builder::new()
-            .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
-            .open_read_only(path)
-            .map_err(|e| StoreError(format!("{}: {}", path.display(), e)))?;
-        Ok(Reader { db })
+        let ro = || {
+            redb::Builder::new()
+                .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+                .open_read_only(path)
+        };
+        match ro() {
+            Ok(db) => Ok(Reader { db }),
+            // After a crash the file needs the repair a writer does on open; with no server
+            // running, do it here, then read.
+            Err(first) if path.exists() => {
+                drop(Store::open(path).map_err(|e| {
+                    StoreError(format!("{}: {} (repair: {})", path.display(), first, e))
+                })?);
+                let db = ro().map_err(|e| StoreError(format!("{}: {}", path.display(), e)))?;
+                Ok(Reader { db })
+            }
+            Err(e) => Err(StoreError(format!("{}: {}", path.display(), e))),
+        }
     }
 
     pub fn bindings(&self) -> Result<Vec<Binding>, StoreError> {

@@ -1,0 +1,225 @@
+//! The command line: defaults, check, apply, config errors.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn vozbox(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_prints_every_error_with_its_place() {
+    let dir = temp_dir("check");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[[brand]]\nname = \"acme\"\n\n[[client]]\nbrand = \"acme\"\nname = \"c\"\ndomain = \"c.example\"\n\n[[user]]\nclient = \"nobody\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\n\n[[friend]]\nclient = \"c\"\nname = \"pbx\"\nmode = \"register\"\npatterns = ['^\\d+$']\n",
+    )
+    .unwrap();
+    let out = vozbox(&dir, &["check", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:10:10: user.client: no client named \"nobody\""),
+        "{}",
+        err
+    );
+    assert!(
+        err.contains("bad.toml:16:8: friend.password: a register-mode friend needs a password"),
+        "{}",
+        err
+    );
+    assert!(
+        err.contains("bad.toml:18:13: friend.patterns:") && err.contains("[0-9]"),
+        "{}",
+        err
+    );
+    assert!(err.contains("3 error(s)"), "{}", err);
+
+    std::fs::write(dir.join("typo.toml"), "[[brand]]\nnam = \"acme\"\n").unwrap();
+    let out = vozbox(&dir, &["check", "typo.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("typo.toml:2:1: nam: unknown field `nam`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn apply_is_atomic_and_idempotent() {
+    let dir = temp_dir("apply");
+    std::fs::write(dir.join("config.toml"), "[storage]\npath = \"db.redb\"\n").unwrap();
+    std::fs::write(dir.join("good.toml"), PROVISION).unwrap();
+    let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("applied"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
+    assert!(
+        text(&out.stdout).contains("already applied, nothing changed"),
+        "{}",
+        text(&out.stdout)
+    );
+    // a file with one error changes nothing at all
+    let bad = PROVISION
+        .replace("extension = \"101\"", "extension = \"100\"")
+        .replace("Bob-Secret-22", "Bob-Secret-23");
+    std::fs::write(dir.join("bad.toml"), bad).unwrap();
+    let out = vozbox(&dir, &["apply", "bad.toml", "--config", "config.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("duplicate extension \"100\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("nothing applied"));
+    let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
+    assert!(
+        text(&out.stdout).contains("already applied, nothing changed"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_wrong_config_stops_the_start_naming_file_line_and_key() {
+    let dir = temp_dir("badcfg");
+    std::fs::write(
+        dir.join("c.toml"),
+        "[registrar]\nmin_expires = 60\nmax_expires = 30\n",
+    )
+    .unwrap();
+    let out = vozbox(&dir, &["run", "--config", "c.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("c.toml:3: [registrar] max_expires: expected at least min_expires (60)"),
+        "{}",
+        err
+    );
+    std::fs::write(dir.join("d.toml"), "[sip]\nlisten = [\"udp:127.0.0.1\"]\n").unwrap();
+    let out = vozbox(&dir, &["run", "--config", "d.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("d.toml:2: [sip] listen:"),
+        "{}",
+        text(&out.stderr)
+    );
+    // nothing was created
+    assert!(!dir.join("data").exists());
+}
+
+#[test]
+fn a_wrong_provisioning_file_stops_the_start_and_keeps_the_database() {
+    let mut v = Vozbox::start("badprov", "", PROVISION);
+    sipp_ok(&sipp(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "alice", "Alice-Secret-1"),
+        &[],
+    ));
+    v.kill();
+    let bad = v.dir.join("bad.toml");
+    std::fs::write(&bad, "[[user]]\nclient = \"x\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&v.config)
+        .arg("--provision")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("bad.toml:"),
+        "{}",
+        text(&out.stderr)
+    );
+    v.spawn(None);
+    assert!(v.registrations().contains("sip:alice@127.0.0.1"));
+    sipp_ok(&sipp(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "alice", "Alice-Secret-1"),
+        &[],
+    ));
+}
+
+/// `vozbox` with no arguments: built-in defaults (127.0.0.1:5060), a demo client with two
+/// users whose generated passwords it prints, and two softphones can register at once.
+#[test]
+fn runs_on_defaults_with_a_demo_client() {
+    let dir = temp_dir("defaults");
+    let mut child = Command::new(BIN)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(20)) {
+        let done = l.contains("vozbox ready");
+        lines.push(l);
+        if done {
+            break;
+        }
+    }
+    let password = |user: &str| -> String {
+        let l = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("user {} ", user)))
+            .unwrap_or_else(|| panic!("no credentials for {} in {:?}", user, lines));
+        l.split_whitespace().nth(3).unwrap().to_string()
+    };
+    let (p100, p101) = (password("100"), password("101"));
+    assert!(dir.join("data/vozbox.redb").exists());
+    sipp_ok(&sipp(
+        "register.xml",
+        "127.0.0.1:5060",
+        "u1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "100", &p100),
+        &[],
+    ));
+    sipp_ok(&sipp(
+        "register.xml",
+        "127.0.0.1:5060",
+        "t1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "101", &p101),
+        &[],
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
+    let list = vozbox(&dir, &["registrations"]);
+    let list = text(&list.stdout);
+    assert!(
+        list.contains("sip:100@127.0.0.1") && list.contains("sip:101@127.0.0.1"),
+        "{}",
+        list
+    );
+}
