@@ -43,9 +43,9 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
 
     let location = Arc::new(Location::new());
     let expired = location.load(store.load_bindings()?, now_secs());
-    let writer = Writer::start(store.clone(), cfg.storage.write_queue);
+    let writer = Writer::start(store.clone(), cfg.storage.write_queue)?;
     if !expired.is_empty() {
-        let _ = writer.submit(expired.into_iter().map(BindingOp::Delete).collect());
+        writer.submit(expired.into_iter().map(BindingOp::Delete).collect(), None);
     }
     tracing::info!("{} bindings loaded", location.len());
 
@@ -114,7 +114,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         let gone = location.sweep(now_secs());
         if !gone.is_empty() {
             tracing::debug!("{} bindings expired", gone.len());
-            let _ = writer.submit(gone.into_iter().map(BindingOp::Delete).collect());
+            writer.submit(gone.into_iter().map(BindingOp::Delete).collect(), None);
         }
         if n % 10 == 0 {
             registrar.nonces.purge();

@@ -6,7 +6,7 @@ use crate::sip::transport::Listen;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub log: Log,
@@ -136,17 +136,6 @@ impl Default for Storage {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            log: Log::default(),
-            sip: Sip::default(),
-            registrar: Registrar::default(),
-            auth: Auth::default(),
-            storage: Storage::default(),
-        }
-    }
-}
 
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {

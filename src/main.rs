@@ -3,6 +3,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use vozbox::config::Config;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "vozbox", version, about = "A complete SIP PBX in one binary")]
 struct Cli {

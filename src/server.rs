@@ -3,6 +3,7 @@
 //! the registrar for REGISTER, OPTIONS answered here.
 
 use crate::auth::ban::Bans;
+use crate::registrar::register::Answer;
 use crate::registrar::Registrar;
 use crate::sip::headers::{param, Via};
 use crate::sip::message::{Message, StartLine};
@@ -175,11 +176,26 @@ impl Server {
                     self.send_response(&msg, &flow, r, key.as_deref());
                     return;
                 };
-                tokio::spawn(async move {
-                    let r = self.registrar.handle(&msg, &flow, &tag).await;
-                    self.send_response(&msg, &flow, r, key.as_deref());
-                    drop(permit);
-                });
+                let registrar = self.registrar.clone();
+                let msg = Arc::new(msg);
+                let (req, fl, tag2) = (msg.clone(), flow.clone(), tag.clone());
+                registrar.handle(
+                    &msg,
+                    &flow,
+                    &tag,
+                    Box::new(move |answer| {
+                        let r = match answer {
+                            Answer::Reply(r) => r,
+                            Answer::RetryLater(code, reason) => {
+                                let mut r = response(&req, code, reason, &tag2);
+                                r.push_header("Retry-After", "5");
+                                r
+                            }
+                        };
+                        self.send_response(&req, &fl, r, key.as_deref());
+                        drop(permit);
+                    }),
+                );
             }
             "CANCEL" => {
                 let r = response(&msg, 481, "Call/Transaction Does Not Exist", &tag);

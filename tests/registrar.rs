@@ -65,6 +65,7 @@ fn wrong_password_is_refused_over_udp_and_tcp() {
 
 /// Strips what differs from one exchange to another (nonces, tags, ids, branches, ports).
 fn shape(messages: &str) -> Vec<String> {
+    let nonce = regex::Regex::new("nonce=\"[0-9a-f]+\"").unwrap();
     let mut out = Vec::new();
     for block in messages.split("message received").skip(1) {
         let mut lines = Vec::new();
@@ -77,10 +78,7 @@ fn shape(messages: &str) -> Vec<String> {
             }
             let name = l.split(':').next().unwrap_or("");
             let value = match name {
-                "WWW-Authenticate" => {
-                    let re = regex::Regex::new("nonce=\"[0-9a-f]+\"").unwrap();
-                    re.replace(l, "nonce=N").into_owned()
-                }
+                "WWW-Authenticate" => nonce.replace(l, "nonce=N").into_owned(),
                 "Via" | "From" | "To" | "Call-ID" => name.to_string(),
                 _ => l.to_string(),
             };

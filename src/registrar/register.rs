@@ -11,7 +11,7 @@ use crate::sip::headers::{param, uri_host, uri_socket, uri_user, NameAddr};
 use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
-use crate::store::writer::{BindingOp, Submit, Writer};
+use crate::store::writer::{BindingOp, Writer, Written};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -32,25 +32,37 @@ enum Outcome {
     Commit(Vec<BindingOp>, Message),
 }
 
+/// The registrar's answer: a whole response, or a bare status for the caller to build
+/// from the request it holds (so the request need not be copied for the store's thread).
+pub enum Answer {
+    Reply(Message),
+    /// Status code and reason; the response carries `Retry-After: 5`.
+    RetryLater(u16, &'static str),
+}
+
+/// Where the answer goes; called once, possibly on the store's thread.
+pub type Respond = Box<dyn FnOnce(Answer) + Send>;
+
 impl Registrar {
-    pub async fn handle(&self, req: &Message, flow: &Flow, to_tag: &str) -> Message {
+    /// Answers a REGISTER through `respond`: at once for challenges and refusals, after
+    /// the store has made the change durable for a 200.
+    pub fn handle(&self, req: &Message, flow: &Flow, to_tag: &str, respond: Respond) {
         match self.decide(req, flow, to_tag) {
-            Outcome::Reply(m) => m,
+            Outcome::Reply(m) => respond(Answer::Reply(m)),
             Outcome::Commit(ops, ok) => {
                 if ops.is_empty() {
-                    return ok;
+                    return respond(Answer::Reply(ok));
                 }
-                match self.writer.submit(ops) {
-                    (Submit::Queued, Some(rx)) => match rx.await {
-                        Ok(true) => ok,
-                        _ => response(req, 500, "Server Internal Error", to_tag),
-                    },
-                    _ => {
-                        let mut r = response(req, 503, "Service Unavailable", to_tag);
-                        r.push_header("Retry-After", "5");
-                        r
-                    }
-                }
+                self.writer.submit(
+                    ops,
+                    Some(Box::new(move |w| {
+                        respond(match w {
+                            Written::Durable => Answer::Reply(ok),
+                            Written::Failed => Answer::RetryLater(500, "Server Internal Error"),
+                            Written::Busy => Answer::RetryLater(503, "Service Unavailable"),
+                        })
+                    })),
+                );
             }
         }
     }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Authenticated REGISTER load over UDP with SIPp at rising rates (1,000 users).
+# For each step: achieved rate, failed registrations, retransmissions, and the server's CPU
+# time per registration (utime+stime from /proc, over the step). Each registration is the
+# full exchange REGISTER → 401 → REGISTER with digest → 200, and every 200 is sent only
+# after its binding is durable in redb.
+#
+#   cargo build --release && benches/register_load.sh [RATES] [SECONDS]
+#   e.g. benches/register_load.sh "2000 4000 8000 12000 16000" 15
+set -euo pipefail
+rates=${1:-"2000 4000 8000 12000 14000 16000"}
+secs=${2:-15}
+users=1000
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin="$here/target/release/vozbox"
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
+work=$(mktemp -d /tmp/vozbox-bench.XXXXXX)
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
+port=25060
+
+{
+  printf '[[brand]]\nname = "bench"\n[[client]]\nbrand = "bench"\nname = "bench"\ndomain = "127.0.0.1"\n'
+  for i in $(seq -w 0 $((users - 1))); do
+    printf '[[user]]\nclient = "bench"\nname = "u%s"\npassword = "Bench-Pass-%s"\n' "$i" "$i"
+  done
+} > "$work/provision.toml"
+{
+  echo SEQUENTIAL
+  for i in $(seq -w 0 $((users - 1))); do
+    echo "127.0.0.1;[authentication username=u$i password=Bench-Pass-$i];u$i"
+  done
+} > "$work/users.csv"
+cat > "$work/config.toml" <<CFG
+[log]
+level = "warn"
+[sip]
+listen = ["udp:127.0.0.1:$port"]
+[storage]
+path = "$work/vozbox.redb"
+CFG
+
+"$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &
+pid=$!
+for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+tck=$(getconf CLK_TCK)
+
+printf '%8s %10s %8s %8s %10s %10s %9s\n' offered achieved ok failed retrans "cpu_us/reg" "rss_kB"
+for rate in $rates; do
+  total=$((rate * secs))
+  c0=$(cpu); t0=$(date +%s.%N)
+  (cd "$work" && sipp -sf "$here/tests/sipp/register.xml" -inf "$work/users.csv" \
+      -t u1 -i 127.0.0.1 -p 0 -r "$rate" -m "$total" -l $((rate * 2)) \
+      -nostdin -timeout $((secs + 30))s -max_socket 1000 \
+      -trace_stat -stf "$work/stat-$rate.csv" -fd 1 127.0.0.1:$port > "$work/sipp-$rate.out" 2>&1) || true
+  t1=$(date +%s.%N); c1=$(cpu)
+  last=$(tail -n 1 "$work/stat-$rate.csv")
+  head=$(head -n 1 "$work/stat-$rate.csv")
+  col() { echo "$head" | tr ';' '\n' | grep -nx "$1" | cut -d: -f1; }
+  ok=$(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
+  failed=$(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")
+  retrans=$(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")
+  elapsed=$(echo "$t1 - $t0" | bc -l)
+  achieved=$(echo "$ok / $elapsed" | bc)
+  us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
+  printf '%8s %10s %8s %8s %10s %10s %9s\n' "$rate" "$achieved" "$ok" "$failed" "$retrans" "$us" "$(rss)"
+done
+sleep 35   # past Timer J: the transaction memory is released
+echo "rss after the load, idle: $(rss) kB"
+echo "bindings: $("$bin" registrations --config "$work/config.toml" | tail -n 1)"
