@@ -53,7 +53,7 @@ for rate in $rates; do
   total=$((rate * secs))
   c0=$(cpu); t0=$(date +%s.%N)
   (cd "$work" && sipp -sf "$here/tests/sipp/register.xml" -inf "$work/users.csv" \
-      -t u1 -i 127.0.0.1 -p 0 -r "$rate" -m "$total" -l $((rate * 2)) \
+      -t u1 -i 127.0.0.1 -p $((port + 1)) -buff_size 8388608 -r "$rate" -m "$total" -l $((rate * 2)) \
       -nostdin -timeout $((secs + 30))s -max_socket 1000 \
       -trace_stat -stf "$work/stat-$rate.csv" -fd 1 127.0.0.1:$port > "$work/sipp-$rate.out" 2>&1) || true
   t1=$(date +%s.%N); c1=$(cpu)

@@ -136,7 +136,6 @@ impl Default for Storage {
     }
 }
 
-
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];

@@ -10,8 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Nonces {
     secret: [u8; 32],
     ttl_secs: u64,
-    /// nonce → highest nonce-count accepted (0 for a nonce used without qop).
-    seen: DashMap<String, u32>,
+    /// nonce → highest nonce-count accepted (0 for a nonce used without qop) and a hash
+    /// of the transaction (branch) that used it, so that a retransmission is not a replay.
+    seen: DashMap<String, (u32, u64)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -83,20 +84,23 @@ impl Nonces {
         }
     }
 
-    /// Records a use of a fresh nonce with its count (None without qop: single use).
-    pub fn record(&self, nonce: &str, nc: Option<u32>) -> Use {
+    /// Records a use of a fresh nonce with its count (None without qop: single use) by the
+    /// transaction `txn` (a hash of its branch). The same count again is a replay, unless it
+    /// comes from the same transaction (a retransmission the transaction memory missed).
+    pub fn record(&self, nonce: &str, nc: Option<u32>, txn: u64) -> Use {
         let count = nc.unwrap_or(0);
         let mut replay = false;
         self.seen
             .entry(nonce.to_string())
-            .and_modify(|last| {
-                if nc.is_none() || count <= *last {
-                    replay = true;
-                } else {
+            .and_modify(|(last, last_txn)| {
+                if count > *last && nc.is_some() {
                     *last = count;
+                    *last_txn = txn;
+                } else if count != *last || txn != *last_txn {
+                    replay = true;
                 }
             })
-            .or_insert(count);
+            .or_insert((count, txn));
         if replay {
             Use::Replayed
         } else {
@@ -129,12 +133,16 @@ mod tests {
         assert_eq!(n.check(&x, "r"), NonceState::Fresh);
         assert_eq!(n.check(&x, "other"), NonceState::Forged);
         assert_eq!(n.check("abc", "r"), NonceState::Forged);
-        assert_eq!(n.record(&x, Some(1)), Use::Accepted);
-        assert_eq!(n.record(&x, Some(2)), Use::Accepted);
-        assert_eq!(n.record(&x, Some(2)), Use::Replayed);
+        assert_eq!(n.record(&x, Some(1), 10), Use::Accepted);
+        assert_eq!(n.record(&x, Some(2), 11), Use::Accepted);
+        // the same transaction again: a retransmission
+        assert_eq!(n.record(&x, Some(2), 11), Use::Accepted);
+        // the same count from another transaction, or an older count: replays
+        assert_eq!(n.record(&x, Some(2), 12), Use::Replayed);
+        assert_eq!(n.record(&x, Some(1), 10), Use::Replayed);
         let y = n.issue("r");
-        assert_eq!(n.record(&y, None), Use::Accepted);
-        assert_eq!(n.record(&y, None), Use::Replayed);
+        assert_eq!(n.record(&y, None, 20), Use::Accepted);
+        assert_eq!(n.record(&y, None, 21), Use::Replayed);
     }
 
     #[test]

@@ -159,13 +159,14 @@ impl Registrar {
         } else {
             None
         };
-        if self.nonces.record(&creds.nonce, nc) == Use::Replayed {
+        if self.nonces.record(&creds.nonce, nc, txn_hash(req)) == Use::Replayed {
+            // Answered with a fresh challenge; not counted for bans: a legitimate phone can
+            // resend an old request, and the challenge costs an attacker nothing new.
             tracing::info!(
                 "REGISTER from {}: replayed Authorization for {:?}",
                 flow.remote,
                 creds.username
             );
-            self.bans.fail(flow.remote.ip());
             return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
         }
         let (Some(client), Some(registrant)) = (client, registrant) else {
@@ -334,6 +335,15 @@ impl Registrar {
         ok.push_header("Supported", crate::sip::validate::SUPPORTED.join(", "));
         Outcome::Commit(ops, ok)
     }
+}
+
+/// Identifies the transaction of a request (its top Via branch and Call-ID).
+fn txn_hash(req: &Message) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    req.get("Via").hash(&mut h);
+    req.call_id().hash(&mut h);
+    h.finish()
 }
 
 /// RFC 7231 IMF-fixdate, e.g. "Wed, 25 Nov 2026 08:26:28 GMT".

@@ -70,9 +70,7 @@ impl Via {
 
     fn parse_inner(v: &str, strict: bool) -> Result<Via, String> {
         let v = v.trim();
-        let (proto, rest) = v
-            .split_once([' ', '\t'])
-            .ok_or("Via without sent-by")?;
+        let (proto, rest) = v.split_once([' ', '\t']).ok_or("Via without sent-by")?;
         let mut pp = proto.split('/');
         let (name, ver, transport) = (pp.next(), pp.next(), pp.next());
         match (name, ver, transport, pp.next()) {

@@ -5,12 +5,13 @@
 use super::framing::{Frame, Framer};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
+use std::net::UdpSocket;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,7 +155,7 @@ impl Transports {
         for l in listen {
             match l.proto {
                 Proto::Udp => {
-                    let s = UdpSocket::bind(l.addr).await.map_err(|e| {
+                    let s = bind_udp(l.addr).map_err(|e| {
                         std::io::Error::new(e.kind(), format!("udp:{}: {}", l.addr, e))
                     })?;
                     udp.push((s.local_addr()?, Arc::new(s)));
@@ -207,11 +208,17 @@ impl Transports {
         sink: Arc<S>,
         workers: usize,
     ) {
+        // UDP: blocking receive threads, no reactor in the way (one recvfrom per message).
         for (local, sock) in &self.udp {
-            for _ in 0..workers.max(1) {
+            for n in 0..workers.max(1) {
                 let (sock, sink, local) = (sock.clone(), sink.clone(), *local);
                 let max = self.limits.max_message_size;
-                tokio::spawn(async move { udp_loop(sock, local, sink, max).await });
+                let spawned = std::thread::Builder::new()
+                    .name(format!("vozbox-udp{}", n))
+                    .spawn(move || udp_loop(sock, local, sink, max));
+                if let Err(e) = spawned {
+                    tracing::error!("udp:{}: cannot start a receive thread: {}", local, e);
+                }
             }
         }
         for (local, listener) in tcp {
@@ -372,11 +379,8 @@ impl Transports {
         match flow.proto {
             Proto::Udp => {
                 let sock = self.udp_socket(flow.local).ok_or(SendError::NoSocket)?;
-                match sock.try_send_to(&data, to) {
+                match sock.send_to(&data, to) {
                     Ok(_) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        Err(SendError::QueueFull)
-                    }
                     Err(e) => Err(SendError::Io(e)),
                 }
             }
@@ -388,10 +392,24 @@ impl Transports {
     }
 }
 
-async fn udp_loop<S: Sink>(sock: Arc<UdpSocket>, local: SocketAddr, sink: Arc<S>, max: usize) {
+/// A UDP socket with large kernel buffers, so bursts queue in the kernel rather than drop.
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_send_buffer_size(4 << 20);
+    s.bind(&addr.into())?;
+    Ok(s.into())
+}
+
+fn udp_loop<S: Sink>(sock: Arc<UdpSocket>, local: SocketAddr, sink: Arc<S>, max: usize) {
     let mut buf = vec![0u8; 65536];
     loop {
-        let (n, remote) = match sock.recv_from(&mut buf).await {
+        let (n, remote) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
             Err(e) => {
                 // ICMP errors surface here on Linux (ECONNREFUSED): not fatal.
