@@ -35,20 +35,17 @@ fn to_tag(msg: &Message) -> String {
     format!("vb{:x}", h)
 }
 
-/// The top Via with `received` and `rport` filled in (RFC 3261 §18.2.1, RFC 3581), and
-/// where the response goes (RFC 3261 §18.2.2).
-fn stamp_via(msg: &Message, flow: &Flow) -> Option<(String, SocketAddr)> {
-    let first = crate::sip::message::split_commas(msg.get("Via")?)
-        .into_iter()
-        .next()?
-        .to_string();
-    let via = Via::parse_lenient(&first).ok()?;
+/// The top Via as it goes back in the response, with `received` and `rport` filled in
+/// (RFC 3261 §18.2.1, RFC 3581), and where the response goes (RFC 3261 §18.2.2).
+fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
+    use std::fmt::Write;
     let remote = flow.remote;
     let rport = param(&via.params, "rport").is_some();
-    let mut out = String::with_capacity(first.len() + 40);
-    // Rebuild the parameters: rport gets the source port, received the source address.
-    let base = first.split(';').next().unwrap_or("").trim();
-    out.push_str(base);
+    let mut out = String::with_capacity(96);
+    let _ = write!(out, "SIP/2.0/{} {}", via.transport, via.host);
+    if let Some(p) = via.port {
+        let _ = write!(out, ":{}", p);
+    }
     for (k, v) in &via.params {
         if k == "rport" || k == "received" {
             continue;
@@ -62,22 +59,21 @@ fn stamp_via(msg: &Message, flow: &Flow) -> Option<(String, SocketAddr)> {
     }
     let host = via.host.trim_matches(['[', ']']);
     if rport || host.parse::<IpAddr>().ok() != Some(remote.ip()) {
-        out.push_str(&format!(";received={}", remote.ip()));
+        let _ = write!(out, ";received={}", remote.ip());
     }
     if rport {
-        out.push_str(&format!(";rport={}", remote.port()));
+        let _ = write!(out, ";rport={}", remote.port());
     }
     let to = if rport || flow.proto != Proto::Udp {
         remote
     } else {
         SocketAddr::new(remote.ip(), via.port.unwrap_or(5060))
     };
-    Some((out, to))
+    (out, to)
 }
 
 impl Server {
-    fn transaction_key(msg: &Message) -> Option<String> {
-        let via = validate::first_via(msg.get("Via")?).ok()?;
+    fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
         let method = msg.method()?;
         let m = if method == "ACK" { "INVITE" } else { method };
         match via.branch() {
@@ -100,10 +96,8 @@ impl Server {
 
     /// Sends a response to a request that arrived on `flow`, and remembers it for
     /// retransmissions under `key`.
-    fn send_response(&self, req: &Message, flow: &Flow, mut resp: Message, key: Option<&str>) {
-        let Some((via, to)) = stamp_via(req, flow) else {
-            return;
-        };
+    fn send_response(&self, via: &Via, flow: &Flow, mut resp: Message, key: Option<&str>) {
+        let (via, to) = stamp_via(via, flow);
         resp.set_top_via(via);
         let bytes = Arc::new(resp.to_bytes());
         if let Some(k) = key {
@@ -122,32 +116,40 @@ impl Server {
         r
     }
 
-    fn handle_request(self: Arc<Self>, msg: Message, flow: Flow) {
-        if let Err(rej) = check_request(&msg) {
-            tracing::debug!(
-                "{} from {}: {} {}",
-                msg.method().unwrap_or("?"),
-                flow.remote,
-                rej.code,
-                rej.detail
-            );
-            if msg.method() == Some("ACK") || !validate::can_reply(&msg) {
-                return;
-            }
-            let mut r = response(&msg, rej.code, rej.reason, &to_tag(&msg));
-            for (k, v) in &rej.headers {
-                r.push_header(k, v.clone());
-            }
-            self.send_response(&msg, &flow, r, None);
+    /// Answers a request refused before any service ran, if a response can be addressed.
+    fn reject(&self, msg: &Message, flow: &Flow, rej: validate::Reject) {
+        tracing::debug!(
+            "{} from {}: {} {}",
+            msg.method().unwrap_or("?"),
+            flow.remote,
+            rej.code,
+            rej.detail
+        );
+        if msg.method() == Some("ACK") {
             return;
         }
+        let Some(via) = msg.get("Via").and_then(|v| validate::first_via(v).ok()) else {
+            return;
+        };
+        let mut r = response(msg, rej.code, rej.reason, &to_tag(msg));
+        for (k, v) in &rej.headers {
+            r.push_header(k, v.clone());
+        }
+        self.send_response(&via, flow, r, None);
+    }
+
+    fn handle_request(self: Arc<Self>, msg: Message, flow: Flow) {
+        let checked = match check_request(&msg) {
+            Ok(c) => c,
+            Err(rej) => return self.reject(&msg, &flow, rej),
+        };
         let method = msg.method().unwrap_or("").to_string();
         if method == "ACK" {
             // No INVITE server transactions yet: an ACK has nothing to complete.
             return;
         }
         let key = if flow.proto == Proto::Udp {
-            Self::transaction_key(&msg)
+            Self::transaction_key(&msg, &checked.via)
         } else {
             None
         };
@@ -164,47 +166,50 @@ impl Server {
             }
         }
         let tag = to_tag(&msg);
+        let via = &checked.via;
         match method.as_str() {
             "OPTIONS" => {
                 let r = self.options(&msg, &tag);
-                self.send_response(&msg, &flow, r, key.as_deref());
+                self.send_response(via, &flow, r, key.as_deref());
             }
             "REGISTER" => {
                 let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
                     let mut r = response(&msg, 503, "Service Unavailable", &tag);
                     r.push_header("Retry-After", "5");
-                    self.send_response(&msg, &flow, r, key.as_deref());
+                    self.send_response(via, &flow, r, key.as_deref());
                     return;
                 };
                 let registrar = self.registrar.clone();
-                let msg = Arc::new(msg);
-                let (req, fl, tag2) = (msg.clone(), flow.clone(), tag.clone());
+                let req = Arc::new((msg, checked));
+                let (held, fl, tag2) = (req.clone(), flow.clone(), tag.clone());
                 registrar.handle(
-                    &msg,
+                    &req.0,
+                    &req.1,
                     &flow,
                     &tag,
                     Box::new(move |answer| {
+                        let (msg, checked) = held.as_ref();
                         let r = match answer {
                             Answer::Reply(r) => r,
                             Answer::RetryLater(code, reason) => {
-                                let mut r = response(&req, code, reason, &tag2);
+                                let mut r = response(msg, code, reason, &tag2);
                                 r.push_header("Retry-After", "5");
                                 r
                             }
                         };
-                        self.send_response(&req, &fl, r, key.as_deref());
+                        self.send_response(&checked.via, &fl, r, key.as_deref());
                         drop(permit);
                     }),
                 );
             }
             "CANCEL" => {
                 let r = response(&msg, 481, "Call/Transaction Does Not Exist", &tag);
-                self.send_response(&msg, &flow, r, key.as_deref());
+                self.send_response(via, &flow, r, key.as_deref());
             }
             _ => {
                 let mut r = response(&msg, 405, "Method Not Allowed", &tag);
                 r.push_header("Allow", reply::ALLOW);
-                self.send_response(&msg, &flow, r, key.as_deref());
+                self.send_response(via, &flow, r, key.as_deref());
             }
         }
     }
@@ -229,10 +234,7 @@ impl Server {
                     .iter()
                     .any(|x| x.eq_ignore_ascii_case(n))
                 {
-                    headers.push(crate::sip::message::HeaderField {
-                        name: n.to_string(),
-                        value: v.trim().to_string(),
-                    });
+                    headers.push(crate::sip::message::HeaderField::new(n, v.trim()));
                 }
             }
         }
@@ -246,13 +248,13 @@ impl Server {
             body: Vec::new(),
             framing_error: None,
         };
-        if !validate::can_reply(&msg) {
+        let Some(via) = msg.get("Via").and_then(|v| validate::first_via(v).ok()) else {
             tracing::debug!("dropping unparseable message from {}: {}", flow.remote, why);
             return;
-        }
+        };
         tracing::debug!("400 to {}: {}", flow.remote, why);
         let r = response(&msg, 400, "Bad Request", &to_tag(&msg));
-        self.send_response(&msg, flow, r, None);
+        self.send_response(&via, flow, r, None);
     }
 }
 
@@ -292,8 +294,8 @@ mod tests {
             remote: "127.0.0.9:5060".parse().unwrap(),
             conn: None,
         };
-        assert!(validate::can_reply(&msg));
-        let (via, to) = stamp_via(&msg, &flow).unwrap();
+        let via = validate::first_via(msg.get("Via").unwrap()).unwrap();
+        let (via, to) = stamp_via(&via, &flow);
         assert_eq!(to, "127.0.0.9:5060".parse().unwrap());
         assert!(via.ends_with(";received=127.0.0.9"), "{}", via);
     }

@@ -68,24 +68,38 @@ impl Credentials {
             return Err(format!("scheme {:.16} is not Digest", scheme));
         }
         let mut c = Credentials::default();
-        let mut seen = std::collections::HashSet::new();
+        const KEYS: [&str; 10] = [
+            "username",
+            "realm",
+            "nonce",
+            "uri",
+            "response",
+            "algorithm",
+            "cnonce",
+            "opaque",
+            "qop",
+            "nc",
+        ];
+        let mut seen = 0u16;
         for (k, v) in parse_params(rest)? {
-            let key = k.to_ascii_lowercase();
-            if !seen.insert(key.clone()) {
-                return Err(format!("parameter {} repeated", key));
+            let Some(i) = KEYS.iter().position(|n| n.eq_ignore_ascii_case(&k)) else {
+                continue;
+            };
+            if seen & (1 << i) != 0 {
+                return Err(format!("parameter {} repeated", KEYS[i]));
             }
-            match key.as_str() {
-                "username" => c.username = v,
-                "realm" => c.realm = v,
-                "nonce" => c.nonce = v,
-                "uri" => c.uri = v,
-                "response" => c.response = v,
-                "algorithm" => c.algorithm = Some(v),
-                "cnonce" => c.cnonce = Some(v),
-                "opaque" => c.opaque = Some(v),
-                "qop" => c.qop = Some(v),
-                "nc" => c.nc = Some(v),
-                _ => {}
+            seen |= 1 << i;
+            match i {
+                0 => c.username = v,
+                1 => c.realm = v,
+                2 => c.nonce = v,
+                3 => c.uri = v,
+                4 => c.response = v,
+                5 => c.algorithm = Some(v),
+                6 => c.cnonce = Some(v),
+                7 => c.opaque = Some(v),
+                8 => c.qop = Some(v),
+                _ => c.nc = Some(v),
             }
         }
         for (name, v) in [

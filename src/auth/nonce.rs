@@ -2,13 +2,14 @@
 //! without state; the only state is the highest nonce-count seen per live nonce, which
 //! refuses a replayed Authorization.
 
-use super::digest::hex;
 use dashmap::DashMap;
-use sha2::{Digest, Sha256};
+use std::hash::{BuildHasher, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Nonces {
-    secret: [u8; 32],
+    /// Two SipHash keys drawn at start: a 128-bit keyed MAC, cheap enough for every
+    /// challenge (nonces only need to be unforgeable by others and to expire).
+    keys: [std::hash::RandomState; 2],
     ttl_secs: u64,
     /// nonce → highest nonce-count accepted (0 for a nonce used without qop) and a hash
     /// of the transaction (branch) that used it, so that a retransmission is not a replay.
@@ -40,22 +41,22 @@ pub fn now_secs() -> u64 {
 
 impl Nonces {
     pub fn new(ttl_secs: u64) -> Nonces {
-        let mut secret = [0u8; 32];
-        rand::fill(&mut secret);
         Nonces {
-            secret,
+            keys: [std::hash::RandomState::new(), std::hash::RandomState::new()],
             ttl_secs,
             seen: DashMap::new(),
         }
     }
 
     fn mac(&self, ts: u64, salt: u64, realm: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(self.secret);
-        h.update(ts.to_be_bytes());
-        h.update(salt.to_be_bytes());
-        h.update(realm.as_bytes());
-        hex(&h.finalize()[..12])
+        let [a, b] = [&self.keys[0], &self.keys[1]].map(|k| {
+            let mut h = k.build_hasher();
+            h.write_u64(ts);
+            h.write_u64(salt);
+            h.write(realm.as_bytes());
+            h.finish()
+        });
+        format!("{:016x}{:016x}", a, b)
     }
 
     pub fn issue(&self, realm: &str) -> String {
@@ -65,7 +66,7 @@ impl Nonces {
     }
 
     pub fn check(&self, nonce: &str, realm: &str) -> NonceState {
-        if nonce.len() != 56 || !nonce.is_ascii() {
+        if nonce.len() != 64 || !nonce.is_ascii() {
             return NonceState::Forged;
         }
         let (Ok(ts), Ok(salt)) = (

@@ -11,6 +11,7 @@ use crate::sip::headers::{param, uri_host, uri_socket, uri_user, NameAddr};
 use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
+use crate::sip::validate::Checked;
 use crate::store::writer::{BindingOp, Writer, Written};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -46,8 +47,15 @@ pub type Respond = Box<dyn FnOnce(Answer) + Send>;
 impl Registrar {
     /// Answers a REGISTER through `respond`: at once for challenges and refusals, after
     /// the store has made the change durable for a 200.
-    pub fn handle(&self, req: &Message, flow: &Flow, to_tag: &str, respond: Respond) {
-        match self.decide(req, flow, to_tag) {
+    pub fn handle(
+        &self,
+        req: &Message,
+        checked: &Checked,
+        flow: &Flow,
+        to_tag: &str,
+        respond: Respond,
+    ) {
+        match self.decide(req, &checked.to, flow, to_tag) {
             Outcome::Reply(m) => respond(Answer::Reply(m)),
             Outcome::Commit(ops, ok) => {
                 if ops.is_empty() {
@@ -85,16 +93,16 @@ impl Registrar {
         r
     }
 
-    fn decide(&self, req: &Message, flow: &Flow, to_tag: &str) -> Outcome {
+    fn decide(&self, req: &Message, to: &NameAddr, flow: &Flow, to_tag: &str) -> Outcome {
         let bad = |why: &str| {
             tracing::debug!("REGISTER from {}: {}", flow.remote, why);
             Outcome::Reply(response(req, 400, "Bad Request", to_tag))
         };
-        let Some(to) = req.get("To").and_then(|v| NameAddr::parse(v).ok()) else {
-            return bad("unreadable To");
+        let Ok(to_uri) = to.uri() else {
+            return bad("unreadable To URI");
         };
-        let domain = uri_host(&to.uri);
-        let Some(to_user) = uri_user(&to.uri).filter(|u| !u.is_empty()) else {
+        let domain = uri_host(&to_uri);
+        let Some(to_user) = uri_user(&to_uri).filter(|u| !u.is_empty()) else {
             return bad("To without user");
         };
         let snap = self.snapshot.load();
@@ -221,6 +229,10 @@ impl Registrar {
                     Ok(n) => n,
                     Err(e) => return bad(&format!("Contact: {}", e)),
                 };
+                let socket = match na.uri() {
+                    Ok(u) => uri_socket(&u, 5060),
+                    Err(e) => return bad(&format!("Contact: {}", e)),
+                };
                 let requested = match param(&na.params, "expires") {
                     Some(Some(v)) => match v.parse::<u64>() {
                         Ok(n) => n.min(u32::MAX as u64) as u32,
@@ -240,7 +252,7 @@ impl Registrar {
                     },
                     _ => None,
                 };
-                parsed.push((na, requested.min(self.cfg.max_expires), q));
+                parsed.push((na, requested.min(self.cfg.max_expires), q, socket));
             }
         }
         let path: Vec<String> = req
@@ -260,7 +272,7 @@ impl Registrar {
                     ops.push(BindingOp::Delete(b.key()));
                 }
             }
-            for (na, expires, q) in &parsed {
+            for (na, expires, q, socket) in &parsed {
                 let existing = next.iter().position(|b| b.contact == na.uri_text);
                 if let Some(i) = existing {
                     let b = &next[i];
@@ -275,7 +287,7 @@ impl Registrar {
                     continue;
                 }
                 let natted = match flow.proto {
-                    Proto::Udp => uri_socket(&na.uri, 5060) != Some(flow.remote),
+                    Proto::Udp => *socket != Some(flow.remote),
                     _ => true,
                 };
                 let b = Arc::new(Binding {

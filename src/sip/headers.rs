@@ -157,9 +157,9 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
 #[derive(Debug, Clone)]
 pub struct NameAddr {
     pub display: Option<String>,
-    /// The URI text exactly as sent, without the angle brackets.
+    /// The URI text exactly as sent, without the angle brackets. Its grammar is checked
+    /// by `uri()`, only where a part of it is needed.
     pub uri_text: String,
-    pub uri: Uri,
     pub params: Params,
 }
 
@@ -185,13 +185,19 @@ impl NameAddr {
         if uri_text.is_empty() || uri_text.contains(char::is_whitespace) {
             return Err("bad URI".into());
         }
-        let uri = rsip::parse_uri(uri_text).map_err(|e| format!("bad URI: {}", e))?;
+        if uri_scheme(uri_text).is_none() {
+            return Err("URI without scheme".into());
+        }
         Ok(NameAddr {
             display,
             uri_text: uri_text.to_string(),
-            uri,
             params: parse_params(rest)?,
         })
+    }
+
+    /// The URI, parsed.
+    pub fn uri(&self) -> Result<Uri, String> {
+        rsip::parse_uri(&self.uri_text).map_err(|e| format!("bad URI: {}", e))
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -301,12 +307,12 @@ mod tests {
         let n = NameAddr::parse("\"Alice\" <sip:alice@example.com;transport=tcp>;tag=7").unwrap();
         assert_eq!(n.display.as_deref(), Some("Alice"));
         assert_eq!(n.tag(), Some("7"));
-        assert_eq!(uri_user(&n.uri).as_deref(), Some("alice"));
-        assert_eq!(uri_host(&n.uri), "example.com");
+        assert_eq!(uri_user(&n.uri().unwrap()).as_deref(), Some("alice"));
+        assert_eq!(uri_host(&n.uri().unwrap()), "example.com");
         let n = NameAddr::parse("sip:bob@10.0.0.2:5070;expires=60").unwrap();
         assert_eq!(param(&n.params, "expires"), Some(Some("60")));
         assert_eq!(
-            uri_socket(&n.uri, 5060),
+            uri_socket(&n.uri().unwrap(), 5060),
             Some("10.0.0.2:5070".parse().unwrap())
         );
     }

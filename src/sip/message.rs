@@ -33,11 +33,79 @@ pub enum StartLine {
     },
 }
 
-/// One header field: its name as written and its value with folding undone.
+/// One header field: its name as written, which header that is, and its value with
+/// folding undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderField {
     pub name: String,
+    pub kind: H,
     pub value: String,
+}
+
+impl HeaderField {
+    pub fn new(name: &str, value: impl Into<String>) -> HeaderField {
+        HeaderField {
+            name: name.to_string(),
+            kind: H::of(name),
+            value: value.into(),
+        }
+    }
+}
+
+/// The header fields vozbox looks up, recognised once when a message is parsed so that
+/// lookups compare a byte instead of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    Contact,
+    ContentLength,
+    ContentType,
+    Authorization,
+    Expires,
+    MaxForwards,
+    Require,
+    Date,
+    Path,
+    UserAgent,
+    Other,
+}
+
+impl H {
+    pub fn of(name: &str) -> H {
+        let eq = |s: &str| name.eq_ignore_ascii_case(s);
+        match name.len() {
+            1 => match name.as_bytes()[0].to_ascii_lowercase() {
+                b'v' => H::Via,
+                b'f' => H::From,
+                b't' => H::To,
+                b'i' => H::CallId,
+                b'm' => H::Contact,
+                b'l' => H::ContentLength,
+                b'c' => H::ContentType,
+                _ => H::Other,
+            },
+            2 if eq("to") => H::To,
+            3 if eq("via") => H::Via,
+            4 if eq("from") => H::From,
+            4 if eq("cseq") => H::CSeq,
+            4 if eq("date") => H::Date,
+            4 if eq("path") => H::Path,
+            7 if eq("call-id") => H::CallId,
+            7 if eq("contact") => H::Contact,
+            7 if eq("expires") => H::Expires,
+            7 if eq("require") => H::Require,
+            10 if eq("user-agent") => H::UserAgent,
+            12 if eq("content-type") => H::ContentType,
+            12 if eq("max-forwards") => H::MaxForwards,
+            13 if eq("authorization") => H::Authorization,
+            14 if eq("content-length") => H::ContentLength,
+            _ => H::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -151,10 +219,7 @@ impl Message {
             if !is_token(name) {
                 return err(format!("invalid header name: {:.40}", name));
             }
-            headers.push(HeaderField {
-                name: name.to_string(),
-                value: line[colon + 1..].trim().to_string(),
-            });
+            headers.push(HeaderField::new(name, line[colon + 1..].trim()));
         }
 
         let mut msg = Message {
@@ -208,17 +273,31 @@ impl Message {
 
     /// The first value of the named header (long or compact name).
     pub fn get(&self, name: &str) -> Option<&str> {
+        let kind = H::of(name);
         self.headers
             .iter()
-            .find(|h| name_is(&h.name, name))
+            .find(|h| {
+                if kind == H::Other {
+                    name_is(&h.name, name)
+                } else {
+                    h.kind == kind
+                }
+            })
             .map(|h| h.value.as_str())
     }
 
     /// Every header field of that name, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let kind = H::of(name);
         self.headers
             .iter()
-            .filter(move |h| name_is(&h.name, name))
+            .filter(move |h| {
+                if kind == H::Other {
+                    name_is(&h.name, name)
+                } else {
+                    h.kind == kind
+                }
+            })
             .map(|h| h.value.as_str())
     }
 
@@ -248,34 +327,6 @@ impl Message {
 
     pub fn call_id(&self) -> Option<&str> {
         self.get("Call-ID").filter(|v| !v.is_empty())
-    }
-
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(512 + self.body.len());
-        match &self.start {
-            StartLine::Request {
-                method,
-                uri,
-                version,
-            } => out.extend_from_slice(format!("{} {} {}\r\n", method, uri, version).as_bytes()),
-            StartLine::Response {
-                version,
-                code,
-                reason,
-            } => out.extend_from_slice(format!("{} {} {}\r\n", version, code, reason).as_bytes()),
-        }
-        for h in &self.headers {
-            if name_is(&h.name, "Content-Length") {
-                continue;
-            }
-            out.extend_from_slice(h.name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", self.body.len()).as_bytes());
-        out.extend_from_slice(&self.body);
-        out
     }
 }
 

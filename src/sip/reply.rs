@@ -1,40 +1,37 @@
 //! Responses built from the request they answer (RFC 3261 §8.2.6).
 
-use super::message::{name_is, HeaderField, Message, StartLine};
+use super::message::{HeaderField, Message, StartLine, H};
+use std::io::Write;
 
 pub const ALLOW: &str = "REGISTER, OPTIONS";
 pub const ACCEPT: &str = "application/sdp";
 pub const SERVER: &str = "vozbox/0.1";
 
-/// Builds a response: Via (all, the top one with `received`/`rport` as the transport
-/// found), From, To (with `to_tag` added when the request had none), Call-ID, CSeq.
+/// Builds a response: Via (all), From, To (with `to_tag` added when the request had
+/// none), Call-ID, CSeq. The transport layer fills in `received`/`rport` on the top Via.
 pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message {
-    let mut headers = Vec::with_capacity(10);
+    let mut headers = Vec::with_capacity(12);
     for h in &req.headers {
-        if name_is(&h.name, "Via") {
-            headers.push(HeaderField {
-                name: "Via".into(),
-                value: h.value.clone(),
-            });
+        if h.kind == H::Via {
+            headers.push(HeaderField::new("Via", h.value.clone()));
         }
     }
-    for name in ["From", "To", "Call-ID", "CSeq"] {
-        if let Some(v) = req.get(name) {
-            let mut value = v.to_string();
-            if name == "To" && code > 100 && !has_tag(v) && !to_tag.is_empty() {
+    for (kind, name) in [
+        (H::From, "From"),
+        (H::To, "To"),
+        (H::CallId, "Call-ID"),
+        (H::CSeq, "CSeq"),
+    ] {
+        if let Some(h) = req.headers.iter().find(|h| h.kind == kind) {
+            let mut value = h.value.clone();
+            if kind == H::To && code > 100 && !has_tag(&h.value) && !to_tag.is_empty() {
                 value.push_str(";tag=");
                 value.push_str(to_tag);
             }
-            headers.push(HeaderField {
-                name: name.into(),
-                value,
-            });
+            headers.push(HeaderField::new(name, value));
         }
     }
-    headers.push(HeaderField {
-        name: "Server".into(),
-        value: SERVER.into(),
-    });
+    headers.push(HeaderField::new("Server", SERVER));
     Message {
         start: StartLine::Response {
             version: "SIP/2.0".into(),
@@ -56,46 +53,51 @@ fn has_tag(v: &str) -> bool {
 
 impl Message {
     pub fn push_header(&mut self, name: &str, value: impl Into<String>) {
-        self.headers.push(HeaderField {
-            name: name.to_string(),
-            value: value.into(),
-        });
+        self.headers.push(HeaderField::new(name, value));
     }
 
-    /// Rewrites the top Via value (used to add `received` and `rport`).
+    /// Replaces the top Via value (used to add `received` and `rport`).
     pub fn set_top_via(&mut self, value: String) {
-        if let Some(h) = self.headers.iter_mut().find(|h| name_is(&h.name, "Via")) {
+        if let Some(h) = self.headers.iter_mut().find(|h| h.kind == H::Via) {
             // A header field may carry several Vias; only the first element changes.
             let rest: Vec<&str> = super::message::split_commas(&h.value);
-            let mut parts = vec![value];
-            parts.extend(rest.iter().skip(1).map(|s| s.to_string()));
-            h.value = parts.join(", ");
+            if rest.len() <= 1 {
+                h.value = value;
+            } else {
+                let mut parts = vec![value];
+                parts.extend(rest.iter().skip(1).map(|s| s.to_string()));
+                h.value = parts.join(", ");
+            }
         }
     }
-}
 
-pub fn reason_phrase(code: u16) -> &'static str {
-    match code {
-        100 => "Trying",
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        407 => "Proxy Authentication Required",
-        408 => "Request Timeout",
-        416 => "Unsupported URI Scheme",
-        420 => "Bad Extension",
-        423 => "Interval Too Brief",
-        480 => "Temporarily Unavailable",
-        481 => "Call/Transaction Does Not Exist",
-        483 => "Too Many Hops",
-        500 => "Server Internal Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "Version Not Supported",
-        _ => "Unknown",
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512 + self.body.len());
+        // Writing to a Vec cannot fail.
+        let _ = match &self.start {
+            StartLine::Request {
+                method,
+                uri,
+                version,
+            } => write!(out, "{} {} {}\r\n", method, uri, version),
+            StartLine::Response {
+                version,
+                code,
+                reason,
+            } => write!(out, "{} {} {}\r\n", version, code, reason),
+        };
+        for h in &self.headers {
+            if h.kind == H::ContentLength {
+                continue;
+            }
+            out.extend_from_slice(h.name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let _ = write!(out, "Content-Length: {}\r\n\r\n", self.body.len());
+        out.extend_from_slice(&self.body);
+        out
     }
 }
 

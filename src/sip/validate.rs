@@ -46,14 +46,7 @@ impl Reject {
     }
 }
 
-/// Whether a response could be addressed at all: a parseable top Via. Without it the
-/// request is dropped silently; the other fields are copied when present.
-pub fn can_reply(msg: &Message) -> bool {
-    msg.get("Via")
-        .map(|v| first_via(v).is_ok())
-        .unwrap_or(false)
-}
-
+/// The top Via, leniently: enough to address a response even to a malformed request.
 pub fn first_via(v: &str) -> Result<Via, String> {
     let first = super::message::split_commas(v)
         .into_iter()
@@ -62,14 +55,23 @@ pub fn first_via(v: &str) -> Result<Via, String> {
     Via::parse_lenient(first)
 }
 
-pub fn check_request(msg: &Message) -> Result<(), Reject> {
+/// What the checks parsed, kept so that nothing downstream parses it again.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The top Via.
+    pub via: Via,
+    pub from: NameAddr,
+    pub to: NameAddr,
+}
+
+pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
     let super::message::StartLine::Request {
         method,
         uri,
         version,
     } = &msg.start
     else {
-        return Ok(());
+        return Err(Reject::new(400, "Bad Request", "not a request"));
     };
     if version != "SIP/2.0" {
         return Err(Reject::new(
@@ -98,14 +100,22 @@ pub fn check_request(msg: &Message) -> Result<(), Reject> {
     if msg.get("Via").is_none() {
         return Err(Reject::new(400, "Bad Request", "missing Via"));
     }
+    let mut top: Option<Via> = None;
     for v in msg.all("Via") {
         if v.split(',').any(|e| e.trim().is_empty()) {
             return Err(Reject::new(400, "Bad Request", "empty Via element"));
         }
         for item in super::message::split_commas(v) {
-            Via::parse(item).map_err(|e| Reject::new(400, "Bad Request", format!("Via: {}", e)))?;
+            let via = Via::parse(item)
+                .map_err(|e| Reject::new(400, "Bad Request", format!("Via: {}", e)))?;
+            if top.is_none() {
+                top = Some(via);
+            }
         }
     }
+    let Some(via) = top else {
+        return Err(Reject::new(400, "Bad Request", "missing Via"));
+    };
     let Some((_, cseq_method)) = msg.cseq() else {
         return Err(Reject::new(400, "Bad Request", "malformed CSeq"));
     };
@@ -132,7 +142,7 @@ pub fn check_request(msg: &Message) -> Result<(), Reject> {
             _ => return Err(Reject::new(400, "Bad Request", "bad Max-Forwards")),
         }
     }
-    for name in ["From", "To"] {
+    let name_addr = |name: &str| -> Result<NameAddr, Reject> {
         let v = msg.get(name).unwrap_or("");
         let na = NameAddr::parse(v)
             .map_err(|e| Reject::new(400, "Bad Request", format!("{}: {}", name, e)))?;
@@ -140,7 +150,10 @@ pub fn check_request(msg: &Message) -> Result<(), Reject> {
             check_display_name(d, v)
                 .map_err(|e| Reject::new(400, "Bad Request", format!("{}: {}", name, e)))?;
         }
-    }
+        Ok(na)
+    };
+    let from = name_addr("From")?;
+    let to = name_addr("To")?;
     // Request-URI: the scheme decides between 416 and parsing.
     match uri_scheme(uri).as_deref() {
         Some("sip") | Some("sips") => {
@@ -211,7 +224,7 @@ pub fn check_request(msg: &Message) -> Result<(), Reject> {
             return Err(r);
         }
     }
-    Ok(())
+    Ok(Checked { via, from, to })
 }
 
 /// A display name must be a quoted string or a sequence of tokens.
@@ -272,7 +285,7 @@ mod tests {
             "OPTIONS sip:b SIP/2.0\n{}CSeq: 1 OPTIONS\n\n",
             BASE
         ));
-        assert_eq!(check_request(&ok), Ok(()));
+        assert!(check_request(&ok).is_ok());
         let v = req(&format!(
             "OPTIONS sip:b SIP/7.0\n{}CSeq: 1 OPTIONS\n\n",
             BASE
