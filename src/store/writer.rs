@@ -15,6 +15,9 @@ pub enum BindingOp {
 }
 
 /// What became of a submitted change.
+/// A commit slower than this is logged: registrations wait for it.
+const SLOW_COMMIT: Duration = Duration::from_millis(100);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
     Durable,
@@ -76,7 +79,17 @@ impl Writer {
                     collect(&rx, &mut batch);
                     let ops: Vec<BindingOp> =
                         batch.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
-                    let ok = match store.write_bindings(&ops) {
+                    let started = Instant::now();
+                    let result = store.write_bindings(&ops);
+                    let took = started.elapsed();
+                    if took > SLOW_COMMIT {
+                        tracing::warn!(
+                            "store: committing {} binding changes took {} ms",
+                            ops.len(),
+                            took.as_millis()
+                        );
+                    }
+                    let ok = match result {
                         Ok(()) => Written::Durable,
                         Err(e) => {
                             tracing::error!(
