@@ -83,6 +83,21 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         bans: bans.clone(),
         inflight: Arc::new(Semaphore::new(cfg.sip.max_transactions)),
     });
+    if let Some(addr) = cfg.api.addr() {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("[api] listen {}: {}", addr, e))?;
+        tracing::info!("admin API on http://{}", addr);
+        tokio::spawn(crate::api::serve(
+            listener,
+            crate::api::Api {
+                store: store.clone(),
+                snapshot: snapshot.clone(),
+                location: location.clone(),
+                token: cfg.api.token().map(str::to_string),
+            },
+        ));
+    }
     let tcp_addrs: Vec<_> = tcp.iter().map(|(a, _)| *a).collect();
     transports.serve(tcp, server.clone(), cfg.sip.workers);
     for a in transports.udp_addrs() {

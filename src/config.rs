@@ -14,6 +14,7 @@ pub struct Config {
     pub registrar: Registrar,
     pub auth: Auth,
     pub storage: Storage,
+    pub api: Api,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -65,6 +66,33 @@ pub struct Auth {
     pub ban_window: u64,
     /// Seconds a banned address is ignored.
     pub ban_duration: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// Address of the admin HTTP API; "" turns it off.
+    pub listen: String,
+    /// When not empty, every API call needs `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            listen: "127.0.0.1:8080".into(),
+            token: String::new(),
+        }
+    }
+}
+
+impl Api {
+    pub fn addr(&self) -> Option<std::net::SocketAddr> {
+        self.listen.parse().ok()
+    }
+    pub fn token(&self) -> Option<&str> {
+        (!self.token.is_empty()).then_some(self.token.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -278,6 +306,14 @@ impl Config {
         }
         if self.storage.write_queue == 0 {
             return Err(("storage", "write_queue", "expected a number above 0".into()));
+        }
+        if !self.api.listen.is_empty() && self.api.addr().is_none() {
+            return Err((
+                "api",
+                "listen",
+                "expected ADDRESS:PORT (e.g. \"127.0.0.1:8080\") or \"\" to turn the API off"
+                    .into(),
+            ));
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err((

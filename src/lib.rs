@@ -1,5 +1,6 @@
 //! vozbox: a SIP PBX for small operators in one binary. See docs/architecture.md.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;

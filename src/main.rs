@@ -1,6 +1,7 @@
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use vozbox::api::client::{self, Reply};
 use vozbox::config::Config;
 
 #[global_allocator]
@@ -26,7 +27,8 @@ enum Cmd {
     },
     /// Validate a provisioning file and print every error with its place.
     Check { file: PathBuf },
-    /// Apply a provisioning file to the database (atomically, idempotently).
+    /// Apply a provisioning file atomically and idempotently: through the admin API when
+    /// a server runs, else to the database directly.
     Apply {
         file: PathBuf,
         #[arg(long)]
@@ -39,17 +41,35 @@ enum Cmd {
     },
 }
 
-fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
+/// A command's failure: the message and the exit code (1 = the input is wrong, 2 = the
+/// configuration is wrong, 3 = anything else).
+struct Failure(String, u8);
+
+fn fail(code: u8) -> impl FnOnce(String) -> Failure {
+    move |m| Failure(m, code)
+}
+
+fn load_config(path: &Option<PathBuf>) -> Result<Config, Failure> {
     match path {
-        Some(p) => Config::load(p),
+        Some(p) => Config::load(p).map_err(fail(2)),
         None => Ok(Config::default()),
     }
 }
 
+fn load_provision(file: &Path) -> Result<vozbox::model::Model, Failure> {
+    vozbox::provision::load(file).map_err(|errs| {
+        let n = errs.len();
+        Failure(
+            format!("{}\n{} error(s); nothing applied", errs.join("\n"), n),
+            1,
+        )
+    })
+}
+
 fn init_logging(level: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -58,156 +78,131 @@ fn init_logging(level: &str) {
         .init();
 }
 
+fn run(config: Option<PathBuf>, provision: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    init_logging(&cfg.log.level);
+    let model = match &provision {
+        Some(p) => Some(load_provision(p).map_err(|f| Failure(f.0, 2))?),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure(format!("cannot start the runtime: {}", e), 3))?;
+    rt.block_on(vozbox::app::run(cfg, model))
+        .map_err(|e| Failure(e.to_string(), 3))
+}
+
+fn check(file: &Path) -> Result<(), Failure> {
+    let m = vozbox::provision::load(file).map_err(|errs| {
+        let n = errs.len();
+        Failure(format!("{}\n{} error(s)", errs.join("\n"), n), 1)
+    })?;
+    println!(
+        "{}: OK ({} brands, {} clients, {} users, {} friends, {} extensions, {} DDIs)",
+        file.display(),
+        m.brands.len(),
+        m.clients.len(),
+        m.users.len(),
+        m.friends.len(),
+        m.extensions.len(),
+        m.ddis.len()
+    );
+    Ok(())
+}
+
+fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let model = load_provision(file)?;
+    if let Some(addr) = cfg.api.addr() {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure(format!("{}: {}", file.display(), e), 1))?;
+        match client::request(addr, "POST", "/api/provision", cfg.api.token(), &text) {
+            Ok(Reply::NoServer) => {}
+            Ok(Reply::Http { status: 200, body }) => {
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if v["changed"].as_bool() == Some(true) {
+                    println!(
+                        "{}: applied to the running server at {}",
+                        file.display(),
+                        addr
+                    );
+                } else {
+                    println!("{}: already applied, nothing changed", file.display());
+                }
+                return Ok(());
+            }
+            Ok(Reply::Http { status, body }) => {
+                return Err(Failure(
+                    format!(
+                        "the server at {} refused the file ({}): {}",
+                        addr, status, body
+                    ),
+                    1,
+                ))
+            }
+            Err(e) => return Err(Failure(format!("admin API at {}: {}", addr, e), 3)),
+        }
+    }
+    let store =
+        vozbox::store::Store::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    match store.replace_model(&model) {
+        Ok(true) => println!(
+            "{}: applied to {}",
+            file.display(),
+            cfg.storage.path.display()
+        ),
+        Ok(false) => println!("{}: already applied, nothing changed", file.display()),
+        Err(e) => return Err(Failure(e.to_string(), 3)),
+    }
+    Ok(())
+}
+
+fn registrations(config: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let reader =
+        vozbox::store::Reader::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    let mut bs = reader.bindings().map_err(|e| Failure(e.to_string(), 3))?;
+    let now = vozbox::auth::nonce::now_secs();
+    bs.retain(|b| b.expires_at > now);
+    bs.sort_by(|a, b| a.aor.cmp(&b.aor).then(a.contact.cmp(&b.contact)));
+    println!(
+        "{:<32} {:<44} {:<40} {:>7}",
+        "AOR", "CONTACT", "FLOW", "EXPIRES"
+    );
+    for b in &bs {
+        println!(
+            "{:<32} {:<44} {:<40} {:>6}s",
+            b.aor,
+            b.contact,
+            b.flow.to_string(),
+            b.expires_at - now
+        );
+    }
+    println!("{} binding(s)", bs.len());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.cmd.unwrap_or(Cmd::Run {
+    let result = match cli.cmd.unwrap_or(Cmd::Run {
         config: None,
         provision: None,
     }) {
-        Cmd::Run { config, provision } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    return ExitCode::from(2);
-                }
-            };
-            init_logging(&cfg.log.level);
-            let model = match provision.as_ref().map(|p| vozbox::provision::load(p)) {
-                None => None,
-                Some(Ok(m)) => Some(m),
-                Some(Err(errs)) => {
-                    for e in errs {
-                        eprintln!("error: {}", e);
-                    }
-                    return ExitCode::from(2);
-                }
-            };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {}", e);
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(vozbox::app::run(cfg, model)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    ExitCode::FAILURE
-                }
+        Cmd::Run { config, provision } => run(config, provision),
+        Cmd::Check { file } => check(&file),
+        Cmd::Apply { file, config } => apply(&file, config),
+        Cmd::Registrations { config } => registrations(config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg, code)) => {
+            if code == 1 {
+                eprintln!("{}", msg);
+            } else {
+                eprintln!("error: {}", msg);
             }
-        }
-        Cmd::Check { file } => match vozbox::provision::load(&file) {
-            Ok(m) => {
-                println!(
-                    "{}: OK ({} brands, {} clients, {} users, {} friends, {} extensions, {} DDIs)",
-                    file.display(),
-                    m.brands.len(),
-                    m.clients.len(),
-                    m.users.len(),
-                    m.friends.len(),
-                    m.extensions.len(),
-                    m.ddis.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(errs) => {
-                for e in &errs {
-                    eprintln!("{}", e);
-                }
-                eprintln!("{} error(s)", errs.len());
-                ExitCode::from(1)
-            }
-        },
-        Cmd::Apply { file, config } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    return ExitCode::from(2);
-                }
-            };
-            let model = match vozbox::provision::load(&file) {
-                Ok(m) => m,
-                Err(errs) => {
-                    for e in &errs {
-                        eprintln!("{}", e);
-                    }
-                    eprintln!("{} error(s); nothing applied", errs.len());
-                    return ExitCode::from(1);
-                }
-            };
-            let store = match vozbox::store::Store::open(&cfg.storage.path) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    return ExitCode::FAILURE;
-                }
-            };
-            match store.replace_model(&model) {
-                Ok(true) => {
-                    println!(
-                        "{}: applied to {}",
-                        file.display(),
-                        cfg.storage.path.display()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Ok(false) => {
-                    println!("{}: already applied, nothing changed", file.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Cmd::Registrations { config } => {
-            let cfg = match load_config(&config) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    return ExitCode::from(2);
-                }
-            };
-            let reader = match vozbox::store::Reader::open(&cfg.storage.path) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    return ExitCode::FAILURE;
-                }
-            };
-            match reader.bindings() {
-                Ok(mut bs) => {
-                    let now = vozbox::auth::nonce::now_secs();
-                    bs.retain(|b| b.expires_at > now);
-                    bs.sort_by(|a, b| a.aor.cmp(&b.aor));
-                    println!(
-                        "{:<32} {:<44} {:<40} {:>7}",
-                        "AOR", "CONTACT", "FLOW", "EXPIRES"
-                    );
-                    for b in &bs {
-                        println!(
-                            "{:<32} {:<44} {:<40} {:>6}s",
-                            b.aor,
-                            b.contact,
-                            b.flow.to_string(),
-                            b.expires_at - now
-                        );
-                    }
-                    println!("{} binding(s)", bs.len());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {}", e);
-                    ExitCode::FAILURE
-                }
-            }
+            ExitCode::from(code)
         }
     }
 }

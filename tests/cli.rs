@@ -58,7 +58,12 @@ fn check_prints_every_error_with_its_place() {
 #[test]
 fn apply_is_atomic_and_idempotent() {
     let dir = temp_dir("apply");
-    std::fs::write(dir.join("config.toml"), "[storage]\npath = \"db.redb\"\n").unwrap();
+    // no admin API: another test may run a server on the default port
+    std::fs::write(
+        dir.join("config.toml"),
+        "[storage]\npath = \"db.redb\"\n[api]\nlisten = \"\"\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("good.toml"), PROVISION).unwrap();
     let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -222,4 +227,74 @@ fn runs_on_defaults_with_a_demo_client() {
         "{}",
         list
     );
+}
+
+/// `vozbox apply` while the server runs goes through the admin API: the new user can
+/// register at once, and applying the same file again changes nothing.
+#[test]
+fn apply_reaches_a_running_server() {
+    let v = Vozbox::start("apply-live", "", PROVISION);
+    let carol = "Carol-Secret-3";
+    let c = creds("127.0.0.1", "carol", carol);
+    // carol does not exist yet: challenged again, never registered
+    sipp_ok(&sipp(
+        "register_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &c,
+        &[],
+    ));
+    let file = v.dir.join("more.toml");
+    std::fs::write(
+        &file,
+        format!("{}\n[[user]]\nclient = \"bluebird\"\nname = \"carol\"\nextension = \"102\"\npassword = \"{}\"\n", PROVISION, carol),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("apply")
+        .arg(&file)
+        .arg("--config")
+        .arg(&v.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("applied to the running server"),
+        "{}",
+        text(&out.stdout)
+    );
+    sipp_ok(&sipp("register.xml", &v.addr(), "u1", "127.0.0.1", &c, &[]));
+    let out = Command::new(BIN)
+        .arg("apply")
+        .arg(&file)
+        .arg("--config")
+        .arg(&v.config)
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("already applied, nothing changed"),
+        "{}",
+        text(&out.stdout)
+    );
+    // a wrong file is refused by the server with its errors, and nothing changes
+    std::fs::write(
+        &file,
+        "[[user]]\nclient = \"nobody\"\nname = \"x\"\npassword = \"Xx-Secret-1\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("apply")
+        .arg(&file)
+        .arg("--config")
+        .arg(&v.config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no client named \"nobody\""),
+        "{}",
+        text(&out.stderr)
+    );
+    sipp_ok(&sipp("register.xml", &v.addr(), "u1", "127.0.0.1", &c, &[]));
 }

@@ -91,10 +91,11 @@ impl Vozbox {
     pub fn start_in(dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
         let config = dir.join("config.toml");
         let text = format!(
-            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n{extra}\n[storage]\npath = \"{db}\"\n",
+            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n{extra}\n[storage]\npath = \"{db}\"\n[api]\nlisten = \"127.0.0.1:{api}\"\n",
             p = port,
             extra = extra,
-            db = dir.join("vozbox.redb").display()
+            db = dir.join("vozbox.redb").display(),
+            api = free_port("127.0.0.1"),
         );
         std::fs::write(&config, text).unwrap();
         let prov = dir.join("provision.toml");

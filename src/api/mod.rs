@@ -1,0 +1,131 @@
+//! The admin HTTP API: apply a provisioning file to the running server (atomically, like
+//! `vozbox apply`), list registrations, liveness. Listens on `[api] listen` (loopback by
+//! default); with `[api] token` set, every call needs `Authorization: Bearer <token>`.
+
+pub mod client;
+
+use crate::auth::nonce::now_secs;
+use crate::model::Snapshot;
+use crate::registrar::Location;
+use crate::store::Store;
+use arc_swap::ArcSwap;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Api {
+    pub store: Arc<Store>,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub location: Arc<Location>,
+    pub token: Option<String>,
+}
+
+fn authorized(api: &Api, headers: &HeaderMap) -> bool {
+    match &api.token {
+        None => true,
+        Some(t) => headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|v| crate::auth::digest::same(v, t)),
+    }
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "missing or wrong bearer token"})),
+    )
+        .into_response()
+}
+
+async fn provision(State(api): State<Api>, headers: HeaderMap, body: String) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    let checked = match crate::provision::parse(&body) {
+        Ok(c) => c,
+        Err(errs) => {
+            let errors: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "errors": errors })),
+            )
+                .into_response();
+        }
+    };
+    let warnings: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
+    let store = api.store.clone();
+    let model = checked.model;
+    // redb's write lock may wait for the registrar's group commit: off the reactor.
+    let result = tokio::task::spawn_blocking(move || {
+        let changed = store.replace_model(&model)?;
+        Ok::<_, crate::store::StoreError>((changed, model))
+    })
+    .await;
+    match result {
+        Ok(Ok((changed, model))) => {
+            if changed {
+                api.snapshot.store(Arc::new(Snapshot::new(model)));
+                tracing::info!("provisioning applied through the admin API");
+            }
+            Json(json!({ "changed": changed, "warnings": warnings })).into_response()
+        }
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "errors": [e.to_string()] })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "errors": [e.to_string()] })),
+        )
+            .into_response(),
+    }
+}
+
+async fn registrations(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    let now = now_secs();
+    let list: Vec<serde_json::Value> = api
+        .location
+        .all()
+        .iter()
+        .filter(|b| b.expires_at > now)
+        .map(|b| {
+            json!({
+                "aor": b.aor,
+                "contact": b.contact,
+                "flow": b.flow.to_string(),
+                "expires_in": b.expires_at - now,
+                "user_agent": b.user_agent,
+            })
+        })
+        .collect();
+    Json(list).into_response()
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/api/provision", post(provision))
+        .route("/api/registrations", get(registrations))
+        .route("/health", get(health))
+        .with_state(api)
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, api: Api) {
+    if let Err(e) = axum::serve(listener, router(api)).await {
+        tracing::error!("admin API stopped: {}", e);
+    }
+}

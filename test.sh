@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command (README): installs the real SIP peers the integration tests talk to,
+# then checks formatting and lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v sipp >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester >/dev/null
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
