@@ -3,10 +3,11 @@
 # then checks formatting and lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v sipp >/dev/null 2>&1; then
+# The real peers: SIPp (sip-tester) and baresip (baresip-core).
+if ! command -v sipp >/dev/null 2>&1 || ! command -v baresip >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core >/dev/null
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 cargo fmt --all -- --check

@@ -146,7 +146,7 @@ impl Default for Registrar {
 impl Default for Auth {
     fn default() -> Self {
         Auth {
-            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            algorithms: vec!["MD5".into()],
             nonce_ttl: 300,
             ban_threshold: 10,
             ban_window: 60,

@@ -302,3 +302,99 @@ fn repeated_failures_ban_the_address_but_not_others() {
     ));
     assert!(v.log().contains("banning 127.0.0.2"), "{}", v.log());
 }
+
+/// A second, independent peer: baresip registers (and unregisters when it quits).
+#[test]
+fn baresip_registers_and_unregisters() {
+    let v = Vozbox::start("baresip", "", PROVISION);
+    let dir = temp_dir("baresip-alice");
+    let sip_port = free_port("127.0.0.1");
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "module_path /usr/lib/baresip/modules\nmodule account.so\nmodule g711.so\nsip_listen 127.0.0.1:{}\n",
+            sip_port
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("accounts"),
+        format!(
+            "<sip:alice@127.0.0.1:{};transport=udp>;auth_pass=Alice-Secret-1;regint=60\n",
+            v.port
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&dir)
+        .args(["-n", "127.0.0.1", "-t", "3"])
+        .output()
+        .expect("run baresip (apt-get install baresip-core)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("200 OK (vozbox/0.1) [1 binding]"), "{}", text);
+    // it sent Expires: 0 when it quit
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        v.registrations().contains("0 binding(s)"),
+        "{}",
+        v.registrations()
+    );
+}
+
+/// SHA-256 digest (RFC 7616/8760) end to end: the client side is computed here with the
+/// sha2 crate directly, from the challenge the server sent.
+#[test]
+fn sha256_digest_registers() {
+    use sha2::{Digest, Sha256};
+    let v = Vozbox::start("sha256", "[auth]\nalgorithms = [\"SHA-256\"]\n", PROVISION);
+    let h = |s: String| -> String {
+        Sha256::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{:02x}", b))
+            .collect()
+    };
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let local = sock.local_addr().unwrap();
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKsha{c};rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: sha256@test\r\nCSeq: {c} REGISTER\r\nContact: <sip:alice@{l}>\r\n{a}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
+            l = local,
+            c = cseq,
+            a = auth
+        )
+    };
+    let mut buf = vec![0u8; 4096];
+    sock.send_to(register(1, "").as_bytes(), v.addr()).unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(r.starts_with("SIP/2.0 401"), "{}", r);
+    assert!(
+        r.contains("algorithm=SHA-256") && !r.contains("algorithm=MD5"),
+        "{}",
+        r
+    );
+    let nonce = r
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let ha1 = h("alice:127.0.0.1:Alice-Secret-1".into());
+    let ha2 = h("REGISTER:sip:127.0.0.1".into());
+    let resp = h(format!("{}:{}:00000001:c0ffee:auth:{}", ha1, nonce, ha2));
+    let auth = format!(
+        "Authorization: Digest username=\"alice\", realm=\"127.0.0.1\", nonce=\"{}\", uri=\"sip:127.0.0.1\", response=\"{}\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
+        nonce, resp
+    );
+    sock.send_to(register(2, &auth).as_bytes(), v.addr())
+        .unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(r.starts_with("SIP/2.0 200"), "{}", r);
+    assert!(v.registrations().contains("sip:alice@127.0.0.1"));
+}
