@@ -7,10 +7,11 @@
 #
 #   cargo build --release && benches/register_load.sh [RATES] [SECONDS]
 #   e.g. benches/register_load.sh "2000 4000 8000 12000 16000" 15
+#   USERS=100000 benches/register_load.sh 8000 13     # RSS with 100,000 bindings
 set -euo pipefail
 rates=${1:-"2000 4000 8000 12000 14000 16000"}
 secs=${2:-15}
-users=1000
+users=${USERS:-1000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin="$here/target/release/vozbox"
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
@@ -68,6 +69,7 @@ for rate in $rates; do
   us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
   printf '%8s %10s %8s %8s %10s %10s %9s\n' "$rate" "$achieved" "$ok" "$failed" "$retrans" "$us" "$(rss)"
 done
+echo "rss right after the load: $(rss) kB"
 sleep 35   # past Timer J: the transaction memory is released
 echo "rss after the load, idle: $(rss) kB"
 echo "bindings: $("$bin" registrations --config "$work/config.toml" | tail -n 1)"

@@ -398,3 +398,77 @@ fn sha256_digest_registers() {
     assert!(r.starts_with("SIP/2.0 200"), "{}", r);
     assert!(v.registrations().contains("sip:alice@127.0.0.1"));
 }
+
+/// Overload is shed, not queued without bound: with a store queue of one, a burst of
+/// authenticated REGISTERs gets 200s and 503s with Retry-After, nothing else, and the
+/// server keeps answering.
+#[test]
+fn a_full_store_queue_sheds_with_503_retry_after() {
+    use md5::{Digest, Md5};
+    let v = Vozbox::start("shed", "[storage]\nwrite_queue = 1\n", PROVISION);
+    let h = |s: String| -> String {
+        Md5::digest(s.as_bytes())
+            .iter()
+            .map(|b| format!("{:02x}", b))
+            .collect()
+    };
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let local = sock.local_addr().unwrap();
+    let register = |n: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKshed{n};rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: shed@test\r\nCSeq: {n} REGISTER\r\nContact: <sip:alice@{l};n={n}>\r\n{a}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
+            l = local,
+            n = n,
+            a = auth
+        )
+    };
+    let mut buf = vec![0u8; 4096];
+    sock.send_to(register(1, "").as_bytes(), v.addr()).unwrap();
+    let n = sock.recv(&mut buf).unwrap();
+    let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let nonce = r
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let ha1 = h("alice:127.0.0.1:Alice-Secret-1".into());
+    let ha2 = h("REGISTER:sip:127.0.0.1".into());
+    let burst = 400u32;
+    for i in 1..=burst {
+        let nc = format!("{:08x}", i);
+        let resp = h(format!("{}:{}:{}:c0ffee:auth:{}", ha1, nonce, nc, ha2));
+        let auth = format!(
+            "Authorization: Digest username=\"alice\", realm=\"127.0.0.1\", nonce=\"{}\", uri=\"sip:127.0.0.1\", response=\"{}\", algorithm=MD5, qop=auth, nc={}, cnonce=\"c0ffee\"\r\n",
+            nonce, resp, nc
+        );
+        sock.send_to(register(1 + i, &auth).as_bytes(), v.addr())
+            .unwrap();
+    }
+    let (mut ok, mut shed) = (0, 0);
+    for _ in 0..burst {
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if r.starts_with("SIP/2.0 200") {
+            ok += 1;
+        } else if r.starts_with("SIP/2.0 503") {
+            assert!(r.contains("Retry-After: 5"), "{}", r);
+            shed += 1;
+        } else {
+            panic!("unexpected answer: {}", r);
+        }
+    }
+    assert_eq!(ok + shed, burst, "every request answered");
+    assert!(ok > 0 && shed > 0, "{} ok, {} shed", ok, shed);
+    sipp_ok(&sipp(
+        "options.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        "SEQUENTIAL\nx\n",
+        &[],
+    ));
+}

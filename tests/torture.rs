@@ -198,3 +198,32 @@ fn tcp_connection_survives_a_bad_message() {
     let n = s.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"\r\n");
 }
+
+/// Oversized messages are refused: over UDP dropped, over TCP the connection ends; the
+/// server keeps serving others.
+#[test]
+fn oversized_messages_are_refused() {
+    let mut v = Vozbox::start("oversize", "max_message_size = 1024\n", PROVISION);
+    let big = format!(
+        "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbig;rport\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: big\r\nCSeq: 1 OPTIONS\r\nX-Padding: {}\r\nContent-Length: 0\r\n\r\n",
+        "x".repeat(3000)
+    );
+    assert_eq!(
+        udp_exchange(
+            &v.addr(),
+            "127.0.0.1",
+            big.as_bytes(),
+            Duration::from_millis(700)
+        ),
+        None
+    );
+    let mut s = TcpStream::connect(v.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let _ = s.write_all(big.replace("/UDP", "/TCP").as_bytes());
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(s.read(&mut buf), Ok(0) | Err(_)),
+        "the connection stays open"
+    );
+    alive(&mut v, "oversize");
+}

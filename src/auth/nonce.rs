@@ -11,9 +11,9 @@ pub struct Nonces {
     /// challenge (nonces only need to be unforgeable by others and to expire).
     keys: [std::hash::RandomState; 2],
     ttl_secs: u64,
-    /// nonce → highest nonce-count accepted (0 for a nonce used without qop) and a hash
-    /// of the transaction (branch) that used it, so that a retransmission is not a replay.
-    seen: DashMap<String, (u32, u64)>,
+    /// nonce → the nonce-counts used with it (0 without qop), each with a hash of the
+    /// transaction that used it, so that a retransmission is not a replay.
+    seen: DashMap<String, Vec<(u32, u64)>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -86,27 +86,34 @@ impl Nonces {
     }
 
     /// Records a use of a fresh nonce with its count (None without qop: single use) by the
-    /// transaction `txn` (a hash of its branch). The same count again is a replay, unless it
-    /// comes from the same transaction (a retransmission the transaction memory missed).
+    /// transaction `txn` (a hash of its branch). A count used before by another transaction
+    /// is a replay; the same transaction again is a retransmission the transaction memory
+    /// missed. Counts may arrive out of order (requests are processed in parallel), but not
+    /// more than `WINDOW` behind the highest.
     pub fn record(&self, nonce: &str, nc: Option<u32>, txn: u64) -> Use {
+        const WINDOW: usize = 64;
         let count = nc.unwrap_or(0);
-        let mut replay = false;
-        self.seen
-            .entry(nonce.to_string())
-            .and_modify(|(last, last_txn)| {
-                if count > *last && nc.is_some() {
-                    *last = count;
-                    *last_txn = txn;
-                } else if count != *last || txn != *last_txn {
-                    replay = true;
-                }
-            })
-            .or_insert((count, txn));
-        if replay {
-            Use::Replayed
-        } else {
-            Use::Accepted
+        let mut entry = self.seen.entry(nonce.to_string()).or_default();
+        let used = entry.value_mut();
+        if let Some(&(_, t)) = used.iter().find(|(n, _)| *n == count) {
+            return if t == txn {
+                Use::Accepted
+            } else {
+                Use::Replayed
+            };
         }
+        if nc.is_none() && !used.is_empty() {
+            return Use::Replayed;
+        }
+        if used.len() >= WINDOW {
+            let lowest = used.iter().map(|(n, _)| *n).min().unwrap_or(0);
+            if count < lowest {
+                return Use::Replayed;
+            }
+            used.retain(|(n, _)| *n != lowest);
+        }
+        used.push((count, txn));
+        Use::Accepted
     }
 
     /// Forgets counts of nonces past their lifetime (they can only be stale now).
@@ -138,9 +145,16 @@ mod tests {
         assert_eq!(n.record(&x, Some(2), 11), Use::Accepted);
         // the same transaction again: a retransmission
         assert_eq!(n.record(&x, Some(2), 11), Use::Accepted);
-        // the same count from another transaction, or an older count: replays
+        // the same count from another transaction: a replay
         assert_eq!(n.record(&x, Some(2), 12), Use::Replayed);
-        assert_eq!(n.record(&x, Some(1), 10), Use::Replayed);
+        assert_eq!(n.record(&x, Some(1), 13), Use::Replayed);
+        // out of order is fine, within the window
+        assert_eq!(n.record(&x, Some(5), 14), Use::Accepted);
+        assert_eq!(n.record(&x, Some(4), 15), Use::Accepted);
+        for i in 6..100 {
+            assert_eq!(n.record(&x, Some(i), 100 + i as u64), Use::Accepted);
+        }
+        assert_eq!(n.record(&x, Some(3), 16), Use::Replayed);
         let y = n.issue("r");
         assert_eq!(n.record(&y, None, 20), Use::Accepted);
         assert_eq!(n.record(&y, None, 21), Use::Replayed);

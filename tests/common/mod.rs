@@ -90,12 +90,30 @@ impl Vozbox {
 
     pub fn start_in(dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
         let config = dir.join("config.toml");
+        // `extra` may open [storage] or [api] itself: the harness's keys go into it then.
+        let mut extra = extra.to_string();
+        let mut tail = String::new();
+        for (table, line) in [
+            (
+                "[storage]",
+                format!("path = \"{}\"", dir.join("vozbox.redb").display()),
+            ),
+            (
+                "[api]",
+                format!("listen = \"127.0.0.1:{}\"", free_port("127.0.0.1")),
+            ),
+        ] {
+            if extra.contains(&format!("{}\n", table)) {
+                extra = extra.replace(&format!("{}\n", table), &format!("{}\n{}\n", table, line));
+            } else {
+                tail.push_str(&format!("{}\n{}\n", table, line));
+            }
+        }
         let text = format!(
-            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n{extra}\n[storage]\npath = \"{db}\"\n[api]\nlisten = \"127.0.0.1:{api}\"\n",
+            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n{extra}\n{tail}",
             p = port,
             extra = extra,
-            db = dir.join("vozbox.redb").display(),
-            api = free_port("127.0.0.1"),
+            tail = tail,
         );
         std::fs::write(&config, text).unwrap();
         let prov = dir.join("provision.toml");
