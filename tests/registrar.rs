@@ -413,6 +413,8 @@ fn a_full_store_queue_sheds_with_503_retry_after() {
             .collect()
     };
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // room for every answer while the burst is still being sent
+    let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(4 << 20);
     sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     let local = sock.local_addr().unwrap();
     let register = |n: u32, auth: &str| {
