@@ -132,7 +132,6 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             writer.submit(gone.into_iter().map(BindingOp::Delete).collect(), None);
         }
         if n % 10 == 0 {
-            registrar.nonces.purge();
             bans.purge();
         }
     }

@@ -123,7 +123,7 @@ impl Default for Sip {
             workers: 2,
             max_message_size: 65535,
             max_transactions: 20000,
-            transaction_cache: 200000,
+            transaction_cache: 100000,
             max_connections: 4096,
             max_connections_per_ip: 64,
             tcp_idle_timeout: 300,

@@ -1,26 +1,47 @@
-//! Nonces that carry their own birth time and a keyed MAC, so any of them can be checked
-//! without state; the only state is the highest nonce-count seen per live nonce, which
-//! refuses a replayed Authorization.
+//! Nonces that carry their own birth time, a sequence number and a keyed MAC, so any of
+//! them can be checked without a table. The nonce-counts used with each live nonce are kept
+//! in a fixed ring of slots indexed by the sequence number (like Kamailio's nonce-id pool):
+//! memory is bounded whatever the load, and a nonce whose slot was taken by a newer one is
+//! simply treated as stale (the phone retries with a fresh one).
 
-use dashmap::DashMap;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Slots in the ring: nonces issued more than this many challenges ago count as stale.
+/// 262,144 slots of ~56 bytes: 15 MB, half a minute of challenges at 8,000/s.
+const SLOTS: usize = 1 << 18;
+
+/// How far behind the highest count a count may arrive (requests run in parallel).
+const WINDOW: u32 = 64;
 
 pub struct Nonces {
     /// Two SipHash keys drawn at start: a 128-bit keyed MAC, cheap enough for every
     /// challenge (nonces only need to be unforgeable by others and to expire).
     keys: [std::hash::RandomState; 2],
     ttl_secs: u64,
-    /// nonce → the nonce-counts used with it (0 without qop), each with a hash of the
-    /// transaction that used it, so that a retransmission is not a replay.
-    seen: DashMap<String, Vec<(u32, u64)>>,
+    next_id: AtomicU64,
+    slots: Vec<Mutex<Slot>>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Slot {
+    /// Which nonce owns the slot (its id + 1; 0 = free).
+    owner: u64,
+    /// Highest count accepted, and which of the `WINDOW` counts below it were used.
+    max: u32,
+    used: u64,
+    /// The last two (count, transaction) accepted: a retransmission is not a replay.
+    recent: [(u32, u64); 2],
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum NonceState {
     /// Ours, alive.
     Fresh,
-    /// Ours, older than the lifetime: answer `stale=true` if the response is right.
+    /// Ours, older than the lifetime (or its slot reused): answer `stale=true` if the
+    /// response is right.
     Stale,
     /// Not made by this server (or mangled).
     Forged,
@@ -30,6 +51,8 @@ pub enum NonceState {
 pub enum Use {
     Accepted,
     Replayed,
+    /// The slot belongs to a newer nonce now: ask for a fresh one.
+    Stale,
 }
 
 pub fn now_secs() -> u64 {
@@ -44,15 +67,16 @@ impl Nonces {
         Nonces {
             keys: [std::hash::RandomState::new(), std::hash::RandomState::new()],
             ttl_secs,
-            seen: DashMap::new(),
+            next_id: AtomicU64::new(rand::random::<u32>() as u64),
+            slots: (0..SLOTS).map(|_| Mutex::new(Slot::default())).collect(),
         }
     }
 
-    fn mac(&self, ts: u64, salt: u64, realm: &str) -> String {
+    fn mac(&self, ts: u64, id: u64, realm: &str) -> String {
         let [a, b] = [&self.keys[0], &self.keys[1]].map(|k| {
             let mut h = k.build_hasher();
             h.write_u64(ts);
-            h.write_u64(salt);
+            h.write_u64(id);
             h.write(realm.as_bytes());
             h.finish()
         });
@@ -61,21 +85,31 @@ impl Nonces {
 
     pub fn issue(&self, realm: &str) -> String {
         let ts = now_secs();
-        let salt: u64 = rand::random();
-        format!("{:016x}{:016x}{}", ts, salt, self.mac(ts, salt, realm))
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut s) = self.slots[id as usize % SLOTS].lock() {
+            *s = Slot {
+                owner: id + 1,
+                ..Slot::default()
+            };
+        }
+        format!("{:016x}{:016x}{}", ts, id, self.mac(ts, id, realm))
+    }
+
+    fn parts(nonce: &str) -> Option<(u64, u64)> {
+        if nonce.len() != 64 || !nonce.is_ascii() {
+            return None;
+        }
+        Some((
+            u64::from_str_radix(&nonce[..16], 16).ok()?,
+            u64::from_str_radix(&nonce[16..32], 16).ok()?,
+        ))
     }
 
     pub fn check(&self, nonce: &str, realm: &str) -> NonceState {
-        if nonce.len() != 64 || !nonce.is_ascii() {
-            return NonceState::Forged;
-        }
-        let (Ok(ts), Ok(salt)) = (
-            u64::from_str_radix(&nonce[..16], 16),
-            u64::from_str_radix(&nonce[16..32], 16),
-        ) else {
+        let Some((ts, id)) = Self::parts(nonce) else {
             return NonceState::Forged;
         };
-        if !super::digest::same(&self.mac(ts, salt, realm), &nonce[32..]) {
+        if !super::digest::same(&self.mac(ts, id, realm), &nonce[32..]) {
             return NonceState::Forged;
         }
         if now_secs().saturating_sub(ts) > self.ttl_secs {
@@ -85,48 +119,45 @@ impl Nonces {
         }
     }
 
-    /// Records a use of a fresh nonce with its count (None without qop: single use) by the
-    /// transaction `txn` (a hash of its branch). A count used before by another transaction
-    /// is a replay; the same transaction again is a retransmission the transaction memory
-    /// missed. Counts may arrive out of order (requests are processed in parallel), but not
-    /// more than `WINDOW` behind the highest.
+    /// Records a use of a fresh nonce (already `check`ed) with its count (None without
+    /// qop: single use) by the transaction `txn` (a hash of its branch). A count used
+    /// before by another transaction is a replay; by the same transaction, a retransmission
+    /// the transaction memory missed. Counts may arrive out of order, up to `WINDOW` behind.
     pub fn record(&self, nonce: &str, nc: Option<u32>, txn: u64) -> Use {
-        const WINDOW: usize = 64;
-        let count = nc.unwrap_or(0);
-        let mut entry = self.seen.entry(nonce.to_string()).or_default();
-        let used = entry.value_mut();
-        if let Some(&(_, t)) = used.iter().find(|(n, _)| *n == count) {
-            return if t == txn {
-                Use::Accepted
-            } else {
-                Use::Replayed
-            };
+        let Some((_, id)) = Self::parts(nonce) else {
+            return Use::Replayed;
+        };
+        let Ok(mut slot) = self.slots[id as usize % SLOTS].lock() else {
+            return Use::Stale;
+        };
+        if slot.owner != id + 1 {
+            return Use::Stale;
         }
-        if nc.is_none() && !used.is_empty() {
+        // A nonce without qop is good for one use: count 0, and nothing may follow it.
+        let count = nc.unwrap_or(0);
+        if slot
+            .recent
+            .iter()
+            .any(|&(n, t)| n == count && t == txn && slot.used != 0)
+        {
+            return Use::Accepted;
+        }
+        let seen = |s: &Slot, n: u32| -> bool {
+            s.used != 0 && n <= s.max && (s.max - n >= WINDOW || s.used & (1 << (s.max - n)) != 0)
+        };
+        if seen(&slot, count) || (nc.is_none() && slot.used != 0) {
             return Use::Replayed;
         }
-        if used.len() >= WINDOW {
-            let lowest = used.iter().map(|(n, _)| *n).min().unwrap_or(0);
-            if count < lowest {
-                return Use::Replayed;
-            }
-            used.retain(|(n, _)| *n != lowest);
+        if slot.used == 0 || count > slot.max {
+            let shift = if slot.used == 0 { 64 } else { count - slot.max };
+            slot.used = if shift >= 64 { 0 } else { slot.used << shift };
+            slot.used |= 1;
+            slot.max = count;
+        } else {
+            slot.used |= 1 << (slot.max - count);
         }
-        used.push((count, txn));
+        slot.recent = [(count, txn), slot.recent[0]];
         Use::Accepted
-    }
-
-    /// Forgets counts of nonces past their lifetime (they can only be stale now).
-    pub fn purge(&self) {
-        let now = now_secs();
-        self.seen.retain(|n, _| {
-            u64::from_str_radix(n.get(..16).unwrap_or("0"), 16)
-                .map(|ts| now.saturating_sub(ts) <= self.ttl_secs + 1)
-                .unwrap_or(false)
-        });
-        if self.seen.capacity() > 4 * self.seen.len() + 1024 {
-            self.seen.shrink_to_fit();
-        }
     }
 }
 
@@ -151,6 +182,7 @@ mod tests {
         // out of order is fine, within the window
         assert_eq!(n.record(&x, Some(5), 14), Use::Accepted);
         assert_eq!(n.record(&x, Some(4), 15), Use::Accepted);
+        assert_eq!(n.record(&x, Some(4), 16), Use::Replayed);
         for i in 6..100 {
             assert_eq!(n.record(&x, Some(i), 100 + i as u64), Use::Accepted);
         }
@@ -158,6 +190,17 @@ mod tests {
         let y = n.issue("r");
         assert_eq!(n.record(&y, None, 20), Use::Accepted);
         assert_eq!(n.record(&y, None, 21), Use::Replayed);
+    }
+
+    #[test]
+    fn a_nonce_whose_slot_was_reused_is_stale() {
+        let n = Nonces::new(30);
+        let x = n.issue("r");
+        for _ in 0..SLOTS {
+            n.issue("r");
+        }
+        assert_eq!(n.check(&x, "r"), NonceState::Fresh);
+        assert_eq!(n.record(&x, Some(1), 1), Use::Stale);
     }
 
     #[test]

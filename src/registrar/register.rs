@@ -167,15 +167,19 @@ impl Registrar {
         } else {
             None
         };
-        if self.nonces.record(&creds.nonce, nc, txn_hash(req)) == Use::Replayed {
-            // Answered with a fresh challenge; not counted for bans: a legitimate phone can
-            // resend an old request, and the challenge costs an attacker nothing new.
-            tracing::info!(
-                "REGISTER from {}: replayed Authorization for {:?}",
-                flow.remote,
-                creds.username
-            );
-            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+        match self.nonces.record(&creds.nonce, nc, txn_hash(req)) {
+            Use::Accepted => {}
+            Use::Stale => return Outcome::Reply(self.challenge(req, &realm, true, to_tag)),
+            Use::Replayed => {
+                // Answered with a fresh challenge; not counted for bans: a legitimate phone
+                // can resend an old request, and the challenge gives an attacker nothing.
+                tracing::info!(
+                    "REGISTER from {}: replayed Authorization for {:?}",
+                    flow.remote,
+                    creds.username
+                );
+                return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+            }
         }
         let (Some(client), Some(registrant)) = (client, registrant) else {
             return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
