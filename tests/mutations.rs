@@ -25,6 +25,10 @@ impl Rng {
 const REGISTER: &str = "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-1-1;rport\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: 1@127.0.0.1\r\nCSeq: 2 REGISTER\r\nContact: <sip:alice@127.0.0.1:5060;transport=UDP>;q=0.5;expires=60\r\nAuthorization: Digest username=\"alice\",realm=\"127.0.0.1\",cnonce=\"6b8b4567\",nc=00000001,qop=auth,uri=\"sip:127.0.0.1\",nonce=\"0000000069f0c0de\",response=\"4c0242fb1304c6f16053fd8c45259aa9\",algorithm=MD5\r\nMax-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n";
 
 const TOKENS: &[&[u8]] = &[
+    "\\é".as_bytes(),
+    "é".as_bytes(),
+    b"\\\"",
+    b"\"\"",
     b"\r\n",
     b"\n",
     b"\r\n\r\n",
@@ -102,7 +106,17 @@ fn parser_and_checks_survive_200k_mutations() {
         let base = &corpus[rng.below(corpus.len())];
         let m = mutate(&mut rng, base);
         if let Ok(msg) = Message::parse(&m) {
-            let _ = check_request(&msg);
+            if let Ok(checked) = check_request(&msg) {
+                let _ = checked.to.uri();
+                for c in &checked.contacts {
+                    let _ = c.uri();
+                }
+            }
+            if let Some(a) = msg.get("Authorization") {
+                if let Ok(c) = vozbox::auth::digest::Credentials::parse(a) {
+                    let _ = c.nonce_count();
+                }
+            }
             let _ = msg.to_bytes();
         }
     }

@@ -3,6 +3,7 @@
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -44,24 +45,25 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The fields of a `Digest` Authorization (or Proxy-Authorization) header.
+/// The fields of a `Digest` Authorization (or Proxy-Authorization) header, borrowed from
+/// the header text (owned only where a quoted value had escapes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
-    pub username: String,
-    pub realm: String,
-    pub nonce: String,
-    pub uri: String,
-    pub response: String,
-    pub algorithm: Option<String>,
-    pub cnonce: Option<String>,
-    pub opaque: Option<String>,
-    pub qop: Option<String>,
-    pub nc: Option<String>,
+pub struct Credentials<'a> {
+    pub username: Cow<'a, str>,
+    pub realm: Cow<'a, str>,
+    pub nonce: Cow<'a, str>,
+    pub uri: Cow<'a, str>,
+    pub response: Cow<'a, str>,
+    pub algorithm: Option<Cow<'a, str>>,
+    pub cnonce: Option<Cow<'a, str>>,
+    pub opaque: Option<Cow<'a, str>>,
+    pub qop: Option<Cow<'a, str>>,
+    pub nc: Option<Cow<'a, str>>,
 }
 
-impl Credentials {
+impl<'a> Credentials<'a> {
     /// Parses `Digest k=v, k="v", …`. Errors name what is wrong; nothing panics.
-    pub fn parse(header: &str) -> Result<Credentials, String> {
+    pub fn parse(header: &'a str) -> Result<Credentials<'a>, String> {
         let h = header.trim();
         let (scheme, rest) = h.split_once(char::is_whitespace).ok_or("no credentials")?;
         if !scheme.eq_ignore_ascii_case("Digest") {
@@ -82,7 +84,7 @@ impl Credentials {
         ];
         let mut seen = 0u16;
         for (k, v) in parse_params(rest)? {
-            let Some(i) = KEYS.iter().position(|n| n.eq_ignore_ascii_case(&k)) else {
+            let Some(i) = KEYS.iter().position(|n| n.eq_ignore_ascii_case(k)) else {
                 continue;
             };
             if seen & (1 << i) != 0 {
@@ -160,8 +162,8 @@ pub fn same(a: &str, b: &str) -> bool {
     d == 0
 }
 
-fn parse_params(s: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
+fn parse_params(s: &str) -> Result<Vec<(&str, Cow<'_, str>)>, String> {
+    let mut out = Vec::with_capacity(10);
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -175,7 +177,7 @@ fn parse_params(s: &str) -> Result<Vec<(String, String)>, String> {
         while i < b.len() && b[i] != b'=' && b[i] != b',' {
             i += 1;
         }
-        let key = s[ks..i].trim().to_string();
+        let key = s[ks..i].trim();
         if key.is_empty() || i >= b.len() || b[i] != b'=' {
             return Err(format!("parameter without value near {:.20}", &s[ks..]));
         }
@@ -185,33 +187,45 @@ fn parse_params(s: &str) -> Result<Vec<(String, String)>, String> {
         }
         let value = if i < b.len() && b[i] == b'"' {
             i += 1;
-            let mut v = Vec::new();
+            let vs = i;
+            let mut escaped = false;
             loop {
                 if i >= b.len() {
                     return Err("unterminated quoted string".into());
                 }
                 match b[i] {
                     b'\\' if i + 1 < b.len() => {
-                        v.push(b[i + 1]);
+                        escaped = true;
                         i += 2;
                     }
-                    b'"' => {
-                        i += 1;
-                        break;
-                    }
-                    c => {
-                        v.push(c);
-                        i += 1;
-                    }
+                    b'"' => break,
+                    _ => i += 1,
                 }
             }
-            String::from_utf8(v).map_err(|_| "parameter is not UTF-8".to_string())?
+            let raw = &s[vs..i];
+            i += 1;
+            if escaped {
+                let mut v = String::with_capacity(raw.len());
+                let mut chars = raw.chars();
+                while let Some(c) = chars.next() {
+                    if c == '\\' {
+                        if let Some(n) = chars.next() {
+                            v.push(n);
+                        }
+                    } else {
+                        v.push(c);
+                    }
+                }
+                Cow::Owned(v)
+            } else {
+                Cow::Borrowed(raw)
+            }
         } else {
             let vs = i;
             while i < b.len() && b[i] != b',' {
                 i += 1;
             }
-            s[vs..i].trim().to_string()
+            Cow::Borrowed(s[vs..i].trim())
         };
         out.push((key, value));
     }
@@ -243,11 +257,11 @@ mod tests {
     #[test]
     fn rfc7616_vectors() {
         let base = r#"username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#;
-        let md5 = Credentials::parse(&format!(
+        let md5_text = format!(
             "Digest {}, algorithm=MD5, response=\"8ca523f5e9506fed4657c9700eebdbec\"",
             base
-        ))
-        .unwrap();
+        );
+        let md5 = Credentials::parse(&md5_text).unwrap();
         let h = ha1(
             Algorithm::Md5,
             "Mufasa",
@@ -258,11 +272,11 @@ mod tests {
             md5.expected(Algorithm::Md5, &h, "GET").unwrap(),
             md5.response
         );
-        let sha = Credentials::parse(&format!(
+        let sha_text = format!(
             "Digest {}, algorithm=SHA-256, response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\"",
             base
-        ))
-        .unwrap();
+        );
+        let sha = Credentials::parse(&sha_text).unwrap();
         let h = ha1(
             Algorithm::Sha256,
             "Mufasa",
@@ -273,6 +287,15 @@ mod tests {
             sha.expected(Algorithm::Sha256, &h, "GET").unwrap(),
             sha.response
         );
+    }
+
+    #[test]
+    fn escapes_in_quoted_values() {
+        let c = Credentials::parse(
+            r#"Digest username="a\"b\é", realm="r", nonce="n", uri="u", response="x""#,
+        )
+        .unwrap();
+        assert_eq!(c.username, "a\"bé");
     }
 
     #[test]

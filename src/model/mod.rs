@@ -55,8 +55,9 @@ pub struct Model {
 pub struct Snapshot {
     pub model: Model,
     client_by_domain: HashMap<String, usize>,
-    user_by_name: HashMap<(String, String), usize>,
-    friend_by_name: HashMap<(String, String), usize>,
+    /// client → user name → index (looked up by `&str`, no allocation per request)
+    user_by_name: HashMap<String, HashMap<String, usize>>,
+    friend_by_name: HashMap<String, HashMap<String, usize>>,
 }
 
 /// A credential that may REGISTER: a terminal or a register-mode friend.
@@ -93,31 +94,40 @@ impl Snapshot {
             s.client_by_domain.insert(c.domain.to_ascii_lowercase(), i);
         }
         for (i, u) in s.model.users.iter().enumerate() {
-            s.user_by_name.insert((u.client.clone(), u.name.clone()), i);
+            s.user_by_name
+                .entry(u.client.clone())
+                .or_default()
+                .insert(u.name.clone(), i);
         }
         for (i, f) in s.model.friends.iter().enumerate() {
             s.friend_by_name
-                .insert((f.client.clone(), f.name.clone()), i);
+                .entry(f.client.clone())
+                .or_default()
+                .insert(f.name.clone(), i);
         }
         s
     }
 
     pub fn client_by_domain(&self, domain: &str) -> Option<&Client> {
-        let d = domain.to_ascii_lowercase();
-        self.client_by_domain
-            .get(&d)
-            .map(|&i| &self.model.clients[i])
+        let i = if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.client_by_domain.get(&domain.to_ascii_lowercase())
+        } else {
+            self.client_by_domain.get(domain)
+        };
+        i.map(|&i| &self.model.clients[i])
     }
 
     pub fn user(&self, client: &str, name: &str) -> Option<&User> {
         self.user_by_name
-            .get(&(client.to_string(), name.to_string()))
+            .get(client)
+            .and_then(|m| m.get(name))
             .map(|&i| &self.model.users[i])
     }
 
     pub fn friend(&self, client: &str, name: &str) -> Option<&Friend> {
         self.friend_by_name
-            .get(&(client.to_string(), name.to_string()))
+            .get(client)
+            .and_then(|m| m.get(name))
             .map(|&i| &self.model.friends[i])
     }
 

@@ -7,7 +7,7 @@ use crate::auth::digest::{self, Algorithm, Credentials};
 use crate::auth::nonce::{now_secs, NonceState, Nonces, Use};
 use crate::config;
 use crate::model::{Binding, Snapshot};
-use crate::sip::headers::{param, uri_host, uri_socket, uri_user, NameAddr};
+use crate::sip::headers::{param, uri_host, uri_socket, uri_user};
 use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
@@ -24,6 +24,13 @@ pub struct Registrar {
     pub location: Arc<Location>,
     pub writer: Writer,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+/// The authenticated registrant of a REGISTER.
+struct Who {
+    aor: String,
+    client: String,
+    owner: crate::model::BindingOwner,
 }
 
 /// What the REGISTER comes to, before durability.
@@ -55,7 +62,7 @@ impl Registrar {
         to_tag: &str,
         respond: Respond,
     ) {
-        match self.decide(req, &checked.to, flow, to_tag) {
+        match self.decide(req, checked, flow, to_tag) {
             Outcome::Reply(m) => respond(Answer::Reply(m)),
             Outcome::Commit(ops, ok) => {
                 if ops.is_empty() {
@@ -93,7 +100,8 @@ impl Registrar {
         r
     }
 
-    fn decide(&self, req: &Message, to: &NameAddr, flow: &Flow, to_tag: &str) -> Outcome {
+    fn decide(&self, req: &Message, checked: &Checked, flow: &Flow, to_tag: &str) -> Outcome {
+        let to = &checked.to;
         let bad = |why: &str| {
             tracing::debug!("REGISTER from {}: {}", flow.remote, why);
             Outcome::Reply(response(req, 400, "Bad Request", to_tag))
@@ -187,26 +195,23 @@ impl Registrar {
         if to_user != creds.username {
             return Outcome::Reply(response(req, 403, "Forbidden", to_tag));
         }
-        let aor = format!("sip:{}@{}", to_user, domain);
-        self.bind(
-            req,
-            flow,
-            to_tag,
-            aor,
-            client.name.clone(),
-            registrant.owner(),
-        )
+        let who = Who {
+            aor: format!("sip:{}@{}", to_user, domain),
+            client: client.name.clone(),
+            owner: registrant.owner(),
+        };
+        self.bind(req, checked, flow, to_tag, who)
     }
 
     fn bind(
         &self,
         req: &Message,
+        checked: &Checked,
         flow: &Flow,
         to_tag: &str,
-        aor: String,
-        client: String,
-        owner: crate::model::BindingOwner,
+        who: Who,
     ) -> Outcome {
+        let Who { aor, client, owner } = who;
         let now = now_secs();
         let bad = |why: &str| {
             tracing::debug!("REGISTER {} from {}: {}", aor, flow.remote, why);
@@ -221,18 +226,13 @@ impl Registrar {
         };
         let call_id = req.call_id().unwrap_or("").to_string();
         let cseq = req.cseq().map(|c| c.0).unwrap_or(0);
-        let contacts = req.list("Contact");
-        let star = contacts.iter().any(|c| c.trim() == "*");
-        if star && (contacts.len() != 1 || header_expires != Some(0)) {
+        let star = checked.star;
+        if star && (!checked.contacts.is_empty() || header_expires != Some(0)) {
             return bad("Contact: * needs Expires: 0 and no other contact");
         }
         let mut parsed = Vec::new();
         if !star {
-            for c in &contacts {
-                let na = match NameAddr::parse(c) {
-                    Ok(n) => n,
-                    Err(e) => return bad(&format!("Contact: {}", e)),
-                };
+            for na in &checked.contacts {
                 let socket = match na.uri() {
                     Ok(u) => uri_socket(&u, 5060),
                     Err(e) => return bad(&format!("Contact: {}", e)),

@@ -37,16 +37,22 @@ pub enum StartLine {
 /// folding undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderField {
-    pub name: String,
+    /// As written for unknown headers; the canonical long name for known ones (a compact
+    /// `v:` is written back as `Via:`), which needs no allocation.
+    pub name: Cow<'static, str>,
     pub kind: H,
     pub value: String,
 }
 
 impl HeaderField {
     pub fn new(name: &str, value: impl Into<String>) -> HeaderField {
+        let kind = H::of(name);
         HeaderField {
-            name: name.to_string(),
-            kind: H::of(name),
+            name: match kind.canonical() {
+                Some(c) => Cow::Borrowed(c),
+                None => Cow::Owned(name.to_string()),
+            },
+            kind,
             value: value.into(),
         }
     }
@@ -75,6 +81,27 @@ pub enum H {
 }
 
 impl H {
+    pub fn canonical(self) -> Option<&'static str> {
+        Some(match self {
+            H::Via => "Via",
+            H::From => "From",
+            H::To => "To",
+            H::CallId => "Call-ID",
+            H::CSeq => "CSeq",
+            H::Contact => "Contact",
+            H::ContentLength => "Content-Length",
+            H::ContentType => "Content-Type",
+            H::Authorization => "Authorization",
+            H::Expires => "Expires",
+            H::MaxForwards => "Max-Forwards",
+            H::Require => "Require",
+            H::Date => "Date",
+            H::Path => "Path",
+            H::UserAgent => "User-Agent",
+            H::Other => return None,
+        })
+    }
+
     pub fn of(name: &str) -> H {
         let eq = |s: &str| name.eq_ignore_ascii_case(s);
         match name.len() {

@@ -62,6 +62,10 @@ pub struct Checked {
     pub via: Via,
     pub from: NameAddr,
     pub to: NameAddr,
+    /// Every Contact but `*`, parsed.
+    pub contacts: Vec<NameAddr>,
+    /// Whether a `Contact: *` was among them.
+    pub star: bool,
 }
 
 pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
@@ -186,8 +190,11 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
             ))
         }
     }
+    let mut contacts = Vec::new();
+    let mut star = false;
     for c in msg.list("Contact") {
         if c.trim() == "*" {
+            star = true;
             continue;
         }
         let na = NameAddr::parse(&c)
@@ -199,6 +206,7 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
                 "Contact URI with headers needs angle brackets",
             ));
         }
+        contacts.push(na);
     }
     if let Some(ct) = msg.get("Content-Type") {
         if !ct.contains('/') {
@@ -224,7 +232,13 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
             return Err(r);
         }
     }
-    Ok(Checked { via, from, to })
+    Ok(Checked {
+        via,
+        from,
+        to,
+        contacts,
+        star,
+    })
 }
 
 /// A display name must be a quoted string or a sequence of tokens.
