@@ -73,3 +73,11 @@ echo "rss right after the load: $(rss) kB"
 sleep 35   # past Timer J: the transaction memory is released
 echo "rss after the load, idle: $(rss) kB"
 echo "bindings: $("$bin" registrations --config "$work/config.toml" | tail -n 1)"
+# The same database loaded by a fresh process (no provisioning file to parse): the memory
+# of the model plus every binding.
+kill "$pid"; wait "$pid" 2>/dev/null || true
+"$bin" run --config "$work/config.toml" > "$work/vozbox2.out" 2>> "$work/vozbox.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "vozbox ready" "$work/vozbox2.out" && break; sleep 0.1; done
+sleep 1
+echo "rss of a fresh process with these $users users and their bindings: $(rss) kB"

@@ -18,7 +18,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
-    let store = Arc::new(Store::open(&cfg.storage.path)?);
+    let store = Arc::new(Store::open_with_cache(
+        &cfg.storage.path,
+        cfg.storage.cache_mb << 20,
+    )?);
     if let Some(model) = provision {
         if store.replace_model(&model)? {
             tracing::info!("provisioning applied");

@@ -101,6 +101,8 @@ pub struct Storage {
     pub path: PathBuf,
     /// Binding changes waiting for the writer; more are answered 503.
     pub write_queue: usize,
+    /// Page cache of the database, in MiB.
+    pub cache_mb: usize,
 }
 
 impl Default for Log {
@@ -160,6 +162,7 @@ impl Default for Storage {
         Storage {
             path: PathBuf::from("data/vozbox.redb"),
             write_queue: 65536,
+            cache_mb: 64,
         }
     }
 }
@@ -306,6 +309,9 @@ impl Config {
         }
         if self.storage.write_queue == 0 {
             return Err(("storage", "write_queue", "expected a number above 0".into()));
+        }
+        if self.storage.cache_mb == 0 {
+            return Err(("storage", "cache_mb", "expected MiB above 0".into()));
         }
         if !self.api.listen.is_empty() && self.api.addr().is_none() {
             return Err((

@@ -39,6 +39,9 @@ from_err!(
     serde_json::Error
 );
 
+/// Page cache of a database opened without a configured size (the CLI's short uses).
+const DEFAULT_CACHE: usize = 16 << 20;
+
 pub struct Store {
     db: Database,
     path: PathBuf,
@@ -64,8 +67,14 @@ fn read_all<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
 }
 
 impl Store {
-    /// Opens (creating if needed) the database for the server, with its schema.
+    /// Opens (creating if needed) the database with the default page cache.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE)
+    }
+
+    /// Opens (creating if needed) the database for the server, with its schema and a page
+    /// cache of `cache_bytes` (redb's own default is 1 GiB).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)
@@ -74,6 +83,7 @@ impl Store {
         }
         let db = redb::Builder::new()
             .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+            .set_cache_size(cache_bytes)
             .create(path)
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError(format!(
@@ -266,6 +276,7 @@ impl Reader {
         let ro = || {
             redb::Builder::new()
                 .set_concurrency_mode(redb::ConcurrencyMode::SingleWriter)
+                .set_cache_size(DEFAULT_CACHE)
                 .open_read_only(path)
         };
         match ro() {
