@@ -343,58 +343,20 @@ fn baresip_registers_and_unregisters() {
     );
 }
 
-/// SHA-256 digest (RFC 7616/8760) end to end: the client side is computed here with the
-/// sha2 crate directly, from the challenge the server sent.
+/// SHA-256 digest (RFC 7616/8760) end to end: the client side is computed by the test
+/// with the sha2 crate directly, from the challenge the server sent.
 #[test]
 fn sha256_digest_registers() {
-    use sha2::{Digest, Sha256};
     let v = Vozbox::start("sha256", "[auth]\nalgorithms = [\"SHA-256\"]\n", PROVISION);
-    let h = |s: String| -> String {
-        Sha256::digest(s.as_bytes())
-            .iter()
-            .map(|b| format!("{:02x}", b))
-            .collect()
-    };
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let local = sock.local_addr().unwrap();
-    let register = |cseq: u32, auth: &str| {
-        format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKsha{c};rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: sha256@test\r\nCSeq: {c} REGISTER\r\nContact: <sip:alice@{l}>\r\n{a}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
-            l = local,
-            c = cseq,
-            a = auth
-        )
-    };
-    let mut buf = vec![0u8; 4096];
-    sock.send_to(register(1, "").as_bytes(), v.addr()).unwrap();
-    let n = sock.recv(&mut buf).unwrap();
-    let r = String::from_utf8_lossy(&buf[..n]).into_owned();
-    assert!(r.starts_with("SIP/2.0 401"), "{}", r);
+    let mut ua = RawUa::new(&v.addr(), "sha");
+    let (r, nonce) = ua.challenge();
     assert!(
         r.contains("algorithm=SHA-256") && !r.contains("algorithm=MD5"),
         "{}",
         r
     );
-    let nonce = r
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let ha1 = h("alice:127.0.0.1:Alice-Secret-1".into());
-    let ha2 = h("REGISTER:sip:127.0.0.1".into());
-    let resp = h(format!("{}:{}:00000001:c0ffee:auth:{}", ha1, nonce, ha2));
-    let auth = format!(
-        "Authorization: Digest username=\"alice\", realm=\"127.0.0.1\", nonce=\"{}\", uri=\"sip:127.0.0.1\", response=\"{}\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
-        nonce, resp
-    );
-    sock.send_to(register(2, &auth).as_bytes(), v.addr())
-        .unwrap();
-    let n = sock.recv(&mut buf).unwrap();
-    let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+    ua.register(2, &RawUa::authorization("SHA-256", &nonce, 1));
+    let r = ua.recv().expect("an answer");
     assert!(r.starts_with("SIP/2.0 200"), "{}", r);
     assert!(v.registrations().contains("sip:alice@127.0.0.1"));
 }
@@ -404,56 +366,16 @@ fn sha256_digest_registers() {
 /// server keeps answering.
 #[test]
 fn a_full_store_queue_sheds_with_503_retry_after() {
-    use md5::{Digest, Md5};
     let v = Vozbox::start("shed", "[storage]\nwrite_queue = 1\n", PROVISION);
-    let h = |s: String| -> String {
-        Md5::digest(s.as_bytes())
-            .iter()
-            .map(|b| format!("{:02x}", b))
-            .collect()
-    };
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    // room for every answer while the burst is still being sent
-    let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(4 << 20);
-    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let local = sock.local_addr().unwrap();
-    let register = |n: u32, auth: &str| {
-        format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bKshed{n};rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: shed@test\r\nCSeq: {n} REGISTER\r\nContact: <sip:alice@{l};n={n}>\r\n{a}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
-            l = local,
-            n = n,
-            a = auth
-        )
-    };
-    let mut buf = vec![0u8; 4096];
-    sock.send_to(register(1, "").as_bytes(), v.addr()).unwrap();
-    let n = sock.recv(&mut buf).unwrap();
-    let r = String::from_utf8_lossy(&buf[..n]).into_owned();
-    let nonce = r
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let ha1 = h("alice:127.0.0.1:Alice-Secret-1".into());
-    let ha2 = h("REGISTER:sip:127.0.0.1".into());
+    let mut ua = RawUa::new(&v.addr(), "shed");
+    let (_, nonce) = ua.challenge();
     let burst = 400u32;
     for i in 1..=burst {
-        let nc = format!("{:08x}", i);
-        let resp = h(format!("{}:{}:{}:c0ffee:auth:{}", ha1, nonce, nc, ha2));
-        let auth = format!(
-            "Authorization: Digest username=\"alice\", realm=\"127.0.0.1\", nonce=\"{}\", uri=\"sip:127.0.0.1\", response=\"{}\", algorithm=MD5, qop=auth, nc={}, cnonce=\"c0ffee\"\r\n",
-            nonce, resp, nc
-        );
-        sock.send_to(register(1 + i, &auth).as_bytes(), v.addr())
-            .unwrap();
+        ua.register(1 + i, &RawUa::authorization("MD5", &nonce, i));
     }
     let (mut ok, mut shed) = (0, 0);
     for _ in 0..burst {
-        let Ok(n) = sock.recv(&mut buf) else { break };
-        let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let Some(r) = ua.recv() else { break };
         if r.starts_with("SIP/2.0 200") {
             ok += 1;
         } else if r.starts_with("SIP/2.0 503") {

@@ -31,25 +31,25 @@ struct Ctx<'t> {
 }
 
 impl Ctx<'_> {
-    /// Something that will not work as the operator probably meant, but is allowed.
-    fn warn(&mut self, at: &S, key: &str, message: impl Into<String>) {
-        let (line, col) = line_col(self.text, at.span().start);
-        self.warnings.push(ProvisionError {
+    fn at(&self, at: usize, key: &str, message: impl Into<String>) -> ProvisionError {
+        let (line, col) = line_col(self.text, at);
+        ProvisionError {
             line,
             col,
             key: key.to_string(),
             message: message.into(),
-        });
+        }
+    }
+
+    /// Something that will not work as the operator probably meant, but is allowed.
+    fn warn(&mut self, at: &S, key: &str, message: impl Into<String>) {
+        let w = self.at(at.span().start, key, message);
+        self.warnings.push(w);
     }
 
     fn err(&mut self, at: &S, key: &str, message: impl Into<String>) {
-        let (line, col) = line_col(self.text, at.span().start);
-        self.errors.push(ProvisionError {
-            line,
-            col,
-            key: key.to_string(),
-            message: message.into(),
-        });
+        let e = self.at(at.span().start, key, message);
+        self.errors.push(e);
     }
 }
 
@@ -168,13 +168,12 @@ pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>>
             }
         }
         if d.port_min.get_ref() > d.port_max.get_ref() || *d.port_min.get_ref() < 1024 {
-            let (line, col) = line_col(text, d.port_min.span().start);
-            cx.errors.push(ProvisionError {
-                line,
-                col,
-                key: "media_relay_set.port_min".into(),
-                message: "expected 1024 ≤ port_min ≤ port_max".into(),
-            });
+            let e = cx.at(
+                d.port_min.span().start,
+                "media_relay_set.port_min",
+                "expected 1024 ≤ port_min ≤ port_max",
+            );
+            cx.errors.push(e);
         }
         m.media_relay_sets.push(MediaRelaySet {
             name,
