@@ -118,7 +118,11 @@ async fn health() -> &'static str {
 
 pub fn router(api: Api) -> Router {
     Router::new()
-        .route("/api/provision", post(provision))
+        // A provisioning file of 100,000 users is about 7 MB.
+        .route(
+            "/api/provision",
+            post(provision).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
         .route("/api/registrations", get(registrations))
         .route("/health", get(health))
         .with_state(api)
