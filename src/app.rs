@@ -98,6 +98,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 snapshot: snapshot.clone(),
                 location: location.clone(),
                 token: cfg.api.token().map(str::to_string),
+                applying: Default::default(),
             },
         ));
     }
@@ -111,11 +112,13 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     }
     println!("vozbox ready");
 
-    tokio::spawn(keepalive::run(
-        location.clone(),
-        transports.clone(),
-        cfg.registrar.keepalive_interval,
-    ));
+    {
+        let (location, transports) = (location.clone(), transports.clone());
+        let interval = cfg.registrar.keepalive_interval;
+        std::thread::Builder::new()
+            .name("vozbox-keepalive".into())
+            .spawn(move || keepalive::run(location, transports, interval))?;
+    }
     // Housekeeping: expire bindings, forget old transactions, nonces and bans.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;

@@ -250,6 +250,67 @@ impl Config {
                 return Err(("sip", k, "expected a number above 0".into()));
             }
         }
+        // Upper bounds: a value past them is a typo, and some would overflow or allocate
+        // the machine away (queues are allocated up front).
+        for (section, key, v, max) in [
+            ("sip", "workers", self.sip.workers as u64, 64),
+            (
+                "sip",
+                "max_transactions",
+                self.sip.max_transactions as u64,
+                1_000_000,
+            ),
+            (
+                "sip",
+                "transaction_cache",
+                self.sip.transaction_cache as u64,
+                10_000_000,
+            ),
+            (
+                "sip",
+                "max_connections",
+                self.sip.max_connections as u64,
+                1_000_000,
+            ),
+            (
+                "sip",
+                "max_connections_per_ip",
+                self.sip.max_connections_per_ip as u64,
+                1_000_000,
+            ),
+            ("sip", "tcp_idle_timeout", self.sip.tcp_idle_timeout, 86_400),
+            (
+                "registrar",
+                "max_contacts",
+                self.registrar.max_contacts as u64,
+                1_000,
+            ),
+            (
+                "registrar",
+                "keepalive_interval",
+                self.registrar.keepalive_interval,
+                86_400,
+            ),
+            ("auth", "nonce_ttl", self.auth.nonce_ttl, 86_400),
+            ("auth", "ban_window", self.auth.ban_window, 31_536_000),
+            ("auth", "ban_duration", self.auth.ban_duration, 31_536_000),
+            (
+                "storage",
+                "write_queue",
+                self.storage.write_queue as u64,
+                1_000_000,
+            ),
+            (
+                "storage",
+                "cache_mb",
+                self.storage.cache_mb as u64,
+                1_048_576,
+            ),
+        ] {
+            if v > max {
+                return Err((section, key, format!("expected at most {}", max)));
+            }
+        }
         if self.sip.tcp_idle_timeout == 0 {
             return Err(("sip", "tcp_idle_timeout", "expected seconds above 0".into()));
         }

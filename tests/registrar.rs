@@ -396,3 +396,69 @@ fn a_full_store_queue_sheds_with_503_retry_after() {
         &[],
     ));
 }
+
+/// After a restart the nonces phones hold are not ours any more: right credentials with such
+/// a nonce get `stale=true` and count as no failure (a whole office behind one NAT would be
+/// banned otherwise).
+#[test]
+fn a_nonce_from_before_a_restart_is_stale_not_a_failure() {
+    let mut v = Vozbox::start("restart-nonce", "[auth]\nban_threshold = 3\n", PROVISION);
+    let mut ua = RawUa::new(&v.addr(), "oldnonce");
+    let (_, nonce) = ua.challenge();
+    v.kill();
+    v.spawn(None);
+    for i in 1..=5u32 {
+        ua.register(1 + i, &RawUa::authorization("MD5", &nonce, i));
+        let r = ua.recv().expect("an answer, not a ban");
+        assert!(
+            r.starts_with("SIP/2.0 401") && r.contains("stale=true"),
+            "{}",
+            r
+        );
+    }
+    let (_, fresh) = ua.challenge();
+    ua.register(10, &RawUa::authorization("MD5", &fresh, 1));
+    let r = ua.recv().expect("an answer");
+    assert!(r.starts_with("SIP/2.0 200"), "{}", r);
+}
+
+/// A REGISTER captured and sent again, byte for byte, from another address neither moves
+/// the binding nor registers anything: the attacker gets no 200.
+#[test]
+fn a_replayed_register_from_elsewhere_does_not_move_the_binding() {
+    // a transaction memory of one entry: the copy is processed, as it would be once the
+    // memory has forgotten the original (32 s) or under load
+    let v = Vozbox::start("hijack", "transaction_cache = 1\n", PROVISION);
+    let mut ua = RawUa::new(&v.addr(), "hijack");
+    let (_, nonce) = ua.challenge();
+    let auth = RawUa::authorization("MD5", &nonce, 1);
+    ua.register(2, &auth);
+    let r = ua.recv().expect("an answer");
+    assert!(r.starts_with("SIP/2.0 200"), "{}", r);
+    let before = v.registrations();
+    // the attacker sends the same request (same branch, CSeq, nc) from another socket
+    let mut attacker = RawUa::new(&v.addr(), "hijack");
+    let phone = ua.sock.local_addr().unwrap();
+    let l = attacker.sock.local_addr().unwrap();
+    let copy = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {p};branch=z9hG4bKhijack2;rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: hijack@test\r\nCSeq: 2 REGISTER\r\nContact: <sip:alice@{p};n=2>\r\n{auth}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
+        p = phone
+    );
+    assert_ne!(phone, l);
+    attacker.sock.send_to(copy.as_bytes(), &v.addr()).unwrap();
+    if let Some(r) = attacker.recv() {
+        assert!(!r.starts_with("SIP/2.0 200"), "{}", r);
+    }
+    // and once the transaction memory would have forgotten it: a different branch
+    let later = copy.replace("branch=z9hG4bKhijack2", "branch=z9hG4bKhijack2b");
+    attacker.sock.send_to(later.as_bytes(), &v.addr()).unwrap();
+    let r = attacker.recv().expect("an answer");
+    assert!(!r.starts_with("SIP/2.0 200"), "{}", r);
+    // same AoR, contact and flow (only the remaining time differs)
+    let strip = |t: String| -> Vec<String> {
+        t.lines()
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(strip(v.registrations()), strip(before));
+}

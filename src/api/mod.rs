@@ -23,6 +23,8 @@ pub struct Api {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub location: Arc<Location>,
     pub token: Option<String>,
+    /// Serialises applies: commit and snapshot swap happen together.
+    pub applying: Arc<std::sync::Mutex<()>>,
 }
 
 fn authorized(api: &Api, headers: &HeaderMap) -> bool {
@@ -32,8 +34,13 @@ fn authorized(api: &Api, headers: &HeaderMap) -> bool {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|v| crate::auth::digest::same(v, t)),
+            .is_some_and(|v| exact(v.as_bytes(), t.as_bytes())),
     }
+}
+
+/// Constant-time, case-sensitive comparison.
+fn exact(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 fn unauthorized() -> Response {
@@ -44,38 +51,49 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
+enum Applied {
+    Invalid(Vec<String>),
+    Done {
+        changed: bool,
+        warnings: Vec<String>,
+    },
+}
+
 async fn provision(State(api): State<Api>, headers: HeaderMap, body: String) -> Response {
     if !authorized(&api, &headers) {
         return unauthorized();
     }
-    let checked = match crate::provision::parse(&body) {
-        Ok(c) => c,
-        Err(errs) => {
-            let errors: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "errors": errors })),
-            )
-                .into_response();
-        }
-    };
-    let warnings: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
-    let store = api.store.clone();
-    let model = checked.model;
-    // redb's write lock may wait for the registrar's group commit: off the reactor.
+    // Parsing (TOML, regular expressions) and redb's write lock (which may wait for the
+    // registrar's group commit) stay off the reactor. One apply at a time, so the live
+    // snapshot is always the model of the last commit.
     let result = tokio::task::spawn_blocking(move || {
-        let changed = store.replace_model(&model)?;
-        Ok::<_, crate::store::StoreError>((changed, model))
+        let checked = match crate::provision::parse(&body) {
+            Ok(c) => c,
+            Err(errs) => {
+                return Ok(Applied::Invalid(
+                    errs.iter().map(|e| e.to_string()).collect(),
+                ))
+            }
+        };
+        let warnings = checked.warnings.iter().map(|w| w.to_string()).collect();
+        let _one_at_a_time = api.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = api.store.replace_model(&checked.model)?;
+        api.snapshot.store(Arc::new(Snapshot::new(checked.model)));
+        if changed {
+            tracing::info!("provisioning applied through the admin API");
+        }
+        Ok::<_, crate::store::StoreError>(Applied::Done { changed, warnings })
     })
     .await;
     match result {
-        Ok(Ok((changed, model))) => {
-            if changed {
-                api.snapshot.store(Arc::new(Snapshot::new(model)));
-                tracing::info!("provisioning applied through the admin API");
-            }
+        Ok(Ok(Applied::Done { changed, warnings })) => {
             Json(json!({ "changed": changed, "warnings": warnings })).into_response()
         }
+        Ok(Ok(Applied::Invalid(errors))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "errors": errors })),
+        )
+            .into_response(),
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({ "errors": [e.to_string()] })),

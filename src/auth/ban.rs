@@ -54,7 +54,7 @@ impl Bans {
         }
         e.failures += 1;
         if e.failures >= self.threshold && e.banned_until.is_none_or(|t| t <= now) {
-            e.banned_until = Some(now + self.duration);
+            e.banned_until = Some(now.checked_add(self.duration).unwrap_or(now));
             e.failures = 0;
             tracing::warn!(
                 "banning {} for {}s after {} authentication failures",

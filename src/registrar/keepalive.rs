@@ -27,15 +27,14 @@ pub fn options_ping(flow: &Flow, contact: &str, seq: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-pub async fn run(location: Arc<Location>, transports: Arc<Transports>, interval: u64) {
+/// Runs on its own thread: sending blocks (briefly) and must not hold a reactor thread.
+pub fn run(location: Arc<Location>, transports: Arc<Transports>, interval: u64) {
     if interval == 0 {
         return;
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(interval));
-    tick.tick().await;
     let mut seq: u64 = 0;
     loop {
-        tick.tick().await;
+        std::thread::sleep(Duration::from_secs(interval));
         let now = now_secs();
         for b in location.all() {
             if !b.natted || b.expires_at <= now || b.flow.proto != crate::sip::transport::Proto::Udp
@@ -45,10 +44,6 @@ pub async fn run(location: Arc<Location>, transports: Arc<Transports>, interval:
             seq += 1;
             if let Err(e) = transports.send(&b.flow, options_ping(&b.flow, &b.contact, seq)) {
                 tracing::debug!("keep-alive to {}: {}", b.flow, e);
-            }
-            // Spread the pings: yield every so often so a large table does not burst.
-            if seq % 256 == 0 {
-                tokio::task::yield_now().await;
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
 use crate::sip::validate::Checked;
-use crate::store::writer::{BindingOp, Writer, Written};
+use crate::store::writer::{BindingOp, Done, Writer, Written};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -36,8 +36,23 @@ struct Who {
 /// What the REGISTER comes to, before durability.
 enum Outcome {
     Reply(Message),
-    /// Changes to make durable, then this 200.
-    Commit(Vec<BindingOp>, Message),
+    /// An authenticated, well-formed REGISTER: apply it to the location service.
+    Bind(Box<Plan>),
+}
+
+/// What an authenticated REGISTER asks for, checked, before the location is touched.
+struct Plan {
+    aor: String,
+    client: String,
+    owner: crate::model::BindingOwner,
+    /// Contacts with their granted expiry, q and socket address.
+    contacts: Vec<(String, u32, Option<f32>, Option<std::net::SocketAddr>)>,
+    star: bool,
+    call_id: String,
+    cseq: u32,
+    path: Vec<String>,
+    user_agent: Option<String>,
+    now: u64,
 }
 
 /// The registrar's answer: a whole response, or a bare status for the caller to build
@@ -64,21 +79,7 @@ impl Registrar {
     ) {
         match self.decide(req, checked, flow, to_tag) {
             Outcome::Reply(m) => respond(Answer::Reply(m)),
-            Outcome::Commit(ops, ok) => {
-                if ops.is_empty() {
-                    return respond(Answer::Reply(ok));
-                }
-                self.writer.submit(
-                    ops,
-                    Some(Box::new(move |w| {
-                        respond(match w {
-                            Written::Durable => Answer::Reply(ok),
-                            Written::Failed => Answer::RetryLater(500, "Server Internal Error"),
-                            Written::Busy => Answer::RetryLater(503, "Service Unavailable"),
-                        })
-                    })),
-                );
-            }
+            Outcome::Bind(plan) => self.apply(*plan, req, flow, to_tag, respond),
         }
     }
 
@@ -141,8 +142,11 @@ impl Registrar {
         let nonce_state = self.nonces.check(&creds.nonce, &realm);
         // Compute the digest even for unknown users so both take the same path.
         let password = registrant.map(|r| r.password().to_string());
+        // The digest is checked whatever the nonce: right credentials with a nonce that is
+        // not (or no longer) ours — e.g. one from before a restart — are a stale nonce, not
+        // a failed login (a whole office behind one NAT would be banned after a restart).
         let correct = match (alg, &password) {
-            (Some(alg), pw) if creds.realm == realm && nonce_state != NonceState::Forged => {
+            (Some(alg), pw) if creds.realm == realm => {
                 let ha1 = digest::ha1(
                     alg,
                     &creds.username,
@@ -164,7 +168,7 @@ impl Registrar {
             self.bans.fail(flow.remote.ip());
             return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
         }
-        if nonce_state == NonceState::Stale {
+        if nonce_state != NonceState::Fresh {
             return Outcome::Reply(self.challenge(req, &realm, true, to_tag));
         }
         let nc = if creds.qop.is_some() {
@@ -175,7 +179,7 @@ impl Registrar {
         } else {
             None
         };
-        match self.nonces.record(&creds.nonce, nc, txn_hash(req)) {
+        match self.nonces.record(&creds.nonce, nc, txn_hash(req, flow)) {
             Use::Accepted => {}
             Use::Stale => return Outcome::Reply(self.challenge(req, &realm, true, to_tag)),
             Use::Replayed => {
@@ -218,9 +222,9 @@ impl Registrar {
             Outcome::Reply(response(req, 400, "Bad Request", to_tag))
         };
         let header_expires = match req.get("Expires") {
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) => Some(n.min(u32::MAX as u64) as u32),
-                Err(_) => return bad("bad Expires"),
+            Some(v) => match delta_seconds(v) {
+                Some(n) => Some(n),
+                None => return bad("bad Expires"),
             },
             None => None,
         };
@@ -238,9 +242,9 @@ impl Registrar {
                     Err(e) => return bad(&format!("Contact: {}", e)),
                 };
                 let requested = match param(&na.params, "expires") {
-                    Some(Some(v)) => match v.parse::<u64>() {
-                        Ok(n) => n.min(u32::MAX as u64) as u32,
-                        Err(_) => return bad("bad expires parameter"),
+                    Some(Some(v)) => match delta_seconds(v) {
+                        Some(n) => n,
+                        None => return bad("bad expires parameter"),
                     },
                     _ => header_expires.unwrap_or(self.cfg.default_expires),
                 };
@@ -266,23 +270,76 @@ impl Registrar {
             .collect();
         let user_agent = req.get("User-Agent").map(|s| s.chars().take(128).collect());
 
+        Outcome::Bind(Box::new(Plan {
+            aor,
+            client,
+            owner,
+            contacts: parsed
+                .into_iter()
+                .map(|(na, e, q, sock)| (na.uri_text.clone(), e, q, sock))
+                .collect(),
+            star,
+            call_id,
+            cseq,
+            path,
+            user_agent,
+            now,
+        }))
+    }
+
+    /// Applies a REGISTER to its AoR under the AoR's lock, and queues the change to the
+    /// store in the same critical section, so memory and disk see changes in one order. The
+    /// memory changes only if the store took the change; the 200 goes out once it is durable.
+    fn apply(&self, plan: Plan, req: &Message, flow: &Flow, to_tag: &str, respond: Respond) {
+        let Plan {
+            aor,
+            client,
+            owner,
+            contacts,
+            star,
+            call_id,
+            cseq,
+            path,
+            user_agent,
+            now,
+        } = plan;
         let max_contacts = self.cfg.max_contacts;
-        let result = self.location.update(&aor, |list| {
-            list.retain(|b| b.expires_at > now);
-            let mut ops = Vec::new();
+        let mut respond = Some(respond);
+        let mut answer: Option<Answer> = None;
+        let mut refused: Option<Done> = None;
+        self.location.update(&aor, |list| {
+            // Bindings that expired since the last sweep leave the store too.
+            let mut expired = Vec::new();
+            list.retain(|b| {
+                let keep = b.expires_at > now;
+                if !keep {
+                    expired.push(BindingOp::Delete(b.key()));
+                }
+                keep
+            });
             let mut next: Vec<Arc<Binding>> = list.clone();
+            // RFC 3261 §10.3 steps 6-7: a request older than the binding it would change
+            // fails (the same CSeq counts as older unless it is the same request again from
+            // the same flow, a retransmission).
+            let older = |b: &Binding| {
+                b.call_id == call_id && (cseq < b.cseq || (cseq == b.cseq && b.flow != *flow))
+            };
+            let mut ops = Vec::new();
             if star {
-                for b in next.drain(..) {
-                    ops.push(BindingOp::Delete(b.key()));
+                if next.iter().any(|b| older(b)) {
+                    answer = Some(Answer::RetryLater(500, "Server Internal Error"));
+                } else {
+                    ops.extend(next.drain(..).map(|b| BindingOp::Delete(b.key())));
                 }
             }
-            for (na, expires, q, socket) in &parsed {
-                let existing = next.iter().position(|b| b.contact == na.uri_text);
-                if let Some(i) = existing {
-                    let b = &next[i];
-                    if b.call_id == call_id && cseq < b.cseq {
-                        return Err(500u16);
-                    }
+            for (contact, expires, q, socket) in &contacts {
+                if answer.is_some() {
+                    break;
+                }
+                let existing = next.iter().position(|b| b.contact == *contact);
+                if existing.is_some_and(|i| older(&next[i])) {
+                    answer = Some(Answer::RetryLater(500, "Server Internal Error"));
+                    break;
                 }
                 if *expires == 0 {
                     if let Some(i) = existing {
@@ -298,7 +355,7 @@ impl Registrar {
                     aor: aor.clone(),
                     client: client.clone(),
                     owner,
-                    contact: na.uri_text.clone(),
+                    contact: contact.clone(),
                     q: *q,
                     expires_at: now + *expires as u64,
                     call_id: call_id.clone(),
@@ -314,51 +371,85 @@ impl Registrar {
                     None => next.push(b),
                 }
             }
+            if answer.is_some() {
+                self.writer.submit(expired, None);
+                return;
+            }
             // Over the limit: the bindings that expire first make room.
             while next.len() > max_contacts {
-                let (i, _) = next
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, b)| b.expires_at)
-                    .unwrap_or((0, &next[0]));
+                let Some((i, _)) = next.iter().enumerate().min_by_key(|(_, b)| b.expires_at) else {
+                    break;
+                };
                 ops.push(BindingOp::Delete(next.remove(i).key()));
             }
-            *list = next.clone();
-            Ok((ops, next))
+            let mut ok = response(req, 200, "OK", to_tag);
+            for b in &next {
+                let mut v = format!(
+                    "<{}>;expires={}",
+                    b.contact,
+                    b.expires_at.saturating_sub(now)
+                );
+                if let Some(q) = b.q {
+                    v.push_str(&format!(";q={}", q));
+                }
+                ok.push_header("Contact", v);
+            }
+            for p in &path {
+                ok.push_header("Path", p.clone());
+            }
+            ok.push_header("Date", httpdate(now));
+            ok.push_header("Supported", crate::sip::validate::SUPPORTED.join(", "));
+            if ops.is_empty() {
+                self.writer.submit(expired, None);
+                *list = next;
+                answer = Some(Answer::Reply(ok));
+                return;
+            }
+            ops.extend(expired);
+            let Some(r) = respond.take() else { return };
+            let done: Done = Box::new(move |w| {
+                r(match w {
+                    Written::Durable => Answer::Reply(ok),
+                    Written::Failed => Answer::RetryLater(500, "Server Internal Error"),
+                    Written::Busy => Answer::RetryLater(503, "Service Unavailable"),
+                })
+            });
+            match self.writer.try_submit(ops, done) {
+                Ok(()) => *list = next,
+                Err(done) => refused = Some(done),
+            }
         });
-        let (ops, current) = match result {
-            Ok(x) => x,
-            Err(code) => {
-                return Outcome::Reply(response(req, code, "Server Internal Error", to_tag));
-            }
-        };
-        let mut ok = response(req, 200, "OK", to_tag);
-        for b in &current {
-            let mut v = format!(
-                "<{}>;expires={}",
-                b.contact,
-                b.expires_at.saturating_sub(now)
-            );
-            if let Some(q) = b.q {
-                v.push_str(&format!(";q={}", q));
-            }
-            ok.push_header("Contact", v);
+        // Answers go out after the AoR's lock is released.
+        if let Some(done) = refused {
+            done(Written::Busy);
         }
-        for p in &path {
-            ok.push_header("Path", p.clone());
+        if let (Some(a), Some(r)) = (answer, respond.take()) {
+            r(a);
         }
-        ok.push_header("Date", httpdate(now));
-        ok.push_header("Supported", crate::sip::validate::SUPPORTED.join(", "));
-        Outcome::Commit(ops, ok)
     }
 }
 
-/// Identifies the transaction of a request (its top Via branch and Call-ID).
-fn txn_hash(req: &Message) -> u64 {
+/// RFC 3261 delta-seconds: digits; a value too large for 32 bits counts as the largest
+/// (RFC 3261 §20.19 treats it so), which the registrar then cuts to `max_expires`.
+fn delta_seconds(v: &str) -> Option<u32> {
+    let v = v.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(v.parse::<u32>().unwrap_or(u32::MAX))
+}
+
+/// Identifies the transaction of a request and where it came from (top Via, Call-ID, CSeq,
+/// source flow): the same bytes replayed from elsewhere are another transaction.
+fn txn_hash(req: &Message, flow: &Flow) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     req.get("Via").hash(&mut h);
     req.call_id().hash(&mut h);
+    req.get("CSeq").hash(&mut h);
+    flow.proto.hash(&mut h);
+    flow.remote.hash(&mut h);
+    flow.conn.hash(&mut h);
     h.finish()
 }
 
@@ -389,6 +480,17 @@ pub fn httpdate(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn delta_seconds_saturates() {
+        assert_eq!(super::delta_seconds(" 60 "), Some(60));
+        assert_eq!(
+            super::delta_seconds("100000000000000000000000"),
+            Some(u32::MAX)
+        );
+        assert_eq!(super::delta_seconds("-1"), None);
+        assert_eq!(super::delta_seconds(""), None);
+    }
+
     #[test]
     fn httpdate_known_value() {
         assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");

@@ -67,7 +67,7 @@ impl Framer {
                 }
             }
         };
-        if head_end + cl > self.max {
+        if cl > self.max || head_end + cl > self.max {
             return Frame::Fatal {
                 why: format!("message over {} bytes", self.max),
                 head: None,
@@ -120,6 +120,13 @@ mod tests {
         assert!(matches!(f.next_frame(), Frame::Ping));
         assert!(matches!(f.next_frame(), Frame::Message(m) if m.starts_with(b"OPTIONS sip:b")));
         assert!(matches!(f.next_frame(), Frame::Incomplete));
+    }
+
+    #[test]
+    fn a_huge_content_length_is_refused_not_overflowed() {
+        let mut f = Framer::new(4096);
+        f.push(b"OPTIONS sip:a SIP/2.0\r\nContent-Length: 18446744073709551615\r\n\r\n");
+        assert!(matches!(f.next_frame(), Frame::Fatal { .. }));
     }
 
     #[test]

@@ -54,25 +54,33 @@ impl Transactions {
 
     pub fn begin(&self, key: &str) -> Begin {
         if let Some(e) = self.map.get(key) {
-            return match &e.state {
-                State::Proceeding => Begin::InProgress,
-                State::Completed { response, flow, to } => Begin::Completed {
-                    response: response.clone(),
-                    flow: flow.clone(),
-                    to: *to,
-                },
-            };
+            return Self::seen(&e.state);
         }
-        if self.map.len() < self.capacity {
-            self.map.insert(
-                key.to_string(),
-                Entry {
+        if self.map.len() >= self.capacity {
+            return Begin::New;
+        }
+        // Two receive threads may race on a retransmission: only one of them creates it.
+        match self.map.entry(key.to_string()) {
+            dashmap::Entry::Occupied(e) => Self::seen(&e.get().state),
+            dashmap::Entry::Vacant(v) => {
+                v.insert(Entry {
                     state: State::Proceeding,
                     at: Instant::now(),
-                },
-            );
+                });
+                Begin::New
+            }
         }
-        Begin::New
+    }
+
+    fn seen(state: &State) -> Begin {
+        match state {
+            State::Proceeding => Begin::InProgress,
+            State::Completed { response, flow, to } => Begin::Completed {
+                response: response.clone(),
+                flow: flow.clone(),
+                to: *to,
+            },
+        }
     }
 
     pub fn complete(&self, key: &str, response: Arc<Vec<u8>>, flow: &Flow, to: SocketAddr) {

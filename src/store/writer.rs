@@ -110,6 +110,20 @@ impl Writer {
         Ok(Writer { tx })
     }
 
+    /// Queues changes whose completion must follow them; when the queue is full nothing is
+    /// queued and `done` comes back to the caller (which can undo, then answer 503).
+    pub fn try_submit(&self, ops: Vec<BindingOp>, done: Done) -> Result<(), Done> {
+        match self.tx.try_send(Job {
+            ops,
+            done: Some(done),
+        }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                Err(job.done.unwrap_or_else(|| Box::new(|_| {})))
+            }
+        }
+    }
+
     /// Queues changes; `done` learns what became of them.
     pub fn submit(&self, ops: Vec<BindingOp>, done: Option<Done>) {
         match self.tx.try_send(Job { ops, done }) {
