@@ -445,13 +445,13 @@ fn a_replayed_register_from_elsewhere_does_not_move_the_binding() {
         p = phone
     );
     assert_ne!(phone, l);
-    attacker.sock.send_to(copy.as_bytes(), &v.addr()).unwrap();
+    attacker.sock.send_to(copy.as_bytes(), v.addr()).unwrap();
     if let Some(r) = attacker.recv() {
         assert!(!r.starts_with("SIP/2.0 200"), "{}", r);
     }
     // and once the transaction memory would have forgotten it: a different branch
     let later = copy.replace("branch=z9hG4bKhijack2", "branch=z9hG4bKhijack2b");
-    attacker.sock.send_to(later.as_bytes(), &v.addr()).unwrap();
+    attacker.sock.send_to(later.as_bytes(), v.addr()).unwrap();
     let r = attacker.recv().expect("an answer");
     assert!(!r.starts_with("SIP/2.0 200"), "{}", r);
     // same AoR, contact and flow (only the remaining time differs)
