@@ -37,6 +37,7 @@ cat > "$work/config.toml" <<CFG
 level = "warn"
 [sip]
 listen = ["udp:127.0.0.1:$port"]
+workers = ${WORKERS:-1}
 [storage]
 path = "$work/vozbox.redb"
 CFG

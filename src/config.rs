@@ -122,7 +122,7 @@ impl Default for Sip {
                 "tls:127.0.0.1:5061".into(),
             ],
             domain: "127.0.0.1".into(),
-            workers: 2,
+            workers: 1,
             max_message_size: 65535,
             max_transactions: 20000,
             transaction_cache: 100000,
