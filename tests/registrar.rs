@@ -462,3 +462,49 @@ fn a_replayed_register_from_elsewhere_does_not_move_the_binding() {
     };
     assert_eq!(strip(v.registrations()), strip(before));
 }
+
+/// A refresh that writes its Contact differently (host case, parameter case and order) is
+/// the same binding (RFC 3261 §19.1.4), stored once under the new spelling.
+#[test]
+fn a_contact_written_differently_is_the_same_binding() {
+    let v = Vozbox::start("uri-eq", "", PROVISION);
+    let mut ua = RawUa::new(&v.addr(), "urieq");
+    let (_, nonce) = ua.challenge();
+    let port = ua.sock.local_addr().unwrap().port();
+    let first = format!("sip:alice@localhost:{};transport=udp;line=7", port);
+    let second = format!("sip:alice@LocalHost:{};Line=7;transport=UDP", port);
+    for (n, contact) in [(2u32, &first), (3, &second)] {
+        ua.register_contact(n, &RawUa::authorization("MD5", &nonce, n), contact);
+        let r = ua.recv().expect("an answer");
+        assert!(r.starts_with("SIP/2.0 200"), "{}", r);
+        assert_eq!(r.matches("Contact:").count(), 1, "{}", r);
+    }
+    let list = v.registrations();
+    assert!(
+        list.contains("1 binding(s)") && list.contains("LocalHost"),
+        "{}",
+        list
+    );
+    // and after a restart, still one (the old spelling left the store)
+    let mut v = v;
+    v.kill();
+    v.spawn(None);
+    assert!(
+        v.registrations().contains("1 binding(s)"),
+        "{}",
+        v.registrations()
+    );
+}
+
+/// The digest must be made for this request's URI (RFC 2617 §3.2.2.5).
+#[test]
+fn a_digest_for_another_uri_is_a_bad_request() {
+    let v = Vozbox::start("digest-uri", "", PROVISION);
+    let mut ua = RawUa::new(&v.addr(), "digesturi");
+    let (_, nonce) = ua.challenge();
+    let auth = RawUa::authorization("MD5", &nonce, 1)
+        .replace("uri=\"sip:127.0.0.1\"", "uri=\"sip:other.example\"");
+    ua.register(2, &auth);
+    let r = ua.recv().expect("an answer");
+    assert!(r.starts_with("SIP/2.0 400"), "{}", r);
+}

@@ -7,7 +7,7 @@ use crate::auth::digest::{self, Algorithm, Credentials};
 use crate::auth::nonce::{now_secs, NonceState, Nonces, Use};
 use crate::config;
 use crate::model::{Binding, Snapshot};
-use crate::sip::headers::{param, uri_host, uri_socket, uri_user};
+use crate::sip::headers::{param, uri_equal, uri_host, uri_socket, uri_user};
 use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
@@ -133,6 +133,13 @@ impl Registrar {
                 return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
             }
         };
+        // RFC 2617 §3.2.2.5: the digest covers the Request-URI; another URI is a bad request
+        // (a credential made for some other request), not a failed login.
+        if let crate::sip::message::StartLine::Request { uri, .. } = &req.start {
+            if !uri_equal(&creds.uri, uri) {
+                return bad("the digest uri is not the Request-URI");
+            }
+        }
         let alg = match creds.algorithm.as_deref() {
             None => Some(Algorithm::Md5),
             Some(a) => Algorithm::parse(a),
@@ -336,7 +343,8 @@ impl Registrar {
                 if answer.is_some() {
                     break;
                 }
-                let existing = next.iter().position(|b| b.contact == *contact);
+                // The same contact may be written differently (RFC 3261 §19.1.4).
+                let existing = next.iter().position(|b| uri_equal(&b.contact, contact));
                 if existing.is_some_and(|i| older(&next[i])) {
                     answer = Some(Answer::RetryLater(500, "Server Internal Error"));
                     break;
@@ -367,7 +375,13 @@ impl Registrar {
                 });
                 ops.push(BindingOp::Put(b.clone()));
                 match existing {
-                    Some(i) => next[i] = b,
+                    Some(i) => {
+                        if next[i].contact != b.contact {
+                            // stored under its old spelling: that row goes
+                            ops.push(BindingOp::Delete(next[i].key()));
+                        }
+                        next[i] = b;
+                    }
                     None => next.push(b),
                 }
             }

@@ -327,3 +327,101 @@ mod tests {
         assert_eq!(uri_scheme("<sip:a@b>"), None);
     }
 }
+
+/// The parts of a SIP URI that RFC 3261 §19.1.4 compares.
+struct UriParts {
+    scheme: String,
+    userinfo: String,
+    host: String,
+    port: Option<u16>,
+    params: Params,
+}
+
+fn uri_parts(text: &str) -> Option<UriParts> {
+    let (scheme, rest) = text.trim().split_once(':')?;
+    let rest = rest.split('?').next().unwrap_or("");
+    let (userinfo, hostpart) = match rest.split_once('@') {
+        Some((u, h)) => (u, h),
+        None => ("", rest),
+    };
+    let (hostport, params) = match hostpart.find(';') {
+        Some(i) => (&hostpart[..i], &hostpart[i..]),
+        None => (hostpart, ""),
+    };
+    let (host, port) = split_host_port(hostport).ok()?;
+    Some(UriParts {
+        scheme: scheme.to_ascii_lowercase(),
+        userinfo: percent_decode(userinfo),
+        host: host.to_ascii_lowercase(),
+        port,
+        params: parse_params(params).ok()?,
+    })
+}
+
+/// URI equality as RFC 3261 §19.1.4 defines it for SIP URIs: scheme and host without case,
+/// user and password exactly, the same port (present or absent), the parameters `user`,
+/// `ttl`, `method`, `maddr` and `transport` equal when either has them, any other parameter
+/// equal when both have it. (Header components are not compared.) Unparseable text is
+/// compared as text.
+pub fn uri_equal(a: &str, b: &str) -> bool {
+    let (Some(x), Some(y)) = (uri_parts(a), uri_parts(b)) else {
+        return a == b;
+    };
+    if x.scheme != y.scheme || x.userinfo != y.userinfo || x.host != y.host || x.port != y.port {
+        return false;
+    }
+    let value = |p: &Params, n: &str| {
+        param(p, n).map(|v| v.map(|v| percent_decode(v).to_ascii_lowercase()))
+    };
+    for (name, _) in x.params.iter().chain(y.params.iter()) {
+        let (vx, vy) = (value(&x.params, name), value(&y.params, name));
+        let significant = matches!(
+            name.as_str(),
+            "user" | "ttl" | "method" | "maddr" | "transport"
+        );
+        if (significant || (vx.is_some() && vy.is_some())) && vx != vy {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod uri_equality {
+    use super::uri_equal;
+
+    #[test]
+    fn rfc3261_19_1_4_examples() {
+        // equivalent
+        assert!(uri_equal(
+            "sip:%61lice@atlanta.com;transport=TCP",
+            "sip:alice@AtLanTa.CoM;Transport=tcp"
+        ));
+        assert!(uri_equal(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(uri_equal(
+            "sip:carol@chicago.com;security=on",
+            "sip:carol@chicago.com;newparam=5"
+        ));
+        assert!(uri_equal(
+            "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+            "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
+        ));
+        // not equivalent
+        assert!(!uri_equal(
+            "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+            "sip:alice@AtLanTa.CoM;Transport=UDP"
+        ));
+        assert!(!uri_equal("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
+        assert!(!uri_equal(
+            "sip:bob@biloxi.com",
+            "sip:bob@biloxi.com;transport=udp"
+        ));
+        assert!(!uri_equal(
+            "sip:carol@chicago.com;newparam=5",
+            "sip:carol@chicago.com;newparam=6"
+        ));
+    }
+}

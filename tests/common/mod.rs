@@ -355,8 +355,14 @@ impl RawUa {
     /// Sends REGISTER number `n` (CSeq and branch), with an Authorization line or "".
     pub fn register(&self, n: u32, auth: &str) {
         let l = self.sock.local_addr().unwrap();
+        self.register_contact(n, auth, &format!("sip:alice@{};n={}", l, n));
+    }
+
+    /// The same with a Contact URI of the caller's choice.
+    pub fn register_contact(&self, n: u32, auth: &str, contact: &str) {
+        let l = self.sock.local_addr().unwrap();
         let msg = format!(
-            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{c}{n};rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: {c}@test\r\nCSeq: {n} REGISTER\r\nContact: <sip:alice@{l};n={n}>\r\n{auth}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{c}{n};rport\r\nFrom: <sip:alice@127.0.0.1>;tag=s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: {c}@test\r\nCSeq: {n} REGISTER\r\nContact: <{contact}>\r\n{auth}Max-Forwards: 70\r\nExpires: 120\r\nContent-Length: 0\r\n\r\n",
             c = self.call
         );
         self.sock.send_to(msg.as_bytes(), &self.server).unwrap();
