@@ -92,27 +92,29 @@ fn shape(messages: &str) -> Vec<String> {
 #[test]
 fn unknown_user_gets_exactly_the_answers_of_a_wrong_password() {
     let v = Vozbox::start("enum", "", PROVISION);
-    let wrong = sipp(
-        "register_refused.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        &creds("127.0.0.1", "alice", "bad-password"),
-        &[],
-    );
-    sipp_ok(&wrong);
-    let unknown = sipp(
-        "register_refused.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        &creds("127.0.0.1", "mallory", "bad-password"),
-        &[],
-    );
-    sipp_ok(&unknown);
-    let (a, b) = (shape(&wrong.messages), shape(&unknown.messages));
-    assert_eq!(a.len(), 2, "{:?}", a);
-    assert_eq!(a, b);
+    for t in ["u1", "t1"] {
+        let wrong = sipp(
+            "register_refused.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            &creds("127.0.0.1", "alice", "bad-password"),
+            &[],
+        );
+        sipp_ok(&wrong);
+        let unknown = sipp(
+            "register_refused.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            &creds("127.0.0.1", "mallory", "bad-password"),
+            &[],
+        );
+        sipp_ok(&unknown);
+        let (a, b) = (shape(&wrong.messages), shape(&unknown.messages));
+        assert_eq!(a.len(), 2, "{:?}", a);
+        assert_eq!(a, b, "over {}", t);
+    }
 }
 
 #[test]
@@ -149,14 +151,9 @@ fn replayed_authorization_is_refused() {
 #[test]
 fn expired_nonce_is_stale() {
     let v = Vozbox::start("stale", "[auth]\nnonce_ttl = 1\n", PROVISION);
-    sipp_ok(&sipp(
-        "stale.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        &alice(),
-        &[],
-    ));
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp("stale.xml", &v.addr(), t, "127.0.0.1", &alice(), &[]));
+    }
 }
 
 #[test]
@@ -205,25 +202,27 @@ fn several_contacts_with_q_values() {
 #[test]
 fn bindings_survive_a_restart() {
     let mut v = Vozbox::start("restart", "", PROVISION);
-    sipp_ok(&sipp(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        &alice(),
-        &[],
-    ));
-    v.kill(); // SIGKILL: the 200 was sent only after the binding was durable
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp(
+            "register.xml",
+            &v.addr(),
+            t,
+            "127.0.0.1",
+            &alice(),
+            &[],
+        ));
+    }
+    v.kill(); // SIGKILL: each 200 was sent only after its binding was durable
     v.spawn(None);
-    assert!(v.registrations().contains("sip:alice@127.0.0.1"));
-    sipp_ok(&sipp(
-        "query.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        &alice(),
-        &[],
-    ));
+    let list = v.registrations();
+    assert!(
+        list.contains("transport=UDP") && list.contains("transport=TCP"),
+        "{}",
+        list
+    );
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp("query.xml", &v.addr(), t, "127.0.0.1", &alice(), &[]));
+    }
 }
 
 #[test]
@@ -291,15 +290,32 @@ fn repeated_failures_ban_the_address_but_not_others() {
     );
     assert!(!s.ok, "a banned address was answered:\n{}", s.messages);
     assert!(!s.messages.contains("message received"), "{}", s.messages);
-    // while 127.0.0.3 registers normally
-    sipp_ok(&sipp(
+    // … nor over TCP (the connection is not even kept)
+    let s = sipp(
         "register.xml",
         &v.addr(),
-        "u1",
-        "127.0.0.3",
+        "t1",
+        "127.0.0.2",
         &alice(),
-        &[],
-    ));
+        &["-timeout", "4s"],
+    );
+    assert!(
+        !s.ok,
+        "a banned address was answered over TCP:\n{}",
+        s.messages
+    );
+    assert!(!s.messages.contains("message received"), "{}", s.messages);
+    // while 127.0.0.3 registers normally, over both
+    for t in ["u1", "t1"] {
+        sipp_ok(&sipp(
+            "register.xml",
+            &v.addr(),
+            t,
+            "127.0.0.3",
+            &alice(),
+            &[],
+        ));
+    }
     assert!(v.log().contains("banning 127.0.0.2"), "{}", v.log());
 }
 
