@@ -4,16 +4,33 @@
 
 use crate::model::Binding;
 use dashmap::DashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-#[derive(Default)]
 pub struct Location {
     map: DashMap<String, Vec<Arc<Binding>>>,
+    /// No binding expires before this (Unix seconds): the sweep walks the table only then.
+    next_expiry: AtomicU64,
+}
+
+impl Default for Location {
+    fn default() -> Location {
+        Location {
+            map: DashMap::new(),
+            next_expiry: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 impl Location {
     pub fn new() -> Location {
         Location::default()
+    }
+
+    fn note_expiries(&self, list: &[Arc<Binding>]) {
+        if let Some(min) = list.iter().map(|b| b.expires_at).min() {
+            self.next_expiry.fetch_min(min, Ordering::Relaxed);
+        }
     }
 
     pub fn load(&self, bindings: Vec<Binding>, now: u64) -> Vec<String> {
@@ -23,6 +40,7 @@ impl Location {
                 expired.push(b.key());
                 continue;
             }
+            self.next_expiry.fetch_min(b.expires_at, Ordering::Relaxed);
             self.map.entry(b.aor.clone()).or_default().push(Arc::new(b));
         }
         expired
@@ -43,6 +61,7 @@ impl Location {
     pub fn update<R>(&self, aor: &str, f: impl FnOnce(&mut Vec<Arc<Binding>>) -> R) -> R {
         let mut entry = self.map.entry(aor.to_string()).or_default();
         let r = f(entry.value_mut());
+        self.note_expiries(entry.value());
         let empty = entry.is_empty();
         drop(entry);
         if empty {
@@ -54,16 +73,25 @@ impl Location {
     /// Removes expired bindings; returns their store keys.
     pub fn sweep(&self, now: u64) -> Vec<String> {
         let mut gone = Vec::new();
+        if now < self.next_expiry.load(Ordering::Relaxed) {
+            return gone;
+        }
+        // Recomputed below; updates running meanwhile lower it themselves.
+        self.next_expiry.store(u64::MAX, Ordering::Relaxed);
+        let mut min = u64::MAX;
         self.map.retain(|_, v| {
             v.retain(|b| {
                 let keep = b.expires_at > now;
-                if !keep {
+                if keep {
+                    min = min.min(b.expires_at);
+                } else {
                     gone.push(b.key());
                 }
                 keep
             });
             !v.is_empty()
         });
+        self.next_expiry.fetch_min(min, Ordering::Relaxed);
         if self.map.capacity() > 4 * self.map.len() + 1024 {
             self.map.shrink_to_fit();
         }
@@ -80,5 +108,54 @@ impl Location {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BindingOwner;
+    use crate::sip::transport::{Flow, Proto};
+
+    fn binding(aor: &str, contact: &str, expires_at: u64) -> Binding {
+        Binding {
+            aor: aor.into(),
+            client: "c".into(),
+            owner: BindingOwner::Terminal,
+            contact: contact.into(),
+            q: None,
+            expires_at,
+            call_id: "x".into(),
+            cseq: 1,
+            flow: Flow {
+                proto: Proto::Udp,
+                local: "127.0.0.1:5060".parse().unwrap(),
+                remote: "127.0.0.1:5062".parse().unwrap(),
+                conn: None,
+            },
+            natted: false,
+            user_agent: None,
+            path: vec![],
+        }
+    }
+
+    #[test]
+    fn the_sweep_expires_on_time_and_only_walks_when_due() {
+        let l = Location::new();
+        l.load(vec![binding("sip:a@d", "sip:a@h", 100)], 50);
+        l.update("sip:b@d", |v| {
+            v.push(Arc::new(binding("sip:b@d", "sip:b@h", 80)))
+        });
+        assert!(l.sweep(79).is_empty());
+        assert_eq!(l.sweep(80), vec!["sip:b@d\nsip:b@h".to_string()]);
+        assert!(l.sweep(99).is_empty());
+        assert_eq!(l.len(), 1);
+        // a binding added after a sweep with an earlier expiry is still swept on time
+        l.update("sip:c@d", |v| {
+            v.push(Arc::new(binding("sip:c@d", "sip:c@h", 90)))
+        });
+        assert_eq!(l.sweep(90).len(), 1);
+        assert_eq!(l.sweep(100).len(), 1);
+        assert!(l.is_empty());
     }
 }
