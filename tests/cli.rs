@@ -17,6 +17,13 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Asserts that a command's output contains `needle`, showing the output when not.
+#[track_caller]
+fn expect(output: &[u8], needle: &str) {
+    let t = text(output);
+    assert!(t.contains(needle), "{:?} not in:\n{}", needle, t);
+}
+
 #[test]
 fn check_prints_every_error_with_its_place() {
     let dir = temp_dir("check");
@@ -48,11 +55,7 @@ fn check_prints_every_error_with_its_place() {
     std::fs::write(dir.join("typo.toml"), "[[brand]]\nnam = \"acme\"\n").unwrap();
     let out = vozbox(&dir, &["check", "typo.toml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("typo.toml:2:1: nam: unknown field `nam`"),
-        "{}",
-        text(&out.stderr)
-    );
+    expect(&out.stderr, "typo.toml:2:1: nam: unknown field `nam`");
 }
 
 #[test]
@@ -67,17 +70,9 @@ fn apply_is_atomic_and_idempotent() {
     std::fs::write(dir.join("good.toml"), PROVISION).unwrap();
     let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("applied"),
-        "{}",
-        text(&out.stdout)
-    );
+    expect(&out.stdout, "applied");
     let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
-    assert!(
-        text(&out.stdout).contains("already applied, nothing changed"),
-        "{}",
-        text(&out.stdout)
-    );
+    expect(&out.stdout, "already applied, nothing changed");
     // a file with one error changes nothing at all
     let bad = PROVISION
         .replace("extension = \"101\"", "extension = \"100\"")
@@ -85,18 +80,10 @@ fn apply_is_atomic_and_idempotent() {
     std::fs::write(dir.join("bad.toml"), bad).unwrap();
     let out = vozbox(&dir, &["apply", "bad.toml", "--config", "config.toml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("duplicate extension \"100\""),
-        "{}",
-        text(&out.stderr)
-    );
+    expect(&out.stderr, "duplicate extension \"100\"");
     assert!(text(&out.stderr).contains("nothing applied"));
     let out = vozbox(&dir, &["apply", "good.toml", "--config", "config.toml"]);
-    assert!(
-        text(&out.stdout).contains("already applied, nothing changed"),
-        "{}",
-        text(&out.stdout)
-    );
+    expect(&out.stdout, "already applied, nothing changed");
 }
 
 #[test]
@@ -118,11 +105,7 @@ fn a_wrong_config_stops_the_start_naming_file_line_and_key() {
     std::fs::write(dir.join("d.toml"), "[sip]\nlisten = [\"udp:127.0.0.1\"]\n").unwrap();
     let out = vozbox(&dir, &["run", "--config", "d.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("d.toml:2: [sip] listen:"),
-        "{}",
-        text(&out.stderr)
-    );
+    expect(&out.stderr, "d.toml:2: [sip] listen:");
     // nothing was created
     assert!(!dir.join("data").exists());
 }
@@ -149,11 +132,7 @@ fn a_wrong_provisioning_file_stops_the_start_and_keeps_the_database() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("bad.toml:"),
-        "{}",
-        text(&out.stderr)
-    );
+    expect(&out.stderr, "bad.toml:");
     v.spawn(None);
     assert!(v.registrations().contains("sip:alice@127.0.0.1"));
     sipp_ok(&sipp(
@@ -259,11 +238,7 @@ fn apply_reaches_a_running_server() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("applied to the running server"),
-        "{}",
-        text(&out.stdout)
-    );
+    expect(&out.stdout, "applied to the running server");
     sipp_ok(&sipp("register.xml", &v.addr(), "u1", "127.0.0.1", &c, &[]));
     let out = Command::new(BIN)
         .arg("apply")
@@ -272,11 +247,7 @@ fn apply_reaches_a_running_server() {
         .arg(&v.config)
         .output()
         .unwrap();
-    assert!(
-        text(&out.stdout).contains("already applied, nothing changed"),
-        "{}",
-        text(&out.stdout)
-    );
+    expect(&out.stdout, "already applied, nothing changed");
     // a wrong file is refused by the server with its errors, and nothing changes
     std::fs::write(
         &file,
@@ -291,10 +262,6 @@ fn apply_reaches_a_running_server() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no client named \"nobody\""),
-        "{}",
-        text(&out.stderr)
-    );
+    expect(&out.stderr, "no client named \"nobody\"");
     sipp_ok(&sipp("register.xml", &v.addr(), "u1", "127.0.0.1", &c, &[]));
 }
