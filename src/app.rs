@@ -4,13 +4,15 @@
 use crate::auth::ban::Bans;
 use crate::auth::digest::Algorithm;
 use crate::auth::nonce::{now_secs, Nonces};
+use crate::b2bua::B2bua;
 use crate::config::Config;
 use crate::model::{Model, Snapshot};
 use crate::registrar::{keepalive, Location, Registrar};
 use crate::server::Server;
+use crate::sip::respond::Responder;
 use crate::sip::transaction::Transactions;
 use crate::sip::transport::{Limits, Transports};
-use crate::store::writer::{BindingOp, Writer};
+use crate::store::writer::{Op, Writer};
 use crate::store::Store;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -48,7 +50,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     let expired = location.load(store.load_bindings()?, now_secs());
     let writer = Writer::start(store.clone(), cfg.storage.write_queue)?;
     if !expired.is_empty() {
-        writer.submit(expired.into_iter().map(BindingOp::Delete).collect(), None);
+        writer.submit(expired.into_iter().map(Op::Delete).collect(), None);
     }
     tracing::info!("{} bindings loaded", location.len());
 
@@ -79,9 +81,20 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         send_queue: 256,
     };
     let (transports, tcp) = Transports::bind(&cfg.listeners(), limits).await?;
-    let server = Arc::new(Server {
+    let out = Arc::new(Responder {
         transports: transports.clone(),
         txns: Transactions::new(cfg.sip.transaction_cache),
+    });
+    let b2bua = Arc::new(B2bua::new(
+        out.clone(),
+        registrar.clone(),
+        writer.clone(),
+        cfg.calls.clone(),
+        tokio::runtime::Handle::current(),
+    ));
+    let server = Arc::new(Server {
+        out: out.clone(),
+        b2bua: b2bua.clone(),
         registrar: registrar.clone(),
         bans: bans.clone(),
         inflight: Arc::new(Semaphore::new(cfg.sip.max_transactions)),
@@ -97,6 +110,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 store: store.clone(),
                 snapshot: snapshot.clone(),
                 location: location.clone(),
+                b2bua: b2bua.clone(),
                 token: cfg.api.token().map(str::to_string),
                 applying: Default::default(),
             },
@@ -131,11 +145,11 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             }
         }
         n += 1;
-        server.txns.purge();
+        out.txns.purge();
         let gone = location.sweep(now_secs());
         if !gone.is_empty() {
             tracing::debug!("{} bindings expired", gone.len());
-            writer.submit(gone.into_iter().map(BindingOp::Delete).collect(), None);
+            writer.submit(gone.into_iter().map(Op::Delete).collect(), None);
         }
         if n % 10 == 0 {
             bans.purge();

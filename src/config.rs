@@ -12,6 +12,7 @@ pub struct Config {
     pub log: Log,
     pub sip: Sip,
     pub registrar: Registrar,
+    pub calls: Calls,
     pub auth: Auth,
     pub storage: Storage,
     pub api: Api,
@@ -129,6 +130,29 @@ impl Default for Sip {
             max_connections: 4096,
             max_connections_per_ip: 64,
             tcp_idle_timeout: 300,
+        }
+    }
+}
+
+/// The B2BUA's timers.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Calls {
+    /// Seconds a call may ring unanswered before the caller gets `480`.
+    pub no_answer_timeout: u64,
+    /// Seconds an answered call may last before both legs get BYE (a backstop for a
+    /// vanished peer; the media timeout is the finer one).
+    pub max_duration: u64,
+    /// Calls being set up or in progress at once; more are refused with `503`.
+    pub max_calls: usize,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls {
+            no_answer_timeout: 60,
+            max_duration: 14_400,
+            max_calls: 100_000,
         }
     }
 }
@@ -290,6 +314,19 @@ impl Config {
                 "keepalive_interval",
                 self.registrar.keepalive_interval,
                 86_400,
+            ),
+            (
+                "calls",
+                "no_answer_timeout",
+                self.calls.no_answer_timeout,
+                3_600,
+            ),
+            ("calls", "max_duration", self.calls.max_duration, 604_800),
+            (
+                "calls",
+                "max_calls",
+                self.calls.max_calls as u64,
+                10_000_000,
             ),
             ("auth", "nonce_ttl", self.auth.nonce_ttl, 86_400),
             ("auth", "ban_window", self.auth.ban_window, 31_536_000),

@@ -3,10 +3,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod b2bua;
 pub mod config;
 pub mod model;
 pub mod provision;
 pub mod registrar;
+pub mod routing;
 pub mod server;
 pub mod sip;
 pub mod store;

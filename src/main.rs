@@ -39,6 +39,19 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// List the active calls of the running server.
+    Calls {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the call records (the most recent last).
+    Cdrs {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How many records, counting back from the most recent.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
 }
 
 /// A command's failure: the message and the exit code (1 = the input is wrong, 2 = the
@@ -183,6 +196,71 @@ fn registrations(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
+fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let Some(addr) = cfg.api.addr() else {
+        return Err(Failure("[api] listen is off: no server to ask".into(), 2));
+    };
+    let body = match client::request(addr, "GET", "/api/calls", cfg.api.token(), "") {
+        Ok(Reply::Http { status: 200, body }) => body,
+        Ok(Reply::Http { status, body }) => {
+            return Err(Failure(format!("admin API: {} {}", status, body), 3))
+        }
+        Ok(Reply::NoServer) => return Err(Failure(format!("no server at {}", addr), 3)),
+        Err(e) => return Err(Failure(format!("admin API at {}: {}", addr, e), 3)),
+    };
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&body).map_err(|e| Failure(format!("admin API: {}", e), 3))?;
+    let now = vozbox::auth::nonce::now_secs();
+    println!(
+        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}",
+        "ID", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "STATE", "AGE"
+    );
+    for c in &list {
+        let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+        println!(
+            "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>5}s",
+            c["id"].as_u64().unwrap_or(0),
+            s("client"),
+            s("caller"),
+            s("callee"),
+            s("direction"),
+            s("route"),
+            s("state"),
+            now.saturating_sub(c["start"].as_u64().unwrap_or(now))
+        );
+    }
+    println!("{} active call(s)", list.len());
+    Ok(())
+}
+
+fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let reader =
+        vozbox::store::Reader::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
+    println!(
+        "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
+        "START", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "DISPOSITION", "CODE", "SECS"
+    );
+    for c in &list {
+        println!(
+            "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
+            c.start,
+            c.client,
+            c.caller,
+            c.callee,
+            c.direction,
+            c.route,
+            c.disposition,
+            c.sip_code,
+            c.duration
+        );
+    }
+    println!("{} record(s)", list.len());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd.unwrap_or(Cmd::Run {
@@ -193,6 +271,8 @@ fn main() -> ExitCode {
         Cmd::Check { file } => check(&file),
         Cmd::Apply { file, config } => apply(&file, config),
         Cmd::Registrations { config } => registrations(config),
+        Cmd::Calls { config } => calls(config),
+        Cmd::Cdrs { config, limit } => cdrs(config, limit),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

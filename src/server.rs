@@ -3,111 +3,28 @@
 //! the registrar for REGISTER, OPTIONS answered here.
 
 use crate::auth::ban::Bans;
+use crate::b2bua::{B2bua, Incoming};
 use crate::registrar::register::Answer;
 use crate::registrar::Registrar;
-use crate::sip::headers::{param, Via};
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
-use crate::sip::transaction::{Begin, Transactions};
-use crate::sip::transport::{Flow, Proto, Sink, Transports};
+use crate::sip::respond::{to_tag, transaction_key, Responder};
+use crate::sip::transaction::Begin;
+use crate::sip::transport::{Flow, Proto, Sink};
 use crate::sip::validate::{self, check_request};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 pub struct Server {
-    pub transports: Arc<Transports>,
-    pub txns: Transactions,
+    pub out: Arc<Responder>,
+    pub b2bua: Arc<B2bua>,
     pub registrar: Arc<Registrar>,
     pub bans: Arc<Bans>,
     pub inflight: Arc<Semaphore>,
 }
 
-/// A stable, opaque To-tag for a transaction (the same for its retransmissions).
-fn to_tag(msg: &Message) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for part in [msg.call_id().unwrap_or(""), msg.get("Via").unwrap_or("")] {
-        for b in part.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    format!("vb{:x}", h)
-}
-
-/// The top Via as it goes back in the response, with `received` and `rport` filled in
-/// (RFC 3261 §18.2.1, RFC 3581), and where the response goes (RFC 3261 §18.2.2).
-fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
-    use std::fmt::Write;
-    let remote = flow.remote;
-    let rport = param(&via.params, "rport").is_some();
-    let mut out = String::with_capacity(96);
-    let _ = write!(out, "SIP/2.0/{} {}", via.transport, via.host);
-    if let Some(p) = via.port {
-        let _ = write!(out, ":{}", p);
-    }
-    for (k, v) in &via.params {
-        if k == "rport" || k == "received" {
-            continue;
-        }
-        out.push(';');
-        out.push_str(k);
-        if let Some(v) = v {
-            out.push('=');
-            out.push_str(v);
-        }
-    }
-    let host = via.host.trim_matches(['[', ']']);
-    if rport || host.parse::<IpAddr>().ok() != Some(remote.ip()) {
-        let _ = write!(out, ";received={}", remote.ip());
-    }
-    if rport {
-        let _ = write!(out, ";rport={}", remote.port());
-    }
-    let to = if rport || flow.proto != Proto::Udp {
-        remote
-    } else {
-        SocketAddr::new(remote.ip(), via.port.unwrap_or(5060))
-    };
-    (out, to)
-}
-
 impl Server {
-    fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
-        let method = msg.method()?;
-        let m = if method == "ACK" { "INVITE" } else { method };
-        match via.branch() {
-            Some(b) if b.starts_with("z9hG4bK") => Some(format!(
-                "{}|{}:{}|{}",
-                b,
-                via.host,
-                via.port.unwrap_or(0),
-                m
-            )),
-            _ => Some(format!(
-                "{}|{}|{}|{}",
-                msg.call_id()?,
-                msg.get("CSeq")?,
-                msg.get("From")?,
-                msg.get("Via")?
-            )),
-        }
-    }
-
-    /// Sends a response to a request that arrived on `flow`, and remembers it for
-    /// retransmissions under `key`.
-    fn send_response(&self, via: &Via, flow: &Flow, mut resp: Message, key: Option<&str>) {
-        let (via, to) = stamp_via(via, flow);
-        resp.set_top_via(via);
-        let bytes = Arc::new(resp.to_bytes());
-        if let Some(k) = key {
-            self.txns.complete(k, bytes.clone(), flow, to);
-        }
-        if let Err(e) = self.transports.send_to(flow, to, bytes.as_ref().clone()) {
-            tracing::debug!("response to {}: {}", to, e);
-        }
-    }
-
     fn options(&self, req: &Message, tag: &str) -> Message {
         let mut r = response(req, 200, "OK", tag);
         r.push_header("Allow", reply::ALLOW);
@@ -135,7 +52,7 @@ impl Server {
         for (k, v) in &rej.headers {
             r.push_header(k, v.clone());
         }
-        self.send_response(&via, flow, r, None);
+        self.out.send(&via, flow, r, None);
     }
 
     fn handle_request(self: Arc<Self>, msg: Message, flow: Flow) {
@@ -145,20 +62,26 @@ impl Server {
         };
         let method = msg.method().unwrap_or("").to_string();
         if method == "ACK" {
-            // No INVITE server transactions yet: an ACK has nothing to complete.
-            return;
+            // ACKs have no transaction of their own: the call they belong to takes them.
+            return self.b2bua.on_request(Incoming {
+                msg,
+                checked,
+                flow,
+                key: None,
+            });
         }
         let key = if flow.proto == Proto::Udp {
-            Self::transaction_key(&msg, &checked.via)
+            transaction_key(&msg, &checked.via)
         } else {
             None
         };
         if let Some(k) = &key {
-            match self.txns.begin(k) {
+            match self.out.txns.begin(k) {
                 Begin::New => {}
                 Begin::InProgress => return,
                 Begin::Completed { response, flow, to } => {
                     let _ = self
+                        .out
                         .transports
                         .send_to(&flow, to, response.as_ref().clone());
                     return;
@@ -170,13 +93,13 @@ impl Server {
         match method.as_str() {
             "OPTIONS" => {
                 let r = self.options(&msg, &tag);
-                self.send_response(via, &flow, r, key.as_deref());
+                self.out.send(via, &flow, r, key.as_deref());
             }
             "REGISTER" => {
                 let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
                     let mut r = response(&msg, 503, "Service Unavailable", &tag);
                     r.push_header("Retry-After", "5");
-                    self.send_response(via, &flow, r, key.as_deref());
+                    self.out.send(via, &flow, r, key.as_deref());
                     return;
                 };
                 let registrar = self.registrar.clone();
@@ -197,19 +120,23 @@ impl Server {
                                 r
                             }
                         };
-                        self.send_response(&checked.via, &fl, r, key.as_deref());
+                        self.out.send(&checked.via, &fl, r, key.as_deref());
                         drop(permit);
                     }),
                 );
             }
-            "CANCEL" => {
-                let r = response(&msg, 481, "Call/Transaction Does Not Exist", &tag);
-                self.send_response(via, &flow, r, key.as_deref());
+            _ if method == "INVITE" || method == "CANCEL" || checked.to.tag().is_some() => {
+                self.b2bua.on_request(Incoming {
+                    msg,
+                    checked,
+                    flow,
+                    key,
+                });
             }
             _ => {
                 let mut r = response(&msg, 405, "Method Not Allowed", &tag);
                 r.push_header("Allow", reply::ALLOW);
-                self.send_response(via, &flow, r, key.as_deref());
+                self.out.send(via, &flow, r, key.as_deref());
             }
         }
     }
@@ -254,7 +181,7 @@ impl Server {
         };
         tracing::debug!("400 to {}: {}", flow.remote, why);
         let r = response(&msg, 400, "Bad Request", &to_tag(&msg));
-        self.send_response(&via, flow, r, None);
+        self.out.send(&via, flow, r, None);
     }
 }
 
@@ -268,8 +195,11 @@ impl Sink for Server {
             Ok(msg) => {
                 if msg.is_request() {
                     self.handle_request(msg, flow);
+                } else {
+                    // Responses to the B2BUA's requests (those to keep-alive OPTIONS
+                    // belong to no call and end there).
+                    self.b2bua.on_response(msg);
                 }
-                // Responses: only to our keep-alive OPTIONS, which need no answer.
             }
             Err(e) => self.salvage_400(data, &flow, &e.0),
         }
@@ -279,6 +209,7 @@ impl Sink for Server {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::respond::stamp_via;
 
     #[test]
     fn stamps_via_and_routes_responses() {

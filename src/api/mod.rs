@@ -1,5 +1,5 @@
 //! The admin HTTP API: apply a provisioning file to the running server (atomically, like
-//! `vozbox apply`), list registrations, liveness. Listens on `[api] listen` (loopback by
+//! `vozbox apply`), list registrations and active calls, liveness. Listens on `[api] listen` (loopback by
 //! default); with `[api] token` set, every call needs `Authorization: Bearer <token>`.
 
 pub mod client;
@@ -22,6 +22,7 @@ pub struct Api {
     pub store: Arc<Store>,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub location: Arc<Location>,
+    pub b2bua: Arc<crate::b2bua::B2bua>,
     pub token: Option<String>,
     /// Serialises applies: commit and snapshot swap happen together.
     pub applying: Arc<std::sync::Mutex<()>>,
@@ -130,6 +131,13 @@ async fn registrations(State(api): State<Api>, headers: HeaderMap) -> Response {
     Json(list).into_response()
 }
 
+async fn calls(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    Json(api.b2bua.list()).into_response()
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -142,6 +150,7 @@ pub fn router(api: Api) -> Router {
             post(provision).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
         )
         .route("/api/registrations", get(registrations))
+        .route("/api/calls", get(calls))
         .route("/health", get(health))
         .with_state(api)
 }

@@ -162,7 +162,7 @@ pub fn same(a: &str, b: &str) -> bool {
     d == 0
 }
 
-fn parse_params(s: &str) -> Result<Vec<(&str, Cow<'_, str>)>, String> {
+pub(crate) fn parse_params(s: &str) -> Result<Vec<(&str, Cow<'_, str>)>, String> {
     let mut out = Vec::with_capacity(10);
     let b = s.as_bytes();
     let mut i = 0;

@@ -4,3 +4,4 @@ pub mod ban;
 pub mod digest;
 pub mod nonce;
 pub mod trust;
+pub mod verify;

@@ -3,7 +3,7 @@
 //! challenged — vozbox never challenges its upstream.
 
 use crate::model::{FriendMode, Snapshot};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -17,11 +17,14 @@ pub enum Source {
     MustAuthenticate,
 }
 
-/// Classifies the source address of a request that is not a REGISTER.
-pub fn classify(snapshot: &Snapshot, ip: IpAddr) -> Source {
+/// Classifies the source of a request that is not a REGISTER. A carrier is recognised by
+/// its address and port (so a carrier on a shared or loopback address does not make every
+/// other sender on that address trusted); a DDI provider by address or range.
+pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
     let m = &snapshot.model;
+    let ip = source.ip();
     for c in &m.carriers {
-        if c.address.parse::<IpAddr>().ok() == Some(ip) {
+        if c.address.parse::<IpAddr>().ok() == Some(ip) && c.port == source.port() {
             return Source::Carrier {
                 brand: c.brand.clone(),
                 name: c.name.clone(),
@@ -115,11 +118,16 @@ mod tests {
             ..Default::default()
         };
         let s = Snapshot::new(model);
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let ip = |s: &str| SocketAddr::new(s.parse::<IpAddr>().unwrap(), 5060);
         assert!(matches!(
             classify(&s, ip("10.0.0.1")),
             Source::Carrier { .. }
         ));
+        // another port of the carrier's address is not the carrier
+        assert_eq!(
+            classify(&s, "10.0.0.1:5099".parse().unwrap()),
+            Source::MustAuthenticate
+        );
         assert!(matches!(
             classify(&s, ip("10.1.200.3")),
             Source::DdiProvider { .. }

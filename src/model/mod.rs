@@ -28,6 +28,7 @@ pub use media_relay_set::MediaRelaySet;
 pub use rating_profile::{Rate, RatingProfile};
 pub use user::User;
 
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -58,6 +59,39 @@ pub struct Snapshot {
     /// client → user name → index (looked up by `&str`, no allocation per request)
     user_by_name: HashMap<String, HashMap<String, usize>>,
     friend_by_name: HashMap<String, HashMap<String, usize>>,
+    client_by_name: HashMap<String, usize>,
+    /// client → extension number → index
+    extension_by_number: HashMap<String, HashMap<String, usize>>,
+    /// client → its friends' indices ordered by (priority, name): the order routing tries them
+    friends_in_order: HashMap<String, Vec<usize>>,
+    /// parallel to `model.friends`: each pattern compiled once, anchored as `^(?:p)$`
+    friend_patterns: Vec<Vec<Regex>>,
+    /// client → ACL name → index
+    acl_by_name: HashMap<String, HashMap<String, usize>>,
+    /// parallel to `model.call_acls`: the rules ordered by priority, compiled once
+    acl_rules: Vec<Vec<CompiledAclRule>>,
+    /// E.164 number → index (DDI numbers are unique across clients)
+    ddi_by_number: HashMap<String, usize>,
+    /// brand → index of its first carrier by name
+    carrier_by_brand: HashMap<String, usize>,
+    /// client → indices of its rating profiles
+    rating_by_client: HashMap<String, Vec<usize>>,
+}
+
+/// One rule of a call ACL with its pattern compiled (see [`Snapshot::call_acl`]).
+#[derive(Debug, Clone)]
+pub struct CompiledAclRule {
+    pub priority: u32,
+    pub policy: Policy,
+    /// The pattern as written (unanchored: `^`/`$` in it anchor it). `None` when it does not
+    /// compile — provisioning rejects such patterns, so this only happens with a model that
+    /// bypassed validation; routing refuses a call that reaches such a rule (fail closed).
+    pub regex: Option<Regex>,
+}
+
+/// A friend pattern matches the whole dialled number: compiled as `^(?:p)$`.
+fn anchored(p: &str) -> Option<Regex> {
+    Regex::new(&format!("^(?:{})$", p)).ok()
 }
 
 /// A credential that may REGISTER: a terminal or a register-mode friend.
@@ -88,8 +122,89 @@ impl Snapshot {
             client_by_domain: HashMap::new(),
             user_by_name: HashMap::new(),
             friend_by_name: HashMap::new(),
+            client_by_name: HashMap::new(),
+            extension_by_number: HashMap::new(),
+            friends_in_order: HashMap::new(),
+            friend_patterns: Vec::new(),
+            acl_by_name: HashMap::new(),
+            acl_rules: Vec::new(),
+            ddi_by_number: HashMap::new(),
+            carrier_by_brand: HashMap::new(),
+            rating_by_client: HashMap::new(),
             model,
         };
+        for (i, c) in s.model.clients.iter().enumerate() {
+            s.client_by_name.insert(c.name.clone(), i);
+        }
+        for (i, e) in s.model.extensions.iter().enumerate() {
+            s.extension_by_number
+                .entry(e.client.clone())
+                .or_default()
+                .insert(e.number.clone(), i);
+        }
+        for (i, f) in s.model.friends.iter().enumerate() {
+            s.friends_in_order
+                .entry(f.client.clone())
+                .or_default()
+                .push(i);
+        }
+        let friends = &s.model.friends;
+        for v in s.friends_in_order.values_mut() {
+            v.sort_by(|&a, &b| {
+                (friends[a].priority, &friends[a].name)
+                    .cmp(&(friends[b].priority, &friends[b].name))
+            });
+        }
+        // An invalid pattern (rejected by provisioning) is dropped: it matches nothing.
+        s.friend_patterns = friends
+            .iter()
+            .map(|f| f.patterns.iter().filter_map(|p| anchored(p)).collect())
+            .collect();
+        for (i, a) in s.model.call_acls.iter().enumerate() {
+            s.acl_by_name
+                .entry(a.client.clone())
+                .or_default()
+                .insert(a.name.clone(), i);
+        }
+        s.acl_rules = s
+            .model
+            .call_acls
+            .iter()
+            .map(|a| {
+                let mut rules: Vec<CompiledAclRule> = a
+                    .rules
+                    .iter()
+                    .map(|r| CompiledAclRule {
+                        priority: r.priority,
+                        policy: r.policy,
+                        regex: Regex::new(&r.pattern).ok(),
+                    })
+                    .collect();
+                // Stable: rules of equal priority keep their written order.
+                rules.sort_by_key(|r| r.priority);
+                rules
+            })
+            .collect();
+        for (i, d) in s.model.ddis.iter().enumerate() {
+            s.ddi_by_number.insert(d.number.clone(), i);
+        }
+        for (i, c) in s.model.carriers.iter().enumerate() {
+            let carriers = &s.model.carriers;
+            s.carrier_by_brand
+                .entry(c.brand.clone())
+                .and_modify(|j| {
+                    if c.name < carriers[*j].name {
+                        *j = i;
+                    }
+                })
+                .or_insert(i);
+        }
+        for (i, r) in s.model.rating_profiles.iter().enumerate() {
+            s.rating_by_client
+                .entry(r.client.clone())
+                .or_default()
+                .push(i);
+        }
         for (i, c) in s.model.clients.iter().enumerate() {
             s.client_by_domain.insert(c.domain.to_ascii_lowercase(), i);
         }
@@ -129,6 +244,61 @@ impl Snapshot {
             .get(client)
             .and_then(|m| m.get(name))
             .map(|&i| &self.model.friends[i])
+    }
+
+    pub fn client(&self, name: &str) -> Option<&Client> {
+        self.client_by_name
+            .get(name)
+            .map(|&i| &self.model.clients[i])
+    }
+
+    /// The extension `number` of `client`.
+    pub fn extension(&self, client: &str, number: &str) -> Option<&Extension> {
+        self.extension_by_number
+            .get(client)
+            .and_then(|m| m.get(number))
+            .map(|&i| &self.model.extensions[i])
+    }
+
+    /// The friends of `client` in routing order (priority ascending, ties by name), each
+    /// with its patterns compiled to match the whole number.
+    pub fn friends_by_priority(&self, client: &str) -> impl Iterator<Item = (&Friend, &[Regex])> {
+        self.friends_in_order
+            .get(client)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| (&self.model.friends[i], self.friend_patterns[i].as_slice()))
+    }
+
+    /// The call ACL `name` of `client`, with its rules compiled and ordered by priority.
+    pub fn call_acl(&self, client: &str, name: &str) -> Option<(&CallAcl, &[CompiledAclRule])> {
+        self.acl_by_name
+            .get(client)
+            .and_then(|m| m.get(name))
+            .map(|&i| (&self.model.call_acls[i], self.acl_rules[i].as_slice()))
+    }
+
+    /// The DDI with this exact E.164 number.
+    pub fn ddi(&self, number: &str) -> Option<&Ddi> {
+        self.ddi_by_number.get(number).map(|&i| &self.model.ddis[i])
+    }
+
+    /// The carrier external calls of `brand` go through: its first carrier by name.
+    pub fn carrier_of_brand(&self, brand: &str) -> Option<&Carrier> {
+        self.carrier_by_brand
+            .get(brand)
+            .map(|&i| &self.model.carriers[i])
+    }
+
+    /// The rating profiles of `client` (active or not).
+    pub fn rating_profiles(&self, client: &str) -> impl Iterator<Item = &RatingProfile> {
+        self.rating_by_client
+            .get(client)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.model.rating_profiles[i])
     }
 
     /// The terminal or register-mode friend of `client` called `name`.

@@ -3,8 +3,9 @@
 
 use super::location::Location;
 use crate::auth::ban::Bans;
-use crate::auth::digest::{self, Algorithm, Credentials};
-use crate::auth::nonce::{now_secs, NonceState, Nonces, Use};
+use crate::auth::digest::Algorithm;
+use crate::auth::nonce::{now_secs, Nonces};
+use crate::auth::verify::{Verdict, Verifier};
 use crate::config;
 use crate::model::{Binding, Snapshot};
 use crate::sip::headers::{param, uri_equal, uri_host, uri_socket, uri_user};
@@ -12,7 +13,7 @@ use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
 use crate::sip::validate::Checked;
-use crate::store::writer::{BindingOp, Done, Writer, Written};
+use crate::store::writer::{Done, Op, Writer, Written};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -83,19 +84,17 @@ impl Registrar {
         }
     }
 
+    pub fn verifier(&self) -> Verifier<'_> {
+        Verifier {
+            nonces: &self.nonces,
+            bans: &self.bans,
+            algorithms: &self.algorithms,
+        }
+    }
+
     fn challenge(&self, req: &Message, realm: &str, stale: bool, to_tag: &str) -> Message {
         let mut r = response(req, 401, "Unauthorized", to_tag);
-        let nonce = self.nonces.issue(realm);
-        for alg in &self.algorithms {
-            let mut v = format!(
-                "Digest realm=\"{}\", nonce=\"{}\", qop=\"auth\", algorithm={}",
-                realm,
-                nonce,
-                alg.name()
-            );
-            if stale {
-                v.push_str(", stale=true");
-            }
+        for v in self.verifier().challenge(realm, stale) {
             r.push_header("WWW-Authenticate", v);
         }
         r
@@ -122,88 +121,25 @@ impl Registrar {
             .map(|c| c.domain.clone())
             .unwrap_or_else(|| domain.clone());
 
-        let Some(auth) = req.get("Authorization") else {
-            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+        let verdict = self
+            .verifier()
+            .verify(req, "Authorization", &realm, flow, |name| {
+                client
+                    .and_then(|c| snap.registrant(&c.name, name))
+                    .map(|r| r.password().to_string())
+            });
+        let username = match verdict {
+            Verdict::Authenticated(u) => u,
+            Verdict::Challenge { stale } => {
+                return Outcome::Reply(self.challenge(req, &realm, stale, to_tag))
+            }
+            Verdict::Bad(why) => return bad(why),
         };
-        let creds = match Credentials::parse(auth) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::debug!("REGISTER from {}: Authorization: {}", flow.remote, e);
-                self.bans.fail(flow.remote.ip());
-                return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
-            }
-        };
-        // RFC 2617 §3.2.2.5: the digest covers the Request-URI; another URI is a bad request
-        // (a credential made for some other request), not a failed login.
-        if let crate::sip::message::StartLine::Request { uri, .. } = &req.start {
-            if !uri_equal(&creds.uri, uri) {
-                return bad("the digest uri is not the Request-URI");
-            }
-        }
-        let alg = match creds.algorithm.as_deref() {
-            None => Some(Algorithm::Md5),
-            Some(a) => Algorithm::parse(a),
-        }
-        .filter(|a| self.algorithms.contains(a));
-        let registrant = client.and_then(|c| snap.registrant(&c.name, &creds.username));
-        let nonce_state = self.nonces.check(&creds.nonce, &realm);
-        // Compute the digest even for unknown users so both take the same path.
-        let password = registrant.map(|r| r.password().to_string());
-        // The digest is checked whatever the nonce: right credentials with a nonce that is
-        // not (or no longer) ours — e.g. one from before a restart — are a stale nonce, not
-        // a failed login (a whole office behind one NAT would be banned after a restart).
-        let correct = match (alg, &password) {
-            (Some(alg), pw) if creds.realm == realm => {
-                let ha1 = digest::ha1(
-                    alg,
-                    &creds.username,
-                    &realm,
-                    pw.as_deref().unwrap_or("\u{0}"),
-                );
-                let expected = creds.expected(alg, &ha1, "REGISTER");
-                pw.is_some() && expected.is_some_and(|e| digest::same(&e, &creds.response))
-            }
-            _ => false,
-        };
-        if !correct {
-            tracing::info!(
-                "REGISTER from {}: authentication failed for {:?}@{}",
-                flow.remote,
-                creds.username,
-                domain
-            );
-            self.bans.fail(flow.remote.ip());
-            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
-        }
-        if nonce_state != NonceState::Fresh {
-            return Outcome::Reply(self.challenge(req, &realm, true, to_tag));
-        }
-        let nc = if creds.qop.is_some() {
-            match creds.nonce_count() {
-                Some(n) => Some(n),
-                None => return bad("qop without a valid nc"),
-            }
-        } else {
-            None
-        };
-        match self.nonces.record(&creds.nonce, nc, txn_hash(req, flow)) {
-            Use::Accepted => {}
-            Use::Stale => return Outcome::Reply(self.challenge(req, &realm, true, to_tag)),
-            Use::Replayed => {
-                // Answered with a fresh challenge; not counted for bans: a legitimate phone
-                // can resend an old request, and the challenge gives an attacker nothing.
-                tracing::info!(
-                    "REGISTER from {}: replayed Authorization for {:?}",
-                    flow.remote,
-                    creds.username
-                );
-                return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
-            }
-        }
+        let registrant = client.and_then(|c| snap.registrant(&c.name, &username));
         let (Some(client), Some(registrant)) = (client, registrant) else {
             return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
         };
-        if to_user != creds.username {
+        if to_user != username {
             return Outcome::Reply(response(req, 403, "Forbidden", to_tag));
         }
         let who = Who {
@@ -320,7 +256,7 @@ impl Registrar {
             list.retain(|b| {
                 let keep = b.expires_at > now;
                 if !keep {
-                    expired.push(BindingOp::Delete(b.key()));
+                    expired.push(Op::Delete(b.key()));
                 }
                 keep
             });
@@ -336,7 +272,7 @@ impl Registrar {
                 if next.iter().any(|b| older(b)) {
                     answer = Some(Answer::RetryLater(500, "Server Internal Error"));
                 } else {
-                    ops.extend(next.drain(..).map(|b| BindingOp::Delete(b.key())));
+                    ops.extend(next.drain(..).map(|b| Op::Delete(b.key())));
                 }
             }
             for (contact, expires, q, socket) in &contacts {
@@ -351,7 +287,7 @@ impl Registrar {
                 }
                 if *expires == 0 {
                     if let Some(i) = existing {
-                        ops.push(BindingOp::Delete(next.remove(i).key()));
+                        ops.push(Op::Delete(next.remove(i).key()));
                     }
                     continue;
                 }
@@ -373,12 +309,12 @@ impl Registrar {
                     user_agent: user_agent.clone(),
                     path: path.clone(),
                 });
-                ops.push(BindingOp::Put(b.clone()));
+                ops.push(Op::Put(b.clone()));
                 match existing {
                     Some(i) => {
                         if next[i].contact != b.contact {
                             // stored under its old spelling: that row goes
-                            ops.push(BindingOp::Delete(next[i].key()));
+                            ops.push(Op::Delete(next[i].key()));
                         }
                         next[i] = b;
                     }
@@ -394,7 +330,7 @@ impl Registrar {
                 let Some((i, _)) = next.iter().enumerate().min_by_key(|(_, b)| b.expires_at) else {
                     break;
                 };
-                ops.push(BindingOp::Delete(next.remove(i).key()));
+                ops.push(Op::Delete(next.remove(i).key()));
             }
             let mut ok = response(req, 200, "OK", to_tag);
             for b in &next {
@@ -455,18 +391,6 @@ fn delta_seconds(v: &str) -> Option<u32> {
 
 /// Identifies the transaction of a request and where it came from (top Via, Call-ID, CSeq,
 /// source flow): the same bytes replayed from elsewhere are another transaction.
-fn txn_hash(req: &Message, flow: &Flow) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    req.get("Via").hash(&mut h);
-    req.call_id().hash(&mut h);
-    req.get("CSeq").hash(&mut h);
-    flow.proto.hash(&mut h);
-    flow.remote.hash(&mut h);
-    flow.conn.hash(&mut h);
-    h.finish()
-}
-
 /// RFC 7231 IMF-fixdate, e.g. "Wed, 25 Nov 2026 08:26:28 GMT".
 pub fn httpdate(secs: u64) -> String {
     let days = secs / 86400;

@@ -5,6 +5,7 @@ pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod reply;
+pub mod respond;
 pub mod transaction;
 pub mod transport;
 pub mod validate;

@@ -86,6 +86,9 @@ struct Conn {
 
 pub struct Transports {
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    tcp_local: Vec<SocketAddr>,
+    /// Set by `serve`: where messages of outbound connections go, and the runtime.
+    outbound: std::sync::OnceLock<(Arc<dyn Sink>, tokio::runtime::Handle)>,
     conns: DashMap<u64, Conn>,
     per_ip: DashMap<IpAddr, usize>,
     total_conns: AtomicUsize,
@@ -176,6 +179,8 @@ impl Transports {
         }
         let t = Arc::new(Transports {
             udp,
+            tcp_local: tcp.iter().map(|(a, _)| *a).collect(),
+            outbound: std::sync::OnceLock::new(),
             conns: DashMap::new(),
             per_ip: DashMap::new(),
             total_conns: AtomicUsize::new(0),
@@ -208,6 +213,10 @@ impl Transports {
         sink: Arc<S>,
         workers: usize,
     ) {
+        let dynsink: Arc<dyn Sink> = sink.clone();
+        let _ = self
+            .outbound
+            .set((dynsink, tokio::runtime::Handle::current()));
         // UDP: blocking receive threads, no reactor in the way (one recvfrom per message).
         for (local, sock) in &self.udp {
             for n in 0..workers.max(1) {
@@ -225,6 +234,72 @@ impl Transports {
             let (me, sink) = (self.clone(), sink.clone());
             tokio::spawn(async move { me.accept_loop(listener, local, sink).await });
         }
+    }
+
+    /// The local address requests on `proto` are sent from (for Via and Contact).
+    pub fn local_addr(&self, proto: Proto) -> Option<SocketAddr> {
+        match proto {
+            Proto::Udp => self.udp.first().map(|(a, _)| *a),
+            Proto::Tcp => self.tcp_local.first().copied(),
+            Proto::Tls => None,
+        }
+    }
+
+    /// A flow to `remote` over `proto`: UDP from our first socket; TCP over an open
+    /// connection to that address, else a new one (messages queue until it is up; a
+    /// failed connect closes the flow, and later sends fail).
+    pub fn flow_to(self: &Arc<Self>, proto: Proto, remote: SocketAddr) -> Option<Flow> {
+        let local = self.local_addr(proto)?;
+        if proto == Proto::Udp {
+            return Some(Flow {
+                proto,
+                local,
+                remote,
+                conn: None,
+            });
+        }
+        if let Some(id) = self
+            .conns
+            .iter()
+            .find(|c| c.remote == remote)
+            .map(|c| *c.key())
+        {
+            return Some(Flow {
+                proto,
+                local,
+                remote,
+                conn: Some(id),
+            });
+        }
+        let (sink, rt) = self.outbound.get()?.clone();
+        if self.total_conns.load(Ordering::Relaxed) >= self.limits.max_connections {
+            return None;
+        }
+        self.total_conns.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.limits.send_queue);
+        self.conns.insert(id, Conn { tx, remote });
+        let me = self.clone();
+        rt.spawn(async move {
+            let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(remote));
+            match connect.await {
+                Ok(Ok(stream)) => {
+                    me.run_conn(stream, local, remote, id, rx, sink.clone())
+                        .await;
+                }
+                Ok(Err(e)) => tracing::info!("tcp connect to {}: {}", remote, e),
+                Err(_) => tracing::info!("tcp connect to {}: timed out", remote),
+            }
+            me.conns.remove(&id);
+            me.total_conns.fetch_sub(1, Ordering::Relaxed);
+            sink.on_close(id);
+        });
+        Some(Flow {
+            proto,
+            local,
+            remote,
+            conn: Some(id),
+        })
     }
 
     async fn accept_loop<S: Sink>(
@@ -284,7 +359,7 @@ impl Transports {
         }
     }
 
-    async fn run_conn<S: Sink>(
+    async fn run_conn<S: Sink + ?Sized>(
         &self,
         stream: TcpStream,
         local: SocketAddr,

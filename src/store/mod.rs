@@ -235,31 +235,30 @@ impl Store {
     }
 
     /// Applies binding changes in one transaction (used by the writer thread).
-    pub(crate) fn write_bindings(&self, ops: &[writer::BindingOp]) -> Result<(), StoreError> {
+    /// Commits binding changes and call records in one durable transaction.
+    pub(crate) fn write_ops(&self, ops: &[writer::Op]) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write()?;
         tx.set_durability(redb::Durability::Immediate)?;
         {
             let mut t = tx.open_table(BINDINGS)?;
+            let mut cdrs = None;
             for op in ops {
                 match op {
-                    writer::BindingOp::Put(b) => put(&mut t, &b.key(), b.as_ref())?,
-                    writer::BindingOp::Delete(k) => {
+                    writer::Op::Put(b) => put(&mut t, &b.key(), b.as_ref())?,
+                    writer::Op::Delete(k) => {
                         t.remove(k.as_str())?;
+                    }
+                    writer::Op::Cdr(c) => {
+                        let ct = match &mut cdrs {
+                            Some(ct) => ct,
+                            None => cdrs.insert(tx.open_table(CDRS)?),
+                        };
+                        let next = ct.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+                        let bytes = serde_json::to_vec(c.as_ref())?;
+                        ct.insert(next, bytes.as_slice())?;
                     }
                 }
             }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    pub fn append_cdr(&self, cdr: &Cdr) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        {
-            let mut t = tx.open_table(CDRS)?;
-            let next = t.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
-            let bytes = serde_json::to_vec(cdr)?;
-            t.insert(next, bytes.as_slice())?;
         }
         tx.commit()?;
         Ok(())
@@ -297,5 +296,18 @@ impl Reader {
     pub fn bindings(&self) -> Result<Vec<Binding>, StoreError> {
         let tx = self.db.begin_read()?;
         read_all(&tx.open_table(BINDINGS)?)
+    }
+
+    /// The last `limit` call records, oldest first.
+    pub fn cdrs(&self, limit: usize) -> Result<Vec<Cdr>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CDRS)?;
+        let mut out = Vec::new();
+        for row in t.iter()?.rev().take(limit) {
+            let (_, v) = row?;
+            out.push(serde_json::from_slice(v.value())?);
+        }
+        out.reverse();
+        Ok(out)
     }
 }

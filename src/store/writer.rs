@@ -4,14 +4,16 @@
 //! right after the commit: no task, channel or wake-up per registration.
 
 use super::Store;
-use crate::model::Binding;
+use crate::model::{Binding, Cdr};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub enum BindingOp {
+/// One durable change: a binding written or removed, or a call record appended.
+pub enum Op {
     Put(Arc<Binding>),
     Delete(String),
+    Cdr(Box<Cdr>),
 }
 
 /// What became of a submitted change.
@@ -32,7 +34,7 @@ pub enum Written {
 pub type Done = Box<dyn FnOnce(Written) + Send>;
 
 struct Job {
-    ops: Vec<BindingOp>,
+    ops: Vec<Op>,
     done: Option<Done>,
 }
 
@@ -77,14 +79,13 @@ impl Writer {
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
                     collect(&rx, &mut batch);
-                    let ops: Vec<BindingOp> =
-                        batch.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
+                    let ops: Vec<Op> = batch.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
                     let started = Instant::now();
-                    let result = store.write_bindings(&ops);
+                    let result = store.write_ops(&ops);
                     let took = started.elapsed();
                     if took > SLOW_COMMIT {
                         tracing::warn!(
-                            "store: committing {} binding changes took {} ms",
+                            "store: committing {} changes took {} ms",
                             ops.len(),
                             took.as_millis()
                         );
@@ -92,11 +93,7 @@ impl Writer {
                     let ok = match result {
                         Ok(()) => Written::Durable,
                         Err(e) => {
-                            tracing::error!(
-                                "store: writing {} binding changes failed: {}",
-                                ops.len(),
-                                e
-                            );
+                            tracing::error!("store: writing {} changes failed: {}", ops.len(), e);
                             Written::Failed
                         }
                     };
@@ -112,7 +109,7 @@ impl Writer {
 
     /// Queues changes whose completion must follow them; when the queue is full nothing is
     /// queued and `done` comes back to the caller (which can undo, then answer 503).
-    pub fn try_submit(&self, ops: Vec<BindingOp>, done: Done) -> Result<(), Done> {
+    pub fn try_submit(&self, ops: Vec<Op>, done: Done) -> Result<(), Done> {
         match self.tx.try_send(Job {
             ops,
             done: Some(done),
@@ -124,8 +121,16 @@ impl Writer {
         }
     }
 
+    /// Queues changes that must not be dropped (call records), waiting for room in the
+    /// queue when it is full (back-pressure on the caller rather than a lost record).
+    pub fn submit_wait(&self, ops: Vec<Op>) {
+        if self.tx.send(Job { ops, done: None }).is_err() {
+            tracing::error!("store: the writer has stopped; a change is lost");
+        }
+    }
+
     /// Queues changes; `done` learns what became of them.
-    pub fn submit(&self, ops: Vec<BindingOp>, done: Option<Done>) {
+    pub fn submit(&self, ops: Vec<Op>, done: Option<Done>) {
         match self.tx.try_send(Job { ops, done }) {
             Ok(()) => {}
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {

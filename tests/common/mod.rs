@@ -245,6 +245,20 @@ pub fn sipp(
     csv: &str,
     extra: &[&str],
 ) -> Sipp {
+    let port = free_port(local_ip);
+    sipp_at(scenario, remote, transport, local_ip, port, csv, extra)
+}
+
+/// The same from a chosen local port (a callee registers from the port it answers on).
+pub fn sipp_at(
+    scenario: &str,
+    remote: &str,
+    transport: &str,
+    local_ip: &str,
+    port: u16,
+    csv: &str,
+    extra: &[&str],
+) -> Sipp {
     let dir = temp_dir("sipp");
     let csv_path = dir.join("users.csv");
     std::fs::write(&csv_path, csv).unwrap();
@@ -252,7 +266,6 @@ pub fn sipp(
     let sf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp")
         .join(scenario);
-    let port = free_port(local_ip);
     let mut cmd = Command::new("sipp");
     cmd.current_dir(&dir)
         .arg("-sf")
@@ -407,5 +420,134 @@ impl RawUa {
             "Authorization: Digest username=\"alice\", realm=\"127.0.0.1\", nonce=\"{}\", uri=\"sip:127.0.0.1\", response=\"{}\", algorithm={}, qop=auth, nc={}, cnonce=\"c0ffee\"\r\n",
             nonce, resp, algorithm, nc
         )
+    }
+}
+
+/// A SIPp callee (UAS scenario) running in the background on `local_ip:port` for one call.
+pub struct SippUas {
+    child: Option<Child>,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl SippUas {
+    pub fn start(scenario: &str, transport: &str, local_ip: &str, port: u16) -> SippUas {
+        let dir = temp_dir("sipp-uas");
+        let sf = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/sipp")
+            .join(scenario);
+        let child = Command::new("sipp")
+            .current_dir(&dir)
+            .arg("-sf")
+            .arg(&sf)
+            .args(["-t", transport, "-i", local_ip, "-p", &port.to_string()])
+            .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
+            .arg("-trace_msg")
+            .arg("-message_file")
+            .arg(dir.join("messages.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.join("out.log")).unwrap(),
+            ))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("err.log")).unwrap(),
+            ))
+            .spawn()
+            .expect("run sipp (apt-get install sip-tester)");
+        // SIPp binds its socket at once; give it a moment before traffic is sent to it.
+        std::thread::sleep(Duration::from_millis(200));
+        SippUas {
+            child: Some(child),
+            dir,
+            port,
+        }
+    }
+
+    /// Waits for the scenario to end (at most `timeout`) and returns what it did.
+    pub fn wait(mut self, timeout: Duration) -> Sipp {
+        let deadline = Instant::now() + timeout;
+        let mut ok = false;
+        if let Some(mut c) = self.child.take() {
+            loop {
+                match c.try_wait() {
+                    Ok(Some(st)) => {
+                        ok = st.success();
+                        break;
+                    }
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50))
+                    }
+                    _ => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        break;
+                    }
+                }
+            }
+        }
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        Sipp {
+            ok,
+            output: read("out.log") + &read("err.log"),
+            messages: read("messages.log"),
+        }
+    }
+}
+
+impl Drop for SippUas {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The injection file of a caller: domain; credentials; user; number dialled.
+pub fn call_csv(domain: &str, user: &str, password: &str, number: &str) -> String {
+    format!(
+        "SEQUENTIAL\n{};[authentication username={} password={}];{};{}\n",
+        domain, user, password, user, number
+    )
+}
+
+impl Vozbox {
+    /// `vozbox cdrs` against this server's database, once `n` records are there.
+    pub fn cdrs(&self, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = Command::new(BIN)
+                .arg("cdrs")
+                .arg("--config")
+                .arg(&self.config)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains(&format!("{} record(s)", n)) || Instant::now() > deadline {
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `vozbox calls` against this running server.
+    pub fn calls(&self) -> String {
+        let out = Command::new(BIN)
+            .arg("calls")
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }

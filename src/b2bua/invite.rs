@@ -1,0 +1,646 @@
+//! Setting a call up: who calls (407 or trusted by address), where it goes (the routing
+//! decision), the outbound INVITE to every branch, and the caller's answer from the
+//! branches' responses (first 2xx wins, the rest are cancelled).
+
+use super::authn::{self, Caller};
+use super::call::{without_tag, Call, CallCell, Fork, ForkState, Info, Phase, Side};
+use super::leg::{self, Dest, Leg};
+use super::target::{Lookup, Nowhere, Presentation, Target};
+use super::timers::Wait;
+use super::{B2bua, Incoming};
+use crate::auth::nonce::now_secs;
+use crate::routing::{self, CallerKind, Route};
+use crate::sip::headers::{uri_user, NameAddr};
+use crate::sip::message::{HeaderField, Message, StartLine, H};
+use crate::sip::reply::{self, response};
+use crate::sip::respond::to_tag;
+use crate::sip::transport::Proto;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Our Contact on a flow.
+pub fn contact_for(dest: &Dest) -> String {
+    match dest.flow.proto {
+        Proto::Udp => format!("<sip:vozbox@{}>", dest.flow.local),
+        p => format!("<sip:vozbox@{};transport={}>", dest.flow.local, p.as_str()),
+    }
+}
+
+/// Body and Content-Type of a message, if it has a body.
+pub fn body_of(m: &Message) -> Option<(&str, &[u8])> {
+    if m.body.is_empty() {
+        return None;
+    }
+    Some((m.get("Content-Type").unwrap_or("application/sdp"), &m.body))
+}
+
+/// The URI inside a Contact value.
+pub fn contact_uri(m: &Message) -> Option<String> {
+    NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
+}
+
+/// A status line's code and reason.
+pub fn status(m: &Message) -> (u16, &str) {
+    match &m.start {
+        StartLine::Response { code, reason, .. } => (*code, reason.as_str()),
+        _ => (0, ""),
+    }
+}
+
+/// What a caller's failure is called in the call record.
+pub fn disposition(code: u16) -> &'static str {
+    match code {
+        200..=299 => "answered",
+        486 | 600 => "busy",
+        487 => "cancelled",
+        408 | 480 => "no_answer",
+        404 | 484 | 604 => "not_found",
+        403 | 603 => "rejected",
+        _ => "failed",
+    }
+}
+
+impl B2bua {
+    pub(super) fn on_invite(self: &Arc<Self>, inc: Incoming) {
+        if self.find(inc.msg.call_id().unwrap_or("")).is_some() {
+            // The same Call-ID again without a To tag: a loop or a merged request.
+            return self.reply(&inc, 482, "Loop Detected");
+        }
+        let max_forwards = inc
+            .msg
+            .get("Max-Forwards")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(70);
+        if max_forwards == 0 {
+            return self.reply(&inc, 483, "Too Many Hops");
+        }
+        let snap = self.snapshot.load();
+        let caller = match authn::identify(
+            &self.registrar.verifier(),
+            &snap,
+            &inc.msg,
+            &inc.checked.from,
+            &inc.flow,
+        ) {
+            authn::Outcome::Known(c) => c,
+            authn::Outcome::Challenge(values) => {
+                let mut r = response(
+                    &inc.msg,
+                    407,
+                    "Proxy Authentication Required",
+                    &to_tag(&inc.msg),
+                );
+                for v in values {
+                    r.push_header("Proxy-Authenticate", v);
+                }
+                self.out
+                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+                return;
+            }
+            authn::Outcome::Bad(why) => {
+                tracing::debug!("INVITE from {}: {}", inc.flow.remote, why);
+                return self.reply(&inc, 400, "Bad Request");
+            }
+        };
+        if self.active.load(Ordering::Relaxed) >= self.cfg.max_calls {
+            let mut r = response(&inc.msg, 503, "Service Unavailable", &to_tag(&inc.msg));
+            r.push_header("Retry-After", "5");
+            self.out
+                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            return;
+        }
+        // 100 Trying: routing and forking take no time, but the callee will.
+        let trying = response(&inc.msg, 100, "Trying", "");
+        self.out.send(&inc.checked.via, &inc.flow, trying, None);
+
+        let dialled = match &inc.msg.start {
+            StartLine::Request { uri, .. } => NameAddr::parse(uri)
+                .ok()
+                .and_then(|n| n.uri().ok())
+                .and_then(|u| uri_user(&u))
+                .map(|u| crate::sip::headers::percent_decode(&u))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let from_user = inc
+            .checked
+            .from
+            .uri()
+            .ok()
+            .and_then(|u| uri_user(&u))
+            .unwrap_or_default();
+        let now = now_secs();
+        let (route, info, presentation) = match &caller {
+            Caller::Trunk { brand, .. } => {
+                let route = routing::inbound_at(brand, &dialled, &snap, now);
+                let client = route_client(&route).unwrap_or_default();
+                let domain = snap
+                    .client(&client)
+                    .map(|c| c.domain.clone())
+                    .unwrap_or_default();
+                let info = Info {
+                    client,
+                    caller: from_user.clone(),
+                    callee: dialled.clone(),
+                    direction: "inbound",
+                    start: now,
+                    ..Default::default()
+                };
+                (
+                    route,
+                    info,
+                    Presentation {
+                        number: from_user.clone(),
+                        domain,
+                    },
+                )
+            }
+            Caller::User { client, name } | Caller::Friend { client, name } => {
+                let kind = match &caller {
+                    Caller::User { .. } => CallerKind::User(name),
+                    _ => CallerKind::Friend(name),
+                };
+                let rc = routing::Caller {
+                    client,
+                    kind,
+                    presented: Some(from_user.as_str()).filter(|s| !s.is_empty()),
+                };
+                let route = routing::route(&rc, &dialled, &snap, now);
+                let domain = snap
+                    .client(&client)
+                    .map(|c| c.domain.clone())
+                    .unwrap_or_default();
+                // Internal calls present the caller's extension (a user) or what the
+                // friend sent; external ones the DDI the routing chose.
+                let number = match &caller {
+                    Caller::User { .. } => snap
+                        .user(client, name)
+                        .and_then(|u| u.extension.clone())
+                        .unwrap_or_else(|| name.clone()),
+                    _ => from_user.clone(),
+                };
+                let direction = match &route {
+                    Route::External { .. } => "outbound",
+                    _ => "internal",
+                };
+                let client = match &route {
+                    Route::External { billed_client, .. } => billed_client.clone(),
+                    _ => client.clone(),
+                };
+                let info = Info {
+                    client,
+                    caller: match &caller {
+                        Caller::User { .. } => format!("{} ({})", number, name),
+                        _ => format!("{} (friend {})", number, name),
+                    },
+                    callee: dialled.clone(),
+                    direction,
+                    start: now,
+                    ..Default::default()
+                };
+                (route, info, Presentation { number, domain })
+            }
+        };
+        let mut info = info;
+        info.route = route_label(&route);
+        tracing::debug!("INVITE {} → {:?}", dialled, route);
+        let refuse = |code: u16, reason: &str, disp: &str, info: Info| {
+            let mut r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
+            if code == 501 {
+                r.push_header("Allow", reply::ALLOW);
+            }
+            self.out
+                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            self.record(inc.msg.call_id().unwrap_or(""), info, disp, code, now);
+        };
+        let targets = match &route {
+            Route::Refused(r) => return refuse(r.code(), r.reason(), r.cause(), info),
+            Route::Service { .. } | Route::Unsupported { .. } => {
+                return refuse(501, "Not Implemented", "unsupported", info)
+            }
+            _ => {
+                let lookup = Lookup {
+                    snap: &snap,
+                    location: &self.location,
+                    transports: &self.out.transports,
+                    now,
+                };
+                match lookup.resolve(&route, &presentation) {
+                    Ok(t) => t,
+                    Err(Nowhere::NotRegistered) => {
+                        return refuse(480, "Temporarily Unavailable", "not_registered", info)
+                    }
+                    Err(Nowhere::Unreachable) => {
+                        return refuse(503, "Service Unavailable", "unreachable", info)
+                    }
+                }
+            }
+        };
+        self.start_call(inc, info, targets, max_forwards - 1);
+    }
+
+    /// Creates the call and sends the outbound INVITE to every target.
+    fn start_call(
+        self: &Arc<Self>,
+        inc: Incoming,
+        info: Info,
+        targets: Vec<Target>,
+        max_forwards: u32,
+    ) {
+        let Incoming {
+            msg,
+            checked,
+            flow,
+            key,
+        } = inc;
+        let a_dest = Dest {
+            flow: flow.clone(),
+            to: flow.remote,
+        };
+        let call_id = msg.call_id().unwrap_or("").to_string();
+        let a = Leg {
+            call_id: call_id.clone(),
+            local_uri: without_tag(msg.get("To").unwrap_or("")),
+            local_tag: leg::token(),
+            remote_uri: without_tag(msg.get("From").unwrap_or("")),
+            remote_tag: checked.from.tag().map(str::to_string),
+            remote_target: contact_uri(&msg).unwrap_or_else(|| checked.from.uri_text.clone()),
+            route_set: msg.all("Record-Route").map(str::to_string).collect(),
+            local_cseq: 0,
+            contact: contact_for(&a_dest),
+            dest: a_dest,
+        };
+        let a_cseq = msg.cseq().map(|c| c.0).unwrap_or(0);
+        let late_offer = msg.body.is_empty();
+        let mut forks = Vec::with_capacity(targets.len());
+        for t in targets {
+            let contact = contact_for(&t.dest);
+            let mut leg = Leg {
+                call_id: format!("{}{}@vozbox", leg::token(), leg::token()),
+                local_uri: t.from_uri.clone(),
+                local_tag: leg::token(),
+                remote_uri: t.to_uri.clone(),
+                remote_tag: None,
+                remote_target: t.ruri.clone(),
+                route_set: Vec::new(),
+                local_cseq: 1,
+                contact,
+                dest: t.dest.clone(),
+            };
+            let branch = leg::branch();
+            let invite = build_invite(&leg, &t, &branch, &msg, max_forwards, None);
+            leg.local_cseq = 1;
+            forks.push(Fork {
+                leg,
+                ruri: t.ruri.clone(),
+                branch,
+                cseq: 1,
+                invite: Arc::new(invite.to_bytes()),
+                state: ForkState::Calling,
+                credentials: t.credentials.clone(),
+                auth_tried: false,
+                cancelled: false,
+                cancel_pending: false,
+                ack: None,
+                pai: t.pai.clone(),
+                max_forwards,
+            });
+        }
+        let call = Call {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            a,
+            a_invite: msg,
+            a_via: checked.via,
+            a_flow: flow,
+            a_key: key,
+            a_cseq,
+            a_remote_cseq: a_cseq,
+            a_final: None,
+            a_acked: false,
+            late_offer,
+            forks,
+            winner: None,
+            phase: Phase::Ringing,
+            pending: Vec::new(),
+            best: None,
+            info,
+        };
+        let cell = Arc::new(CallCell::new(call));
+        self.active.fetch_add(1, Ordering::Relaxed);
+        let c = cell.lock();
+        self.calls.insert(c.a.call_id.clone(), cell.clone());
+        for f in &c.forks {
+            self.calls.insert(f.leg.call_id.clone(), cell.clone());
+        }
+        for (i, f) in c.forks.iter().enumerate() {
+            self.send(&f.leg.dest, f.invite.clone());
+            self.retransmit(
+                &cell,
+                f.invite.clone(),
+                f.leg.dest.clone(),
+                Wait::Fork {
+                    index: i,
+                    branch: f.branch.clone(),
+                },
+            );
+        }
+        drop(c);
+        self.no_answer_timer(&cell);
+    }
+
+    /// A response to a branch's INVITE.
+    pub(super) fn fork_response(
+        self: &Arc<Self>,
+        cell: &super::call::CallRef,
+        i: usize,
+        msg: &Message,
+    ) {
+        let mut call = cell.lock();
+        let (code, reason) = status(msg);
+        let to_tag = NameAddr::parse(msg.get("To").unwrap_or(""))
+            .ok()
+            .and_then(|n| n.tag().map(str::to_string));
+        if code < 200 {
+            let phase = call.phase;
+            let f = &mut call.forks[i];
+            if f.state == ForkState::Calling {
+                f.state = ForkState::Proceeding;
+            }
+            if f.cancel_pending && !f.cancelled {
+                f.cancelled = true;
+                let cancel = f.leg.cancel(&f.ruri, &f.branch, f.cseq);
+                self.send(&f.leg.dest, Arc::new(cancel.to_bytes()));
+            }
+            if code == 100 || phase != Phase::Ringing || f.cancelled {
+                return;
+            }
+            if to_tag.is_some() {
+                f.leg.remote_tag = to_tag;
+                if let Some(c) = contact_uri(msg) {
+                    f.leg.remote_target = c;
+                }
+            }
+            let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
+            r.push_header("Contact", call.a.contact.clone());
+            add_body(&mut r, msg);
+            self.out.send(&call.a_via, &call.a_flow, r, None);
+            return;
+        }
+        if (200..300).contains(&code) {
+            {
+                let f = &mut call.forks[i];
+                if let Some(ack) = &f.ack {
+                    // A retransmitted 2xx: our ACK got lost.
+                    let ack = ack.clone();
+                    self.send(&f.leg.dest, ack);
+                    return;
+                }
+                f.leg.remote_tag = to_tag;
+                if let Some(c) = contact_uri(msg) {
+                    f.leg.remote_target = c;
+                }
+                f.leg.route_set = msg.all("Record-Route").map(str::to_string).collect();
+                f.leg.route_set.reverse();
+            }
+            if call.phase != Phase::Ringing || call.winner.is_some() {
+                // Another branch won (or the caller is gone): ACK and hang this one up.
+                let f = &mut call.forks[i];
+                f.state = ForkState::Answered;
+                let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
+                f.ack = Some(ack.clone());
+                self.send(&f.leg.dest, ack);
+                self.hang_up(&mut call, Side::B(i), cell);
+                return;
+            }
+            call.winner = Some(i);
+            call.phase = Phase::Answered;
+            call.info.answer = Some(now_secs());
+            let late = call.late_offer;
+            {
+                let f = &mut call.forks[i];
+                f.state = ForkState::Answered;
+                if !late {
+                    let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
+                    f.ack = Some(ack.clone());
+                    self.send(&f.leg.dest, ack);
+                }
+            }
+            self.cancel_forks(&mut call, Some(i));
+            let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
+            r.push_header("Contact", call.a.contact.clone());
+            r.push_header("Allow", reply::ALLOW);
+            add_body(&mut r, msg);
+            let sent = self
+                .out
+                .send(&call.a_via, &call.a_flow, r, call.a_key.as_deref());
+            call.a_final = Some(sent.clone());
+            drop(call);
+            self.retransmit(
+                cell,
+                sent.bytes.clone(),
+                Dest {
+                    flow: sent.flow,
+                    to: sent.to,
+                },
+                Wait::AFinal,
+            );
+            self.duration_timer(cell);
+            return;
+        }
+        // A final failure of this branch: ACK it (hop by hop), then maybe answer the caller.
+        {
+            let f = &mut call.forks[i];
+            let to = msg.get("To").unwrap_or("").to_string();
+            let ack = f.leg.ack_non_2xx(&f.ruri, &f.branch, f.cseq, &to);
+            self.send(&f.leg.dest, Arc::new(ack.to_bytes()));
+            if f.state == ForkState::Failed || f.state == ForkState::Answered {
+                return;
+            }
+            if (code == 401 || code == 407) && !f.auth_tried {
+                if let Some((user, pass)) = f.credentials.clone() {
+                    let header = if code == 401 {
+                        "WWW-Authenticate"
+                    } else {
+                        "Proxy-Authenticate"
+                    };
+                    let answer_to = if code == 401 {
+                        "Authorization"
+                    } else {
+                        "Proxy-Authorization"
+                    };
+                    if let Some(v) = msg.get(header).and_then(|ch| {
+                        super::challenge::answer(ch, &user, &pass, "INVITE", &f.ruri)
+                    }) {
+                        f.auth_tried = true;
+                        f.cseq += 1;
+                        f.leg.local_cseq = f.cseq;
+                        f.branch = leg::branch();
+                        f.state = ForkState::Calling;
+                        let a_invite = call.a_invite.clone();
+                        let f = &mut call.forks[i];
+                        let t = Target {
+                            dest: f.leg.dest.clone(),
+                            ruri: f.ruri.clone(),
+                            to_uri: f.leg.remote_uri.clone(),
+                            from_uri: f.leg.local_uri.clone(),
+                            pai: f.pai.clone(),
+                            credentials: None,
+                        };
+                        let invite = build_invite(
+                            &f.leg,
+                            &t,
+                            &f.branch,
+                            &a_invite,
+                            f.max_forwards,
+                            Some((answer_to, v)),
+                        );
+                        f.invite = Arc::new(invite.to_bytes());
+                        let (bytes, dest, branch) =
+                            (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
+                        self.send(&dest, bytes.clone());
+                        drop(call);
+                        self.retransmit(cell, bytes, dest, Wait::Fork { index: i, branch });
+                        return;
+                    }
+                }
+            }
+            f.state = ForkState::Failed;
+        }
+        let (code, reason) = if code == 401 || code == 407 {
+            // Friends and phones must not challenge vozbox: the call fails here.
+            tracing::info!("call {}: branch {} challenged vozbox", call.id, i);
+            (502, "Bad Gateway")
+        } else {
+            (code, reason)
+        };
+        call.note_failure(code, reason);
+        if code >= 600 && call.phase == Phase::Ringing {
+            // A global failure ends every branch (RFC 3261 §16.7).
+            self.cancel_forks(&mut call, None);
+        }
+        if call.all_failed() && call.phase == Phase::Ringing {
+            let (code, reason) = call
+                .best
+                .clone()
+                .unwrap_or((500, "Server Internal Error".into()));
+            self.fail_call(&mut call, cell, code, &reason, disposition(code));
+        }
+    }
+
+    /// Answers the caller with a final failure and ends the call.
+    pub(super) fn fail_call(
+        self: &Arc<Self>,
+        call: &mut Call,
+        cell: &super::call::CallRef,
+        code: u16,
+        reason: &str,
+        disp: &str,
+    ) {
+        if call.phase != Phase::Ringing {
+            return;
+        }
+        let r = response(&call.a_invite, code, reason, &call.a.local_tag);
+        let sent = self
+            .out
+            .send(&call.a_via, &call.a_flow, r, call.a_key.as_deref());
+        call.a_final = Some(sent.clone());
+        self.retransmit(
+            cell,
+            sent.bytes.clone(),
+            Dest {
+                flow: sent.flow,
+                to: sent.to,
+            },
+            Wait::AFinal,
+        );
+        self.end(call, cell, disp, code);
+    }
+
+    /// Cancels every branch still ringing but `keep`.
+    pub(super) fn cancel_forks(&self, call: &mut Call, keep: Option<usize>) {
+        for (i, f) in call.forks.iter_mut().enumerate() {
+            if Some(i) == keep || f.cancelled {
+                continue;
+            }
+            match f.state {
+                ForkState::Proceeding => {
+                    f.cancelled = true;
+                    let cancel = f.leg.cancel(&f.ruri, &f.branch, f.cseq);
+                    self.send(&f.leg.dest, Arc::new(cancel.to_bytes()));
+                }
+                // RFC 3261 §9.1: no CANCEL before a provisional response; send it then.
+                ForkState::Calling => f.cancel_pending = true,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn add_body(r: &mut Message, from: &Message) {
+    if let Some((ctype, body)) = body_of(from) {
+        r.push_header("Content-Type", ctype.to_string());
+        r.body = body.to_vec();
+    }
+}
+
+/// The INVITE of a branch, carrying the caller's offer.
+fn build_invite(
+    leg: &Leg,
+    t: &Target,
+    branch: &str,
+    a_invite: &Message,
+    max_forwards: u32,
+    auth: Option<(&str, String)>,
+) -> Message {
+    let mut extra = vec![
+        HeaderField::new("Contact", leg.contact.clone()),
+        HeaderField::new("Allow", reply::ALLOW),
+    ];
+    if let Some(p) = &t.pai {
+        extra.push(HeaderField::new("P-Asserted-Identity", p.clone()));
+    }
+    if let Some((name, v)) = auth {
+        extra.push(HeaderField::new(name, v));
+    }
+    let mut m = leg::request(
+        "INVITE",
+        &t.ruri,
+        leg.via(branch),
+        leg.from_value(),
+        leg.to_value(),
+        &leg.call_id,
+        leg.local_cseq,
+        extra,
+        body_of(a_invite),
+    );
+    if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
+        h.value = max_forwards.to_string();
+    }
+    m
+}
+
+/// The client a route belongs to (for inbound calls and records).
+fn route_client(route: &Route) -> Option<String> {
+    match route {
+        Route::Service { client, .. }
+        | Route::User { client, .. }
+        | Route::Friend { client, .. }
+        | Route::Unsupported { client, .. } => Some(client.clone()),
+        Route::External { billed_client, .. } => Some(billed_client.clone()),
+        Route::Refused(_) => None,
+    }
+}
+
+/// How the call record names the route taken.
+fn route_label(route: &Route) -> String {
+    match route {
+        Route::Service { code, .. } => format!("service:{}", code),
+        Route::User { user, .. } => format!("user:{}", user),
+        Route::Friend { friend, .. } => format!("friend:{}", friend),
+        Route::External {
+            carrier, number, ..
+        } => format!("carrier:{}:{}", carrier, number),
+        Route::Unsupported { what, .. } => format!("unsupported:{}", what),
+        Route::Refused(r) => format!("refused:{}", r.cause()),
+    }
+}

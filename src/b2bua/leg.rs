@@ -1,0 +1,196 @@
+//! One side of a call as a dialog of its own (RFC 3261 §12): Call-ID, tags, URIs, our
+//! CSeq, the remote target and route set, and where its bytes go. Builds the requests
+//! vozbox sends on that side.
+
+use crate::sip::message::{HeaderField, Message, StartLine};
+use crate::sip::transport::Flow;
+use std::net::SocketAddr;
+
+/// Where the bytes of a leg go: the flow (socket or connection) and the address.
+#[derive(Debug, Clone)]
+pub struct Dest {
+    pub flow: Flow,
+    pub to: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Leg {
+    pub call_id: String,
+    /// Our URI on this leg (From of our requests), without tag.
+    pub local_uri: String,
+    pub local_tag: String,
+    /// The peer's URI (To of our requests), without tag.
+    pub remote_uri: String,
+    pub remote_tag: Option<String>,
+    /// The Request-URI of our in-dialog requests (the peer's Contact).
+    pub remote_target: String,
+    /// Route headers for our in-dialog requests, in order.
+    pub route_set: Vec<String>,
+    /// Our last CSeq number on this leg.
+    pub local_cseq: u32,
+    /// Our Contact on this leg.
+    pub contact: String,
+    pub dest: Dest,
+}
+
+/// A new Via branch (RFC 3261 magic cookie + random).
+pub fn branch() -> String {
+    format!("z9hG4bK{:016x}", rand::random::<u64>())
+}
+
+/// A new tag or Call-ID part.
+pub fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn with_tag(uri: &str, tag: Option<&str>) -> String {
+    match tag {
+        Some(t) => format!("{};tag={}", uri, t),
+        None => uri.to_string(),
+    }
+}
+
+/// A request with the common headers; `body` with its type, if any.
+#[allow(clippy::too_many_arguments)]
+pub fn request(
+    method: &str,
+    uri: &str,
+    via: String,
+    from: String,
+    to: String,
+    call_id: &str,
+    cseq: u32,
+    extra: Vec<HeaderField>,
+    body: Option<(&str, &[u8])>,
+) -> Message {
+    let mut headers = Vec::with_capacity(10 + extra.len());
+    headers.push(HeaderField::new("Via", via));
+    headers.push(HeaderField::new("Max-Forwards", "70"));
+    headers.push(HeaderField::new("From", from));
+    headers.push(HeaderField::new("To", to));
+    headers.push(HeaderField::new("Call-ID", call_id));
+    headers.push(HeaderField::new("CSeq", format!("{} {}", cseq, method)));
+    headers.extend(extra);
+    let body = match body {
+        Some((ctype, b)) if !b.is_empty() => {
+            headers.push(HeaderField::new("Content-Type", ctype));
+            b.to_vec()
+        }
+        _ => Vec::new(),
+    };
+    Message {
+        start: StartLine::Request {
+            method: method.into(),
+            uri: uri.into(),
+            version: "SIP/2.0".into(),
+        },
+        headers,
+        body,
+        framing_error: None,
+    }
+}
+
+impl Leg {
+    /// Our top Via for a request on this leg with `branch`.
+    pub fn via(&self, branch: &str) -> String {
+        let local = self.dest.flow.local;
+        format!(
+            "SIP/2.0/{} {};branch={};rport",
+            self.dest.flow.proto.via_name(),
+            local,
+            branch
+        )
+    }
+
+    pub fn from_value(&self) -> String {
+        with_tag(&self.local_uri, Some(&self.local_tag))
+    }
+
+    pub fn to_value(&self) -> String {
+        with_tag(&self.remote_uri, self.remote_tag.as_deref())
+    }
+
+    fn routes(&self) -> Vec<HeaderField> {
+        self.route_set
+            .iter()
+            .map(|r| HeaderField::new("Route", r.clone()))
+            .collect()
+    }
+
+    /// A new in-dialog request (BYE, re-INVITE, UPDATE, INFO …) with the next CSeq;
+    /// returns it with its branch.
+    pub fn in_dialog(
+        &mut self,
+        method: &str,
+        body: Option<(&str, &[u8])>,
+        mut extra: Vec<HeaderField>,
+    ) -> (Message, String) {
+        self.local_cseq = self.local_cseq.wrapping_add(1);
+        let b = branch();
+        let mut hs = self.routes();
+        if method == "INVITE" || method == "UPDATE" {
+            hs.push(HeaderField::new("Contact", self.contact.clone()));
+        }
+        hs.append(&mut extra);
+        let m = request(
+            method,
+            &self.remote_target,
+            self.via(&b),
+            self.from_value(),
+            self.to_value(),
+            &self.call_id,
+            self.local_cseq,
+            hs,
+            body,
+        );
+        (m, b)
+    }
+
+    /// The ACK for a 2xx to our INVITE with CSeq `cseq` (a new transaction, RFC 3261
+    /// §13.2.2.4).
+    pub fn ack_2xx(&self, cseq: u32, body: Option<(&str, &[u8])>) -> Message {
+        request(
+            "ACK",
+            &self.remote_target,
+            self.via(&branch()),
+            self.from_value(),
+            self.to_value(),
+            &self.call_id,
+            cseq,
+            self.routes(),
+            body,
+        )
+    }
+
+    /// The ACK for a non-2xx final response to our INVITE: same branch and Request-URI as
+    /// the INVITE, To from the response (RFC 3261 §17.1.1.3).
+    pub fn ack_non_2xx(&self, ruri: &str, branch: &str, cseq: u32, to: &str) -> Message {
+        request(
+            "ACK",
+            ruri,
+            self.via(branch),
+            self.from_value(),
+            to.to_string(),
+            &self.call_id,
+            cseq,
+            Vec::new(),
+            None,
+        )
+    }
+
+    /// The CANCEL of our INVITE (RFC 3261 §9.1): same branch, Request-URI, Call-ID, From,
+    /// To (no tag) and CSeq number.
+    pub fn cancel(&self, ruri: &str, branch: &str, cseq: u32) -> Message {
+        request(
+            "CANCEL",
+            ruri,
+            self.via(branch),
+            self.from_value(),
+            self.remote_uri.clone(),
+            &self.call_id,
+            cseq,
+            Vec::new(),
+            None,
+        )
+    }
+}

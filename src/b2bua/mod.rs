@@ -1,0 +1,197 @@
+//! The B2BUA: every call is two independent dialogs (own Call-ID, tags, CSeq) bridged by
+//! vozbox. `invite` sets a call up (authentication, routing, forking), `dialog` relays
+//! what happens inside it (ACK, BYE, CANCEL, re-INVITE, UPDATE, INFO), `timers` bounds
+//! every wait, `record` writes the call record when it ends.
+//!
+//! Calls are kept in a sharded map by the Call-ID of each of their legs; each call has its
+//! own lock, so calls never wait for each other.
+
+pub mod authn;
+pub mod call;
+pub mod challenge;
+pub mod dialog;
+pub mod invite;
+pub mod leg;
+pub mod record;
+pub mod target;
+pub mod timers;
+
+use crate::config;
+use crate::model::Snapshot;
+use crate::registrar::{Location, Registrar};
+use crate::sip::headers::Via;
+use crate::sip::message::Message;
+use crate::sip::reply::response;
+use crate::sip::respond::{to_tag, Responder};
+use crate::sip::transport::Flow;
+use crate::sip::validate::Checked;
+use crate::store::writer::Writer;
+use arc_swap::ArcSwap;
+use call::{CallRef, Phase};
+use dashmap::DashMap;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub struct B2bua {
+    pub out: Arc<Responder>,
+    /// Digest settings, nonces and bans are the registrar's.
+    pub registrar: Arc<Registrar>,
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub location: Arc<Location>,
+    pub writer: Writer,
+    pub cfg: config::Calls,
+    /// Every leg's Call-ID → its call.
+    calls: DashMap<String, CallRef>,
+    /// Calls not yet ended.
+    active: AtomicUsize,
+    next_id: AtomicU64,
+    rt: tokio::runtime::Handle,
+}
+
+/// A request as the server received and checked it.
+pub struct Incoming {
+    pub msg: Message,
+    pub checked: Checked,
+    pub flow: Flow,
+    /// Its server transaction key (UDP), for retransmissions of the answer.
+    pub key: Option<String>,
+}
+
+/// One active call as `vozbox calls` shows it.
+#[derive(Debug, Serialize)]
+pub struct CallView {
+    pub id: u64,
+    pub client: String,
+    pub caller: String,
+    pub callee: String,
+    pub direction: String,
+    pub route: String,
+    pub state: String,
+    pub start: u64,
+    pub answer: Option<u64>,
+    pub legs: Vec<String>,
+}
+
+impl B2bua {
+    pub fn new(
+        out: Arc<Responder>,
+        registrar: Arc<Registrar>,
+        writer: Writer,
+        cfg: config::Calls,
+        rt: tokio::runtime::Handle,
+    ) -> B2bua {
+        B2bua {
+            snapshot: registrar.snapshot.clone(),
+            location: registrar.location.clone(),
+            out,
+            registrar,
+            writer,
+            cfg,
+            calls: DashMap::new(),
+            active: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            rt,
+        }
+    }
+
+    /// Answers a request the B2BUA cannot take, from its own transaction.
+    fn reply(&self, inc: &Incoming, code: u16, reason: &str) {
+        let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
+        self.out
+            .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+    }
+
+    fn find(&self, call_id: &str) -> Option<CallRef> {
+        self.calls.get(call_id).map(|c| c.clone())
+    }
+
+    /// A request for the B2BUA: a new INVITE, or anything inside a call.
+    pub fn on_request(self: &Arc<Self>, inc: Incoming) {
+        let method = inc.msg.method().unwrap_or("");
+        let in_dialog = inc.checked.to.tag().is_some();
+        match method {
+            "ACK" => self.on_ack(inc),
+            "CANCEL" => self.on_cancel(inc),
+            "INVITE" if !in_dialog => self.on_invite(inc),
+            _ if in_dialog => self.on_in_dialog(inc),
+            _ => self.reply(&inc, 481, "Call/Transaction Does Not Exist"),
+        }
+    }
+
+    /// A response to a request the B2BUA sent.
+    pub fn on_response(self: &Arc<Self>, msg: Message) {
+        let Some(call_id) = msg.call_id() else { return };
+        let Some(cell) = self.find(call_id) else {
+            return;
+        };
+        let Some(via) = msg
+            .get("Via")
+            .and_then(|v| crate::sip::validate::first_via(v).ok())
+        else {
+            return;
+        };
+        self.response_for_call(&cell, &msg, &via);
+    }
+
+    fn response_for_call(self: &Arc<Self>, cell: &CallRef, msg: &Message, via: &Via) {
+        let call = cell.lock();
+        let Some(side) = call.side_of(msg.call_id().unwrap_or("")) else {
+            return;
+        };
+        let Some((cseq, method)) = msg.cseq() else {
+            return;
+        };
+        let branch = via.branch().unwrap_or("");
+        if let call::Side::B(i) = side {
+            if method == "INVITE" && call.forks[i].branch == branch {
+                let _ = cseq;
+                drop(call);
+                return self.fork_response(cell, i, msg);
+            }
+            if method == "CANCEL" {
+                return;
+            }
+        }
+        drop(call);
+        self.pending_response(cell, side, branch, msg);
+    }
+
+    /// The active calls, oldest first.
+    pub fn list(&self) -> Vec<CallView> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for e in self.calls.iter() {
+            let c = e.value().lock();
+            if c.phase == Phase::Ended || !seen.insert(c.id) {
+                continue;
+            }
+            out.push(CallView {
+                id: c.id,
+                client: c.info.client.clone(),
+                caller: c.info.caller.clone(),
+                callee: c.info.callee.clone(),
+                direction: c.info.direction.to_string(),
+                route: c.info.route.clone(),
+                state: match c.phase {
+                    Phase::Ringing => "ringing",
+                    Phase::Answered => "answered",
+                    Phase::Ended => "ended",
+                }
+                .to_string(),
+                start: c.info.start,
+                answer: c.info.answer,
+                legs: std::iter::once(c.a.call_id.clone())
+                    .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
+                    .collect(),
+            });
+        }
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// Calls not yet ended.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+}

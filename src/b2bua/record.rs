@@ -1,0 +1,62 @@
+//! The end of a call and its record: one CDR per call, answered or not, queued to the
+//! store's single writer (committed durably with the next group of changes).
+
+use super::call::{Call, CallRef, Info, Phase};
+use super::B2bua;
+use crate::auth::nonce::now_secs;
+use crate::model::Cdr;
+use crate::store::writer::Op;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl B2bua {
+    /// Ends a call once: the record is written and the call forgotten after a while.
+    pub(super) fn end(
+        self: &Arc<Self>,
+        call: &mut Call,
+        _cell: &CallRef,
+        disposition: &str,
+        code: u16,
+    ) {
+        if call.phase == Phase::Ended {
+            return;
+        }
+        call.phase = Phase::Ended;
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        let mut info = call.info.clone();
+        info.disposition = disposition.to_string();
+        info.code = code;
+        let mut ids = vec![call.a.call_id.clone()];
+        ids.extend(call.forks.iter().map(|f| f.leg.call_id.clone()));
+        self.write_cdr(&call.a.call_id, info, now_secs());
+        self.forget_later(ids);
+    }
+
+    /// Records a call refused before any branch was tried.
+    pub(super) fn record(&self, call_id: &str, info: Info, disposition: &str, code: u16, now: u64) {
+        let mut info = info;
+        info.disposition = disposition.to_string();
+        info.code = code;
+        self.write_cdr(call_id, info, now);
+    }
+
+    fn write_cdr(&self, call_id: &str, info: Info, end: u64) {
+        let duration = info.answer.map(|a| end.saturating_sub(a)).unwrap_or(0);
+        let cdr = Cdr {
+            call_id: call_id.to_string(),
+            client: info.client,
+            caller: info.caller,
+            callee: info.callee,
+            direction: info.direction.to_string(),
+            route: info.route,
+            start: info.start,
+            answer: info.answer,
+            end,
+            duration,
+            disposition: info.disposition,
+            sip_code: info.code,
+            price: None,
+        };
+        self.writer.submit_wait(vec![Op::Cdr(Box::new(cdr))]);
+    }
+}

@@ -1,0 +1,256 @@
+//! From a routing decision to the places the outbound leg is sent: every live contact of
+//! a user (forked in parallel), a register-mode friend's binding over its flow, a direct
+//! friend's address, or the brand's carrier.
+
+use super::leg::Dest;
+use crate::model::{Binding, Friend, FriendMode, Snapshot};
+use crate::registrar::Location;
+use crate::routing::{e164, Route};
+use crate::sip::headers::{uri_host, NameAddr};
+use crate::sip::transport::{Proto, Transports};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// One branch of the outbound leg.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub dest: Dest,
+    /// Request-URI of the INVITE.
+    pub ruri: String,
+    /// To of the INVITE (without tag).
+    pub to_uri: String,
+    /// From of the INVITE (without tag).
+    pub from_uri: String,
+    /// P-Asserted-Identity, on external calls.
+    pub pai: Option<String>,
+    /// Credentials to answer a carrier's challenge; None: a challenge fails the branch.
+    pub credentials: Option<(String, String)>,
+}
+
+/// Who the call presents itself as: the user part of From, and the domain.
+#[derive(Debug, Clone)]
+pub struct Presentation {
+    pub number: String,
+    pub domain: String,
+}
+
+/// Why there is nowhere to send the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nowhere {
+    /// The user or friend has no live binding: 480.
+    NotRegistered,
+    /// A destination that is misconfigured or unreachable (bad address): 503.
+    Unreachable,
+}
+
+/// Everything the resolution reads.
+pub struct Lookup<'a> {
+    pub snap: &'a Snapshot,
+    pub location: &'a Location,
+    pub transports: &'a Arc<Transports>,
+    pub now: u64,
+}
+
+fn sip_uri(user: &str, host: &str) -> String {
+    format!("<sip:{}@{}>", user, host)
+}
+
+/// The Contact URI with its user part replaced by `user` (a friend is called at the
+/// number dialled, at the address it registered).
+fn with_user(contact: &str, user: &str) -> String {
+    let (scheme, rest) = match contact.split_once(':') {
+        Some(x) => x,
+        None => return contact.to_string(),
+    };
+    let hostpart = match rest.split_once('@') {
+        Some((_, h)) => h,
+        None => rest,
+    };
+    format!("{}:{}@{}", scheme, user, hostpart)
+}
+
+fn proto_of(name: Option<&str>) -> Proto {
+    match name.map(|s| s.to_ascii_lowercase()).as_deref() {
+        Some("tcp") => Proto::Tcp,
+        Some("tls") => Proto::Tls,
+        _ => Proto::Udp,
+    }
+}
+
+impl Lookup<'_> {
+    /// A binding's destination: over the flow it registered on while that is usable.
+    fn binding_dest(&self, b: &Binding) -> Option<Dest> {
+        if !self.transports.is_open(&b.flow) {
+            return None;
+        }
+        Some(Dest {
+            flow: b.flow.clone(),
+            to: b.flow.remote,
+        })
+    }
+
+    fn bindings(&self, user: &str, client: &str) -> Vec<Arc<Binding>> {
+        let Some(c) = self.snap.client(&client) else {
+            return Vec::new();
+        };
+        self.location
+            .lookup(&format!("sip:{}@{}", user, c.domain), self.now)
+    }
+
+    fn address(&self, proto: Proto, host: &str, port: u16) -> Option<Dest> {
+        let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
+        let to = SocketAddr::new(ip, port);
+        let flow = self.transports.flow_to(proto, to)?;
+        Some(Dest { flow, to })
+    }
+
+    fn friend(
+        &self,
+        f: &Friend,
+        number: &str,
+        from: &Presentation,
+    ) -> Result<Vec<Target>, Nowhere> {
+        let from_domain = f.from_domain.clone().unwrap_or_else(|| from.domain.clone());
+        let caller = match f.country.as_deref() {
+            Some(cc) if from.number.starts_with('+') => e164::to_national(&from.number, Some(cc)),
+            _ => from.number.clone(),
+        };
+        let from_uri = sip_uri(&caller, &from_domain);
+        match f.mode {
+            FriendMode::Register => {
+                let targets: Vec<Target> = self
+                    .bindings(&f.name, &f.client)
+                    .iter()
+                    .filter_map(|b| {
+                        let dest = self.binding_dest(b)?;
+                        let ruri = with_user(&b.contact, number);
+                        let host = uri_host(&NameAddr::parse(&b.contact).ok()?.uri().ok()?);
+                        Some(Target {
+                            dest,
+                            to_uri: sip_uri(number, &host),
+                            ruri,
+                            from_uri: from_uri.clone(),
+                            pai: None,
+                            credentials: None,
+                        })
+                    })
+                    .collect();
+                if targets.is_empty() {
+                    Err(Nowhere::NotRegistered)
+                } else {
+                    Ok(targets)
+                }
+            }
+            FriendMode::Direct => {
+                let proto = proto_of(f.transport.as_deref());
+                let host = f.address.as_deref().unwrap_or("");
+                let port = f.port.unwrap_or(5060);
+                let dest = self
+                    .address(proto, host, port)
+                    .ok_or(Nowhere::Unreachable)?;
+                let hostport = format!("{}:{}", host, port);
+                let mut ruri = format!("sip:{}@{}", number, hostport);
+                if proto != Proto::Udp {
+                    ruri.push_str(";transport=");
+                    ruri.push_str(proto.as_str());
+                }
+                Ok(vec![Target {
+                    dest,
+                    ruri,
+                    to_uri: sip_uri(number, &hostport),
+                    from_uri,
+                    pai: None,
+                    credentials: None,
+                }])
+            }
+            FriendMode::Intervpbx => Err(Nowhere::Unreachable),
+        }
+    }
+
+    /// The branches for `route` presenting `from`; only Route::User, Friend and External
+    /// lead anywhere.
+    pub fn resolve(&self, route: &Route, from: &Presentation) -> Result<Vec<Target>, Nowhere> {
+        match route {
+            Route::User { client, user } => {
+                let from_uri = sip_uri(&from.number, &from.domain);
+                let targets: Vec<Target> = self
+                    .bindings(user, client)
+                    .iter()
+                    .filter_map(|b| {
+                        let dest = self.binding_dest(b)?;
+                        let to_uri = self
+                            .snap
+                            .client(&client)
+                            .map(|c| sip_uri(user, &c.domain))?;
+                        Some(Target {
+                            dest,
+                            ruri: b.contact.clone(),
+                            to_uri,
+                            from_uri: from_uri.clone(),
+                            pai: None,
+                            credentials: None,
+                        })
+                    })
+                    .collect();
+                if targets.is_empty() {
+                    Err(Nowhere::NotRegistered)
+                } else {
+                    Ok(targets)
+                }
+            }
+            Route::Friend {
+                client,
+                friend,
+                number,
+            } => {
+                let f = self
+                    .snap
+                    .friend(client, friend)
+                    .ok_or(Nowhere::Unreachable)?;
+                self.friend(f, number, from)
+            }
+            Route::External {
+                carrier,
+                number,
+                presented,
+                billed_client,
+            } => {
+                let brand = self
+                    .snap
+                    .client(&billed_client)
+                    .map(|c| c.brand.clone())
+                    .unwrap_or_default();
+                let c = self
+                    .snap
+                    .model
+                    .carriers
+                    .iter()
+                    .find(|c| &c.name == carrier && c.brand == brand)
+                    .ok_or(Nowhere::Unreachable)?;
+                let proto = proto_of(Some(&c.transport));
+                let dest = self
+                    .address(proto, &c.address, c.port)
+                    .ok_or(Nowhere::Unreachable)?;
+                let hostport = format!("{}:{}", c.address, c.port);
+                let mut ruri = format!("sip:{}@{}", number, hostport);
+                if proto != Proto::Udp {
+                    ruri.push_str(";transport=");
+                    ruri.push_str(proto.as_str());
+                }
+                let credentials = match (&c.username, &c.password) {
+                    (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+                    _ => None,
+                };
+                Ok(vec![Target {
+                    dest,
+                    ruri,
+                    to_uri: sip_uri(number, &hostport),
+                    from_uri: sip_uri(presented, &from.domain),
+                    pai: Some(sip_uri(presented, &from.domain)),
+                    credentials,
+                }])
+            }
+            _ => Err(Nowhere::Unreachable),
+        }
+    }
+}

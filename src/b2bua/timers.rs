@@ -1,0 +1,212 @@
+//! Every wait of a call is bounded (RFC 3261 §17): requests and final responses are
+//! retransmitted over UDP with T1 doubling (capped at T2, or not at all for INVITE after
+//! a provisional), and give up after 64·T1; a call rings at most `no_answer_timeout` and
+//! lasts at most `max_duration`. A vanished peer never leaves the other side ringing.
+//!
+//! Each wait is one task holding only a weak reference to its call: the task ends as soon
+//! as what it waits for has happened or the call is gone.
+
+use super::call::{CallRef, ForkState, Phase, Side};
+use super::leg::Dest;
+use super::B2bua;
+use crate::sip::reply::response;
+use crate::sip::transport::Proto;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const T1: Duration = Duration::from_millis(500);
+pub const T2: Duration = Duration::from_secs(4);
+/// Timers B, F and H: 64·T1.
+pub const GIVE_UP: Duration = Duration::from_secs(32);
+/// How long an ended call stays known, to absorb late retransmissions and ACKs.
+pub const LINGER: Duration = Duration::from_secs(32);
+
+/// What a retransmission task waits for.
+#[derive(Debug, Clone)]
+pub enum Wait {
+    /// A response to a branch's INVITE (this branch id, so a resent INVITE with
+    /// credentials has its own task).
+    Fork { index: usize, branch: String },
+    /// The final response to a request relayed inside the call.
+    Pending { branch: String },
+    /// The caller's ACK for the final response to its INVITE.
+    AFinal,
+}
+
+impl B2bua {
+    /// Sends bytes to a leg's destination (errors are logged, timers handle the rest).
+    pub(super) fn send(&self, dest: &Dest, bytes: Arc<Vec<u8>>) {
+        if let Err(e) = self
+            .out
+            .transports
+            .send_to(&dest.flow, dest.to, bytes.as_ref().clone())
+        {
+            tracing::debug!("send to {}: {}", dest.to, e);
+        }
+    }
+
+    /// Whether the wait is still on; whether the message is still retransmitted.
+    fn waiting(&self, cell: &CallRef, wait: &Wait) -> (bool, bool) {
+        let call = cell.lock();
+        match wait {
+            Wait::Fork { index, branch } => match call.forks.get(*index) {
+                Some(f) if &f.branch == branch => {
+                    let on = f.state == ForkState::Calling;
+                    (on, on)
+                }
+                _ => (false, false),
+            },
+            Wait::Pending { branch } => match call.pending.iter().find(|p| &p.branch == branch) {
+                Some(p) if !p.done => (true, !(p.method == "INVITE" && p.provisional)),
+                _ => (false, false),
+            },
+            Wait::AFinal => {
+                let on = !call.a_acked && call.a_final.is_some();
+                (on, on)
+            }
+        }
+    }
+
+    /// Retransmits `bytes` over UDP until `wait` is over, and handles its timeout (over
+    /// TCP only the timeout runs).
+    pub(super) fn retransmit(
+        self: &Arc<Self>,
+        cell: &CallRef,
+        bytes: Arc<Vec<u8>>,
+        dest: Dest,
+        wait: Wait,
+    ) {
+        let weak = Arc::downgrade(cell);
+        let me = self.clone();
+        let reliable = dest.flow.proto != Proto::Udp;
+        let cap = match wait {
+            Wait::Fork { .. } => GIVE_UP,
+            _ => T2,
+        };
+        self.rt.spawn(async move {
+            let deadline = Instant::now() + GIVE_UP;
+            let mut interval = T1;
+            loop {
+                let now = Instant::now();
+                let step = if reliable {
+                    deadline.saturating_duration_since(now)
+                } else {
+                    interval.min(deadline.saturating_duration_since(now))
+                };
+                tokio::time::sleep(step).await;
+                let Some(cell) = weak.upgrade() else { return };
+                let (on, resend) = me.waiting(&cell, &wait);
+                if !on {
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    me.timed_out(&cell, &wait);
+                    return;
+                }
+                if resend && !reliable {
+                    me.send(&dest, bytes.clone());
+                }
+                interval = (interval * 2).min(cap);
+            }
+        });
+    }
+
+    fn timed_out(self: &Arc<Self>, cell: &CallRef, wait: &Wait) {
+        let mut call = cell.lock();
+        match wait {
+            Wait::Fork { index, .. } => {
+                // Timer B: this branch never answered.
+                if let Some(f) = call.forks.get_mut(*index) {
+                    f.state = ForkState::Failed;
+                }
+                call.note_failure(408, "Request Timeout");
+                if call.all_failed() && call.phase == Phase::Ringing {
+                    let (code, reason) =
+                        call.best.clone().unwrap_or((408, "Request Timeout".into()));
+                    self.fail_call(&mut call, cell, code, &reason, "no_answer");
+                }
+            }
+            Wait::Pending { branch } => {
+                let Some(i) = call.pending.iter().position(|p| &p.branch == branch) else {
+                    return;
+                };
+                let p = call.pending.remove(i);
+                if p.origin.is_some() {
+                    let r = response(&p.req, 408, "Request Timeout", "");
+                    self.out.send(&p.via, &p.flow, r, p.key.as_deref());
+                }
+                // A peer that stops answering inside an answered call is gone: end it.
+                if call.phase == Phase::Answered && p.method != "BYE" {
+                    let other = call.peer(p.target);
+                    if let Some(o) = other {
+                        self.hang_up(&mut call, o, cell);
+                    }
+                    self.end(&mut call, cell, "peer_vanished", 408);
+                }
+            }
+            Wait::AFinal => {
+                // RFC 3261 §13.3.1.4: a 2xx never acknowledged ends the dialog.
+                if call.phase == Phase::Answered {
+                    tracing::info!("call {}: no ACK from the caller; hanging up", call.id);
+                    if let Some(w) = call.winner {
+                        self.hang_up(&mut call, Side::B(w), cell);
+                    }
+                    self.hang_up(&mut call, Side::A, cell);
+                    self.end(&mut call, cell, "no_ack", 408);
+                }
+            }
+        }
+    }
+
+    /// The caller hears `480` when nobody answers in time.
+    pub(super) fn no_answer_timer(self: &Arc<Self>, cell: &CallRef) {
+        let weak = Arc::downgrade(cell);
+        let me = self.clone();
+        let after = Duration::from_secs(self.cfg.no_answer_timeout);
+        self.rt.spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some(cell) = weak.upgrade() else { return };
+            let mut call = cell.lock();
+            if call.phase == Phase::Ringing {
+                me.cancel_forks(&mut call, None);
+                me.fail_call(
+                    &mut call,
+                    &cell,
+                    480,
+                    "Temporarily Unavailable",
+                    "no_answer",
+                );
+            }
+        });
+    }
+
+    /// An answered call lasts at most `max_duration`.
+    pub(super) fn duration_timer(self: &Arc<Self>, cell: &CallRef) {
+        let weak = Arc::downgrade(cell);
+        let me = self.clone();
+        let after = Duration::from_secs(self.cfg.max_duration);
+        self.rt.spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some(cell) = weak.upgrade() else { return };
+            let mut call = cell.lock();
+            if call.phase == Phase::Answered {
+                if let Some(w) = call.winner {
+                    me.hang_up(&mut call, Side::B(w), &cell);
+                }
+                me.hang_up(&mut call, Side::A, &cell);
+                me.end(&mut call, &cell, "max_duration", 200);
+            }
+        });
+    }
+
+    /// Forgets an ended call after `LINGER`.
+    pub(super) fn forget_later(self: &Arc<Self>, ids: Vec<String>) {
+        let me = self.clone();
+        self.rt.spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            for id in ids {
+                me.calls.remove(&id);
+            }
+        });
+    }
+}

@@ -1,0 +1,121 @@
+//! Sending responses back along the Via (RFC 3261 §18.2.2), with `received`/`rport`
+//! filled in, and remembered for retransmitted requests.
+
+use super::headers::{param, Via};
+use super::message::Message;
+use super::transaction::Transactions;
+use super::transport::{Flow, Proto, Transports};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+pub struct Responder {
+    pub transports: Arc<Transports>,
+    pub txns: Transactions,
+}
+
+/// A stable, opaque To-tag for a transaction (the same for its retransmissions).
+pub fn to_tag(msg: &Message) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for part in [msg.call_id().unwrap_or(""), msg.get("Via").unwrap_or("")] {
+        for b in part.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("vb{:x}", h)
+}
+
+/// The top Via as it goes back in the response, with `received` and `rport` filled in
+/// (RFC 3261 §18.2.1, RFC 3581), and where the response goes (RFC 3261 §18.2.2).
+pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
+    use std::fmt::Write;
+    let remote = flow.remote;
+    let rport = param(&via.params, "rport").is_some();
+    let mut out = String::with_capacity(96);
+    let _ = write!(out, "SIP/2.0/{} {}", via.transport, via.host);
+    if let Some(p) = via.port {
+        let _ = write!(out, ":{}", p);
+    }
+    for (k, v) in &via.params {
+        if k == "rport" || k == "received" {
+            continue;
+        }
+        out.push(';');
+        out.push_str(k);
+        if let Some(v) = v {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    let host = via.host.trim_matches(['[', ']']);
+    if rport || host.parse::<IpAddr>().ok() != Some(remote.ip()) {
+        let _ = write!(out, ";received={}", remote.ip());
+    }
+    if rport {
+        let _ = write!(out, ";rport={}", remote.port());
+    }
+    let to = if rport || flow.proto != Proto::Udp {
+        remote
+    } else {
+        SocketAddr::new(remote.ip(), via.port.unwrap_or(5060))
+    };
+    (out, to)
+}
+
+/// The key of a server transaction (RFC 3261 §17.2.3); an ACK maps to its INVITE's.
+pub fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
+    let method = msg.method()?;
+    let m = if method == "ACK" { "INVITE" } else { method };
+    match via.branch() {
+        Some(b) if b.starts_with("z9hG4bK") => Some(format!(
+            "{}|{}:{}|{}",
+            b,
+            via.host,
+            via.port.unwrap_or(0),
+            m
+        )),
+        _ => Some(format!(
+            "{}|{}|{}|{}",
+            msg.call_id()?,
+            msg.get("CSeq")?.split_whitespace().next()?,
+            msg.get("From")?,
+            msg.get("Via")?
+        )),
+    }
+}
+
+/// A response on its way: the bytes and where they went (kept for retransmissions).
+#[derive(Clone)]
+pub struct Sent {
+    pub bytes: Arc<Vec<u8>>,
+    pub flow: Flow,
+    pub to: SocketAddr,
+}
+
+impl Responder {
+    /// Sends a response to a request that arrived on `flow`, and remembers it for
+    /// retransmissions under `key`.
+    pub fn send(&self, via: &Via, flow: &Flow, mut resp: Message, key: Option<&str>) -> Sent {
+        let (via, to) = stamp_via(via, flow);
+        resp.set_top_via(via);
+        let bytes = Arc::new(resp.to_bytes());
+        if let Some(k) = key {
+            self.txns.complete(k, bytes.clone(), flow, to);
+        }
+        if let Err(e) = self.transports.send_to(flow, to, bytes.as_ref().clone()) {
+            tracing::debug!("response to {}: {}", to, e);
+        }
+        Sent {
+            bytes,
+            flow: flow.clone(),
+            to,
+        }
+    }
+
+    /// Sends again what `send` sent.
+    pub fn resend(&self, sent: &Sent) {
+        let _ = self
+            .transports
+            .send_to(&sent.flow, sent.to, sent.bytes.as_ref().clone());
+    }
+}

@@ -1,0 +1,512 @@
+//! Calls through the B2BUA against real peers: SIPp callers and callees (scenarios in
+//! `tests/sipp/`), and two baresip instances. Every test starts its own vozbox on free
+//! loopback ports; carriers, DDI providers and direct friends live on their own loopback
+//! addresses (127.0.0.5–8) because they are recognised by address.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const LAB: &str = r#"
+[[brand]]
+name = "acme"
+
+[[corporation]]
+name = "acme-group"
+brand = "acme"
+
+[[carrier]]
+brand = "acme"
+name = "upstream"
+address = "127.0.0.5"
+port = CARRIER_PORT
+transport = "udp"
+username = "trunk-user"
+password = "Trunk-Pass-9"
+
+[[ddi_provider]]
+brand = "acme"
+name = "trunk-in"
+addresses = ["127.0.0.6"]
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "127.0.0.1"
+corporation = "acme-group"
+outgoing_ddi = "+34944000100"
+country = "ES"
+area_code = "94"
+
+[[client]]
+brand = "acme"
+name = "redwing"
+domain = "redwing.example"
+corporation = "acme-group"
+outgoing_ddi = "+34944000200"
+country = "ES"
+
+[[call_acl]]
+client = "bluebird"
+name = "national"
+default_policy = "deny"
+rules = [{ priority = 1, policy = "allow", pattern = "^\\+34[0-9]+$" }]
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+call_acl = "national"
+
+[[user]]
+client = "bluebird"
+name = "bob"
+extension = "101"
+password = "Bob-Secret-22"
+
+[[user]]
+client = "redwing"
+name = "carol"
+extension = "300"
+password = "Carol-Secret-3"
+
+[[friend]]
+client = "bluebird"
+name = "hq-asterisk"
+mode = "register"
+password = "HqAsterisk-Pass+1"
+priority = 1
+patterns = ["^2[0-9]{2}$"]
+
+[[friend]]
+client = "bluebird"
+name = "backup"
+mode = "direct"
+transport = "udp"
+address = "127.0.0.8"
+port = BACKUP_PORT
+priority = 5
+patterns = ["^2[0-9]+$"]
+
+[[friend]]
+client = "bluebird"
+name = "branch-pbx"
+mode = "direct"
+transport = "udp"
+address = "127.0.0.7"
+port = DIRECT_PORT
+priority = 3
+patterns = ["^5[0-9]{2}$"]
+
+[[friend]]
+client = "bluebird"
+name = "to-redwing"
+mode = "intervpbx"
+target_client = "redwing"
+priority = 10
+
+[[friend]]
+client = "redwing"
+name = "to-bluebird"
+mode = "intervpbx"
+target_client = "bluebird"
+priority = 10
+
+[[ddi]]
+client = "bluebird"
+number = "+34944000101"
+route = "user"
+user = "bob"
+"#;
+
+struct Lab {
+    v: Vozbox,
+    carrier_port: u16,
+    direct_port: u16,
+    backup_port: u16,
+}
+
+fn lab(name: &str) -> Lab {
+    let carrier_port = free_port("127.0.0.5");
+    let direct_port = free_port("127.0.0.7");
+    let backup_port = free_port("127.0.0.8");
+    let prov = LAB
+        .replace("CARRIER_PORT", &carrier_port.to_string())
+        .replace("DIRECT_PORT", &direct_port.to_string())
+        .replace("BACKUP_PORT", &backup_port.to_string());
+    Lab {
+        v: Vozbox::start(name, "[calls]\nno_answer_timeout = 20\n", &prov),
+        carrier_port,
+        direct_port,
+        backup_port,
+    }
+}
+
+const ALICE: (&str, &str) = ("alice", "Alice-Secret-1");
+const BOB: (&str, &str) = ("bob", "Bob-Secret-22");
+
+/// Registers `user` with a Contact at `port` on 127.0.0.1 (where its callee will answer).
+fn register(v: &Vozbox, domain: &str, (user, pw): (&str, &str), port: u16) {
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        port,
+        &creds(domain, user, pw),
+        &[],
+    ));
+}
+
+/// A registered callee answering with `scenario`.
+fn callee(v: &Vozbox, domain: &str, who: (&str, &str), scenario: &str) -> SippUas {
+    let port = free_port("127.0.0.1");
+    register(v, domain, who, port);
+    SippUas::start(scenario, "u1", "127.0.0.1", port)
+}
+
+fn call(v: &Vozbox, scenario: &str, (user, pw): (&str, &str), number: &str) -> Sipp {
+    call_from(v, scenario, "127.0.0.1", (user, pw), number)
+}
+
+/// A call from a user of the client on `domain`. The digest covers the Request-URI
+/// (`-auth_uri`: SIPp would use the server's address otherwise).
+fn call_from(
+    v: &Vozbox,
+    scenario: &str,
+    domain: &str,
+    (user, pw): (&str, &str),
+    number: &str,
+) -> Sipp {
+    let uri = format!("{}@{}", number, v.addr());
+    sipp(
+        scenario,
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &call_csv(domain, user, pw, number),
+        &["-auth_uri", &uri],
+    )
+}
+
+fn done(uas: SippUas) -> Sipp {
+    let s = uas.wait(Duration::from_secs(20));
+    sipp_ok(&s);
+    s
+}
+
+/// The first message of `messages` that starts with `start`.
+fn first<'a>(messages: &'a str, start: &str) -> &'a str {
+    let i = messages
+        .find(start)
+        .unwrap_or_else(|| panic!("no {:?} in:\n{}", start, messages));
+    let rest = &messages[i..];
+    let end = rest.find("\n\n").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn header<'a>(message: &'a str, name: &str) -> &'a str {
+    message
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+        .unwrap_or_else(|| panic!("no {} in:\n{}", name, message))
+}
+
+/// The record line of the latest call in `vozbox cdrs`.
+fn last_cdr(v: &Vozbox, n: usize) -> String {
+    let out = v.cdrs(n);
+    out.lines()
+        .rev()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no CDR in:\n{}", out))
+        .to_string()
+}
+
+#[test]
+fn user_calls_user_and_the_caller_hangs_up() {
+    let lab = lab("call-basic");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer.xml");
+    let caller = call(&lab.v, "uac_call.xml", ALICE, "101");
+    sipp_ok(&caller);
+    let callee = done(bob);
+    // Two independent legs: their own Call-IDs and tags; the caller is shown by extension.
+    let invite_in = first(&callee.messages, "INVITE sip:bob@");
+    let invite_out = first(&caller.messages, "INVITE sip:101@");
+    assert_ne!(header(invite_in, "Call-ID"), header(invite_out, "Call-ID"));
+    assert!(
+        header(invite_in, "From").starts_with("<sip:100@127.0.0.1>"),
+        "{}",
+        invite_in
+    );
+    assert!(
+        invite_in.contains("m=audio"),
+        "the offer is carried: {}",
+        invite_in
+    );
+    let cdr = last_cdr(&lab.v, 1);
+    for word in ["bluebird", "101", "internal", "user:bob", "answered", "200"] {
+        assert!(cdr.contains(word), "{:?} not in {}", word, cdr);
+    }
+}
+
+#[test]
+fn the_callee_hangs_up() {
+    let lab = lab("call-remote-bye");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_bye.xml");
+    sipp_ok(&call(&lab.v, "uac_call_remote_bye.xml", ALICE, "101"));
+    done(bob);
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
+#[test]
+fn a_user_with_two_contacts_is_forked_and_the_loser_cancelled() {
+    let lab = lab("call-fork");
+    let answering = callee(&lab.v, "127.0.0.1", BOB, "uas_answer.xml");
+    let ringing = callee(&lab.v, "127.0.0.1", BOB, "uas_ring.xml");
+    sipp_ok(&call(&lab.v, "uac_call.xml", ALICE, "101"));
+    done(answering);
+    let lost = done(ringing);
+    assert!(
+        lost.messages.contains("CANCEL sip:bob@"),
+        "{}",
+        lost.messages
+    );
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
+#[test]
+fn cancel_before_answer() {
+    let lab = lab("call-cancel");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_ring.xml");
+    sipp_ok(&call(&lab.v, "uac_cancel.xml", ALICE, "101"));
+    done(bob);
+    let cdr = last_cdr(&lab.v, 1);
+    assert!(cdr.contains("cancelled") && cdr.contains("487"), "{}", cdr);
+}
+
+#[test]
+fn busy_callee_gives_486() {
+    let lab = lab("call-busy");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_busy.xml");
+    let c = call(&lab.v, "uac_refused.xml", ALICE, "101");
+    sipp_ok(&c);
+    done(bob);
+    assert!(c.messages.contains("SIP/2.0 486"), "{}", c.messages);
+    assert!(last_cdr(&lab.v, 1).contains("busy"));
+}
+
+#[test]
+fn not_registered_gives_480_and_unknown_gives_404() {
+    let lab = lab("call-480-404");
+    let c = call(&lab.v, "uac_refused.xml", ALICE, "101");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 480"), "{}", c.messages);
+    assert!(last_cdr(&lab.v, 1).contains("not_registered"));
+    let c = call(&lab.v, "uac_refused.xml", ALICE, "nobody");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 404"), "{}", c.messages);
+    assert!(last_cdr(&lab.v, 2).contains("not_found"));
+}
+
+#[test]
+fn hold_and_resume_with_reinvite() {
+    let lab = lab("call-hold");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_hold.xml");
+    sipp_ok(&call(&lab.v, "uac_hold.xml", ALICE, "101"));
+    done(bob);
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
+#[test]
+fn friend_patterns_by_priority_and_a_friend_behind_nat_reached_over_its_flow() {
+    let lab = lab("call-friends");
+    let v = &lab.v;
+    // hq-asterisk registers with an unreachable Contact: only its flow works.
+    let port = free_port("127.0.0.1");
+    sipp_ok(&sipp_at(
+        "register_nat.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        port,
+        &creds("127.0.0.1", "hq-asterisk", "HqAsterisk-Pass+1"),
+        &[],
+    ));
+    // 250 matches both friends: priority 1 (hq-asterisk) wins over 5 (backup).
+    let hq = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", port);
+    let c = call(v, "uac_call.xml", ALICE, "250");
+    sipp_ok(&c);
+    let hq = done(hq);
+    assert!(
+        first(&hq.messages, "INVITE sip:").starts_with("INVITE sip:250@192.0.2.1:5999"),
+        "{}",
+        hq.messages
+    );
+    assert!(last_cdr(v, 1).contains("friend:hq-asterisk"));
+    // 2500 matches only backup's pattern (hq-asterisk's is anchored on the whole number).
+    let backup = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", lab.backup_port);
+    sipp_ok(&call(v, "uac_call.xml", ALICE, "2500"));
+    done(backup);
+    assert!(last_cdr(v, 2).contains("friend:backup"));
+}
+
+#[test]
+fn a_register_mode_friend_calls_a_user() {
+    let lab = lab("call-friend-in");
+    let alice = callee(&lab.v, "127.0.0.1", ALICE, "uas_answer.xml");
+    sipp_ok(&call(
+        &lab.v,
+        "uac_call.xml",
+        ("hq-asterisk", "HqAsterisk-Pass+1"),
+        "100",
+    ));
+    done(alice);
+    let cdr = last_cdr(&lab.v, 1);
+    assert!(
+        cdr.contains("friend hq-asterisk") && cdr.contains("user:alice"),
+        "{}",
+        cdr
+    );
+}
+
+#[test]
+fn direct_friend_both_ways() {
+    let lab = lab("call-direct");
+    let v = &lab.v;
+    let pbx = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", lab.direct_port);
+    sipp_ok(&call(v, "uac_call.xml", ALICE, "510"));
+    let pbx = done(pbx);
+    assert!(first(&pbx.messages, "INVITE sip:")
+        .starts_with(&format!("INVITE sip:510@127.0.0.7:{}", lab.direct_port)));
+    // The friend (no password) calls from its address without a challenge.
+    let bob = callee(v, "127.0.0.1", BOB, "uas_answer.xml");
+    sipp_ok(&sipp(
+        "uac_noauth.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.7",
+        &call_csv("127.0.0.1", "branch-pbx", "-", "101"),
+        &[],
+    ));
+    done(bob);
+    assert!(last_cdr(v, 2).contains("user:bob"));
+}
+
+#[test]
+fn external_call_through_the_carrier_presents_the_ddi_in_e164() {
+    let lab = lab("call-external");
+    let carrier = SippUas::start("uas_answer.xml", "u1", "127.0.0.5", lab.carrier_port);
+    sipp_ok(&call(&lab.v, "uac_call.xml", ALICE, "600111222"));
+    let carrier = done(carrier);
+    let inv = first(&carrier.messages, "INVITE sip:");
+    assert!(
+        inv.starts_with(&format!(
+            "INVITE sip:+34600111222@127.0.0.5:{}",
+            lab.carrier_port
+        )),
+        "{}",
+        inv
+    );
+    assert!(
+        header(inv, "From").starts_with("<sip:+34944000100@"),
+        "{}",
+        inv
+    );
+    assert!(
+        header(inv, "P-Asserted-Identity").starts_with("<sip:+34944000100@"),
+        "{}",
+        inv
+    );
+    let cdr = last_cdr(&lab.v, 1);
+    assert!(
+        cdr.contains("outbound") && cdr.contains("carrier:upstream"),
+        "{}",
+        cdr
+    );
+}
+
+#[test]
+fn a_carrier_that_challenges_gets_its_credentials() {
+    let lab = lab("call-carrier-auth");
+    let carrier = SippUas::start("uas_challenge.xml", "u1", "127.0.0.5", lab.carrier_port);
+    sipp_ok(&call(&lab.v, "uac_call.xml", ALICE, "+34600111222"));
+    done(carrier);
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
+#[test]
+fn external_call_denied_by_the_acl_gets_403() {
+    let lab = lab("call-acl");
+    let c = call(&lab.v, "uac_refused.xml", ALICE, "0044207946000");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 403"), "{}", c.messages);
+    assert!(last_cdr(&lab.v, 1).contains("acl_denied"));
+}
+
+#[test]
+fn a_carrier_call_to_a_ddi_reaches_its_user_and_an_unknown_ddi_gets_404() {
+    let lab = lab("call-ddi");
+    let v = &lab.v;
+    let bob = callee(v, "127.0.0.1", BOB, "uas_answer.xml");
+    let trunk = |number: &str, scenario: &str| {
+        sipp(
+            scenario,
+            &v.addr(),
+            "u1",
+            "127.0.0.6",
+            &call_csv("127.0.0.1", "trunk", "-", number),
+            &[],
+        )
+    };
+    sipp_ok(&trunk("+34944000101", "uac_noauth.xml"));
+    done(bob);
+    assert!(last_cdr(v, 1).contains("inbound"));
+    let c = trunk("+34944000999", "uac_noauth_refused.xml");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 404"), "{}", c.messages);
+}
+
+#[test]
+fn internal_friends_reach_the_other_client_both_ways() {
+    let lab = lab("call-intervpbx");
+    let v = &lab.v;
+    let carol = callee(
+        v,
+        "redwing.example",
+        ("carol", "Carol-Secret-3"),
+        "uas_answer.xml",
+    );
+    sipp_ok(&call(v, "uac_call.xml", ALICE, "300"));
+    let carol = done(carol);
+    assert!(header(first(&carol.messages, "INVITE sip:"), "From").starts_with("<sip:100@"));
+    assert!(last_cdr(v, 1).contains("user:carol"));
+    let alice = callee(v, "127.0.0.1", ALICE, "uas_answer.xml");
+    sipp_ok(&call_from(
+        v,
+        "uac_call.xml",
+        "redwing.example",
+        ("carol", "Carol-Secret-3"),
+        "100",
+    ));
+    done(alice);
+    assert!(last_cdr(v, 2).contains("user:alice"));
+}
+
+#[test]
+fn in_dialog_request_for_an_unknown_call_gets_481() {
+    let lab = lab("call-481");
+    let bye = "BYE sip:vozbox@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKgone1;rport\r\nFrom: <sip:a@127.0.0.1>;tag=a\r\nTo: <sip:b@127.0.0.1>;tag=b\r\nCall-ID: gone@test\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    let r = udp_exchange(
+        &lab.v.addr(),
+        "127.0.0.1",
+        bye.as_bytes(),
+        Duration::from_secs(3),
+    )
+    .expect("an answer");
+    assert!(r.starts_with("SIP/2.0 481"), "{}", r);
+}
