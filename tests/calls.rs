@@ -510,3 +510,93 @@ fn in_dialog_request_for_an_unknown_call_gets_481() {
     .expect("an answer");
     assert!(r.starts_with("SIP/2.0 481"), "{}", r);
 }
+
+/// A port free with the next one too (baresip listens for TLS on port + 1).
+fn two_free_ports() -> u16 {
+    loop {
+        let p = free_port("127.0.0.1");
+        if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
+        {
+            return p;
+        }
+    }
+}
+
+/// A baresip instance's configuration directory: a 440/880 Hz tone as source, a null
+/// player (aubridge), G.711.
+fn baresip_dir(name: &str, account: &str, tone: u32) -> (std::path::PathBuf, u16) {
+    let dir = temp_dir(name);
+    let port = two_free_ports();
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "module_path /usr/lib/baresip/modules\nmodule account.so\nmodule g711.so\nmodule menu.so\nmodule ausine.so\nmodule aubridge.so\naudio_source ausine,{}\naudio_player aubridge,{}\nausrc_srate 48000\nauplay_srate 48000\nausrc_channels 2\nauplay_channels 2\nsip_listen 127.0.0.1:{}\n",
+            tone, name, port
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("accounts"), format!("{}\n", account)).unwrap();
+    (dir, port)
+}
+
+/// A second, independent peer: two baresip phones register to the demo-style client and
+/// call each other through vozbox (bob answers automatically; alice hangs up when she
+/// quits). Signalling only: audio through the relay is the media issue's.
+#[test]
+fn two_baresip_phones_call_each_other() {
+    let v = Vozbox::start("baresip-call", "", PROVISION);
+    let (bob_dir, _) = baresip_dir(
+        "bob",
+        &format!(
+            "<sip:bob@127.0.0.1:{};transport=udp>;auth_pass=Bob-Secret-22;regint=60;answermode=auto",
+            v.port
+        ),
+        880,
+    );
+    let (alice_dir, _) = baresip_dir(
+        "alice",
+        &format!(
+            "<sip:alice@127.0.0.1:{};transport=udp>;auth_pass=Alice-Secret-1;regint=60",
+            v.port
+        ),
+        440,
+    );
+    let bob = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&bob_dir)
+        .args(["-n", "127.0.0.1", "-t", "8", "-s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run baresip (apt-get install baresip-core)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !v.registrations().contains("sip:bob@127.0.0.1") {
+        assert!(std::time::Instant::now() < deadline, "bob did not register");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alice = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&alice_dir)
+        .args(["-n", "127.0.0.1", "-t", "5", "-s", "-e"])
+        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
+        .output()
+        .expect("run baresip");
+    let alice_out = String::from_utf8_lossy(&alice.stdout).into_owned()
+        + &String::from_utf8_lossy(&alice.stderr);
+    let bob = bob.wait_with_output().expect("baresip bob");
+    let bob_out =
+        String::from_utf8_lossy(&bob.stdout).into_owned() + &String::from_utf8_lossy(&bob.stderr);
+    // Alice authenticated her INVITE, got bob's answer and hung up with BYE.
+    assert!(alice_out.contains("SIP/2.0 407"), "{}", alice_out);
+    assert!(alice_out.contains("SIP/2.0 200 Answering"), "{}", alice_out);
+    assert!(alice_out.contains("\nBYE sip:vozbox@"), "{}", alice_out);
+    // Bob was called by vozbox's own leg and saw the BYE.
+    assert!(bob_out.contains("answering call"), "{}", bob_out);
+    assert!(bob_out.contains("@vozbox"), "{}", bob_out);
+    assert!(bob_out.contains("\nBYE sip:bob-"), "{}", bob_out);
+    let cdr = last_cdr(&v, 1);
+    for word in ["100 (alice)", "101", "user:bob", "answered", "200"] {
+        assert!(cdr.contains(word), "{:?} not in {}", word, cdr);
+    }
+}
