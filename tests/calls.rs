@@ -98,6 +98,18 @@ address = "127.0.0.7"
 port = DIRECT_PORT
 priority = 3
 patterns = ["^5[0-9]{2}$"]
+allowed_codecs = ["PCMA"]
+
+[[friend]]
+client = "bluebird"
+name = "wideband-only"
+mode = "direct"
+transport = "udp"
+address = "127.0.0.9"
+port = 5060
+priority = 4
+patterns = ["^7[0-9]{2}$"]
+allowed_codecs = ["G722"]
 
 [[friend]]
 client = "bluebird"
@@ -381,8 +393,17 @@ fn direct_friend_both_ways() {
     let pbx = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", lab.direct_port);
     sipp_ok(&call(v, "uac_call.xml", ALICE, "510"));
     let pbx = done(pbx);
-    assert!(first(&pbx.messages, "INVITE sip:")
-        .starts_with(&format!("INVITE sip:510@127.0.0.7:{}", lab.direct_port)));
+    let invite = first(&pbx.messages, "INVITE sip:");
+    assert!(invite.starts_with(&format!("INVITE sip:510@127.0.0.7:{}", lab.direct_port)));
+    // Its allowed codecs (PCMA) filter the offer; telephone-event stays.
+    assert!(
+        invite
+            .lines()
+            .any(|l| l.trim_end().ends_with(" RTP/AVP 8 101")),
+        "{}",
+        invite
+    );
+    assert!(!invite.contains("PCMU"), "{}", invite);
     // The friend (no password) calls from its address without a challenge.
     let bob = callee(v, "127.0.0.1", BOB, "uas_answer.xml");
     sipp_ok(&sipp(
@@ -599,4 +620,13 @@ fn two_baresip_phones_call_each_other() {
     for word in ["100 (alice)", "101", "user:bob", "answered", "200"] {
         assert!(cdr.contains(word), "{:?} not in {}", word, cdr);
     }
+}
+
+#[test]
+fn no_codec_in_common_with_the_friend_gives_488() {
+    let lab = lab("call-488");
+    let c = call(&lab.v, "uac_refused.xml", ALICE, "700");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 488"), "{}", c.messages);
+    assert!(last_cdr(&lab.v, 1).contains("no_common_codec"));
 }

@@ -66,6 +66,8 @@ pub struct Fork {
     /// credentials).
     pub pai: Option<String>,
     pub max_forwards: u32,
+    /// The offer as sent on this branch (filtered by its allowed codecs).
+    pub offer: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use super::call::{without_tag, Call, CallCell, Fork, ForkState, Info, Phase, Sid
 use super::leg::{self, Dest, Leg};
 use super::target::{Lookup, Nowhere, Presentation, Target};
 use super::timers::Wait;
-use super::{B2bua, Incoming};
+use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
 use crate::routing::{self, CallerKind, Route};
 use crate::sip::headers::{uri_user, NameAddr};
@@ -167,7 +167,7 @@ impl B2bua {
                 };
                 let route = routing::route(&rc, &dialled, &snap, now);
                 let domain = snap
-                    .client(&client)
+                    .client(client)
                     .map(|c| c.domain.clone())
                     .unwrap_or_default();
                 // Internal calls present the caller's extension (a user) or what the
@@ -273,7 +273,18 @@ impl B2bua {
         let a_cseq = msg.cseq().map(|c| c.0).unwrap_or(0);
         let late_offer = msg.body.is_empty();
         let mut forks = Vec::with_capacity(targets.len());
+        let mut refused_by_codecs = 0;
         for t in targets {
+            // The offer each branch gets: only the codecs its peer is allowed.
+            let offer = match codecs::filter(&msg.body, &t.allowed_codecs) {
+                _ if late_offer => None,
+                Ok(Some(filtered)) => Some(filtered),
+                Ok(None) => Some(msg.body.clone()),
+                Err(codecs::NoCommonCodec) => {
+                    refused_by_codecs += 1;
+                    continue;
+                }
+            };
             let contact = contact_for(&t.dest);
             let mut leg = Leg {
                 call_id: format!("{}{}@vozbox", leg::token(), leg::token()),
@@ -288,7 +299,15 @@ impl B2bua {
                 dest: t.dest.clone(),
             };
             let branch = leg::branch();
-            let invite = build_invite(&leg, &t, &branch, &msg, max_forwards, None);
+            let invite = build_invite(
+                &leg,
+                &t,
+                &branch,
+                &msg,
+                offer.as_deref(),
+                max_forwards,
+                None,
+            );
             leg.local_cseq = 1;
             forks.push(Fork {
                 leg,
@@ -304,7 +323,19 @@ impl B2bua {
                 ack: None,
                 pai: t.pai.clone(),
                 max_forwards,
+                offer,
             });
+        }
+        if forks.is_empty() {
+            tracing::debug!(
+                "INVITE {}: no codec in common with {} branch(es)",
+                call_id,
+                refused_by_codecs
+            );
+            let r = response(&msg, 488, "Not Acceptable Here", &to_tag(&msg));
+            self.out.send(&checked.via, &flow, r, key.as_deref());
+            self.record(&call_id, info, "no_common_codec", 488, now_secs());
+            return;
         }
         let call = Call {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -485,12 +516,14 @@ impl B2bua {
                             from_uri: f.leg.local_uri.clone(),
                             pai: f.pai.clone(),
                             credentials: None,
+                            allowed_codecs: Vec::new(),
                         };
                         let invite = build_invite(
                             &f.leg,
                             &t,
                             &f.branch,
                             &a_invite,
+                            f.offer.as_deref(),
                             f.max_forwards,
                             Some((answer_to, v)),
                         );
@@ -583,12 +616,13 @@ fn add_body(r: &mut Message, from: &Message) {
     }
 }
 
-/// The INVITE of a branch, carrying the caller's offer.
+/// The INVITE of a branch, carrying the caller's offer (as filtered for that branch).
 fn build_invite(
     leg: &Leg,
     t: &Target,
     branch: &str,
     a_invite: &Message,
+    offer: Option<&[u8]>,
     max_forwards: u32,
     auth: Option<(&str, String)>,
 ) -> Message {
@@ -611,7 +645,7 @@ fn build_invite(
         &leg.call_id,
         leg.local_cseq,
         extra,
-        body_of(a_invite),
+        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
     );
     if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
         h.value = max_forwards.to_string();

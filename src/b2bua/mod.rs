@@ -9,6 +9,7 @@
 pub mod authn;
 pub mod call;
 pub mod challenge;
+pub mod codecs;
 pub mod dialog;
 pub mod invite;
 pub mod leg;

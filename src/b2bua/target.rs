@@ -25,6 +25,8 @@ pub struct Target {
     pub pai: Option<String>,
     /// Credentials to answer a carrier's challenge; None: a challenge fails the branch.
     pub credentials: Option<(String, String)>,
+    /// The codecs this peer may use (empty: any).
+    pub allowed_codecs: Vec<String>,
 }
 
 /// Who the call presents itself as: the user part of From, and the domain.
@@ -90,7 +92,7 @@ impl Lookup<'_> {
     }
 
     fn bindings(&self, user: &str, client: &str) -> Vec<Arc<Binding>> {
-        let Some(c) = self.snap.client(&client) else {
+        let Some(c) = self.snap.client(client) else {
             return Vec::new();
         };
         self.location
@@ -132,6 +134,7 @@ impl Lookup<'_> {
                             from_uri: from_uri.clone(),
                             pai: None,
                             credentials: None,
+                            allowed_codecs: f.allowed_codecs.clone(),
                         })
                     })
                     .collect();
@@ -161,6 +164,7 @@ impl Lookup<'_> {
                     from_uri,
                     pai: None,
                     credentials: None,
+                    allowed_codecs: f.allowed_codecs.clone(),
                 }])
             }
             FriendMode::Intervpbx => Err(Nowhere::Unreachable),
@@ -173,15 +177,17 @@ impl Lookup<'_> {
         match route {
             Route::User { client, user } => {
                 let from_uri = sip_uri(&from.number, &from.domain);
+                let allowed = self
+                    .snap
+                    .user(client, user)
+                    .map(|u| u.allowed_codecs.clone())
+                    .unwrap_or_default();
                 let targets: Vec<Target> = self
                     .bindings(user, client)
                     .iter()
                     .filter_map(|b| {
                         let dest = self.binding_dest(b)?;
-                        let to_uri = self
-                            .snap
-                            .client(&client)
-                            .map(|c| sip_uri(user, &c.domain))?;
+                        let to_uri = self.snap.client(client).map(|c| sip_uri(user, &c.domain))?;
                         Some(Target {
                             dest,
                             ruri: b.contact.clone(),
@@ -189,6 +195,7 @@ impl Lookup<'_> {
                             from_uri: from_uri.clone(),
                             pai: None,
                             credentials: None,
+                            allowed_codecs: allowed.clone(),
                         })
                     })
                     .collect();
@@ -217,7 +224,7 @@ impl Lookup<'_> {
             } => {
                 let brand = self
                     .snap
-                    .client(&billed_client)
+                    .client(billed_client)
                     .map(|c| c.brand.clone())
                     .unwrap_or_default();
                 let c = self
@@ -248,6 +255,7 @@ impl Lookup<'_> {
                     from_uri: sip_uri(presented, &from.domain),
                     pai: Some(sip_uri(presented, &from.domain)),
                     credentials,
+                    allowed_codecs: Vec::new(),
                 }])
             }
             _ => Err(Nowhere::Unreachable),
