@@ -630,3 +630,49 @@ fn no_codec_in_common_with_the_friend_gives_488() {
     assert!(c.messages.contains("SIP/2.0 488"), "{}", c.messages);
     assert!(last_cdr(&lab.v, 1).contains("no_common_codec"));
 }
+
+#[test]
+fn a_caller_over_tcp_reaches_a_callee_over_udp() {
+    let lab = lab("call-tcp");
+    let v = &lab.v;
+    let bob = callee(v, "127.0.0.1", BOB, "uas_answer.xml");
+    let uri = format!("101@{}", v.addr());
+    sipp_ok(&sipp(
+        "uac_call.xml",
+        &v.addr(),
+        "t1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", ALICE.0, ALICE.1, "101"),
+        &["-auth_uri", &uri],
+    ));
+    done(bob);
+    assert!(last_cdr(v, 1).contains("answered"));
+}
+
+/// Timers end what a peer leaves hanging: a callee that rings forever is cancelled after
+/// `no_answer_timeout` (480 to the caller), one that never answers at all fails with 408
+/// after Timer B (64·T1 = 32 s).
+#[test]
+fn no_answer_and_a_vanished_callee_are_ended_by_timers() {
+    let dir = temp_dir("call-timers");
+    let port = free_port("127.0.0.1");
+    let v = Vozbox::start_in(dir, port, "[calls]\nno_answer_timeout = 2\n", PROVISION);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_ring.xml");
+    let c = call(&v, "uac_refused.xml", ALICE, "101");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 480"), "{}", c.messages);
+    done(bob);
+    assert!(last_cdr(&v, 1).contains("no_answer"));
+    // bob registers a contact where nothing answers
+    register(&v, "127.0.0.1", BOB, free_port("127.0.0.1"));
+    let started = std::time::Instant::now();
+    let c = call(&v, "uac_refused.xml", ALICE, "101");
+    sipp_ok(&c);
+    assert!(
+        c.messages.contains("SIP/2.0 408") || c.messages.contains("SIP/2.0 480"),
+        "{}",
+        c.messages
+    );
+    assert!(started.elapsed() < Duration::from_secs(40));
+    assert!(v.calls().contains("0 active call(s)"), "{}", v.calls());
+}

@@ -120,8 +120,6 @@ pub struct Call {
     pub a_flow: Flow,
     pub a_key: Option<String>,
     pub a_cseq: u32,
-    /// The caller's last in-dialog CSeq (requests must increase it).
-    pub a_remote_cseq: u32,
     /// The final response to the caller's INVITE, retransmitted over UDP until ACK.
     pub a_final: Option<Sent>,
     pub a_acked: bool,
@@ -134,6 +132,8 @@ pub struct Call {
     /// The best final failure of the branches so far (code, reason).
     pub best: Option<(u16, String)>,
     pub info: Info,
+    /// The call's long timers (no answer, maximum duration), stopped when it ends.
+    pub timers: Vec<tokio::task::AbortHandle>,
 }
 
 impl Call {

@@ -44,7 +44,10 @@ impl B2bua {
             return self.reply(&inc, 481, "Call/Transaction Does Not Exist");
         };
         let mut call = cell.lock();
-        if call.side_of(inc.msg.call_id().unwrap_or("")) != Some(Side::A) {
+        // The CANCEL matches the INVITE's transaction: same Call-ID, same branch.
+        if call.side_of(inc.msg.call_id().unwrap_or("")) != Some(Side::A)
+            || inc.checked.via.branch() != call.a_via.branch()
+        {
             drop(call);
             return self.reply(&inc, 481, "Call/Transaction Does Not Exist");
         }
@@ -69,9 +72,23 @@ impl B2bua {
             return self.reply(&inc, 481, "Call/Transaction Does Not Exist");
         };
         let method = inc.msg.method().unwrap_or("").to_string();
-        if call.phase == Phase::Ended {
+        // RFC 3261 §12.2.2: the request must belong to this leg's dialog (both tags), and
+        // its CSeq must be higher than the last one.
+        let in_dialog = call.leg_mut(side).is_some_and(|l| {
+            inc.checked.to.tag() == Some(l.local_tag.as_str())
+                && (l.remote_tag.is_none() || inc.checked.from.tag() == l.remote_tag.as_deref())
+        });
+        if call.phase == Phase::Ended || !in_dialog {
             drop(call);
             return self.reply(&inc, 481, "Call/Transaction Does Not Exist");
+        }
+        let cseq = inc.msg.cseq().map(|c| c.0).unwrap_or(0);
+        if let Some(l) = call.leg_mut(side) {
+            if cseq <= l.remote_cseq && l.remote_cseq != 0 {
+                drop(call);
+                return self.reply(&inc, 500, "Server Internal Error");
+            }
+            l.remote_cseq = cseq;
         }
         let peer = call.peer(side);
         if method == "BYE" {
@@ -118,6 +135,7 @@ impl B2bua {
         let dest = leg.dest.clone();
         let bytes = Arc::new(req.to_bytes());
         self.send(&dest, bytes.clone());
+        call.pending.retain(|p| !p.done);
         let Incoming {
             msg,
             checked,
@@ -190,7 +208,23 @@ impl B2bua {
             return;
         }
         call.pending[pi].done = true;
-        let p = call.pending.remove(pi);
+        // A re-INVITE stays known (done) until the next request: a retransmitted 2xx is
+        // ACKed again above.
+        let p = if is_invite {
+            let p = &call.pending[pi];
+            Pending {
+                req: p.req.clone(),
+                via: p.via.clone(),
+                flow: p.flow.clone(),
+                key: p.key.clone(),
+                method: p.method.clone(),
+                branch: p.branch.clone(),
+                bytes: p.bytes.clone(),
+                ..*p
+            }
+        } else {
+            call.pending.remove(pi)
+        };
         let Some(origin) = p.origin else { return };
         let mut r = response(&p.req, code, reason, "");
         if (200..300).contains(&code) && (is_invite || p.method == "UPDATE") {
@@ -221,6 +255,7 @@ impl B2bua {
         let dest: Dest = leg.dest.clone();
         let bytes = Arc::new(req.to_bytes());
         self.send(&dest, bytes.clone());
+        call.pending.retain(|p| !p.done);
         call.pending.push(Pending {
             branch: branch.clone(),
             cseq,

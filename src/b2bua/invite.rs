@@ -62,9 +62,14 @@ pub fn disposition(code: u16) -> &'static str {
 
 impl B2bua {
     pub(super) fn on_invite(self: &Arc<Self>, inc: Incoming) {
-        if self.find(inc.msg.call_id().unwrap_or("")).is_some() {
-            // The same Call-ID again without a To tag: a loop or a merged request.
-            return self.reply(&inc, 482, "Loop Detected");
+        if let Some(old) = self.find(inc.msg.call_id().unwrap_or("")) {
+            if old.lock().phase != Phase::Ended {
+                // The same Call-ID again without a To tag while that call is up: a loop
+                // or a merged request.
+                return self.reply(&inc, 482, "Loop Detected");
+            }
+            // A new call reusing the Call-ID of one that ended: forget the old one now.
+            self.forget_now(&old);
         }
         let max_forwards = inc
             .msg
@@ -109,9 +114,6 @@ impl B2bua {
                 .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
             return;
         }
-        // 100 Trying: routing and forking take no time, but the callee will.
-        let trying = response(&inc.msg, 100, "Trying", "");
-        self.out.send(&inc.checked.via, &inc.flow, trying, None);
 
         let dialled = match &inc.msg.start {
             StartLine::Request { uri, .. } => NameAddr::parse(uri)
@@ -267,6 +269,7 @@ impl B2bua {
             remote_target: contact_uri(&msg).unwrap_or_else(|| checked.from.uri_text.clone()),
             route_set: msg.all("Record-Route").map(str::to_string).collect(),
             local_cseq: 0,
+            remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),
             contact: contact_for(&a_dest),
             dest: a_dest,
         };
@@ -295,6 +298,7 @@ impl B2bua {
                 remote_target: t.ruri.clone(),
                 route_set: Vec::new(),
                 local_cseq: 1,
+                remote_cseq: 0,
                 contact,
                 dest: t.dest.clone(),
             };
@@ -345,7 +349,6 @@ impl B2bua {
             a_flow: flow,
             a_key: key,
             a_cseq,
-            a_remote_cseq: a_cseq,
             a_final: None,
             a_acked: false,
             late_offer,
@@ -355,14 +358,34 @@ impl B2bua {
             pending: Vec::new(),
             best: None,
             info,
+            timers: Vec::new(),
         };
+        let a_id = call.a.call_id.clone();
+        let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
         let cell = Arc::new(CallCell::new(call));
-        self.active.fetch_add(1, Ordering::Relaxed);
-        let c = cell.lock();
-        self.calls.insert(c.a.call_id.clone(), cell.clone());
-        for f in &c.forks {
-            self.calls.insert(f.leg.call_id.clone(), cell.clone());
+        // Into the map before the call is locked: a map shard lock is never taken while a
+        // call lock is held (the listing takes them the other way round).
+        match self.calls.entry(a_id) {
+            dashmap::Entry::Occupied(_) => {
+                // The same Call-ID set up twice at once: the first one wins.
+                let c = cell.lock();
+                let r = response(&c.a_invite, 482, "Loop Detected", &to_tag(&c.a_invite));
+                self.out.send(&c.a_via, &c.a_flow, r, c.a_key.as_deref());
+                return;
+            }
+            dashmap::Entry::Vacant(v) => {
+                v.insert(cell.clone());
+            }
         }
+        for id in b_ids {
+            self.calls.insert(id, cell.clone());
+        }
+        self.active.fetch_add(1, Ordering::Relaxed);
+        // 100 Trying only now: a refusal above is a final response the caller's
+        // retransmissions get again from the transaction memory.
+        let c = cell.lock();
+        let trying = response(&c.a_invite, 100, "Trying", "");
+        self.out.send(&c.a_via, &c.a_flow, trying, None);
         for (i, f) in c.forks.iter().enumerate() {
             self.send(&f.leg.dest, f.invite.clone());
             self.retransmit(
@@ -418,12 +441,17 @@ impl B2bua {
             return;
         }
         if (200..300).contains(&code) {
+            let winner = call.winner;
             {
                 let f = &mut call.forks[i];
                 if let Some(ack) = &f.ack {
                     // A retransmitted 2xx: our ACK got lost.
                     let ack = ack.clone();
                     self.send(&f.leg.dest, ack);
+                    return;
+                }
+                if winner == Some(i) {
+                    // Retransmitted while the caller's ACK (with the late answer) is awaited.
                     return;
                 }
                 f.leg.remote_tag = to_tag;

@@ -28,6 +28,8 @@ pub struct Leg {
     pub route_set: Vec<String>,
     /// Our last CSeq number on this leg.
     pub local_cseq: u32,
+    /// The peer's last CSeq number on this leg (its requests must raise it).
+    pub remote_cseq: u32,
     /// Our Contact on this leg.
     pub contact: String,
     pub dest: Dest,

@@ -160,10 +160,12 @@ impl B2bua {
 
     /// The active calls, oldest first.
     pub fn list(&self) -> Vec<CallView> {
+        // The handles first, the call locks after: never a call lock under a map shard lock.
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
-        for e in self.calls.iter() {
-            let c = e.value().lock();
+        for cell in cells {
+            let c = cell.lock();
             if c.phase == Phase::Ended || !seen.insert(c.id) {
                 continue;
             }

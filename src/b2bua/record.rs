@@ -14,7 +14,7 @@ impl B2bua {
     pub(super) fn end(
         self: &Arc<Self>,
         call: &mut Call,
-        _cell: &CallRef,
+        cell: &CallRef,
         disposition: &str,
         code: u16,
     ) {
@@ -23,13 +23,16 @@ impl B2bua {
         }
         call.phase = Phase::Ended;
         self.active.fetch_sub(1, Ordering::Relaxed);
+        for t in call.timers.drain(..) {
+            t.abort();
+        }
         let mut info = call.info.clone();
         info.disposition = disposition.to_string();
         info.code = code;
         let mut ids = vec![call.a.call_id.clone()];
         ids.extend(call.forks.iter().map(|f| f.leg.call_id.clone()));
         self.write_cdr(&call.a.call_id, info, now_secs());
-        self.forget_later(ids);
+        self.forget_later(cell, ids);
     }
 
     /// Records a call refused before any branch was tried.
@@ -57,6 +60,11 @@ impl B2bua {
             sip_code: info.code,
             price: None,
         };
-        self.writer.submit_wait(vec![Op::Cdr(Box::new(cdr))]);
+        // Never wait under a call lock or on a receive thread: a full queue hands the record
+        // to a blocking thread that waits for room.
+        if let Err(ops) = self.writer.try_queue(vec![Op::Cdr(Box::new(cdr))]) {
+            let writer = self.writer.clone();
+            self.rt.spawn_blocking(move || writer.submit_wait(ops));
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::call::{CallRef, ForkState, Phase, Side};
 use super::leg::Dest;
 use super::B2bua;
 use crate::sip::reply::response;
-use crate::sip::transport::Proto;
+use crate::sip::transport::{Proto, SendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,12 +36,22 @@ pub enum Wait {
 impl B2bua {
     /// Sends bytes to a leg's destination (errors are logged, timers handle the rest).
     pub(super) fn send(&self, dest: &Dest, bytes: Arc<Vec<u8>>) {
-        if let Err(e) = self
-            .out
-            .transports
-            .send_to(&dest.flow, dest.to, bytes.as_ref().clone())
-        {
-            tracing::debug!("send to {}: {}", dest.to, e);
+        let t = &self.out.transports;
+        match t.send_to(&dest.flow, dest.to, bytes.as_ref().clone()) {
+            Ok(()) => {}
+            // The connection of a long call was closed (idle timeout, peer restart):
+            // reach the same address over a new or another open connection.
+            Err(SendError::ConnectionGone) if dest.flow.proto != Proto::Udp => {
+                match t.flow_to(dest.flow.proto, dest.to) {
+                    Some(flow) => {
+                        if let Err(e) = t.send_to(&flow, dest.to, bytes.as_ref().clone()) {
+                            tracing::info!("send to {}: {}", dest.to, e);
+                        }
+                    }
+                    None => tracing::info!("send to {}: no connection", dest.to),
+                }
+            }
+            Err(e) => tracing::info!("send to {}: {}", dest.to, e),
         }
     }
 
@@ -158,54 +168,73 @@ impl B2bua {
         }
     }
 
-    /// The caller hears `480` when nobody answers in time.
-    pub(super) fn no_answer_timer(self: &Arc<Self>, cell: &CallRef) {
+    /// Runs `f` on the call after `after`, unless the call has ended by then (its
+    /// handle is kept in the call and aborted when it ends).
+    fn call_timer(
+        self: &Arc<Self>,
+        cell: &CallRef,
+        after: Duration,
+        f: impl FnOnce(&Arc<B2bua>, &CallRef, &mut super::call::Call) + Send + 'static,
+    ) {
         let weak = Arc::downgrade(cell);
         let me = self.clone();
-        let after = Duration::from_secs(self.cfg.no_answer_timeout);
-        self.rt.spawn(async move {
+        let task = self.rt.spawn(async move {
             tokio::time::sleep(after).await;
             let Some(cell) = weak.upgrade() else { return };
             let mut call = cell.lock();
+            f(&me, &cell, &mut call);
+        });
+        cell.lock().timers.push(task.abort_handle());
+    }
+
+    /// The caller hears `480` when nobody answers in time.
+    pub(super) fn no_answer_timer(self: &Arc<Self>, cell: &CallRef) {
+        let after = Duration::from_secs(self.cfg.no_answer_timeout);
+        self.call_timer(cell, after, |me, cell, call| {
             if call.phase == Phase::Ringing {
-                me.cancel_forks(&mut call, None);
-                me.fail_call(
-                    &mut call,
-                    &cell,
-                    480,
-                    "Temporarily Unavailable",
-                    "no_answer",
-                );
+                me.cancel_forks(call, None);
+                me.fail_call(call, cell, 480, "Temporarily Unavailable", "no_answer");
             }
         });
     }
 
     /// An answered call lasts at most `max_duration`.
     pub(super) fn duration_timer(self: &Arc<Self>, cell: &CallRef) {
-        let weak = Arc::downgrade(cell);
-        let me = self.clone();
         let after = Duration::from_secs(self.cfg.max_duration);
-        self.rt.spawn(async move {
-            tokio::time::sleep(after).await;
-            let Some(cell) = weak.upgrade() else { return };
-            let mut call = cell.lock();
+        self.call_timer(cell, after, |me, cell, call| {
             if call.phase == Phase::Answered {
                 if let Some(w) = call.winner {
-                    me.hang_up(&mut call, Side::B(w), &cell);
+                    me.hang_up(call, Side::B(w), cell);
                 }
-                me.hang_up(&mut call, Side::A, &cell);
-                me.end(&mut call, &cell, "max_duration", 200);
+                me.hang_up(call, Side::A, cell);
+                me.end(call, cell, "max_duration", 200);
             }
         });
     }
 
+    /// Forgets an ended call at once (its Call-ID is being reused).
+    pub(super) fn forget_now(&self, cell: &CallRef) {
+        let ids: Vec<String> = {
+            let c = cell.lock();
+            std::iter::once(c.a.call_id.clone())
+                .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
+                .collect()
+        };
+        for id in ids {
+            self.calls.remove_if(&id, |_, v| Arc::ptr_eq(v, cell));
+        }
+    }
+
     /// Forgets an ended call after `LINGER`.
-    pub(super) fn forget_later(self: &Arc<Self>, ids: Vec<String>) {
+    pub(super) fn forget_later(self: &Arc<Self>, cell: &CallRef, ids: Vec<String>) {
         let me = self.clone();
+        let weak = Arc::downgrade(cell);
         self.rt.spawn(async move {
             tokio::time::sleep(LINGER).await;
             for id in ids {
-                me.calls.remove(&id);
+                // Only this call's entries: a Call-ID may have been reused since.
+                me.calls
+                    .remove_if(&id, |_, v| std::ptr::eq(Arc::as_ptr(v), weak.as_ptr()));
             }
         });
     }

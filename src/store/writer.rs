@@ -121,8 +121,21 @@ impl Writer {
         }
     }
 
-    /// Queues changes that must not be dropped (call records), waiting for room in the
-    /// queue when it is full (back-pressure on the caller rather than a lost record).
+    /// Queues changes that must not be dropped (call records) without blocking: when the
+    /// queue is full they come back, for the caller to queue from a thread that may wait
+    /// (`submit_wait`).
+    pub fn try_queue(&self, ops: Vec<Op>) -> Result<(), Vec<Op>> {
+        match self.tx.try_send(Job { ops, done: None }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) => Err(job.ops),
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::error!("store: the writer has stopped; a change is lost");
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues changes, waiting for room in the queue when it is full.
     pub fn submit_wait(&self, ops: Vec<Op>) {
         if self.tx.send(Job { ops, done: None }).is_err() {
             tracing::error!("store: the writer has stopped; a change is lost");

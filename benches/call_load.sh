@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Calls per second through the B2BUA: SIPp caller (a direct friend on 127.0.0.3, trusted by
+# address) → vozbox → SIPp callee (a direct friend on 127.0.0.2 chosen by pattern). Each
+# call is INVITE/100/180/200/ACK on both legs, then BYE/200 on both legs, and a CDR
+# committed to redb. For each rate: achieved CPS, failed calls, retransmissions (caller and
+# callee side), and vozbox's CPU time per call (utime+stime from /proc over the step).
+#
+#   cargo build --release && benches/call_load.sh [RATES] [SECONDS]
+#   e.g. benches/call_load.sh "1000 2000 3000 4000" 15
+#   HOLD=30000 benches/call_load.sh 400 30    # ~12,000 calls held open: RSS per active call
+set -euo pipefail
+rates=${1:-"1000 2000 3000 4000 5000"}
+secs=${2:-15}
+hold=${HOLD:-0}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin="$here/target/release/vozbox"
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
+work=$(mktemp -d /tmp/vozbox-calls.XXXXXX)
+port=26060
+uas_port=26070
+trap 'kill $pid $uas 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+
+cat > "$work/provision.toml" <<PROV
+[[brand]]
+name = "bench"
+[[client]]
+brand = "bench"
+name = "bench"
+domain = "127.0.0.1"
+[[friend]]
+client = "bench"
+name = "caller"
+mode = "direct"
+address = "127.0.0.3"
+port = 5060
+transport = "udp"
+priority = 1
+patterns = ["^7000\$"]
+[[friend]]
+client = "bench"
+name = "callee"
+mode = "direct"
+address = "127.0.0.2"
+port = $uas_port
+transport = "udp"
+priority = 2
+patterns = ["^[0-9]+\$"]
+PROV
+printf 'SEQUENTIAL\n600100200;\n' > "$work/numbers.csv"
+cat > "$work/config.toml" <<CFG
+[log]
+level = "warn"
+[sip]
+listen = ["udp:127.0.0.1:$port"]
+workers = ${WORKERS:-1}
+[storage]
+path = "$work/vozbox.redb"
+[api]
+listen = ""
+CFG
+
+"$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &
+pid=$!
+for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+tck=$(getconf CLK_TCK)
+stat_col() { # file column-name → value of the last line
+  local head; head=$(head -n 1 "$1")
+  tail -n 1 "$1" | cut -d';' -f"$(echo "$head" | tr ';' '\n' | grep -nx "$2" | cut -d: -f1)"
+}
+
+printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' offered achieved ok failed "retrans(a/b)" cpu_us/call rss_kB cdrs
+for rate in $rates; do
+  total=$((rate * secs))
+  (cd "$work" && sipp -sf "$here/tests/sipp/uas_answer.xml" -t u1 -i 127.0.0.2 -p $uas_port \
+      -buff_size 16777216 -nostdin -trace_stat -stf "$work/uas-$rate.csv" -fd 1 \
+      > "$work/uas-$rate.out" 2>&1) &
+  uas=$!
+  sleep 0.5
+  c0=$(cpu); t0=$(date +%s.%N)
+  peak=0
+  (cd "$work" && sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
+      -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r "$rate" -m "$total" -d "$hold" \
+      -l $((rate * (hold / 1000 + 4))) -nostdin -timeout $((secs + hold / 1000 + 40))s \
+      -trace_stat -stf "$work/uac-$rate.csv" -fd 1 127.0.0.1:$port > "$work/uac-$rate.out" 2>&1) &
+  uac=$!
+  while kill -0 $uac 2>/dev/null; do
+    r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+    sleep 1
+  done
+  wait $uac || true
+  t1=$(date +%s.%N); c1=$(cpu)
+  kill $uas 2>/dev/null || true; wait $uas 2>/dev/null || true
+  ok=$(stat_col "$work/uac-$rate.csv" 'SuccessfulCall(C)')
+  failed=$(stat_col "$work/uac-$rate.csv" 'FailedCall(C)')
+  ra=$(stat_col "$work/uac-$rate.csv" 'Retransmissions(C)')
+  rb=$(stat_col "$work/uas-$rate.csv" 'Retransmissions(C)')
+  elapsed=$(echo "$t1 - $t0 - $hold / 1000" | bc -l)
+  achieved=$(echo "$ok / $elapsed" | bc)
+  us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
+  printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' "$rate" "$achieved" "$ok" "$failed" "$ra/$rb" "$us" "$peak" \
+    "$("$bin" cdrs --config "$work/config.toml" --limit 100000000 | tail -n 1)"
+done
+echo "rss when idle: $(rss) kB"
