@@ -72,6 +72,7 @@ stat_col() { # file column-name → value of the last line
   tail -n 1 "$1" | cut -d';' -f"$(echo "$head" | tr ';' '\n' | grep -nx "$2" | cut -d: -f1)"
 }
 
+echo "rss before the load: $(rss) kB"
 printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' offered achieved ok failed "retrans(a/b)" cpu_us/call rss_kB cdrs
 for rate in $rates; do
   total=$((rate * secs))

@@ -146,6 +146,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         }
         n += 1;
         out.txns.purge();
+        b2bua.sweep();
         let gone = location.sweep(now_secs());
         if !gone.is_empty() {
             tracing::debug!("{} bindings expired", gone.len());

@@ -80,10 +80,7 @@ impl Server {
                 Begin::New => {}
                 Begin::InProgress => return,
                 Begin::Completed { response, flow, to } => {
-                    let _ = self
-                        .out
-                        .transports
-                        .send_to(&flow, to, response.as_ref().clone());
+                    let _ = self.out.transports.send_to(&flow, to, &response);
                     return;
                 }
             }

@@ -8,6 +8,7 @@ use crate::sip::message::Message;
 use crate::sip::respond::Sent;
 use crate::sip::transport::Flow;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 pub type CallRef = Arc<CallCell>;
 
@@ -83,16 +84,21 @@ pub struct Pending {
     pub branch: String,
     pub cseq: u32,
     pub method: String,
-    /// The side the answer goes to; None for vozbox's own requests (a BYE it sends).
-    pub origin: Option<Side>,
+    /// Where the answer goes; None for vozbox's own requests (a BYE it sends) and once
+    /// answered.
+    pub origin: Option<Box<Origin>>,
     pub target: Side,
+    pub provisional: bool,
+    pub done: bool,
+}
+
+/// The request a relayed request came from, to answer it.
+pub struct Origin {
+    pub side: Side,
     pub req: Message,
     pub via: Via,
     pub flow: Flow,
     pub key: Option<String>,
-    pub bytes: Arc<Vec<u8>>,
-    pub provisional: bool,
-    pub done: bool,
 }
 
 /// What the call record will say.
@@ -132,8 +138,11 @@ pub struct Call {
     /// The best final failure of the branches so far (code, reason).
     pub best: Option<(u16, String)>,
     pub info: Info,
-    /// The call's long timers (no answer, maximum duration), stopped when it ends.
-    pub timers: Vec<tokio::task::AbortHandle>,
+    /// When the call started, was answered and ended: the once-a-second sweep ends a
+    /// call that rings or lasts too long and forgets an ended one.
+    pub started: Instant,
+    pub answered_at: Option<Instant>,
+    pub ended_at: Option<Instant>,
 }
 
 impl Call {

@@ -2,7 +2,7 @@
 //! …) relayed from one leg to the other as a request of that leg's own dialog, with the
 //! answer carried back.
 
-use super::call::{CallRef, ForkState, Pending, Phase, Side};
+use super::call::{CallRef, ForkState, Origin, Pending, Phase, Side};
 use super::invite::{body_of, contact_uri, status};
 use super::leg::Dest;
 use super::timers::Wait;
@@ -106,7 +106,7 @@ impl B2bua {
                         self.hang_up(&mut call, p, &cell);
                     }
                     let code = 200;
-                    self.end(&mut call, &cell, "answered", code);
+                    self.end(&mut call, "answered", code);
                 }
                 (Side::B(i), _) => {
                     // A branch that is not the call hangs up its early dialog.
@@ -146,13 +146,14 @@ impl B2bua {
             branch: branch.clone(),
             cseq,
             method,
-            origin: Some(side),
+            origin: Some(Box::new(Origin {
+                side,
+                req: msg,
+                via: checked.via,
+                flow,
+                key,
+            })),
             target: peer,
-            req: msg,
-            via: checked.via,
-            flow,
-            key,
-            bytes: bytes.clone(),
             provisional: false,
             done: false,
         });
@@ -208,27 +209,17 @@ impl B2bua {
             return;
         }
         call.pending[pi].done = true;
+        let origin = call.pending[pi].origin.take();
+        let is_update = call.pending[pi].method == "UPDATE";
         // A re-INVITE stays known (done) until the next request: a retransmitted 2xx is
         // ACKed again above.
-        let p = if is_invite {
-            let p = &call.pending[pi];
-            Pending {
-                req: p.req.clone(),
-                via: p.via.clone(),
-                flow: p.flow.clone(),
-                key: p.key.clone(),
-                method: p.method.clone(),
-                branch: p.branch.clone(),
-                bytes: p.bytes.clone(),
-                ..*p
-            }
-        } else {
-            call.pending.remove(pi)
-        };
-        let Some(origin) = p.origin else { return };
-        let mut r = response(&p.req, code, reason, "");
-        if (200..300).contains(&code) && (is_invite || p.method == "UPDATE") {
-            if let Some(l) = call.leg_mut(origin) {
+        if !is_invite {
+            call.pending.remove(pi);
+        }
+        let Some(o) = origin else { return };
+        let mut r = response(&o.req, code, reason, "");
+        if (200..300).contains(&code) && (is_invite || is_update) {
+            if let Some(l) = call.leg_mut(o.side) {
                 r.push_header("Contact", l.contact.clone());
             }
         }
@@ -236,7 +227,7 @@ impl B2bua {
             r.push_header("Content-Type", ctype.to_string());
             r.body = body.to_vec();
         }
-        self.out.send(&p.via, &p.flow, r, p.key.as_deref());
+        self.out.send(&o.via, &o.flow, r, o.key.as_deref());
     }
 
     /// Sends BYE to one side on vozbox's own behalf (the other side hung up, or a timer
@@ -262,11 +253,6 @@ impl B2bua {
             method: "BYE".into(),
             origin: None,
             target: side,
-            req,
-            via: call.a_via.clone(),
-            flow: dest.flow.clone(),
-            key: None,
-            bytes: bytes.clone(),
             provisional: false,
             done: false,
         });

@@ -358,7 +358,9 @@ impl B2bua {
             pending: Vec::new(),
             best: None,
             info,
-            timers: Vec::new(),
+            started: std::time::Instant::now(),
+            answered_at: None,
+            ended_at: None,
         };
         let a_id = call.a.call_id.clone();
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
@@ -398,8 +400,6 @@ impl B2bua {
                 },
             );
         }
-        drop(c);
-        self.no_answer_timer(&cell);
     }
 
     /// A response to a branch's INVITE.
@@ -474,6 +474,7 @@ impl B2bua {
             call.winner = Some(i);
             call.phase = Phase::Answered;
             call.info.answer = Some(now_secs());
+            call.answered_at = Some(std::time::Instant::now());
             let late = call.late_offer;
             {
                 let f = &mut call.forks[i];
@@ -489,9 +490,11 @@ impl B2bua {
             r.push_header("Contact", call.a.contact.clone());
             r.push_header("Allow", reply::ALLOW);
             add_body(&mut r, msg);
-            let sent = self
-                .out
-                .send(&call.a_via, &call.a_flow, r, call.a_key.as_deref());
+            // Not kept in the transaction memory (RFC 3261 §17.2.1: a 2xx ends the INVITE
+            // transaction): its retransmissions are the call's own until the ACK, and a
+            // repeated INVITE meanwhile is absorbed by the transaction still marked in
+            // progress.
+            let sent = self.out.send(&call.a_via, &call.a_flow, r, None);
             call.a_final = Some(sent.clone());
             drop(call);
             self.retransmit(
@@ -503,7 +506,6 @@ impl B2bua {
                 },
                 Wait::AFinal,
             );
-            self.duration_timer(cell);
             return;
         }
         // A final failure of this branch: ACK it (hop by hop), then maybe answer the caller.
@@ -614,7 +616,7 @@ impl B2bua {
             },
             Wait::AFinal,
         );
-        self.end(call, cell, disp, code);
+        self.end(call, disp, code);
     }
 
     /// Cancels every branch still ringing but `keep`.

@@ -1,7 +1,7 @@
 //! The end of a call and its record: one CDR per call, answered or not, queued to the
 //! store's single writer (committed durably with the next group of changes).
 
-use super::call::{Call, CallRef, Info, Phase};
+use super::call::{Call, Info, Phase};
 use super::B2bua;
 use crate::auth::nonce::now_secs;
 use crate::model::Cdr;
@@ -11,28 +11,28 @@ use std::sync::Arc;
 
 impl B2bua {
     /// Ends a call once: the record is written and the call forgotten after a while.
-    pub(super) fn end(
-        self: &Arc<Self>,
-        call: &mut Call,
-        cell: &CallRef,
-        disposition: &str,
-        code: u16,
-    ) {
+    pub(super) fn end(self: &Arc<Self>, call: &mut Call, disposition: &str, code: u16) {
         if call.phase == Phase::Ended {
             return;
         }
         call.phase = Phase::Ended;
         self.active.fetch_sub(1, Ordering::Relaxed);
-        for t in call.timers.drain(..) {
-            t.abort();
+        call.ended_at = Some(std::time::Instant::now());
+        // An ended call lingers a few seconds for late responses and ACKs; what only the
+        // live call needed goes now (the caller's INVITE, the offers).
+        call.a_invite.headers = Vec::new();
+        call.a_invite.body = Vec::new();
+        if call.a_acked {
+            call.a_final = None;
+        }
+        for f in &mut call.forks {
+            f.offer = None;
+            f.invite = Arc::default();
         }
         let mut info = call.info.clone();
         info.disposition = disposition.to_string();
         info.code = code;
-        let mut ids = vec![call.a.call_id.clone()];
-        ids.extend(call.forks.iter().map(|f| f.leg.call_id.clone()));
         self.write_cdr(&call.a.call_id, info, now_secs());
-        self.forget_later(cell, ids);
     }
 
     /// Records a call refused before any branch was tried.

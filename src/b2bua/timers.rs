@@ -18,8 +18,11 @@ pub const T1: Duration = Duration::from_millis(500);
 pub const T2: Duration = Duration::from_secs(4);
 /// Timers B, F and H: 64·T1.
 pub const GIVE_UP: Duration = Duration::from_secs(32);
-/// How long an ended call stays known, to absorb late retransmissions and ACKs.
-pub const LINGER: Duration = Duration::from_secs(32);
+/// How long an ended call stays known: late final responses of cancelled branches are
+/// ACKed, the caller's ACK stops our retransmissions, responses to our BYEs are matched.
+/// Later stragglers (a peer retransmitting because our ACK was lost) are ignored and end
+/// on the peer's own timers; retransmitted requests are answered by the transaction memory.
+pub const LINGER: Duration = Duration::from_secs(5);
 
 /// What a retransmission task waits for.
 #[derive(Debug, Clone)]
@@ -37,14 +40,14 @@ impl B2bua {
     /// Sends bytes to a leg's destination (errors are logged, timers handle the rest).
     pub(super) fn send(&self, dest: &Dest, bytes: Arc<Vec<u8>>) {
         let t = &self.out.transports;
-        match t.send_to(&dest.flow, dest.to, bytes.as_ref().clone()) {
+        match t.send_to(&dest.flow, dest.to, &bytes) {
             Ok(()) => {}
             // The connection of a long call was closed (idle timeout, peer restart):
             // reach the same address over a new or another open connection.
             Err(SendError::ConnectionGone) if dest.flow.proto != Proto::Udp => {
                 match t.flow_to(dest.flow.proto, dest.to) {
                     Some(flow) => {
-                        if let Err(e) = t.send_to(&flow, dest.to, bytes.as_ref().clone()) {
+                        if let Err(e) = t.send_to(&flow, dest.to, &bytes) {
                             tracing::info!("send to {}: {}", dest.to, e);
                         }
                     }
@@ -141,9 +144,9 @@ impl B2bua {
                     return;
                 };
                 let p = call.pending.remove(i);
-                if p.origin.is_some() {
-                    let r = response(&p.req, 408, "Request Timeout", "");
-                    self.out.send(&p.via, &p.flow, r, p.key.as_deref());
+                if let Some(o) = &p.origin {
+                    let r = response(&o.req, 408, "Request Timeout", "");
+                    self.out.send(&o.via, &o.flow, r, o.key.as_deref());
                 }
                 // A peer that stops answering inside an answered call is gone: end it.
                 if call.phase == Phase::Answered && p.method != "BYE" {
@@ -151,7 +154,7 @@ impl B2bua {
                     if let Some(o) = other {
                         self.hang_up(&mut call, o, cell);
                     }
-                    self.end(&mut call, cell, "peer_vanished", 408);
+                    self.end(&mut call, "peer_vanished", 408);
                 }
             }
             Wait::AFinal => {
@@ -162,54 +165,10 @@ impl B2bua {
                         self.hang_up(&mut call, Side::B(w), cell);
                     }
                     self.hang_up(&mut call, Side::A, cell);
-                    self.end(&mut call, cell, "no_ack", 408);
+                    self.end(&mut call, "no_ack", 408);
                 }
             }
         }
-    }
-
-    /// Runs `f` on the call after `after`, unless the call has ended by then (its
-    /// handle is kept in the call and aborted when it ends).
-    fn call_timer(
-        self: &Arc<Self>,
-        cell: &CallRef,
-        after: Duration,
-        f: impl FnOnce(&Arc<B2bua>, &CallRef, &mut super::call::Call) + Send + 'static,
-    ) {
-        let weak = Arc::downgrade(cell);
-        let me = self.clone();
-        let task = self.rt.spawn(async move {
-            tokio::time::sleep(after).await;
-            let Some(cell) = weak.upgrade() else { return };
-            let mut call = cell.lock();
-            f(&me, &cell, &mut call);
-        });
-        cell.lock().timers.push(task.abort_handle());
-    }
-
-    /// The caller hears `480` when nobody answers in time.
-    pub(super) fn no_answer_timer(self: &Arc<Self>, cell: &CallRef) {
-        let after = Duration::from_secs(self.cfg.no_answer_timeout);
-        self.call_timer(cell, after, |me, cell, call| {
-            if call.phase == Phase::Ringing {
-                me.cancel_forks(call, None);
-                me.fail_call(call, cell, 480, "Temporarily Unavailable", "no_answer");
-            }
-        });
-    }
-
-    /// An answered call lasts at most `max_duration`.
-    pub(super) fn duration_timer(self: &Arc<Self>, cell: &CallRef) {
-        let after = Duration::from_secs(self.cfg.max_duration);
-        self.call_timer(cell, after, |me, cell, call| {
-            if call.phase == Phase::Answered {
-                if let Some(w) = call.winner {
-                    me.hang_up(call, Side::B(w), cell);
-                }
-                me.hang_up(call, Side::A, cell);
-                me.end(call, cell, "max_duration", 200);
-            }
-        });
     }
 
     /// Forgets an ended call at once (its Call-ID is being reused).
@@ -225,17 +184,58 @@ impl B2bua {
         }
     }
 
-    /// Forgets an ended call after `LINGER`.
-    pub(super) fn forget_later(self: &Arc<Self>, cell: &CallRef, ids: Vec<String>) {
-        let me = self.clone();
-        let weak = Arc::downgrade(cell);
-        self.rt.spawn(async move {
-            tokio::time::sleep(LINGER).await;
-            for id in ids {
-                // Only this call's entries: a Call-ID may have been reused since.
-                me.calls
-                    .remove_if(&id, |_, v| std::ptr::eq(Arc::as_ptr(v), weak.as_ptr()));
+    /// Once a second (from the housekeeping loop): a call ringing longer than
+    /// `no_answer_timeout` gets 480, one answered longer than `max_duration` gets BYE on
+    /// both legs, one ended more than `LINGER` ago is forgotten. One pass over the calls
+    /// instead of a timer task per call and per limit.
+    pub fn sweep(self: &Arc<Self>) {
+        let now = Instant::now();
+        let no_answer = Duration::from_secs(self.cfg.no_answer_timeout);
+        let max_duration = Duration::from_secs(self.cfg.max_duration);
+        // The handles first, the call locks after: never a call lock under a map shard lock.
+        let cells: Vec<(String, CallRef)> = self
+            .calls
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        for (id, cell) in cells {
+            let mut call = cell.lock();
+            if call.a.call_id != id {
+                // Every call is visited once, under the caller's Call-ID.
+                continue;
             }
-        });
+            match call.phase {
+                Phase::Ringing if now.duration_since(call.started) >= no_answer => {
+                    self.cancel_forks(&mut call, None);
+                    self.fail_call(
+                        &mut call,
+                        &cell,
+                        480,
+                        "Temporarily Unavailable",
+                        "no_answer",
+                    );
+                }
+                Phase::Answered
+                    if call
+                        .answered_at
+                        .is_some_and(|t| now.duration_since(t) >= max_duration) =>
+                {
+                    if let Some(w) = call.winner {
+                        self.hang_up(&mut call, Side::B(w), &cell);
+                    }
+                    self.hang_up(&mut call, Side::A, &cell);
+                    self.end(&mut call, "max_duration", 200);
+                }
+                Phase::Ended
+                    if call
+                        .ended_at
+                        .is_some_and(|t| now.duration_since(t) >= LINGER) =>
+                {
+                    drop(call);
+                    self.forget_now(&cell);
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -42,7 +42,7 @@ pub fn run(location: Arc<Location>, transports: Arc<Transports>, interval: u64) 
                 continue;
             }
             seq += 1;
-            if let Err(e) = transports.send(&b.flow, options_ping(&b.flow, &b.contact, seq)) {
+            if let Err(e) = transports.send(&b.flow, &options_ping(&b.flow, &b.contact, seq)) {
                 tracing::debug!("keep-alive to {}: {}", b.flow, e);
             }
         }

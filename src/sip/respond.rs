@@ -102,7 +102,7 @@ impl Responder {
         if let Some(k) = key {
             self.txns.complete(k, bytes.clone(), flow, to);
         }
-        if let Err(e) = self.transports.send_to(flow, to, bytes.as_ref().clone()) {
+        if let Err(e) = self.transports.send_to(flow, to, &bytes) {
             tracing::debug!("response to {}: {}", to, e);
         }
         Sent {
@@ -114,8 +114,6 @@ impl Responder {
 
     /// Sends again what `send` sent.
     pub fn resend(&self, sent: &Sent) {
-        let _ = self
-            .transports
-            .send_to(&sent.flow, sent.to, sent.bytes.as_ref().clone());
+        let _ = self.transports.send_to(&sent.flow, sent.to, &sent.bytes);
     }
 }

@@ -445,22 +445,23 @@ impl Transports {
 
     /// Sends bytes on a flow: UDP from the local socket the flow names, TCP on its
     /// connection. Never blocks.
-    pub fn send(&self, flow: &Flow, data: Vec<u8>) -> Result<(), SendError> {
+    pub fn send(&self, flow: &Flow, data: &[u8]) -> Result<(), SendError> {
         self.send_to(flow, flow.remote, data)
     }
 
     /// Like `send`, to another address for UDP (responses without `rport`).
-    pub fn send_to(&self, flow: &Flow, to: SocketAddr, data: Vec<u8>) -> Result<(), SendError> {
+    /// (A connection's queue gets its own copy; a datagram is sent from the slice.)
+    pub fn send_to(&self, flow: &Flow, to: SocketAddr, data: &[u8]) -> Result<(), SendError> {
         match flow.proto {
             Proto::Udp => {
                 let sock = self.udp_socket(flow.local).ok_or(SendError::NoSocket)?;
-                match sock.send_to(&data, to) {
+                match sock.send_to(data, to) {
                     Ok(_) => Ok(()),
                     Err(e) => Err(SendError::Io(e)),
                 }
             }
             Proto::Tcp | Proto::Tls => match flow.conn {
-                Some(id) => self.send_conn(id, data),
+                Some(id) => self.send_conn(id, data.to_vec()),
                 None => Err(SendError::ConnectionGone),
             },
         }
