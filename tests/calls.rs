@@ -88,6 +88,7 @@ address = "127.0.0.8"
 port = BACKUP_PORT
 priority = 5
 patterns = ["^2[0-9]+$"]
+from_domain = "bluebird.example"
 
 [[friend]]
 client = "bluebird"
@@ -99,6 +100,17 @@ port = DIRECT_PORT
 priority = 3
 patterns = ["^5[0-9]{2}$"]
 allowed_codecs = ["PCMA"]
+
+[[friend]]
+client = "bluebird"
+name = "secure-pbx"
+mode = "direct"
+password = "SecurePbx-Pass-4"
+transport = "udp"
+address = "127.0.0.10"
+port = 5060
+priority = 6
+patterns = ["^6[0-9]{2}$"]
 
 [[friend]]
 client = "bluebird"
@@ -267,6 +279,49 @@ fn user_calls_user_and_the_caller_hangs_up() {
 }
 
 #[test]
+fn vozbox_calls_lists_a_call_in_progress() {
+    let lab = lab("call-list");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_hold.xml");
+    let v = &lab.v;
+    let listed = std::thread::scope(|s| {
+        let addr = v.addr();
+        let caller = s.spawn(move || {
+            sipp(
+                "uac_hold.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &call_csv("127.0.0.1", ALICE.0, ALICE.1, "101"),
+                &["-auth_uri", &format!("101@{}", addr)],
+            )
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut seen = String::new();
+        while std::time::Instant::now() < deadline && !caller.is_finished() {
+            seen = v.calls();
+            if seen.contains("answered") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sipp_ok(&caller.join().expect("caller thread"));
+        seen
+    });
+    done(bob);
+    assert!(listed.contains("1 active call(s)"), "{}", listed);
+    for word in [
+        "bluebird",
+        "100 (alice)",
+        "101",
+        "internal",
+        "user:bob",
+        "answered",
+    ] {
+        assert!(listed.contains(word), "{:?} not in {}", word, listed);
+    }
+}
+
+#[test]
 fn the_callee_hangs_up() {
     let lab = lab("call-remote-bye");
     let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_bye.xml");
@@ -363,7 +418,14 @@ fn friend_patterns_by_priority_and_a_friend_behind_nat_reached_over_its_flow() {
     // 2500 matches only backup's pattern (hq-asterisk's is anchored on the whole number).
     let backup = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", lab.backup_port);
     sipp_ok(&call(v, "uac_call.xml", ALICE, "2500"));
-    done(backup);
+    let backup = done(backup);
+    // the friend's from_domain is the From host on its leg
+    let inv = first(&backup.messages, "INVITE sip:");
+    assert!(
+        header(inv, "From").starts_with("<sip:100@bluebird.example>"),
+        "{}",
+        inv
+    );
     assert!(last_cdr(v, 2).contains("friend:backup"));
 }
 
@@ -675,4 +737,38 @@ fn no_answer_and_a_vanished_callee_are_ended_by_timers() {
     );
     assert!(started.elapsed() < Duration::from_secs(40));
     assert!(v.calls().contains("0 active call(s)"), "{}", v.calls());
+}
+
+#[test]
+fn a_direct_friend_with_a_password_is_challenged() {
+    let lab = lab("call-direct-auth");
+    let v = &lab.v;
+    let bob = callee(v, "127.0.0.1", BOB, "uas_answer.xml");
+    let uri = format!("101@{}", v.addr());
+    sipp_ok(&sipp(
+        "uac_call.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.10",
+        &call_csv("127.0.0.1", "secure-pbx", "SecurePbx-Pass-4", "101"),
+        &["-auth_uri", &uri],
+    ));
+    done(bob);
+    let cdr = last_cdr(v, 1);
+    assert!(
+        cdr.contains("friend secure-pbx") && cdr.contains("answered"),
+        "{}",
+        cdr
+    );
+}
+
+#[test]
+fn a_friend_that_challenges_vozbox_fails_the_call() {
+    let lab = lab("call-friend-challenges");
+    let pbx = SippUas::start("uas_401.xml", "u1", "127.0.0.7", lab.direct_port);
+    let c = call(&lab.v, "uac_refused.xml", ALICE, "510");
+    sipp_ok(&c);
+    done(pbx);
+    assert!(c.messages.contains("SIP/2.0 502"), "{}", c.messages);
+    assert!(!c.messages.contains("SIP/2.0 401"), "{}", c.messages);
 }

@@ -42,8 +42,9 @@
 //!    - carrier: the first (by name) carrier of the client's brand, else `NoCarrier`.
 //!
 //! Calls to extensions and friends are internal: ACLs are never checked for them. Max calls
-//! and daily usage (DESIGN §4 step 4) are counters, not part of this pure decision: the
-//! B2BUA applies them to an `External` route.
+//! and daily usage (DESIGN §4 step 4) are counters, not part of this pure decision: they
+//! belong to the B2BUA's admission of an `External` route (not enforced yet: the policy
+//! work).
 //!
 //! Inbound calls from a carrier or DDI provider are routed by [`inbound`].
 //!
