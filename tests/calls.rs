@@ -210,7 +210,7 @@ fn call_from(
         "u1",
         "127.0.0.1",
         &call_csv(domain, user, pw, number),
-        &["-auth_uri", &uri],
+        &["-auth_uri", &uri, "-d", "300"],
     )
 }
 
@@ -281,18 +281,19 @@ fn user_calls_user_and_the_caller_hangs_up() {
 #[test]
 fn vozbox_calls_lists_a_call_in_progress() {
     let lab = lab("call-list");
-    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_hold.xml");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer.xml");
     let v = &lab.v;
     let listed = std::thread::scope(|s| {
         let addr = v.addr();
+        // the call is held for 5 s: time enough to list it on a loaded machine
         let caller = s.spawn(move || {
             sipp(
-                "uac_hold.xml",
+                "uac_call.xml",
                 &addr,
                 "u1",
                 "127.0.0.1",
                 &call_csv("127.0.0.1", ALICE.0, ALICE.1, "101"),
-                &["-auth_uri", &format!("101@{}", addr)],
+                &["-auth_uri", &format!("101@{}", addr), "-d", "5000"],
             )
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -771,4 +772,25 @@ fn a_friend_that_challenges_vozbox_fails_the_call() {
     done(pbx);
     assert!(c.messages.contains("SIP/2.0 502"), "{}", c.messages);
     assert!(!c.messages.contains("SIP/2.0 401"), "{}", c.messages);
+}
+
+/// Listening on the wildcard address, vozbox still writes a reachable address (the one the
+/// kernel routes to each peer from) in its Via and Contact.
+#[test]
+fn a_wildcard_listener_advertises_a_reachable_address() {
+    let dir = temp_dir("call-wildcard");
+    let port = free_port("0.0.0.0");
+    let v = Vozbox::start_on("0.0.0.0", dir, port, "", PROVISION);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    let c = call(&v, "uac_call.xml", ALICE, "101");
+    sipp_ok(&c);
+    let bob = done(bob);
+    let invite = first(&bob.messages, "INVITE sip:");
+    assert!(!invite.contains("0.0.0.0"), "{}", invite);
+    assert!(
+        header(invite, "Contact").starts_with(&format!("<sip:vozbox@127.0.0.1:{}", port)),
+        "{}",
+        invite
+    );
+    assert!(!c.messages.contains("@0.0.0.0"), "{}", c.messages);
 }

@@ -56,7 +56,7 @@ impl B2bua {
         self.out
             .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
         if call.phase == Phase::Ringing {
-            self.cancel_forks(&mut call, None);
+            self.cancel_forks(&mut call, &cell, None);
             self.fail_call(&mut call, &cell, 487, "Request Terminated", "cancelled");
         }
     }
@@ -98,7 +98,7 @@ impl B2bua {
             match (side, call.phase) {
                 (Side::A, Phase::Ringing) => {
                     // A BYE before the answer: the caller gave up.
-                    self.cancel_forks(&mut call, None);
+                    self.cancel_forks(&mut call, &cell, None);
                     self.fail_call(&mut call, &cell, 487, "Request Terminated", "cancelled");
                 }
                 (_, Phase::Answered) if peer.is_some() => {

@@ -21,8 +21,8 @@ use std::sync::Arc;
 /// Our Contact on a flow.
 pub fn contact_for(dest: &Dest) -> String {
     match dest.flow.proto {
-        Proto::Udp => format!("<sip:vozbox@{}>", dest.flow.local),
-        p => format!("<sip:vozbox@{};transport={}>", dest.flow.local, p.as_str()),
+        Proto::Udp => format!("<sip:vozbox@{}>", dest.local),
+        p => format!("<sip:vozbox@{};transport={}>", dest.local, p.as_str()),
     }
 }
 
@@ -255,10 +255,7 @@ impl B2bua {
             flow,
             key,
         } = inc;
-        let a_dest = Dest {
-            flow: flow.clone(),
-            to: flow.remote,
-        };
+        let a_dest = Dest::new(flow.clone(), flow.remote, &self.out.transports);
         let call_id = msg.call_id().unwrap_or("").to_string();
         let a = Leg {
             call_id: call_id.clone(),
@@ -421,9 +418,8 @@ impl B2bua {
                 f.state = ForkState::Proceeding;
             }
             if f.cancel_pending && !f.cancelled {
-                f.cancelled = true;
-                let cancel = f.leg.cancel(&f.ruri, &f.branch, f.cseq);
-                self.send(&f.leg.dest, Arc::new(cancel.to_bytes()));
+                self.send_cancel(&mut call, cell, i);
+                return;
             }
             if code == 100 || phase != Phase::Ringing || f.cancelled {
                 return;
@@ -485,7 +481,7 @@ impl B2bua {
                     self.send(&f.leg.dest, ack);
                 }
             }
-            self.cancel_forks(&mut call, Some(i));
+            self.cancel_forks(&mut call, cell, Some(i));
             let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
             r.push_header("Contact", call.a.contact.clone());
             r.push_header("Allow", reply::ALLOW);
@@ -501,6 +497,7 @@ impl B2bua {
                 cell,
                 sent.bytes.clone(),
                 Dest {
+                    local: sent.flow.local,
                     flow: sent.flow,
                     to: sent.to,
                 },
@@ -579,7 +576,7 @@ impl B2bua {
         call.note_failure(code, reason);
         if code >= 600 && call.phase == Phase::Ringing {
             // A global failure ends every branch (RFC 3261 §16.7).
-            self.cancel_forks(&mut call, None);
+            self.cancel_forks(&mut call, cell, None);
         }
         if call.all_failed() && call.phase == Phase::Ringing {
             let (code, reason) = call
@@ -611,6 +608,7 @@ impl B2bua {
             cell,
             sent.bytes.clone(),
             Dest {
+                local: sent.flow.local,
                 flow: sent.flow,
                 to: sent.to,
             },
@@ -620,22 +618,38 @@ impl B2bua {
     }
 
     /// Cancels every branch still ringing but `keep`.
-    pub(super) fn cancel_forks(&self, call: &mut Call, keep: Option<usize>) {
-        for (i, f) in call.forks.iter_mut().enumerate() {
+    pub(super) fn cancel_forks(
+        self: &Arc<Self>,
+        call: &mut Call,
+        cell: &super::call::CallRef,
+        keep: Option<usize>,
+    ) {
+        for i in 0..call.forks.len() {
+            let f = &mut call.forks[i];
             if Some(i) == keep || f.cancelled {
                 continue;
             }
             match f.state {
-                ForkState::Proceeding => {
-                    f.cancelled = true;
-                    let cancel = f.leg.cancel(&f.ruri, &f.branch, f.cseq);
-                    self.send(&f.leg.dest, Arc::new(cancel.to_bytes()));
-                }
+                ForkState::Proceeding => self.send_cancel(call, cell, i),
                 // RFC 3261 §9.1: no CANCEL before a provisional response; send it then.
                 ForkState::Calling => f.cancel_pending = true,
                 _ => {}
             }
         }
+    }
+
+    /// CANCELs branch `i`, retransmitted over UDP until the branch's INVITE gets its
+    /// final response (or the call is forgotten).
+    fn send_cancel(self: &Arc<Self>, call: &mut Call, cell: &super::call::CallRef, i: usize) {
+        let f = &mut call.forks[i];
+        f.cancelled = true;
+        let bytes = Arc::new(f.leg.cancel(&f.ruri, &f.branch, f.cseq).to_bytes());
+        self.send(&f.leg.dest, bytes.clone());
+        let wait = Wait::Cancel {
+            index: i,
+            branch: f.branch.clone(),
+        };
+        self.retransmit(cell, bytes, f.leg.dest.clone(), wait);
     }
 }
 

@@ -3,14 +3,23 @@
 //! vozbox sends on that side.
 
 use crate::sip::message::{HeaderField, Message, StartLine};
-use crate::sip::transport::Flow;
+use crate::sip::transport::{Flow, Transports};
 use std::net::SocketAddr;
 
-/// Where the bytes of a leg go: the flow (socket or connection) and the address.
+/// Where the bytes of a leg go: the flow (socket or connection) and the address, and our
+/// address as that peer sees it (Via, Contact).
 #[derive(Debug, Clone)]
 pub struct Dest {
     pub flow: Flow,
     pub to: SocketAddr,
+    pub local: SocketAddr,
+}
+
+impl Dest {
+    pub fn new(flow: Flow, to: SocketAddr, transports: &Transports) -> Dest {
+        let local = transports.advertised(&flow);
+        Dest { flow, to, local }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -95,7 +104,7 @@ pub fn request(
 impl Leg {
     /// Our top Via for a request on this leg with `branch`.
     pub fn via(&self, branch: &str) -> String {
-        let local = self.dest.flow.local;
+        let local = self.dest.local;
         format!(
             "SIP/2.0/{} {};branch={};rport",
             self.dest.flow.proto.via_name(),

@@ -85,10 +85,7 @@ impl Lookup<'_> {
         if !self.transports.is_open(&b.flow) {
             return None;
         }
-        Some(Dest {
-            flow: b.flow.clone(),
-            to: b.flow.remote,
-        })
+        Some(Dest::new(b.flow.clone(), b.flow.remote, self.transports))
     }
 
     fn bindings(&self, user: &str, client: &str) -> Vec<Arc<Binding>> {
@@ -103,7 +100,7 @@ impl Lookup<'_> {
         let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
         let to = SocketAddr::new(ip, port);
         let flow = self.transports.flow_to(proto, to)?;
-        Some(Dest { flow, to })
+        Some(Dest::new(flow, to, self.transports))
     }
 
     fn friend(

@@ -34,6 +34,8 @@ pub enum Wait {
     Pending { branch: String },
     /// The caller's ACK for the final response to its INVITE.
     AFinal,
+    /// A final response to the INVITE of a branch we CANCELed.
+    Cancel { index: usize, branch: String },
 }
 
 impl B2bua {
@@ -77,6 +79,13 @@ impl B2bua {
                 let on = !call.a_acked && call.a_final.is_some();
                 (on, on)
             }
+            Wait::Cancel { index, branch } => match call.forks.get(*index) {
+                Some(f) if &f.branch == branch => {
+                    let on = f.state == ForkState::Proceeding;
+                    (on, on)
+                }
+                _ => (false, false),
+            },
         }
     }
 
@@ -168,6 +177,12 @@ impl B2bua {
                     self.end(&mut call, "no_ack", 408);
                 }
             }
+            // A branch that answers neither the INVITE nor the CANCEL: mark it failed.
+            Wait::Cancel { index, .. } => {
+                if let Some(f) = call.forks.get_mut(*index) {
+                    f.state = ForkState::Failed;
+                }
+            }
         }
     }
 
@@ -206,7 +221,7 @@ impl B2bua {
             }
             match call.phase {
                 Phase::Ringing if now.duration_since(call.started) >= no_answer => {
-                    self.cancel_forks(&mut call, None);
+                    self.cancel_forks(&mut call, &cell, None);
                     self.fail_call(
                         &mut call,
                         &cell,

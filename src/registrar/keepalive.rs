@@ -4,10 +4,11 @@
 use super::location::Location;
 use crate::auth::nonce::now_secs;
 use crate::sip::transport::{Flow, Transports};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn options_ping(flow: &Flow, contact: &str, seq: u64) -> Vec<u8> {
+pub fn options_ping(flow: &Flow, local: SocketAddr, contact: &str, seq: u64) -> Vec<u8> {
     let branch = format!("z9hG4bK-ka-{:x}-{:x}", seq, rand::random::<u32>());
     format!(
         "OPTIONS {contact} SIP/2.0\r\n\
@@ -20,7 +21,7 @@ pub fn options_ping(flow: &Flow, contact: &str, seq: u64) -> Vec<u8> {
          User-Agent: {ua}\r\n\
          Content-Length: 0\r\n\r\n",
         proto = flow.proto.via_name(),
-        local = flow.local,
+        local = local,
         rnd = rand::random::<u32>(),
         ua = crate::sip::reply::SERVER,
     )
@@ -42,7 +43,10 @@ pub fn run(location: Arc<Location>, transports: Arc<Transports>, interval: u64) 
                 continue;
             }
             seq += 1;
-            if let Err(e) = transports.send(&b.flow, &options_ping(&b.flow, &b.contact, seq)) {
+            if let Err(e) = transports.send(
+                &b.flow,
+                &options_ping(&b.flow, transports.advertised(&b.flow), &b.contact, seq),
+            ) {
                 tracing::debug!("keep-alive to {}: {}", b.flow, e);
             }
         }

@@ -87,6 +87,8 @@ struct Conn {
 pub struct Transports {
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
     tcp_local: Vec<SocketAddr>,
+    /// Remote address → our address on the route to it (for wildcard listeners).
+    routes: DashMap<IpAddr, IpAddr>,
     /// Set by `serve`: where messages of outbound connections go, and the runtime.
     outbound: std::sync::OnceLock<(Arc<dyn Sink>, tokio::runtime::Handle)>,
     conns: DashMap<u64, Conn>,
@@ -180,6 +182,7 @@ impl Transports {
         let t = Arc::new(Transports {
             udp,
             tcp_local: tcp.iter().map(|(a, _)| *a).collect(),
+            routes: DashMap::new(),
             outbound: std::sync::OnceLock::new(),
             conns: DashMap::new(),
             per_ip: DashMap::new(),
@@ -233,6 +236,41 @@ impl Transports {
         for (local, listener) in tcp {
             let (me, sink) = (self.clone(), sink.clone());
             tokio::spawn(async move { me.accept_loop(listener, local, sink).await });
+        }
+    }
+
+    /// Our address as the peer of `flow` must see it in Via and Contact: the socket's own
+    /// address, or — for a listener on a wildcard address (0.0.0.0, ::) — the address the
+    /// kernel routes to that peer from (asked once per peer address, then cached).
+    pub fn advertised(&self, flow: &Flow) -> SocketAddr {
+        let local = flow.local;
+        if !local.ip().is_unspecified() {
+            return local;
+        }
+        let remote = flow.remote.ip();
+        if let Some(ip) = self.routes.get(&remote) {
+            return SocketAddr::new(*ip, local.port());
+        }
+        let probe = || -> std::io::Result<IpAddr> {
+            let any: SocketAddr = if remote.is_ipv6() {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            } else {
+                (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+            };
+            let s = UdpSocket::bind(any)?;
+            s.connect(flow.remote)?;
+            Ok(s.local_addr()?.ip())
+        };
+        match probe() {
+            Ok(ip) => {
+                // Bounded: a table of many thousand peers is simply started again.
+                if self.routes.len() > 10_000 {
+                    self.routes.clear();
+                }
+                self.routes.insert(remote, ip);
+                SocketAddr::new(ip, local.port())
+            }
+            Err(_) => local,
         }
     }
 

@@ -89,6 +89,12 @@ impl Vozbox {
     }
 
     pub fn start_in(dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
+        Self::start_on("127.0.0.1", dir, port, extra, provision)
+    }
+
+    /// The same listening on `host` (e.g. the wildcard "0.0.0.0"); tests still reach it
+    /// on 127.0.0.1.
+    pub fn start_on(host: &str, dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
         let config = dir.join("config.toml");
         // `extra` may open [storage] or [api] itself: the harness's keys go into it then.
         let mut extra = extra.to_string();
@@ -110,7 +116,8 @@ impl Vozbox {
             }
         }
         let text = format!(
-            "[sip]\nlisten = [\"udp:127.0.0.1:{p}\", \"tcp:127.0.0.1:{p}\"]\n{extra}\n{tail}",
+            "[sip]\nlisten = [\"udp:{h}:{p}\", \"tcp:{h}:{p}\"]\n{extra}\n{tail}",
+            h = host,
             p = port,
             extra = extra,
             tail = tail,
