@@ -85,11 +85,17 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         transports: transports.clone(),
         txns: Transactions::new(cfg.sip.transaction_cache),
     });
+    let media = Arc::new(crate::media::Media::new(
+        cfg.media.clone(),
+        tokio::runtime::Handle::current(),
+    ));
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),
         writer.clone(),
         cfg.calls.clone(),
+        media,
+        cfg.media.timeout,
         tokio::runtime::Handle::current(),
     ));
     let server = Arc::new(Server {

@@ -13,6 +13,7 @@ pub struct Config {
     pub sip: Sip,
     pub registrar: Registrar,
     pub calls: Calls,
+    pub media: Media,
     pub auth: Auth,
     pub storage: Storage,
     pub api: Api,
@@ -145,6 +146,34 @@ pub struct Calls {
     pub max_duration: u64,
     /// Calls being set up or in progress at once; more are refused with `503`.
     pub max_calls: usize,
+}
+
+/// The default media relay set (clients without one of their own use it).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Address the relay's sockets bind to.
+    pub bind: String,
+    /// Address written into SDP (the relay's address as phones see it).
+    pub advertised: String,
+    /// RTP port range (an even port for RTP, the next for RTCP; two pairs per call).
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Seconds without a packet in either direction after which an answered call is ended
+    /// (BYE to both sides); 0 turns it off.
+    pub timeout: u64,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            bind: "127.0.0.1".into(),
+            advertised: "127.0.0.1".into(),
+            port_min: 20000,
+            port_max: 29999,
+            timeout: 60,
+        }
+    }
 }
 
 impl Default for Calls {
@@ -347,6 +376,25 @@ impl Config {
             if v > max {
                 return Err((section, key, format!("expected at most {}", max)));
             }
+        }
+        let m = &self.media;
+        for (key, v) in [("bind", &m.bind), ("advertised", &m.advertised)] {
+            if v.parse::<std::net::IpAddr>().is_err() {
+                return Err(("media", key, format!("expected an IP address, not {:?}", v)));
+            }
+        }
+        if m.port_min < 1024 || m.port_max <= m.port_min {
+            return Err((
+                "media",
+                "port_max",
+                format!(
+                    "expected 1024 <= port_min < port_max (got {}..{})",
+                    m.port_min, m.port_max
+                ),
+            ));
+        }
+        if m.timeout > 86_400 {
+            return Err(("media", "timeout", "expected at most 86400".into()));
         }
         if self.sip.tcp_idle_timeout == 0 {
             return Err(("sip", "tcp_idle_timeout", "expected seconds above 0".into()));

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod b2bua;
 pub mod config;
+pub mod media;
 pub mod model;
 pub mod provision;
 pub mod registrar;

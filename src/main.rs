@@ -213,13 +213,22 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
         serde_json::from_str(&body).map_err(|e| Failure(format!("admin API: {}", e), 3))?;
     let now = vozbox::auth::nonce::now_secs();
     println!(
-        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}",
+        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side)",
         "ID", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "STATE", "AGE"
     );
     for c in &list {
         let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+        let m = &c["media"];
+        let media = if m.is_object() {
+            format!(
+                "A {}: {}  B {}: {}",
+                m["a_port"], m["from_a"], m["b_port"], m["from_b"]
+            )
+        } else {
+            "-".to_string()
+        };
         println!(
-            "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>5}s",
+            "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>5}s  {}",
             c["id"].as_u64().unwrap_or(0),
             s("client"),
             s("caller"),
@@ -227,10 +236,18 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
             s("direction"),
             s("route"),
             s("state"),
-            now.saturating_sub(c["start"].as_u64().unwrap_or(now))
+            now.saturating_sub(c["start"].as_u64().unwrap_or(now)),
+            media
         );
     }
     println!("{} active call(s)", list.len());
+    if let Ok(Reply::Http { status: 200, body }) =
+        client::request(addr, "GET", "/api/media", cfg.api.token(), "")
+    {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+            println!("{} relay port pair(s) in use", v["port_pairs_in_use"]);
+        }
+    }
     Ok(())
 }
 

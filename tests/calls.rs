@@ -595,35 +595,6 @@ fn in_dialog_request_for_an_unknown_call_gets_481() {
     assert!(r.starts_with("SIP/2.0 481"), "{}", r);
 }
 
-/// A port free with the next one too (baresip listens for TLS on port + 1).
-fn two_free_ports() -> u16 {
-    loop {
-        let p = free_port("127.0.0.1");
-        if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
-            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
-            return p;
-        }
-    }
-}
-
-/// A baresip instance's configuration directory: a 440/880 Hz tone as source, a null
-/// player (aubridge), G.711.
-fn baresip_dir(name: &str, account: &str, tone: u32) -> (std::path::PathBuf, u16) {
-    let dir = temp_dir(name);
-    let port = two_free_ports();
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "module_path /usr/lib/baresip/modules\nmodule account.so\nmodule g711.so\nmodule menu.so\nmodule ausine.so\nmodule aubridge.so\naudio_source ausine,{}\naudio_player aubridge,{}\nausrc_srate 48000\nauplay_srate 48000\nausrc_channels 2\nauplay_channels 2\nsip_listen 127.0.0.1:{}\n",
-            tone, name, port
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("accounts"), format!("{}\n", account)).unwrap();
-    (dir, port)
-}
-
 /// A second, independent peer: two baresip phones register to the demo-style client and
 /// call each other through vozbox (bob answers automatically; alice hangs up when she
 /// quits). Signalling only: audio through the relay is the media issue's.

@@ -138,6 +138,17 @@ async fn calls(State(api): State<Api>, headers: HeaderMap) -> Response {
     Json(api.b2bua.list()).into_response()
 }
 
+async fn media(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    Json(json!({
+        "port_pairs_in_use": api.b2bua.media_ports_in_use(),
+        "active_calls": api.b2bua.active(),
+    }))
+    .into_response()
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -151,6 +162,7 @@ pub fn router(api: Api) -> Router {
         )
         .route("/api/registrations", get(registrations))
         .route("/api/calls", get(calls))
+        .route("/api/media", get(media))
         .route("/health", get(health))
         .with_state(api)
 }

@@ -143,6 +143,8 @@ pub struct Call {
     pub started: Instant,
     pub answered_at: Option<Instant>,
     pub ended_at: Option<Instant>,
+    /// The relay session (its ports go back when it is dropped, at the end of the call).
+    pub media: Option<crate::media::MediaSession>,
 }
 
 impl Call {

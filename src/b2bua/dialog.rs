@@ -3,10 +3,12 @@
 //! answer carried back.
 
 use super::call::{CallRef, ForkState, Origin, Pending, Phase, Side};
-use super::invite::{body_of, contact_uri, status};
+use super::invite::{contact_uri, status};
 use super::leg::Dest;
+use super::media::{carry, facing};
 use super::timers::Wait;
 use super::{B2bua, Incoming};
+use crate::media::Facing;
 use crate::sip::message::{HeaderField, Message};
 use crate::sip::reply::response;
 use std::sync::Arc;
@@ -26,9 +28,11 @@ impl B2bua {
                 call.a_acked = true;
                 // A late offer: the caller's answer travels in this ACK.
                 if let Some(w) = call.winner {
+                    let body = carry(&call, Facing::A, &inc.msg);
                     let f = &mut call.forks[w];
                     if f.ack.is_none() && f.state == ForkState::Answered {
-                        let ack = Arc::new(f.leg.ack_2xx(f.cseq, body_of(&inc.msg)).to_bytes());
+                        let body = body.as_ref().map(|(c, b)| (c.as_str(), b.as_slice()));
+                        let ack = Arc::new(f.leg.ack_2xx(f.cseq, body).to_bytes());
                         f.ack = Some(ack.clone());
                         self.send(&f.leg.dest, ack);
                     }
@@ -127,10 +131,12 @@ impl B2bua {
         if method == "INVITE" {
             extra.push(HeaderField::new("Allow", crate::sip::reply::ALLOW));
         }
+        let body = carry(&call, facing(side), &inc.msg);
         let Some(leg) = call.leg_mut(peer) else {
             return;
         };
-        let (req, branch) = leg.in_dialog(&method, body_of(&inc.msg), extra);
+        let body = body.as_ref().map(|(c, b)| (c.as_str(), b.as_slice()));
+        let (req, branch) = leg.in_dialog(&method, body, extra);
         let cseq = leg.local_cseq;
         let dest = leg.dest.clone();
         let bytes = Arc::new(req.to_bytes());
@@ -223,9 +229,9 @@ impl B2bua {
                 r.push_header("Contact", l.contact.clone());
             }
         }
-        if let Some((ctype, body)) = body_of(msg) {
-            r.push_header("Content-Type", ctype.to_string());
-            r.body = body.to_vec();
+        if let Some((ctype, body)) = carry(&call, facing(side), msg) {
+            r.push_header("Content-Type", ctype);
+            r.body = body;
         }
         self.out.send(&o.via, &o.flow, r, o.key.as_deref());
     }

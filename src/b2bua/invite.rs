@@ -26,14 +26,6 @@ pub fn contact_for(dest: &Dest) -> String {
     }
 }
 
-/// Body and Content-Type of a message, if it has a body.
-pub fn body_of(m: &Message) -> Option<(&str, &[u8])> {
-    if m.body.is_empty() {
-        return None;
-    }
-    Some((m.get("Content-Type").unwrap_or("application/sdp"), &m.body))
-}
-
 /// The URI inside a Contact value.
 pub fn contact_uri(m: &Message) -> Option<String> {
     NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
@@ -272,14 +264,53 @@ impl B2bua {
         };
         let a_cseq = msg.cseq().map(|c| c.0).unwrap_or(0);
         let late_offer = msg.body.is_empty();
+        // The relay: a port pair facing each side, from the client's relay set.
+        let session = {
+            let snap = self.snapshot.load();
+            let set = snap
+                .client(&info.client)
+                .and_then(|c| c.media_relay_set.as_deref())
+                .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
+            self.media.open(set)
+        };
+        let refuse = |code: u16, reason: &str, disp: &str, info: Info| {
+            let r = response(&msg, code, reason, &to_tag(&msg));
+            self.out.send(&checked.via, &flow, r, key.as_deref());
+            self.record(&call_id, info, disp, code, now_secs());
+        };
+        let session = match session {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("INVITE {}: {}", call_id, e);
+                return refuse(503, "Service Unavailable", "no_media_ports", info);
+            }
+        };
+        // The caller's offer, pointing at the relay's side facing the callee.
+        let is_sdp = msg
+            .get("Content-Type")
+            .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+        let offer_body = if late_offer || !is_sdp {
+            msg.body.clone()
+        } else {
+            match crate::media::sdp::rewrite(&msg.body, session.address(crate::media::Facing::B)) {
+                Ok((adv, body)) => {
+                    session.set_peer(crate::media::Facing::A, adv);
+                    body
+                }
+                Err(e) => {
+                    tracing::info!("INVITE {}: {}", call_id, e);
+                    return refuse(488, "Not Acceptable Here", "bad_sdp", info);
+                }
+            }
+        };
         let mut forks = Vec::with_capacity(targets.len());
         let mut refused_by_codecs = 0;
         for t in targets {
             // The offer each branch gets: only the codecs its peer is allowed.
-            let offer = match codecs::filter(&msg.body, &t.allowed_codecs) {
+            let offer = match codecs::filter(&offer_body, &t.allowed_codecs) {
                 _ if late_offer => None,
                 Ok(Some(filtered)) => Some(filtered),
-                Ok(None) => Some(msg.body.clone()),
+                Ok(None) => Some(offer_body.clone()),
                 Err(codecs::NoCommonCodec) => {
                     refused_by_codecs += 1;
                     continue;
@@ -333,10 +364,7 @@ impl B2bua {
                 call_id,
                 refused_by_codecs
             );
-            let r = response(&msg, 488, "Not Acceptable Here", &to_tag(&msg));
-            self.out.send(&checked.via, &flow, r, key.as_deref());
-            self.record(&call_id, info, "no_common_codec", 488, now_secs());
-            return;
+            return refuse(488, "Not Acceptable Here", "no_common_codec", info);
         }
         let call = Call {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -358,6 +386,7 @@ impl B2bua {
             started: std::time::Instant::now(),
             answered_at: None,
             ended_at: None,
+            media: Some(session),
         };
         let a_id = call.a.call_id.clone();
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
@@ -430,9 +459,10 @@ impl B2bua {
                     f.leg.remote_target = c;
                 }
             }
+            let body = super::media::carry(&call, crate::media::Facing::B, msg);
             let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
             r.push_header("Contact", call.a.contact.clone());
-            add_body(&mut r, msg);
+            add_body(&mut r, body);
             self.out.send(&call.a_via, &call.a_flow, r, None);
             return;
         }
@@ -482,10 +512,11 @@ impl B2bua {
                 }
             }
             self.cancel_forks(&mut call, cell, Some(i));
+            let body = super::media::carry(&call, crate::media::Facing::B, msg);
             let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
             r.push_header("Contact", call.a.contact.clone());
             r.push_header("Allow", reply::ALLOW);
-            add_body(&mut r, msg);
+            add_body(&mut r, body);
             // Not kept in the transaction memory (RFC 3261 §17.2.1: a 2xx ends the INVITE
             // transaction): its retransmissions are the call's own until the ACK, and a
             // repeated INVITE meanwhile is absorbed by the transaction still marked in
@@ -653,10 +684,10 @@ impl B2bua {
     }
 }
 
-fn add_body(r: &mut Message, from: &Message) {
-    if let Some((ctype, body)) = body_of(from) {
-        r.push_header("Content-Type", ctype.to_string());
-        r.body = body.to_vec();
+fn add_body(r: &mut Message, body: Option<(String, Vec<u8>)>) {
+    if let Some((ctype, body)) = body {
+        r.push_header("Content-Type", ctype);
+        r.body = body;
     }
 }
 

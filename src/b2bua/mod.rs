@@ -13,6 +13,7 @@ pub mod codecs;
 pub mod dialog;
 pub mod invite;
 pub mod leg;
+pub mod media;
 pub mod record;
 pub mod target;
 pub mod timers;
@@ -42,6 +43,9 @@ pub struct B2bua {
     pub location: Arc<Location>,
     pub writer: Writer,
     pub cfg: config::Calls,
+    pub media: Arc<crate::media::Media>,
+    /// `[media] timeout`: seconds without RTP before an answered call is ended (0: off).
+    pub media_timeout: u64,
     /// Every leg's Call-ID → its call.
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
@@ -72,6 +76,8 @@ pub struct CallView {
     pub start: u64,
     pub answer: Option<u64>,
     pub legs: Vec<String>,
+    /// Relay ports and packets per direction.
+    pub media: Option<crate::media::Counters>,
 }
 
 impl B2bua {
@@ -80,6 +86,8 @@ impl B2bua {
         registrar: Arc<Registrar>,
         writer: Writer,
         cfg: config::Calls,
+        media: Arc<crate::media::Media>,
+        media_timeout: u64,
         rt: tokio::runtime::Handle,
     ) -> B2bua {
         B2bua {
@@ -89,6 +97,8 @@ impl B2bua {
             registrar,
             writer,
             cfg,
+            media,
+            media_timeout,
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
@@ -187,10 +197,16 @@ impl B2bua {
                 legs: std::iter::once(c.a.call_id.clone())
                     .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
                     .collect(),
+                media: c.media.as_ref().map(|m| m.counters()),
             });
         }
         out.sort_by_key(|c| c.id);
         out
+    }
+
+    /// Relay port pairs in use (two per call with media).
+    pub fn media_ports_in_use(&self) -> usize {
+        self.media.ports_in_use()
     }
 
     /// Calls not yet ended.

@@ -200,8 +200,9 @@ impl B2bua {
     }
 
     /// Once a second (from the housekeeping loop): a call ringing longer than
-    /// `no_answer_timeout` gets 480, one answered longer than `max_duration` gets BYE on
-    /// both legs, one ended more than `LINGER` ago is forgotten. One pass over the calls
+    /// `no_answer_timeout` gets 480, one answered longer than `max_duration` or without
+    /// media for `[media] timeout` gets BYE on both legs, one ended more than `LINGER` ago
+    /// is forgotten. One pass over the calls
     /// instead of a timer task per call and per limit.
     pub fn sweep(self: &Arc<Self>) {
         let now = Instant::now();
@@ -240,6 +241,25 @@ impl B2bua {
                     }
                     self.hang_up(&mut call, Side::A, &cell);
                     self.end(&mut call, "max_duration", 200);
+                }
+                // Media stopped in both directions for `[media] timeout` seconds: the
+                // phones are gone (or the network between them).
+                Phase::Answered
+                    if self.media_timeout > 0
+                        && call.media.as_ref().is_some_and(|m| {
+                            m.idle() >= Duration::from_secs(self.media_timeout)
+                        }) =>
+                {
+                    tracing::info!(
+                        "call {}: no media for {} s; hanging up",
+                        call.id,
+                        self.media_timeout
+                    );
+                    if let Some(w) = call.winner {
+                        self.hang_up(&mut call, Side::B(w), &cell);
+                    }
+                    self.hang_up(&mut call, Side::A, &cell);
+                    self.end(&mut call, "media_timeout", 200);
                 }
                 Phase::Ended
                     if call

@@ -79,6 +79,11 @@ priority = 1
 patterns = ["^2[0-9]{2}$"]
 "#;
 
+/// The first relay port of the server on SIP port `port` (200 ports each, from 20000).
+pub fn media_range(port: u16) -> u16 {
+    20000 + (port % 200) * 200
+}
+
 impl Vozbox {
     /// Starts vozbox with `extra` appended to a config that listens on UDP and TCP on a
     /// free port and keeps its database in a fresh directory.
@@ -108,7 +113,19 @@ impl Vozbox {
                 "[api]",
                 format!("listen = \"127.0.0.1:{}\"", free_port("127.0.0.1")),
             ),
+            // Each server its own relay ports, so tests running at once do not collide.
+            (
+                "[media]",
+                format!(
+                    "port_min = {}\nport_max = {}",
+                    media_range(port),
+                    media_range(port) + 199
+                ),
+            ),
         ] {
+            if table == "[media]" && extra.contains("port_min") {
+                continue;
+            }
             if extra.contains(&format!("{}\n", table)) {
                 extra = extra.replace(&format!("{}\n", table), &format!("{}\n{}\n", table, line));
             } else {
@@ -439,6 +456,17 @@ pub struct SippUas {
 
 impl SippUas {
     pub fn start(scenario: &str, transport: &str, local_ip: &str, port: u16) -> SippUas {
+        Self::start_with(scenario, transport, local_ip, port, &[])
+    }
+
+    /// The same with extra SIPp arguments (e.g. `-rtp_echo`).
+    pub fn start_with(
+        scenario: &str,
+        transport: &str,
+        local_ip: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> SippUas {
         let dir = temp_dir("sipp-uas");
         let sf = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/sipp")
@@ -449,6 +477,7 @@ impl SippUas {
             .arg(&sf)
             .args(["-t", transport, "-i", local_ip, "-p", &port.to_string()])
             .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
+            .args(extra)
             .arg("-trace_msg")
             .arg("-message_file")
             .arg(dir.join("messages.log"))
@@ -557,4 +586,37 @@ impl Vozbox {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+}
+
+/// A port free with the next one too (baresip listens for TLS on port + 1).
+pub fn two_free_ports() -> u16 {
+    loop {
+        let p = free_port("127.0.0.1");
+        if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
+        {
+            return p;
+        }
+    }
+}
+
+/// A baresip instance's configuration directory: a sine tone (`tone` Hz) as source, a
+/// null player (aubridge), G.711, and `sndfile` recording what it sends and receives
+/// (`dump-*-enc.wav`, `dump-*-dec.wav`) into the directory.
+pub fn baresip_dir(name: &str, account: &str, tone: u32) -> (std::path::PathBuf, u16) {
+    let dir = temp_dir(name);
+    let port = two_free_ports();
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule account.so\nmodule menu.so\nmodule ausine.so\nmodule aubridge.so\naudio_source ausine,{}\naudio_player aubridge,{}\nausrc_srate 48000\nauplay_srate 48000\nausrc_channels 2\nauplay_channels 2\nmodule sndfile.so\nsnd_path {}\nsip_listen 127.0.0.1:{}\n",
+            tone,
+            name,
+            dir.display(),
+            port
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("accounts"), format!("{}\n", account)).unwrap();
+    (dir, port)
 }

@@ -1,0 +1,46 @@
+//! The call's relay session and the SDP that crosses it: every body travelling from one
+//! side to the other is read (what that side advertised) and rewritten to the relay's
+//! address facing the receiving side.
+
+use super::call::{Call, Side};
+use crate::media::sdp;
+use crate::media::Facing;
+use crate::sip::message::Message;
+
+pub fn facing(side: Side) -> Facing {
+    match side {
+        Side::A => Facing::A,
+        Side::B(_) => Facing::B,
+    }
+}
+
+/// The body of `msg` as the other side must get it (with its Content-Type): SDP rewritten
+/// to the relay, anything else unchanged. A SDP the relay cannot read is passed as it is
+/// (the call goes on; its audio may not).
+pub fn carry(call: &Call, from: Facing, msg: &Message) -> Option<(String, Vec<u8>)> {
+    if msg.body.is_empty() {
+        return None;
+    }
+    let ctype = msg.get("Content-Type").unwrap_or("application/sdp");
+    let is_sdp = ctype
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/sdp");
+    let Some(session) = call.media.as_ref().filter(|_| is_sdp) else {
+        return Some((ctype.to_string(), msg.body.clone()));
+    };
+    let to = match from {
+        Facing::A => Facing::B,
+        Facing::B => Facing::A,
+    };
+    match sdp::rewrite(&msg.body, session.address(to)) {
+        Ok((adv, body)) => {
+            session.set_peer(from, adv);
+            Some((ctype.to_string(), body))
+        }
+        Err(e) => {
+            tracing::info!("call {}: {}; passed unchanged", call.id, e);
+            Some((ctype.to_string(), msg.body.clone()))
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The built-in RTP relay (DESIGN §6): every call's audio passes through a port pair per
+//! side taken from the client's media relay set (or the default one of `[media]`), the SDP
+//! on each leg is rewritten to point at it (`sdp.rs`), and the relay latches onto the
+//! addresses that really send (`session.rs`).
+
+pub mod ports;
+pub mod sdp;
+pub mod session;
+
+use crate::config;
+use crate::model::MediaRelaySet;
+use dashmap::DashMap;
+use ports::PortPool;
+pub use session::{Counters, Facing, MediaSession};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A relay set in use: where to bind, what to advertise, its ports.
+struct RelaySet {
+    bind: IpAddr,
+    advertised: IpAddr,
+    range: (u16, u16),
+    pool: Arc<PortPool>,
+}
+
+#[derive(Debug)]
+pub enum MediaError {
+    /// Every port pair of the set is in use.
+    Exhausted(String),
+    /// The set's addresses are wrong, or a socket could not be bound.
+    Bind(String),
+}
+
+impl std::fmt::Display for MediaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediaError::Exhausted(s) => write!(f, "media relay set {}: no free port pair", s),
+            MediaError::Bind(e) => write!(f, "media relay: {}", e),
+        }
+    }
+}
+
+pub struct Media {
+    default: config::Media,
+    /// Relay sets by name, made on first use ("" is the default of `[media]`).
+    sets: DashMap<String, Arc<RelaySet>>,
+    rt: tokio::runtime::Handle,
+}
+
+/// Bind attempts per call before giving up (a port of the pool may be taken by another
+/// program).
+const TRIES: usize = 8;
+
+impl Media {
+    pub fn new(default: config::Media, rt: tokio::runtime::Handle) -> Media {
+        Media {
+            default,
+            sets: DashMap::new(),
+            rt,
+        }
+    }
+
+    fn set(&self, def: Option<&MediaRelaySet>) -> Result<Arc<RelaySet>, MediaError> {
+        let (name, bind, adv, min, max) = match def {
+            Some(d) => (
+                d.name.as_str(),
+                d.bind.as_str(),
+                d.advertised.as_str(),
+                d.port_min,
+                d.port_max,
+            ),
+            None => (
+                "",
+                self.default.bind.as_str(),
+                self.default.advertised.as_str(),
+                self.default.port_min,
+                self.default.port_max,
+            ),
+        };
+        let parse = |s: &str| {
+            s.parse::<IpAddr>()
+                .map_err(|_| MediaError::Bind(format!("relay set {:?}: bad address {:?}", name, s)))
+        };
+        let (bind, advertised) = (parse(bind)?, parse(adv)?);
+        if let Some(s) = self.sets.get(name) {
+            if s.bind == bind && s.advertised == advertised && s.range == (min, max) {
+                return Ok(s.clone());
+            }
+        }
+        // New, or changed by a provisioning file: a new pool (leases of the old one go
+        // back to it and are forgotten with it).
+        let s = Arc::new(RelaySet {
+            bind,
+            advertised,
+            range: (min, max),
+            pool: Arc::new(PortPool::new(min, max)),
+        });
+        self.sets.insert(name.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// A relay session from the relay set `def` (None: the default of `[media]`).
+    pub fn open(&self, def: Option<&MediaRelaySet>) -> Result<MediaSession, MediaError> {
+        let set = self.set(def)?;
+        let name = def.map(|d| d.name.as_str()).unwrap_or("default");
+        let _rt = self.rt.enter();
+        let mut last = String::new();
+        for _ in 0..TRIES {
+            let (Some(a), Some(b)) = (set.pool.take(), set.pool.take()) else {
+                return Err(MediaError::Exhausted(name.to_string()));
+            };
+            match MediaSession::open(set.bind, set.advertised, a, b) {
+                Ok(s) => return Ok(s),
+                // The leases went back to the pool's end; try the next pairs.
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(MediaError::Bind(format!("relay set {}: {}", name, last)))
+    }
+
+    /// Port pairs in use across every relay set.
+    pub fn ports_in_use(&self) -> usize {
+        self.sets.iter().map(|s| s.pool.in_use()).sum()
+    }
+}

@@ -1,0 +1,77 @@
+//! RTP port pairs of one relay set: even ports of its range (RTP on the even port, RTCP on
+//! the next), handed out and returned once per call — never per packet. A lease returns
+//! its port when dropped, so every path that ends a call (or fails to set one up) gives
+//! the port back.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+pub struct PortPool {
+    free: Mutex<VecDeque<u16>>,
+    total: usize,
+}
+
+/// One RTP/RTCP port pair, back in its pool when dropped.
+pub struct Lease {
+    pool: Arc<PortPool>,
+    pub port: u16,
+}
+
+impl PortPool {
+    /// The even ports p of [min, max] with p + 1 ≤ max.
+    pub fn new(min: u16, max: u16) -> PortPool {
+        let first = min + (min % 2);
+        let free: VecDeque<u16> = (first..max)
+            .step_by(2)
+            .filter(|p| p.checked_add(1).is_some_and(|q| q <= max))
+            .collect();
+        let total = free.len();
+        PortPool {
+            free: Mutex::new(free),
+            total,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<u16>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next free pair (least recently used first), if any.
+    pub fn take(self: &Arc<Self>) -> Option<Lease> {
+        let port = self.lock().pop_front()?;
+        Some(Lease {
+            pool: self.clone(),
+            port,
+        })
+    }
+
+    /// Pairs currently handed out.
+    pub fn in_use(&self) -> usize {
+        self.total - self.lock().len()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool.lock().push_back(self.port);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_even_and_come_back() {
+        let pool = Arc::new(PortPool::new(20001, 20007));
+        let a = pool.take().unwrap();
+        let b = pool.take().unwrap();
+        assert_eq!((a.port, b.port), (20002, 20004));
+        assert!(pool.take().is_some_and(|c| c.port == 20006));
+        // 20006 came back when `c` dropped; only three pairs fit in the range
+        assert_eq!(pool.in_use(), 2);
+        drop(a);
+        drop(b);
+        assert_eq!(pool.in_use(), 0);
+    }
+}

@@ -1,0 +1,151 @@
+//! SDP on its way through the relay (parsed and written with `sdp-types`): the audio
+//! stream's connection address and port become the relay's, `a=rtcp` follows the relay's
+//! RTCP port, and what the peer advertised (where to send before latching) is read out.
+//! Direction attributes (`sendonly`, `inactive` — hold) pass through untouched.
+
+use sdp_types::{Attribute, Connection, Session};
+use std::net::{IpAddr, SocketAddr};
+
+/// Where a peer asks to receive its audio, per its SDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advertised {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum SdpError {
+    /// Not SDP vozbox can read.
+    Unreadable(String),
+    /// No audio stream in it.
+    NoAudio,
+}
+
+impl std::fmt::Display for SdpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SdpError::Unreadable(e) => write!(f, "unreadable SDP: {}", e),
+            SdpError::NoAudio => write!(f, "no audio stream"),
+        }
+    }
+}
+
+fn connection_ip(c: &Connection) -> Option<IpAddr> {
+    // "address/ttl" forms are multicast; a unicast address is all we relay.
+    c.connection_address.split('/').next()?.trim().parse().ok()
+}
+
+/// The audio stream's advertised address; `None` inside when the peer holds with
+/// `c=0.0.0.0` or port 0.
+fn advertised(s: &Session) -> Result<Option<Advertised>, SdpError> {
+    let m = s
+        .medias
+        .iter()
+        .find(|m| m.media == "audio")
+        .ok_or(SdpError::NoAudio)?;
+    let ip = m
+        .connections
+        .first()
+        .or(s.connection.as_ref())
+        .and_then(connection_ip)
+        .ok_or_else(|| SdpError::Unreadable("no connection address for audio".into()))?;
+    if ip.is_unspecified() || m.port == 0 {
+        return Ok(None);
+    }
+    let rtcp_port = m
+        .attributes
+        .iter()
+        .find(|a| a.attribute == "rtcp")
+        .and_then(|a| a.value.as_deref())
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(m.port.saturating_add(1));
+    Ok(Some(Advertised {
+        rtp: SocketAddr::new(ip, m.port),
+        rtcp: SocketAddr::new(ip, rtcp_port),
+    }))
+}
+
+/// Reads `body`, returns what the peer advertised and the same SDP with the first audio
+/// stream moved to `relay` (address and RTP port; RTCP on the next port). Other streams
+/// (video …) are refused by setting their port to 0: only audio is relayed.
+pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Vec<u8>), SdpError> {
+    let mut s = Session::parse(body).map_err(|e| SdpError::Unreadable(e.to_string()))?;
+    let peer = advertised(&s)?;
+    let relay_conn = Connection::from_ip_addr(relay.ip());
+    s.origin.set_unicast_ip_address(relay.ip());
+    let mut audio_done = false;
+    for m in &mut s.medias {
+        if m.media != "audio" || audio_done {
+            m.port = 0;
+            continue;
+        }
+        audio_done = true;
+        let hold = peer.is_none();
+        m.port = if hold && m.port == 0 { 0 } else { relay.port() };
+        m.connections = vec![relay_conn.clone()];
+        for a in &mut m.attributes {
+            if a.attribute == "rtcp" {
+                *a = Attribute::with_value(
+                    "rtcp",
+                    format!(
+                        "{} IN {} {}",
+                        relay.port().saturating_add(1),
+                        if relay.is_ipv6() { "IP6" } else { "IP4" },
+                        relay.ip()
+                    ),
+                );
+            }
+        }
+        // ICE candidates describe the peer's own addresses: meaningless behind the relay.
+        m.attributes
+            .retain(|a| !matches!(a.attribute.as_str(), "candidate" | "ice-ufrag" | "ice-pwd"));
+    }
+    if s.connection.is_some() {
+        s.connection = Some(relay_conn);
+    }
+    let mut out = Vec::with_capacity(body.len() + 32);
+    s.write(&mut out)
+        .map_err(|e| SdpError::Unreadable(e.to_string()))?;
+    Ok((peer, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A real offer (Linphone-style) with a=rtcp and a second stream.
+    const OFFER: &str = "v=0\r\no=alice 1234 5678 IN IP4 192.168.1.20\r\ns=Talk\r\nc=IN IP4 192.168.1.20\r\nt=0 0\r\nm=audio 7078 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=rtcp:7079 IN IP4 192.168.1.20\r\na=sendonly\r\nm=video 9078 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+
+    #[test]
+    fn moves_audio_to_the_relay_and_keeps_direction() {
+        let relay: SocketAddr = "203.0.113.5:20000".parse().unwrap();
+        let (peer, out) = rewrite(OFFER.as_bytes(), relay).unwrap();
+        let peer = peer.unwrap();
+        assert_eq!(peer.rtp, "192.168.1.20:7078".parse().unwrap());
+        assert_eq!(peer.rtcp, "192.168.1.20:7079".parse().unwrap());
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("m=audio 20000 RTP/AVP 0 8 101\r\n"), "{}", out);
+        assert!(out.contains("c=IN IP4 203.0.113.5\r\n"), "{}", out);
+        assert!(out.contains("a=rtcp:20001 IN IP4 203.0.113.5"), "{}", out);
+        assert!(out.contains("a=sendonly"), "{}", out);
+        assert!(out.contains("m=video 0 "), "{}", out);
+        assert!(!out.contains("192.168.1.20"), "{}", out);
+    }
+
+    #[test]
+    fn hold_with_zero_address_and_errors() {
+        let hold = OFFER.replace("c=IN IP4 192.168.1.20", "c=IN IP4 0.0.0.0");
+        let (peer, _) = rewrite(hold.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
+        assert_eq!(peer, None);
+        assert!(matches!(
+            rewrite(b"garbage", "127.0.0.1:2".parse().unwrap()),
+            Err(SdpError::Unreadable(_))
+        ));
+        let video = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=video 9 RTP/AVP 96\r\n";
+        assert_eq!(
+            rewrite(video.as_bytes(), "127.0.0.1:2".parse().unwrap()).unwrap_err(),
+            SdpError::NoAudio
+        );
+    }
+}

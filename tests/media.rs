@@ -1,0 +1,363 @@
+//! Media through the relay against real peers: two baresip phones sending different tones
+//! hear each other's tone (PCMU and PCMA); a caller behind "NAT" (its SDP unreachable)
+//! gets its audio back by latching; telephone-events pass; a call without media is ended
+//! by the media timeout; ports run out with 503 and always come back.
+
+mod common;
+use common::*;
+use std::net::UdpSocket;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Power of `freq` in 16-bit mono samples at `rate` (Goertzel).
+fn tone_power(samples: &[i16], rate: f64, freq: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = x as f64 + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - k * s1 * s2).max(0.0).sqrt()
+}
+
+/// The samples of the WAV baresip's `sndfile` wrote (16-bit PCM, mono, 8 kHz).
+fn wav_samples(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {}", path.display(), e));
+    // Find the "data" chunk; the header is small.
+    let i = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
+    bytes[i + 8..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+/// The recording of what a phone received (`dump-*-dec.wav` in its directory).
+fn received(dir: &Path) -> Vec<i16> {
+    let f = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("no recording in {}", dir.display()));
+    wav_samples(&f)
+}
+
+fn relay_ports(v: &Vozbox) -> String {
+    v.calls().lines().last().unwrap_or_default().to_string()
+}
+
+/// alice (440 Hz) calls bob (880 Hz) with `codec`; each recording must hold the other's
+/// tone, and the SDP each phone got must point at the relay.
+fn two_phones_hear_each_other(codec: &str) {
+    let v = Vozbox::start(&format!("media-{}", codec), "", PROVISION);
+    let (bob_dir, _) = baresip_dir(
+        "bob",
+        &format!(
+            "<sip:bob@127.0.0.1:{};transport=udp>;auth_pass=Bob-Secret-22;regint=60;answermode=auto;audio_codecs={}",
+            v.port, codec
+        ),
+        880,
+    );
+    let (alice_dir, _) = baresip_dir(
+        "alice",
+        &format!(
+            "<sip:alice@127.0.0.1:{};transport=udp>;auth_pass=Alice-Secret-1;regint=60;audio_codecs={}",
+            v.port, codec
+        ),
+        440,
+    );
+    let bob = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&bob_dir)
+        .args(["-n", "127.0.0.1", "-t", "9", "-s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run baresip (apt-get install baresip-core)");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !v.registrations().contains("sip:bob@127.0.0.1") {
+        assert!(Instant::now() < deadline, "bob did not register");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alice = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&alice_dir)
+        .args(["-n", "127.0.0.1", "-t", "6", "-s", "-e"])
+        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
+        .output()
+        .expect("run baresip");
+    let alice_out = String::from_utf8_lossy(&alice.stdout).into_owned()
+        + &String::from_utf8_lossy(&alice.stderr);
+    let bob = bob.wait_with_output().expect("baresip bob");
+    let bob_out =
+        String::from_utf8_lossy(&bob.stdout).into_owned() + &String::from_utf8_lossy(&bob.stderr);
+    let decoder = format!("Set audio decoder: {}", codec);
+    assert!(alice_out.contains(&decoder), "{}", alice_out);
+    assert!(bob_out.contains(&decoder), "{}", bob_out);
+    // Each phone was given the relay's address and a port of this server's range.
+    let first = media_range(v.port);
+    for out in [&alice_out, &bob_out] {
+        let m = out
+            .lines()
+            .find(|l| l.starts_with("m=audio "))
+            .unwrap_or_else(|| panic!("no SDP in {}", out));
+        let port: u16 = m
+            .split(' ')
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let relayed = out.lines().any(|l| {
+            l.starts_with("m=audio ")
+                && l.split(' ')
+                    .nth(1)
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .is_some_and(|p| (first..first + 200).contains(&p))
+        });
+        assert!(relayed, "no relay port in the SDP ({}): {}", port, out);
+    }
+    // What each phone heard: the other's tone, loud, for most of the call.
+    for (dir, theirs, mine) in [(&alice_dir, 880.0, 440.0), (&bob_dir, 440.0, 880.0)] {
+        let s = received(dir);
+        assert!(
+            s.len() > 8000,
+            "{}: only {} samples",
+            dir.display(),
+            s.len()
+        );
+        let heard = tone_power(&s, 8000.0, theirs);
+        let own = tone_power(&s, 8000.0, mine);
+        assert!(
+            heard > 100.0 * own.max(1.0),
+            "{}: {} Hz {:.0} vs {} Hz {:.0}",
+            dir.display(),
+            theirs,
+            heard,
+            mine,
+            own
+        );
+    }
+    assert!(last_line(&v.cdrs(1)).contains("answered"));
+    assert!(
+        relay_ports(&v).starts_with("0 relay port pair(s)"),
+        "{}",
+        v.calls()
+    );
+}
+
+fn last_line(s: &str) -> String {
+    s.lines().rev().nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn two_baresip_phones_hear_each_other_pcmu() {
+    two_phones_hear_each_other("PCMU");
+}
+
+#[test]
+fn two_baresip_phones_hear_each_other_pcma() {
+    two_phones_hear_each_other("PCMA");
+}
+
+/// The relay's port facing the caller, from `vozbox calls`, once the call is answered.
+fn caller_port(v: &Vozbox) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = v.calls();
+        if let Some(l) = out.lines().find(|l| l.contains("answered")) {
+            if let Some(p) = l
+                .split("A ")
+                .nth(1)
+                .and_then(|r| r.split(':').next())
+                .and_then(|p| p.trim().parse().ok())
+            {
+                return p;
+            }
+        }
+        assert!(Instant::now() < deadline, "no answered call: {}", out);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An RTP packet: version 2, payload type `pt`, sequence `seq`, 160-byte payload.
+fn rtp(pt: u8, seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, pt, (seq >> 8) as u8, seq as u8];
+    p.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    p.extend(std::iter::repeat_n(0xd5u8, 160));
+    p
+}
+
+/// A caller whose SDP says 192.0.2.33 (unreachable) sends its RTP from another address:
+/// the relay latches onto that address, so the callee's RTP (SIPp echoing) reaches it.
+/// Telephone-events (payload 101) pass like any RTP.
+#[test]
+fn latching_gets_audio_to_a_caller_behind_nat_and_dtmf_passes() {
+    let v = Vozbox::start("media-nat", "", PROVISION);
+    let port = free_port("127.0.0.1");
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        port,
+        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
+        &[],
+    ));
+    let media_port = free_port("127.0.0.1").to_string();
+    let bob = SippUas::start_with(
+        "uas_answer.xml",
+        "u1",
+        "127.0.0.1",
+        port,
+        &["-rtp_echo", "-mp", &media_port],
+    );
+    let addr = v.addr();
+    let got = std::thread::scope(|s| {
+        let caller = s.spawn(move || {
+            sipp(
+                "uac_call_nat.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+                &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
+            )
+        });
+        let relay = caller_port(&v);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        for seq in 0..60u16 {
+            let pt = if seq >= 50 { 101 } else { 8 };
+            sock.send_to(&rtp(pt, seq), ("127.0.0.1", relay)).unwrap();
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        sipp_ok(&caller.join().expect("caller"));
+        got
+    });
+    let bob = bob.wait(Duration::from_secs(20));
+    sipp_ok(&bob);
+    assert!(got.len() >= 40, "only {} packets came back", got.len());
+    assert!(
+        got.iter().any(|p| p.len() > 1 && p[1] & 0x7f == 101),
+        "no telephone-event came back"
+    );
+    assert!(got.iter().all(|p| p.len() == 172), "packets were altered");
+}
+
+#[test]
+fn a_call_without_media_is_ended_by_the_media_timeout() {
+    let dir = temp_dir("media-timeout");
+    let port = free_port("127.0.0.1");
+    let v = Vozbox::start_in(dir, port, "[media]\ntimeout = 2\n", PROVISION);
+    let bob_port = free_port("127.0.0.1");
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        bob_port,
+        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
+        &[],
+    ));
+    let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", bob_port);
+    // alice sends no RTP and waits for vozbox's BYE
+    let uri = format!("101@{}", v.addr());
+    sipp_ok(&sipp(
+        "uac_call_remote_bye.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+        &["-auth_uri", &uri],
+    ));
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    assert!(
+        last_line(&v.cdrs(1)).contains("media_timeout"),
+        "{}",
+        v.cdrs(1)
+    );
+    assert!(
+        relay_ports(&v).starts_with("0 relay port pair(s)"),
+        "{}",
+        v.calls()
+    );
+}
+
+#[test]
+fn no_free_relay_port_gives_503_and_ports_come_back() {
+    let dir = temp_dir("media-ports");
+    let port = free_port("127.0.0.1");
+    // two port pairs: exactly one call
+    let first = media_range(port);
+    let v = Vozbox::start_in(
+        dir,
+        port,
+        &format!("[media]\nport_min = {}\nport_max = {}\n", first, first + 3),
+        PROVISION,
+    );
+    let bob_port = free_port("127.0.0.1");
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        bob_port,
+        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
+        &[],
+    ));
+    let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", bob_port);
+    let addr = v.addr();
+    std::thread::scope(|s| {
+        let held = s.spawn(|| {
+            sipp(
+                "uac_call.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+                &["-auth_uri", &format!("101@{}", addr), "-d", "3000"],
+            )
+        });
+        caller_port(&v);
+        assert!(
+            relay_ports(&v).starts_with("2 relay port pair(s)"),
+            "{}",
+            v.calls()
+        );
+        let second = sipp(
+            "uac_refused.xml",
+            &addr,
+            "u1",
+            "127.0.0.1",
+            &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+            &["-auth_uri", &format!("101@{}", addr)],
+        );
+        sipp_ok(&second);
+        assert!(
+            second.messages.contains("SIP/2.0 503"),
+            "{}",
+            second.messages
+        );
+        sipp_ok(&held.join().expect("held call"));
+    });
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    assert!(
+        relay_ports(&v).starts_with("0 relay port pair(s)"),
+        "{}",
+        v.calls()
+    );
+    assert!(v.cdrs(2).contains("no_media_ports"));
+}
