@@ -76,14 +76,14 @@ echo "rss before the load: $(rss) kB"
 printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' offered achieved ok failed "retrans(a/b)" cpu_us/call rss_kB cdrs
 for rate in $rates; do
   total=$((rate * secs))
-  (cd "$work" && sipp -sf "$here/tests/sipp/uas_answer.xml" -t u1 -i 127.0.0.2 -p $uas_port \
+  (cd "$work" && exec sipp -sf "$here/tests/sipp/uas_answer.xml" -t u1 -i 127.0.0.2 -p $uas_port \
       -buff_size 16777216 -nostdin -trace_stat -stf "$work/uas-$rate.csv" -fd 1 \
       > "$work/uas-$rate.out" 2>&1) &
   uas=$!
   sleep 0.5
   c0=$(cpu); t0=$(date +%s.%N)
   peak=0
-  (cd "$work" && sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
+  (cd "$work" && exec sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
       -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r "$rate" -m "$total" -d "$hold" \
       -l $((rate * (hold / 1000 + 4))) -nostdin -timeout $((secs + hold / 1000 + 40))s \
       -trace_stat -stf "$work/uac-$rate.csv" -fd 1 127.0.0.1:$port > "$work/uac-$rate.out" 2>&1) &

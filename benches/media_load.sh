@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# RTP relay load: N concurrent G.711 20 ms calls through vozbox's relay, then the same RTP
+# load through rtpengine (userspace only, set up over its ng control protocol) in the same
+# run, so the result is a ratio. The generator (benches/rtp_load.rs) plays both ends of
+# every call and reports what it offered, loss, one-way delay and the relay's CPU.
+#
+#   apt-get install rtpengine-daemon     # optional: without it only vozbox is measured
+#   cargo build --release && benches/media_load.sh [CALLS...] [SECONDS]
+#   e.g. benches/media_load.sh "250 500 1000" 20
+set -euo pipefail
+counts=${1:-"250 500 1000"}
+secs=${2:-20}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin="$here/target/release/vozbox"
+[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
+(cd "$here" && cargo bench --bench rtp_load --no-run -q 2>/dev/null) || true
+gen=$(ls -t "$here"/target/release/deps/rtp_load-* 2>/dev/null | grep -v '\.d$' | head -n 1)
+[ -x "$gen" ] || { echo "cannot build benches/rtp_load.rs" >&2; exit 1; }
+work=$(mktemp -d /tmp/vozbox-media.XXXXXX)
+port=27060
+uas_port=27070
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+cat > "$work/provision.toml" <<PROV
+[[brand]]
+name = "bench"
+[[client]]
+brand = "bench"
+name = "bench"
+domain = "127.0.0.1"
+[[friend]]
+client = "bench"
+name = "caller"
+mode = "direct"
+address = "127.0.0.3"
+port = 5060
+transport = "udp"
+priority = 1
+patterns = ["^7000\$"]
+[[friend]]
+client = "bench"
+name = "callee"
+mode = "direct"
+address = "127.0.0.2"
+port = $uas_port
+transport = "udp"
+priority = 2
+patterns = ["^[0-9]+\$"]
+PROV
+printf 'SEQUENTIAL\n600100200;\n' > "$work/numbers.csv"
+
+vozbox_run() { # calls
+  local n=$1 hold=$(( (n / 200 + secs + 30) * 1000 ))
+  cat > "$work/config.toml" <<CFG
+[log]
+level = "warn"
+[sip]
+listen = ["udp:127.0.0.1:$port"]
+[storage]
+path = "$work/vozbox-$n.redb"
+[api]
+listen = "127.0.0.1:$((port + 1))"
+[calls]
+max_duration = 86400
+[media]
+port_min = 30000
+port_max = 39999
+timeout = 0
+CFG
+  "$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &
+  local vpid=$!; pids+=("$vpid")
+  for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
+  (cd "$work" && exec sipp -sf "$here/tests/sipp/uas_answer.xml" -t u1 -i 127.0.0.2 -p $uas_port \
+      -buff_size 16777216 -nostdin > "$work/uas.out" 2>&1) &
+  local uas=$!; pids+=("$uas")
+  sleep 0.5
+  (cd "$work" && exec sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
+      -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r 200 -m "$n" -l "$n" -d "$hold" \
+      -nostdin -timeout $((hold / 1000 + 30))s 127.0.0.1:$port > "$work/uac.out" 2>&1) &
+  local uac=$!; pids+=("$uac")
+  for _ in $(seq 600); do
+    "$bin" calls --config "$work/config.toml" > "$work/calls.txt" 2>/dev/null || true
+    [ "$(grep -c answered "$work/calls.txt" || true)" -ge "$n" ] && break
+    kill -0 "$uac" 2>/dev/null || { echo "the SIPp caller stopped: $work/uac.out" >&2; break; }
+    sleep 0.5
+  done
+  sed -n 's/.*A \([0-9]*\): [0-9]*  B \([0-9]*\): .*/\1 \2/p' "$work/calls.txt" > "$work/ports.txt"
+  printf 'vozbox    %s\n' "$("$gen" "$work/ports.txt" "$secs" "$vpid")"
+  kill "$uac" "$uas" "$vpid" 2>/dev/null || true
+  wait "$uac" "$uas" "$vpid" 2>/dev/null || true
+}
+
+rtpengine_run() { # calls
+  local n=$1
+  rtpengine --foreground --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:22222 \
+    --port-min=40000 --port-max=49999 --log-level=3 --log-stderr --num-threads=2 \
+    > "$work/rtpengine.log" 2>&1 &
+  local rpid=$!; pids+=("$rpid")
+  sleep 1
+  python3 - "$n" > "$work/ports-rtpengine.txt" <<'PY'
+import socket, sys, re
+def enc(x):
+    if isinstance(x, int): return b"i%de" % x
+    if isinstance(x, str): x = x.encode()
+    if isinstance(x, bytes): return b"%d:%s" % (len(x), x)
+    if isinstance(x, list): return b"l" + b"".join(enc(i) for i in x) + b"e"
+    if isinstance(x, dict): return b"d" + b"".join(enc(k) + enc(v) for k, v in sorted(x.items())) + b"e"
+def sdp(port):
+    return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio %d RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n" % port)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+def ng(d, i):
+    cookie = b"c%d " % i
+    s.sendto(cookie + enc(d), ("127.0.0.1", 22222))
+    r = s.recv(65535)
+    m = re.search(rb"m=audio (\d+)", r)
+    return int(m.group(1))
+for i in range(int(sys.argv[1])):
+    cid = "bench-%d" % i
+    b = ng({"command": "offer", "call-id": cid, "from-tag": "a", "sdp": sdp(10000)}, 2 * i)
+    a = ng({"command": "answer", "call-id": cid, "from-tag": "a", "to-tag": "b", "sdp": sdp(10002)}, 2 * i + 1)
+    print(a, b)
+PY
+  printf 'rtpengine %s\n' "$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid")"
+  kill "$rpid" 2>/dev/null || true
+  wait "$rpid" 2>/dev/null || true
+}
+
+for n in $counts; do
+  vozbox_run "$n"
+  if command -v rtpengine >/dev/null; then rtpengine_run "$n"; else echo "rtpengine: not installed"; fi
+done
