@@ -53,7 +53,13 @@ async fn receiver(sock: Arc<UdpSocket>, start: Instant, stats: Arc<Stats>, stop:
     stats.delays.lock().unwrap().extend(local);
 }
 
-async fn sender(sock: Arc<UdpSocket>, start: Instant, stats: Arc<Stats>, stop: Instant, phase: Duration) {
+async fn sender(
+    sock: Arc<UdpSocket>,
+    start: Instant,
+    stats: Arc<Stats>,
+    stop: Instant,
+    phase: Duration,
+) {
     tokio::time::sleep(phase).await;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -74,7 +80,10 @@ async fn sender(sock: Arc<UdpSocket>, start: Instant, stats: Arc<Stats>, stop: I
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let (Some(file), Some(secs), Some(pid)) = (args.first(), args.get(1), args.get(2)) else {
         eprintln!("usage: rtp_load PORTS_FILE SECONDS RELAY_PID");
         std::process::exit(2);

@@ -361,3 +361,123 @@ fn no_free_relay_port_gives_503_and_ports_come_back() {
     );
     assert!(v.cdrs(2).contains("no_media_ports"));
 }
+
+/// A client with its own media relay set uses its ports; hold (sendonly) and resume from
+/// another RTP port (re-INVITEs) keep the audio flowing: the relay follows the new port and
+/// latches again onto the real source.
+#[test]
+fn hold_and_resume_keep_media_flowing_through_the_clients_relay_set() {
+    let dir = temp_dir("media-hold");
+    let port = free_port("127.0.0.1");
+    let first = media_range(port) + 100;
+    let prov = PROVISION.replace(
+        "[[client]]\nbrand = \"acme\"\nname = \"bluebird\"\ndomain = \"127.0.0.1\"\n",
+        &format!(
+            "[[media_relay_set]]\nname = \"lab\"\nbind = \"127.0.0.1\"\nadvertised = \"127.0.0.1\"\nport_min = {}\nport_max = {}\n\n[[client]]\nbrand = \"acme\"\nname = \"bluebird\"\ndomain = \"127.0.0.1\"\nmedia_relay_set = \"lab\"\n",
+            first,
+            first + 99
+        ),
+    );
+    assert!(prov.contains("media_relay_set = \"lab\""), "{}", prov);
+    let v = Vozbox::start_in(dir, port, "", &prov);
+    let bob_port = free_port("127.0.0.1");
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        bob_port,
+        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
+        &[],
+    ));
+    let media_port = free_port("127.0.0.1").to_string();
+    let bob = SippUas::start_with(
+        "uas_hold.xml",
+        "u1",
+        "127.0.0.1",
+        bob_port,
+        &["-rtp_echo", "-mp", &media_port],
+    );
+    let addr = v.addr();
+    let (before, after) = std::thread::scope(|s| {
+        let caller = s.spawn(move || {
+            sipp(
+                "uac_hold_media.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+                &["-auth_uri", &format!("101@{}", addr)],
+            )
+        });
+        let relay = caller_port(&v);
+        assert!(
+            (first..first + 100).contains(&relay),
+            "port {} not from the client's set {}..",
+            relay,
+            first
+        );
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let start = Instant::now();
+        let (mut before, mut after) = (0, 0);
+        let mut buf = [0u8; 2048];
+        let mut seq = 0u16;
+        // answered + 1.5 s hold + 1 s resume + 2 s: count echoes before the hold and
+        // after the resume
+        while start.elapsed() < Duration::from_millis(4200) {
+            sock.send_to(&rtp(0, seq), ("127.0.0.1", relay)).unwrap();
+            seq = seq.wrapping_add(1);
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_millis(20) {
+                if sock.recv_from(&mut buf).is_ok() {
+                    let at = start.elapsed();
+                    if at < Duration::from_millis(1200) {
+                        before += 1;
+                    } else if at > Duration::from_millis(3000) {
+                        after += 1;
+                    }
+                }
+            }
+        }
+        sipp_ok(&caller.join().expect("caller"));
+        (before, after)
+    });
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    assert!(before >= 20, "only {} packets before the hold", before);
+    assert!(after >= 20, "only {} packets after the resume", after);
+}
+
+/// Twenty calls one after another: every port pair comes back.
+#[test]
+fn ports_come_back_after_a_load() {
+    let v = Vozbox::start("media-load", "", PROVISION);
+    let bob_port = free_port("127.0.0.1");
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        bob_port,
+        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
+        &[],
+    ));
+    let bob = SippUas::start_with("uas_answer.xml", "u1", "127.0.0.1", bob_port, &["-m", "20"]);
+    let uri = format!("101@{}", v.addr());
+    sipp_ok(&sipp(
+        "uac_call.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+        &["-auth_uri", &uri, "-m", "20", "-r", "10", "-d", "200"],
+    ));
+    sipp_ok(&bob.wait(Duration::from_secs(30)));
+    assert!(v.cdrs(20).contains("20 record(s)"), "{}", v.cdrs(20));
+    assert!(
+        relay_ports(&v).starts_with("0 relay port pair(s)"),
+        "{}",
+        v.calls()
+    );
+}
