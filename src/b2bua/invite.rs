@@ -501,6 +501,9 @@ impl B2bua {
             call.phase = Phase::Answered;
             call.info.answer = Some(now_secs());
             call.answered_at = Some(std::time::Instant::now());
+            if let Some(m) = &call.media {
+                m.answered();
+            }
             let late = call.late_offer;
             {
                 let f = &mut call.forks[i];

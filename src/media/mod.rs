@@ -19,7 +19,6 @@ use std::sync::Arc;
 struct RelaySet {
     bind: IpAddr,
     advertised: IpAddr,
-    range: (u16, u16),
     pool: Arc<PortPool>,
 }
 
@@ -42,7 +41,7 @@ impl std::fmt::Display for MediaError {
 
 pub struct Media {
     default: config::Media,
-    /// Relay sets by name, made on first use ("" is the default of `[media]`).
+    /// Relay sets by bind address, advertised address and port range, made on first use.
     sets: DashMap<String, Arc<RelaySet>>,
     rt: tokio::runtime::Handle,
 }
@@ -82,20 +81,20 @@ impl Media {
                 .map_err(|_| MediaError::Bind(format!("relay set {:?}: bad address {:?}", name, s)))
         };
         let (bind, advertised) = (parse(bind)?, parse(adv)?);
-        if let Some(s) = self.sets.get(name) {
-            if s.bind == bind && s.advertised == advertised && s.range == (min, max) {
-                return Ok(s.clone());
-            }
-        }
-        // New, or changed by a provisioning file: a new pool (leases of the old one go
-        // back to it and are forgotten with it).
-        let s = Arc::new(RelaySet {
-            bind,
-            advertised,
-            range: (min, max),
-            pool: Arc::new(PortPool::new(min, max)),
-        });
-        self.sets.insert(name.to_string(), s.clone());
+        // One pool per bind address and port range, whatever the set is called and however
+        // often it is provisioned again: two pools never hand out the same ports.
+        let key = format!("{} {} {} {}", bind, advertised, min, max);
+        let s = self
+            .sets
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(RelaySet {
+                    bind,
+                    advertised,
+                    pool: Arc::new(PortPool::new(min, max)),
+                })
+            })
+            .clone();
         Ok(s)
     }
 

@@ -18,12 +18,12 @@ pub struct Lease {
 }
 
 impl PortPool {
-    /// The even ports p of [min, max] with p + 1 ≤ max.
+    /// The even ports p of [min, max] with p + 1 ≤ max (p < max, as the range ends there).
     pub fn new(min: u16, max: u16) -> PortPool {
-        let first = min + (min % 2);
-        let free: VecDeque<u16> = (first..max)
+        let first = u32::from(min) + u32::from(min % 2);
+        let free: VecDeque<u16> = (first..u32::from(max))
             .step_by(2)
-            .filter(|p| p.checked_add(1).is_some_and(|q| q <= max))
+            .filter_map(|p| u16::try_from(p).ok())
             .collect();
         let total = free.len();
         PortPool {
@@ -73,5 +73,10 @@ mod tests {
         drop(a);
         drop(b);
         assert_eq!(pool.in_use(), 0);
+        // the top of the port space does not overflow
+        assert_eq!(PortPool::new(65535, 65535).in_use(), 0);
+        assert!(Arc::new(PortPool::new(65534, 65535))
+            .take()
+            .is_some_and(|l| l.port == 65534));
     }
 }

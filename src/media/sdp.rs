@@ -81,8 +81,12 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
             continue;
         }
         audio_done = true;
-        let hold = peer.is_none();
-        m.port = if hold && m.port == 0 { 0 } else { relay.port() };
+        m.num_ports = None;
+        if peer.is_none() {
+            // Hold the old way (c=0.0.0.0 or port 0): the receiver must see it as it was.
+            continue;
+        }
+        m.port = relay.port();
         m.connections = vec![relay_conn.clone()];
         for a in &mut m.attributes {
             if a.attribute == "rtcp" {
@@ -101,7 +105,7 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
         m.attributes
             .retain(|a| !matches!(a.attribute.as_str(), "candidate" | "ice-ufrag" | "ice-pwd"));
     }
-    if s.connection.is_some() {
+    if s.connection.is_some() && peer.is_some() {
         s.connection = Some(relay_conn);
     }
     let mut out = Vec::with_capacity(body.len() + 32);
@@ -136,8 +140,9 @@ mod tests {
     #[test]
     fn hold_with_zero_address_and_errors() {
         let hold = OFFER.replace("c=IN IP4 192.168.1.20", "c=IN IP4 0.0.0.0");
-        let (peer, _) = rewrite(hold.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
+        let (peer, out) = rewrite(hold.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
         assert_eq!(peer, None);
+        assert!(String::from_utf8(out).unwrap().contains("c=IN IP4 0.0.0.0"));
         assert!(matches!(
             rewrite(b"garbage", "127.0.0.1:2".parse().unwrap()),
             Err(SdpError::Unreadable(_))

@@ -2,23 +2,29 @@
 //! (side B). What arrives on A's RTP port goes out of B's RTP port to the callee, and the
 //! other way round; RTCP the same on the odd ports.
 //!
-//! Symmetric latching: a side sends to the address its SDP advertised until the first
-//! packet arrives on that side's port; from then on it sends to the address that packet
-//! came from (a phone behind NAT that advertised a private address still gets audio), and
-//! packets from any other source are dropped. A new SDP from that side (re-INVITE, port
-//! change) unlatches it again.
+//! Latching (symmetric RTP, as rtpengine's heuristic learning): a side sends to the address
+//! its SDP advertised until packets arrive on that side's port. For `LEARNING_MS` after the
+//! first packet the side learns: a source that is exactly the advertised address wins for
+//! good; otherwise the latest source wins (a phone behind NAT that advertised a private
+//! address still gets audio). After learning only that source is accepted (strict source:
+//! someone spraying the port is dropped). A new SDP with another address starts learning
+//! again; the same SDP repeated (a session refresh, a retransmitted ACK) changes nothing.
 //!
-//! One task per socket; per packet no allocation (the buffer lives in the task) and no
-//! lock (peers are swapped atomically, counters are atomics).
+//! One task per socket. Per packet no allocation and no lock: each socket's peer state is
+//! one immutable value behind an `ArcSwap`, replaced whole (compare-and-swap) only while
+//! learning; counters are atomics.
 
 use super::ports::Lease;
 use super::sdp::Advertised;
-use arc_swap::ArcSwapOption;
+use arc_swap::ArcSwap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::UdpSocket;
+
+/// How long after its first packet a side keeps learning where it really sends from.
+const LEARNING_MS: u64 = 3_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Facing {
@@ -28,11 +34,83 @@ pub enum Facing {
     B,
 }
 
-/// Where one socket's peer is and whether it is latched.
+/// Where one socket's peer is. Replaced whole, never two stores that could interleave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PeerState {
+    /// The address of the peer's latest SDP.
+    advertised: Option<SocketAddr>,
+    /// Where packets for this peer go; once learning ended, the only source accepted.
+    current: Option<SocketAddr>,
+    /// Learning ends at this many ms after the session started (0: no packet yet).
+    learn_until: u64,
+    /// `current` is a source that sent from exactly the advertised address.
+    exact: bool,
+}
+
 #[derive(Default)]
 struct Peer {
-    addr: ArcSwapOption<SocketAddr>,
-    latched: AtomicBool,
+    state: ArcSwap<PeerState>,
+}
+
+impl Peer {
+    /// Whether a packet from `src` at `now_ms` comes from this socket's peer; learns.
+    fn accept(&self, src: SocketAddr, now_ms: u64) -> bool {
+        // A few rounds at most: only a concurrent `set_peer` makes the swap fail.
+        for _ in 0..4 {
+            let g = self.state.load();
+            let st = **g;
+            let learning = st.learn_until == 0 || now_ms < st.learn_until;
+            if st.current == Some(src) && (st.exact || !learning) {
+                return true;
+            }
+            if !learning {
+                return false;
+            }
+            let exact = st.advertised == Some(src);
+            if st.exact && !exact {
+                // The advertised source already spoke: it keeps the stream.
+                return false;
+            }
+            let next = PeerState {
+                current: Some(src),
+                learn_until: if st.learn_until == 0 {
+                    now_ms + LEARNING_MS
+                } else {
+                    st.learn_until
+                },
+                exact,
+                ..st
+            };
+            if next == st {
+                return true;
+            }
+            let prev = self.state.compare_and_swap(&g, Arc::new(next));
+            if std::ptr::eq(Arc::as_ptr(&*prev), Arc::as_ptr(&*g)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn current(&self) -> Option<SocketAddr> {
+        self.state.load().current
+    }
+
+    /// A new SDP: another address starts learning again; the same one changes nothing.
+    fn advertise(&self, addr: SocketAddr) {
+        self.state.rcu(|st| {
+            if st.advertised == Some(addr) {
+                **st
+            } else {
+                PeerState {
+                    advertised: Some(addr),
+                    current: Some(addr),
+                    learn_until: 0,
+                    exact: false,
+                }
+            }
+        });
+    }
 }
 
 struct Side {
@@ -40,9 +118,10 @@ struct Side {
     rtcp: UdpSocket,
     rtp_peer: Peer,
     rtcp_peer: Peer,
-    /// Packets received on this side (from its peer).
+    /// RTP packets received on this side (from its peer).
     packets: AtomicU64,
-    /// Milliseconds since the session started at the last packet received on this side.
+    /// Milliseconds since the session started at the last packet (RTP or RTCP) received
+    /// on this side.
     last: AtomicU64,
 }
 
@@ -50,6 +129,9 @@ struct Shared {
     a: Side,
     b: Side,
     started: Instant,
+    /// Dropped after the sockets above (fields drop in order): a port goes back to the
+    /// pool only once it is closed.
+    _leases: (Lease, Lease),
 }
 
 pub struct MediaSession {
@@ -58,7 +140,6 @@ pub struct MediaSession {
     advertised: std::net::IpAddr,
     a_port: u16,
     b_port: u16,
-    _leases: (Lease, Lease),
 }
 
 /// Packet counters of a session, for `vozbox calls`.
@@ -82,7 +163,11 @@ impl Side {
     fn open(ip: std::net::IpAddr, port: u16) -> std::io::Result<Side> {
         Ok(Side {
             rtp: bind(ip, port)?,
-            rtcp: bind(ip, port + 1)?,
+            rtcp: bind(
+                ip,
+                port.checked_add(1)
+                    .ok_or(std::io::ErrorKind::InvalidInput)?,
+            )?,
             rtp_peer: Peer::default(),
             rtcp_peer: Peer::default(),
             packets: AtomicU64::new(0),
@@ -98,6 +183,15 @@ impl Shared {
             Facing::B => &self.b,
         }
     }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// An RTP (or RTCP) packet: version 2 and a whole fixed header.
+fn plausible(p: &[u8], rtcp: bool) -> bool {
+    p.len() >= if rtcp { 8 } else { 12 } && p[0] >> 6 == 2
 }
 
 /// Receives on one socket of side `from` and sends out of the same kind of socket of the
@@ -108,46 +202,47 @@ async fn pump(shared: Arc<Shared>, from: Facing, rtcp: bool) {
         Facing::B => Facing::A,
     };
     let mut buf = [0u8; 2048];
+    let mut errors = 0u32;
     loop {
-        let (inbound, peer) = {
-            let s = shared.side(from);
-            if rtcp {
-                (&s.rtcp, &s.rtcp_peer)
-            } else {
-                (&s.rtp, &s.rtp_peer)
-            }
+        let side = shared.side(from);
+        let (inbound, peer) = if rtcp {
+            (&side.rtcp, &side.rtcp_peer)
+        } else {
+            (&side.rtp, &side.rtp_peer)
         };
         let (n, src) = match inbound.recv_from(&mut buf).await {
-            Ok(x) => x,
-            // e.g. ECONNREFUSED after an ICMP port unreachable for an earlier send
-            Err(_) => continue,
-        };
-        if peer.latched.load(Ordering::Relaxed) {
-            if peer.addr.load().as_deref() != Some(&src) {
+            Ok(x) => {
+                errors = 0;
+                x
+            }
+            // e.g. ECONNREFUSED after an ICMP port unreachable for an earlier send; a
+            // socket that keeps failing must not spin.
+            Err(_) => {
+                errors += 1;
+                if errors > 16 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
                 continue;
             }
-        } else {
-            peer.addr.store(Some(Arc::new(src)));
-            peer.latched.store(true, Ordering::Relaxed);
+        };
+        let packet = &buf[..n];
+        let now = shared.now_ms();
+        if !plausible(packet, rtcp) || !peer.accept(src, now) {
+            continue;
         }
-        let side = shared.side(from);
         if !rtcp {
             side.packets.fetch_add(1, Ordering::Relaxed);
-            side.last.store(
-                shared.started.elapsed().as_millis() as u64,
-                Ordering::Relaxed,
-            );
         }
+        side.last.store(now, Ordering::Relaxed);
         let other = shared.side(to);
         let (outbound, dest) = if rtcp {
             (&other.rtcp, &other.rtcp_peer)
         } else {
             (&other.rtp, &other.rtp_peer)
         };
-        let dest = dest.addr.load();
-        if let Some(d) = dest.as_deref() {
+        if let Some(d) = dest.current() {
             // A full socket buffer drops this packet (the oldest queued go out first).
-            let _ = outbound.try_send_to(&buf[..n], *d);
+            let _ = outbound.try_send_to(packet, d);
         }
     }
 }
@@ -160,10 +255,12 @@ impl MediaSession {
         a: Lease,
         b: Lease,
     ) -> std::io::Result<MediaSession> {
+        let (a_port, b_port) = (a.port, b.port);
         let shared = Arc::new(Shared {
-            a: Side::open(bind, a.port)?,
-            b: Side::open(bind, b.port)?,
+            a: Side::open(bind, a_port)?,
+            b: Side::open(bind, b_port)?,
             started: Instant::now(),
+            _leases: (a, b),
         });
         let mut tasks = Vec::with_capacity(4);
         for (from, rtcp) in [
@@ -178,9 +275,8 @@ impl MediaSession {
             shared,
             tasks,
             advertised,
-            a_port: a.port,
-            b_port: b.port,
-            _leases: (a, b),
+            a_port,
+            b_port,
         })
     }
 
@@ -193,17 +289,20 @@ impl MediaSession {
         SocketAddr::new(self.advertised, port)
     }
 
-    /// What `side`'s peer advertised in its latest SDP: where to send until it latches.
-    /// `None` (hold with `c=0.0.0.0`) keeps the current peer.
+    /// What `side`'s peer advertised in its latest SDP. `None` (hold with `c=0.0.0.0`)
+    /// keeps the current peer.
     pub fn set_peer(&self, side: Facing, adv: Option<Advertised>) {
         let Some(adv) = adv else { return };
         let s = self.shared.side(side);
-        for (peer, addr) in [(&s.rtp_peer, adv.rtp), (&s.rtcp_peer, adv.rtcp)] {
-            if peer.addr.load().as_deref() != Some(&addr) {
-                peer.addr.store(Some(Arc::new(addr)));
-                peer.latched.store(false, Ordering::Relaxed);
-            }
-        }
+        s.rtp_peer.advertise(adv.rtp);
+        s.rtcp_peer.advertise(adv.rtcp);
+    }
+
+    /// The call was answered: idleness counts from now (ringing carries no media).
+    pub fn answered(&self) {
+        let now = self.shared.now_ms();
+        self.shared.a.last.store(now, Ordering::Relaxed);
+        self.shared.b.last.store(now, Ordering::Relaxed);
     }
 
     /// How long no packet arrived from either side.
@@ -214,10 +313,7 @@ impl MediaSession {
             .last
             .load(Ordering::Relaxed)
             .max(self.shared.b.last.load(Ordering::Relaxed));
-        self.shared
-            .started
-            .elapsed()
-            .saturating_sub(std::time::Duration::from_millis(last))
+        std::time::Duration::from_millis(self.shared.now_ms().saturating_sub(last))
     }
 
     pub fn counters(&self) -> Counters {
@@ -235,5 +331,45 @@ impl Drop for MediaSession {
         for t in &self.tasks {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn latching_learns_then_is_strict() {
+        let p = Peer::default();
+        p.advertise(addr("192.168.1.20:7078"));
+        assert_eq!(p.current(), Some(addr("192.168.1.20:7078")));
+        // NAT: the first source is taken, then the latest while learning
+        assert!(p.accept(addr("203.0.113.7:40000"), 100));
+        assert!(p.accept(addr("203.0.113.8:40001"), 200));
+        assert_eq!(p.current(), Some(addr("203.0.113.8:40001")));
+        // after learning: strict source
+        assert!(!p.accept(addr("198.51.100.1:1234"), 100 + LEARNING_MS + 1));
+        assert!(p.accept(addr("203.0.113.8:40001"), 100 + LEARNING_MS + 1));
+        // the same SDP again changes nothing; a new one learns again
+        p.advertise(addr("192.168.1.20:7078"));
+        assert_eq!(p.current(), Some(addr("203.0.113.8:40001")));
+        p.advertise(addr("192.168.1.20:7080"));
+        assert_eq!(p.current(), Some(addr("192.168.1.20:7080")));
+    }
+
+    #[test]
+    fn the_advertised_source_wins_over_a_sprayer() {
+        let p = Peer::default();
+        p.advertise(addr("10.0.0.5:4000"));
+        assert!(p.accept(addr("198.51.100.66:9999"), 10)); // attacker first
+        assert!(p.accept(addr("10.0.0.5:4000"), 20)); // the real peer
+        assert!(!p.accept(addr("198.51.100.66:9999"), 30)); // attacker dropped for good
+        assert_eq!(p.current(), Some(addr("10.0.0.5:4000")));
+        assert!(!plausible(&[0x00; 20], false));
+        assert!(plausible(&[0x80; 12], false));
     }
 }
