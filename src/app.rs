@@ -85,8 +85,14 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         transports: transports.clone(),
         txns: Transactions::new(cfg.sip.transaction_cache),
     });
+    let (prompts, problems) = crate::media::prompts::Prompts::load(&cfg.media.sounds);
+    for p in &problems {
+        tracing::warn!("voice notification unavailable: {}", p);
+    }
+    tracing::info!("{} voice notification(s) loaded", prompts.len());
     let media = Arc::new(crate::media::Media::new(
         cfg.media.clone(),
+        prompts,
         tokio::runtime::Handle::current(),
     ));
     let b2bua = Arc::new(B2bua::new(
@@ -95,7 +101,6 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         writer.clone(),
         cfg.calls.clone(),
         media,
-        cfg.media.timeout,
         tokio::runtime::Handle::current(),
     ));
     let server = Arc::new(Server {

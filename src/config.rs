@@ -162,6 +162,8 @@ pub struct Media {
     /// Seconds without a packet in either direction after which an answered call is ended
     /// (BYE to both sides); 0 turns it off.
     pub timeout: u64,
+    /// The voice notifications: `<sounds>/<language>/<cause>.wav`.
+    pub sounds: std::path::PathBuf,
 }
 
 impl Default for Media {
@@ -172,6 +174,7 @@ impl Default for Media {
             port_min: 20000,
             port_max: 29999,
             timeout: 60,
+            sounds: "sounds".into(),
         }
     }
 }

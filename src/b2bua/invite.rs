@@ -5,10 +5,13 @@
 use super::authn::{self, Caller};
 use super::call::{without_tag, Call, CallCell, Fork, ForkState, Info, Phase, Side};
 use super::leg::{self, Dest, Leg};
+use super::notify::Failed;
 use super::target::{Lookup, Nowhere, Presentation, Target};
 use super::timers::Wait;
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
+use crate::media::prompts::Cause;
+use crate::routing::Refusal;
 use crate::routing::{self, CallerKind, Route};
 use crate::sip::headers::{uri_user, NameAddr};
 use crate::sip::message::{HeaderField, Message, StartLine, H};
@@ -198,19 +201,41 @@ impl B2bua {
         let mut info = info;
         info.route = route_label(&route);
         tracing::debug!("INVITE {} → {:?}", dialled, route);
-        let refuse = |code: u16, reason: &str, disp: &str, info: Info| {
-            let mut r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
-            if code == 501 {
-                r.push_header("Allow", reply::ALLOW);
-            }
-            self.out
-                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+        let caller_client = match &caller {
+            Caller::User { client, .. } | Caller::Friend { client, .. } => Some(client.clone()),
+            Caller::Trunk { .. } => None,
+        };
+        let refuse = |code: u16, reason: &str, disp: &str, info: Info, cause: Option<Cause>| {
             self.record(inc.msg.call_id().unwrap_or(""), info, disp, code, now);
+            if code == 501 {
+                let mut r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
+                r.push_header("Allow", reply::ALLOW);
+                self.out
+                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+                return;
+            }
+            let failed = Failed {
+                invite: inc.msg.clone(),
+                via: inc.checked.via.clone(),
+                flow: inc.flow.clone(),
+                key: inc.key.clone(),
+                tag: to_tag(&inc.msg),
+                client: caller_client.clone(),
+            };
+            self.refuse(failed, code, reason, cause, None);
         };
         let targets = match &route {
-            Route::Refused(r) => return refuse(r.code(), r.reason(), r.cause(), info),
+            Route::Refused(r) => {
+                let cause = match r {
+                    Refusal::AclDenied => Cause::NotAllowed,
+                    Refusal::CannotBeBilled => Cause::CannotBeBilled,
+                    Refusal::NotFound => Cause::NotInService,
+                    Refusal::NoPresentedNumber | Refusal::NoCarrier => Cause::Failed,
+                };
+                return refuse(r.code(), r.reason(), r.cause(), info, Some(cause));
+            }
             Route::Service { .. } | Route::Unsupported { .. } => {
-                return refuse(501, "Not Implemented", "unsupported", info)
+                return refuse(501, "Not Implemented", "unsupported", info, None)
             }
             _ => {
                 let lookup = Lookup {
@@ -222,10 +247,22 @@ impl B2bua {
                 match lookup.resolve(&route, &presentation) {
                     Ok(t) => t,
                     Err(Nowhere::NotRegistered) => {
-                        return refuse(480, "Temporarily Unavailable", "not_registered", info)
+                        return refuse(
+                            480,
+                            "Temporarily Unavailable",
+                            "not_registered",
+                            info,
+                            Some(Cause::NotAvailable),
+                        )
                     }
                     Err(Nowhere::Unreachable) => {
-                        return refuse(503, "Service Unavailable", "unreachable", info)
+                        return refuse(
+                            503,
+                            "Service Unavailable",
+                            "unreachable",
+                            info,
+                            Some(Cause::Failed),
+                        )
                     }
                 }
             }
@@ -632,6 +669,25 @@ impl B2bua {
     ) {
         if call.phase != Phase::Ringing {
             return;
+        }
+        // A caller of a client with voice notifications hears why first.
+        let cause = super::notify::cause_of_code(code).filter(|_| call.info.direction != "inbound");
+        if let Some(prompt_cause) = cause {
+            let client = Some(call.info.client.clone());
+            if self.notice_applies(client.as_deref(), prompt_cause, &call.a_invite.body) {
+                let failed = Failed {
+                    invite: call.a_invite.clone(),
+                    via: call.a_via.clone(),
+                    flow: call.a_flow.clone(),
+                    key: call.a_key.clone(),
+                    tag: call.a.local_tag.clone(),
+                    client,
+                };
+                let session = call.media.take();
+                self.end(call, disp, code);
+                self.refuse(failed, code, reason, cause, session);
+                return;
+            }
         }
         let r = response(&call.a_invite, code, reason, &call.a.local_tag);
         let sent = self

@@ -14,6 +14,7 @@ pub mod dialog;
 pub mod invite;
 pub mod leg;
 pub mod media;
+pub mod notify;
 pub mod record;
 pub mod target;
 pub mod timers;
@@ -43,9 +44,8 @@ pub struct B2bua {
     pub location: Arc<Location>,
     pub writer: Writer,
     pub cfg: config::Calls,
+    /// The relay, its settings and the voice notifications.
     pub media: Arc<crate::media::Media>,
-    /// `[media] timeout`: seconds without RTP before an answered call is ended (0: off).
-    pub media_timeout: u64,
     /// Every leg's Call-ID → its call.
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
@@ -87,7 +87,6 @@ impl B2bua {
         writer: Writer,
         cfg: config::Calls,
         media: Arc<crate::media::Media>,
-        media_timeout: u64,
         rt: tokio::runtime::Handle,
     ) -> B2bua {
         B2bua {
@@ -98,7 +97,6 @@ impl B2bua {
             writer,
             cfg,
             media,
-            media_timeout,
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),

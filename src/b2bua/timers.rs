@@ -245,15 +245,15 @@ impl B2bua {
                 // Media stopped in both directions for `[media] timeout` seconds: the
                 // phones are gone (or the network between them).
                 Phase::Answered
-                    if self.media_timeout > 0
+                    if self.media.timeout > 0
                         && call.media.as_ref().is_some_and(|m| {
-                            m.idle() >= Duration::from_secs(self.media_timeout)
+                            m.idle() >= Duration::from_secs(self.media.timeout)
                         }) =>
                 {
                     tracing::info!(
                         "call {}: no media for {} s; hanging up",
                         call.id,
-                        self.media_timeout
+                        self.media.timeout
                     );
                     if let Some(w) = call.winner {
                         self.hang_up(&mut call, Side::B(w), &cell);

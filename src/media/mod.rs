@@ -3,7 +3,9 @@
 //! on each leg is rewritten to point at it (`sdp.rs`), and the relay latches onto the
 //! addresses that really send (`session.rs`).
 
+pub mod g711;
 pub mod ports;
+pub mod prompts;
 pub mod sdp;
 pub mod session;
 
@@ -41,6 +43,10 @@ impl std::fmt::Display for MediaError {
 
 pub struct Media {
     default: config::Media,
+    /// `[media] timeout`: seconds without RTP before an answered call is ended (0: off).
+    pub timeout: u64,
+    /// Voice notifications by language and cause.
+    pub prompts: prompts::Prompts,
     /// Relay sets by bind address, advertised address and port range, made on first use.
     sets: DashMap<String, Arc<RelaySet>>,
     rt: tokio::runtime::Handle,
@@ -51,8 +57,14 @@ pub struct Media {
 const TRIES: usize = 8;
 
 impl Media {
-    pub fn new(default: config::Media, rt: tokio::runtime::Handle) -> Media {
+    pub fn new(
+        default: config::Media,
+        prompts: prompts::Prompts,
+        rt: tokio::runtime::Handle,
+    ) -> Media {
         Media {
+            timeout: default.timeout,
+            prompts,
             default,
             sets: DashMap::new(),
             rt,

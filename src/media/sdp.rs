@@ -114,6 +114,32 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
     Ok((peer, out))
 }
 
+/// The answer vozbox gives an offer when it plays a notification as early media: the
+/// first of PCMU (0) or PCMA (8) in the offer's order, `sendonly`, at `relay`. Returns what
+/// the caller advertised, the payload type, and the SDP; None when the offer has no G.711.
+pub fn prompt_answer(offer: &[u8], relay: SocketAddr) -> Option<(Option<Advertised>, u8, Vec<u8>)> {
+    let s = Session::parse(offer).ok()?;
+    let peer = advertised(&s).ok()?;
+    let m = s.medias.iter().find(|m| m.media == "audio")?;
+    let pt = m.fmt.split_whitespace().find_map(|f| match f {
+        "0" => Some(0u8),
+        "8" => Some(8u8),
+        _ => None,
+    })?;
+    let name = if pt == 0 { "PCMU" } else { "PCMA" };
+    let ip = if relay.is_ipv6() { "IP6" } else { "IP4" };
+    let body = format!(
+        "v=0\r\no=vozbox {id} {id} IN {ip} {addr}\r\ns=vozbox\r\nc=IN {ip} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\na=sendonly\r\n",
+        id = rand::random::<u32>(),
+        ip = ip,
+        addr = relay.ip(),
+        port = relay.port(),
+        pt = pt,
+        name = name
+    );
+    Some((peer, pt, body.into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +161,29 @@ mod tests {
         assert!(out.contains("a=sendonly"), "{}", out);
         assert!(out.contains("m=video 0 "), "{}", out);
         assert!(!out.contains("192.168.1.20"), "{}", out);
+    }
+
+    #[test]
+    fn prompt_answers_in_g711_only() {
+        let (peer, pt, body) =
+            prompt_answer(OFFER.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
+        assert_eq!(pt, 0);
+        assert_eq!(peer.unwrap().rtp, "192.168.1.20:7078".parse().unwrap());
+        let body = String::from_utf8(body).unwrap();
+        assert!(
+            body.contains("m=audio 20000 RTP/AVP 0\r\n") && body.contains("a=sendonly"),
+            "{}",
+            body
+        );
+        let pcma = OFFER.replace("RTP/AVP 0 8 101", "RTP/AVP 8 0");
+        assert_eq!(
+            prompt_answer(pcma.as_bytes(), "127.0.0.1:2".parse().unwrap())
+                .unwrap()
+                .1,
+            8
+        );
+        let g722 = OFFER.replace("RTP/AVP 0 8 101", "RTP/AVP 9 101");
+        assert!(prompt_answer(g722.as_bytes(), "127.0.0.1:2".parse().unwrap()).is_none());
     }
 
     #[test]

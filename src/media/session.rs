@@ -136,6 +136,8 @@ struct Shared {
 
 pub struct MediaSession {
     shared: Arc<Shared>,
+    /// The runtime its tasks run on (a session may be used from a receive thread).
+    rt: tokio::runtime::Handle,
     tasks: Vec<tokio::task::AbortHandle>,
     advertised: std::net::IpAddr,
     a_port: u16,
@@ -273,6 +275,7 @@ impl MediaSession {
         }
         Ok(MediaSession {
             shared,
+            rt: tokio::runtime::Handle::current(),
             tasks,
             advertised,
             a_port,
@@ -323,6 +326,46 @@ impl MediaSession {
             from_a: self.shared.a.packets.load(Ordering::Relaxed),
             from_b: self.shared.b.packets.load(Ordering::Relaxed),
         }
+    }
+}
+
+impl MediaSession {
+    /// Sends `frames` (160-byte G.711 payloads, payload type `pt`) to the caller's side,
+    /// one every 20 ms from the relay port facing it, with a fresh SSRC, sequence and
+    /// timestamp (+160 a frame) and the marker on the first; then runs `then`. The session
+    /// lives until the end of the playback.
+    pub fn play(
+        self,
+        frames: Arc<super::prompts::Prompt>,
+        pt: u8,
+        then: impl FnOnce() + Send + 'static,
+    ) {
+        let rt = self.rt.clone();
+        rt.spawn(async move {
+            let mut seq: u16 = rand::random();
+            let mut ts: u32 = rand::random();
+            let ssrc: u32 = rand::random();
+            let list = if pt == 0 { &frames.pcmu } else { &frames.pcma };
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+            let mut pkt = [0u8; 12 + super::prompts::FRAME];
+            for (i, frame) in list.iter().enumerate() {
+                tick.tick().await;
+                pkt[0] = 0x80;
+                pkt[1] = pt | if i == 0 { 0x80 } else { 0 };
+                pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                pkt[12..].copy_from_slice(frame);
+                if let Some(d) = self.shared.a.rtp_peer.current() {
+                    let _ = self.shared.a.rtp.send_to(&pkt, d).await;
+                }
+                seq = seq.wrapping_add(1);
+                ts = ts.wrapping_add(super::prompts::FRAME as u32);
+            }
+            tick.tick().await;
+            then();
+            drop(self);
+        });
     }
 }
 

@@ -543,14 +543,18 @@ fn udp_loop<S: Sink>(sock: Arc<UdpSocket>, local: SocketAddr, sink: Arc<S>, max:
             tracing::debug!("udp:{} dropping {}-byte message from {}", local, n, remote);
             continue;
         }
-        sink.clone().on_message(
-            data,
-            Flow {
-                proto: Proto::Udp,
-                local,
-                remote,
-                conn: None,
-            },
-        );
+        let flow = Flow {
+            proto: Proto::Udp,
+            local,
+            remote,
+            conn: None,
+        };
+        // A bug must cost one message, never the receive loop (and with it all of UDP).
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            sink.clone().on_message(data, flow)
+        }));
+        if handled.is_err() {
+            tracing::error!("udp:{}: a message from {} hit a bug; dropped", local, remote);
+        }
     }
 }
