@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the voice notifications: one 8 kHz mono 16-bit WAV per failure cause and
-# language, spoken by espeak-ng and resampled by sox (apt-get install espeak-ng sox).
+# language (and `welcome`, a locution an extension can play), spoken by espeak-ng and resampled by sox (apt-get install espeak-ng sox).
 #   sounds/generate.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +19,7 @@ say en en-us not_in_service  "The number you have dialled is not in service."
 say en en-us not_available   "The person you are calling is not available."
 say en en-us busy            "The person you are calling is busy."
 say en en-us failed          "Your call could not be completed."
+say en en-us welcome         "Welcome to vozbox. This is a recorded message."
 say es es not_allowed     "No tiene permiso para realizar esta llamada."
 say es es ip_not_allowed  "No se permiten llamadas desde su ubicación."
 say es es cannot_be_billed "Esta llamada no se puede facturar."
@@ -28,3 +29,4 @@ say es es not_in_service  "El número marcado no existe."
 say es es not_available   "La persona a la que llama no está disponible."
 say es es busy            "La persona a la que llama está ocupada."
 say es es failed          "No se ha podido completar su llamada."
+say es es welcome         "Bienvenido a vozbox. Este es un mensaje grabado."

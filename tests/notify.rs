@@ -21,6 +21,17 @@ address = "127.0.0.5"
 port = 5099
 transport = "udp"
 
+[[ddi_provider]]
+brand = "acme"
+name = "trunk-in"
+addresses = ["127.0.0.6"]
+
+[[ddi]]
+client = "bluebird"
+number = "+34944000150"
+route = "extension"
+extension = "500"
+
 [[client]]
 brand = "acme"
 name = "bluebird"
@@ -82,6 +93,18 @@ name = "alice"
 extension = "100"
 password = "Alice-Secret-1"
 call_acl = "national"
+
+[[extension]]
+client = "bluebird"
+number = "500"
+route = "locution"
+locution = "welcome"
+
+[[extension]]
+client = "azulejo"
+number = "500"
+route = "locution"
+locution = "welcome"
 
 [[user]]
 client = "bluebird"
@@ -403,4 +426,69 @@ fn a_busy_callee_is_told_then_486() {
         rtp.len(),
         n
     );
+}
+
+/// An extension routed to a locution answers, plays it in the client's language and hangs
+/// up when it ends.
+#[test]
+fn an_extension_plays_a_locution_then_hangs_up() {
+    let v = Vozbox::start("notify-locution", "", NOTIFY);
+    for (who, lang) in [
+        (("127.0.0.1", "alice", "Alice-Secret-1"), "en"),
+        (("es.example", "maria", "Maria-Secret-4"), "es"),
+    ] {
+        let (c, rtp) = sipp_notice(&v, who, "500", "uac_locution.xml");
+        sipp_ok(&c);
+        assert!(c.messages.contains("BYE sip:"), "{}", c.messages);
+        let n = frames(lang, "welcome");
+        assert!(
+            rtp.len().abs_diff(n) <= 2,
+            "{}: {} packets for {} frames",
+            lang,
+            rtp.len(),
+            n
+        );
+    }
+    // and by DDI, from a DDI provider, through that extension
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let addr = v.addr();
+    let (c, n) = std::thread::scope(|s| {
+        let caller = s.spawn(|| {
+            sipp(
+                "uac_locution_noauth.xml",
+                &addr,
+                "u1",
+                "127.0.0.6",
+                &format!("SEQUENTIAL\n127.0.0.1;-;trunk;+34944000150;{}\n", port),
+                &[],
+            )
+        });
+        let mut n: usize = 0;
+        let mut buf = [0u8; 2048];
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            match sock.recv_from(&mut buf) {
+                Ok(_) => n += 1,
+                Err(_) if caller.is_finished() => break,
+                Err(_) => {}
+            }
+        }
+        (caller.join().expect("caller"), n)
+    });
+    sipp_ok(&c);
+    assert!(
+        n.abs_diff(frames("en", "welcome")) <= 2,
+        "{} packets by DDI",
+        n
+    );
+    let cdrs = v.cdrs(3);
+    assert!(
+        cdrs.contains("locution:welcome") && cdrs.contains("answered"),
+        "{}",
+        cdrs
+    );
+    assert!(cdrs.contains("inbound"), "{}", cdrs);
 }

@@ -105,12 +105,17 @@ impl B2bua {
                     self.cancel_forks(&mut call, &cell, None);
                     self.fail_call(&mut call, &cell, 487, "Request Terminated", "cancelled");
                 }
-                (_, Phase::Answered) if peer.is_some() => {
+                // The caller, or the branch that answered, hangs up (a call that plays a
+                // locution has no branch at all).
+                (Side::A, Phase::Answered) => {
                     if let Some(p) = peer {
                         self.hang_up(&mut call, p, &cell);
                     }
-                    let code = 200;
-                    self.end(&mut call, "answered", code);
+                    self.end(&mut call, "answered", 200);
+                }
+                (Side::B(i), Phase::Answered) if call.winner == Some(i) => {
+                    self.hang_up(&mut call, Side::A, &cell);
+                    self.end(&mut call, "answered", 200);
                 }
                 (Side::B(i), _) => {
                     // A branch that is not the call hangs up its early dialog.

@@ -17,7 +17,8 @@ use crate::sip::headers::{uri_user, NameAddr};
 use crate::sip::message::{HeaderField, Message, StartLine, H};
 use crate::sip::reply::{self, response};
 use crate::sip::respond::to_tag;
-use crate::sip::transport::Proto;
+use crate::sip::transport::{Flow, Proto};
+use crate::sip::validate::Checked;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -237,6 +238,10 @@ impl B2bua {
             Route::Service { .. } | Route::Unsupported { .. } => {
                 return refuse(501, "Not Implemented", "unsupported", info, None)
             }
+            Route::Locution { client, name } => {
+                let (client, name) = (client.clone(), name.clone());
+                return self.play_locution(inc, info, &client, &name);
+            }
             _ => {
                 let lookup = Lookup {
                     snap: &snap,
@@ -284,21 +289,8 @@ impl B2bua {
             flow,
             key,
         } = inc;
-        let a_dest = Dest::new(flow.clone(), flow.remote, &self.out.transports);
         let call_id = msg.call_id().unwrap_or("").to_string();
-        let a = Leg {
-            call_id: call_id.clone(),
-            local_uri: without_tag(msg.get("To").unwrap_or("")),
-            local_tag: leg::token(),
-            remote_uri: without_tag(msg.get("From").unwrap_or("")),
-            remote_tag: checked.from.tag().map(str::to_string),
-            remote_target: contact_uri(&msg).unwrap_or_else(|| checked.from.uri_text.clone()),
-            route_set: msg.all("Record-Route").map(str::to_string).collect(),
-            local_cseq: 0,
-            remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),
-            contact: contact_for(&a_dest),
-            dest: a_dest,
-        };
+        let a = self.caller_leg(&msg, &checked, &flow);
         let a_cseq = msg.cseq().map(|c| c.0).unwrap_or(0);
         let late_offer = msg.body.is_empty();
         // The relay: a port pair facing each side, from the client's relay set.
@@ -462,6 +454,24 @@ impl B2bua {
                     branch: f.branch.clone(),
                 },
             );
+        }
+    }
+
+    /// The caller's dialog as vozbox's side of it (our To tag and Contact).
+    pub(super) fn caller_leg(&self, msg: &Message, checked: &Checked, flow: &Flow) -> Leg {
+        let a_dest = Dest::new(flow.clone(), flow.remote, &self.out.transports);
+        Leg {
+            call_id: msg.call_id().unwrap_or("").to_string(),
+            local_uri: without_tag(msg.get("To").unwrap_or("")),
+            local_tag: leg::token(),
+            remote_uri: without_tag(msg.get("From").unwrap_or("")),
+            remote_tag: checked.from.tag().map(str::to_string),
+            remote_target: contact_uri(msg).unwrap_or_else(|| checked.from.uri_text.clone()),
+            route_set: msg.all("Record-Route").map(str::to_string).collect(),
+            local_cseq: 0,
+            remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),
+            contact: contact_for(&a_dest),
+            dest: a_dest,
         }
     }
 
@@ -793,6 +803,7 @@ fn route_client(route: &Route) -> Option<String> {
         Route::Service { client, .. }
         | Route::User { client, .. }
         | Route::Friend { client, .. }
+        | Route::Locution { client, .. }
         | Route::Unsupported { client, .. } => Some(client.clone()),
         Route::External { billed_client, .. } => Some(billed_client.clone()),
         Route::Refused(_) => None,
@@ -808,6 +819,7 @@ fn route_label(route: &Route) -> String {
         Route::External {
             carrier, number, ..
         } => format!("carrier:{}:{}", carrier, number),
+        Route::Locution { name, .. } => format!("locution:{}", name),
         Route::Unsupported { what, .. } => format!("unsupported:{}", what),
         Route::Refused(r) => format!("refused:{}", r.cause()),
     }

@@ -13,6 +13,7 @@ pub mod codecs;
 pub mod dialog;
 pub mod invite;
 pub mod leg;
+pub mod locution;
 pub mod media;
 pub mod notify;
 pub mod record;

@@ -70,6 +70,8 @@ pub struct Prompt {
 #[derive(Default)]
 pub struct Prompts {
     by: HashMap<(String, Cause), Arc<Prompt>>,
+    /// Every WAV of a language folder by its name (locutions of extensions).
+    named: HashMap<(String, String), Arc<Prompt>>,
 }
 
 fn read(path: &Path) -> Result<Prompt, String> {
@@ -121,13 +123,42 @@ impl Prompts {
             }
         };
         for lang in langs {
-            for cause in Cause::ALL {
-                let path = dir.join(&lang).join(format!("{}.wav", cause.file()));
+            let files = std::fs::read_dir(dir.join(&lang))
+                .map(|rd| {
+                    rd.filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            for path in files {
+                let (Some(stem), Some("wav")) = (
+                    path.file_stem().and_then(|s| s.to_str()),
+                    path.extension().and_then(|s| s.to_str()),
+                ) else {
+                    continue;
+                };
                 match read(&path) {
                     Ok(prompt) => {
-                        p.by.insert((lang.clone(), cause), Arc::new(prompt));
+                        p.named
+                            .insert((lang.clone(), stem.to_string()), Arc::new(prompt));
                     }
                     Err(e) => problems.push(format!("{}: {}", path.display(), e)),
+                }
+            }
+            for cause in Cause::ALL {
+                match p.named.get(&(lang.clone(), cause.file().to_string())) {
+                    Some(prompt) => {
+                        p.by.insert((lang.clone(), cause), prompt.clone());
+                    }
+                    None => {
+                        let path = dir.join(&lang).join(format!("{}.wav", cause.file()));
+                        if !problems
+                            .iter()
+                            .any(|l| l.starts_with(&path.display().to_string()))
+                        {
+                            problems.push(format!("{}: missing", path.display()));
+                        }
+                    }
                 }
             }
         }
@@ -139,6 +170,14 @@ impl Prompts {
         self.by
             .get(&(language.to_string(), cause))
             .or_else(|| self.by.get(&("en".to_string(), cause)))
+            .cloned()
+    }
+
+    /// The locution `name` (a WAV of the language folder), else in English.
+    pub fn named(&self, language: &str, name: &str) -> Option<Arc<Prompt>> {
+        self.named
+            .get(&(language.to_string(), name.to_string()))
+            .or_else(|| self.named.get(&("en".to_string(), name.to_string())))
             .cloned()
     }
 

@@ -11,7 +11,8 @@
 //! 2. N is an **extension** of C → the extension's route: a user → [`Route::User`]; a number
 //!    → that number is called as an **external** call from the caller (step 4, ACL included;
 //!    the number is made E.164 with C's country and area code, as C's administrator wrote
-//!    it); a friend → [`Route::Friend`]; voicemail, IVR, locution → [`Route::Unsupported`].
+//!    it); a friend → [`Route::Friend`]; a locution → [`Route::Locution`]; voicemail, IVR →
+//!    [`Route::Unsupported`].
 //!    Extensions beat every friend pattern.
 //! 3. Else the **friends** of C, by priority ascending (ties by name):
 //!    - a remote friend (register/direct) matches when one of its patterns matches the
@@ -123,7 +124,12 @@ pub enum Route {
         /// The E.164 DDI presented as the caller.
         presented: String,
     },
-    /// An extension or DDI route the B2BUA does not build yet (voicemail, IVR, locution, an
+    /// Play the locution `name` (answered, then hung up when it ends).
+    Locution {
+        client: String,
+        name: String,
+    },
+    /// An extension or DDI route the B2BUA does not build yet (voicemail, IVR, an
     /// intervpbx friend); `what` is `kind:name`, e.g. `voicemail:alice`.
     Unsupported {
         client: String,
@@ -208,6 +214,7 @@ impl fmt::Display for Route {
                 "external {} via {} as {} billed to {}",
                 number, carrier, presented, billed_client
             ),
+            Route::Locution { client, name } => write!(f, "locution {}/{}", client, name),
             Route::Unsupported { client, what } => write!(f, "unsupported {}/{}", client, what),
             Route::Refused(r) => write!(f, "refused {}", r),
         }
@@ -456,7 +463,10 @@ fn resolve_extension(
         },
         ExtensionRoute::Voicemail(name) => unsupported("voicemail", name),
         ExtensionRoute::Ivr(name) => unsupported("ivr", name),
-        ExtensionRoute::Locution(name) => unsupported("locution", name),
+        ExtensionRoute::Locution(name) => Route::Locution {
+            client: client.name.clone(),
+            name: name.clone(),
+        },
     }
 }
 

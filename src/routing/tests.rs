@@ -543,11 +543,14 @@ fn extensions() {
             unsupported("bluebird", "ivr:main"),
         ),
         (
-            "§4.2 an extension routed to a locution is not built yet",
+            "§4.2 an extension routed to a locution plays it",
             u("bluebird", "alice"),
             "402",
             NOW,
-            unsupported("bluebird", "locution:closed"),
+            Route::Locution {
+                client: "bluebird".into(),
+                name: "closed".into(),
+            },
         ),
     ]);
 }

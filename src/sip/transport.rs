@@ -554,7 +554,11 @@ fn udp_loop<S: Sink>(sock: Arc<UdpSocket>, local: SocketAddr, sink: Arc<S>, max:
             sink.clone().on_message(data, flow)
         }));
         if handled.is_err() {
-            tracing::error!("udp:{}: a message from {} hit a bug; dropped", local, remote);
+            tracing::error!(
+                "udp:{}: a message from {} hit a bug; dropped",
+                local,
+                remote
+            );
         }
     }
 }
