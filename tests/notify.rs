@@ -492,3 +492,30 @@ fn an_extension_plays_a_locution_then_hangs_up() {
     );
     assert!(cdrs.contains("inbound"), "{}", cdrs);
 }
+
+/// Without the sound files the start names what is missing and a failed call gets the
+/// plain final response (never a silent stream).
+#[test]
+fn missing_sounds_are_named_at_start_and_calls_fall_back() {
+    let dir = temp_dir("notify-missing");
+    let port = free_port("127.0.0.1");
+    let empty = dir.join("no-sounds");
+    std::fs::create_dir_all(empty.join("en")).unwrap();
+    let v = Vozbox::start_in(
+        dir,
+        port,
+        &format!("[media]\nsounds = \"{}\"\n", empty.display()),
+        NOTIFY,
+    );
+    assert!(v.log().contains("not_allowed.wav: missing"), "{}", v.log());
+    let (c, rtp) = sipp_notice(
+        &v,
+        ("127.0.0.1", "alice", "Alice-Secret-1"),
+        "0044207946000",
+        "uac_refused.xml",
+    );
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 403"), "{}", c.messages);
+    assert!(!c.messages.contains("SIP/2.0 183"), "{}", c.messages);
+    assert!(rtp.is_empty());
+}
