@@ -519,3 +519,32 @@ fn missing_sounds_are_named_at_start_and_calls_fall_back() {
     assert!(!c.messages.contains("SIP/2.0 183"), "{}", c.messages);
     assert!(rtp.is_empty());
 }
+
+/// The caller hangs up while hearing the notification: CANCEL gets 200 and the INVITE 487,
+/// the locution stops, and nothing is left running.
+#[test]
+fn cancel_during_a_notification_stops_it_with_487() {
+    let v = Vozbox::start("notify-cancel", "", NOTIFY);
+    let (c, rtp) = sipp_notice(
+        &v,
+        ("127.0.0.1", "alice", "Alice-Secret-1"),
+        "0044207946000",
+        "uac_notice_cancel.xml",
+    );
+    sipp_ok(&c);
+    assert!(!c.messages.contains("SIP/2.0 403"), "{}", c.messages);
+    let n = frames("en", "not_allowed");
+    assert!(
+        rtp.len() + 40 < n,
+        "{} of {} packets: it did not stop",
+        rtp.len(),
+        n
+    );
+    assert!(v.cdrs(1).contains("cancelled"), "{}", v.cdrs(1));
+    let calls = v.calls();
+    assert!(
+        calls.contains("0 active call(s)") && calls.contains("0 relay port pair(s)"),
+        "{}",
+        calls
+    );
+}

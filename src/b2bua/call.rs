@@ -145,6 +145,10 @@ pub struct Call {
     pub ended_at: Option<Instant>,
     /// The relay session (its ports go back when it is dropped, at the end of the call).
     pub media: Option<crate::media::MediaSession>,
+    /// A locution or notification being played (stopped when the call ends).
+    pub playback: Option<tokio::task::AbortHandle>,
+    /// The caller is hearing why the call failed; the final response comes after.
+    pub notifying: bool,
 }
 
 impl Call {

@@ -5,7 +5,6 @@
 use super::authn::{self, Caller};
 use super::call::{without_tag, Call, CallCell, Fork, ForkState, Info, Phase, Side};
 use super::leg::{self, Dest, Leg};
-use super::notify::Failed;
 use super::target::{Lookup, Nowhere, Presentation, Target};
 use super::timers::Wait;
 use super::{codecs, B2bua, Incoming};
@@ -202,28 +201,21 @@ impl B2bua {
         let mut info = info;
         info.route = route_label(&route);
         tracing::debug!("INVITE {} → {:?}", dialled, route);
-        let caller_client = match &caller {
-            Caller::User { client, .. } | Caller::Friend { client, .. } => Some(client.clone()),
-            Caller::Trunk { .. } => None,
-        };
+        let trunk = matches!(caller, Caller::Trunk { .. });
         let refuse = |code: u16, reason: &str, disp: &str, info: Info, cause: Option<Cause>| {
-            self.record(inc.msg.call_id().unwrap_or(""), info, disp, code, now);
-            if code == 501 {
-                let mut r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
-                r.push_header("Allow", reply::ALLOW);
-                self.out
-                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
-                return;
+            // A caller of a client with voice notifications hears why, in a call of its own.
+            if let Some(cause) = cause.filter(|_| !trunk) {
+                if self.refuse_with_notice(&inc, &info, (code, reason, disp), cause) {
+                    return;
+                }
             }
-            let failed = Failed {
-                invite: inc.msg.clone(),
-                via: inc.checked.via.clone(),
-                flow: inc.flow.clone(),
-                key: inc.key.clone(),
-                tag: to_tag(&inc.msg),
-                client: caller_client.clone(),
-            };
-            self.refuse(failed, code, reason, cause, None);
+            self.record(inc.msg.call_id().unwrap_or(""), info, disp, code, now);
+            let mut r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
+            if code == 501 {
+                r.push_header("Allow", reply::ALLOW);
+            }
+            self.out
+                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
         };
         let targets = match &route {
             Route::Refused(r) => {
@@ -416,6 +408,8 @@ impl B2bua {
             answered_at: None,
             ended_at: None,
             media: Some(session),
+            playback: None,
+            notifying: false,
         };
         let a_id = call.a.call_id.clone();
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
@@ -680,24 +674,22 @@ impl B2bua {
         if call.phase != Phase::Ringing {
             return;
         }
-        // A caller of a client with voice notifications hears why first.
-        let cause = super::notify::cause_of_code(code).filter(|_| call.info.direction != "inbound");
-        if let Some(prompt_cause) = cause {
-            let client = Some(call.info.client.clone());
-            if self.notice_applies(client.as_deref(), prompt_cause, &call.a_invite.body) {
-                let failed = Failed {
-                    invite: call.a_invite.clone(),
-                    via: call.a_via.clone(),
-                    flow: call.a_flow.clone(),
-                    key: call.a_key.clone(),
-                    tag: call.a.local_tag.clone(),
-                    client,
-                };
-                let session = call.media.take();
-                self.end(call, disp, code);
-                self.refuse(failed, code, reason, cause, session);
-                return;
+        // A caller of a client with voice notifications hears why first; the final
+        // response comes when the locution ends (this function again, `notifying` set).
+        if !call.notifying {
+            let cause =
+                super::notify::cause_of_code(code).filter(|_| call.info.direction != "inbound");
+            let prompt = cause
+                .and_then(|c| self.notice(Some(call.info.client.as_str()), c, &call.a_invite.body));
+            if let Some(prompt) = prompt {
+                if self.notify(call, cell, prompt, (code, reason, disp)) {
+                    return;
+                }
             }
+        }
+        // A CANCEL (or a timer) during a notification stops it.
+        if let Some(p) = call.playback.take() {
+            p.abort();
         }
         let r = response(&call.a_invite, code, reason, &call.a.local_tag);
         let sent = self

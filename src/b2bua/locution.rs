@@ -93,6 +93,8 @@ impl B2bua {
             answered_at: Some(std::time::Instant::now()),
             ended_at: None,
             media: None,
+            playback: None,
+            notifying: false,
         };
         let cell = Arc::new(CallCell::new(call));
         match self.calls.entry(call_id) {
@@ -114,7 +116,7 @@ impl B2bua {
         );
         // When the locution ends, vozbox hangs up (unless the caller already did).
         let (me, weak) = (self.clone(), Arc::downgrade(&cell));
-        session.play(prompt, pt, move || {
+        let handle = session.play(prompt, pt, move || {
             let Some(cell) = weak.upgrade() else { return };
             let mut call = cell.lock();
             if call.phase == Phase::Answered {
@@ -122,5 +124,6 @@ impl B2bua {
                 me.end(&mut call, "answered", 200);
             }
         });
+        cell.lock().playback = Some(handle);
     }
 }

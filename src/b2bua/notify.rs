@@ -4,28 +4,18 @@
 //! the cause is streamed in the G.711 codec the caller offered, and only then comes the
 //! final response. Without notifications, without a prompt for the cause, or without
 //! G.711 in the offer: the final response at once.
+//!
+//! The notification runs inside a call (one is made for a call refused before it had
+//! one), so the caller's CANCEL stops it with 487, the final response is retransmitted
+//! until the ACK, and it counts among the calls in progress.
 
-use super::leg::Dest;
+use super::call::{Call, CallCell, CallRef, Info, Phase};
 use super::B2bua;
 use crate::media::prompts::{Cause, Prompt};
-use crate::media::{sdp, Facing, MediaSession};
-use crate::sip::headers::Via;
-use crate::sip::message::Message;
+use crate::media::{sdp, Facing};
 use crate::sip::reply::response;
-use crate::sip::transport::Flow;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// The caller's failed INVITE and where its answers go.
-pub struct Failed {
-    pub invite: Message,
-    pub via: Via,
-    pub flow: Flow,
-    pub key: Option<String>,
-    /// Our To tag toward the caller.
-    pub tag: String,
-    /// The caller's client (whose settings decide), None for trunks.
-    pub client: Option<String>,
-}
 
 /// The cause a final failure code tells the caller, if any (a CANCEL's 487 tells nothing).
 pub fn cause_of_code(code: u16) -> Option<Cause> {
@@ -40,13 +30,13 @@ pub fn cause_of_code(code: u16) -> Option<Cause> {
 }
 
 impl B2bua {
-    /// Whether a failure with `cause` is told to this caller.
-    pub(super) fn notice_applies(&self, client: Option<&str>, cause: Cause, offer: &[u8]) -> bool {
-        self.notice(client, cause, offer).is_some()
-    }
-
-    /// The prompt for this caller and cause.
-    fn notice(&self, client: Option<&str>, cause: Cause, offer: &[u8]) -> Option<Arc<Prompt>> {
+    /// The prompt for this caller and cause, when the caller's client wants them.
+    pub(super) fn notice(
+        &self,
+        client: Option<&str>,
+        cause: Cause,
+        offer: &[u8],
+    ) -> Option<Arc<Prompt>> {
         let snap = self.snapshot.load();
         let c = snap.client(client?)?;
         if !c.voice_notifications || offer.is_empty() {
@@ -55,62 +45,110 @@ impl B2bua {
         self.media.prompts.get(&c.language, cause)
     }
 
-    /// Answers a failed INVITE with `code`, after the spoken notification when it applies.
-    /// `session`: the call's relay session, if it has one (else one is opened for the
-    /// notification).
-    pub(super) fn refuse(
+    /// A call refused before it had one (`inc` routed nowhere): when a notification
+    /// applies, a call is made for it and failed the notifying way; returns false (and
+    /// does nothing) otherwise.
+    pub(super) fn refuse_with_notice(
         self: &Arc<Self>,
-        f: Failed,
-        code: u16,
-        reason: &str,
-        cause: Option<Cause>,
-        session: Option<MediaSession>,
-    ) {
-        let plain = |f: &Failed| {
-            let r = response(&f.invite, code, reason, &f.tag);
-            self.out.send(&f.via, &f.flow, r, f.key.as_deref());
+        inc: &super::Incoming,
+        info: &Info,
+        (code, reason, disp): (u16, &str, &str),
+        cause: Cause,
+    ) -> bool {
+        let Some(prompt) = self.notice(Some(info.client.as_str()), cause, &inc.msg.body) else {
+            return false;
         };
-        let Some(prompt) = cause.and_then(|c| self.notice(f.client.as_deref(), c, &f.invite.body))
-        else {
-            return plain(&f);
+        let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);
+        let call = Call {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            a,
+            a_invite: inc.msg.clone(),
+            a_via: inc.checked.via.clone(),
+            a_flow: inc.flow.clone(),
+            a_key: inc.key.clone(),
+            a_cseq: inc.msg.cseq().map(|c| c.0).unwrap_or(0),
+            a_final: None,
+            a_acked: false,
+            late_offer: false,
+            forks: Vec::new(),
+            winner: None,
+            phase: Phase::Ringing,
+            pending: Vec::new(),
+            best: None,
+            info: info.clone(),
+            started: std::time::Instant::now(),
+            answered_at: None,
+            ended_at: None,
+            media: None,
+            playback: None,
+            notifying: false,
         };
-        let session = match session {
+        let cell = Arc::new(CallCell::new(call));
+        match self
+            .calls
+            .entry(inc.msg.call_id().unwrap_or("").to_string())
+        {
+            dashmap::Entry::Occupied(_) => return false,
+            dashmap::Entry::Vacant(v) => {
+                v.insert(cell.clone());
+            }
+        }
+        self.active.fetch_add(1, Ordering::Relaxed);
+        let mut call = cell.lock();
+        if !self.notify(&mut call, &cell, prompt, (code, reason, disp)) {
+            call.notifying = true;
+            self.fail_call(&mut call, &cell, code, reason, disp);
+        }
+        true
+    }
+
+    /// Starts the notification of a failed call (`fail_call` decided it applies): 183 with
+    /// SDP, the locution, then `fail_call` again, which sends the final response. Returns
+    /// false when it cannot be played (no G.711 offered, no relay port).
+    pub(super) fn notify(
+        self: &Arc<Self>,
+        call: &mut Call,
+        cell: &CallRef,
+        prompt: Arc<Prompt>,
+        (code, reason, disp): (u16, &str, &str),
+    ) -> bool {
+        let session = match call.media.take() {
             Some(s) => s,
             None => {
                 let snap = self.snapshot.load();
-                let set = f
-                    .client
-                    .as_deref()
-                    .and_then(|c| snap.client(c))
+                let set = snap
+                    .client(&call.info.client)
                     .and_then(|c| c.media_relay_set.as_deref())
                     .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
                 match self.media.open(set) {
                     Ok(s) => s,
                     Err(e) => {
-                        tracing::info!("voice notification not played: {}", e);
-                        return plain(&f);
+                        tracing::info!("call {}: voice notification not played: {}", call.id, e);
+                        return false;
                     }
                 }
             }
         };
         let Some((peer, pt, answer)) =
-            sdp::prompt_answer(&f.invite.body, session.address(Facing::A))
+            sdp::prompt_answer(&call.a_invite.body, session.address(Facing::A))
         else {
-            // no G.711 offered: nothing the caller could hear
-            return plain(&f);
+            // no G.711 offered (or a held offer): nothing the caller could hear
+            return false;
         };
         session.set_peer(Facing::A, peer);
-        let dest = Dest::new(f.flow.clone(), f.flow.remote, &self.out.transports);
-        let mut early = response(&f.invite, 183, "Session Progress", &f.tag);
-        early.push_header("Contact", super::invite::contact_for(&dest));
+        let mut early = response(&call.a_invite, 183, "Session Progress", &call.a.local_tag);
+        early.push_header("Contact", call.a.contact.clone());
         early.push_header("Content-Type", "application/sdp");
         early.body = answer;
-        self.out.send(&f.via, &f.flow, early, None);
-        let me = self.clone();
-        let reason = reason.to_string();
-        session.play(prompt, pt, move || {
-            let r = response(&f.invite, code, &reason, &f.tag);
-            me.out.send(&f.via, &f.flow, r, f.key.as_deref());
-        });
+        self.out.send(&call.a_via, &call.a_flow, early, None);
+        call.notifying = true;
+        let (me, weak) = (self.clone(), Arc::downgrade(cell));
+        let (reason, disp) = (reason.to_string(), disp.to_string());
+        call.playback = Some(session.play(prompt, pt, move || {
+            let Some(cell) = weak.upgrade() else { return };
+            let mut call = cell.lock();
+            me.fail_call(&mut call, &cell, code, &reason, &disp);
+        }));
+        true
     }
 }

@@ -18,8 +18,12 @@ impl B2bua {
         call.phase = Phase::Ended;
         self.active.fetch_sub(1, Ordering::Relaxed);
         call.ended_at = Some(std::time::Instant::now());
-        // The relay stops and its ports go back now, whatever ended the call.
+        // The relay stops and its ports go back now, whatever ended the call; so does a
+        // locution or notification still playing.
         call.media = None;
+        if let Some(p) = call.playback.take() {
+            p.abort();
+        }
         // An ended call lingers a few seconds for late responses and ACKs; what only the
         // live call needed goes now (the caller's INVITE, the offers).
         call.a_invite.headers = Vec::new();

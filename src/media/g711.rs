@@ -6,8 +6,9 @@ pub fn ulaw(sample: i16) -> u8 {
     const BIAS: i32 = 0x84;
     const CLIP: i32 = 32635;
     let mut s = sample as i32;
+    // One's complement for negative samples, as the ITU-T reference (G.191) does.
     let sign = if s < 0 {
-        s = -s;
+        s = -s - 1;
         0x80
     } else {
         0

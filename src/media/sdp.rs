@@ -119,8 +119,12 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
 /// the caller advertised, the payload type, and the SDP; None when the offer has no G.711.
 pub fn prompt_answer(offer: &[u8], relay: SocketAddr) -> Option<(Option<Advertised>, u8, Vec<u8>)> {
     let s = Session::parse(offer).ok()?;
-    let peer = advertised(&s).ok()?;
+    // A held offer (c=0.0.0.0, port 0) could not hear it; SRTP profiles are not spoken.
+    let peer = advertised(&s).ok()??;
     let m = s.medias.iter().find(|m| m.media == "audio")?;
+    if !matches!(m.proto.as_str(), "RTP/AVP" | "RTP/AVPF") {
+        return None;
+    }
     let pt = m.fmt.split_whitespace().find_map(|f| match f {
         "0" => Some(0u8),
         "8" => Some(8u8),
@@ -137,7 +141,7 @@ pub fn prompt_answer(offer: &[u8], relay: SocketAddr) -> Option<(Option<Advertis
         pt = pt,
         name = name
     );
-    Some((peer, pt, body.into_bytes()))
+    Some((Some(peer), pt, body.into_bytes()))
 }
 
 #[cfg(test)]
@@ -184,6 +188,10 @@ mod tests {
         );
         let g722 = OFFER.replace("RTP/AVP 0 8 101", "RTP/AVP 9 101");
         assert!(prompt_answer(g722.as_bytes(), "127.0.0.1:2".parse().unwrap()).is_none());
+        let held = OFFER.replace("c=IN IP4 192.168.1.20", "c=IN IP4 0.0.0.0");
+        assert!(prompt_answer(held.as_bytes(), "127.0.0.1:2".parse().unwrap()).is_none());
+        let srtp = OFFER.replace("RTP/AVP 0 8 101", "RTP/SAVP 0 8 101");
+        assert!(prompt_answer(srtp.as_bytes(), "127.0.0.1:2".parse().unwrap()).is_none());
     }
 
     #[test]

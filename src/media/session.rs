@@ -339,7 +339,7 @@ impl MediaSession {
         frames: Arc<super::prompts::Prompt>,
         pt: u8,
         then: impl FnOnce() + Send + 'static,
-    ) {
+    ) -> tokio::task::AbortHandle {
         let rt = self.rt.clone();
         rt.spawn(async move {
             let mut seq: u16 = rand::random();
@@ -347,6 +347,8 @@ impl MediaSession {
             let ssrc: u32 = rand::random();
             let list = if pt == 0 { &frames.pcmu } else { &frames.pcma };
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+            // A late tick delays the rest rather than bursting to catch up.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut pkt = [0u8; 12 + super::prompts::FRAME];
             for (i, frame) in list.iter().enumerate() {
                 tick.tick().await;
@@ -363,9 +365,11 @@ impl MediaSession {
                 ts = ts.wrapping_add(super::prompts::FRAME as u32);
             }
             tick.tick().await;
-            then();
+            // The relay goes (ports back) before `then` runs: it may end the call.
             drop(self);
-        });
+            then();
+        })
+        .abort_handle()
     }
 }
 
