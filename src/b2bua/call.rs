@@ -152,6 +152,39 @@ pub struct Call {
 }
 
 impl Call {
+    /// A call for the caller's INVITE (its dialog `a`), ringing, with nothing else yet.
+    pub fn new(
+        id: u64,
+        a: Leg,
+        (a_invite, a_via, a_flow, a_key): (Message, Via, Flow, Option<String>),
+        info: Info,
+    ) -> Call {
+        Call {
+            id,
+            a,
+            a_cseq: a_invite.cseq().map(|c| c.0).unwrap_or(0),
+            late_offer: a_invite.body.is_empty(),
+            a_invite,
+            a_via,
+            a_flow,
+            a_key,
+            a_final: None,
+            a_acked: false,
+            forks: Vec::new(),
+            winner: None,
+            phase: Phase::Ringing,
+            pending: Vec::new(),
+            best: None,
+            info,
+            started: Instant::now(),
+            answered_at: None,
+            ended_at: None,
+            media: None,
+            playback: None,
+            notifying: false,
+        }
+    }
+
     /// The leg of a side.
     pub fn leg_mut(&mut self, side: Side) -> Option<&mut Leg> {
         match side {

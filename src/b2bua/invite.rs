@@ -283,17 +283,9 @@ impl B2bua {
         } = inc;
         let call_id = msg.call_id().unwrap_or("").to_string();
         let a = self.caller_leg(&msg, &checked, &flow);
-        let a_cseq = msg.cseq().map(|c| c.0).unwrap_or(0);
         let late_offer = msg.body.is_empty();
         // The relay: a port pair facing each side, from the client's relay set.
-        let session = {
-            let snap = self.snapshot.load();
-            let set = snap
-                .client(&info.client)
-                .and_then(|c| c.media_relay_set.as_deref())
-                .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
-            self.media.open(set)
-        };
+        let session = self.open_media(&info.client);
         let refuse = |code: u16, reason: &str, disp: &str, info: Info| {
             let r = response(&msg, code, reason, &to_tag(&msg));
             self.out.send(&checked.via, &flow, r, key.as_deref());
@@ -387,30 +379,14 @@ impl B2bua {
             );
             return refuse(488, "Not Acceptable Here", "no_common_codec", info);
         }
-        let call = Call {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+        let mut call = Call::new(
+            self.next_id.fetch_add(1, Ordering::Relaxed),
             a,
-            a_invite: msg,
-            a_via: checked.via,
-            a_flow: flow,
-            a_key: key,
-            a_cseq,
-            a_final: None,
-            a_acked: false,
-            late_offer,
-            forks,
-            winner: None,
-            phase: Phase::Ringing,
-            pending: Vec::new(),
-            best: None,
+            (msg, checked.via, flow, key),
             info,
-            started: std::time::Instant::now(),
-            answered_at: None,
-            ended_at: None,
-            media: Some(session),
-            playback: None,
-            notifying: false,
-        };
+        );
+        call.forks = forks;
+        call.media = Some(session);
         let a_id = call.a.call_id.clone();
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
         let cell = Arc::new(CallCell::new(call));
@@ -568,16 +544,7 @@ impl B2bua {
             let sent = self.out.send(&call.a_via, &call.a_flow, r, None);
             call.a_final = Some(sent.clone());
             drop(call);
-            self.retransmit(
-                cell,
-                sent.bytes.clone(),
-                Dest {
-                    local: sent.flow.local,
-                    flow: sent.flow,
-                    to: sent.to,
-                },
-                Wait::AFinal,
-            );
+            self.retransmit_final(cell, sent);
             return;
         }
         // A final failure of this branch: ACK it (hop by hop), then maybe answer the caller.
@@ -696,16 +663,7 @@ impl B2bua {
             .out
             .send(&call.a_via, &call.a_flow, r, call.a_key.as_deref());
         call.a_final = Some(sent.clone());
-        self.retransmit(
-            cell,
-            sent.bytes.clone(),
-            Dest {
-                local: sent.flow.local,
-                flow: sent.flow,
-                to: sent.to,
-            },
-            Wait::AFinal,
-        );
+        self.retransmit_final(cell, sent);
         self.end(call, disp, code);
     }
 

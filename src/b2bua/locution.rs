@@ -3,8 +3,6 @@
 //! and vozbox hangs up with BYE when it ends. A call with one leg only: the caller's.
 
 use super::call::{Call, CallCell, Info, Phase, Side};
-use super::leg::Dest;
-use super::timers::Wait;
 use super::{B2bua, Incoming};
 use crate::auth::nonce::now_secs;
 use crate::media::{sdp, Facing};
@@ -41,10 +39,7 @@ impl B2bua {
             );
             return refuse(503, "Service Unavailable", "locution_missing", info);
         };
-        let set = c
-            .and_then(|c| c.media_relay_set.as_deref())
-            .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
-        let session = match self.media.open(set) {
+        let session = match self.open_media(client) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("INVITE {}: {}", call_id, e);
@@ -70,32 +65,16 @@ impl B2bua {
             flow,
             key,
         } = inc;
-        let a_cseq = msg.cseq().map(|c| c.0).unwrap_or(0);
         let sent = self.out.send(&checked.via, &flow, ok, None);
-        let call = Call {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+        let mut call = Call::new(
+            self.next_id.fetch_add(1, Ordering::Relaxed),
             a,
-            a_invite: msg,
-            a_via: checked.via,
-            a_flow: flow,
-            a_key: key,
-            a_cseq,
-            a_final: Some(sent.clone()),
-            a_acked: false,
-            late_offer: false,
-            forks: Vec::new(),
-            winner: None,
-            phase: Phase::Answered,
-            pending: Vec::new(),
-            best: None,
+            (msg, checked.via, flow, key),
             info,
-            started: std::time::Instant::now(),
-            answered_at: Some(std::time::Instant::now()),
-            ended_at: None,
-            media: None,
-            playback: None,
-            notifying: false,
-        };
+        );
+        call.a_final = Some(sent.clone());
+        call.phase = Phase::Answered;
+        call.answered_at = Some(std::time::Instant::now());
         let cell = Arc::new(CallCell::new(call));
         match self.calls.entry(call_id) {
             dashmap::Entry::Occupied(_) => return,
@@ -104,16 +83,7 @@ impl B2bua {
             }
         }
         self.active.fetch_add(1, Ordering::Relaxed);
-        self.retransmit(
-            &cell,
-            sent.bytes.clone(),
-            Dest {
-                local: sent.flow.local,
-                flow: sent.flow,
-                to: sent.to,
-            },
-            Wait::AFinal,
-        );
+        self.retransmit_final(&cell, sent);
         // When the locution ends, vozbox hangs up (unless the caller already did).
         let (me, weak) = (self.clone(), Arc::downgrade(&cell));
         let handle = session.play(prompt, pt, move || {

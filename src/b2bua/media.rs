@@ -7,6 +7,21 @@ use crate::media::sdp;
 use crate::media::Facing;
 use crate::sip::message::Message;
 
+impl super::B2bua {
+    /// A relay session from the relay set of `client` (or the default of `[media]`).
+    pub(super) fn open_media(
+        &self,
+        client: &str,
+    ) -> Result<crate::media::MediaSession, crate::media::MediaError> {
+        let snap = self.snapshot.load();
+        let set = snap
+            .client(client)
+            .and_then(|c| c.media_relay_set.as_deref())
+            .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
+        self.media.open(set)
+    }
+}
+
 pub fn facing(side: Side) -> Facing {
     match side {
         Side::A => Facing::A,

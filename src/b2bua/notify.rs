@@ -9,7 +9,7 @@
 //! one), so the caller's CANCEL stops it with 487, the final response is retransmitted
 //! until the ACK, and it counts among the calls in progress.
 
-use super::call::{Call, CallCell, CallRef, Info, Phase};
+use super::call::{Call, CallCell, CallRef, Info};
 use super::B2bua;
 use crate::media::prompts::{Cause, Prompt};
 use crate::media::{sdp, Facing};
@@ -59,30 +59,17 @@ impl B2bua {
             return false;
         };
         let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);
-        let call = Call {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+        let call = Call::new(
+            self.next_id.fetch_add(1, Ordering::Relaxed),
             a,
-            a_invite: inc.msg.clone(),
-            a_via: inc.checked.via.clone(),
-            a_flow: inc.flow.clone(),
-            a_key: inc.key.clone(),
-            a_cseq: inc.msg.cseq().map(|c| c.0).unwrap_or(0),
-            a_final: None,
-            a_acked: false,
-            late_offer: false,
-            forks: Vec::new(),
-            winner: None,
-            phase: Phase::Ringing,
-            pending: Vec::new(),
-            best: None,
-            info: info.clone(),
-            started: std::time::Instant::now(),
-            answered_at: None,
-            ended_at: None,
-            media: None,
-            playback: None,
-            notifying: false,
-        };
+            (
+                inc.msg.clone(),
+                inc.checked.via.clone(),
+                inc.flow.clone(),
+                inc.key.clone(),
+            ),
+            info.clone(),
+        );
         let cell = Arc::new(CallCell::new(call));
         match self
             .calls
@@ -114,20 +101,13 @@ impl B2bua {
     ) -> bool {
         let session = match call.media.take() {
             Some(s) => s,
-            None => {
-                let snap = self.snapshot.load();
-                let set = snap
-                    .client(&call.info.client)
-                    .and_then(|c| c.media_relay_set.as_deref())
-                    .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
-                match self.media.open(set) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::info!("call {}: voice notification not played: {}", call.id, e);
-                        return false;
-                    }
+            None => match self.open_media(&call.info.client) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::info!("call {}: voice notification not played: {}", call.id, e);
+                    return false;
                 }
-            }
+            },
         };
         let Some((peer, pt, answer)) =
             sdp::prompt_answer(&call.a_invite.body, session.address(Facing::A))

@@ -60,6 +60,20 @@ impl B2bua {
         }
     }
 
+    /// Retransmits the final response to the caller's INVITE until its ACK (UDP).
+    pub(super) fn retransmit_final(
+        self: &Arc<Self>,
+        cell: &CallRef,
+        sent: crate::sip::respond::Sent,
+    ) {
+        let dest = Dest {
+            local: sent.flow.local,
+            flow: sent.flow,
+            to: sent.to,
+        };
+        self.retransmit(cell, sent.bytes, dest, Wait::AFinal);
+    }
+
     /// Whether the wait is still on; whether the message is still retransmitted.
     fn waiting(&self, cell: &CallRef, wait: &Wait) -> (bool, bool) {
         let call = cell.lock();
