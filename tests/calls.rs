@@ -170,26 +170,6 @@ fn lab(name: &str) -> Lab {
 const ALICE: (&str, &str) = ("alice", "Alice-Secret-1");
 const BOB: (&str, &str) = ("bob", "Bob-Secret-22");
 
-/// Registers `user` with a Contact at `port` on 127.0.0.1 (where its callee will answer).
-fn register(v: &Vozbox, domain: &str, (user, pw): (&str, &str), port: u16) {
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        port,
-        &creds(domain, user, pw),
-        &[],
-    ));
-}
-
-/// A registered callee answering with `scenario`.
-fn callee(v: &Vozbox, domain: &str, who: (&str, &str), scenario: &str) -> SippUas {
-    let port = free_port("127.0.0.1");
-    register(v, domain, who, port);
-    SippUas::start(scenario, "u1", "127.0.0.1", port)
-}
-
 fn call(v: &Vozbox, scenario: &str, (user, pw): (&str, &str), number: &str) -> Sipp {
     call_from(v, scenario, "127.0.0.1", (user, pw), number)
 }

@@ -198,15 +198,7 @@ fn rtp(pt: u8, seq: u16) -> Vec<u8> {
 fn latching_gets_audio_to_a_caller_behind_nat_and_dtmf_passes() {
     let v = Vozbox::start("media-nat", "", PROVISION);
     let port = free_port("127.0.0.1");
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        port,
-        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
-        &[],
-    ));
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
     let media_port = free_port("127.0.0.1").to_string();
     let bob = SippUas::start_with(
         "uas_answer.xml",
@@ -263,15 +255,7 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
     let port = free_port("127.0.0.1");
     let v = Vozbox::start_in(dir, port, "[media]\ntimeout = 2\n", PROVISION);
     let bob_port = free_port("127.0.0.1");
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        bob_port,
-        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
-        &[],
-    ));
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", bob_port);
     // alice sends no RTP and waits for vozbox's BYE
     let uri = format!("101@{}", v.addr());
@@ -309,15 +293,7 @@ fn no_free_relay_port_gives_503_and_ports_come_back() {
         PROVISION,
     );
     let bob_port = free_port("127.0.0.1");
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        bob_port,
-        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
-        &[],
-    ));
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", bob_port);
     let addr = v.addr();
     std::thread::scope(|s| {
@@ -381,15 +357,7 @@ fn hold_and_resume_keep_media_flowing_through_the_clients_relay_set() {
     assert!(prov.contains("media_relay_set = \"lab\""), "{}", prov);
     let v = Vozbox::start_in(dir, port, "", &prov);
     let bob_port = free_port("127.0.0.1");
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        bob_port,
-        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
-        &[],
-    ));
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let media_port = free_port("127.0.0.1").to_string();
     let bob = SippUas::start_with(
         "uas_hold.xml",
@@ -454,15 +422,7 @@ fn hold_and_resume_keep_media_flowing_through_the_clients_relay_set() {
 fn ports_come_back_after_a_load() {
     let v = Vozbox::start("media-load", "", PROVISION);
     let bob_port = free_port("127.0.0.1");
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        bob_port,
-        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
-        &[],
-    ));
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let bob = SippUas::start_with("uas_answer.xml", "u1", "127.0.0.1", bob_port, &["-m", "20"]);
     let uri = format!("101@{}", v.addr());
     sipp_ok(&sipp(

@@ -266,13 +266,25 @@ fn sipp_notice(
     number: &str,
     scenario: &str,
 ) -> (Sipp, Vec<Vec<u8>>) {
+    let auth = format!("[authentication username={} password={}]", user, pw);
+    listening(v, scenario, "127.0.0.1", (domain, &auth, user, number))
+}
+
+/// Runs `scenario` from `local_ip` with the fields (domain, credentials, user, number) and
+/// the port of a socket of the test as field 4, and collects what arrives on that socket.
+fn listening(
+    v: &Vozbox,
+    scenario: &str,
+    local_ip: &str,
+    (domain, auth, user, number): (&str, &str, &str, &str),
+) -> (Sipp, Vec<Vec<u8>>) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let port = sock.local_addr().unwrap().port();
     let csv = format!(
-        "SEQUENTIAL\n{};[authentication username={} password={}];{};{};{}\n",
-        domain, user, pw, user, number, port
+        "SEQUENTIAL\n{};{};{};{};{}\n",
+        domain, auth, user, number, port
     );
     let addr = v.addr();
     std::thread::scope(|s| {
@@ -281,7 +293,7 @@ fn sipp_notice(
                 scenario,
                 &addr,
                 "u1",
-                "127.0.0.1",
+                local_ip,
                 &csv,
                 &["-auth_uri", &format!("{}@{}", number, addr)],
             )
@@ -400,15 +412,7 @@ fn notifications_off_gives_only_the_final_response() {
 fn a_busy_callee_is_told_then_486() {
     let v = Vozbox::start("notify-busy", "", NOTIFY);
     let port = free_port("127.0.0.1");
-    sipp_ok(&sipp_at(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        port,
-        &creds("127.0.0.1", "bob", "Bob-Secret-22"),
-        &[],
-    ));
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
     let bob = SippUas::start("uas_busy.xml", "u1", "127.0.0.1", port);
     let (c, rtp) = sipp_notice(
         &v,
@@ -450,35 +454,14 @@ fn an_extension_plays_a_locution_then_hangs_up() {
         );
     }
     // and by DDI, from a DDI provider, through that extension
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let port = sock.local_addr().unwrap().port();
-    let addr = v.addr();
-    let (c, n) = std::thread::scope(|s| {
-        let caller = s.spawn(|| {
-            sipp(
-                "uac_locution_noauth.xml",
-                &addr,
-                "u1",
-                "127.0.0.6",
-                &format!("SEQUENTIAL\n127.0.0.1;-;trunk;+34944000150;{}\n", port),
-                &[],
-            )
-        });
-        let mut n: usize = 0;
-        let mut buf = [0u8; 2048];
-        let deadline = Instant::now() + Duration::from_secs(8);
-        while Instant::now() < deadline {
-            match sock.recv_from(&mut buf) {
-                Ok(_) => n += 1,
-                Err(_) if caller.is_finished() => break,
-                Err(_) => {}
-            }
-        }
-        (caller.join().expect("caller"), n)
-    });
+    let (c, rtp) = listening(
+        &v,
+        "uac_locution_noauth.xml",
+        "127.0.0.6",
+        ("127.0.0.1", "-", "trunk", "+34944000150"),
+    );
     sipp_ok(&c);
+    let n = rtp.len();
     assert!(
         n.abs_diff(frames("en", "welcome")) <= 2,
         "{} packets by DDI",

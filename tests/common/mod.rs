@@ -620,3 +620,35 @@ pub fn baresip_dir(name: &str, account: &str, tone: u32) -> (std::path::PathBuf,
     std::fs::write(dir.join("accounts"), format!("{}\n", account)).unwrap();
     (dir, port)
 }
+
+/// Registers `user` of the client on `domain` with a Contact at `port` on 127.0.0.1 (where
+/// its callee will answer).
+pub fn register(v: &Vozbox, domain: &str, (user, pw): (&str, &str), port: u16) {
+    sipp_ok(&sipp_at(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        port,
+        &creds(domain, user, pw),
+        &[],
+    ));
+}
+
+/// A registered callee answering with `scenario` (extra SIPp arguments: e.g. `-rtp_echo`).
+pub fn callee_with(
+    v: &Vozbox,
+    domain: &str,
+    who: (&str, &str),
+    scenario: &str,
+    extra: &[&str],
+) -> SippUas {
+    let port = free_port("127.0.0.1");
+    register(v, domain, who, port);
+    SippUas::start_with(scenario, "u1", "127.0.0.1", port, extra)
+}
+
+/// A registered callee answering with `scenario`.
+pub fn callee(v: &Vozbox, domain: &str, who: (&str, &str), scenario: &str) -> SippUas {
+    callee_with(v, domain, who, scenario, &[])
+}
