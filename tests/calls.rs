@@ -597,31 +597,7 @@ fn two_baresip_phones_call_each_other() {
         ),
         440,
     );
-    let bob = std::process::Command::new("baresip")
-        .arg("-f")
-        .arg(&bob_dir)
-        .args(["-n", "127.0.0.1", "-t", "8", "-s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run baresip (apt-get install baresip-core)");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !v.registrations().contains("sip:bob@127.0.0.1") {
-        assert!(std::time::Instant::now() < deadline, "bob did not register");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let alice = std::process::Command::new("baresip")
-        .arg("-f")
-        .arg(&alice_dir)
-        .args(["-n", "127.0.0.1", "-t", "5", "-s", "-e"])
-        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
-        .output()
-        .expect("run baresip");
-    let alice_out = String::from_utf8_lossy(&alice.stdout).into_owned()
-        + &String::from_utf8_lossy(&alice.stderr);
-    let bob = bob.wait_with_output().expect("baresip bob");
-    let bob_out =
-        String::from_utf8_lossy(&bob.stdout).into_owned() + &String::from_utf8_lossy(&bob.stderr);
+    let (alice_out, bob_out) = baresip_call(&v, &alice_dir, &bob_dir, (5, 8));
     // Alice authenticated her INVITE, got bob's answer and hung up with BYE.
     assert!(alice_out.contains("SIP/2.0 407"), "{}", alice_out);
     assert!(alice_out.contains("SIP/2.0 200 Answering"), "{}", alice_out);

@@ -21,20 +21,6 @@ fn tone_power(samples: &[i16], rate: f64, freq: f64) -> f64 {
     (s1 * s1 + s2 * s2 - k * s1 * s2).max(0.0).sqrt()
 }
 
-/// The samples of the WAV baresip's `sndfile` wrote (16-bit PCM, mono, 8 kHz).
-fn wav_samples(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {}", path.display(), e));
-    // Find the "data" chunk; the header is small.
-    let i = bytes
-        .windows(4)
-        .position(|w| w == b"data")
-        .unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
-    bytes[i + 8..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
-}
-
 /// The recording of what a phone received (`dump-*-dec.wav` in its directory).
 fn received(dir: &Path) -> Vec<i16> {
     let f = std::fs::read_dir(dir)
@@ -70,31 +56,7 @@ fn two_phones_hear_each_other(codec: &str) {
         ),
         440,
     );
-    let bob = std::process::Command::new("baresip")
-        .arg("-f")
-        .arg(&bob_dir)
-        .args(["-n", "127.0.0.1", "-t", "9", "-s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run baresip (apt-get install baresip-core)");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !v.registrations().contains("sip:bob@127.0.0.1") {
-        assert!(Instant::now() < deadline, "bob did not register");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let alice = std::process::Command::new("baresip")
-        .arg("-f")
-        .arg(&alice_dir)
-        .args(["-n", "127.0.0.1", "-t", "6", "-s", "-e"])
-        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
-        .output()
-        .expect("run baresip");
-    let alice_out = String::from_utf8_lossy(&alice.stdout).into_owned()
-        + &String::from_utf8_lossy(&alice.stderr);
-    let bob = bob.wait_with_output().expect("baresip bob");
-    let bob_out =
-        String::from_utf8_lossy(&bob.stdout).into_owned() + &String::from_utf8_lossy(&bob.stderr);
+    let (alice_out, bob_out) = baresip_call(&v, &alice_dir, &bob_dir, (6, 9));
     let decoder = format!("Set audio decoder: {}", codec);
     assert!(alice_out.contains(&decoder), "{}", alice_out);
     assert!(bob_out.contains(&decoder), "{}", bob_out);

@@ -134,23 +134,13 @@ password = "Quinn-Secret-6"
 call_acl = "none"
 "#;
 
-fn wav(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {}", path.display(), e));
-    let i = bytes
-        .windows(4)
-        .position(|w| w == b"data")
-        .unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
-    bytes[i + 8..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
-}
-
 fn sound(lang: &str, cause: &str) -> Vec<i16> {
-    wav(&Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sounds")
-        .join(lang)
-        .join(format!("{}.wav", cause)))
+    wav_samples(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sounds")
+            .join(lang)
+            .join(format!("{}.wav", cause)),
+    )
 }
 
 /// Energy per 20 ms frame.
@@ -229,7 +219,7 @@ fn baresip_hears(number: &str, cause: &str, code: &str) {
         .map(|e| e.path())
         .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
         .unwrap_or_else(|| panic!("no recording: {}", text));
-    let heard = wav(&rec);
+    let heard = wav_samples(&rec);
     let want = sound("en", cause);
     let (h, w) = (trimmed(&heard), trimmed(&want));
     let ratio = h.len() as f64 / w.len() as f64;

@@ -652,3 +652,52 @@ pub fn callee_with(
 pub fn callee(v: &Vozbox, domain: &str, who: (&str, &str), scenario: &str) -> SippUas {
     callee_with(v, domain, who, scenario, &[])
 }
+
+/// Two baresip phones call: bob (answering automatically, from `bob_dir`) registers, then
+/// alice (from `alice_dir`, quitting after `alice_secs`) dials 101. Returns what each printed
+/// (with the SIP trace).
+pub fn baresip_call(
+    v: &Vozbox,
+    alice_dir: &Path,
+    bob_dir: &Path,
+    (alice_secs, bob_secs): (u32, u32),
+) -> (String, String) {
+    let bob = Command::new("baresip")
+        .arg("-f")
+        .arg(bob_dir)
+        .args(["-n", "127.0.0.1", "-t", &bob_secs.to_string(), "-s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run baresip (apt-get install baresip-core)");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !v.registrations().contains("sip:bob@127.0.0.1") {
+        assert!(Instant::now() < deadline, "bob did not register");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alice = Command::new("baresip")
+        .arg("-f")
+        .arg(alice_dir)
+        .args(["-n", "127.0.0.1", "-t", &alice_secs.to_string(), "-s", "-e"])
+        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
+        .output()
+        .expect("run baresip");
+    let text = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let bob = bob.wait_with_output().expect("baresip bob");
+    (text(&alice), text(&bob))
+}
+
+/// The samples of a 16-bit PCM mono WAV (its "data" chunk).
+pub fn wav_samples(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {}", path.display(), e));
+    let i = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
+    bytes[i + 8..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
