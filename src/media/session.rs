@@ -114,8 +114,8 @@ impl Peer {
 }
 
 struct Side {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
+    /// RTP and RTCP sockets; taken back into the port lease when the session is dropped.
+    sockets: Option<super::ports::Sockets>,
     rtp_peer: Peer,
     rtcp_peer: Peer,
     /// RTP packets received on this side (from its peer).
@@ -129,9 +129,16 @@ struct Shared {
     a: Side,
     b: Side,
     started: Instant,
-    /// Dropped after the sockets above (fields drop in order): a port goes back to the
-    /// pool only once it is closed.
-    _leases: (Lease, Lease),
+    /// The ports; they go back to the pool with their sockets when the session is gone.
+    leases: (Lease, Lease),
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Every task holding the sockets is gone: hand them to the pool still bound.
+        self.leases.0.sockets = self.a.sockets.take();
+        self.leases.1.sockets = self.b.sockets.take();
+    }
 }
 
 pub struct MediaSession {
@@ -161,15 +168,38 @@ fn bind(ip: std::net::IpAddr, port: u16) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(s)
 }
 
+/// Empties a reused socket of whatever arrived after its last call.
+fn drain(s: &UdpSocket) {
+    let mut buf = [0u8; 2048];
+    for _ in 0..1024 {
+        if s.try_recv_from(&mut buf).is_err() {
+            return;
+        }
+    }
+}
+
 impl Side {
-    fn open(ip: std::net::IpAddr, port: u16) -> std::io::Result<Side> {
+    /// The lease's sockets when it kept them bound (drained), else new ones.
+    fn open(ip: std::net::IpAddr, lease: &mut Lease) -> std::io::Result<Side> {
+        let sockets = match lease.sockets.take() {
+            Some((rtp, rtcp)) => {
+                drain(&rtp);
+                drain(&rtcp);
+                (rtp, rtcp)
+            }
+            None => (
+                bind(ip, lease.port)?,
+                bind(
+                    ip,
+                    lease
+                        .port
+                        .checked_add(1)
+                        .ok_or(std::io::ErrorKind::InvalidInput)?,
+                )?,
+            ),
+        };
         Ok(Side {
-            rtp: bind(ip, port)?,
-            rtcp: bind(
-                ip,
-                port.checked_add(1)
-                    .ok_or(std::io::ErrorKind::InvalidInput)?,
-            )?,
+            sockets: Some(sockets),
             rtp_peer: Peer::default(),
             rtcp_peer: Peer::default(),
             packets: AtomicU64::new(0),
@@ -207,10 +237,13 @@ async fn pump(shared: Arc<Shared>, from: Facing, rtcp: bool) {
     let mut errors = 0u32;
     loop {
         let side = shared.side(from);
+        let Some((rtp_sock, rtcp_sock)) = side.sockets.as_ref() else {
+            return;
+        };
         let (inbound, peer) = if rtcp {
-            (&side.rtcp, &side.rtcp_peer)
+            (rtcp_sock, &side.rtcp_peer)
         } else {
-            (&side.rtp, &side.rtp_peer)
+            (rtp_sock, &side.rtp_peer)
         };
         let (n, src) = match inbound.recv_from(&mut buf).await {
             Ok(x) => {
@@ -237,10 +270,13 @@ async fn pump(shared: Arc<Shared>, from: Facing, rtcp: bool) {
         }
         side.last.store(now, Ordering::Relaxed);
         let other = shared.side(to);
+        let Some((o_rtp, o_rtcp)) = other.sockets.as_ref() else {
+            return;
+        };
         let (outbound, dest) = if rtcp {
-            (&other.rtcp, &other.rtcp_peer)
+            (o_rtcp, &other.rtcp_peer)
         } else {
-            (&other.rtp, &other.rtp_peer)
+            (o_rtp, &other.rtp_peer)
         };
         if let Some(d) = dest.current() {
             // A full socket buffer drops this packet (the oldest queued go out first).
@@ -254,15 +290,15 @@ impl MediaSession {
     pub fn open(
         bind: std::net::IpAddr,
         advertised: std::net::IpAddr,
-        a: Lease,
-        b: Lease,
+        mut a: Lease,
+        mut b: Lease,
     ) -> std::io::Result<MediaSession> {
         let (a_port, b_port) = (a.port, b.port);
         let shared = Arc::new(Shared {
-            a: Side::open(bind, a_port)?,
-            b: Side::open(bind, b_port)?,
+            a: Side::open(bind, &mut a)?,
+            b: Side::open(bind, &mut b)?,
             started: Instant::now(),
-            _leases: (a, b),
+            leases: (a, b),
         });
         let mut tasks = Vec::with_capacity(4);
         for (from, rtcp) in [
@@ -358,8 +394,9 @@ impl MediaSession {
                 pkt[4..8].copy_from_slice(&ts.to_be_bytes());
                 pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
                 pkt[12..].copy_from_slice(frame);
-                if let Some(d) = self.shared.a.rtp_peer.current() {
-                    let _ = self.shared.a.rtp.send_to(&pkt, d).await;
+                let a = &self.shared.a;
+                if let (Some(d), Some((rtp, _))) = (a.rtp_peer.current(), a.sockets.as_ref()) {
+                    let _ = rtp.send_to(&pkt, d).await;
                 }
                 seq = seq.wrapping_add(1);
                 ts = ts.wrapping_add(super::prompts::FRAME as u32);
