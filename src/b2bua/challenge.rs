@@ -1,7 +1,7 @@
 //! Answering a carrier's digest challenge (the client side of RFC 7616), with the
 //! credentials configured for that carrier. Friends must never challenge vozbox.
 
-use crate::auth::digest::{self, parse_params, Algorithm};
+use crate::auth::digest::{self, parse_params, Algorithm, Credentials};
 
 /// The `Authorization`/`Proxy-Authorization` value answering `challenge` (a
 /// `WWW-Authenticate`/`Proxy-Authenticate` value) for `method` on `uri`; None when the
@@ -32,27 +32,31 @@ pub fn answer(
     };
     let qop_auth =
         get("qop").is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth")));
+    // The response is the server side's formula (`Credentials::expected`) on our values.
+    let cnonce = format!("{:016x}", rand::random::<u64>());
+    let creds = Credentials {
+        username: user.into(),
+        realm: realm.into(),
+        nonce: nonce.into(),
+        uri: uri.into(),
+        qop: qop_auth.then(|| "auth".into()),
+        nc: qop_auth.then(|| "00000001".into()),
+        cnonce: qop_auth.then(|| cnonce.as_str().into()),
+        ..Default::default()
+    };
     let ha1 = digest::ha1(alg, user, realm, password);
-    let ha2 = alg.hash(&format!("{}:{}", method, uri));
+    let resp = creds.expected(alg, &ha1, method)?;
     let mut v = format!(
-        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", algorithm={}",
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", algorithm={}, response=\"{}\"",
         user,
         realm,
         nonce,
         uri,
-        alg.name()
+        alg.name(),
+        resp
     );
     if qop_auth {
-        let cnonce = format!("{:016x}", rand::random::<u64>());
-        let nc = "00000001";
-        let resp = alg.hash(&format!("{}:{}:{}:{}:auth:{}", ha1, nonce, nc, cnonce, ha2));
-        v.push_str(&format!(
-            ", response=\"{}\", qop=auth, nc={}, cnonce=\"{}\"",
-            resp, nc, cnonce
-        ));
-    } else {
-        let resp = alg.hash(&format!("{}:{}:{}", ha1, nonce, ha2));
-        v.push_str(&format!(", response=\"{}\"", resp));
+        v.push_str(&format!(", qop=auth, nc=00000001, cnonce=\"{}\"", cnonce));
     }
     if let Some(o) = get("opaque") {
         v.push_str(&format!(", opaque=\"{}\"", o));

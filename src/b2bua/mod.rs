@@ -149,13 +149,12 @@ impl B2bua {
         let Some(side) = call.side_of(msg.call_id().unwrap_or("")) else {
             return;
         };
-        let Some((cseq, method)) = msg.cseq() else {
+        let Some((_, method)) = msg.cseq() else {
             return;
         };
         let branch = via.branch().unwrap_or("");
         if let call::Side::B(i) = side {
             if method == "INVITE" && call.forks[i].branch == branch {
-                let _ = cseq;
                 drop(call);
                 return self.fork_response(cell, i, msg);
             }

@@ -184,11 +184,11 @@ impl Lookup<'_> {
                     .iter()
                     .filter_map(|b| {
                         let dest = self.binding_dest(b)?;
-                        let to_uri = self.snap.client(client).map(|c| sip_uri(user, &c.domain))?;
                         Some(Target {
                             dest,
                             ruri: b.contact.clone(),
-                            to_uri,
+                            // the binding's address-of-record is the user at the client domain
+                            to_uri: format!("<{}>", b.aor),
                             from_uri: from_uri.clone(),
                             pai: None,
                             credentials: None,
