@@ -230,10 +230,10 @@ impl Vozbox {
         }
     }
 
-    /// `vozbox registrations` against this server's database.
-    pub fn registrations(&self) -> String {
+    /// `vozbox <command> --config <this server's config>`: its output, which must succeed.
+    pub fn cli(&self, command: &str) -> String {
         let out = Command::new(BIN)
-            .arg("registrations")
+            .arg(command)
             .arg("--config")
             .arg(&self.config)
             .output()
@@ -244,6 +244,11 @@ impl Vozbox {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `vozbox registrations` against this server's database.
+    pub fn registrations(&self) -> String {
+        self.cli("registrations")
     }
 }
 
@@ -552,19 +557,8 @@ impl Vozbox {
     pub fn cdrs(&self, n: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let out = Command::new(BIN)
-                .arg("cdrs")
-                .arg("--config")
-                .arg(&self.config)
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let text = self.cli("cdrs");
             if text.contains(&format!("{} record(s)", n)) || Instant::now() > deadline {
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
                 return text;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -573,18 +567,7 @@ impl Vozbox {
 
     /// `vozbox calls` against this running server.
     pub fn calls(&self) -> String {
-        let out = Command::new(BIN)
-            .arg("calls")
-            .arg("--config")
-            .arg(&self.config)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.cli("calls")
     }
 }
 
