@@ -232,18 +232,22 @@ impl Vozbox {
 
     /// `vozbox <command> --config <this server's config>`: its output, which must succeed.
     pub fn cli(&self, command: &str) -> String {
-        let out = Command::new(BIN)
-            .arg(command)
-            .arg("--config")
-            .arg(&self.config)
-            .output()
-            .unwrap();
+        let out = self.run_cli(command);
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn run_cli(&self, command: &str) -> std::process::Output {
+        Command::new(BIN)
+            .arg(command)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap()
     }
 
     /// `vozbox registrations` against this server's database.
@@ -557,9 +561,11 @@ impl Vozbox {
     pub fn cdrs(&self, n: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let text = self.cli("cdrs");
+            // a failed read is tried again until the deadline
+            let out = self.run_cli("cdrs");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
             if text.contains(&format!("{} record(s)", n)) || Instant::now() > deadline {
-                return text;
+                return self.cli("cdrs");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
