@@ -13,6 +13,7 @@ rates=${1:-"1000 2000 3000 4000 5000"}
 secs=${2:-15}
 hold=${HOLD:-0}
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 bin="$here/target/release/vozbox"
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
@@ -21,33 +22,7 @@ port=26060
 uas_port=26070
 trap 'kill $pid $uas 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
-cat > "$work/provision.toml" <<PROV
-[[brand]]
-name = "bench"
-[[client]]
-brand = "bench"
-name = "bench"
-domain = "127.0.0.1"
-[[friend]]
-client = "bench"
-name = "caller"
-mode = "direct"
-address = "127.0.0.3"
-port = 5060
-transport = "udp"
-priority = 1
-patterns = ["^7000\$"]
-[[friend]]
-client = "bench"
-name = "callee"
-mode = "direct"
-address = "127.0.0.2"
-port = $uas_port
-transport = "udp"
-priority = 2
-patterns = ["^[0-9]+\$"]
-PROV
-printf 'SEQUENTIAL\n600100200;\n' > "$work/numbers.csv"
+bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 cat > "$work/config.toml" <<CFG
 [log]
 level = "warn"
@@ -60,17 +35,7 @@ path = "$work/vozbox.redb"
 listen = ""
 CFG
 
-"$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &
-pid=$!
-for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
-
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
-tck=$(getconf CLK_TCK)
-stat_col() { # file column-name → value of the last line
-  local head; head=$(head -n 1 "$1")
-  tail -n 1 "$1" | cut -d';' -f"$(echo "$head" | tr ';' '\n' | grep -nx "$2" | cut -d: -f1)"
-}
+start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
 
 echo "rss before the load: $(rss) kB"
 printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' offered achieved ok failed "retrans(a/b)" cpu_us/call rss_kB cdrs

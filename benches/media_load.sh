@@ -11,6 +11,7 @@ set -euo pipefail
 counts=${1:-"250 500 1000"}
 secs=${2:-20}
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 bin="$here/target/release/vozbox"
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
@@ -24,33 +25,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-cat > "$work/provision.toml" <<PROV
-[[brand]]
-name = "bench"
-[[client]]
-brand = "bench"
-name = "bench"
-domain = "127.0.0.1"
-[[friend]]
-client = "bench"
-name = "caller"
-mode = "direct"
-address = "127.0.0.3"
-port = 5060
-transport = "udp"
-priority = 1
-patterns = ["^7000\$"]
-[[friend]]
-client = "bench"
-name = "callee"
-mode = "direct"
-address = "127.0.0.2"
-port = $uas_port
-transport = "udp"
-priority = 2
-patterns = ["^[0-9]+\$"]
-PROV
-printf 'SEQUENTIAL\n600100200;\n' > "$work/numbers.csv"
+bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 
 vozbox_run() { # calls
   local n=$1 hold=$(( (n / 200 + secs + 30) * 1000 ))
@@ -70,9 +45,8 @@ port_min = 30000
 port_max = 39999
 timeout = 0
 CFG
-  "$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &
-  local vpid=$!; pids+=("$vpid")
-  for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
+  start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
+  local vpid=$pid; pids+=("$vpid")
   (cd "$work" && exec sipp -sf "$here/tests/sipp/uas_answer.xml" -t u1 -i 127.0.0.2 -p $uas_port \
       -buff_size 16777216 -nostdin > "$work/uas.out" 2>&1) &
   local uas=$!; pids+=("$uas")

@@ -13,6 +13,7 @@ rates=${1:-"2000 4000 8000 12000 14000 16000"}
 secs=${2:-15}
 users=${USERS:-1000}
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/benches/lib.sh"
 bin="$here/target/release/vozbox"
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
@@ -46,9 +47,6 @@ CFG
 pid=$!
 for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
 
-cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
-tck=$(getconf CLK_TCK)
 
 printf '%8s %10s %8s %8s %10s %10s %9s\n' offered achieved ok failed retrans "cpu_us/reg" "rss_kB"
 for rate in $rates; do
@@ -59,12 +57,9 @@ for rate in $rates; do
       -nostdin -timeout $((secs + 30))s -max_socket 1000 \
       -trace_stat -stf "$work/stat-$rate.csv" -fd 1 127.0.0.1:$port > "$work/sipp-$rate.out" 2>&1) || true
   t1=$(date +%s.%N); c1=$(cpu)
-  last=$(tail -n 1 "$work/stat-$rate.csv")
-  head=$(head -n 1 "$work/stat-$rate.csv")
-  col() { echo "$head" | tr ';' '\n' | grep -nx "$1" | cut -d: -f1; }
-  ok=$(echo "$last" | cut -d';' -f"$(col 'SuccessfulCall(C)')")
-  failed=$(echo "$last" | cut -d';' -f"$(col 'FailedCall(C)')")
-  retrans=$(echo "$last" | cut -d';' -f"$(col 'Retransmissions(C)')")
+  ok=$(stat_col "$work/stat-$rate.csv" 'SuccessfulCall(C)')
+  failed=$(stat_col "$work/stat-$rate.csv" 'FailedCall(C)')
+  retrans=$(stat_col "$work/stat-$rate.csv" 'Retransmissions(C)')
   elapsed=$(echo "$t1 - $t0" | bc -l)
   achieved=$(echo "$ok / $elapsed" | bc)
   us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)

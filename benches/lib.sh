@@ -1,0 +1,52 @@
+# Shared by the load scripts (sourced): the two-friend provisioning of the call benchmarks,
+# starting vozbox, and reading /proc and SIPp statistics.
+
+# Writes the provisioning of the call benchmarks to $1: a caller friend on 127.0.0.3
+# (trusted by address) and a callee friend on 127.0.0.2:$2 chosen by pattern; and the
+# number it dials to $3.
+bench_friends() {
+  cat > "$1" <<PROV
+[[brand]]
+name = "bench"
+[[client]]
+brand = "bench"
+name = "bench"
+domain = "127.0.0.1"
+[[friend]]
+client = "bench"
+name = "caller"
+mode = "direct"
+address = "127.0.0.3"
+port = 5060
+transport = "udp"
+priority = 1
+patterns = ["^7000\$"]
+[[friend]]
+client = "bench"
+name = "callee"
+mode = "direct"
+address = "127.0.0.2"
+port = $2
+transport = "udp"
+priority = 2
+patterns = ["^[0-9]+\$"]
+PROV
+  printf 'SEQUENTIAL\n600100200;\n' > "$3"
+}
+
+# Starts "$bin" with config $1 and provisioning $2 (output in $3.out/.log); sets $pid.
+start_vozbox() {
+  "$bin" run --config "$1" --provision "$2" > "$3.out" 2> "$3.log" &
+  pid=$!
+  for _ in $(seq 100); do grep -q "vozbox ready" "$3.out" && break; sleep 0.1; done
+}
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }   # utime+stime in ticks
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; } # kB
+tck=$(getconf CLK_TCK)
+
+# The value of column $2 in the last line of SIPp's statistics file $1.
+stat_col() {
+  local head; head=$(head -n 1 "$1")
+  tail -n 1 "$1" | cut -d';' -f"$(echo "$head" | tr ';' '\n' | grep -nx "$2" | cut -d: -f1)"
+}
