@@ -721,3 +721,43 @@ fn a_wildcard_listener_advertises_a_reachable_address() {
     );
     assert!(!c.messages.contains("@0.0.0.0"), "{}", c.messages);
 }
+
+/// A late offer: the INVITE has no SDP, the callee's 200 brings the offer (through the
+/// relay) and the caller's answer reaches the callee in vozbox's ACK.
+#[test]
+fn a_late_offer_travels_in_the_200_and_the_ack() {
+    let lab = lab("call-late-offer");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer.xml");
+    sipp_ok(&call(&lab.v, "uac_late_offer.xml", ALICE, "101"));
+    let bob = done(bob);
+    let invite = first(&bob.messages, "INVITE sip:bob@");
+    assert!(!invite.contains("m=audio"), "{}", invite);
+    let ack = first(&bob.messages, "ACK sip:");
+    let first_port = media_range(lab.v.port);
+    let relayed = ack.lines().any(|l| {
+        l.starts_with("m=audio ")
+            && l.split(' ')
+                .nth(1)
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_some_and(|p| (first_port..first_port + 200).contains(&p))
+    });
+    assert!(
+        relayed,
+        "the answer in the ACK must point at the relay: {}",
+        ack
+    );
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
+/// `[calls] max_duration` ends an answered call with BYE to both sides.
+#[test]
+fn max_duration_hangs_up_both_sides() {
+    let dir = temp_dir("call-max-duration");
+    let port = free_port("127.0.0.1");
+    let v = Vozbox::start_in(dir, port, "[calls]\nmax_duration = 1\n", PROVISION);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    // alice waits for vozbox's BYE; bob gets one too
+    sipp_ok(&call(&v, "uac_call_remote_bye.xml", ALICE, "101"));
+    done(bob);
+    assert!(last_cdr(&v, 1).contains("max_duration"), "{}", v.cdrs(1));
+}
