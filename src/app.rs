@@ -10,8 +10,9 @@ use crate::model::{Model, Snapshot};
 use crate::registrar::{keepalive, Location, Registrar};
 use crate::server::Server;
 use crate::sip::respond::Responder;
+use crate::sip::tls::Tls;
 use crate::sip::transaction::Transactions;
-use crate::sip::transport::{Limits, Transports};
+use crate::sip::transport::{Limits, Proto, Transports};
 use crate::store::writer::{Op, Writer};
 use crate::store::Store;
 use arc_swap::ArcSwap;
@@ -80,7 +81,17 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout),
         send_queue: 256,
     };
-    let (transports, tcp) = Transports::bind(&cfg.listeners(), limits).await?;
+    let tls = if cfg.listeners().iter().any(|l| l.proto == Proto::Tls) {
+        let (tls, made) = Tls::start(&cfg.tls).map_err(|e| anyhow::anyhow!("{}", e))?;
+        if let Some(line) = made {
+            println!("{}", line);
+        }
+        tracing::info!("TLS certificate SHA-256 fingerprint {}", tls.fingerprint());
+        Some(Arc::new(tls))
+    } else {
+        None
+    };
+    let (transports, streams) = Transports::bind(&cfg.listeners(), limits, tls.clone()).await?;
     let out = Arc::new(Responder {
         transports: transports.clone(),
         txns: Transactions::new(cfg.sip.transaction_cache),
@@ -123,17 +134,21 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 location: location.clone(),
                 b2bua: b2bua.clone(),
                 token: cfg.api.token().map(str::to_string),
+                tls: tls.clone(),
                 applying: Default::default(),
             },
         ));
     }
-    let tcp_addrs: Vec<_> = tcp.iter().map(|(a, _)| *a).collect();
-    transports.serve(tcp, server.clone(), cfg.sip.workers);
+    let stream_addrs: Vec<_> = streams.iter().map(|l| (l.proto, l.local)).collect();
+    transports.serve(streams, server.clone(), cfg.sip.workers);
     for a in transports.udp_addrs() {
         tracing::info!("listening on udp:{}", a);
     }
-    for a in tcp_addrs {
-        tracing::info!("listening on tcp:{}", a);
+    for (p, a) in stream_addrs {
+        tracing::info!("listening on {}:{}", p.as_str(), a);
+    }
+    if let Some(tls) = tls {
+        tokio::spawn(reload_on_sighup(tls));
     }
     println!("vozbox ready");
 
@@ -165,6 +180,22 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         }
         if n % 10 == 0 {
             bans.purge();
+        }
+    }
+}
+
+/// SIGHUP reads the TLS certificate and key again; a file that does not load is logged
+/// and the current certificate stays.
+async fn reload_on_sighup(tls: Arc<Tls>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let t = tls.clone();
+        match tokio::task::spawn_blocking(move || t.reload()).await {
+            Ok(Ok(fp)) => tracing::info!("SIGHUP: TLS certificate reloaded, fingerprint {}", fp),
+            Ok(Err(e)) => tracing::error!("SIGHUP: TLS certificate not reloaded: {}", e),
+            Err(e) => tracing::error!("SIGHUP: {}", e),
         }
     }
 }

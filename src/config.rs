@@ -17,6 +17,32 @@ pub struct Config {
     pub auth: Auth,
     pub storage: Storage,
     pub api: Api,
+    pub tls: Tls,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate (chain) of the `tls:` listeners. When neither it nor the key
+    /// exists, the first start makes a self-signed one for `names` and stores both here.
+    pub certificate: PathBuf,
+    /// PEM private key of the certificate.
+    pub key: PathBuf,
+    /// DNS names and IP addresses a self-signed certificate is made for.
+    pub names: Vec<String>,
+    /// Seconds a TLS handshake may take before the connection is dropped.
+    pub handshake_timeout: u64,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            certificate: "certs/vozbox.crt".into(),
+            key: "certs/vozbox.key".into(),
+            names: vec!["localhost".into(), "127.0.0.1".into()],
+            handshake_timeout: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -41,7 +67,8 @@ pub struct Sip {
     pub transaction_cache: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
-    /// Seconds a TCP connection may stay silent before it is closed.
+    /// Seconds a TCP or TLS connection that carries no registration may stay silent
+    /// before it is closed (one that a binding uses stays open while the binding lives).
     pub tcp_idle_timeout: u64,
 }
 
@@ -398,6 +425,20 @@ impl Config {
         }
         if m.timeout > 86_400 {
             return Err(("media", "timeout", "expected at most 86400".into()));
+        }
+        if !(1..=60).contains(&self.tls.handshake_timeout) {
+            return Err((
+                "tls",
+                "handshake_timeout",
+                "expected 1 to 60 seconds".into(),
+            ));
+        }
+        if self.tls.names.is_empty() || self.tls.names.iter().any(|n| n.trim().is_empty()) {
+            return Err((
+                "tls",
+                "names",
+                "expected at least one name, none empty".into(),
+            ));
         }
         if self.sip.tcp_idle_timeout == 0 {
             return Err(("sip", "tcp_idle_timeout", "expected seconds above 0".into()));

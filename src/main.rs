@@ -44,6 +44,14 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Show the running server's TLS certificate fingerprint; `--reload` makes it read the
+    /// certificate and key files again first (like SIGHUP).
+    Tls {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        reload: bool,
+    },
     /// List the call records (the most recent last).
     Cdrs {
         #[arg(long)]
@@ -196,12 +204,16 @@ fn registrations(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
-    let cfg = load_config(&config)?;
+/// One call to the running server's admin API: the JSON body of a 200.
+fn ask_server<T: serde::de::DeserializeOwned>(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+) -> Result<T, Failure> {
     let Some(addr) = cfg.api.addr() else {
         return Err(Failure("[api] listen is off: no server to ask".into(), 2));
     };
-    let body = match client::request(addr, "GET", "/api/calls", cfg.api.token(), "") {
+    let body = match client::request(addr, method, path, cfg.api.token(), "") {
         Ok(Reply::Http { status: 200, body }) => body,
         Ok(Reply::Http { status, body }) => {
             return Err(Failure(format!("admin API: {} {}", status, body), 3))
@@ -209,8 +221,26 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
         Ok(Reply::NoServer) => return Err(Failure(format!("no server at {}", addr), 3)),
         Err(e) => return Err(Failure(format!("admin API at {}: {}", addr, e), 3)),
     };
-    let list: Vec<serde_json::Value> =
-        serde_json::from_str(&body).map_err(|e| Failure(format!("admin API: {}", e), 3))?;
+    serde_json::from_str(&body).map_err(|e| Failure(format!("admin API: {}", e), 3))
+}
+
+fn tls(config: Option<PathBuf>, reload: bool) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let v: serde_json::Value = if reload {
+        ask_server(&cfg, "POST", "/api/tls/reload")?
+    } else {
+        ask_server(&cfg, "GET", "/api/tls")?
+    };
+    println!(
+        "SHA-256 fingerprint {}",
+        v["fingerprint"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}
+
+fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let list: Vec<serde_json::Value> = ask_server(&cfg, "GET", "/api/calls")?;
     let now = vozbox::auth::nonce::now_secs();
     println!(
         "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side)",
@@ -241,12 +271,8 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
         );
     }
     println!("{} active call(s)", list.len());
-    if let Ok(Reply::Http { status: 200, body }) =
-        client::request(addr, "GET", "/api/media", cfg.api.token(), "")
-    {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
-            println!("{} relay port pair(s) in use", v["port_pairs_in_use"]);
-        }
+    if let Ok(v) = ask_server::<serde_json::Value>(&cfg, "GET", "/api/media") {
+        println!("{} relay port pair(s) in use", v["port_pairs_in_use"]);
     }
     Ok(())
 }
@@ -290,6 +316,7 @@ fn main() -> ExitCode {
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
+        Cmd::Tls { config, reload } => tls(config, reload),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

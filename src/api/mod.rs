@@ -24,6 +24,8 @@ pub struct Api {
     pub location: Arc<Location>,
     pub b2bua: Arc<crate::b2bua::B2bua>,
     pub token: Option<String>,
+    /// The TLS listeners' certificate, when there are any.
+    pub tls: Option<Arc<crate::sip::tls::Tls>>,
     /// Serialises applies: commit and snapshot swap happen together.
     pub applying: Arc<std::sync::Mutex<()>>,
 }
@@ -123,6 +125,9 @@ async fn registrations(State(api): State<Api>, headers: HeaderMap) -> Response {
                 "aor": b.aor,
                 "contact": b.contact,
                 "flow": b.flow.to_string(),
+                // A connection-bound binding whose connection closed cannot be reached
+                // until the phone registers again.
+                "reachable": api.b2bua.out.transports.is_open(&b.flow),
                 "expires_in": b.expires_at - now,
                 "user_agent": b.user_agent,
             })
@@ -149,6 +154,51 @@ async fn media(State(api): State<Api>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// The certificate new TLS connections get.
+async fn tls(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    match &api.tls {
+        Some(t) => Json(json!({ "fingerprint": t.fingerprint() })).into_response(),
+        None => no_tls(),
+    }
+}
+
+fn no_tls() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": "no tls: listener is configured"})),
+    )
+        .into_response()
+}
+
+/// Reads the certificate and key files again (like SIGHUP); open connections keep theirs.
+async fn tls_reload(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if !authorized(&api, &headers) {
+        return unauthorized();
+    }
+    let Some(t) = api.tls.clone() else {
+        return no_tls();
+    };
+    match tokio::task::spawn_blocking(move || t.reload()).await {
+        Ok(Ok(fp)) => {
+            tracing::info!("TLS certificate reloaded through the admin API: {}", fp);
+            Json(json!({ "fingerprint": fp })).into_response()
+        }
+        Ok(Err(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": e })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
 async fn health() -> &'static str {
     "ok"
 }
@@ -163,6 +213,8 @@ pub fn router(api: Api) -> Router {
         .route("/api/registrations", get(registrations))
         .route("/api/calls", get(calls))
         .route("/api/media", get(media))
+        .route("/api/tls", get(tls))
+        .route("/api/tls/reload", post(tls_reload))
         .route("/health", get(health))
         .with_state(api)
 }

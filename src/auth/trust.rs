@@ -89,6 +89,7 @@ mod tests {
             transport: Some("udp".into()),
             address: address.map(Into::into),
             port: Some(5060),
+            tls_fingerprint: None,
             target_client: None,
         }
     }
@@ -101,6 +102,7 @@ mod tests {
                 name: "up".into(),
                 address: "10.0.0.1".into(),
                 port: 5060,
+                tls_fingerprint: None,
                 transport: "udp".into(),
                 username: None,
                 password: None,

@@ -3,6 +3,7 @@
 //! vozbox sends on that side.
 
 use crate::sip::message::{HeaderField, Message, StartLine};
+use crate::sip::tls::TlsPeer;
 use crate::sip::transport::{Flow, Transports};
 use std::net::SocketAddr;
 
@@ -13,12 +14,19 @@ pub struct Dest {
     pub flow: Flow,
     pub to: SocketAddr,
     pub local: SocketAddr,
+    /// How a TLS peer we called is checked when its connection must be opened again.
+    pub tls: Option<TlsPeer>,
 }
 
 impl Dest {
     pub fn new(flow: Flow, to: SocketAddr, transports: &Transports) -> Dest {
         let local = transports.advertised(&flow);
-        Dest { flow, to, local }
+        Dest {
+            flow,
+            to,
+            local,
+            tls: None,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use crate::model::{Binding, Friend, FriendMode, Snapshot};
 use crate::registrar::Location;
 use crate::routing::{e164, Route};
 use crate::sip::headers::{uri_host, NameAddr};
+use crate::sip::tls::{parse_fingerprint, TlsPeer};
 use crate::sip::transport::{Proto, Transports};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -96,11 +97,25 @@ impl Lookup<'_> {
             .lookup(&format!("sip:{}@{}", user, c.domain), self.now)
     }
 
-    fn address(&self, proto: Proto, host: &str, port: u16) -> Option<Dest> {
+    /// A friend's or carrier's fixed address; over TLS its certificate must carry `host`
+    /// or, when one is pinned, have that fingerprint.
+    fn address(
+        &self,
+        proto: Proto,
+        host: &str,
+        port: u16,
+        fingerprint: Option<&str>,
+    ) -> Option<Dest> {
         let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
         let to = SocketAddr::new(ip, port);
-        let flow = self.transports.flow_to(proto, to)?;
-        Some(Dest::new(flow, to, self.transports))
+        let peer = (proto == Proto::Tls).then(|| TlsPeer {
+            name: host.to_string(),
+            fingerprint: fingerprint.and_then(parse_fingerprint),
+        });
+        let flow = self.transports.flow_to(proto, to, peer.as_ref())?;
+        let mut dest = Dest::new(flow, to, self.transports);
+        dest.tls = peer;
+        Some(dest)
     }
 
     fn friend(
@@ -146,7 +161,7 @@ impl Lookup<'_> {
                 let host = f.address.as_deref().unwrap_or("");
                 let port = f.port.unwrap_or(5060);
                 let dest = self
-                    .address(proto, host, port)
+                    .address(proto, host, port, f.tls_fingerprint.as_deref())
                     .ok_or(Nowhere::Unreachable)?;
                 let hostport = format!("{}:{}", host, port);
                 let mut ruri = format!("sip:{}@{}", number, hostport);
@@ -233,7 +248,7 @@ impl Lookup<'_> {
                     .ok_or(Nowhere::Unreachable)?;
                 let proto = proto_of(Some(&c.transport));
                 let dest = self
-                    .address(proto, &c.address, c.port)
+                    .address(proto, &c.address, c.port, c.tls_fingerprint.as_deref())
                     .ok_or(Nowhere::Unreachable)?;
                 let hostport = format!("{}:{}", c.address, c.port);
                 let mut ruri = format!("sip:{}@{}", number, hostport);

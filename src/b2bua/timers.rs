@@ -47,7 +47,7 @@ impl B2bua {
             // The connection of a long call was closed (idle timeout, peer restart):
             // reach the same address over a new or another open connection.
             Err(SendError::ConnectionGone) if dest.flow.proto != Proto::Udp => {
-                match t.flow_to(dest.flow.proto, dest.to) {
+                match t.flow_to(dest.flow.proto, dest.to, dest.tls.as_ref()) {
                     Some(flow) => {
                         if let Err(e) = t.send_to(&flow, dest.to, &bytes) {
                             tracing::info!("send to {}: {}", dest.to, e);
@@ -70,6 +70,7 @@ impl B2bua {
             local: sent.flow.local,
             flow: sent.flow,
             to: sent.to,
+            tls: None,
         };
         self.retransmit(cell, sent.bytes, dest, Wait::AFinal);
     }
@@ -145,6 +146,35 @@ impl B2bua {
                 interval = (interval * 2).min(cap);
             }
         });
+    }
+
+    /// A TCP/TLS connection closed (or never opened: refused, handshake failed). A branch
+    /// still waiting for any answer over it fails at once with 503 (RFC 3261 §8.1.3.1)
+    /// instead of waiting for Timer B.
+    pub fn on_connection_closed(self: &Arc<Self>, conn: u64) {
+        // Collected first: no call lock is taken while a map shard is held.
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
+        for cell in cells {
+            let mut call = cell.lock();
+            let mut failed = false;
+            for f in call.forks.iter_mut() {
+                if f.state == ForkState::Calling && f.leg.dest.flow.conn == Some(conn) {
+                    f.state = ForkState::Failed;
+                    failed = true;
+                }
+            }
+            if !failed {
+                continue;
+            }
+            call.note_failure(503, "Service Unavailable");
+            if call.all_failed() && call.phase == Phase::Ringing {
+                let (code, reason) = call
+                    .best
+                    .clone()
+                    .unwrap_or((503, "Service Unavailable".into()));
+                self.fail_call(&mut call, &cell, code, &reason, "unreachable");
+            }
+        }
     }
 
     fn timed_out(self: &Arc<Self>, cell: &CallRef, wait: &Wait) {

@@ -8,6 +8,9 @@ pub struct Carrier {
     pub address: String,
     pub port: u16,
     pub transport: String,
+    /// Over TLS: the SHA-256 fingerprint its certificate must have (else system roots).
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
     /// Credentials to answer the carrier's own challenges.
     pub username: Option<String>,
     pub password: Option<String>,

@@ -34,6 +34,10 @@ pub struct Friend {
     pub transport: Option<String>,
     pub address: Option<String>,
     pub port: Option<u16>,
+    /// Direct mode over TLS: the SHA-256 fingerprint its certificate must have (a
+    /// self-signed PBX); without it the certificate is verified against the system roots.
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
     /// Intervpbx mode: the client whose extensions this friend reaches.
     pub target_client: Option<String>,
 }

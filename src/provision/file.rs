@@ -135,6 +135,7 @@ pub struct FriendDef {
     pub transport: Option<S>,
     pub address: Option<S>,
     pub port: Option<Spanned<u16>>,
+    pub tls_fingerprint: Option<S>,
     pub target_client: Option<S>,
 }
 
@@ -204,6 +205,7 @@ pub struct CarrierDef {
     #[serde(default = "sip_port")]
     pub port: u16,
     pub transport: Option<S>,
+    pub tls_fingerprint: Option<S>,
     pub username: Option<S>,
     pub password: Option<S>,
 }

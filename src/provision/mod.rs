@@ -156,6 +156,26 @@ password = "Alice-Secret-1"
     }
 
     #[test]
+    fn a_tls_fingerprint_is_sha256_and_only_for_tls_peers() {
+        let f = |transport: &str, fp: &str| {
+            format!("\n[[friend]]\nclient = \"bluebird\"\nname = \"pbx\"\nmode = \"direct\"\naddress = \"192.0.2.7\"\ntransport = \"{}\"\ntls_fingerprint = \"{}\"\n", transport, fp)
+        };
+        let good = "ab".repeat(32);
+        one(
+            &f("udp", &good),
+            "friend.tls_fingerprint",
+            "transport = \"tls\"",
+        );
+        one(&f("tls", "AB:CD"), "friend.tls_fingerprint", "SHA-256");
+        let c = parse(&format!("{}{}", BASE, f("tls", &good))).unwrap();
+        let pinned = c.model.friends.iter().find(|f| f.name == "pbx").unwrap();
+        assert_eq!(
+            pinned.tls_fingerprint.as_deref(),
+            Some(["AB"; 32].join(":").as_str())
+        );
+    }
+
+    #[test]
     fn register_friend_needs_a_password() {
         one(
             "\n[[friend]]\nclient = \"bluebird\"\nname = \"pbx\"\nmode = \"register\"\n",

@@ -56,6 +56,31 @@ impl Ctx<'_> {
 fn v(s: &S) -> String {
     s.get_ref().trim().to_string()
 }
+
+/// A pinned TLS certificate fingerprint: SHA-256, written with or without colons; kept
+/// in the `AB:CD:…` form. Only meaningful on a TLS peer (`tls` says whether it is one).
+fn fingerprint_ok(cx: &mut Ctx, fp: &Option<S>, tls: bool, key: &str) -> Option<String> {
+    let fp = fp.as_ref()?;
+    if !tls {
+        cx.err(
+            fp,
+            key,
+            "only a peer reached with transport = \"tls\" has a TLS fingerprint",
+        );
+        return None;
+    }
+    match crate::sip::tls::parse_fingerprint(&v(fp)) {
+        Some(bytes) => Some(crate::sip::tls::fingerprint_hex(&bytes)),
+        None => {
+            cx.err(
+                fp,
+                key,
+                "expected a SHA-256 fingerprint: 32 bytes in hex, with or without colons",
+            );
+            None
+        }
+    }
+}
 fn ov(s: &Option<S>) -> Option<String> {
     s.as_ref().map(v).filter(|x| !x.is_empty())
 }
@@ -689,6 +714,12 @@ pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>>
                 cx.err(p, "friend.patterns", format!("{:?} {}", v(p), e));
             }
         }
+        let tls_fingerprint = fingerprint_ok(
+            &mut cx,
+            &d.tls_fingerprint,
+            mode == FriendMode::Direct && d.transport.as_ref().map(v).as_deref() == Some("tls"),
+            "friend.tls_fingerprint",
+        );
         acl_ok(&mut cx, &d.client, &d.call_acl, "friend.call_acl");
         ddi_ok(&mut cx, &client, &d.outgoing_ddi, "friend.outgoing_ddi");
         m.friends.push(Friend {
@@ -713,6 +744,7 @@ pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>>
                 .as_ref()
                 .map(|p| *p.get_ref())
                 .or((mode == FriendMode::Direct).then_some(5060)),
+            tls_fingerprint,
             target_client: ov(&d.target_client),
         });
     }
@@ -1016,12 +1048,19 @@ pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>>
                 cx.err(t, "carrier.transport", "expected udp, tcp or tls");
             }
         }
+        let tls_fingerprint = fingerprint_ok(
+            &mut cx,
+            &d.tls_fingerprint,
+            transport == "tls",
+            "carrier.tls_fingerprint",
+        );
         m.carriers.push(Carrier {
             brand: v(&d.brand),
             name: v(&d.name),
             address: v(&d.address),
             port: d.port,
             transport,
+            tls_fingerprint,
             username: ov(&d.username),
             password: ov(&d.password),
         });

@@ -98,6 +98,16 @@ impl Location {
         gone
     }
 
+    /// Whether a live binding is reached over this connection (a scan: asked only when a
+    /// connection has been idle for the idle timeout).
+    pub fn uses_connection(&self, flow: &crate::sip::transport::Flow, now: u64) -> bool {
+        self.map.iter().any(|e| {
+            e.value()
+                .iter()
+                .any(|b| b.expires_at > now && b.flow == *flow)
+        })
+    }
+
     pub fn all(&self) -> Vec<Arc<Binding>> {
         self.map.iter().flat_map(|e| e.value().clone()).collect()
     }

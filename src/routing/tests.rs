@@ -90,6 +90,7 @@ fn friend(client: &str, name: &str, mode: FriendMode, priority: u32, patterns: &
         transport: None,
         address: None,
         port: None,
+        tls_fingerprint: None,
         target_client: None,
     }
 }
@@ -133,6 +134,7 @@ fn carrier(brand: &str, name: &str) -> Carrier {
         name: name.into(),
         address: "127.0.0.1".into(),
         port: 5080,
+        tls_fingerprint: None,
         transport: "udp".into(),
         username: None,
         password: None,

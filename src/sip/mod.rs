@@ -6,6 +6,7 @@ pub mod headers;
 pub mod message;
 pub mod reply;
 pub mod respond;
+pub mod tls;
 pub mod transaction;
 pub mod transport;
 pub mod validate;

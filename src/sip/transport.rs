@@ -1,8 +1,9 @@
-//! Sockets: UDP receive loops, TCP listeners with a capped Content-Length framer and a
-//! bounded send queue per connection, and the `Flow` that names where a message came from
-//! so that later requests can go back the same way.
+//! Sockets: UDP receive loops, TCP and TLS listeners with a capped Content-Length framer
+//! and a bounded send queue per connection, outbound TCP/TLS connections, and the `Flow`
+//! that names where a message came from so that later requests can go back the same way.
 
 use super::framing::{Frame, Framer};
+use super::tls::{Tls, TlsPeer};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use std::net::UdpSocket;
@@ -10,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -67,6 +68,10 @@ pub trait Sink: Send + Sync + 'static {
     fn is_blocked(&self, ip: IpAddr) -> bool;
     fn on_message(self: Arc<Self>, data: &[u8], flow: Flow);
     fn on_close(&self, _conn: u64) {}
+    /// Whether an idle connection must stay open (a registration is reached over it).
+    fn keeps(&self, _flow: &Flow) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +79,7 @@ pub struct Limits {
     pub max_message_size: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// Silence after which a connection no binding uses is closed.
     pub tcp_idle_timeout: Duration,
     /// Messages queued for one connection before further sends fail.
     pub send_queue: usize,
@@ -82,11 +88,24 @@ pub struct Limits {
 struct Conn {
     tx: mpsc::Sender<Vec<u8>>,
     remote: SocketAddr,
+    proto: Proto,
+    /// How the peer's certificate was checked (TLS connections we opened); a connection
+    /// is reused only for the same check, never one accepted or checked otherwise.
+    peer: Option<TlsPeer>,
+}
+
+/// A bound TCP or TLS listener, started by `serve`.
+pub struct StreamListener {
+    pub proto: Proto,
+    pub local: SocketAddr,
+    listener: TcpListener,
 }
 
 pub struct Transports {
     udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
     tcp_local: Vec<SocketAddr>,
+    tls_local: Vec<SocketAddr>,
+    tls: Option<Arc<Tls>>,
     /// Remote address → our address on the route to it (for wildcard listeners).
     routes: DashMap<IpAddr, IpAddr>,
     /// Set by `serve`: where messages of outbound connections go, and the runtime.
@@ -149,39 +168,50 @@ impl std::str::FromStr for Listen {
 }
 
 impl Transports {
-    /// Binds every UDP and TCP listener; returns the transports and the bound TCP listeners
-    /// (started by `serve`). Addresses with port 0 are bound to a free port.
+    /// Binds every listener; returns the transports and the bound TCP/TLS listeners
+    /// (started by `serve`). Addresses with port 0 are bound to a free port. `tls` is the
+    /// server certificate, needed when a `tls:` listener is configured.
     pub async fn bind(
         listen: &[Listen],
         limits: Limits,
-    ) -> std::io::Result<(Arc<Transports>, Vec<(SocketAddr, TcpListener)>)> {
+        tls: Option<Arc<Tls>>,
+    ) -> std::io::Result<(Arc<Transports>, Vec<StreamListener>)> {
         let mut udp = Vec::new();
-        let mut tcp = Vec::new();
+        let mut streams = Vec::new();
         for l in listen {
+            let named = |e: std::io::Error| {
+                std::io::Error::new(e.kind(), format!("{}:{}: {}", l.proto.as_str(), l.addr, e))
+            };
             match l.proto {
                 Proto::Udp => {
-                    let s = bind_udp(l.addr).map_err(|e| {
-                        std::io::Error::new(e.kind(), format!("udp:{}: {}", l.addr, e))
-                    })?;
+                    let s = bind_udp(l.addr).map_err(named)?;
                     udp.push((s.local_addr()?, Arc::new(s)));
                 }
-                Proto::Tcp => {
-                    let s = TcpListener::bind(l.addr).await.map_err(|e| {
-                        std::io::Error::new(e.kind(), format!("tcp:{}: {}", l.addr, e))
-                    })?;
-                    tcp.push((s.local_addr()?, s));
-                }
-                Proto::Tls => {
-                    tracing::warn!(
-                        "listener tls:{} not started: SIP over TLS is not implemented yet",
-                        l.addr
-                    );
+                Proto::Tcp | Proto::Tls => {
+                    if l.proto == Proto::Tls && tls.is_none() {
+                        return Err(named(std::io::Error::other("no TLS certificate")));
+                    }
+                    let s = TcpListener::bind(l.addr).await.map_err(named)?;
+                    streams.push(StreamListener {
+                        proto: l.proto,
+                        local: s.local_addr()?,
+                        listener: s,
+                    });
                 }
             }
         }
+        let locals = |p: Proto| {
+            streams
+                .iter()
+                .filter(|s| s.proto == p)
+                .map(|s| s.local)
+                .collect()
+        };
         let t = Arc::new(Transports {
             udp,
-            tcp_local: tcp.iter().map(|(a, _)| *a).collect(),
+            tcp_local: locals(Proto::Tcp),
+            tls_local: locals(Proto::Tls),
+            tls,
             routes: DashMap::new(),
             outbound: std::sync::OnceLock::new(),
             conns: DashMap::new(),
@@ -190,7 +220,11 @@ impl Transports {
             next_conn: AtomicU64::new(1),
             limits,
         });
-        Ok((t, tcp))
+        Ok((t, streams))
+    }
+
+    pub fn tls(&self) -> Option<&Arc<Tls>> {
+        self.tls.as_ref()
     }
 
     pub fn udp_addrs(&self) -> Vec<SocketAddr> {
@@ -212,7 +246,7 @@ impl Transports {
     /// Starts the receive loops. `workers` UDP loops share each socket.
     pub fn serve<S: Sink>(
         self: &Arc<Self>,
-        tcp: Vec<(SocketAddr, TcpListener)>,
+        streams: Vec<StreamListener>,
         sink: Arc<S>,
         workers: usize,
     ) {
@@ -233,9 +267,9 @@ impl Transports {
                 }
             }
         }
-        for (local, listener) in tcp {
+        for l in streams {
             let (me, sink) = (self.clone(), sink.clone());
-            tokio::spawn(async move { me.accept_loop(listener, local, sink).await });
+            tokio::spawn(async move { me.accept_loop(l, sink).await });
         }
     }
 
@@ -279,14 +313,20 @@ impl Transports {
         match proto {
             Proto::Udp => self.udp.first().map(|(a, _)| *a),
             Proto::Tcp => self.tcp_local.first().copied(),
-            Proto::Tls => None,
+            Proto::Tls => self.tls_local.first().copied(),
         }
     }
 
-    /// A flow to `remote` over `proto`: UDP from our first socket; TCP over an open
+    /// A flow to `remote` over `proto`: UDP from our first socket; TCP or TLS over an open
     /// connection to that address, else a new one (messages queue until it is up; a
-    /// failed connect closes the flow, and later sends fail).
-    pub fn flow_to(self: &Arc<Self>, proto: Proto, remote: SocketAddr) -> Option<Flow> {
+    /// failed connect or handshake closes the flow, and later sends fail). A new TLS
+    /// connection checks the peer's certificate as `peer` says.
+    pub fn flow_to(
+        self: &Arc<Self>,
+        proto: Proto,
+        remote: SocketAddr,
+        peer: Option<&TlsPeer>,
+    ) -> Option<Flow> {
         let local = self.local_addr(proto)?;
         if proto == Proto::Udp {
             return Some(Flow {
@@ -296,10 +336,17 @@ impl Transports {
                 conn: None,
             });
         }
+        let peer = match proto {
+            Proto::Tls => Some(peer.cloned().unwrap_or_else(|| TlsPeer {
+                name: remote.ip().to_string(),
+                fingerprint: None,
+            })),
+            _ => None,
+        };
         if let Some(id) = self
             .conns
             .iter()
-            .find(|c| c.remote == remote)
+            .find(|c| c.remote == remote && c.proto == proto && c.peer == peer)
             .map(|c| *c.key())
         {
             return Some(Flow {
@@ -310,47 +357,81 @@ impl Transports {
             });
         }
         let (sink, rt) = self.outbound.get()?.clone();
+        let tls = match &peer {
+            Some(p) => match Tls::connector(p) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!("tls to {}: {}", remote, e);
+                    return None;
+                }
+            },
+            None => None,
+        };
         if self.total_conns.load(Ordering::Relaxed) >= self.limits.max_connections {
             return None;
         }
         self.total_conns.fetch_add(1, Ordering::Relaxed);
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.limits.send_queue);
-        self.conns.insert(id, Conn { tx, remote });
+        self.conns.insert(
+            id,
+            Conn {
+                tx,
+                remote,
+                proto,
+                peer,
+            },
+        );
         let me = self.clone();
+        let flow = Flow {
+            proto,
+            local,
+            remote,
+            conn: Some(id),
+        };
+        let out = flow.clone();
         rt.spawn(async move {
-            let connect = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(remote));
-            match connect.await {
-                Ok(Ok(stream)) => {
-                    me.run_conn(stream, local, remote, id, rx, sink.clone())
-                        .await;
+            let connect = tokio::time::timeout(Duration::from_secs(5), async {
+                let tcp = TcpStream::connect(remote)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = tcp.set_nodelay(true);
+                Ok::<_, String>(tcp)
+            });
+            match (connect.await, tls) {
+                (Ok(Ok(stream)), None) => me.run_conn(stream, flow, rx, sink.clone()).await,
+                (Ok(Ok(stream)), Some((connector, name))) => {
+                    let hs = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        connector.connect(name, stream),
+                    );
+                    match hs.await {
+                        Ok(Ok(s)) => me.run_conn(s, flow, rx, sink.clone()).await,
+                        Ok(Err(e)) => tracing::warn!("tls to {}: {}", remote, e),
+                        Err(_) => tracing::warn!("tls to {}: handshake timed out", remote),
+                    }
                 }
-                Ok(Err(e)) => tracing::info!("tcp connect to {}: {}", remote, e),
-                Err(_) => tracing::info!("tcp connect to {}: timed out", remote),
+                (Ok(Err(e)), _) => {
+                    tracing::info!("{} connect to {}: {}", proto.as_str(), remote, e)
+                }
+                (Err(_), _) => {
+                    tracing::info!("{} connect to {}: timed out", proto.as_str(), remote)
+                }
             }
             me.conns.remove(&id);
             me.total_conns.fetch_sub(1, Ordering::Relaxed);
             sink.on_close(id);
         });
-        Some(Flow {
-            proto,
-            local,
-            remote,
-            conn: Some(id),
-        })
+        Some(out)
     }
 
-    async fn accept_loop<S: Sink>(
-        self: Arc<Self>,
-        listener: TcpListener,
-        local: SocketAddr,
-        sink: Arc<S>,
-    ) {
+    async fn accept_loop<S: Sink>(self: Arc<Self>, l: StreamListener, sink: Arc<S>) {
+        let (proto, local) = (l.proto, l.local);
         loop {
-            let (stream, remote) = match listener.accept().await {
+            let (stream, remote) = match l.listener.accept().await {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!("tcp:{} accept: {}", local, e);
+                    tracing::warn!("{}:{} accept: {}", proto.as_str(), local, e);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -358,9 +439,11 @@ impl Transports {
             if sink.is_blocked(remote.ip()) {
                 continue;
             }
+            let _ = stream.set_nodelay(true);
             if self.total_conns.load(Ordering::Relaxed) >= self.limits.max_connections {
                 tracing::warn!(
-                    "tcp:{} connection limit reached; refusing {}",
+                    "{}:{} connection limit reached; refusing {}",
+                    proto.as_str(),
                     local,
                     remote
                 );
@@ -370,7 +453,8 @@ impl Transports {
                 let mut n = self.per_ip.entry(remote.ip()).or_insert(0);
                 if *n >= self.limits.max_connections_per_ip {
                     tracing::warn!(
-                        "tcp:{} per-address connection limit reached for {}",
+                        "{}:{} per-address connection limit reached for {}",
+                        proto.as_str(),
                         local,
                         remote.ip()
                     );
@@ -380,12 +464,55 @@ impl Transports {
             }
             self.total_conns.fetch_add(1, Ordering::Relaxed);
             let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-            let (tx, rx) = mpsc::channel(self.limits.send_queue);
-            self.conns.insert(id, Conn { tx, remote });
             let (me, sink) = (self.clone(), sink.clone());
+            let flow = Flow {
+                proto,
+                local,
+                remote,
+                conn: Some(id),
+            };
+            // Each connection is its own task: a slow handshake or an idle peer holds
+            // only itself up.
             tokio::spawn(async move {
-                me.run_conn(stream, local, remote, id, rx, sink.clone())
-                    .await;
+                let (tx, rx) = mpsc::channel(me.limits.send_queue);
+                match (proto, &me.tls) {
+                    (Proto::Tls, Some(tls)) => {
+                        let hs = tokio::time::timeout(
+                            tls.handshake_timeout,
+                            tls.acceptor().accept(stream),
+                        );
+                        match hs.await {
+                            Ok(Ok(s)) => {
+                                me.conns.insert(
+                                    id,
+                                    Conn {
+                                        tx,
+                                        remote,
+                                        proto,
+                                        peer: None,
+                                    },
+                                );
+                                me.run_conn(s, flow, rx, sink.clone()).await;
+                            }
+                            Ok(Err(e)) => tracing::info!("tls:{} from {}: {}", local, remote, e),
+                            Err(_) => {
+                                tracing::info!("tls:{} from {}: handshake timed out", local, remote)
+                            }
+                        }
+                    }
+                    _ => {
+                        me.conns.insert(
+                            id,
+                            Conn {
+                                tx,
+                                remote,
+                                proto,
+                                peer: None,
+                            },
+                        );
+                        me.run_conn(stream, flow, rx, sink.clone()).await;
+                    }
+                }
                 me.conns.remove(&id);
                 me.total_conns.fetch_sub(1, Ordering::Relaxed);
                 if let Some(mut n) = me.per_ip.get_mut(&remote.ip()) {
@@ -397,17 +524,18 @@ impl Transports {
         }
     }
 
-    async fn run_conn<S: Sink + ?Sized>(
+    async fn run_conn<S, IO>(
         &self,
-        stream: TcpStream,
-        local: SocketAddr,
-        remote: SocketAddr,
-        id: u64,
+        stream: IO,
+        flow: Flow,
         mut rx: mpsc::Receiver<Vec<u8>>,
         sink: Arc<S>,
-    ) {
-        let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+    ) where
+        S: Sink + ?Sized,
+        IO: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (remote, id) = (flow.remote, flow.conn.unwrap_or(0));
+        let (mut rd, mut wr) = tokio::io::split(stream);
         let writer = tokio::spawn(async move {
             while let Some(buf) = rx.recv().await {
                 if wr.write_all(&buf).await.is_err() {
@@ -416,12 +544,6 @@ impl Transports {
             }
             let _ = wr.shutdown().await;
         });
-        let flow = Flow {
-            proto: Proto::Tcp,
-            local,
-            remote,
-            conn: Some(id),
-        };
         let mut framer = Framer::new(self.limits.max_message_size);
         let mut buf = vec![0u8; 16 * 1024];
         'read: loop {
@@ -429,8 +551,9 @@ impl Transports {
                 match tokio::time::timeout(self.limits.tcp_idle_timeout, rd.read(&mut buf)).await {
                     Ok(Ok(0)) | Ok(Err(_)) => break,
                     Ok(Ok(n)) => n,
+                    Err(_) if sink.keeps(&flow) => continue,
                     Err(_) => {
-                        tracing::debug!("tcp {} idle, closing", remote);
+                        tracing::debug!("{} idle and unused, closing", flow);
                         break;
                     }
                 };
@@ -447,7 +570,7 @@ impl Transports {
                     }
                     Frame::Message(m) => sink.clone().on_message(&m, flow.clone()),
                     Frame::Fatal { why, head } => {
-                        tracing::info!("tcp {}: {}; closing", remote, why);
+                        tracing::info!("{}: {}; closing", flow, why);
                         if let Some(head) = head {
                             sink.clone().on_message(&head, flow.clone());
                         }
@@ -475,7 +598,7 @@ impl Transports {
             Some(id) => self
                 .conns
                 .get(&id)
-                .map(|c| c.remote == flow.remote)
+                .map(|c| c.remote == flow.remote && c.proto == flow.proto)
                 .unwrap_or(false),
             None => flow.proto == Proto::Udp,
         }
