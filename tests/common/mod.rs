@@ -98,7 +98,8 @@ impl Vozbox {
     }
 
     /// The same listening on `host` (e.g. the wildcard "0.0.0.0"); tests still reach it
-    /// on 127.0.0.1.
+    /// on 127.0.0.1. An `extra` that starts with its own `listen = [...]` line replaces
+    /// the UDP+TCP listeners.
     pub fn start_on(host: &str, dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
         let config = dir.join("config.toml");
         // `extra` may open [storage] or [api] itself: the harness's keys go into it then.
@@ -113,6 +114,15 @@ impl Vozbox {
                 "[api]",
                 format!("listen = \"127.0.0.1:{}\"", free_port("127.0.0.1")),
             ),
+            // The TLS certificate (made on the first start) in the test's directory.
+            (
+                "[tls]",
+                format!(
+                    "certificate = \"{}\"\nkey = \"{}\"",
+                    dir.join("certs/vozbox.crt").display(),
+                    dir.join("certs/vozbox.key").display()
+                ),
+            ),
             // Each server its own relay ports, so tests running at once do not collide.
             (
                 "[media]",
@@ -123,7 +133,9 @@ impl Vozbox {
                 ),
             ),
         ] {
-            if table == "[media]" && extra.contains("port_min") {
+            if (table == "[media]" && extra.contains("port_min"))
+                || (table == "[tls]" && extra.contains("certificate ="))
+            {
                 continue;
             }
             if extra.contains(&format!("{}\n", table)) {
@@ -132,13 +144,16 @@ impl Vozbox {
                 tail.push_str(&format!("{}\n{}\n", table, line));
             }
         }
-        let text = format!(
-            "[sip]\nlisten = [\"udp:{h}:{p}\", \"tcp:{h}:{p}\"]\n{extra}\n{tail}",
-            h = host,
-            p = port,
-            extra = extra,
-            tail = tail,
-        );
+        let listen = if extra.starts_with("listen = ") {
+            String::new()
+        } else {
+            format!(
+                "listen = [\"udp:{h}:{p}\", \"tcp:{h}:{p}\"]\n",
+                h = host,
+                p = port
+            )
+        };
+        let text = format!("[sip]\n{listen}{extra}\n{tail}");
         std::fs::write(&config, text).unwrap();
         let prov = dir.join("provision.toml");
         std::fs::write(&prov, provision).unwrap();
@@ -248,6 +263,16 @@ impl Vozbox {
             .arg(&self.config)
             .output()
             .unwrap()
+    }
+
+    /// The body of a GET to this server's admin API.
+    pub fn api_get(&self, path: &str) -> String {
+        let cfg = vozbox::config::Config::load(&self.config).expect("config");
+        let addr = cfg.api.addr().expect("api address");
+        match vozbox::api::client::request(addr, "GET", path, None, "") {
+            Ok(vozbox::api::client::Reply::Http { body, .. }) => body,
+            _ => panic!("no admin API at {}", addr),
+        }
     }
 
     /// `vozbox registrations` against this server's database.
@@ -649,7 +674,19 @@ pub fn baresip_call(
     v: &Vozbox,
     alice_dir: &Path,
     bob_dir: &Path,
+    secs: (u32, u32),
+) -> (String, String) {
+    let uri = format!("sip:101@127.0.0.1:{}", v.port);
+    baresip_dial(v, alice_dir, bob_dir, secs, &uri)
+}
+
+/// The same with alice dialling `uri` (e.g. over TLS).
+pub fn baresip_dial(
+    v: &Vozbox,
+    alice_dir: &Path,
+    bob_dir: &Path,
     (alice_secs, bob_secs): (u32, u32),
+    uri: &str,
 ) -> (String, String) {
     let bob = Command::new("baresip")
         .arg("-f")
@@ -668,7 +705,7 @@ pub fn baresip_call(
         .arg("-f")
         .arg(alice_dir)
         .args(["-n", "127.0.0.1", "-t", &alice_secs.to_string(), "-s", "-e"])
-        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
+        .arg(format!("/dial {}", uri))
         .output()
         .expect("run baresip");
     let text = |o: &std::process::Output| {
@@ -676,6 +713,51 @@ pub fn baresip_call(
     };
     let bob = bob.wait_with_output().expect("baresip bob");
     (text(&alice), text(&bob))
+}
+
+/// Power of `freq` in 16-bit mono samples at `rate` (Goertzel).
+pub fn tone_power(samples: &[i16], rate: f64, freq: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = x as f64 + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - k * s1 * s2).max(0.0).sqrt()
+}
+
+/// The recording of what a baresip phone received (`dump-*-dec.wav` in its directory).
+pub fn received(dir: &Path) -> Vec<i16> {
+    let f = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("no recording in {}", dir.display()));
+    wav_samples(&f)
+}
+
+/// Asserts that a phone's recording holds `theirs` Hz far louder than its own `mine` Hz.
+pub fn assert_heard(dir: &Path, theirs: f64, mine: f64) {
+    let s = received(dir);
+    assert!(
+        s.len() > 8000,
+        "{}: only {} samples",
+        dir.display(),
+        s.len()
+    );
+    let heard = tone_power(&s, 8000.0, theirs);
+    let own = tone_power(&s, 8000.0, mine);
+    assert!(
+        heard > 100.0 * own.max(1.0),
+        "{}: {} Hz {:.0} vs {} Hz {:.0}",
+        dir.display(),
+        theirs,
+        heard,
+        mine,
+        own
+    );
 }
 
 /// The samples of a 16-bit PCM mono WAV (its "data" chunk).
