@@ -187,14 +187,16 @@ impl Sink for Server {
         self.bans.is_banned(ip)
     }
 
-    fn on_close(&self, conn: u64) {
-        self.b2bua.on_connection_closed(conn);
+    fn on_close(&self, flow: &Flow) {
+        self.b2bua.on_connection_closed(flow);
     }
 
     fn keeps(&self, flow: &Flow) -> bool {
-        self.registrar
-            .location
-            .uses_connection(flow, crate::auth::nonce::now_secs())
+        self.b2bua.uses_connection(flow)
+            || self
+                .registrar
+                .location
+                .uses_connection(flow, crate::auth::nonce::now_secs())
     }
 
     fn on_message(self: Arc<Self>, data: &[u8], flow: Flow) {

@@ -530,14 +530,21 @@ fn sips_uris_keepalives_and_connection_limits() {
     let reply = r["reply"].as_str().unwrap();
     assert!(reply.starts_with("SIP/2.0 401"), "{}", r);
     assert!(reply.contains("WWW-Authenticate: Digest"), "{}", r);
-    // At most 3 connections from one address: the 4th is closed at once; another address
+    // At most 3 connections from one address, counted from the TCP accept (also while
+    // the TLS handshake has not even started): the 4th is closed at once; another address
     // is still served.
     let held: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(("127.0.0.1", v.port)).unwrap())
+        .map(|_| TcpStream::connect(("127.0.0.1", tls)).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(200));
-    let mut fourth = TcpStream::connect(("127.0.0.1", v.port)).unwrap();
+    let mut fourth = TcpStream::connect(("127.0.0.1", tls)).unwrap();
     assert!(closed_by_server(&mut fourth, Duration::from_secs(2)));
+    let r = tls_client(tls, "TLSv1_2", "TLSv1_3", "");
+    assert_eq!(
+        r["ok"], false,
+        "a 4th connection from 127.0.0.1 was served: {}",
+        r
+    );
     sipp_ok(&sipp(
         "options.xml",
         &v.addr(),
@@ -547,6 +554,9 @@ fn sips_uris_keepalives_and_connection_limits() {
         &[],
     ));
     drop(held);
+    // Once they are gone, 127.0.0.1 is served again.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(tls_client(tls, "TLSv1_2", "TLSv1_3", "")["ok"], true);
 }
 
 #[test]
@@ -585,4 +595,24 @@ fn a_binding_whose_connection_closed_is_not_reached_until_it_registers_again() {
         &["-auth_uri", &format!("101@{}", v.addr())],
     ));
     sipp_ok(&bob.wait(Duration::from_secs(20)));
+}
+
+#[test]
+fn a_connection_a_call_uses_stays_open_past_the_idle_timeout() {
+    // alice calls over TCP without a registration on that connection; the call lasts
+    // longer than the idle timeout (2 s) and her BYE still travels over it.
+    let v = Vozbox::start("tcp-call-idle", "tcp_idle_timeout = 2\n", PROVISION);
+    let bob = callee(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), "uas_answer.xml");
+    sipp_ok(&sipp(
+        "uac_call.xml",
+        &v.addr(),
+        "t1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+        &["-auth_uri", &format!("101@{}", v.addr()), "-d", "3500"],
+    ));
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    let cdr = v.cdrs(1);
+    assert!(cdr.contains("answered"), "{}", cdr);
+    assert!(!v.log().contains("idle and unused"), "{}", v.log());
 }

@@ -16,6 +16,9 @@ pub struct Dest {
     pub local: SocketAddr,
     /// How a TLS peer we called is checked when its connection must be opened again.
     pub tls: Option<TlsPeer>,
+    /// A fixed address (friend, carrier) that vozbox connects to itself, again if its
+    /// connection closed; false for a flow the peer opened.
+    pub reconnect: bool,
 }
 
 impl Dest {
@@ -26,6 +29,7 @@ impl Dest {
             to,
             local,
             tls: None,
+            reconnect: false,
         }
     }
 }

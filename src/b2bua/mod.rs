@@ -203,6 +203,18 @@ impl B2bua {
     }
 
     /// Relay port pairs in use (two per call with media).
+    /// Whether a call in progress sends over this connection (asked only when the
+    /// connection has been idle for the idle timeout).
+    pub fn uses_connection(&self, flow: &Flow) -> bool {
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
+        cells.iter().any(|cell| {
+            let call = cell.lock();
+            call.phase != Phase::Ended
+                && (call.a_flow.conn == flow.conn
+                    || call.forks.iter().any(|f| f.leg.dest.flow.conn == flow.conn))
+        })
+    }
+
     pub fn media_ports_in_use(&self) -> usize {
         self.media.ports_in_use()
     }

@@ -108,13 +108,19 @@ impl Lookup<'_> {
     ) -> Option<Dest> {
         let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
         let to = SocketAddr::new(ip, port);
+        // A pin that does not parse never falls back to weaker checks.
+        let fingerprint = match fingerprint {
+            Some(f) => Some(parse_fingerprint(f)?),
+            None => None,
+        };
         let peer = (proto == Proto::Tls).then(|| TlsPeer {
             name: host.to_string(),
-            fingerprint: fingerprint.and_then(parse_fingerprint),
+            fingerprint,
         });
         let flow = self.transports.flow_to(proto, to, peer.as_ref())?;
         let mut dest = Dest::new(flow, to, self.transports);
         dest.tls = peer;
+        dest.reconnect = proto != Proto::Udp;
         Some(dest)
     }
 

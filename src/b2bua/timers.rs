@@ -10,7 +10,7 @@ use super::call::{CallRef, ForkState, Phase, Side};
 use super::leg::Dest;
 use super::B2bua;
 use crate::sip::reply::response;
-use crate::sip::transport::{Proto, SendError};
+use crate::sip::transport::{Flow, Proto, SendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,9 +44,11 @@ impl B2bua {
         let t = &self.out.transports;
         match t.send_to(&dest.flow, dest.to, &bytes) {
             Ok(()) => {}
-            // The connection of a long call was closed (idle timeout, peer restart):
-            // reach the same address over a new or another open connection.
-            Err(SendError::ConnectionGone) if dest.flow.proto != Proto::Udp => {
+            // The connection to a friend or carrier was closed (peer restart): reach the
+            // same address over a new or another open connection. A connection a phone
+            // or PBX opened to us is never opened again from our side (RFC 5626): its
+            // binding waits for the next REGISTER.
+            Err(SendError::ConnectionGone) if dest.reconnect => {
                 match t.flow_to(dest.flow.proto, dest.to, dest.tls.as_ref()) {
                     Some(flow) => {
                         if let Err(e) = t.send_to(&flow, dest.to, &bytes) {
@@ -71,6 +73,7 @@ impl B2bua {
             flow: sent.flow,
             to: sent.to,
             tls: None,
+            reconnect: false,
         };
         self.retransmit(cell, sent.bytes, dest, Wait::AFinal);
     }
@@ -149,16 +152,27 @@ impl B2bua {
     }
 
     /// A TCP/TLS connection closed (or never opened: refused, handshake failed). A branch
-    /// still waiting for any answer over it fails at once with 503 (RFC 3261 §8.1.3.1)
-    /// instead of waiting for Timer B.
-    pub fn on_connection_closed(self: &Arc<Self>, conn: u64) {
+    /// still waiting for its final answer over it fails at once with 503 (RFC 3261
+    /// §8.1.3.1) instead of waiting for Timer B. A branch to a fixed address (friend,
+    /// carrier) is reached over whichever connection to that peer is open, so it fails
+    /// when the connection to its address fails and its own is gone too.
+    pub fn on_connection_closed(self: &Arc<Self>, closed: &Flow) {
+        let t = &self.out.transports;
+        let over = |d: &Dest| {
+            d.flow.conn == closed.conn
+                || (d.reconnect
+                    && d.to == closed.remote
+                    && d.flow.proto == closed.proto
+                    && !t.is_open(&d.flow))
+        };
         // Collected first: no call lock is taken while a map shard is held.
         let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
         for cell in cells {
             let mut call = cell.lock();
             let mut failed = false;
             for f in call.forks.iter_mut() {
-                if f.state == ForkState::Calling && f.leg.dest.flow.conn == Some(conn) {
+                let waiting = matches!(f.state, ForkState::Calling | ForkState::Proceeding);
+                if waiting && over(&f.leg.dest) {
                     f.state = ForkState::Failed;
                     failed = true;
                 }

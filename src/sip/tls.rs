@@ -83,6 +83,8 @@ impl Tls {
                 loaded.fingerprint
             )
         });
+        // The system roots are read now, not on the first TLS call (under a call's lock).
+        std::thread::spawn(system_roots);
         let current = Arc::new(Current(ArcSwap::from_pointee(loaded)));
         let server = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(VERSIONS)
@@ -168,7 +170,7 @@ pub fn fingerprint_hex(bytes: &[u8]) -> String {
 /// Parses a SHA-256 fingerprint written with or without colons, in either case.
 pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
     let hex: String = s.chars().filter(|c| *c != ':').collect();
-    if hex.len() != 64 || !hex.is_ascii() {
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; 32];
@@ -250,21 +252,20 @@ fn make_self_signed(files: &config::Tls) -> Result<(), String> {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
         }
     }
-    write_private(&files.key, key.serialize_pem().as_bytes())
+    write_new(&files.key, key.serialize_pem().as_bytes(), 0o600)
         .map_err(|e| format!("[tls] key {}: {}", files.key.display(), e))?;
-    std::fs::write(&files.certificate, cert.pem())
+    write_new(&files.certificate, cert.pem().as_bytes(), 0o644)
         .map_err(|e| format!("[tls] certificate {}: {}", files.certificate.display(), e))
 }
 
-/// A file only its owner may read (a private key).
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// A new file with `mode` (never through a symlink or over an existing file).
+fn write_new(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
+        .create_new(true)
+        .mode(mode)
         .open(path)?;
     f.write_all(data)
 }
@@ -395,7 +396,10 @@ mod tests {
             ..config::Tls::default()
         };
         make_self_signed(&other).unwrap();
+        std::fs::remove_file(&f.certificate).unwrap();
         make_self_signed(&f).unwrap();
+        // Never written over an existing file.
+        assert!(make_self_signed(&f).is_err());
         std::fs::copy(&other.key, &f.key).unwrap();
         let e = Tls::start(&f).err().unwrap();
         assert!(e.contains("vozbox.key"), "{}", e);
@@ -412,5 +416,6 @@ mod tests {
         assert!(parse_fingerprint("AB:CD").is_none());
         assert!(parse_fingerprint(&"zz".repeat(32)).is_none());
         assert!(parse_fingerprint(&"é".repeat(32)).is_none());
+        assert!(parse_fingerprint(&"+a".repeat(32)).is_none());
     }
 }

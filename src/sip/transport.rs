@@ -67,7 +67,9 @@ pub trait Sink: Send + Sync + 'static {
     /// Whether anything from this address is to be ignored (banned, rate limited).
     fn is_blocked(&self, ip: IpAddr) -> bool;
     fn on_message(self: Arc<Self>, data: &[u8], flow: Flow);
-    fn on_close(&self, _conn: u64) {}
+    /// A connection closed (or an outbound one never opened). Not called for an inbound
+    /// connection that handed up no message.
+    fn on_close(&self, _flow: &Flow) {}
     /// Whether an idle connection must stay open (a registration is reached over it).
     fn keeps(&self, _flow: &Flow) -> bool {
         false
@@ -112,7 +114,10 @@ pub struct Transports {
     outbound: std::sync::OnceLock<(Arc<dyn Sink>, tokio::runtime::Handle)>,
     conns: DashMap<u64, Conn>,
     per_ip: DashMap<IpAddr, usize>,
-    total_conns: AtomicUsize,
+    /// Accepted and opened connections, each capped at `max_connections`: a flood of
+    /// inbound connections never keeps vozbox from reaching a carrier.
+    inbound_conns: AtomicUsize,
+    outbound_conns: AtomicUsize,
     next_conn: AtomicU64,
     limits: Limits,
 }
@@ -216,7 +221,8 @@ impl Transports {
             outbound: std::sync::OnceLock::new(),
             conns: DashMap::new(),
             per_ip: DashMap::new(),
-            total_conns: AtomicUsize::new(0),
+            inbound_conns: AtomicUsize::new(0),
+            outbound_conns: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             limits,
         });
@@ -240,7 +246,7 @@ impl Transports {
     }
 
     pub fn connection_count(&self) -> usize {
-        self.total_conns.load(Ordering::Relaxed)
+        self.inbound_conns.load(Ordering::Relaxed) + self.outbound_conns.load(Ordering::Relaxed)
     }
 
     /// Starts the receive loops. `workers` UDP loops share each socket.
@@ -367,10 +373,9 @@ impl Transports {
             },
             None => None,
         };
-        if self.total_conns.load(Ordering::Relaxed) >= self.limits.max_connections {
+        if !take_slot(&self.outbound_conns, self.limits.max_connections) {
             return None;
         }
-        self.total_conns.fetch_add(1, Ordering::Relaxed);
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.limits.send_queue);
         self.conns.insert(
@@ -390,7 +395,15 @@ impl Transports {
             conn: Some(id),
         };
         let out = flow.clone();
+        let guard = Closing {
+            me: me.clone(),
+            flow: flow.clone(),
+            sink: sink.clone(),
+            notify: true,
+            inbound: false,
+        };
         rt.spawn(async move {
+            let _guard = guard;
             let connect = tokio::time::timeout(Duration::from_secs(5), async {
                 let tcp = TcpStream::connect(remote)
                     .await
@@ -399,14 +412,18 @@ impl Transports {
                 Ok::<_, String>(tcp)
             });
             match (connect.await, tls) {
-                (Ok(Ok(stream)), None) => me.run_conn(stream, flow, rx, sink.clone()).await,
+                (Ok(Ok(stream)), None) => {
+                    me.run_conn(stream, flow, rx, sink).await;
+                }
                 (Ok(Ok(stream)), Some((connector, name))) => {
                     let hs = tokio::time::timeout(
                         Duration::from_secs(5),
                         connector.connect(name, stream),
                     );
                     match hs.await {
-                        Ok(Ok(s)) => me.run_conn(s, flow, rx, sink.clone()).await,
+                        Ok(Ok(s)) => {
+                            me.run_conn(s, flow, rx, sink).await;
+                        }
                         Ok(Err(e)) => tracing::warn!("tls to {}: {}", remote, e),
                         Err(_) => tracing::warn!("tls to {}: handshake timed out", remote),
                     }
@@ -418,9 +435,6 @@ impl Transports {
                     tracing::info!("{} connect to {}: timed out", proto.as_str(), remote)
                 }
             }
-            me.conns.remove(&id);
-            me.total_conns.fetch_sub(1, Ordering::Relaxed);
-            sink.on_close(id);
         });
         Some(out)
     }
@@ -440,7 +454,7 @@ impl Transports {
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            if self.total_conns.load(Ordering::Relaxed) >= self.limits.max_connections {
+            if !take_slot(&self.inbound_conns, self.limits.max_connections) {
                 tracing::warn!(
                     "{}:{} connection limit reached; refusing {}",
                     proto.as_str(),
@@ -458,11 +472,12 @@ impl Transports {
                         local,
                         remote.ip()
                     );
+                    drop(n);
+                    self.inbound_conns.fetch_sub(1, Ordering::Relaxed);
                     continue;
                 }
                 *n += 1;
             }
-            self.total_conns.fetch_add(1, Ordering::Relaxed);
             let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
             let (me, sink) = (self.clone(), sink.clone());
             let flow = Flow {
@@ -471,11 +486,27 @@ impl Transports {
                 remote,
                 conn: Some(id),
             };
+            let dynsink: Arc<dyn Sink> = sink.clone();
+            let guard = Closing {
+                me: self.clone(),
+                flow: flow.clone(),
+                sink: dynsink,
+                notify: false,
+                inbound: true,
+            };
             // Each connection is its own task: a slow handshake or an idle peer holds
             // only itself up.
             tokio::spawn(async move {
+                // The whole guard moves into the task (not only the field set below).
+                let mut guard = guard;
                 let (tx, rx) = mpsc::channel(me.limits.send_queue);
-                match (proto, &me.tls) {
+                let conn = Conn {
+                    tx,
+                    remote,
+                    proto,
+                    peer: None,
+                };
+                guard.notify = match (proto, &me.tls) {
                     (Proto::Tls, Some(tls)) => {
                         let hs = tokio::time::timeout(
                             tls.handshake_timeout,
@@ -483,54 +514,43 @@ impl Transports {
                         );
                         match hs.await {
                             Ok(Ok(s)) => {
-                                me.conns.insert(
-                                    id,
-                                    Conn {
-                                        tx,
-                                        remote,
-                                        proto,
-                                        peer: None,
-                                    },
-                                );
-                                me.run_conn(s, flow, rx, sink.clone()).await;
+                                me.conns.insert(id, conn);
+                                me.run_conn(s, flow, rx, sink).await
                             }
-                            Ok(Err(e)) => tracing::info!("tls:{} from {}: {}", local, remote, e),
+                            Ok(Err(e)) => {
+                                tracing::info!("tls:{} from {}: {}", local, remote, e);
+                                false
+                            }
                             Err(_) => {
-                                tracing::info!("tls:{} from {}: handshake timed out", local, remote)
+                                tracing::info!(
+                                    "tls:{} from {}: handshake timed out",
+                                    local,
+                                    remote
+                                );
+                                false
                             }
                         }
                     }
+                    (Proto::Tls, None) => false, // `bind` refuses a tls: listener without one
                     _ => {
-                        me.conns.insert(
-                            id,
-                            Conn {
-                                tx,
-                                remote,
-                                proto,
-                                peer: None,
-                            },
-                        );
-                        me.run_conn(stream, flow, rx, sink.clone()).await;
+                        me.conns.insert(id, conn);
+                        me.run_conn(stream, flow, rx, sink).await
                     }
-                }
-                me.conns.remove(&id);
-                me.total_conns.fetch_sub(1, Ordering::Relaxed);
-                if let Some(mut n) = me.per_ip.get_mut(&remote.ip()) {
-                    *n = n.saturating_sub(1);
-                }
-                me.per_ip.remove_if(&remote.ip(), |_, n| *n == 0);
-                sink.on_close(id);
+                };
             });
         }
     }
 
+    /// Reads and writes one connection until it closes; returns whether any message was
+    /// handed up.
     async fn run_conn<S, IO>(
         &self,
         stream: IO,
         flow: Flow,
         mut rx: mpsc::Receiver<Vec<u8>>,
         sink: Arc<S>,
-    ) where
+    ) -> bool
+    where
         S: Sink + ?Sized,
         IO: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -546,6 +566,16 @@ impl Transports {
         });
         let mut framer = Framer::new(self.limits.max_message_size);
         let mut buf = vec![0u8; 16 * 1024];
+        let mut used = false;
+        // A bug while handling one message costs that message, not the connection.
+        let hand_up = |m: &[u8]| {
+            let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                sink.clone().on_message(m, flow.clone())
+            }));
+            if handled.is_err() {
+                tracing::error!("{}: a message hit a bug; dropped", flow);
+            }
+        };
         'read: loop {
             let n =
                 match tokio::time::timeout(self.limits.tcp_idle_timeout, rd.read(&mut buf)).await {
@@ -568,11 +598,15 @@ impl Transports {
                         // RFC 5626 §3.5.1: a double CRLF is answered with a single CRLF.
                         let _ = self.send_conn(id, b"\r\n".to_vec());
                     }
-                    Frame::Message(m) => sink.clone().on_message(&m, flow.clone()),
+                    Frame::Message(m) => {
+                        used = true;
+                        hand_up(&m);
+                    }
                     Frame::Fatal { why, head } => {
                         tracing::info!("{}: {}; closing", flow, why);
                         if let Some(head) = head {
-                            sink.clone().on_message(&head, flow.clone());
+                            used = true;
+                            hand_up(&head);
                         }
                         break 'read;
                     }
@@ -580,8 +614,16 @@ impl Transports {
             }
         }
         self.conns.remove(&id);
-        // The writer ends when every sender is dropped.
-        let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+        // The writer ends when every sender is dropped; one stuck on a peer that does not
+        // read is stopped (it holds the socket).
+        let writer_abort = writer.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), writer)
+            .await
+            .is_err()
+        {
+            writer_abort.abort();
+        }
+        used
     }
 
     fn send_conn(&self, id: u64, data: Vec<u8>) -> Result<(), SendError> {
@@ -625,6 +667,50 @@ impl Transports {
                 Some(id) => self.send_conn(id, data.to_vec()),
                 None => Err(SendError::ConnectionGone),
             },
+        }
+    }
+}
+
+/// Takes one of `max` connection slots; false when none is left.
+fn take_slot(count: &AtomicUsize, max: usize) -> bool {
+    count
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// Everything owed when a connection's task ends, however it ends (also by a panic):
+/// the entry and the counters back, and the sink told.
+struct Closing {
+    me: Arc<Transports>,
+    flow: Flow,
+    sink: Arc<dyn Sink>,
+    /// Whether the sink hears of it (outbound connections, and inbound ones that carried
+    /// a message: a connect-and-close flood costs the B2BUA nothing).
+    notify: bool,
+    /// Accepted (counted per address) or opened by us.
+    inbound: bool,
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        let me = &self.me;
+        if let Some(id) = self.flow.conn {
+            me.conns.remove(&id);
+        }
+        if self.inbound {
+            me.inbound_conns.fetch_sub(1, Ordering::Relaxed);
+            let ip = self.flow.remote.ip();
+            if let Some(mut n) = me.per_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+            }
+            me.per_ip.remove_if(&ip, |_, n| *n == 0);
+        } else {
+            me.outbound_conns.fetch_sub(1, Ordering::Relaxed);
+        }
+        if self.notify {
+            self.sink.on_close(&self.flow);
         }
     }
 }
