@@ -27,6 +27,8 @@ cat > "$work/config.toml" <<CFG
 [log]
 level = "warn"
 [sip]
+# the load comes from one address: no per-source rate limit
+rate_limit = 0
 listen = ["udp:127.0.0.1:$port"]
 workers = ${WORKERS:-1}
 [storage]

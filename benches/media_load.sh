@@ -33,6 +33,8 @@ vozbox_run() { # calls
 [log]
 level = "warn"
 [sip]
+# the load comes from one address: no per-source rate limit
+rate_limit = 0
 listen = ["udp:127.0.0.1:$port"]
 [storage]
 path = "$work/vozbox-$n.redb"

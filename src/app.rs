@@ -60,6 +60,10 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         Duration::from_secs(cfg.auth.ban_window),
         Duration::from_secs(cfg.auth.ban_duration),
     ));
+    let pike = Arc::new(crate::auth::pike::Pike::new(
+        cfg.sip.rate_limit,
+        Duration::from_secs(cfg.sip.rate_limit_block),
+    ));
     let registrar = Arc::new(Registrar {
         cfg: cfg.registrar.clone(),
         algorithms: cfg
@@ -119,6 +123,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         b2bua: b2bua.clone(),
         registrar: registrar.clone(),
         bans: bans.clone(),
+        pike: pike.clone(),
         inflight: Arc::new(Semaphore::new(cfg.sip.max_transactions)),
     });
     if let Some(addr) = cfg.api.addr() {
@@ -180,6 +185,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         }
         if n % 10 == 0 {
             bans.purge();
+            pike.purge();
         }
     }
 }

@@ -70,6 +70,11 @@ pub struct Sip {
     /// Seconds a TCP or TLS connection that carries no registration may stay silent
     /// before it is closed (one that a binding uses stays open while the binding lives).
     pub tcp_idle_timeout: u64,
+    /// Messages per second one address may send (carriers, DDI providers and password-less
+    /// direct friends excepted); above it the address is ignored. 0 turns it off.
+    pub rate_limit: u32,
+    /// Seconds a flooding address stays ignored after its last excess.
+    pub rate_limit_block: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -158,6 +163,8 @@ impl Default for Sip {
             max_connections: 4096,
             max_connections_per_ip: 64,
             tcp_idle_timeout: 300,
+            rate_limit: 200,
+            rate_limit_block: 30,
         }
     }
 }
@@ -362,6 +369,7 @@ impl Config {
                 1_000_000,
             ),
             ("sip", "tcp_idle_timeout", self.sip.tcp_idle_timeout, 86_400),
+            ("sip", "rate_limit_block", self.sip.rate_limit_block, 86_400),
             (
                 "registrar",
                 "max_contacts",

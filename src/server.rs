@@ -21,6 +21,7 @@ pub struct Server {
     pub b2bua: Arc<B2bua>,
     pub registrar: Arc<Registrar>,
     pub bans: Arc<Bans>,
+    pub pike: Arc<crate::auth::pike::Pike>,
     pub inflight: Arc<Semaphore>,
 }
 
@@ -185,6 +186,7 @@ impl Server {
 impl Sink for Server {
     fn is_blocked(&self, ip: IpAddr) -> bool {
         self.bans.is_banned(ip)
+            || (!self.b2bua.snapshot.load().is_trusted_address(ip) && !self.pike.allow(ip))
     }
 
     fn on_close(&self, flow: &Flow) {

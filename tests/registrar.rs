@@ -382,7 +382,12 @@ fn sha256_digest_registers() {
 /// server keeps answering.
 #[test]
 fn a_full_store_queue_sheds_with_503_retry_after() {
-    let v = Vozbox::start("shed", "[storage]\nwrite_queue = 1\n", PROVISION);
+    // (The burst comes from one address: no rate limit here, only the store queue.)
+    let v = Vozbox::start(
+        "shed",
+        "rate_limit = 0\n[storage]\nwrite_queue = 1\n",
+        PROVISION,
+    );
     let mut ua = RawUa::new(&v.addr(), "shed");
     let (_, nonce) = ua.challenge();
     let burst = 400u32;

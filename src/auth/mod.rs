@@ -3,5 +3,6 @@
 pub mod ban;
 pub mod digest;
 pub mod nonce;
+pub mod pike;
 pub mod trust;
 pub mod verify;

@@ -53,6 +53,29 @@ pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
     Source::MustAuthenticate
 }
 
+/// Every address and range the rule above trusts (ports aside): exempt from rate limits.
+pub fn trusted_networks(m: &crate::model::Model) -> Vec<ipnet::IpNet> {
+    let carriers = m.carriers.iter().map(|c| c.address.as_str());
+    let providers = m
+        .ddi_providers
+        .iter()
+        .flat_map(|p| p.addresses.iter().map(String::as_str));
+    let friends = m
+        .friends
+        .iter()
+        .filter(|f| f.mode == FriendMode::Direct && f.password.as_deref().unwrap_or("").is_empty())
+        .filter_map(|f| f.address.as_deref());
+    carriers
+        .chain(providers)
+        .chain(friends)
+        .filter_map(|a| {
+            a.parse::<ipnet::IpNet>()
+                .ok()
+                .or_else(|| a.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+        })
+        .collect()
+}
+
 /// Whether `spec` (an address or a CIDR range) contains `ip`.
 pub fn addr_matches(spec: &str, ip: IpAddr) -> bool {
     if let Ok(net) = spec.parse::<ipnet::IpNet>() {

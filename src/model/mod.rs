@@ -76,6 +76,8 @@ pub struct Snapshot {
     carrier_by_brand: HashMap<String, usize>,
     /// client → indices of its rating profiles
     rating_by_client: HashMap<String, Vec<usize>>,
+    /// Addresses and ranges of the trusted peers (auth/trust.rs), exempt from rate limits.
+    trusted: Vec<ipnet::IpNet>,
 }
 
 /// One rule of a call ACL with its pattern compiled (see [`Snapshot::call_acl`]).
@@ -117,6 +119,12 @@ impl Registrant<'_> {
 }
 
 impl Snapshot {
+    /// Whether `ip` is a carrier's, a DDI provider's or a password-less direct friend's
+    /// (whatever the port).
+    pub fn is_trusted_address(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
     pub fn new(model: Model) -> Snapshot {
         let mut s = Snapshot {
             client_by_domain: HashMap::new(),
@@ -131,8 +139,10 @@ impl Snapshot {
             ddi_by_number: HashMap::new(),
             carrier_by_brand: HashMap::new(),
             rating_by_client: HashMap::new(),
+            trusted: Vec::new(),
             model,
         };
+        s.trusted = crate::auth::trust::trusted_networks(&s.model);
         for (i, c) in s.model.clients.iter().enumerate() {
             s.client_by_name.insert(c.name.clone(), i);
         }
