@@ -97,8 +97,29 @@ impl B2bua {
         let peer = call.peer(side);
         if method == "BYE" {
             let ok = response(&inc.msg, 200, "OK", "");
-            self.out
-                .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
+            // The BYE that ends an answered call is answered once its record is durable:
+            // a call its party saw end always has its CDR, even across a crash.
+            let ends_call = call.phase == Phase::Answered
+                && match side {
+                    Side::A => true,
+                    Side::B(i) => call.winner == Some(i),
+                };
+            let mut answer = None;
+            if ends_call {
+                let (out, via, flow, key) = (
+                    self.out.clone(),
+                    inc.checked.via.clone(),
+                    inc.flow.clone(),
+                    inc.key.clone(),
+                );
+                let send: crate::store::writer::Done = Box::new(move |_| {
+                    out.send(&via, &flow, ok, key.as_deref());
+                });
+                answer = Some(send);
+            } else {
+                self.out
+                    .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
+            }
             match (side, call.phase) {
                 (Side::A, Phase::Ringing) => {
                     // A BYE before the answer: the caller gave up.
@@ -111,11 +132,11 @@ impl B2bua {
                     if let Some(p) = peer {
                         self.hang_up(&mut call, p, &cell);
                     }
-                    self.end(&mut call, "answered", 200);
+                    self.end_then(&mut call, "answered", 200, answer);
                 }
                 (Side::B(i), Phase::Answered) if call.winner == Some(i) => {
                     self.hang_up(&mut call, Side::A, &cell);
-                    self.end(&mut call, "answered", 200);
+                    self.end_then(&mut call, "answered", 200, answer);
                 }
                 (Side::B(i), _) => {
                     // A branch that is not the call hangs up its early dialog.

@@ -5,14 +5,28 @@ use super::call::{Call, Info, Phase};
 use super::B2bua;
 use crate::auth::nonce::now_secs;
 use crate::model::Cdr;
-use crate::store::writer::Op;
+use crate::store::writer::{Done, Op, Written};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl B2bua {
     /// Ends a call once: the record is written and the call forgotten after a while.
     pub(super) fn end(self: &Arc<Self>, call: &mut Call, disposition: &str, code: u16) {
+        self.end_then(call, disposition, code, None);
+    }
+
+    /// The same, running `after` once the record is durable (or the store gave up).
+    pub(super) fn end_then(
+        self: &Arc<Self>,
+        call: &mut Call,
+        disposition: &str,
+        code: u16,
+        after: Option<Done>,
+    ) {
         if call.phase == Phase::Ended {
+            if let Some(a) = after {
+                a(Written::Durable);
+            }
             return;
         }
         call.phase = Phase::Ended;
@@ -38,7 +52,7 @@ impl B2bua {
         let mut info = call.info.clone();
         info.disposition = disposition.to_string();
         info.code = code;
-        self.write_cdr(&call.a.call_id, info, now_secs());
+        self.write_cdr(&call.a.call_id, info, now_secs(), after);
     }
 
     /// Records a call refused before any branch was tried.
@@ -46,10 +60,10 @@ impl B2bua {
         let mut info = info;
         info.disposition = disposition.to_string();
         info.code = code;
-        self.write_cdr(call_id, info, now);
+        self.write_cdr(call_id, info, now, None);
     }
 
-    fn write_cdr(&self, call_id: &str, info: Info, end: u64) {
+    fn write_cdr(&self, call_id: &str, info: Info, end: u64, after: Option<Done>) {
         let duration = info.answer.map(|a| end.saturating_sub(a)).unwrap_or(0);
         let cdr = Cdr {
             call_id: call_id.to_string(),
@@ -68,9 +82,10 @@ impl B2bua {
         };
         // Never wait under a call lock or on a receive thread: a full queue hands the record
         // to a blocking thread that waits for room.
-        if let Err(ops) = self.writer.try_queue(vec![Op::Cdr(Box::new(cdr))]) {
+        if let Err((ops, done)) = self.writer.try_queue(vec![Op::Cdr(Box::new(cdr))], after) {
             let writer = self.writer.clone();
-            self.rt.spawn_blocking(move || writer.submit_wait(ops));
+            self.rt
+                .spawn_blocking(move || writer.submit_wait(ops, done));
         }
     }
 }

@@ -221,6 +221,36 @@ impl Shared {
     }
 }
 
+/// The relay's per-packet decision for one socket, as the forwarding task takes it: is the
+/// packet RTP/RTCP-shaped, and does it come from that socket's (latched) peer. Exposed for
+/// the fuzz target of the packet path.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct PacketGate {
+    peer: Peer,
+}
+
+#[doc(hidden)]
+impl PacketGate {
+    pub fn new(advertised: SocketAddr) -> PacketGate {
+        let g = PacketGate::default();
+        g.peer.advertise(advertised);
+        g
+    }
+    /// Whether the packet would be forwarded.
+    pub fn pass(&self, packet: &[u8], rtcp: bool, src: SocketAddr, now_ms: u64) -> bool {
+        plausible(packet, rtcp) && self.peer.accept(src, now_ms)
+    }
+    /// Where the relay sends to this peer.
+    pub fn destination(&self) -> Option<SocketAddr> {
+        self.peer.current()
+    }
+    /// When learning ends (ms; 0 = no packet yet).
+    pub fn learning_until(&self) -> u64 {
+        self.peer.state.load().learn_until
+    }
+}
+
 /// An RTP (or RTCP) packet: version 2 and a whole fixed header.
 fn plausible(p: &[u8], rtcp: bool) -> bool {
     p.len() >= if rtcp { 8 } else { 12 } && p[0] >> 6 == 2

@@ -134,13 +134,18 @@ impl Writer {
         }
     }
 
-    /// Queues changes that must not be dropped (call records) without blocking: when the
-    /// queue is full they come back, for the caller to queue from a thread that may wait
-    /// (`submit_wait`).
-    pub fn try_queue(&self, ops: Vec<Op>) -> Result<(), Vec<Op>> {
-        match self.tx.try_send(Job { ops, done: None }) {
+    /// Queues changes that must not be dropped (call records) without blocking, with what
+    /// to run once they are durable: when the queue is full both come back, for the caller
+    /// to queue from a thread that may wait (`submit_wait`).
+    #[allow(clippy::type_complexity)]
+    pub fn try_queue(
+        &self,
+        ops: Vec<Op>,
+        done: Option<Done>,
+    ) -> Result<(), (Vec<Op>, Option<Done>)> {
+        match self.tx.try_send(Job { ops, done }) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(job)) => Err(job.ops),
+            Err(TrySendError::Full(job)) => Err((job.ops, job.done)),
             Err(TrySendError::Disconnected(_)) => {
                 tracing::error!("store: the writer has stopped; a change is lost");
                 Ok(())
@@ -149,8 +154,8 @@ impl Writer {
     }
 
     /// Queues changes, waiting for room in the queue when it is full.
-    pub fn submit_wait(&self, ops: Vec<Op>) {
-        if self.tx.send(Job { ops, done: None }).is_err() {
+    pub fn submit_wait(&self, ops: Vec<Op>, done: Option<Done>) {
+        if self.tx.send(Job { ops, done }).is_err() {
             tracing::error!("store: the writer has stopped; a change is lost");
         }
     }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs each fuzz target for SECONDS (default 30) from its seed corpus, one after the other,
+# and prints one summary line per target (executions, coverage). A crash, a panic or a
+# failed invariant stops the run with a non-zero exit and leaves the input in
+# fuzz/artifacts/<target>/. cargo-fuzz is installed when missing; the stable toolchain is
+# enough (RUSTC_BOOTSTRAP lets it take the sanitizer flags).
+#   fuzz/run.sh [SECONDS] [TARGET...]      SANITIZER=address|none (default address)
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-30}
+shift || true
+targets=${*:-sip_message stream_framing digest_header provisioning sdp rtp_path}
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+mkdir -p logs
+for t in $targets; do
+  case $t in
+    sip_message|stream_framing) seeds=../tests/data/rfc4475 ;;
+    digest_header) seeds=seeds/digest ;;
+    provisioning) seeds=../docs/examples ;;
+    sdp) seeds=seeds/sdp ;;
+    rtp_path) seeds=seeds/rtp ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+  mkdir -p "corpus/$t"
+  if ! cargo fuzz run -O -s "${SANITIZER:-address}" "$t" "corpus/$t" "$seeds" -- \
+      -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 > "logs/$t.log" 2>&1; then
+    tail -40 "logs/$t.log" >&2
+    echo "fuzz target $t FAILED (log: fuzz/logs/$t.log)" >&2
+    exit 1
+  fi
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | awk '{print $2}')
+  cov=$(grep -E '^#[0-9]+ *DONE' "logs/$t.log" | grep -o 'cov: [0-9]*' | awk '{print $2}')
+  ft=$(grep -E '^#[0-9]+ *DONE' "logs/$t.log" | grep -o 'ft: [0-9]*' | awk '{print $2}')
+  corp=$(ls "corpus/$t" | wc -l)
+  printf '%-15s %6ss %12s execs  cov %6s  ft %7s  corpus %6s\n' "$t" "$secs" "$execs" "$cov" "$ft" "$corp"
+done
