@@ -19,3 +19,8 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+# Every fuzz target for a short while (FUZZ_SECONDS each, 30 by default; 0 skips): a new
+# crash, panic or broken invariant fails the run. Long runs: fuzz/run.sh 600.
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  SANITIZER=${SANITIZER:-none} fuzz/run.sh "${FUZZ_SECONDS:-30}"
+fi
