@@ -29,9 +29,10 @@ for t in $targets; do
     echo "fuzz target $t FAILED (log: fuzz/logs/$t.log)" >&2
     exit 1
   fi
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | awk '{print $2}')
-  cov=$(grep -E '^#[0-9]+ *DONE' "logs/$t.log" | grep -o 'cov: [0-9]*' | awk '{print $2}')
-  ft=$(grep -E '^#[0-9]+ *DONE' "logs/$t.log" | grep -o 'ft: [0-9]*' | awk '{print $2}')
+  # (-a: libFuzzer logs hold raw bytes; a missing figure must not stop the next target)
+  execs=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | awk '{print $2}' || true)
+  cov=$(grep -aE '^#[0-9]+ *DONE' "logs/$t.log" | grep -ao 'cov: [0-9]*' | awk '{print $2}' || true)
+  ft=$(grep -aE '^#[0-9]+ *DONE' "logs/$t.log" | grep -ao 'ft: [0-9]*' | awk '{print $2}' || true)
   corp=$(ls "corpus/$t" | wc -l)
   printf '%-15s %6ss %12s execs  cov %6s  ft %7s  corpus %6s\n' "$t" "$secs" "$execs" "$cov" "$ft" "$corp"
 done

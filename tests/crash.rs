@@ -41,16 +41,26 @@ fn users_csv(dir: &Path, name: &str, range: std::ops::Range<usize>) -> PathBuf {
     p
 }
 
+/// A background SIPp, killed when dropped (also when the test fails).
+struct Bg(Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// SIPp in the background with a message log (to learn what was answered).
-fn sipp_bg(dir: &Path, args: &[&str], log: &str) -> Child {
-    Command::new("sipp")
+fn sipp_bg(dir: &Path, args: &[&str], log: &str) -> Bg {
+    Bg(Command::new("sipp")
         .current_dir(dir)
         .args(args)
         .args(["-nostdin", "-trace_msg", "-message_file", log])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("sipp")
+        .expect("sipp"))
 }
 
 fn scenario(name: &str) -> String {
@@ -95,7 +105,7 @@ fn sigkill_under_load_loses_no_acknowledged_binding_or_ended_call() {
     let uac = scenario("benches/sipp/uac_bench.xml");
     let uas_sf = scenario("tests/sipp/uas_answer.xml");
     let uas_p = uas_port.to_string();
-    let mut uas = sipp_bg(
+    let uas = sipp_bg(
         &dir,
         &["-sf", &uas_sf, "-t", "u1", "-i", "127.0.0.7", "-p", &uas_p],
         "uas.log",
@@ -141,7 +151,7 @@ fn sigkill_under_load_loses_no_acknowledged_binding_or_ended_call() {
     assert!(calls1.status.success(), "first calls failed");
 
     // More of both, and SIGKILL in the middle of it.
-    let mut reg2 = sipp_bg(
+    let reg2 = sipp_bg(
         &dir,
         &[
             "-sf",
@@ -162,7 +172,7 @@ fn sigkill_under_load_loses_no_acknowledged_binding_or_ended_call() {
         ],
         "reg2.log",
     );
-    let mut calls2 = sipp_bg(
+    let calls2 = sipp_bg(
         &dir,
         &[
             "-sf",
@@ -188,10 +198,7 @@ fn sigkill_under_load_loses_no_acknowledged_binding_or_ended_call() {
     std::thread::sleep(Duration::from_millis(2500));
     v.kill(); // SIGKILL
     std::thread::sleep(Duration::from_millis(300));
-    for c in [&mut reg2, &mut calls2, &mut uas] {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    drop((reg2, calls2, uas));
 
     // Restarted on the same database.
     v.spawn(None);
