@@ -23,16 +23,8 @@ uas_port=26070
 trap 'kill $pid $uas 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
-cat > "$work/config.toml" <<CFG
-[log]
-level = "warn"
-[sip]
-# the load comes from one address: no per-source rate limit
-rate_limit = 0
-listen = ["udp:127.0.0.1:$port"]
+bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 workers = ${WORKERS:-1}
-[storage]
-path = "$work/vozbox.redb"
 [api]
 listen = ""
 CFG

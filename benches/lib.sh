@@ -34,6 +34,18 @@ PROV
   printf 'SEQUENTIAL\n600100200;\n' > "$3"
 }
 
+# Writes the benchmarks' vozbox config to $1: UDP on 127.0.0.1:$2, the database at $3, logs
+# at warn, no per-source rate limit (the load comes from one address); then any further
+# lines from stdin (more keys of [sip] first, then other tables).
+bench_config() {
+  {
+    printf '[log]\nlevel = "warn"\n[sip]\n# the load comes from one address: no per-source rate limit\n'
+    printf 'rate_limit = 0\nlisten = ["udp:127.0.0.1:%s"]\n' "$2"
+    cat
+    printf '[storage]\npath = "%s"\n' "$3"
+  } > "$1"
+}
+
 # Starts "$bin" with config $1 and provisioning $2 (output in $3.out/.log); sets $pid.
 start_vozbox() {
   "$bin" run --config "$1" --provision "$2" > "$3.out" 2> "$3.log" &

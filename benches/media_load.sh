@@ -29,15 +29,7 @@ bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 
 vozbox_run() { # calls
   local n=$1 hold=$(( (n / 200 + secs + 30) * 1000 ))
-  cat > "$work/config.toml" <<CFG
-[log]
-level = "warn"
-[sip]
-# the load comes from one address: no per-source rate limit
-rate_limit = 0
-listen = ["udp:127.0.0.1:$port"]
-[storage]
-path = "$work/vozbox-$n.redb"
+  bench_config "$work/config.toml" "$port" "$work/vozbox-$n.redb" <<CFG
 [api]
 listen = "127.0.0.1:$((port + 1))"
 [calls]

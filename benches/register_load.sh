@@ -33,16 +33,8 @@ port=25060
     echo "127.0.0.1;[authentication username=u$i password=Bench-Pass-$i];u$i"
   done
 } > "$work/users.csv"
-cat > "$work/config.toml" <<CFG
-[log]
-level = "warn"
-[sip]
-# the load comes from one address: no per-source rate limit
-rate_limit = 0
-listen = ["udp:127.0.0.1:$port"]
+bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 workers = ${WORKERS:-1}
-[storage]
-path = "$work/vozbox.redb"
 CFG
 
 "$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &

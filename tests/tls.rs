@@ -448,18 +448,23 @@ fn old_tls_versions_are_refused_and_a_new_certificate_is_picked_up_without_a_res
     );
     // And a restart with it stops with the same message.
     v.kill();
-    let out = Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&v.config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_fails(&v.config);
     assert!(
         err.contains("vozbox.crt") && err.contains("no certificate"),
         "{}",
         err
     );
+}
+
+/// `vozbox run` with `config`, which must stop with an error: what it printed.
+fn start_fails(config: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "vozbox started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -479,13 +484,7 @@ fn an_expired_certificate_stops_the_start_naming_the_file() {
         ),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_fails(&config);
     assert!(
         err.contains("expired.crt") && err.contains("expired on"),
         "{}",
