@@ -5,15 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # The real peers: SIPp (sip-tester) and baresip (baresip-core); the TLS tests also use
 # OpenSSL's command line (certificates for a TLS peer) and Python's ssl module (a client
-# limited to old TLS versions); the hostile-traffic tests run SIPVicious (sipvicious).
+# limited to old TLS versions); the hostile-traffic tests run SIPVicious (sipvicious); the
+# fuzz targets' libFuzzer needs a C++ compiler.
 missing=
-for tool in sipp baresip openssl python3 svwar; do
+for tool in sipp baresip openssl python3 svwar g++; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious g++ >/dev/null
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 cargo fmt --all -- --check

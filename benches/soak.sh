@@ -20,7 +20,7 @@ bin="$here/target/release/vozbox"
 work=$(mktemp -d /tmp/vozbox-soak.XXXXXX)
 port=27060
 uas_port=27070
-trap 'kill $pid $uas $uac $regs 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+trap 'kill ${pid:-} ${uas:-} ${uac:-} ${regs:-} 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 {
@@ -30,15 +30,7 @@ bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
     echo "127.0.0.1;[authentication username=u$i password=Soak-Pass-$i];u$i"
   done
 } > "$work/users.csv"
-cat > "$work/config.toml" <<CFG
-[log]
-level = "warn"
-[sip]
-# the load comes from one address: no per-source rate limit
-rate_limit = 0
-listen = ["udp:127.0.0.1:$port"]
-[storage]
-path = "$work/vozbox.redb"
+bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 [api]
 listen = ""
 CFG

@@ -10,7 +10,6 @@ cd "$(dirname "$0")"
 secs=${1:-30}
 shift || true
 targets=${*:-sip_message stream_framing digest_header provisioning sdp rtp_path}
-export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 mkdir -p logs
 for t in $targets; do
@@ -23,7 +22,7 @@ for t in $targets; do
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   mkdir -p "corpus/$t"
-  if ! cargo fuzz run -O -s "${SANITIZER:-address}" "$t" "corpus/$t" "$seeds" -- \
+  if ! RUSTC_BOOTSTRAP=1 cargo fuzz run -O -s "${SANITIZER:-address}" "$t" "corpus/$t" "$seeds" -- \
       -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 > "logs/$t.log" 2>&1; then
     tail -40 "logs/$t.log" >&2
     echo "fuzz target $t FAILED (log: fuzz/logs/$t.log)" >&2
@@ -31,8 +30,8 @@ for t in $targets; do
   fi
   # (-a: libFuzzer logs hold raw bytes; a missing figure must not stop the next target)
   execs=$(grep -ao 'stat::number_of_executed_units: [0-9]*' "logs/$t.log" | awk '{print $2}' || true)
-  cov=$(grep -aE '^#[0-9]+ *DONE' "logs/$t.log" | grep -ao 'cov: [0-9]*' | awk '{print $2}' || true)
-  ft=$(grep -aE '^#[0-9]+ *DONE' "logs/$t.log" | grep -ao 'ft: [0-9]*' | awk '{print $2}' || true)
+  cov=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "logs/$t.log" | grep -ao 'cov: [0-9]*' | awk '{print $2}' || true)
+  ft=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "logs/$t.log" | grep -ao 'ft: [0-9]*' | awk '{print $2}' || true)
   corp=$(ls "corpus/$t" | wc -l)
   printf '%-15s %6ss %12s execs  cov %6s  ft %7s  corpus %6s\n' "$t" "$secs" "$execs" "$cov" "$ft" "$corp"
 done

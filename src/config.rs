@@ -448,6 +448,9 @@ impl Config {
                 "expected at least one name, none empty".into(),
             ));
         }
+        if self.sip.rate_limit_block == 0 {
+            return Err(("sip", "rate_limit_block", "expected seconds above 0".into()));
+        }
         if self.sip.tcp_idle_timeout == 0 {
             return Err(("sip", "tcp_idle_timeout", "expected seconds above 0".into()));
         }

@@ -33,18 +33,32 @@ fn legitimate_call(v: &Vozbox) {
     sipp_ok(&bob.wait(Duration::from_secs(20)));
 }
 
-fn sipvicious(tool: &str, args: &[&str], v: &Vozbox) -> Child {
-    Command::new(tool)
+/// A running scanner, killed if the test fails before it ends.
+struct Scan(Option<Child>);
+
+impl Drop for Scan {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn sipvicious(tool: &str, args: &[&str], v: &Vozbox) -> Scan {
+    let c = Command::new(tool)
         .args(args)
         .args(["-p", &v.port.to_string(), "127.0.0.1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{} (apt-get install sipvicious): {}", tool, e))
+        .unwrap_or_else(|e| panic!("{} (apt-get install sipvicious): {}", tool, e));
+    Scan(Some(c))
 }
 
-fn finish(c: Child) -> String {
-    let out = c.wait_with_output().unwrap();
+/// What the scanner printed once it ended.
+fn finish(mut s: Scan) -> String {
+    let out = s.0.take().unwrap().wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
@@ -123,7 +137,7 @@ fn a_flood_from_one_address_is_dropped_while_another_calls() {
         let end = Instant::now() + Duration::from_secs(4);
         while Instant::now() < end && sent < 400_000 {
             let m = format!(
-                "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:9;branch=z9hG4bKf{sent}\r\nFrom: <sip:x@127.0.0.2>;tag=f\r\nTo: <sip:127.0.0.1>\r\nCall-ID: flood-{sent}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+                "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:9;rport;branch=z9hG4bKf{sent}\r\nFrom: <sip:x@127.0.0.2>;tag=f\r\nTo: <sip:127.0.0.1>\r\nCall-ID: flood-{sent}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
             );
             if s.send_to(m.as_bytes(), &target).is_ok() {
                 sent += 1;
@@ -145,7 +159,7 @@ fn a_flood_from_one_address_is_dropped_while_another_calls() {
     assert!(sent > 5_000, "the flood sent only {}", sent);
     // The first second's allowance (200) is answered, hardly more: the rest is dropped.
     assert!(
-        answered <= 400,
+        answered > 0 && answered <= 400,
         "{} of {} flood messages answered",
         answered,
         sent
@@ -174,7 +188,7 @@ fn a_flood_from_one_address_is_dropped_while_another_calls() {
         &["-timeout", "3s"],
     );
     assert!(
-        !probe.ok,
+        !probe.ok && !probe.messages.contains("SIP/2.0 200"),
         "a flooding address was answered: {}",
         probe.messages
     );

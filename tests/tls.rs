@@ -456,15 +456,35 @@ fn old_tls_versions_are_refused_and_a_new_certificate_is_picked_up_without_a_res
     );
 }
 
-/// `vozbox run` with `config`, which must stop with an error: what it printed.
+/// `vozbox run` with `config`, which must stop with an error within 20 s: what it printed.
 fn start_fails(config: &Path) -> String {
-    let out = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(["run", "--config"])
         .arg(config)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success(), "vozbox started");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("vozbox started instead of stopping with an error");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    err
 }
 
 #[test]

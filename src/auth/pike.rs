@@ -6,6 +6,7 @@
 
 use dashmap::DashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct Pike {
@@ -14,6 +15,8 @@ pub struct Pike {
     block: Duration,
     start: Instant,
     state: DashMap<IpAddr, Window>,
+    /// When the table was last swept because it was full (ms since `start`).
+    last_sweep: AtomicU64,
 }
 
 struct Window {
@@ -35,6 +38,7 @@ impl Pike {
             block,
             start: Instant::now(),
             state: DashMap::new(),
+            last_sweep: AtomicU64::new(0),
         }
     }
 
@@ -48,14 +52,33 @@ impl Pike {
             return true;
         }
         let now = self.now_ms();
-        if self.state.len() >= MAX_TRACKED && !self.state.contains_key(&ip) {
-            self.purge();
-        }
-        let mut w = self.state.entry(ip).or_insert(Window {
-            since: now,
-            count: 0,
-            blocked_until: 0,
-        });
+        let mut w = match self.state.get_mut(&ip) {
+            Some(w) => w,
+            None => {
+                // A new address: the table is bounded. When full it is swept at most once
+                // a second; still full, the address goes uncounted (a flood of spoofed
+                // sources costs neither memory nor a sweep per packet).
+                if self.state.len() >= MAX_TRACKED {
+                    let last = self.last_sweep.load(Ordering::Relaxed);
+                    if now.saturating_sub(last) >= 1000
+                        && self
+                            .last_sweep
+                            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                            .is_ok()
+                    {
+                        self.purge();
+                    }
+                    if self.state.len() >= MAX_TRACKED {
+                        return true;
+                    }
+                }
+                self.state.entry(ip).or_insert(Window {
+                    since: now,
+                    count: 0,
+                    blocked_until: 0,
+                })
+            }
+        };
         if now.saturating_sub(w.since) >= 1000 {
             w.since = now;
             w.count = 0;

@@ -587,9 +587,6 @@ impl Transports {
                         break;
                     }
                 };
-            if sink.is_blocked(remote.ip()) {
-                break;
-            }
             framer.push(&buf[..n]);
             loop {
                 match framer.next_frame() {
@@ -598,6 +595,9 @@ impl Transports {
                         // RFC 5626 §3.5.1: a double CRLF is answered with a single CRLF.
                         let _ = self.send_conn(id, b"\r\n".to_vec());
                     }
+                    // Counted per message (bans, rate limit): pipelining does not
+                    // get more through than datagrams would.
+                    Frame::Message(_) if sink.is_blocked(remote.ip()) => break 'read,
                     Frame::Message(m) => {
                         used = true;
                         hand_up(&m);

@@ -54,9 +54,10 @@ const LINGER: Duration = Duration::from_micros(500);
 /// commit, so at thousands of calls per second a few dozen commits a second do.
 const CDR_LINGER: Duration = Duration::from_millis(20);
 
-/// Whether someone waits for this job's commit (a registration's 200 OK).
+/// Whether someone waits for this job's commit at once (a registration's 200 OK). A call
+/// record keeps its longer batching even when a BYE's 200 waits for it.
 fn urgent(j: &Job) -> bool {
-    j.done.is_some() || j.ops.iter().any(|o| !matches!(o, Op::Cdr(_)))
+    j.ops.iter().any(|o| !matches!(o, Op::Cdr(_)))
 }
 
 fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
@@ -146,8 +147,11 @@ impl Writer {
         match self.tx.try_send(Job { ops, done }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(job)) => Err((job.ops, job.done)),
-            Err(TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Disconnected(job)) => {
                 tracing::error!("store: the writer has stopped; a change is lost");
+                if let Some(d) = job.done {
+                    d(Written::Failed);
+                }
                 Ok(())
             }
         }
@@ -155,7 +159,10 @@ impl Writer {
 
     /// Queues changes, waiting for room in the queue when it is full.
     pub fn submit_wait(&self, ops: Vec<Op>, done: Option<Done>) {
-        if self.tx.send(Job { ops, done }).is_err() {
+        if let Err(e) = self.tx.send(Job { ops, done }) {
+            if let Some(d) = e.0.done {
+                d(Written::Failed);
+            }
             tracing::error!("store: the writer has stopped; a change is lost");
         }
     }
