@@ -186,7 +186,9 @@ impl Server {
 impl Sink for Server {
     fn is_blocked(&self, ip: IpAddr) -> bool {
         self.bans.is_banned(ip)
-            || (!self.b2bua.snapshot.load().is_trusted_address(ip) && !self.pike.allow(ip))
+            || (self.pike.enabled()
+                && !self.b2bua.snapshot.load().is_trusted_address(ip)
+                && !self.pike.allow(ip))
     }
 
     fn on_close(&self, flow: &Flow) {

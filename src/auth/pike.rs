@@ -42,6 +42,11 @@ impl Pike {
         }
     }
 
+    /// Whether a limit is set (`rate_limit` above 0).
+    pub fn enabled(&self) -> bool {
+        self.limit > 0
+    }
+
     fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }

@@ -202,7 +202,6 @@ impl B2bua {
         out
     }
 
-    /// Relay port pairs in use (two per call with media).
     /// Whether a call in progress sends over this connection (asked only when the
     /// connection has been idle for the idle timeout).
     pub fn uses_connection(&self, flow: &Flow) -> bool {
@@ -215,6 +214,7 @@ impl B2bua {
         })
     }
 
+    /// Relay port pairs in use (two per call with media).
     pub fn media_ports_in_use(&self) -> usize {
         self.media.ports_in_use()
     }
