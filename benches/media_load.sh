@@ -7,6 +7,9 @@
 #   apt-get install rtpengine-daemon     # optional: without it only vozbox is measured
 #   cargo build --release && benches/media_load.sh [CALLS...] [SECONDS]
 #   e.g. benches/media_load.sh "250 500 1000" 20
+#   RTPENGINE=0 measures vozbox only; GEN_SENDERS, GEN_SOCKETS and GEN_BATCH_US set the
+#   generator's sender threads (1), sockets (16) and receive batching (200 µs);
+#   RELAY_THREADS and BATCH_US set vozbox's [media] threads and batch_us.
 set -euo pipefail
 counts=${1:-"250 500 1000"}
 secs=${2:-20}
@@ -38,6 +41,8 @@ max_duration = 86400
 port_min = 30000
 port_max = 39999
 timeout = 0
+threads = ${RELAY_THREADS:-0}
+batch_us = ${BATCH_US:-200}
 CFG
   start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
   local vpid=$pid; pids+=("$vpid")
@@ -56,7 +61,7 @@ CFG
     sleep 0.5
   done
   sed -n 's/.*A \([0-9]*\): [0-9]*  B \([0-9]*\): .*/\1 \2/p' "$work/calls.txt" > "$work/ports.txt"
-  printf 'vozbox    %s\n' "$("$gen" "$work/ports.txt" "$secs" "$vpid")"
+  printf 'vozbox    %s\n' "$("$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")"
   kill "$uac" "$uas" "$vpid" 2>/dev/null || true
   wait "$uac" "$uas" "$vpid" 2>/dev/null || true
 }
@@ -92,12 +97,13 @@ for i in range(int(sys.argv[1])):
     a = ng({"command": "answer", "call-id": cid, "from-tag": "a", "to-tag": "b", "sdp": sdp(10002)}, 2 * i + 1)
     print(a, b)
 PY
-  printf 'rtpengine %s\n' "$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid")"
+  printf 'rtpengine %s\n' "$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")"
   kill "$rpid" 2>/dev/null || true
   wait "$rpid" 2>/dev/null || true
 }
 
 for n in $counts; do
   vozbox_run "$n"
-  if command -v rtpengine >/dev/null; then rtpengine_run "$n"; else echo "rtpengine: not installed"; fi
+  if [ "${RTPENGINE:-1}" = 0 ]; then :
+  elif command -v rtpengine >/dev/null; then rtpengine_run "$n"; else echo "rtpengine: not installed"; fi
 done

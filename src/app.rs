@@ -109,7 +109,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         cfg.media.clone(),
         prompts,
         tokio::runtime::Handle::current(),
-    ));
+    )?);
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),

@@ -198,6 +198,12 @@ pub struct Media {
     pub timeout: u64,
     /// The voice notifications: `<sounds>/<language>/<cause>.wav`.
     pub sounds: std::path::PathBuf,
+    /// Forwarding threads of the relay; 0: one per core.
+    pub threads: usize,
+    /// Microseconds a forwarding thread lets packets gather after a round that served
+    /// more than one socket (fewer wake-ups under load, at most this much added delay);
+    /// 0: never waits.
+    pub batch_us: u64,
 }
 
 impl Default for Media {
@@ -209,6 +215,8 @@ impl Default for Media {
             port_max: 29999,
             timeout: 60,
             sounds: "sounds".into(),
+            threads: 0,
+            batch_us: 200,
         }
     }
 }
@@ -433,6 +441,12 @@ impl Config {
         }
         if m.timeout > 86_400 {
             return Err(("media", "timeout", "expected at most 86400".into()));
+        }
+        if m.threads > 64 {
+            return Err(("media", "threads", "expected at most 64".into()));
+        }
+        if m.batch_us > 10_000 {
+            return Err(("media", "batch_us", "expected at most 10000 (10 ms)".into()));
         }
         if !(1..=60).contains(&self.tls.handshake_timeout) {
             return Err((

@@ -6,6 +6,7 @@
 pub mod g711;
 pub mod ports;
 pub mod prompts;
+pub mod relay;
 pub mod sdp;
 pub mod session;
 
@@ -49,6 +50,8 @@ pub struct Media {
     pub prompts: prompts::Prompts,
     /// Relay sets by bind address, advertised address and port range, made on first use.
     sets: DashMap<String, Arc<RelaySet>>,
+    /// The forwarding threads every session's sockets are served by.
+    relay: relay::Relay,
     rt: tokio::runtime::Handle,
 }
 
@@ -61,14 +64,22 @@ impl Media {
         default: config::Media,
         prompts: prompts::Prompts,
         rt: tokio::runtime::Handle,
-    ) -> Media {
-        Media {
+    ) -> std::io::Result<Media> {
+        let relay = relay::Relay::start(
+            match default.threads {
+                0 => relay::default_threads(),
+                n => n,
+            },
+            std::time::Duration::from_micros(default.batch_us),
+        )?;
+        Ok(Media {
             timeout: default.timeout,
             prompts,
             default,
             sets: DashMap::new(),
+            relay,
             rt,
-        }
+        })
     }
 
     fn set(&self, def: Option<&MediaRelaySet>) -> Result<Arc<RelaySet>, MediaError> {
@@ -120,7 +131,7 @@ impl Media {
             let (Some(a), Some(b)) = (set.pool.take(), set.pool.take()) else {
                 return Err(MediaError::Exhausted(name.to_string()));
             };
-            match MediaSession::open(set.bind, set.advertised, a, b) {
+            match MediaSession::open(&self.relay, set.bind, set.advertised, a, b) {
                 Ok(s) => return Ok(s),
                 // The leases went back to the pool's end; try the next pairs.
                 Err(e) => last = e.to_string(),

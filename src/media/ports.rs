@@ -2,14 +2,14 @@
 //! the next), handed out and returned once per call — never per packet. A lease returns
 //! its port when dropped, so every path that ends a call (or fails to set one up) gives
 //! the port back — with its two sockets still bound, up to `KEEP_BOUND` pairs, so the next
-//! call on that port needs no `socket`/`bind`/registration.
+//! call on that port needs no `socket`/`bind`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// An RTP and an RTCP socket, bound and registered with the runtime.
-pub type Sockets = (tokio::net::UdpSocket, tokio::net::UdpSocket);
+/// An RTP and an RTCP socket, bound and non-blocking.
+pub type Sockets = (std::net::UdpSocket, std::net::UdpSocket);
 
 /// Pairs kept bound while free: saves the set-up of four sockets per call, bounded so an
 /// idle server does not hold thousands of descriptors.

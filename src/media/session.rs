@@ -10,18 +10,18 @@
 //! someone spraying the port is dropped). A new SDP with another address starts learning
 //! again; the same SDP repeated (a session refresh, a retransmitted ACK) changes nothing.
 //!
-//! One task per socket. Per packet no allocation and no lock: each socket's peer state is
-//! one immutable value behind an `ArcSwap`, replaced whole (compare-and-swap) only while
-//! learning; counters are atomics.
+//! The sockets are served by the relay's forwarding threads (`relay.rs`). Per packet no
+//! allocation and no lock: each socket's peer state is one immutable value behind an
+//! `ArcSwap`, replaced whole (compare-and-swap) only while learning; counters are atomics.
 
 use super::ports::Lease;
 use super::sdp::Advertised;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::net::UdpSocket;
 
 /// How long after its first packet a side keeps learning where it really sends from.
 const LEARNING_MS: u64 = 3_000;
@@ -50,6 +50,12 @@ struct PeerState {
 #[derive(Default)]
 struct Peer {
     state: ArcSwap<PeerState>,
+    /// The socket is connected to the settled source (`connect`): the kernel drops every
+    /// other source before it is read, and sends take the connection's cached route.
+    connected: AtomicBool,
+    /// Held while the socket is connected or disconnected, so that a new SDP and a source
+    /// settling at the same moment do not cross. Never taken per packet.
+    switch: Mutex<()>,
 }
 
 impl Peer {
@@ -96,6 +102,51 @@ impl Peer {
         self.state.load().current
     }
 
+    /// Whether `src` is this peer for good: the advertised address itself, or the source
+    /// latched when learning ended.
+    fn settled(&self, src: SocketAddr, now_ms: u64) -> bool {
+        let st = self.state.load();
+        st.current == Some(src) && (st.exact || (st.learn_until != 0 && now_ms >= st.learn_until))
+    }
+
+    /// Connects `sock` to `src` once `src` has settled (checked again under the switch:
+    /// a new SDP may just have come).
+    fn connect(&self, sock: &UdpSocket, src: SocketAddr, now_ms: u64) {
+        if self.connected.load(Ordering::Relaxed) || !self.settled(src, now_ms) {
+            return;
+        }
+        let _g = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.connected.load(Ordering::Relaxed)
+            && self.settled(src, now_ms)
+            && sock.connect(src).is_ok()
+        {
+            self.connected.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends `packet` to this peer out of `sock` (this peer's socket).
+    fn send(&self, sock: &UdpSocket, packet: &[u8]) {
+        // A full socket buffer drops this packet (the oldest queued go out first).
+        if self.connected.load(Ordering::Relaxed) {
+            let _ = sock.send(packet);
+        } else if let Some(d) = self.current() {
+            let _ = sock.send_to(packet, d);
+        }
+    }
+
+    /// A new SDP for the peer of `sock`: see `advertise`; a connected socket is
+    /// disconnected when the address changes, so that the new source can be learnt.
+    fn readvertise(&self, addr: SocketAddr, sock: Option<&UdpSocket>) {
+        let _g = self.switch.lock().unwrap_or_else(|e| e.into_inner());
+        let before = self.state.load().advertised;
+        self.advertise(addr);
+        if before != Some(addr) && self.connected.swap(false, Ordering::Relaxed) {
+            if let Some(sock) = sock {
+                let _ = rustix::net::connect_unspec(sock);
+            }
+        }
+    }
+
     /// A new SDP: another address starts learning again; the same one changes nothing.
     fn advertise(&self, addr: SocketAddr) {
         self.state.rcu(|st| {
@@ -125,7 +176,7 @@ struct Side {
     last: AtomicU64,
 }
 
-struct Shared {
+pub(super) struct Shared {
     a: Side,
     b: Side,
     started: Instant,
@@ -143,9 +194,10 @@ impl Drop for Shared {
 
 pub struct MediaSession {
     shared: Arc<Shared>,
-    /// The runtime its tasks run on (a session may be used from a receive thread).
+    /// The runtime a playback runs on (a session may be used from a receive thread).
     rt: tokio::runtime::Handle,
-    tasks: Vec<tokio::task::AbortHandle>,
+    /// The sockets' place in a forwarding thread; they leave it when the session drops.
+    _relay: super::relay::Registration,
     advertised: std::net::IpAddr,
     a_port: u16,
     b_port: u16,
@@ -162,17 +214,29 @@ pub struct Counters {
     pub from_b: u64,
 }
 
+/// The receive buffer asked for each relay socket (Linux doubles it): about 9 G.711
+/// packets, 180 ms of one stream — more than a burst after a network hiccup, less than a
+/// phone's jitter buffer. Bounded so that a relay past its capacity drops packets at the
+/// socket instead of queueing seconds of audio (a delay that never recovers).
+const RECV_BUFFER: usize = 4096;
+
 fn bind(ip: std::net::IpAddr, port: u16) -> std::io::Result<UdpSocket> {
-    let s = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(SocketAddr::new(ip, port)),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    s.set_recv_buffer_size(RECV_BUFFER)?;
     s.set_nonblocking(true)?;
-    UdpSocket::from_std(s)
+    s.bind(&SocketAddr::new(ip, port).into())?;
+    Ok(s.into())
 }
 
 /// Empties a reused socket of whatever arrived after its last call.
 fn drain(s: &UdpSocket) {
     let mut buf = [0u8; 2048];
     for _ in 0..1024 {
-        if s.try_recv_from(&mut buf).is_err() {
+        if s.recv_from(&mut buf).is_err() {
             return;
         }
     }
@@ -183,6 +247,9 @@ impl Side {
     fn open(ip: std::net::IpAddr, lease: &mut Lease) -> std::io::Result<Side> {
         let sockets = match lease.sockets.take() {
             Some((rtp, rtcp)) => {
+                // Connected to the last call's peers: open to any source again.
+                let _ = rustix::net::connect_unspec(&rtp);
+                let _ = rustix::net::connect_unspec(&rtcp);
                 drain(&rtp);
                 drain(&rtcp);
                 (rtp, rtcp)
@@ -256,68 +323,60 @@ fn plausible(p: &[u8], rtcp: bool) -> bool {
     p.len() >= if rtcp { 8 } else { 12 } && p[0] >> 6 == 2
 }
 
-/// Receives on one socket of side `from` and sends out of the same kind of socket of the
-/// other side, to its peer.
-async fn pump(shared: Arc<Shared>, from: Facing, rtcp: bool) {
-    let to = match from {
-        Facing::A => Facing::B,
-        Facing::B => Facing::A,
-    };
-    let mut buf = [0u8; 2048];
-    let mut errors = 0u32;
-    loop {
-        let side = shared.side(from);
-        let Some((rtp_sock, rtcp_sock)) = side.sockets.as_ref() else {
+impl Shared {
+    /// The four sockets in token order (see `relay::SOCKETS`): A RTP, A RTCP, B RTP, B RTCP.
+    pub(super) fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        [&self.a, &self.b]
+            .into_iter()
+            .filter_map(|s| s.sockets.as_ref())
+            .flat_map(|(rtp, rtcp)| [rtp.as_fd(), rtcp.as_fd()])
+            .collect()
+    }
+
+    /// Socket `k` (token order) is readable: receives one datagram and, if it comes from
+    /// that side's peer, sends it out of the same kind of socket of the other side to its
+    /// peer.
+    pub(super) fn forward(&self, k: u64, buf: &mut [u8], now: Instant) {
+        let (from, to, rtcp) = match k {
+            0 => (&self.a, &self.b, false),
+            1 => (&self.a, &self.b, true),
+            2 => (&self.b, &self.a, false),
+            _ => (&self.b, &self.a, true),
+        };
+        let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
+            (from.sockets.as_ref(), to.sockets.as_ref())
+        else {
             return;
         };
-        let (inbound, peer) = if rtcp {
-            (rtcp_sock, &side.rtcp_peer)
+        let (inbound, peer, outbound, dest) = if rtcp {
+            (rtcp_sock, &from.rtcp_peer, o_rtcp, &to.rtcp_peer)
         } else {
-            (rtp_sock, &side.rtp_peer)
+            (rtp_sock, &from.rtp_peer, o_rtp, &to.rtp_peer)
         };
-        let (n, src) = match inbound.recv_from(&mut buf).await {
-            Ok(x) => {
-                errors = 0;
-                x
-            }
-            // e.g. ECONNREFUSED after an ICMP port unreachable for an earlier send; a
-            // socket that keeps failing must not spin.
-            Err(_) => {
-                errors += 1;
-                if errors > 16 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                continue;
-            }
+        // An error (nothing there, or a pending ICMP error of an earlier send) is consumed
+        // by this one call; the socket is level-triggered, so nothing is left behind.
+        let Ok((n, src)) = inbound.recv_from(buf) else {
+            return;
         };
         let packet = &buf[..n];
-        let now = shared.now_ms();
+        let now = now.saturating_duration_since(self.started).as_millis() as u64;
         if !plausible(packet, rtcp) || !peer.accept(src, now) {
-            continue;
+            return;
         }
         if !rtcp {
-            side.packets.fetch_add(1, Ordering::Relaxed);
+            from.packets.fetch_add(1, Ordering::Relaxed);
         }
-        side.last.store(now, Ordering::Relaxed);
-        let other = shared.side(to);
-        let Some((o_rtp, o_rtcp)) = other.sockets.as_ref() else {
-            return;
-        };
-        let (outbound, dest) = if rtcp {
-            (o_rtcp, &other.rtcp_peer)
-        } else {
-            (o_rtp, &other.rtp_peer)
-        };
-        if let Some(d) = dest.current() {
-            // A full socket buffer drops this packet (the oldest queued go out first).
-            let _ = outbound.try_send_to(packet, d);
-        }
+        from.last.store(now, Ordering::Relaxed);
+        dest.send(outbound, packet);
+        peer.connect(inbound, src, now);
     }
 }
 
 impl MediaSession {
-    /// Binds both port pairs on `bind` and starts relaying. Must run inside the runtime.
+    /// Binds both port pairs on `bind` and starts relaying in one of `relay`'s threads.
     pub fn open(
+        relay: &super::relay::Relay,
         bind: std::net::IpAddr,
         advertised: std::net::IpAddr,
         mut a: Lease,
@@ -330,19 +389,10 @@ impl MediaSession {
             started: Instant::now(),
             leases: (a, b),
         });
-        let mut tasks = Vec::with_capacity(4);
-        for (from, rtcp) in [
-            (Facing::A, false),
-            (Facing::A, true),
-            (Facing::B, false),
-            (Facing::B, true),
-        ] {
-            tasks.push(tokio::spawn(pump(shared.clone(), from, rtcp)).abort_handle());
-        }
         Ok(MediaSession {
+            _relay: relay.add(shared.clone())?,
             shared,
             rt: tokio::runtime::Handle::current(),
-            tasks,
             advertised,
             a_port,
             b_port,
@@ -363,8 +413,10 @@ impl MediaSession {
     pub fn set_peer(&self, side: Facing, adv: Option<Advertised>) {
         let Some(adv) = adv else { return };
         let s = self.shared.side(side);
-        s.rtp_peer.advertise(adv.rtp);
-        s.rtcp_peer.advertise(adv.rtcp);
+        let sockets = s.sockets.as_ref();
+        s.rtp_peer.readvertise(adv.rtp, sockets.map(|(rtp, _)| rtp));
+        s.rtcp_peer
+            .readvertise(adv.rtcp, sockets.map(|(_, rtcp)| rtcp));
     }
 
     /// The call was answered: idleness counts from now (ringing carries no media).
@@ -426,7 +478,7 @@ impl MediaSession {
                 pkt[12..].copy_from_slice(frame);
                 let a = &self.shared.a;
                 if let (Some(d), Some((rtp, _))) = (a.rtp_peer.current(), a.sockets.as_ref()) {
-                    let _ = rtp.send_to(&pkt, d).await;
+                    let _ = rtp.send_to(&pkt, d);
                 }
                 seq = seq.wrapping_add(1);
                 ts = ts.wrapping_add(super::prompts::FRAME as u32);
@@ -437,14 +489,6 @@ impl MediaSession {
             then();
         })
         .abort_handle()
-    }
-}
-
-impl Drop for MediaSession {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
     }
 }
 
@@ -473,6 +517,92 @@ mod tests {
         assert_eq!(p.current(), Some(addr("203.0.113.8:40001")));
         p.advertise(addr("192.168.1.20:7080"));
         assert_eq!(p.current(), Some(addr("192.168.1.20:7080")));
+    }
+
+    /// Through the forwarding threads: RTP and RTCP both ways, a peer that sends from
+    /// elsewhere than it advertised is latched onto, and dropping the session gives the
+    /// ports back (once the thread has let go of the sockets).
+    #[tokio::test]
+    async fn relays_both_ways_and_gives_the_ports_back() {
+        let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
+        let pool = Arc::new(super::super::ports::PortPool::new(47100, 47199));
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let s =
+            MediaSession::open(&relay, lo, lo, pool.take().unwrap(), pool.take().unwrap()).unwrap();
+        let phone = || {
+            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            u.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            u
+        };
+        let (a, a_rtcp, b, b_rtcp) = (phone(), phone(), phone(), phone());
+        // A advertises an address it does not send from (NAT); B the one it sends from.
+        s.set_peer(
+            Facing::A,
+            Some(Advertised {
+                rtp: addr("127.0.0.1:9"),
+                rtcp: addr("127.0.0.1:10"),
+            }),
+        );
+        s.set_peer(
+            Facing::B,
+            Some(Advertised {
+                rtp: b.local_addr().unwrap(),
+                rtcp: b_rtcp.local_addr().unwrap(),
+            }),
+        );
+        let rtp = [0x80u8, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 42];
+        let mut buf = [0u8; 64];
+        a.send_to(&rtp, s.address(Facing::A)).unwrap();
+        let (n, from) = b.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&rtp[..], s.address(Facing::B)));
+        b.send_to(&rtp, s.address(Facing::B)).unwrap();
+        let (n, from) = a.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&rtp[..], s.address(Facing::A)));
+        let rtcp_port = |f| SocketAddr::new(lo, s.address(f).port() + 1);
+        let rtcp = [0x80u8, 200, 0, 1, 0, 0, 0, 9];
+        a_rtcp.send_to(&rtcp, rtcp_port(Facing::A)).unwrap();
+        let (n, _) = b_rtcp.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &rtcp[..]);
+        // not RTP: dropped, and the next packet still passes
+        a.send_to(b"hello", s.address(Facing::A)).unwrap();
+        a.send_to(&rtp, s.address(Facing::A)).unwrap();
+        let (n, _) = b.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &rtp[..]);
+        let c = s.counters();
+        assert_eq!((c.from_a, c.from_b), (2, 1));
+        // B sent from what it advertised: its socket is connected to it. A new SDP from B
+        // with another address opens the socket up again and the new source is relayed;
+        // the old one is not.
+        assert!(s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+        let b2 = phone();
+        s.set_peer(
+            Facing::B,
+            Some(Advertised {
+                rtp: b2.local_addr().unwrap(),
+                rtcp: b_rtcp.local_addr().unwrap(),
+            }),
+        );
+        assert!(!s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+        b2.send_to(
+            &[0x80u8, 8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 43],
+            s.address(Facing::B),
+        )
+        .unwrap();
+        let (n, _) = a.recv_from(&mut buf).unwrap();
+        assert_eq!(buf[n - 1], 43);
+        assert!(s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+        b.send_to(&rtp, s.address(Facing::B)).unwrap();
+        a.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        assert!(a.recv_from(&mut buf).is_err(), "the old source was relayed");
+        assert_eq!(pool.in_use(), 2);
+        drop(s);
+        let t = Instant::now();
+        while pool.in_use() != 0 && t.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(pool.in_use(), 0);
     }
 
     #[test]

@@ -1,0 +1,213 @@
+//! The relay's forwarding threads. Each is a plain thread (not a task of the runtime) that
+//! waits on its own epoll set, level-triggered, for the sockets of the sessions handed to
+//! it, and per ready socket receives one datagram and sends it on: one `recvfrom` and one
+//! `sendto` per relayed packet — no task wake-up, and no second `recvfrom` to learn that
+//! the socket is empty (an edge-triggered reactor needs one; docs/performance.md measured
+//! both). A socket flooded by someone is served once per round, like every other one.
+//!
+//! Sessions go to the threads in turn. A session's sockets are added to and removed from
+//! the thread's epoll set by the caller (so a failure is the caller's error); the thread
+//! owns its table of sessions, filled and emptied through a command queue and an eventfd
+//! that wakes it, so looking a packet's session up is an index — no lock, no counter.
+
+use super::session::Shared;
+use rustix::buffer::spare_capacity;
+use rustix::event::{epoll, eventfd, EventfdFlags};
+use rustix::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The token of a thread's eventfd.
+const WAKE: u64 = u64::MAX;
+/// Sockets per session (A RTP, A RTCP, B RTP, B RTCP): session `s`'s socket `k` has the
+/// token `s * SOCKETS + k`.
+pub(super) const SOCKETS: u64 = 4;
+/// Events taken per `epoll_wait`.
+const BATCH: usize = 256;
+
+enum Command {
+    Add(u32, Arc<Shared>),
+    Remove(u32),
+}
+
+struct Worker {
+    epoll: OwnedFd,
+    wake: OwnedFd,
+    commands: mpsc::Sender<Command>,
+    /// Session slots given back by the thread, and the next never used.
+    free: Mutex<Vec<u32>>,
+    next: AtomicU32,
+}
+
+impl Worker {
+    fn send(&self, c: Command) {
+        if self.commands.send(c).is_ok() {
+            let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// The forwarding threads of the relay.
+pub struct Relay {
+    workers: Vec<Arc<Worker>>,
+    turn: AtomicUsize,
+}
+
+/// A session's place in a forwarding thread; dropping it takes the sockets out.
+pub(super) struct Registration {
+    worker: Arc<Worker>,
+    slot: u32,
+    shared: Arc<Shared>,
+}
+
+impl Relay {
+    /// Starts `threads` forwarding threads (at least one), each letting packets gather
+    /// for `batch` after a busy round.
+    pub fn start(threads: usize, batch: Duration) -> std::io::Result<Relay> {
+        let mut workers = Vec::new();
+        for i in 0..threads.max(1) {
+            let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+            let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+            epoll::add(
+                &epoll,
+                &wake,
+                epoll::EventData::new_u64(WAKE),
+                epoll::EventFlags::IN,
+            )?;
+            let (tx, rx) = mpsc::channel();
+            let w = Arc::new(Worker {
+                epoll,
+                wake,
+                commands: tx,
+                free: Mutex::new(Vec::new()),
+                next: AtomicU32::new(0),
+            });
+            let thread = w.clone();
+            std::thread::Builder::new()
+                .name(format!("relay-{}", i))
+                .spawn(move || run(&thread, &rx, batch))?;
+            workers.push(w);
+        }
+        Ok(Relay {
+            workers,
+            turn: AtomicUsize::new(0),
+        })
+    }
+
+    /// Hands a session's four sockets to the next thread.
+    pub(super) fn add(&self, shared: Arc<Shared>) -> std::io::Result<Registration> {
+        let i = self.turn.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        let worker = self.workers[i].clone();
+        let slot = worker
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| worker.next.fetch_add(1, Ordering::Relaxed));
+        worker.send(Command::Add(slot, shared.clone()));
+        let reg = Registration {
+            worker,
+            slot,
+            shared,
+        };
+        for (k, fd) in reg.shared.fds().into_iter().enumerate() {
+            let token = u64::from(slot) * SOCKETS + k as u64;
+            // On an error the registration's drop removes what was added.
+            epoll::add(
+                &reg.worker.epoll,
+                fd,
+                epoll::EventData::new_u64(token),
+                epoll::EventFlags::IN,
+            )?;
+        }
+        Ok(reg)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        for fd in self.shared.fds() {
+            // Not added (a failed registration) is the only error possible here.
+            let _ = epoll::delete(&self.worker.epoll, fd);
+        }
+        self.worker.send(Command::Remove(self.slot));
+    }
+}
+
+/// One forwarding thread. A panic costs the batch it happened in, not the thread.
+fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
+    let mut sessions: Vec<Option<Arc<Shared>>> = Vec::new();
+    let mut events = Vec::with_capacity(BATCH);
+    let mut buf = [0u8; 2048];
+    loop {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            round(w, rx, &mut sessions, &mut events, &mut buf)
+        }));
+        match r {
+            // Under load, waking up costs more than the packets: let more gather (like a
+            // network card's interrupt coalescing). A lone packet is served at once.
+            Ok(true) if events.len() > 1 && !batch.is_zero() => std::thread::sleep(batch),
+            Ok(true) => continue,
+            Ok(false) => return,
+            Err(_) => tracing::error!("media relay thread: a packet caused a panic; dropped"),
+        }
+    }
+}
+
+/// Waits for ready sockets and serves each once. False when the relay is gone.
+fn round(
+    w: &Worker,
+    rx: &mpsc::Receiver<Command>,
+    sessions: &mut Vec<Option<Arc<Shared>>>,
+    events: &mut Vec<epoll::Event>,
+    buf: &mut [u8],
+) -> bool {
+    events.clear();
+    match epoll::wait(&w.epoll, spare_capacity(events), None) {
+        Ok(_) => {}
+        Err(rustix::io::Errno::INTR) => return true,
+        Err(e) => {
+            tracing::error!("media relay: epoll_wait: {}", e);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            return true;
+        }
+    }
+    let now = Instant::now();
+    for ev in events.iter() {
+        let token = ev.data.u64();
+        if token == WAKE {
+            let mut b = [0u8; 8];
+            let _ = rustix::io::read(&w.wake, &mut b);
+            loop {
+                match rx.try_recv() {
+                    Ok(Command::Add(slot, s)) => {
+                        let i = slot as usize;
+                        if i >= sessions.len() {
+                            sessions.resize_with(i + 1, || None);
+                        }
+                        sessions[i] = Some(s);
+                    }
+                    Ok(Command::Remove(slot)) => {
+                        if let Some(s) = sessions.get_mut(slot as usize) {
+                            *s = None;
+                        }
+                        w.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => return false,
+                }
+            }
+            continue;
+        }
+        if let Some(Some(s)) = sessions.get((token / SOCKETS) as usize) {
+            s.forward(token % SOCKETS, buf, now);
+        }
+    }
+    true
+}
+
+/// The number of forwarding threads by default: one per core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
