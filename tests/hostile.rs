@@ -22,13 +22,13 @@ fn legitimate_call(v: &Vozbox) {
         &[],
     ));
     let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.4", port);
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        v,
         "uac_call.xml",
-        &v.addr(),
+        "101",
         "u1",
         "127.0.0.3",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &format!("101@{}", v.addr())],
+        &[],
     ));
     sipp_ok(&bob.wait(Duration::from_secs(20)));
 }

@@ -178,14 +178,13 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", bob_port);
     // alice sends no RTP and waits for vozbox's BYE
-    let uri = format!("101@{}", v.addr());
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        &v,
         "uac_call_remote_bye.xml",
-        &v.addr(),
+        "101",
         "u1",
         "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &uri],
+        &[],
     ));
     sipp_ok(&bob.wait(Duration::from_secs(20)));
     assert!(
@@ -344,14 +343,13 @@ fn ports_come_back_after_a_load() {
     let bob_port = free_port("127.0.0.1");
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let bob = SippUas::start_with("uas_answer.xml", "u1", "127.0.0.1", bob_port, &["-m", "20"]);
-    let uri = format!("101@{}", v.addr());
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        &v,
         "uac_call.xml",
-        &v.addr(),
+        "101",
         "u1",
         "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &uri, "-m", "20", "-r", "10", "-d", "200"],
+        &["-m", "20", "-r", "10", "-d", "200"],
     ));
     sipp_ok(&bob.wait(Duration::from_secs(30)));
     assert!(v.cdrs(20).contains("20 record(s)"), "{}", v.cdrs(20));

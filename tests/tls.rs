@@ -268,13 +268,13 @@ fn a_register_mode_friend_over_tcp_behind_nat_gets_its_calls_over_its_connection
     std::thread::sleep(Duration::from_secs(3));
     assert!(closed_by_server(&mut unbound, Duration::from_secs(1)));
     // alice dials 250: the friend's pattern; the INVITE goes back through the relay.
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        &v,
         "uac_call.xml",
-        &v.addr(),
+        "250",
         "u1",
         "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "250"),
-        &["-auth_uri", &format!("250@{}", v.addr())],
+        &[],
     ));
     let crossed = seen.lock().unwrap().clone();
     assert!(
@@ -594,24 +594,24 @@ fn a_binding_whose_connection_closed_is_not_reached_until_it_registers_again() {
     let api = v.api_get("/api/registrations");
     assert!(api.contains("\"reachable\":false"), "{}", api);
     // A call to bob takes the not-registered path (480) instead of waiting on a dead flow.
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        &v,
         "uac_refused.xml",
-        &v.addr(),
+        "101",
         "u1",
         "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &format!("101@{}", v.addr())],
+        &[],
     ));
     assert!(v.cdrs(1).contains("not_registered"), "{}", v.cdrs(1));
     // bob registers again (over UDP, answering there): reached.
     let bob = callee(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), "uas_answer.xml");
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        &v,
         "uac_call.xml",
-        &v.addr(),
+        "101",
         "u1",
         "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &format!("101@{}", v.addr())],
+        &[],
     ));
     sipp_ok(&bob.wait(Duration::from_secs(20)));
 }
@@ -622,13 +622,13 @@ fn a_connection_a_call_uses_stays_open_past_the_idle_timeout() {
     // longer than the idle timeout (2 s) and her BYE still travels over it.
     let v = Vozbox::start("tcp-call-idle", "tcp_idle_timeout = 2\n", PROVISION);
     let bob = callee(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), "uas_answer.xml");
-    sipp_ok(&sipp(
+    sipp_ok(&alice_dials(
+        &v,
         "uac_call.xml",
-        &v.addr(),
+        "101",
         "t1",
         "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &format!("101@{}", v.addr()), "-d", "3500"],
+        &["-d", "3500"],
     ));
     sipp_ok(&bob.wait(Duration::from_secs(20)));
     let cdr = v.cdrs(1);

@@ -573,6 +573,30 @@ impl Drop for SippUas {
     }
 }
 
+/// alice (`Alice-Secret-1`, of the client on 127.0.0.1) dials `number` with `scenario`
+/// over `transport` ("u1", "t1") from `local_ip`; the digest covers the Request-URI
+/// (`-auth_uri`: SIPp would use the server's address otherwise).
+pub fn alice_dials(
+    v: &Vozbox,
+    scenario: &str,
+    number: &str,
+    transport: &str,
+    local_ip: &str,
+    extra: &[&str],
+) -> Sipp {
+    let uri = format!("{}@{}", number, v.addr());
+    let mut args = vec!["-auth_uri", uri.as_str()];
+    args.extend_from_slice(extra);
+    sipp(
+        scenario,
+        &v.addr(),
+        transport,
+        local_ip,
+        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", number),
+        &args,
+    )
+}
+
 /// The injection file of a caller: domain; credentials; user; number dialled.
 pub fn call_csv(domain: &str, user: &str, password: &str, number: &str) -> String {
     format!(
