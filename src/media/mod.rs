@@ -133,7 +133,8 @@ impl Media {
             };
             match MediaSession::open(&self.relay, set.bind, set.advertised, a, b) {
                 Ok(s) => return Ok(s),
-                // The leases went back to the pool's end; try the next pairs.
+                // The leases go back to the pool's end (once the forwarding thread let go
+                // of the sockets); try the next pairs.
                 Err(e) => last = e.to_string(),
             }
         }

@@ -32,6 +32,8 @@ enum Command {
 }
 
 struct Worker {
+    /// Set when the relay is dropped: the thread ends at its next wake-up.
+    stop: std::sync::atomic::AtomicBool,
     epoll: OwnedFd,
     wake: OwnedFd,
     commands: mpsc::Sender<Command>,
@@ -77,6 +79,7 @@ impl Relay {
             )?;
             let (tx, rx) = mpsc::channel();
             let w = Arc::new(Worker {
+                stop: std::sync::atomic::AtomicBool::new(false),
                 epoll,
                 wake,
                 commands: tx,
@@ -122,6 +125,15 @@ impl Relay {
             )?;
         }
         Ok(reg)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            w.stop.store(true, Ordering::Relaxed);
+            let _ = rustix::io::write(&w.wake, &1u64.to_ne_bytes());
+        }
     }
 }
 
@@ -179,6 +191,9 @@ fn round(
         if token == WAKE {
             let mut b = [0u8; 8];
             let _ = rustix::io::read(&w.wake, &mut b);
+            if w.stop.load(Ordering::Relaxed) {
+                return false;
+            }
             loop {
                 match rx.try_recv() {
                     Ok(Command::Add(slot, s)) => {

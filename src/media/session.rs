@@ -110,7 +110,10 @@ impl Peer {
     }
 
     /// Connects `sock` to `src` once `src` has settled (checked again under the switch:
-    /// a new SDP may just have come).
+    /// a new SDP may just have come). Never called for a socket bound to a wildcard
+    /// address: connecting would pin its local address to the one routed towards `src`,
+    /// and packets to another local address (a virtual IP the set advertises, another
+    /// IPv6 address) would no longer reach it.
     fn connect(&self, sock: &UdpSocket, src: SocketAddr, now_ms: u64) {
         if self.connected.load(Ordering::Relaxed) || !self.settled(src, now_ms) {
             return;
@@ -179,6 +182,8 @@ struct Side {
 pub(super) struct Shared {
     a: Side,
     b: Side,
+    /// The sockets are bound to one address: they may be connected to their peers.
+    connects: bool,
     started: Instant,
     /// The ports; they go back to the pool with their sockets when the session is gone.
     leases: (Lease, Lease),
@@ -214,11 +219,12 @@ pub struct Counters {
     pub from_b: u64,
 }
 
-/// The receive buffer asked for each relay socket (Linux doubles it): about 9 G.711
-/// packets, 180 ms of one stream — more than a burst after a network hiccup, less than a
-/// phone's jitter buffer. Bounded so that a relay past its capacity drops packets at the
-/// socket instead of queueing seconds of audio (a delay that never recovers).
-const RECV_BUFFER: usize = 4096;
+/// The receive buffer asked for each relay socket (Linux doubles it). Linux counts a
+/// packet's whole buffer: about 19 G.711 packets on loopback (0.4 s of one stream), 4 to 8
+/// with a network card that gives each packet 2–4 KB — a burst after a network hiccup
+/// still fits. Bounded so that a relay past its capacity drops packets at the socket
+/// instead of queueing seconds of audio (a delay that never recovers).
+const RECV_BUFFER: usize = 8192;
 
 fn bind(ip: std::net::IpAddr, port: u16) -> std::io::Result<UdpSocket> {
     let s = socket2::Socket::new(
@@ -236,8 +242,10 @@ fn bind(ip: std::net::IpAddr, port: u16) -> std::io::Result<UdpSocket> {
 fn drain(s: &UdpSocket) {
     let mut buf = [0u8; 2048];
     for _ in 0..1024 {
-        if s.recv_from(&mut buf).is_err() {
-            return;
+        match s.recv_from(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // a pending ICMP error of the last call is consumed; packets may follow it
+            _ => {}
         }
     }
 }
@@ -369,7 +377,9 @@ impl Shared {
         }
         from.last.store(now, Ordering::Relaxed);
         dest.send(outbound, packet);
-        peer.connect(inbound, src, now);
+        if self.connects {
+            peer.connect(inbound, src, now);
+        }
     }
 }
 
@@ -387,6 +397,7 @@ impl MediaSession {
             a: Side::open(bind, &mut a)?,
             b: Side::open(bind, &mut b)?,
             started: Instant::now(),
+            connects: !bind.is_unspecified(),
             leases: (a, b),
         });
         Ok(MediaSession {
@@ -484,7 +495,8 @@ impl MediaSession {
                 ts = ts.wrapping_add(super::prompts::FRAME as u32);
             }
             tick.tick().await;
-            // The relay goes (ports back) before `then` runs: it may end the call.
+            // The relay session goes before `then` runs (it may end the call); its ports
+            // follow once the forwarding thread has let go of the sockets.
             drop(self);
             then();
         })
