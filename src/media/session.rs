@@ -617,6 +617,37 @@ mod tests {
         assert_eq!(pool.in_use(), 0);
     }
 
+    /// A set bound to a wildcard address relays without connecting its sockets (that
+    /// would pin their local address).
+    #[tokio::test]
+    async fn a_wildcard_bound_session_relays_unconnected() {
+        let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
+        let pool = Arc::new(super::super::ports::PortPool::new(47200, 47299));
+        let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let s = MediaSession::open(&relay, any, lo, pool.take().unwrap(), pool.take().unwrap())
+            .unwrap();
+        let phone = || {
+            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            u.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            u
+        };
+        let (a, b) = (phone(), phone());
+        for (side, p) in [(Facing::A, &a), (Facing::B, &b)] {
+            let rtp = p.local_addr().unwrap();
+            s.set_peer(side, Some(Advertised { rtp, rtcp: rtp }));
+        }
+        let rtp = [0x80u8, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 42];
+        let mut buf = [0u8; 64];
+        a.send_to(&rtp, s.address(Facing::A)).unwrap();
+        assert_eq!(b.recv_from(&mut buf).unwrap().0, rtp.len());
+        b.send_to(&rtp, s.address(Facing::B)).unwrap();
+        assert_eq!(a.recv_from(&mut buf).unwrap().0, rtp.len());
+        assert!(!s.shared.a.rtp_peer.connected.load(Ordering::Relaxed));
+        assert!(!s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+    }
+
     #[test]
     fn the_advertised_source_wins_over_a_sprayer() {
         let p = Peer::default();
