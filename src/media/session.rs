@@ -586,7 +586,18 @@ mod tests {
         // B sent from what it advertised: its socket is connected to it. A new SDP from B
         // with another address opens the socket up again and the new source is relayed;
         // the old one is not.
-        assert!(s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+        // (the thread connects right after it forwarded the packet)
+        let connected = |s: &MediaSession| {
+            let t = Instant::now();
+            while !s.shared.b.rtp_peer.connected.load(Ordering::Relaxed) {
+                if t.elapsed() > std::time::Duration::from_secs(2) {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            true
+        };
+        assert!(connected(&s));
         let b2 = phone();
         s.set_peer(
             Facing::B,
@@ -603,7 +614,7 @@ mod tests {
         .unwrap();
         let (n, _) = a.recv_from(&mut buf).unwrap();
         assert_eq!(buf[n - 1], 43);
-        assert!(s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+        assert!(connected(&s));
         b.send_to(&rtp, s.address(Facing::B)).unwrap();
         a.set_read_timeout(Some(std::time::Duration::from_millis(200)))
             .unwrap();
