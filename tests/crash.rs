@@ -52,7 +52,7 @@ impl Drop for Bg {
 }
 
 /// SIPp in the background with a message log (to learn what was answered).
-fn sipp_bg(dir: &Path, args: &[&str], log: &str) -> Bg {
+fn sipp_bg<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S], log: &str) -> Bg {
     Bg(Command::new("sipp")
         .current_dir(dir)
         .args(args)
@@ -61,6 +61,29 @@ fn sipp_bg(dir: &Path, args: &[&str], log: &str) -> Bg {
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp"))
+}
+
+/// `m` runs of scenario `sf` at `r` a second from `ip`, reading `inf` (then `extra`).
+fn load(sf: &str, inf: &str, ip: &str, m: u32, r: u32, extra: &[&str]) -> Vec<String> {
+    let (m, r) = (m.to_string(), r.to_string());
+    let args = ["-sf", sf, "-inf", inf, "-t", "u1", "-i", ip, "-p", "0"];
+    let args = args
+        .into_iter()
+        .chain(["-m", &m, "-r", &r])
+        .chain(extra.iter().copied());
+    args.map(String::from).collect()
+}
+
+/// Runs SIPp with `args` to the end; whether every run succeeded.
+fn sipp_fg(dir: &Path, args: &[String], addr: &str) -> bool {
+    Command::new("sipp")
+        .current_dir(dir)
+        .args(args)
+        .args(["-nostdin", "-timeout", "60s", "-timeout_error", addr])
+        .output()
+        .unwrap()
+        .status
+        .success()
 }
 
 fn scenario(name: &str) -> String {
@@ -112,87 +135,29 @@ fn sigkill_under_load_loses_no_acknowledged_binding_or_ended_call() {
     );
 
     // 1,000 registrations and 500 calls, all completed.
-    let reg1 = Command::new("sipp")
-        .current_dir(&dir)
-        .args(["-sf", &register, "-inf"])
-        .arg(&first)
-        .args([
-            "-t",
-            "u1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-m",
-            "1000",
-            "-r",
-            "500",
-        ])
-        .args(["-nostdin", "-timeout", "60s", "-timeout_error", &addr])
-        .output()
-        .unwrap();
-    assert!(reg1.status.success(), "first registrations failed");
-    let calls1 = Command::new("sipp")
-        .current_dir(&dir)
-        .args([
-            "-sf",
-            &uac,
-            "-inf",
-            "numbers.csv",
-            "-t",
-            "u1",
-            "-i",
-            "127.0.0.6",
-        ])
-        .args(["-p", "0", "-m", "500", "-r", "100", "-d", "100"])
-        .args(["-nostdin", "-timeout", "60s", "-timeout_error", &addr])
-        .output()
-        .unwrap();
-    assert!(calls1.status.success(), "first calls failed");
+    let first = first.display().to_string();
+    let reg1 = load(&register, &first, "127.0.0.1", 1000, 500, &[]);
+    assert!(sipp_fg(&dir, &reg1, &addr), "first registrations failed");
+    let calls1 = load(&uac, "numbers.csv", "127.0.0.6", 500, 100, &["-d", "100"]);
+    assert!(sipp_fg(&dir, &calls1, &addr), "first calls failed");
 
     // More of both, and SIGKILL in the middle of it.
+    let second = second.display().to_string();
     let reg2 = sipp_bg(
         &dir,
-        &[
-            "-sf",
-            &register,
-            "-inf",
-            &second.display().to_string(),
-            "-t",
-            "u1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-m",
-            "1000",
-            "-r",
-            "300",
-            &addr,
-        ],
+        &load(&register, &second, "127.0.0.1", 1000, 300, &[&addr]),
         "reg2.log",
     );
     let calls2 = sipp_bg(
         &dir,
-        &[
-            "-sf",
+        &load(
             &uac,
-            "-inf",
             "numbers.csv",
-            "-t",
-            "u1",
-            "-i",
             "127.0.0.6",
-            "-p",
-            "0",
-            "-m",
-            "2000",
-            "-r",
-            "150",
-            "-d",
-            "200",
-            &addr,
-        ],
+            2000,
+            150,
+            &["-d", "200", &addr],
+        ),
         "calls2.log",
     );
     std::thread::sleep(Duration::from_millis(2500));
@@ -268,12 +233,5 @@ fn sigkill_under_load_loses_no_acknowledged_binding_or_ended_call() {
         ended.len()
     );
     // And the server answers again.
-    sipp_ok(&sipp(
-        "options.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        "SEQUENTIAL\nx\n",
-        &[],
-    ));
+    sipp_ok(&options_from(&v, "u1", "127.0.0.1", &[]));
 }

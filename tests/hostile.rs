@@ -171,22 +171,8 @@ fn a_flood_from_one_address_is_dropped_while_another_calls() {
         v.log()
     );
     // Still ignored right after the flood; 127.0.0.3 is answered.
-    sipp_ok(&sipp(
-        "options.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.3",
-        "SEQUENTIAL\nx\n",
-        &[],
-    ));
-    let probe = sipp(
-        "options.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.2",
-        "SEQUENTIAL\nx\n",
-        &["-timeout", "3s"],
-    );
+    sipp_ok(&options_from(&v, "u1", "127.0.0.3", &[]));
+    let probe = options_from(&v, "u1", "127.0.0.2", &["-timeout", "3s"]);
     assert!(
         !probe.ok && !probe.messages.contains("SIP/2.0 200"),
         "a flooding address was answered: {}",

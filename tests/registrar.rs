@@ -250,14 +250,7 @@ fn natted_udp_binding_gets_options_pings_on_its_flow() {
 fn options_answers_200_over_udp_and_tcp() {
     let v = Vozbox::start("options", "", PROVISION);
     for t in ["u1", "t1"] {
-        sipp_ok(&sipp(
-            "options.xml",
-            &v.addr(),
-            t,
-            "127.0.0.1",
-            "SEQUENTIAL\nx\n",
-            &[],
-        ));
+        sipp_ok(&options_from(&v, t, "127.0.0.1", &[]));
     }
 }
 
@@ -408,14 +401,7 @@ fn a_full_store_queue_sheds_with_503_retry_after() {
     }
     assert_eq!(ok + shed, burst, "every request answered");
     assert!(ok > 0 && shed > 0, "{} ok, {} shed", ok, shed);
-    sipp_ok(&sipp(
-        "options.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        "SEQUENTIAL\nx\n",
-        &[],
-    ));
+    sipp_ok(&options_from(&v, "u1", "127.0.0.1", &[]));
 }
 
 /// After a restart the nonces phones hold are not ours any more: right credentials with such

@@ -564,14 +564,7 @@ fn sips_uris_keepalives_and_connection_limits() {
         "a 4th connection from 127.0.0.1 was served: {}",
         r
     );
-    sipp_ok(&sipp(
-        "options.xml",
-        &v.addr(),
-        "t1",
-        "127.0.0.2",
-        "SEQUENTIAL\nx\n",
-        &[],
-    ));
+    sipp_ok(&options_from(&v, "t1", "127.0.0.2", &[]));
     drop(held);
     // Once they are gone, 127.0.0.1 is served again.
     std::thread::sleep(Duration::from_millis(300));

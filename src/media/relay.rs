@@ -209,8 +209,8 @@ fn round(
                         }
                         w.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
                     }
-                    Err(mpsc::TryRecvError::Empty) => break,
-                    Err(mpsc::TryRecvError::Disconnected) => return false,
+                    // (never disconnected: the worker keeps its sender)
+                    Err(_) => break,
                 }
             }
             continue;

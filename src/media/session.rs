@@ -296,7 +296,7 @@ impl Shared {
     }
 }
 
-/// The relay's per-packet decision for one socket, as the forwarding task takes it: is the
+/// The relay's per-packet decision for one socket, as the forwarding thread takes it: is the
 /// packet RTP/RTCP-shaped, and does it come from that socket's (latched) peer. Exposed for
 /// the fuzz target of the packet path.
 #[doc(hidden)]
@@ -512,6 +512,14 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A phone's socket on loopback that gives up reading after 2 s.
+    fn phone() -> std::net::UdpSocket {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        u.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        u
+    }
+
     #[test]
     fn latching_learns_then_is_strict() {
         let p = Peer::default();
@@ -541,12 +549,6 @@ mod tests {
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s =
             MediaSession::open(&relay, lo, lo, pool.take().unwrap(), pool.take().unwrap()).unwrap();
-        let phone = || {
-            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            u.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-                .unwrap();
-            u
-        };
         let (a, a_rtcp, b, b_rtcp) = (phone(), phone(), phone(), phone());
         // A advertises an address it does not send from (NAT); B the one it sends from.
         s.set_peer(
@@ -638,12 +640,6 @@ mod tests {
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = MediaSession::open(&relay, any, lo, pool.take().unwrap(), pool.take().unwrap())
             .unwrap();
-        let phone = || {
-            let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            u.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-                .unwrap();
-            u
-        };
         let (a, b) = (phone(), phone());
         for (side, p) in [(Facing::A, &a), (Facing::B, &b)] {
             let rtp = p.local_addr().unwrap();

@@ -573,6 +573,18 @@ impl Drop for SippUas {
     }
 }
 
+/// An OPTIONS from `local_ip` over `transport` ("u1", "t1") to vozbox.
+pub fn options_from(v: &Vozbox, transport: &str, local_ip: &str, extra: &[&str]) -> Sipp {
+    sipp(
+        "options.xml",
+        &v.addr(),
+        transport,
+        local_ip,
+        "SEQUENTIAL\nx\n",
+        extra,
+    )
+}
+
 /// alice (`Alice-Secret-1`, of the client on 127.0.0.1) dials `number` with `scenario`
 /// over `transport` ("u1", "t1") from `local_ip`; the digest covers the Request-URI
 /// (`-auth_uri`: SIPp would use the server's address otherwise).
