@@ -584,5 +584,9 @@ mod tests {
         );
         let e = Config::parse("[sip]\nworkers = \"two\"\n", "x.toml").unwrap_err();
         assert!(e.starts_with("x.toml:2:"), "{}", e);
+        let e = Config::parse("[media]\nthreads = 2\nbatch_us = 20000\n", "x.toml").unwrap_err();
+        assert!(e.starts_with("x.toml:3: [media] batch_us"), "{}", e);
+        let e = Config::parse("[media]\nthreads = 65\n", "x.toml").unwrap_err();
+        assert!(e.starts_with("x.toml:2: [media] threads"), "{}", e);
     }
 }
