@@ -3,6 +3,7 @@
 //! on each leg is rewritten to point at it (`sdp.rs`), and the relay latches onto the
 //! addresses that really send (`session.rs`).
 
+mod batch;
 pub mod g711;
 pub mod ports;
 pub mod prompts;

@@ -1,9 +1,11 @@
 //! The relay's forwarding threads. Each is a plain thread (not a task of the runtime) that
-//! waits on its own epoll set, level-triggered, for the sockets of the sessions handed to
-//! it, and per ready socket receives one datagram and sends it on: one `recvfrom` and one
-//! `sendto` per relayed packet — no task wake-up, and no second `recvfrom` to learn that
-//! the socket is empty (an edge-triggered reactor needs one; docs/performance.md measured
-//! both). A socket flooded by someone is served once per round, like every other one.
+//! waits on its own epoll set for the sockets of the sessions handed to it, edge-triggered,
+//! and per ready socket reads what it holds with one `recvmmsg` (`batch.rs`: a short count
+//! says the socket is empty) and sends each packet on with one `send`: no task wake-up, no
+//! second read to learn that the socket is empty, and each packet's socket polled once by
+//! the kernel (level-triggered polls it again at the next wait; docs/performance.md
+//! measured each). A socket flooded by someone is served at most `ROUNDS` reads a round,
+//! then again the next round (its event is not repeated), like every other one.
 //!
 //! Sessions go to the threads in turn. A session's sockets are added to and removed from
 //! the thread's epoll set by the caller (so a failure is the caller's error); the thread
@@ -25,6 +27,9 @@ const WAKE: u64 = u64::MAX;
 pub(super) const SOCKETS: u64 = 4;
 /// Events taken per `epoll_wait`.
 const BATCH: usize = 256;
+/// Reads (of up to `batch::BURST` datagrams) per socket and round: more than a relay
+/// socket holds (~21 packets on loopback), so a backlog is emptied in one round.
+const ROUNDS: usize = 4;
 
 enum Command {
     Add(u32, Arc<Shared>),
@@ -121,7 +126,7 @@ impl Relay {
                 &reg.worker.epoll,
                 fd,
                 epoll::EventData::new_u64(token),
-                epoll::EventFlags::IN,
+                epoll::EventFlags::IN | epoll::EventFlags::ET,
             )?;
         }
         Ok(reg)
@@ -149,34 +154,64 @@ impl Drop for Registration {
 
 /// One forwarding thread. A panic costs the batch it happened in, not the thread.
 fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
-    let mut sessions: Vec<Option<Arc<Shared>>> = Vec::new();
-    let mut events = Vec::with_capacity(BATCH);
-    let mut buf = [0u8; 2048];
+    let mut t = Thread {
+        sessions: Vec::new(),
+        events: Vec::with_capacity(BATCH),
+        rx: super::batch::RecvBatch::default(),
+        carry: Vec::new(),
+        again: Vec::new(),
+    };
     loop {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            round(w, rx, &mut sessions, &mut events, &mut buf)
-        }));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(w, rx, &mut t)));
+        let events = &t.events;
         match r {
             // Under load, waking up costs more than the packets: let more gather (like a
             // network card's interrupt coalescing). A lone packet is served at once.
             Ok(true) if events.len() > 1 && !batch.is_zero() => std::thread::sleep(batch),
             Ok(true) => continue,
             Ok(false) => return,
-            Err(_) => tracing::error!("media relay thread: a packet caused a panic; dropped"),
+            Err(_) => {
+                t.carry.clear();
+                tracing::error!("media relay thread: a packet caused a panic; dropped")
+            }
         }
     }
 }
 
-/// Waits for ready sockets and serves each once. False when the relay is gone.
-fn round(
-    w: &Worker,
-    rx: &mpsc::Receiver<Command>,
-    sessions: &mut Vec<Option<Arc<Shared>>>,
-    events: &mut Vec<epoll::Event>,
-    buf: &mut [u8],
-) -> bool {
-    events.clear();
-    match epoll::wait(&w.epoll, spare_capacity(events), None) {
+/// A forwarding thread's own state.
+struct Thread {
+    /// Sessions by slot.
+    sessions: Vec<Option<Arc<Shared>>>,
+    events: Vec<epoll::Event>,
+    rx: super::batch::RecvBatch,
+    /// Sockets (tokens) left with packets by the last round: served this round.
+    carry: Vec<u64>,
+    /// Sockets left with packets by this round.
+    again: Vec<u64>,
+}
+
+impl Thread {
+    /// Serves socket `token`; remembers it for the next round if it still holds packets.
+    fn serve(&mut self, token: u64, now: Instant) {
+        if let Some(Some(s)) = self.sessions.get((token / SOCKETS) as usize) {
+            if !s.forward(token % SOCKETS, &mut self.rx, ROUNDS, now) {
+                self.again.push(token);
+            }
+        }
+    }
+}
+
+/// Waits for ready sockets (not at all when some were left with packets) and serves each
+/// once, then those the last round left with packets. False when the relay is gone.
+fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
+    t.events.clear();
+    std::mem::swap(&mut t.carry, &mut t.again);
+    t.again.clear();
+    let timeout = (!t.carry.is_empty()).then_some(rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    });
+    match epoll::wait(&w.epoll, spare_capacity(&mut t.events), timeout.as_ref()) {
         Ok(_) => {}
         Err(rustix::io::Errno::INTR) => return true,
         Err(e) => {
@@ -186,8 +221,8 @@ fn round(
         }
     }
     let now = Instant::now();
-    for ev in events.iter() {
-        let token = ev.data.u64();
+    for i in 0..t.events.len() {
+        let token = t.events[i].data.u64();
         if token == WAKE {
             let mut b = [0u8; 8];
             let _ = rustix::io::read(&w.wake, &mut b);
@@ -198,13 +233,13 @@ fn round(
                 match rx.try_recv() {
                     Ok(Command::Add(slot, s)) => {
                         let i = slot as usize;
-                        if i >= sessions.len() {
-                            sessions.resize_with(i + 1, || None);
+                        if i >= t.sessions.len() {
+                            t.sessions.resize_with(i + 1, || None);
                         }
-                        sessions[i] = Some(s);
+                        t.sessions[i] = Some(s);
                     }
                     Ok(Command::Remove(slot)) => {
-                        if let Some(s) = sessions.get_mut(slot as usize) {
+                        if let Some(s) = t.sessions.get_mut(slot as usize) {
                             *s = None;
                         }
                         w.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
@@ -215,9 +250,13 @@ fn round(
             }
             continue;
         }
-        if let Some(Some(s)) = sessions.get((token / SOCKETS) as usize) {
-            s.forward(token % SOCKETS, buf, now);
-        }
+        t.serve(token, now);
+    }
+    // A socket both carried and ready again is served twice: the second read finds it
+    // empty or takes what came since.
+    for i in 0..t.carry.len() {
+        let token = t.carry[i];
+        t.serve(token, now);
     }
     true
 }

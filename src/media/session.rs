@@ -25,6 +25,8 @@ use std::time::Instant;
 
 /// How long after its first packet a side keeps learning where it really sends from.
 const LEARNING_MS: u64 = 3_000;
+/// Of the backlog of a stream found far behind (a full burst queued), the newest relayed.
+const KEEP: usize = super::batch::BURST / 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Facing {
@@ -342,10 +344,19 @@ impl Shared {
             .collect()
     }
 
-    /// Socket `k` (token order) is readable: receives one datagram and, if it comes from
-    /// that side's peer, sends it out of the same kind of socket of the other side to its
-    /// peer.
-    pub(super) fn forward(&self, k: u64, buf: &mut [u8], now: Instant) {
+    /// Socket `k` (token order) became readable: receives what it holds and relays each
+    /// datagram that comes from that side's peer out of the same kind of socket of the
+    /// other side to its peer. Reads at most `rounds` bursts; true when the socket was
+    /// emptied (its readiness is edge-triggered: a socket left with packets must be served
+    /// again without a new event).
+    pub(super) fn forward(
+        &self,
+        k: u64,
+        rx: &mut super::batch::RecvBatch,
+        rounds: usize,
+        now: Instant,
+    ) -> bool {
+        use super::batch::{Read, BURST};
         let (from, to, rtcp) = match k {
             0 => (&self.a, &self.b, false),
             1 => (&self.a, &self.b, true),
@@ -355,31 +366,68 @@ impl Shared {
         let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
             (from.sockets.as_ref(), to.sockets.as_ref())
         else {
-            return;
+            return true;
         };
         let (inbound, peer, outbound, dest) = if rtcp {
             (rtcp_sock, &from.rtcp_peer, o_rtcp, &to.rtcp_peer)
         } else {
             (rtp_sock, &from.rtp_peer, o_rtp, &to.rtp_peer)
         };
-        // An error (nothing there, or a pending ICMP error of an earlier send) is consumed
-        // by this one call; the socket is level-triggered, so nothing is left behind.
-        let Ok((n, src)) = inbound.recv_from(buf) else {
-            return;
-        };
-        let packet = &buf[..n];
         let now = now.saturating_duration_since(self.started).as_millis() as u64;
-        if !plausible(packet, rtcp) || !peer.accept(src, now) {
-            return;
+        let relay = |rx: &super::batch::RecvBatch, half: usize, range: std::ops::Range<usize>| {
+            for i in range {
+                let Some((packet, src)) = rx.get(half, i) else {
+                    continue;
+                };
+                if !plausible(packet, rtcp) || !peer.accept(src, now) {
+                    continue;
+                }
+                if !rtcp {
+                    from.packets.fetch_add(1, Ordering::Relaxed);
+                }
+                from.last.store(now, Ordering::Relaxed);
+                dest.send(outbound, packet);
+                if self.connects {
+                    peer.connect(inbound, src, now);
+                }
+            }
+        };
+        // A full read means this stream is at least BURST packets (160 ms of 20 ms audio)
+        // behind — the relay is past its capacity. It is held while the next read shows
+        // what follows, and only the newest KEEP packets of the backlog are relayed: what
+        // goes out is recent and the thread catches up (a socket that overflows drops the
+        // newest instead, and its queue keeps the delay long).
+        let (mut half, mut behind) = (0, false);
+        for _ in 0..rounds {
+            use std::os::fd::AsFd;
+            match rx.read(inbound.as_fd(), half) {
+                Read::Got(n) if n == BURST => {
+                    behind = true;
+                    half ^= 1;
+                }
+                Read::Got(n) => {
+                    if behind && n < KEEP {
+                        relay(rx, half ^ 1, BURST - (KEEP - n)..BURST);
+                    }
+                    relay(rx, half, 0..n);
+                    return true;
+                }
+                Read::Empty => {
+                    if behind {
+                        relay(rx, half ^ 1, BURST - KEEP..BURST);
+                    }
+                    return true;
+                }
+                // (a pending ICMP error of an earlier send, consumed: packets may follow)
+                Read::Error => {}
+            }
         }
-        if !rtcp {
-            from.packets.fetch_add(1, Ordering::Relaxed);
+        // Still full after `rounds` reads: the newest read so far goes (its newest part),
+        // the rest waits for the next round.
+        if behind {
+            relay(rx, half ^ 1, BURST - KEEP..BURST);
         }
-        from.last.store(now, Ordering::Relaxed);
-        dest.send(outbound, packet);
-        if self.connects {
-            peer.connect(inbound, src, now);
-        }
+        false
     }
 }
 
@@ -653,6 +701,60 @@ mod tests {
         assert_eq!(a.recv_from(&mut buf).unwrap().0, rtp.len());
         assert!(!s.shared.a.rtp_peer.connected.load(Ordering::Relaxed));
         assert!(!s.shared.b.rtp_peer.connected.load(Ordering::Relaxed));
+    }
+
+    /// A stream found far behind (a full burst queued on its socket) has only the newest
+    /// of its backlog relayed, in order; a read that may have left packets says so (the
+    /// thread serves that socket again next round).
+    #[test]
+    fn a_stream_far_behind_loses_its_oldest_packets() {
+        use super::super::batch::{RecvBatch, BURST};
+        let pool = Arc::new(super::super::ports::PortPool::new(47300, 47399));
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let (mut la, mut lb) = (pool.take().unwrap(), pool.take().unwrap());
+        let shared = Shared {
+            a: Side::open(lo, &mut la).unwrap(),
+            b: Side::open(lo, &mut lb).unwrap(),
+            connects: true,
+            started: Instant::now(),
+            leases: (la, lb),
+        };
+        let (a, b) = (phone(), phone());
+        shared.a.rtp_peer.advertise(a.local_addr().unwrap());
+        shared.b.rtp_peer.advertise(b.local_addr().unwrap());
+        let to = shared.a.sockets.as_ref().unwrap().0.local_addr().unwrap();
+        let extra = 3;
+        let send = || {
+            for seq in 0..(BURST + extra) as u8 {
+                a.send_to(&[0x80u8, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42], to)
+                    .unwrap();
+            }
+        };
+        b.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let received = || {
+            let mut buf = [0u8; 64];
+            let mut got = Vec::new();
+            while let Ok((_, _)) = b.recv_from(&mut buf) {
+                got.push(buf[3] as usize);
+            }
+            got
+        };
+        let mut rx = RecvBatch::default();
+        // Reads enough to empty it: the newest KEEP of the backlog only.
+        send();
+        assert!(shared.forward(0, &mut rx, 4, Instant::now()), "not emptied");
+        let newest: Vec<usize> = (BURST + extra - KEEP..BURST + extra).collect();
+        assert_eq!(received(), newest);
+        // One read a round: a full one leaves more (the thread comes back next round) and
+        // relays its newest part; the next read relays the rest.
+        send();
+        assert!(!shared.forward(0, &mut rx, 1, Instant::now()));
+        assert!(shared.forward(0, &mut rx, 1, Instant::now()), "not emptied");
+        let want: Vec<usize> = (BURST - KEEP..BURST + extra).collect();
+        assert_eq!(received(), want);
+        let total = (newest.len() + want.len()) as u64;
+        assert_eq!(shared.a.packets.load(Ordering::Relaxed), total);
     }
 
     #[test]
