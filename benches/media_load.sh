@@ -10,12 +10,15 @@
 #   RTPENGINE=0 measures vozbox only; GEN_SENDERS, GEN_SOCKETS and GEN_BATCH_US set the
 #   generator's sender threads (1), sockets (16) and receive batching (200 µs);
 #   RELAY_THREADS and BATCH_US set vozbox's [media] threads and batch_us.
+#   VOZBOX_BIN runs another build of vozbox (an A/B comparison).
+#   RELAY_CPU=P limits each relay, once its calls are set up, to P % of one core (a cgroup's
+#   cpu quota, 10 ms period): a relay pushed past its capacity with the same offered load.
 set -euo pipefail
 counts=${1:-"250 500 1000"}
 secs=${2:-20}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/benches/lib.sh"
-bin="$here/target/release/vozbox"
+bin=${VOZBOX_BIN:-"$here/target/release/vozbox"}
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
 (cd "$here" && cargo bench --bench rtp_load --no-run -q 2>/dev/null) || true
@@ -61,6 +64,7 @@ CFG
     sleep 0.5
   done
   sed -n 's/.*A \([0-9]*\): [0-9]*  B \([0-9]*\): .*/\1 \2/p' "$work/calls.txt" > "$work/ports.txt"
+  [ -z "${RELAY_CPU:-}" ] || limit_cpu "$vpid" "$RELAY_CPU"
   printf 'vozbox    %s\n' "$("$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")"
   kill "$uac" "$uas" "$vpid" 2>/dev/null || true
   wait "$uac" "$uas" "$vpid" 2>/dev/null || true
@@ -97,9 +101,26 @@ for i in range(int(sys.argv[1])):
     a = ng({"command": "answer", "call-id": cid, "from-tag": "a", "to-tag": "b", "sdp": sdp(10002)}, 2 * i + 1)
     print(a, b)
 PY
+  [ -z "${RELAY_CPU:-}" ] || limit_cpu "$rpid" "$RELAY_CPU"
   printf 'rtpengine %s\n' "$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")"
   kill "$rpid" 2>/dev/null || true
   wait "$rpid" 2>/dev/null || true
+}
+
+# Puts process $1 (all its threads) in a cgroup allowed $2 % of one core.
+limit_cpu() {
+  local period=10000 quota=$(( $2 * 100 )) cg
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    cg=/sys/fs/cgroup/vozbox-bench
+    echo +cpu > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    mkdir -p "$cg" && echo "$quota $period" > "$cg/cpu.max"
+  elif [ -d /sys/fs/cgroup/cpu ]; then
+    cg=/sys/fs/cgroup/cpu/vozbox-bench
+    mkdir -p "$cg" && echo "$period" > "$cg/cpu.cfs_period_us" && echo "$quota" > "$cg/cpu.cfs_quota_us"
+  else
+    echo "RELAY_CPU: no cgroup cpu controller" >&2; return 1
+  fi
+  echo "$1" > "$cg/cgroup.procs"
 }
 
 for n in $counts; do
