@@ -29,7 +29,10 @@ pub(super) enum Read {
 }
 
 pub(super) struct RecvBatch {
-    headers: MultiHeaders<SockaddrStorage>,
+    /// Headers for IPv4 sockets and for IPv6 ones: the kernel writes each header's
+    /// address length back and the next read offers only that much room, so a header
+    /// that read an IPv4 source would cut an IPv6 one short.
+    headers: [MultiHeaders<SockaddrStorage>; 2],
     bufs: Box<[[[u8; SIZE]; BURST]; 2]>,
     /// Length and source of each datagram of the last read into each half.
     got: [[(usize, Option<SocketAddr>); BURST]; 2],
@@ -38,7 +41,10 @@ pub(super) struct RecvBatch {
 impl Default for RecvBatch {
     fn default() -> Self {
         RecvBatch {
-            headers: MultiHeaders::preallocate(BURST, None),
+            headers: [
+                MultiHeaders::preallocate(BURST, None),
+                MultiHeaders::preallocate(BURST, None),
+            ],
             bufs: Box::new([[[0u8; SIZE]; BURST]; 2]),
             got: [[(0, None); BURST]; 2],
         }
@@ -53,14 +59,14 @@ fn socket_addr(s: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 impl RecvBatch {
-    /// Reads what `fd` (non-blocking) holds, up to `BURST` datagrams, into half `half`
-    /// (0 or 1) of the batch.
-    pub(super) fn read(&mut self, fd: BorrowedFd<'_>, half: usize) -> Read {
+    /// Reads what `fd` (non-blocking; an IPv6 socket if `v6`) holds, up to `BURST`
+    /// datagrams, into half `half` (0 or 1) of the batch.
+    pub(super) fn read(&mut self, fd: BorrowedFd<'_>, v6: bool, half: usize) -> Read {
         let half = half & 1;
         let mut iovs = self.bufs[half].each_mut().map(|b| [IoSliceMut::new(b)]);
         let res = recvmmsg(
             fd.as_raw_fd(),
-            &mut self.headers,
+            &mut self.headers[usize::from(v6)],
             iovs.iter_mut(),
             MsgFlags::MSG_DONTWAIT,
             None,
@@ -98,21 +104,37 @@ mod tests {
         rx.set_nonblocking(true).unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut b = RecvBatch::default();
-        assert!(matches!(b.read(rx.as_fd(), 0), Read::Empty));
+        assert!(matches!(b.read(rx.as_fd(), false, 0), Read::Empty));
         for i in 0..(BURST as u8 + 3) {
             tx.send_to(&[i; 20], rx.local_addr().unwrap()).unwrap();
         }
         // a full burst: there may be more
-        assert!(matches!(b.read(rx.as_fd(), 0), Read::Got(BURST)));
+        assert!(matches!(b.read(rx.as_fd(), false, 0), Read::Got(BURST)));
         let (p, src) = b.get(0, BURST - 1).unwrap();
         assert_eq!(
             (p, src),
             (&[BURST as u8 - 1; 20][..], tx.local_addr().unwrap())
         );
         // a short count: the rest, and the socket is empty; the first half is kept
-        assert!(matches!(b.read(rx.as_fd(), 1), Read::Got(3)));
+        assert!(matches!(b.read(rx.as_fd(), false, 1), Read::Got(3)));
         assert_eq!(b.get(1, 2).unwrap().0, &[BURST as u8 + 2; 20][..]);
         assert_eq!(b.get(0, 0).unwrap().0, &[0; 20][..]);
-        assert!(matches!(b.read(rx.as_fd(), 0), Read::Empty));
+        assert!(matches!(b.read(rx.as_fd(), false, 0), Read::Empty));
+    }
+
+    /// IPv4 and IPv6 sockets served by one batch in turn each get their sources whole.
+    #[test]
+    fn ipv4_and_ipv6_sources_in_turn() {
+        let mut b = RecvBatch::default();
+        for _ in 0..2 {
+            for (any, v6) in [("127.0.0.1:0", false), ("[::1]:0", true)] {
+                let rx = std::net::UdpSocket::bind(any).unwrap();
+                rx.set_nonblocking(true).unwrap();
+                let tx = std::net::UdpSocket::bind(any).unwrap();
+                tx.send_to(&[0x80; 12], rx.local_addr().unwrap()).unwrap();
+                assert!(matches!(b.read(rx.as_fd(), v6, 0), Read::Got(1)));
+                assert_eq!(b.get(0, 0).unwrap().1, tx.local_addr().unwrap());
+            }
+        }
     }
 }

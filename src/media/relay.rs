@@ -160,6 +160,8 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
         rx: super::batch::RecvBatch::default(),
         carry: Vec::new(),
         again: Vec::new(),
+        round: 0,
+        marked: Vec::new(),
     };
     loop {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(w, rx, &mut t)));
@@ -171,7 +173,15 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
             Ok(true) => continue,
             Ok(false) => return,
             Err(_) => {
-                t.carry.clear();
+                // The round's sockets not served yet would get no new event (edge-
+                // triggered): all of them are served again next round (an empty one costs
+                // one read).
+                let left: Vec<u64> = t.events.iter().map(|e| e.data.u64()).collect();
+                for token in left.into_iter().chain(std::mem::take(&mut t.carry)) {
+                    if token != WAKE {
+                        t.carry_over(token);
+                    }
+                }
                 tracing::error!("media relay thread: a packet caused a panic; dropped")
             }
         }
@@ -186,8 +196,11 @@ struct Thread {
     rx: super::batch::RecvBatch,
     /// Sockets (tokens) left with packets by the last round: served this round.
     carry: Vec<u64>,
-    /// Sockets left with packets by this round.
+    /// Sockets left with packets by this round, each once.
     again: Vec<u64>,
+    /// This round's number, and per token the round it was last put in `again`.
+    round: u32,
+    marked: Vec<u32>,
 }
 
 impl Thread {
@@ -195,8 +208,24 @@ impl Thread {
     fn serve(&mut self, token: u64, now: Instant) {
         if let Some(Some(s)) = self.sessions.get((token / SOCKETS) as usize) {
             if !s.forward(token % SOCKETS, &mut self.rx, ROUNDS, now) {
-                self.again.push(token);
+                self.carry_over(token);
             }
+        }
+    }
+
+    /// Puts `token` in `again` unless it is there already (a socket served both from the
+    /// carry and from an event): the list stays as long as the sockets left full, also
+    /// under a flood that lasts.
+    fn carry_over(&mut self, token: u64) {
+        let Ok(i) = usize::try_from(token) else {
+            return;
+        };
+        if i >= self.marked.len() {
+            self.marked.resize(i + 1, 0);
+        }
+        if self.marked[i] != self.round {
+            self.marked[i] = self.round;
+            self.again.push(token);
         }
     }
 }
@@ -207,18 +236,20 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
     t.events.clear();
     std::mem::swap(&mut t.carry, &mut t.again);
     t.again.clear();
+    // (0 is never a round: a fresh mark never matches)
+    t.round = t.round.wrapping_add(1).max(1);
     let timeout = (!t.carry.is_empty()).then_some(rustix::event::Timespec {
         tv_sec: 0,
         tv_nsec: 0,
     });
-    match epoll::wait(&w.epoll, spare_capacity(&mut t.events), timeout.as_ref()) {
-        Ok(_) => {}
-        Err(rustix::io::Errno::INTR) => return true,
-        Err(e) => {
+    if let Err(e) = epoll::wait(&w.epoll, spare_capacity(&mut t.events), timeout.as_ref()) {
+        // The carried sockets wait for the next round.
+        std::mem::swap(&mut t.carry, &mut t.again);
+        if e != rustix::io::Errno::INTR {
             tracing::error!("media relay: epoll_wait: {}", e);
             std::thread::sleep(std::time::Duration::from_millis(10));
-            return true;
         }
+        return true;
     }
     let now = Instant::now();
     for i in 0..t.events.len() {
@@ -237,6 +268,11 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
                             t.sessions.resize_with(i + 1, || None);
                         }
                         t.sessions[i] = Some(s);
+                        // Served once next round whatever epoll reports: a packet that came
+                        // before the session was in the table is not left waiting.
+                        for k in 0..SOCKETS {
+                            t.carry_over(u64::from(slot) * SOCKETS + k);
+                        }
                     }
                     Ok(Command::Remove(slot)) => {
                         if let Some(s) = t.sessions.get_mut(slot as usize) {

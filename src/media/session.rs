@@ -186,6 +186,8 @@ pub(super) struct Shared {
     b: Side,
     /// The sockets are bound to one address: they may be connected to their peers.
     connects: bool,
+    /// The sockets are IPv6 ones.
+    v6: bool,
     started: Instant,
     /// The ports; they go back to the pool with their sockets when the session is gone.
     leases: (Lease, Lease),
@@ -215,9 +217,10 @@ pub struct MediaSession {
 pub struct Counters {
     pub a_port: u16,
     pub b_port: u16,
-    /// Packets from the caller (relayed to the callee).
+    /// RTP packets received from the caller (relayed to the callee, but for the oldest of
+    /// a backlog when the relay is past its capacity).
     pub from_a: u64,
-    /// Packets from the callee (relayed to the caller).
+    /// RTP packets received from the callee (relayed to the caller, idem).
     pub from_b: u64,
 }
 
@@ -374,47 +377,70 @@ impl Shared {
             (rtp_sock, &from.rtp_peer, o_rtp, &to.rtp_peer)
         };
         let now = now.saturating_duration_since(self.started).as_millis() as u64;
-        let relay = |rx: &super::batch::RecvBatch, half: usize, range: std::ops::Range<usize>| {
-            for i in range {
-                let Some((packet, src)) = rx.get(half, i) else {
-                    continue;
-                };
-                if !plausible(packet, rtcp) || !peer.accept(src, now) {
-                    continue;
+        // Each datagram is judged as it is read (RTP-shaped, from the peer: learning goes
+        // on in arrival order); only those that pass are candidates for sending.
+        let judge =
+            |rx: &super::batch::RecvBatch, half: usize, n: usize, ok: &mut [bool; BURST]| {
+                let mut passed = 0u64;
+                for (i, ok) in ok.iter_mut().enumerate() {
+                    *ok = false;
+                    let Some((p, src)) = rx.get(half, i).filter(|_| i < n) else {
+                        continue;
+                    };
+                    if !plausible(p, rtcp) || !peer.accept(src, now) {
+                        continue;
+                    }
+                    *ok = true;
+                    passed += 1;
+                    if self.connects {
+                        peer.connect(inbound, src, now);
+                    }
                 }
-                if !rtcp {
-                    from.packets.fetch_add(1, Ordering::Relaxed);
+                if passed > 0 {
+                    if !rtcp {
+                        from.packets.fetch_add(passed, Ordering::Relaxed);
+                    }
+                    from.last.store(now, Ordering::Relaxed);
                 }
-                from.last.store(now, Ordering::Relaxed);
-                dest.send(outbound, packet);
-                if self.connects {
-                    peer.connect(inbound, src, now);
+                passed as usize
+            };
+        // Sends the newest `keep` of the packets of `half` that passed.
+        let send = |rx: &super::batch::RecvBatch, half: usize, ok: &[bool; BURST], keep: usize| {
+            let passed = ok.iter().filter(|&&o| o).count();
+            let skip = passed.saturating_sub(keep);
+            let newest = ok.iter().enumerate().filter(|(_, &o)| o).skip(skip);
+            for (i, _) in newest {
+                if let Some((packet, _)) = rx.get(half, i) {
+                    dest.send(outbound, packet);
                 }
             }
         };
         // A full read means this stream is at least BURST packets (160 ms of 20 ms audio)
         // behind — the relay is past its capacity. It is held while the next read shows
-        // what follows, and only the newest KEEP packets of the backlog are relayed: what
-        // goes out is recent and the thread catches up (a socket that overflows drops the
-        // newest instead, and its queue keeps the delay long).
+        // what follows, and only the newest KEEP packets of the backlog that come from the
+        // peer are sent: what goes out is recent and the thread catches up (a socket that
+        // overflows drops the newest instead, and its queue keeps the delay long).
+        let mut ok = [[false; BURST]; 2];
         let (mut half, mut behind) = (0, false);
         for _ in 0..rounds {
             use std::os::fd::AsFd;
-            match rx.read(inbound.as_fd(), half) {
+            match rx.read(inbound.as_fd(), self.v6, half) {
                 Read::Got(n) if n == BURST => {
+                    judge(rx, half, n, &mut ok[half]);
                     behind = true;
                     half ^= 1;
                 }
                 Read::Got(n) => {
-                    if behind && n < KEEP {
-                        relay(rx, half ^ 1, BURST - (KEEP - n)..BURST);
+                    let passed = judge(rx, half, n, &mut ok[half]);
+                    if behind && passed < KEEP {
+                        send(rx, half ^ 1, &ok[half ^ 1], KEEP - passed);
                     }
-                    relay(rx, half, 0..n);
+                    send(rx, half, &ok[half], BURST);
                     return true;
                 }
                 Read::Empty => {
                     if behind {
-                        relay(rx, half ^ 1, BURST - KEEP..BURST);
+                        send(rx, half ^ 1, &ok[half ^ 1], KEEP);
                     }
                     return true;
                 }
@@ -425,7 +451,7 @@ impl Shared {
         // Still full after `rounds` reads: the newest read so far goes (its newest part),
         // the rest waits for the next round.
         if behind {
-            relay(rx, half ^ 1, BURST - KEEP..BURST);
+            send(rx, half ^ 1, &ok[half ^ 1], KEEP);
         }
         false
     }
@@ -446,6 +472,7 @@ impl MediaSession {
             b: Side::open(bind, &mut b)?,
             started: Instant::now(),
             connects: !bind.is_unspecified(),
+            v6: bind.is_ipv6(),
             leases: (a, b),
         });
         Ok(MediaSession {
@@ -716,6 +743,7 @@ mod tests {
             a: Side::open(lo, &mut la).unwrap(),
             b: Side::open(lo, &mut lb).unwrap(),
             connects: true,
+            v6: false,
             started: Instant::now(),
             leases: (la, lb),
         };
@@ -753,8 +781,22 @@ mod tests {
         assert!(shared.forward(0, &mut rx, 1, Instant::now()), "not emptied");
         let want: Vec<usize> = (BURST - KEEP..BURST + extra).collect();
         assert_eq!(received(), want);
-        let total = (newest.len() + want.len()) as u64;
+        // every packet from the peer was received (counted), the stale ones not sent
+        let total = 2 * (BURST + extra) as u64;
         assert_eq!(shared.a.packets.load(Ordering::Relaxed), total);
+        // Only packets from the peer compete for the newest places: junk sprayed in the
+        // backlog (here on a socket not connected yet) costs no real packet.
+        let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let real = |seq: u8| [0x80u8, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42];
+        rustix::net::connect_unspec(&shared.a.sockets.as_ref().unwrap().0).unwrap();
+        a.send_to(&real(100), to).unwrap();
+        for _ in 1..BURST {
+            junk.send_to(&real(200), to).unwrap();
+        }
+        a.send_to(&real(101), to).unwrap();
+        a.send_to(&real(102), to).unwrap();
+        assert!(shared.forward(0, &mut rx, 4, Instant::now()));
+        assert_eq!(received(), vec![100, 101, 102]);
     }
 
     #[test]
