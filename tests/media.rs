@@ -1,7 +1,8 @@
 //! Media through the relay against real peers: two baresip phones sending different tones
 //! hear each other's tone (PCMU and PCMA); a caller behind "NAT" (its SDP unreachable)
 //! gets its audio back by latching; telephone-events pass; a call without media is ended
-//! by the media timeout; ports run out with 503 and always come back.
+//! by the media timeout; ports run out with 503 and always come back; a stalled relay
+//! relays the newest of its backlog.
 
 mod common;
 use common::*;
@@ -358,5 +359,87 @@ fn ports_come_back_after_a_load() {
         relay_ports(&v).starts_with("0 relay port pair(s)"),
         "{}",
         v.calls()
+    );
+}
+
+/// A relay that falls behind relays the newest of the backlog, not the queue: the caller
+/// (behind "NAT", as above) gets its audio echoed by the callee; then vozbox is stopped
+/// (SIGSTOP) while the caller sends 12 packets at once, and resumed. The 12 wait on the
+/// relay's socket; it finds the stream far behind and relays only the newest 4, which
+/// come back through the callee's echo — the 8 stale ones never reach it.
+#[test]
+fn a_stalled_relay_relays_the_newest_of_its_backlog() {
+    let v = Vozbox::start("media-backlog", "", PROVISION);
+    let port = free_port("127.0.0.1");
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
+    let media_port = free_port("127.0.0.1").to_string();
+    let bob = SippUas::start_with(
+        "uas_answer.xml",
+        "u1",
+        "127.0.0.1",
+        port,
+        &["-rtp_echo", "-mp", &media_port],
+    );
+    let addr = v.addr();
+    let pid = v.child.as_ref().expect("vozbox runs").id().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {} {}", sig, pid);
+    };
+    let (before, after) = std::thread::scope(|s| {
+        let caller = s.spawn(move || {
+            sipp(
+                "uac_call_nat.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+                &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
+            )
+        });
+        let relay = caller_port(&v);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let mut seqs = |sock: &UdpSocket| {
+            let mut got = Vec::new();
+            while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if n >= 4 {
+                    got.push(u16::from_be_bytes([buf[2], buf[3]]));
+                }
+            }
+            got
+        };
+        // latched, one packet at a time
+        for seq in 0..10u16 {
+            sock.send_to(&rtp(8, seq), ("127.0.0.1", relay)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let before = seqs(&sock);
+        signal("-STOP");
+        std::thread::sleep(Duration::from_millis(100));
+        for seq in 100..112u16 {
+            sock.send_to(&rtp(8, seq), ("127.0.0.1", relay)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        signal("-CONT");
+        let after = seqs(&sock);
+        sipp_ok(&caller.join().expect("caller"));
+        (before, after)
+    });
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    assert_eq!(
+        before,
+        (0..10).collect::<Vec<u16>>(),
+        "not relayed one by one"
+    );
+    assert_eq!(
+        after,
+        vec![108, 109, 110, 111],
+        "not the newest of the backlog"
     );
 }
