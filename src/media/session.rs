@@ -384,7 +384,10 @@ impl Shared {
                 let mut passed = 0u64;
                 for (i, ok) in ok.iter_mut().enumerate() {
                     *ok = false;
-                    let Some((p, src)) = rx.get(half, i).filter(|_| i < n) else {
+                    if i >= n {
+                        continue;
+                    }
+                    let Some((p, src)) = rx.get(half, i) else {
                         continue;
                     };
                     if !plausible(p, rtcp) || !peer.accept(src, now) {
