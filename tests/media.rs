@@ -121,7 +121,8 @@ fn latching_gets_audio_to_a_caller_behind_nat_and_dtmf_passes() {
     let v = Vozbox::start("media-nat", "", PROVISION);
     let port = free_port("127.0.0.1");
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
-    let media_port = free_port("127.0.0.1").to_string();
+    // SIPp echoes audio on this port and video on the one two above.
+    let media_port = free_ports(4).to_string();
     let bob = SippUas::start_with(
         "uas_answer.xml",
         "u1",
@@ -279,7 +280,8 @@ fn hold_and_resume_keep_media_flowing_through_the_clients_relay_set() {
     let v = Vozbox::start_in(dir, port, "", &prov);
     let bob_port = free_port("127.0.0.1");
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
-    let media_port = free_port("127.0.0.1").to_string();
+    // SIPp echoes audio on this port and video on the one two above.
+    let media_port = free_ports(4).to_string();
     let bob = SippUas::start_with(
         "uas_hold.xml",
         "u1",
@@ -372,7 +374,8 @@ fn a_stalled_relay_relays_the_newest_of_its_backlog() {
     let v = Vozbox::start("media-backlog", "", PROVISION);
     let port = free_port("127.0.0.1");
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
-    let media_port = free_port("127.0.0.1").to_string();
+    // SIPp echoes audio on this port and video on the one two above.
+    let media_port = free_ports(4).to_string();
     let bob = SippUas::start_with(
         "uas_answer.xml",
         "u1",

@@ -28,16 +28,32 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A port free for both UDP and TCP on `ip`.
+/// Ports handed out by `free_port`: below the kernel's ephemeral range (32768-60999 by
+/// default), so a client socket of a test running at the same time (SIPp, baresip, a TCP
+/// connect) cannot take a port between the check here and vozbox's own bind.
+const PORTS: std::ops::Range<u32> = 10000..20000;
+static NEXT_PORT: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// A port free for both UDP and TCP on `ip`, never the same twice in one test process.
 pub fn free_port(ip: &str) -> u16 {
-    for _ in 0..200 {
-        let t = TcpListener::bind(format!("{}:0", ip)).expect("bind tcp");
-        let port = t.local_addr().unwrap().port();
-        if UdpSocket::bind(format!("{}:{}", ip, port)).is_ok() {
+    // Each test process starts at its own place in the range.
+    let seed = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    let _ = NEXT_PORT.compare_exchange(u32::MAX, seed, Ordering::Relaxed, Ordering::Relaxed);
+    let span = PORTS.end - PORTS.start;
+    for _ in 0..span {
+        let n = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+        let port = (PORTS.start + n % span) as u16;
+        if TcpListener::bind(format!("{}:{}", ip, port)).is_ok()
+            && UdpSocket::bind(format!("{}:{}", ip, port)).is_ok()
+        {
             return port;
         }
     }
-    panic!("no free port");
+    panic!("no free port in {:?}", PORTS);
 }
 
 pub struct Vozbox {
@@ -79,9 +95,10 @@ priority = 1
 patterns = ["^2[0-9]{2}$"]
 "#;
 
-/// The first relay port of the server on SIP port `port` (200 ports each, from 20000).
+/// The first relay port of the server on SIP port `port`: 200 ports each, from 20000 up to
+/// 31999, below the ephemeral range for the same reason as `free_port`.
 pub fn media_range(port: u16) -> u16 {
-    20000 + (port % 200) * 200
+    20000 + (port % 60) * 200
 }
 
 impl Vozbox {
@@ -638,16 +655,20 @@ impl Vozbox {
     }
 }
 
-/// A port free with the next one too (baresip listens for TLS on port + 1).
-pub fn two_free_ports() -> u16 {
+/// The first of `n` consecutive free ports, all taken from `free_port`'s sequence so no
+/// other test is handed one of them.
+pub fn free_ports(n: u16) -> u16 {
     loop {
-        let p = free_port("127.0.0.1");
-        if std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
-            && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok()
-        {
-            return p;
+        let first = free_port("127.0.0.1");
+        if (1..n).all(|i| free_port("127.0.0.1") == first + i) {
+            return first;
         }
     }
+}
+
+/// A port free with the next one too (baresip listens for TLS on port + 1).
+pub fn two_free_ports() -> u16 {
+    free_ports(2)
 }
 
 /// A baresip instance's configuration directory: a sine tone (`tone` Hz) as source, a
@@ -659,7 +680,7 @@ pub fn baresip_dir(name: &str, account: &str, tone: u32) -> (std::path::PathBuf,
     std::fs::write(
         dir.join("config"),
         format!(
-            "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule account.so\nmodule menu.so\nmodule ausine.so\nmodule aubridge.so\naudio_source ausine,{}\naudio_player aubridge,{}\nausrc_srate 48000\nauplay_srate 48000\nausrc_channels 2\nauplay_channels 2\nmodule sndfile.so\nsnd_path {}\nsip_listen 127.0.0.1:{}\n",
+            "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule account.so\nmodule menu.so\nmodule ausine.so\nmodule aubridge.so\naudio_source ausine,{}\naudio_player aubridge,{}\nausrc_srate 48000\nauplay_srate 48000\nausrc_channels 2\nauplay_channels 2\nmodule sndfile.so\nsnd_path {}\nsip_listen 127.0.0.1:{}\nrtp_ports 40000-59998\n",
             tone,
             name,
             dir.display(),
