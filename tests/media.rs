@@ -113,35 +113,45 @@ fn rtp(pt: u8, seq: u16) -> Vec<u8> {
     p
 }
 
+/// bob registered from a free port, answered by SIPp's `scenario`, which echoes the RTP it
+/// gets back to where it came from.
+fn echoing_bob(v: &Vozbox, scenario: &str) -> SippUas {
+    let port = free_port("127.0.0.1");
+    register(v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
+    // SIPp echoes audio on this port and video on the one two above.
+    let media_port = free_ports(4).to_string();
+    SippUas::start_with(
+        scenario,
+        "u1",
+        "127.0.0.1",
+        port,
+        &["-rtp_echo", "-mp", &media_port],
+    )
+}
+
+/// alice calls bob (101) for 4 s with an SDP that gives an unreachable address (192.0.2.33):
+/// her RTP is the test's to send, from wherever it likes.
+fn nat_alice_calls_bob(addr: &str) -> Sipp {
+    sipp(
+        "uac_call_nat.xml",
+        addr,
+        "u1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+        &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
+    )
+}
+
 /// A caller whose SDP says 192.0.2.33 (unreachable) sends its RTP from another address:
 /// the relay latches onto that address, so the callee's RTP (SIPp echoing) reaches it.
 /// Telephone-events (payload 101) pass like any RTP.
 #[test]
 fn latching_gets_audio_to_a_caller_behind_nat_and_dtmf_passes() {
     let v = Vozbox::start("media-nat", "", PROVISION);
-    let port = free_port("127.0.0.1");
-    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
-    // SIPp echoes audio on this port and video on the one two above.
-    let media_port = free_ports(4).to_string();
-    let bob = SippUas::start_with(
-        "uas_answer.xml",
-        "u1",
-        "127.0.0.1",
-        port,
-        &["-rtp_echo", "-mp", &media_port],
-    );
+    let bob = echoing_bob(&v, "uas_answer.xml");
     let addr = v.addr();
     let got = std::thread::scope(|s| {
-        let caller = s.spawn(move || {
-            sipp(
-                "uac_call_nat.xml",
-                &addr,
-                "u1",
-                "127.0.0.1",
-                &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-                &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
-            )
-        });
+        let caller = s.spawn(move || nat_alice_calls_bob(&addr));
         let relay = caller_port(&v);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(50)))
@@ -278,17 +288,7 @@ fn hold_and_resume_keep_media_flowing_through_the_clients_relay_set() {
     );
     assert!(prov.contains("media_relay_set = \"lab\""), "{}", prov);
     let v = Vozbox::start_in(dir, port, "", &prov);
-    let bob_port = free_port("127.0.0.1");
-    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
-    // SIPp echoes audio on this port and video on the one two above.
-    let media_port = free_ports(4).to_string();
-    let bob = SippUas::start_with(
-        "uas_hold.xml",
-        "u1",
-        "127.0.0.1",
-        bob_port,
-        &["-rtp_echo", "-mp", &media_port],
-    );
+    let bob = echoing_bob(&v, "uas_hold.xml");
     let addr = v.addr();
     let (before, after) = std::thread::scope(|s| {
         let caller = s.spawn(move || {
@@ -372,17 +372,7 @@ fn ports_come_back_after_a_load() {
 #[test]
 fn a_stalled_relay_relays_the_newest_of_its_backlog() {
     let v = Vozbox::start("media-backlog", "", PROVISION);
-    let port = free_port("127.0.0.1");
-    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
-    // SIPp echoes audio on this port and video on the one two above.
-    let media_port = free_ports(4).to_string();
-    let bob = SippUas::start_with(
-        "uas_answer.xml",
-        "u1",
-        "127.0.0.1",
-        port,
-        &["-rtp_echo", "-mp", &media_port],
-    );
+    let bob = echoing_bob(&v, "uas_answer.xml");
     let addr = v.addr();
     let pid = v.child.as_ref().expect("vozbox runs").id().to_string();
     let signal = |sig: &str| {
@@ -393,16 +383,7 @@ fn a_stalled_relay_relays_the_newest_of_its_backlog() {
         assert!(ok, "kill {} {}", sig, pid);
     };
     let (before, after) = std::thread::scope(|s| {
-        let caller = s.spawn(move || {
-            sipp(
-                "uac_call_nat.xml",
-                &addr,
-                "u1",
-                "127.0.0.1",
-                &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-                &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
-            )
-        });
+        let caller = s.spawn(move || nat_alice_calls_bob(&addr));
         let relay = caller_port(&v);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(300)))

@@ -755,10 +755,11 @@ mod tests {
         shared.b.rtp_peer.advertise(b.local_addr().unwrap());
         let to = shared.a.sockets.as_ref().unwrap().0.local_addr().unwrap();
         let extra = 3;
+        // an RTP-shaped datagram with sequence number `seq`
+        let real = |seq: u8| [0x80u8, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42];
         let send = || {
             for seq in 0..(BURST + extra) as u8 {
-                a.send_to(&[0x80u8, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42], to)
-                    .unwrap();
+                a.send_to(&real(seq), to).unwrap();
             }
         };
         b.set_read_timeout(Some(std::time::Duration::from_millis(200)))
@@ -790,7 +791,6 @@ mod tests {
         // Only packets from the peer compete for the newest places: junk sprayed in the
         // backlog (here on a socket not connected yet) costs no real packet.
         let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let real = |seq: u8| [0x80u8, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42];
         rustix::net::connect_unspec(&shared.a.sockets.as_ref().unwrap().0).unwrap();
         a.send_to(&real(100), to).unwrap();
         for _ in 1..BURST {
