@@ -2,7 +2,9 @@
 # RTP relay load: N concurrent G.711 20 ms calls through vozbox's relay, then the same RTP
 # load through rtpengine (userspace only, set up over its ng control protocol) in the same
 # run, so the result is a ratio. The generator (benches/rtp_load.rs) plays both ends of
-# every call and reports what it offered, loss, one-way delay and the relay's CPU.
+# every call and reports what it offered, loss, one-way delay and the relay's CPU; a
+# "ratio" line follows each pair (vozbox's CPU per relayed packet over rtpengine's), and a
+# count given more than once gets the min, median and max of its ratios at the end.
 #
 #   apt-get install rtpengine-daemon     # optional: without it only vozbox is measured
 #   cargo build --release && benches/media_load.sh [CALLS...] [SECONDS]
@@ -65,7 +67,10 @@ CFG
   done
   sed -n 's/.*A \([0-9]*\): [0-9]*  B \([0-9]*\): .*/\1 \2/p' "$work/calls.txt" > "$work/ports.txt"
   [ -z "${RELAY_CPU:-}" ] || limit_cpu "$vpid" "$RELAY_CPU"
-  printf 'vozbox    %s\n' "$("$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")"
+  local line
+  line=$("$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
+  printf 'vozbox    %s\n' "$line"
+  v_us=$(per_packet "$line")
   kill "$uac" "$uas" "$vpid" 2>/dev/null || true
   wait "$uac" "$uas" "$vpid" 2>/dev/null || true
 }
@@ -102,7 +107,10 @@ for i in range(int(sys.argv[1])):
     print(a, b)
 PY
   [ -z "${RELAY_CPU:-}" ] || limit_cpu "$rpid" "$RELAY_CPU"
-  printf 'rtpengine %s\n' "$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")"
+  local line
+  line=$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
+  printf 'rtpengine %s\n' "$line"
+  r_us=$(per_packet "$line")
   kill "$rpid" 2>/dev/null || true
   wait "$rpid" 2>/dev/null || true
 }
@@ -123,8 +131,25 @@ limit_cpu() {
   echo "$1" > "$cg/cgroup.procs"
 }
 
+# The CPU per relayed packet of a generator's report line.
+per_packet() { sed -n 's/.*, \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }
+
+ratios=()
 for n in $counts; do
+  v_us='' r_us=''
   vozbox_run "$n"
   if [ "${RTPENGINE:-1}" = 0 ]; then :
   elif command -v rtpengine >/dev/null; then rtpengine_run "$n"; else echo "rtpengine: not installed"; fi
+  if [ -n "$v_us" ] && [ -n "$r_us" ]; then
+    ratio=$(awk -v v="$v_us" -v r="$r_us" 'BEGIN { printf "%.2f", v / r }')
+    ratios+=("$n $ratio")
+    echo "ratio     calls $n | vozbox/rtpengine CPU per relayed packet $ratio"
+  fi
 done
+# Runs on a VM vary (±15 %): over several pairs of a count the median says more than any one.
+[ "${#ratios[@]}" -eq 0 ] || printf '%s\n' "${ratios[@]}" | sort -k1,1n -k2,2n | awk '
+  function out() { if (k > 1) printf "ratios    calls %s | %d pairs: min %.2f median %.2f max %.2f\n", n, k, r[1],
+                     k % 2 ? r[(k + 1) / 2] : (r[k / 2] + r[k / 2 + 1]) / 2, r[k] }
+  $1 != n { out(); n = $1; k = 0 }
+  { r[++k] = $2 }
+  END { out() }' 
