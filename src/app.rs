@@ -115,7 +115,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         registrar.clone(),
         writer.clone(),
         cfg.calls.clone(),
-        media,
+        media.clone(),
         tokio::runtime::Handle::current(),
     ));
     let server = Arc::new(Server {
@@ -167,6 +167,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     // Housekeeping: expire bindings, forget old transactions, nonces and bans.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
+    let mut dropped_logged = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -186,6 +187,19 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         if n % 10 == 0 {
             bans.purge();
             pike.purge();
+        }
+        // What the relay dropped (strangers, junk): one line a minute at most.
+        if n % 60 == 0 {
+            let dropped = media.dropped();
+            if dropped > dropped_logged {
+                tracing::warn!(
+                    "media relay: {} packet(s) dropped in the last minute (not RTP, or not \
+                     from the call's party: someone may be spraying the relay's ports); {} in all",
+                    dropped - dropped_logged,
+                    dropped
+                );
+                dropped_logged = dropped;
+            }
         }
     }
 }

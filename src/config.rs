@@ -204,6 +204,9 @@ pub struct Media {
     /// more than one socket (fewer wake-ups under load, at most this much added delay);
     /// 0: never waits.
     pub batch_us: u64,
+    /// A side's media is accepted only from its party: the exact address of its latest
+    /// SDP, or the IP its SIP comes from (NAT). `false` learns any source (RTP bleed).
+    pub strict_source: bool,
 }
 
 impl Default for Media {
@@ -217,6 +220,7 @@ impl Default for Media {
             sounds: "sounds".into(),
             threads: 0,
             batch_us: 200,
+            strict_source: true,
         }
     }
 }

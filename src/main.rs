@@ -243,7 +243,7 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     let list: Vec<serde_json::Value> = ask_server(&cfg, "GET", "/api/calls")?;
     let now = vozbox::auth::nonce::now_secs();
     println!(
-        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side)",
+        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side; dropped: not RTP or from a stranger)",
         "ID", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "STATE", "AGE"
     );
     for c in &list {
@@ -251,8 +251,8 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
         let m = &c["media"];
         let media = if m.is_object() {
             format!(
-                "A {}: {}  B {}: {}",
-                m["a_port"], m["from_a"], m["b_port"], m["from_b"]
+                "A {}: {}  B {}: {}  dropped {}",
+                m["a_port"], m["from_a"], m["b_port"], m["from_b"], m["dropped"]
             )
         } else {
             "-".to_string()

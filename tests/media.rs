@@ -5,6 +5,7 @@
 //! relays the newest of its backlog.
 
 mod common;
+use common::rtp::*;
 use common::*;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
@@ -84,64 +85,6 @@ fn two_baresip_phones_hear_each_other_pcma() {
     two_phones_hear_each_other("PCMA", "[media]\nthreads = 1\nbatch_us = 0\n");
 }
 
-/// The relay's port facing the caller, from `vozbox calls`, once the call is answered.
-fn caller_port(v: &Vozbox) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = v.calls();
-        if let Some(l) = out.lines().find(|l| l.contains("answered")) {
-            if let Some(p) = l
-                .split("A ")
-                .nth(1)
-                .and_then(|r| r.split(':').next())
-                .and_then(|p| p.trim().parse().ok())
-            {
-                return p;
-            }
-        }
-        assert!(Instant::now() < deadline, "no answered call: {}", out);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// An RTP packet: version 2, payload type `pt`, sequence `seq`, 160-byte payload.
-fn rtp(pt: u8, seq: u16) -> Vec<u8> {
-    let mut p = vec![0x80, pt, (seq >> 8) as u8, seq as u8];
-    p.extend_from_slice(&(seq as u32 * 160).to_be_bytes());
-    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-    p.extend(std::iter::repeat_n(0xd5u8, 160));
-    p
-}
-
-/// bob registered from a free port, answered by SIPp's `scenario`, which echoes the RTP it
-/// gets back to where it came from.
-fn echoing_bob(v: &Vozbox, scenario: &str) -> SippUas {
-    let port = free_port("127.0.0.1");
-    register(v, "127.0.0.1", ("bob", "Bob-Secret-22"), port);
-    // SIPp echoes audio on this port and video on the one two above.
-    let media_port = free_ports(4).to_string();
-    SippUas::start_with(
-        scenario,
-        "u1",
-        "127.0.0.1",
-        port,
-        &["-rtp_echo", "-mp", &media_port],
-    )
-}
-
-/// alice calls bob (101) for 4 s with an SDP that gives an unreachable address (192.0.2.33):
-/// her RTP is the test's to send, from wherever it likes.
-fn nat_alice_calls_bob(addr: &str) -> Sipp {
-    sipp(
-        "uac_call_nat.xml",
-        addr,
-        "u1",
-        "127.0.0.1",
-        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
-        &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
-    )
-}
-
 /// A caller whose SDP says 192.0.2.33 (unreachable) sends its RTP from another address:
 /// the relay latches onto that address, so the callee's RTP (SIPp echoing) reaches it.
 /// Telephone-events (payload 101) pass like any RTP.
@@ -151,7 +94,7 @@ fn latching_gets_audio_to_a_caller_behind_nat_and_dtmf_passes() {
     let bob = echoing_bob(&v, "uas_answer.xml");
     let addr = v.addr();
     let got = std::thread::scope(|s| {
-        let caller = s.spawn(move || nat_alice_calls_bob(&addr));
+        let caller = s.spawn(move || alice_calls_with_sdp(&addr, "101", ("192.0.2.33", 9), 4000));
         let relay = caller_port(&v);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(50)))
@@ -383,7 +326,7 @@ fn a_stalled_relay_relays_the_newest_of_its_backlog() {
         assert!(ok, "kill {} {}", sig, pid);
     };
     let (before, after) = std::thread::scope(|s| {
-        let caller = s.spawn(move || nat_alice_calls_bob(&addr));
+        let caller = s.spawn(move || alice_calls_with_sdp(&addr, "101", ("192.0.2.33", 9), 4000));
         let relay = caller_port(&v);
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(300)))

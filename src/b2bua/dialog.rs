@@ -5,10 +5,9 @@
 use super::call::{CallRef, ForkState, Origin, Pending, Phase, Side};
 use super::invite::{contact_uri, status};
 use super::leg::Dest;
-use super::media::{carry, facing};
+use super::media::carry;
 use super::timers::Wait;
 use super::{B2bua, Incoming};
-use crate::media::Facing;
 use crate::sip::message::{HeaderField, Message};
 use crate::sip::reply::response;
 use std::sync::Arc;
@@ -28,7 +27,7 @@ impl B2bua {
                 call.a_acked = true;
                 // A late offer: the caller's answer travels in this ACK.
                 if let Some(w) = call.winner {
-                    let body = carry(&call, Facing::A, &inc.msg);
+                    let body = carry(&call, Side::A, &inc.msg);
                     let f = &mut call.forks[w];
                     if f.ack.is_none() && f.state == ForkState::Answered {
                         let body = body.as_ref().map(|(c, b)| (c.as_str(), b.as_slice()));
@@ -157,7 +156,7 @@ impl B2bua {
         if method == "INVITE" {
             extra.push(HeaderField::new("Allow", crate::sip::reply::ALLOW));
         }
-        let body = carry(&call, facing(side), &inc.msg);
+        let body = carry(&call, side, &inc.msg);
         let Some(leg) = call.leg_mut(peer) else {
             return;
         };
@@ -255,7 +254,7 @@ impl B2bua {
                 r.push_header("Contact", l.contact.clone());
             }
         }
-        if let Some((ctype, body)) = carry(&call, facing(side), msg) {
+        if let Some((ctype, body)) = carry(&call, side, msg) {
             r.push_header("Content-Type", ctype);
             r.body = body;
         }

@@ -307,7 +307,7 @@ impl B2bua {
         } else {
             match crate::media::sdp::rewrite(&msg.body, session.address(crate::media::Facing::B)) {
                 Ok((adv, body)) => {
-                    session.set_peer(crate::media::Facing::A, adv);
+                    session.set_peer(crate::media::Facing::A, adv, flow.remote.ip());
                     body
                 }
                 Err(e) => {
@@ -476,7 +476,7 @@ impl B2bua {
                     f.leg.remote_target = c;
                 }
             }
-            let body = super::media::carry(&call, crate::media::Facing::B, msg);
+            let body = super::media::carry(&call, Side::B(i), msg);
             let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
             r.push_header("Contact", call.a.contact.clone());
             add_body(&mut r, body);
@@ -532,7 +532,7 @@ impl B2bua {
                 }
             }
             self.cancel_forks(&mut call, cell, Some(i));
-            let body = super::media::carry(&call, crate::media::Facing::B, msg);
+            let body = super::media::carry(&call, Side::B(i), msg);
             let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
             r.push_header("Contact", call.a.contact.clone());
             r.push_header("Allow", reply::ALLOW);

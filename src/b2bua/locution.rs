@@ -51,7 +51,7 @@ impl B2bua {
         else {
             return refuse(488, "Not Acceptable Here", "no_common_codec", info);
         };
-        session.set_peer(Facing::A, peer);
+        session.set_peer(Facing::A, peer, inc.flow.remote.ip());
         let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);
         let mut ok = response(&inc.msg, 200, "OK", &a.local_tag);
         ok.push_header("Contact", a.contact.clone());

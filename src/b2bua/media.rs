@@ -22,17 +22,20 @@ impl super::B2bua {
     }
 }
 
-pub fn facing(side: Side) -> Facing {
+/// The IP the SIP of `side`'s party comes from: the caller's INVITE flow, or the address
+/// a branch is reached at (its registration's flow, a friend's or carrier's address).
+/// The relay accepts that party's media from this IP (strict source, `media/latch.rs`).
+fn signalling_ip(call: &Call, side: Side) -> Option<std::net::IpAddr> {
     match side {
-        Side::A => Facing::A,
-        Side::B(_) => Facing::B,
+        Side::A => Some(call.a_flow.remote.ip()),
+        Side::B(i) => call.forks.get(i).map(|f| f.leg.dest.to.ip()),
     }
 }
 
-/// The body of `msg` as the other side must get it (with its Content-Type): SDP rewritten
-/// to the relay, anything else unchanged. A SDP the relay cannot read is passed as it is
-/// (the call goes on; its audio may not).
-pub fn carry(call: &Call, from: Facing, msg: &Message) -> Option<(String, Vec<u8>)> {
+/// The body of `msg` (from `side`) as the other side must get it (with its Content-Type):
+/// SDP rewritten to the relay, anything else unchanged. A SDP the relay cannot read is
+/// passed as it is (the call goes on; its audio may not).
+pub fn carry(call: &Call, side: Side, msg: &Message) -> Option<(String, Vec<u8>)> {
     if msg.body.is_empty() {
         return None;
     }
@@ -44,13 +47,15 @@ pub fn carry(call: &Call, from: Facing, msg: &Message) -> Option<(String, Vec<u8
     let Some(session) = call.media.as_ref().filter(|_| is_sdp) else {
         return Some((ctype.to_string(), msg.body.clone()));
     };
-    let to = match from {
-        Facing::A => Facing::B,
-        Facing::B => Facing::A,
+    let (from, to) = match side {
+        Side::A => (Facing::A, Facing::B),
+        Side::B(_) => (Facing::B, Facing::A),
     };
     match sdp::rewrite(&msg.body, session.address(to)) {
         Ok((adv, body)) => {
-            session.set_peer(from, adv);
+            if let Some(ip) = signalling_ip(call, side) {
+                session.set_peer(from, adv, ip);
+            }
             Some((ctype.to_string(), body))
         }
         Err(e) => {

@@ -115,7 +115,7 @@ impl B2bua {
             // no G.711 offered (or a held offer): nothing the caller could hear
             return false;
         };
-        session.set_peer(Facing::A, peer);
+        session.set_peer(Facing::A, peer, call.a_flow.remote.ip());
         let mut early = response(&call.a_invite, 183, "Session Progress", &call.a.local_tag);
         early.push_header("Contact", call.a.contact.clone());
         early.push_header("Content-Type", "application/sdp");

@@ -1,10 +1,11 @@
 //! The built-in RTP relay (DESIGN §6): every call's audio passes through a port pair per
 //! side taken from the client's media relay set (or the default one of `[media]`), the SDP
 //! on each leg is rewritten to point at it (`sdp.rs`), and the relay latches onto the
-//! addresses that really send (`session.rs`).
+//! addresses that really send — only its parties' own (`latch.rs`, `session.rs`).
 
 mod batch;
 pub mod g711;
+pub mod latch;
 pub mod ports;
 pub mod prompts;
 pub mod relay;
@@ -15,7 +16,7 @@ use crate::config;
 use crate::model::MediaRelaySet;
 use dashmap::DashMap;
 use ports::PortPool;
-pub use session::{Counters, Facing, MediaSession};
+pub use session::{Counters, Facing, MediaSession, Sources};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -53,6 +54,8 @@ pub struct Media {
     sets: DashMap<String, Arc<RelaySet>>,
     /// The forwarding threads every session's sockets are served by.
     relay: relay::Relay,
+    /// Strict sources or not, and the drops of every session.
+    sources: Sources,
     rt: tokio::runtime::Handle,
 }
 
@@ -73,7 +76,17 @@ impl Media {
             },
             std::time::Duration::from_micros(default.batch_us),
         )?;
+        if !default.strict_source {
+            tracing::warn!(
+                "[media] strict_source = false: the relay learns media from any source; a \
+                 stranger who sprays its ports can hear calls and cut their audio (RTP bleed)"
+            );
+        }
         Ok(Media {
+            sources: Sources {
+                strict: default.strict_source,
+                ..Sources::default()
+            },
             timeout: default.timeout,
             prompts,
             default,
@@ -132,7 +145,7 @@ impl Media {
             let (Some(a), Some(b)) = (set.pool.take(), set.pool.take()) else {
                 return Err(MediaError::Exhausted(name.to_string()));
             };
-            match MediaSession::open(&self.relay, set.bind, set.advertised, a, b) {
+            match MediaSession::open(&self.relay, set.bind, set.advertised, (a, b), &self.sources) {
                 Ok(s) => return Ok(s),
                 // The leases go back to the pool's end (once the forwarding thread let go
                 // of the sockets); try the next pairs.
@@ -140,6 +153,14 @@ impl Media {
             }
         }
         Err(MediaError::Bind(format!("relay set {}: {}", name, last)))
+    }
+
+    /// Packets every session dropped so far: not RTP, or not from the party of the side
+    /// they arrived on.
+    pub fn dropped(&self) -> u64 {
+        self.sources
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Port pairs in use across every relay set.

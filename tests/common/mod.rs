@@ -2,6 +2,8 @@
 //! provisioning file of the test's own, and runs SIPp scenarios from `tests/sipp/` against it.
 #![allow(dead_code)]
 
+pub mod rtp;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
