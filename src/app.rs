@@ -45,6 +45,32 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             );
         }
     }
+    // The admin API's credentials (made on the first start, printed next to the demo's).
+    let creds = crate::api::secrets::prepare(&store, &cfg.api_token_file())
+        .map_err(|e| anyhow::anyhow!("admin API credentials: {}", e))?;
+    for line in &creds.printed {
+        println!("{}", line);
+    }
+    for w in &creds.warnings {
+        tracing::warn!("{}", w);
+    }
+    let api_auth = {
+        let mut tokens: Vec<[u8; 32]> = creds.token_sha256.into_iter().collect();
+        tokens.extend(cfg.api.token().map(crate::api::secrets::token_hash));
+        Arc::new(
+            crate::api::auth::Auth::new(
+                tokens,
+                creds.operators,
+                Duration::from_secs(cfg.api.session_ttl),
+                Bans::new(
+                    cfg.auth.ban_threshold,
+                    Duration::from_secs(cfg.auth.ban_window),
+                    Duration::from_secs(cfg.auth.ban_duration),
+                ),
+            )
+            .map_err(|e| anyhow::anyhow!("admin API credentials: {}", e))?,
+        )
+    };
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(store.load_model()?)));
 
     let location = Arc::new(Location::new());
@@ -138,7 +164,8 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 snapshot: snapshot.clone(),
                 location: location.clone(),
                 b2bua: b2bua.clone(),
-                token: cfg.api.token().map(str::to_string),
+                auth: api_auth.clone(),
+                names: Arc::new(cfg.api.names.clone()),
                 tls: tls.clone(),
                 applying: Default::default(),
             },
@@ -187,6 +214,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         if n % 10 == 0 {
             bans.purge();
             pike.purge();
+            api_auth.purge();
         }
         // What the relay dropped (strangers, junk): one line a minute at most.
         if n % 60 == 0 {

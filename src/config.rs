@@ -2,7 +2,10 @@
 //! `vozbox` runs with no file at all; a wrong key or value stops the start with a message
 //! naming the file, the line, the key and what was expected.
 
+mod api;
+
 use crate::sip::transport::Listen;
+pub use api::Api;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -100,33 +103,6 @@ pub struct Auth {
     pub ban_window: u64,
     /// Seconds a banned address is ignored.
     pub ban_duration: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Api {
-    /// Address of the admin HTTP API; "" turns it off.
-    pub listen: String,
-    /// When not empty, every API call needs `Authorization: Bearer <token>`.
-    pub token: String,
-}
-
-impl Default for Api {
-    fn default() -> Self {
-        Api {
-            listen: "127.0.0.1:8080".into(),
-            token: String::new(),
-        }
-    }
-}
-
-impl Api {
-    pub fn addr(&self) -> Option<std::net::SocketAddr> {
-        self.listen.parse().ok()
-    }
-    pub fn token(&self) -> Option<&str> {
-        (!self.token.is_empty()).then_some(self.token.as_str())
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -532,14 +508,9 @@ impl Config {
         if self.storage.cache_mb == 0 {
             return Err(("storage", "cache_mb", "expected MiB above 0".into()));
         }
-        if !self.api.listen.is_empty() && self.api.addr().is_none() {
-            return Err((
-                "api",
-                "listen",
-                "expected ADDRESS:PORT (e.g. \"127.0.0.1:8080\") or \"\" to turn the API off"
-                    .into(),
-            ));
-        }
+        self.api
+            .validate()
+            .map_err(|(key, msg)| ("api", key, msg))?;
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err((
                 "log",
@@ -548,6 +519,11 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The admin API token file: `api-token` in the database's directory.
+    pub fn api_token_file(&self) -> PathBuf {
+        api::token_file(&self.storage.path)
     }
 
     pub fn listeners(&self) -> Vec<Listen> {

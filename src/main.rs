@@ -52,6 +52,11 @@ enum Cmd {
         #[arg(long)]
         reload: bool,
     },
+    /// The admin API's credentials, on the database of a stopped server.
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
     /// List the call records (the most recent last).
     Cdrs {
         #[arg(long)]
@@ -59,6 +64,21 @@ enum Cmd {
         /// How many records, counting back from the most recent.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Issue a new API token: its hash replaces the old one, the token is written to
+    /// `api-token` next to the database (mode 0600).
+    Token {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Give the operator `admin` a new random password, printed once.
+    Password {
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -138,7 +158,21 @@ fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
     if let Some(addr) = cfg.api.addr() {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure(format!("{}: {}", file.display(), e), 1))?;
-        match client::request(addr, "POST", "/api/provision", cfg.api.token(), &text) {
+        // No token file is fine when no server runs (the file goes to the database).
+        let token = match client::token_for(&cfg) {
+            Ok(t) => Some(t),
+            Err(_) if !client::listening(addr) => None,
+            Err(e) => return Err(Failure(e, 2)),
+        };
+        let reply = client::request(
+            addr,
+            "POST",
+            "/api/provision",
+            token.as_deref(),
+            Some("application/toml"),
+            &text,
+        );
+        match reply {
             Ok(Reply::NoServer) => {}
             Ok(Reply::Http { status: 200, body }) => {
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -213,7 +247,8 @@ fn ask_server<T: serde::de::DeserializeOwned>(
     let Some(addr) = cfg.api.addr() else {
         return Err(Failure("[api] listen is off: no server to ask".into(), 2));
     };
-    let body = match client::request(addr, method, path, cfg.api.token(), "") {
+    let token = client::token_for(cfg).map_err(fail(2))?;
+    let body = match client::request(addr, method, path, Some(&token), None, "") {
         Ok(Reply::Http { status: 200, body }) => body,
         Ok(Reply::Http { status, body }) => {
             return Err(Failure(format!("admin API: {} {}", status, body), 3))
@@ -304,6 +339,41 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     Ok(())
 }
 
+fn admin(cmd: AdminCmd) -> Result<(), Failure> {
+    let config = match &cmd {
+        AdminCmd::Token { config } | AdminCmd::Password { config } => config,
+    };
+    let cfg = load_config(config)?;
+    let store = vozbox::store::Store::open(&cfg.storage.path).map_err(|e| {
+        Failure(
+            format!(
+                "{} (stop the server first: the database is its own while it runs)",
+                e
+            ),
+            3,
+        )
+    })?;
+    match cmd {
+        AdminCmd::Token { .. } => {
+            let file = cfg.api_token_file();
+            vozbox::api::secrets::reissue_token(&store, &file).map_err(fail(3))?;
+            println!(
+                "New admin API token written to {} (mode 0600); the old one no longer works",
+                file.display()
+            );
+        }
+        AdminCmd::Password { .. } => {
+            let pw = vozbox::api::secrets::reset_password(&store).map_err(fail(3))?;
+            println!(
+                "Admin API operator {}  password {}  (shown once: only its hash is stored)",
+                vozbox::api::secrets::OPERATOR,
+                pw
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd.unwrap_or(Cmd::Run {
@@ -317,6 +387,7 @@ fn main() -> ExitCode {
         Cmd::Calls { config } => calls(config),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
         Cmd::Tls { config, reload } => tls(config, reload),
+        Cmd::Admin { cmd } => admin(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -145,13 +145,28 @@ fn a_wrong_provisioning_file_stops_the_start_and_keeps_the_database() {
     ));
 }
 
-/// `vozbox` with no arguments: built-in defaults (127.0.0.1:5060), a demo client with two
-/// users whose generated passwords it prints, and two softphones can register at once.
+/// The built-in defaults but for the ports (free ones, not 5060/5061/8080, which another
+/// test or a real server may hold): a demo client with two users whose generated passwords
+/// it prints, two softphones register at once, and the admin API's credentials are made
+/// next to the default database (`data/api-token`), which the CLI then uses.
 #[test]
 fn runs_on_defaults_with_a_demo_client() {
     let dir = temp_dir("defaults");
+    let (sip, tls, api) = (
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+        free_port("127.0.0.1"),
+    );
+    std::fs::write(
+        dir.join("ports.toml"),
+        format!(
+            "[sip]\nlisten = [\"udp:127.0.0.1:{sip}\", \"tcp:127.0.0.1:{sip}\", \"tls:127.0.0.1:{tls}\"]\n[api]\nlisten = \"127.0.0.1:{api}\"\n"
+        ),
+    )
+    .unwrap();
     let mut child = Command::new(BIN)
         .current_dir(&dir)
+        .args(["run", "--config", "ports.toml"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -181,9 +196,24 @@ fn runs_on_defaults_with_a_demo_client() {
     };
     let (p100, p101) = (password("100"), password("101"));
     assert!(dir.join("data/vozbox.redb").exists());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Admin API token written to data/api-token")),
+        "{:?}",
+        lines
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Admin API operator admin  password ")),
+        "{:?}",
+        lines
+    );
+    let addr = format!("127.0.0.1:{}", sip);
     sipp_ok(&sipp(
         "register.xml",
-        "127.0.0.1:5060",
+        &addr,
         "u1",
         "127.0.0.1",
         &creds("127.0.0.1", "100", &p100),
@@ -191,15 +221,19 @@ fn runs_on_defaults_with_a_demo_client() {
     ));
     sipp_ok(&sipp(
         "register.xml",
-        "127.0.0.1:5060",
+        &addr,
         "t1",
         "127.0.0.1",
         &creds("127.0.0.1", "101", &p101),
         &[],
     ));
+    // the CLI finds the token next to the database on its own
+    let calls = vozbox(&dir, &["calls", "--config", "ports.toml"]);
+    assert!(calls.status.success(), "{}", text(&calls.stderr));
+    expect(&calls.stdout, "0 active call(s)");
     let _ = child.kill();
     let _ = child.wait();
-    let list = vozbox(&dir, &["registrations"]);
+    let list = vozbox(&dir, &["registrations", "--config", "ports.toml"]);
     let list = text(&list.stdout);
     assert!(
         list.contains("sip:100@127.0.0.1") && list.contains("sip:101@127.0.0.1"),

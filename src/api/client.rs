@@ -1,8 +1,9 @@
 //! The CLI side of the admin API: one HTTP/1.1 request to our own server over loopback.
 //! (A general HTTP client would be a heavy dependency for one POST.)
 
+use crate::config::Config;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub enum Reply {
@@ -14,13 +15,51 @@ pub enum Reply {
     },
 }
 
+/// Where to connect for `[api] listen`: a wildcard address is reached on loopback (and
+/// named so in the `Host`).
+pub fn target(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, addr.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, addr.port()).into(),
+        _ => addr,
+    }
+}
+
+/// The token the CLI sends: the one in `api-token` next to the database of `cfg`, else
+/// `[api] token` when set.
+pub fn token_for(cfg: &Config) -> Result<String, String> {
+    let path = cfg.api_token_file();
+    let read = std::fs::read_to_string(&path);
+    if let Ok(t) = &read {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    if let Some(t) = cfg.api.token() {
+        return Ok(t.to_string());
+    }
+    Err(match read {
+        Ok(_) => format!("{}: the admin API token file is empty", path.display()),
+        Err(e) => format!(
+            "cannot read the admin API token {}: {} (the server writes it on its first \
+             start; `vozbox admin token` with the same --config issues a new one while \
+             the server is stopped)",
+            path.display(),
+            e
+        ),
+    })
+}
+
+/// Sends one request; `content_type` goes with a body.
 pub fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
     token: Option<&str>,
+    content_type: Option<&str>,
     body: &str,
 ) -> std::io::Result<Reply> {
+    let addr = target(addr);
     let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(Reply::NoServer),
@@ -30,13 +69,17 @@ pub fn request(
     let auth = token
         .map(|t| format!("Authorization: Bearer {}\r\n", t))
         .unwrap_or_default();
+    let ctype = content_type
+        .map(|t| format!("Content-Type: {}\r\n", t))
+        .unwrap_or_default();
     write!(
         s,
-        "{} {} HTTP/1.1\r\nHost: {}\r\n{}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "{} {} HTTP/1.1\r\nHost: {}\r\n{}{}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
         method,
         path,
         addr,
         auth,
+        ctype,
         body.len(),
         body
     )?;
@@ -55,4 +98,9 @@ pub fn request(
         status,
         body: body.to_string(),
     })
+}
+
+/// Whether something accepts connections at `addr`.
+pub fn listening(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&target(addr), Duration::from_secs(2)).is_ok()
 }

@@ -1,16 +1,23 @@
 //! The admin HTTP API: apply a provisioning file to the running server (atomically, like
-//! `vozbox apply`), list registrations and active calls, liveness. Listens on `[api] listen` (loopback by
-//! default); with `[api] token` set, every call needs `Authorization: Bearer <token>`.
+//! `vozbox apply`), list registrations and active calls, liveness. Listens on `[api] listen`
+//! (loopback only unless `allow_plain_http`). Every request must name this server in its
+//! `Host` (`guard.rs`); every `/api/` route but the login needs a bearer credential
+//! (`auth.rs`); `/health` is open (it answers "ok" and changes nothing).
 
+pub mod auth;
 pub mod client;
+pub mod guard;
+pub mod secrets;
 
 use crate::auth::nonce::now_secs;
 use crate::model::Snapshot;
 use crate::registrar::Location;
 use crate::store::Store;
 use arc_swap::ArcSwap;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,35 +30,13 @@ pub struct Api {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     pub location: Arc<Location>,
     pub b2bua: Arc<crate::b2bua::B2bua>,
-    pub token: Option<String>,
+    pub auth: Arc<auth::Auth>,
+    /// `[api] names`: host names accepted besides the listener's own address.
+    pub names: Arc<Vec<String>>,
     /// The TLS listeners' certificate, when there are any.
     pub tls: Option<Arc<crate::sip::tls::Tls>>,
     /// Serialises applies: commit and snapshot swap happen together.
     pub applying: Arc<std::sync::Mutex<()>>,
-}
-
-fn authorized(api: &Api, headers: &HeaderMap) -> bool {
-    match &api.token {
-        None => true,
-        Some(t) => headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|v| exact(v.as_bytes(), t.as_bytes())),
-    }
-}
-
-/// Constant-time, case-sensitive comparison.
-fn exact(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({"error": "missing or wrong bearer token"})),
-    )
-        .into_response()
 }
 
 enum Applied {
@@ -62,10 +47,17 @@ enum Applied {
     },
 }
 
-async fn provision(State(api): State<Api>, headers: HeaderMap, body: String) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
+async fn provision(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
+    if !guard::has_type(&headers, "application/toml") {
+        return guard::wrong_type("application/toml");
     }
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "errors": ["the file is not UTF-8"] })),
+        )
+            .into_response();
+    };
     // Parsing (TOML, regular expressions) and redb's write lock (which may wait for the
     // registrar's group commit) stay off the reactor. One apply at a time, so the live
     // snapshot is always the model of the last commit.
@@ -110,10 +102,7 @@ async fn provision(State(api): State<Api>, headers: HeaderMap, body: String) -> 
     }
 }
 
-async fn registrations(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
-    }
+async fn registrations(State(api): State<Api>) -> Response {
     let now = now_secs();
     let list: Vec<serde_json::Value> = api
         .location
@@ -136,17 +125,11 @@ async fn registrations(State(api): State<Api>, headers: HeaderMap) -> Response {
     Json(list).into_response()
 }
 
-async fn calls(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
-    }
+async fn calls(State(api): State<Api>) -> Response {
     Json(api.b2bua.list()).into_response()
 }
 
-async fn media(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
-    }
+async fn media(State(api): State<Api>) -> Response {
     Json(json!({
         "port_pairs_in_use": api.b2bua.media_ports_in_use(),
         "active_calls": api.b2bua.active(),
@@ -155,10 +138,7 @@ async fn media(State(api): State<Api>, headers: HeaderMap) -> Response {
 }
 
 /// The certificate new TLS connections get.
-async fn tls(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
-    }
+async fn tls(State(api): State<Api>) -> Response {
     match &api.tls {
         Some(t) => Json(json!({ "fingerprint": t.fingerprint() })).into_response(),
         None => no_tls(),
@@ -175,8 +155,11 @@ fn no_tls() -> Response {
 
 /// Reads the certificate and key files again (like SIGHUP); open connections keep theirs.
 async fn tls_reload(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if !authorized(&api, &headers) {
-        return unauthorized();
+    // No body expected: none, or JSON.
+    if headers.contains_key(axum::http::header::CONTENT_TYPE)
+        && !guard::has_type(&headers, "application/json")
+    {
+        return guard::wrong_type("application/json");
     }
     let Some(t) = api.tls.clone() else {
         return no_tls();
@@ -204,7 +187,8 @@ async fn health() -> &'static str {
 }
 
 pub fn router(api: Api) -> Router {
-    Router::new()
+    let (auth, names) = (api.auth.clone(), api.names.clone());
+    let protected = Router::new()
         // A provisioning file of 100,000 users is about 7 MB.
         .route(
             "/api/provision",
@@ -215,12 +199,18 @@ pub fn router(api: Api) -> Router {
         .route("/api/media", get(media))
         .route("/api/tls", get(tls))
         .route("/api/tls/reload", post(tls_reload))
+        .route_layer(from_fn_with_state(auth.clone(), auth::require))
+        .with_state(api);
+    Router::new()
+        .route("/api/login", post(auth::login).with_state(auth))
         .route("/health", get(health))
-        .with_state(api)
+        .merge(protected)
+        .layer(from_fn_with_state(names, guard::host_guard))
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, api: Api) {
-    if let Err(e) = axum::serve(listener, router(api)).await {
+    let app = router(api).into_make_service_with_connect_info::<guard::Peer>();
+    if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("admin API stopped: {}", e);
     }
 }

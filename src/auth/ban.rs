@@ -27,6 +27,11 @@ impl Bans {
         }
     }
 
+    /// How long a ban lasts.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
     pub fn is_banned(&self, ip: IpAddr) -> bool {
         if self.state.is_empty() {
             return false;

@@ -2,6 +2,7 @@
 //! the running server goes through the single writer thread (`writer.rs`), which groups
 //! many commands into one durable transaction.
 
+pub mod credentials;
 pub mod schema;
 pub mod writer;
 
@@ -128,6 +129,8 @@ impl Store {
             }
             tx.open_table(BINDINGS)?;
             tx.open_table(CDRS)?;
+            tx.open_table(OPERATORS)?;
+            tx.open_table(API_SECRETS)?;
         }
         tx.commit()?;
         Ok(())

@@ -153,6 +153,7 @@ impl Vozbox {
             ),
         ] {
             if (table == "[media]" && extra.contains("port_min"))
+                || (table == "[api]" && extra.contains("[api]\nlisten ="))
                 || (table == "[tls]" && extra.contains("certificate ="))
             {
                 continue;
@@ -288,7 +289,8 @@ impl Vozbox {
     pub fn api_get(&self, path: &str) -> String {
         let cfg = vozbox::config::Config::load(&self.config).expect("config");
         let addr = cfg.api.addr().expect("api address");
-        match vozbox::api::client::request(addr, "GET", path, None, "") {
+        let token = vozbox::api::client::token_for(&cfg).expect("api token");
+        match vozbox::api::client::request(addr, "GET", path, Some(&token), None, "") {
             Ok(vozbox::api::client::Reply::Http { body, .. }) => body,
             _ => panic!("no admin API at {}", addr),
         }

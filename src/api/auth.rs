@@ -1,0 +1,214 @@
+//! Who may use the admin API: a bearer token (the generated API token, `[api] token` if
+//! set, or a session token from `POST /api/login`), checked by its SHA-256 in constant
+//! time; failures throttled per address like SIP digest failures (`auth/ban.rs`, with the
+//! `[auth] ban_*` settings, counted apart from SIP's).
+
+use super::guard::{has_type, wrong_type, Peer};
+use super::secrets;
+use crate::auth::ban::Bans;
+use crate::store::credentials::Operator;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use dashmap::DashMap;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Live sessions at most; logins past it are answered 503 until some expire.
+const MAX_SESSIONS: usize = 4096;
+
+pub struct Auth {
+    /// SHA-256 of each static token accepted.
+    tokens: Vec<[u8; 32]>,
+    operators: Vec<Operator>,
+    /// The hash an unknown name is checked against, so it costs what a known one does.
+    decoy: String,
+    /// SHA-256 of a session token → when it expires.
+    sessions: DashMap<[u8; 32], Instant>,
+    ttl: Duration,
+    bans: Bans,
+    /// Password hashing is slow and takes 19 MiB: two at a time.
+    hashing: Semaphore,
+}
+
+/// Constant-time comparison of two hashes.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+enum Verdict {
+    Missing,
+    Wrong,
+    Valid,
+}
+
+fn error(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+fn throttled(bans: &Bans) -> Response {
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many failed attempts from this address; try again later",
+    );
+    let secs = bans.duration().as_secs().to_string();
+    if let Ok(v) = secs.parse() {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+impl Auth {
+    pub fn new(
+        tokens: Vec<[u8; 32]>,
+        operators: Vec<Operator>,
+        session_ttl: Duration,
+        bans: Bans,
+    ) -> Result<Auth, String> {
+        let decoy = secrets::hash_password(&secrets::new_password()?)?;
+        Ok(Auth {
+            tokens,
+            operators,
+            decoy,
+            sessions: DashMap::new(),
+            ttl: session_ttl,
+            bans,
+            hashing: Semaphore::new(2),
+        })
+    }
+
+    fn verdict(&self, headers: &HeaderMap) -> Verdict {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Verdict::Missing;
+        };
+        let Some(token) = value.to_str().ok().and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim())
+        }) else {
+            return Verdict::Wrong;
+        };
+        let h = secrets::token_hash(token);
+        // Every static token is compared, whichever matches.
+        let known = self.tokens.iter().fold(false, |ok, t| same(t, &h) | ok);
+        // A session is found by its hash: timing tells about the hash, not the token.
+        let session = self
+            .sessions
+            .get(&h)
+            .is_some_and(|until| Instant::now() < *until);
+        if known || session {
+            Verdict::Valid
+        } else {
+            Verdict::Wrong
+        }
+    }
+
+    /// Forgets expired sessions and old failure counts.
+    pub fn purge(&self) {
+        let now = Instant::now();
+        self.sessions.retain(|_, until| *until > now);
+        self.bans.purge();
+    }
+}
+
+/// Every `/api/` route but the login: no valid bearer → `401` (a wrong one counted);
+/// an address with too many failures → `429` without a check.
+pub async fn require(
+    State(auth): State<Arc<Auth>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let ip = peer.remote.ip();
+    if auth.bans.is_banned(ip) {
+        return throttled(&auth.bans);
+    }
+    match auth.verdict(req.headers()) {
+        Verdict::Valid => next.run(req).await,
+        Verdict::Missing => error(
+            StatusCode::UNAUTHORIZED,
+            "credential required: Authorization: Bearer <token>",
+        ),
+        Verdict::Wrong => {
+            auth.bans.fail(ip);
+            error(
+                StatusCode::UNAUTHORIZED,
+                "wrong or expired credential: Authorization: Bearer <token>",
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+/// `POST /api/login` with `{"name": …, "password": …}` → `{"token": …, "expires_in": …}`;
+/// an unknown name and a wrong password get the same answer after the same work.
+pub async fn login(
+    State(auth): State<Arc<Auth>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ip = peer.remote.ip();
+    if auth.bans.is_banned(ip) {
+        return throttled(&auth.bans);
+    }
+    if !has_type(&headers, "application/json") {
+        return wrong_type("application/json");
+    }
+    let Ok(creds) = serde_json::from_slice::<Login>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"name\": \"…\", \"password\": \"…\"}",
+        );
+    };
+    let Ok(_permit) = auth.hashing.acquire().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
+    let a = auth.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let phc = a
+            .operators
+            .iter()
+            .find(|o| o.name == creds.name)
+            .map(|o| o.password_hash.as_str());
+        // An unknown name is checked against the decoy, and fails.
+        let ok = secrets::verify_password(&creds.password, phc.unwrap_or(&a.decoy));
+        ok && phc.is_some()
+    })
+    .await;
+    match checked {
+        Ok(true) => {}
+        Ok(false) => {
+            auth.bans.fail(ip);
+            return error(StatusCode::UNAUTHORIZED, "wrong name or password");
+        }
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "password check failed"),
+    }
+    let now = Instant::now();
+    if auth.sessions.len() >= MAX_SESSIONS {
+        auth.sessions.retain(|_, until| *until > now);
+        if auth.sessions.len() >= MAX_SESSIONS {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "too many sessions");
+        }
+    }
+    let token = match secrets::new_token() {
+        Ok(t) => t,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    auth.sessions.insert(
+        secrets::token_hash(&token),
+        now.checked_add(auth.ttl).unwrap_or(now),
+    );
+    Json(json!({ "token": token, "expires_in": auth.ttl.as_secs() })).into_response()
+}
