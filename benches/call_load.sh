@@ -8,13 +8,14 @@
 #   cargo build --release && benches/call_load.sh [RATES] [SECONDS]
 #   e.g. benches/call_load.sh "1000 2000 3000 4000" 15
 #   HOLD=30000 benches/call_load.sh 400 30    # ~12,000 calls held open: RSS per active call
+#   VOZBOX_BIN=/path/to/vozbox runs another build (an A/B comparison)
 set -euo pipefail
 rates=${1:-"1000 2000 3000 4000 5000"}
 secs=${2:-15}
 hold=${HOLD:-0}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/benches/lib.sh"
-bin="$here/target/release/vozbox"
+bin=${VOZBOX_BIN:-"$here/target/release/vozbox"}
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
 work=$(mktemp -d /tmp/vozbox-calls.XXXXXX)

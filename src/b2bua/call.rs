@@ -1,49 +1,64 @@
-//! The state of one bridged call: the caller's leg (A), the branches of the outbound leg
-//! (B, one per contact when forking), requests relayed between them, and what goes into
-//! the call record.
+//! The call core: the state of one bridged call — the caller's leg (A), the branches of the
+//! outbound leg (B, one per contact when forking), the requests relayed between them, the
+//! timers, and what goes into the call record — as a plain state machine with no sockets,
+//! no tasks and no clock of its own (like quinn-proto): `handle(now, Event)` returns the
+//! actions to perform (`actions.rs`) and `poll_timeout()` the next instant it must be
+//! woken at. The driver (`driver.rs`) owns the sockets, the relay session and the timer.
+//!
+//! What happens on each kind of event is in `fork.rs` (responses to the branches'
+//! INVITEs, CANCEL), `dialog.rs` (ACK, CANCEL, in-dialog requests and their answers) and
+//! `timers.rs` (RFC 3261 retransmissions and timeouts, no answer, maximum duration).
 
+use super::actions::{Action, Actions};
 use super::leg::Leg;
+use super::timers::Retrans;
+use super::Incoming;
+use crate::media::prompts::{Cause, Prompt, Prompts};
 use crate::sip::headers::{NameAddr, Via};
 use crate::sip::message::Message;
 use crate::sip::respond::Sent;
 use crate::sip::transport::Flow;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
-
-pub type CallRef = Arc<CallCell>;
-
-/// A call behind its own lock: calls never wait for each other.
-pub struct CallCell(Mutex<Call>);
-
-impl CallCell {
-    pub fn new(call: Call) -> CallCell {
-        CallCell(Mutex::new(call))
-    }
-    pub fn lock(&self) -> MutexGuard<'_, Call> {
-        // A panic while holding the lock leaves a call whose state is still consistent
-        // enough to be ended; never propagate the poison to other requests.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Outbound branches sent, nothing answered.
     Ringing,
-    Answered,
-    Ended,
+    /// Answered by branch `winner` (none: a locution vozbox answered itself) at `at`.
+    Answered { at: Instant, winner: Option<usize> },
+    /// Ended at `at`; it lingers for late messages (`timers::LINGER`).
+    Ended { at: Instant },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where one branch is. Each state holds what only it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForkState {
-    /// INVITE sent, no response yet (retransmitted over UDP).
-    Calling,
+    /// INVITE sent, no response yet (retransmitted over UDP); `cancel_owed`: the call was
+    /// given up before any provisional, so a CANCEL goes as soon as one comes (RFC 3261
+    /// §9.1: never before).
+    Calling { cancel_owed: bool },
     /// A provisional response came.
     Proceeding,
-    /// Answered with 2xx (the winner, or a late 2xx that was hung up).
-    Answered,
+    /// We sent CANCEL (after a provisional); the INVITE's final response is awaited.
+    Cancelling,
+    /// Answered with 2xx (the winner, or a late 2xx that was hung up); `ack` is our ACK,
+    /// sent again if the 2xx is retransmitted (None: the winner's ACK waits for the
+    /// caller's, which carries the answer to a late offer).
+    Answered { ack: Option<Arc<Vec<u8>>> },
     /// A final non-2xx came, or it timed out.
     Failed,
+}
+
+impl ForkState {
+    /// Still waiting for the INVITE's final response.
+    pub fn waiting(&self) -> bool {
+        matches!(
+            self,
+            ForkState::Calling { .. } | ForkState::Proceeding | ForkState::Cancelling
+        )
+    }
 }
 
 /// One branch of the outbound leg.
@@ -55,14 +70,9 @@ pub struct Fork {
     pub cseq: u32,
     pub invite: Arc<Vec<u8>>,
     pub state: ForkState,
+    /// Credentials to answer a carrier's challenge, once (`auth_tried`).
     pub credentials: Option<(String, String)>,
     pub auth_tried: bool,
-    /// Whether we sent CANCEL (once a provisional came).
-    pub cancelled: bool,
-    /// Whether CANCEL is owed as soon as a provisional response arrives.
-    pub cancel_pending: bool,
-    /// The ACK of its 2xx, sent again if the 2xx is retransmitted.
-    pub ack: Option<Arc<Vec<u8>>>,
     /// P-Asserted-Identity and Max-Forwards of its INVITE (kept to resend it with
     /// credentials).
     pub pai: Option<String>,
@@ -78,12 +88,41 @@ pub enum Side {
     B(usize),
 }
 
-/// A request from one side relayed to the other, waiting for the answer to carry back.
+/// The SIP methods the call core treats apart; any other is relayed as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    Invite,
+    Update,
+    Bye,
+    Other(String),
+}
+
+impl Method {
+    pub fn parse(m: &str) -> Method {
+        match m {
+            "INVITE" => Method::Invite,
+            "UPDATE" => Method::Update,
+            "BYE" => Method::Bye,
+            other => Method::Other(other.to_string()),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Update => "UPDATE",
+            Method::Bye => "BYE",
+            Method::Other(m) => m,
+        }
+    }
+}
+
+/// A request from one side relayed to the other (or vozbox's own BYE), waiting for the
+/// answer to carry back.
 pub struct Pending {
     /// Branch and CSeq of our request on the other side.
     pub branch: String,
     pub cseq: u32,
-    pub method: String,
+    pub method: Method,
     /// Where the answer goes; None for vozbox's own requests (a BYE it sends) and once
     /// answered.
     pub origin: Option<Box<Origin>>,
@@ -101,19 +140,96 @@ pub struct Origin {
     pub key: Option<String>,
 }
 
+/// Which way a call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// From a carrier or DDI provider to a client.
+    Inbound,
+    /// From a user or friend to a carrier.
+    Outbound,
+    /// Between users, friends and clients of the platform.
+    #[default]
+    Internal,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+            Direction::Internal => "internal",
+        }
+    }
+}
+
 /// What the call record will say.
 #[derive(Debug, Clone, Default)]
 pub struct Info {
     pub client: String,
     pub caller: String,
     pub callee: String,
-    pub direction: &'static str,
+    pub direction: Direction,
     pub route: String,
     pub start: u64,
     pub answer: Option<u64>,
     pub end: Option<u64>,
     pub disposition: String,
     pub code: u16,
+}
+
+/// The relay's addresses as each side must see them (its SDP is rewritten to these).
+#[derive(Debug, Clone, Copy)]
+pub struct Relay {
+    pub a: SocketAddr,
+    pub b: SocketAddr,
+}
+
+/// The voice notifications a caller gets (its client wants them, in its language).
+#[derive(Clone)]
+pub struct Notices {
+    pub prompts: Arc<Prompts>,
+    pub language: String,
+}
+
+impl Notices {
+    pub fn get(&self, cause: Cause) -> Option<Arc<Prompt>> {
+        self.prompts.get(&self.language, cause)
+    }
+}
+
+/// The limits of `[calls]` a call is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub no_answer: Duration,
+    pub max_duration: Duration,
+}
+
+/// What happens to a call; `Call::handle` takes one at a time.
+pub enum Event {
+    /// A response to the INVITE of branch `index` (Via branch matched).
+    ForkResponse { index: usize, msg: Message },
+    /// A response to a request of ours inside the call on `side` (top Via `branch`).
+    Response {
+        side: Side,
+        branch: String,
+        msg: Message,
+    },
+    /// An ACK for this call.
+    Ack(Incoming),
+    /// The caller's CANCEL (matched to its INVITE by the driver).
+    Cancel(Incoming),
+    /// A request inside a dialog of the call (BYE, re-INVITE, UPDATE, INFO …).
+    Request(Incoming),
+    /// `poll_timeout` has passed.
+    Timeout,
+    /// The connections of these branches closed (or never opened) while they waited.
+    BranchesLost(Vec<usize>),
+    /// No RTP either way for `[media] timeout`.
+    MediaIdle,
+    /// The locution or notification being played ended.
+    PlaybackDone,
+    /// Hang up now (an operator's command).
+    HangUp,
 }
 
 pub struct Call {
@@ -132,23 +248,27 @@ pub struct Call {
     /// The caller offered no SDP in its INVITE: the answer comes in its ACK.
     pub late_offer: bool,
     pub forks: Vec<Fork>,
-    pub winner: Option<usize>,
     pub phase: Phase,
     pub pending: Vec<Pending>,
     /// The best final failure of the branches so far (code, reason).
     pub best: Option<(u16, String)>,
     pub info: Info,
-    /// When the call started, was answered and ended: the once-a-second sweep ends a
-    /// call that rings or lasts too long and forgets an ended one.
     pub started: Instant,
-    pub answered_at: Option<Instant>,
-    pub ended_at: Option<Instant>,
-    /// The relay session (its ports go back when it is dropped, at the end of the call).
-    pub media: Option<crate::media::MediaSession>,
-    /// A locution or notification being played (stopped when the call ends).
-    pub playback: Option<tokio::task::AbortHandle>,
+    /// Milliseconds since the epoch at `started` (the wall clock of the call records).
+    pub started_ms: u64,
+    pub limits: Limits,
+    /// The relay's addresses (None: no relay session).
+    pub relay: Option<Relay>,
+    /// Voice notifications, when the caller's client wants them.
+    pub notices: Option<Notices>,
     /// The caller is hearing why the call failed; the final response comes after.
     pub notifying: bool,
+    /// The final response (code, reason, disposition) owed when the notification ends.
+    pub notified: Option<(u16, String, String)>,
+    /// The cause a refusal tells (else the final code's: `fork::cause_of_code`).
+    pub cause: Option<Cause>,
+    /// What is retransmitted or awaited, each with its RFC 3261 timers.
+    pub(super) retrans: Vec<Retrans>,
 }
 
 impl Call {
@@ -158,6 +278,8 @@ impl Call {
         a: Leg,
         (a_invite, a_via, a_flow, a_key): (Message, Via, Flow, Option<String>),
         info: Info,
+        limits: Limits,
+        (now, now_ms): (Instant, u64),
     ) -> Call {
         Call {
             id,
@@ -171,18 +293,72 @@ impl Call {
             a_final: None,
             a_acked: false,
             forks: Vec::new(),
-            winner: None,
             phase: Phase::Ringing,
             pending: Vec::new(),
             best: None,
             info,
-            started: Instant::now(),
-            answered_at: None,
-            ended_at: None,
-            media: None,
-            playback: None,
+            started: now,
+            started_ms: now_ms,
+            limits,
+            relay: None,
+            notices: None,
             notifying: false,
+            notified: None,
+            cause: None,
+            retrans: Vec::new(),
         }
+    }
+
+    /// Takes one event at `now`; what to do goes into `out`, in order.
+    pub fn handle(&mut self, now: Instant, event: Event, out: &mut Actions) {
+        match event {
+            Event::ForkResponse { index, msg } => self.fork_response(now, index, &msg, out),
+            Event::Response { side, branch, msg } => {
+                self.pending_response(now, side, &branch, &msg, out)
+            }
+            Event::Ack(inc) => self.on_ack(&inc, out),
+            Event::Cancel(inc) => self.on_cancel(now, &inc, out),
+            Event::Request(inc) => self.on_request(now, inc, out),
+            Event::Timeout => self.on_timeout(now, out),
+            Event::BranchesLost(lost) => self.branches_lost(now, &lost, out),
+            Event::MediaIdle => {
+                if matches!(self.phase, Phase::Answered { .. }) {
+                    tracing::info!("call {}: no media; hanging up", self.id);
+                    self.hang_up_both(now, out);
+                    self.end(now, "media_timeout", 200, None, out);
+                }
+            }
+            Event::PlaybackDone => self.playback_done(now, out),
+            Event::HangUp => match self.phase {
+                Phase::Ringing => {
+                    self.cancel_forks(now, None, out);
+                    self.fail(now, 480, "Temporarily Unavailable", "hung_up", out);
+                }
+                Phase::Answered { .. } => {
+                    self.hang_up_both(now, out);
+                    self.end(now, "hung_up", 200, None, out);
+                }
+                Phase::Ended { .. } => {}
+            },
+        }
+    }
+
+    /// The branch that answered, if any.
+    pub fn winner(&self) -> Option<usize> {
+        match self.phase {
+            Phase::Answered { winner, .. } => winner,
+            _ => None,
+        }
+    }
+
+    pub fn is_ended(&self) -> bool {
+        matches!(self.phase, Phase::Ended { .. })
+    }
+
+    /// Seconds since the epoch at `now`, from the call's start (the core never reads a
+    /// clock itself).
+    pub fn wall(&self, now: Instant) -> u64 {
+        (self.started_ms + now.saturating_duration_since(self.started).as_millis() as u64) / 1000
     }
 
     /// The leg of a side.
@@ -208,14 +384,15 @@ impl Call {
     pub fn peer(&self, side: Side) -> Option<Side> {
         match side {
             Side::A => self
-                .winner
+                .winner()
                 .or_else(|| {
                     self.forks.iter().position(|f| {
-                        f.state == ForkState::Proceeding && f.leg.remote_tag.is_some()
+                        matches!(f.state, ForkState::Proceeding | ForkState::Cancelling)
+                            && f.leg.remote_tag.is_some()
                     })
                 })
                 .map(Side::B),
-            Side::B(i) if Some(i) == self.winner => Some(Side::A),
+            Side::B(i) if Some(i) == self.winner() => Some(Side::A),
             Side::B(_) => None,
         }
     }
@@ -242,6 +419,30 @@ impl Call {
         match &self.best {
             Some((b, _)) if rank(*b) <= rank(code) => {}
             _ => self.best = Some((code, reason.to_string())),
+        }
+    }
+
+    /// Sends a response to the caller's INVITE (stamped for its Via and flow).
+    pub(super) fn reply_a(&self, msg: Message, key: Option<String>, out: &mut Actions) -> Sent {
+        let sent = crate::sip::respond::prepare(&self.a_via, &self.a_flow, msg);
+        out.push(Action::Reply {
+            sent: sent.clone(),
+            key,
+        });
+        sent
+    }
+
+    /// A locution or notification ended.
+    fn playback_done(&mut self, now: Instant, out: &mut Actions) {
+        if self.notifying {
+            // The notification told the caller why: now the final response.
+            if let Some((code, reason, disp)) = self.notified.take() {
+                self.fail(now, code, &reason, &disp, out);
+            }
+        } else if matches!(self.phase, Phase::Answered { winner: None, .. }) {
+            // A locution answered by vozbox: it hangs up when the locution ends.
+            self.hang_up(now, Side::A, out);
+            self.end(now, "answered", 200, None, out);
         }
     }
 }

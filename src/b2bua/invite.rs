@@ -3,62 +3,42 @@
 //! branches' responses (first 2xx wins, the rest are cancelled).
 
 use super::authn::{self, Caller};
-use super::call::{without_tag, Call, CallCell, Fork, ForkState, Info, Phase, Side};
-use super::leg::{self, Dest, Leg};
+use super::call::{Call, Direction, Fork, Info, Limits, Notices, Relay};
+use super::driver::CallCell;
+use super::leg::{Dest, Leg};
 use super::target::{Lookup, Nowhere, Presentation, Target};
-use super::timers::Wait;
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
 use crate::media::prompts::Cause;
 use crate::routing::Refusal;
 use crate::routing::{self, CallerKind, Route};
 use crate::sip::headers::{uri_user, NameAddr};
-use crate::sip::message::{HeaderField, Message, StartLine, H};
+use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
 use crate::sip::respond::to_tag;
-use crate::sip::transport::{Flow, Proto};
+use crate::sip::transport::Flow;
 use crate::sip::validate::Checked;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// Our Contact on a flow.
-pub fn contact_for(dest: &Dest) -> String {
-    match dest.flow.proto {
-        Proto::Udp => format!("<sip:vozbox@{}>", dest.local),
-        p => format!("<sip:vozbox@{};transport={}>", dest.local, p.as_str()),
-    }
-}
-
-/// The URI inside a Contact value.
-pub fn contact_uri(m: &Message) -> Option<String> {
-    NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
-}
-
-/// A status line's code and reason.
-pub fn status(m: &Message) -> (u16, &str) {
-    match &m.start {
-        StartLine::Response { code, reason, .. } => (*code, reason.as_str()),
-        _ => (0, ""),
-    }
-}
-
-/// What a caller's failure is called in the call record.
-pub fn disposition(code: u16) -> &'static str {
-    match code {
-        200..=299 => "answered",
-        486 | 600 => "busy",
-        487 => "cancelled",
-        408 | 480 => "no_answer",
-        404 | 484 | 604 => "not_found",
-        403 | 603 => "rejected",
-        _ => "failed",
-    }
-}
+use std::time::{Duration, Instant};
 
 impl B2bua {
+    /// A relay session from the relay set of `client` (or the default of `[media]`).
+    pub(super) fn open_media(
+        &self,
+        client: &str,
+    ) -> Result<crate::media::MediaSession, crate::media::MediaError> {
+        let snap = self.snapshot.load();
+        let set = snap
+            .client(client)
+            .and_then(|c| c.media_relay_set.as_deref())
+            .and_then(|n| snap.model.media_relay_sets.iter().find(|s| s.name == n));
+        self.media.open(set)
+    }
+
     pub(super) fn on_invite(self: &Arc<Self>, inc: Incoming) {
         if let Some(old) = self.find(inc.msg.call_id().unwrap_or("")) {
-            if old.lock().phase != Phase::Ended {
+            if !old.lock().call.is_ended() {
                 // The same Call-ID again without a To tag while that call is up: a loop
                 // or a merged request.
                 return self.reply(&inc, 482, "Loop Detected");
@@ -139,7 +119,7 @@ impl B2bua {
                     client,
                     caller: from_user.clone(),
                     callee: dialled.clone(),
-                    direction: "inbound",
+                    direction: Direction::Inbound,
                     start: now,
                     ..Default::default()
                 };
@@ -177,8 +157,8 @@ impl B2bua {
                     _ => from_user.clone(),
                 };
                 let direction = match &route {
-                    Route::External { .. } => "outbound",
-                    _ => "internal",
+                    Route::External { .. } => Direction::Outbound,
+                    _ => Direction::Internal,
                 };
                 let client = match &route {
                     Route::External { billed_client, .. } => billed_client.clone(),
@@ -329,47 +309,7 @@ impl B2bua {
                     continue;
                 }
             };
-            let contact = contact_for(&t.dest);
-            let mut leg = Leg {
-                call_id: format!("{}{}@vozbox", leg::token(), leg::token()),
-                local_uri: t.from_uri.clone(),
-                local_tag: leg::token(),
-                remote_uri: t.to_uri.clone(),
-                remote_tag: None,
-                remote_target: t.ruri.clone(),
-                route_set: Vec::new(),
-                local_cseq: 1,
-                remote_cseq: 0,
-                contact,
-                dest: t.dest.clone(),
-            };
-            let branch = leg::branch();
-            let invite = build_invite(
-                &leg,
-                &t,
-                &branch,
-                &msg,
-                offer.as_deref(),
-                max_forwards,
-                None,
-            );
-            leg.local_cseq = 1;
-            forks.push(Fork {
-                leg,
-                ruri: t.ruri.clone(),
-                branch,
-                cseq: 1,
-                invite: Arc::new(invite.to_bytes()),
-                state: ForkState::Calling,
-                credentials: t.credentials.clone(),
-                auth_tried: false,
-                cancelled: false,
-                cancel_pending: false,
-                ack: None,
-                pai: t.pai.clone(),
-                max_forwards,
-                offer,
-            });
+            forks.push(Fork::new(&t, &msg, offer, max_forwards));
         }
         if forks.is_empty() {
             tracing::debug!(
@@ -379,26 +319,74 @@ impl B2bua {
             );
             return refuse(488, "Not Acceptable Here", "no_common_codec", info);
         }
+        let mut call = self.new_call(a, (msg, checked.via, flow, key), info);
+        call.forks = forks;
+        call.relay = Some(Relay {
+            a: session.address(crate::media::Facing::A),
+            b: session.address(crate::media::Facing::B),
+        });
+        // 100 Trying only now: a refusal above is a final response the caller's
+        // retransmissions get again from the transaction memory.
+        self.enter(call, Some(session), |c, now, out| c.start(now, out));
+    }
+
+    /// A new call core for the caller's INVITE, with the limits of `[calls]` and the
+    /// voice notifications its client wants.
+    pub(super) fn new_call(
+        &self,
+        a: Leg,
+        a_invite: (Message, crate::sip::headers::Via, Flow, Option<String>),
+        info: Info,
+    ) -> Call {
+        let notices = {
+            let snap = self.snapshot.load();
+            snap.client(&info.client)
+                .filter(|c| c.voice_notifications)
+                .map(|c| Notices {
+                    prompts: self.media.prompts.clone(),
+                    language: c.language.clone(),
+                })
+        };
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let mut call = Call::new(
             self.next_id.fetch_add(1, Ordering::Relaxed),
             a,
-            (msg, checked.via, flow, key),
+            a_invite,
             info,
+            Limits {
+                no_answer: Duration::from_secs(self.cfg.no_answer_timeout),
+                max_duration: Duration::from_secs(self.cfg.max_duration),
+            },
+            (Instant::now(), now_ms),
         );
-        call.forks = forks;
-        call.media = Some(session);
+        call.notices = notices;
+        call
+    }
+
+    /// Enters a new call in the map under every leg's Call-ID and hands it to `first` (the
+    /// core). False when a call with the caller's Call-ID is there already (set up twice at
+    /// once: the first one wins, the second gets 482).
+    pub(super) fn enter(
+        self: &Arc<Self>,
+        call: Call,
+        media: Option<crate::media::MediaSession>,
+        first: impl FnOnce(&mut Call, Instant, &mut super::actions::Actions),
+    ) -> bool {
         let a_id = call.a.call_id.clone();
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
-        let cell = Arc::new(CallCell::new(call));
+        let cell = Arc::new(CallCell::new(call, media));
         // Into the map before the call is locked: a map shard lock is never taken while a
         // call lock is held (the listing takes them the other way round).
         match self.calls.entry(a_id) {
             dashmap::Entry::Occupied(_) => {
-                // The same Call-ID set up twice at once: the first one wins.
-                let c = cell.lock();
+                let slot = cell.lock();
+                let c = &slot.call;
                 let r = response(&c.a_invite, 482, "Loop Detected", &to_tag(&c.a_invite));
                 self.out.send(&c.a_via, &c.a_flow, r, c.a_key.as_deref());
-                return;
+                return false;
             }
             dashmap::Entry::Vacant(v) => {
                 v.insert(cell.clone());
@@ -408,343 +396,15 @@ impl B2bua {
             self.calls.insert(id, cell.clone());
         }
         self.active.fetch_add(1, Ordering::Relaxed);
-        // 100 Trying only now: a refusal above is a final response the caller's
-        // retransmissions get again from the transaction memory.
-        let c = cell.lock();
-        let trying = response(&c.a_invite, 100, "Trying", "");
-        self.out.send(&c.a_via, &c.a_flow, trying, None);
-        for (i, f) in c.forks.iter().enumerate() {
-            self.send(&f.leg.dest, f.invite.clone());
-            self.retransmit(
-                &cell,
-                f.invite.clone(),
-                f.leg.dest.clone(),
-                Wait::Fork {
-                    index: i,
-                    branch: f.branch.clone(),
-                },
-            );
-        }
+        self.drive(&cell, first);
+        true
     }
 
     /// The caller's dialog as vozbox's side of it (our To tag and Contact).
     pub(super) fn caller_leg(&self, msg: &Message, checked: &Checked, flow: &Flow) -> Leg {
         let a_dest = Dest::new(flow.clone(), flow.remote, &self.out.transports);
-        Leg {
-            call_id: msg.call_id().unwrap_or("").to_string(),
-            local_uri: without_tag(msg.get("To").unwrap_or("")),
-            local_tag: leg::token(),
-            remote_uri: without_tag(msg.get("From").unwrap_or("")),
-            remote_tag: checked.from.tag().map(str::to_string),
-            remote_target: contact_uri(msg).unwrap_or_else(|| checked.from.uri_text.clone()),
-            route_set: msg.all("Record-Route").map(str::to_string).collect(),
-            local_cseq: 0,
-            remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),
-            contact: contact_for(&a_dest),
-            dest: a_dest,
-        }
+        Leg::caller(msg, checked, a_dest)
     }
-
-    /// A response to a branch's INVITE.
-    pub(super) fn fork_response(
-        self: &Arc<Self>,
-        cell: &super::call::CallRef,
-        i: usize,
-        msg: &Message,
-    ) {
-        let mut call = cell.lock();
-        let (code, reason) = status(msg);
-        let to_tag = NameAddr::parse(msg.get("To").unwrap_or(""))
-            .ok()
-            .and_then(|n| n.tag().map(str::to_string));
-        if code < 200 {
-            let phase = call.phase;
-            let f = &mut call.forks[i];
-            if f.state == ForkState::Calling {
-                f.state = ForkState::Proceeding;
-            }
-            if f.cancel_pending && !f.cancelled {
-                self.send_cancel(&mut call, cell, i);
-                return;
-            }
-            if code == 100 || phase != Phase::Ringing || f.cancelled {
-                return;
-            }
-            if to_tag.is_some() {
-                f.leg.remote_tag = to_tag;
-                if let Some(c) = contact_uri(msg) {
-                    f.leg.remote_target = c;
-                }
-            }
-            let body = super::media::carry(&call, Side::B(i), msg);
-            let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
-            r.push_header("Contact", call.a.contact.clone());
-            add_body(&mut r, body);
-            self.out.send(&call.a_via, &call.a_flow, r, None);
-            return;
-        }
-        if (200..300).contains(&code) {
-            let winner = call.winner;
-            {
-                let f = &mut call.forks[i];
-                if let Some(ack) = &f.ack {
-                    // A retransmitted 2xx: our ACK got lost.
-                    let ack = ack.clone();
-                    self.send(&f.leg.dest, ack);
-                    return;
-                }
-                if winner == Some(i) {
-                    // Retransmitted while the caller's ACK (with the late answer) is awaited.
-                    return;
-                }
-                f.leg.remote_tag = to_tag;
-                if let Some(c) = contact_uri(msg) {
-                    f.leg.remote_target = c;
-                }
-                f.leg.route_set = msg.all("Record-Route").map(str::to_string).collect();
-                f.leg.route_set.reverse();
-            }
-            if call.phase != Phase::Ringing || call.winner.is_some() {
-                // Another branch won (or the caller is gone): ACK and hang this one up.
-                let f = &mut call.forks[i];
-                f.state = ForkState::Answered;
-                let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
-                f.ack = Some(ack.clone());
-                self.send(&f.leg.dest, ack);
-                self.hang_up(&mut call, Side::B(i), cell);
-                return;
-            }
-            call.winner = Some(i);
-            call.phase = Phase::Answered;
-            call.info.answer = Some(now_secs());
-            call.answered_at = Some(std::time::Instant::now());
-            if let Some(m) = &call.media {
-                m.answered();
-            }
-            let late = call.late_offer;
-            {
-                let f = &mut call.forks[i];
-                f.state = ForkState::Answered;
-                if !late {
-                    let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
-                    f.ack = Some(ack.clone());
-                    self.send(&f.leg.dest, ack);
-                }
-            }
-            self.cancel_forks(&mut call, cell, Some(i));
-            let body = super::media::carry(&call, Side::B(i), msg);
-            let mut r = response(&call.a_invite, code, reason, &call.a.local_tag);
-            r.push_header("Contact", call.a.contact.clone());
-            r.push_header("Allow", reply::ALLOW);
-            add_body(&mut r, body);
-            // Not kept in the transaction memory (RFC 3261 §17.2.1: a 2xx ends the INVITE
-            // transaction): its retransmissions are the call's own until the ACK, and a
-            // repeated INVITE meanwhile is absorbed by the transaction still marked in
-            // progress.
-            let sent = self.out.send(&call.a_via, &call.a_flow, r, None);
-            call.a_final = Some(sent.clone());
-            drop(call);
-            self.retransmit_final(cell, sent);
-            return;
-        }
-        // A final failure of this branch: ACK it (hop by hop), then maybe answer the caller.
-        {
-            let f = &mut call.forks[i];
-            let to = msg.get("To").unwrap_or("").to_string();
-            let ack = f.leg.ack_non_2xx(&f.ruri, &f.branch, f.cseq, &to);
-            self.send(&f.leg.dest, Arc::new(ack.to_bytes()));
-            if f.state == ForkState::Failed || f.state == ForkState::Answered {
-                return;
-            }
-            if (code == 401 || code == 407) && !f.auth_tried {
-                if let Some((user, pass)) = f.credentials.clone() {
-                    let header = if code == 401 {
-                        "WWW-Authenticate"
-                    } else {
-                        "Proxy-Authenticate"
-                    };
-                    let answer_to = if code == 401 {
-                        "Authorization"
-                    } else {
-                        "Proxy-Authorization"
-                    };
-                    if let Some(v) = msg.get(header).and_then(|ch| {
-                        super::challenge::answer(ch, &user, &pass, "INVITE", &f.ruri)
-                    }) {
-                        f.auth_tried = true;
-                        f.cseq += 1;
-                        f.leg.local_cseq = f.cseq;
-                        f.branch = leg::branch();
-                        f.state = ForkState::Calling;
-                        let a_invite = call.a_invite.clone();
-                        let f = &mut call.forks[i];
-                        let t = Target {
-                            dest: f.leg.dest.clone(),
-                            ruri: f.ruri.clone(),
-                            to_uri: f.leg.remote_uri.clone(),
-                            from_uri: f.leg.local_uri.clone(),
-                            pai: f.pai.clone(),
-                            credentials: None,
-                            allowed_codecs: Vec::new(),
-                        };
-                        let invite = build_invite(
-                            &f.leg,
-                            &t,
-                            &f.branch,
-                            &a_invite,
-                            f.offer.as_deref(),
-                            f.max_forwards,
-                            Some((answer_to, v)),
-                        );
-                        f.invite = Arc::new(invite.to_bytes());
-                        let (bytes, dest, branch) =
-                            (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
-                        self.send(&dest, bytes.clone());
-                        drop(call);
-                        self.retransmit(cell, bytes, dest, Wait::Fork { index: i, branch });
-                        return;
-                    }
-                }
-            }
-            f.state = ForkState::Failed;
-        }
-        let (code, reason) = if code == 401 || code == 407 {
-            // Friends and phones must not challenge vozbox: the call fails here.
-            tracing::info!("call {}: branch {} challenged vozbox", call.id, i);
-            (502, "Bad Gateway")
-        } else {
-            (code, reason)
-        };
-        call.note_failure(code, reason);
-        if code >= 600 && call.phase == Phase::Ringing {
-            // A global failure ends every branch (RFC 3261 §16.7).
-            self.cancel_forks(&mut call, cell, None);
-        }
-        if call.all_failed() && call.phase == Phase::Ringing {
-            let (code, reason) = call
-                .best
-                .clone()
-                .unwrap_or((500, "Server Internal Error".into()));
-            self.fail_call(&mut call, cell, code, &reason, disposition(code));
-        }
-    }
-
-    /// Answers the caller with a final failure and ends the call.
-    pub(super) fn fail_call(
-        self: &Arc<Self>,
-        call: &mut Call,
-        cell: &super::call::CallRef,
-        code: u16,
-        reason: &str,
-        disp: &str,
-    ) {
-        if call.phase != Phase::Ringing {
-            return;
-        }
-        // A caller of a client with voice notifications hears why first; the final
-        // response comes when the locution ends (this function again, `notifying` set).
-        if !call.notifying {
-            let cause =
-                super::notify::cause_of_code(code).filter(|_| call.info.direction != "inbound");
-            let prompt = cause
-                .and_then(|c| self.notice(Some(call.info.client.as_str()), c, &call.a_invite.body));
-            if let Some(prompt) = prompt {
-                if self.notify(call, cell, prompt, (code, reason, disp)) {
-                    return;
-                }
-            }
-        }
-        // A CANCEL (or a timer) during a notification stops it.
-        if let Some(p) = call.playback.take() {
-            p.abort();
-        }
-        let r = response(&call.a_invite, code, reason, &call.a.local_tag);
-        let sent = self
-            .out
-            .send(&call.a_via, &call.a_flow, r, call.a_key.as_deref());
-        call.a_final = Some(sent.clone());
-        self.retransmit_final(cell, sent);
-        self.end(call, disp, code);
-    }
-
-    /// Cancels every branch still ringing but `keep`.
-    pub(super) fn cancel_forks(
-        self: &Arc<Self>,
-        call: &mut Call,
-        cell: &super::call::CallRef,
-        keep: Option<usize>,
-    ) {
-        for i in 0..call.forks.len() {
-            let f = &mut call.forks[i];
-            if Some(i) == keep || f.cancelled {
-                continue;
-            }
-            match f.state {
-                ForkState::Proceeding => self.send_cancel(call, cell, i),
-                // RFC 3261 §9.1: no CANCEL before a provisional response; send it then.
-                ForkState::Calling => f.cancel_pending = true,
-                _ => {}
-            }
-        }
-    }
-
-    /// CANCELs branch `i`, retransmitted over UDP until the branch's INVITE gets its
-    /// final response (or the call is forgotten).
-    fn send_cancel(self: &Arc<Self>, call: &mut Call, cell: &super::call::CallRef, i: usize) {
-        let f = &mut call.forks[i];
-        f.cancelled = true;
-        let bytes = Arc::new(f.leg.cancel(&f.ruri, &f.branch, f.cseq).to_bytes());
-        self.send(&f.leg.dest, bytes.clone());
-        let wait = Wait::Cancel {
-            index: i,
-            branch: f.branch.clone(),
-        };
-        self.retransmit(cell, bytes, f.leg.dest.clone(), wait);
-    }
-}
-
-fn add_body(r: &mut Message, body: Option<(String, Vec<u8>)>) {
-    if let Some((ctype, body)) = body {
-        r.push_header("Content-Type", ctype);
-        r.body = body;
-    }
-}
-
-/// The INVITE of a branch, carrying the caller's offer (as filtered for that branch).
-fn build_invite(
-    leg: &Leg,
-    t: &Target,
-    branch: &str,
-    a_invite: &Message,
-    offer: Option<&[u8]>,
-    max_forwards: u32,
-    auth: Option<(&str, String)>,
-) -> Message {
-    let mut extra = vec![
-        HeaderField::new("Contact", leg.contact.clone()),
-        HeaderField::new("Allow", reply::ALLOW),
-    ];
-    if let Some(p) = &t.pai {
-        extra.push(HeaderField::new("P-Asserted-Identity", p.clone()));
-    }
-    if let Some((name, v)) = auth {
-        extra.push(HeaderField::new(name, v));
-    }
-    let mut m = leg::request(
-        "INVITE",
-        &t.ruri,
-        leg.via(branch),
-        leg.from_value(),
-        leg.to_value(),
-        &leg.call_id,
-        leg.local_cseq,
-        extra,
-        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
-    );
-    if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
-        h.value = max_forwards.to_string();
-    }
-    m
 }
 
 /// The client a route belongs to (for inbound calls and records).

@@ -113,7 +113,51 @@ pub fn request(
     }
 }
 
+/// Our Contact on a flow.
+pub fn contact_for(dest: &Dest) -> String {
+    match dest.flow.proto {
+        crate::sip::transport::Proto::Udp => format!("<sip:vozbox@{}>", dest.local),
+        p => format!("<sip:vozbox@{};transport={}>", dest.local, p.as_str()),
+    }
+}
+
 impl Leg {
+    /// The caller's dialog (its INVITE `msg`, reached at `dest`) as vozbox's side of it:
+    /// our To tag and Contact.
+    pub fn caller(msg: &Message, checked: &crate::sip::validate::Checked, dest: Dest) -> Leg {
+        Leg {
+            call_id: msg.call_id().unwrap_or("").to_string(),
+            local_uri: super::call::without_tag(msg.get("To").unwrap_or("")),
+            local_tag: token(),
+            remote_uri: super::call::without_tag(msg.get("From").unwrap_or("")),
+            remote_tag: checked.from.tag().map(str::to_string),
+            remote_target: super::fork::contact_uri(msg)
+                .unwrap_or_else(|| checked.from.uri_text.clone()),
+            route_set: msg.all("Record-Route").map(str::to_string).collect(),
+            local_cseq: 0,
+            remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),
+            contact: contact_for(&dest),
+            dest,
+        }
+    }
+
+    /// A new dialog towards a branch's target: own Call-ID, tag and CSeq.
+    pub fn branch_to(t: &super::target::Target) -> Leg {
+        Leg {
+            call_id: format!("{}{}@vozbox", token(), token()),
+            local_uri: t.from_uri.clone(),
+            local_tag: token(),
+            remote_uri: t.to_uri.clone(),
+            remote_tag: None,
+            remote_target: t.ruri.clone(),
+            route_set: Vec::new(),
+            local_cseq: 1,
+            remote_cseq: 0,
+            contact: contact_for(&t.dest),
+            dest: t.dest.clone(),
+        }
+    }
+
     /// Our top Via for a request on this leg with `branch`.
     pub fn via(&self, branch: &str) -> String {
         let local = self.dest.local;

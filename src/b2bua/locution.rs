@@ -1,21 +1,24 @@
 //! An extension (or a DDI through an extension) routed to a locution: the call is answered
 //! with `200 OK` and SDP from the relay, the locution is streamed in the caller's G.711,
 //! and vozbox hangs up with BYE when it ends. A call with one leg only: the caller's.
+//! The driver opens the relay and finds the locution; the core answers and plays.
 
-use super::call::{Call, CallCell, Info, Phase, Side};
+use super::actions::{Action, Actions};
+use super::call::{Call, Info, Phase};
 use super::{B2bua, Incoming};
 use crate::auth::nonce::now_secs;
+use crate::media::prompts::Prompt;
 use crate::media::{sdp, Facing};
 use crate::sip::reply::{self, response};
 use crate::sip::respond::to_tag;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 impl B2bua {
     pub(super) fn play_locution(
         self: &Arc<Self>,
         inc: Incoming,
-        mut info: Info,
+        info: Info,
         client: &str,
         name: &str,
     ) {
@@ -53,47 +56,43 @@ impl B2bua {
         };
         session.set_peer(Facing::A, peer, inc.flow.remote.ip());
         let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);
-        let mut ok = response(&inc.msg, 200, "OK", &a.local_tag);
-        ok.push_header("Contact", a.contact.clone());
-        ok.push_header("Allow", reply::ALLOW);
-        ok.push_header("Content-Type", "application/sdp");
-        ok.body = answer;
-        info.answer = Some(now_secs());
         let Incoming {
             msg,
             checked,
             flow,
             key,
         } = inc;
-        let sent = self.out.send(&checked.via, &flow, ok, None);
-        let mut call = Call::new(
-            self.next_id.fetch_add(1, Ordering::Relaxed),
-            a,
-            (msg, checked.via, flow, key),
-            info,
-        );
-        call.a_final = Some(sent.clone());
-        call.phase = Phase::Answered;
-        call.answered_at = Some(std::time::Instant::now());
-        let cell = Arc::new(CallCell::new(call));
-        match self.calls.entry(call_id) {
-            dashmap::Entry::Occupied(_) => return,
-            dashmap::Entry::Vacant(v) => {
-                v.insert(cell.clone());
-            }
-        }
-        self.active.fetch_add(1, Ordering::Relaxed);
-        self.retransmit_final(&cell, sent);
-        // When the locution ends, vozbox hangs up (unless the caller already did).
-        let (me, weak) = (self.clone(), Arc::downgrade(&cell));
-        let handle = session.play(prompt, pt, move || {
-            let Some(cell) = weak.upgrade() else { return };
-            let mut call = cell.lock();
-            if call.phase == Phase::Answered {
-                me.hang_up(&mut call, Side::A, &cell);
-                me.end(&mut call, "answered", 200);
-            }
+        let call = self.new_call(a, (msg, checked.via, flow, key), info);
+        self.enter(call, Some(session), move |c, now, out| {
+            c.answer_with(now, answer, prompt, pt, out)
         });
-        cell.lock().playback = Some(handle);
+    }
+}
+
+impl Call {
+    /// Answers the caller itself (`200` with the relay's SDP `answer`, retransmitted until
+    /// the ACK) and plays `prompt`; the end of the playback hangs up (`PlaybackDone`).
+    pub fn answer_with(
+        &mut self,
+        now: Instant,
+        answer: Vec<u8>,
+        prompt: Arc<Prompt>,
+        pt: u8,
+        out: &mut Actions,
+    ) {
+        let mut ok = response(&self.a_invite, 200, "OK", &self.a.local_tag);
+        ok.push_header("Contact", self.a.contact.clone());
+        ok.push_header("Allow", reply::ALLOW);
+        ok.push_header("Content-Type", "application/sdp");
+        ok.body = answer;
+        self.info.answer = Some(self.wall(now));
+        let sent = self.reply_a(ok, None, out);
+        self.a_final = Some(sent.clone());
+        self.phase = Phase::Answered {
+            at: now,
+            winner: None,
+        };
+        self.retransmit_final(now, sent);
+        out.push(Action::Play { prompt, pt });
     }
 }

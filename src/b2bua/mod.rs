@@ -1,16 +1,23 @@
 //! The B2BUA: every call is two independent dialogs (own Call-ID, tags, CSeq) bridged by
-//! vozbox. `invite` sets a call up (authentication, routing, forking), `dialog` relays
-//! what happens inside it (ACK, BYE, CANCEL, re-INVITE, UPDATE, INFO), `timers` bounds
-//! every wait, `record` writes the call record when it ends.
+//! vozbox.
+//!
+//! The call core is a state machine without I/O (`call.rs` with `fork.rs`, `dialog.rs`,
+//! `timers.rs`, `record.rs`, `media.rs`): given an event and `now` it returns actions
+//! (`actions.rs`) and its next deadline. The driver (`driver.rs`, this file, `invite.rs`,
+//! `notify.rs`, `locution.rs`) feeds it what arrives, performs what it returns and wakes
+//! it at its deadline. `invite` sets a call up (authentication, routing, forking).
 //!
 //! Calls are kept in a sharded map by the Call-ID of each of their legs; each call has its
 //! own lock, so calls never wait for each other.
 
+pub mod actions;
 pub mod authn;
 pub mod call;
 pub mod challenge;
 pub mod codecs;
 pub mod dialog;
+pub mod driver;
+pub mod fork;
 pub mod invite;
 pub mod leg;
 pub mod locution;
@@ -18,6 +25,8 @@ pub mod media;
 pub mod notify;
 pub mod record;
 pub mod target;
+#[cfg(test)]
+mod tests;
 pub mod timers;
 
 use crate::config;
@@ -31,8 +40,9 @@ use crate::sip::transport::Flow;
 use crate::sip::validate::Checked;
 use crate::store::writer::Writer;
 use arc_swap::ArcSwap;
-use call::{CallRef, Phase};
+use call::{Event, Phase};
 use dashmap::DashMap;
+use driver::CallRef;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -121,10 +131,10 @@ impl B2bua {
         let method = inc.msg.method().unwrap_or("");
         let in_dialog = inc.checked.to.tag().is_some();
         match method {
-            "ACK" => self.on_ack(inc),
-            "CANCEL" => self.on_cancel(inc),
+            "ACK" => self.to_call(inc, Event::Ack),
+            "CANCEL" => self.to_call(inc, Event::Cancel),
             "INVITE" if !in_dialog => self.on_invite(inc),
-            _ if in_dialog => self.on_in_dialog(inc),
+            _ if in_dialog => self.to_call(inc, Event::Request),
             _ => self.reply(&inc, 481, "Call/Transaction Does Not Exist"),
         }
     }
@@ -141,29 +151,21 @@ impl B2bua {
         else {
             return;
         };
-        self.response_for_call(&cell, &msg, &via);
+        self.drive(&cell, |c, now, out| {
+            if let Some(ev) = response_event(c, msg, &via) {
+                c.handle(now, ev, out);
+            }
+        });
     }
 
-    fn response_for_call(self: &Arc<Self>, cell: &CallRef, msg: &Message, via: &Via) {
-        let call = cell.lock();
-        let Some(side) = call.side_of(msg.call_id().unwrap_or("")) else {
-            return;
-        };
-        let Some((_, method)) = msg.cseq() else {
-            return;
-        };
-        let branch = via.branch().unwrap_or("");
-        if let call::Side::B(i) = side {
-            if method == "INVITE" && call.forks[i].branch == branch {
-                drop(call);
-                return self.fork_response(cell, i, msg);
-            }
-            if method == "CANCEL" {
-                return;
-            }
+    /// An ACK, a CANCEL or an in-dialog request for a call that exists (481 otherwise).
+    fn to_call(self: &Arc<Self>, inc: Incoming, event: fn(Incoming) -> Event) {
+        match self.find(inc.msg.call_id().unwrap_or("")) {
+            Some(cell) => self.drive(&cell, |c, now, out| c.handle(now, event(inc), out)),
+            // (an ACK without a call is dropped: nothing answers an ACK)
+            None if inc.msg.method() == Some("ACK") => {}
+            None => self.reply(&inc, 481, "Call/Transaction Does Not Exist"),
         }
-        drop(call);
-        self.pending_response(cell, side, branch, msg);
     }
 
     /// The active calls, oldest first.
@@ -173,8 +175,9 @@ impl B2bua {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for cell in cells {
-            let c = cell.lock();
-            if c.phase == Phase::Ended || !seen.insert(c.id) {
+            let slot = cell.lock();
+            let c = &slot.call;
+            if c.is_ended() || !seen.insert(c.id) {
                 continue;
             }
             out.push(CallView {
@@ -182,12 +185,12 @@ impl B2bua {
                 client: c.info.client.clone(),
                 caller: c.info.caller.clone(),
                 callee: c.info.callee.clone(),
-                direction: c.info.direction.to_string(),
+                direction: c.info.direction.as_str().to_string(),
                 route: c.info.route.clone(),
                 state: match c.phase {
                     Phase::Ringing => "ringing",
-                    Phase::Answered => "answered",
-                    Phase::Ended => "ended",
+                    Phase::Answered { .. } => "answered",
+                    Phase::Ended { .. } => "ended",
                 }
                 .to_string(),
                 start: c.info.start,
@@ -195,7 +198,7 @@ impl B2bua {
                 legs: std::iter::once(c.a.call_id.clone())
                     .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
                     .collect(),
-                media: c.media.as_ref().map(|m| m.counters()),
+                media: slot.media.as_ref().map(|m| m.counters()),
             });
         }
         out.sort_by_key(|c| c.id);
@@ -207,8 +210,9 @@ impl B2bua {
     pub fn uses_connection(&self, flow: &Flow) -> bool {
         let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
         cells.iter().any(|cell| {
-            let call = cell.lock();
-            call.phase != Phase::Ended
+            let slot = cell.lock();
+            let call = &slot.call;
+            !call.is_ended()
                 && (call.a_flow.conn == flow.conn
                     || call.forks.iter().any(|f| f.leg.dest.flow.conn == flow.conn))
         })
@@ -223,4 +227,21 @@ impl B2bua {
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
     }
+}
+
+/// Which event a response to a request of ours inside call `c` is: a branch INVITE's, or
+/// one relayed or sent inside a dialog (a CANCEL's own response changes nothing).
+fn response_event(c: &call::Call, msg: Message, via: &Via) -> Option<Event> {
+    let side = c.side_of(msg.call_id().unwrap_or(""))?;
+    let (_, method) = msg.cseq()?;
+    let branch = via.branch().unwrap_or("").to_string();
+    if let call::Side::B(index) = side {
+        if method == "INVITE" && c.forks.get(index).is_some_and(|f| f.branch == branch) {
+            return Some(Event::ForkResponse { index, msg });
+        }
+        if method == "CANCEL" {
+            return None;
+        }
+    }
+    Some(Event::Response { side, branch, msg })
 }

@@ -49,7 +49,7 @@ pub struct Media {
     /// `[media] timeout`: seconds without RTP before an answered call is ended (0: off).
     pub timeout: u64,
     /// Voice notifications by language and cause.
-    pub prompts: prompts::Prompts,
+    pub prompts: Arc<prompts::Prompts>,
     /// Relay sets by bind address, advertised address and port range, made on first use.
     sets: DashMap<String, Arc<RelaySet>>,
     /// The forwarding threads every session's sockets are served by.
@@ -88,7 +88,7 @@ impl Media {
                 ..Sources::default()
             },
             timeout: default.timeout,
-            prompts,
+            prompts: Arc::new(prompts),
             default,
             sets: DashMap::new(),
             relay,

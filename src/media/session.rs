@@ -528,7 +528,7 @@ mod tests {
     #[tokio::test]
     async fn relays_both_ways_and_gives_the_ports_back() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(47100, 47199));
+        let pool = Arc::new(super::super::ports::PortPool::new(32100, 32199));
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = open(&relay, lo, lo, &pool);
         let (a, a_rtcp, b, b_rtcp) = (phone(), phone(), phone(), phone());
@@ -620,7 +620,7 @@ mod tests {
     #[tokio::test]
     async fn a_wildcard_bound_session_relays_unconnected() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(47200, 47299));
+        let pool = Arc::new(super::super::ports::PortPool::new(32200, 32299));
         let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = open(&relay, any, lo, &pool);
@@ -645,7 +645,7 @@ mod tests {
     #[test]
     fn a_stream_far_behind_loses_its_oldest_packets() {
         use super::super::batch::{RecvBatch, BURST};
-        let pool = Arc::new(super::super::ports::PortPool::new(47300, 47399));
+        let pool = Arc::new(super::super::ports::PortPool::new(32300, 32399));
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let (mut la, mut lb) = (pool.take().unwrap(), pool.take().unwrap());
         let shared = Shared {
@@ -727,7 +727,7 @@ mod tests {
     #[tokio::test]
     async fn a_stranger_gets_nothing_and_is_counted() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(47400, 47499));
+        let pool = Arc::new(super::super::ports::PortPool::new(32400, 32499));
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = open(&relay, lo, lo, &pool);
         let (a, b, stranger) = (phone(), phone(), phone_at("127.0.0.9"));

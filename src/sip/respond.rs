@@ -92,23 +92,35 @@ pub struct Sent {
     pub to: SocketAddr,
 }
 
+/// A response to a request that arrived with `via` on `flow`, stamped and printed, with
+/// where it goes (nothing is sent).
+pub fn prepare(via: &Via, flow: &Flow, mut resp: Message) -> Sent {
+    let (via, to) = stamp_via(via, flow);
+    resp.set_top_via(via);
+    Sent {
+        bytes: Arc::new(resp.to_bytes()),
+        flow: flow.clone(),
+        to,
+    }
+}
+
 impl Responder {
     /// Sends a response to a request that arrived on `flow`, and remembers it for
     /// retransmissions under `key`.
-    pub fn send(&self, via: &Via, flow: &Flow, mut resp: Message, key: Option<&str>) -> Sent {
-        let (via, to) = stamp_via(via, flow);
-        resp.set_top_via(via);
-        let bytes = Arc::new(resp.to_bytes());
+    pub fn send(&self, via: &Via, flow: &Flow, resp: Message, key: Option<&str>) -> Sent {
+        let sent = prepare(via, flow, resp);
+        self.transmit(&sent, key);
+        sent
+    }
+
+    /// Sends a prepared response, remembered under `key` for retransmitted requests.
+    pub fn transmit(&self, sent: &Sent, key: Option<&str>) {
         if let Some(k) = key {
-            self.txns.complete(k, bytes.clone(), flow, to);
+            self.txns
+                .complete(k, sent.bytes.clone(), &sent.flow, sent.to);
         }
-        if let Err(e) = self.transports.send_to(flow, to, &bytes) {
-            tracing::debug!("response to {}: {}", to, e);
-        }
-        Sent {
-            bytes,
-            flow: flow.clone(),
-            to,
+        if let Err(e) = self.transports.send_to(&sent.flow, sent.to, &sent.bytes) {
+            tracing::debug!("response to {}: {}", sent.to, e);
         }
     }
 

@@ -1,0 +1,66 @@
+//! What the call core asks its driver to do: the core (`call.rs`, `fork.rs`, `dialog.rs`,
+//! `timers.rs`) never sends, never touches the relay or the store and never reads a clock;
+//! it returns these, and the driver (`driver.rs`) performs them in order.
+
+use super::leg::Dest;
+use crate::media::prompts::Prompt;
+use crate::media::sdp::Advertised;
+use crate::media::Facing;
+use crate::model::Cdr;
+use crate::sip::respond::Sent;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub enum Action {
+    /// Bytes of a request (or ACK, CANCEL) to a leg's destination.
+    Send { dest: Dest, bytes: Arc<Vec<u8>> },
+    /// A response, stamped for where it goes (`respond::prepare`), remembered under the
+    /// server transaction `key` (retransmitted requests get it again).
+    Reply { sent: Sent, key: Option<String> },
+    /// What a side's party advertised in its latest SDP, and the IP its SIP comes from.
+    MediaPeer {
+        facing: Facing,
+        adv: Option<Advertised>,
+        signalling: IpAddr,
+    },
+    /// The call was answered: the relay's idleness counts from now.
+    MediaAnswered,
+    /// Plays `prompt` (payload type `pt`) to the caller from the relay; the driver reports
+    /// its end with `Event::PlaybackDone`. The relay session goes with the playback.
+    Play { prompt: Arc<Prompt>, pt: u8 },
+    /// The relay session and any playback stop (the call ended): its ports go back.
+    MediaStop,
+    /// The call's record, queued to the store; `then` is performed once it is durable
+    /// (the 200 to the BYE that ended an answered call).
+    Record {
+        cdr: Box<Cdr>,
+        then: Option<Box<Action>>,
+    },
+    /// The call ended (counted out of the calls in progress).
+    Ended,
+    /// The call lingered long enough: forget its Call-IDs.
+    Forget,
+}
+
+/// The actions of one event, in order.
+#[derive(Default)]
+pub struct Actions(pub Vec<Action>);
+
+impl Actions {
+    pub fn push(&mut self, a: Action) {
+        self.0.push(a);
+    }
+    pub fn send(&mut self, dest: &Dest, bytes: Arc<Vec<u8>>) {
+        self.0.push(Action::Send {
+            dest: dest.clone(),
+            bytes,
+        });
+    }
+    pub fn take(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.0)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Action> {
+        self.0.iter()
+    }
+}

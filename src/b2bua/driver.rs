@@ -1,0 +1,305 @@
+//! The driver of the call core: each call lives in a `CallCell` next to what the core
+//! must not own (the relay session, a playback, its timer); an event is handed to the core
+//! under the call's lock (`drive`), and the actions it returns are performed here — bytes
+//! to a leg (reopening a connection to a friend or carrier), responses (remembered for
+//! retransmitted requests), relay operations, the call record — then the call's one timer
+//! task is re-armed from `poll_timeout`.
+
+use super::actions::{Action, Actions};
+use super::call::{Call, Event};
+use super::leg::Dest;
+use super::B2bua;
+use crate::media::MediaSession;
+use crate::model::Cdr;
+use crate::sip::transport::SendError;
+use crate::store::writer::{Done, Op};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What a call's lock guards: the core and the I/O objects that belong to it.
+pub struct Slot {
+    pub call: Call,
+    /// The relay session (its ports go back when it is dropped); taken by a playback.
+    pub media: Option<MediaSession>,
+    /// A locution or notification being played (stopped when the call ends).
+    playback: Option<tokio::task::AbortHandle>,
+    /// The instant the timer task wakes the call at; None once the call is forgotten.
+    armed: Option<Instant>,
+    timer_started: bool,
+}
+
+pub type CallRef = Arc<CallCell>;
+
+/// A call behind its own lock: calls never wait for each other.
+pub struct CallCell {
+    slot: Mutex<Slot>,
+    /// Wakes the call's timer task when its deadline moved.
+    wake: Arc<Notify>,
+}
+
+impl CallCell {
+    pub fn new(call: Call, media: Option<MediaSession>) -> CallCell {
+        CallCell {
+            slot: Mutex::new(Slot {
+                call,
+                media,
+                playback: None,
+                armed: None,
+                timer_started: false,
+            }),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Slot> {
+        // A panic while holding the lock leaves a call whose state is still consistent
+        // enough to be ended; never propagate the poison to other requests.
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl B2bua {
+    /// Hands the call of `cell` to `f` (the core, at `now`) and performs what it returns.
+    pub(super) fn drive(
+        self: &Arc<Self>,
+        cell: &CallRef,
+        f: impl FnOnce(&mut Call, Instant, &mut Actions),
+    ) {
+        let now = Instant::now();
+        let mut out = Actions::default();
+        let forget = {
+            let mut slot = cell.lock();
+            f(&mut slot.call, now, &mut out);
+            let forget = self.perform(cell, &mut slot, out.take());
+            self.arm(cell, &mut slot, forget);
+            forget
+        };
+        if forget {
+            self.forget_now(cell);
+        }
+    }
+
+    /// Performs `actions` in order; whether the call is to be forgotten.
+    fn perform(self: &Arc<Self>, cell: &CallRef, slot: &mut Slot, actions: Vec<Action>) -> bool {
+        let mut forget = false;
+        for a in actions {
+            match a {
+                Action::Send { dest, bytes } => self.send(&dest, bytes),
+                Action::Reply { sent, key } => self.out.transmit(&sent, key.as_deref()),
+                Action::MediaPeer {
+                    facing,
+                    adv,
+                    signalling,
+                } => {
+                    if let Some(m) = &slot.media {
+                        m.set_peer(facing, adv, signalling);
+                    }
+                }
+                Action::MediaAnswered => {
+                    if let Some(m) = &slot.media {
+                        m.answered();
+                    }
+                }
+                Action::Play { prompt, pt } => {
+                    if let Some(session) = slot.media.take() {
+                        let (me, weak) = (self.clone(), Arc::downgrade(cell));
+                        slot.playback = Some(session.play(prompt, pt, move || {
+                            if let Some(cell) = weak.upgrade() {
+                                me.drive(&cell, |c, now, out| {
+                                    c.handle(now, Event::PlaybackDone, out)
+                                });
+                            }
+                        }));
+                    }
+                }
+                Action::MediaStop => {
+                    slot.media = None;
+                    if let Some(p) = slot.playback.take() {
+                        p.abort();
+                    }
+                }
+                Action::Record { cdr, then } => {
+                    let done = then.map(|a| {
+                        let me = self.clone();
+                        let done: Done = Box::new(move |_| {
+                            if let Action::Reply { sent, key } = *a {
+                                me.out.transmit(&sent, key.as_deref());
+                            }
+                        });
+                        done
+                    });
+                    self.write_cdr(*cdr, done);
+                }
+                Action::Ended => {
+                    self.active.fetch_sub(1, Ordering::Relaxed);
+                }
+                Action::Forget => forget = true,
+            }
+        }
+        forget
+    }
+
+    /// Points the call's timer at its next deadline (starting the task the first time).
+    fn arm(self: &Arc<Self>, cell: &CallRef, slot: &mut Slot, forget: bool) {
+        let next = if forget {
+            None
+        } else {
+            slot.call.poll_timeout()
+        };
+        if next == slot.armed {
+            return;
+        }
+        slot.armed = next;
+        if !slot.timer_started {
+            slot.timer_started = true;
+            let (me, weak, wake) = (self.clone(), Arc::downgrade(cell), cell.wake.clone());
+            self.rt.spawn(timer(me, weak, wake));
+        } else {
+            cell.wake.notify_one();
+        }
+    }
+
+    /// Sends bytes to a leg's destination (errors are logged, timers handle the rest).
+    pub(super) fn send(&self, dest: &Dest, bytes: Arc<Vec<u8>>) {
+        let t = &self.out.transports;
+        match t.send_to(&dest.flow, dest.to, &bytes) {
+            Ok(()) => {}
+            // The connection to a friend or carrier was closed (peer restart): reach the
+            // same address over a new or another open connection. A connection a phone
+            // or PBX opened to us is never opened again from our side (RFC 5626): its
+            // binding waits for the next REGISTER.
+            Err(SendError::ConnectionGone) if dest.reconnect => {
+                match t.flow_to(dest.flow.proto, dest.to, dest.tls.as_ref()) {
+                    Some(flow) => {
+                        if let Err(e) = t.send_to(&flow, dest.to, &bytes) {
+                            tracing::info!("send to {}: {}", dest.to, e);
+                        }
+                    }
+                    None => tracing::info!("send to {}: no connection", dest.to),
+                }
+            }
+            Err(e) => tracing::info!("send to {}: {}", dest.to, e),
+        }
+    }
+
+    /// Queues a call record to the store's writer; `after` runs once it is durable.
+    pub(super) fn write_cdr(&self, cdr: Cdr, after: Option<Done>) {
+        // Never wait under a call lock or on a receive thread: a full queue hands the record
+        // to a blocking thread that waits for room.
+        if let Err((ops, done)) = self.writer.try_queue(vec![Op::Cdr(Box::new(cdr))], after) {
+            let writer = self.writer.clone();
+            self.rt
+                .spawn_blocking(move || writer.submit_wait(ops, done));
+        }
+    }
+
+    /// Records a call refused before any branch was tried.
+    pub(super) fn record(
+        &self,
+        call_id: &str,
+        mut info: super::call::Info,
+        disposition: &str,
+        code: u16,
+        now: u64,
+    ) {
+        info.disposition = disposition.to_string();
+        info.code = code;
+        self.write_cdr(super::record::cdr(call_id, info, now), None);
+    }
+
+    /// Forgets a call at once (it lingered long enough, or its Call-ID is being reused).
+    pub(super) fn forget_now(&self, cell: &CallRef) {
+        let ids: Vec<String> = {
+            let mut slot = cell.lock();
+            slot.armed = None;
+            let c = &slot.call;
+            std::iter::once(c.a.call_id.clone())
+                .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
+                .collect()
+        };
+        cell.wake.notify_one();
+        for id in ids {
+            self.calls.remove_if(&id, |_, v| Arc::ptr_eq(v, cell));
+        }
+    }
+}
+
+/// A call's timer: sleeps until the armed deadline (re-read whenever it is woken), then
+/// hands the core `Event::Timeout`. Ends when the call is forgotten or dropped.
+async fn timer(me: Arc<B2bua>, weak: Weak<CallCell>, wake: Arc<Notify>) {
+    loop {
+        let armed = match weak.upgrade() {
+            Some(cell) => cell.lock().armed,
+            None => return,
+        };
+        let Some(deadline) = armed else { return };
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = wake.notified() => continue,
+        }
+        let Some(cell) = weak.upgrade() else { return };
+        me.drive(&cell, |c, now, out| {
+            if c.poll_timeout().is_some_and(|d| d <= now) {
+                c.handle(now, Event::Timeout, out)
+            }
+        });
+    }
+}
+
+impl B2bua {
+    /// A TCP/TLS connection closed (or never opened: refused, handshake failed). A branch
+    /// still waiting for its final answer over it fails at once (`Event::BranchesLost`). A
+    /// branch to a fixed address (friend, carrier) is reached over whichever connection to
+    /// that peer is open, so it fails when the connection to its address fails and its
+    /// own is gone too.
+    pub fn on_connection_closed(self: &Arc<Self>, closed: &crate::sip::transport::Flow) {
+        let t = self.out.transports.clone();
+        let over = |d: &Dest| {
+            d.flow.conn == closed.conn
+                || (d.reconnect
+                    && d.to == closed.remote
+                    && d.flow.proto == closed.proto
+                    && !t.is_open(&d.flow))
+        };
+        // Collected first: no call lock is taken while a map shard is held.
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
+        for cell in cells {
+            self.drive(&cell, |c, now, out| {
+                let lost = c.waiting_branches(over);
+                if !lost.is_empty() {
+                    c.handle(now, Event::BranchesLost(lost), out);
+                }
+            });
+        }
+    }
+
+    /// Once a second (from the housekeeping loop): an answered call whose relay carried no
+    /// packet either way for `[media] timeout` is told so (`Event::MediaIdle`). Every other
+    /// limit of a call is a deadline of its own core.
+    pub fn sweep(self: &Arc<Self>) {
+        if self.media.timeout == 0 {
+            return;
+        }
+        let limit = std::time::Duration::from_secs(self.media.timeout);
+        // The handles first, the call locks after: never a call lock under a map shard lock.
+        let cells: Vec<(String, CallRef)> = self
+            .calls
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        for (id, cell) in cells {
+            let idle = {
+                let slot = cell.lock();
+                // every call is visited once, under the caller's Call-ID
+                slot.call.a.call_id == id
+                    && matches!(slot.call.phase, super::call::Phase::Answered { .. })
+                    && slot.media.as_ref().is_some_and(|m| m.idle() >= limit)
+            };
+            if idle {
+                self.drive(&cell, |c, now, out| c.handle(now, Event::MediaIdle, out));
+            }
+        }
+    }
+}

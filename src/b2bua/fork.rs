@@ -1,0 +1,465 @@
+//! The branches of the outbound leg (call core): their INVITEs' responses — provisionals
+//! relayed to the caller, the first 2xx wins and the others are cancelled, a carrier's
+//! challenge answered once, failures aggregated (RFC 3261 §16.7) — and the caller's final
+//! failure, told first by a voice notification when its client wants one.
+
+use super::actions::{Action, Actions};
+use super::call::{Call, ForkState, Phase, Side};
+use super::leg::{self, Leg};
+use super::media::add_body;
+use super::timers::Wait;
+use crate::media::{sdp, Facing};
+use crate::sip::headers::NameAddr;
+use crate::sip::message::{HeaderField, Message, StartLine, H};
+use crate::sip::reply::{self, response};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The URI inside a Contact value.
+pub fn contact_uri(m: &Message) -> Option<String> {
+    NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
+}
+
+/// A status line's code and reason.
+pub fn status(m: &Message) -> (u16, &str) {
+    match &m.start {
+        StartLine::Response { code, reason, .. } => (*code, reason.as_str()),
+        _ => (0, ""),
+    }
+}
+
+/// What a caller's failure is called in the call record.
+pub fn disposition(code: u16) -> &'static str {
+    match code {
+        200..=299 => "answered",
+        486 | 600 => "busy",
+        487 => "cancelled",
+        408 | 480 => "no_answer",
+        404 | 484 | 604 => "not_found",
+        403 | 603 => "rejected",
+        _ => "failed",
+    }
+}
+
+/// The cause a final failure code tells the caller, if any (a CANCEL's 487 tells nothing).
+pub fn cause_of_code(code: u16) -> Option<crate::media::prompts::Cause> {
+    use crate::media::prompts::Cause;
+    match code {
+        487 => None,
+        486 | 600 => Some(Cause::Busy),
+        404 | 484 | 604 => Some(Cause::NotInService),
+        408 | 480 => Some(Cause::NotAvailable),
+        400..=699 => Some(Cause::Failed),
+        _ => None,
+    }
+}
+
+/// The INVITE of a branch, carrying the caller's offer (as filtered for that branch).
+#[allow(clippy::too_many_arguments)]
+pub fn build_invite(
+    leg: &Leg,
+    ruri: &str,
+    pai: Option<&str>,
+    branch: &str,
+    a_invite: &Message,
+    offer: Option<&[u8]>,
+    max_forwards: u32,
+    auth: Option<(&str, String)>,
+) -> Message {
+    let mut extra = vec![
+        HeaderField::new("Contact", leg.contact.clone()),
+        HeaderField::new("Allow", reply::ALLOW),
+    ];
+    if let Some(p) = pai {
+        extra.push(HeaderField::new("P-Asserted-Identity", p));
+    }
+    if let Some((name, v)) = auth {
+        extra.push(HeaderField::new(name, v));
+    }
+    let mut m = leg::request(
+        "INVITE",
+        ruri,
+        leg.via(branch),
+        leg.from_value(),
+        leg.to_value(),
+        &leg.call_id,
+        leg.local_cseq,
+        extra,
+        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
+    );
+    if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
+        h.value = max_forwards.to_string();
+    }
+    m
+}
+
+impl super::call::Fork {
+    /// The branch to target `t`, with its INVITE carrying the caller's `offer` (as
+    /// filtered for it), not sent yet.
+    pub fn new(
+        t: &super::target::Target,
+        a_invite: &Message,
+        offer: Option<Vec<u8>>,
+        max_forwards: u32,
+    ) -> Self {
+        let leg = Leg::branch_to(t);
+        let branch = leg::branch();
+        let invite = build_invite(
+            &leg,
+            &t.ruri,
+            t.pai.as_deref(),
+            &branch,
+            a_invite,
+            offer.as_deref(),
+            max_forwards,
+            None,
+        );
+        Self {
+            leg,
+            ruri: t.ruri.clone(),
+            branch,
+            cseq: 1,
+            invite: Arc::new(invite.to_bytes()),
+            state: ForkState::Calling { cancel_owed: false },
+            credentials: t.credentials.clone(),
+            auth_tried: false,
+            pai: t.pai.clone(),
+            max_forwards,
+            offer,
+        }
+    }
+}
+
+impl Call {
+    /// Sends every branch's INVITE (the call was just made).
+    pub fn start(&mut self, now: Instant, out: &mut Actions) {
+        let trying = response(&self.a_invite, 100, "Trying", "");
+        self.reply_a(trying, None, out);
+        for i in 0..self.forks.len() {
+            let f = &self.forks[i];
+            let (dest, bytes, branch) = (f.leg.dest.clone(), f.invite.clone(), f.branch.clone());
+            out.send(&dest, bytes.clone());
+            self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
+        }
+    }
+
+    /// A response to branch `i`'s INVITE.
+    pub(super) fn fork_response(
+        &mut self,
+        now: Instant,
+        i: usize,
+        msg: &Message,
+        out: &mut Actions,
+    ) {
+        if i >= self.forks.len() {
+            return;
+        }
+        let (code, reason) = status(msg);
+        let to_tag = NameAddr::parse(msg.get("To").unwrap_or(""))
+            .ok()
+            .and_then(|n| n.tag().map(str::to_string));
+        if code < 200 {
+            return self.provisional(now, i, code, reason, to_tag, msg, out);
+        }
+        if (200..300).contains(&code) {
+            return self.answered(now, i, code, reason, to_tag, msg, out);
+        }
+        // A final failure of this branch: ACK it (hop by hop), then maybe answer the caller.
+        let f = &mut self.forks[i];
+        let to = msg.get("To").unwrap_or("").to_string();
+        let ack = f.leg.ack_non_2xx(&f.ruri, &f.branch, f.cseq, &to);
+        out.send(&f.leg.dest, Arc::new(ack.to_bytes()));
+        if !f.state.waiting() {
+            // a retransmission of a final response already taken
+            return;
+        }
+        if (code == 401 || code == 407) && self.answer_challenge(now, i, code, msg, out) {
+            return;
+        }
+        self.forks[i].state = ForkState::Failed;
+        let (code, reason) = if code == 401 || code == 407 {
+            // Friends and phones must not challenge vozbox: the call fails here.
+            tracing::info!("call {}: branch {} challenged vozbox", self.id, i);
+            (502, "Bad Gateway")
+        } else {
+            (code, reason)
+        };
+        self.note_failure(code, reason);
+        if code >= 600 && self.phase == Phase::Ringing {
+            // A global failure ends every branch (RFC 3261 §16.7).
+            self.cancel_forks(now, None, out);
+        }
+        self.fail_if_all_failed(now, 500, "Server Internal Error", None, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn provisional(
+        &mut self,
+        now: Instant,
+        i: usize,
+        code: u16,
+        reason: &str,
+        to_tag: Option<String>,
+        msg: &Message,
+        out: &mut Actions,
+    ) {
+        let ringing = self.phase == Phase::Ringing;
+        let f = &mut self.forks[i];
+        match f.state {
+            ForkState::Calling { cancel_owed: true } => {
+                f.state = ForkState::Proceeding;
+                return self.send_cancel(now, i, out);
+            }
+            ForkState::Calling { .. } => f.state = ForkState::Proceeding,
+            _ => {}
+        }
+        if code == 100 || !ringing || f.state == ForkState::Cancelling {
+            return;
+        }
+        if to_tag.is_some() {
+            f.leg.remote_tag = to_tag;
+            if let Some(c) = contact_uri(msg) {
+                f.leg.remote_target = c;
+            }
+        }
+        let body = self.carry(Side::B(i), msg, out);
+        let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
+        r.push_header("Contact", self.a.contact.clone());
+        add_body(&mut r, body);
+        self.reply_a(r, None, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answered(
+        &mut self,
+        now: Instant,
+        i: usize,
+        code: u16,
+        reason: &str,
+        to_tag: Option<String>,
+        msg: &Message,
+        out: &mut Actions,
+    ) {
+        let winner = self.winner();
+        let cancelled;
+        {
+            let f = &mut self.forks[i];
+            cancelled = matches!(
+                f.state,
+                ForkState::Cancelling | ForkState::Calling { cancel_owed: true }
+            );
+            match &f.state {
+                // A retransmitted 2xx: our ACK got lost.
+                ForkState::Answered { ack: Some(ack) } => {
+                    return out.send(&f.leg.dest, ack.clone())
+                }
+                // Retransmitted while the caller's ACK (with the late answer) is awaited.
+                ForkState::Answered { ack: None } => return,
+                _ if winner == Some(i) => return,
+                _ => {}
+            }
+            f.leg.remote_tag = to_tag;
+            if let Some(c) = contact_uri(msg) {
+                f.leg.remote_target = c;
+            }
+            f.leg.route_set = msg.all("Record-Route").map(str::to_string).collect();
+            f.leg.route_set.reverse();
+        }
+        if self.phase != Phase::Ringing || self.notifying || cancelled {
+            // Another branch won, or the caller is gone (a 2xx racing our CANCEL): ACK
+            // and hang this one up (RFC 3261 §9.1).
+            let f = &mut self.forks[i];
+            let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
+            f.state = ForkState::Answered {
+                ack: Some(ack.clone()),
+            };
+            out.send(&f.leg.dest, ack);
+            self.hang_up(now, Side::B(i), out);
+            return;
+        }
+        self.phase = Phase::Answered {
+            at: now,
+            winner: Some(i),
+        };
+        self.info.answer = Some(self.wall(now));
+        out.push(Action::MediaAnswered);
+        let late = self.late_offer;
+        {
+            let f = &mut self.forks[i];
+            let ack = (!late).then(|| Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes()));
+            if let Some(a) = &ack {
+                out.send(&f.leg.dest, a.clone());
+            }
+            f.state = ForkState::Answered { ack };
+        }
+        self.cancel_forks(now, Some(i), out);
+        let body = self.carry(Side::B(i), msg, out);
+        let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
+        r.push_header("Contact", self.a.contact.clone());
+        r.push_header("Allow", reply::ALLOW);
+        add_body(&mut r, body);
+        // Not kept in the transaction memory (RFC 3261 §17.2.1: a 2xx ends the INVITE
+        // transaction): its retransmissions are the call's own until the ACK, and a
+        // repeated INVITE meanwhile is absorbed by the transaction still marked in
+        // progress.
+        let sent = self.reply_a(r, None, out);
+        self.a_final = Some(sent.clone());
+        self.retransmit_final(now, sent);
+    }
+
+    /// A carrier's 401/407 answered once with its credentials: the INVITE goes again
+    /// (new branch, next CSeq). False when it cannot be answered.
+    fn answer_challenge(
+        &mut self,
+        now: Instant,
+        i: usize,
+        code: u16,
+        msg: &Message,
+        out: &mut Actions,
+    ) -> bool {
+        let (header, answer_to) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let ringing = self.phase == Phase::Ringing;
+        let f = &mut self.forks[i];
+        // Not when the branch is being cancelled: the call no longer wants it.
+        if f.auth_tried
+            || !ringing
+            || !matches!(
+                f.state,
+                ForkState::Calling { cancel_owed: false } | ForkState::Proceeding
+            )
+        {
+            return false;
+        }
+        let Some((user, pass)) = f.credentials.clone() else {
+            return false;
+        };
+        let Some(v) = msg
+            .get(header)
+            .and_then(|ch| super::challenge::answer(ch, &user, &pass, "INVITE", &f.ruri))
+        else {
+            return false;
+        };
+        f.auth_tried = true;
+        f.cseq += 1;
+        f.leg.local_cseq = f.cseq;
+        f.branch = leg::branch();
+        f.state = ForkState::Calling { cancel_owed: false };
+        let invite = build_invite(
+            &f.leg,
+            &f.ruri,
+            f.pai.as_deref(),
+            &f.branch,
+            &self.a_invite,
+            f.offer.as_deref(),
+            f.max_forwards,
+            Some((answer_to, v)),
+        );
+        f.invite = Arc::new(invite.to_bytes());
+        let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
+        out.send(&dest, bytes.clone());
+        self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
+        true
+    }
+
+    /// When every branch has failed while ringing: the caller gets the best failure
+    /// (`default` when none was noted), with `disp` or the code's disposition.
+    pub(super) fn fail_if_all_failed(
+        &mut self,
+        now: Instant,
+        code: u16,
+        reason: &str,
+        disp: Option<&str>,
+        out: &mut Actions,
+    ) {
+        if self.all_failed() && self.phase == Phase::Ringing {
+            let (code, reason) = self.best.clone().unwrap_or((code, reason.to_string()));
+            let disp = disp.unwrap_or(disposition(code)).to_string();
+            self.fail(now, code, &reason, &disp, out);
+        }
+    }
+
+    /// Answers the caller with a final failure and ends the call; a caller of a client
+    /// with voice notifications hears why first (the final response comes when the
+    /// locution ends: `Event::PlaybackDone`).
+    pub fn fail(&mut self, now: Instant, code: u16, reason: &str, disp: &str, out: &mut Actions) {
+        if self.phase != Phase::Ringing {
+            return;
+        }
+        if !self.notifying && self.notify(code, reason, disp, out) {
+            return;
+        }
+        let r = response(&self.a_invite, code, reason, &self.a.local_tag);
+        let sent = self.reply_a(r, self.a_key.clone(), out);
+        self.a_final = Some(sent.clone());
+        self.retransmit_final(now, sent);
+        self.end(now, disp, code, None, out);
+    }
+
+    /// Starts the notification of a failed call: 183 with SDP from the relay, the
+    /// locution. False when none applies or it cannot be played (no relay, no G.711).
+    fn notify(&mut self, code: u16, reason: &str, disp: &str, out: &mut Actions) -> bool {
+        if self.info.direction == super::call::Direction::Inbound {
+            return false;
+        }
+        let (Some(notices), Some(relay)) = (&self.notices, self.relay) else {
+            return false;
+        };
+        if self.a_invite.body.is_empty() {
+            return false;
+        }
+        let cause = self.cause.or_else(|| cause_of_code(code));
+        let Some(prompt) = cause.and_then(|c| notices.get(c)) else {
+            return false;
+        };
+        let Some((peer, pt, answer)) = sdp::prompt_answer(&self.a_invite.body, relay.a) else {
+            // no G.711 offered (or a held offer): nothing the caller could hear
+            return false;
+        };
+        out.push(Action::MediaPeer {
+            facing: Facing::A,
+            adv: peer,
+            signalling: self.a_flow.remote.ip(),
+        });
+        let mut early = response(&self.a_invite, 183, "Session Progress", &self.a.local_tag);
+        early.push_header("Contact", self.a.contact.clone());
+        early.push_header("Content-Type", "application/sdp");
+        early.body = answer;
+        self.reply_a(early, None, out);
+        out.push(Action::Play { prompt, pt });
+        self.notifying = true;
+        self.notified = Some((code, reason.to_string(), disp.to_string()));
+        true
+    }
+
+    /// Cancels every branch still ringing but `keep`.
+    pub(super) fn cancel_forks(&mut self, now: Instant, keep: Option<usize>, out: &mut Actions) {
+        for i in 0..self.forks.len() {
+            if Some(i) == keep {
+                continue;
+            }
+            match self.forks[i].state {
+                ForkState::Proceeding => self.send_cancel(now, i, out),
+                // RFC 3261 §9.1: no CANCEL before a provisional response; send it then.
+                ForkState::Calling { .. } => {
+                    self.forks[i].state = ForkState::Calling { cancel_owed: true }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// CANCELs branch `i`, retransmitted over UDP until the branch's INVITE gets its
+    /// final response (or the call is forgotten).
+    fn send_cancel(&mut self, now: Instant, i: usize, out: &mut Actions) {
+        let f = &mut self.forks[i];
+        f.state = ForkState::Cancelling;
+        let bytes = Arc::new(f.leg.cancel(&f.ruri, &f.branch, f.cseq).to_bytes());
+        let (dest, branch) = (f.leg.dest.clone(), f.branch.clone());
+        out.send(&dest, bytes.clone());
+        self.retransmit(now, bytes, dest, Wait::Cancel { index: i, branch });
+    }
+}

@@ -1,0 +1,630 @@
+//! The call core in virtual time: a call is built as `invite.rs` builds it, events are
+//! handed to it at chosen instants and every action it returns is read — 32 s of RFC 3261
+//! timers pass in microseconds. One test per rule (RFC 3261, DESIGN).
+
+use super::actions::{Action, Actions};
+use super::call::{Call, Event, Fork, ForkState, Info, Limits, Phase, Side};
+use super::leg::{Dest, Leg};
+use super::target::Target;
+use super::Incoming;
+use crate::sip::message::{Message, StartLine};
+use crate::sip::reply::response;
+use crate::sip::transport::{Flow, Proto};
+use crate::sip::validate::check_request;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const VOZBOX: &str = "127.0.0.1:5060";
+const ALICE: &str = "127.0.0.1:5070";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn flow(proto: Proto, remote: &str) -> Flow {
+    Flow {
+        proto,
+        local: addr(VOZBOX),
+        remote: addr(remote),
+        conn: (proto != Proto::Udp).then_some(7),
+    }
+}
+
+fn dest(proto: Proto, remote: &str) -> Dest {
+    Dest {
+        flow: flow(proto, remote),
+        to: addr(remote),
+        local: addr(VOZBOX),
+        tls: None,
+        reconnect: false,
+    }
+}
+
+fn parse(text: &str) -> Message {
+    let text = text.replace('\n', "\r\n");
+    Message::parse(text.as_bytes()).unwrap()
+}
+
+fn incoming(text: &str) -> Incoming {
+    let msg = parse(text);
+    let checked = check_request(&msg).unwrap();
+    Incoming {
+        msg,
+        checked,
+        flow: flow(Proto::Udp, ALICE),
+        key: None,
+    }
+}
+
+const SDP: &str =
+    "v=0\no=a 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n";
+
+/// alice's INVITE (with an offer, or none: a late offer).
+fn invite(offer: bool) -> String {
+    let body = if offer {
+        SDP.replace('\n', "\r\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "INVITE sip:101@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKa1;rport\n\
+         From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>\nCall-ID: c1\n\
+         CSeq: 1 INVITE\nContact: <sip:100@{ALICE}>\nMax-Forwards: 70\n\
+         Content-Type: application/sdp\nContent-Length: {}\n\n{}",
+        body.len(),
+        body
+    )
+}
+
+/// A call and the actions it returned, in virtual time from `t0`.
+struct Lab {
+    call: Call,
+    t0: Instant,
+    now: Instant,
+    /// The INVITE of each branch as first sent (an ended call lets go of its own).
+    invites: Vec<Message>,
+}
+
+/// A branch to bob at 127.0.0.1:5080+i over `proto`, with carrier credentials or not.
+fn target(i: usize, proto: Proto, credentials: bool) -> Target {
+    let at = format!("127.0.0.1:{}", 5080 + i);
+    Target {
+        dest: dest(proto, &at),
+        ruri: format!("sip:101@{}", at),
+        to_uri: "<sip:101@127.0.0.1>".into(),
+        from_uri: "<sip:100@127.0.0.1>".into(),
+        pai: None,
+        credentials: credentials.then(|| ("trunk".to_string(), "secret".to_string())),
+        allowed_codecs: Vec::new(),
+    }
+}
+
+impl Lab {
+    /// alice calls; `targets` are the branches; every INVITE is sent at t0.
+    fn call(targets: Vec<Target>, offer: bool, limits: Limits) -> (Lab, Vec<Action>) {
+        let inc = incoming(&invite(offer));
+        let a = Leg::caller(&inc.msg, &inc.checked, dest(Proto::Udp, ALICE));
+        let t0 = Instant::now();
+        let info = Info {
+            client: "bluebird".into(),
+            start: 1_000,
+            ..Info::default()
+        };
+        let offer_body = offer.then(|| inc.msg.body.clone());
+        let forks = targets
+            .iter()
+            .map(|t| Fork::new(t, &inc.msg, offer_body.clone(), 70))
+            .collect();
+        let mut call = Call::new(
+            1,
+            a,
+            (inc.msg, inc.checked.via, inc.flow, None),
+            info,
+            limits,
+            (t0, 1_000_000),
+        );
+        call.forks = forks;
+        let invites = call
+            .forks
+            .iter()
+            .map(|f| Message::parse(&f.invite).unwrap())
+            .collect();
+        let mut lab = Lab {
+            call,
+            t0,
+            now: t0,
+            invites,
+        };
+        let mut out = Actions::default();
+        lab.call.start(t0, &mut out);
+        (lab, out.take())
+    }
+
+    fn simple() -> (Lab, Vec<Action>) {
+        Lab::call(vec![target(0, Proto::Udp, false)], true, LIMITS)
+    }
+
+    /// Hands `e` to the call `secs` after t0.
+    fn at(&mut self, secs: f64, e: Event) -> Vec<Action> {
+        self.now = self.t0 + Duration::from_secs_f64(secs);
+        let mut out = Actions::default();
+        self.call.handle(self.now, e, &mut out);
+        out.take()
+    }
+
+    /// Wakes the call at each of its deadlines up to `secs` after t0: what it did, when.
+    fn run(&mut self, secs: f64) -> Vec<(f64, Action)> {
+        let end = self.t0 + Duration::from_secs_f64(secs);
+        let mut all = Vec::new();
+        while let Some(d) = self.call.poll_timeout() {
+            if d > end || all.len() > 10_000 {
+                break;
+            }
+            self.now = d;
+            let mut out = Actions::default();
+            self.call.handle(d, Event::Timeout, &mut out);
+            let t = (d - self.t0).as_secs_f64();
+            all.extend(out.take().into_iter().map(|a| (t, a)));
+            if matches!(all.last(), Some((_, Action::Forget))) {
+                break;
+            }
+        }
+        all
+    }
+
+    /// A response from branch `i` to its INVITE.
+    fn branch_says(&mut self, secs: f64, i: usize, code: u16, reason: &str) -> Vec<Action> {
+        let inv = Message::parse(&self.call.forks[i].invite).unwrap_or(self.invites[i].clone());
+        let mut r = response(&inv, code, reason, "bobtag");
+        if code < 300 && code > 100 {
+            r.push_header("Contact", format!("<sip:bob@127.0.0.1:{}>", 5080 + i));
+        }
+        if (200..300).contains(&code) {
+            r.push_header("Content-Type", "application/sdp");
+            r.body = SDP.replace('\n', "\r\n").into_bytes();
+        }
+        self.at(secs, Event::ForkResponse { index: i, msg: r })
+    }
+
+    /// alice's ACK of the 200 to her INVITE.
+    fn alice_acks(&mut self, secs: f64) -> Vec<Action> {
+        let ack = format!(
+            "ACK sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKack;rport\n\
+             From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+             CSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0\n\n",
+            self.call.a.local_tag
+        );
+        self.at(secs, Event::Ack(incoming(&ack)))
+    }
+
+    /// A request from alice inside her dialog (To tag ours), with CSeq `cseq`.
+    fn alice_sends(&mut self, secs: f64, method: &str, cseq: u32) -> Vec<Action> {
+        let text = format!(
+            "{method} sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKa{cseq}x;rport\n\
+             From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+             CSeq: {cseq} {method}\nContact: <sip:100@{ALICE}>\nMax-Forwards: 70\nContent-Length: 0\n\n",
+            self.call.a.local_tag
+        );
+        self.at(secs, Event::Request(incoming(&text)))
+    }
+
+    /// A request from branch `i` inside its dialog.
+    fn bob_sends(&mut self, secs: f64, i: usize, method: &str, cseq: u32) -> Vec<Action> {
+        let leg = &self.call.forks[i].leg;
+        let text = format!(
+            "{method} sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKb{cseq}x;rport\n\
+             From: <sip:101@127.0.0.1>;tag=bobtag\nTo: <sip:100@127.0.0.1>;tag={}\nCall-ID: {}\n\
+             CSeq: {cseq} {method}\nContact: <sip:bob@127.0.0.1:{}>\nMax-Forwards: 70\nContent-Length: 0\n\n",
+            5080 + i,
+            leg.local_tag,
+            leg.call_id,
+            5080 + i
+        );
+        self.at(secs, Event::Request(incoming(&text)))
+    }
+
+    /// The response of `side` to our request `req` (from a Send action).
+    fn answer(&mut self, secs: f64, side: Side, req: &Message, code: u16) -> Vec<Action> {
+        let r = response(req, code, "OK", "");
+        let branch = crate::sip::validate::first_via(req.get("Via").unwrap())
+            .unwrap()
+            .branch()
+            .unwrap()
+            .to_string();
+        self.at(
+            secs,
+            Event::Response {
+                side,
+                branch,
+                msg: r,
+            },
+        )
+    }
+}
+
+const LIMITS: Limits = Limits {
+    no_answer: Duration::from_secs(60),
+    max_duration: Duration::from_secs(14_400),
+};
+
+/// The message of a Send or Reply.
+fn message(a: &Action) -> Option<Message> {
+    match a {
+        Action::Send { bytes, .. } => Message::parse(bytes).ok(),
+        Action::Reply { sent, .. } => Message::parse(&sent.bytes).ok(),
+        _ => None,
+    }
+}
+
+/// "INVITE", "CANCEL", "200" …: the method of a request sent, the code of a response.
+fn what(a: &Action) -> String {
+    match message(a).map(|m| m.start) {
+        Some(StartLine::Request { method, .. }) => method,
+        Some(StartLine::Response { code, .. }) => code.to_string(),
+        None => match a {
+            Action::Record { cdr, .. } => format!("CDR {} {}", cdr.disposition, cdr.sip_code),
+            Action::Ended => "ended".into(),
+            Action::Forget => "forget".into(),
+            Action::MediaStop => "media stop".into(),
+            Action::MediaAnswered => "media answered".into(),
+            _ => "other".into(),
+        },
+    }
+}
+
+fn whats(actions: &[Action]) -> Vec<String> {
+    actions.iter().map(what).collect()
+}
+
+/// The actions of a run whose kind is `w`, with their times.
+fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
+    run.iter()
+        .filter(|(_, a)| what(a) == w)
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+#[test]
+fn timer_b_gives_up_on_a_silent_branch_at_32_s() {
+    let started = Instant::now();
+    let (mut lab, first) = Lab::simple();
+    assert_eq!(whats(&first), ["100", "INVITE"]);
+    let run = lab.run(40.0);
+    // Timer A: 0.5, 1, 2, 4, 8, 16 s apart (an INVITE's interval is not capped at T2)
+    assert_eq!(
+        times_of(&run, "INVITE"),
+        [0.5, 1.5, 3.5, 7.5, 15.5, 31.5],
+        "{:?}",
+        run.iter().map(|(t, a)| (*t, what(a))).collect::<Vec<_>>()
+    );
+    // Timer B at 64·T1: the caller gets 408, the record says no answer
+    assert_eq!(times_of(&run, "CDR no_answer 408"), [32.0]);
+    assert!(lab.call.is_ended());
+    // the 408 is retransmitted until the caller's ACK (none comes here)
+    assert_eq!(times_of(&run, "408")[..3], [32.0, 32.5, 33.5]);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "not virtual time"
+    );
+}
+
+#[test]
+fn the_final_failure_is_retransmitted_until_the_ack_and_the_call_is_forgotten() {
+    let (mut lab, _) = Lab::simple();
+    let got = lab.branch_says(0.1, 0, 486, "Busy Here");
+    assert_eq!(
+        whats(&got),
+        ["ACK", "486", "ended", "media stop", "CDR busy 486"]
+    );
+    let run = lab.run(3.0);
+    // 486 again at 0.6, 1.6 (T1 doubling) until the ACK
+    assert_eq!(times_of(&run, "486"), [0.6, 1.6]);
+    let ack = format!(
+        "ACK sip:101@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKa1;rport\n\
+         From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+         CSeq: 1 ACK\nMax-Forwards: 70\nContent-Length: 0\n\n",
+        lab.call.a.local_tag
+    );
+    assert!(lab.at(3.0, Event::Ack(incoming(&ack))).is_empty());
+    let run = lab.run(10.0);
+    assert!(times_of(&run, "486").is_empty(), "resent after the ACK");
+    // it lingers 5 s after its end, then is forgotten
+    assert_eq!(times_of(&run, "forget"), [5.1]);
+}
+
+#[test]
+fn a_2xx_is_retransmitted_until_its_ack_and_a_lost_ack_ends_the_call() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let got = lab.branch_says(1.0, 0, 200, "OK");
+    assert_eq!(whats(&got), ["media answered", "ACK", "200"]);
+    assert!(matches!(
+        lab.call.phase,
+        Phase::Answered {
+            winner: Some(0),
+            ..
+        }
+    ));
+    // bob retransmits his 200 (our ACK was lost): ACKed again, nothing to alice
+    let again = lab.branch_says(1.2, 0, 200, "OK");
+    assert_eq!(whats(&again), ["ACK"]);
+    // alice never ACKs: 200 resent 0.5, 1, 2, 4, 4 … s apart, then BYE both at 32 s
+    let run = lab.run(40.0);
+    let resent = times_of(&run, "200");
+    assert_eq!(&resent[..5], [1.5, 2.5, 4.5, 8.5, 12.5]);
+    assert_eq!(times_of(&run, "BYE")[..3], [33.0, 33.0, 33.5]);
+    assert!(run.iter().any(|(_, a)| what(a) == "CDR no_ack 408"));
+}
+
+#[test]
+fn cancel_racing_a_200_acks_and_hangs_up_the_branch() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let cancel = format!(
+        "CANCEL sip:101@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKa1;rport\n\
+         From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>\nCall-ID: c1\n\
+         CSeq: 1 CANCEL\nMax-Forwards: 70\nContent-Length: 0\n\n"
+    );
+    let got = lab.at(0.5, Event::Cancel(incoming(&cancel)));
+    assert_eq!(
+        whats(&got),
+        [
+            "200",
+            "CANCEL",
+            "487",
+            "ended",
+            "media stop",
+            "CDR cancelled 487"
+        ]
+    );
+    // bob's 200 crosses our CANCEL: ACK it and BYE it; alice hears nothing more
+    let got = lab.branch_says(0.6, 0, 200, "OK");
+    assert_eq!(whats(&got), ["ACK", "BYE"]);
+    assert!(lab.call.is_ended());
+}
+
+#[test]
+fn a_lost_cancel_is_retransmitted_then_the_branch_given_up() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call(targets, true, LIMITS);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    // branch 1 wins; branch 0 is cancelled, and its CANCEL is never answered
+    lab.branch_says(0.2, 1, 200, "OK");
+    lab.alice_acks(0.3);
+    assert_eq!(lab.call.forks[0].state, ForkState::Cancelling);
+    let run = lab.run(40.0);
+    // CANCEL again at T1 doubling, capped at T2 (a non-INVITE request)
+    let resent = times_of(&run, "CANCEL");
+    assert_eq!(&resent[..5], [0.7, 1.7, 3.7, 7.7, 11.7]);
+    assert_eq!(*resent.last().unwrap(), 31.7);
+    // Timer F: the branch is given up; the call itself goes on
+    assert_eq!(lab.call.forks[0].state, ForkState::Failed);
+    assert!(matches!(lab.call.phase, Phase::Answered { .. }));
+}
+
+#[test]
+fn an_ended_call_stops_retransmitting_when_it_is_forgotten() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    lab.at(0.2, Event::HangUp);
+    assert_eq!(lab.call.forks[0].state, ForkState::Cancelling);
+    let run = lab.run(40.0);
+    // the CANCEL is resent while the ended call lingers (5 s), then it is forgotten
+    assert_eq!(times_of(&run, "CANCEL"), [0.7, 1.7, 3.7]);
+    assert_eq!(times_of(&run, "forget"), [5.2]);
+}
+
+#[test]
+fn a_cancel_before_any_provisional_waits_for_one() {
+    let (mut lab, _) = Lab::simple();
+    let got = lab.at(0.2, Event::HangUp);
+    // RFC 3261 §9.1: no CANCEL before a provisional response
+    assert!(
+        !whats(&got).contains(&"CANCEL".to_string()),
+        "{:?}",
+        whats(&got)
+    );
+    assert_eq!(
+        lab.call.forks[0].state,
+        ForkState::Calling { cancel_owed: true }
+    );
+    let got = lab.branch_says(0.3, 0, 180, "Ringing");
+    assert_eq!(whats(&got), ["CANCEL"]);
+}
+
+#[test]
+fn the_first_2xx_wins_and_the_other_branches_are_cancelled() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, first) = Lab::call(targets, true, LIMITS);
+    assert_eq!(whats(&first), ["100", "INVITE", "INVITE"]);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    lab.branch_says(0.1, 1, 180, "Ringing");
+    let got = lab.branch_says(1.0, 1, 200, "OK");
+    assert_eq!(whats(&got), ["media answered", "ACK", "CANCEL", "200"]);
+    // the loser answers the CANCEL's INVITE with 487: ACKed, nothing to alice
+    let got = lab.branch_says(1.1, 0, 487, "Request Terminated");
+    assert_eq!(whats(&got), ["ACK"]);
+}
+
+#[test]
+fn failures_of_every_branch_give_the_best_one() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call(targets, true, LIMITS);
+    lab.branch_says(0.1, 0, 480, "Temporarily Unavailable");
+    let got = lab.branch_says(0.2, 1, 486, "Busy Here");
+    // RFC 3261 §16.7: 486 over 480
+    assert_eq!(whats(&got)[..2], ["ACK", "486"]);
+}
+
+#[test]
+fn no_answer_timeout_cancels_and_answers_480() {
+    let limits = Limits {
+        no_answer: Duration::from_secs(10),
+        ..LIMITS
+    };
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, limits);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let run = lab.run(10.0);
+    assert_eq!(times_of(&run, "CANCEL"), [10.0]);
+    assert_eq!(times_of(&run, "480"), [10.0]);
+    assert_eq!(times_of(&run, "CDR no_answer 480"), [10.0]);
+}
+
+#[test]
+fn max_duration_hangs_up_both_sides() {
+    let limits = Limits {
+        max_duration: Duration::from_secs(3600),
+        ..LIMITS
+    };
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Tcp, false)], true, limits);
+    lab.branch_says(0.1, 0, 200, "OK");
+    // over TCP nothing is retransmitted; the 200 waits for alice's ACK (UDP)
+    lab.alice_acks(0.2);
+    let run = lab.run(3600.1 + 1.0);
+    // one BYE each (bob's over TCP is not retransmitted, alice's over UDP is)
+    assert_eq!(times_of(&run, "BYE"), [3600.1, 3600.1, 3600.6]);
+    assert_eq!(times_of(&run, "CDR max_duration 200"), [3600.1]);
+}
+
+#[test]
+fn a_carriers_407_is_answered_once_with_its_credentials() {
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, true)], true, LIMITS);
+    let inv = Message::parse(&lab.call.forks[0].invite).unwrap();
+    let mut r = response(&inv, 407, "Proxy Authentication Required", "c");
+    r.push_header(
+        "Proxy-Authenticate",
+        "Digest realm=\"carrier\", nonce=\"abc\", algorithm=MD5",
+    );
+    let got = lab.at(
+        0.1,
+        Event::ForkResponse {
+            index: 0,
+            msg: r.clone(),
+        },
+    );
+    assert_eq!(whats(&got), ["ACK", "INVITE"]);
+    let again = message(&got[1]).unwrap();
+    assert!(again
+        .get("Proxy-Authorization")
+        .is_some_and(|v| v.contains("username=\"trunk\"")));
+    assert_eq!(again.cseq().map(|c| c.0), Some(2));
+    // a second challenge fails the branch (no loop): 502 to alice
+    let inv = Message::parse(&lab.call.forks[0].invite).unwrap();
+    let mut r = response(&inv, 407, "Proxy Authentication Required", "c");
+    r.push_header(
+        "Proxy-Authenticate",
+        "Digest realm=\"carrier\", nonce=\"def\"",
+    );
+    let got = lab.at(0.2, Event::ForkResponse { index: 0, msg: r });
+    assert_eq!(whats(&got)[..2], ["ACK", "502"]);
+}
+
+#[test]
+fn a_friend_that_challenges_fails_the_call_with_502() {
+    let (mut lab, _) = Lab::simple();
+    let got = lab.branch_says(0.1, 0, 401, "Unauthorized");
+    assert_eq!(whats(&got)[..2], ["ACK", "502"]);
+}
+
+#[test]
+fn a_branch_whose_connection_closes_fails_at_once() {
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Tcp, false)], true, LIMITS);
+    let lost = lab.call.waiting_branches(|d| d.flow.conn == Some(7));
+    assert_eq!(lost, [0]);
+    let got = lab.at(0.3, Event::BranchesLost(lost));
+    assert_eq!(whats(&got)[0], "503");
+    assert!(whats(&got).contains(&"CDR unreachable 503".to_string()));
+}
+
+#[test]
+fn bye_from_either_side_ends_the_call_and_its_200_waits_for_the_record() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 200, "OK");
+    let got = lab.bob_sends(5.0, 0, "BYE", 1);
+    assert_eq!(
+        whats(&got),
+        ["BYE", "ended", "media stop", "CDR answered 200"]
+    );
+    // the 200 to bob's BYE goes once the record is durable
+    match got.last() {
+        Some(Action::Record {
+            then: Some(then), ..
+        }) => assert_eq!(what(then), "200"),
+        _ => panic!("no record with the BYE's answer"),
+    }
+    // alice's BYE after the end: 481 (the call is over)
+    let got = lab.alice_sends(5.1, "BYE", 2);
+    assert_eq!(whats(&got), ["481"]);
+}
+
+#[test]
+fn a_reinvite_is_relayed_and_its_2xx_acked_again_when_retransmitted() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 200, "OK");
+    let got = lab.alice_sends(2.0, "INVITE", 2);
+    assert_eq!(whats(&got), ["INVITE"]);
+    let reinvite = message(&got[0]).unwrap();
+    let got = lab.answer(2.1, Side::B(0), &reinvite, 200);
+    assert_eq!(whats(&got), ["ACK", "200"]);
+    // bob did not get our ACK and sends his 200 again: ACKed again, alice not bothered
+    let got = lab.answer(2.6, Side::B(0), &reinvite, 200);
+    assert_eq!(whats(&got), ["ACK"]);
+}
+
+#[test]
+fn reinvite_glare_gets_491() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 200, "OK");
+    // alice's re-INVITE goes to bob; bob's own re-INVITE crosses it
+    let got = lab.alice_sends(2.0, "INVITE", 2);
+    assert_eq!(whats(&got), ["INVITE"]);
+    let got = lab.bob_sends(2.05, 0, "INVITE", 2);
+    assert_eq!(whats(&got), ["491"]);
+    // and alice's second re-INVITE before the first was answered: 500 + Retry-After
+    let got = lab.alice_sends(2.1, "INVITE", 3);
+    assert_eq!(whats(&got), ["500"]);
+    assert!(message(&got[0]).unwrap().get("Retry-After").is_some());
+}
+
+#[test]
+fn a_request_with_an_old_cseq_gets_500() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 200, "OK");
+    lab.alice_sends(2.0, "INFO", 5);
+    let got = lab.alice_sends(2.1, "INFO", 4);
+    assert_eq!(whats(&got), ["500"]);
+}
+
+#[test]
+fn a_relayed_request_without_answer_ends_the_call_at_32_s() {
+    let (mut lab, _) = Lab::simple();
+    lab.branch_says(0.1, 0, 200, "OK");
+    lab.alice_acks(0.2);
+    lab.alice_sends(1.0, "INFO", 2);
+    let run = lab.run(40.0);
+    // Timer F: 408 to alice, BYE to both, the call ends as "peer vanished"
+    assert_eq!(times_of(&run, "408"), [33.0]);
+    assert!(run.iter().any(|(_, a)| what(a) == "CDR peer_vanished 408"));
+}
+
+#[test]
+fn a_late_offer_travels_in_the_ack() {
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], false, LIMITS);
+    let got = lab.branch_says(0.1, 0, 200, "OK");
+    // the answer goes to alice in the 200; our ACK to bob waits for hers
+    assert_eq!(whats(&got), ["media answered", "200"]);
+    let ack = format!(
+        "ACK sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKack;rport\n\
+         From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+         CSeq: 1 ACK\nMax-Forwards: 70\nContent-Type: application/sdp\nContent-Length: {}\n\n{}",
+        lab.call.a.local_tag,
+        SDP.len() + SDP.matches('\n').count(),
+        SDP.replace('\n', "\r\n")
+    );
+    let got = lab.at(0.2, Event::Ack(incoming(&ack)));
+    assert_eq!(whats(&got), ["ACK"]);
+    assert!(
+        !message(&got[0]).unwrap().body.is_empty(),
+        "the ACK has no answer"
+    );
+}
