@@ -4,6 +4,7 @@
 
 mod api;
 
+use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
 pub use api::Api;
 use serde::Deserialize;
@@ -20,32 +21,7 @@ pub struct Config {
     pub auth: Auth,
     pub storage: Storage,
     pub api: Api,
-    pub tls: Tls,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Tls {
-    /// PEM certificate (chain) of the `tls:` listeners. When neither it nor the key
-    /// exists, the first start makes a self-signed one for `names` and stores both here.
-    pub certificate: PathBuf,
-    /// PEM private key of the certificate.
-    pub key: PathBuf,
-    /// DNS names and IP addresses a self-signed certificate is made for.
-    pub names: Vec<String>,
-    /// Seconds a TLS handshake may take before the connection is dropped.
-    pub handshake_timeout: u64,
-}
-
-impl Default for Tls {
-    fn default() -> Self {
-        Tls {
-            certificate: "certs/vozbox.crt".into(),
-            key: "certs/vozbox.key".into(),
-            names: vec!["localhost".into(), "127.0.0.1".into()],
-            handshake_timeout: 5,
-        }
-    }
+    pub tls: TlsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

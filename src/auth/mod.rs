@@ -1,8 +1,8 @@
-//! Server-side authentication: digest, nonces, bans, and who is trusted by address.
+//! Server-side authentication: digest, nonces, bans. Who is trusted by address (never
+//! challenged) is the model's rule: `model/trust.rs`.
 
 pub mod ban;
 pub mod digest;
 pub mod nonce;
 pub mod pike;
-pub mod trust;
 pub mod verify;

@@ -1,8 +1,8 @@
 //! Who places a call (DESIGN §5): carriers and DDI providers by address, a direct friend
 //! without password by its address, everyone else by digest with `407`.
 
-use crate::auth::trust::{classify, Source};
 use crate::auth::verify::{Verdict, Verifier};
+use crate::model::trust::{classify, Source};
 use crate::model::{FriendMode, Snapshot};
 use crate::sip::headers::{uri_host, NameAddr};
 use crate::sip::message::{Message, StartLine};

@@ -12,7 +12,7 @@
 //! owns its table of sessions, filled and emptied through a command queue and an eventfd
 //! that wakes it, so looking a packet's session up is an index — no lock, no counter.
 
-use super::session::Shared;
+use super::forward::Shared;
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, eventfd, EventfdFlags};
 use rustix::fd::OwnedFd;

@@ -12,6 +12,7 @@ pub mod extension;
 pub mod friend;
 pub mod media_relay_set;
 pub mod rating_profile;
+pub mod trust;
 pub mod user;
 
 pub use binding::{Binding, BindingOwner};
@@ -76,7 +77,7 @@ pub struct Snapshot {
     carrier_by_brand: HashMap<String, usize>,
     /// client → indices of its rating profiles
     rating_by_client: HashMap<String, Vec<usize>>,
-    /// Addresses and ranges of the trusted peers (auth/trust.rs), exempt from rate limits.
+    /// Addresses and ranges of the trusted peers (`trust.rs`), exempt from rate limits.
     trusted: Vec<ipnet::IpNet>,
 }
 
@@ -142,7 +143,7 @@ impl Snapshot {
             trusted: Vec::new(),
             model,
         };
-        s.trusted = crate::auth::trust::trusted_networks(&s.model);
+        s.trusted = trust::trusted_networks(&s.model);
         for (i, c) in s.model.clients.iter().enumerate() {
             s.client_by_name.insert(c.name.clone(), i);
         }

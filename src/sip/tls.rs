@@ -3,10 +3,9 @@
 //! listeners and the connector for TLS friends and carriers (system roots, or a pinned
 //! SHA-256 fingerprint for a self-signed PBX). TLS 1.2 and 1.3 only.
 
-use crate::config;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
@@ -30,6 +29,33 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// The `[tls]` settings of `config.toml` (embedded in `config::Config`): where the server
+/// certificate and key are, what a self-signed one is made for, how long a handshake may take.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate (chain) of the `tls:` listeners. When neither it nor the key
+    /// exists, the first start makes a self-signed one for `names` and stores both here.
+    pub certificate: PathBuf,
+    /// PEM private key of the certificate.
+    pub key: PathBuf,
+    /// DNS names and IP addresses a self-signed certificate is made for.
+    pub names: Vec<String>,
+    /// Seconds a TLS handshake may take before the connection is dropped.
+    pub handshake_timeout: u64,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            certificate: "certs/vozbox.crt".into(),
+            key: "certs/vozbox.key".into(),
+            names: vec!["localhost".into(), "127.0.0.1".into()],
+            handshake_timeout: 5,
+        }
+    }
+}
+
 /// How a TLS peer we call is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsPeer {
@@ -42,7 +68,7 @@ pub struct TlsPeer {
 
 /// The server side's certificate and the client side's trust.
 pub struct Tls {
-    files: config::Tls,
+    files: TlsSettings,
     current: Arc<Current>,
     acceptor: TlsAcceptor,
     pub handshake_timeout: std::time::Duration,
@@ -67,7 +93,7 @@ impl Tls {
     /// Loads the certificate and key named in `[tls]`; when neither file exists, makes a
     /// self-signed certificate for `names` first and stores it there. Returns the TLS
     /// state and, when a certificate was made, a line for the operator.
-    pub fn start(files: &config::Tls) -> Result<(Tls, Option<String>), String> {
+    pub fn start(files: &TlsSettings) -> Result<(Tls, Option<String>), String> {
         let (cert, key) = (Path::new(&files.certificate), Path::new(&files.key));
         let mut made = None;
         if !cert.exists() && !key.exists() {
@@ -180,7 +206,7 @@ pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn load(files: &config::Tls) -> Result<Loaded, String> {
+fn load(files: &TlsSettings) -> Result<Loaded, String> {
     let cpath = files.certificate.display();
     let kpath = files.key.display();
     let pem = std::fs::read(&files.certificate)
@@ -230,7 +256,7 @@ fn load(files: &config::Tls) -> Result<Loaded, String> {
     })
 }
 
-fn make_self_signed(files: &config::Tls) -> Result<(), String> {
+fn make_self_signed(files: &TlsSettings) -> Result<(), String> {
     let mut params = rcgen::CertificateParams::new(files.names.clone())
         .map_err(|e| format!("[tls] names: {}", e))?;
     let year = 1970
@@ -332,11 +358,11 @@ impl ServerCertVerifier for Pinned {
 mod tests {
     use super::*;
 
-    fn files(dir: &Path) -> config::Tls {
-        config::Tls {
+    fn files(dir: &Path) -> TlsSettings {
+        TlsSettings {
             certificate: dir.join("c/vozbox.crt"),
             key: dir.join("c/vozbox.key"),
-            ..config::Tls::default()
+            ..TlsSettings::default()
         }
     }
 
@@ -390,10 +416,10 @@ mod tests {
             e
         );
         // A key that belongs to another certificate.
-        let other = config::Tls {
+        let other = TlsSettings {
             certificate: d.join("o/x.crt"),
             key: d.join("o/x.key"),
-            ..config::Tls::default()
+            ..TlsSettings::default()
         };
         make_self_signed(&other).unwrap();
         std::fs::remove_file(&f.certificate).unwrap();

@@ -2,7 +2,7 @@
 //! DDI providers and direct friends without a password are recognised by address and never
 //! challenged — vozbox never challenges its upstream.
 
-use crate::model::{FriendMode, Snapshot};
+use super::{FriendMode, Model, Snapshot};
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
 }
 
 /// Every address and range the rule above trusts (ports aside): exempt from rate limits.
-pub fn trusted_networks(m: &crate::model::Model) -> Vec<ipnet::IpNet> {
+pub(super) fn trusted_networks(m: &Model) -> Vec<ipnet::IpNet> {
     let carriers = m.carriers.iter().map(|c| c.address.as_str());
     let providers = m
         .ddi_providers

@@ -1,0 +1,356 @@
+//! The per-packet state of one session and the forwarding step: its two sides (sockets,
+//! peers, counters) and what to do when one of its sockets is readable. Shared by the
+//! session (`session.rs`, which opens it and reads its counters) and the forwarding thread
+//! serving its sockets (`relay.rs`), so that neither of those imports the other for it
+//! (`session.rs` uses `relay.rs`, never the reverse).
+//!
+//! Per packet no allocation and no lock: each socket's peer state is one immutable value
+//! behind an `ArcSwap`, replaced whole (compare-and-swap) only while learning; counters are
+//! atomics.
+
+use super::latch::Peer;
+use super::ports::Lease;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Of the backlog of a stream found far behind (a full burst queued), the newest relayed.
+const KEEP: usize = super::batch::BURST / 2;
+
+pub(super) struct Side {
+    /// RTP and RTCP sockets; taken back into the port lease when the session is dropped.
+    pub(super) sockets: Option<super::ports::Sockets>,
+    pub(super) rtp_peer: Peer,
+    pub(super) rtcp_peer: Peer,
+    /// RTP packets received on this side (from its peer).
+    pub(super) packets: AtomicU64,
+    /// Packets received on this side and dropped: not RTP/RTCP, or not from its party.
+    pub(super) dropped: AtomicU64,
+    /// Milliseconds since the session started at the last packet (RTP or RTCP) received
+    /// on this side.
+    pub(super) last: AtomicU64,
+}
+
+pub(super) struct Shared {
+    pub(super) a: Side,
+    pub(super) b: Side,
+    /// The sockets are bound to one address: they may be connected to their peers.
+    pub(super) connects: bool,
+    /// The sockets are IPv6 ones.
+    pub(super) v6: bool,
+    pub(super) started: Instant,
+    /// The drops of every session.
+    pub(super) dropped_total: Arc<AtomicU64>,
+    /// The ports; they go back to the pool with their sockets when the session is gone.
+    pub(super) leases: (Lease, Lease),
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Every task holding the sockets is gone: hand them to the pool still bound.
+        self.leases.0.sockets = self.a.sockets.take();
+        self.leases.1.sockets = self.b.sockets.take();
+    }
+}
+
+/// The receive buffer asked for each relay socket (Linux doubles it). Linux counts a
+/// packet's whole buffer: about 19 G.711 packets on loopback (0.4 s of one stream), 4 to 8
+/// with a network card that gives each packet 2–4 KB — a burst after a network hiccup
+/// still fits. Bounded so that a relay past its capacity drops packets at the socket
+/// instead of queueing seconds of audio (a delay that never recovers).
+const RECV_BUFFER: usize = 8192;
+
+fn bind(ip: std::net::IpAddr, port: u16) -> std::io::Result<UdpSocket> {
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(SocketAddr::new(ip, port)),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    s.set_recv_buffer_size(RECV_BUFFER)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::new(ip, port).into())?;
+    Ok(s.into())
+}
+
+/// Empties a reused socket of whatever arrived after its last call.
+fn drain(s: &UdpSocket) {
+    let mut buf = [0u8; 2048];
+    for _ in 0..1024 {
+        match s.recv_from(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            // a pending ICMP error of the last call is consumed; packets may follow it
+            _ => {}
+        }
+    }
+}
+
+impl Side {
+    /// The lease's sockets when it kept them bound (drained), else new ones.
+    pub(super) fn open(ip: IpAddr, lease: &mut Lease, strict: bool) -> std::io::Result<Side> {
+        let sockets = match lease.sockets.take() {
+            Some((rtp, rtcp)) => {
+                // Connected to the last call's peers: open to any source again.
+                let _ = rustix::net::connect_unspec(&rtp);
+                let _ = rustix::net::connect_unspec(&rtcp);
+                drain(&rtp);
+                drain(&rtcp);
+                (rtp, rtcp)
+            }
+            None => (
+                bind(ip, lease.port)?,
+                bind(
+                    ip,
+                    lease
+                        .port
+                        .checked_add(1)
+                        .ok_or(std::io::ErrorKind::InvalidInput)?,
+                )?,
+            ),
+        };
+        Ok(Side {
+            sockets: Some(sockets),
+            rtp_peer: Peer::new(strict),
+            rtcp_peer: Peer::new(strict),
+            packets: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            last: AtomicU64::new(0),
+        })
+    }
+}
+
+/// An RTP (or RTCP) packet: version 2 and a whole fixed header.
+pub(super) fn plausible(p: &[u8], rtcp: bool) -> bool {
+    p.len() >= if rtcp { 8 } else { 12 } && p[0] >> 6 == 2
+}
+
+impl Shared {
+    /// Milliseconds since the session started.
+    pub(super) fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The four sockets in token order (see `relay::SOCKETS`): A RTP, A RTCP, B RTP, B RTCP.
+    pub(super) fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        [&self.a, &self.b]
+            .into_iter()
+            .filter_map(|s| s.sockets.as_ref())
+            .flat_map(|(rtp, rtcp)| [rtp.as_fd(), rtcp.as_fd()])
+            .collect()
+    }
+
+    /// Socket `k` (token order) became readable: receives what it holds and relays each
+    /// datagram that comes from that side's peer out of the same kind of socket of the
+    /// other side to its peer. Reads at most `rounds` bursts; true when the socket was
+    /// emptied (its readiness is edge-triggered: a socket left with packets must be served
+    /// again without a new event).
+    pub(super) fn forward(
+        &self,
+        k: u64,
+        rx: &mut super::batch::RecvBatch,
+        rounds: usize,
+        now: Instant,
+    ) -> bool {
+        use super::batch::{Read, BURST};
+        let (from, to, rtcp) = match k {
+            0 => (&self.a, &self.b, false),
+            1 => (&self.a, &self.b, true),
+            2 => (&self.b, &self.a, false),
+            _ => (&self.b, &self.a, true),
+        };
+        let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
+            (from.sockets.as_ref(), to.sockets.as_ref())
+        else {
+            return true;
+        };
+        let (inbound, peer, outbound, dest) = if rtcp {
+            (rtcp_sock, &from.rtcp_peer, o_rtcp, &to.rtcp_peer)
+        } else {
+            (rtp_sock, &from.rtp_peer, o_rtp, &to.rtp_peer)
+        };
+        let now = now.saturating_duration_since(self.started).as_millis() as u64;
+        // Each datagram is judged as it is read (RTP-shaped, from the peer: learning goes
+        // on in arrival order); only those that pass are candidates for sending.
+        let judge =
+            |rx: &super::batch::RecvBatch, half: usize, n: usize, ok: &mut [bool; BURST]| {
+                let mut passed = 0u64;
+                for (i, ok) in ok.iter_mut().enumerate() {
+                    *ok = false;
+                    if i >= n {
+                        continue;
+                    }
+                    let Some((p, src)) = rx.get(half, i) else {
+                        continue;
+                    };
+                    if !plausible(p, rtcp) || !peer.accept(src, now) {
+                        continue;
+                    }
+                    *ok = true;
+                    passed += 1;
+                    if self.connects {
+                        peer.connect(inbound, src, now);
+                    }
+                }
+                if passed > 0 {
+                    if !rtcp {
+                        from.packets.fetch_add(passed, Ordering::Relaxed);
+                    }
+                    from.last.store(now, Ordering::Relaxed);
+                }
+                // Not RTP, or not from the party (a stranger spraying the port): counted
+                // here; nothing else about it happened.
+                let dropped = (n as u64).saturating_sub(passed);
+                if dropped > 0 {
+                    from.dropped.fetch_add(dropped, Ordering::Relaxed);
+                    self.dropped_total.fetch_add(dropped, Ordering::Relaxed);
+                }
+                passed as usize
+            };
+        // Sends the newest `keep` of the packets of `half` that passed.
+        let send = |rx: &super::batch::RecvBatch, half: usize, ok: &[bool; BURST], keep: usize| {
+            let passed = ok.iter().filter(|&&o| o).count();
+            let skip = passed.saturating_sub(keep);
+            let newest = ok.iter().enumerate().filter(|(_, &o)| o).skip(skip);
+            for (i, _) in newest {
+                if let Some((packet, _)) = rx.get(half, i) {
+                    dest.send(outbound, packet);
+                }
+            }
+        };
+        // A full read means this stream is at least BURST packets (160 ms of 20 ms audio)
+        // behind — the relay is past its capacity. It is held while the next read shows
+        // what follows, and only the newest KEEP packets of the backlog that come from the
+        // peer are sent: what goes out is recent and the thread catches up (a socket that
+        // overflows drops the newest instead, and its queue keeps the delay long).
+        let mut ok = [[false; BURST]; 2];
+        let (mut half, mut behind) = (0, false);
+        for _ in 0..rounds {
+            use std::os::fd::AsFd;
+            match rx.read(inbound.as_fd(), self.v6, half) {
+                Read::Got(n) if n == BURST => {
+                    judge(rx, half, n, &mut ok[half]);
+                    behind = true;
+                    half ^= 1;
+                }
+                Read::Got(n) => {
+                    let passed = judge(rx, half, n, &mut ok[half]);
+                    if behind && passed < KEEP {
+                        send(rx, half ^ 1, &ok[half ^ 1], KEEP - passed);
+                    }
+                    send(rx, half, &ok[half], BURST);
+                    return true;
+                }
+                Read::Empty => {
+                    if behind {
+                        send(rx, half ^ 1, &ok[half ^ 1], KEEP);
+                    }
+                    return true;
+                }
+                // (a pending ICMP error of an earlier send, consumed: packets may follow)
+                Read::Error => {}
+            }
+        }
+        // Still full after `rounds` reads: the newest read so far goes (its newest part),
+        // the rest waits for the next round.
+        if behind {
+            send(rx, half ^ 1, &ok[half ^ 1], KEEP);
+        }
+        false
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::super::latch::Party;
+    use super::*;
+
+    /// A phone's socket on loopback that gives up reading after 2 s.
+    fn phone() -> UdpSocket {
+        let u = UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+        u.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        u
+    }
+
+    /// A stream found far behind (a full burst queued on its socket) has only the newest
+    /// of its backlog relayed, in order; a read that may have left packets says so (the
+    /// thread serves that socket again next round).
+    #[test]
+    fn a_stream_far_behind_loses_its_oldest_packets() {
+        use super::super::batch::{RecvBatch, BURST};
+        let pool = Arc::new(super::super::ports::PortPool::new(32300, 32399));
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let (mut la, mut lb) = (pool.take().unwrap(), pool.take().unwrap());
+        let shared = Shared {
+            a: Side::open(lo, &mut la, true).unwrap(),
+            b: Side::open(lo, &mut lb, true).unwrap(),
+            dropped_total: Arc::default(),
+            connects: true,
+            v6: false,
+            started: Instant::now(),
+            leases: (la, lb),
+        };
+        let (a, b) = (phone(), phone());
+        let exact = |s: &std::net::UdpSocket| Party {
+            sdp: s.local_addr().unwrap(),
+            signalling: None,
+        };
+        shared.a.rtp_peer.advertise(exact(&a));
+        shared.b.rtp_peer.advertise(exact(&b));
+        let to = shared.a.sockets.as_ref().unwrap().0.local_addr().unwrap();
+        let extra = 3;
+        // an RTP-shaped datagram with sequence number `seq`
+        let real = |seq: u8| [0x80u8, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42];
+        let send = || {
+            for seq in 0..(BURST + extra) as u8 {
+                a.send_to(&real(seq), to).unwrap();
+            }
+        };
+        b.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let received = || {
+            let mut buf = [0u8; 64];
+            let mut got = Vec::new();
+            while let Ok((_, _)) = b.recv_from(&mut buf) {
+                got.push(buf[3] as usize);
+            }
+            got
+        };
+        let mut rx = RecvBatch::default();
+        // Reads enough to empty it: the newest KEEP of the backlog only.
+        send();
+        assert!(shared.forward(0, &mut rx, 4, Instant::now()), "not emptied");
+        let newest: Vec<usize> = (BURST + extra - KEEP..BURST + extra).collect();
+        assert_eq!(received(), newest);
+        // One read a round: a full one leaves more (the thread comes back next round) and
+        // relays its newest part; the next read relays the rest.
+        send();
+        assert!(!shared.forward(0, &mut rx, 1, Instant::now()));
+        assert!(shared.forward(0, &mut rx, 1, Instant::now()), "not emptied");
+        let want: Vec<usize> = (BURST - KEEP..BURST + extra).collect();
+        assert_eq!(received(), want);
+        // every packet from the peer was received (counted), the stale ones not sent
+        let total = 2 * (BURST + extra) as u64;
+        assert_eq!(shared.a.packets.load(Ordering::Relaxed), total);
+        // Only packets from the peer compete for the newest places: junk sprayed in the
+        // backlog (here on a socket not connected yet) costs no real packet.
+        let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rustix::net::connect_unspec(&shared.a.sockets.as_ref().unwrap().0).unwrap();
+        a.send_to(&real(100), to).unwrap();
+        for _ in 1..BURST {
+            junk.send_to(&real(200), to).unwrap();
+        }
+        a.send_to(&real(101), to).unwrap();
+        a.send_to(&real(102), to).unwrap();
+        assert!(shared.forward(0, &mut rx, 4, Instant::now()));
+        assert_eq!(received(), vec![100, 101, 102]);
+    }
+
+    #[test]
+    fn only_rtp_shaped_packets_are_plausible() {
+        assert!(!plausible(&[0x00; 20], false));
+        assert!(plausible(&[0x80; 12], false));
+        assert!(!plausible(&[0x80; 11], false));
+        assert!(plausible(&[0x80; 8], true));
+    }
+}

@@ -1,0 +1,132 @@
+//! Carriers, DDI providers and rating profiles: the way out and what it costs.
+
+use super::*;
+
+/// The carriers (outbound trunks) of the brands.
+pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
+    for d in &file.carrier {
+        if !k.brands.contains(&v(&d.brand)) {
+            cx.err(
+                &d.brand,
+                "carrier.brand",
+                format!("no brand named {:?}", v(&d.brand)),
+            );
+        }
+        if !k.carriers.insert((v(&d.brand), v(&d.name))) {
+            cx.err(
+                &d.name,
+                "carrier.name",
+                format!("duplicate carrier {:?}", v(&d.name)),
+            );
+        }
+        if !is_host(&v(&d.address)) {
+            cx.err(
+                &d.address,
+                "carrier.address",
+                "expected an IP address or host name",
+            );
+        }
+        let transport = ov(&d.transport).unwrap_or_else(|| "udp".into());
+        if !["udp", "tcp", "tls"].contains(&transport.as_str()) {
+            if let Some(t) = &d.transport {
+                cx.err(t, "carrier.transport", "expected udp, tcp or tls");
+            }
+        }
+        let tls_fingerprint = fingerprint_ok(
+            cx,
+            &d.tls_fingerprint,
+            transport == "tls",
+            "carrier.tls_fingerprint",
+        );
+        m.carriers.push(Carrier {
+            brand: v(&d.brand),
+            name: v(&d.name),
+            address: v(&d.address),
+            port: d.port,
+            transport,
+            tls_fingerprint,
+            username: ov(&d.username),
+            password: ov(&d.password),
+        });
+    }
+}
+
+/// The DDI providers (inbound trunks) of the brands.
+pub(super) fn ddi_providers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
+    for d in &file.ddi_provider {
+        if !k.brands.contains(&v(&d.brand)) {
+            cx.err(
+                &d.brand,
+                "ddi_provider.brand",
+                format!("no brand named {:?}", v(&d.brand)),
+            );
+        }
+        for a in &d.addresses {
+            if v(a).parse::<ipnet::IpNet>().is_err() && v(a).parse::<std::net::IpAddr>().is_err() {
+                cx.err(
+                    a,
+                    "ddi_provider.addresses",
+                    "expected an IP address or CIDR range",
+                );
+            }
+        }
+        m.ddi_providers.push(DdiProvider {
+            brand: v(&d.brand),
+            name: v(&d.name),
+            addresses: d.addresses.iter().map(v).collect(),
+        });
+    }
+}
+
+/// The rating profiles of the clients.
+pub(super) fn rating_profiles(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
+    for d in &file.rating_profile {
+        k.client_ok(cx, &d.client, "rating_profile.client");
+        let from = parse_time(&v(&d.active_from)).unwrap_or_else(|e| {
+            cx.err(&d.active_from, "rating_profile.active_from", e);
+            0
+        });
+        let to = d.active_to.as_ref().and_then(|s| {
+            parse_time(&v(s))
+                .map_err(|e| cx.err(s, "rating_profile.active_to", e))
+                .ok()
+        });
+        let mut rates = Vec::new();
+        for r in &d.rates {
+            if !v(&r.prefix).starts_with('+')
+                || !v(&r.prefix)[1..].bytes().all(|b| b.is_ascii_digit())
+            {
+                cx.err(
+                    &r.prefix,
+                    "rating_profile.rates.prefix",
+                    "expected an E.164 prefix like \"+34\"",
+                );
+            }
+            for (k, s) in [
+                ("connection_fee", &r.connection_fee),
+                ("per_minute", &r.per_minute),
+            ] {
+                if !is_decimal(&v(s)) {
+                    cx.err(
+                        s,
+                        &format!("rating_profile.rates.{}", k),
+                        "expected a decimal amount like \"0.02\"",
+                    );
+                }
+            }
+            rates.push(Rate {
+                prefix: v(&r.prefix),
+                connection_fee: v(&r.connection_fee),
+                per_minute: v(&r.per_minute),
+                increment: r.increment.max(1),
+            });
+        }
+        m.rating_profiles.push(RatingProfile {
+            client: v(&d.client),
+            name: v(&d.name),
+            active_from: from,
+            active_to: to,
+            rates,
+        });
+    }
+}
