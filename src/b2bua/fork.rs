@@ -5,12 +5,13 @@
 
 use super::actions::{Action, Actions};
 use super::call::{Call, ForkState, Phase, Side};
-use super::leg::{self, Leg};
+use super::leg::{self, build_invite, Leg};
 use super::media::add_body;
+use super::record::disposition;
 use super::timers::Wait;
 use crate::media::{sdp, Facing};
 use crate::sip::headers::NameAddr;
-use crate::sip::message::{HeaderField, Message, StartLine, H};
+use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,19 +29,6 @@ pub fn status(m: &Message) -> (u16, &str) {
     }
 }
 
-/// What a caller's failure is called in the call record.
-pub fn disposition(code: u16) -> &'static str {
-    match code {
-        200..=299 => "answered",
-        486 | 600 => "busy",
-        487 => "cancelled",
-        408 | 480 => "no_answer",
-        404 | 484 | 604 => "not_found",
-        403 | 603 => "rejected",
-        _ => "failed",
-    }
-}
-
 /// The cause a final failure code tells the caller, if any (a CANCEL's 487 tells nothing).
 pub fn cause_of_code(code: u16) -> Option<crate::media::prompts::Cause> {
     use crate::media::prompts::Cause;
@@ -52,45 +40,6 @@ pub fn cause_of_code(code: u16) -> Option<crate::media::prompts::Cause> {
         400..=699 => Some(Cause::Failed),
         _ => None,
     }
-}
-
-/// The INVITE of a branch, carrying the caller's offer (as filtered for that branch).
-#[allow(clippy::too_many_arguments)]
-pub fn build_invite(
-    leg: &Leg,
-    ruri: &str,
-    pai: Option<&str>,
-    branch: &str,
-    a_invite: &Message,
-    offer: Option<&[u8]>,
-    max_forwards: u32,
-    auth: Option<(&str, String)>,
-) -> Message {
-    let mut extra = vec![
-        HeaderField::new("Contact", leg.contact.clone()),
-        HeaderField::new("Allow", reply::ALLOW),
-    ];
-    if let Some(p) = pai {
-        extra.push(HeaderField::new("P-Asserted-Identity", p));
-    }
-    if let Some((name, v)) = auth {
-        extra.push(HeaderField::new(name, v));
-    }
-    let mut m = leg::request(
-        "INVITE",
-        ruri,
-        leg.via(branch),
-        leg.from_value(),
-        leg.to_value(),
-        &leg.call_id,
-        leg.local_cseq,
-        extra,
-        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
-    );
-    if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
-        h.value = max_forwards.to_string();
-    }
-    m
 }
 
 impl super::call::Fork {

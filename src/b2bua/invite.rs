@@ -2,16 +2,14 @@
 //! decision), the outbound INVITE to every branch, and the caller's answer from the
 //! branches' responses (first 2xx wins, the rest are cancelled).
 
+use super::admit::{self, Admission};
 use super::authn::{self, Caller};
-use super::call::{Call, Direction, Fork, Info, Limits, Notices, Relay};
+use super::call::{Call, Fork, Info, Limits, Notices, Relay};
 use super::driver::CallCell;
 use super::leg::{Dest, Leg};
-use super::target::{Lookup, Nowhere, Presentation, Target};
+use super::target::{Lookup, Target};
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
-use crate::media::prompts::Cause;
-use crate::routing::Refusal;
-use crate::routing::{self, CallerKind, Route};
 use crate::sip::headers::{uri_user, NameAddr};
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
@@ -107,89 +105,33 @@ impl B2bua {
             .and_then(|u| uri_user(&u))
             .unwrap_or_default();
         let now = now_secs();
-        let (route, info, presentation) = match &caller {
-            Caller::Trunk { brand, .. } => {
-                let route = routing::inbound_at(brand, &dialled, &snap, now);
-                let client = route_client(&route).unwrap_or_default();
-                let domain = snap
-                    .client(&client)
-                    .map(|c| c.domain.clone())
-                    .unwrap_or_default();
-                let info = Info {
-                    client,
-                    caller: from_user.clone(),
-                    callee: dialled.clone(),
-                    direction: Direction::Inbound,
-                    start: now,
-                    ..Default::default()
-                };
-                (
-                    route,
-                    info,
-                    Presentation {
-                        number: from_user.clone(),
-                        domain,
-                    },
-                )
-            }
-            Caller::User { client, name } | Caller::Friend { client, name } => {
-                let kind = match &caller {
-                    Caller::User { .. } => CallerKind::User(name),
-                    _ => CallerKind::Friend(name),
-                };
-                let rc = routing::Caller {
-                    client,
-                    kind,
-                    presented: Some(from_user.as_str()).filter(|s| !s.is_empty()),
-                };
-                let route = routing::route(&rc, &dialled, &snap, now);
-                let domain = snap
-                    .client(client)
-                    .map(|c| c.domain.clone())
-                    .unwrap_or_default();
-                // Internal calls present the caller's extension (a user) or what the
-                // friend sent; external ones the DDI the routing chose.
-                let number = match &caller {
-                    Caller::User { .. } => snap
-                        .user(client, name)
-                        .and_then(|u| u.extension.clone())
-                        .unwrap_or_else(|| name.clone()),
-                    _ => from_user.clone(),
-                };
-                let direction = match &route {
-                    Route::External { .. } => Direction::Outbound,
-                    _ => Direction::Internal,
-                };
-                let client = match &route {
-                    Route::External { billed_client, .. } => billed_client.clone(),
-                    _ => client.clone(),
-                };
-                let info = Info {
-                    client,
-                    caller: match &caller {
-                        Caller::User { .. } => format!("{} ({})", number, name),
-                        _ => format!("{} (friend {})", number, name),
-                    },
-                    callee: dialled.clone(),
-                    direction,
-                    start: now,
-                    ..Default::default()
-                };
-                (route, info, Presentation { number, domain })
-            }
-        };
-        let mut info = info;
-        info.route = route_label(&route);
-        tracing::debug!("INVITE {} → {:?}", dialled, route);
+        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now);
+        let (info, presentation) = (decision.info, decision.presentation);
+        tracing::debug!("INVITE {} → {:?}", dialled, decision.admission);
         let trunk = matches!(caller, Caller::Trunk { .. });
-        let refuse = |code: u16, reason: &str, disp: &str, info: Info, cause: Option<Cause>| {
+        let refuse = |admission: Admission, info: Info| {
+            let Admission::Refuse {
+                code,
+                reason,
+                disposition,
+                cause,
+            } = admission
+            else {
+                return;
+            };
             // A caller of a client with voice notifications hears why, in a call of its own.
-            if let Some(cause) = cause.filter(|_| !trunk) {
-                if self.refuse_with_notice(&inc, &info, (code, reason, disp), cause) {
+            if let Some(cause) = cause {
+                if self.refuse_with_notice(&inc, &info, (code, reason, disposition), cause) {
                     return;
                 }
             }
-            self.record(inc.msg.call_id().unwrap_or(""), info, disp, code, now);
+            self.record(
+                inc.msg.call_id().unwrap_or(""),
+                info,
+                disposition,
+                code,
+                now,
+            );
             let mut r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
             if code == 501 {
                 r.push_header("Allow", reply::ALLOW);
@@ -197,24 +139,12 @@ impl B2bua {
             self.out
                 .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
         };
-        let targets = match &route {
-            Route::Refused(r) => {
-                let cause = match r {
-                    Refusal::AclDenied => Cause::NotAllowed,
-                    Refusal::CannotBeBilled => Cause::CannotBeBilled,
-                    Refusal::NotFound => Cause::NotInService,
-                    Refusal::NoPresentedNumber | Refusal::NoCarrier => Cause::Failed,
-                };
-                return refuse(r.code(), r.reason(), r.cause(), info, Some(cause));
-            }
-            Route::Service { .. } | Route::Unsupported { .. } => {
-                return refuse(501, "Not Implemented", "unsupported", info, None)
-            }
-            Route::Locution { client, name } => {
-                let (client, name) = (client.clone(), name.clone());
+        let targets = match decision.admission {
+            refusal @ Admission::Refuse { .. } => return refuse(refusal, info),
+            Admission::Locution { client, name } => {
                 return self.play_locution(inc, info, &client, &name);
             }
-            _ => {
+            Admission::Route(route) => {
                 let lookup = Lookup {
                     snap: &snap,
                     location: &self.location,
@@ -223,24 +153,7 @@ impl B2bua {
                 };
                 match lookup.resolve(&route, &presentation) {
                     Ok(t) => t,
-                    Err(Nowhere::NotRegistered) => {
-                        return refuse(
-                            480,
-                            "Temporarily Unavailable",
-                            "not_registered",
-                            info,
-                            Some(Cause::NotAvailable),
-                        )
-                    }
-                    Err(Nowhere::Unreachable) => {
-                        return refuse(
-                            503,
-                            "Service Unavailable",
-                            "unreachable",
-                            info,
-                            Some(Cause::Failed),
-                        )
-                    }
+                    Err(n) => return refuse(admit::nowhere(n, trunk), info),
                 }
             }
         };
@@ -404,33 +317,5 @@ impl B2bua {
     pub(super) fn caller_leg(&self, msg: &Message, checked: &Checked, flow: &Flow) -> Leg {
         let a_dest = Dest::new(flow.clone(), flow.remote, &self.out.transports);
         Leg::caller(msg, checked, a_dest)
-    }
-}
-
-/// The client a route belongs to (for inbound calls and records).
-fn route_client(route: &Route) -> Option<String> {
-    match route {
-        Route::Service { client, .. }
-        | Route::User { client, .. }
-        | Route::Friend { client, .. }
-        | Route::Locution { client, .. }
-        | Route::Unsupported { client, .. } => Some(client.clone()),
-        Route::External { billed_client, .. } => Some(billed_client.clone()),
-        Route::Refused(_) => None,
-    }
-}
-
-/// How the call record names the route taken.
-fn route_label(route: &Route) -> String {
-    match route {
-        Route::Service { code, .. } => format!("service:{}", code),
-        Route::User { user, .. } => format!("user:{}", user),
-        Route::Friend { friend, .. } => format!("friend:{}", friend),
-        Route::External {
-            carrier, number, ..
-        } => format!("carrier:{}:{}", carrier, number),
-        Route::Locution { name, .. } => format!("locution:{}", name),
-        Route::Unsupported { what, .. } => format!("unsupported:{}", what),
-        Route::Refused(r) => format!("refused:{}", r.cause()),
     }
 }

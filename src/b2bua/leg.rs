@@ -2,7 +2,8 @@
 //! CSeq, the remote target and route set, and where its bytes go. Builds the requests
 //! vozbox sends on that side.
 
-use crate::sip::message::{HeaderField, Message, StartLine};
+use crate::sip::message::{HeaderField, Message, StartLine, H};
+use crate::sip::reply;
 use crate::sip::tls::TlsPeer;
 use crate::sip::transport::{Flow, Transports};
 use std::net::SocketAddr;
@@ -260,4 +261,43 @@ impl Leg {
             None,
         )
     }
+}
+
+/// The INVITE of a branch, carrying the caller's offer (as filtered for that branch).
+#[allow(clippy::too_many_arguments)]
+pub fn build_invite(
+    leg: &Leg,
+    ruri: &str,
+    pai: Option<&str>,
+    branch: &str,
+    a_invite: &Message,
+    offer: Option<&[u8]>,
+    max_forwards: u32,
+    auth: Option<(&str, String)>,
+) -> Message {
+    let mut extra = vec![
+        HeaderField::new("Contact", leg.contact.clone()),
+        HeaderField::new("Allow", reply::ALLOW),
+    ];
+    if let Some(p) = pai {
+        extra.push(HeaderField::new("P-Asserted-Identity", p));
+    }
+    if let Some((name, v)) = auth {
+        extra.push(HeaderField::new(name, v));
+    }
+    let mut m = request(
+        "INVITE",
+        ruri,
+        leg.via(branch),
+        leg.from_value(),
+        leg.to_value(),
+        &leg.call_id,
+        leg.local_cseq,
+        extra,
+        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
+    );
+    if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
+        h.value = max_forwards.to_string();
+    }
+    m
 }

@@ -11,6 +11,7 @@
 //! own lock, so calls never wait for each other.
 
 pub mod actions;
+pub mod admit;
 pub mod authn;
 pub mod call;
 pub mod challenge;

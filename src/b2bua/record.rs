@@ -5,8 +5,50 @@
 use super::actions::{Action, Actions};
 use super::call::{Call, Info, Phase};
 use crate::model::Cdr;
+use crate::routing::Route;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What a caller's failure is called in the call record.
+pub fn disposition(code: u16) -> &'static str {
+    match code {
+        200..=299 => "answered",
+        486 | 600 => "busy",
+        487 => "cancelled",
+        408 | 480 => "no_answer",
+        404 | 484 | 604 => "not_found",
+        403 | 603 => "rejected",
+        _ => "failed",
+    }
+}
+
+/// The client a route belongs to (for inbound calls and records).
+pub fn route_client(route: &Route) -> Option<String> {
+    match route {
+        Route::Service { client, .. }
+        | Route::User { client, .. }
+        | Route::Friend { client, .. }
+        | Route::Locution { client, .. }
+        | Route::Unsupported { client, .. } => Some(client.clone()),
+        Route::External { billed_client, .. } => Some(billed_client.clone()),
+        Route::Refused(_) => None,
+    }
+}
+
+/// How the call record names the route taken.
+pub fn route_label(route: &Route) -> String {
+    match route {
+        Route::Service { code, .. } => format!("service:{}", code),
+        Route::User { user, .. } => format!("user:{}", user),
+        Route::Friend { friend, .. } => format!("friend:{}", friend),
+        Route::External {
+            carrier, number, ..
+        } => format!("carrier:{}:{}", carrier, number),
+        Route::Locution { name, .. } => format!("locution:{}", name),
+        Route::Unsupported { what, .. } => format!("unsupported:{}", what),
+        Route::Refused(r) => format!("refused:{}", r.cause()),
+    }
+}
 
 /// The record of a call with `info`, ended at `end` (seconds since the epoch).
 pub fn cdr(call_id: &str, info: Info, end: u64) -> Cdr {

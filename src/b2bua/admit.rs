@@ -1,0 +1,331 @@
+//! Admission of a new call, as a pure decision next to routing: from who calls (already
+//! authenticated), what they dialled and the model, what the call record will say, how the
+//! call presents itself, and whether it is refused (with the cause a voice notification
+//! tells), plays a locution, or goes to a route's places (which the driver resolves:
+//! registrations and connections are live state).
+
+use super::authn::Caller;
+use super::call::{Direction, Info};
+use super::record::{route_client, route_label};
+use super::target::{Nowhere, Presentation};
+use crate::media::prompts::Cause;
+use crate::model::Snapshot;
+use crate::routing::{self, CallerKind, Refusal, Route};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Answered with this failure — after a voice notification of `cause` when the
+    /// caller's client wants them (never for a call from a trunk).
+    Refuse {
+        code: u16,
+        reason: &'static str,
+        disposition: &'static str,
+        cause: Option<Cause>,
+    },
+    /// An extension that plays a locution.
+    Locution { client: String, name: String },
+    /// To the places of this route.
+    Route(Route),
+}
+
+/// What `admit` decided, with the call record's labels and the presentation.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub info: Info,
+    pub presentation: Presentation,
+    pub admission: Admission,
+}
+
+/// Decides a new call from `caller` to `dialled` (`from_user`: the user part of its From)
+/// at `now` (seconds since the epoch).
+pub fn admit(
+    caller: &Caller,
+    dialled: &str,
+    from_user: &str,
+    snap: &Snapshot,
+    now: u64,
+) -> Decision {
+    let domain_of = |client: &str| {
+        snap.client(client)
+            .map(|c| c.domain.clone())
+            .unwrap_or_default()
+    };
+    let (route, mut info, presentation) = match caller {
+        Caller::Trunk { brand, .. } => {
+            let route = routing::inbound_at(brand, dialled, snap, now);
+            let client = route_client(&route).unwrap_or_default();
+            let domain = domain_of(&client);
+            let info = Info {
+                client,
+                caller: from_user.to_string(),
+                callee: dialled.to_string(),
+                direction: Direction::Inbound,
+                start: now,
+                ..Default::default()
+            };
+            let presentation = Presentation {
+                number: from_user.to_string(),
+                domain,
+            };
+            (route, info, presentation)
+        }
+        Caller::User { client, name } | Caller::Friend { client, name } => {
+            let user = matches!(caller, Caller::User { .. });
+            let rc = routing::Caller {
+                client,
+                kind: if user {
+                    CallerKind::User(name)
+                } else {
+                    CallerKind::Friend(name)
+                },
+                presented: Some(from_user).filter(|s| !s.is_empty()),
+            };
+            let route = routing::route(&rc, dialled, snap, now);
+            // Internal calls present the caller's extension (a user) or what the friend
+            // sent; external ones the DDI the routing chose.
+            let number = if user {
+                snap.user(client, name)
+                    .and_then(|u| u.extension.clone())
+                    .unwrap_or_else(|| name.clone())
+            } else {
+                from_user.to_string()
+            };
+            let (direction, billed) = match &route {
+                Route::External { billed_client, .. } => (Direction::Outbound, billed_client),
+                _ => (Direction::Internal, client),
+            };
+            let info = Info {
+                client: billed.clone(),
+                caller: if user {
+                    format!("{} ({})", number, name)
+                } else {
+                    format!("{} (friend {})", number, name)
+                },
+                callee: dialled.to_string(),
+                direction,
+                start: now,
+                ..Default::default()
+            };
+            let presentation = Presentation {
+                number,
+                domain: domain_of(client),
+            };
+            (route, info, presentation)
+        }
+    };
+    info.route = route_label(&route);
+    let trunk = matches!(caller, Caller::Trunk { .. });
+    let admission = match route {
+        Route::Refused(r) => Admission::Refuse {
+            code: r.code(),
+            reason: r.reason(),
+            disposition: r.cause(),
+            cause: Some(match r {
+                Refusal::AclDenied => Cause::NotAllowed,
+                Refusal::CannotBeBilled => Cause::CannotBeBilled,
+                Refusal::NotFound => Cause::NotInService,
+                Refusal::NoPresentedNumber | Refusal::NoCarrier => Cause::Failed,
+            })
+            .filter(|_| !trunk),
+        },
+        Route::Service { .. } | Route::Unsupported { .. } => Admission::Refuse {
+            code: 501,
+            reason: "Not Implemented",
+            disposition: "unsupported",
+            cause: None,
+        },
+        Route::Locution { client, name } => Admission::Locution { client, name },
+        route => Admission::Route(route),
+    };
+    Decision {
+        info,
+        presentation,
+        admission,
+    }
+}
+
+/// The refusal of a route that has nowhere to go (`target::Lookup::resolve`).
+pub fn nowhere(n: Nowhere, trunk: bool) -> Admission {
+    let (code, reason, disposition, cause) = match n {
+        Nowhere::NotRegistered => (
+            480,
+            "Temporarily Unavailable",
+            "not_registered",
+            Cause::NotAvailable,
+        ),
+        Nowhere::Unreachable => (503, "Service Unavailable", "unreachable", Cause::Failed),
+    };
+    Admission::Refuse {
+        code,
+        reason,
+        disposition,
+        cause: Some(cause).filter(|_| !trunk),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODEL: &str = r#"
+[[brand]]
+name = "acme"
+
+[[carrier]]
+brand = "acme"
+name = "upstream"
+address = "127.0.0.5"
+port = 5080
+transport = "udp"
+
+[[ddi_provider]]
+brand = "acme"
+name = "trunk-in"
+addresses = ["127.0.0.6"]
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "bluebird.example"
+outgoing_ddi = "+34944000100"
+country = "ES"
+area_code = "94"
+
+[[call_acl]]
+client = "bluebird"
+name = "national"
+default_policy = "deny"
+rules = [{ priority = 1, policy = "allow", pattern = "^\\+34[0-9]+$" }]
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+call_acl = "national"
+
+[[user]]
+client = "bluebird"
+name = "bob"
+extension = "101"
+password = "Bob-Secret-22"
+
+[[extension]]
+client = "bluebird"
+number = "150"
+route = "locution"
+locution = "welcome"
+
+[[ddi]]
+client = "bluebird"
+number = "+34944000101"
+route = "user"
+user = "bob"
+"#;
+
+    fn snap() -> Snapshot {
+        match crate::provision::parse(MODEL) {
+            Ok(c) => Snapshot::new(c.model),
+            Err(e) => panic!("{:?}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+        }
+    }
+
+    fn alice() -> Caller {
+        Caller::User {
+            client: "bluebird".into(),
+            name: "alice".into(),
+        }
+    }
+
+    fn trunk() -> Caller {
+        Caller::Trunk {
+            brand: "acme".into(),
+            name: "trunk-in".into(),
+        }
+    }
+
+    #[test]
+    fn an_internal_call_goes_to_the_user_with_the_extension_presented() {
+        let d = admit(&alice(), "101", "100", &snap(), 1000);
+        assert!(matches!(d.admission, Admission::Route(Route::User { .. })));
+        assert_eq!(d.info.direction, Direction::Internal);
+        assert_eq!(d.info.caller, "100 (alice)");
+        assert_eq!(d.info.route, "user:bob");
+        assert_eq!(d.presentation.number, "100");
+        assert_eq!(d.presentation.domain, "bluebird.example");
+    }
+
+    #[test]
+    fn an_acl_refusal_tells_not_allowed_but_never_to_a_trunk() {
+        let d = admit(&alice(), "+44207000000", "100", &snap(), 1000);
+        assert_eq!(
+            d.admission,
+            Admission::Refuse {
+                code: 403,
+                reason: "Forbidden by Call ACL",
+                disposition: "acl_denied",
+                cause: Some(Cause::NotAllowed),
+            }
+        );
+        assert_eq!(d.info.route, "refused:acl_denied");
+        let d = admit(&trunk(), "+34944000999", "600111222", &snap(), 1000);
+        assert!(matches!(
+            d.admission,
+            Admission::Refuse {
+                code: 404,
+                cause: None,
+                ..
+            }
+        ));
+        assert_eq!(d.info.direction, Direction::Inbound);
+    }
+
+    #[test]
+    fn an_external_call_is_outbound_and_service_codes_are_not_implemented() {
+        let d = admit(&alice(), "600111222", "100", &snap(), 1000);
+        assert!(matches!(
+            d.admission,
+            Admission::Route(Route::External { .. })
+        ));
+        assert_eq!(d.info.direction, Direction::Outbound);
+        assert!(d.info.route.starts_with("carrier:upstream:+34600111222"));
+        let d = admit(&alice(), "*98", "100", &snap(), 1000);
+        assert!(matches!(d.admission, Admission::Refuse { code: 501, .. }));
+    }
+
+    #[test]
+    fn a_locution_extension_and_an_inbound_ddi() {
+        let d = admit(&alice(), "150", "100", &snap(), 1000);
+        assert_eq!(
+            d.admission,
+            Admission::Locution {
+                client: "bluebird".into(),
+                name: "welcome".into()
+            }
+        );
+        let d = admit(&trunk(), "+34944000101", "600111222", &snap(), 1000);
+        assert!(matches!(d.admission, Admission::Route(Route::User { .. })));
+        assert_eq!(d.info.client, "bluebird");
+        assert_eq!(d.presentation.number, "600111222");
+    }
+
+    #[test]
+    fn nowhere_to_go_is_480_or_503() {
+        assert!(matches!(
+            nowhere(Nowhere::NotRegistered, false),
+            Admission::Refuse {
+                code: 480,
+                cause: Some(Cause::NotAvailable),
+                ..
+            }
+        ));
+        assert!(matches!(
+            nowhere(Nowhere::Unreachable, true),
+            Admission::Refuse {
+                code: 503,
+                cause: None,
+                ..
+            }
+        ));
+    }
+}
