@@ -81,9 +81,10 @@ impl Api {
 }
 
 /// Every route of the API: method, path, content type, body.
-const ROUTES: [(&str, &str, &str, &str); 6] = [
+const ROUTES: [(&str, &str, &str, &str); 7] = [
     ("GET", "/api/registrations", "", ""),
     ("GET", "/api/calls", "", ""),
+    ("DELETE", "/api/calls/1", "", ""),
     ("GET", "/api/media", "", ""),
     ("GET", "/api/tls", "", ""),
     ("POST", "/api/tls/reload", "", ""),

@@ -302,6 +302,49 @@ fn vozbox_calls_lists_a_call_in_progress() {
     }
 }
 
+/// An operator hangs up a call in progress through the admin API: both legs get BYE (SIPp
+/// on each side waits for it), the record says `hung_up`; an unknown call is 404.
+#[test]
+fn the_admin_api_hangs_up_a_call_in_progress() {
+    let lab = lab("call-api-hangup");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer.xml");
+    let v = &lab.v;
+    std::thread::scope(|s| {
+        let addr = v.addr();
+        let caller = s.spawn(move || {
+            sipp(
+                "uac_call_remote_bye.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &call_csv("127.0.0.1", ALICE.0, ALICE.1, "101"),
+                &["-auth_uri", &format!("101@{}", addr)],
+            )
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let id = loop {
+            let list: serde_json::Value =
+                serde_json::from_str(&v.api_get("/api/calls")).unwrap_or_default();
+            let answered = list.as_array().and_then(|l| {
+                l.iter()
+                    .find(|c| c["state"] == "answered")
+                    .and_then(|c| c["id"].as_u64())
+            });
+            if let Some(id) = answered {
+                break id;
+            }
+            assert!(std::time::Instant::now() < deadline, "no answered call");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(v.api("DELETE", &format!("/api/calls/{}", id)).0, 200);
+        assert_eq!(v.api("DELETE", &format!("/api/calls/{}", id)).0, 404);
+        assert_eq!(v.api("DELETE", "/api/calls/nonsense").0, 404);
+        sipp_ok(&caller.join().expect("caller thread"));
+    });
+    done(bob);
+    assert!(last_cdr(v, 1).contains("hung_up"), "{}", v.cdrs(1));
+}
+
 #[test]
 fn the_callee_hangs_up() {
     let lab = lab("call-remote-bye");

@@ -129,6 +129,25 @@ async fn calls(State(api): State<Api>) -> Response {
     Json(api.b2bua.list()).into_response()
 }
 
+/// Hangs up a call in progress (both legs get BYE, or the caller 480 while it rings); its
+/// record says `hung_up`.
+async fn hang_up(
+    State(api): State<Api>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    match id.parse::<u64>().ok().filter(|&id| api.b2bua.hang_up(id)) {
+        Some(id) => {
+            tracing::info!("call {} hung up through the admin API", id);
+            Json(json!({ "hung_up": id })).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such call in progress" })),
+        )
+            .into_response(),
+    }
+}
+
 async fn media(State(api): State<Api>) -> Response {
     Json(json!({
         "port_pairs_in_use": api.b2bua.media_ports_in_use(),
@@ -196,6 +215,7 @@ pub fn router(api: Api) -> Router {
         )
         .route("/api/registrations", get(registrations))
         .route("/api/calls", get(calls))
+        .route("/api/calls/{id}", axum::routing::delete(hang_up))
         .route("/api/media", get(media))
         .route("/api/tls", get(tls))
         .route("/api/tls/reload", post(tls_reload))

@@ -206,6 +206,20 @@ impl B2bua {
         out
     }
 
+    /// Hangs up the call in progress with this id (`Event::HangUp`); false when there is
+    /// none.
+    pub fn hang_up(self: &Arc<Self>, id: u64) -> bool {
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
+        let Some(cell) = cells.into_iter().find(|c| {
+            let slot = c.lock();
+            slot.call.id == id && !slot.call.is_ended()
+        }) else {
+            return false;
+        };
+        self.drive(&cell, |c, now, out| c.handle(now, Event::HangUp, out));
+        true
+    }
+
     /// Whether a call in progress sends over this connection (asked only when the
     /// connection has been idle for the idle timeout).
     pub fn uses_connection(&self, flow: &Flow) -> bool {

@@ -287,11 +287,16 @@ impl Vozbox {
 
     /// The body of a GET to this server's admin API.
     pub fn api_get(&self, path: &str) -> String {
+        self.api("GET", path).1
+    }
+
+    /// `method path` on this server's admin API with its token: status and body.
+    pub fn api(&self, method: &str, path: &str) -> (u16, String) {
         let cfg = vozbox::config::Config::load(&self.config).expect("config");
         let addr = cfg.api.addr().expect("api address");
         let token = vozbox::api::client::token_for(&cfg).expect("api token");
-        match vozbox::api::client::request(addr, "GET", path, Some(&token), None, "") {
-            Ok(vozbox::api::client::Reply::Http { body, .. }) => body,
+        match vozbox::api::client::request(addr, method, path, Some(&token), None, "") {
+            Ok(vozbox::api::client::Reply::Http { status, body }) => (status, body),
             _ => panic!("no admin API at {}", addr),
         }
     }
