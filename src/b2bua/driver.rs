@@ -103,15 +103,19 @@ impl B2bua {
                     }
                 }
                 Action::Play { prompt, pt } => {
-                    if let Some(session) = slot.media.take() {
-                        let (me, weak) = (self.clone(), Arc::downgrade(cell));
-                        slot.playback = Some(session.play(prompt, pt, move || {
-                            if let Some(cell) = weak.upgrade() {
-                                me.drive(&cell, |c, now, out| {
-                                    c.handle(now, Event::PlaybackDone, out)
-                                });
-                            }
-                        }));
+                    let (me, weak) = (self.clone(), Arc::downgrade(cell));
+                    let done = move || {
+                        if let Some(cell) = weak.upgrade() {
+                            me.drive(&cell, |c, now, out| c.handle(now, Event::PlaybackDone, out));
+                        }
+                    };
+                    match slot.media.take() {
+                        Some(session) => slot.playback = Some(session.play(prompt, pt, done)),
+                        // No relay session left to play from: the playback is over at once
+                        // (told after this call's lock is released).
+                        None => {
+                            self.rt.spawn(async move { done() });
+                        }
                     }
                 }
                 Action::MediaStop => {

@@ -21,6 +21,13 @@ pub fn contact_uri(m: &Message) -> Option<String> {
     NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
 }
 
+/// The To tag of a response.
+fn to_tag(m: &Message) -> Option<String> {
+    NameAddr::parse(m.get("To").unwrap_or(""))
+        .ok()
+        .and_then(|n| n.tag().map(str::to_string))
+}
+
 /// A status line's code and reason.
 pub fn status(m: &Message) -> (u16, &str) {
     match &m.start {
@@ -104,14 +111,11 @@ impl Call {
             return;
         }
         let (code, reason) = status(msg);
-        let to_tag = NameAddr::parse(msg.get("To").unwrap_or(""))
-            .ok()
-            .and_then(|n| n.tag().map(str::to_string));
         if code < 200 {
-            return self.provisional(now, i, code, reason, to_tag, msg, out);
+            return self.provisional(now, i, msg, out);
         }
         if (200..300).contains(&code) {
-            return self.answered(now, i, code, reason, to_tag, msg, out);
+            return self.answered(now, i, msg, out);
         }
         // A final failure of this branch: ACK it (hop by hop), then maybe answer the caller.
         let f = &mut self.forks[i];
@@ -141,17 +145,8 @@ impl Call {
         self.fail_if_all_failed(now, 500, "Server Internal Error", None, out);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn provisional(
-        &mut self,
-        now: Instant,
-        i: usize,
-        code: u16,
-        reason: &str,
-        to_tag: Option<String>,
-        msg: &Message,
-        out: &mut Actions,
-    ) {
+    fn provisional(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
+        let (code, reason) = status(msg);
         let ringing = self.phase == Phase::Ringing;
         let f = &mut self.forks[i];
         match f.state {
@@ -165,8 +160,8 @@ impl Call {
         if code == 100 || !ringing || f.state == ForkState::Cancelling {
             return;
         }
-        if to_tag.is_some() {
-            f.leg.remote_tag = to_tag;
+        if let Some(tag) = to_tag(msg) {
+            f.leg.remote_tag = Some(tag);
             if let Some(c) = contact_uri(msg) {
                 f.leg.remote_target = c;
             }
@@ -178,17 +173,8 @@ impl Call {
         self.reply_a(r, None, out);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn answered(
-        &mut self,
-        now: Instant,
-        i: usize,
-        code: u16,
-        reason: &str,
-        to_tag: Option<String>,
-        msg: &Message,
-        out: &mut Actions,
-    ) {
+    fn answered(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
+        let (code, reason) = status(msg);
         let winner = self.winner();
         let cancelled;
         {
@@ -207,7 +193,7 @@ impl Call {
                 _ if winner == Some(i) => return,
                 _ => {}
             }
-            f.leg.remote_tag = to_tag;
+            f.leg.remote_tag = to_tag(msg);
             if let Some(c) = contact_uri(msg) {
                 f.leg.remote_target = c;
             }
