@@ -2,7 +2,10 @@
 //! the header framing around them (Via, name-addr, parameters) is read here so that the
 //! raw text of a Contact can be kept and echoed exactly as the phone sent it.
 
-use rsipstack::sip::{self as rsip, Host, Uri};
+use rsipstack::sip::{self as rsip, Host};
+
+/// A parsed URI (rsipstack's type; parts are read through the functions below).
+pub use rsipstack::sip::Uri;
 use std::net::{IpAddr, SocketAddr};
 
 /// `;name=value` parameters in order; names lower-cased, values as written.
@@ -287,6 +290,41 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Who asks for credentials (RFC 3261 §22): a server (`401`, `WWW-Authenticate`, answered
+/// with `Authorization`) or a proxy (`407`, `Proxy-Authenticate`, `Proxy-Authorization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    Server,
+    Proxy,
+}
+
+impl Challenge {
+    /// The challenge a response with this status carries: `401` or `407`, else None.
+    pub fn of_status(code: u16) -> Option<Challenge> {
+        match code {
+            401 => Some(Challenge::Server),
+            407 => Some(Challenge::Proxy),
+            _ => None,
+        }
+    }
+
+    /// The header field carrying the challenge.
+    pub fn header(self) -> &'static str {
+        match self {
+            Challenge::Server => "WWW-Authenticate",
+            Challenge::Proxy => "Proxy-Authenticate",
+        }
+    }
+
+    /// The header field carrying the credentials that answer it.
+    pub fn credentials_header(self) -> &'static str {
+        match self {
+            Challenge::Server => "Authorization",
+            Challenge::Proxy => "Proxy-Authorization",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +363,21 @@ mod tests {
             Some("nobodyknowsthisscheme")
         );
         assert_eq!(uri_scheme("<sip:a@b>"), None);
+    }
+
+    #[test]
+    fn challenges() {
+        let www = Challenge::of_status(401).unwrap();
+        assert_eq!(
+            (www.header(), www.credentials_header()),
+            ("WWW-Authenticate", "Authorization")
+        );
+        let proxy = Challenge::of_status(407).unwrap();
+        assert_eq!(
+            (proxy.header(), proxy.credentials_header()),
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        );
+        assert_eq!(Challenge::of_status(403), None);
     }
 }
 

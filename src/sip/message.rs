@@ -2,6 +2,7 @@
 //! body. Parsing is strict about framing (the things that make a message ambiguous) and
 //! lenient about the rest; typed access to single headers lives in `headers.rs`.
 
+use super::headers::{uri_host, uri_user, NameAddr, Uri, Via};
 use std::borrow::Cow;
 
 /// Why a message could not be taken apart. The transport turns this into `400` where a
@@ -355,6 +356,55 @@ impl Message {
     pub fn call_id(&self) -> Option<&str> {
         self.get("Call-ID").filter(|v| !v.is_empty())
     }
+
+    /// The Request-URI, parsed (None for a response or a URI that cannot be read). Read
+    /// as a name-addr without brackets: its `;` parameters are not part of it.
+    pub fn request_uri(&self) -> Option<Uri> {
+        let StartLine::Request { uri, .. } = &self.start else {
+            return None;
+        };
+        NameAddr::parse(uri).ok()?.uri().ok()
+    }
+
+    /// The Request-URI's user part, percent-decoded (None without one: a `tel:` URI has
+    /// its number where the grammar reads a host).
+    pub fn request_uri_user(&self) -> Option<String> {
+        uri_user(&self.request_uri()?)
+    }
+
+    /// The Request-URI's host, lower-cased.
+    pub fn request_uri_host(&self) -> Option<String> {
+        Some(uri_host(&self.request_uri()?))
+    }
+
+    /// The Content-Type as written (None when absent).
+    pub fn content_type(&self) -> Option<&str> {
+        self.get("Content-Type")
+    }
+
+    /// Whether the body is SDP: no Content-Type, or one starting `application/sdp`.
+    pub fn is_sdp(&self) -> bool {
+        self.content_type()
+            .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
+    }
+
+    /// Max-Forwards; None when absent or not a number (a request with a bad one was
+    /// refused by `validate`).
+    pub fn max_forwards(&self) -> Option<u32> {
+        self.get("Max-Forwards")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    }
+
+    /// The first header field of that name read as a name-addr (From, To, Contact …);
+    /// None when absent or unreadable.
+    pub fn name_addr(&self, name: &str) -> Option<NameAddr> {
+        NameAddr::parse(self.get(name)?).ok()
+    }
+
+    /// The top Via, read leniently (enough to match a response to its branch).
+    pub fn top_via(&self) -> Option<Via> {
+        super::validate::first_via(self.get("Via")?).ok()
+    }
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
@@ -454,6 +504,73 @@ mod tests {
         assert!(Message::parse(b"IN<VITE sip:a@b SIP/2.0\r\n\r\n").is_err());
         assert!(Message::parse(b"INVITE sip:a@b SIP/2.0\r\nNoColon\r\n\r\n").is_err());
         assert!(Message::parse(b"INVITE sip:a@b SIP/2.0\r\n").is_err());
+    }
+
+    fn request(line: &str, headers: &str) -> Message {
+        let raw = format!("{}\r\n{}Content-Length: 0\r\n\r\n", line, headers);
+        Message::parse(raw.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn request_uri_parts() {
+        let m = request(
+            "INVITE sip:%2B3491%20555@Example.COM;user=phone SIP/2.0",
+            "",
+        );
+        assert_eq!(m.request_uri_user().as_deref(), Some("+3491 555"));
+        assert_eq!(m.request_uri_host().as_deref(), Some("example.com"));
+        let m = request("INVITE sips:bob@10.0.0.2:5061 SIP/2.0", "");
+        assert_eq!(m.request_uri_user().as_deref(), Some("bob"));
+        assert_eq!(m.request_uri_host().as_deref(), Some("10.0.0.2"));
+        // tel: has no user part in the grammar: the number reads as the host.
+        let m = request("INVITE tel:+34915550000;phone-context=x SIP/2.0", "");
+        assert_eq!(m.request_uri_user(), None);
+        assert_eq!(m.request_uri_host().as_deref(), Some("+34915550000"));
+        let m = request("INVITE sip:100@ SIP/2.0", "");
+        assert_eq!(m.request_uri_user(), None);
+        let r = Message::parse(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert!(r.request_uri().is_none());
+    }
+
+    #[test]
+    fn content_type_and_sdp() {
+        assert!(request("INVITE sip:a@b SIP/2.0", "").is_sdp());
+        assert_eq!(request("INVITE sip:a@b SIP/2.0", "").content_type(), None);
+        let m = request("INVITE sip:a@b SIP/2.0", "c: Application/SDP ; x=1\r\n");
+        assert!(m.is_sdp());
+        assert_eq!(m.content_type(), Some("Application/SDP ; x=1"));
+        let m = request("INVITE sip:a@b SIP/2.0", "Content-Type: text/plain\r\n");
+        assert!(!m.is_sdp());
+        assert!(!request("INVITE sip:a@b SIP/2.0", "Content-Type: sdp\r\n").is_sdp());
+    }
+
+    #[test]
+    fn max_forwards_values() {
+        assert_eq!(request("INVITE sip:a@b SIP/2.0", "").max_forwards(), None);
+        let m = request("INVITE sip:a@b SIP/2.0", "Max-Forwards:  0 \r\n");
+        assert_eq!(m.max_forwards(), Some(0));
+        let m = request("INVITE sip:a@b SIP/2.0", "Max-Forwards: abc\r\n");
+        assert_eq!(m.max_forwards(), None);
+        let m = request("INVITE sip:a@b SIP/2.0", "Max-Forwards: -1\r\n");
+        assert_eq!(m.max_forwards(), None);
+    }
+
+    #[test]
+    fn name_addr_and_top_via() {
+        let m = request(
+            "INVITE sip:a@b SIP/2.0",
+            "To: <sip:b@c>;tag=9\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bKx, SIP/2.0/TCP g\r\n",
+        );
+        assert_eq!(
+            m.name_addr("To")
+                .and_then(|n| n.tag().map(str::to_string))
+                .as_deref(),
+            Some("9")
+        );
+        assert!(m.name_addr("Contact").is_none());
+        let via = m.top_via().unwrap();
+        assert_eq!((via.host.as_str(), via.port), ("h", Some(5070)));
+        assert_eq!(via.branch(), Some("z9hG4bKx"));
     }
 
     #[test]
