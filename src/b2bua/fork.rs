@@ -9,7 +9,7 @@ use super::leg::{self, Leg};
 use super::media::add_body;
 use super::timers::Wait;
 use crate::media::{sdp, Facing};
-use crate::sip::headers::NameAddr;
+use crate::sip::headers::Challenge;
 use crate::sip::message::{HeaderField, Message, StartLine, H};
 use crate::sip::reply::{self, response};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::time::Instant;
 
 /// The URI inside a Contact value.
 pub fn contact_uri(m: &Message) -> Option<String> {
-    NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
+    m.name_addr("Contact").map(|n| n.uri_text)
 }
 
 /// A status line's code and reason.
@@ -85,7 +85,7 @@ pub fn build_invite(
         &leg.call_id,
         leg.local_cseq,
         extra,
-        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
+        offer.map(|b| (a_invite.content_type().unwrap_or("application/sdp"), b)),
     );
     if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
         h.value = max_forwards.to_string();
@@ -155,8 +155,8 @@ impl Call {
             return;
         }
         let (code, reason) = status(msg);
-        let to_tag = NameAddr::parse(msg.get("To").unwrap_or(""))
-            .ok()
+        let to_tag = msg
+            .name_addr("To")
             .and_then(|n| n.tag().map(str::to_string));
         if code < 200 {
             return self.provisional(now, i, code, reason, to_tag, msg, out);
@@ -317,10 +317,8 @@ impl Call {
         msg: &Message,
         out: &mut Actions,
     ) -> bool {
-        let (header, answer_to) = if code == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
+        let Some(challenge) = Challenge::of_status(code) else {
+            return false;
         };
         let ringing = self.phase == Phase::Ringing;
         let f = &mut self.forks[i];
@@ -338,7 +336,7 @@ impl Call {
             return false;
         };
         let Some(v) = msg
-            .get(header)
+            .get(challenge.header())
             .and_then(|ch| super::challenge::answer(ch, &user, &pass, "INVITE", &f.ruri))
         else {
             return false;
@@ -356,7 +354,7 @@ impl Call {
             &self.a_invite,
             f.offer.as_deref(),
             f.max_forwards,
-            Some((answer_to, v)),
+            Some((challenge.credentials_header(), v)),
         );
         f.invite = Arc::new(invite.to_bytes());
         let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
