@@ -1,6 +1,8 @@
-//! Typed views of the header fields vozbox reads. URIs are parsed by rsipstack's grammar;
-//! the header framing around them (Via, name-addr, parameters) is read here so that the
-//! raw text of a Contact can be kept and echoed exactly as the phone sent it.
+//! Typed views of the header fields vozbox reads. A URI whose parts are needed is parsed by
+//! `parse_uri` (rsipstack's grammar; the only use of rsipstack, `docs/sip-stack.md`), except
+//! the comparison of `uri_equal`; the header framing around URIs (Via, name-addr,
+//! parameters) is read here so that the raw text of a Contact can be kept and echoed exactly
+//! as the phone sent it.
 
 use rsipstack::sip::{self as rsip, Host};
 
@@ -200,7 +202,7 @@ impl NameAddr {
 
     /// The URI, parsed.
     pub fn uri(&self) -> Result<Uri, String> {
-        rsip::parse_uri(&self.uri_text).map_err(|e| format!("bad URI: {}", e))
+        parse_uri(&self.uri_text).map_err(|e| format!("bad URI: {}", e))
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -240,6 +242,13 @@ pub fn uri_scheme(text: &str) -> Option<String> {
     Some(s.to_ascii_lowercase())
 }
 
+/// The URI grammar of vozbox: every URI whose parts are needed goes through here (today
+/// rsipstack's; `docs/sip-stack.md` says why and what replacing it would take).
+pub fn parse_uri(text: &str) -> Result<Uri, String> {
+    rsip::parse_uri(text).map_err(|e| e.to_string())
+}
+
+/// The user part, percent-decoded (None without one).
 pub fn uri_user(uri: &Uri) -> Option<String> {
     uri.auth.as_ref().map(|a| percent_decode(&a.user))
 }
@@ -288,6 +297,21 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The URI text with its user part replaced by `user` (a friend is called at the number
+/// dialled, at the address it registered). A splice of the text after the scheme and
+/// before the first `@`, not a parse: the rest is kept exactly as written.
+pub fn uri_with_user(uri: &str, user: &str) -> String {
+    let (scheme, rest) = match uri.split_once(':') {
+        Some(x) => x,
+        None => return uri.to_string(),
+    };
+    let hostpart = match rest.split_once('@') {
+        Some((_, h)) => h,
+        None => rest,
+    };
+    format!("{}:{}@{}", scheme, user, hostpart)
 }
 
 /// Who asks for credentials (RFC 3261 §22): a server (`401`, `WWW-Authenticate`, answered
@@ -379,9 +403,22 @@ mod tests {
         );
         assert_eq!(Challenge::of_status(403), None);
     }
+
+    #[test]
+    fn user_splice() {
+        assert_eq!(
+            uri_with_user("sip:alice@10.0.0.1:5070;ob", "100"),
+            "sip:100@10.0.0.1:5070;ob"
+        );
+        assert_eq!(uri_with_user("sip:10.0.0.1", "100"), "sip:100@10.0.0.1");
+        assert_eq!(uri_with_user("nothing", "100"), "nothing");
+    }
 }
 
-/// The parts of a SIP URI that RFC 3261 §19.1.4 compares.
+/// The parts of a SIP URI that RFC 3261 §19.1.4 compares. Split here, not by `parse_uri`:
+/// rsipstack's grammar reads `sip:user;par=x@host` (RFC 4475 `semiuri`) as host `user`,
+/// and refuses extension `transport`/`method` values, which would change these answers
+/// (`docs/sip-stack.md`, "One URI grammar").
 struct UriParts {
     scheme: String,
     userinfo: String,
@@ -476,5 +513,15 @@ mod uri_equality {
             "sip:carol@chicago.com;newparam=5",
             "sip:carol@chicago.com;newparam=6"
         ));
+        // A ';' in the user part (RFC 4475 semiuri) and an extension transport.
+        assert!(uri_equal(
+            "sip:user;par=u%40example.net@example.com",
+            "sip:user;par=u%40example.net@EXAMPLE.com"
+        ));
+        assert!(!uri_equal(
+            "sip:user;par=u%40example.net@example.com",
+            "sip:user;par=v@example.com"
+        ));
+        assert!(!uri_equal("sip:a@b;transport=x-1", "sip:a@b;transport=x-2"));
     }
 }
