@@ -4,6 +4,7 @@
 //! parameters) is read here so that the raw text of a Contact can be kept and echoed exactly
 //! as the phone sent it.
 
+use super::message::{split_commas, Message, StartLine};
 use rsipstack::sip::{self as rsip, Host};
 
 /// A parsed URI (rsipstack's type; parts are read through the functions below).
@@ -297,6 +298,66 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Typed access to the header fields the services read, so that none of them parses header
+/// text itself.
+impl Message {
+    /// The Request-URI, parsed (None for a response or a URI that cannot be read). Read
+    /// as a name-addr without brackets: its `;` parameters are not part of it.
+    pub fn request_uri(&self) -> Option<Uri> {
+        let StartLine::Request { uri, .. } = &self.start else {
+            return None;
+        };
+        NameAddr::parse(uri).ok()?.uri().ok()
+    }
+
+    /// The Request-URI's user part, percent-decoded (None without one: a `tel:` URI has
+    /// its number where the grammar reads a host).
+    pub fn request_uri_user(&self) -> Option<String> {
+        uri_user(&self.request_uri()?)
+    }
+
+    /// The Request-URI's host, lower-cased.
+    pub fn request_uri_host(&self) -> Option<String> {
+        Some(uri_host(&self.request_uri()?))
+    }
+
+    /// The Content-Type as written (None when absent).
+    pub fn content_type(&self) -> Option<&str> {
+        self.get("Content-Type")
+    }
+
+    /// Whether the body is SDP: no Content-Type, or one starting `application/sdp`.
+    pub fn is_sdp(&self) -> bool {
+        self.content_type()
+            .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
+    }
+
+    /// Max-Forwards; None when absent or not a number (a request with a bad one was
+    /// refused by `validate`).
+    pub fn max_forwards(&self) -> Option<u32> {
+        self.get("Max-Forwards")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    }
+
+    /// The first header field of that name read as a name-addr (From, To, Contact …);
+    /// None when absent or unreadable.
+    pub fn name_addr(&self, name: &str) -> Option<NameAddr> {
+        NameAddr::parse(self.get(name)?).ok()
+    }
+
+    /// The top Via, read leniently (enough to match a response to its branch).
+    pub fn top_via(&self) -> Option<Via> {
+        first_via(self.get("Via")?).ok()
+    }
+}
+
+/// The top Via of a Via header value, leniently: enough to address a response even to a
+/// malformed request.
+pub fn first_via(v: &str) -> Result<Via, String> {
+    let first = split_commas(v).into_iter().next().ok_or("empty Via")?;
+    Via::parse_lenient(first)
 }
 
 /// The URI text with its user part replaced by `user` (a friend is called at the number

@@ -2,7 +2,6 @@
 //! body. Parsing is strict about framing (the things that make a message ambiguous) and
 //! lenient about the rest; typed access to single headers lives in `headers.rs`.
 
-use super::headers::{uri_host, uri_user, NameAddr, Uri, Via};
 use std::borrow::Cow;
 
 /// Why a message could not be taken apart. The transport turns this into `400` where a
@@ -355,55 +354,6 @@ impl Message {
 
     pub fn call_id(&self) -> Option<&str> {
         self.get("Call-ID").filter(|v| !v.is_empty())
-    }
-
-    /// The Request-URI, parsed (None for a response or a URI that cannot be read). Read
-    /// as a name-addr without brackets: its `;` parameters are not part of it.
-    pub fn request_uri(&self) -> Option<Uri> {
-        let StartLine::Request { uri, .. } = &self.start else {
-            return None;
-        };
-        NameAddr::parse(uri).ok()?.uri().ok()
-    }
-
-    /// The Request-URI's user part, percent-decoded (None without one: a `tel:` URI has
-    /// its number where the grammar reads a host).
-    pub fn request_uri_user(&self) -> Option<String> {
-        uri_user(&self.request_uri()?)
-    }
-
-    /// The Request-URI's host, lower-cased.
-    pub fn request_uri_host(&self) -> Option<String> {
-        Some(uri_host(&self.request_uri()?))
-    }
-
-    /// The Content-Type as written (None when absent).
-    pub fn content_type(&self) -> Option<&str> {
-        self.get("Content-Type")
-    }
-
-    /// Whether the body is SDP: no Content-Type, or one starting `application/sdp`.
-    pub fn is_sdp(&self) -> bool {
-        self.content_type()
-            .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
-    }
-
-    /// Max-Forwards; None when absent or not a number (a request with a bad one was
-    /// refused by `validate`).
-    pub fn max_forwards(&self) -> Option<u32> {
-        self.get("Max-Forwards")
-            .and_then(|v| v.trim().parse::<u32>().ok())
-    }
-
-    /// The first header field of that name read as a name-addr (From, To, Contact …);
-    /// None when absent or unreadable.
-    pub fn name_addr(&self, name: &str) -> Option<NameAddr> {
-        NameAddr::parse(self.get(name)?).ok()
-    }
-
-    /// The top Via, read leniently (enough to match a response to its branch).
-    pub fn top_via(&self) -> Option<Via> {
-        super::validate::first_via(self.get("Via")?).ok()
     }
 }
 

@@ -47,13 +47,7 @@ impl Reject {
 }
 
 /// The top Via, leniently: enough to address a response even to a malformed request.
-pub fn first_via(v: &str) -> Result<Via, String> {
-    let first = super::message::split_commas(v)
-        .into_iter()
-        .next()
-        .ok_or("empty Via")?;
-    Via::parse_lenient(first)
-}
+pub use super::headers::first_via;
 
 /// What the checks parsed, kept so that nothing downstream parses it again.
 #[derive(Debug, Clone)]
