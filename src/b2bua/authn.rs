@@ -5,7 +5,7 @@ use crate::auth::verify::{Verdict, Verifier};
 use crate::model::trust::{classify, Source};
 use crate::model::{FriendMode, Snapshot};
 use crate::sip::headers::{uri_host, NameAddr};
-use crate::sip::message::{Message, StartLine};
+use crate::sip::message::Message;
 use crate::sip::transport::Flow;
 
 /// The authenticated originator of a call.
@@ -34,10 +34,6 @@ pub enum Outcome {
     Bad(&'static str),
 }
 
-fn host_of(v: &str) -> Option<String> {
-    Some(uri_host(&NameAddr::parse(v).ok()?.uri().ok()?))
-}
-
 /// The realm of a call: the client domain of the From URI, else of the Request-URI, else
 /// the From host (an unknown domain is challenged like a known one).
 fn realm(snap: &Snapshot, from: &NameAddr, req: &Message) -> (Option<String>, String) {
@@ -45,11 +41,9 @@ fn realm(snap: &Snapshot, from: &NameAddr, req: &Message) -> (Option<String>, St
     if let Some(c) = snap.client_by_domain(&from_host) {
         return (Some(c.name.clone()), c.domain.clone());
     }
-    if let StartLine::Request { uri, .. } = &req.start {
-        if let Some(h) = host_of(uri) {
-            if let Some(c) = snap.client_by_domain(&h) {
-                return (Some(c.name.clone()), c.domain.clone());
-            }
+    if let Some(h) = req.request_uri_host() {
+        if let Some(c) = snap.client_by_domain(&h) {
+            return (Some(c.name.clone()), c.domain.clone());
         }
     }
     (None, from_host)
@@ -82,7 +76,8 @@ pub fn identify(
             .and_then(|f| f.password.clone())
             .filter(|p| !p.is_empty())
     };
-    match verifier.verify(req, "Proxy-Authorization", &realm, flow, password) {
+    let answer = crate::sip::headers::Challenge::Proxy.credentials_header();
+    match verifier.verify(req, answer, &realm, flow, password) {
         Verdict::Authenticated(name) => {
             // `password` found a secret, so the client and the credential exist.
             let client = client.unwrap_or_default();

@@ -10,7 +10,7 @@ use super::media::add_body;
 use super::record::disposition;
 use super::timers::Wait;
 use crate::media::{sdp, Facing};
-use crate::sip::headers::NameAddr;
+use crate::sip::headers::Challenge;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
 use std::sync::Arc;
@@ -18,14 +18,12 @@ use std::time::Instant;
 
 /// The URI inside a Contact value.
 pub fn contact_uri(m: &Message) -> Option<String> {
-    NameAddr::parse(m.get("Contact")?).ok().map(|n| n.uri_text)
+    m.name_addr("Contact").map(|n| n.uri_text)
 }
 
 /// The To tag of a response.
 fn to_tag(m: &Message) -> Option<String> {
-    NameAddr::parse(m.get("To").unwrap_or(""))
-        .ok()
-        .and_then(|n| n.tag().map(str::to_string))
+    m.name_addr("To").and_then(|n| n.tag().map(str::to_string))
 }
 
 /// A status line's code and reason.
@@ -252,10 +250,8 @@ impl Call {
         msg: &Message,
         out: &mut Actions,
     ) -> bool {
-        let (header, answer_to) = if code == 401 {
-            ("WWW-Authenticate", "Authorization")
-        } else {
-            ("Proxy-Authenticate", "Proxy-Authorization")
+        let Some(challenge) = Challenge::of_status(code) else {
+            return false;
         };
         let ringing = self.phase == Phase::Ringing;
         let f = &mut self.forks[i];
@@ -273,7 +269,7 @@ impl Call {
             return false;
         };
         let Some(v) = msg
-            .get(header)
+            .get(challenge.header())
             .and_then(|ch| super::challenge::answer(ch, &user, &pass, "INVITE", &f.ruri))
         else {
             return false;
@@ -291,7 +287,7 @@ impl Call {
             &self.a_invite,
             f.offer.as_deref(),
             f.max_forwards,
-            Some((answer_to, v)),
+            Some((challenge.credentials_header(), v)),
         );
         f.invite = Arc::new(invite.to_bytes());
         let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());

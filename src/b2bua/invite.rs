@@ -10,8 +10,8 @@ use super::leg::{Dest, Leg};
 use super::target::{Lookup, Target};
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
-use crate::sip::headers::{uri_user, NameAddr};
-use crate::sip::message::{Message, StartLine};
+use crate::sip::headers::{uri_user, Challenge};
+use crate::sip::message::Message;
 use crate::sip::reply::{self, response};
 use crate::sip::respond::to_tag;
 use crate::sip::transport::Flow;
@@ -44,11 +44,7 @@ impl B2bua {
             // A new call reusing the Call-ID of one that ended: forget the old one now.
             self.forget_now(&old);
         }
-        let max_forwards = inc
-            .msg
-            .get("Max-Forwards")
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(70);
+        let max_forwards = inc.msg.max_forwards().unwrap_or(70);
         if max_forwards == 0 {
             return self.reply(&inc, 483, "Too Many Hops");
         }
@@ -69,7 +65,7 @@ impl B2bua {
                     &to_tag(&inc.msg),
                 );
                 for v in values {
-                    r.push_header("Proxy-Authenticate", v);
+                    r.push_header(Challenge::Proxy.header(), v);
                 }
                 self.out
                     .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
@@ -88,15 +84,12 @@ impl B2bua {
             return;
         }
 
-        let dialled = match &inc.msg.start {
-            StartLine::Request { uri, .. } => NameAddr::parse(uri)
-                .ok()
-                .and_then(|n| n.uri().ok())
-                .and_then(|u| uri_user(&u))
-                .map(|u| crate::sip::headers::percent_decode(&u))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
+        // Decoded a second time, as it always was (a `%25` in the number goes further).
+        let dialled = inc
+            .msg
+            .request_uri_user()
+            .map(|u| crate::sip::headers::percent_decode(&u))
+            .unwrap_or_default();
         let from_user = inc
             .checked
             .from
@@ -192,9 +185,7 @@ impl B2bua {
             }
         };
         // The caller's offer, pointing at the relay's side facing the callee.
-        let is_sdp = msg
-            .get("Content-Type")
-            .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"));
+        let is_sdp = msg.is_sdp();
         let offer_body = if late_offer || !is_sdp {
             msg.body.clone()
         } else {

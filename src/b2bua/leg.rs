@@ -294,7 +294,7 @@ pub fn build_invite(
         &leg.call_id,
         leg.local_cseq,
         extra,
-        offer.map(|b| (a_invite.get("Content-Type").unwrap_or("application/sdp"), b)),
+        offer.map(|b| (a_invite.content_type().unwrap_or("application/sdp"), b)),
     );
     if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
         h.value = max_forwards.to_string();

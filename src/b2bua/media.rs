@@ -33,11 +33,8 @@ impl Call {
         if msg.body.is_empty() {
             return None;
         }
-        let ctype = msg.get("Content-Type").unwrap_or("application/sdp");
-        let is_sdp = ctype
-            .trim()
-            .to_ascii_lowercase()
-            .starts_with("application/sdp");
+        let ctype = msg.content_type().unwrap_or("application/sdp");
+        let is_sdp = msg.is_sdp();
         let Some(relay) = self.relay.filter(|_| is_sdp) else {
             return Some((ctype.to_string(), msg.body.clone()));
         };

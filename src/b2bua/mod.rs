@@ -146,10 +146,7 @@ impl B2bua {
         let Some(cell) = self.find(call_id) else {
             return;
         };
-        let Some(via) = msg
-            .get("Via")
-            .and_then(|v| crate::sip::validate::first_via(v).ok())
-        else {
+        let Some(via) = msg.top_via() else {
             return;
         };
         self.drive(&cell, |c, now, out| {

@@ -6,7 +6,7 @@ use super::leg::Dest;
 use crate::model::{Binding, Friend, FriendMode, Snapshot};
 use crate::registrar::Location;
 use crate::routing::{e164, Route};
-use crate::sip::headers::{uri_host, NameAddr};
+use crate::sip::headers::{uri_host, uri_with_user, NameAddr};
 use crate::sip::tls::{parse_fingerprint, TlsPeer};
 use crate::sip::transport::{Proto, Transports};
 use std::net::{IpAddr, SocketAddr};
@@ -56,20 +56,6 @@ pub struct Lookup<'a> {
 
 fn sip_uri(user: &str, host: &str) -> String {
     format!("<sip:{}@{}>", user, host)
-}
-
-/// The Contact URI with its user part replaced by `user` (a friend is called at the
-/// number dialled, at the address it registered).
-fn with_user(contact: &str, user: &str) -> String {
-    let (scheme, rest) = match contact.split_once(':') {
-        Some(x) => x,
-        None => return contact.to_string(),
-    };
-    let hostpart = match rest.split_once('@') {
-        Some((_, h)) => h,
-        None => rest,
-    };
-    format!("{}:{}@{}", scheme, user, hostpart)
 }
 
 fn proto_of(name: Option<&str>) -> Proto {
@@ -143,7 +129,7 @@ impl Lookup<'_> {
                     .iter()
                     .filter_map(|b| {
                         let dest = self.binding_dest(b)?;
-                        let ruri = with_user(&b.contact, number);
+                        let ruri = uri_with_user(&b.contact, number);
                         let host = uri_host(&NameAddr::parse(&b.contact).ok()?.uri().ok()?);
                         Some(Target {
                             dest,

@@ -8,7 +8,7 @@ use crate::auth::nonce::{now_secs, Nonces};
 use crate::auth::verify::{Verdict, Verifier};
 use crate::config;
 use crate::model::{Binding, Snapshot};
-use crate::sip::headers::{param, uri_equal, uri_host, uri_socket, uri_user};
+use crate::sip::headers::{param, uri_equal, uri_host, uri_socket, uri_user, Challenge};
 use crate::sip::message::Message;
 use crate::sip::reply::response;
 use crate::sip::transport::{Flow, Proto};
@@ -95,7 +95,7 @@ impl Registrar {
     fn challenge(&self, req: &Message, realm: &str, stale: bool, to_tag: &str) -> Message {
         let mut r = response(req, 401, "Unauthorized", to_tag);
         for v in self.verifier().challenge(realm, stale) {
-            r.push_header("WWW-Authenticate", v);
+            r.push_header(Challenge::Server.header(), v);
         }
         r
     }
@@ -121,13 +121,17 @@ impl Registrar {
             .map(|c| c.domain.clone())
             .unwrap_or_else(|| domain.clone());
 
-        let verdict = self
-            .verifier()
-            .verify(req, "Authorization", &realm, flow, |name| {
+        let verdict = self.verifier().verify(
+            req,
+            Challenge::Server.credentials_header(),
+            &realm,
+            flow,
+            |name| {
                 client
                     .and_then(|c| snap.registrant(&c.name, name))
                     .map(|r| r.password().to_string())
-            });
+            },
+        );
         let username = match verdict {
             Verdict::Authenticated(u) => u,
             Verdict::Challenge { stale } => {

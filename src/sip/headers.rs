@@ -1,8 +1,14 @@
-//! Typed views of the header fields vozbox reads. URIs are parsed by rsipstack's grammar;
-//! the header framing around them (Via, name-addr, parameters) is read here so that the
-//! raw text of a Contact can be kept and echoed exactly as the phone sent it.
+//! Typed views of the header fields vozbox reads. A URI whose parts are needed is parsed by
+//! `parse_uri` (rsipstack's grammar; the only use of rsipstack, `docs/sip-stack.md`), except
+//! the comparison of `uri_equal`; the header framing around URIs (Via, name-addr,
+//! parameters) is read here so that the raw text of a Contact can be kept and echoed exactly
+//! as the phone sent it.
 
-use rsipstack::sip::{self as rsip, Host, Uri};
+use super::message::{split_commas, Message, StartLine};
+use rsipstack::sip::{self as rsip, Host};
+
+/// A parsed URI (rsipstack's type; parts are read through the functions below).
+pub use rsipstack::sip::Uri;
 use std::net::{IpAddr, SocketAddr};
 
 /// `;name=value` parameters in order; names lower-cased, values as written.
@@ -197,7 +203,7 @@ impl NameAddr {
 
     /// The URI, parsed.
     pub fn uri(&self) -> Result<Uri, String> {
-        rsip::parse_uri(&self.uri_text).map_err(|e| format!("bad URI: {}", e))
+        parse_uri(&self.uri_text).map_err(|e| format!("bad URI: {}", e))
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -237,6 +243,13 @@ pub fn uri_scheme(text: &str) -> Option<String> {
     Some(s.to_ascii_lowercase())
 }
 
+/// The URI grammar of vozbox: every URI whose parts are needed goes through here (today
+/// rsipstack's; `docs/sip-stack.md` says why and what replacing it would take).
+pub fn parse_uri(text: &str) -> Result<Uri, String> {
+    rsip::parse_uri(text).map_err(|e| e.to_string())
+}
+
+/// The user part, percent-decoded (None without one).
 pub fn uri_user(uri: &Uri) -> Option<String> {
     uri.auth.as_ref().map(|a| percent_decode(&a.user))
 }
@@ -287,6 +300,116 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Typed access to the header fields the services read, so that none of them parses header
+/// text itself.
+impl Message {
+    /// The Request-URI, parsed (None for a response or a URI that cannot be read). Read
+    /// as a name-addr without brackets: its `;` parameters are not part of it.
+    pub fn request_uri(&self) -> Option<Uri> {
+        let StartLine::Request { uri, .. } = &self.start else {
+            return None;
+        };
+        NameAddr::parse(uri).ok()?.uri().ok()
+    }
+
+    /// The Request-URI's user part, percent-decoded (None without one: a `tel:` URI has
+    /// its number where the grammar reads a host).
+    pub fn request_uri_user(&self) -> Option<String> {
+        uri_user(&self.request_uri()?)
+    }
+
+    /// The Request-URI's host, lower-cased.
+    pub fn request_uri_host(&self) -> Option<String> {
+        Some(uri_host(&self.request_uri()?))
+    }
+
+    /// The Content-Type as written (None when absent).
+    pub fn content_type(&self) -> Option<&str> {
+        self.get("Content-Type")
+    }
+
+    /// Whether the body is SDP: no Content-Type, or one starting `application/sdp`.
+    pub fn is_sdp(&self) -> bool {
+        self.content_type()
+            .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("application/sdp"))
+    }
+
+    /// Max-Forwards; None when absent or not a number (a request with a bad one was
+    /// refused by `validate`).
+    pub fn max_forwards(&self) -> Option<u32> {
+        self.get("Max-Forwards")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    }
+
+    /// The first header field of that name read as a name-addr (From, To, Contact …);
+    /// None when absent or unreadable.
+    pub fn name_addr(&self, name: &str) -> Option<NameAddr> {
+        NameAddr::parse(self.get(name)?).ok()
+    }
+
+    /// The top Via, read leniently (enough to match a response to its branch).
+    pub fn top_via(&self) -> Option<Via> {
+        first_via(self.get("Via")?).ok()
+    }
+}
+
+/// The top Via of a Via header value, leniently: enough to address a response even to a
+/// malformed request.
+pub fn first_via(v: &str) -> Result<Via, String> {
+    let first = split_commas(v).into_iter().next().ok_or("empty Via")?;
+    Via::parse_lenient(first)
+}
+
+/// The URI text with its user part replaced by `user` (a friend is called at the number
+/// dialled, at the address it registered). A splice of the text after the scheme and
+/// before the first `@`, not a parse: the rest is kept exactly as written.
+pub fn uri_with_user(uri: &str, user: &str) -> String {
+    let (scheme, rest) = match uri.split_once(':') {
+        Some(x) => x,
+        None => return uri.to_string(),
+    };
+    let hostpart = match rest.split_once('@') {
+        Some((_, h)) => h,
+        None => rest,
+    };
+    format!("{}:{}@{}", scheme, user, hostpart)
+}
+
+/// Who asks for credentials (RFC 3261 §22): a server (`401`, `WWW-Authenticate`, answered
+/// with `Authorization`) or a proxy (`407`, `Proxy-Authenticate`, `Proxy-Authorization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    Server,
+    Proxy,
+}
+
+impl Challenge {
+    /// The challenge a response with this status carries: `401` or `407`, else None.
+    pub fn of_status(code: u16) -> Option<Challenge> {
+        match code {
+            401 => Some(Challenge::Server),
+            407 => Some(Challenge::Proxy),
+            _ => None,
+        }
+    }
+
+    /// The header field carrying the challenge.
+    pub fn header(self) -> &'static str {
+        match self {
+            Challenge::Server => "WWW-Authenticate",
+            Challenge::Proxy => "Proxy-Authenticate",
+        }
+    }
+
+    /// The header field carrying the credentials that answer it.
+    pub fn credentials_header(self) -> &'static str {
+        match self {
+            Challenge::Server => "Authorization",
+            Challenge::Proxy => "Proxy-Authorization",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,9 +449,37 @@ mod tests {
         );
         assert_eq!(uri_scheme("<sip:a@b>"), None);
     }
+
+    #[test]
+    fn challenges() {
+        let www = Challenge::of_status(401).unwrap();
+        assert_eq!(
+            (www.header(), www.credentials_header()),
+            ("WWW-Authenticate", "Authorization")
+        );
+        let proxy = Challenge::of_status(407).unwrap();
+        assert_eq!(
+            (proxy.header(), proxy.credentials_header()),
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        );
+        assert_eq!(Challenge::of_status(403), None);
+    }
+
+    #[test]
+    fn user_splice() {
+        assert_eq!(
+            uri_with_user("sip:alice@10.0.0.1:5070;ob", "100"),
+            "sip:100@10.0.0.1:5070;ob"
+        );
+        assert_eq!(uri_with_user("sip:10.0.0.1", "100"), "sip:100@10.0.0.1");
+        assert_eq!(uri_with_user("nothing", "100"), "nothing");
+    }
 }
 
-/// The parts of a SIP URI that RFC 3261 §19.1.4 compares.
+/// The parts of a SIP URI that RFC 3261 §19.1.4 compares. Split here, not by `parse_uri`:
+/// rsipstack's grammar reads `sip:user;par=x@host` (RFC 4475 `semiuri`) as host `user`,
+/// and refuses extension `transport`/`method` values, which would change these answers
+/// (`docs/sip-stack.md`, "One URI grammar").
 struct UriParts {
     scheme: String,
     userinfo: String,
@@ -423,5 +574,15 @@ mod uri_equality {
             "sip:carol@chicago.com;newparam=5",
             "sip:carol@chicago.com;newparam=6"
         ));
+        // A ';' in the user part (RFC 4475 semiuri) and an extension transport.
+        assert!(uri_equal(
+            "sip:user;par=u%40example.net@example.com",
+            "sip:user;par=u%40example.net@EXAMPLE.com"
+        ));
+        assert!(!uri_equal(
+            "sip:user;par=u%40example.net@example.com",
+            "sip:user;par=v@example.com"
+        ));
+        assert!(!uri_equal("sip:a@b;transport=x-1", "sip:a@b;transport=x-2"));
     }
 }

@@ -456,6 +456,73 @@ mod tests {
         assert!(Message::parse(b"INVITE sip:a@b SIP/2.0\r\n").is_err());
     }
 
+    fn request(line: &str, headers: &str) -> Message {
+        let raw = format!("{}\r\n{}Content-Length: 0\r\n\r\n", line, headers);
+        Message::parse(raw.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn request_uri_parts() {
+        let m = request(
+            "INVITE sip:%2B3491%20555@Example.COM;user=phone SIP/2.0",
+            "",
+        );
+        assert_eq!(m.request_uri_user().as_deref(), Some("+3491 555"));
+        assert_eq!(m.request_uri_host().as_deref(), Some("example.com"));
+        let m = request("INVITE sips:bob@10.0.0.2:5061 SIP/2.0", "");
+        assert_eq!(m.request_uri_user().as_deref(), Some("bob"));
+        assert_eq!(m.request_uri_host().as_deref(), Some("10.0.0.2"));
+        // tel: has no user part in the grammar: the number reads as the host.
+        let m = request("INVITE tel:+34915550000;phone-context=x SIP/2.0", "");
+        assert_eq!(m.request_uri_user(), None);
+        assert_eq!(m.request_uri_host().as_deref(), Some("+34915550000"));
+        let m = request("INVITE sip:100@ SIP/2.0", "");
+        assert_eq!(m.request_uri_user(), None);
+        let r = Message::parse(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert!(r.request_uri().is_none());
+    }
+
+    #[test]
+    fn content_type_and_sdp() {
+        assert!(request("INVITE sip:a@b SIP/2.0", "").is_sdp());
+        assert_eq!(request("INVITE sip:a@b SIP/2.0", "").content_type(), None);
+        let m = request("INVITE sip:a@b SIP/2.0", "c: Application/SDP ; x=1\r\n");
+        assert!(m.is_sdp());
+        assert_eq!(m.content_type(), Some("Application/SDP ; x=1"));
+        let m = request("INVITE sip:a@b SIP/2.0", "Content-Type: text/plain\r\n");
+        assert!(!m.is_sdp());
+        assert!(!request("INVITE sip:a@b SIP/2.0", "Content-Type: sdp\r\n").is_sdp());
+    }
+
+    #[test]
+    fn max_forwards_values() {
+        assert_eq!(request("INVITE sip:a@b SIP/2.0", "").max_forwards(), None);
+        let m = request("INVITE sip:a@b SIP/2.0", "Max-Forwards:  0 \r\n");
+        assert_eq!(m.max_forwards(), Some(0));
+        let m = request("INVITE sip:a@b SIP/2.0", "Max-Forwards: abc\r\n");
+        assert_eq!(m.max_forwards(), None);
+        let m = request("INVITE sip:a@b SIP/2.0", "Max-Forwards: -1\r\n");
+        assert_eq!(m.max_forwards(), None);
+    }
+
+    #[test]
+    fn name_addr_and_top_via() {
+        let m = request(
+            "INVITE sip:a@b SIP/2.0",
+            "To: <sip:b@c>;tag=9\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bKx, SIP/2.0/TCP g\r\n",
+        );
+        assert_eq!(
+            m.name_addr("To")
+                .and_then(|n| n.tag().map(str::to_string))
+                .as_deref(),
+            Some("9")
+        );
+        assert!(m.name_addr("Contact").is_none());
+        let via = m.top_via().unwrap();
+        assert_eq!((via.host.as_str(), via.port), ("h", Some(5070)));
+        assert_eq!(via.branch(), Some("z9hG4bKx"));
+    }
+
     #[test]
     fn split_commas_respects_quotes_and_brackets() {
         let v = r#""a, b" <sip:x@y;p=1,2>, <sip:z@w>"#;

@@ -1,7 +1,7 @@
 //! The checks every request passes before a service sees it: the answers the stack owes
 //! (400, 416, 420, 501, 505) decided in one place, as data.
 
-use super::headers::{uri_scheme, NameAddr, Via};
+use super::headers::{parse_uri, uri_scheme, NameAddr, Via};
 use super::message::Message;
 
 /// Methods vozbox understands (it may still refuse some of them with 405).
@@ -47,13 +47,7 @@ impl Reject {
 }
 
 /// The top Via, leniently: enough to address a response even to a malformed request.
-pub fn first_via(v: &str) -> Result<Via, String> {
-    let first = super::message::split_commas(v)
-        .into_iter()
-        .next()
-        .ok_or("empty Via")?;
-    Via::parse_lenient(first)
-}
+pub use super::headers::first_via;
 
 /// What the checks parsed, kept so that nothing downstream parses it again.
 #[derive(Debug, Clone)]
@@ -168,7 +162,7 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
                     "angle brackets in Request-URI",
                 ));
             }
-            rsipstack::sip::parse_uri(uri)
+            parse_uri(uri)
                 .map_err(|e| Reject::new(400, "Bad Request", format!("Request-URI: {}", e)))?;
             if uri.contains('?') {
                 return Err(Reject::new(400, "Bad Request", "headers in Request-URI"));
