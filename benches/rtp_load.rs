@@ -12,6 +12,10 @@
 //! and the relay's CPU per call and per relayed packet (utime+stime of RELAY_PID over the
 //! run). `benches/media_load.sh` drives it.
 //!
+//! Every caller's end sends from RTP_A_IP (127.0.0.3, where `benches/media_load.sh`'s SIPp
+//! caller signals from), every callee's from RTP_B_IP (127.0.0.2, its SIPp callee): the
+//! relay's strict sources accept a party's media only from its SDP address or its SIP IP.
+//!
 //! The generator must cost little, or it is what is measured: the call ends share SOCKETS
 //! sockets (16 by default; to the relay each relay port still has one peer, which it
 //! latches onto), SENDERS threads (1) send what is due by a schedule (the ends' phases
@@ -154,7 +158,8 @@ fn main() {
     };
     let secs: u64 = secs.parse().unwrap_or(10);
     let arg = |i: usize, d: usize| args.get(i).and_then(|t| t.parse().ok()).unwrap_or(d).max(1);
-    let (senders, nsocks) = (arg(3, 1), arg(4, 16));
+    // an even count: callers' ends use the even sockets, callees' the odd ones
+    let (senders, nsocks) = (arg(3, 1), arg(4, 16).div_ceil(2) * 2);
     let batch = Duration::from_micros(args.get(5).and_then(|t| t.parse().ok()).unwrap_or(200));
     let pairs: Vec<(u16, u16)> = std::fs::read_to_string(file)
         .unwrap_or_default()
@@ -164,9 +169,14 @@ fn main() {
             Some((it.next()??, it.next()??))
         })
         .collect();
+    // Each end sends from its party's SIP address (the relay's strict sources accept media
+    // only from a party's SDP address or the IP its SIP comes from).
+    let ip = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
+    let (a_ip, b_ip) = (ip("RTP_A_IP", "127.0.0.3"), ip("RTP_B_IP", "127.0.0.2"));
     let socks: Vec<UdpSocket> = (0..nsocks)
-        .map(|_| {
-            let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        .map(|i| {
+            let at = if i % 2 == 0 { &a_ip } else { &b_ip };
+            let s = UdpSocket::bind((at.as_str(), 0)).expect("bind");
             let _ = socket2::SockRef::from(&s).set_recv_buffer_size(8 << 20);
             s
         })

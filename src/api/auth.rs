@@ -42,6 +42,7 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
+#[derive(PartialEq, Eq)]
 enum Verdict {
     Missing,
     Wrong,
@@ -126,10 +127,13 @@ pub async fn require(
     next: Next,
 ) -> Response {
     let ip = peer.remote.ip();
-    if auth.bans.is_banned(ip) {
+    // A valid credential always passes (a 256-bit token cannot be guessed): an address
+    // that failed too often is refused only what would be checked again.
+    let verdict = auth.verdict(req.headers());
+    if verdict != Verdict::Valid && auth.bans.is_banned(ip) {
         return throttled(&auth.bans);
     }
-    match auth.verdict(req.headers()) {
+    match verdict {
         Verdict::Valid => next.run(req).await,
         Verdict::Missing => error(
             StatusCode::UNAUTHORIZED,

@@ -42,7 +42,8 @@ pub enum ForkState {
     /// A provisional response came.
     Proceeding,
     /// We sent CANCEL (after a provisional); the INVITE's final response is awaited.
-    Cancelling,
+    /// `answered`: the CANCEL got its own 200 (it is no longer resent, RFC 3261 §17.1.2).
+    Cancelling { answered: bool },
     /// Answered with 2xx (the winner, or a late 2xx that was hung up); `ack` is our ACK,
     /// sent again if the 2xx is retransmitted (None: the winner's ACK waits for the
     /// caller's, which carries the answer to a late offer).
@@ -56,7 +57,7 @@ impl ForkState {
     pub fn waiting(&self) -> bool {
         matches!(
             self,
-            ForkState::Calling { .. } | ForkState::Proceeding | ForkState::Cancelling
+            ForkState::Calling { .. } | ForkState::Proceeding | ForkState::Cancelling { .. }
         )
     }
 }
@@ -208,6 +209,8 @@ pub struct Limits {
 pub enum Event {
     /// A response to the INVITE of branch `index` (Via branch matched).
     ForkResponse { index: usize, msg: Message },
+    /// The 200 to the CANCEL of branch `index`.
+    CancelAnswered { index: usize },
     /// A response to a request of ours inside the call on `side` (top Via `branch`).
     Response {
         side: Side,
@@ -261,8 +264,10 @@ pub struct Call {
     pub relay: Option<Relay>,
     /// Voice notifications, when the caller's client wants them.
     pub notices: Option<Notices>,
-    /// The caller is hearing why the call failed; the final response comes after.
+    /// The caller is hearing why the call failed (since this instant); the final response
+    /// comes after.
     pub notifying: bool,
+    pub notified_at: Option<Instant>,
     /// The final response (code, reason, disposition) owed when the notification ends.
     pub notified: Option<(u16, String, String)>,
     /// The cause a refusal tells (else the final code's: `fork::cause_of_code`).
@@ -303,6 +308,7 @@ impl Call {
             relay: None,
             notices: None,
             notifying: false,
+            notified_at: None,
             notified: None,
             cause: None,
             retrans: Vec::new(),
@@ -314,11 +320,18 @@ impl Call {
         match event {
             Event::ForkResponse { index, msg } => self.fork_response(now, index, &msg, out),
             Event::Response { side, branch, msg } => {
-                self.pending_response(now, side, &branch, &msg, out)
+                self.pending_response(side, &branch, &msg, out)
             }
             Event::Ack(inc) => self.on_ack(&inc, out),
             Event::Cancel(inc) => self.on_cancel(now, &inc, out),
             Event::Request(inc) => self.on_request(now, inc, out),
+            Event::CancelAnswered { index } => {
+                if let Some(f) = self.forks.get_mut(index) {
+                    if f.state == (ForkState::Cancelling { answered: false }) {
+                        f.state = ForkState::Cancelling { answered: true };
+                    }
+                }
+            }
             Event::Timeout => self.on_timeout(now, out),
             Event::BranchesLost(lost) => self.branches_lost(now, &lost, out),
             Event::MediaIdle => {
@@ -331,6 +344,8 @@ impl Call {
             Event::PlaybackDone => self.playback_done(now, out),
             Event::HangUp => match self.phase {
                 Phase::Ringing => {
+                    // An operator's hang-up is not explained to the caller.
+                    self.notices = None;
                     self.cancel_forks(now, None, out);
                     self.fail(now, 480, "Temporarily Unavailable", "hung_up", out);
                 }
@@ -387,8 +402,10 @@ impl Call {
                 .winner()
                 .or_else(|| {
                     self.forks.iter().position(|f| {
-                        matches!(f.state, ForkState::Proceeding | ForkState::Cancelling)
-                            && f.leg.remote_tag.is_some()
+                        matches!(
+                            f.state,
+                            ForkState::Proceeding | ForkState::Cancelling { .. }
+                        ) && f.leg.remote_tag.is_some()
                     })
                 })
                 .map(Side::B),
@@ -397,9 +414,9 @@ impl Call {
         }
     }
 
-    /// Whether every branch has failed.
+    /// Whether no branch can answer any more (failed, or a late 2xx hung up).
     pub fn all_failed(&self) -> bool {
-        self.forks.iter().all(|f| f.state == ForkState::Failed)
+        self.forks.iter().all(|f| !f.state.waiting())
     }
 
     /// Keeps the better of two final failures (RFC 3261 §16.7: 6xx first, then the lowest

@@ -196,6 +196,7 @@ impl Call {
             (Side::B(i), _) => {
                 // A branch that is not the call hangs up its early dialog.
                 self.forks[i].state = ForkState::Failed;
+                self.fail_if_all_failed(now, 480, "Temporarily Unavailable", None, out);
             }
             _ => {}
         }
@@ -204,7 +205,6 @@ impl Call {
     /// A response to a request we relayed (or sent ourselves) inside the call.
     pub(super) fn pending_response(
         &mut self,
-        _now: Instant,
         side: Side,
         branch: &str,
         msg: &Message,

@@ -155,7 +155,7 @@ impl Call {
             ForkState::Calling { .. } => f.state = ForkState::Proceeding,
             _ => {}
         }
-        if code == 100 || !ringing || f.state == ForkState::Cancelling {
+        if code == 100 || !ringing || matches!(f.state, ForkState::Cancelling { .. }) {
             return;
         }
         if let Some(tag) = to_tag(msg) {
@@ -173,13 +173,12 @@ impl Call {
 
     fn answered(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
         let (code, reason) = status(msg);
-        let winner = self.winner();
         let cancelled;
         {
             let f = &mut self.forks[i];
             cancelled = matches!(
                 f.state,
-                ForkState::Cancelling | ForkState::Calling { cancel_owed: true }
+                ForkState::Cancelling { .. } | ForkState::Calling { cancel_owed: true }
             );
             match &f.state {
                 // A retransmitted 2xx: our ACK got lost.
@@ -188,7 +187,6 @@ impl Call {
                 }
                 // Retransmitted while the caller's ACK (with the late answer) is awaited.
                 ForkState::Answered { ack: None } => return,
-                _ if winner == Some(i) => return,
                 _ => {}
             }
             f.leg.remote_tag = to_tag(msg);
@@ -208,6 +206,8 @@ impl Call {
             };
             out.send(&f.leg.dest, ack);
             self.hang_up(now, Side::B(i), out);
+            // (the last branch that could answer: the caller gets the best failure)
+            self.fail_if_all_failed(now, 500, "Server Internal Error", None, out);
             return;
         }
         self.phase = Phase::Answered {
@@ -306,7 +306,8 @@ impl Call {
         disp: Option<&str>,
         out: &mut Actions,
     ) {
-        if self.all_failed() && self.phase == Phase::Ringing {
+        // (while the caller hears a notification, its final response is already owed)
+        if self.all_failed() && self.phase == Phase::Ringing && !self.notifying {
             let (code, reason) = self.best.clone().unwrap_or((code, reason.to_string()));
             let disp = disp.unwrap_or(disposition(code)).to_string();
             self.fail(now, code, &reason, &disp, out);
@@ -320,7 +321,7 @@ impl Call {
         if self.phase != Phase::Ringing {
             return;
         }
-        if !self.notifying && self.notify(code, reason, disp, out) {
+        if !self.notifying && self.notify(now, code, reason, disp, out) {
             return;
         }
         let r = response(&self.a_invite, code, reason, &self.a.local_tag);
@@ -332,7 +333,14 @@ impl Call {
 
     /// Starts the notification of a failed call: 183 with SDP from the relay, the
     /// locution. False when none applies or it cannot be played (no relay, no G.711).
-    fn notify(&mut self, code: u16, reason: &str, disp: &str, out: &mut Actions) -> bool {
+    fn notify(
+        &mut self,
+        now: Instant,
+        code: u16,
+        reason: &str,
+        disp: &str,
+        out: &mut Actions,
+    ) -> bool {
         if self.info.direction == super::call::Direction::Inbound {
             return false;
         }
@@ -362,6 +370,7 @@ impl Call {
         self.reply_a(early, None, out);
         out.push(Action::Play { prompt, pt });
         self.notifying = true;
+        self.notified_at = Some(now);
         self.notified = Some((code, reason.to_string(), disp.to_string()));
         true
     }
@@ -387,7 +396,7 @@ impl Call {
     /// final response (or the call is forgotten).
     fn send_cancel(&mut self, now: Instant, i: usize, out: &mut Actions) {
         let f = &mut self.forks[i];
-        f.state = ForkState::Cancelling;
+        f.state = ForkState::Cancelling { answered: false };
         let bytes = Arc::new(f.leg.cancel(&f.ruri, &f.branch, f.cseq).to_bytes());
         let (dest, branch) = (f.leg.dest.clone(), f.branch.clone());
         out.send(&dest, bytes.clone());

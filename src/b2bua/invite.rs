@@ -242,15 +242,7 @@ impl B2bua {
         a_invite: (Message, crate::sip::headers::Via, Flow, Option<String>),
         info: Info,
     ) -> Call {
-        let notices = {
-            let snap = self.snapshot.load();
-            snap.client(&info.client)
-                .filter(|c| c.voice_notifications)
-                .map(|c| Notices {
-                    prompts: self.media.prompts.clone(),
-                    language: c.language.clone(),
-                })
-        };
+        let notices = self.notices_for(&info.client);
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -270,6 +262,17 @@ impl B2bua {
         call
     }
 
+    /// The voice notifications of a client that wants them.
+    pub(super) fn notices_for(&self, client: &str) -> Option<Notices> {
+        let snap = self.snapshot.load();
+        snap.client(client)
+            .filter(|c| c.voice_notifications)
+            .map(|c| Notices {
+                prompts: self.media.prompts.clone(),
+                language: c.language.clone(),
+            })
+    }
+
     /// Enters a new call in the map under every leg's Call-ID and hands it to `first` (the
     /// core). False when a call with the caller's Call-ID is there already (set up twice at
     /// once: the first one wins, the second gets 482).
@@ -284,17 +287,19 @@ impl B2bua {
         let cell = Arc::new(CallCell::new(call, media));
         // Into the map before the call is locked: a map shard lock is never taken while a
         // call lock is held (the listing takes them the other way round).
-        match self.calls.entry(a_id) {
-            dashmap::Entry::Occupied(_) => {
-                let slot = cell.lock();
-                let c = &slot.call;
-                let r = response(&c.a_invite, 482, "Loop Detected", &to_tag(&c.a_invite));
-                self.out.send(&c.a_via, &c.a_flow, r, c.a_key.as_deref());
-                return false;
-            }
+        let entered = match self.calls.entry(a_id) {
+            dashmap::Entry::Occupied(_) => false,
             dashmap::Entry::Vacant(v) => {
                 v.insert(cell.clone());
+                true
             }
+        };
+        if !entered {
+            let slot = cell.lock();
+            let c = &slot.call;
+            let r = response(&c.a_invite, 482, "Loop Detected", &to_tag(&c.a_invite));
+            self.out.send(&c.a_via, &c.a_flow, r, c.a_key.as_deref());
+            return false;
         }
         for id in b_ids {
             self.calls.insert(id, cell.clone());

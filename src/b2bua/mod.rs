@@ -241,8 +241,9 @@ impl B2bua {
     }
 }
 
-/// Which event a response to a request of ours inside call `c` is: a branch INVITE's, or
-/// one relayed or sent inside a dialog (a CANCEL's own response changes nothing).
+/// Which event a response to a request of ours inside call `c` is: a branch INVITE's, the
+/// 200 to a branch's CANCEL (it stops the CANCEL's retransmission), or one relayed or sent
+/// inside a dialog.
 fn response_event(c: &call::Call, msg: Message, via: &Via) -> Option<Event> {
     let side = c.side_of(msg.call_id().unwrap_or(""))?;
     let (_, method) = msg.cseq()?;
@@ -252,7 +253,10 @@ fn response_event(c: &call::Call, msg: Message, via: &Via) -> Option<Event> {
             return Some(Event::ForkResponse { index, msg });
         }
         if method == "CANCEL" {
-            return None;
+            // the CANCEL's own 200 (a final failure of it changes nothing)
+            let ok = (200..300).contains(&fork::status(&msg).0);
+            return (ok && c.forks.get(index).is_some_and(|f| f.branch == branch))
+                .then_some(Event::CancelAnswered { index });
         }
     }
     Some(Event::Response { side, branch, msg })

@@ -27,6 +27,12 @@ impl B2bua {
         (code, reason, disp): (u16, &str, &str),
         cause: Cause,
     ) -> bool {
+        let wanted = self
+            .notices_for(&info.client)
+            .is_some_and(|n| n.get(cause).is_some());
+        if !wanted || inc.msg.body.is_empty() {
+            return false;
+        }
         let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);
         let mut call = self.new_call(
             a,
@@ -38,13 +44,6 @@ impl B2bua {
             ),
             info.clone(),
         );
-        let wanted = call
-            .notices
-            .as_ref()
-            .is_some_and(|n| n.get(cause).is_some());
-        if !wanted || inc.msg.body.is_empty() {
-            return false;
-        }
         let session = match self.open_media(&info.client) {
             Ok(s) => s,
             Err(e) => {
@@ -59,8 +58,10 @@ impl B2bua {
         let reason = reason.to_string();
         let disp = disp.to_string();
         call.cause = Some(cause);
+        // (a call with this Call-ID set up at the same moment: `enter` answered 482)
         self.enter(call, Some(session), move |c, now, out| {
             c.fail(now, code, &reason, &disp, out)
-        })
+        });
+        true
     }
 }

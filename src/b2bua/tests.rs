@@ -61,17 +61,14 @@ const SDP: &str =
 
 /// alice's INVITE (with an offer, or none: a late offer).
 fn invite(offer: bool) -> String {
-    let body = if offer {
-        SDP.replace('\n', "\r\n")
-    } else {
-        String::new()
-    };
+    // (`parse` turns every line end into CRLF: the length counts them so)
+    let body = if offer { SDP } else { "" };
     format!(
         "INVITE sip:101@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKa1;rport\n\
          From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>\nCall-ID: c1\n\
          CSeq: 1 INVITE\nContact: <sip:100@{ALICE}>\nMax-Forwards: 70\n\
          Content-Type: application/sdp\nContent-Length: {}\n\n{}",
-        body.len(),
+        body.len() + body.matches('\n').count(),
         body
     )
 }
@@ -391,7 +388,10 @@ fn a_lost_cancel_is_retransmitted_then_the_branch_given_up() {
     // branch 1 wins; branch 0 is cancelled, and its CANCEL is never answered
     lab.branch_says(0.2, 1, 200, "OK");
     lab.alice_acks(0.3);
-    assert_eq!(lab.call.forks[0].state, ForkState::Cancelling);
+    assert_eq!(
+        lab.call.forks[0].state,
+        ForkState::Cancelling { answered: false }
+    );
     let run = lab.run(40.0);
     // CANCEL again at T1 doubling, capped at T2 (a non-INVITE request)
     let resent = times_of(&run, "CANCEL");
@@ -407,7 +407,10 @@ fn an_ended_call_stops_retransmitting_when_it_is_forgotten() {
     let (mut lab, _) = Lab::simple();
     lab.branch_says(0.1, 0, 180, "Ringing");
     lab.at(0.2, Event::HangUp);
-    assert_eq!(lab.call.forks[0].state, ForkState::Cancelling);
+    assert_eq!(
+        lab.call.forks[0].state,
+        ForkState::Cancelling { answered: false }
+    );
     let run = lab.run(40.0);
     // the CANCEL is resent while the ended call lingers (5 s), then it is forgotten
     assert_eq!(times_of(&run, "CANCEL"), [0.7, 1.7, 3.7]);
@@ -627,4 +630,90 @@ fn a_late_offer_travels_in_the_ack() {
         !message(&got[0]).unwrap().body.is_empty(),
         "the ACK has no answer"
     );
+}
+
+/// A call whose client wants voice notifications (the shipped sounds), with a relay.
+fn notifying_call(limits: Limits) -> Lab {
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, limits);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds");
+    let (prompts, _) = crate::media::prompts::Prompts::load(&dir);
+    lab.call.notices = Some(super::call::Notices {
+        prompts: std::sync::Arc::new(prompts),
+        language: "en".into(),
+    });
+    lab.call.relay = Some(super::call::Relay {
+        a: addr("127.0.0.1:20000"),
+        b: addr("127.0.0.1:20002"),
+    });
+    lab
+}
+
+#[test]
+fn a_notification_is_not_cut_off_by_the_no_answer_limit() {
+    let limits = Limits {
+        no_answer: Duration::from_secs(10),
+        ..LIMITS
+    };
+    let mut lab = notifying_call(limits);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let got = lab.branch_says(9.5, 0, 486, "Busy Here");
+    // the caller hears "busy" first: 183 and the locution, no final response yet
+    assert_eq!(whats(&got), ["ACK", "other", "183", "other"]);
+    assert!(matches!(got[3], Action::Play { .. }));
+    let run = lab.run(30.0);
+    assert!(
+        run.iter().all(|(_, a)| !matches!(message(a).map(|m| m.start), Some(StartLine::Response { code, .. }) if code >= 300)),
+        "a final response during the notification: {:?}",
+        run.iter().map(|(t, a)| (*t, what(a))).collect::<Vec<_>>()
+    );
+    // its end brings the final response the notification owed: 486, busy
+    let got = lab.at(31.0, Event::PlaybackDone);
+    assert_eq!(whats(&got), ["486", "ended", "media stop", "CDR busy 486"]);
+}
+
+#[test]
+fn an_operator_hang_up_while_ringing_is_not_explained() {
+    let mut lab = notifying_call(LIMITS);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let got = lab.at(1.0, Event::HangUp);
+    assert_eq!(
+        whats(&got),
+        ["CANCEL", "480", "ended", "media stop", "CDR hung_up 480"]
+    );
+}
+
+#[test]
+fn a_6xx_whose_sibling_answers_our_cancel_with_2xx_still_fails_the_call() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call(targets, true, LIMITS);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    lab.branch_says(0.1, 1, 180, "Ringing");
+    // branch 0 declines everywhere: branch 1 is cancelled ...
+    let got = lab.branch_says(0.5, 0, 603, "Decline");
+    assert_eq!(whats(&got), ["ACK", "CANCEL"]);
+    // ... but answers before our CANCEL: ACK and BYE it, and alice gets the 603 now
+    let got = lab.branch_says(0.6, 1, 200, "OK");
+    assert_eq!(whats(&got)[..3], ["ACK", "BYE", "603"]);
+    assert!(lab.call.is_ended());
+}
+
+#[test]
+fn the_cancels_own_200_stops_its_retransmission() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call(targets, true, LIMITS);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    lab.branch_says(0.2, 1, 200, "OK");
+    lab.alice_acks(0.3);
+    lab.at(0.4, Event::CancelAnswered { index: 0 });
+    assert_eq!(
+        lab.call.forks[0].state,
+        ForkState::Cancelling { answered: true }
+    );
+    let run = lab.run(40.0);
+    assert!(
+        times_of(&run, "CANCEL").is_empty(),
+        "CANCEL resent after its 200"
+    );
+    // the INVITE's final response never came: given up at 64·T1
+    assert_eq!(lab.call.forks[0].state, ForkState::Failed);
 }

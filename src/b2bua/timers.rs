@@ -23,6 +23,9 @@ pub const GIVE_UP: Duration = Duration::from_secs(32);
 /// Later stragglers (a peer retransmitting because our ACK was lost) are ignored and end
 /// on the peer's own timers; retransmitted requests are answered by the transaction memory.
 pub const LINGER: Duration = Duration::from_secs(5);
+/// The longest a voice notification may hold the caller's final response (a locution is a
+/// few seconds; this bounds a playback that never reports its end).
+pub const NOTICE_MAX: Duration = Duration::from_secs(60);
 
 /// What a retransmission waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +94,11 @@ impl Call {
     /// answer or maximum duration limit, or the end of lingering.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let limit = match self.phase {
-            Phase::Ringing => self.started + self.limits.no_answer,
+            // A caller hearing why the call failed is not cut off by the no-answer limit.
+            Phase::Ringing => match self.notified_at {
+                Some(at) => at + NOTICE_MAX,
+                None => self.started + self.limits.no_answer,
+            },
             Phase::Answered { at, .. } => at + self.limits.max_duration,
             Phase::Ended { at } => at + LINGER,
         };
@@ -122,8 +129,8 @@ impl Call {
             }
             Wait::Cancel { index, branch } => match self.forks.get(*index) {
                 Some(f) if &f.branch == branch => {
-                    let on = f.state == ForkState::Cancelling;
-                    (on, on)
+                    let on = matches!(f.state, ForkState::Cancelling { .. });
+                    (on, f.state == (ForkState::Cancelling { answered: false }))
                 }
                 _ => (false, false),
             },
@@ -172,7 +179,13 @@ impl Call {
             self.timed_out(now, &wait, out);
         }
         match self.phase {
-            Phase::Ringing if now >= self.started + self.limits.no_answer => {
+            Phase::Ringing if self.notified_at.is_some_and(|at| now >= at + NOTICE_MAX) => {
+                // a notification that never ended: the final response it owes
+                if let Some((code, reason, disp)) = self.notified.take() {
+                    self.fail(now, code, &reason, &disp, out);
+                }
+            }
+            Phase::Ringing if !self.notifying && now >= self.started + self.limits.no_answer => {
                 self.cancel_forks(now, None, out);
                 self.fail(now, 480, "Temporarily Unavailable", "no_answer", out);
             }
@@ -228,6 +241,7 @@ impl Call {
                 if let Some(f) = self.forks.get_mut(*index) {
                     f.state = ForkState::Failed;
                 }
+                self.fail_if_all_failed(now, 408, "Request Timeout", Some("no_answer"), out);
             }
         }
     }

@@ -58,7 +58,10 @@ struct PeerState {
 impl PeerState {
     /// Whether `src` is the party's: its SDP address exactly, or its SIP IP.
     fn belongs(&self, src: SocketAddr) -> bool {
-        self.advertised == Some(src) || self.signalling == Some(src.ip().to_canonical())
+        // (a dual-stack socket reports an IPv4 source as IPv4-mapped IPv6)
+        let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        self.advertised.map(canonical) == Some(canonical(src))
+            || self.signalling == Some(src.ip().to_canonical())
     }
 }
 
