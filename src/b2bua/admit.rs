@@ -6,7 +6,7 @@
 
 use super::authn::Caller;
 use super::call::{Direction, Info};
-use super::record::{route_client, route_label};
+use super::record::{route_client, route_label, Disposition};
 use super::target::{Nowhere, Presentation};
 use crate::media::prompts::Cause;
 use crate::model::Snapshot;
@@ -19,7 +19,7 @@ pub enum Admission {
     Refuse {
         code: u16,
         reason: &'static str,
-        disposition: &'static str,
+        disposition: Disposition,
         cause: Option<Cause>,
     },
     /// An extension that plays a locution.
@@ -119,7 +119,7 @@ pub fn admit(
         Route::Refused(r) => Admission::Refuse {
             code: r.code(),
             reason: r.reason(),
-            disposition: r.cause(),
+            disposition: Disposition::Refused(r),
             cause: Some(match r {
                 Refusal::AclDenied => Cause::NotAllowed,
                 Refusal::CannotBeBilled => Cause::CannotBeBilled,
@@ -131,7 +131,7 @@ pub fn admit(
         Route::Service { .. } | Route::Unsupported { .. } => Admission::Refuse {
             code: 501,
             reason: "Not Implemented",
-            disposition: "unsupported",
+            disposition: Disposition::Unsupported,
             cause: None,
         },
         Route::Locution { client, name } => Admission::Locution { client, name },
@@ -150,10 +150,15 @@ pub fn nowhere(n: Nowhere, trunk: bool) -> Admission {
         Nowhere::NotRegistered => (
             480,
             "Temporarily Unavailable",
-            "not_registered",
+            Disposition::NotRegistered,
             Cause::NotAvailable,
         ),
-        Nowhere::Unreachable => (503, "Service Unavailable", "unreachable", Cause::Failed),
+        Nowhere::Unreachable => (
+            503,
+            "Service Unavailable",
+            Disposition::Unreachable,
+            Cause::Failed,
+        ),
     };
     Admission::Refuse {
         code,
@@ -263,7 +268,7 @@ user = "bob"
             Admission::Refuse {
                 code: 403,
                 reason: "Forbidden by Call ACL",
-                disposition: "acl_denied",
+                disposition: Disposition::Refused(Refusal::AclDenied),
                 cause: Some(Cause::NotAllowed),
             }
         );

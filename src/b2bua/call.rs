@@ -11,6 +11,7 @@
 
 use super::actions::{Action, Actions};
 use super::leg::Leg;
+use super::record::Disposition;
 use super::timers::Retrans;
 use super::Incoming;
 use crate::media::prompts::{Cause, Prompt, Prompts};
@@ -269,7 +270,7 @@ pub struct Call {
     pub notifying: bool,
     pub notified_at: Option<Instant>,
     /// The final response (code, reason, disposition) owed when the notification ends.
-    pub notified: Option<(u16, String, String)>,
+    pub notified: Option<(u16, String, Disposition)>,
     /// The cause a refusal tells (else the final code's: `fork::cause_of_code`).
     pub cause: Option<Cause>,
     /// What is retransmitted or awaited, each with its RFC 3261 timers.
@@ -338,7 +339,7 @@ impl Call {
                 if matches!(self.phase, Phase::Answered { .. }) {
                     tracing::info!("call {}: no media; hanging up", self.id);
                     self.hang_up_both(now, out);
-                    self.end(now, "media_timeout", 200, None, out);
+                    self.end(now, Disposition::MediaTimeout, 200, None, out);
                 }
             }
             Event::PlaybackDone => self.playback_done(now, out),
@@ -347,11 +348,17 @@ impl Call {
                     // An operator's hang-up is not explained to the caller.
                     self.notices = None;
                     self.cancel_forks(now, None, out);
-                    self.fail(now, 480, "Temporarily Unavailable", "hung_up", out);
+                    self.fail(
+                        now,
+                        480,
+                        "Temporarily Unavailable",
+                        Disposition::HungUp,
+                        out,
+                    );
                 }
                 Phase::Answered { .. } => {
                     self.hang_up_both(now, out);
-                    self.end(now, "hung_up", 200, None, out);
+                    self.end(now, Disposition::HungUp, 200, None, out);
                 }
                 Phase::Ended { .. } => {}
             },
@@ -454,12 +461,12 @@ impl Call {
         if self.notifying {
             // The notification told the caller why: now the final response.
             if let Some((code, reason, disp)) = self.notified.take() {
-                self.fail(now, code, &reason, &disp, out);
+                self.fail(now, code, &reason, disp, out);
             }
         } else if matches!(self.phase, Phase::Answered { winner: None, .. }) {
             // A locution answered by vozbox: it hangs up when the locution ends.
             self.hang_up(now, Side::A, out);
-            self.end(now, "answered", 200, None, out);
+            self.end(now, Disposition::Answered, 200, None, out);
         }
     }
 }

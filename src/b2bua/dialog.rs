@@ -5,6 +5,7 @@
 use super::actions::{Action, Actions};
 use super::call::{Call, ForkState, Method, Origin, Pending, Phase, Side};
 use super::fork::{contact_uri, status};
+use super::record::Disposition;
 use super::timers::Wait;
 use super::Incoming;
 use crate::sip::message::{HeaderField, Message};
@@ -61,7 +62,7 @@ impl Call {
         out.push(answer(inc, 200, "OK", &self.a.local_tag));
         if self.phase == Phase::Ringing {
             self.cancel_forks(now, None, out);
-            self.fail(now, 487, "Request Terminated", "cancelled", out);
+            self.fail(now, 487, "Request Terminated", Disposition::Cancelled, out);
         }
     }
 
@@ -179,7 +180,7 @@ impl Call {
             (Side::A, Phase::Ringing) => {
                 // A BYE before the answer: the caller gave up.
                 self.cancel_forks(now, None, out);
-                self.fail(now, 487, "Request Terminated", "cancelled", out);
+                self.fail(now, 487, "Request Terminated", Disposition::Cancelled, out);
             }
             // The caller, or the branch that answered, hangs up (a call that plays a
             // locution has no branch at all).
@@ -187,11 +188,11 @@ impl Call {
                 if let Some(w) = winner {
                     self.hang_up(now, Side::B(w), out);
                 }
-                self.end(now, "answered", 200, Some(ok), out);
+                self.end(now, Disposition::Answered, 200, Some(ok), out);
             }
             (Side::B(i), Phase::Answered { .. }) if winner == Some(i) => {
                 self.hang_up(now, Side::A, out);
-                self.end(now, "answered", 200, Some(ok), out);
+                self.end(now, Disposition::Answered, 200, Some(ok), out);
             }
             (Side::B(i), _) => {
                 // A branch that is not the call hangs up its early dialog.

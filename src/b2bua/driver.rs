@@ -204,11 +204,11 @@ impl B2bua {
         &self,
         call_id: &str,
         mut info: super::call::Info,
-        disposition: &str,
+        disposition: super::record::Disposition,
         code: u16,
         now: u64,
     ) {
-        info.disposition = disposition.to_string();
+        info.disposition = disposition.as_str().to_string();
         info.code = code;
         self.write_cdr(super::record::cdr(call_id, info, now), None);
     }

@@ -7,7 +7,7 @@ use super::actions::{Action, Actions};
 use super::call::{Call, ForkState, Phase, Side};
 use super::leg::{self, build_invite, Leg};
 use super::media::add_body;
-use super::record::disposition;
+use super::record::Disposition;
 use super::timers::Wait;
 use crate::media::{sdp, Facing};
 use crate::sip::headers::Challenge;
@@ -303,21 +303,28 @@ impl Call {
         now: Instant,
         code: u16,
         reason: &str,
-        disp: Option<&str>,
+        disp: Option<Disposition>,
         out: &mut Actions,
     ) {
         // (while the caller hears a notification, its final response is already owed)
         if self.all_failed() && self.phase == Phase::Ringing && !self.notifying {
             let (code, reason) = self.best.clone().unwrap_or((code, reason.to_string()));
-            let disp = disp.unwrap_or(disposition(code)).to_string();
-            self.fail(now, code, &reason, &disp, out);
+            let disp = disp.unwrap_or(Disposition::of_code(code));
+            self.fail(now, code, &reason, disp, out);
         }
     }
 
     /// Answers the caller with a final failure and ends the call; a caller of a client
     /// with voice notifications hears why first (the final response comes when the
     /// locution ends: `Event::PlaybackDone`).
-    pub fn fail(&mut self, now: Instant, code: u16, reason: &str, disp: &str, out: &mut Actions) {
+    pub fn fail(
+        &mut self,
+        now: Instant,
+        code: u16,
+        reason: &str,
+        disp: Disposition,
+        out: &mut Actions,
+    ) {
         if self.phase != Phase::Ringing {
             return;
         }
@@ -338,7 +345,7 @@ impl Call {
         now: Instant,
         code: u16,
         reason: &str,
-        disp: &str,
+        disp: Disposition,
         out: &mut Actions,
     ) -> bool {
         if self.info.direction == super::call::Direction::Inbound {
@@ -371,7 +378,7 @@ impl Call {
         out.push(Action::Play { prompt, pt });
         self.notifying = true;
         self.notified_at = Some(now);
-        self.notified = Some((code, reason.to_string(), disp.to_string()));
+        self.notified = Some((code, reason.to_string(), disp));
         true
     }
 

@@ -7,6 +7,7 @@ use super::authn::{self, Caller};
 use super::call::{Call, Fork, Info, Limits, Notices, Relay};
 use super::driver::CallCell;
 use super::leg::{Dest, Leg};
+use super::record::Disposition;
 use super::target::{Lookup, Target};
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
@@ -172,7 +173,7 @@ impl B2bua {
         let late_offer = msg.body.is_empty();
         // The relay: a port pair facing each side, from the client's relay set.
         let session = self.open_media(&info.client);
-        let refuse = |code: u16, reason: &str, disp: &str, info: Info| {
+        let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
             let r = response(&msg, code, reason, &to_tag(&msg));
             self.out.send(&checked.via, &flow, r, key.as_deref());
             self.record(&call_id, info, disp, code, now_secs());
@@ -181,7 +182,7 @@ impl B2bua {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("INVITE {}: {}", call_id, e);
-                return refuse(503, "Service Unavailable", "no_media_ports", info);
+                return refuse(503, "Service Unavailable", Disposition::NoMediaPorts, info);
             }
         };
         // The caller's offer, pointing at the relay's side facing the callee.
@@ -196,7 +197,7 @@ impl B2bua {
                 }
                 Err(e) => {
                     tracing::info!("INVITE {}: {}", call_id, e);
-                    return refuse(488, "Not Acceptable Here", "bad_sdp", info);
+                    return refuse(488, "Not Acceptable Here", Disposition::BadSdp, info);
                 }
             }
         };
@@ -221,7 +222,7 @@ impl B2bua {
                 call_id,
                 refused_by_codecs
             );
-            return refuse(488, "Not Acceptable Here", "no_common_codec", info);
+            return refuse(488, "Not Acceptable Here", Disposition::NoCommonCodec, info);
         }
         let mut call = self.new_call(a, (msg, checked.via, flow, key), info);
         call.forks = forks;

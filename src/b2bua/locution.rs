@@ -5,6 +5,7 @@
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Info, Phase};
+use super::record::Disposition;
 use super::{B2bua, Incoming};
 use crate::auth::nonce::now_secs;
 use crate::media::prompts::Prompt;
@@ -23,7 +24,7 @@ impl B2bua {
         name: &str,
     ) {
         let call_id = inc.msg.call_id().unwrap_or("").to_string();
-        let refuse = |code: u16, reason: &str, disp: &str, info: Info| {
+        let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
             let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
             self.out
                 .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
@@ -40,19 +41,24 @@ impl B2bua {
                 language,
                 name
             );
-            return refuse(503, "Service Unavailable", "locution_missing", info);
+            return refuse(
+                503,
+                "Service Unavailable",
+                Disposition::LocutionMissing,
+                info,
+            );
         };
         let session = match self.open_media(client) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("INVITE {}: {}", call_id, e);
-                return refuse(503, "Service Unavailable", "no_media_ports", info);
+                return refuse(503, "Service Unavailable", Disposition::NoMediaPorts, info);
             }
         };
         let Some((peer, pt, answer)) =
             sdp::prompt_answer(&inc.msg.body, session.address(Facing::A))
         else {
-            return refuse(488, "Not Acceptable Here", "no_common_codec", info);
+            return refuse(488, "Not Acceptable Here", Disposition::NoCommonCodec, info);
         };
         session.set_peer(Facing::A, peer, inc.flow.remote.ip());
         let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);

@@ -24,7 +24,7 @@ impl B2bua {
         self: &Arc<Self>,
         inc: &super::Incoming,
         info: &Info,
-        (code, reason, disp): (u16, &str, &str),
+        (code, reason, disp): (u16, &str, super::record::Disposition),
         cause: Cause,
     ) -> bool {
         let wanted = self
@@ -56,11 +56,10 @@ impl B2bua {
             b: session.address(Facing::B),
         });
         let reason = reason.to_string();
-        let disp = disp.to_string();
         call.cause = Some(cause);
         // (a call with this Call-ID set up at the same moment: `enter` answered 482)
         self.enter(call, Some(session), move |c, now, out| {
-            c.fail(now, code, &reason, &disp, out)
+            c.fail(now, code, &reason, disp, out)
         });
         true
     }

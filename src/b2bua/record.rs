@@ -9,16 +9,76 @@ use crate::routing::Route;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What a caller's failure is called in the call record.
-pub fn disposition(code: u16) -> &'static str {
-    match code {
-        200..=299 => "answered",
-        486 | 600 => "busy",
-        487 => "cancelled",
-        408 | 480 => "no_answer",
-        404 | 484 | 604 => "not_found",
-        403 | 603 => "rejected",
-        _ => "failed",
+/// How a call ended, as its record says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Answered,
+    Busy,
+    Cancelled,
+    NoAnswer,
+    NotFound,
+    Rejected,
+    Failed,
+    /// The user or friend has no live binding.
+    NotRegistered,
+    /// A destination that is misconfigured, or whose connection failed.
+    Unreachable,
+    /// A service code, voicemail or IVR route (not built yet).
+    Unsupported,
+    NoCommonCodec,
+    BadSdp,
+    NoMediaPorts,
+    LocutionMissing,
+    MaxDuration,
+    MediaTimeout,
+    /// A request inside the call got no answer (Timer F).
+    PeerVanished,
+    /// The caller never acknowledged the 200.
+    NoAck,
+    /// An operator hung up (admin API).
+    HungUp,
+    /// Refused by the routing decision.
+    Refused(crate::routing::Refusal),
+}
+
+impl Disposition {
+    /// What a caller's final failure `code` is called.
+    pub fn of_code(code: u16) -> Disposition {
+        match code {
+            200..=299 => Disposition::Answered,
+            486 | 600 => Disposition::Busy,
+            487 => Disposition::Cancelled,
+            408 | 480 => Disposition::NoAnswer,
+            404 | 484 | 604 => Disposition::NotFound,
+            403 | 603 => Disposition::Rejected,
+            _ => Disposition::Failed,
+        }
+    }
+
+    /// The word in the call record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Answered => "answered",
+            Disposition::Busy => "busy",
+            Disposition::Cancelled => "cancelled",
+            Disposition::NoAnswer => "no_answer",
+            Disposition::NotFound => "not_found",
+            Disposition::Rejected => "rejected",
+            Disposition::Failed => "failed",
+            Disposition::NotRegistered => "not_registered",
+            Disposition::Unreachable => "unreachable",
+            Disposition::Unsupported => "unsupported",
+            Disposition::NoCommonCodec => "no_common_codec",
+            Disposition::BadSdp => "bad_sdp",
+            Disposition::NoMediaPorts => "no_media_ports",
+            Disposition::LocutionMissing => "locution_missing",
+            Disposition::MaxDuration => "max_duration",
+            Disposition::MediaTimeout => "media_timeout",
+            Disposition::PeerVanished => "peer_vanished",
+            Disposition::NoAck => "no_ack",
+            Disposition::HungUp => "hung_up",
+            Disposition::Refused(r) => r.cause(),
+        }
     }
 }
 
@@ -77,7 +137,7 @@ impl Call {
     pub(super) fn end(
         &mut self,
         now: Instant,
-        disposition: &str,
+        disposition: Disposition,
         code: u16,
         then: Option<Action>,
         out: &mut Actions,
@@ -105,7 +165,7 @@ impl Call {
             f.invite = Arc::default();
         }
         let mut info = self.info.clone();
-        info.disposition = disposition.to_string();
+        info.disposition = disposition.as_str().to_string();
         info.code = code;
         out.push(Action::Record {
             cdr: Box::new(cdr(&self.a.call_id, info, self.wall(now))),

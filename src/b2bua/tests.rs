@@ -717,3 +717,24 @@ fn the_cancels_own_200_stops_its_retransmission() {
     // the INVITE's final response never came: given up at 64·T1
     assert_eq!(lab.call.forks[0].state, ForkState::Failed);
 }
+
+/// A leg whose connection closes mid-call (a TCP phone gone): the call goes on — its media
+/// may still flow, and the relay's media timeout ends a silent call — until a request
+/// that cannot reach the leg gives up (Timer F): 408 to whoever sent it, BYE to the other
+/// side, the record says the peer vanished.
+#[test]
+fn a_leg_whose_connection_closes_mid_call() {
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Tcp, false)], true, LIMITS);
+    lab.branch_says(0.1, 0, 200, "OK");
+    lab.alice_acks(0.2);
+    // the answered branch waits for nothing: a closed connection changes nothing yet
+    assert!(lab.call.waiting_branches(|_| true).is_empty());
+    assert!(lab.at(5.0, Event::BranchesLost(vec![0])).is_empty());
+    assert!(matches!(lab.call.phase, Phase::Answered { .. }));
+    // alice's re-INVITE cannot reach bob (over TCP nothing is resent): at 64·T1 it fails
+    lab.alice_sends(10.0, "INVITE", 2);
+    let run = lab.run(50.0);
+    assert_eq!(times_of(&run, "INVITE"), Vec::<f64>::new());
+    assert_eq!(times_of(&run, "408"), [42.0]);
+    assert!(run.iter().any(|(_, a)| what(a) == "CDR peer_vanished 408"));
+}

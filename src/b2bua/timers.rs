@@ -8,6 +8,7 @@
 use super::actions::{Action, Actions};
 use super::call::{Call, ForkState, Method, Phase};
 use super::leg::Dest;
+use super::record::Disposition;
 use crate::sip::reply::response;
 use crate::sip::respond::{prepare, Sent};
 use crate::sip::transport::Proto;
@@ -182,16 +183,22 @@ impl Call {
             Phase::Ringing if self.notified_at.is_some_and(|at| now >= at + NOTICE_MAX) => {
                 // a notification that never ended: the final response it owes
                 if let Some((code, reason, disp)) = self.notified.take() {
-                    self.fail(now, code, &reason, &disp, out);
+                    self.fail(now, code, &reason, disp, out);
                 }
             }
             Phase::Ringing if !self.notifying && now >= self.started + self.limits.no_answer => {
                 self.cancel_forks(now, None, out);
-                self.fail(now, 480, "Temporarily Unavailable", "no_answer", out);
+                self.fail(
+                    now,
+                    480,
+                    "Temporarily Unavailable",
+                    Disposition::NoAnswer,
+                    out,
+                );
             }
             Phase::Answered { at, .. } if now >= at + self.limits.max_duration => {
                 self.hang_up_both(now, out);
-                self.end(now, "max_duration", 200, None, out);
+                self.end(now, Disposition::MaxDuration, 200, None, out);
             }
             Phase::Ended { at } if now >= at + LINGER => out.push(Action::Forget),
             _ => {}
@@ -206,7 +213,13 @@ impl Call {
                     f.state = ForkState::Failed;
                 }
                 self.note_failure(408, "Request Timeout");
-                self.fail_if_all_failed(now, 408, "Request Timeout", Some("no_answer"), out);
+                self.fail_if_all_failed(
+                    now,
+                    408,
+                    "Request Timeout",
+                    Some(Disposition::NoAnswer),
+                    out,
+                );
             }
             Wait::Pending { branch } => {
                 let Some(i) = self.pending.iter().position(|p| &p.branch == branch) else {
@@ -225,7 +238,7 @@ impl Call {
                     if let Some(o) = self.peer(p.target) {
                         self.hang_up(now, o, out);
                     }
-                    self.end(now, "peer_vanished", 408, None, out);
+                    self.end(now, Disposition::PeerVanished, 408, None, out);
                 }
             }
             Wait::AFinal => {
@@ -233,7 +246,7 @@ impl Call {
                 if matches!(self.phase, Phase::Answered { .. }) {
                     tracing::info!("call {}: no ACK from the caller; hanging up", self.id);
                     self.hang_up_both(now, out);
-                    self.end(now, "no_ack", 408, None, out);
+                    self.end(now, Disposition::NoAck, 408, None, out);
                 }
             }
             // A branch that answers neither the INVITE nor the CANCEL: mark it failed.
@@ -241,7 +254,13 @@ impl Call {
                 if let Some(f) = self.forks.get_mut(*index) {
                     f.state = ForkState::Failed;
                 }
-                self.fail_if_all_failed(now, 408, "Request Timeout", Some("no_answer"), out);
+                self.fail_if_all_failed(
+                    now,
+                    408,
+                    "Request Timeout",
+                    Some(Disposition::NoAnswer),
+                    out,
+                );
             }
         }
     }
@@ -261,7 +280,13 @@ impl Call {
         }
         if failed {
             self.note_failure(503, "Service Unavailable");
-            self.fail_if_all_failed(now, 503, "Service Unavailable", Some("unreachable"), out);
+            self.fail_if_all_failed(
+                now,
+                503,
+                "Service Unavailable",
+                Some(Disposition::Unreachable),
+                out,
+            );
         }
     }
 
