@@ -1,14 +1,14 @@
 //! Typed views of the header fields vozbox reads. A URI whose parts are needed is parsed by
-//! `parse_uri` (rsipstack's grammar; the only use of rsipstack, `docs/sip-stack.md`), except
-//! the comparison of `uri_equal`; the header framing around URIs (Via, name-addr,
+//! `parse_uri` (the one URI grammar, `uri.rs`; `docs/sip-stack.md`), and `uri_equal`
+//! compares on the same parse; the header framing around URIs (Via, name-addr,
 //! parameters) is read here so that the raw text of a Contact can be kept and echoed exactly
 //! as the phone sent it.
 
 use super::message::{split_commas, Message, StartLine};
-use rsipstack::sip::{self as rsip, Host};
+use super::uri::Host;
 
-/// A parsed URI (rsipstack's type; parts are read through the functions below).
-pub use rsipstack::sip::Uri;
+/// A parsed URI (`sip::uri::Uri`; parts are read through the functions below).
+pub use super::uri::{percent_decode, Uri};
 use std::net::{IpAddr, SocketAddr};
 
 /// `;name=value` parameters in order; names lower-cased, values as written.
@@ -243,61 +243,38 @@ pub fn uri_scheme(text: &str) -> Option<String> {
     Some(s.to_ascii_lowercase())
 }
 
-/// The URI grammar of vozbox: every URI whose parts are needed goes through here (today
-/// rsipstack's; `docs/sip-stack.md` says why and what replacing it would take).
+/// The URI grammar of vozbox: every URI whose parts are needed goes through here
+/// (`sip::uri`, RFC 3261 §25).
 pub fn parse_uri(text: &str) -> Result<Uri, String> {
-    rsip::parse_uri(text).map_err(|e| e.to_string())
+    super::uri::parse_uri(text)
 }
 
 /// The user part, percent-decoded (None without one).
 pub fn uri_user(uri: &Uri) -> Option<String> {
-    uri.auth.as_ref().map(|a| percent_decode(&a.user))
+    uri.user_decoded()
 }
 
+/// The host, lower-cased; an IP literal in its canonical form (IPv6 without brackets).
 pub fn uri_host(uri: &Uri) -> String {
-    match &uri.host_with_port.host {
-        Host::Domain(d) => d.0.to_ascii_lowercase(),
-        Host::IpAddr(ip) => ip.to_string(),
+    match &uri.host {
+        Host::Name(d) => d.to_ascii_lowercase(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => ip.to_string(),
     }
 }
 
 pub fn uri_port(uri: &Uri) -> Option<u16> {
-    uri.host_with_port.port.as_ref().map(|p| p.value())
+    uri.port
 }
 
 /// The socket address a URI points at when its host is an IP literal.
 pub fn uri_socket(uri: &Uri, default_port: u16) -> Option<SocketAddr> {
-    match &uri.host_with_port.host {
-        Host::IpAddr(ip) => Some(SocketAddr::new(*ip, uri_port(uri).unwrap_or(default_port))),
-        Host::Domain(d) => {
-            d.0.trim_matches(['[', ']'])
-                .parse::<IpAddr>()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, uri_port(uri).unwrap_or(default_port)))
-        }
-    }
-}
-
-pub fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let ip = match &uri.host {
+        Host::Ipv4(ip) => IpAddr::V4(*ip),
+        Host::Ipv6(ip) => IpAddr::V6(*ip),
+        Host::Name(_) => return None,
+    };
+    Some(SocketAddr::new(ip, uri.port.unwrap_or(default_port)))
 }
 
 /// Typed access to the header fields the services read, so that none of them parses header
@@ -476,49 +453,26 @@ mod tests {
     }
 }
 
-/// The parts of a SIP URI that RFC 3261 §19.1.4 compares. Split here, not by `parse_uri`:
-/// rsipstack's grammar reads `sip:user;par=x@host` (RFC 4475 `semiuri`) as host `user`,
-/// and refuses extension `transport`/`method` values, which would change these answers
-/// (`docs/sip-stack.md`, "One URI grammar").
-struct UriParts {
-    scheme: String,
-    userinfo: String,
-    host: String,
-    port: Option<u16>,
-    params: Params,
-}
-
-fn uri_parts(text: &str) -> Option<UriParts> {
-    let (scheme, rest) = text.trim().split_once(':')?;
-    let rest = rest.split('?').next().unwrap_or("");
-    let (userinfo, hostpart) = match rest.split_once('@') {
-        Some((u, h)) => (u, h),
-        None => ("", rest),
-    };
-    let (hostport, params) = match hostpart.find(';') {
-        Some(i) => (&hostpart[..i], &hostpart[i..]),
-        None => (hostpart, ""),
-    };
-    let (host, port) = split_host_port(hostport).ok()?;
-    Some(UriParts {
-        scheme: scheme.to_ascii_lowercase(),
-        userinfo: percent_decode(userinfo),
-        host: host.to_ascii_lowercase(),
-        port,
-        params: parse_params(params).ok()?,
-    })
-}
-
 /// URI equality as RFC 3261 §19.1.4 defines it for SIP URIs: scheme and host without case,
-/// user and password exactly, the same port (present or absent), the parameters `user`,
-/// `ttl`, `method`, `maddr` and `transport` equal when either has them, any other parameter
-/// equal when both have it. (Header components are not compared.) Unparseable text is
-/// compared as text.
+/// user and password exactly (escapes decoded), the same port (present or absent), the
+/// parameters `user`, `ttl`, `method`, `maddr` and `transport` equal when either has them,
+/// any other parameter equal when both have it. (Header components are not compared.)
+/// Text that `parse_uri` refuses is compared as text.
 pub fn uri_equal(a: &str, b: &str) -> bool {
-    let (Some(x), Some(y)) = (uri_parts(a), uri_parts(b)) else {
+    let (Ok(x), Ok(y)) = (parse_uri(a.trim()), parse_uri(b.trim())) else {
         return a == b;
     };
-    if x.scheme != y.scheme || x.userinfo != y.userinfo || x.host != y.host || x.port != y.port {
+    let host = |u: &Uri| match &u.host {
+        Host::Name(n) => Host::Name(n.to_ascii_lowercase()),
+        h => h.clone(),
+    };
+    let decoded = |s: &Option<String>| s.as_deref().map(percent_decode);
+    if x.scheme != y.scheme
+        || decoded(&x.user) != decoded(&y.user)
+        || decoded(&x.password) != decoded(&y.password)
+        || host(&x) != host(&y)
+        || x.port != y.port
+    {
         return false;
     }
     let value = |p: &Params, n: &str| {

@@ -1,5 +1,5 @@
-//! The SIP stack seam. Message grammar (URIs) comes from rsipstack; framing, validation,
-//! transports and the server transaction memory are ours (docs/sip-stack.md says why).
+//! The SIP stack: URI grammar (`uri.rs`), framing, validation, transports and the server
+//! transaction memory, all vozbox's own (docs/sip-stack.md).
 
 pub mod framing;
 pub mod headers;
@@ -9,4 +9,5 @@ pub mod respond;
 pub mod tls;
 pub mod transaction;
 pub mod transport;
+pub mod uri;
 pub mod validate;
