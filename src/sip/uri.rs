@@ -83,7 +83,9 @@ fn is_hostname(s: &str) -> bool {
     let labels: Vec<&str> = s.split('.').collect();
     let label_ok = |l: &str| {
         !l.is_empty()
-            && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            // (`_` is outside RFC 3261's hostname, but container and lab host names use
+            // it: accepted, be liberal in what a peer sends)
+            && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -354,7 +356,7 @@ mod tests {
             ("sip:a@1.2.3.999", None),
             ("sip:a@-bad.com", None),
             ("sip:a@bad-.com", None),
-            ("sip:a@h_1.com", None),
+            ("sip:a@h_1.com", Some((Some("a"), "h_1.com", None))),
             ("sip:a@\u{e9}.com", None),
             ("sip:100@", None),
             ("sip:", None),
