@@ -127,8 +127,22 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         txns: Transactions::new(cfg.sip.transaction_cache),
     });
     let (prompts, problems) = crate::media::prompts::Prompts::load(&cfg.media.sounds);
+    if cfg.media.sounds.is_dir() {
+        tracing::info!(
+            "voice notifications: the built-in sounds, overridden by {}",
+            cfg.media.sounds.display()
+        );
+    } else {
+        tracing::info!(
+            "voice notifications: the built-in sounds ({} is not a folder)",
+            cfg.media.sounds.display()
+        );
+    }
     for p in &problems {
-        tracing::warn!("voice notification unavailable: {}", p);
+        tracing::warn!(
+            "voice notification file not used (the built-in one plays): {}",
+            p
+        );
     }
     tracing::info!("{} voice notification(s) loaded", prompts.len());
     let media = Arc::new(crate::media::Media::new(

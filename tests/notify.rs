@@ -469,28 +469,68 @@ fn an_extension_plays_a_locution_then_hangs_up() {
 /// Without the sound files the start names what is missing and a failed call gets the
 /// plain final response (never a silent stream).
 #[test]
-fn missing_sounds_are_named_at_start_and_calls_fall_back() {
+fn a_sounds_folder_overrides_file_by_file_and_a_broken_file_is_named() {
     let dir = temp_dir("notify-missing");
     let port = free_port("127.0.0.1");
-    let empty = dir.join("no-sounds");
-    std::fs::create_dir_all(empty.join("en")).unwrap();
+    let custom = dir.join("custom-sounds");
+    std::fs::create_dir_all(custom.join("en")).unwrap();
+    std::fs::write(custom.join("en/not_allowed.wav"), b"not a wav").unwrap();
     let v = Vozbox::start_in(
         dir,
         port,
-        &format!("[media]\nsounds = \"{}\"\n", empty.display()),
+        &format!("[media]\nsounds = \"{}\"\n", custom.display()),
         NOTIFY,
     );
-    assert!(v.log().contains("not_allowed.wav: missing"), "{}", v.log());
+    assert!(
+        v.log().contains("not_allowed.wav") && v.log().contains("the built-in one plays"),
+        "{}",
+        v.log()
+    );
+    // the broken file is not used: the built-in locution plays in full, then the 403
     let (c, rtp) = sipp_notice(
         &v,
         ("127.0.0.1", "alice", "Alice-Secret-1"),
         "0044207946000",
-        "uac_refused.xml",
+        "uac_notice.xml",
     );
     sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 183"), "{}", c.messages);
     assert!(c.messages.contains("SIP/2.0 403"), "{}", c.messages);
-    assert!(!c.messages.contains("SIP/2.0 183"), "{}", c.messages);
-    assert!(rtp.is_empty());
+    let n = frames("en", "not_allowed");
+    assert!(
+        rtp.len().abs_diff(n) <= 2,
+        "{} packets for {} frames",
+        rtp.len(),
+        n
+    );
+}
+
+/// The binary copied to an empty directory and run from there (no `sounds/` beside it, the
+/// default `[media] sounds`): the built-in locution plays, frame for frame.
+#[test]
+fn the_binary_run_from_an_empty_directory_plays_the_built_in_locution() {
+    let v = Vozbox::start_elsewhere("notify-anywhere", "", NOTIFY);
+    assert!(
+        v.log()
+            .contains("the built-in sounds (sounds is not a folder)"),
+        "{}",
+        v.log()
+    );
+    let (c, rtp) = sipp_notice(
+        &v,
+        ("127.0.0.1", "alice", "Alice-Secret-1"),
+        "0044207946000",
+        "uac_notice.xml",
+    );
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 183"), "{}", c.messages);
+    let n = frames("en", "not_allowed");
+    assert!(
+        rtp.len().abs_diff(n) <= 2,
+        "{} packets for {} frames",
+        rtp.len(),
+        n
+    );
 }
 
 /// The caller hangs up while hearing the notification: CANCEL gets 200 and the INVITE 487,

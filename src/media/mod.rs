@@ -4,6 +4,7 @@
 //! addresses that really send — only its parties' own (`latch.rs`, `session.rs`).
 
 mod batch;
+mod builtin;
 mod forward;
 pub mod g711;
 pub mod latch;

@@ -75,7 +75,13 @@ pub struct Prompts {
 }
 
 fn read(path: &Path) -> Result<Prompt, String> {
-    let mut r = hound::WavReader::open(path).map_err(|e| e.to_string())?;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    decode(std::io::BufReader::new(file))
+}
+
+/// A WAV (8 kHz, mono, 16-bit) encoded to 20 ms G.711 frames both ways.
+fn decode(reader: impl std::io::Read) -> Result<Prompt, String> {
+    let mut r = hound::WavReader::new(reader).map_err(|e| e.to_string())?;
     let spec = r.spec();
     if spec.sample_rate != 8000 || spec.channels != 1 || spec.bits_per_sample != 16 {
         return Err(format!(
@@ -106,22 +112,30 @@ fn read(path: &Path) -> Result<Prompt, String> {
 }
 
 impl Prompts {
-    /// Reads every `<dir>/<language>/<cause>.wav`. Returns the prompts and one line per
-    /// file that is missing or unreadable (naming it), for the start-up log.
+    /// The built-in sounds (`builtin.rs`), then every `<dir>/<language>/<name>.wav` over
+    /// them file by file (an absent `dir` leaves the built-in ones). Returns the prompts
+    /// and one line per file that is unreadable (naming it; the built-in one stays), or per
+    /// cause that no language has, for the start-up log.
     pub fn load(dir: &Path) -> (Prompts, Vec<String>) {
         let mut p = Prompts::default();
         let mut problems = Vec::new();
-        let langs = match std::fs::read_dir(dir) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .filter(|e| e.path().is_dir())
-                .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .collect::<Vec<_>>(),
-            Err(e) => {
-                problems.push(format!("{}: {}", dir.display(), e));
-                Vec::new()
+        for (lang, name, wav) in super::builtin::SOUNDS {
+            match decode(*wav) {
+                Ok(prompt) => {
+                    p.named
+                        .insert((lang.to_string(), name.to_string()), Arc::new(prompt));
+                }
+                Err(e) => problems.push(format!("built-in sounds/{}/{}.wav: {}", lang, name, e)),
             }
-        };
+        }
+        let langs = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.path().is_dir())
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
         for lang in langs {
             let files = std::fs::read_dir(dir.join(&lang))
                 .map(|rd| {
@@ -145,20 +159,25 @@ impl Prompts {
                     Err(e) => problems.push(format!("{}: {}", path.display(), e)),
                 }
             }
+        }
+        let langs: std::collections::BTreeSet<String> =
+            p.named.keys().map(|(l, _)| l.clone()).collect();
+        for lang in &langs {
             for cause in Cause::ALL {
-                match p.named.get(&(lang.clone(), cause.file().to_string())) {
-                    Some(prompt) => {
-                        p.by.insert((lang.clone(), cause), prompt.clone());
-                    }
-                    None => {
-                        let path = dir.join(&lang).join(format!("{}.wav", cause.file()));
-                        if !problems
-                            .iter()
-                            .any(|l| l.starts_with(&path.display().to_string()))
-                        {
-                            problems.push(format!("{}: missing", path.display()));
-                        }
-                    }
+                if let Some(prompt) = p.named.get(&(lang.clone(), cause.file().to_string())) {
+                    p.by.insert((lang.clone(), cause), prompt.clone());
+                }
+            }
+        }
+        for cause in Cause::ALL {
+            // a language without it falls back to English: only English must have it
+            if !p.by.contains_key(&("en".to_string(), cause)) {
+                let path = dir.join("en").join(format!("{}.wav", cause.file()));
+                if !problems
+                    .iter()
+                    .any(|l| l.starts_with(&path.display().to_string()))
+                {
+                    problems.push(format!("{}: missing", path.display()));
                 }
             }
         }
@@ -210,22 +229,42 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_file_is_named() {
+    fn a_bad_file_is_named_and_the_built_in_one_stays() {
         let dir = std::env::temp_dir().join(format!("vozbox-prompts-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("en")).unwrap();
         std::fs::write(dir.join("en/busy.wav"), b"not a wav").unwrap();
         let (p, problems) = Prompts::load(&dir);
-        assert!(p.get("en", Cause::Busy).is_none());
         assert!(
             problems.iter().any(|l| l.contains("en/busy.wav")),
             "{:?}",
             problems
         );
-        assert!(
-            problems.iter().any(|l| l.contains("en/failed.wav")),
-            "{:?}",
-            problems
+        // the folder lacks every other file and has a broken one: the built-in sounds play
+        assert_eq!(problems.len(), 1, "{:?}", problems);
+        assert!(p.get("en", Cause::Busy).is_some());
+        assert_eq!(p.len(), 2 * Cause::ALL.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// No folder at all (a binary installed on its own): the built-in sounds, no problem.
+    #[test]
+    fn without_a_folder_the_built_in_sounds_play() {
+        let (p, problems) = Prompts::load(Path::new("/nonexistent/vozbox/sounds"));
+        assert!(problems.is_empty(), "{:?}", problems);
+        assert_eq!(p.len(), 2 * Cause::ALL.len());
+        assert!(p.named("es", "welcome").is_some());
+        // a folder's file overrides the built-in one of the same name
+        let dir = std::env::temp_dir().join(format!("vozbox-prompts-o-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("en")).unwrap();
+        let es = Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/es/busy.wav");
+        std::fs::copy(es, dir.join("en/busy.wav")).unwrap();
+        let (o, problems) = Prompts::load(&dir);
+        assert!(problems.is_empty(), "{:?}", problems);
+        let (en, es) = (
+            o.get("en", Cause::Busy).unwrap(),
+            p.get("es", Cause::Busy).unwrap(),
         );
+        assert_eq!(en.pcmu, es.pcmu);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

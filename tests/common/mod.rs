@@ -65,6 +65,9 @@ pub struct Vozbox {
     pub config: PathBuf,
     pub stdout: Vec<String>,
     lines: Option<mpsc::Receiver<String>>,
+    /// The binary run, and the directory it runs from (None: the test's own).
+    pub bin: PathBuf,
+    pub cwd: Option<PathBuf>,
 }
 
 pub const PROVISION: &str = r#"
@@ -120,6 +123,20 @@ impl Vozbox {
     /// on 127.0.0.1. An `extra` that starts with its own `listen = [...]` line replaces
     /// the UDP+TCP listeners.
     pub fn start_on(host: &str, dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
+        let (mut v, prov) = Self::configure(host, dir, port, extra, provision);
+        v.spawn(Some(&prov));
+        v
+    }
+
+    /// The config and provisioning file of a server, written but not started; with the
+    /// provisioning file's path.
+    fn configure(
+        host: &str,
+        dir: PathBuf,
+        port: u16,
+        extra: &str,
+        provision: &str,
+    ) -> (Vozbox, PathBuf) {
         let config = dir.join("config.toml");
         // `extra` may open [storage] or [api] itself: the harness's keys go into it then.
         let mut extra = extra.to_string();
@@ -177,21 +194,40 @@ impl Vozbox {
         std::fs::write(&config, text).unwrap();
         let prov = dir.join("provision.toml");
         std::fs::write(&prov, provision).unwrap();
-        let mut v = Vozbox {
+        let v = Vozbox {
             child: None,
             port,
             dir,
             config,
             stdout: Vec::new(),
             lines: None,
+            bin: PathBuf::from(BIN),
+            cwd: None,
         };
+        (v, prov)
+    }
+
+    /// Like `start`, but the binary is a copy in an otherwise empty directory and runs
+    /// from there (no `sounds/` or anything else of the repository beside it).
+    pub fn start_elsewhere(name: &str, extra: &str, provision: &str) -> Vozbox {
+        let dir = temp_dir(name);
+        let port = free_port("127.0.0.1");
+        let home = dir.join("elsewhere");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::copy(BIN, home.join("vozbox")).unwrap();
+        let (mut v, prov) = Self::configure("127.0.0.1", dir, port, extra, provision);
+        v.bin = home.join("vozbox");
+        v.cwd = Some(home);
         v.spawn(Some(&prov));
         v
     }
 
     /// (Re)starts the process on the same config and database.
     pub fn spawn(&mut self, provision: Option<&Path>) {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&self.bin);
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
         cmd.arg("run").arg("--config").arg(&self.config);
         if let Some(p) = provision {
             cmd.arg("--provision").arg(p);
