@@ -250,10 +250,26 @@ fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
 }
 
 impl Config {
+    /// Reads a config file. Its relative paths (database, TLS certificate and key, sounds)
+    /// are relative to the file's own directory, not to the working directory: the same
+    /// file means the same server from anywhere.
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {}", path.display(), e))?;
-        Self::parse(&text, &path.display().to_string())
+        let mut cfg = Self::parse(&text, &path.display().to_string())?;
+        if let Some(base) = path.parent().filter(|b| !b.as_os_str().is_empty()) {
+            for p in [
+                &mut cfg.storage.path,
+                &mut cfg.tls.certificate,
+                &mut cfg.tls.key,
+                &mut cfg.media.sounds,
+            ] {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(cfg)
     }
 
     pub fn parse(text: &str, name: &str) -> Result<Config, String> {

@@ -299,3 +299,38 @@ fn apply_reaches_a_running_server() {
     expect(&out.stderr, "no client named \"nobody\"");
     sipp_ok(&sipp("register.xml", &v.addr(), "u1", "127.0.0.1", &c, &[]));
 }
+
+/// Relative paths in a config file are relative to the file, not to the working directory:
+/// the same config started from elsewhere keeps its database and API token beside it, and
+/// the CLI finds both from anywhere.
+#[test]
+fn relative_paths_in_a_config_are_relative_to_the_file() {
+    let mut v = Vozbox::start("cfg-relative", "", PROVISION);
+    v.kill();
+    let text = std::fs::read_to_string(&v.config).unwrap();
+    let dir = v.dir.display().to_string();
+    let text = text
+        .replace(&format!("{}/vozbox.redb", dir), "db/vozbox.redb")
+        .replace(&format!("{}/certs/", dir), "tls/");
+    assert!(text.contains("path = \"db/vozbox.redb\""), "{}", text);
+    std::fs::write(&v.config, text).unwrap();
+    let elsewhere = temp_dir("cfg-relative-cwd");
+    v.cwd = Some(elsewhere.clone());
+    // a new database there: provisioned again
+    let prov = v.dir.join("provision.toml");
+    v.spawn(Some(&prov));
+    sipp_ok(&sipp(
+        "register.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &creds("127.0.0.1", "alice", "Alice-Secret-1"),
+        &[],
+    ));
+    assert!(v.dir.join("db/vozbox.redb").is_file());
+    assert!(v.dir.join("db/api-token").is_file());
+    assert!(!elsewhere.join("db").exists() && !elsewhere.join("tls").exists());
+    // the CLI, from the test's own directory, reads the same database and token
+    assert!(v.registrations().contains("sip:alice@127.0.0.1"));
+    assert!(v.calls().contains("0 active call(s)"), "{}", v.calls());
+}
