@@ -319,14 +319,8 @@ fn relative_paths_in_a_config_are_relative_to_the_file() {
     // a new database there: provisioned again
     let prov = v.dir.join("provision.toml");
     v.spawn(Some(&prov));
-    sipp_ok(&sipp(
-        "register.xml",
-        &v.addr(),
-        "u1",
-        "127.0.0.1",
-        &creds("127.0.0.1", "alice", "Alice-Secret-1"),
-        &[],
-    ));
+    let port = free_port("127.0.0.1");
+    register(&v, "127.0.0.1", ("alice", "Alice-Secret-1"), port);
     assert!(v.dir.join("db/vozbox.redb").is_file());
     assert!(v.dir.join("db/api-token").is_file());
     assert!(!elsewhere.join("db").exists() && !elsewhere.join("tls").exists());

@@ -306,6 +306,27 @@ fn frames(lang: &str, cause: &str) -> usize {
     sound(lang, cause).len().div_ceil(160)
 }
 
+/// alice dials a number her ACL denies and must hear the whole `not_allowed` locution (183
+/// first, frame for frame within 2) and then the 403.
+fn alice_hears_not_allowed(v: &Vozbox) {
+    let (c, rtp) = sipp_notice(
+        v,
+        ("127.0.0.1", "alice", "Alice-Secret-1"),
+        "0044207946000",
+        "uac_notice.xml",
+    );
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 183"), "{}", c.messages);
+    assert!(c.messages.contains("SIP/2.0 403"), "{}", c.messages);
+    let n = frames("en", "not_allowed");
+    assert!(
+        rtp.len().abs_diff(n) <= 2,
+        "{} packets for {} frames",
+        rtp.len(),
+        n
+    );
+}
+
 #[test]
 fn sipp_sees_183_then_403_and_the_rtp_is_paced_right() {
     let v = Vozbox::start("notify-sipp", "", NOTIFY);
@@ -487,22 +508,7 @@ fn a_sounds_folder_overrides_file_by_file_and_a_broken_file_is_named() {
         v.log()
     );
     // the broken file is not used: the built-in locution plays in full, then the 403
-    let (c, rtp) = sipp_notice(
-        &v,
-        ("127.0.0.1", "alice", "Alice-Secret-1"),
-        "0044207946000",
-        "uac_notice.xml",
-    );
-    sipp_ok(&c);
-    assert!(c.messages.contains("SIP/2.0 183"), "{}", c.messages);
-    assert!(c.messages.contains("SIP/2.0 403"), "{}", c.messages);
-    let n = frames("en", "not_allowed");
-    assert!(
-        rtp.len().abs_diff(n) <= 2,
-        "{} packets for {} frames",
-        rtp.len(),
-        n
-    );
+    alice_hears_not_allowed(&v);
 }
 
 /// The binary copied to an empty directory and run from there (no `sounds/` beside it, the
@@ -515,21 +521,7 @@ fn the_binary_run_from_an_empty_directory_plays_the_built_in_locution() {
         "{}",
         v.log()
     );
-    let (c, rtp) = sipp_notice(
-        &v,
-        ("127.0.0.1", "alice", "Alice-Secret-1"),
-        "0044207946000",
-        "uac_notice.xml",
-    );
-    sipp_ok(&c);
-    assert!(c.messages.contains("SIP/2.0 183"), "{}", c.messages);
-    let n = frames("en", "not_allowed");
-    assert!(
-        rtp.len().abs_diff(n) <= 2,
-        "{} packets for {} frames",
-        rtp.len(),
-        n
-    );
+    alice_hears_not_allowed(&v);
 }
 
 /// The caller hangs up while hearing the notification: CANCEL gets 200 and the INVITE 487,

@@ -296,6 +296,20 @@ impl Call {
         true
     }
 
+    /// A branch failed with `code` (noted among the failures); when it was the last one
+    /// that could answer, the caller gets the best failure, with `disp`.
+    pub(super) fn branch_failed(
+        &mut self,
+        now: Instant,
+        code: u16,
+        reason: &str,
+        disp: Disposition,
+        out: &mut Actions,
+    ) {
+        self.note_failure(code, reason);
+        self.fail_if_all_failed(now, code, reason, Some(disp), out);
+    }
+
     /// When every branch has failed while ringing: the caller gets the best failure
     /// (`default` when none was noted), with `disp` or the code's disposition.
     pub(super) fn fail_if_all_failed(

@@ -212,14 +212,7 @@ impl Call {
                 if let Some(f) = self.forks.get_mut(*index) {
                     f.state = ForkState::Failed;
                 }
-                self.note_failure(408, "Request Timeout");
-                self.fail_if_all_failed(
-                    now,
-                    408,
-                    "Request Timeout",
-                    Some(Disposition::NoAnswer),
-                    out,
-                );
+                self.branch_failed(now, 408, "Request Timeout", Disposition::NoAnswer, out);
             }
             Wait::Pending { branch } => {
                 let Some(i) = self.pending.iter().position(|p| &p.branch == branch) else {
@@ -279,14 +272,8 @@ impl Call {
             }
         }
         if failed {
-            self.note_failure(503, "Service Unavailable");
-            self.fail_if_all_failed(
-                now,
-                503,
-                "Service Unavailable",
-                Some(Disposition::Unreachable),
-                out,
-            );
+            let disp = Disposition::Unreachable;
+            self.branch_failed(now, 503, "Service Unavailable", disp, out);
         }
     }
 
