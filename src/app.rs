@@ -60,7 +60,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         Arc::new(
             crate::api::auth::Auth::new(
                 tokens,
-                creds.operators,
+                creds.admins,
                 Duration::from_secs(cfg.api.session_ttl),
                 Bans::new(
                     cfg.auth.ban_threshold,
@@ -182,6 +182,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 names: Arc::new(cfg.api.names.clone()),
                 tls: tls.clone(),
                 applying: Default::default(),
+                writer: writer.clone(),
             },
         ));
     }

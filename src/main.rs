@@ -52,7 +52,17 @@ enum Cmd {
         #[arg(long)]
         reload: bool,
     },
-    /// The admin API's credentials, on the database of a stopped server.
+    /// Write the current model as a provisioning file (it holds every password: written
+    /// with mode 0600) that `vozbox check` accepts and that re-applies as a no-op.
+    Export {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The file to write; standard output when absent.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// The admin API's administrators and token: through the running server when one
+    /// answers, else on the database.
     Admin {
         #[command(subcommand)]
         cmd: AdminCmd,
@@ -69,14 +79,42 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum AdminCmd {
-    /// Issue a new API token: its hash replaces the old one, the token is written to
-    /// `api-token` next to the database (mode 0600).
-    Token {
+    /// List the administrators.
+    List {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Give the operator `admin` a new random password, printed once.
-    Password {
+    /// Add an administrator with a random password (printed once): an operator, or with
+    /// `--client` a client administrator, restricted with `--read`/`--write`.
+    Add {
+        name: String,
+        /// The client it administers (absent: an operator).
+        #[arg(long)]
+        client: Option<String>,
+        /// Restricted to reading these resources (comma-separated, e.g. users,cdrs).
+        #[arg(long, value_delimiter = ',')]
+        read: Vec<String>,
+        /// Restricted to changing these resources (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        write: Vec<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Remove an administrator (not the last operator).
+    Remove {
+        name: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Give an administrator a new random password, printed once.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Issue a new API token (server stopped): its hash replaces the old one, the token is
+    /// written to `api-token` next to the database (mode 0600).
+    Token {
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -340,35 +378,101 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
 }
 
 fn admin(cmd: AdminCmd) -> Result<(), Failure> {
+    use vozbox::api::manage;
     let config = match &cmd {
-        AdminCmd::Token { config } | AdminCmd::Password { config } => config,
+        AdminCmd::List { config }
+        | AdminCmd::Add { config, .. }
+        | AdminCmd::Remove { config, .. }
+        | AdminCmd::Passwd { config, .. }
+        | AdminCmd::Token { config } => config,
     };
     let cfg = load_config(config)?;
-    let store = vozbox::store::Store::open(&cfg.storage.path).map_err(|e| {
-        Failure(
-            format!(
-                "{} (stop the server first: the database is its own while it runs)",
-                e
-            ),
-            3,
-        )
-    })?;
+    if let AdminCmd::Token { .. } = cmd {
+        let store = vozbox::store::Store::open(&cfg.storage.path).map_err(|e| {
+            Failure(
+                format!("{} (stop the server first: the token is read at start)", e),
+                3,
+            )
+        })?;
+        let file = cfg.api_token_file();
+        vozbox::api::secrets::reissue_token(&store, &file).map_err(fail(3))?;
+        println!(
+            "New admin API token written to {} (mode 0600); the old one no longer works",
+            file.display()
+        );
+        return Ok(());
+    }
+    let target = manage::target(&cfg).map_err(fail(3))?;
     match cmd {
-        AdminCmd::Token { .. } => {
-            let file = cfg.api_token_file();
-            vozbox::api::secrets::reissue_token(&store, &file).map_err(fail(3))?;
+        AdminCmd::List { .. } => {
+            let list = manage::list(&target).map_err(fail(3))?;
+            println!("{:<24} {:<9} {:<16} RIGHTS", "NAME", "ROLE", "CLIENT");
+            for a in &list {
+                let rights = match a["rights"].as_object() {
+                    Some(r) => r
+                        .iter()
+                        .map(|(k, v)| format!("{}:{}", k, v.as_str().unwrap_or("?")))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    None if a["client"].is_string() => "all of a client administrator".into(),
+                    None => "everything".into(),
+                };
+                println!(
+                    "{:<24} {:<9} {:<16} {}",
+                    a["name"].as_str().unwrap_or(""),
+                    a["role"].as_str().unwrap_or(""),
+                    a["client"].as_str().unwrap_or("-"),
+                    rights
+                );
+            }
+        }
+        AdminCmd::Add {
+            name,
+            client,
+            read,
+            write,
+            ..
+        } => {
+            use vozbox::model::Access;
+            let rights = (!read.is_empty() || !write.is_empty()).then(|| {
+                read.iter()
+                    .map(|r| (r.clone(), Access::Read))
+                    .chain(write.iter().map(|w| (w.clone(), Access::Write)))
+                    .collect()
+            });
+            let pw = manage::add(&target, &name, client, rights).map_err(fail(1))?;
             println!(
-                "New admin API token written to {} (mode 0600); the old one no longer works",
-                file.display()
+                "Administrator {}  password {}  (shown once: only its hash is stored)",
+                name, pw
             );
         }
-        AdminCmd::Password { .. } => {
-            let pw = vozbox::api::secrets::reset_password(&store).map_err(fail(3))?;
+        AdminCmd::Remove { name, .. } => {
+            manage::remove(&target, &name).map_err(fail(1))?;
+            println!("Administrator {} removed", name);
+        }
+        AdminCmd::Passwd { name, .. } => {
+            let pw = manage::passwd(&target, &name).map_err(fail(1))?;
             println!(
-                "Admin API operator {}  password {}  (shown once: only its hash is stored)",
-                vozbox::api::secrets::OPERATOR,
-                pw
+                "Administrator {}  password {}  (shown once: only its hash is stored)",
+                name, pw
             );
+        }
+        AdminCmd::Token { .. } => {}
+    }
+    Ok(())
+}
+
+fn export(config: Option<PathBuf>, output: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let reader =
+        vozbox::store::Reader::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    let model = reader.model().map_err(|e| Failure(e.to_string(), 3))?;
+    let text = vozbox::provision::export::to_file(&model).map_err(fail(3))?;
+    match output {
+        None => print!("{}", text),
+        Some(path) => {
+            vozbox::api::secrets::write_private(&path, &text).map_err(fail(3))?;
+            eprintln!("{}: written (mode 0600)", path.display());
         }
     }
     Ok(())
@@ -388,6 +492,7 @@ fn main() -> ExitCode {
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
         Cmd::Tls { config, reload } => tls(config, reload),
         Cmd::Admin { cmd } => admin(cmd),
+        Cmd::Export { config, output } => export(config, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,16 @@
 //! Who may use the admin API: a bearer token (the generated API token, `[api] token` if
 //! set, or a session token from `POST /api/login`), checked by its SHA-256 in constant
 //! time; failures throttled per address like SIP digest failures (`auth/ban.rs`, with the
-//! `[auth] ban_*` settings, counted apart from SIP's).
+//! `[auth] ban_*` settings, counted apart from SIP's). A valid credential becomes a
+//! `Principal` (request extension) for the handlers: the API token is an operator's; a
+//! session is its administrator's as stored now (removed → `401`, rights changed → at once).
 
 use super::guard::{has_type, wrong_type, Peer};
+use super::scope::Principal;
 use super::secrets;
 use crate::auth::ban::Bans;
-use crate::store::credentials::Operator;
+use crate::model::Admin;
+use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -26,11 +30,11 @@ const MAX_SESSIONS: usize = 4096;
 pub struct Auth {
     /// SHA-256 of each static token accepted.
     tokens: Vec<[u8; 32]>,
-    operators: Vec<Operator>,
+    admins: ArcSwap<Vec<Admin>>,
     /// The hash an unknown name is checked against, so it costs what a known one does.
     decoy: String,
-    /// SHA-256 of a session token → when it expires.
-    sessions: DashMap<[u8; 32], Instant>,
+    /// SHA-256 of a session token → when it expires, and whose it is.
+    sessions: DashMap<[u8; 32], (Instant, String)>,
     ttl: Duration,
     bans: Bans,
     /// Password hashing is slow and takes 19 MiB: two at a time.
@@ -42,11 +46,13 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
-#[derive(PartialEq, Eq)]
+/// The name the API token acts under (it is an operator's).
+pub const TOKEN_PRINCIPAL: &str = "api-token";
+
 enum Verdict {
     Missing,
     Wrong,
-    Valid,
+    Valid(Principal),
 }
 
 fn error(status: StatusCode, msg: &str) -> Response {
@@ -68,14 +74,14 @@ fn throttled(bans: &Bans) -> Response {
 impl Auth {
     pub fn new(
         tokens: Vec<[u8; 32]>,
-        operators: Vec<Operator>,
+        admins: Vec<Admin>,
         session_ttl: Duration,
         bans: Bans,
     ) -> Result<Auth, String> {
         let decoy = secrets::hash_password(&secrets::new_password()?)?;
         Ok(Auth {
             tokens,
-            operators,
+            admins: ArcSwap::from_pointee(admins),
             decoy,
             sessions: DashMap::new(),
             ttl: session_ttl,
@@ -98,22 +104,35 @@ impl Auth {
         let h = secrets::token_hash(token);
         // Every static token is compared, whichever matches.
         let known = self.tokens.iter().fold(false, |ok, t| same(t, &h) | ok);
-        // A session is found by its hash: timing tells about the hash, not the token.
-        let session = self
-            .sessions
-            .get(&h)
-            .is_some_and(|until| Instant::now() < *until);
-        if known || session {
-            Verdict::Valid
-        } else {
-            Verdict::Wrong
+        if known {
+            return Verdict::Valid(Principal::Operator {
+                name: TOKEN_PRINCIPAL.into(),
+            });
         }
+        // A session is found by its hash: timing tells about the hash, not the token.
+        let name = match self.sessions.get(&h) {
+            Some(s) if Instant::now() < s.0 => s.1.clone(),
+            _ => return Verdict::Wrong,
+        };
+        match self.admins.load().iter().find(|a| a.name == name) {
+            Some(a) => Verdict::Valid(Principal::of(a)),
+            // Removed since it logged in.
+            None => Verdict::Wrong,
+        }
+    }
+
+    /// The administrators as stored now (after a change through the API).
+    pub fn set_admins(&self, admins: Vec<Admin>) {
+        let names: std::collections::HashSet<&str> =
+            admins.iter().map(|a| a.name.as_str()).collect();
+        self.sessions.retain(|_, (_, n)| names.contains(n.as_str()));
+        self.admins.store(std::sync::Arc::new(admins));
     }
 
     /// Forgets expired sessions and old failure counts.
     pub fn purge(&self) {
         let now = Instant::now();
-        self.sessions.retain(|_, until| *until > now);
+        self.sessions.retain(|_, (until, _)| *until > now);
         self.bans.purge();
     }
 }
@@ -130,11 +149,15 @@ pub async fn require(
     // A valid credential always passes (a 256-bit token cannot be guessed): an address
     // that failed too often is refused only what would be checked again.
     let verdict = auth.verdict(req.headers());
-    if verdict != Verdict::Valid && auth.bans.is_banned(ip) {
+    if !matches!(verdict, Verdict::Valid(_)) && auth.bans.is_banned(ip) {
         return throttled(&auth.bans);
     }
     match verdict {
-        Verdict::Valid => next.run(req).await,
+        Verdict::Valid(p) => {
+            let mut req = req;
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
         Verdict::Missing => error(
             StatusCode::UNAUTHORIZED,
             "credential required: Authorization: Bearer <token>",
@@ -181,27 +204,27 @@ pub async fn login(
     };
     let a = auth.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let phc = a
-            .operators
+        let admins = a.admins.load();
+        let phc = admins
             .iter()
             .find(|o| o.name == creds.name)
             .map(|o| o.password_hash.as_str());
         // An unknown name is checked against the decoy, and fails.
         let ok = secrets::verify_password(&creds.password, phc.unwrap_or(&a.decoy));
-        ok && phc.is_some()
+        (ok && phc.is_some()).then_some(creds.name)
     })
     .await;
-    match checked {
-        Ok(true) => {}
-        Ok(false) => {
+    let name = match checked {
+        Ok(Some(name)) => name,
+        Ok(None) => {
             auth.bans.fail(ip);
             return error(StatusCode::UNAUTHORIZED, "wrong name or password");
         }
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "password check failed"),
-    }
+    };
     let now = Instant::now();
     if auth.sessions.len() >= MAX_SESSIONS {
-        auth.sessions.retain(|_, until| *until > now);
+        auth.sessions.retain(|_, (until, _)| *until > now);
         if auth.sessions.len() >= MAX_SESSIONS {
             return error(StatusCode::SERVICE_UNAVAILABLE, "too many sessions");
         }
@@ -212,7 +235,7 @@ pub async fn login(
     };
     auth.sessions.insert(
         secrets::token_hash(&token),
-        now.checked_add(auth.ttl).unwrap_or(now),
+        (now.checked_add(auth.ttl).unwrap_or(now), name),
     );
     Json(json!({ "token": token, "expires_in": auth.ttl.as_secs() })).into_response()
 }

@@ -1,16 +1,27 @@
-//! The admin HTTP API: apply a provisioning file to the running server (atomically, like
-//! `vozbox apply`), list registrations and active calls, liveness. Listens on `[api] listen`
-//! (loopback only unless `allow_plain_http`). Every request must name this server in its
-//! `Host` (`guard.rs`); every `/api/` route but the login needs a bearer credential
-//! (`auth.rs`); `/health` is open (it answers "ok" and changes nothing).
+//! The admin HTTP API: the provisioned entities as resources (`resources.rs`), a whole
+//! provisioning file applied atomically (like `vozbox apply`), live state and records
+//! (`live.rs`), administrators (`admins.rs`), liveness. Listens on `[api] listen` (loopback
+//! only unless `allow_plain_http`). Every request must name this server in its `Host`
+//! (`guard.rs`); every `/api/` route but the login needs a bearer credential (`auth.rs`),
+//! which makes a `Principal` whose rights `scope.rs` decides; `/health` is open (it
+//! answers "ok" and changes nothing).
 
+// Helpers return the error answer itself (`Result<_, Response>`): handlers send it as is.
+#![allow(clippy::result_large_err)]
+
+pub mod admins;
 pub mod auth;
 pub mod client;
 pub mod guard;
+pub mod live;
+pub mod manage;
+pub mod reply;
+pub mod resources;
+pub mod scope;
 pub mod secrets;
 
 use crate::auth::nonce::now_secs;
-use crate::model::Snapshot;
+use crate::model::{AuditEntry, Snapshot};
 use crate::registrar::Location;
 use crate::store::Store;
 use arc_swap::ArcSwap;
@@ -19,8 +30,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use scope::Principal;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -37,6 +49,13 @@ pub struct Api {
     pub tls: Option<Arc<crate::sip::tls::Tls>>,
     /// Serialises applies: commit and snapshot swap happen together.
     pub applying: Arc<std::sync::Mutex<()>>,
+    /// Bindings removed through the API are deleted from the store by the writer.
+    pub writer: crate::store::writer::Writer,
+}
+
+/// `403` for what only an operator may do (a whole file, the relay, TLS).
+fn operator_only(p: &Principal) -> Option<Response> {
+    (!p.is_operator()).then(|| reply::error(StatusCode::FORBIDDEN, "only an operator may do this"))
 }
 
 enum Applied {
@@ -47,7 +66,15 @@ enum Applied {
     },
 }
 
-async fn provision(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
+async fn provision(
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = operator_only(&p) {
+        return r;
+    }
     if !guard::has_type(&headers, "application/toml") {
         return guard::wrong_type("application/toml");
     }
@@ -72,10 +99,23 @@ async fn provision(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> R
         };
         let warnings = checked.warnings.iter().map(|w| w.to_string()).collect();
         let _one_at_a_time = api.applying.lock().unwrap_or_else(|p| p.into_inner());
-        let changed = api.store.replace_model(&checked.model)?;
-        api.snapshot.store(Arc::new(Snapshot::new(checked.model)));
+        let entry = AuditEntry {
+            at: now_secs(),
+            who: p.name().into(),
+            action: "apply".into(),
+            resource: "provision".into(),
+            id: String::new(),
+            client: None,
+        };
+        let changed = api
+            .store
+            .replace_model_audited(&checked.model, Some(&entry))?;
+        api.snapshot
+            .store(Arc::new(Snapshot::new(crate::store::canonical(
+                &checked.model,
+            ))));
         if changed {
-            tracing::info!("provisioning applied through the admin API");
+            tracing::info!("provisioning applied through the admin API by {}", p.name());
         }
         Ok::<_, crate::store::StoreError>(Applied::Done { changed, warnings })
     })
@@ -102,53 +142,10 @@ async fn provision(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> R
     }
 }
 
-async fn registrations(State(api): State<Api>) -> Response {
-    let now = now_secs();
-    let list: Vec<serde_json::Value> = api
-        .location
-        .all()
-        .iter()
-        .filter(|b| b.expires_at > now)
-        .map(|b| {
-            json!({
-                "aor": b.aor,
-                "contact": b.contact,
-                "flow": b.flow.to_string(),
-                // A connection-bound binding whose connection closed cannot be reached
-                // until the phone registers again.
-                "reachable": api.b2bua.out.transports.is_open(&b.flow),
-                "expires_in": b.expires_at - now,
-                "user_agent": b.user_agent,
-            })
-        })
-        .collect();
-    Json(list).into_response()
-}
-
-async fn calls(State(api): State<Api>) -> Response {
-    Json(api.b2bua.list()).into_response()
-}
-
-/// Hangs up a call in progress (both legs get BYE, or the caller 480 while it rings); its
-/// record says `hung_up`.
-async fn hang_up(
-    State(api): State<Api>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    match id.parse::<u64>().ok().filter(|&id| api.b2bua.hang_up(id)) {
-        Some(id) => {
-            tracing::info!("call {} hung up through the admin API", id);
-            Json(json!({ "hung_up": id })).into_response()
-        }
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "error": "no such call in progress" })),
-        )
-            .into_response(),
+async fn media(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
+    if let Some(r) = operator_only(&p) {
+        return r;
     }
-}
-
-async fn media(State(api): State<Api>) -> Response {
     Json(json!({
         "port_pairs_in_use": api.b2bua.media_ports_in_use(),
         "active_calls": api.b2bua.active(),
@@ -157,7 +154,10 @@ async fn media(State(api): State<Api>) -> Response {
 }
 
 /// The certificate new TLS connections get.
-async fn tls(State(api): State<Api>) -> Response {
+async fn tls(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
+    if let Some(r) = operator_only(&p) {
+        return r;
+    }
     match &api.tls {
         Some(t) => Json(json!({ "fingerprint": t.fingerprint() })).into_response(),
         None => no_tls(),
@@ -173,7 +173,14 @@ fn no_tls() -> Response {
 }
 
 /// Reads the certificate and key files again (like SIGHUP); open connections keep theirs.
-async fn tls_reload(State(api): State<Api>, headers: HeaderMap) -> Response {
+async fn tls_reload(
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = operator_only(&p) {
+        return r;
+    }
     // No body expected: none, or JSON.
     if headers.contains_key(axum::http::header::CONTENT_TYPE)
         && !guard::has_type(&headers, "application/json")
@@ -213,12 +220,21 @@ pub fn router(api: Api) -> Router {
             "/api/provision",
             post(provision).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
         )
-        .route("/api/registrations", get(registrations))
-        .route("/api/calls", get(calls))
-        .route("/api/calls/{id}", axum::routing::delete(hang_up))
+        .route("/api/registrations", get(live::registrations))
+        .route("/api/registrations/{aor}", delete(live::unregister))
+        .route("/api/calls", get(live::calls))
+        .route("/api/calls/{id}", delete(live::hang_up))
+        .route("/api/cdrs", get(live::cdrs))
+        .route("/api/audit", get(live::audit_trail))
+        .route("/api/admins", get(admins::list).post(admins::add))
+        .route(
+            "/api/admins/{name}",
+            axum::routing::put(admins::change).delete(admins::remove),
+        )
         .route("/api/media", get(media))
         .route("/api/tls", get(tls))
         .route("/api/tls/reload", post(tls_reload))
+        .merge(resources::routes())
         .route_layer(from_fn_with_state(auth.clone(), auth::require))
         .with_state(api);
     Router::new()

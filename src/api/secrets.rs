@@ -3,7 +3,7 @@
 //! Only hashes reach the store: argon2 for passwords, SHA-256 for tokens (256 random bits
 //! each, so a fast hash is enough for them).
 
-use crate::store::credentials::Operator;
+use crate::model::Admin;
 use crate::store::Store;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
@@ -66,10 +66,17 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
-/// Writes the token file: created with mode 0600 under a temporary name, then renamed over
-/// the old one, so the file is never readable by others nor half written.
+/// Writes the token file (one line).
 pub fn write_token_file(path: &Path, token: &str) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
+    write_private(path, &format!("{}\n", token))
+}
+
+/// Writes a file holding secrets: created with mode 0600 under a temporary name, then
+/// renamed over the old one, so it is never readable by others nor half written.
+pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     let err = |e: std::io::Error, p: &Path| format!("{}: {}", p.display(), e);
     match std::fs::remove_file(&tmp) {
         Ok(()) => {}
@@ -82,7 +89,7 @@ pub fn write_token_file(path: &Path, token: &str) -> Result<(), String> {
         .mode(0o600)
         .open(&tmp)
         .map_err(|e| err(e, &tmp))?;
-    f.write_all(format!("{}\n", token).as_bytes())
+    f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| err(e, &tmp))?;
     std::fs::rename(&tmp, path).map_err(|e| err(e, path))
@@ -91,7 +98,7 @@ pub fn write_token_file(path: &Path, token: &str) -> Result<(), String> {
 /// What the server's start found or made: the credentials to check against, and lines
 /// to print (a new password, where the token is) or warn about.
 pub struct Credentials {
-    pub operators: Vec<Operator>,
+    pub admins: Vec<Admin>,
     pub token_sha256: Option<[u8; 32]>,
     pub printed: Vec<String>,
     pub warnings: Vec<String>,
@@ -102,20 +109,22 @@ pub struct Credentials {
 /// load what is stored and leave the file alone.
 pub fn prepare(store: &Store, token_file: &Path) -> Result<Credentials, String> {
     let e = |e: crate::store::StoreError| e.to_string();
-    let mut operators = store.operators().map_err(e)?;
+    let mut admins = store.admins().map_err(e)?;
     let mut token_sha256 = store.api_token_hash().map_err(e)?;
     let (mut printed, mut warnings) = (Vec::new(), Vec::new());
-    let new_operator = if operators.is_empty() {
+    let new_operator = if admins.is_empty() {
         let password = new_password()?;
-        let op = Operator {
+        let op = Admin {
             name: OPERATOR.into(),
             password_hash: hash_password(&password)?,
+            client: None,
+            rights: None,
         };
         printed.push(format!(
             "Admin API operator {}  password {}  (shown once: only its hash is stored)",
             op.name, password
         ));
-        operators.push(op.clone());
+        admins.push(op.clone());
         Some(op)
     } else {
         None
@@ -146,7 +155,7 @@ pub fn prepare(store: &Store, token_file: &Path) -> Result<Credentials, String> 
             .map_err(e)?;
     }
     Ok(Credentials {
-        operators,
+        admins,
         token_sha256,
         printed,
         warnings,
@@ -163,17 +172,22 @@ pub fn reissue_token(store: &Store, token_file: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// `vozbox admin password`: a new random password for the operator `admin`; returns it.
-pub fn reset_password(store: &Store) -> Result<String, String> {
-    let password = new_password()?;
-    let op = Operator {
-        name: OPERATOR.into(),
-        password_hash: hash_password(&password)?,
+/// `vozbox admin passwd NAME`: a new random password for an administrator (its client and
+/// rights kept); returns it. `None` when there is no such administrator.
+pub fn reset_password(store: &Store, name: &str) -> Result<Option<String>, String> {
+    let e = |e: crate::store::StoreError| e.to_string();
+    let Some(mut admin) = store
+        .admins()
+        .map_err(e)?
+        .into_iter()
+        .find(|a| a.name == name)
+    else {
+        return Ok(None);
     };
-    store
-        .put_api_credentials(Some(&op), None)
-        .map_err(|e| e.to_string())?;
-    Ok(password)
+    let password = new_password()?;
+    admin.password_hash = hash_password(&password)?;
+    store.put_api_credentials(Some(&admin), None).map_err(e)?;
+    Ok(Some(password))
 }
 
 #[cfg(test)]

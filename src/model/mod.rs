@@ -1,5 +1,6 @@
 //! The domain (DESIGN §3): plain data, validated by `provision`, stored by `store`.
 
+pub mod admin;
 pub mod binding;
 pub mod brand;
 pub mod call_acl;
@@ -15,6 +16,7 @@ pub mod rating_profile;
 pub mod trust;
 pub mod user;
 
+pub use admin::{Access, Admin, AuditEntry};
 pub use binding::{Binding, BindingOwner};
 pub use brand::{Brand, Corporation};
 pub use call_acl::{AclRule, CallAcl, Policy};

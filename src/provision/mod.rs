@@ -1,7 +1,9 @@
 //! The declarative provisioning file (TOML) → a validated `Model`, applied atomically.
 
 pub mod demo;
+pub mod export;
 pub mod file;
+pub mod kinds;
 pub mod validate;
 
 pub use validate::{Checked, ProvisionError};
@@ -18,6 +20,7 @@ pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
             .split('`')
             .nth(1)
             .map(|k| k.to_string())
+            .or_else(|| e.span().and_then(|s| key_at(text, s.start)))
             .unwrap_or_else(|| "file".into());
         vec![ProvisionError {
             line,
@@ -27,6 +30,28 @@ pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
         }]
     })?;
     validate::to_model(&file, text)
+}
+
+/// The key whose value is at `offset` (`user.max_calls`: the table and the key of that
+/// line), for errors about a value that do not name their key.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let (key, _) = before[line_start..].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return None;
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{}.{}", t, key),
+        _ => key.to_string(),
+    })
 }
 
 /// Reads and validates a file; errors (and warnings, printed here to stderr) are
@@ -202,6 +227,13 @@ password = "Alice-Secret-1"
         );
         parse(&format!("{}\n[[friend]]\nclient = \"bluebird\"\nname = \"to-red\"\nmode = \"intervpbx\"\ntarget_client = \"redbird\"\n", BASE)).unwrap();
         one("\n[[friend]]\nclient = \"bluebird\"\nname = \"x\"\nmode = \"intervpbx\"\ntarget_client = \"redbird\"\npatterns = [\"^1$\"]\n", "friend.patterns", "has no patterns");
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_key() {
+        let e = errors("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-12\"\nmax_calls = \"two\"\n");
+        assert_eq!(e.len(), 1, "{:?}", e);
+        assert_eq!(e[0].key, "user.max_calls", "{:?}", e);
     }
 
     #[test]

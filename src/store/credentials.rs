@@ -1,22 +1,17 @@
-//! The admin API's credentials in redb: operators with the argon2 hash of their password,
-//! and the SHA-256 of the API token. Neither a password nor a token is ever stored.
+//! The admin API's credentials in redb: administrators with the argon2 hash of their
+//! password, and the SHA-256 of the API token. Neither a password nor a token is ever
+//! stored.
 
 use super::schema::{API_SECRETS, OPERATORS};
 use super::{put, read_all, Store, StoreError};
+use crate::model::Admin;
 use redb::ReadableDatabase;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Operator {
-    pub name: String,
-    /// Argon2 in PHC string format (`$argon2id$v=19$…`).
-    pub password_hash: String,
-}
 
 const TOKEN_KEY: &str = "token_sha256";
 
 impl Store {
-    pub fn operators(&self) -> Result<Vec<Operator>, StoreError> {
+    /// Every administrator, by name.
+    pub fn admins(&self) -> Result<Vec<Admin>, StoreError> {
         let tx = self.db.begin_read()?;
         read_all(&tx.open_table(OPERATORS)?)
     }
@@ -29,17 +24,17 @@ impl Store {
         Ok(v.and_then(|v| v.value().try_into().ok()))
     }
 
-    /// Stores an operator (replacing one of the same name) and, when given, the token's
-    /// hash, in one durable transaction.
+    /// Stores an administrator (replacing one of the same name) and, when given, the
+    /// token's hash, in one durable transaction.
     pub fn put_api_credentials(
         &self,
-        operator: Option<&Operator>,
+        admin: Option<&Admin>,
         token_sha256: Option<&[u8; 32]>,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
-            if let Some(op) = operator {
-                put(&mut tx.open_table(OPERATORS)?, &op.name, op)?;
+            if let Some(a) = admin {
+                put(&mut tx.open_table(OPERATORS)?, &a.name, a)?;
             }
             if let Some(h) = token_sha256 {
                 tx.open_table(API_SECRETS)?
@@ -48,6 +43,14 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Removes an administrator; whether there was one.
+    pub fn remove_admin(&self, name: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let gone = tx.open_table(OPERATORS)?.remove(name)?.is_some();
+        tx.commit()?;
+        Ok(gone)
     }
 }
 
@@ -60,19 +63,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vozbox-cred-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir.join("db.redb")).unwrap();
-        assert!(store.operators().unwrap().is_empty());
+        assert!(store.admins().unwrap().is_empty());
         assert_eq!(store.api_token_hash().unwrap(), None);
-        let op = Operator {
+        let op = Admin {
             name: "admin".into(),
             password_hash: "$argon2id$x".into(),
+            client: None,
+            rights: None,
         };
         store
             .put_api_credentials(Some(&op), Some(&[7; 32]))
             .unwrap();
-        assert_eq!(store.operators().unwrap(), vec![op]);
+        assert_eq!(store.admins().unwrap(), vec![op]);
         assert_eq!(store.api_token_hash().unwrap(), Some([7; 32]));
         store.put_api_credentials(None, Some(&[8; 32])).unwrap();
         assert_eq!(store.api_token_hash().unwrap(), Some([8; 32]));
+        assert!(store.remove_admin("admin").unwrap());
+        assert!(!store.remove_admin("admin").unwrap());
+        assert!(store.admins().unwrap().is_empty());
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -2,6 +2,8 @@
 //! the running server goes through the single writer thread (`writer.rs`), which groups
 //! many commands into one durable transaction.
 
+pub mod audit;
+pub mod cdrs;
 pub mod credentials;
 pub mod schema;
 pub mod writer;
@@ -65,6 +67,80 @@ fn read_all<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
         out.push(item);
     }
     Ok(out)
+}
+
+/// Each entity's key in its table (call forwards: their position).
+mod keys {
+    use crate::model::*;
+    pub fn name<T: Named>(x: &T) -> String {
+        x.key()
+    }
+    pub trait Named {
+        fn key(&self) -> String;
+    }
+    macro_rules! keyed {
+        ($($t:ty => |$x:ident| $e:expr;)*) => {$(
+            impl Named for $t {
+                fn key(&self) -> String { let $x = self; $e }
+            }
+        )*};
+    }
+    keyed! {
+        Brand => |x| x.name.clone();
+        Corporation => |x| x.name.clone();
+        Client => |x| x.name.clone();
+        User => |x| format!("{}/{}", x.client, x.name);
+        Extension => |x| format!("{}/{}", x.client, x.number);
+        Friend => |x| format!("{}/{}", x.client, x.name);
+        CallAcl => |x| format!("{}/{}", x.client, x.name);
+        Ddi => |x| x.number.clone();
+        Carrier => |x| format!("{}/{}", x.brand, x.name);
+        DdiProvider => |x| format!("{}/{}", x.brand, x.name);
+        MediaRelaySet => |x| x.name.clone();
+        RatingProfile => |x| format!("{}/{}", x.client, x.name);
+    }
+}
+
+/// `model` in the order the store reads it back.
+pub fn canonical(model: &Model) -> Model {
+    fn sorted<T: Clone + keys::Named>(v: &[T]) -> Vec<T> {
+        let mut v = v.to_vec();
+        v.sort_by_cached_key(keys::name);
+        v
+    }
+    Model {
+        brands: sorted(&model.brands),
+        corporations: sorted(&model.corporations),
+        clients: sorted(&model.clients),
+        users: sorted(&model.users),
+        extensions: sorted(&model.extensions),
+        friends: sorted(&model.friends),
+        call_acls: sorted(&model.call_acls),
+        call_forwards: model.call_forwards.clone(),
+        ddis: sorted(&model.ddis),
+        carriers: sorted(&model.carriers),
+        ddi_providers: sorted(&model.ddi_providers),
+        media_relay_sets: sorted(&model.media_relay_sets),
+        rating_profiles: sorted(&model.rating_profiles),
+    }
+}
+
+fn load(tx: &redb::ReadTransaction) -> Result<Model, StoreError> {
+    Ok(Model {
+        brands: read_all(&tx.open_table(BRANDS)?)?,
+        corporations: read_all(&tx.open_table(CORPORATIONS)?)?,
+        clients: read_all(&tx.open_table(CLIENTS)?)?,
+        users: read_all(&tx.open_table(USERS)?)?,
+        extensions: read_all(&tx.open_table(EXTENSIONS)?)?,
+        friends: read_all(&tx.open_table(FRIENDS)?)?,
+        call_acls: read_all(&tx.open_table(CALL_ACLS)?)?,
+        call_forwards: read_all(&tx.open_table(CALL_FORWARDS)?)?,
+        ddis: read_all(&tx.open_table(DDIS)?)?,
+        carriers: read_all(&tx.open_table(CARRIERS)?)?,
+        ddi_providers: read_all(&tx.open_table(DDI_PROVIDERS)?)?,
+        media_relay_sets: read_all(&tx.open_table(MEDIA_RELAY_SETS)?)?,
+        rating_profiles: read_all(&tx.open_table(RATING_PROFILES)?)?,
+    })
 }
 
 impl Store {
@@ -131,28 +207,14 @@ impl Store {
             tx.open_table(CDRS)?;
             tx.open_table(OPERATORS)?;
             tx.open_table(API_SECRETS)?;
+            tx.open_table(AUDIT)?;
         }
         tx.commit()?;
         Ok(())
     }
 
     pub fn load_model(&self) -> Result<Model, StoreError> {
-        let tx = self.db.begin_read()?;
-        Ok(Model {
-            brands: read_all(&tx.open_table(BRANDS)?)?,
-            corporations: read_all(&tx.open_table(CORPORATIONS)?)?,
-            clients: read_all(&tx.open_table(CLIENTS)?)?,
-            users: read_all(&tx.open_table(USERS)?)?,
-            extensions: read_all(&tx.open_table(EXTENSIONS)?)?,
-            friends: read_all(&tx.open_table(FRIENDS)?)?,
-            call_acls: read_all(&tx.open_table(CALL_ACLS)?)?,
-            call_forwards: read_all(&tx.open_table(CALL_FORWARDS)?)?,
-            ddis: read_all(&tx.open_table(DDIS)?)?,
-            carriers: read_all(&tx.open_table(CARRIERS)?)?,
-            ddi_providers: read_all(&tx.open_table(DDI_PROVIDERS)?)?,
-            media_relay_sets: read_all(&tx.open_table(MEDIA_RELAY_SETS)?)?,
-            rating_profiles: read_all(&tx.open_table(RATING_PROFILES)?)?,
-        })
+        load(&self.db.begin_read()?)
     }
 
     pub fn is_model_empty(&self) -> Result<bool, StoreError> {
@@ -168,11 +230,26 @@ impl Store {
     /// Replaces the whole model in one durable transaction (all or nothing). Returns
     /// whether anything changed.
     pub fn replace_model(&self, model: &Model) -> Result<bool, StoreError> {
-        if &self.load_model()? == model {
+        self.replace_model_audited(model, None)
+    }
+
+    /// `replace_model`, with the change recorded in the audit trail in the same
+    /// transaction (nothing is recorded when nothing changed).
+    pub fn replace_model_audited(
+        &self,
+        model: &Model,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
+        // The store keeps each table in key order: compared in that order, a file that
+        // lists the same entities in another order changes nothing.
+        if self.load_model()? == canonical(model) {
             return Ok(false);
         }
         let tx = self.db.begin_write()?;
         {
+            if let Some(e) = audit {
+                audit::append(&tx, e)?;
+            }
             for t in MODEL_TABLES {
                 tx.delete_table(t)?;
             }
@@ -188,39 +265,23 @@ impl Store {
                 }
                 Ok(())
             }
-            fill(&tx, BRANDS, &model.brands, |x| x.name.clone())?;
-            fill(&tx, CORPORATIONS, &model.corporations, |x| x.name.clone())?;
-            fill(&tx, CLIENTS, &model.clients, |x| x.name.clone())?;
-            fill(&tx, USERS, &model.users, |x| {
-                format!("{}/{}", x.client, x.name)
-            })?;
-            fill(&tx, EXTENSIONS, &model.extensions, |x| {
-                format!("{}/{}", x.client, x.number)
-            })?;
-            fill(&tx, FRIENDS, &model.friends, |x| {
-                format!("{}/{}", x.client, x.name)
-            })?;
-            fill(&tx, CALL_ACLS, &model.call_acls, |x| {
-                format!("{}/{}", x.client, x.name)
-            })?;
+            fill(&tx, BRANDS, &model.brands, keys::name)?;
+            fill(&tx, CORPORATIONS, &model.corporations, keys::name)?;
+            fill(&tx, CLIENTS, &model.clients, keys::name)?;
+            fill(&tx, USERS, &model.users, keys::name)?;
+            fill(&tx, EXTENSIONS, &model.extensions, keys::name)?;
+            fill(&tx, FRIENDS, &model.friends, keys::name)?;
+            fill(&tx, CALL_ACLS, &model.call_acls, keys::name)?;
             let mut i = 0usize;
             fill(&tx, CALL_FORWARDS, &model.call_forwards, |_| {
                 i += 1;
                 format!("{:08}", i)
             })?;
-            fill(&tx, DDIS, &model.ddis, |x| x.number.clone())?;
-            fill(&tx, CARRIERS, &model.carriers, |x| {
-                format!("{}/{}", x.brand, x.name)
-            })?;
-            fill(&tx, DDI_PROVIDERS, &model.ddi_providers, |x| {
-                format!("{}/{}", x.brand, x.name)
-            })?;
-            fill(&tx, MEDIA_RELAY_SETS, &model.media_relay_sets, |x| {
-                x.name.clone()
-            })?;
-            fill(&tx, RATING_PROFILES, &model.rating_profiles, |x| {
-                format!("{}/{}", x.client, x.name)
-            })?;
+            fill(&tx, DDIS, &model.ddis, keys::name)?;
+            fill(&tx, CARRIERS, &model.carriers, keys::name)?;
+            fill(&tx, DDI_PROVIDERS, &model.ddi_providers, keys::name)?;
+            fill(&tx, MEDIA_RELAY_SETS, &model.media_relay_sets, keys::name)?;
+            fill(&tx, RATING_PROFILES, &model.rating_profiles, keys::name)?;
             let mut meta = tx.open_table(META)?;
             let g = meta
                 .get("model_generation")?
@@ -299,6 +360,11 @@ impl Reader {
     pub fn bindings(&self) -> Result<Vec<Binding>, StoreError> {
         let tx = self.db.begin_read()?;
         read_all(&tx.open_table(BINDINGS)?)
+    }
+
+    /// The provisioned model (`vozbox export`).
+    pub fn model(&self) -> Result<Model, StoreError> {
+        load(&self.db.begin_read()?)
     }
 
     /// The last `limit` call records, oldest first.

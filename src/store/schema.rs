@@ -28,11 +28,14 @@ pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("binding
 /// Call records: sequence number → Cdr.
 pub const CDRS: TableDefinition<u64, &[u8]> = TableDefinition::new("cdrs");
 
-/// Admin API operators: name → Operator (JSON: the name and an argon2 PHC hash, never the
-/// password).
+/// Admin API administrators: name → `model::Admin` (JSON: the name, an argon2 PHC hash,
+/// never the password, and the client and rights of a client administrator).
 pub const OPERATORS: TableDefinition<&str, &[u8]> = TableDefinition::new("operators");
 /// Admin API secrets: "token_sha256" → the SHA-256 of the API token (never the token).
 pub const API_SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_secrets");
+
+/// The audit trail: sequence number → `model::AuditEntry`.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// The model tables, for clearing and counting.
 pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 13] = [

@@ -312,6 +312,22 @@ impl Vozbox {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `vozbox <args…> --config <this server's config>`: its output, which must succeed.
+    pub fn cli_args(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn run_cli(&self, command: &str) -> std::process::Output {
         Command::new(BIN)
             .arg(command)
@@ -333,6 +349,33 @@ impl Vozbox {
         let token = vozbox::api::client::token_for(&cfg).expect("api token");
         match vozbox::api::client::request(addr, method, path, Some(&token), None, "") {
             Ok(vozbox::api::client::Reply::Http { status, body }) => (status, body),
+            _ => panic!("no admin API at {}", addr),
+        }
+    }
+
+    /// The token of this server's `api-token` file.
+    pub fn token(&self) -> String {
+        let cfg = vozbox::config::Config::load(&self.config).expect("config");
+        vozbox::api::client::token_for(&cfg).expect("api token")
+    }
+
+    /// `method path` on this server's admin API as `bearer`, with a JSON body: the status
+    /// and the JSON answer (`Null` when the answer is not JSON).
+    pub fn api_as(
+        &self,
+        bearer: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let cfg = vozbox::config::Config::load(&self.config).expect("config");
+        let addr = cfg.api.addr().expect("api address");
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        let ctype = (!text.is_empty()).then_some("application/json");
+        match vozbox::api::client::request(addr, method, path, Some(bearer), ctype, &text) {
+            Ok(vozbox::api::client::Reply::Http { status, body }) => {
+                (status, serde_json::from_str(&body).unwrap_or_default())
+            }
             _ => panic!("no admin API at {}", addr),
         }
     }

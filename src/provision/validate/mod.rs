@@ -164,6 +164,7 @@ fn parse_time(s: &str) -> Result<u64, String> {
 }
 
 /// A valid model, with warnings about what is allowed but probably unintended.
+#[derive(Debug)]
 pub struct Checked {
     pub model: Model,
     pub warnings: Vec<ProvisionError>,

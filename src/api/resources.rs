@@ -1,0 +1,394 @@
+//! The provisioned entities as JSON REST resources, in the provisioning file's form (the
+//! same keys, the same validation, the same error texts): `/api/<kind>` (list with paging
+//! and filters; create) and `/api/<kind>/<id fields…>` (get, replace, delete). A write
+//! edits the whole model as a document, checks it as a file would be checked, commits it
+//! with its audit entry and swaps the live snapshot: the next request sees it.
+
+use super::reply::{error, internal};
+use super::scope::Principal;
+use super::Api;
+use crate::auth::nonce::now_secs;
+use crate::model::{Access, AuditEntry, Snapshot};
+use crate::provision::export::{self, Doc, Item, Located};
+use crate::provision::kinds::{Kind, ALL};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The collection and item paths of a kind: `/api/users`, `/api/users/{client}/{name}`.
+pub fn paths(k: Kind) -> (String, String) {
+    let base = format!("/api/{}", k.plural());
+    let item = k
+        .id_fields()
+        .iter()
+        .fold(base.clone(), |p, f| format!("{}/{{{}}}", p, f));
+    (base, item)
+}
+
+pub fn routes() -> Router<Api> {
+    let mut r = Router::new();
+    for k in ALL {
+        let (base, item) = paths(k);
+        r = r
+            .route(
+                &base,
+                get(move |s, p, q| list(k, s, p, q)).post(move |s, p, h, b| create(k, s, p, h, b)),
+            )
+            .route(
+                &item,
+                get(move |s, p, id| read(k, s, p, id))
+                    .put(move |s, p, id, h, b| replace(k, s, p, id, h, b))
+                    .delete(move |s, p, id| remove(k, s, p, id)),
+            );
+    }
+    r
+}
+
+fn verb(a: Access) -> &'static str {
+    match a {
+        Access::Read => "read",
+        Access::Write => "change",
+    }
+}
+
+/// `403` when the principal may not read/change this kind at all.
+fn forbidden(p: &Principal, k: Kind, a: Access) -> Option<Response> {
+    (!p.may(k.plural(), a)).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            &format!("this administrator may not {} {}", verb(a), k.plural()),
+        )
+    })
+}
+
+fn not_found(k: Kind, id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no {} {:?}", k.section().replace('_', " "), id),
+    )
+}
+
+/// An item as the API shows it: its id first, then the file's keys.
+fn shown(k: Kind, item: &Item) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Some(id) = k.id_of(item) {
+        m.insert("id".into(), json!(id));
+    }
+    m.extend(item.clone());
+    Value::Object(m)
+}
+
+fn visible(p: &Principal, k: Kind, item: &Item) -> bool {
+    p.sees(k.client_of(item).as_deref())
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+async fn list(
+    k: Kind,
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = forbidden(&p, k, Access::Read) {
+        return r;
+    }
+    let (offset, limit) = match super::live::paging(&q) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let snap = api.snapshot.load();
+    let d = export::doc(&snap.model);
+    let filters: Vec<(&String, &String)> = q
+        .iter()
+        .filter(|(key, _)| *key != "offset" && *key != "limit")
+        .collect();
+    let matching: Vec<&Item> = d
+        .items(k)
+        .iter()
+        .filter(|i| visible(&p, k, i))
+        .filter(|i| {
+            filters
+                .iter()
+                .all(|(f, want)| i.get(f.as_str()).and_then(text).as_deref() == Some(want.as_str()))
+        })
+        .collect();
+    let items: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| shown(k, i))
+        .collect();
+    Json(json!({ "total": matching.len(), "offset": offset, "items": items })).into_response()
+}
+
+async fn read(
+    k: Kind,
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    Path(parts): Path<Vec<String>>,
+) -> Response {
+    if let Some(r) = forbidden(&p, k, Access::Read) {
+        return r;
+    }
+    let id = parts.join("/");
+    let snap = api.snapshot.load();
+    let d = export::doc(&snap.model);
+    match d
+        .items(k)
+        .iter()
+        .find(|i| k.id_of(i).as_deref() == Some(id.as_str()))
+    {
+        Some(i) if visible(&p, k, i) => Json(shown(k, i)).into_response(),
+        _ => not_found(k, &id),
+    }
+}
+
+/// The body of a create or replace: a JSON object in the file's form (an `id` key is
+/// ignored: it is derived).
+fn body(k: Kind, headers: &HeaderMap, body: &[u8]) -> Result<Item, Response> {
+    if !super::guard::has_type(headers, "application/json") {
+        return Err(super::guard::wrong_type("application/json"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut m)) => {
+            m.remove("id");
+            Ok(m)
+        }
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "expected a JSON object with the keys of [[{}]]",
+                k.section()
+            ),
+        )),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, &format!("not JSON: {}", e))),
+    }
+}
+
+async fn create(
+    k: Kind,
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    if let Some(r) = forbidden(&p, k, Access::Write) {
+        return r;
+    }
+    let mut item = match body(k, &headers, &raw) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    // A client administrator's entities are its client's: the key may be left out.
+    if let (Some(own), Some(f)) = (p.client(), k.client_field()) {
+        item.entry(f).or_insert_with(|| json!(own));
+        if !visible(&p, k, &item) {
+            return error(StatusCode::NOT_FOUND, "no such client");
+        }
+    }
+    let Some(id) = k.id_of(&item) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!(
+                "{} needs the keys {}",
+                k.section(),
+                k.id_fields().join(", ").replace("owner", "user or friend")
+            ),
+        );
+    };
+    write(api, p, k, "create", id, move |d, id| {
+        if d.find(k, id).is_some() {
+            return Err(error(
+                StatusCode::CONFLICT,
+                &format!("{} {:?} already exists", k.section().replace('_', " "), id),
+            ));
+        }
+        d.items_mut(k).push(item);
+        Ok(())
+    })
+    .await
+}
+
+async fn replace(
+    k: Kind,
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    Path(parts): Path<Vec<String>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    if let Some(r) = forbidden(&p, k, Access::Write) {
+        return r;
+    }
+    let mut item = match body(k, &headers, &raw) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let id = parts.join("/");
+    // The id fields may be left out of the body: they are the path's.
+    for (f, v) in k.id_fields().iter().zip(&parts) {
+        if *f != "owner" {
+            item.entry(*f).or_insert_with(|| json!(v));
+        }
+    }
+    let visible_now = {
+        let snap = api.snapshot.load();
+        let d = export::doc(&snap.model);
+        d.items(k)
+            .iter()
+            .find(|i| k.id_of(i).as_deref() == Some(id.as_str()))
+            .is_some_and(|i| visible(&p, k, i))
+    };
+    if !visible_now {
+        return not_found(k, &id);
+    }
+    if k.id_of(&item).as_deref() != Some(id.as_str()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!(
+                "the keys {} identify the {} and cannot change: delete it and create another",
+                k.id_fields().join(", "),
+                k.section().replace('_', " ")
+            ),
+        );
+    }
+    write(api, p, k, "update", id, move |d, id| match d.find(k, id) {
+        Some(at) => {
+            d.items_mut(k)[at] = item;
+            Ok(())
+        }
+        None => Err(not_found(k, id)),
+    })
+    .await
+}
+
+async fn remove(
+    k: Kind,
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    Path(parts): Path<Vec<String>>,
+) -> Response {
+    if let Some(r) = forbidden(&p, k, Access::Write) {
+        return r;
+    }
+    let id = parts.join("/");
+    let pr = p.clone();
+    write(api, p, k, "delete", id, move |d, id| match d.find(k, id) {
+        Some(at) if visible(&pr, k, &d.items(k)[at]) => {
+            d.items_mut(k).remove(at);
+            Ok(())
+        }
+        _ => Err(not_found(k, id)),
+    })
+    .await
+}
+
+/// One located error as the API reports it.
+fn located(p: &Principal, doc: &Doc, e: &Located) -> Value {
+    let hidden = e.kind.is_some_and(|k| {
+        e.id.as_deref()
+            .and_then(|id| doc.find(k, id).map(|at| !visible(p, k, &doc.items(k)[at])))
+            .unwrap_or(false)
+    });
+    if hidden {
+        return json!({ "message": "an entity of another client" });
+    }
+    json!({
+        "resource": e.kind.map(|k| k.plural()),
+        "id": e.id,
+        "key": e.error.key,
+        "message": e.error.message,
+    })
+}
+
+/// Edits the current model with `edit`, checks the result like a file, commits it with
+/// its audit entry and swaps the snapshot; one write at a time.
+async fn write(
+    api: Api,
+    p: Principal,
+    k: Kind,
+    action: &'static str,
+    id: String,
+    edit: impl FnOnce(&mut Doc, &str) -> Result<(), Response> + Send + 'static,
+) -> Response {
+    let result = tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = api.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let snap = api.snapshot.load_full();
+        let before = export::doc(&snap.model);
+        let mut d = before.clone();
+        if let Err(r) = edit(&mut d, &id) {
+            return r;
+        }
+        let checked = match d.check() {
+            Ok(c) => c,
+            Err(errs) => {
+                let this = |e: &&Located| e.kind == Some(k) && e.id.as_deref() == Some(&id);
+                let own: Vec<&Located> = errs.iter().filter(this).collect();
+                // A delete (or a change of what others refer to) breaks its referrers.
+                return if action == "delete" && own.is_empty() && !errs.is_empty() {
+                    (
+                        StatusCode::CONFLICT,
+                        Json(json!({
+                            "error": format!("{} {:?} is referred to by other entities; change or delete them first", k.section().replace('_', " "), id),
+                            "referrers": errs.iter().map(|e| located(&p, &before, e)).collect::<Vec<_>>(),
+                        })),
+                    )
+                        .into_response()
+                } else {
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Json(json!({
+                            "errors": errs.iter().map(|e| located(&p, &d, e)).collect::<Vec<_>>(),
+                        })),
+                    )
+                        .into_response()
+                };
+            }
+        };
+        let client_in = |doc: &Doc| doc.find(k, &id).and_then(|at| k.client_of(&doc.items(k)[at]));
+        let client = client_in(&d).or_else(|| client_in(&before));
+        let entry = AuditEntry {
+            at: now_secs(),
+            who: p.name().to_string(),
+            action: action.into(),
+            resource: k.plural().into(),
+            id: id.clone(),
+            client,
+        };
+        let warnings: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
+        if let Err(e) = api.store.replace_model_audited(&checked.model, Some(&entry)) {
+            return internal(&e.to_string());
+        }
+        let after = export::doc(&checked.model);
+        api.snapshot
+            .store(Arc::new(Snapshot::new(crate::store::canonical(&checked.model))));
+        tracing::info!("admin API: {} {} {} {}", p.name(), action, k.section(), id);
+        match after.find(k, &id) {
+            Some(at) => {
+                let status = if action == "create" { StatusCode::CREATED } else { StatusCode::OK };
+                let mut v = shown(k, &after.items(k)[at]);
+                if !warnings.is_empty() {
+                    v["warnings"] = json!(warnings);
+                }
+                (status, Json(v)).into_response()
+            }
+            None => Json(json!({ "deleted": id })).into_response(),
+        }
+    })
+    .await;
+    result.unwrap_or_else(|e| internal(&e.to_string()))
+}
