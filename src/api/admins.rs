@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdminBody {
+pub struct AdminBody {
     name: Option<String>,
     password: Option<String>,
     /// Absent when adding: an operator. Absent when changing: unchanged.

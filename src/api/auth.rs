@@ -172,8 +172,8 @@ pub async fn require(
     }
 }
 
-#[derive(Deserialize)]
-struct Login {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Login {
     name: String,
     password: String,
 }

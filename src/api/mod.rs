@@ -15,8 +15,10 @@ pub mod client;
 pub mod guard;
 pub mod live;
 pub mod manage;
+pub mod openapi;
 pub mod reply;
 pub mod resources;
+pub mod routes;
 pub mod scope;
 pub mod secrets;
 
@@ -30,7 +32,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use scope::Principal;
 use serde_json::json;
@@ -66,7 +67,7 @@ enum Applied {
     },
 }
 
-async fn provision(
+pub(super) async fn provision(
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
     headers: HeaderMap,
@@ -142,7 +143,7 @@ async fn provision(
     }
 }
 
-async fn media(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
+pub(super) async fn media(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
     if let Some(r) = operator_only(&p) {
         return r;
     }
@@ -154,7 +155,7 @@ async fn media(State(api): State<Api>, Extension(p): Extension<Principal>) -> Re
 }
 
 /// The certificate new TLS connections get.
-async fn tls(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
+pub(super) async fn tls(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
     if let Some(r) = operator_only(&p) {
         return r;
     }
@@ -173,7 +174,7 @@ fn no_tls() -> Response {
 }
 
 /// Reads the certificate and key files again (like SIGHUP); open connections keep theirs.
-async fn tls_reload(
+pub(super) async fn tls_reload(
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
     headers: HeaderMap,
@@ -208,39 +209,30 @@ async fn tls_reload(
     }
 }
 
-async fn health() -> &'static str {
+pub(super) async fn health() -> &'static str {
     "ok"
 }
 
 pub fn router(api: Api) -> Router {
     let (auth, names) = (api.auth.clone(), api.names.clone());
-    let protected = Router::new()
-        // A provisioning file of 100,000 users is about 7 MB.
-        .route(
-            "/api/provision",
-            post(provision).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
-        )
-        .route("/api/registrations", get(live::registrations))
-        .route("/api/registrations/{aor}", delete(live::unregister))
-        .route("/api/calls", get(live::calls))
-        .route("/api/calls/{id}", delete(live::hang_up))
-        .route("/api/cdrs", get(live::cdrs))
-        .route("/api/audit", get(live::audit_trail))
-        .route("/api/admins", get(admins::list).post(admins::add))
-        .route(
-            "/api/admins/{name}",
-            axum::routing::put(admins::change).delete(admins::remove),
-        )
-        .route("/api/media", get(media))
-        .route("/api/tls", get(tls))
-        .route("/api/tls/reload", post(tls_reload))
-        .merge(resources::routes())
-        .route_layer(from_fn_with_state(auth.clone(), auth::require))
-        .with_state(api);
-    Router::new()
-        .route("/api/login", post(auth::login).with_state(auth))
-        .route("/health", get(health))
-        .merge(protected)
+    let (mut open, mut protected) = (Router::new(), Router::new());
+    for r in routes::table() {
+        let handler = if r.body == routes::Body::Toml {
+            // A provisioning file of 100,000 users is about 7 MB.
+            r.handler
+                .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+        } else {
+            r.handler
+        };
+        if r.open {
+            open = open.route(&r.path, handler);
+        } else {
+            protected = protected.route(&r.path, handler);
+        }
+    }
+    let protected = protected.route_layer(from_fn_with_state(auth, auth::require));
+    open.merge(protected)
+        .with_state(api)
         .layer(from_fn_with_state(names, guard::host_guard))
 }
 

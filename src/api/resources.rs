@@ -10,13 +10,13 @@ use super::Api;
 use crate::auth::nonce::now_secs;
 use crate::model::{Access, AuditEntry, Snapshot};
 use crate::provision::export::{self, Doc, Item, Located};
-use crate::provision::kinds::{Kind, ALL};
+use crate::provision::kinds::Kind;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,23 +31,20 @@ pub fn paths(k: Kind) -> (String, String) {
     (base, item)
 }
 
-pub fn routes() -> Router<Api> {
-    let mut r = Router::new();
-    for k in ALL {
-        let (base, item) = paths(k);
-        r = r
-            .route(
-                &base,
-                get(move |s, p, q| list(k, s, p, q)).post(move |s, p, h, b| create(k, s, p, h, b)),
-            )
-            .route(
-                &item,
-                get(move |s, p, id| read(k, s, p, id))
-                    .put(move |s, p, id, h, b| replace(k, s, p, id, h, b))
-                    .delete(move |s, p, id| remove(k, s, p, id)),
-            );
-    }
-    r
+pub fn list_of(k: Kind) -> MethodRouter<Api> {
+    get(move |s, p, q| list(k, s, p, q))
+}
+pub fn create_of(k: Kind) -> MethodRouter<Api> {
+    post(move |s, p, h, b| create(k, s, p, h, b))
+}
+pub fn read_of(k: Kind) -> MethodRouter<Api> {
+    get(move |s, p, id| read(k, s, p, id))
+}
+pub fn replace_of(k: Kind) -> MethodRouter<Api> {
+    put(move |s, p, id, h, b| replace(k, s, p, id, h, b))
+}
+pub fn remove_of(k: Kind) -> MethodRouter<Api> {
+    delete(move |s, p, id| remove(k, s, p, id))
 }
 
 fn verb(a: Access) -> &'static str {

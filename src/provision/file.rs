@@ -1,5 +1,6 @@
 //! The provisioning file as written: one array of tables per entity (DESIGN §7), with the
-//! position of every name and reference kept for error messages.
+//! position of every name and reference kept for error messages. Each section's type is
+//! also the schema of its API resource in the OpenAPI document (`api/openapi.rs`).
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -37,105 +38,159 @@ pub struct File {
     pub rating_profile: Vec<RatingProfileDef>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandDef {
+    #[schema(value_type = String)]
     pub name: S,
     #[serde(default)]
     pub max_calls: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorporationDef {
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub brand: S,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientDef {
+    #[schema(value_type = String)]
     pub brand: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub domain: S,
+    #[schema(value_type = Option<String>)]
     pub corporation: Option<S>,
     #[serde(default)]
     pub max_calls: u32,
     #[serde(default)]
     pub ip_filter: bool,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub authorized_sources: Vec<S>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub geoip_countries: Vec<S>,
+    #[schema(value_type = Option<String>)]
     pub outgoing_ddi: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub media_relay_set: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub billing_method: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub balance: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub currency: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub max_daily_usage: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub notify_email: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub language: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub timezone: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub country: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub area_code: Option<S>,
     #[serde(default)]
     pub voice_notifications: bool,
+    #[schema(value_type = Option<String>)]
     pub recording_code: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub password: S,
+    #[schema(value_type = Option<String>)]
     pub extension: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub call_acl: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub outgoing_ddi: Option<S>,
     #[serde(default)]
     pub max_calls: u32,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub allowed_codecs: Vec<S>,
+    #[schema(value_type = Option<String>)]
     pub email: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = String)]
     pub number: S,
     /// user | number | friend | voicemail | ivr | locution
+    #[schema(value_type = String)]
     pub route: S,
+    #[schema(value_type = Option<String>)]
     pub user: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub target: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub friend: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub ivr: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub locution: Option<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FriendDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = Option<String>)]
     pub description: Option<S>,
     #[serde(default = "one")]
     pub priority: u32,
+    #[schema(value_type = String)]
     pub mode: S,
+    #[schema(value_type = Option<String>)]
     pub password: Option<S>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub patterns: Vec<S>,
+    #[schema(value_type = Option<String>)]
     pub call_acl: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub outgoing_ddi: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub country: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub area_code: Option<S>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub allowed_codecs: Vec<S>,
+    #[schema(value_type = Option<String>)]
     pub from_domain: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub transport: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub address: Option<S>,
+    #[schema(value_type = Option<u16>)]
     pub port: Option<Spanned<u16>>,
+    #[schema(value_type = Option<String>)]
     pub tls_fingerprint: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub target_client: Option<S>,
 }
 
@@ -143,35 +198,48 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleDef {
     pub priority: u32,
+    #[schema(value_type = String)]
     pub policy: S,
+    #[schema(value_type = String)]
     pub pattern: S,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallAclDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub default_policy: S,
     #[serde(default)]
     pub rules: Vec<RuleDef>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallForwardDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = Option<String>)]
     pub user: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub friend: Option<S>,
+    #[schema(value_type = String)]
     pub call_type: S,
+    #[schema(value_type = String)]
     pub forward_type: S,
     pub timeout: Option<u32>,
+    #[schema(value_type = String)]
     pub target: S,
+    #[schema(value_type = Option<String>)]
     pub extension: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub number: Option<S>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -181,32 +249,46 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DdiDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = String)]
     pub number: S,
     /// user | friend | extension | ivr | voicemail
+    #[schema(value_type = Option<String>)]
     pub route: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub user: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub friend: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub extension: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub ivr: Option<S>,
     #[serde(default)]
     pub record: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarrierDef {
+    #[schema(value_type = String)]
     pub brand: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub address: S,
     #[serde(default = "sip_port")]
     pub port: u16,
+    #[schema(value_type = Option<String>)]
     pub transport: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub tls_fingerprint: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub username: Option<S>,
+    #[schema(value_type = Option<String>)]
     pub password: Option<S>,
 }
 
@@ -214,29 +296,40 @@ fn sip_port() -> u16 {
     5060
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DdiProviderDef {
+    #[schema(value_type = String)]
     pub brand: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = Vec<String>)]
     pub addresses: Vec<S>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediaRelaySetDef {
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub bind: S,
+    #[schema(value_type = String)]
     pub advertised: S,
+    #[schema(value_type = u16)]
     pub port_min: Spanned<u16>,
+    #[schema(value_type = u16)]
     pub port_max: Spanned<u16>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateDef {
+    #[schema(value_type = String)]
     pub prefix: S,
+    #[schema(value_type = String)]
     pub connection_fee: S,
+    #[schema(value_type = String)]
     pub per_minute: S,
     #[serde(default = "sixty")]
     pub increment: u32,
@@ -246,12 +339,16 @@ fn sixty() -> u32 {
     60
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatingProfileDef {
+    #[schema(value_type = String)]
     pub client: S,
+    #[schema(value_type = String)]
     pub name: S,
+    #[schema(value_type = String)]
     pub active_from: S,
+    #[schema(value_type = Option<String>)]
     pub active_to: Option<S>,
     #[serde(default)]
     pub rates: Vec<RateDef>,

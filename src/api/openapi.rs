@@ -1,0 +1,167 @@
+//! The OpenAPI 3 document of the admin API (`GET /api/openapi.json`), built from the route
+//! table the router is built from (`routes.rs`), with the request schemas derived from the
+//! types the handlers parse (the provisioning file's sections, the login, the
+//! administrator body).
+
+use super::routes::{table, Body};
+use crate::provision::file::*;
+use crate::provision::kinds::Kind;
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, Content, HttpMethod, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
+    Paths, Ref, Required, ResponseBuilder, SecurityRequirement, Type,
+};
+
+/// The schema of a kind's resource: its provisioning file section's type.
+pub fn schema_of(k: Kind) -> &'static str {
+    match k {
+        Kind::MediaRelaySet => "MediaRelaySetDef",
+        Kind::Brand => "BrandDef",
+        Kind::Corporation => "CorporationDef",
+        Kind::Client => "ClientDef",
+        Kind::CallAcl => "CallAclDef",
+        Kind::Ddi => "DdiDef",
+        Kind::User => "UserDef",
+        Kind::Friend => "FriendDef",
+        Kind::Extension => "ExtensionDef",
+        Kind::CallForward => "CallForwardDef",
+        Kind::Carrier => "CarrierDef",
+        Kind::DdiProvider => "DdiProviderDef",
+        Kind::RatingProfile => "RatingProfileDef",
+    }
+}
+
+fn components() -> utoipa::openapi::Components {
+    ComponentsBuilder::new()
+        .schema_from::<MediaRelaySetDef>()
+        .schema_from::<BrandDef>()
+        .schema_from::<CorporationDef>()
+        .schema_from::<ClientDef>()
+        .schema_from::<CallAclDef>()
+        .schema_from::<RuleDef>()
+        .schema_from::<DdiDef>()
+        .schema_from::<UserDef>()
+        .schema_from::<FriendDef>()
+        .schema_from::<ExtensionDef>()
+        .schema_from::<CallForwardDef>()
+        .schema_from::<CarrierDef>()
+        .schema_from::<DdiProviderDef>()
+        .schema_from::<RatingProfileDef>()
+        .schema_from::<RateDef>()
+        .schema_from::<super::auth::Login>()
+        .schema_from::<super::admins::AdminBody>()
+        .schema_from::<crate::model::Access>()
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        )
+        .build()
+}
+
+fn method(m: &Method) -> HttpMethod {
+    match *m {
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::DELETE => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+/// The document, from the route table.
+pub fn document() -> OpenApi {
+    let mut paths = Paths::new();
+    for r in table() {
+        let mut op = OperationBuilder::new()
+            .summary(Some(r.summary.clone()))
+            .operation_id(Some(format!(
+                "{}{}",
+                r.method.as_str().to_ascii_lowercase(),
+                r.path.replace(['/', '{', '}', '.'], "_")
+            )))
+            .response(r.ok.to_string(), ResponseBuilder::new().description("done"));
+        for seg in r.path.split('/') {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                op = op.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                );
+            }
+        }
+        let content = match r.body {
+            Body::None => None,
+            Body::Json(schema) => Some((
+                "application/json",
+                Content::new(Some(Ref::from_schema_name(schema))),
+            )),
+            Body::Toml => Some((
+                "application/toml",
+                Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
+            )),
+        };
+        if let Some((ctype, c)) = content {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(ctype, c)
+                    .required(Some(Required::True))
+                    .build(),
+            ));
+        }
+        if r.open {
+            op = op.securities(Some(Vec::<SecurityRequirement>::new()));
+        } else {
+            op = op
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+                .response(
+                    "401",
+                    ResponseBuilder::new().description("no valid credential"),
+                );
+        }
+        paths.add_path_operation(&r.path, vec![method(&r.method)], op);
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("vozbox admin API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Every route but the login and the liveness check needs \
+                     `Authorization: Bearer <token>` (the api-token file, or a session from \
+                     POST /api/login). Resources take and give the provisioning file's keys.",
+                )),
+        )
+        .paths(paths)
+        .components(Some(components()))
+        .build()
+}
+
+pub async fn serve() -> Response {
+    Json(document()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::ToSchema;
+
+    #[test]
+    fn every_kind_schema_is_a_component() {
+        let doc = serde_json::to_value(document()).unwrap();
+        for k in crate::provision::kinds::ALL {
+            assert!(
+                doc["components"]["schemas"][schema_of(k)].is_object(),
+                "{}",
+                schema_of(k)
+            );
+        }
+        assert_eq!(UserDef::name(), "UserDef");
+        assert!(doc["paths"]["/api/users/{client}/{name}"]["put"].is_object());
+    }
+}
