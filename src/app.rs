@@ -103,6 +103,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         location: location.clone(),
         writer: writer.clone(),
         snapshot: snapshot.clone(),
+        stats: Default::default(),
     });
     let limits = Limits {
         max_message_size: cfg.sip.max_message_size,
