@@ -12,4 +12,5 @@ pub mod registrar;
 pub mod routing;
 pub mod server;
 pub mod sip;
+pub mod stats;
 pub mod store;
