@@ -183,6 +183,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 names: Arc::new(cfg.api.names.clone()),
                 tls: tls.clone(),
                 applying: Default::default(),
+                metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
             },
         ));
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod b2bua;
 pub mod config;
 pub mod media;
+pub mod metrics;
 pub mod model;
 pub mod provision;
 pub mod registrar;

@@ -37,6 +37,8 @@ pub struct Api {
     pub tls: Option<Arc<crate::sip::tls::Tls>>,
     /// Serialises applies: commit and snapshot swap happen together.
     pub applying: Arc<std::sync::Mutex<()>>,
+    /// `GET /metrics` (Prometheus text).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 enum Applied {
@@ -219,6 +221,10 @@ pub fn router(api: Api) -> Router {
         .route("/api/media", get(media))
         .route("/api/tls", get(tls))
         .route("/api/tls/reload", post(tls_reload))
+        .route(
+            "/metrics",
+            get(crate::metrics::scrape).with_state(api.metrics.clone()),
+        )
         .route_layer(from_fn_with_state(auth.clone(), auth::require))
         .with_state(api);
     Router::new()
