@@ -11,10 +11,21 @@ missing=
 for tool in sipp baresip openssl python3 svwar g++; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious g++ >/dev/null
+fi
+# tests/metrics.rs reads GET /metrics with a real Prometheus parser: the Python client's
+# (PyPI prometheus-client); tests/openapi.rs validates the OpenAPI document with PyPI's
+# openapi-spec-validator.
+if ! python3 -c 'import prometheus_client, openapi_spec_validator' >/dev/null 2>&1; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+  fi
+  python3 -m pip install --quiet prometheus-client openapi-spec-validator \
+    || python3 -m pip install --quiet --break-system-packages prometheus-client openapi-spec-validator
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 cargo fmt --all -- --check

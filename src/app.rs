@@ -103,6 +103,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         location: location.clone(),
         writer: writer.clone(),
         snapshot: snapshot.clone(),
+        stats: Default::default(),
     });
     let limits = Limits {
         max_message_size: cfg.sip.max_message_size,
@@ -183,6 +184,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 tls: tls.clone(),
                 applying: Default::default(),
                 writer: writer.clone(),
+                metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
             },
         ));
     }

@@ -81,6 +81,7 @@ impl Server {
                 Begin::New => {}
                 Begin::InProgress => return,
                 Begin::Completed { response, flow, to } => {
+                    self.out.transports.stats.response_sent(&response);
                     let _ = self.out.transports.send_to(&flow, to, &response);
                     return;
                 }
@@ -95,6 +96,9 @@ impl Server {
             }
             "REGISTER" => {
                 let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
+                    self.registrar
+                        .stats
+                        .refused(crate::registrar::stats::Refused::Overloaded);
                     let mut r = response(&msg, 503, "Service Unavailable", &tag);
                     r.push_header("Retry-After", "5");
                     self.out.send(via, &flow, r, key.as_deref());
@@ -207,6 +211,10 @@ impl Sink for Server {
         match Message::parse(data) {
             Ok(msg) => {
                 if msg.is_request() {
+                    self.out
+                        .transports
+                        .stats
+                        .request(msg.method().unwrap_or(""));
                     self.handle_request(msg, flow);
                 } else {
                     // Responses to the B2BUA's requests (those to keep-alive OPTIONS

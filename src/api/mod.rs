@@ -52,11 +52,24 @@ pub struct Api {
     pub applying: Arc<std::sync::Mutex<()>>,
     /// Bindings removed through the API are deleted from the store by the writer.
     pub writer: crate::store::writer::Writer,
+    /// `GET /metrics` (Prometheus text).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// `403` for what only an operator may do (a whole file, the relay, TLS).
 fn operator_only(p: &Principal) -> Option<Response> {
     (!p.is_operator()).then(|| reply::error(StatusCode::FORBIDDEN, "only an operator may do this"))
+}
+
+/// `GET /metrics` (operators: the figures are the whole server's).
+pub(super) async fn metrics(
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+) -> Response {
+    if let Some(r) = operator_only(&p) {
+        return r;
+    }
+    crate::metrics::scrape(State(api.metrics.clone())).await
 }
 
 enum Applied {

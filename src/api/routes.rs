@@ -93,6 +93,13 @@ pub fn table() -> Vec<Route> {
         },
         route(M::GET, "/api/openapi.json", "This document", Body::None, super::openapi::serve),
         route(
+            M::GET,
+            "/metrics",
+            "Prometheus metrics, text format (operators)",
+            Body::None,
+            super::metrics,
+        ),
+        route(
             M::POST,
             "/api/provision",
             "Apply a whole provisioning file atomically (operators)",

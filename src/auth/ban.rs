@@ -2,6 +2,7 @@
 
 use dashmap::DashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct Bans {
@@ -9,6 +10,9 @@ pub struct Bans {
     window: Duration,
     duration: Duration,
     state: DashMap<IpAddr, Entry>,
+    /// Failures counted and bans made since the start (for `GET /metrics`).
+    failures: AtomicU64,
+    bans: AtomicU64,
 }
 
 struct Entry {
@@ -24,6 +28,8 @@ impl Bans {
             window,
             duration,
             state: DashMap::new(),
+            failures: AtomicU64::new(0),
+            bans: AtomicU64::new(0),
         }
     }
 
@@ -44,6 +50,7 @@ impl Bans {
 
     /// Counts one failure; returns true when this failure bans the address.
     pub fn fail(&self, ip: IpAddr) -> bool {
+        self.failures.fetch_add(1, Ordering::Relaxed);
         if self.threshold == 0 {
             return false;
         }
@@ -61,6 +68,7 @@ impl Bans {
         if e.failures >= self.threshold && e.banned_until.is_none_or(|t| t <= now) {
             e.banned_until = Some(now.checked_add(self.duration).unwrap_or(now));
             e.failures = 0;
+            self.bans.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 "banning {} for {}s after {} authentication failures",
                 ip,
@@ -70,6 +78,25 @@ impl Bans {
             return true;
         }
         false
+    }
+
+    /// Authentication failures counted since the start (also with bans switched off).
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Bans made since the start.
+    pub fn bans(&self) -> u64 {
+        self.bans.load(Ordering::Relaxed)
+    }
+
+    /// Addresses banned now (walks the table: for a scrape, not per message).
+    pub fn banned(&self) -> usize {
+        let now = Instant::now();
+        self.state
+            .iter()
+            .filter(|e| e.banned_until.is_some_and(|t| now < t))
+            .count()
     }
 
     pub fn purge(&self) {

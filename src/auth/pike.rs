@@ -17,6 +17,10 @@ pub struct Pike {
     state: DashMap<IpAddr, Window>,
     /// When the table was last swept because it was full (ms since `start`).
     last_sweep: AtomicU64,
+    /// Times an address went over the limit and was blocked, and messages dropped because
+    /// their source was blocked (for `GET /metrics`).
+    blocks: AtomicU64,
+    dropped: AtomicU64,
 }
 
 struct Window {
@@ -39,6 +43,8 @@ impl Pike {
             start: Instant::now(),
             state: DashMap::new(),
             last_sweep: AtomicU64::new(0),
+            blocks: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
         }
     }
 
@@ -91,6 +97,7 @@ impl Pike {
         w.count = w.count.saturating_add(1);
         if w.count > self.limit {
             if w.blocked_until <= now {
+                self.blocks.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     "{} sends over {} messages a second: ignored for {}s",
                     ip,
@@ -101,7 +108,21 @@ impl Pike {
             // Still flooding: the block runs from the last excess.
             w.blocked_until = now + self.block.as_millis() as u64;
         }
-        w.blocked_until <= now
+        let allowed = w.blocked_until <= now;
+        if !allowed {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        allowed
+    }
+
+    /// Times an address was blocked since the start.
+    pub fn blocks(&self) -> u64 {
+        self.blocks.load(Ordering::Relaxed)
+    }
+
+    /// Messages (and connections) refused because their source was blocked.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Forgets addresses that are neither blocked nor counted in the current second.

@@ -101,6 +101,10 @@ impl B2bua {
                     if let Some(m) = &slot.media {
                         m.answered();
                     }
+                    if let super::call::Phase::Answered { at, .. } = slot.call.phase {
+                        let setup = at.saturating_duration_since(slot.call.started);
+                        self.stats.answered_after(setup);
+                    }
                 }
                 Action::Play { prompt, pt } => {
                     let (me, weak) = (self.clone(), Arc::downgrade(cell));
@@ -125,6 +129,7 @@ impl B2bua {
                     }
                 }
                 Action::Record { cdr, then } => {
+                    self.stats.recorded(&cdr.direction, &cdr.disposition);
                     let done = then.map(|a| {
                         let me = self.clone();
                         let done: Done = Box::new(move |_| {
@@ -138,6 +143,7 @@ impl B2bua {
                 }
                 Action::Ended => {
                     self.active.fetch_sub(1, Ordering::Relaxed);
+                    self.stats.left(slot.call.info.direction.as_str());
                 }
                 Action::Forget => forget = true,
             }
@@ -210,6 +216,9 @@ impl B2bua {
     ) {
         info.disposition = disposition.as_str().to_string();
         info.code = code;
+        let direction = info.direction.as_str();
+        self.stats.started(direction, false);
+        self.stats.recorded(direction, &info.disposition);
         self.write_cdr(super::record::cdr(call_id, info, now), None);
     }
 

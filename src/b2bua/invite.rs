@@ -284,6 +284,7 @@ impl B2bua {
         first: impl FnOnce(&mut Call, Instant, &mut super::actions::Actions),
     ) -> bool {
         let a_id = call.a.call_id.clone();
+        let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
         let cell = Arc::new(CallCell::new(call, media));
         // Into the map before the call is locked: a map shard lock is never taken while a
@@ -306,6 +307,7 @@ impl B2bua {
             self.calls.insert(id, cell.clone());
         }
         self.active.fetch_add(1, Ordering::Relaxed);
+        self.stats.started(direction.as_str(), true);
         self.drive(&cell, first);
         true
     }

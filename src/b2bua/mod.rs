@@ -25,6 +25,7 @@ pub mod locution;
 pub mod media;
 pub mod notify;
 pub mod record;
+pub mod stats;
 pub mod target;
 #[cfg(test)]
 mod tests;
@@ -62,6 +63,8 @@ pub struct B2bua {
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
     active: AtomicUsize,
+    /// Calls started, in progress and ended, setup times (for `GET /metrics`).
+    pub stats: stats::CallStats,
     next_id: AtomicU64,
     rt: tokio::runtime::Handle,
 }
@@ -111,6 +114,7 @@ impl B2bua {
             media,
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
+            stats: Default::default(),
             next_id: AtomicU64::new(1),
             rt,
         }

@@ -6,7 +6,9 @@
 //!
 //! Per packet no allocation and no lock: each socket's peer state is one immutable value
 //! behind an `ArcSwap`, replaced whole (compare-and-swap) only while learning; counters are
-//! atomics.
+//! atomics. What a thread relayed (for `GET /metrics`) is tallied in locals while a socket
+//! is served and added once to that thread's own `Traffic`: no counter is shared between
+//! threads.
 
 use super::latch::Peer;
 use super::ports::Lease;
@@ -32,6 +34,54 @@ pub(super) struct Side {
     pub(super) last: AtomicU64,
 }
 
+/// A forwarding thread's traffic since the start, read by the metrics exporter (which adds
+/// the threads up). Written by its thread alone — a plain load and store, no locked
+/// instruction, once per socket served — and on a cache line of its own.
+#[repr(align(64))]
+#[derive(Default)]
+pub(super) struct Traffic {
+    pub(super) rtp_packets: AtomicU64,
+    pub(super) rtp_bytes: AtomicU64,
+    pub(super) rtcp_packets: AtomicU64,
+    pub(super) rtcp_bytes: AtomicU64,
+    /// Packets from the party not relayed because the stream was far behind (the oldest
+    /// of a backlog, past the relay's capacity).
+    pub(super) overload: AtomicU64,
+    /// Packets from the party whose send failed (a full socket buffer, an ICMP error) or
+    /// that had nowhere to go yet.
+    pub(super) unsent: AtomicU64,
+}
+
+/// What one serving of a socket did, in locals; added to `Traffic` at its end.
+#[derive(Default)]
+struct Tally {
+    /// Packets from the party (RTP/RTCP-shaped, accepted by the latch).
+    passed: u64,
+    sent: u64,
+    bytes: u64,
+    unsent: u64,
+}
+
+impl Traffic {
+    fn add(&self, t: &Tally, rtcp: bool) {
+        // Only this thread writes: load and store are enough (and cost no bus lock).
+        let bump = |c: &AtomicU64, n: u64| {
+            if n > 0 {
+                c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+            }
+        };
+        let (packets, bytes) = if rtcp {
+            (&self.rtcp_packets, &self.rtcp_bytes)
+        } else {
+            (&self.rtp_packets, &self.rtp_bytes)
+        };
+        bump(packets, t.sent);
+        bump(bytes, t.bytes);
+        bump(&self.unsent, t.unsent);
+        bump(&self.overload, t.passed.saturating_sub(t.sent + t.unsent));
+    }
+}
+
 pub(super) struct Shared {
     pub(super) a: Side,
     pub(super) b: Side,
@@ -42,6 +92,8 @@ pub(super) struct Shared {
     pub(super) started: Instant,
     /// The drops of every session.
     pub(super) dropped_total: Arc<AtomicU64>,
+    /// Sessions open in the relay (this one counted until it is dropped).
+    pub(super) open: Arc<std::sync::atomic::AtomicUsize>,
     /// The ports; they go back to the pool with their sockets when the session is gone.
     pub(super) leases: (Lease, Lease),
 }
@@ -51,6 +103,7 @@ impl Drop for Shared {
         // Every task holding the sockets is gone: hand them to the pool still bound.
         self.leases.0.sockets = self.a.sockets.take();
         self.leases.1.sockets = self.b.sockets.take();
+        self.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -144,13 +197,29 @@ impl Shared {
     /// datagram that comes from that side's peer out of the same kind of socket of the
     /// other side to its peer. Reads at most `rounds` bursts; true when the socket was
     /// emptied (its readiness is edge-triggered: a socket left with packets must be served
-    /// again without a new event).
+    /// again without a new event). What was relayed is added to the serving thread's
+    /// `traffic`.
     pub(super) fn forward(
         &self,
         k: u64,
         rx: &mut super::batch::RecvBatch,
         rounds: usize,
         now: Instant,
+        traffic: &Traffic,
+    ) -> bool {
+        let mut tally = Tally::default();
+        let emptied = self.forward_counted(k, rx, rounds, now, &mut tally);
+        traffic.add(&tally, k % 2 == 1);
+        emptied
+    }
+
+    fn forward_counted(
+        &self,
+        k: u64,
+        rx: &mut super::batch::RecvBatch,
+        rounds: usize,
+        now: Instant,
+        tally: &mut Tally,
     ) -> bool {
         use super::batch::{Read, BURST};
         let (from, to, rtcp) = match k {
@@ -208,13 +277,22 @@ impl Shared {
                 passed as usize
             };
         // Sends the newest `keep` of the packets of `half` that passed.
-        let send = |rx: &super::batch::RecvBatch, half: usize, ok: &[bool; BURST], keep: usize| {
+        let send = |rx: &super::batch::RecvBatch,
+                    half: usize,
+                    ok: &[bool; BURST],
+                    keep: usize,
+                    tally: &mut Tally| {
             let passed = ok.iter().filter(|&&o| o).count();
             let skip = passed.saturating_sub(keep);
             let newest = ok.iter().enumerate().filter(|(_, &o)| o).skip(skip);
             for (i, _) in newest {
                 if let Some((packet, _)) = rx.get(half, i) {
-                    dest.send(outbound, packet);
+                    if dest.send(outbound, packet) {
+                        tally.sent += 1;
+                        tally.bytes += packet.len() as u64;
+                    } else {
+                        tally.unsent += 1;
+                    }
                 }
             }
         };
@@ -229,21 +307,22 @@ impl Shared {
             use std::os::fd::AsFd;
             match rx.read(inbound.as_fd(), self.v6, half) {
                 Read::Got(n) if n == BURST => {
-                    judge(rx, half, n, &mut ok[half]);
+                    tally.passed += judge(rx, half, n, &mut ok[half]) as u64;
                     behind = true;
                     half ^= 1;
                 }
                 Read::Got(n) => {
                     let passed = judge(rx, half, n, &mut ok[half]);
+                    tally.passed += passed as u64;
                     if behind && passed < KEEP {
-                        send(rx, half ^ 1, &ok[half ^ 1], KEEP - passed);
+                        send(rx, half ^ 1, &ok[half ^ 1], KEEP - passed, tally);
                     }
-                    send(rx, half, &ok[half], BURST);
+                    send(rx, half, &ok[half], BURST, tally);
                     return true;
                 }
                 Read::Empty => {
                     if behind {
-                        send(rx, half ^ 1, &ok[half ^ 1], KEEP);
+                        send(rx, half ^ 1, &ok[half ^ 1], KEEP, tally);
                     }
                     return true;
                 }
@@ -254,7 +333,7 @@ impl Shared {
         // Still full after `rounds` reads: the newest read so far goes (its newest part),
         // the rest waits for the next round.
         if behind {
-            send(rx, half ^ 1, &ok[half ^ 1], KEEP);
+            send(rx, half ^ 1, &ok[half ^ 1], KEEP, tally);
         }
         false
     }
@@ -285,6 +364,7 @@ mod tests {
             a: Side::open(lo, &mut la, true).unwrap(),
             b: Side::open(lo, &mut lb, true).unwrap(),
             dropped_total: Arc::default(),
+            open: Arc::new(1.into()),
             connects: true,
             v6: false,
             started: Instant::now(),
@@ -317,16 +397,29 @@ mod tests {
             got
         };
         let mut rx = RecvBatch::default();
+        let traffic = Traffic::default();
         // Reads enough to empty it: the newest KEEP of the backlog only.
         send();
-        assert!(shared.forward(0, &mut rx, 4, Instant::now()), "not emptied");
+        assert!(
+            shared.forward(0, &mut rx, 4, Instant::now(), &traffic),
+            "not emptied"
+        );
         let newest: Vec<usize> = (BURST + extra - KEEP..BURST + extra).collect();
         assert_eq!(received(), newest);
+        // counted for the thread: what went out, and the rest of the backlog as overload
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        assert_eq!(count(&traffic.rtp_packets), KEEP as u64);
+        assert_eq!(count(&traffic.rtp_bytes), 13 * KEEP as u64);
+        assert_eq!(count(&traffic.overload), (BURST + extra - KEEP) as u64);
+        assert_eq!(count(&traffic.rtcp_packets) + count(&traffic.unsent), 0);
         // One read a round: a full one leaves more (the thread comes back next round) and
         // relays its newest part; the next read relays the rest.
         send();
-        assert!(!shared.forward(0, &mut rx, 1, Instant::now()));
-        assert!(shared.forward(0, &mut rx, 1, Instant::now()), "not emptied");
+        assert!(!shared.forward(0, &mut rx, 1, Instant::now(), &traffic));
+        assert!(
+            shared.forward(0, &mut rx, 1, Instant::now(), &traffic),
+            "not emptied"
+        );
         let want: Vec<usize> = (BURST - KEEP..BURST + extra).collect();
         assert_eq!(received(), want);
         // every packet from the peer was received (counted), the stale ones not sent
@@ -342,7 +435,7 @@ mod tests {
         }
         a.send_to(&real(101), to).unwrap();
         a.send_to(&real(102), to).unwrap();
-        assert!(shared.forward(0, &mut rx, 4, Instant::now()));
+        assert!(shared.forward(0, &mut rx, 4, Instant::now(), &traffic));
         assert_eq!(received(), vec![100, 101, 102]);
     }
 

@@ -165,12 +165,15 @@ impl Peer {
     }
 
     /// Sends `packet` to this peer out of `sock` (this peer's socket).
-    pub(super) fn send(&self, sock: &UdpSocket, packet: &[u8]) {
+    /// Whether the packet went out (not: no destination yet, or the send failed).
+    pub(super) fn send(&self, sock: &UdpSocket, packet: &[u8]) -> bool {
         // A full socket buffer drops this packet (the oldest queued go out first).
         if self.connected.load(Ordering::Relaxed) {
-            let _ = sock.send(packet);
+            sock.send(packet).is_ok()
         } else if let Some(d) = self.current() {
-            let _ = sock.send_to(packet, d);
+            sock.send_to(packet, d).is_ok()
+        } else {
+            false
         }
     }
 

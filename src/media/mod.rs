@@ -169,4 +169,14 @@ impl Media {
     pub fn ports_in_use(&self) -> usize {
         self.sets.iter().map(|s| s.pool.in_use()).sum()
     }
+
+    /// Relay sessions open (calls with media, and voice notifications playing).
+    pub fn sessions(&self) -> usize {
+        self.sources.open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What the forwarding threads relayed since the start, added up now.
+    pub fn traffic(&self) -> relay::RelayTraffic {
+        self.relay.traffic()
+    }
 }

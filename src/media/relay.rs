@@ -11,8 +11,9 @@
 //! the thread's epoll set by the caller (so a failure is the caller's error); the thread
 //! owns its table of sessions, filled and emptied through a command queue and an eventfd
 //! that wakes it, so looking a packet's session up is an index — no lock, no counter.
+//! Each thread counts what it relays in its own `Traffic`; `Relay::traffic` adds them up.
 
-use super::forward::Shared;
+use super::forward::{Shared, Traffic};
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, eventfd, EventfdFlags};
 use rustix::fd::OwnedFd;
@@ -45,6 +46,8 @@ struct Worker {
     /// Session slots given back by the thread, and the next never used.
     free: Mutex<Vec<u32>>,
     next: AtomicU32,
+    /// What this thread relayed (written by it alone).
+    traffic: Traffic,
 }
 
 impl Worker {
@@ -90,6 +93,7 @@ impl Relay {
                 commands: tx,
                 free: Mutex::new(Vec::new()),
                 next: AtomicU32::new(0),
+                traffic: Traffic::default(),
             });
             let thread = w.clone();
             std::thread::Builder::new()
@@ -130,6 +134,37 @@ impl Relay {
             )?;
         }
         Ok(reg)
+    }
+}
+
+/// What every forwarding thread relayed since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayTraffic {
+    pub rtp_packets: u64,
+    pub rtp_bytes: u64,
+    pub rtcp_packets: u64,
+    pub rtcp_bytes: u64,
+    /// Packets from a party not relayed: the oldest of a backlog (past capacity).
+    pub overload: u64,
+    /// Packets from a party whose send failed or that had nowhere to go yet.
+    pub unsent: u64,
+}
+
+impl Relay {
+    /// The threads' counters added up (read without stopping them).
+    pub fn traffic(&self) -> RelayTraffic {
+        let mut t = RelayTraffic::default();
+        for w in &self.workers {
+            let c = &w.traffic;
+            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            t.rtp_packets += get(&c.rtp_packets);
+            t.rtp_bytes += get(&c.rtp_bytes);
+            t.rtcp_packets += get(&c.rtcp_packets);
+            t.rtcp_bytes += get(&c.rtcp_bytes);
+            t.overload += get(&c.overload);
+            t.unsent += get(&c.unsent);
+        }
+        t
     }
 }
 
@@ -205,9 +240,9 @@ struct Thread {
 
 impl Thread {
     /// Serves socket `token`; remembers it for the next round if it still holds packets.
-    fn serve(&mut self, token: u64, now: Instant) {
+    fn serve(&mut self, token: u64, now: Instant, traffic: &Traffic) {
         if let Some(Some(s)) = self.sessions.get((token / SOCKETS) as usize) {
-            if !s.forward(token % SOCKETS, &mut self.rx, ROUNDS, now) {
+            if !s.forward(token % SOCKETS, &mut self.rx, ROUNDS, now, traffic) {
                 self.carry_over(token);
             }
         }
@@ -286,13 +321,13 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
             }
             continue;
         }
-        t.serve(token, now);
+        t.serve(token, now, &w.traffic);
     }
     // A socket both carried and ready again is served twice: the second read finds it
     // empty or takes what came since.
     for i in 0..t.carry.len() {
         let token = t.carry[i];
-        t.serve(token, now);
+        t.serve(token, now, &w.traffic);
     }
     true
 }

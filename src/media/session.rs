@@ -33,6 +33,8 @@ pub struct Sources {
     pub strict: bool,
     /// Packets dropped by every session (not RTP, or not from the party).
     pub dropped: Arc<AtomicU64>,
+    /// Sessions open (counted from `open` until the session's state is dropped).
+    pub open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub struct MediaSession {
@@ -116,11 +118,18 @@ impl MediaSession {
         sources: &Sources,
     ) -> std::io::Result<MediaSession> {
         let (a_port, b_port) = (a.port, b.port);
+        let (side_a, side_b) = (
+            Side::open(bind, &mut a, sources.strict)?,
+            Side::open(bind, &mut b, sources.strict)?,
+        );
+        // counted down when `Shared` drops
+        sources.open.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
-            a: Side::open(bind, &mut a, sources.strict)?,
-            b: Side::open(bind, &mut b, sources.strict)?,
+            a: side_a,
+            b: side_b,
             started: Instant::now(),
             dropped_total: sources.dropped.clone(),
+            open: sources.open.clone(),
             connects: !bind.is_unspecified(),
             v6: bind.is_ipv6(),
             leases: (a, b),

@@ -1,8 +1,10 @@
-//! The registrar: REGISTER handling, the location service, and NAT keep-alives.
+//! The registrar: REGISTER handling, the location service, NAT keep-alives, and its
+//! counters for the metrics exporter.
 
 pub mod keepalive;
 pub mod location;
 pub mod register;
+pub mod stats;
 
 pub use location::Location;
 pub use register::Registrar;

@@ -2,6 +2,7 @@
 //! expiry bounds, and the flow each binding came over.
 
 use super::location::Location;
+use super::stats::{Refused, RegistrarStats};
 use crate::auth::ban::Bans;
 use crate::auth::digest::Algorithm;
 use crate::auth::nonce::{now_secs, Nonces};
@@ -25,6 +26,8 @@ pub struct Registrar {
     pub location: Arc<Location>,
     pub writer: Writer,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
+    /// REGISTERs accepted and refused by cause (for `GET /metrics`).
+    pub stats: Arc<RegistrarStats>,
 }
 
 /// The authenticated registrant of a REGISTER.
@@ -104,6 +107,7 @@ impl Registrar {
         let to = &checked.to;
         let bad = |why: &str| {
             tracing::debug!("REGISTER from {}: {}", flow.remote, why);
+            self.stats.refused(Refused::BadRequest);
             Outcome::Reply(response(req, 400, "Bad Request", to_tag))
         };
         let Ok(to_uri) = to.uri() else {
@@ -135,15 +139,25 @@ impl Registrar {
         let username = match verdict {
             Verdict::Authenticated(u) => u,
             Verdict::Challenge { stale } => {
-                return Outcome::Reply(self.challenge(req, &realm, stale, to_tag))
+                let why = if stale {
+                    Refused::StaleNonce
+                } else if req.get(Challenge::Server.credentials_header()).is_some() {
+                    Refused::AuthFailed
+                } else {
+                    Refused::Challenge
+                };
+                self.stats.refused(why);
+                return Outcome::Reply(self.challenge(req, &realm, stale, to_tag));
             }
             Verdict::Bad(why) => return bad(why),
         };
         let registrant = client.and_then(|c| snap.registrant(&c.name, &username));
         let (Some(client), Some(registrant)) = (client, registrant) else {
+            self.stats.refused(Refused::AuthFailed);
             return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
         };
         if to_user != username {
+            self.stats.refused(Refused::Forbidden);
             return Outcome::Reply(response(req, 403, "Forbidden", to_tag));
         }
         let who = Who {
@@ -166,6 +180,7 @@ impl Registrar {
         let now = now_secs();
         let bad = |why: &str| {
             tracing::debug!("REGISTER {} from {}: {}", aor, flow.remote, why);
+            self.stats.refused(Refused::BadRequest);
             Outcome::Reply(response(req, 400, "Bad Request", to_tag))
         };
         let header_expires = match req.get("Expires") {
@@ -196,6 +211,7 @@ impl Registrar {
                     _ => header_expires.unwrap_or(self.cfg.default_expires),
                 };
                 if requested != 0 && requested < self.cfg.min_expires {
+                    self.stats.refused(Refused::IntervalTooBrief);
                     let mut r = response(req, 423, "Interval Too Brief", to_tag);
                     r.push_header("Min-Expires", self.cfg.min_expires.to_string());
                     return Outcome::Reply(r);
@@ -326,6 +342,7 @@ impl Registrar {
                 }
             }
             if answer.is_some() {
+                self.stats.refused(Refused::OutOfOrder);
                 self.writer.submit(expired, None);
                 return;
             }
@@ -354,6 +371,7 @@ impl Registrar {
             ok.push_header("Date", httpdate(now));
             ok.push_header("Supported", crate::sip::validate::SUPPORTED.join(", "));
             if ops.is_empty() {
+                self.stats.accepted();
                 self.writer.submit(expired, None);
                 *list = next;
                 answer = Some(Answer::Reply(ok));
@@ -361,7 +379,13 @@ impl Registrar {
             }
             ops.extend(expired);
             let Some(r) = respond.take() else { return };
+            let stats = self.stats.clone();
             let done: Done = Box::new(move |w| {
+                match w {
+                    Written::Durable => stats.accepted(),
+                    Written::Failed => stats.refused(Refused::StoreFailed),
+                    Written::Busy => stats.refused(Refused::StoreBusy),
+                }
                 r(match w {
                     Written::Durable => Answer::Reply(ok),
                     Written::Failed => Answer::RetryLater(500, "Server Internal Error"),

@@ -1,11 +1,13 @@
 //! The SIP stack: URI grammar (`uri.rs`), framing, validation, transports and the server
-//! transaction memory, all vozbox's own (docs/sip-stack.md).
+//! transaction memory, all vozbox's own (docs/sip-stack.md); `stats.rs`: its counters for
+//! the metrics exporter.
 
 pub mod framing;
 pub mod headers;
 pub mod message;
 pub mod reply;
 pub mod respond;
+pub mod stats;
 pub mod tls;
 pub mod transaction;
 pub mod transport;

@@ -115,6 +115,7 @@ impl Responder {
 
     /// Sends a prepared response, remembered under `key` for retransmitted requests.
     pub fn transmit(&self, sent: &Sent, key: Option<&str>) {
+        self.transports.stats.response_sent(&sent.bytes);
         if let Some(k) = key {
             self.txns
                 .complete(k, sent.bytes.clone(), &sent.flow, sent.to);
@@ -126,6 +127,7 @@ impl Responder {
 
     /// Sends again what `send` sent.
     pub fn resend(&self, sent: &Sent) {
+        self.transports.stats.response_sent(&sent.bytes);
         let _ = self.transports.send_to(&sent.flow, sent.to, &sent.bytes);
     }
 }

@@ -5,6 +5,8 @@
 
 use super::Store;
 use crate::model::{Binding, Cdr};
+use crate::stats::{Histogram, COMMIT_BUCKETS};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +43,67 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: SyncSender<Job>,
+    pub stats: Arc<WriterStats>,
+}
+
+/// The writer's counters, read by the metrics exporter: the queue and the commits. The
+/// commit side is written by the writer thread alone; submitting adds one relaxed atomic
+/// addition per job (no lock).
+pub struct WriterStats {
+    /// The queue's capacity in jobs.
+    pub capacity: usize,
+    /// Jobs queued, and jobs taken by the writer: the difference is the queue's depth.
+    queued: AtomicU64,
+    taken: AtomicU64,
+    commits: AtomicU64,
+    failed: AtomicU64,
+    /// Changes committed durably, and call records among them.
+    ops: AtomicU64,
+    cdrs: AtomicU64,
+    /// How long each commit (one durable redb transaction) took.
+    pub commit_seconds: Histogram,
+}
+
+impl WriterStats {
+    fn new(capacity: usize) -> WriterStats {
+        WriterStats {
+            capacity,
+            queued: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            ops: AtomicU64::new(0),
+            cdrs: AtomicU64::new(0),
+            commit_seconds: Histogram::new(COMMIT_BUCKETS),
+        }
+    }
+
+    fn queued(&self) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Jobs waiting for the writer (those it is committing not counted).
+    pub fn depth(&self) -> u64 {
+        // taken first: a job taken after this read was queued before the next one
+        let taken = self.taken.load(Ordering::Relaxed);
+        self.queued.load(Ordering::Relaxed).saturating_sub(taken)
+    }
+
+    /// Commits that succeeded and that failed.
+    pub fn commits(&self) -> (u64, u64) {
+        (
+            self.commits.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Changes made durable, and call records among them.
+    pub fn written(&self) -> (u64, u64) {
+        (
+            self.ops.load(Ordering::Relaxed),
+            self.cdrs.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// Most jobs committed in one transaction: bounds the latency of the first of them.
@@ -86,6 +149,8 @@ fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
 impl Writer {
     pub fn start(store: Arc<Store>, queue: usize) -> std::io::Result<Writer> {
         let (tx, rx) = sync_channel::<Job>(queue);
+        let stats = Arc::new(WriterStats::new(queue));
+        let counts = stats.clone();
         std::thread::Builder::new()
             .name("vozbox-store".into())
             .spawn(move || {
@@ -93,10 +158,14 @@ impl Writer {
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
                     collect(&rx, &mut batch);
+                    counts
+                        .taken
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     let ops: Vec<Op> = batch.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
                     let started = Instant::now();
                     let result = store.write_ops(&ops);
                     let took = started.elapsed();
+                    counts.commit_seconds.observe(took);
                     if took > SLOW_COMMIT {
                         tracing::warn!(
                             "store: committing {} changes took {} ms",
@@ -105,8 +174,15 @@ impl Writer {
                         );
                     }
                     let ok = match result {
-                        Ok(()) => Written::Durable,
+                        Ok(()) => {
+                            let cdrs = ops.iter().filter(|o| matches!(o, Op::Cdr(_))).count();
+                            counts.commits.fetch_add(1, Ordering::Relaxed);
+                            counts.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
+                            counts.cdrs.fetch_add(cdrs as u64, Ordering::Relaxed);
+                            Written::Durable
+                        }
                         Err(e) => {
+                            counts.failed.fetch_add(1, Ordering::Relaxed);
                             tracing::error!("store: writing {} changes failed: {}", ops.len(), e);
                             Written::Failed
                         }
@@ -118,7 +194,7 @@ impl Writer {
                     }
                 }
             })?;
-        Ok(Writer { tx })
+        Ok(Writer { tx, stats })
     }
 
     /// Queues changes whose completion must follow them; when the queue is full nothing is
@@ -128,7 +204,10 @@ impl Writer {
             ops,
             done: Some(done),
         }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.stats.queued();
+                Ok(())
+            }
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 Err(job.done.unwrap_or_else(|| Box::new(|_| {})))
             }
@@ -145,7 +224,10 @@ impl Writer {
         done: Option<Done>,
     ) -> Result<(), (Vec<Op>, Option<Done>)> {
         match self.tx.try_send(Job { ops, done }) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.stats.queued();
+                Ok(())
+            }
             Err(TrySendError::Full(job)) => Err((job.ops, job.done)),
             Err(TrySendError::Disconnected(job)) => {
                 tracing::error!("store: the writer has stopped; a change is lost");
@@ -159,6 +241,8 @@ impl Writer {
 
     /// Queues changes, waiting for room in the queue when it is full.
     pub fn submit_wait(&self, ops: Vec<Op>, done: Option<Done>) {
+        // Counted before: the writer may take the job before `send` returns.
+        self.stats.queued();
         if let Err(e) = self.tx.send(Job { ops, done }) {
             if let Some(d) = e.0.done {
                 d(Written::Failed);
@@ -170,7 +254,7 @@ impl Writer {
     /// Queues changes; `done` learns what became of them.
     pub fn submit(&self, ops: Vec<Op>, done: Option<Done>) {
         match self.tx.try_send(Job { ops, done }) {
-            Ok(()) => {}
+            Ok(()) => self.stats.queued(),
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 if let Some(d) = job.done {
                     d(Written::Busy);

@@ -54,6 +54,8 @@ pub struct Transports {
     outbound_conns: AtomicUsize,
     next_conn: AtomicU64,
     limits: Limits,
+    /// Requests received, responses sent, TLS handshakes (for `GET /metrics`).
+    pub stats: super::stats::SipStats,
 }
 
 impl Transports {
@@ -109,6 +111,7 @@ impl Transports {
             outbound_conns: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             limits,
+            stats: Default::default(),
         });
         Ok((t, streams))
     }

@@ -3,6 +3,7 @@
 
 use super::stream::{Closing, Conn};
 use super::{take_slot, Flow, Proto, Transports};
+use crate::sip::stats::Handshake;
 use crate::sip::tls::{Tls, TlsPeer};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -111,10 +112,17 @@ impl Transports {
                     );
                     match hs.await {
                         Ok(Ok(s)) => {
+                            me.stats.handshake(false, Handshake::Ok);
                             me.run_conn(s, flow, rx, sink).await;
                         }
-                        Ok(Err(e)) => tracing::warn!("tls to {}: {}", remote, e),
-                        Err(_) => tracing::warn!("tls to {}: handshake timed out", remote),
+                        Ok(Err(e)) => {
+                            me.stats.handshake(false, Handshake::Failed);
+                            tracing::warn!("tls to {}: {}", remote, e)
+                        }
+                        Err(_) => {
+                            me.stats.handshake(false, Handshake::TimedOut);
+                            tracing::warn!("tls to {}: handshake timed out", remote)
+                        }
                     }
                 }
                 (Ok(Err(e)), _) => {

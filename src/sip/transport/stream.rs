@@ -5,6 +5,7 @@
 
 use super::{take_slot, Flow, Proto, SendError, Sink, Transports};
 use crate::sip::framing::{Frame, Framer};
+use crate::sip::stats::Handshake;
 use crate::sip::tls::TlsPeer;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -106,14 +107,17 @@ impl Transports {
                         );
                         match hs.await {
                             Ok(Ok(s)) => {
+                                me.stats.handshake(true, Handshake::Ok);
                                 me.conns.insert(id, conn);
                                 me.run_conn(s, flow, rx, sink).await
                             }
                             Ok(Err(e)) => {
+                                me.stats.handshake(true, Handshake::Failed);
                                 tracing::info!("tls:{} from {}: {}", local, remote, e);
                                 false
                             }
                             Err(_) => {
+                                me.stats.handshake(true, Handshake::TimedOut);
                                 tracing::info!(
                                     "tls:{} from {}: handshake timed out",
                                     local,
