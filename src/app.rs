@@ -166,12 +166,13 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         pike: pike.clone(),
         inflight: Arc::new(Semaphore::new(cfg.sip.max_transactions)),
     });
+    let mut api_task = None;
     if let Some(addr) = cfg.api.addr() {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("[api] listen {}: {}", addr, e))?;
         tracing::info!("admin API on http://{}", addr);
-        tokio::spawn(crate::api::serve(
+        api_task = Some(tokio::spawn(crate::api::serve(
             listener,
             crate::api::Api {
                 store: store.clone(),
@@ -183,7 +184,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 tls: tls.clone(),
                 applying: Default::default(),
             },
-        ));
+        )));
     }
     let stream_addrs: Vec<_> = streams.iter().map(|l| (l.proto, l.local)).collect();
     transports.serve(streams, server.clone(), cfg.sip.workers);
@@ -205,15 +206,27 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             .name("vozbox-keepalive".into())
             .spawn(move || keepalive::run(location, transports, interval))?;
     }
-    // Housekeeping: expire bindings, forget old transactions, nonces and bans.
+    // SIGTERM or ctrl-c: new calls refused, the calls in progress drained (shutdown.rs).
+    let mut drained = {
+        let (b2bua, grace) = (b2bua.clone(), cfg.calls.shutdown_grace);
+        tokio::spawn(async move {
+            crate::shutdown::signal().await;
+            crate::shutdown::drain(b2bua, Duration::from_secs(grace)).await;
+        })
+    };
+    // Housekeeping (also while draining): expire bindings, forget old transactions,
+    // nonces and bans.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
     let mut dropped_logged = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown_signal() => {
-                tracing::info!("shutting down");
+            _ = &mut drained => {
+                if let Some(api) = api_task {
+                    api.abort();
+                }
+                crate::shutdown::close(&writer, store).await;
                 return Ok(());
             }
         }
@@ -259,16 +272,5 @@ async fn reload_on_sighup(tls: Arc<Tls>) {
             Ok(Err(e)) => tracing::error!("SIGHUP: TLS certificate not reloaded: {}", e),
             Err(e) => tracing::error!("SIGHUP: {}", e),
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

@@ -11,5 +11,6 @@ pub mod provision;
 pub mod registrar;
 pub mod routing;
 pub mod server;
+pub mod shutdown;
 pub mod sip;
 pub mod store;

@@ -6,7 +6,8 @@
 use super::Store;
 use crate::model::{Binding, Cdr};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// One durable change: a binding written or removed, or a call record appended.
@@ -36,11 +37,25 @@ pub type Done = Box<dyn FnOnce(Written) + Send>;
 struct Job {
     ops: Vec<Op>,
     done: Option<Done>,
+    /// The last job: the thread ends after committing the batch that holds it.
+    last: bool,
+}
+
+impl Job {
+    fn new(ops: Vec<Op>, done: Option<Done>) -> Job {
+        Job {
+            ops,
+            done,
+            last: false,
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct Writer {
     tx: SyncSender<Job>,
+    /// The writer thread, joined by `stop`.
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 /// Most jobs committed in one transaction: bounds the latency of the first of them.
@@ -86,13 +101,14 @@ fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
 impl Writer {
     pub fn start(store: Arc<Store>, queue: usize) -> std::io::Result<Writer> {
         let (tx, rx) = sync_channel::<Job>(queue);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("vozbox-store".into())
             .spawn(move || {
                 let mut batch: Vec<Job> = Vec::with_capacity(256);
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
                     collect(&rx, &mut batch);
+                    let last = batch.iter().any(|j| j.last);
                     let ops: Vec<Op> = batch.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
                     let started = Instant::now();
                     let result = store.write_ops(&ops);
@@ -116,18 +132,39 @@ impl Writer {
                             d(ok);
                         }
                     }
+                    if last {
+                        return;
+                    }
                 }
             })?;
-        Ok(Writer { tx })
+        Ok(Writer {
+            tx,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Commits everything queued so far, then ends the writer thread and waits for it
+    /// (blocking: call it from a thread that may wait). Changes queued later are not
+    /// written (their completion never runs; `try_queue` and `submit_wait` log them as
+    /// lost). False when the thread had already ended or panicked.
+    pub fn stop(&self) -> bool {
+        let job = Job {
+            ops: Vec::new(),
+            done: None,
+            last: true,
+        };
+        let sent = self.tx.send(job).is_ok();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match thread {
+            Some(t) => t.join().is_ok() && sent,
+            None => false,
+        }
     }
 
     /// Queues changes whose completion must follow them; when the queue is full nothing is
     /// queued and `done` comes back to the caller (which can undo, then answer 503).
     pub fn try_submit(&self, ops: Vec<Op>, done: Done) -> Result<(), Done> {
-        match self.tx.try_send(Job {
-            ops,
-            done: Some(done),
-        }) {
+        match self.tx.try_send(Job::new(ops, Some(done))) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 Err(job.done.unwrap_or_else(|| Box::new(|_| {})))
@@ -144,7 +181,7 @@ impl Writer {
         ops: Vec<Op>,
         done: Option<Done>,
     ) -> Result<(), (Vec<Op>, Option<Done>)> {
-        match self.tx.try_send(Job { ops, done }) {
+        match self.tx.try_send(Job::new(ops, done)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(job)) => Err((job.ops, job.done)),
             Err(TrySendError::Disconnected(job)) => {
@@ -159,7 +196,7 @@ impl Writer {
 
     /// Queues changes, waiting for room in the queue when it is full.
     pub fn submit_wait(&self, ops: Vec<Op>, done: Option<Done>) {
-        if let Err(e) = self.tx.send(Job { ops, done }) {
+        if let Err(e) = self.tx.send(Job::new(ops, done)) {
             if let Some(d) = e.0.done {
                 d(Written::Failed);
             }
@@ -169,7 +206,7 @@ impl Writer {
 
     /// Queues changes; `done` learns what became of them.
     pub fn submit(&self, ops: Vec<Op>, done: Option<Done>) {
-        match self.tx.try_send(Job { ops, done }) {
+        match self.tx.try_send(Job::new(ops, done)) {
             Ok(()) => {}
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 if let Some(d) = job.done {
