@@ -235,8 +235,8 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         b2bua.sweep();
         let gone = location.sweep(now_secs());
         if !gone.is_empty() {
-            tracing::debug!("{} bindings expired", gone.len());
-            writer.submit(gone.into_iter().map(Op::Delete).collect(), None);
+            crate::registrar::changes::log_expired(&gone);
+            writer.submit(gone.iter().map(|b| Op::Delete(b.key())).collect(), None);
         }
         if n % 10 == 0 {
             bans.purge();

@@ -94,6 +94,10 @@ fn sigterm_hangs_up_calls_after_the_grace_time_keeps_their_records_and_exits_0()
     sipp_ok(&bob.wait(Duration::from_secs(10)));
     let log = v.log();
     for line in [
+        // the registration and the call's end, a line each
+        "registered sip:bob@127.0.0.1 contact sip:bob@127.0.0.1:",
+        "from udp:127.0.0.1:",
+        "call ended: client bluebird, 100 (alice) → 101, hung_up (200)",
         "draining: 1 call(s) in progress, up to 1s",
         "grace time over: hanging up 1 call(s)",
         "all calls ended",
@@ -111,6 +115,13 @@ fn sigterm_hangs_up_calls_after_the_grace_time_keeps_their_records_and_exits_0()
         "{}",
         cdrs
     );
+    // START is a readable UTC time (`2026-12-05 10:12:27Z`), the call's of a moment ago
+    let start = record.get(..20).unwrap_or_default().replacen(' ', "T", 1);
+    let at = humantime::parse_rfc3339(&start).unwrap_or_else(|e| panic!("{}: {}", e, cdrs));
+    let age = std::time::SystemTime::now()
+        .duration_since(at)
+        .unwrap_or_default();
+    assert!(age < Duration::from_secs(120), "{}", cdrs);
 }
 
 #[test]
@@ -154,6 +165,11 @@ fn during_the_drain_new_calls_get_503_registrations_work_and_calls_end_normally(
     assert!(!log.contains("grace time over"), "{}", log);
     assert!(log.contains("all calls ended"), "{}", log);
     assert!(log.contains("database closed"), "{}", log);
+    assert!(
+        log.contains("call ended: client bluebird, 100 (alice) → 101, answered (200)"),
+        "{}",
+        log
+    );
     assert!(closed_cleanly(&v), "the database needs a repair");
     // the call ended normally; the refused one left no record
     let cdrs = v.cli("cdrs");
