@@ -194,9 +194,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     for (p, a) in stream_addrs {
         tracing::info!("listening on {}:{}", p.as_str(), a);
     }
-    if let Some(tls) = tls {
-        tokio::spawn(reload_on_sighup(tls));
-    }
+    tokio::spawn(reload_on_sighup(tls));
     println!("vozbox ready");
 
     {
@@ -260,13 +258,17 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
 }
 
 /// SIGHUP reads the TLS certificate and key again; a file that does not load is logged
-/// and the current certificate stays.
-async fn reload_on_sighup(tls: Arc<Tls>) {
+/// and the current certificate stays. Without a TLS listener it is only logged (a reload
+/// by a service manager must not stop the server: SIGHUP's default action would).
+async fn reload_on_sighup(tls: Option<Arc<Tls>>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
     while hup.recv().await.is_some() {
-        let t = tls.clone();
+        let Some(t) = tls.clone() else {
+            tracing::info!("SIGHUP: no TLS listener, nothing to reload");
+            continue;
+        };
         match tokio::task::spawn_blocking(move || t.reload()).await {
             Ok(Ok(fp)) => tracing::info!("SIGHUP: TLS certificate reloaded, fingerprint {}", fp),
             Ok(Err(e)) => tracing::error!("SIGHUP: TLS certificate not reloaded: {}", e),

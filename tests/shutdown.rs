@@ -187,3 +187,27 @@ fn a_killed_server_leaves_a_database_that_needs_a_repair() {
     v.kill();
     assert!(!closed_cleanly(&v));
 }
+
+/// SIGHUP (a service manager's reload) without a TLS listener leaves the server running;
+/// SIGTERM with no call in progress stops it at once.
+#[test]
+fn sighup_without_tls_is_harmless_and_an_idle_server_stops_at_once() {
+    let mut v = server("shutdown-hup", 30);
+    v.signal("HUP");
+    v.wait_for_log("SIGHUP: no TLS listener", Duration::from_secs(5));
+    assert!(v.is_running(), "SIGHUP stopped vozbox");
+    let sent = Instant::now();
+    v.terminate();
+    let status = v.wait_exit(Duration::from_secs(10));
+    let status = status.unwrap_or_else(|| panic!("vozbox still runs; log:\n{}", v.log()));
+    assert_eq!(status.code(), Some(0), "log:\n{}", v.log());
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    let log = v.log();
+    assert!(log.contains("draining: no call in progress"), "{}", log);
+    assert!(log.contains("database closed"), "{}", log);
+    assert!(closed_cleanly(&v), "the database needs a repair");
+}
