@@ -129,8 +129,8 @@ fn during_the_drain_new_calls_get_503_registrations_work_and_calls_end_normally(
     let mut v = server("shutdown-drain", 30);
     let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
     let (status, waited, caller) = std::thread::scope(|s| {
-        // alice hangs up herself 4 s after the answer
-        let caller = alice_calls(s, &v, "uac_call.xml", &["-d", "4000"]);
+        // alice hangs up herself 6 s after the answer: time for what follows on a busy box
+        let caller = alice_calls(s, &v, "uac_call.xml", &["-d", "6000"]);
         wait_answered(&v);
         let sent = Instant::now();
         v.terminate();
