@@ -194,7 +194,12 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     for (p, a) in stream_addrs {
         tracing::info!("listening on {}:{}", p.as_str(), a);
     }
-    tokio::spawn(reload_on_sighup(tls));
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hup) => drop(tokio::spawn(reload_on_sighup(hup, tls))),
+        Err(e) => tracing::warn!("no SIGHUP handler ({}): SIGHUP ends the process", e),
+    }
+    // SIGTERM and ctrl-c are handled from before "ready" on (shutdown.rs).
+    let stop = crate::shutdown::signal();
     println!("vozbox ready");
 
     {
@@ -208,7 +213,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     let mut drained = {
         let (b2bua, grace) = (b2bua.clone(), cfg.calls.shutdown_grace);
         tokio::spawn(async move {
-            crate::shutdown::signal().await;
+            stop.await;
             crate::shutdown::drain(b2bua, Duration::from_secs(grace)).await;
         })
     };
@@ -260,10 +265,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
 /// SIGHUP reads the TLS certificate and key again; a file that does not load is logged
 /// and the current certificate stays. Without a TLS listener it is only logged (a reload
 /// by a service manager must not stop the server: SIGHUP's default action would).
-async fn reload_on_sighup(tls: Option<Arc<Tls>>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_sighup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
     while hup.recv().await.is_some() {
         let Some(t) = tls.clone() else {
             tracing::info!("SIGHUP: no TLS listener, nothing to reload");

@@ -17,15 +17,23 @@ const SETTLE: Duration = Duration::from_secs(2);
 const API_LETGO: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(50);
 
-/// SIGTERM or ctrl-c (SIGINT).
-pub async fn signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// SIGTERM or ctrl-c (SIGINT), listened for from this call on (not from the first poll:
+/// a signal sent once the caller has said it is ready is never missed, nor fatal).
+pub fn signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (term, int) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else {
+            tracing::warn!("no handler for SIGTERM and SIGINT: they end the process at once");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 
@@ -33,6 +41,7 @@ pub async fn signal() {
 /// second signal cuts it short); then hangs up the rest and waits a moment for their BYEs'
 /// answers.
 pub async fn drain(b2bua: Arc<B2bua>, grace: Duration) {
+    let again = signal();
     b2bua.refuse_new_calls();
     let n = b2bua.active();
     if n == 0 {
@@ -45,7 +54,6 @@ pub async fn drain(b2bua: Arc<B2bua>, grace: Duration) {
         );
     }
     let deadline = Instant::now() + grace;
-    let again = signal();
     tokio::pin!(again);
     while b2bua.active() > 0 {
         tokio::select! {

@@ -211,3 +211,40 @@ fn sighup_without_tls_is_harmless_and_an_idle_server_stops_at_once() {
     assert!(log.contains("database closed"), "{}", log);
     assert!(closed_cleanly(&v), "the database needs a repair");
 }
+
+/// A second SIGTERM during the drain hangs up at once instead of waiting for the grace.
+#[test]
+fn a_second_sigterm_hangs_up_at_once() {
+    let mut v = server("shutdown-twice", 30);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    let (status, waited, caller) = std::thread::scope(|s| {
+        let caller = alice_calls(s, &v, "uac_call_remote_bye.xml", &[]);
+        wait_answered(&v);
+        let sent = Instant::now();
+        v.terminate();
+        v.wait_for_log("draining: 1 call(s) in progress", Duration::from_secs(5));
+        v.terminate();
+        let status = v.wait_exit(Duration::from_secs(20));
+        (
+            status,
+            sent.elapsed(),
+            caller.join().expect("caller thread"),
+        )
+    });
+    let status = status.unwrap_or_else(|| panic!("vozbox still runs; log:\n{}", v.log()));
+    assert_eq!(status.code(), Some(0), "log:\n{}", v.log());
+    assert!(
+        waited < Duration::from_secs(10),
+        "exited after {:?}",
+        waited
+    );
+    sipp_ok(&caller);
+    sipp_ok(&bob.wait(Duration::from_secs(10)));
+    let log = v.log();
+    assert!(
+        log.contains("second signal: hanging up 1 call(s) now"),
+        "{}",
+        log
+    );
+    assert!(v.cli("cdrs").contains("hung_up"), "{}", v.cli("cdrs"));
+}
