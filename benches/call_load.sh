@@ -28,6 +28,9 @@ bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 workers = ${WORKERS:-1}
 [api]
 listen = ""
+[calls]
+# the teardown kills the SIPp peers too: no drain to wait for
+shutdown_grace = 0
 CFG
 
 start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"

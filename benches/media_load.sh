@@ -42,6 +42,8 @@ vozbox_run() { # calls
 listen = "127.0.0.1:$((port + 1))"
 [calls]
 max_duration = 86400
+# the teardown kills the SIPp peers too: no drain to wait for
+shutdown_grace = 0
 [media]
 port_min = 30000
 port_max = 39999

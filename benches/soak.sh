@@ -33,6 +33,9 @@ bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 [api]
 listen = ""
+[calls]
+# the teardown kills the SIPp peers too: no drain to wait for
+shutdown_grace = 0
 CFG
 start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
 

@@ -167,12 +167,13 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         pike: pike.clone(),
         inflight: Arc::new(Semaphore::new(cfg.sip.max_transactions)),
     });
+    let mut api_task = None;
     if let Some(addr) = cfg.api.addr() {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("[api] listen {}: {}", addr, e))?;
         tracing::info!("admin API on http://{}", addr);
-        tokio::spawn(crate::api::serve(
+        api_task = Some(tokio::spawn(crate::api::serve(
             listener,
             crate::api::Api {
                 store: store.clone(),
@@ -186,7 +187,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 writer: writer.clone(),
                 metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
             },
-        ));
+        )));
     }
     let stream_addrs: Vec<_> = streams.iter().map(|l| (l.proto, l.local)).collect();
     transports.serve(streams, server.clone(), cfg.sip.workers);
@@ -196,9 +197,12 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
     for (p, a) in stream_addrs {
         tracing::info!("listening on {}:{}", p.as_str(), a);
     }
-    if let Some(tls) = tls {
-        tokio::spawn(reload_on_sighup(tls));
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hup) => drop(tokio::spawn(reload_on_sighup(hup, tls))),
+        Err(e) => tracing::warn!("no SIGHUP handler ({}): SIGHUP ends the process", e),
     }
+    // SIGTERM and ctrl-c are handled from before "ready" on (shutdown.rs).
+    let stop = crate::shutdown::signal();
     println!("vozbox ready");
 
     {
@@ -208,15 +212,27 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             .name("vozbox-keepalive".into())
             .spawn(move || keepalive::run(location, transports, interval))?;
     }
-    // Housekeeping: expire bindings, forget old transactions, nonces and bans.
+    // SIGTERM or ctrl-c: new calls refused, the calls in progress drained (shutdown.rs).
+    let mut drained = {
+        let (b2bua, grace) = (b2bua.clone(), cfg.calls.shutdown_grace);
+        tokio::spawn(async move {
+            stop.await;
+            crate::shutdown::drain(b2bua, Duration::from_secs(grace)).await;
+        })
+    };
+    // Housekeeping (also while draining): expire bindings, forget old transactions,
+    // nonces and bans.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
     let mut dropped_logged = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown_signal() => {
-                tracing::info!("shutting down");
+            _ = &mut drained => {
+                if let Some(api) = api_task {
+                    api.abort();
+                }
+                crate::shutdown::close(&writer, store).await;
                 return Ok(());
             }
         }
@@ -225,8 +241,8 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         b2bua.sweep();
         let gone = location.sweep(now_secs());
         if !gone.is_empty() {
-            tracing::debug!("{} bindings expired", gone.len());
-            writer.submit(gone.into_iter().map(Op::Delete).collect(), None);
+            crate::registrar::changes::log_expired(&gone);
+            writer.submit(gone.iter().map(|b| Op::Delete(b.key())).collect(), None);
         }
         if n % 10 == 0 {
             bans.purge();
@@ -250,28 +266,18 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
 }
 
 /// SIGHUP reads the TLS certificate and key again; a file that does not load is logged
-/// and the current certificate stays.
-async fn reload_on_sighup(tls: Arc<Tls>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
+/// and the current certificate stays. Without a TLS listener it is only logged (a reload
+/// by a service manager must not stop the server: SIGHUP's default action would).
+async fn reload_on_sighup(mut hup: tokio::signal::unix::Signal, tls: Option<Arc<Tls>>) {
     while hup.recv().await.is_some() {
-        let t = tls.clone();
+        let Some(t) = tls.clone() else {
+            tracing::info!("SIGHUP: no TLS listener, nothing to reload");
+            continue;
+        };
         match tokio::task::spawn_blocking(move || t.reload()).await {
             Ok(Ok(fp)) => tracing::info!("SIGHUP: TLS certificate reloaded, fingerprint {}", fp),
             Ok(Err(e)) => tracing::error!("SIGHUP: TLS certificate not reloaded: {}", e),
             Err(e) => tracing::error!("SIGHUP: {}", e),
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

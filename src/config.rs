@@ -132,6 +132,9 @@ pub struct Calls {
     pub max_duration: u64,
     /// Calls being set up or in progress at once; more are refused with `503`.
     pub max_calls: usize,
+    /// Seconds the calls in progress may go on after SIGTERM or ctrl-c (new calls are
+    /// refused with `503` meanwhile); then both sides of each get BYE and the server exits.
+    pub shutdown_grace: u64,
 }
 
 /// The default media relay set (clients without one of their own use it).
@@ -183,6 +186,7 @@ impl Default for Calls {
             no_answer_timeout: 60,
             max_duration: 14_400,
             max_calls: 100_000,
+            shutdown_grace: 30,
         }
     }
 }
@@ -375,6 +379,7 @@ impl Config {
                 self.calls.max_calls as u64,
                 10_000_000,
             ),
+            ("calls", "shutdown_grace", self.calls.shutdown_grace, 86_400),
             ("auth", "nonce_ttl", self.auth.nonce_ttl, 86_400),
             ("auth", "ban_window", self.auth.ban_window, 31_536_000),
             ("auth", "ban_duration", self.auth.ban_duration, 31_536_000),

@@ -12,6 +12,7 @@ pub mod provision;
 pub mod registrar;
 pub mod routing;
 pub mod server;
+pub mod shutdown;
 pub mod sip;
 pub mod stats;
 pub mod store;

@@ -350,6 +350,19 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Seconds since the epoch as `2026-12-05 10:12:27Z` (UTC: local time would need the
+/// time zone database, a dependency of its own).
+fn utc(secs: u64) -> String {
+    // humantime stops at the year 9999: a later one (a damaged record) shows as it is
+    if secs >= 253_402_300_800 {
+        return secs.to_string();
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replacen('T', " ", 1)
+}
+
 fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
     let reader =
@@ -357,12 +370,20 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
     println!(
         "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
-        "START", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "DISPOSITION", "CODE", "SECS"
+        "START (UTC)",
+        "CLIENT",
+        "CALLER",
+        "CALLEE",
+        "DIRECTION",
+        "ROUTE",
+        "DISPOSITION",
+        "CODE",
+        "SECS"
     );
     for c in &list {
         println!(
             "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
-            c.start,
+            utc(c.start),
             c.client,
             c.caller,
             c.callee,

@@ -196,6 +196,20 @@ impl B2bua {
 
     /// Queues a call record to the store's writer; `after` runs once it is durable.
     pub(super) fn write_cdr(&self, cdr: Cdr, after: Option<Done>) {
+        // Every call's one line in the log (answered or not; a 407 is no call yet).
+        tracing::info!(
+            "call ended: client {}, {} → {}, {} ({}), {} s",
+            if cdr.client.is_empty() {
+                "-"
+            } else {
+                &cdr.client
+            },
+            cdr.caller,
+            cdr.callee,
+            cdr.disposition,
+            cdr.sip_code,
+            cdr.duration
+        );
         // Never wait under a call lock or on a receive thread: a full queue hands the record
         // to a blocking thread that waits for room.
         if let Err((ops, done)) = self.writer.try_queue(vec![Op::Cdr(Box::new(cdr))], after) {

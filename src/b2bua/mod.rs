@@ -46,7 +46,7 @@ use call::{Event, Phase};
 use dashmap::DashMap;
 use driver::CallRef;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub struct B2bua {
@@ -65,6 +65,8 @@ pub struct B2bua {
     active: AtomicUsize,
     /// Calls started, in progress and ended, setup times (for `GET /metrics`).
     pub stats: stats::CallStats,
+    /// The server is shutting down: new calls are refused (`refuse_new_calls`).
+    draining: AtomicBool,
     next_id: AtomicU64,
     rt: tokio::runtime::Handle,
 }
@@ -115,6 +117,7 @@ impl B2bua {
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
             stats: Default::default(),
+            draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
         }
@@ -138,6 +141,14 @@ impl B2bua {
         match method {
             "ACK" => self.to_call(inc, Event::Ack),
             "CANCEL" => self.to_call(inc, Event::Cancel),
+            "INVITE" if !in_dialog && self.draining.load(Ordering::Relaxed) => {
+                // Shutting down: the caller's phone or PBX may try another server (or this
+                // one once it is back); calls in progress go on.
+                let mut r = response(&inc.msg, 503, "Service Unavailable", &to_tag(&inc.msg));
+                r.push_header("Retry-After", "5");
+                self.out
+                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            }
             "INVITE" if !in_dialog => self.on_invite(inc),
             _ if in_dialog => self.to_call(inc, Event::Request),
             _ => self.reply(&inc, 481, "Call/Transaction Does Not Exist"),
@@ -221,6 +232,21 @@ impl B2bua {
         true
     }
 
+    /// Hangs up every call in progress (`Event::HangUp`, as `hang_up` does one); how many.
+    pub fn hang_up_all(self: &Arc<Self>) -> usize {
+        // A call is entered once per leg: the second visit finds it ended.
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
+        let mut n = 0;
+        for cell in cells {
+            let live = !cell.lock().call.is_ended();
+            if live {
+                self.drive(&cell, |c, now, out| c.handle(now, Event::HangUp, out));
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Whether a call in progress sends over this connection (asked only when the
     /// connection has been idle for the idle timeout).
     pub fn uses_connection(&self, flow: &Flow) -> bool {
@@ -242,6 +268,19 @@ impl B2bua {
     /// Calls not yet ended.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+
+    /// From now on every new INVITE is answered `503` + `Retry-After` (the server is
+    /// shutting down); requests inside calls, and so the calls in progress, go on.
+    pub fn refuse_new_calls(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a call, ended or not, still waits for an answer to something it sent (a
+    /// BYE, a CANCEL, its final response's ACK).
+    pub fn awaiting_answers(&self) -> bool {
+        let cells: Vec<CallRef> = self.calls.iter().map(|e| e.value().clone()).collect();
+        cells.iter().any(|cell| cell.lock().call.awaiting_answers())
     }
 }
 

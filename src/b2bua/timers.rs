@@ -110,6 +110,11 @@ impl Call {
             .min()
     }
 
+    /// Whether anything the call sent still waits for its answer (over UDP: is resent).
+    pub fn awaiting_answers(&self) -> bool {
+        self.retrans.iter().any(|r| self.waiting(&r.wait).0)
+    }
+
     /// Whether a wait is still on; whether its message is still resent.
     fn waiting(&self, wait: &Wait) -> (bool, bool) {
         match wait {

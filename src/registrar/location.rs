@@ -70,8 +70,8 @@ impl Location {
         r
     }
 
-    /// Removes expired bindings; returns their store keys.
-    pub fn sweep(&self, now: u64) -> Vec<String> {
+    /// Removes expired bindings and returns them.
+    pub fn sweep(&self, now: u64) -> Vec<Arc<Binding>> {
         let mut gone = Vec::new();
         if now < self.next_expiry.load(Ordering::Relaxed) {
             return gone;
@@ -85,7 +85,7 @@ impl Location {
                 if keep {
                     min = min.min(b.expires_at);
                 } else {
-                    gone.push(b.key());
+                    gone.push(b.clone());
                 }
                 keep
             });
@@ -157,7 +157,8 @@ mod tests {
             v.push(Arc::new(binding("sip:b@d", "sip:b@h", 80)))
         });
         assert!(l.sweep(79).is_empty());
-        assert_eq!(l.sweep(80), vec!["sip:b@d\nsip:b@h".to_string()]);
+        let keys = |v: Vec<Arc<Binding>>| v.iter().map(|b| b.key()).collect::<Vec<_>>();
+        assert_eq!(keys(l.sweep(80)), vec!["sip:b@d\nsip:b@h".to_string()]);
         assert!(l.sweep(99).is_empty());
         assert_eq!(l.len(), 1);
         // a binding added after a sweep with an earlier expiry is still swept on time

@@ -1,6 +1,7 @@
 //! REGISTER (RFC 3261 §10.3) for terminals and register-mode friends: digest, bindings,
 //! expiry bounds, and the flow each binding came over.
 
+use super::changes;
 use super::location::Location;
 use super::stats::{Refused, RegistrarStats};
 use crate::auth::ban::Bans;
@@ -270,6 +271,9 @@ impl Registrar {
         let mut respond = Some(respond);
         let mut answer: Option<Answer> = None;
         let mut refused: Option<Done> = None;
+        // The log's lines: what expired (gone whatever happens), what this REGISTER changed
+        // (said once the change is taken).
+        let (mut gone, mut notes, mut taken) = (Vec::new(), Vec::new(), false);
         self.location.update(&aor, |list| {
             // Bindings that expired since the last sweep leave the store too.
             let mut expired = Vec::new();
@@ -277,6 +281,7 @@ impl Registrar {
                 let keep = b.expires_at > now;
                 if !keep {
                     expired.push(Op::Delete(b.key()));
+                    gone.push(changes::expired(b));
                 }
                 keep
             });
@@ -292,7 +297,10 @@ impl Registrar {
                 if next.iter().any(|b| older(b)) {
                     answer = Some(Answer::RetryLater(500, "Server Internal Error"));
                 } else {
-                    ops.extend(next.drain(..).map(|b| Op::Delete(b.key())));
+                    for b in next.drain(..) {
+                        notes.push(changes::unregistered(&b, flow));
+                        ops.push(Op::Delete(b.key()));
+                    }
                 }
             }
             for (contact, expires, q, socket) in &contacts {
@@ -307,7 +315,9 @@ impl Registrar {
                 }
                 if *expires == 0 {
                     if let Some(i) = existing {
-                        ops.push(Op::Delete(next.remove(i).key()));
+                        let b = next.remove(i);
+                        notes.push(changes::unregistered(&b, flow));
+                        ops.push(Op::Delete(b.key()));
                     }
                     continue;
                 }
@@ -330,6 +340,11 @@ impl Registrar {
                     path: path.clone(),
                 });
                 ops.push(Op::Put(b.clone()));
+                // a refresh over the same flow is no change worth a line
+                match existing.map(|i| &next[i].flow) {
+                    Some(before) if *before == *flow => {}
+                    before => notes.push(changes::registered(&b, *expires, before)),
+                }
                 match existing {
                     Some(i) => {
                         if next[i].contact != b.contact {
@@ -351,7 +366,9 @@ impl Registrar {
                 let Some((i, _)) = next.iter().enumerate().min_by_key(|(_, b)| b.expires_at) else {
                     break;
                 };
-                ops.push(Op::Delete(next.remove(i).key()));
+                let b = next.remove(i);
+                notes.push(changes::replaced(&b, max_contacts));
+                ops.push(Op::Delete(b.key()));
             }
             let mut ok = response(req, 200, "OK", to_tag);
             for b in &next {
@@ -393,10 +410,17 @@ impl Registrar {
                 })
             });
             match self.writer.try_submit(ops, done) {
-                Ok(()) => *list = next,
+                Ok(()) => {
+                    *list = next;
+                    taken = true;
+                }
                 Err(done) => refused = Some(done),
             }
         });
+        // Logged after the AoR's lock is released.
+        for line in gone.iter().chain(notes.iter().filter(|_| taken)) {
+            tracing::info!("{}", line);
+        }
         // Answers go out after the AoR's lock is released.
         if let Some(done) = refused {
             done(Written::Busy);

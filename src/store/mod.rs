@@ -181,6 +181,13 @@ impl Store {
         &self.path
     }
 
+    /// Closes the database cleanly (the next open needs no repair), reporting a failure
+    /// that dropping it would only log.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.db.close()?;
+        Ok(())
+    }
+
     fn init_schema(&self) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {

@@ -8,7 +8,8 @@ use crate::model::{Binding, Cdr};
 use crate::stats::{Histogram, COMMIT_BUCKETS};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// One durable change: a binding written or removed, or a call record appended.
@@ -38,12 +39,26 @@ pub type Done = Box<dyn FnOnce(Written) + Send>;
 struct Job {
     ops: Vec<Op>,
     done: Option<Done>,
+    /// The last job: the thread ends after committing the batch that holds it.
+    last: bool,
+}
+
+impl Job {
+    fn new(ops: Vec<Op>, done: Option<Done>) -> Job {
+        Job {
+            ops,
+            done,
+            last: false,
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct Writer {
     tx: SyncSender<Job>,
     pub stats: Arc<WriterStats>,
+    /// The writer thread, joined by `stop`.
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 /// The writer's counters, read by the metrics exporter: the queue and the commits. The
@@ -151,7 +166,7 @@ impl Writer {
         let (tx, rx) = sync_channel::<Job>(queue);
         let stats = Arc::new(WriterStats::new(queue));
         let counts = stats.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("vozbox-store".into())
             .spawn(move || {
                 let mut batch: Vec<Job> = Vec::with_capacity(256);
@@ -161,6 +176,7 @@ impl Writer {
                     counts
                         .taken
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    let last = batch.iter().any(|j| j.last);
                     let ops: Vec<Op> = batch.iter_mut().flat_map(|j| j.ops.drain(..)).collect();
                     let started = Instant::now();
                     let result = store.write_ops(&ops);
@@ -192,18 +208,40 @@ impl Writer {
                             d(ok);
                         }
                     }
+                    if last {
+                        return;
+                    }
                 }
             })?;
-        Ok(Writer { tx, stats })
+        Ok(Writer {
+            tx,
+            stats,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Commits everything queued so far, then ends the writer thread and waits for it
+    /// (blocking: call it from a thread that may wait). Changes queued later are not
+    /// written (their completion never runs; `try_queue` and `submit_wait` log them as
+    /// lost). False when the thread had already ended or panicked.
+    pub fn stop(&self) -> bool {
+        let job = Job {
+            ops: Vec::new(),
+            done: None,
+            last: true,
+        };
+        let sent = self.tx.send(job).is_ok();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match thread {
+            Some(t) => t.join().is_ok() && sent,
+            None => false,
+        }
     }
 
     /// Queues changes whose completion must follow them; when the queue is full nothing is
     /// queued and `done` comes back to the caller (which can undo, then answer 503).
     pub fn try_submit(&self, ops: Vec<Op>, done: Done) -> Result<(), Done> {
-        match self.tx.try_send(Job {
-            ops,
-            done: Some(done),
-        }) {
+        match self.tx.try_send(Job::new(ops, Some(done))) {
             Ok(()) => {
                 self.stats.queued();
                 Ok(())
@@ -223,7 +261,7 @@ impl Writer {
         ops: Vec<Op>,
         done: Option<Done>,
     ) -> Result<(), (Vec<Op>, Option<Done>)> {
-        match self.tx.try_send(Job { ops, done }) {
+        match self.tx.try_send(Job::new(ops, done)) {
             Ok(()) => {
                 self.stats.queued();
                 Ok(())
@@ -243,7 +281,7 @@ impl Writer {
     pub fn submit_wait(&self, ops: Vec<Op>, done: Option<Done>) {
         // Counted before: the writer may take the job before `send` returns.
         self.stats.queued();
-        if let Err(e) = self.tx.send(Job { ops, done }) {
+        if let Err(e) = self.tx.send(Job::new(ops, done)) {
             if let Some(d) = e.0.done {
                 d(Written::Failed);
             }
@@ -253,7 +291,7 @@ impl Writer {
 
     /// Queues changes; `done` learns what became of them.
     pub fn submit(&self, ops: Vec<Op>, done: Option<Done>) {
-        match self.tx.try_send(Job { ops, done }) {
+        match self.tx.try_send(Job::new(ops, done)) {
             Ok(()) => self.stats.queued(),
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 if let Some(d) = job.done {

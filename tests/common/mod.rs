@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod rtp;
+pub mod stop;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
