@@ -34,6 +34,11 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Show the demo client's users and passwords again.
+    Demo {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// List the registered bindings.
     Registrations {
         #[arg(long)]
@@ -251,10 +256,55 @@ fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The database of `cfg` for reading; a missing one is named with how to find the right one.
+fn open_reader(cfg: &Config) -> Result<vozbox::store::Reader, Failure> {
+    let path = &cfg.storage.path;
+    if !path.exists() {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        return Err(Failure(
+            format!(
+                "no database at {}: run the command in the directory the server runs in, or \
+                 give the server's config with --config FILE",
+                shown.display()
+            ),
+            3,
+        ));
+    }
+    vozbox::store::Reader::open(path).map_err(|e| Failure(e.to_string(), 3))
+}
+
+/// `vozbox demo`: the demo client's users and passwords, again.
+fn demo(config: Option<PathBuf>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let model = open_reader(&cfg)?
+        .model()
+        .map_err(|e| Failure(e.to_string(), 3))?;
+    let Some(client) = model.clients.iter().find(|c| c.name == "demo") else {
+        return Err(Failure(
+            "no demo client in this database (it is made on the first start with an empty \
+             database, and replaced by a provisioning file)"
+                .into(),
+            1,
+        ));
+    };
+    println!("Demo client \"demo\" on domain {}:", client.domain);
+    for u in model.users.iter().filter(|u| u.client == "demo") {
+        println!(
+            "  user {}  password {}  (register sip:{}@{})",
+            u.name, u.password, u.name, client.domain
+        );
+    }
+    for e in model.extensions.iter().filter(|e| e.client == "demo") {
+        if let vozbox::model::ExtensionRoute::Locution(name) = &e.route {
+            println!("  dial {}: the locution {:?}", e.number, name);
+        }
+    }
+    Ok(())
+}
+
 fn registrations(config: Option<PathBuf>) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
-    let reader =
-        vozbox::store::Reader::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    let reader = open_reader(&cfg)?;
     let mut bs = reader.bindings().map_err(|e| Failure(e.to_string(), 3))?;
     let now = vozbox::auth::nonce::now_secs();
     bs.retain(|b| b.expires_at > now);
@@ -365,8 +415,7 @@ fn utc(secs: u64) -> String {
 
 fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
-    let reader =
-        vozbox::store::Reader::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    let reader = open_reader(&cfg)?;
     let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
     println!(
         "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
@@ -485,8 +534,7 @@ fn admin(cmd: AdminCmd) -> Result<(), Failure> {
 
 fn export(config: Option<PathBuf>, output: Option<PathBuf>) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
-    let reader =
-        vozbox::store::Reader::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
+    let reader = open_reader(&cfg)?;
     let model = reader.model().map_err(|e| Failure(e.to_string(), 3))?;
     let text = vozbox::provision::export::to_file(&model).map_err(fail(3))?;
     match output {
@@ -514,6 +562,7 @@ fn main() -> ExitCode {
         Cmd::Tls { config, reload } => tls(config, reload),
         Cmd::Admin { cmd } => admin(cmd),
         Cmd::Export { config, output } => export(config, output),
+        Cmd::Demo { config } => demo(config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

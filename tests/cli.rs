@@ -240,6 +240,29 @@ fn runs_on_defaults_with_a_demo_client() {
         "{}",
         list
     );
+    // the demo's passwords can be shown again
+    let demo = vozbox(&dir, &["demo", "--config", "ports.toml"]);
+    let demo = text(&demo.stdout);
+    assert!(
+        demo.contains(&format!("user 100  password {}", p100))
+            && demo.contains(&format!("user 101  password {}", p101))
+            && demo.contains("dial 300"),
+        "{}",
+        demo
+    );
+    // from another directory without --config: which database was looked for, and how
+    // to point at the right one
+    let elsewhere = temp_dir("defaults-elsewhere");
+    let lost = vozbox(&elsewhere, &["registrations"]);
+    assert!(!lost.status.success());
+    let said = text(&lost.stderr);
+    assert!(
+        said.contains("no database at ")
+            && said.contains("data/vozbox.redb")
+            && said.contains("--config"),
+        "{}",
+        said
+    );
 }
 
 /// `vozbox apply` while the server runs goes through the admin API: the new user can

@@ -222,6 +222,11 @@ pub(super) async fn tls_reload(
     }
 }
 
+/// `GET /api/openapi.json`.
+pub(super) async fn openapi_json() -> Response {
+    Json(openapi::document()).into_response()
+}
+
 pub(super) async fn health() -> &'static str {
     "ok"
 }

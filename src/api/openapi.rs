@@ -3,12 +3,9 @@
 //! types the handlers parse (the provisioning file's sections, the login, the
 //! administrator body).
 
-use super::routes::{table, Body};
+use super::routes::{schema_of, table, Body};
 use crate::provision::file::*;
-use crate::provision::kinds::Kind;
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -16,25 +13,6 @@ use utoipa::openapi::{
     ComponentsBuilder, Content, HttpMethod, InfoBuilder, ObjectBuilder, OpenApi, OpenApiBuilder,
     Paths, Ref, Required, ResponseBuilder, SecurityRequirement, Type,
 };
-
-/// The schema of a kind's resource: its provisioning file section's type.
-pub fn schema_of(k: Kind) -> &'static str {
-    match k {
-        Kind::MediaRelaySet => "MediaRelaySetDef",
-        Kind::Brand => "BrandDef",
-        Kind::Corporation => "CorporationDef",
-        Kind::Client => "ClientDef",
-        Kind::CallAcl => "CallAclDef",
-        Kind::Ddi => "DdiDef",
-        Kind::User => "UserDef",
-        Kind::Friend => "FriendDef",
-        Kind::Extension => "ExtensionDef",
-        Kind::CallForward => "CallForwardDef",
-        Kind::Carrier => "CarrierDef",
-        Kind::DdiProvider => "DdiProviderDef",
-        Kind::RatingProfile => "RatingProfileDef",
-    }
-}
 
 fn components() -> utoipa::openapi::Components {
     ComponentsBuilder::new()
@@ -140,10 +118,6 @@ pub fn document() -> OpenApi {
         .paths(paths)
         .components(Some(components()))
         .build()
-}
-
-pub async fn serve() -> Response {
-    Json(document()).into_response()
 }
 
 #[cfg(test)]

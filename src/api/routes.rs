@@ -2,7 +2,7 @@
 //! OpenAPI document (`openapi.rs`), so the two cannot list different routes.
 
 use super::{admins, auth, live, resources, Api};
-use crate::provision::kinds::ALL;
+use crate::provision::kinds::{Kind, ALL};
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -73,6 +73,25 @@ fn routed(
     }
 }
 
+/// The schema of a kind's resource: its provisioning file section's type.
+pub fn schema_of(k: Kind) -> &'static str {
+    match k {
+        Kind::MediaRelaySet => "MediaRelaySetDef",
+        Kind::Brand => "BrandDef",
+        Kind::Corporation => "CorporationDef",
+        Kind::Client => "ClientDef",
+        Kind::CallAcl => "CallAclDef",
+        Kind::Ddi => "DdiDef",
+        Kind::User => "UserDef",
+        Kind::Friend => "FriendDef",
+        Kind::Extension => "ExtensionDef",
+        Kind::CallForward => "CallForwardDef",
+        Kind::Carrier => "CarrierDef",
+        Kind::DdiProvider => "DdiProviderDef",
+        Kind::RatingProfile => "RatingProfileDef",
+    }
+}
+
 /// The whole API.
 pub fn table() -> Vec<Route> {
     use Method as M;
@@ -91,7 +110,7 @@ pub fn table() -> Vec<Route> {
             open: true,
             ..route(M::GET, "/health", "Liveness: \"ok\"", Body::None, super::health)
         },
-        route(M::GET, "/api/openapi.json", "This document", Body::None, super::openapi::serve),
+        route(M::GET, "/api/openapi.json", "This document", Body::None, super::openapi_json),
         route(
             M::GET,
             "/metrics",
@@ -146,7 +165,7 @@ pub fn table() -> Vec<Route> {
     ];
     for k in ALL {
         let (base, item) = resources::paths(k);
-        let (one, schema) = (k.section().replace('_', " "), super::openapi::schema_of(k));
+        let (one, schema) = (k.section().replace('_', " "), schema_of(k));
         let list = format!(
             "List {} (offset, limit, key=value filters)",
             k.plural().replace('_', " ")

@@ -1,4 +1,6 @@
-//! The demo made on an empty database, so two softphones can register at once.
+//! The demo made on an empty database, so two softphones can register at once: users
+//! 100 and 101, voice notifications on (a failed call says why), and extension 300 playing
+//! the `welcome` locution (a quick check that audio reaches a phone).
 
 use crate::model::*;
 
@@ -50,7 +52,7 @@ pub fn model(domain: &str) -> Model {
             timezone: "UTC".into(),
             country: None,
             area_code: None,
-            voice_notifications: false,
+            voice_notifications: true,
             recording_code: None,
         }],
         extensions: users
@@ -60,6 +62,11 @@ pub fn model(domain: &str) -> Model {
                 number: u.name.clone(),
                 route: ExtensionRoute::User(u.name.clone()),
             })
+            .chain([Extension {
+                client: "demo".into(),
+                number: "300".into(),
+                route: ExtensionRoute::Locution("welcome".into()),
+            }])
             .collect(),
         users,
         ..Default::default()
