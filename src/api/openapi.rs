@@ -3,7 +3,7 @@
 //! types the handlers parse (the provisioning file's sections, the login, the
 //! administrator body).
 
-use super::routes::{schema_of, table, Body};
+use super::routes::{table, Body};
 use crate::provision::file::*;
 use axum::http::Method;
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
@@ -123,6 +123,7 @@ pub fn document() -> OpenApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::routes::schema_of;
     use utoipa::ToSchema;
 
     #[test]
