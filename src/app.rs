@@ -113,7 +113,8 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout),
         send_queue: 256,
     };
-    let tls = if cfg.listeners().iter().any(|l| l.proto == Proto::Tls) {
+    // One certificate for SIP over TLS and the admin API over TLS.
+    let tls = if cfg.listeners().iter().any(|l| l.proto == Proto::Tls) || cfg.api.tls {
         let (tls, made) = Tls::start(&cfg.tls).map_err(|e| anyhow::anyhow!("{}", e))?;
         if let Some(line) = made {
             println!("{}", line);
@@ -173,7 +174,9 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("[api] listen {}: {}", addr, e))?;
-        tracing::info!("admin API on http://{}", addr);
+        let scheme = if cfg.api.tls { "https" } else { "http" };
+        tracing::info!("admin API on {}://{}", scheme, addr);
+        let api_tls = tls.clone().filter(|_| cfg.api.tls);
         api_task = Some(tokio::spawn(crate::api::serve(
             listener,
             crate::api::Api {
@@ -188,6 +191,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 writer: writer.clone(),
                 metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
             },
+            api_tls,
         )));
     }
     let stream_addrs: Vec<_> = streams.iter().map(|l| (l.proto, l.local)).collect();

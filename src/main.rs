@@ -207,8 +207,8 @@ fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
             Err(_) if !client::listening(addr) => None,
             Err(e) => return Err(Failure(e, 2)),
         };
-        let reply = client::request(
-            addr,
+        let reply = client::request_to(
+            &cfg,
             "POST",
             "/api/provision",
             token.as_deref(),
@@ -336,7 +336,7 @@ fn ask_server<T: serde::de::DeserializeOwned>(
         return Err(Failure("[api] listen is off: no server to ask".into(), 2));
     };
     let token = client::token_for(cfg).map_err(fail(2))?;
-    let body = match client::request(addr, method, path, Some(&token), None, "") {
+    let body = match client::request_to(cfg, method, path, Some(&token), None, "") {
         Ok(Reply::Http { status: 200, body }) => body,
         Ok(Reply::Http { status, body }) => {
             return Err(Failure(format!("admin API: {} {}", status, body), 3))

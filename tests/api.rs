@@ -451,3 +451,64 @@ fn the_cli_uses_the_token_file_and_admin_token_renews_it() {
     };
     assert_json_error(&stale.get("/api/calls"), 401);
 }
+
+/// `[api] tls = true`: a non-loopback listener is allowed, it speaks HTTPS with the
+/// `[tls]` certificate (an independent client, Python's `ssl` trusting that certificate,
+/// gets answers), plain HTTP gets none, and the CLI reaches it trusting exactly that
+/// certificate.
+#[test]
+fn the_api_over_tls_with_the_sip_certificate() {
+    let port = free_port("127.0.0.1");
+    let v = Vozbox::start(
+        "api-tls",
+        &format!("[api]\nlisten = \"0.0.0.0:{port}\"\ntls = true\n"),
+        PROVISION,
+    );
+    assert!(v.calls().contains("0 active call(s)"));
+    let cert = v.dir.join("certs/vozbox.crt");
+    let cert = if cert.exists() {
+        cert
+    } else {
+        let cfg = vozbox::config::Config::load(&v.config).unwrap();
+        cfg.tls.certificate.clone()
+    };
+    assert!(cert.exists(), "{}", cert.display());
+    let token = v.token();
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import http.client, ssl, sys\n\
+             ctx = ssl.create_default_context(cafile=sys.argv[1])\n\
+             ctx.check_hostname = False\n\
+             c = http.client.HTTPSConnection('127.0.0.1', int(sys.argv[2]), context=ctx)\n\
+             c.request('GET', '/api/calls', headers={'Authorization': 'Bearer ' + sys.argv[3], 'Host': '127.0.0.1:' + sys.argv[2]})\n\
+             r = c.getresponse()\n\
+             print(r.status, r.read().decode())",
+        ])
+        .arg(&cert)
+        .arg(port.to_string())
+        .arg(&token)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        said.starts_with("200 []"),
+        "{}{}",
+        said,
+        String::from_utf8_lossy(&py.stderr)
+    );
+    // plain HTTP to the TLS port: no HTTP answer
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let req = format!(
+        "GET /api/calls HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&raw)
+    );
+}

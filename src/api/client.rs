@@ -1,10 +1,13 @@
-//! The CLI side of the admin API: one HTTP/1.1 request to our own server over loopback.
+//! The CLI side of the admin API: one HTTP/1.1 request to our own server, over plain TCP
+//! or, with `[api] tls`, over TLS trusting exactly the certificate of the `[tls]` file.
 //! (A general HTTP client would be a heavy dependency for one POST.)
 
 use crate::config::Config;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConnection, StreamOwned};
 
 pub enum Reply {
     /// No server listens there.
@@ -50,7 +53,35 @@ pub fn token_for(cfg: &Config) -> Result<String, String> {
     })
 }
 
-/// Sends one request; `content_type` goes with a body.
+/// Sends one request to the API of `cfg` (TLS when `[api] tls`); `content_type` goes with
+/// a body.
+pub fn request_to(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> std::io::Result<Reply> {
+    let Some(addr) = cfg.api.addr() else {
+        return Err(std::io::Error::other("[api] listen is off"));
+    };
+    if !cfg.api.tls {
+        return request(addr, method, path, token, content_type, body);
+    }
+    let fp = crate::sip::tls::certificate_fingerprint(&cfg.tls).map_err(std::io::Error::other)?;
+    let tls = crate::sip::tls::pinned_config(fp).map_err(std::io::Error::other)?;
+    let addr = target(addr);
+    let Some(tcp) = connect(addr)? else {
+        return Ok(Reply::NoServer);
+    };
+    let name = ServerName::IpAddress(addr.ip().into());
+    let conn = ClientConnection::new(tls, name).map_err(std::io::Error::other)?;
+    let mut s = StreamOwned::new(conn, tcp);
+    exchange(&mut s, addr, method, path, token, content_type, body)
+}
+
+/// Sends one request over plain HTTP; `content_type` goes with a body.
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -60,12 +91,33 @@ pub fn request(
     body: &str,
 ) -> std::io::Result<Reply> {
     let addr = target(addr);
-    let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(Reply::NoServer),
-        Err(e) => return Err(e),
-    };
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    match connect(addr)? {
+        Some(mut s) => exchange(&mut s, addr, method, path, token, content_type, body),
+        None => Ok(Reply::NoServer),
+    }
+}
+
+/// A connection to `addr`; `None` when nothing listens there.
+fn connect(addr: SocketAddr) -> std::io::Result<Option<TcpStream>> {
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(s) => {
+            s.set_read_timeout(Some(Duration::from_secs(60)))?;
+            Ok(Some(s))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn exchange(
+    s: &mut (impl Read + Write),
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> std::io::Result<Reply> {
     let auth = token
         .map(|t| format!("Authorization: Bearer {}\r\n", t))
         .unwrap_or_default();
@@ -83,8 +135,14 @@ pub fn request(
         body.len(),
         body
     )?;
+    s.flush()?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    match s.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A TLS peer that closes without close_notify: what came is the whole answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e),
+    }
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head

@@ -13,10 +13,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub enum Target {
-    Server {
-        addr: std::net::SocketAddr,
-        token: String,
-    },
+    Server { cfg: Box<Config>, token: String },
     Store(Store),
 }
 
@@ -25,7 +22,7 @@ pub fn target(cfg: &Config) -> Result<Target, String> {
     if let Some(addr) = cfg.api.addr() {
         if client::listening(addr) {
             return Ok(Target::Server {
-                addr,
+                cfg: Box::new(cfg.clone()),
                 token: client::token_for(cfg)?,
             });
         }
@@ -36,7 +33,7 @@ pub fn target(cfg: &Config) -> Result<Target, String> {
 }
 
 fn call(
-    addr: std::net::SocketAddr,
+    cfg: &Config,
     token: &str,
     method: &str,
     path: &str,
@@ -44,7 +41,8 @@ fn call(
 ) -> Result<Value, String> {
     let text = body.map(|b| b.to_string()).unwrap_or_default();
     let ctype = (!text.is_empty()).then_some("application/json");
-    match client::request(addr, method, path, Some(token), ctype, &text) {
+    let addr = cfg.api.listen.as_str();
+    match client::request_to(cfg, method, path, Some(token), ctype, &text) {
         Ok(Reply::Http { status, body }) if (200..300).contains(&status) => {
             serde_json::from_str(&body).map_err(|e| format!("admin API: {}", e))
         }
@@ -77,7 +75,7 @@ fn audit(store: &Store, action: &str, name: &str) -> Result<(), String> {
 /// Every administrator: name, role, client, rights.
 pub fn list(t: &Target) -> Result<Vec<Value>, String> {
     match t {
-        Target::Server { addr, token } => match call(*addr, token, "GET", "/api/admins", None)? {
+        Target::Server { cfg, token } => match call(cfg, token, "GET", "/api/admins", None)? {
             Value::Array(a) => Ok(a),
             other => Err(format!("admin API: unexpected answer {}", other)),
         },
@@ -106,10 +104,10 @@ pub fn add(
 ) -> Result<String, String> {
     let password = secrets::new_password()?;
     match t {
-        Target::Server { addr, token } => {
+        Target::Server { cfg, token } => {
             let body =
                 json!({"name": name, "password": password, "client": client, "rights": rights});
-            call(*addr, token, "POST", "/api/admins", Some(body))?;
+            call(cfg, token, "POST", "/api/admins", Some(body))?;
         }
         Target::Store(s) => {
             if !valid_name(name) {
@@ -143,14 +141,9 @@ pub fn add(
 
 pub fn remove(t: &Target, name: &str) -> Result<(), String> {
     match t {
-        Target::Server { addr, token } => call(
-            *addr,
-            token,
-            "DELETE",
-            &format!("/api/admins/{}", name),
-            None,
-        )
-        .map(|_| ()),
+        Target::Server { cfg, token } => {
+            call(cfg, token, "DELETE", &format!("/api/admins/{}", name), None).map(|_| ())
+        }
         Target::Store(s) => {
             let all = s.admins().map_err(|e| e.to_string())?;
             if !all.iter().any(|a| a.name == name) {
@@ -168,10 +161,10 @@ pub fn remove(t: &Target, name: &str) -> Result<(), String> {
 /// A new random password for an administrator, returned (shown once).
 pub fn passwd(t: &Target, name: &str) -> Result<String, String> {
     match t {
-        Target::Server { addr, token } => {
+        Target::Server { cfg, token } => {
             let password = secrets::new_password()?;
             call(
-                *addr,
+                cfg,
                 token,
                 "PUT",
                 &format!("/api/admins/{}", name),

@@ -21,6 +21,7 @@ pub mod resources;
 pub mod routes;
 pub mod scope;
 pub mod secrets;
+pub mod tls_listener;
 
 use crate::auth::nonce::now_secs;
 use crate::model::{AuditEntry, Snapshot};
@@ -254,9 +255,21 @@ pub fn router(api: Api) -> Router {
         .layer(from_fn_with_state(names, guard::host_guard))
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, api: Api) {
+/// Serves the API on `listener`: over TLS with `tls` (`[api] tls`), else plain HTTP.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: Api,
+    tls: Option<Arc<crate::sip::tls::Tls>>,
+) {
     let app = router(api).into_make_service_with_connect_info::<guard::Peer>();
-    if let Err(e) = axum::serve(listener, app).await {
+    let result = match tls {
+        Some(tls) => match tls_listener::TlsListener::new(listener, tls) {
+            Ok(l) => axum::serve(l, app).await,
+            Err(e) => Err(e),
+        },
+        None => axum::serve(listener, app).await,
+    };
+    if let Err(e) = result {
         tracing::error!("admin API stopped: {}", e);
     }
 }

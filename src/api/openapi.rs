@@ -122,8 +122,8 @@ pub fn document() -> OpenApi {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::routes::schema_of;
+    use super::*;
     use utoipa::ToSchema;
 
     #[test]

@@ -16,7 +16,11 @@ pub struct Api {
     pub names: Vec<String>,
     /// Seconds a session token from `POST /api/login` stays valid.
     pub session_ttl: u64,
-    /// Allows a non-loopback `listen`: the API speaks plain HTTP (no TLS), so its
+    /// Serves the API over TLS (HTTPS) with the certificate of `[tls]` (made self-signed
+    /// on the first start when there is none); required for a non-loopback `listen`
+    /// unless `allow_plain_http`.
+    pub tls: bool,
+    /// Allows a non-loopback `listen` without `tls`: then the API speaks plain HTTP and its
     /// credentials cross the network in clear text.
     pub allow_plain_http: bool,
 }
@@ -28,6 +32,7 @@ impl Default for Api {
             token: String::new(),
             names: Vec::new(),
             session_ttl: 3600,
+            tls: false,
             allow_plain_http: false,
         }
     }
@@ -60,14 +65,15 @@ impl Api {
                         .into(),
                 ));
             };
-            if !addr.ip().is_loopback() && !self.allow_plain_http {
+            if !addr.ip().is_loopback() && !self.tls && !self.allow_plain_http {
                 return Err((
                     "listen",
                     format!(
-                        "{} is not a loopback address: the admin API has no TLS yet, so its \
-                         token and passwords would cross the network in clear text; keep it \
-                         on 127.0.0.1 or [::1] (reach it through an SSH tunnel), or set \
-                         allow_plain_http = true in [api] to accept that",
+                        "{} is not a loopback address: over plain HTTP the admin API's token \
+                         and passwords would cross the network in clear text; set tls = true \
+                         in [api] (HTTPS with the [tls] certificate), or keep it on 127.0.0.1 \
+                         or [::1] (reach it through an SSH tunnel), or set allow_plain_http = \
+                         true to accept clear text",
                         addr
                     ),
                 ));
@@ -103,6 +109,8 @@ mod tests {
         assert!(e.contains("allow_plain_http"), "{}", e);
         let ok = "[api]\nlisten = \"0.0.0.0:8080\"\nallow_plain_http = true\n";
         assert!(Config::parse(ok, "x.toml").is_ok());
+        let tls = "[api]\nlisten = \"0.0.0.0:8080\"\ntls = true\n";
+        assert!(Config::parse(tls, "x.toml").is_ok());
         assert!(Config::parse("[api]\nlisten = \"[::1]:8080\"\n", "x.toml").is_ok());
         let e = Config::parse("[api]\nnames = [\"a.example:80\"]\n", "x.toml").unwrap_err();
         assert!(e.starts_with("x.toml:2: [api] names"), "{}", e);

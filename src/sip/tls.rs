@@ -154,15 +154,40 @@ impl Tls {
             .with_protocol_versions(VERSIONS)
             .map_err(|e| format!("TLS: {}", e))?;
         let cfg = match peer.fingerprint {
-            Some(fp) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Pinned(fp)))
-                .with_no_client_auth(),
+            Some(fp) => return Ok((TlsConnector::from(pinned_config(fp)?), name)),
             None => builder
                 .with_root_certificates(system_roots())
                 .with_no_client_auth(),
         };
         Ok((TlsConnector::from(Arc::new(cfg)), name))
+    }
+}
+
+/// A client configuration that accepts exactly the certificate with fingerprint `fp`
+/// (a TLS friend's pinned certificate; the CLI reaching the admin API over TLS).
+pub fn pinned_config(fp: [u8; 32]) -> Result<Arc<ClientConfig>, String> {
+    Ok(Arc::new(
+        ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(VERSIONS)
+            .map_err(|e| format!("TLS: {}", e))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned(fp)))
+            .with_no_client_auth(),
+    ))
+}
+
+/// The SHA-256 of the first certificate of the `[tls] certificate` file (what the server
+/// presents), read without the key.
+pub fn certificate_fingerprint(files: &TlsSettings) -> Result<[u8; 32], String> {
+    let path = files.certificate.display();
+    let pem = std::fs::read(&files.certificate)
+        .map_err(|e| format!("[tls] certificate {}: {}", path, e))?;
+    match CertificateDer::pem_slice_iter(&pem).next() {
+        Some(Ok(c)) => Ok(Sha256::digest(c.as_ref()).into()),
+        _ => Err(format!(
+            "[tls] certificate {}: no PEM certificate in it",
+            path
+        )),
     }
 }
 
