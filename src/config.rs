@@ -233,6 +233,26 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The table and key whose value is at `offset` (`(Some("registrar"), "max_expires")`),
+/// for parse errors about a value that do not name their key.
+pub fn key_at(text: &str, offset: usize) -> Option<(Option<String>, String)> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let (key, _) = before[line_start..].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return None;
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        .filter(|t| !t.is_empty());
+    Some((table, key.to_string()))
+}
+
 /// The line of `key` inside `[section]`, for messages about a value.
 fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
     let mut current = String::new();
@@ -285,7 +305,17 @@ impl Config {
                 }
                 None => name.to_string(),
             };
-            format!("{}: {}", place, e.message().trim())
+            let msg = e.message().trim();
+            // A wrong value is named by its key (unknown keys name themselves).
+            let key = e
+                .span()
+                .filter(|_| !msg.starts_with("unknown field"))
+                .and_then(|s| key_at(text, s.start));
+            match key {
+                Some((Some(t), k)) => format!("{}: [{}] {}: {}", place, t, k, msg),
+                Some((None, k)) => format!("{}: {}: {}", place, k, msg),
+                None => format!("{}: {}", place, msg),
+            }
         })?;
         cfg.validate().map_err(|(section, key, msg)| {
             let place = match locate(text, section, key) {

@@ -59,10 +59,21 @@ impl Api {
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
         if !self.listen.is_empty() {
             let Some(addr) = self.addr() else {
+                let named = self.listen.rsplit_once(':').is_some_and(|(h, _)| {
+                    h.bytes().any(|b| b.is_ascii_alphabetic()) && !h.contains('[')
+                });
                 return Err((
                     "listen",
-                    "expected ADDRESS:PORT (e.g. \"127.0.0.1:8080\") or \"\" to turn the API off"
-                        .into(),
+                    if named {
+                        format!(
+                            "{:?} names a host: expected an IP ADDRESS:PORT (e.g. \"127.0.0.1:8080\"); \
+                             names for the Host header go in [api] names",
+                            self.listen
+                        )
+                    } else {
+                        "expected ADDRESS:PORT (e.g. \"127.0.0.1:8080\") or \"\" to turn the API off"
+                            .into()
+                    },
                 ));
             };
             if !addr.ip().is_loopback() && !self.tls && !self.allow_plain_http {
@@ -114,6 +125,16 @@ mod tests {
         assert!(Config::parse("[api]\nlisten = \"[::1]:8080\"\n", "x.toml").is_ok());
         let e = Config::parse("[api]\nnames = [\"a.example:80\"]\n", "x.toml").unwrap_err();
         assert!(e.starts_with("x.toml:2: [api] names"), "{}", e);
+    }
+
+    #[test]
+    fn wrong_values_name_their_key_and_host_names_say_so() {
+        let e = Config::parse("[registrar]\nmax_expires = \"lots\"\n", "x.toml").unwrap_err();
+        assert!(e.starts_with("x.toml:2:15: [registrar] max_expires: invalid type"), "{}", e);
+        let e = Config::parse("[api]\nlisten = \"localhost:8080\"\n", "x.toml").unwrap_err();
+        assert!(e.contains("names a host") && e.contains("[api] names"), "{}", e);
+        let e = Config::parse("[sip]\nlisten = [\"udp:pbx.example:5060\"]\n", "x.toml").unwrap_err();
+        assert!(e.contains("\"pbx.example\" is a host name"), "{}", e);
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod validate;
 
 pub use validate::{Checked, ProvisionError};
 
-use crate::config::line_col;
+use crate::config::{key_at, line_col};
 use crate::model::Model;
 
 /// Parses and validates a provisioning text; every error carries its line and key.
@@ -16,11 +16,22 @@ pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
     let file: file::File = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         let msg = e.message().trim().to_string();
+        // "unknown field `x`", "missing field `x`" name the key; a wrong value is named by
+        // the key written before it.
+        let named = msg.starts_with("unknown field") || msg.starts_with("missing field");
         let key = msg
             .split('`')
             .nth(1)
+            .filter(|_| named)
             .map(|k| k.to_string())
-            .or_else(|| e.span().and_then(|s| key_at(text, s.start)))
+            .or_else(|| {
+                e.span()
+                    .and_then(|s| key_at(text, s.start))
+                    .map(|(table, key)| match table {
+                        Some(t) => format!("{}.{}", t, key),
+                        None => key,
+                    })
+            })
             .unwrap_or_else(|| "file".into());
         vec![ProvisionError {
             line,
@@ -30,28 +41,6 @@ pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
         }]
     })?;
     validate::to_model(&file, text)
-}
-
-/// The key whose value is at `offset` (`user.max_calls`: the table and the key of that
-/// line), for errors about a value that do not name their key.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let before = text.get(..offset)?;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let (key, _) = before[line_start..].split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    if key.is_empty() || key.contains(char::is_whitespace) {
-        return None;
-    }
-    let table = before[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match table {
-        Some(t) if !t.is_empty() => format!("{}.{}", t, key),
-        _ => key.to_string(),
-    })
 }
 
 /// Reads and validates a file; errors (and warnings, printed here to stderr) are
@@ -234,6 +223,8 @@ password = "Alice-Secret-1"
         let e = errors("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-12\"\nmax_calls = \"two\"\n");
         assert_eq!(e.len(), 1, "{:?}", e);
         assert_eq!(e[0].key, "user.max_calls", "{:?}", e);
+        let e = errors("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = 201\n");
+        assert_eq!(e[0].key, "user.password", "{:?}", e);
     }
 
     #[test]

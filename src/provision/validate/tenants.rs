@@ -15,11 +15,12 @@ pub(super) fn media_relay_sets(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut
         }
         for (key, s) in [("bind", &d.bind), ("advertised", &d.advertised)] {
             if v(s).parse::<std::net::IpAddr>().is_err() {
-                cx.err(
-                    s,
-                    &format!("media_relay_set.{}", key),
-                    "expected an IP address",
-                );
+                let msg = if is_host(&v(s)) {
+                    format!("{:?} is a host name: expected an IP address (the relay binds and advertises addresses; names are not resolved here)", v(s))
+                } else {
+                    "expected an IP address".into()
+                };
+                cx.err(s, &format!("media_relay_set.{}", key), msg);
             }
         }
         if d.port_min.get_ref() > d.port_max.get_ref() || *d.port_min.get_ref() < 1024 {

@@ -112,7 +112,13 @@ impl std::str::FromStr for Listen {
         };
         let addr = a
             .parse::<SocketAddr>()
-            .map_err(|_| format!("{:?} is not ADDRESS:PORT (IPv6 as [::1]:5060)", a))?;
+            .map_err(|_| match a.rsplit_once(':') {
+                Some((host, _)) if host.bytes().any(|b| b.is_ascii_alphabetic()) && !host.contains('[') => format!(
+                    "{:?}: {:?} is a host name; listening needs an IP address (e.g. 0.0.0.0:5060 for every interface)",
+                    a, host
+                ),
+                _ => format!("{:?} is not ADDRESS:PORT (IPv6 as [::1]:5060)", a),
+            })?;
         Ok(Listen { proto, addr })
     }
 }
