@@ -44,7 +44,9 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 u.name, u.password, u.name, cfg.sip.domain
             );
         }
-        println!("  dial 300 for a locution; `vozbox demo` shows this again");
+        println!(
+            "  dial 300 for a locution, 400 for the echo test; `vozbox demo` shows this again"
+        );
     }
     // The admin API's credentials (made on the first start, printed next to the demo's).
     let creds = crate::api::secrets::prepare(&store, &cfg.api_token_file())

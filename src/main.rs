@@ -295,8 +295,14 @@ fn demo(config: Option<PathBuf>) -> Result<(), Failure> {
         );
     }
     for e in model.extensions.iter().filter(|e| e.client == "demo") {
-        if let vozbox::model::ExtensionRoute::Locution(name) = &e.route {
-            println!("  dial {}: the locution {:?}", e.number, name);
+        match &e.route {
+            vozbox::model::ExtensionRoute::Locution(name) => {
+                println!("  dial {}: the locution {:?}", e.number, name)
+            }
+            vozbox::model::ExtensionRoute::Echo => {
+                println!("  dial {}: the echo test (your own audio back)", e.number)
+            }
+            _ => {}
         }
     }
     Ok(())

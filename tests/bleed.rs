@@ -11,7 +11,7 @@ use common::rtp::*;
 use common::*;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Packets alice sends (every 20 ms); at least 95 % must come back.
 const SENT: u16 = 150;
@@ -48,30 +48,6 @@ fn spray(first: u16, stop: &AtomicBool) -> Vec<Vec<u8>> {
     got
 }
 
-/// Alice's media: `SENT` packets to the relay port facing her, one every 20 ms, keeping
-/// what comes back.
-fn talk(sock: &UdpSocket, relay: u16) -> Vec<Vec<u8>> {
-    sock.set_nonblocking(true).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 2048];
-    let mut drain = |got: &mut Vec<Vec<u8>>| {
-        while let Ok((n, _)) = sock.recv_from(&mut buf) {
-            got.push(buf[..n].to_vec());
-        }
-    };
-    for seq in 0..SENT {
-        sock.send_to(&rtp(8, seq), ("127.0.0.1", relay)).unwrap();
-        drain(&mut got);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let end = Instant::now() + Duration::from_millis(500);
-    while Instant::now() < end {
-        drain(&mut got);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    got
-}
-
 /// alice (her SDP naming `sdp`, or her own socket when `None`) calls `number` while the
 /// stranger sprays; `callee` answers and echoes.
 fn call_under_spray(v: &Vozbox, number: &str, sdp: Option<(&str, u16)>) -> Outcome {
@@ -86,7 +62,7 @@ fn call_under_spray(v: &Vozbox, number: &str, sdp: Option<(&str, u16)>) -> Outco
         std::thread::sleep(Duration::from_millis(200));
         let caller = s.spawn(|| alice_calls_with_sdp(&addr, number, sdp, 5000));
         let relay = caller_port(v);
-        let echoed = talk(&alice, relay);
+        let echoed = talk(&alice, relay, SENT);
         let calls = v.calls();
         let sipp = caller.join().expect("caller");
         stop.store(true, Ordering::Relaxed);

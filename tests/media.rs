@@ -370,3 +370,33 @@ fn a_stalled_relay_relays_the_newest_of_its_backlog() {
         "not the newest of the backlog"
     );
 }
+
+/// The echo test extension (the demo's 400, Asterisk's `*43`): vozbox answers and sends the
+/// caller's own audio back, packet for packet, until the caller hangs up; the record says
+/// `echo`.
+#[test]
+fn the_echo_test_extension_sends_the_callers_audio_back() {
+    let provision = format!(
+        "{}\n[[extension]]\nclient = \"bluebird\"\nnumber = \"400\"\nroute = \"echo\"\n",
+        PROVISION
+    );
+    let v = Vozbox::start("echo-test", "", &provision);
+    let alice = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let own = alice.local_addr().unwrap().port();
+    let addr = v.addr();
+    let echoed = std::thread::scope(|s| {
+        let caller = s.spawn(|| alice_calls_with_sdp(&addr, "400", ("127.0.0.1", own), 4000));
+        let relay = caller_port(&v);
+        let echoed = talk(&alice, relay, 100);
+        sipp_ok(&caller.join().expect("caller"));
+        echoed
+    });
+    let mine = echoed.iter().filter(|p| ssrc(p) == Some(SSRC)).count();
+    assert!(mine >= 95, "{} of 100 packets came back", mine);
+    let cdrs = v.cdrs(1);
+    assert!(
+        cdrs.contains(" echo ") && cdrs.contains("answered"),
+        "{}",
+        cdrs
+    );
+}

@@ -24,6 +24,8 @@ pub enum Admission {
     },
     /// An extension that plays a locution.
     Locution { client: String, name: String },
+    /// The echo test of `client`.
+    Echo { client: String },
     /// To the places of this route.
     Route(Route),
 }
@@ -135,6 +137,7 @@ pub fn admit(
             cause: None,
         },
         Route::Locution { client, name } => Admission::Locution { client, name },
+        Route::Echo { client } => Admission::Echo { client },
         route => Admission::Route(route),
     };
     Decision {

@@ -136,7 +136,10 @@ impl B2bua {
         let targets = match decision.admission {
             refusal @ Admission::Refuse { .. } => return refuse(refusal, info),
             Admission::Locution { client, name } => {
-                return self.play_locution(inc, info, &client, &name);
+                return self.play_locution(inc, info, &client, Some(&name));
+            }
+            Admission::Echo { client } => {
+                return self.play_locution(inc, info, &client, None);
             }
             Admission::Route(route) => {
                 let lookup = Lookup {

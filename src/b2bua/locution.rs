@@ -2,6 +2,8 @@
 //! with `200 OK` and SDP from the relay, the locution is streamed in the caller's G.711,
 //! and vozbox hangs up with BYE when it ends. A call with one leg only: the caller's.
 //! The driver opens the relay and finds the locution; the core answers and plays.
+//! The echo test is the same call without a locution: the relay sends the caller's own
+//! audio back to it until it hangs up.
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Info, Phase};
@@ -21,7 +23,7 @@ impl B2bua {
         inc: Incoming,
         info: Info,
         client: &str,
-        name: &str,
+        name: Option<&str>,
     ) {
         let call_id = inc.msg.call_id().unwrap_or("").to_string();
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
@@ -33,20 +35,26 @@ impl B2bua {
         let snap = self.snapshot.load();
         let c = snap.client(client);
         let language = c.map(|c| c.language.as_str()).unwrap_or("en");
-        let Some(prompt) = self.media.prompts.named(language, name) else {
-            tracing::warn!(
-                "locution {:?} of client {}: no sounds/{}/{}.wav",
-                name,
-                client,
-                language,
-                name
-            );
-            return refuse(
-                503,
-                "Service Unavailable",
-                Disposition::LocutionMissing,
-                info,
-            );
+        let prompt = match name {
+            None => None,
+            Some(name) => match self.media.prompts.named(language, name) {
+                Some(p) => Some(p),
+                None => {
+                    tracing::warn!(
+                        "locution {:?} of client {}: no sounds/{}/{}.wav",
+                        name,
+                        client,
+                        language,
+                        name
+                    );
+                    return refuse(
+                        503,
+                        "Service Unavailable",
+                        Disposition::LocutionMissing,
+                        info,
+                    );
+                }
+            },
         };
         let session = match self.open_media(client) {
             Ok(s) => s,
@@ -61,6 +69,9 @@ impl B2bua {
             return refuse(488, "Not Acceptable Here", Disposition::NoCommonCodec, info);
         };
         session.set_peer(Facing::A, peer, inc.flow.remote.ip());
+        if prompt.is_none() {
+            session.echo();
+        }
         let a = self.caller_leg(&inc.msg, &inc.checked, &inc.flow);
         let Incoming {
             msg,
@@ -70,20 +81,21 @@ impl B2bua {
         } = inc;
         let call = self.new_call(a, (msg, checked.via, flow, key), info);
         self.enter(call, Some(session), move |c, now, out| {
-            c.answer_with(now, answer, prompt, pt, out)
+            c.answer_with(now, answer, prompt.map(|p| (p, pt)), out)
         });
     }
 }
 
 impl Call {
     /// Answers the caller itself (`200` with the relay's SDP `answer`, retransmitted until
-    /// the ACK) and plays `prompt`; the end of the playback hangs up (`PlaybackDone`).
+    /// the ACK) and plays `prompt` in payload type `pt`; the end of the playback hangs up
+    /// (`PlaybackDone`). Without a prompt (the echo test) the call lasts until the caller
+    /// hangs up (or the media or duration limits end it).
     pub fn answer_with(
         &mut self,
         now: Instant,
         answer: Vec<u8>,
-        prompt: Arc<Prompt>,
-        pt: u8,
+        play: Option<(Arc<Prompt>, u8)>,
         out: &mut Actions,
     ) {
         let mut ok = response(&self.a_invite, 200, "OK", &self.a.local_tag);
@@ -99,6 +111,8 @@ impl Call {
             winner: None,
         };
         self.retransmit_final(now, sent);
-        out.push(Action::Play { prompt, pt });
+        if let Some((prompt, pt)) = play {
+            out.push(Action::Play { prompt, pt });
+        }
     }
 }

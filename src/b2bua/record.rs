@@ -89,6 +89,7 @@ pub fn route_client(route: &Route) -> Option<String> {
         | Route::User { client, .. }
         | Route::Friend { client, .. }
         | Route::Locution { client, .. }
+        | Route::Echo { client }
         | Route::Unsupported { client, .. } => Some(client.clone()),
         Route::External { billed_client, .. } => Some(billed_client.clone()),
         Route::Refused(_) => None,
@@ -105,6 +106,7 @@ pub fn route_label(route: &Route) -> String {
             carrier, number, ..
         } => format!("carrier:{}:{}", carrier, number),
         Route::Locution { name, .. } => format!("locution:{}", name),
+        Route::Echo { .. } => "echo".into(),
         Route::Unsupported { what, .. } => format!("unsupported:{}", what),
         Route::Refused(r) => format!("refused:{}", r.cause()),
     }

@@ -96,6 +96,8 @@ pub(super) struct Shared {
     pub(super) open: Arc<std::sync::atomic::AtomicUsize>,
     /// The ports; they go back to the pool with their sockets when the session is gone.
     pub(super) leases: (Lease, Lease),
+    /// The echo test: what A sends goes back to A (B is not used).
+    pub(super) echo: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Shared {
@@ -227,6 +229,12 @@ impl Shared {
             1 => (&self.a, &self.b, true),
             2 => (&self.b, &self.a, false),
             _ => (&self.b, &self.a, true),
+        };
+        // The echo test: A's packets go back out of A's own sockets to A.
+        let to = if k < 2 && self.echo.load(Ordering::Relaxed) {
+            from
+        } else {
+            to
         };
         let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
             (from.sockets.as_ref(), to.sockets.as_ref())
@@ -369,6 +377,7 @@ mod tests {
             v6: false,
             started: Instant::now(),
             leases: (la, lb),
+            echo: Default::default(),
         };
         let (a, b) = (phone(), phone());
         let exact = |s: &std::net::UdpSocket| Party {

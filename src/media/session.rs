@@ -133,6 +133,7 @@ impl MediaSession {
             connects: !bind.is_unspecified(),
             v6: bind.is_ipv6(),
             leases: (a, b),
+            echo: Default::default(),
         });
         Ok(MediaSession {
             _relay: relay.add(shared.clone())?,
@@ -205,6 +206,13 @@ impl MediaSession {
     /// one every 20 ms from the relay port facing it, with a fresh SSRC, sequence and
     /// timestamp (+160 a frame) and the marker on the first; then runs `then`. The session
     /// lives until the end of the playback.
+    /// Makes this an echo test: the caller's (side A's) RTP and RTCP go back to it.
+    pub fn echo(&self) {
+        self.shared
+            .echo
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn play(
         self,
         frames: Arc<super::prompts::Prompt>,

@@ -10,6 +10,8 @@ pub enum ExtensionRoute {
     Voicemail(String),
     Ivr(String),
     Locution(String),
+    /// The echo test: the caller's audio straight back (Asterisk's `*43`).
+    Echo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! The demo made on an empty database, so two softphones can register at once: users
 //! 100 and 101, voice notifications on (a failed call says why), and extension 300 playing
-//! the `welcome` locution (a quick check that audio reaches a phone).
+//! the `welcome` locution and 400 the echo test (quick checks that audio reaches a phone,
+//! and that it gets back).
 
 use crate::model::*;
 
@@ -62,11 +63,18 @@ pub fn model(domain: &str) -> Model {
                 number: u.name.clone(),
                 route: ExtensionRoute::User(u.name.clone()),
             })
-            .chain([Extension {
-                client: "demo".into(),
-                number: "300".into(),
-                route: ExtensionRoute::Locution("welcome".into()),
-            }])
+            .chain([
+                Extension {
+                    client: "demo".into(),
+                    number: "300".into(),
+                    route: ExtensionRoute::Locution("welcome".into()),
+                },
+                Extension {
+                    client: "demo".into(),
+                    number: "400".into(),
+                    route: ExtensionRoute::Echo,
+                },
+            ])
             .collect(),
         users,
         ..Default::default()

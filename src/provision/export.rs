@@ -51,6 +51,9 @@ fn time(secs: u64) -> String {
 }
 
 fn extension(e: &Extension) -> Item {
+    if e.route == ExtensionRoute::Echo {
+        return object(json!({"client": e.client, "number": e.number, "route": "echo"}));
+    }
     let (route, key, value) = match &e.route {
         ExtensionRoute::User(u) => ("user", "user", u),
         ExtensionRoute::Number(n) => ("number", "target", n),
@@ -58,6 +61,7 @@ fn extension(e: &Extension) -> Item {
         ExtensionRoute::Voicemail(u) => ("voicemail", "user", u),
         ExtensionRoute::Ivr(i) => ("ivr", "ivr", i),
         ExtensionRoute::Locution(l) => ("locution", "locution", l),
+        ExtensionRoute::Echo => unreachable!("handled above"),
     };
     let mut m = object(json!({"client": e.client, "number": e.number, "route": route}));
     m.insert(key.into(), json!(value));

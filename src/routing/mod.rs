@@ -129,6 +129,10 @@ pub enum Route {
         client: String,
         name: String,
     },
+    /// The echo test: answered, the caller's audio sent back to it until it hangs up.
+    Echo {
+        client: String,
+    },
     /// An extension or DDI route the B2BUA does not build yet (voicemail, IVR, an
     /// intervpbx friend); `what` is `kind:name`, e.g. `voicemail:alice`.
     Unsupported {
@@ -215,6 +219,7 @@ impl fmt::Display for Route {
                 number, carrier, presented, billed_client
             ),
             Route::Locution { client, name } => write!(f, "locution {}/{}", client, name),
+            Route::Echo { client } => write!(f, "echo test {}", client),
             Route::Unsupported { client, what } => write!(f, "unsupported {}/{}", client, what),
             Route::Refused(r) => write!(f, "refused {}", r),
         }
@@ -466,6 +471,9 @@ fn resolve_extension(
         ExtensionRoute::Locution(name) => Route::Locution {
             client: client.name.clone(),
             name: name.clone(),
+        },
+        ExtensionRoute::Echo => Route::Echo {
+            client: client.name.clone(),
         },
     }
 }

@@ -87,3 +87,27 @@ pub fn alice_calls_with_sdp(addr: &str, number: &str, sdp: (&str, u16), ms: u32)
         ],
     )
 }
+
+/// A caller's media: `sent` packets to the relay port facing it, one every 20 ms, keeping
+/// what comes back.
+pub fn talk(sock: &std::net::UdpSocket, relay: u16, sent: u16) -> Vec<Vec<u8>> {
+    sock.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    let mut drain = |got: &mut Vec<Vec<u8>>| {
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+    };
+    for seq in 0..sent {
+        sock.send_to(&rtp(8, seq), ("127.0.0.1", relay)).unwrap();
+        drain(&mut got);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let end = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < end {
+        drain(&mut got);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    got
+}

@@ -89,11 +89,12 @@ pub(super) fn extensions(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
             }
             "ivr" => ExtensionRoute::Ivr(need(cx, &d.ivr, "ivr")),
             "locution" => ExtensionRoute::Locution(need(cx, &d.locution, "locution")),
+            "echo" => ExtensionRoute::Echo,
             _ => {
                 cx.err(
                     &d.route,
                     "extension.route",
-                    "expected user, number, friend, voicemail, ivr or locution",
+                    "expected user, number, friend, voicemail, ivr, locution or echo",
                 );
                 continue;
             }
