@@ -6,7 +6,7 @@ use crate::auth::digest::Algorithm;
 use crate::auth::nonce::{now_secs, Nonces};
 use crate::b2bua::B2bua;
 use crate::config::Config;
-use crate::model::{Model, Snapshot};
+use crate::model::Snapshot;
 use crate::registrar::{keepalive, Location, Registrar};
 use crate::server::Server;
 use crate::sip::respond::Responder;
@@ -20,13 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
+pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> anyhow::Result<()> {
     let store = Arc::new(Store::open_with_cache(
         &cfg.storage.path,
         cfg.storage.cache_mb << 20,
     )?);
-    if let Some(model) = provision {
-        if store.replace_model(&model)? {
+    if let Some(checked) = provision {
+        if store.replace_model_audited(&checked.model, &checked.admins, None)? {
             tracing::info!("provisioning applied");
         } else {
             tracing::info!("provisioning unchanged");

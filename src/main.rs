@@ -140,7 +140,7 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, Failure> {
     }
 }
 
-fn load_provision(file: &Path) -> Result<vozbox::model::Model, Failure> {
+fn load_provision(file: &Path) -> Result<vozbox::provision::Checked, Failure> {
     vozbox::provision::load(file).map_err(|errs| {
         let n = errs.len();
         Failure(
@@ -178,10 +178,12 @@ fn run(config: Option<PathBuf>, provision: Option<PathBuf>) -> Result<(), Failur
 }
 
 fn check(file: &Path) -> Result<(), Failure> {
-    let m = vozbox::provision::load(file).map_err(|errs| {
-        let n = errs.len();
-        Failure(format!("{}\n{} error(s)", errs.join("\n"), n), 1)
-    })?;
+    let m = vozbox::provision::load(file)
+        .map_err(|errs| {
+            let n = errs.len();
+            Failure(format!("{}\n{} error(s)", errs.join("\n"), n), 1)
+        })?
+        .model;
     println!(
         "{}: OK ({} brands, {} clients, {} users, {} friends, {} extensions, {} DDIs)",
         file.display(),
@@ -197,7 +199,7 @@ fn check(file: &Path) -> Result<(), Failure> {
 
 fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
-    let model = load_provision(file)?;
+    let checked = load_provision(file)?;
     if let Some(addr) = cfg.api.addr() {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure(format!("{}: {}", file.display(), e), 1))?;
@@ -244,7 +246,15 @@ fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
     }
     let store =
         vozbox::store::Store::open(&cfg.storage.path).map_err(|e| Failure(e.to_string(), 3))?;
-    match store.replace_model(&model) {
+    let entry = vozbox::model::AuditEntry {
+        at: vozbox::auth::nonce::now_secs(),
+        who: "cli".into(),
+        action: "apply".into(),
+        resource: "provision".into(),
+        id: file.display().to_string(),
+        client: None,
+    };
+    match store.replace_model_audited(&checked.model, &checked.admins, Some(&entry)) {
         Ok(true) => println!(
             "{}: applied to {}",
             file.display(),
@@ -542,7 +552,8 @@ fn export(config: Option<PathBuf>, output: Option<PathBuf>) -> Result<(), Failur
     let cfg = load_config(&config)?;
     let reader = open_reader(&cfg)?;
     let model = reader.model().map_err(|e| Failure(e.to_string(), 3))?;
-    let text = vozbox::provision::export::to_file(&model).map_err(fail(3))?;
+    let admins = reader.admins().map_err(|e| Failure(e.to_string(), 3))?;
+    let text = vozbox::provision::export::to_file(&model, &admins).map_err(fail(3))?;
     match output {
         None => print!("{}", text),
         Some(path) => {

@@ -155,12 +155,7 @@ pub async fn list(State(api): State<Api>, Extension(p): Extension<Principal>) ->
     }
 }
 
-pub fn valid_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.len() <= 64
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
-}
+pub use crate::model::admin::valid_admin_name as valid_name;
 
 async fn hashed(password: String) -> Result<String, Response> {
     tokio::task::spawn_blocking(move || secrets::hash_password(&password))

@@ -122,9 +122,12 @@ pub(super) async fn provision(
             id: String::new(),
             client: None,
         };
-        let changed = api
-            .store
-            .replace_model_audited(&checked.model, Some(&entry))?;
+        let changed =
+            api.store
+                .replace_model_audited(&checked.model, &checked.admins, Some(&entry))?;
+        if !checked.admins.is_empty() {
+            api.auth.set_admins(api.store.admins()?);
+        }
         api.snapshot
             .store(Arc::new(Snapshot::new(crate::store::canonical(
                 &checked.model,

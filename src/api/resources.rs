@@ -367,7 +367,7 @@ async fn write(
             client,
         };
         let warnings: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
-        if let Err(e) = api.store.replace_model_audited(&checked.model, Some(&entry)) {
+        if let Err(e) = api.store.replace_model_audited(&checked.model, &[], Some(&entry)) {
             return internal(&e.to_string());
         }
         let after = export::doc(&checked.model);

@@ -20,15 +20,7 @@ pub enum Principal {
     },
 }
 
-/// The most a client administrator may do with a resource (its API name).
-pub fn client_admin_max(resource: &str) -> Option<Access> {
-    match resource {
-        "users" | "extensions" | "friends" | "call_acls" | "call_forwards" | "calls"
-        | "registrations" => Some(Access::Write),
-        "clients" | "ddis" | "rating_profiles" | "cdrs" | "audit" => Some(Access::Read),
-        _ => None,
-    }
-}
+pub use crate::model::admin::client_admin_max;
 
 impl Principal {
     pub fn of(admin: &Admin) -> Principal {

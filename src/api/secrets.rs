@@ -112,7 +112,7 @@ pub fn prepare(store: &Store, token_file: &Path) -> Result<Credentials, String> 
     let mut admins = store.admins().map_err(e)?;
     let mut token_sha256 = store.api_token_hash().map_err(e)?;
     let (mut printed, mut warnings) = (Vec::new(), Vec::new());
-    let new_operator = if admins.is_empty() {
+    let new_operator = if !admins.iter().any(|a| a.client.is_none()) {
         let password = new_password()?;
         let op = Admin {
             name: OPERATOR.into(),

@@ -29,6 +29,25 @@ pub struct Admin {
     pub rights: Option<BTreeMap<String, Access>>,
 }
 
+/// The most a client administrator may do with a resource (its API name); `None`: the
+/// resource is an operator's only.
+pub fn client_admin_max(resource: &str) -> Option<Access> {
+    match resource {
+        "users" | "extensions" | "friends" | "call_acls" | "call_forwards" | "calls"
+        | "registrations" => Some(Access::Write),
+        "clients" | "ddis" | "rating_profiles" | "cdrs" | "audit" => Some(Access::Read),
+        _ => None,
+    }
+}
+
+/// An administrator's name: 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
+pub fn valid_admin_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
+}
+
 /// One change made through the API or the CLI, kept in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {

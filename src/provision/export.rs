@@ -249,13 +249,40 @@ impl Doc {
     }
 }
 
-/// `vozbox export`: the model as a provisioning file, with a header.
-pub fn to_file(m: &Model) -> Result<String, String> {
-    let r = doc(m).render()?;
+/// `vozbox export`: the model and the administrators (their password hashes) as a
+/// provisioning file, with a header.
+pub fn to_file(m: &Model, admins: &[Admin]) -> Result<String, String> {
+    let mut text = doc(m).render()?.text;
+    for a in admins {
+        let mut t = toml::Table::new();
+        t.insert("name".into(), a.name.clone().into());
+        t.insert("password_hash".into(), a.password_hash.clone().into());
+        if let Some(c) = &a.client {
+            t.insert("client".into(), c.clone().into());
+        }
+        if let Some(r) = &a.rights {
+            let rights: toml::Table = r
+                .iter()
+                .map(|(k, v)| {
+                    let level = if *v == Access::Write { "write" } else { "read" };
+                    (k.clone(), toml::Value::from(level))
+                })
+                .collect();
+            t.insert("rights".into(), toml::Value::Table(rights));
+        }
+        let mut doc = toml::Table::new();
+        doc.insert(
+            "admin".into(),
+            toml::Value::Array(vec![toml::Value::Table(t)]),
+        );
+        text.push_str(&toml::to_string(&doc).map_err(|e| format!("admin {}: {}", a.name, e))?);
+        text.push('\n');
+    }
     Ok(format!(
         "# vozbox provisioning file, written by `vozbox export`.\n\
-         # It holds every secret of the model (terminal and friend passwords): keep it 0600.\n\n{}",
-        r.text
+         # It holds every secret of the model (terminal and friend passwords, administrators'\n\
+         # password hashes): keep it 0600.\n\n{}",
+        text
     ))
 }
 
@@ -268,11 +295,29 @@ mod tests {
     }
 
     fn round_trip_model(model: Model) {
-        let file = to_file(&model).unwrap();
-        let again = parse(&file)
-            .unwrap_or_else(|e| panic!("{:?}\n{}", e, file))
-            .model;
-        assert_eq!(model, again, "{}", file);
+        let admins = vec![
+            Admin {
+                name: "ann".into(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$qL8Y4pO8jYkTtP4nH2C2cRk7PZ9X7m5tq2N5m0eL1aQ".into(),
+                client: model.clients.first().map(|c| c.name.clone()),
+                rights: Some([("users".to_string(), Access::Write)].into()),
+            },
+            Admin {
+                name: "root".into(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$qL8Y4pO8jYkTtP4nH2C2cRk7PZ9X7m5tq2N5m0eL1aQ".into(),
+                client: None,
+                rights: None,
+            },
+        ];
+        let admins = if model.clients.is_empty() {
+            admins[1..].to_vec()
+        } else {
+            admins
+        };
+        let file = to_file(&model, &admins).unwrap();
+        let again = parse(&file).unwrap_or_else(|e| panic!("{:?}\n{}", e, file));
+        assert_eq!(model, again.model, "{}", file);
+        assert_eq!(admins, again.admins, "{}", file);
     }
 
     #[test]

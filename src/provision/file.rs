@@ -36,6 +36,22 @@ pub struct File {
     pub media_relay_set: Vec<MediaRelaySetDef>,
     #[serde(default)]
     pub rating_profile: Vec<RatingProfileDef>,
+    #[serde(default)]
+    pub admin: Vec<AdminDef>,
+}
+
+/// An administrator of the admin API: added or updated by an apply, never removed by one
+/// (`vozbox admin remove` does that). The password only as its argon2 hash.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminDef {
+    pub name: S,
+    /// Argon2 PHC string (`$argon2id$v=19$…`), e.g. from `vozbox export`.
+    pub password_hash: S,
+    /// The client it administers; absent: an operator.
+    pub client: Option<S>,
+    /// Resource → "read" or "write": a restricted client administrator.
+    pub rights: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

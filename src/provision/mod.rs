@@ -9,7 +9,6 @@ pub mod validate;
 pub use validate::{Checked, ProvisionError};
 
 use crate::config::{key_at, line_col};
-use crate::model::Model;
 
 /// Parses and validates a provisioning text; every error carries its line and key.
 pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
@@ -45,7 +44,7 @@ pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
 
 /// Reads and validates a file; errors (and warnings, printed here to stderr) are
 /// formatted as `FILE:LINE:COL: key: message`.
-pub fn load(path: &std::path::Path) -> Result<Model, Vec<String>> {
+pub fn load(path: &std::path::Path) -> Result<Checked, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{}: cannot read: {}", path.display(), e)])?;
     match parse(&text) {
@@ -53,7 +52,7 @@ pub fn load(path: &std::path::Path) -> Result<Model, Vec<String>> {
             for w in &c.warnings {
                 eprintln!("warning: {}:{}", path.display(), w);
             }
-            Ok(c.model)
+            Ok(c)
         }
         Err(errs) => Err(errs
             .iter()

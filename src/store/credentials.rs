@@ -9,6 +9,14 @@ use redb::ReadableDatabase;
 
 const TOKEN_KEY: &str = "token_sha256";
 
+impl super::Reader {
+    /// Every administrator, by name (`vozbox export`).
+    pub fn admins(&self) -> Result<Vec<Admin>, StoreError> {
+        let tx = self.db.begin_read()?;
+        read_all(&tx.open_table(OPERATORS)?)
+    }
+}
+
 impl Store {
     /// Every administrator, by name.
     pub fn admins(&self) -> Result<Vec<Admin>, StoreError> {

@@ -237,26 +237,56 @@ impl Store {
     /// Replaces the whole model in one durable transaction (all or nothing). Returns
     /// whether anything changed.
     pub fn replace_model(&self, model: &Model) -> Result<bool, StoreError> {
-        self.replace_model_audited(model, None)
+        self.replace_model_audited(model, &[], None)
     }
 
-    /// `replace_model`, with the change recorded in the audit trail in the same
-    /// transaction (nothing is recorded when nothing changed).
+    /// `replace_model`, with a provisioning file's administrators added or updated (never
+    /// removed) and the change recorded in the audit trail, all in one transaction
+    /// (nothing is recorded when nothing changed). Refused when no operator would remain.
     pub fn replace_model_audited(
         &self,
         model: &Model,
+        admins: &[Admin],
         audit: Option<&AuditEntry>,
     ) -> Result<bool, StoreError> {
         // The store keeps each table in key order: compared in that order, a file that
         // lists the same entities in another order changes nothing.
-        if self.load_model()? == canonical(model) {
+        let same_model = self.load_model()? == canonical(model);
+        let stored = self.admins()?;
+        let changed: Vec<&Admin> = admins.iter().filter(|a| !stored.contains(a)).collect();
+        if same_model && changed.is_empty() {
             return Ok(false);
+        }
+        let operator_left = stored
+            .iter()
+            .filter(|s| !admins.iter().any(|a| a.name == s.name))
+            .chain(admins)
+            .any(|a| a.client.is_none());
+        // (A database without an operator yet gets one on the server's start.)
+        if !operator_left && stored.iter().any(|a| a.client.is_none()) {
+            return Err(StoreError(
+                "the file's [[admin]] entries would leave no operator (an administrator \
+                 without client)"
+                    .into(),
+            ));
         }
         let tx = self.db.begin_write()?;
         {
             if let Some(e) = audit {
                 audit::append(&tx, e)?;
             }
+            {
+                let mut t = tx.open_table(OPERATORS)?;
+                for a in &changed {
+                    put(&mut t, &a.name, *a)?;
+                }
+            }
+        }
+        if same_model {
+            tx.commit()?;
+            return Ok(true);
+        }
+        {
             for t in MODEL_TABLES {
                 tx.delete_table(t)?;
             }

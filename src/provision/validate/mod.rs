@@ -6,6 +6,7 @@ use crate::config::line_col;
 use crate::model::*;
 use std::collections::{HashMap, HashSet};
 
+mod admins;
 mod numbers;
 mod people;
 mod tenants;
@@ -167,6 +168,9 @@ fn parse_time(s: &str) -> Result<u64, String> {
 #[derive(Debug)]
 pub struct Checked {
     pub model: Model,
+    /// The file's `[[admin]]`s (kept apart from the model: an apply adds or updates them,
+    /// never removes one).
+    pub admins: Vec<Admin>,
     pub warnings: Vec<ProvisionError>,
 }
 
@@ -279,10 +283,12 @@ pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>>
     trunks::carriers(&mut cx, file, &mut m, &mut k);
     trunks::ddi_providers(&mut cx, file, &mut m, &mut k);
     trunks::rating_profiles(&mut cx, file, &mut m, &mut k);
+    let admins = admins::admins(&mut cx, file, &k);
 
     if cx.errors.is_empty() {
         Ok(Checked {
             model: m,
+            admins,
             warnings: cx.warnings,
         })
     } else {
