@@ -330,6 +330,105 @@ fn a_client_administrator_sees_and_changes_only_its_own_client() {
     assert_eq!(s, 409, "{}", r);
 }
 
+/// What a client administrator could use against another client even within its own:
+/// internal (intervpbx) and direct friends, another client's DDI as its caller ID, the
+/// model's warnings and errors about other clients. And sessions: a new password ends
+/// them; a client with administrators is not deleted under them.
+#[test]
+fn a_client_administrator_cannot_reach_into_another_client() {
+    let provision = format!(
+        "{}\n[[ddi]]\nclient = \"redbird\"\nnumber = \"+34944000200\"\n\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000100\"\n\n[[client]]\nbrand = \"acme\"\nname = \"greenbird\"\ndomain = \"greenbird.example\"\n",
+        TWO_CLIENTS
+    );
+    let v = Vozbox::start("res-reach", "", &provision);
+    let op = v.token();
+    let ann = admin(&v, json!({"name": "ann", "client": "bluebird"}));
+    for (mode, extra) in [
+        ("intervpbx", json!({"target_client": "redbird"})),
+        ("direct", json!({"address": "127.0.0.5"})),
+    ] {
+        let mut f = json!({"name": "pbx", "mode": mode, "patterns": ["^1[0-9]{2}$"]});
+        f.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (s, r) = v.api_as(&ann, "POST", "/api/friends", Some(f));
+        assert_eq!(s, 403, "{}: {}", mode, r);
+        assert!(!r.to_string().contains("redbird"), "{}", r);
+    }
+    let (s, r) = v.api_as(
+        &ann,
+        "POST",
+        "/api/friends",
+        Some(json!({"name": "pbx", "mode": "register", "password": "Pbx-Secret-123"})),
+    );
+    assert_eq!(s, 201, "{}", r);
+    // another client's DDI as caller ID: refused without naming its owner
+    let mut spoof = carol();
+    spoof["outgoing_ddi"] = json!("+34944000200");
+    let (s, r) = v.api_as(&ann, "POST", "/api/users", Some(spoof));
+    assert_eq!(s, 422, "{}", r);
+    assert_eq!(r["errors"][0]["key"], "user.outgoing_ddi", "{}", r);
+    assert!(
+        !r.to_string().contains("redbird") && !r.to_string().contains("another client"),
+        "{}",
+        r
+    );
+    let mut own = carol();
+    own["outgoing_ddi"] = json!("+34944000100");
+    let (s, r) = v.api_as(&ann, "POST", "/api/users", Some(own));
+    assert_eq!(s, 201, "{}", r);
+    // a warning about redbird's forward is redbird's, not in bluebird's answers
+    let fwd = |client: &str, user: &str| json!({"client": client, "user": user, "call_type": "any", "forward_type": "busy", "target": "extension", "extension": "999"});
+    let (s, r) = v.api_as(
+        &op,
+        "POST",
+        "/api/call_forwards",
+        Some(fwd("redbird", "rita")),
+    );
+    assert_eq!(s, 201, "{}", r);
+    assert!(
+        r["warnings"][0].as_str().unwrap().contains("no extension"),
+        "{}",
+        r
+    );
+    let (s, r) = v.api_as(
+        &ann,
+        "POST",
+        "/api/call_forwards",
+        Some(fwd("bluebird", "alice")),
+    );
+    assert_eq!(s, 201, "{}", r);
+    let w = r["warnings"].to_string();
+    assert!(
+        w.contains("no extension \\\"999\\\" in client \\\"bluebird\\\"") && !w.contains("redbird"),
+        "{}",
+        r
+    );
+    // a new password ends the sessions of the old one
+    let (s, _) = v.api_as(
+        &op,
+        "PUT",
+        "/api/admins/ann",
+        Some(json!({"password": "Another-Long-Pass-2"})),
+    );
+    assert_eq!(s, 200);
+    let (s, _) = v.api_as(&ann, "GET", "/api/users", None);
+    assert_eq!(s, 401);
+    // a client with administrators is not deleted under them
+    admin(&v, json!({"name": "gus", "client": "greenbird"}));
+    let (s, r) = v.api_as(&op, "DELETE", "/api/clients/greenbird", None);
+    assert_eq!(s, 409, "{}", r);
+    assert_eq!(r["referrers"][0]["resource"], "admins", "{}", r);
+    // names the audit trail uses for others are not administrators' names
+    let (s, _) = v.api_as(
+        &op,
+        "POST",
+        "/api/admins",
+        Some(json!({"name": "cli", "password": "Long-Enough-Pass-1"})),
+    );
+    assert_eq!(s, 422);
+}
+
 #[test]
 fn export_then_check_then_apply_is_a_no_op() {
     let v = Vozbox::start("res-export", "", TWO_CLIENTS);

@@ -3,7 +3,7 @@
 //! operator cannot be removed or turned into a client administrator.
 
 use super::reply::{error, internal};
-use super::scope::{client_admin_max, Principal};
+use super::scope::Principal;
 use super::{secrets, Api};
 use crate::auth::nonce::now_secs;
 use crate::model::{Access, Admin, AuditEntry};
@@ -38,7 +38,7 @@ fn operators_only(p: &Principal) -> Option<Response> {
 }
 
 /// What an administrator looks like through the API: never its hash.
-fn shown(a: &Admin) -> serde_json::Value {
+pub fn shown(a: &Admin) -> serde_json::Value {
     json!({
         "name": a.name,
         "role": if a.client.is_some() { "client" } else { "operator" },
@@ -60,26 +60,8 @@ pub fn check_role(
         }
     }
     if let Some(r) = rights {
-        if client.is_none() {
-            return Err("rights: only a client administrator has rights".into());
-        }
-        for (res, a) in r {
-            match client_admin_max(res) {
-                None => {
-                    return Err(format!(
-                        "rights: {:?} is not a resource a client administrator may use",
-                        res
-                    ))
-                }
-                Some(max) if *a > max => {
-                    return Err(format!(
-                        "rights: {} can only be read by a client administrator",
-                        res
-                    ))
-                }
-                _ => {}
-            }
-        }
+        crate::model::admin::check_rights(client.is_some(), r)
+            .map_err(|e| format!("rights: {}", e))?;
     }
     Ok(())
 }
@@ -99,50 +81,57 @@ fn parse(headers: &HeaderMap, raw: &[u8]) -> Result<AdminBody, Response> {
     })
 }
 
-/// Stores `admin` (and maybe removes `gone`), records it, and gives the API's
-/// authentication the new list.
+/// A change to the administrators.
+enum Change {
+    Put(Admin),
+    Remove(String),
+}
+
+/// Decides the change against the administrators as stored now and makes it, under the
+/// lock every model and administrator change takes: the check, the write and its audit
+/// entry in one transaction; then the API's authentication gets the new list (in order).
 async fn save(
     api: &Api,
     p: &Principal,
-    action: &str,
-    admin: Option<Admin>,
-    gone: Option<String>,
-) -> Result<(), Response> {
-    let (store, name) = (
-        api.store.clone(),
-        admin
-            .as_ref()
-            .map(|a| a.name.clone())
-            .or(gone.clone())
-            .unwrap_or_default(),
-    );
-    let entry = AuditEntry {
-        at: now_secs(),
-        who: p.name().into(),
-        action: action.into(),
-        resource: "admins".into(),
-        id: name,
-        client: None,
-    };
+    action: &'static str,
+    decide: impl FnOnce(&[Admin]) -> Result<Change, Response> + Send + 'static,
+) -> Result<Change, Response> {
+    let (api, who) = (api.clone(), p.name().to_string());
     let r = tokio::task::spawn_blocking(move || {
-        if let Some(a) = &admin {
-            store.put_api_credentials(Some(a), None)?;
-        }
-        if let Some(n) = &gone {
-            store.remove_admin(n)?;
-        }
-        store.audit(&entry)?;
-        store.admins()
+        let _one_at_a_time = api.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let all = api.store.admins().map_err(|e| internal(&e.to_string()))?;
+        let change = decide(&all)?;
+        let (put, gone) = match &change {
+            Change::Put(a) => (Some(a), None),
+            Change::Remove(n) => (None, Some(n.as_str())),
+        };
+        let entry = AuditEntry {
+            at: now_secs(),
+            who,
+            action: action.into(),
+            resource: "admins".into(),
+            id: put
+                .map(|a| a.name.clone())
+                .or(gone.map(String::from))
+                .unwrap_or_default(),
+            client: None,
+        };
+        api.store
+            .write_admin(put, gone, &entry)
+            .and_then(|()| api.store.admins())
+            .map(|all| api.auth.set_admins(all))
+            .map_err(|e| internal(&e.to_string()))?;
+        Ok(change)
     })
     .await;
-    match r {
-        Ok(Ok(all)) => {
-            api.auth.set_admins(all);
-            Ok(())
-        }
-        Ok(Err(e)) => Err(internal(&e.to_string())),
-        Err(e) => Err(internal(&e.to_string())),
-    }
+    r.unwrap_or_else(|e| Err(internal(&e.to_string())))
+}
+
+fn no_such(name: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no administrator {:?}", name),
+    )
 }
 
 pub async fn list(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
@@ -190,7 +179,7 @@ pub async fn add(
     let Some(name) = b.name.filter(|n| valid_name(n)) else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "name: expected 1-64 letters, digits, '.', '_', '@' or '-'",
+            &format!("name: {}", crate::model::admin::ADMIN_NAME_RULE),
         );
     };
     if b.role.as_deref().is_some_and(|r| {
@@ -207,16 +196,6 @@ pub async fn add(
     }
     if let Err(e) = check_role(&api.snapshot.load().model, &b.client, &b.rights) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, &e);
-    }
-    match api.store.admins() {
-        Ok(all) if all.iter().any(|a| a.name == name) => {
-            return error(
-                StatusCode::CONFLICT,
-                &format!("administrator {:?} already exists", name),
-            )
-        }
-        Ok(_) => {}
-        Err(e) => return internal(&e.to_string()),
     }
     let (password, generated) = match b.password {
         Some(pw) => {
@@ -239,7 +218,18 @@ pub async fn add(
         client: b.client,
         rights: b.rights,
     };
-    if let Err(r) = save(&api, &p, "create", Some(admin.clone()), None).await {
+    let new = admin.clone();
+    let saved = save(&api, &p, "create", move |all| {
+        if all.iter().any(|a| a.name == new.name) {
+            return Err(error(
+                StatusCode::CONFLICT,
+                &format!("administrator {:?} already exists", new.name),
+            ));
+        }
+        Ok(Change::Put(new))
+    })
+    .await;
+    if let Err(r) = saved {
         return r;
     }
     let mut v = shown(&admin);
@@ -272,58 +262,71 @@ pub async fn change(
     if b.name.as_ref().is_some_and(|n| *n != name) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "name: cannot change");
     }
-    let all = match api.store.admins() {
-        Ok(a) => a,
-        Err(e) => return internal(&e.to_string()),
-    };
-    let Some(mut admin) = all.iter().find(|a| a.name == name).cloned() else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("no administrator {:?}", name),
-        );
-    };
     // What the body names changes; the rest stays.
-    match b.role.as_deref() {
-        None | Some("client") => {}
-        Some("operator") if b.client.is_none() && b.rights.is_none() => {
-            admin.client = None;
-            admin.rights = None;
-        }
+    let to_operator = match b.role.as_deref() {
+        None | Some("client") => false,
+        Some("operator") if b.client.is_none() && b.rights.is_none() => true,
         Some(_) => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "role: \"operator\" (without client and rights) or \"client\"",
             )
         }
-    }
-    if b.client.is_some() {
-        admin.client = b.client;
-    }
-    if b.rights.is_some() {
-        admin.rights = b.rights;
-    }
-    if let Err(e) = check_role(&api.snapshot.load().model, &admin.client, &admin.rights) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, &e);
-    }
-    if admin.client.is_some() && last_operator(&all, &name) {
-        return error(
-            StatusCode::CONFLICT,
-            "the last operator cannot become a client administrator",
-        );
-    }
-    if let Some(pw) = b.password {
-        if let Err(r) = password_ok(&pw) {
-            return r;
+    };
+    let hash = match b.password {
+        Some(pw) => {
+            if let Err(r) = password_ok(&pw) {
+                return r;
+            }
+            match hashed(pw).await {
+                Ok(h) => Some(h),
+                Err(r) => return r,
+            }
         }
-        admin.password_hash = match hashed(pw).await {
-            Ok(h) => h,
-            Err(r) => return r,
+        None => None,
+    };
+    let model = api.snapshot.load_full();
+    let to_client = b.role.as_deref() == Some("client");
+    let saved = save(&api, &p, "update", move |all| {
+        let Some(mut admin) = all.iter().find(|a| a.name == name).cloned() else {
+            return Err(no_such(&name));
         };
+        if to_operator {
+            admin.client = None;
+            admin.rights = None;
+        }
+        if b.client.is_some() {
+            admin.client = b.client;
+        }
+        if b.rights.is_some() {
+            admin.rights = b.rights;
+        }
+        if to_client && admin.client.is_none() {
+            return Err(error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "role: a client administrator needs a client",
+            ));
+        }
+        if let Err(e) = check_role(&model.model, &admin.client, &admin.rights) {
+            return Err(error(StatusCode::UNPROCESSABLE_ENTITY, &e));
+        }
+        if admin.client.is_some() && last_operator(all, &name) {
+            return Err(error(
+                StatusCode::CONFLICT,
+                "the last operator cannot become a client administrator",
+            ));
+        }
+        if let Some(h) = hash {
+            admin.password_hash = h;
+        }
+        Ok(Change::Put(admin))
+    })
+    .await;
+    match saved {
+        Ok(Change::Put(admin)) => Json(shown(&admin)).into_response(),
+        Ok(Change::Remove(_)) => internal("an update removed an administrator"),
+        Err(r) => r,
     }
-    if let Err(r) = save(&api, &p, "update", Some(admin.clone()), None).await {
-        return r;
-    }
-    Json(shown(&admin)).into_response()
 }
 
 pub async fn remove(
@@ -334,20 +337,21 @@ pub async fn remove(
     if let Some(r) = operators_only(&p) {
         return r;
     }
-    let all = match api.store.admins() {
-        Ok(a) => a,
-        Err(e) => return internal(&e.to_string()),
-    };
-    if !all.iter().any(|a| a.name == name) {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("no administrator {:?}", name),
-        );
-    }
-    if last_operator(&all, &name) {
-        return error(StatusCode::CONFLICT, "the last operator cannot be removed");
-    }
-    if let Err(r) = save(&api, &p, "delete", None, Some(name.clone())).await {
+    let gone = name.clone();
+    let saved = save(&api, &p, "delete", move |all| {
+        if !all.iter().any(|a| a.name == gone) {
+            return Err(no_such(&gone));
+        }
+        if last_operator(all, &gone) {
+            return Err(error(
+                StatusCode::CONFLICT,
+                "the last operator cannot be removed",
+            ));
+        }
+        Ok(Change::Remove(gone))
+    })
+    .await;
+    if let Err(r) = saved {
         return r;
     }
     Json(json!({ "deleted": name })).into_response()

@@ -6,6 +6,7 @@
 //! session is its administrator's as stored now (removed → `401`, rights changed → at once).
 
 use super::guard::{has_type, wrong_type, Peer};
+use super::reply::error;
 use super::scope::Principal;
 use super::secrets;
 use crate::auth::ban::Bans;
@@ -24,6 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
+/// Sessions one administrator may hold; its oldest goes when it logs in once more (so
+/// that no administrator can fill `MAX_SESSIONS` and lock the others out).
+const MAX_PER_ADMIN: usize = 32;
+
 /// Live sessions at most; logins past it are answered 503 until some expire.
 const MAX_SESSIONS: usize = 4096;
 
@@ -33,8 +38,9 @@ pub struct Auth {
     admins: ArcSwap<Vec<Admin>>,
     /// The hash an unknown name is checked against, so it costs what a known one does.
     decoy: String,
-    /// SHA-256 of a session token → when it expires, and whose it is.
-    sessions: DashMap<[u8; 32], (Instant, String)>,
+    /// SHA-256 of a session token → when it expires, whose it is, and that administrator's
+    /// password hash when it logged in (a new password ends its sessions).
+    sessions: DashMap<[u8; 32], Session>,
     ttl: Duration,
     bans: Bans,
     /// Password hashing is slow and takes 19 MiB: two at a time.
@@ -55,8 +61,10 @@ enum Verdict {
     Valid(Principal),
 }
 
-fn error(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({ "error": msg }))).into_response()
+struct Session {
+    until: Instant,
+    name: String,
+    password_hash: String,
 }
 
 fn throttled(bans: &Bans) -> Response {
@@ -110,29 +118,33 @@ impl Auth {
             });
         }
         // A session is found by its hash: timing tells about the hash, not the token.
-        let name = match self.sessions.get(&h) {
-            Some(s) if Instant::now() < s.0 => s.1.clone(),
+        let (name, hash) = match self.sessions.get(&h) {
+            Some(s) if Instant::now() < s.until => (s.name.clone(), s.password_hash.clone()),
             _ => return Verdict::Wrong,
         };
-        match self.admins.load().iter().find(|a| a.name == name) {
-            Some(a) => Verdict::Valid(Principal::of(a)),
-            // Removed since it logged in.
-            None => Verdict::Wrong,
+        let admins = self.admins.load();
+        match admins.iter().find(|a| a.name == name) {
+            Some(a) if a.password_hash == hash => Verdict::Valid(Principal::of(a)),
+            // Removed, or its password changed, since it logged in.
+            _ => Verdict::Wrong,
         }
     }
 
     /// The administrators as stored now (after a change through the API).
     pub fn set_admins(&self, admins: Vec<Admin>) {
-        let names: std::collections::HashSet<&str> =
-            admins.iter().map(|a| a.name.as_str()).collect();
-        self.sessions.retain(|_, (_, n)| names.contains(n.as_str()));
+        let current: std::collections::HashSet<(&str, &str)> = admins
+            .iter()
+            .map(|a| (a.name.as_str(), a.password_hash.as_str()))
+            .collect();
+        self.sessions
+            .retain(|_, s| current.contains(&(s.name.as_str(), s.password_hash.as_str())));
         self.admins.store(std::sync::Arc::new(admins));
     }
 
     /// Forgets expired sessions and old failure counts.
     pub fn purge(&self) {
         let now = Instant::now();
-        self.sessions.retain(|_, (until, _)| *until > now);
+        self.sessions.retain(|_, s| s.until > now);
         self.bans.purge();
     }
 }
@@ -211,11 +223,11 @@ pub async fn login(
             .map(|o| o.password_hash.as_str());
         // An unknown name is checked against the decoy, and fails.
         let ok = secrets::verify_password(&creds.password, phc.unwrap_or(&a.decoy));
-        (ok && phc.is_some()).then_some(creds.name)
+        phc.filter(|_| ok).map(|h| (creds.name, h.to_string()))
     })
     .await;
-    let name = match checked {
-        Ok(Some(name)) => name,
+    let (name, password_hash) = match checked {
+        Ok(Some(x)) => x,
         Ok(None) => {
             auth.bans.fail(ip);
             return error(StatusCode::UNAUTHORIZED, "wrong name or password");
@@ -223,8 +235,19 @@ pub async fn login(
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "password check failed"),
     };
     let now = Instant::now();
+    let mine: Vec<([u8; 32], Instant)> = auth
+        .sessions
+        .iter()
+        .filter(|s| s.name == name)
+        .map(|s| (*s.key(), s.until))
+        .collect();
+    if mine.len() >= MAX_PER_ADMIN {
+        if let Some((oldest, _)) = mine.iter().min_by_key(|(_, until)| *until) {
+            auth.sessions.remove(oldest);
+        }
+    }
     if auth.sessions.len() >= MAX_SESSIONS {
-        auth.sessions.retain(|_, (until, _)| *until > now);
+        auth.sessions.retain(|_, s| s.until > now);
         if auth.sessions.len() >= MAX_SESSIONS {
             return error(StatusCode::SERVICE_UNAVAILABLE, "too many sessions");
         }
@@ -235,7 +258,11 @@ pub async fn login(
     };
     auth.sessions.insert(
         secrets::token_hash(&token),
-        (now.checked_add(auth.ttl).unwrap_or(now), name),
+        Session {
+            until: now.checked_add(auth.ttl).unwrap_or(now),
+            name,
+            password_hash,
+        },
     );
     Json(json!({ "token": token, "expires_in": auth.ttl.as_secs() })).into_response()
 }

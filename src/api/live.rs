@@ -2,11 +2,11 @@
 //! progress (list, hang up), call records (filters, CSV), the audit trail. A client
 //! administrator sees and acts on its own client's only; another client's answers `404`.
 
-use super::reply::{error, internal};
+use super::reply::{error, internal, refused};
 use super::scope::Principal;
 use super::Api;
 use crate::auth::nonce::now_secs;
-use crate::model::{Access, AuditEntry, Cdr};
+use crate::model::{rfc3339, Access, AuditEntry, Cdr};
 use crate::store::cdrs::CdrFilter;
 use crate::store::writer::Op;
 use axum::extract::{Path, Query, State};
@@ -33,19 +33,6 @@ pub fn paging(q: &BTreeMap<String, String>) -> Result<(usize, usize), Response> 
     Ok((num("offset", 0)?, num("limit", PAGE)?.min(MAX_PAGE)))
 }
 
-fn denied(p: &Principal, resource: &str, a: Access) -> Option<Response> {
-    (!p.may(resource, a)).then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "this administrator may not {} {}",
-                if a == Access::Read { "read" } else { "change" },
-                resource
-            ),
-        )
-    })
-}
-
 fn audit(api: &Api, p: &Principal, action: &str, resource: &str, id: &str, client: &str) {
     let e = AuditEntry {
         at: now_secs(),
@@ -61,7 +48,7 @@ fn audit(api: &Api, p: &Principal, action: &str, resource: &str, id: &str, clien
 }
 
 pub async fn registrations(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
-    if let Some(r) = denied(&p, "registrations", Access::Read) {
+    if let Some(r) = refused(&p, "registrations", Access::Read) {
         return r;
     }
     let now = now_secs();
@@ -95,7 +82,7 @@ pub async fn unregister(
     Path(aor): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = denied(&p, "registrations", Access::Write) {
+    if let Some(r) = refused(&p, "registrations", Access::Write) {
         return r;
     }
     let aor = if aor.starts_with("sip:") || aor.starts_with("sips:") {
@@ -136,7 +123,7 @@ pub async fn unregister(
 }
 
 pub async fn calls(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
-    if let Some(r) = denied(&p, "calls", Access::Read) {
+    if let Some(r) = refused(&p, "calls", Access::Read) {
         return r;
     }
     let list: Vec<_> = api
@@ -155,7 +142,7 @@ pub async fn hang_up(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(r) = denied(&p, "calls", Access::Write) {
+    if let Some(r) = refused(&p, "calls", Access::Write) {
         return r;
     }
     let call = id
@@ -193,15 +180,10 @@ fn when(k: &str, v: &str) -> Result<u64, Response> {
         })
 }
 
-fn rfc3339(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
-}
-
 /// One CSV field, quoted when it needs to be (RFC 4180); a leading `=`, `+`, `-` or `@`
 /// is prefixed with `'` so a spreadsheet does not run a caller's number as a formula.
 fn csv_field(s: &str) -> String {
-    let number = s.len() > 1 && s[1..].bytes().all(|b| b.is_ascii_digit());
+    let number = s.len() > 1 && s.bytes().skip(1).all(|b| b.is_ascii_digit());
     let s = if s.starts_with(['=', '+', '-', '@']) && !number {
         format!("'{}", s)
     } else {
@@ -248,7 +230,7 @@ pub async fn cdrs(
     Extension(p): Extension<Principal>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = denied(&p, "cdrs", Access::Read) {
+    if let Some(r) = refused(&p, "cdrs", Access::Read) {
         return r;
     }
     let (offset, limit) = match paging(&q) {
@@ -316,7 +298,7 @@ pub async fn audit_trail(
     Extension(p): Extension<Principal>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = denied(&p, "audit", Access::Read) {
+    if let Some(r) = refused(&p, "audit", Access::Read) {
         return r;
     }
     let (offset, limit) = match paging(&q) {
@@ -348,5 +330,8 @@ mod tests {
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("-"), "'-");
+        // a first character of several bytes
+        assert_eq!(csv_field("é1"), "é1");
+        assert_eq!(csv_field("+é"), "'+é");
     }
 }

@@ -59,17 +59,16 @@ fn call(
     }
 }
 
-fn audit(store: &Store, action: &str, name: &str) -> Result<(), String> {
-    store
-        .audit(&AuditEntry {
-            at: now_secs(),
-            who: "cli".into(),
-            action: action.into(),
-            resource: "admins".into(),
-            id: name.into(),
-            client: None,
-        })
-        .map_err(|e| e.to_string())
+/// The audit entry of a change made by the CLI on the database.
+fn entry(action: &str, name: &str) -> AuditEntry {
+    AuditEntry {
+        at: now_secs(),
+        who: "cli".into(),
+        action: action.into(),
+        resource: "admins".into(),
+        id: name.into(),
+        client: None,
+    }
 }
 
 /// Every administrator: name, role, client, rights.
@@ -83,14 +82,7 @@ pub fn list(t: &Target) -> Result<Vec<Value>, String> {
             .admins()
             .map_err(|e| e.to_string())?
             .iter()
-            .map(|a| {
-                json!({
-                    "name": a.name,
-                    "role": if a.client.is_some() { "client" } else { "operator" },
-                    "client": a.client,
-                    "rights": a.rights,
-                })
-            })
+            .map(super::admins::shown)
             .collect()),
     }
 }
@@ -111,7 +103,7 @@ pub fn add(
         }
         Target::Store(s) => {
             if !valid_name(name) {
-                return Err("name: expected 1-64 letters, digits, '.', '_', '@' or '-'".into());
+                return Err(format!("name: {}", crate::model::admin::ADMIN_NAME_RULE));
             }
             check_role(
                 &s.load_model().map_err(|e| e.to_string())?,
@@ -131,9 +123,8 @@ pub fn add(
                 client,
                 rights,
             };
-            s.put_api_credentials(Some(&admin), None)
+            s.write_admin(Some(&admin), None, &entry("create", name))
                 .map_err(|e| e.to_string())?;
-            audit(s, "create", name)?;
         }
     }
     Ok(password)
@@ -152,8 +143,8 @@ pub fn remove(t: &Target, name: &str) -> Result<(), String> {
             if last_operator(&all, name) {
                 return Err("the last operator cannot be removed".into());
             }
-            s.remove_admin(name).map_err(|e| e.to_string())?;
-            audit(s, "delete", name)
+            s.write_admin(None, Some(name), &entry("delete", name))
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -175,7 +166,7 @@ pub fn passwd(t: &Target, name: &str) -> Result<String, String> {
         Target::Store(s) => {
             let pw = secrets::reset_password(s, name)?
                 .ok_or_else(|| format!("no administrator {:?}", name))?;
-            audit(s, "update", name)?;
+            s.audit(&entry("update", name)).map_err(|e| e.to_string())?;
             Ok(pw)
         }
     }

@@ -1,10 +1,11 @@
-//! The admin HTTP API: the provisioned entities as resources (`resources.rs`), a whole
-//! provisioning file applied atomically (like `vozbox apply`), live state and records
-//! (`live.rs`), administrators (`admins.rs`), liveness. Listens on `[api] listen` (loopback
-//! only unless `allow_plain_http`). Every request must name this server in its `Host`
-//! (`guard.rs`); every `/api/` route but the login needs a bearer credential (`auth.rs`),
-//! which makes a `Principal` whose rights `scope.rs` decides; `/health` is open (it
-//! answers "ok" and changes nothing).
+//! The admin HTTP API: the provisioned entities as resources (`resources.rs`), live state
+//! and records (`live.rs`), administrators (`admins.rs`), the operator's whole-server
+//! routes (`system.rs`), every route in one table (`routes.rs`) from which the router here
+//! and the OpenAPI document (`openapi.rs`) are built. Listens on `[api] listen`: loopback,
+//! or another address with `[api] tls` (HTTPS, `tls_listener.rs`) or `allow_plain_http`.
+//! Every request must name this server in its `Host` (`guard.rs`); every route but the
+//! login and `/health` needs a bearer credential (`auth.rs`), which makes a `Principal`
+//! whose rights `scope.rs` decides.
 
 // Helpers return the error answer itself (`Result<_, Response>`): handlers send it as is.
 #![allow(clippy::result_large_err)]
@@ -21,224 +22,26 @@ pub mod resources;
 pub mod routes;
 pub mod scope;
 pub mod secrets;
+pub mod state;
+pub mod system;
 pub mod tls_listener;
 
-use crate::auth::nonce::now_secs;
-use crate::model::{AuditEntry, Snapshot};
-use crate::registrar::Location;
-use crate::store::Store;
-use arc_swap::ArcSwap;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json, Router};
-use scope::Principal;
-use serde_json::json;
+use axum::{Json, Router};
+pub use state::Api;
 use std::sync::Arc;
 
-#[derive(Clone)]
-pub struct Api {
-    pub store: Arc<Store>,
-    pub snapshot: Arc<ArcSwap<Snapshot>>,
-    pub location: Arc<Location>,
-    pub b2bua: Arc<crate::b2bua::B2bua>,
-    pub auth: Arc<auth::Auth>,
-    /// `[api] names`: host names accepted besides the listener's own address.
-    pub names: Arc<Vec<String>>,
-    /// The TLS listeners' certificate, when there are any.
-    pub tls: Option<Arc<crate::sip::tls::Tls>>,
-    /// Serialises applies: commit and snapshot swap happen together.
-    pub applying: Arc<std::sync::Mutex<()>>,
-    /// Bindings removed through the API are deleted from the store by the writer.
-    pub writer: crate::store::writer::Writer,
-    /// `GET /metrics` (Prometheus text).
-    pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// `403` for what only an operator may do (a whole file, the relay, TLS).
-fn operator_only(p: &Principal) -> Option<Response> {
-    (!p.is_operator()).then(|| reply::error(StatusCode::FORBIDDEN, "only an operator may do this"))
-}
-
-/// `GET /metrics` (operators: the figures are the whole server's).
-pub(super) async fn metrics(
-    State(api): State<Api>,
-    Extension(p): Extension<Principal>,
-) -> Response {
-    if let Some(r) = operator_only(&p) {
-        return r;
-    }
-    crate::metrics::scrape(State(api.metrics.clone())).await
-}
-
-enum Applied {
-    Invalid(Vec<String>),
-    Done {
-        changed: bool,
-        warnings: Vec<String>,
-    },
-}
-
-pub(super) async fn provision(
-    State(api): State<Api>,
-    Extension(p): Extension<Principal>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Some(r) = operator_only(&p) {
-        return r;
-    }
-    if !guard::has_type(&headers, "application/toml") {
-        return guard::wrong_type("application/toml");
-    }
-    let Ok(body) = String::from_utf8(body.to_vec()) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "errors": ["the file is not UTF-8"] })),
-        )
-            .into_response();
-    };
-    // Parsing (TOML, regular expressions) and redb's write lock (which may wait for the
-    // registrar's group commit) stay off the reactor. One apply at a time, so the live
-    // snapshot is always the model of the last commit.
-    let result = tokio::task::spawn_blocking(move || {
-        let checked = match crate::provision::parse(&body) {
-            Ok(c) => c,
-            Err(errs) => {
-                return Ok(Applied::Invalid(
-                    errs.iter().map(|e| e.to_string()).collect(),
-                ))
-            }
-        };
-        let warnings = checked.warnings.iter().map(|w| w.to_string()).collect();
-        let _one_at_a_time = api.applying.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = AuditEntry {
-            at: now_secs(),
-            who: p.name().into(),
-            action: "apply".into(),
-            resource: "provision".into(),
-            id: String::new(),
-            client: None,
-        };
-        let changed =
-            api.store
-                .replace_model_audited(&checked.model, &checked.admins, Some(&entry))?;
-        if !checked.admins.is_empty() {
-            api.auth.set_admins(api.store.admins()?);
-        }
-        api.snapshot
-            .store(Arc::new(Snapshot::new(crate::store::canonical(
-                &checked.model,
-            ))));
-        if changed {
-            tracing::info!("provisioning applied through the admin API by {}", p.name());
-        }
-        Ok::<_, crate::store::StoreError>(Applied::Done { changed, warnings })
-    })
-    .await;
-    match result {
-        Ok(Ok(Applied::Done { changed, warnings })) => {
-            Json(json!({ "changed": changed, "warnings": warnings })).into_response()
-        }
-        Ok(Ok(Applied::Invalid(errors))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "errors": errors })),
-        )
-            .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "errors": [e.to_string()] })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "errors": [e.to_string()] })),
-        )
-            .into_response(),
-    }
-}
-
-pub(super) async fn media(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
-    if let Some(r) = operator_only(&p) {
-        return r;
-    }
-    Json(json!({
-        "port_pairs_in_use": api.b2bua.media_ports_in_use(),
-        "active_calls": api.b2bua.active(),
-    }))
-    .into_response()
-}
-
-/// The certificate new TLS connections get.
-pub(super) async fn tls(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
-    if let Some(r) = operator_only(&p) {
-        return r;
-    }
-    match &api.tls {
-        Some(t) => Json(json!({ "fingerprint": t.fingerprint() })).into_response(),
-        None => no_tls(),
-    }
-}
-
-fn no_tls() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": "no tls: listener is configured"})),
-    )
-        .into_response()
-}
-
-/// Reads the certificate and key files again (like SIGHUP); open connections keep theirs.
-pub(super) async fn tls_reload(
-    State(api): State<Api>,
-    Extension(p): Extension<Principal>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = operator_only(&p) {
-        return r;
-    }
-    // No body expected: none, or JSON.
-    if headers.contains_key(axum::http::header::CONTENT_TYPE)
-        && !guard::has_type(&headers, "application/json")
-    {
-        return guard::wrong_type("application/json");
-    }
-    let Some(t) = api.tls.clone() else {
-        return no_tls();
-    };
-    match tokio::task::spawn_blocking(move || t.reload()).await {
-        Ok(Ok(fp)) => {
-            tracing::info!("TLS certificate reloaded through the admin API: {}", fp);
-            Json(json!({ "fingerprint": fp })).into_response()
-        }
-        Ok(Err(e)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "error": e })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-    }
-}
-
-/// `GET /api/openapi.json`.
-pub(super) async fn openapi_json() -> Response {
+/// `GET /api/openapi.json` (its route is given to the table here: the document is built
+/// from that table).
+async fn openapi_json() -> Response {
     Json(openapi::document()).into_response()
-}
-
-pub(super) async fn health() -> &'static str {
-    "ok"
 }
 
 pub fn router(api: Api) -> Router {
     let (auth, names) = (api.auth.clone(), api.names.clone());
     let (mut open, mut protected) = (Router::new(), Router::new());
-    for r in routes::table() {
+    for r in routes::table(axum::routing::get(openapi_json)) {
         let handler = if r.body == routes::Body::Toml {
             // A provisioning file of 100,000 users is about 7 MB.
             r.handler

@@ -53,7 +53,8 @@ fn method(m: &Method) -> HttpMethod {
 /// The document, from the route table.
 pub fn document() -> OpenApi {
     let mut paths = Paths::new();
-    for r in table() {
+    // (the document's own route: a handler is needed only by the router)
+    for r in table(axum::routing::get(|| async {})) {
         let mut op = OperationBuilder::new()
             .summary(Some(r.summary.clone()))
             .operation_id(Some(format!(
@@ -62,6 +63,21 @@ pub fn document() -> OpenApi {
                 r.path.replace(['/', '{', '}', '.'], "_")
             )))
             .response(r.ok.to_string(), ResponseBuilder::new().description("done"));
+        for (name, what) in r.query {
+            // "<key>": free filters, not a parameter of their own
+            if name.starts_with('<') {
+                op = op.description(Some(format!("{}: {}", name, what)));
+                continue;
+            }
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(*what))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
         for seg in r.path.split('/') {
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 op = op.parameter(
@@ -85,6 +101,20 @@ pub fn document() -> OpenApi {
             )),
         };
         if let Some((ctype, c)) = content {
+            op = op
+                .response(
+                    "415",
+                    ResponseBuilder::new().description("wrong Content-Type"),
+                )
+                .response(
+                    "422",
+                    ResponseBuilder::new()
+                        .description("invalid: every error with its key, as for a file"),
+                )
+                .response(
+                    "409",
+                    ResponseBuilder::new().description("conflicts with what exists"),
+                );
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
                     .content(ctype, c)
@@ -100,7 +130,22 @@ pub fn document() -> OpenApi {
                 .response(
                     "401",
                     ResponseBuilder::new().description("no valid credential"),
+                )
+                .response(
+                    "403",
+                    ResponseBuilder::new().description("this administrator may not do this"),
+                )
+                .response(
+                    "429",
+                    ResponseBuilder::new()
+                        .description("too many failed credentials from this address"),
                 );
+            if r.path.contains('{') {
+                op = op.response(
+                    "404",
+                    ResponseBuilder::new().description("no such entity (or one of another client)"),
+                );
+            }
         }
         paths.add_path_operation(&r.path, vec![method(&r.method)], op);
     }

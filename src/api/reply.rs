@@ -1,5 +1,7 @@
 //! The API's error answers: a JSON object with an `error` text.
 
+use super::scope::Principal;
+use crate::model::Access;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -7,6 +9,17 @@ use serde_json::json;
 
 pub fn error(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
+}
+
+/// `403` when `p` may not read (or change) `resource` at all.
+pub fn refused(p: &Principal, resource: &str, a: Access) -> Option<Response> {
+    (!p.may(resource, a)).then(|| {
+        let verb = if a == Access::Read { "read" } else { "change" };
+        error(
+            StatusCode::FORBIDDEN,
+            &format!("this administrator may not {} {}", verb, resource),
+        )
+    })
 }
 
 /// `500`: the store or a task failed (logged).

@@ -4,7 +4,7 @@
 //! edits the whole model as a document, checks it as a file would be checked, commits it
 //! with its audit entry and swaps the live snapshot: the next request sees it.
 
-use super::reply::{error, internal};
+use super::reply::{error, internal, refused};
 use super::scope::Principal;
 use super::Api;
 use crate::auth::nonce::now_secs;
@@ -47,23 +47,6 @@ pub fn remove_of(k: Kind) -> MethodRouter<Api> {
     delete(move |s, p, id| remove(k, s, p, id))
 }
 
-fn verb(a: Access) -> &'static str {
-    match a {
-        Access::Read => "read",
-        Access::Write => "change",
-    }
-}
-
-/// `403` when the principal may not read/change this kind at all.
-fn forbidden(p: &Principal, k: Kind, a: Access) -> Option<Response> {
-    (!p.may(k.plural(), a)).then(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            &format!("this administrator may not {} {}", verb(a), k.plural()),
-        )
-    })
-}
-
 fn not_found(k: Kind, id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -100,7 +83,7 @@ async fn list(
     Extension(p): Extension<Principal>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = forbidden(&p, k, Access::Read) {
+    if let Some(r) = refused(&p, k.plural(), Access::Read) {
         return r;
     }
     let (offset, limit) = match super::live::paging(&q) {
@@ -138,7 +121,7 @@ async fn read(
     Extension(p): Extension<Principal>,
     Path(parts): Path<Vec<String>>,
 ) -> Response {
-    if let Some(r) = forbidden(&p, k, Access::Read) {
+    if let Some(r) = refused(&p, k.plural(), Access::Read) {
         return r;
     }
     let id = parts.join("/");
@@ -176,6 +159,49 @@ fn body(k: Kind, headers: &HeaderMap, body: &[u8]) -> Result<Item, Response> {
     }
 }
 
+/// What a client administrator may not write even in its own client, checked before the
+/// model is: an internal (intervpbx) friend reaches another client's extensions and bills
+/// them to it, and a direct friend is trusted by its address (one on another source's
+/// address would take that source's calls) — both are an operator's; an outgoing DDI must
+/// be one of its client's own (else external calls could present any number, and the
+/// file's message would tell whose the number is).
+fn client_admin_guard(
+    p: &Principal,
+    k: Kind,
+    item: &Item,
+    snap: &Snapshot,
+) -> Result<(), Response> {
+    let Some(own) = p.client() else {
+        return Ok(());
+    };
+    if k == Kind::Friend {
+        let mode = item.get("mode").and_then(Value::as_str).unwrap_or("");
+        if mode != "register" || item.contains_key("target_client") {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "a client administrator adds register-mode friends only: internal (intervpbx) \
+                 and direct friends are an operator's",
+            ));
+        }
+    }
+    if let Some(ddi) = item.get("outgoing_ddi").and_then(Value::as_str) {
+        if snap.ddi(ddi.trim()).is_none_or(|d| d.client != own) {
+            let key = format!("{}.outgoing_ddi", k.section());
+            return Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "errors": [{
+                    "resource": k.plural(),
+                    "id": k.id_of(item),
+                    "key": key,
+                    "message": format!("{:?} is not a DDI of client {:?}", ddi.trim(), own),
+                }]})),
+            )
+                .into_response());
+        }
+    }
+    Ok(())
+}
+
 async fn create(
     k: Kind,
     State(api): State<Api>,
@@ -183,7 +209,7 @@ async fn create(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    if let Some(r) = forbidden(&p, k, Access::Write) {
+    if let Some(r) = refused(&p, k.plural(), Access::Write) {
         return r;
     }
     let mut item = match body(k, &headers, &raw) {
@@ -196,6 +222,9 @@ async fn create(
         if !visible(&p, k, &item) {
             return error(StatusCode::NOT_FOUND, "no such client");
         }
+    }
+    if let Err(r) = client_admin_guard(&p, k, &item, &api.snapshot.load()) {
+        return r;
     }
     let Some(id) = k.id_of(&item) else {
         return error(
@@ -228,7 +257,7 @@ async fn replace(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    if let Some(r) = forbidden(&p, k, Access::Write) {
+    if let Some(r) = refused(&p, k.plural(), Access::Write) {
         return r;
     }
     let mut item = match body(k, &headers, &raw) {
@@ -252,6 +281,9 @@ async fn replace(
     };
     if !visible_now {
         return not_found(k, &id);
+    }
+    if let Err(r) = client_admin_guard(&p, k, &item, &api.snapshot.load()) {
+        return r;
     }
     if k.id_of(&item).as_deref() != Some(id.as_str()) {
         return error(
@@ -279,7 +311,7 @@ async fn remove(
     Extension(p): Extension<Principal>,
     Path(parts): Path<Vec<String>>,
 ) -> Response {
-    if let Some(r) = forbidden(&p, k, Access::Write) {
+    if let Some(r) = refused(&p, k.plural(), Access::Write) {
         return r;
     }
     let id = parts.join("/");
@@ -330,7 +362,7 @@ async fn write(
         if let Err(r) = edit(&mut d, &id) {
             return r;
         }
-        let checked = match d.check() {
+        let (checked, warnings) = match d.check() {
             Ok(c) => c,
             Err(errs) => {
                 let this = |e: &&Located| e.kind == Some(k) && e.id.as_deref() == Some(&id);
@@ -366,7 +398,34 @@ async fn write(
             id: id.clone(),
             client,
         };
-        let warnings: Vec<String> = checked.warnings.iter().map(|w| w.to_string()).collect();
+        // The warnings about the entity written (the model's others are not its writer's).
+        let warnings: Vec<String> = warnings
+            .iter()
+            .filter(|w| w.kind == Some(k) && w.id.as_deref() == Some(&id))
+            .map(|w| format!("{}: {}", w.error.key, w.error.message))
+            .collect();
+        // A client's administrators refer to it as well.
+        if k == Kind::Client && action == "delete" {
+            let admins = match api.store.admins() {
+                Ok(a) => a,
+                Err(e) => return internal(&e.to_string()),
+            };
+            let theirs: Vec<&str> = admins
+                .iter()
+                .filter(|a| a.client.as_deref() == Some(id.as_str()))
+                .map(|a| a.name.as_str())
+                .collect();
+            if !theirs.is_empty() {
+                return (
+                    StatusCode::CONFLICT,
+                    Json(json!({
+                        "error": format!("client {:?} has administrators; remove them first", id),
+                        "referrers": theirs.iter().map(|n| json!({"resource": "admins", "id": n})).collect::<Vec<_>>(),
+                    })),
+                )
+                    .into_response();
+            }
+        }
         if let Err(e) = api.store.replace_model_audited(&checked.model, &[], Some(&entry)) {
             return internal(&e.to_string());
         }

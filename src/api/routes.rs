@@ -1,7 +1,7 @@
 //! Every route of the admin API in one table: the router is built from it and so is the
 //! OpenAPI document (`openapi.rs`), so the two cannot list different routes.
 
-use super::{admins, auth, live, resources, Api};
+use super::{admins, auth, live, resources, system, Api};
 use crate::provision::kinds::{Kind, ALL};
 use axum::extract::State;
 use axum::http::Method;
@@ -26,6 +26,8 @@ pub struct Route {
     pub open: bool,
     /// The status of success.
     pub ok: u16,
+    /// Query parameters it reads: name and meaning.
+    pub query: &'static [(&'static str, &'static str)],
     pub handler: MethodRouter<Api>,
 }
 
@@ -56,6 +58,7 @@ fn routed(
 ) -> Route {
     Route {
         handler,
+        query: &[],
         ok: if method == Method::POST
             && body != Body::None
             && path != "/api/login"
@@ -92,8 +95,42 @@ pub fn schema_of(k: Kind) -> &'static str {
     }
 }
 
-/// The whole API.
-pub fn table() -> Vec<Route> {
+impl Route {
+    fn with_query(self, query: &'static [(&'static str, &'static str)]) -> Route {
+        Route { query, ..self }
+    }
+}
+
+const PAGING: &[(&str, &str)] = &[
+    ("offset", "items skipped (default 0)"),
+    ("limit", "items at most (default 100, at most 1000)"),
+];
+
+const LIST: &[(&str, &str)] = &[
+    ("offset", "items skipped (default 0)"),
+    ("limit", "items at most (default 100, at most 1000)"),
+    (
+        "<key>",
+        "any other parameter: only items whose key has this value (e.g. client=bluebird)",
+    ),
+];
+
+const CDRS: &[(&str, &str)] = &[
+    ("client", "only this client's records"),
+    (
+        "from",
+        "start at or after: seconds since the epoch or RFC 3339",
+    ),
+    ("to", "start before: seconds since the epoch or RFC 3339"),
+    ("direction", "inbound, outbound or internal"),
+    ("disposition", "e.g. answered, busy, no_answer"),
+    ("offset", "records skipped (default 0)"),
+    ("limit", "records at most (default 100, at most 1000)"),
+    ("format", "json (default) or csv"),
+];
+
+/// The whole API; `openapi` serves the document built from this table.
+pub fn table(openapi: MethodRouter<Api>) -> Vec<Route> {
     use Method as M;
     let mut t = vec![
         Route {
@@ -108,43 +145,94 @@ pub fn table() -> Vec<Route> {
         },
         Route {
             open: true,
-            ..route(M::GET, "/health", "Liveness: \"ok\"", Body::None, super::health)
+            ..route(
+                M::GET,
+                "/health",
+                "Liveness: \"ok\"",
+                Body::None,
+                system::health,
+            )
         },
-        route(M::GET, "/api/openapi.json", "This document", Body::None, super::openapi_json),
+        routed(
+            M::GET,
+            "/api/openapi.json",
+            "This document",
+            Body::None,
+            openapi,
+        ),
         route(
             M::GET,
             "/metrics",
             "Prometheus metrics, text format (operators)",
             Body::None,
-            super::metrics,
+            system::metrics,
         ),
         route(
             M::POST,
             "/api/provision",
             "Apply a whole provisioning file atomically (operators)",
             Body::Toml,
-            super::provision,
+            system::provision,
         ),
-        route(M::GET, "/api/registrations", "Registered contacts", Body::None, live::registrations),
+        route(
+            M::GET,
+            "/api/registrations",
+            "Registered contacts",
+            Body::None,
+            live::registrations,
+        ),
         route(
             M::DELETE,
             "/api/registrations/{aor}",
-            "Remove the registrations of an address of record (?contact= one)",
+            "Remove the registrations of an address of record",
             Body::None,
             live::unregister,
+        )
+        .with_query(&[("contact", "only the binding with this contact URI")]),
+        route(
+            M::GET,
+            "/api/calls",
+            "Calls in progress",
+            Body::None,
+            live::calls,
         ),
-        route(M::GET, "/api/calls", "Calls in progress", Body::None, live::calls),
-        route(M::DELETE, "/api/calls/{id}", "Hang up a call in progress", Body::None, live::hang_up),
+        route(
+            M::DELETE,
+            "/api/calls/{id}",
+            "Hang up a call in progress",
+            Body::None,
+            live::hang_up,
+        ),
         route(
             M::GET,
             "/api/cdrs",
-            "Call records, newest first (client, from, to, direction, disposition, offset, limit, format=csv)",
+            "Call records, newest first",
             Body::None,
             live::cdrs,
+        )
+        .with_query(CDRS),
+        route(
+            M::GET,
+            "/api/audit",
+            "The audit trail, newest first",
+            Body::None,
+            live::audit_trail,
+        )
+        .with_query(PAGING),
+        route(
+            M::GET,
+            "/api/admins",
+            "Administrators (operators)",
+            Body::None,
+            admins::list,
         ),
-        route(M::GET, "/api/audit", "The audit trail, newest first", Body::None, live::audit_trail),
-        route(M::GET, "/api/admins", "Administrators (operators)", Body::None, admins::list),
-        route(M::POST, "/api/admins", "Add an administrator (operators)", Body::Json("AdminBody"), admins::add),
+        route(
+            M::POST,
+            "/api/admins",
+            "Add an administrator (operators)",
+            Body::Json("AdminBody"),
+            admins::add,
+        ),
         route(
             M::PUT,
             "/api/admins/{name}",
@@ -152,15 +240,33 @@ pub fn table() -> Vec<Route> {
             Body::Json("AdminBody"),
             admins::change,
         ),
-        route(M::DELETE, "/api/admins/{name}", "Remove an administrator (operators)", Body::None, admins::remove),
-        route(M::GET, "/api/media", "Relay ports in use (operators)", Body::None, super::media),
-        route(M::GET, "/api/tls", "The TLS certificate's fingerprint (operators)", Body::None, super::tls),
+        route(
+            M::DELETE,
+            "/api/admins/{name}",
+            "Remove an administrator (operators)",
+            Body::None,
+            admins::remove,
+        ),
+        route(
+            M::GET,
+            "/api/media",
+            "Relay ports in use (operators)",
+            Body::None,
+            system::media,
+        ),
+        route(
+            M::GET,
+            "/api/tls",
+            "The TLS certificate's fingerprint (operators)",
+            Body::None,
+            system::tls,
+        ),
         route(
             M::POST,
             "/api/tls/reload",
             "Read the TLS certificate and key again (operators)",
             Body::None,
-            super::tls_reload,
+            system::tls_reload,
         ),
     ];
     for k in ALL {
@@ -170,13 +276,7 @@ pub fn table() -> Vec<Route> {
             "List {} (offset, limit, key=value filters)",
             k.plural().replace('_', " ")
         );
-        t.push(routed(
-            M::GET,
-            &base,
-            &list,
-            Body::None,
-            resources::list_of(k),
-        ));
+        t.push(routed(M::GET, &base, &list, Body::None, resources::list_of(k)).with_query(LIST));
         t.push(routed(
             M::POST,
             &base,
@@ -194,7 +294,10 @@ pub fn table() -> Vec<Route> {
         t.push(routed(
             M::PUT,
             &item,
-            &format!("Replace a {}", one),
+            &format!(
+                "Replace a {} (its id keys may be left out: they are the path's)",
+                one
+            ),
             Body::Json(schema),
             resources::replace_of(k),
         ));

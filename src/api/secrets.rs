@@ -114,8 +114,13 @@ pub fn prepare(store: &Store, token_file: &Path) -> Result<Credentials, String> 
     let (mut printed, mut warnings) = (Vec::new(), Vec::new());
     let new_operator = if !admins.iter().any(|a| a.client.is_none()) {
         let password = new_password()?;
+        // `admin`, unless a client administrator has that name
+        let name = std::iter::once(OPERATOR.to_string())
+            .chain((2..).map(|n| format!("{}{}", OPERATOR, n)))
+            .find(|n| !admins.iter().any(|a| a.name == *n))
+            .unwrap_or_else(|| OPERATOR.into());
         let op = Admin {
-            name: OPERATOR.into(),
+            name,
             password_hash: hash_password(&password)?,
             client: None,
             rights: None,

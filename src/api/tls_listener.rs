@@ -14,6 +14,9 @@ use tokio_rustls::server::TlsStream;
 
 /// Handshakes in progress at most; connections past it wait in the kernel's backlog.
 const MAX_HANDSHAKES: usize = 64;
+/// Handshakes in progress from one address at most; more are closed at once (one host
+/// holding silent connections cannot take every slot).
+const MAX_PER_IP: usize = 4;
 
 pub struct TlsListener {
     done: mpsc::Receiver<(TlsStream<TcpStream>, Peer)>,
@@ -25,6 +28,7 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let (tx, done) = mpsc::channel(MAX_HANDSHAKES);
         let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+        let per_ip: Arc<dashmap::DashMap<std::net::IpAddr, usize>> = Arc::default();
         tokio::spawn(async move {
             loop {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -38,8 +42,31 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let (tls, sender) = (tls.clone(), tx.clone());
+                let ip = remote.ip();
+                {
+                    let mut n = per_ip.entry(ip).or_insert(0);
+                    if *n >= MAX_PER_IP {
+                        tracing::debug!("admin API: too many TLS handshakes from {}", ip);
+                        continue;
+                    }
+                    *n += 1;
+                }
+                let (tls, sender, per_ip) = (tls.clone(), tx.clone(), per_ip.clone());
                 tokio::spawn(async move {
+                    // the address's count goes down however the handshake ends
+                    struct Done(
+                        Arc<dashmap::DashMap<std::net::IpAddr, usize>>,
+                        std::net::IpAddr,
+                    );
+                    impl Drop for Done {
+                        fn drop(&mut self) {
+                            self.0.remove_if_mut(&self.1, |_, n| {
+                                *n -= 1;
+                                *n == 0
+                            });
+                        }
+                    }
+                    let _done = Done(per_ip, ip);
                     let local = stream.local_addr().unwrap_or(local);
                     let hs = tls.acceptor().accept(stream);
                     match tokio::time::timeout(tls.handshake_timeout, hs).await {

@@ -45,11 +45,6 @@ fn plain<T: serde::Serialize>(t: &T) -> Item {
     object(serde_json::to_value(t).unwrap_or(Value::Null))
 }
 
-fn time(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
-}
-
 fn extension(e: &Extension) -> Item {
     if e.route == ExtensionRoute::Echo {
         return object(json!({"client": e.client, "number": e.number, "route": "echo"}));
@@ -112,9 +107,9 @@ fn call_forward(f: &CallForward) -> Item {
 
 fn rating_profile(r: &RatingProfile) -> Item {
     let mut m = plain(r);
-    m.insert("active_from".into(), json!(time(r.active_from)));
+    m.insert("active_from".into(), json!(rfc3339(r.active_from)));
     match r.active_to {
-        Some(t) => m.insert("active_to".into(), json!(time(t))),
+        Some(t) => m.insert("active_to".into(), json!(rfc3339(t))),
         None => m.remove("active_to"),
     };
     m
@@ -191,8 +186,8 @@ impl Doc {
             .position(|i| k.id_of(i).as_deref() == Some(id))
     }
 
-    /// The document as a provisioning file.
-    pub fn render(&self) -> Result<Rendered, String> {
+    /// The document as a provisioning file; an entity that cannot be written is named.
+    pub fn render(&self) -> Result<Rendered, Located> {
         let mut r = Rendered {
             text: String::new(),
             starts: Vec::new(),
@@ -200,14 +195,22 @@ impl Doc {
         let mut line = 1;
         for k in ALL {
             for (i, item) in self.items(k).iter().enumerate() {
+                let fail = |e: &dyn std::fmt::Display| Located {
+                    kind: Some(k),
+                    id: k.id_of(item),
+                    error: ProvisionError {
+                        line: 0,
+                        col: 0,
+                        key: k.section().into(),
+                        message: format!("cannot be written as TOML: {}", e),
+                    },
+                };
                 let mut v = Value::Object(item.clone());
                 strip_nulls(&mut v);
-                let value = toml::Value::try_from(v)
-                    .map_err(|e| format!("{} {}: {}", k.section(), i + 1, e))?;
+                let value = toml::Value::try_from(v).map_err(|e| fail(&e))?;
                 let mut t = toml::Table::new();
                 t.insert(k.section().into(), toml::Value::Array(vec![value]));
-                let text =
-                    toml::to_string(&t).map_err(|e| format!("{} {}: {}", k.section(), i + 1, e))?;
+                let text = toml::to_string(&t).map_err(|e| fail(&e))?;
                 r.starts.push((line, k, i));
                 line += text.matches('\n').count() + 1;
                 r.text.push_str(&text);
@@ -217,42 +220,35 @@ impl Doc {
         Ok(r)
     }
 
-    /// Validates the document as a file would be: the model, or every error with the
-    /// entity it is in.
-    pub fn check(&self) -> Result<Checked, Vec<Located>> {
-        let r = self.render().map_err(|e| {
-            vec![Located {
-                kind: None,
-                id: None,
-                error: ProvisionError {
-                    line: 0,
-                    col: 0,
-                    key: "file".into(),
-                    message: e,
-                },
-            }]
-        })?;
-        parse(&r.text).map_err(|errs| {
-            errs.into_iter()
-                .map(|error| {
-                    let at = r.starts.iter().rev().find(|(l, _, _)| *l <= error.line);
-                    let (kind, id) = match at {
-                        Some(&(_, k, i)) => {
-                            (Some(k), self.items(k).get(i).and_then(|x| k.id_of(x)))
-                        }
-                        None => (None, None),
-                    };
-                    Located { kind, id, error }
-                })
-                .collect()
-        })
+    /// Validates the document as a file would be: the model and its warnings, or every
+    /// error; each with the entity it is in.
+    pub fn check(&self) -> Result<(Checked, Vec<Located>), Vec<Located>> {
+        let r = self.render().map_err(|e| vec![e])?;
+        let locate = |error: ProvisionError| {
+            let at = r.starts.iter().rev().find(|(l, _, _)| *l <= error.line);
+            let (kind, id) = match at {
+                Some(&(_, k, i)) => (Some(k), self.items(k).get(i).and_then(|x| k.id_of(x))),
+                None => (None, None),
+            };
+            Located { kind, id, error }
+        };
+        match parse(&r.text) {
+            Ok(c) => {
+                let warnings = c.warnings.iter().cloned().map(locate).collect();
+                Ok((c, warnings))
+            }
+            Err(errs) => Err(errs.into_iter().map(locate).collect()),
+        }
     }
 }
 
 /// `vozbox export`: the model and the administrators (their password hashes) as a
 /// provisioning file, with a header.
 pub fn to_file(m: &Model, admins: &[Admin]) -> Result<String, String> {
-    let mut text = doc(m).render()?.text;
+    let mut text = doc(m)
+        .render()
+        .map_err(|e| format!("{} {:?}: {}", e.error.key, e.id, e.error.message))?
+        .text;
     for a in admins {
         let mut t = toml::Table::new();
         t.insert("name".into(), a.name.clone().into());

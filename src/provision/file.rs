@@ -152,7 +152,7 @@ pub struct ExtensionDef {
     pub client: S,
     #[schema(value_type = String)]
     pub number: S,
-    /// user | number | friend | voicemail | ivr | locution
+    /// user | number | friend | voicemail | ivr | locution | echo
     #[schema(value_type = String)]
     pub route: S,
     #[schema(value_type = Option<String>)]

@@ -218,6 +218,37 @@ password = "Alice-Secret-1"
     }
 
     #[test]
+    fn call_forwards_that_would_both_apply_are_refused() {
+        let cf = |call_type: &str, enabled: bool| {
+            format!("\n[[call_forward]]\nclient = \"bluebird\"\nuser = \"alice\"\ncall_type = \"{}\"\nforward_type = \"busy\"\ntarget = \"voicemail\"\nenabled = {}\n", call_type, enabled)
+        };
+        one(
+            &format!("{}{}", cf("any", true), cf("internal", true)),
+            "call_forward.forward_type",
+            "overlapping",
+        );
+        one(
+            &format!("{}{}", cf("external", false), cf("external", true)),
+            "call_forward.forward_type",
+            "already has a busy forward",
+        );
+        parse(&format!(
+            "{}{}{}",
+            BASE,
+            cf("internal", true),
+            cf("external", true)
+        ))
+        .unwrap();
+        parse(&format!(
+            "{}{}{}",
+            BASE,
+            cf("any", false),
+            cf("internal", true)
+        ))
+        .unwrap();
+    }
+
+    #[test]
     fn a_wrong_type_names_its_key() {
         let e = errors("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-12\"\nmax_calls = \"two\"\n");
         assert_eq!(e.len(), 1, "{:?}", e);

@@ -53,6 +53,29 @@ impl Store {
         Ok(())
     }
 
+    /// Adds or replaces, or removes, an administrator, with its audit entry, in one durable
+    /// transaction.
+    pub fn write_admin(
+        &self,
+        put: Option<&Admin>,
+        remove: Option<&str>,
+        audit: &crate::model::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(OPERATORS)?;
+            if let Some(a) = put {
+                super::put(&mut t, &a.name, a)?;
+            }
+            if let Some(n) = remove {
+                t.remove(n)?;
+            }
+        }
+        super::audit::append(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Removes an administrator; whether there was one.
     pub fn remove_admin(&self, name: &str) -> Result<bool, StoreError> {
         let tx = self.db.begin_write()?;

@@ -257,18 +257,8 @@ impl Store {
         if same_model && changed.is_empty() {
             return Ok(false);
         }
-        let operator_left = stored
-            .iter()
-            .filter(|s| !admins.iter().any(|a| a.name == s.name))
-            .chain(admins)
-            .any(|a| a.client.is_none());
-        // (A database without an operator yet gets one on the server's start.)
-        if !operator_left && stored.iter().any(|a| a.client.is_none()) {
-            return Err(StoreError(
-                "the file's [[admin]] entries would leave no operator (an administrator \
-                 without client)"
-                    .into(),
-            ));
+        if crate::model::admin::leaves_no_operator(&stored, admins) {
+            return Err(StoreError(crate::model::admin::NO_OPERATOR_LEFT.into()));
         }
         let tx = self.db.begin_write()?;
         {

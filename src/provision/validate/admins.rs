@@ -2,7 +2,7 @@
 //! client, rights a client administrator may have.
 
 use super::*;
-use crate::model::admin::{client_admin_max, valid_admin_name};
+use crate::model::admin::{check_rights, valid_admin_name, ADMIN_NAME_RULE};
 
 pub(super) fn admins(cx: &mut Ctx, file: &File, k: &Names) -> Vec<Admin> {
     let mut out = Vec::new();
@@ -10,11 +10,7 @@ pub(super) fn admins(cx: &mut Ctx, file: &File, k: &Names) -> Vec<Admin> {
     for d in &file.admin {
         let name = v(&d.name);
         if !valid_admin_name(&name) {
-            cx.err(
-                &d.name,
-                "admin.name",
-                "expected 1-64 letters, digits, '.', '_', '@' or '-'",
-            );
+            cx.err(&d.name, "admin.name", ADMIN_NAME_RULE);
         } else if !seen.insert(name.clone()) {
             cx.err(
                 &d.name,
@@ -41,18 +37,11 @@ pub(super) fn admins(cx: &mut Ctx, file: &File, k: &Names) -> Vec<Admin> {
         }
         let mut rights = None;
         if let Some(r) = &d.rights {
-            if client.is_none() {
-                cx.err(
-                    &d.name,
-                    "admin.rights",
-                    "only a client administrator has rights",
-                );
-            }
             let mut map = std::collections::BTreeMap::new();
             for (res, level) in r {
-                let level = match level.as_str() {
-                    "read" => Access::Read,
-                    "write" => Access::Write,
+                match level.as_str() {
+                    "read" => map.insert(res.clone(), Access::Read),
+                    "write" => map.insert(res.clone(), Access::Write),
                     other => {
                         cx.err(
                             &d.name,
@@ -62,21 +51,9 @@ pub(super) fn admins(cx: &mut Ctx, file: &File, k: &Names) -> Vec<Admin> {
                         continue;
                     }
                 };
-                match client_admin_max(res) {
-                    None => cx.err(
-                        &d.name,
-                        "admin.rights",
-                        format!("{:?} is not a resource a client administrator may use", res),
-                    ),
-                    Some(max) if level > max => cx.err(
-                        &d.name,
-                        "admin.rights",
-                        format!("{} can only be read by a client administrator", res),
-                    ),
-                    _ => {
-                        map.insert(res.clone(), level);
-                    }
-                }
+            }
+            if let Err(e) = check_rights(client.is_some(), &map) {
+                cx.err(&d.name, "admin.rights", e);
             }
             rights = Some(map);
         }

@@ -282,6 +282,40 @@ pub(super) fn call_forwards(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Na
                 continue;
             }
         };
+        // One setting per owner, type and call type; and two enabled ones of the same type
+        // must not both apply to a call (`any` overlaps internal and external).
+        let clash = m.call_forwards.iter().find(|f| {
+            f.client == client
+                && f.owner == owner
+                && f.forward_type == forward_type
+                && (f.call_type == call_type
+                    || (f.enabled
+                        && d.enabled
+                        && (f.call_type == CallType::Any || call_type == CallType::Any)))
+        });
+        if let Some(f) = clash {
+            cx.err(
+                &d.forward_type,
+                "call_forward.forward_type",
+                format!(
+                    "{:?} already has a {} forward for {} calls{}",
+                    match &owner {
+                        ForwardOwner::User(n) | ForwardOwner::Friend(n) => n,
+                    },
+                    v(&d.forward_type),
+                    match f.call_type {
+                        CallType::Internal => "internal",
+                        CallType::External => "external",
+                        CallType::Any => "any",
+                    },
+                    if f.call_type == call_type {
+                        ""
+                    } else {
+                        " (overlapping: both enabled)"
+                    }
+                ),
+            );
+        }
         m.call_forwards.push(CallForward {
             client,
             owner,

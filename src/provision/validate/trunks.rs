@@ -54,6 +54,20 @@ pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) 
 /// The DDI providers (inbound trunks) of the brands.
 pub(super) fn ddi_providers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
     for d in &file.ddi_provider {
+        if m.ddi_providers
+            .iter()
+            .any(|p| p.brand == v(&d.brand) && p.name == v(&d.name))
+        {
+            cx.err(
+                &d.name,
+                "ddi_provider.name",
+                format!(
+                    "duplicate DDI provider {:?} in brand {:?}",
+                    v(&d.name),
+                    v(&d.brand)
+                ),
+            );
+        }
         if !k.brands.contains(&v(&d.brand)) {
             cx.err(
                 &d.brand,
@@ -81,6 +95,20 @@ pub(super) fn ddi_providers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Na
 /// The rating profiles of the clients.
 pub(super) fn rating_profiles(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
     for d in &file.rating_profile {
+        if m.rating_profiles
+            .iter()
+            .any(|p| p.client == v(&d.client) && p.name == v(&d.name))
+        {
+            cx.err(
+                &d.name,
+                "rating_profile.name",
+                format!(
+                    "duplicate rating profile {:?} in client {:?}",
+                    v(&d.name),
+                    v(&d.client)
+                ),
+            );
+        }
         k.client_ok(cx, &d.client, "rating_profile.client");
         let from = parse_time(&v(&d.active_from)).unwrap_or_else(|e| {
             cx.err(&d.active_from, "rating_profile.active_from", e);
