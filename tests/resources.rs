@@ -436,26 +436,15 @@ fn export_then_check_then_apply_is_a_no_op() {
     let (s, _) = v.api_as(&t, "POST", "/api/users", Some(carol()));
     assert_eq!(s, 201);
     let file = v.dir.join("exported.toml");
-    let out = std::process::Command::new(BIN)
-        .args(["export", "--config"])
-        .arg(&v.config)
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let path = file.to_str().unwrap();
+    v.cli_args(&["export", "-o", path]);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("name = \"carol\""), "{}", text);
     let check = std::process::Command::new(BIN)
-        .arg("check")
-        .arg(&file)
+        .args(["check", path])
         .output()
         .unwrap();
     assert!(
@@ -463,20 +452,8 @@ fn export_then_check_then_apply_is_a_no_op() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let out = std::process::Command::new(BIN)
-        .arg("apply")
-        .arg(&file)
-        .arg("--config")
-        .arg(&v.config)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        said.contains("nothing changed"),
-        "{}{}",
-        said,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = v.cli_args(&["apply", path]);
+    assert!(said.contains("nothing changed"), "{}", said);
     // administrators travel in the file as their hashes: one removed comes back by apply,
     // with the same password
     let added = v.cli_args(&["admin", "add", "ann", "--client", "bluebird"]);
@@ -486,7 +463,7 @@ fn export_then_check_then_apply_is_a_no_op() {
         .and_then(|r| r.split_whitespace().next())
         .expect("a password")
         .to_string();
-    v.cli_args(&["export", "-o", file.to_str().unwrap()]);
+    v.cli_args(&["export", "-o", path]);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
         text.contains("[[admin]]") && text.contains("name = \"ann\"") && !text.contains(&pw),
@@ -501,18 +478,7 @@ fn export_then_check_then_apply_is_a_no_op() {
         Some(json!({"name": "ann", "password": pw})),
     );
     assert_eq!(s, 401);
-    let out = std::process::Command::new(BIN)
-        .arg("apply")
-        .arg(&file)
-        .arg("--config")
-        .arg(&v.config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    v.cli_args(&["apply", path]);
     let ann = login(&v, "ann", &pw);
     let (_, r) = v.api_as(&ann, "GET", "/api/users", None);
     assert_eq!(r["total"], 2, "{}", r);
