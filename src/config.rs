@@ -3,10 +3,12 @@
 //! naming the file, the line, the key and what was expected.
 
 mod api;
+mod calls;
 
 use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
 pub use api::Api;
+pub use calls::Calls;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -121,22 +123,6 @@ impl Default for Sip {
     }
 }
 
-/// The B2BUA's timers.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Calls {
-    /// Seconds a call may ring unanswered before the caller gets `480`.
-    pub no_answer_timeout: u64,
-    /// Seconds an answered call may last before both legs get BYE (a backstop for a
-    /// vanished peer; the media timeout is the finer one).
-    pub max_duration: u64,
-    /// Calls being set up or in progress at once; more are refused with `503`.
-    pub max_calls: usize,
-    /// Seconds the calls in progress may go on after SIGTERM or ctrl-c (new calls are
-    /// refused with `503` meanwhile); then both sides of each get BYE and the server exits.
-    pub shutdown_grace: u64,
-}
-
 /// The default media relay set (clients without one of their own use it).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -176,17 +162,6 @@ impl Default for Media {
             threads: 0,
             batch_us: 200,
             strict_source: true,
-        }
-    }
-}
-
-impl Default for Calls {
-    fn default() -> Self {
-        Calls {
-            no_answer_timeout: 60,
-            max_duration: 14_400,
-            max_calls: 100_000,
-            shutdown_grace: 30,
         }
     }
 }
@@ -410,6 +385,7 @@ impl Config {
                 10_000_000,
             ),
             ("calls", "shutdown_grace", self.calls.shutdown_grace, 86_400),
+            ("calls", "max_forwards", self.calls.max_forwards as u64, 20),
             ("auth", "nonce_ttl", self.auth.nonce_ttl, 86_400),
             ("auth", "ban_window", self.auth.ban_window, 31_536_000),
             ("auth", "ban_duration", self.auth.ban_duration, 31_536_000),

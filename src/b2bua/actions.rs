@@ -41,6 +41,9 @@ pub enum Action {
     Ended,
     /// The call lingered long enough: forget its Call-IDs.
     Forget,
+    /// The called party's forward of this type applies: route it and answer with
+    /// `Event::Forwarded` or `Event::ForwardFailed`.
+    Forward { ty: crate::model::ForwardType },
 }
 
 /// The actions of one event, in order.

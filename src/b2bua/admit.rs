@@ -117,7 +117,18 @@ pub fn admit(
     };
     info.route = route_label(&route);
     let trunk = matches!(caller, Caller::Trunk { .. });
-    let admission = match route {
+    let admission = admission_of(route, trunk);
+    Decision {
+        info,
+        presentation,
+        admission,
+    }
+}
+
+/// What the B2BUA does with a route: refuse it (with the cause a caller hears, none for a
+/// trunk), play, echo, or ring its places.
+pub fn admission_of(route: Route, trunk: bool) -> Admission {
+    match route {
         Route::Refused(r) => Admission::Refuse {
             code: r.code(),
             reason: r.reason(),
@@ -139,11 +150,6 @@ pub fn admit(
         Route::Locution { client, name } => Admission::Locution { client, name },
         Route::Echo { client } => Admission::Echo { client },
         route => Admission::Route(route),
-    };
-    Decision {
-        info,
-        presentation,
-        admission,
     }
 }
 

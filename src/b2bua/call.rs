@@ -81,6 +81,8 @@ pub struct Fork {
     pub max_forwards: u32,
     /// The offer as sent on this branch (filtered by its allowed codecs).
     pub offer: Option<Vec<u8>>,
+    /// Header fields of its own on the INVITE (the `Diversion` of a forwarded call).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +236,19 @@ pub enum Event {
     PlaybackDone,
     /// Hang up now (an operator's command).
     HangUp,
+    /// The branches of a forward asked with `Action::Forward` (not sent yet), the
+    /// forwards of the party they reach, and the record's route label.
+    Forwarded {
+        forks: Vec<Fork>,
+        divert: Option<super::divert::Divert>,
+        label: String,
+    },
+    /// The forward asked leads nowhere: the caller gets this.
+    ForwardFailed {
+        code: u16,
+        reason: &'static str,
+        disposition: Disposition,
+    },
 }
 
 pub struct Call {
@@ -275,6 +290,19 @@ pub struct Call {
     pub cause: Option<Cause>,
     /// What is retransmitted or awaited, each with its RFC 3261 timers.
     pub(super) retrans: Vec<Retrans>,
+    /// Ringing since (the call's start, or its last forward): the no-answer limits count
+    /// from here.
+    pub ring_from: Instant,
+    /// The called user's or friend's forwards that may still apply.
+    pub divert: Option<super::divert::Divert>,
+    /// The offer as the callee side gets it (pointing at the relay), for a forward's
+    /// branches.
+    pub b_offer: Option<Vec<u8>>,
+    /// Who the call presents itself as to callees (number, domain), for a forward's
+    /// branches.
+    pub from: (String, String),
+    /// The forwards taken so far, the latest last.
+    pub hops: Vec<super::divert::Hop>,
 }
 
 impl Call {
@@ -313,6 +341,11 @@ impl Call {
             notified: None,
             cause: None,
             retrans: Vec::new(),
+            ring_from: now,
+            divert: None,
+            b_offer: None,
+            from: Default::default(),
+            hops: Vec::new(),
         }
     }
 
@@ -362,6 +395,16 @@ impl Call {
                 }
                 Phase::Ended { .. } => {}
             },
+            Event::Forwarded {
+                forks,
+                divert,
+                label,
+            } => self.forwarded(now, forks, divert, label, out),
+            Event::ForwardFailed {
+                code,
+                reason,
+                disposition,
+            } => self.forward_failed(now, code, reason, disposition, out),
         }
     }
 

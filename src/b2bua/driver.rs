@@ -122,6 +122,16 @@ impl B2bua {
                         }
                     }
                 }
+                Action::Forward { ty } => {
+                    // routed with no call locked (it reads the location service and may
+                    // open connections), then handed back to the call
+                    let (me, weak) = (self.clone(), Arc::downgrade(cell));
+                    self.rt.spawn(async move {
+                        if let Some(cell) = weak.upgrade() {
+                            me.forward(&cell, ty);
+                        }
+                    });
+                }
                 Action::MediaStop => {
                     slot.media = None;
                     if let Some(p) = slot.playback.take() {

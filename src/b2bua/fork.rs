@@ -67,6 +67,7 @@ impl super::call::Fork {
             offer.as_deref(),
             max_forwards,
             None,
+            &t.headers,
         );
         Self {
             leg,
@@ -80,6 +81,7 @@ impl super::call::Fork {
             pai: t.pai.clone(),
             max_forwards,
             offer,
+            headers: t.headers.clone(),
         }
     }
 }
@@ -288,6 +290,7 @@ impl Call {
             f.offer.as_deref(),
             f.max_forwards,
             Some((challenge.credentials_header(), v)),
+            &f.headers,
         );
         f.invite = Arc::new(invite.to_bytes());
         let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
@@ -320,9 +323,17 @@ impl Call {
         disp: Option<Disposition>,
         out: &mut Actions,
     ) {
-        // (while the caller hears a notification, its final response is already owed)
-        if self.all_failed() && self.phase == Phase::Ringing && !self.notifying {
+        // (while the caller hears a notification, its final response is already owed; while
+        // a forward is routed, the branches left behind do not answer the caller)
+        if self.all_failed()
+            && self.phase == Phase::Ringing
+            && !self.notifying
+            && !self.forward_awaited()
+        {
             let (code, reason) = self.best.clone().unwrap_or((code, reason.to_string()));
+            if self.divert_busy(code, out) {
+                return;
+            }
             let disp = disp.unwrap_or(Disposition::of_code(code));
             self.fail(now, code, &reason, disp, out);
         }

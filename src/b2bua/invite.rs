@@ -7,8 +7,9 @@ use super::authn::{self, Caller};
 use super::call::{Call, Fork, Info, Limits, Notices, Relay};
 use super::driver::CallCell;
 use super::leg::{Dest, Leg};
+use super::record::route_label;
 use super::record::Disposition;
-use super::target::{Lookup, Target};
+use super::target::Target;
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
 use crate::sip::headers::{uri_user, Challenge};
@@ -20,6 +21,17 @@ use crate::sip::validate::Checked;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A call about to be made: its destinations and what its forwards need.
+struct Setup {
+    targets: Vec<Target>,
+    max_forwards: u32,
+    /// The presentation towards callees (number, domain).
+    from: (String, String),
+    /// The forwards taken before it rang.
+    hops: Vec<super::divert::Hop>,
+    divert: Option<super::divert::Divert>,
+}
 
 impl B2bua {
     /// A relay session from the relay set of `client` (or the default of `[media]`).
@@ -142,29 +154,45 @@ impl B2bua {
                 return self.play_locution(inc, info, &client, None);
             }
             Admission::Route(route) => {
-                let lookup = Lookup {
-                    snap: &snap,
-                    location: &self.location,
-                    transports: &self.out.transports,
-                    now,
-                };
-                match lookup.resolve(&route, &presentation) {
-                    Ok(t) => t,
-                    Err(n) => return refuse(admit::nowhere(n, trunk), info),
+                let mut hops = Vec::new();
+                match self.follow(&snap, route, &presentation, trunk, &mut hops) {
+                    Ok((route, t)) => (route, t, hops),
+                    Err(refused) => {
+                        let mut info = info;
+                        if let Some(h) = hops.last() {
+                            info.route = format!("{} >forwarded by {}", info.route, h.party);
+                        }
+                        return refuse(refused, info);
+                    }
                 }
             }
         };
-        self.start_call(inc, info, targets, max_forwards - 1);
+        let (route, targets, hops) = targets;
+        let mut info = info;
+        if !hops.is_empty() {
+            // the record says where the forwards led
+            info.route = format!("{} >forwarded> {}", info.route, route_label(&route));
+        }
+        let divert = super::forward::divert_for(&snap, &route, trunk);
+        let call = Setup {
+            targets,
+            max_forwards: max_forwards - 1,
+            from: (presentation.number.clone(), presentation.domain.clone()),
+            hops,
+            divert,
+        };
+        self.start_call(inc, info, call);
     }
 
     /// Creates the call and sends the outbound INVITE to every target.
-    fn start_call(
-        self: &Arc<Self>,
-        inc: Incoming,
-        info: Info,
-        targets: Vec<Target>,
-        max_forwards: u32,
-    ) {
+    fn start_call(self: &Arc<Self>, inc: Incoming, info: Info, setup: Setup) {
+        let Setup {
+            targets,
+            max_forwards,
+            from,
+            hops,
+            divert,
+        } = setup;
         let Incoming {
             msg,
             checked,
@@ -229,6 +257,10 @@ impl B2bua {
         }
         let mut call = self.new_call(a, (msg, checked.via, flow, key), info);
         call.forks = forks;
+        call.b_offer = (!late_offer).then_some(offer_body);
+        call.from = from;
+        call.hops = hops;
+        call.divert = divert;
         call.relay = Some(Relay {
             a: session.address(crate::media::Facing::A),
             b: session.address(crate::media::Facing::B),

@@ -274,11 +274,15 @@ pub fn build_invite(
     offer: Option<&[u8]>,
     max_forwards: u32,
     auth: Option<(&str, String)>,
+    headers: &[(String, String)],
 ) -> Message {
     let mut extra = vec![
         HeaderField::new("Contact", leg.contact.clone()),
         HeaderField::new("Allow", reply::ALLOW),
     ];
+    for (name, value) in headers {
+        extra.push(HeaderField::new(name, value.clone()));
+    }
     if let Some(p) = pai {
         extra.push(HeaderField::new("P-Asserted-Identity", p));
     }

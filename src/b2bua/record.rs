@@ -37,6 +37,8 @@ pub enum Disposition {
     NoAck,
     /// An operator hung up (admin API).
     HungUp,
+    /// Its forwards went round in a circle, or further than `[calls] max_forwards`.
+    ForwardLoop,
     /// Refused by the routing decision.
     Refused(crate::routing::Refusal),
 }
@@ -77,6 +79,7 @@ impl Disposition {
             Disposition::PeerVanished => "peer_vanished",
             Disposition::NoAck => "no_ack",
             Disposition::HungUp => "hung_up",
+            Disposition::ForwardLoop => "forward_loop",
             Disposition::Refused(r) => r.cause(),
         }
     }

@@ -14,7 +14,7 @@ pub const DIRECTIONS: [&str; 3] = ["inbound", "outbound", "internal"];
 
 /// Every disposition a call record can carry (`record::Disposition::as_str`, with the
 /// routing refusals' causes).
-pub const DISPOSITIONS: [&str; 24] = [
+pub const DISPOSITIONS: [&str; 25] = [
     "answered",
     "busy",
     "cancelled",
@@ -34,6 +34,7 @@ pub const DISPOSITIONS: [&str; 24] = [
     "peer_vanished",
     "no_ack",
     "hung_up",
+    "forward_loop",
     "acl_denied",
     "no_presented_number",
     "no_carrier",

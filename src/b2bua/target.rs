@@ -28,6 +28,8 @@ pub struct Target {
     pub credentials: Option<(String, String)>,
     /// The codecs this peer may use (empty: any).
     pub allowed_codecs: Vec<String>,
+    /// Header fields of its own on the INVITE (`Diversion` on a forwarded call).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Who the call presents itself as: the user part of From, and the domain.
@@ -139,6 +141,7 @@ impl Lookup<'_> {
                             pai: None,
                             credentials: None,
                             allowed_codecs: f.allowed_codecs.clone(),
+                            headers: Vec::new(),
                         })
                     })
                     .collect();
@@ -169,6 +172,7 @@ impl Lookup<'_> {
                     pai: None,
                     credentials: None,
                     allowed_codecs: f.allowed_codecs.clone(),
+                    headers: Vec::new(),
                 }])
             }
             FriendMode::Intervpbx => Err(Nowhere::Unreachable),
@@ -200,6 +204,7 @@ impl Lookup<'_> {
                             pai: None,
                             credentials: None,
                             allowed_codecs: allowed.clone(),
+                            headers: Vec::new(),
                         })
                     })
                     .collect();
@@ -260,6 +265,7 @@ impl Lookup<'_> {
                     pai: Some(sip_uri(presented, &from.domain)),
                     credentials,
                     allowed_codecs: Vec::new(),
+                    headers: Vec::new(),
                 }])
             }
             _ => Err(Nowhere::Unreachable),

@@ -98,7 +98,10 @@ impl Call {
             // A caller hearing why the call failed is not cut off by the no-answer limit.
             Phase::Ringing => match self.notified_at {
                 Some(at) => at + NOTICE_MAX,
-                None => self.started + self.limits.no_answer,
+                None => {
+                    let limit = self.ring_from + self.limits.no_answer;
+                    self.no_answer_due().map_or(limit, |due| due.min(limit))
+                }
             },
             Phase::Answered { at, .. } => at + self.limits.max_duration,
             Phase::Ended { at } => at + LINGER,
@@ -191,7 +194,14 @@ impl Call {
                     self.fail(now, code, &reason, disp, out);
                 }
             }
-            Phase::Ringing if !self.notifying && now >= self.started + self.limits.no_answer => {
+            Phase::Ringing if self.no_answer_due().is_some_and(|due| now >= due) => {
+                self.divert_no_answer(now, out);
+            }
+            Phase::Ringing
+                if !self.notifying
+                    && !self.forward_awaited()
+                    && now >= self.ring_from + self.limits.no_answer =>
+            {
                 self.cancel_forks(now, None, out);
                 self.fail(
                     now,

@@ -65,6 +65,7 @@
 //!   not exist, is refused (`NotFound`, `AclDenied`): fail closed.
 
 pub mod e164;
+pub mod forward;
 
 #[cfg(test)]
 mod tests;

@@ -93,6 +93,7 @@ fn target(i: usize, proto: Proto, credentials: bool) -> Target {
         pai: None,
         credentials: credentials.then(|| ("trunk".to_string(), "secret".to_string())),
         allowed_codecs: Vec::new(),
+        headers: Vec::new(),
     }
 }
 
@@ -171,7 +172,8 @@ impl Lab {
 
     /// A response from branch `i` to its INVITE.
     fn branch_says(&mut self, secs: f64, i: usize, code: u16, reason: &str) -> Vec<Action> {
-        let inv = Message::parse(&self.call.forks[i].invite).unwrap_or(self.invites[i].clone());
+        let inv =
+            Message::parse(&self.call.forks[i].invite).unwrap_or_else(|_| self.invites[i].clone());
         let mut r = response(&inv, code, reason, "bobtag");
         if code < 300 && code > 100 {
             r.push_header("Contact", format!("<sip:bob@127.0.0.1:{}>", 5080 + i));
@@ -264,6 +266,9 @@ fn what(a: &Action) -> String {
             Action::Forget => "forget".into(),
             Action::MediaStop => "media stop".into(),
             Action::MediaAnswered => "media answered".into(),
+            Action::Forward { ty } => {
+                format!("forward {}", crate::routing::forward::type_name(*ty))
+            }
             _ => "other".into(),
         },
     }
@@ -281,4 +286,5 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
         .collect()
 }
 
+mod forwards;
 mod rules;

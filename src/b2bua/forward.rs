@@ -1,0 +1,307 @@
+//! Call forwarding, the driver's side: the forwards decided before a call rings
+//! (unconditional; not registered: no live binding) and the routing of a forward the core
+//! asks for once it rings (busy, no answer: `Action::Forward`). A forward is a call the
+//! forwarding party places (`routing::forward`); its branches carry a `Diversion` header
+//! (RFC 5806) naming that party — its extension towards an extension, its outgoing DDI
+//! towards a number — and the ones already on the call. A call that comes back to a party
+//! it passed, or forwards more than `[calls] max_forwards` times, ends with `482`.
+
+use super::admit::{admission_of, nowhere, Admission};
+use super::call::{Event, Fork};
+use super::divert::{Divert, Hop};
+use super::driver::CallRef;
+use super::record::{route_label, Disposition};
+use super::target::{Lookup, Nowhere, Presentation, Target};
+use super::{codecs, B2bua};
+use crate::auth::nonce::now_secs;
+use crate::model::{CallForward, ForwardOwner, ForwardType, Snapshot};
+use crate::routing::forward::{applicable, diversion_reason, route_of, type_name};
+use crate::routing::Route;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The party a route rings whose forwards apply: its client and itself.
+fn party_of(route: &Route) -> Option<(String, ForwardOwner)> {
+    match route {
+        Route::User { client, user } => Some((client.clone(), ForwardOwner::User(user.clone()))),
+        Route::Friend { client, friend, .. } => {
+            Some((client.clone(), ForwardOwner::Friend(friend.clone())))
+        }
+        _ => None,
+    }
+}
+
+fn party_name(client: &str, owner: &ForwardOwner) -> String {
+    match owner {
+        ForwardOwner::User(n) | ForwardOwner::Friend(n) => format!("{}/{}", client, n),
+    }
+}
+
+/// What of the forwards of the party `route` rings can still happen once it rings.
+pub(super) fn divert_for(snap: &Snapshot, route: &Route, external: bool) -> Option<Divert> {
+    let (client, owner) = party_of(route)?;
+    let busy = applicable(snap, &client, &owner, ForwardType::Busy, external).is_some();
+    let no_answer = applicable(snap, &client, &owner, ForwardType::NoAnswer, external)
+        .map(|f| Duration::from_secs(u64::from(f.timeout.max(1))));
+    (busy || no_answer.is_some()).then_some(Divert {
+        client,
+        owner,
+        external,
+        busy,
+        no_answer,
+        asked: false,
+    })
+}
+
+/// The `Diversion` value of forward `f`: the forwarding party as its extension towards an
+/// extension (a friend: its name), as its outgoing DDI (else its client's) towards a number.
+fn diversion(snap: &Snapshot, f: &CallForward, to: &Route) -> String {
+    let client = snap.client(&f.client);
+    let domain = client.map(|c| c.domain.as_str()).unwrap_or("");
+    let external = matches!(to, Route::External { .. });
+    let who = match &f.owner {
+        ForwardOwner::User(u) => {
+            let user = snap.user(&f.client, u);
+            if external {
+                user.and_then(|u| u.outgoing_ddi.clone())
+            } else {
+                user.and_then(|u| u.extension.clone())
+            }
+            .unwrap_or_else(|| u.clone())
+        }
+        ForwardOwner::Friend(n) => {
+            let friend = snap.friend(&f.client, n);
+            if external {
+                friend.and_then(|x| x.outgoing_ddi.clone())
+            } else {
+                None
+            }
+            .unwrap_or_else(|| n.clone())
+        }
+    };
+    let who = if external && !who.starts_with('+') {
+        client.and_then(|c| c.outgoing_ddi.clone()).unwrap_or(who)
+    } else {
+        who
+    };
+    format!(
+        "<sip:{}@{}>;reason={};counter=1",
+        who,
+        domain,
+        diversion_reason(f.forward_type)
+    )
+}
+
+/// A forward refused: the caller's answer.
+fn refusal(code: u16, reason: &'static str, disposition: Disposition) -> Admission {
+    Admission::Refuse {
+        code,
+        reason,
+        disposition,
+        cause: None,
+    }
+}
+
+impl B2bua {
+    /// Follows forward `f` from the call that passed `hops`: the route it leads to, with
+    /// its hop added; a loop or one forward too many is refused with `482`.
+    fn take(
+        &self,
+        snap: &Snapshot,
+        f: &CallForward,
+        hops: &mut Vec<Hop>,
+        now: u64,
+    ) -> Result<Route, Admission> {
+        let party = party_name(&f.client, &f.owner);
+        let route = route_of(snap, f, now);
+        let next = party_of(&route).map(|(c, o)| party_name(&c, &o));
+        let circle =
+            hops.iter().any(|h| Some(&h.party) == next.as_ref()) || next == Some(party.clone());
+        if circle || hops.len() >= self.cfg.max_forwards as usize {
+            let chain: Vec<&str> = hops.iter().map(|h| h.party.as_str()).collect();
+            tracing::info!(
+                "call forward loop: {} → {} ({} → {})",
+                chain.join(" → "),
+                party,
+                type_name(f.forward_type),
+                next.as_deref().unwrap_or("?"),
+            );
+            return Err(refusal(482, "Loop Detected", Disposition::ForwardLoop));
+        }
+        hops.push(Hop {
+            party,
+            diversion: diversion(snap, f, &route),
+        });
+        Ok(route)
+    }
+
+    /// Where a call to `route` goes once the forwards decided before ringing are followed
+    /// (unconditional; not registered), and its destinations; each forward's `Diversion`
+    /// in `hops`. `external`: the call comes from a trunk.
+    pub(super) fn follow(
+        &self,
+        snap: &Snapshot,
+        mut route: Route,
+        from: &Presentation,
+        external: bool,
+        hops: &mut Vec<Hop>,
+    ) -> Result<(Route, Vec<Target>), Admission> {
+        let now = now_secs();
+        let lookup = Lookup {
+            snap,
+            location: &self.location,
+            transports: &self.out.transports,
+            now,
+        };
+        loop {
+            let party = party_of(&route);
+            if let Some((client, owner)) = &party {
+                let unconditional = ForwardType::Unconditional;
+                if let Some(f) = applicable(snap, client, owner, unconditional, external) {
+                    route = self.take(snap, f, hops, now)?;
+                    continue;
+                }
+            }
+            // A forward's route may be refused (its owner's ACL, rating) like any call.
+            let admitted = match admission_of(route, external) {
+                Admission::Route(r) => r,
+                refused @ Admission::Refuse { .. } => return Err(refused),
+                // a forward to a locution or the echo test is not a destination of its own
+                _ => return Err(refusal(501, "Not Implemented", Disposition::Unsupported)),
+            };
+            let mut from = from.clone();
+            // An external caller keeps its number towards a number; an internal one shows
+            // the forwarding party's DDI there (the route's presented number).
+            if let Route::External { presented, .. } = &admitted {
+                if !(external && from.number.starts_with('+')) {
+                    from.number = presented.clone();
+                }
+            }
+            match lookup.resolve(&admitted, &from) {
+                Ok(mut targets) => {
+                    let headers: Vec<(String, String)> = hops
+                        .iter()
+                        .rev()
+                        .map(|h| ("Diversion".to_string(), h.diversion.clone()))
+                        .collect();
+                    for t in &mut targets {
+                        t.headers = headers.clone();
+                        if let Route::External { .. } = admitted {
+                            if external && from.number.starts_with('+') {
+                                t.from_uri = format!("<sip:{}@{}>", from.number, from.domain);
+                                t.pai = Some(t.from_uri.clone());
+                            }
+                        }
+                    }
+                    return Ok((admitted, targets));
+                }
+                Err(Nowhere::NotRegistered) => {
+                    let not_registered = ForwardType::NotRegistered;
+                    let f = party.as_ref().and_then(|(client, owner)| {
+                        applicable(snap, client, owner, not_registered, external)
+                    });
+                    match f {
+                        Some(f) => route = self.take(snap, f, hops, now)?,
+                        None => return Err(nowhere(Nowhere::NotRegistered, external)),
+                    }
+                }
+                Err(n) => return Err(nowhere(n, external)),
+            }
+        }
+    }
+
+    /// The core asked for the forward of type `ty` of its called party: routes it and
+    /// hands the call the forward's branches, or its failure. Runs with no call locked.
+    pub(super) fn forward(self: &Arc<Self>, cell: &CallRef, ty: ForwardType) {
+        let taken = {
+            let slot = cell.lock();
+            let c = &slot.call;
+            c.divert.clone().map(|d| {
+                let max_forwards = c.forks.first().map(|f| f.max_forwards).unwrap_or(69);
+                (
+                    d,
+                    c.b_offer.clone(),
+                    c.a_invite.clone(),
+                    c.from.clone(),
+                    c.hops.clone(),
+                    max_forwards,
+                    c.info.route.clone(),
+                )
+            })
+        };
+        let Some((d, b_offer, a_invite, (number, domain), mut hops, max_forwards, label)) = taken
+        else {
+            return;
+        };
+        let (code, reason, disposition) = match ty {
+            ForwardType::Busy => (486, "Busy Here", Disposition::Busy),
+            _ => (480, "Temporarily Unavailable", Disposition::NoAnswer),
+        };
+        let fail = |code, reason, disposition| {
+            self.drive(cell, |c, now, out| {
+                c.handle(
+                    now,
+                    Event::ForwardFailed {
+                        code,
+                        reason,
+                        disposition,
+                    },
+                    out,
+                )
+            })
+        };
+        let snap = self.snapshot.load();
+        let Some(f) = applicable(&snap, &d.client, &d.owner, ty, d.external) else {
+            // changed meanwhile: the call fails as it would have without it
+            return fail(code, reason, disposition);
+        };
+        let from = Presentation { number, domain };
+        let followed = self
+            .take(&snap, f, &mut hops, now_secs())
+            .and_then(|route| self.follow(&snap, route, &from, d.external, &mut hops));
+        let (route, targets) = match followed {
+            Ok(x) => x,
+            Err(Admission::Refuse {
+                code,
+                reason,
+                disposition,
+                ..
+            }) => return fail(code, reason, disposition),
+            Err(_) => return fail(code, reason, disposition),
+        };
+        let forks: Vec<Fork> = targets
+            .iter()
+            .filter_map(|t| {
+                let offer = match &b_offer {
+                    None => None,
+                    Some(body) => match codecs::filter(body, &t.allowed_codecs) {
+                        Ok(Some(filtered)) => Some(filtered),
+                        Ok(None) => Some(body.clone()),
+                        Err(codecs::NoCommonCodec) => return None,
+                    },
+                };
+                Some(Fork::new(t, &a_invite, offer, max_forwards))
+            })
+            .collect();
+        if forks.is_empty() {
+            return fail(488, "Not Acceptable Here", Disposition::NoCommonCodec);
+        }
+        for f in &forks {
+            self.calls.insert(f.leg.call_id.clone(), cell.clone());
+        }
+        let divert = divert_for(&snap, &route, d.external);
+        let label = format!("{} >{}> {}", label, type_name(ty), route_label(&route));
+        self.drive(cell, move |c, now, out| {
+            c.hops = hops;
+            c.handle(
+                now,
+                Event::Forwarded {
+                    forks,
+                    divert,
+                    label,
+                },
+                out,
+            )
+        });
+    }
+}

@@ -1,0 +1,187 @@
+//! Call forwarding (issue 16) against the real binary with SIPp phones: busy, no answer,
+//! not registered and unconditional forwards of a user to another extension (the forwarded
+//! INVITE carries a Diversion header naming the forwarding user's extension), a forward to
+//! a number refused by the forwarding user's ACL, and a forward loop cut with 482.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const CAROL: (&str, &str) = ("carol", "Carol-Secret-33");
+const BOB: (&str, &str) = ("bob", "Bob-Secret-22");
+
+fn provision(forwards: &str) -> String {
+    format!(
+        "{}\n[[user]]\nclient = \"bluebird\"\nname = \"carol\"\nextension = \"102\"\npassword = \"Carol-Secret-33\"\n\n[[call_acl]]\nclient = \"bluebird\"\nname = \"nothing-out\"\ndefault_policy = \"deny\"\n{}",
+        PROVISION, forwards
+    )
+}
+
+fn forward(user: &str, ty: &str, target: &str, extra: &str) -> String {
+    format!(
+        "\n[[call_forward]]\nclient = \"bluebird\"\nuser = \"{}\"\ncall_type = \"any\"\nforward_type = \"{}\"\n{}\n{}\n",
+        user, ty, target, extra
+    )
+}
+
+/// alice calls 101 (bob) with `scenario`.
+fn alice_calls_bob(v: &Vozbox, scenario: &str) -> Sipp {
+    alice_dials(v, scenario, "101", "u1", "127.0.0.1", &["-d", "300"])
+}
+
+fn done(uas: SippUas) -> Sipp {
+    let s = uas.wait(Duration::from_secs(30));
+    sipp_ok(&s);
+    s
+}
+
+/// The route and disposition columns of the last call record.
+fn last_cdr(v: &Vozbox) -> String {
+    let list = v.cdrs(1);
+    list.lines().nth(1).unwrap_or("").to_string()
+}
+
+#[test]
+fn a_busy_user_is_forwarded_to_another_extension() {
+    let v = Vozbox::start(
+        "fwd-busy",
+        "",
+        &provision(&forward(
+            "bob",
+            "busy",
+            "target = \"extension\"\nextension = \"102\"",
+            "",
+        )),
+    );
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_busy.xml");
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    done(bob);
+    done(carol);
+    let cdr = last_cdr(&v);
+    assert!(
+        cdr.contains("user:bob >busy> user:carol") && cdr.contains("answered"),
+        "{}",
+        cdr
+    );
+}
+
+#[test]
+fn an_unanswered_user_is_forwarded_after_its_timeout() {
+    let v = Vozbox::start(
+        "fwd-noanswer",
+        "",
+        &provision(&forward(
+            "bob",
+            "no_answer",
+            "target = \"extension\"\nextension = \"102\"",
+            "timeout = 2",
+        )),
+    );
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_ring.xml");
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
+    let t = std::time::Instant::now();
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    assert!(
+        t.elapsed() >= Duration::from_secs(2),
+        "forwarded before its timeout"
+    );
+    // bob's phone was cancelled when the forward took over
+    done(bob);
+    done(carol);
+    let cdr = last_cdr(&v);
+    assert!(cdr.contains("user:bob >no_answer> user:carol"), "{}", cdr);
+}
+
+#[test]
+fn an_unregistered_user_is_forwarded_and_so_is_every_call_with_an_unconditional_forward() {
+    let v = Vozbox::start(
+        "fwd-unreg",
+        "",
+        &provision(&forward(
+            "bob",
+            "not_registered",
+            "target = \"extension\"\nextension = \"102\"",
+            "",
+        )),
+    );
+    // bob has no phone registered
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    done(carol);
+    let cdr = last_cdr(&v);
+    assert!(
+        cdr.contains("user:bob >forwarded> user:carol") && cdr.contains("answered"),
+        "{}",
+        cdr
+    );
+
+    let v = Vozbox::start(
+        "fwd-uncond",
+        "",
+        &provision(&forward(
+            "bob",
+            "unconditional",
+            "target = \"extension\"\nextension = \"102\"",
+            "",
+        )),
+    );
+    // bob's phone is registered but never rings
+    let _bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    done(carol);
+    assert!(last_cdr(&v).contains("user:bob >forwarded> user:carol"));
+}
+
+#[test]
+fn a_forward_is_no_way_around_an_acl_and_a_loop_is_cut() {
+    // bob may call nothing outside: his forward to a number is refused like his own call
+    let v = Vozbox::start(
+        "fwd-acl",
+        "",
+        &format!(
+            "{}\n[[carrier]]\nbrand = \"acme\"\nname = \"upstream\"\naddress = \"127.0.0.5\"\n",
+            provision(&forward(
+                "bob",
+                "unconditional",
+                "target = \"number\"\nnumber = \"+34600111222\"",
+                ""
+            ))
+        )
+        .replace(
+            "name = \"bob\"\nextension = \"101\"",
+            "name = \"bob\"\nextension = \"101\"\ncall_acl = \"nothing-out\"",
+        ),
+    );
+    let s = alice_calls_bob(&v, "uac_refused.xml");
+    assert!(s.messages.contains("SIP/2.0 403"), "{}", s.messages);
+    assert!(last_cdr(&v).contains("acl_denied"), "{}", last_cdr(&v));
+
+    // bob forwards to carol, carol back to bob: 482
+    let loops = format!(
+        "{}{}",
+        forward(
+            "bob",
+            "unconditional",
+            "target = \"extension\"\nextension = \"102\"",
+            ""
+        ),
+        forward(
+            "carol",
+            "unconditional",
+            "target = \"extension\"\nextension = \"101\"",
+            ""
+        )
+    );
+    let v = Vozbox::start("fwd-loop", "", &provision(&loops));
+    let s = alice_calls_bob(&v, "uac_refused.xml");
+    assert!(s.messages.contains("SIP/2.0 482"), "{}", s.messages);
+    assert!(
+        v.log()
+            .contains("call forward loop: bluebird/bob → bluebird/carol"),
+        "{}",
+        v.log()
+    );
+    assert!(last_cdr(&v).contains("forward_loop"), "{}", last_cdr(&v));
+}
