@@ -132,9 +132,12 @@ fn during_the_drain_new_calls_get_503_registrations_work_and_calls_end_normally(
         // alice hangs up herself 6 s after the answer: time for what follows on a busy box
         let caller = alice_calls(s, &v, "uac_call.xml", &["-d", "6000"]);
         wait_answered(&v);
+        // readiness: ready until the drain, then 503 (the API answers while it drains)
+        assert_eq!(v.api("GET", "/ready"), (200, "ready".to_string()));
         let sent = Instant::now();
         v.terminate();
         v.wait_for_log("draining: 1 call(s) in progress", Duration::from_secs(5));
+        assert_eq!(v.api("GET", "/ready"), (503, "draining".to_string()));
         // a new call: 503 with Retry-After, before any challenge
         sipp_ok(&sipp(
             "uac_unavailable.xml",

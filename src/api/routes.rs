@@ -153,6 +153,16 @@ pub fn table(openapi: MethodRouter<Api>) -> Vec<Route> {
                 system::health,
             )
         },
+        Route {
+            open: true,
+            ..route(
+                M::GET,
+                "/ready",
+                "Readiness: \"ready\", or 503 \"draining\" once new calls are refused",
+                Body::None,
+                system::ready,
+            )
+        },
         routed(
             M::GET,
             "/api/openapi.json",

@@ -188,3 +188,13 @@ pub async fn tls_reload(
 pub async fn health() -> &'static str {
     "ok"
 }
+
+/// Readiness: `200 ready` while calls are taken, `503 draining` once a SIGTERM stops new
+/// ones (a load balancer or service manager stops sending traffic).
+pub async fn ready(State(api): State<Api>) -> Response {
+    if api.b2bua.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else {
+        "ready".into_response()
+    }
+}

@@ -274,6 +274,11 @@ impl B2bua {
 
     /// From now on every new INVITE is answered `503` + `Retry-After` (the server is
     /// shutting down); requests inside calls, and so the calls in progress, go on.
+    /// Whether new calls are refused (the server is draining).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     pub fn refuse_new_calls(&self) {
         self.draining.store(true, Ordering::Relaxed);
     }
