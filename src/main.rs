@@ -416,17 +416,17 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Seconds since the epoch as `2026-12-05 10:12:27Z` (UTC: local time would need the
-/// time zone database, a dependency of its own).
-fn utc(secs: u64) -> String {
-    // humantime stops at the year 9999: a later one (a damaged record) shows as it is
-    if secs >= 253_402_300_800 {
-        return secs.to_string();
+/// Seconds since the epoch in the machine's local time, with its offset
+/// (`2026-12-05 11:12:27+01:00`).
+fn local(secs: u64) -> String {
+    match i64::try_from(secs).map(jiff::Timestamp::from_second) {
+        Ok(Ok(t)) => t
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S%:z")
+            .to_string(),
+        // a damaged record shows as it is
+        _ => secs.to_string(),
     }
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .replacen('T', " ", 1)
 }
 
 fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
@@ -434,21 +434,13 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let reader = open_reader(&cfg)?;
     let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
     println!(
-        "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
-        "START (UTC)",
-        "CLIENT",
-        "CALLER",
-        "CALLEE",
-        "DIRECTION",
-        "ROUTE",
-        "DISPOSITION",
-        "CODE",
-        "SECS"
+        "{:<25} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
+        "START", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "DISPOSITION", "CODE", "SECS"
     );
     for c in &list {
         println!(
-            "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
-            utc(c.start),
+            "{:<25} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
+            local(c.start),
             c.client,
             c.caller,
             c.callee,
