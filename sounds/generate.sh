@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the voice notifications: one 8 kHz mono 16-bit WAV per failure cause and
-# language (and `welcome`, a locution an extension can play), spoken by espeak-ng and resampled by sox (apt-get install espeak-ng sox).
+# language (and `welcome`, a locution an extension can play; `forward_on` and `forward_off`, what a
+# user hears after a *80–*83 service code), spoken by espeak-ng and resampled by sox (apt-get install espeak-ng sox).
 #   sounds/generate.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +21,8 @@ say en en-us not_available   "The person you are calling is not available."
 say en en-us busy            "The person you are calling is busy."
 say en en-us failed          "Your call could not be completed."
 say en en-us welcome         "Welcome to vozbox. This is a recorded message."
+say en en-us forward_on      "Call forwarding is on."
+say en en-us forward_off     "Call forwarding is off."
 say es es not_allowed     "No tiene permiso para realizar esta llamada."
 say es es ip_not_allowed  "No se permiten llamadas desde su ubicación."
 say es es cannot_be_billed "Esta llamada no se puede facturar."
@@ -30,3 +33,5 @@ say es es not_available   "La persona a la que llama no está disponible."
 say es es busy            "La persona a la que llama está ocupada."
 say es es failed          "No se ha podido completar su llamada."
 say es es welcome         "Bienvenido a vozbox. Este es un mensaje grabado."
+say es es forward_on      "El desvío de llamadas está activado."
+say es es forward_off     "El desvío de llamadas está desactivado."

@@ -155,12 +155,14 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         prompts,
         tokio::runtime::Handle::current(),
     )?);
+    let models = Arc::new(crate::models::Models::new(store.clone(), snapshot.clone()));
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),
         writer.clone(),
         cfg.calls.clone(),
         media.clone(),
+        models.clone(),
         tokio::runtime::Handle::current(),
     ));
     let server = Arc::new(Server {
@@ -189,7 +191,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
                 auth: api_auth.clone(),
                 names: Arc::new(cfg.api.names.clone()),
                 tls: tls.clone(),
-                applying: Default::default(),
+                models: models.clone(),
                 writer: writer.clone(),
                 metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
             },

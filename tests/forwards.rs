@@ -35,10 +35,15 @@ fn done(uas: SippUas) -> Sipp {
     s
 }
 
-/// The route and disposition columns of the last call record.
+/// The last call record, once there are `n`.
+fn nth_cdr(v: &Vozbox, n: usize) -> String {
+    let list = v.cdrs(n);
+    list.lines().nth(n).unwrap_or("").to_string()
+}
+
+/// The call record of a test's only call.
 fn last_cdr(v: &Vozbox) -> String {
-    let list = v.cdrs(1);
-    list.lines().nth(1).unwrap_or("").to_string()
+    nth_cdr(v, 1)
 }
 
 #[test]
@@ -184,4 +189,96 @@ fn a_forward_is_no_way_around_an_acl_and_a_loop_is_cut() {
         v.log()
     );
     assert!(last_cdr(&v).contains("forward_loop"), "{}", last_cdr(&v));
+}
+
+/// alice dials `*code` (a locution answers): SIPp's result and the RTP packets she got.
+fn alice_dials_code(v: &Vozbox, code: &str) -> (Sipp, usize) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let number = format!("*{}", code);
+    let csv = format!(
+        "SEQUENTIAL\n127.0.0.1;[authentication username=alice password=Alice-Secret-1];alice;{};{}\n",
+        number, port
+    );
+    let addr = v.addr();
+    std::thread::scope(|s| {
+        let caller = s.spawn(|| {
+            sipp(
+                "uac_locution.xml",
+                &addr,
+                "u1",
+                "127.0.0.1",
+                &csv,
+                &["-auth_uri", &format!("{}@{}", number, addr)],
+            )
+        });
+        let (mut n, mut buf) = (0, [0u8; 2048]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        while std::time::Instant::now() < deadline && !caller.is_finished() {
+            if let Ok((len, _)) = sock.recv_from(&mut buf) {
+                if len >= 12 && buf[0] >> 6 == 2 {
+                    n += 1;
+                }
+            }
+        }
+        (caller.join().expect("caller"), n)
+    })
+}
+
+/// The call forwards listed by the admin API, as `owner/type → target` lines.
+fn forwards_listed(v: &Vozbox) -> String {
+    let (s, r) = v.api_as(&v.token(), "GET", "/api/call_forwards", None);
+    assert_eq!(s, 200, "{}", r);
+    r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}/{} → {} {}",
+                f["user"].as_str().unwrap_or("?"),
+                f["forward_type"].as_str().unwrap_or("?"),
+                f["target"].as_str().unwrap_or("?"),
+                f["extension"]
+                    .as_str()
+                    .or(f["number"].as_str())
+                    .unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_user_sets_and_removes_a_forward_from_the_phone() {
+    let v = Vozbox::start("fwd-codes", "", &provision(""));
+    // *80102: alice forwards everything to carol, and hears it is on
+    let (s, rtp) = alice_dials_code(&v, "80102");
+    sipp_ok(&s);
+    assert!(rtp > 40, "{} RTP packets of the confirmation", rtp);
+    assert_eq!(forwards_listed(&v), "alice/unconditional → extension 102");
+    let cdr = nth_cdr(&v, 1);
+    assert!(cdr.contains("service:80102"), "{}", cdr);
+    // it works at once: bob's call to alice (100) reaches carol
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer.xml");
+    sipp_ok(&sipp(
+        "uac_call.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", BOB.0, BOB.1, "100"),
+        &["-auth_uri", &format!("100@{}", v.addr()), "-d", "300"],
+    ));
+    done(carol);
+    let cdr = nth_cdr(&v, 2);
+    assert!(cdr.contains("user:alice >forwarded> user:carol"), "{}", cdr);
+    // the audit trail names her
+    let (_, r) = v.api_as(&v.token(), "GET", "/api/audit", None);
+    assert_eq!(r["items"][0]["who"], "alice@bluebird", "{}", r);
+    // *80: removed
+    let (s, _) = alice_dials_code(&v, "80");
+    sipp_ok(&s);
+    assert_eq!(forwards_listed(&v), "");
 }

@@ -98,7 +98,7 @@ async fn save(
 ) -> Result<Change, Response> {
     let (api, who) = (api.clone(), p.name().to_string());
     let r = tokio::task::spawn_blocking(move || {
-        let _one_at_a_time = api.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = api.models.begin();
         let all = api.store.admins().map_err(|e| internal(&e.to_string()))?;
         let change = decide(&all)?;
         let (put, gone) = match &change {

@@ -19,7 +19,6 @@ use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The collection and item paths of a kind: `/api/users`, `/api/users/{client}/{name}`.
 pub fn paths(k: Kind) -> (String, String) {
@@ -355,7 +354,7 @@ async fn write(
     edit: impl FnOnce(&mut Doc, &str) -> Result<(), Response> + Send + 'static,
 ) -> Response {
     let result = tokio::task::spawn_blocking(move || {
-        let _one_at_a_time = api.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let change = api.models.begin();
         let snap = api.snapshot.load_full();
         let before = export::doc(&snap.model);
         let mut d = before.clone();
@@ -426,12 +425,10 @@ async fn write(
                     .into_response();
             }
         }
-        if let Err(e) = api.store.replace_model_audited(&checked.model, &[], Some(&entry)) {
+        if let Err(e) = api.models.commit(&change, &checked.model, &[], Some(&entry)) {
             return internal(&e.to_string());
         }
         let after = export::doc(&checked.model);
-        api.snapshot
-            .store(Arc::new(Snapshot::new(crate::store::canonical(&checked.model))));
         tracing::info!("admin API: {} {} {} {}", p.name(), action, k.section(), id);
         match after.find(k, &id) {
             Some(at) => {

@@ -17,8 +17,8 @@ pub struct Api {
     pub names: Arc<Vec<String>>,
     /// The TLS listeners' certificate, when there are any.
     pub tls: Option<Arc<crate::sip::tls::Tls>>,
-    /// Serialises applies: commit and snapshot swap happen together.
-    pub applying: Arc<std::sync::Mutex<()>>,
+    /// Model changes one at a time (the snapshot swapped with each commit).
+    pub models: Arc<crate::models::Models>,
     /// Bindings removed through the API are deleted from the store by the writer.
     pub writer: crate::store::writer::Writer,
     /// `GET /metrics` (Prometheus text).

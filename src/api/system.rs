@@ -5,14 +5,13 @@ use super::reply;
 use super::scope::Principal;
 use super::{guard, Api};
 use crate::auth::nonce::now_secs;
-use crate::model::{AuditEntry, Snapshot};
+use crate::model::AuditEntry;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
-use std::sync::Arc;
 
 /// `403` for what only an operator may do (a whole file, the relay, TLS).
 fn operator_only(p: &Principal) -> Option<Response> {
@@ -68,7 +67,7 @@ pub async fn provision(
             }
         };
         let warnings = checked.warnings.iter().map(|w| w.to_string()).collect();
-        let _one_at_a_time = api.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let change = api.models.begin();
         if crate::model::admin::leaves_no_operator(&api.store.admins()?, &checked.admins) {
             return Ok(Applied::Conflict(crate::model::admin::NO_OPERATOR_LEFT));
         }
@@ -80,16 +79,12 @@ pub async fn provision(
             id: String::new(),
             client: None,
         };
-        let changed =
-            api.store
-                .replace_model_audited(&checked.model, &checked.admins, Some(&entry))?;
+        let changed = api
+            .models
+            .commit(&change, &checked.model, &checked.admins, Some(&entry))?;
         if !checked.admins.is_empty() {
             api.auth.set_admins(api.store.admins()?);
         }
-        api.snapshot
-            .store(Arc::new(Snapshot::new(crate::store::canonical(
-                &checked.model,
-            ))));
         if changed {
             tracing::info!("provisioning applied through the admin API by {}", p.name());
         }

@@ -26,6 +26,8 @@ pub enum Admission {
     Locution { client: String, name: String },
     /// The echo test of `client`.
     Echo { client: String },
+    /// A service code (`*80…`) of a user of `client`: what follows the `*`.
+    Service { client: String, code: String },
     /// To the places of this route.
     Route(Route),
 }
@@ -141,6 +143,9 @@ pub fn admission_of(route: Route, trunk: bool) -> Admission {
             })
             .filter(|_| !trunk),
         },
+        Route::Service { client, code } if code.starts_with('8') => {
+            Admission::Service { client, code }
+        }
         Route::Service { .. } | Route::Unsupported { .. } => Admission::Refuse {
             code: 501,
             reason: "Not Implemented",

@@ -112,7 +112,17 @@ impl B2bua {
             .unwrap_or_default();
         let now = now_secs();
         let decision = admit::admit(&caller, &dialled, &from_user, &snap, now);
-        let (info, presentation) = (decision.info, decision.presentation);
+        let (mut info, presentation) = (decision.info, decision.presentation);
+        // A user's forward code (`*80…`): carried out, and confirmed in a call of its own.
+        let mut inc = inc;
+        if let (Admission::Service { client, code }, Caller::User { name, .. }) =
+            (&decision.admission, &caller)
+        {
+            match self.service(inc, info, (client, name), code) {
+                Ok(()) => return,
+                Err(back) => (inc, info) = *back,
+            }
+        }
         tracing::debug!("INVITE {} → {:?}", dialled, decision.admission);
         let trunk = matches!(caller, Caller::Trunk { .. });
         let refuse = |admission: Admission, info: Info| {
@@ -153,6 +163,16 @@ impl B2bua {
             Admission::Echo { client } => {
                 return self.play_locution(inc, info, &client, None);
             }
+            // (a user's forward code was carried out above)
+            Admission::Service { .. } => {
+                let refused = Admission::Refuse {
+                    code: 501,
+                    reason: "Not Implemented",
+                    disposition: super::record::Disposition::Unsupported,
+                    cause: None,
+                };
+                return refuse(refused, info);
+            }
             Admission::Route(route) => {
                 let mut hops = Vec::new();
                 match self.follow(&snap, route, &presentation, trunk, &mut hops) {
@@ -168,7 +188,6 @@ impl B2bua {
             }
         };
         let (route, targets, hops) = targets;
-        let mut info = info;
         if !hops.is_empty() {
             // the record says where the forwards led
             info.route = format!("{} >forwarded> {}", info.route, route_label(&route));

@@ -27,6 +27,7 @@ pub mod locution;
 pub mod media;
 pub mod notify;
 pub mod record;
+pub mod service;
 pub mod stats;
 pub mod target;
 #[cfg(test)]
@@ -61,6 +62,8 @@ pub struct B2bua {
     pub cfg: config::Calls,
     /// The relay, its settings and the voice notifications.
     pub media: Arc<crate::media::Media>,
+    /// Model changes (a user's forward set by a service code).
+    pub models: Arc<crate::models::Models>,
     /// Every leg's Call-ID → its call.
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
@@ -106,9 +109,11 @@ impl B2bua {
         writer: Writer,
         cfg: config::Calls,
         media: Arc<crate::media::Media>,
+        models: Arc<crate::models::Models>,
         rt: tokio::runtime::Handle,
     ) -> B2bua {
         B2bua {
+            models,
             snapshot: registrar.snapshot.clone(),
             location: registrar.location.clone(),
             out,

@@ -48,6 +48,16 @@ pub const SOUNDS: &[(&str, &str, &[u8])] = &[
         "welcome",
         include_bytes!("../../sounds/en/welcome.wav"),
     ),
+    (
+        "en",
+        "forward_on",
+        include_bytes!("../../sounds/en/forward_on.wav"),
+    ),
+    (
+        "en",
+        "forward_off",
+        include_bytes!("../../sounds/en/forward_off.wav"),
+    ),
     ("es", "busy", include_bytes!("../../sounds/es/busy.wav")),
     (
         "es",
@@ -89,5 +99,15 @@ pub const SOUNDS: &[(&str, &str, &[u8])] = &[
         "es",
         "welcome",
         include_bytes!("../../sounds/es/welcome.wav"),
+    ),
+    (
+        "es",
+        "forward_on",
+        include_bytes!("../../sounds/es/forward_on.wav"),
+    ),
+    (
+        "es",
+        "forward_off",
+        include_bytes!("../../sounds/es/forward_off.wav"),
     ),
 ];
