@@ -286,8 +286,9 @@ impl B2bua {
         if forks.is_empty() {
             return fail(488, "Not Acceptable Here", Disposition::NoCommonCodec);
         }
-        for f in &forks {
-            self.calls.insert(f.leg.call_id.clone(), cell.clone());
+        let ids: Vec<String> = forks.iter().map(|f| f.leg.call_id.clone()).collect();
+        for id in &ids {
+            self.calls.insert(id.clone(), cell.clone());
         }
         let divert = divert_for(&snap, &route, d.external);
         let label = format!("{} >{}> {}", label, type_name(ty), route_label(&route));
@@ -303,5 +304,17 @@ impl B2bua {
                 out,
             )
         });
+        // A call that ended meanwhile did not take the branches: their Call-IDs go.
+        let taken: Vec<bool> = {
+            let slot = cell.lock();
+            ids.iter()
+                .map(|id| slot.call.forks.iter().any(|f| &f.leg.call_id == id))
+                .collect()
+        };
+        for (id, taken) in ids.iter().zip(taken) {
+            if !taken {
+                self.calls.remove(id);
+            }
+        }
     }
 }
