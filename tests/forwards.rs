@@ -282,3 +282,42 @@ fn a_user_sets_and_removes_a_forward_from_the_phone() {
     sipp_ok(&s);
     assert_eq!(forwards_listed(&v), "");
 }
+
+#[test]
+fn an_internal_only_forward_leaves_calls_from_outside_alone() {
+    let internal_only = forward(
+        "bob",
+        "unconditional",
+        "target = \"extension\"\nextension = \"102\"",
+        "",
+    )
+    .replace("call_type = \"any\"", "call_type = \"internal\"");
+    let ddi = "\n[[ddi_provider]]\nbrand = \"acme\"\nname = \"trunk-in\"\naddresses = [\"127.0.0.6\"]\n\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000101\"\nroute = \"user\"\nuser = \"bob\"\n";
+    let v = Vozbox::start(
+        "fwd-internal",
+        "",
+        &format!("{}{}", provision(&internal_only), ddi),
+    );
+    // from a DDI provider to bob's DDI: bob rings, no forward
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    sipp_ok(&sipp(
+        "uac_noauth.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.6",
+        &call_csv("127.0.0.1", "-", "600111222", "+34944000101"),
+        &[],
+    ));
+    done(bob);
+    let cdr = nth_cdr(&v, 1);
+    assert!(
+        cdr.contains("user:bob") && !cdr.contains("forwarded"),
+        "{}",
+        cdr
+    );
+    // from alice (internal): forwarded to carol
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    done(carol);
+    assert!(nth_cdr(&v, 2).contains("user:bob >forwarded> user:carol"));
+}
