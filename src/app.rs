@@ -155,7 +155,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         prompts,
         tokio::runtime::Handle::current(),
     )?);
-    let models = Arc::new(crate::models::Models::new(store.clone(), snapshot.clone()));
+    let models = Arc::new(crate::models::Models::new(&store, snapshot.clone()));
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),

@@ -6,10 +6,11 @@
 use crate::model::{Admin, AuditEntry, Model, Snapshot};
 use crate::store::{canonical, Store, StoreError};
 use arc_swap::ArcSwap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 pub struct Models {
-    pub store: Arc<Store>,
+    /// (Weak: at shutdown the database is closed once its last user lets go.)
+    store: Weak<Store>,
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     lock: Mutex<()>,
 }
@@ -20,9 +21,9 @@ pub struct Change<'a> {
 }
 
 impl Models {
-    pub fn new(store: Arc<Store>, snapshot: Arc<ArcSwap<Snapshot>>) -> Models {
+    pub fn new(store: &Arc<Store>, snapshot: Arc<ArcSwap<Snapshot>>) -> Models {
         Models {
-            store,
+            store: Arc::downgrade(store),
             snapshot,
             lock: Mutex::new(()),
         }
@@ -44,7 +45,11 @@ impl Models {
         admins: &[Admin],
         audit: Option<&AuditEntry>,
     ) -> Result<bool, StoreError> {
-        let changed = self.store.replace_model_audited(model, admins, audit)?;
+        let store = self
+            .store
+            .upgrade()
+            .ok_or_else(|| StoreError("the database is closed (shutting down)".into()))?;
+        let changed = store.replace_model_audited(model, admins, audit)?;
         self.snapshot
             .store(Arc::new(Snapshot::new(canonical(model))));
         Ok(changed)
