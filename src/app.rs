@@ -153,12 +153,14 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         prompts,
         tokio::runtime::Handle::current(),
     )?);
+    let policy = Arc::new(crate::policy::Policy::default());
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),
         writer.clone(),
         cfg.calls.clone(),
         media.clone(),
+        policy.clone(),
         tokio::runtime::Handle::current(),
     ));
     let server = Arc::new(Server {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod media;
 pub mod metrics;
 pub mod model;
+pub mod policy;
 pub mod provision;
 pub mod registrar;
 pub mod routing;

@@ -10,6 +10,8 @@ use super::record::{route_client, route_label, Disposition};
 use super::target::{Nowhere, Presentation};
 use crate::media::prompts::Cause;
 use crate::model::Snapshot;
+use crate::policy::calls::{Counted, Over};
+use crate::policy::Block;
 use crate::routing::{self, CallerKind, Refusal, Route};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,10 @@ pub struct Decision {
     pub info: Info,
     pub presentation: Presentation,
     pub admission: Admission,
+    /// An external call (from a trunk, or to a carrier) that is let through counts against
+    /// its client's and brand's max calls: the driver takes its places (`policy::calls`)
+    /// and refuses it with [`over_limit`] when there are none.
+    pub counted: Option<Counted>,
 }
 
 /// Decides a new call from `caller` to `dialled` (`from_user`: the user part of its From)
@@ -137,10 +143,53 @@ pub fn admit(
         Route::Locution { client, name } => Admission::Locution { client, name },
         route => Admission::Route(route),
     };
+    let external = trunk || info.direction == Direction::Outbound;
+    let counted = match &admission {
+        Admission::Route(_) | Admission::Locution { .. } if external => {
+            snap.client(&info.client).map(|c| Counted {
+                brand: c.brand.clone(),
+                brand_limit: snap
+                    .model
+                    .brands
+                    .iter()
+                    .find(|b| b.name == c.brand)
+                    .map(|b| b.max_calls)
+                    .unwrap_or(0),
+                client: c.name.clone(),
+                client_limit: c.max_calls,
+            })
+        }
+        _ => None,
+    };
     Decision {
         info,
         presentation,
         admission,
+        counted,
+    }
+}
+
+/// The refusal of an external call over its brand's or client's max calls: an inbound one
+/// (from a trunk) is busy (`486`), an outbound one forbidden (`403`) after the `max_calls`
+/// locution when its client wants voice notifications.
+pub fn over_limit(over: Over, trunk: bool) -> Admission {
+    if trunk {
+        Admission::Refuse {
+            code: 486,
+            reason: "Busy Here",
+            disposition: Disposition::Policy(Block::MaxCalls),
+            cause: None,
+        }
+    } else {
+        Admission::Refuse {
+            code: 403,
+            reason: match over {
+                Over::Brand => "Forbidden (brand max calls)",
+                Over::Client => "Forbidden (max calls)",
+            },
+            disposition: Disposition::Policy(Block::MaxCalls),
+            cause: Some(Cause::MaxCalls),
+        }
     }
 }
 
@@ -312,6 +361,38 @@ user = "bob"
         assert!(matches!(d.admission, Admission::Route(Route::User { .. })));
         assert_eq!(d.info.client, "bluebird");
         assert_eq!(d.presentation.number, "600111222");
+    }
+
+    #[test]
+    fn external_calls_count_against_max_calls_and_internal_ones_do_not() {
+        let s = snap();
+        let d = admit(&alice(), "600111222", "100", &s, 1000);
+        let c = d.counted.expect("an outbound call is counted");
+        assert_eq!((c.brand.as_str(), c.client.as_str()), ("acme", "bluebird"));
+        let d = admit(&trunk(), "+34944000101", "600111222", &s, 1000);
+        assert!(d.counted.is_some(), "an inbound call is counted");
+        assert!(admit(&alice(), "101", "100", &s, 1000).counted.is_none());
+        // a refused call takes no place
+        assert!(admit(&alice(), "+44207000000", "100", &s, 1000)
+            .counted
+            .is_none());
+        assert!(matches!(
+            over_limit(Over::Client, false),
+            Admission::Refuse {
+                code: 403,
+                cause: Some(Cause::MaxCalls),
+                disposition: Disposition::Policy(Block::MaxCalls),
+                ..
+            }
+        ));
+        assert!(matches!(
+            over_limit(Over::Brand, true),
+            Admission::Refuse {
+                code: 486,
+                cause: None,
+                ..
+            }
+        ));
     }
 
     #[test]

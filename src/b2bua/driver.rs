@@ -25,6 +25,9 @@ pub struct Slot {
     pub media: Option<MediaSession>,
     /// A locution or notification being played (stopped when the call ends).
     playback: Option<tokio::task::AbortHandle>,
+    /// An external call's places in its brand's and client's max calls, given back when
+    /// the call ends (`Action::Ended`) or, were it never to end, when it is dropped.
+    pub permit: Option<crate::policy::calls::Permit>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
     armed: Option<Instant>,
     timer_started: bool,
@@ -40,11 +43,16 @@ pub struct CallCell {
 }
 
 impl CallCell {
-    pub fn new(call: Call, media: Option<MediaSession>) -> CallCell {
+    pub fn new(
+        call: Call,
+        media: Option<MediaSession>,
+        permit: Option<crate::policy::calls::Permit>,
+    ) -> CallCell {
         CallCell {
             slot: Mutex::new(Slot {
                 call,
                 media,
+                permit,
                 playback: None,
                 armed: None,
                 timer_started: false,
@@ -142,6 +150,7 @@ impl B2bua {
                     self.write_cdr(*cdr, done);
                 }
                 Action::Ended => {
+                    slot.permit = None;
                     self.active.fetch_sub(1, Ordering::Relaxed);
                     self.stats.left(slot.call.info.direction.as_str());
                 }

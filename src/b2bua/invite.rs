@@ -11,6 +11,8 @@ use super::record::Disposition;
 use super::target::{Lookup, Target};
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
+use crate::policy::calls::{Over, Permit};
+use crate::policy::Block;
 use crate::sip::headers::{uri_user, Challenge};
 use crate::sip::message::Message;
 use crate::sip::reply::{self, response};
@@ -133,10 +135,31 @@ impl B2bua {
             self.out
                 .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
         };
+        // An external call takes its places in its brand's and client's max calls now
+        // (atomically: two calls racing for the last place never both get it).
+        let permit = match &decision.counted {
+            Some(counted) => match self.policy.calls.acquire(counted) {
+                Ok(p) => Some(p),
+                Err(over) => {
+                    self.policy.stats.refused(Block::MaxCalls, "INVITE");
+                    tracing::info!(
+                        "INVITE {} → {}: over the {} max calls",
+                        info.caller,
+                        dialled,
+                        match over {
+                            Over::Brand => "brand's",
+                            Over::Client => "client's",
+                        }
+                    );
+                    return refuse(admit::over_limit(over, trunk), info);
+                }
+            },
+            None => None,
+        };
         let targets = match decision.admission {
             refusal @ Admission::Refuse { .. } => return refuse(refusal, info),
             Admission::Locution { client, name } => {
-                return self.play_locution(inc, info, &client, &name);
+                return self.play_locution(inc, info, &client, &name, permit);
             }
             Admission::Route(route) => {
                 let lookup = Lookup {
@@ -151,7 +174,7 @@ impl B2bua {
                 }
             }
         };
-        self.start_call(inc, info, targets, max_forwards - 1);
+        self.start_call(inc, info, targets, max_forwards - 1, permit);
     }
 
     /// Creates the call and sends the outbound INVITE to every target.
@@ -161,6 +184,7 @@ impl B2bua {
         info: Info,
         targets: Vec<Target>,
         max_forwards: u32,
+        permit: Option<Permit>,
     ) {
         let Incoming {
             msg,
@@ -232,7 +256,7 @@ impl B2bua {
         });
         // 100 Trying only now: a refusal above is a final response the caller's
         // retransmissions get again from the transaction memory.
-        self.enter(call, Some(session), |c, now, out| c.start(now, out));
+        self.enter(call, Some(session), permit, |c, now, out| c.start(now, out));
     }
 
     /// A new call core for the caller's INVITE, with the limits of `[calls]` and the
@@ -281,12 +305,13 @@ impl B2bua {
         self: &Arc<Self>,
         call: Call,
         media: Option<crate::media::MediaSession>,
+        permit: Option<Permit>,
         first: impl FnOnce(&mut Call, Instant, &mut super::actions::Actions),
     ) -> bool {
         let a_id = call.a.call_id.clone();
         let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
-        let cell = Arc::new(CallCell::new(call, media));
+        let cell = Arc::new(CallCell::new(call, media, permit));
         // Into the map before the call is locked: a map shard lock is never taken while a
         // call lock is held (the listing takes them the other way round).
         let entered = match self.calls.entry(a_id) {

@@ -22,6 +22,7 @@ impl B2bua {
         info: Info,
         client: &str,
         name: &str,
+        permit: Option<crate::policy::calls::Permit>,
     ) {
         let call_id = inc.msg.call_id().unwrap_or("").to_string();
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
@@ -69,7 +70,7 @@ impl B2bua {
             key,
         } = inc;
         let call = self.new_call(a, (msg, checked.via, flow, key), info);
-        self.enter(call, Some(session), move |c, now, out| {
+        self.enter(call, Some(session), permit, move |c, now, out| {
             c.answer_with(now, answer, prompt, pt, out)
         });
     }

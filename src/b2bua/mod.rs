@@ -59,6 +59,8 @@ pub struct B2bua {
     pub cfg: config::Calls,
     /// The relay, its settings and the voice notifications.
     pub media: Arc<crate::media::Media>,
+    /// The client policies' live state: max calls counters, refusals.
+    pub policy: Arc<crate::policy::Policy>,
     /// Every leg's Call-ID → its call.
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
@@ -104,9 +106,11 @@ impl B2bua {
         writer: Writer,
         cfg: config::Calls,
         media: Arc<crate::media::Media>,
+        policy: Arc<crate::policy::Policy>,
         rt: tokio::runtime::Handle,
     ) -> B2bua {
         B2bua {
+            policy,
             snapshot: registrar.snapshot.clone(),
             location: registrar.location.clone(),
             out,

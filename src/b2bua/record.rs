@@ -39,6 +39,8 @@ pub enum Disposition {
     HungUp,
     /// Refused by the routing decision.
     Refused(crate::routing::Refusal),
+    /// Refused, or ended, by a client policy (max calls, IP filter, credit, daily usage).
+    Policy(crate::policy::Block),
 }
 
 impl Disposition {
@@ -78,6 +80,7 @@ impl Disposition {
             Disposition::NoAck => "no_ack",
             Disposition::HungUp => "hung_up",
             Disposition::Refused(r) => r.cause(),
+            Disposition::Policy(b) => b.as_str(),
         }
     }
 }

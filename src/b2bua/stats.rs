@@ -14,7 +14,7 @@ pub const DIRECTIONS: [&str; 3] = ["inbound", "outbound", "internal"];
 
 /// Every disposition a call record can carry (`record::Disposition::as_str`, with the
 /// routing refusals' causes).
-pub const DISPOSITIONS: [&str; 24] = [
+pub const DISPOSITIONS: [&str; 28] = [
     "answered",
     "busy",
     "cancelled",
@@ -38,6 +38,10 @@ pub const DISPOSITIONS: [&str; 24] = [
     "no_presented_number",
     "no_carrier",
     "cannot_be_billed",
+    "max_calls",
+    "ip_not_allowed",
+    "no_credit",
+    "daily_limit",
     "other",
 ];
 

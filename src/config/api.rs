@@ -130,10 +130,19 @@ mod tests {
     #[test]
     fn wrong_values_name_their_key_and_host_names_say_so() {
         let e = Config::parse("[registrar]\nmax_expires = \"lots\"\n", "x.toml").unwrap_err();
-        assert!(e.starts_with("x.toml:2:15: [registrar] max_expires: invalid type"), "{}", e);
+        assert!(
+            e.starts_with("x.toml:2:15: [registrar] max_expires: invalid type"),
+            "{}",
+            e
+        );
         let e = Config::parse("[api]\nlisten = \"localhost:8080\"\n", "x.toml").unwrap_err();
-        assert!(e.contains("names a host") && e.contains("[api] names"), "{}", e);
-        let e = Config::parse("[sip]\nlisten = [\"udp:pbx.example:5060\"]\n", "x.toml").unwrap_err();
+        assert!(
+            e.contains("names a host") && e.contains("[api] names"),
+            "{}",
+            e
+        );
+        let e =
+            Config::parse("[sip]\nlisten = [\"udp:pbx.example:5060\"]\n", "x.toml").unwrap_err();
         assert!(e.contains("\"pbx.example\" is a host name"), "{}", e);
     }
 
