@@ -21,6 +21,15 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
+    // The GeoIP database first: a missing or wrong one stops the start, naming its path.
+    let geoip = match &cfg.policy.geoip_database {
+        Some(p) => {
+            let g = crate::policy::geoip::GeoIp::open(p).map_err(|e| anyhow::anyhow!(e))?;
+            tracing::info!("GeoIP database {}", g.path().display());
+            Some(g)
+        }
+        None => None,
+    };
     let store = Arc::new(Store::open_with_cache(
         &cfg.storage.path,
         cfg.storage.cache_mb << 20,
@@ -72,7 +81,18 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("admin API credentials: {}", e))?,
         )
     };
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(store.load_model()?)));
+    let model = store.load_model()?;
+    if geoip.is_none() {
+        if let Some(c) = model.clients.iter().find(|c| !c.geoip_countries.is_empty()) {
+            anyhow::bail!(
+                "client {:?} filters by geoip_countries but [policy] geoip_database is not set: \
+                 set it, or provision the client without countries",
+                c.name
+            );
+        }
+    }
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(model)));
+    let policy = Arc::new(crate::policy::Policy::new(geoip));
 
     let location = Arc::new(Location::new());
     let expired = location.load(store.load_bindings()?, now_secs());
@@ -105,6 +125,7 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         writer: writer.clone(),
         snapshot: snapshot.clone(),
         stats: Default::default(),
+        policy: policy.clone(),
     });
     let limits = Limits {
         max_message_size: cfg.sip.max_message_size,
@@ -153,7 +174,6 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
         prompts,
         tokio::runtime::Handle::current(),
     )?);
-    let policy = Arc::new(crate::policy::Policy::default());
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),
@@ -192,6 +212,9 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
                 applying: Default::default(),
                 writer: writer.clone(),
                 metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
+                provision: crate::provision::Context::for_server(
+                    cfg.policy.geoip_database.is_some(),
+                ),
             },
             api_tls,
         )));

@@ -140,8 +140,12 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, Failure> {
     }
 }
 
-fn load_provision(file: &Path) -> Result<vozbox::model::Model, Failure> {
-    vozbox::provision::load(file).map_err(|errs| {
+fn load_provision(file: &Path, cfg: &Config) -> Result<vozbox::model::Model, Failure> {
+    vozbox::provision::load_with(
+        file,
+        &vozbox::provision::Context::for_server(cfg.policy.geoip_database.is_some()),
+    )
+    .map_err(|errs| {
         let n = errs.len();
         Failure(
             format!("{}\n{} error(s); nothing applied", errs.join("\n"), n),
@@ -166,7 +170,7 @@ fn run(config: Option<PathBuf>, provision: Option<PathBuf>) -> Result<(), Failur
     let cfg = load_config(&config)?;
     init_logging(&cfg.log.level);
     let model = match &provision {
-        Some(p) => Some(load_provision(p).map_err(|f| Failure(f.0, 2))?),
+        Some(p) => Some(load_provision(p, &cfg).map_err(|f| Failure(f.0, 2))?),
         None => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -197,7 +201,7 @@ fn check(file: &Path) -> Result<(), Failure> {
 
 fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
-    let model = load_provision(file)?;
+    let model = load_provision(file, &cfg)?;
     if let Some(addr) = cfg.api.addr() {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure(format!("{}: {}", file.display(), e), 1))?;

@@ -55,6 +55,8 @@ pub struct Api {
     pub writer: crate::store::writer::Writer,
     /// `GET /metrics` (Prometheus text).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// What validation must know of this server (a GeoIP database or not).
+    pub provision: crate::provision::Context,
 }
 
 /// `403` for what only an operator may do (a whole file, the relay, TLS).
@@ -104,7 +106,7 @@ pub(super) async fn provision(
     // registrar's group commit) stay off the reactor. One apply at a time, so the live
     // snapshot is always the model of the last commit.
     let result = tokio::task::spawn_blocking(move || {
-        let checked = match crate::provision::parse(&body) {
+        let checked = match crate::provision::parse_with(&body, &api.provision) {
             Ok(c) => c,
             Err(errs) => {
                 return Ok(Applied::Invalid(

@@ -330,7 +330,7 @@ async fn write(
         if let Err(r) = edit(&mut d, &id) {
             return r;
         }
-        let checked = match d.check() {
+        let checked = match d.check_with(&api.provision) {
             Ok(c) => c,
             Err(errs) => {
                 let this = |e: &&Located| e.kind == Some(k) && e.id.as_deref() == Some(&id);

@@ -11,8 +11,9 @@ use super::target::{Nowhere, Presentation};
 use crate::media::prompts::Cause;
 use crate::model::Snapshot;
 use crate::policy::calls::{Counted, Over};
-use crate::policy::Block;
+use crate::policy::{ipfilter, Block};
 use crate::routing::{self, CallerKind, Refusal, Route};
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
@@ -42,20 +43,31 @@ pub struct Decision {
     pub counted: Option<Counted>,
 }
 
+/// Where the INVITE came from: its source address and, when the caller's client filters by
+/// country, the country of that address (looked up by the driver).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub ip: IpAddr,
+    pub country: Option<&'a str>,
+}
+
 /// Decides a new call from `caller` to `dialled` (`from_user`: the user part of its From)
-/// at `now` (seconds since the epoch).
+/// at `now` (seconds since the epoch), from `source`.
 pub fn admit(
     caller: &Caller,
     dialled: &str,
     from_user: &str,
     snap: &Snapshot,
     now: u64,
+    source: Source,
 ) -> Decision {
     let domain_of = |client: &str| {
         snap.client(client)
             .map(|c| c.domain.clone())
             .unwrap_or_default()
     };
+    // A user or friend outside its client's IP filter is refused before routing.
+    let mut ip_refused = false;
     let (route, mut info, presentation) = match caller {
         Caller::Trunk { brand, .. } => {
             let route = routing::inbound_at(brand, dialled, snap, now);
@@ -86,7 +98,14 @@ pub fn admit(
                 },
                 presented: Some(from_user).filter(|s| !s.is_empty()),
             };
-            let route = routing::route(&rc, dialled, snap, now);
+            ip_refused = snap
+                .client(client)
+                .is_some_and(|c| !ipfilter::allows(c, source.ip, source.country));
+            let route = if ip_refused {
+                Route::Refused(Refusal::NotFound)
+            } else {
+                routing::route(&rc, dialled, snap, now)
+            };
             // Internal calls present the caller's extension (a user) or what the friend
             // sent; external ones the DDI the routing chose.
             let number = if user {
@@ -122,6 +141,15 @@ pub fn admit(
     info.route = route_label(&route);
     let trunk = matches!(caller, Caller::Trunk { .. });
     let admission = match route {
+        _ if ip_refused => {
+            info.route = format!("refused:{}", Block::IpNotAllowed.as_str());
+            Admission::Refuse {
+                code: 403,
+                reason: "Forbidden (invalid IP)",
+                disposition: Disposition::Policy(Block::IpNotAllowed),
+                cause: Some(Cause::IpNotAllowed),
+            }
+        }
         Route::Refused(r) => Admission::Refuse {
             code: r.code(),
             reason: r.reason(),
@@ -277,6 +305,11 @@ route = "user"
 user = "bob"
 "#;
 
+    const LOCAL: Source = Source {
+        ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        country: None,
+    };
+
     fn snap() -> Snapshot {
         match crate::provision::parse(MODEL) {
             Ok(c) => Snapshot::new(c.model),
@@ -300,7 +333,7 @@ user = "bob"
 
     #[test]
     fn an_internal_call_goes_to_the_user_with_the_extension_presented() {
-        let d = admit(&alice(), "101", "100", &snap(), 1000);
+        let d = admit(&alice(), "101", "100", &snap(), 1000, LOCAL);
         assert!(matches!(d.admission, Admission::Route(Route::User { .. })));
         assert_eq!(d.info.direction, Direction::Internal);
         assert_eq!(d.info.caller, "100 (alice)");
@@ -311,7 +344,7 @@ user = "bob"
 
     #[test]
     fn an_acl_refusal_tells_not_allowed_but_never_to_a_trunk() {
-        let d = admit(&alice(), "+44207000000", "100", &snap(), 1000);
+        let d = admit(&alice(), "+44207000000", "100", &snap(), 1000, LOCAL);
         assert_eq!(
             d.admission,
             Admission::Refuse {
@@ -322,7 +355,7 @@ user = "bob"
             }
         );
         assert_eq!(d.info.route, "refused:acl_denied");
-        let d = admit(&trunk(), "+34944000999", "600111222", &snap(), 1000);
+        let d = admit(&trunk(), "+34944000999", "600111222", &snap(), 1000, LOCAL);
         assert!(matches!(
             d.admission,
             Admission::Refuse {
@@ -336,20 +369,20 @@ user = "bob"
 
     #[test]
     fn an_external_call_is_outbound_and_service_codes_are_not_implemented() {
-        let d = admit(&alice(), "600111222", "100", &snap(), 1000);
+        let d = admit(&alice(), "600111222", "100", &snap(), 1000, LOCAL);
         assert!(matches!(
             d.admission,
             Admission::Route(Route::External { .. })
         ));
         assert_eq!(d.info.direction, Direction::Outbound);
         assert!(d.info.route.starts_with("carrier:upstream:+34600111222"));
-        let d = admit(&alice(), "*98", "100", &snap(), 1000);
+        let d = admit(&alice(), "*98", "100", &snap(), 1000, LOCAL);
         assert!(matches!(d.admission, Admission::Refuse { code: 501, .. }));
     }
 
     #[test]
     fn a_locution_extension_and_an_inbound_ddi() {
-        let d = admit(&alice(), "150", "100", &snap(), 1000);
+        let d = admit(&alice(), "150", "100", &snap(), 1000, LOCAL);
         assert_eq!(
             d.admission,
             Admission::Locution {
@@ -357,7 +390,7 @@ user = "bob"
                 name: "welcome".into()
             }
         );
-        let d = admit(&trunk(), "+34944000101", "600111222", &snap(), 1000);
+        let d = admit(&trunk(), "+34944000101", "600111222", &snap(), 1000, LOCAL);
         assert!(matches!(d.admission, Admission::Route(Route::User { .. })));
         assert_eq!(d.info.client, "bluebird");
         assert_eq!(d.presentation.number, "600111222");
@@ -366,14 +399,16 @@ user = "bob"
     #[test]
     fn external_calls_count_against_max_calls_and_internal_ones_do_not() {
         let s = snap();
-        let d = admit(&alice(), "600111222", "100", &s, 1000);
+        let d = admit(&alice(), "600111222", "100", &s, 1000, LOCAL);
         let c = d.counted.expect("an outbound call is counted");
         assert_eq!((c.brand.as_str(), c.client.as_str()), ("acme", "bluebird"));
-        let d = admit(&trunk(), "+34944000101", "600111222", &s, 1000);
+        let d = admit(&trunk(), "+34944000101", "600111222", &s, 1000, LOCAL);
         assert!(d.counted.is_some(), "an inbound call is counted");
-        assert!(admit(&alice(), "101", "100", &s, 1000).counted.is_none());
+        assert!(admit(&alice(), "101", "100", &s, 1000, LOCAL)
+            .counted
+            .is_none());
         // a refused call takes no place
-        assert!(admit(&alice(), "+44207000000", "100", &s, 1000)
+        assert!(admit(&alice(), "+44207000000", "100", &s, 1000, LOCAL)
             .counted
             .is_none());
         assert!(matches!(
@@ -393,6 +428,55 @@ user = "bob"
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_ip_filter_refuses_users_outside_it_before_routing_but_never_trunks() {
+        let text = MODEL.replace(
+            "area_code = \"94\"\n",
+            "area_code = \"94\"\nip_filter = true\ngeoip_countries = [\"US\"]\nauthorized_sources = [\"192.0.2.0/24\"]\n",
+        );
+        let s = Snapshot::new(crate::provision::parse(&text).unwrap().model);
+        let from = |ip: &str, country: Option<&'static str>| Source {
+            ip: ip.parse().unwrap(),
+            country,
+        };
+        let d = admit(
+            &alice(),
+            "101",
+            "100",
+            &s,
+            1000,
+            from("127.0.0.2", Some("RU")),
+        );
+        assert_eq!(
+            d.admission,
+            Admission::Refuse {
+                code: 403,
+                reason: "Forbidden (invalid IP)",
+                disposition: Disposition::Policy(Block::IpNotAllowed),
+                cause: Some(Cause::IpNotAllowed),
+            }
+        );
+        assert_eq!(d.info.route, "refused:ip_not_allowed");
+        assert!(d.counted.is_none());
+        let ok = |src| {
+            matches!(
+                admit(&alice(), "101", "100", &s, 1000, src).admission,
+                Admission::Route(_)
+            )
+        };
+        assert!(ok(from("127.0.0.3", Some("US"))));
+        assert!(ok(from("192.0.2.77", None)));
+        let d = admit(
+            &trunk(),
+            "+34944000101",
+            "6001",
+            &s,
+            1000,
+            from("127.0.0.2", Some("RU")),
+        );
+        assert!(matches!(d.admission, Admission::Route(_)));
     }
 
     #[test]

@@ -101,7 +101,28 @@ impl B2bua {
             .and_then(|u| uri_user(&u))
             .unwrap_or_default();
         let now = now_secs();
-        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now);
+        let ip = inc.flow.remote.ip();
+        // The country of the source, when the caller's client filters by country.
+        let country = match &caller {
+            Caller::User { client, .. } | Caller::Friend { client, .. } => snap
+                .client(client)
+                .and_then(|c| self.policy.country_for(c, ip)),
+            Caller::Trunk { .. } => None,
+        };
+        let source = admit::Source {
+            ip,
+            country: country.as_deref(),
+        };
+        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now, source);
+        if let Admission::Refuse {
+            disposition: Disposition::Policy(Block::IpNotAllowed),
+            ..
+        } = decision.admission
+        {
+            if let Some(c) = snap.client(&decision.info.client) {
+                self.policy.refused_ip(c, ip, country.as_deref(), "INVITE");
+            }
+        }
         let (info, presentation) = (decision.info, decision.presentation);
         tracing::debug!("INVITE {} → {:?}", dialled, decision.admission);
         let trunk = matches!(caller, Caller::Trunk { .. });

@@ -6,10 +6,17 @@
 //!
 //! - `calls.rs`: external calls in progress per brand and client, and the permit a call
 //!   holds while it runs.
+//! - `ipfilter.rs`: the client's filter by IP address and country (pure);
+//!   `geoip.rs`: the country of an address from a MaxMind database.
 //! - `stats.rs`: requests and calls refused by each policy (`GET /metrics`).
 
 pub mod calls;
+pub mod geoip;
+pub mod ipfilter;
 pub mod stats;
+
+use crate::model::Client;
+use std::net::IpAddr;
 
 /// Why a policy refused a request or ended a call: the word in the call record, the log and
 /// the metrics.
@@ -48,4 +55,52 @@ impl Block {
 pub struct Policy {
     pub calls: calls::Counters,
     pub stats: stats::PolicyStats,
+    /// `[policy] geoip_database`, opened at start.
+    pub geoip: Option<geoip::GeoIp>,
+}
+
+impl Policy {
+    pub fn new(geoip: Option<geoip::GeoIp>) -> Policy {
+        Policy {
+            geoip,
+            ..Default::default()
+        }
+    }
+
+    /// The country of `ip` when `client`'s filter lists countries and a database is open.
+    pub fn country_for(&self, client: &Client, ip: IpAddr) -> Option<String> {
+        if !ipfilter::wants_country(client) {
+            return None;
+        }
+        self.geoip
+            .as_ref()
+            .and_then(|g| g.country(ipfilter::canonical(ip)))
+    }
+
+    /// The IP filter of `client` for a `method` request from `ip` (not a new INVITE: the
+    /// call admission decides those): whether it passes; a refusal is logged with the
+    /// address and counted.
+    pub fn screen(&self, client: &Client, ip: IpAddr, method: &str) -> bool {
+        if !client.ip_filter {
+            return true;
+        }
+        let country = self.country_for(client, ip);
+        if ipfilter::allows(client, ip, country.as_deref()) {
+            return true;
+        }
+        self.refused_ip(client, ip, country.as_deref(), method);
+        false
+    }
+
+    /// Logs and counts a request of `client` refused by its IP filter.
+    pub fn refused_ip(&self, client: &Client, ip: IpAddr, country: Option<&str>, method: &str) {
+        tracing::info!(
+            "{} from {} ({}) refused: not an authorized source of client {}",
+            method,
+            ip,
+            country.unwrap_or("no country"),
+            client.name
+        );
+        self.stats.refused(Block::IpNotAllowed, method);
+    }
 }

@@ -5,7 +5,7 @@
 //! `vozbox export` writes a file that re-applies as a no-op.
 
 use super::kinds::{Kind, ALL};
-use super::{parse, Checked, ProvisionError};
+use super::{Checked, ProvisionError};
 use crate::model::*;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -216,6 +216,11 @@ impl Doc {
     /// Validates the document as a file would be: the model, or every error with the
     /// entity it is in.
     pub fn check(&self) -> Result<Checked, Vec<Located>> {
+        self.check_with(&super::Context::default())
+    }
+
+    /// [`Doc::check`] for a server of which `ctx` is known.
+    pub fn check_with(&self, ctx: &super::Context) -> Result<Checked, Vec<Located>> {
         let r = self.render().map_err(|e| {
             vec![Located {
                 kind: None,
@@ -228,7 +233,7 @@ impl Doc {
                 },
             }]
         })?;
-        parse(&r.text).map_err(|errs| {
+        super::parse_with(&r.text, ctx).map_err(|errs| {
             errs.into_iter()
                 .map(|error| {
                     let at = r.starts.iter().rev().find(|(l, _, _)| *l <= error.line);
@@ -257,6 +262,7 @@ pub fn to_file(m: &Model) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse;
     use super::*;
 
     fn round_trip(text: &str) {

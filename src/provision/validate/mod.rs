@@ -31,6 +31,7 @@ impl std::fmt::Display for ProvisionError {
 
 struct Ctx<'t> {
     text: &'t str,
+    server: super::Context,
     errors: Vec<ProvisionError>,
     warnings: Vec<ProvisionError>,
 }
@@ -257,9 +258,14 @@ impl Names {
 
 /// The sections run in the order of the file's concepts, each resolving references to the
 /// ones before (errors are reported sorted by place in the end).
-pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>> {
+pub fn to_model(
+    file: &File,
+    text: &str,
+    server: &super::Context,
+) -> Result<Checked, Vec<ProvisionError>> {
     let mut cx = Ctx {
         text,
+        server: *server,
         errors: Vec::new(),
         warnings: Vec::new(),
     };

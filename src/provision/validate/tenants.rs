@@ -148,6 +148,13 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
                 );
             }
         }
+        if let (Some(false), Some(first)) = (cx.server.geoip, d.geoip_countries.first()) {
+            cx.err(
+                first,
+                "client.geoip_countries",
+                "needs a GeoIP database: set [policy] geoip_database in the server's config (without one no country could be told, and the filter would refuse or allow blindly)",
+            );
+        }
         for s in &d.geoip_countries {
             let c = v(s);
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
