@@ -422,7 +422,7 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let reader = open_reader(&cfg)?;
     let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
     println!(
-        "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
+        "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6} {:>14}",
         "START (UTC)",
         "CLIENT",
         "CALLER",
@@ -431,11 +431,17 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
         "ROUTE",
         "DISPOSITION",
         "CODE",
-        "SECS"
+        "SECS",
+        "PRICE"
     );
     for c in &list {
+        let price = match (&c.price, &c.currency) {
+            (Some(p), Some(cur)) => format!("{} {}", p, cur),
+            (Some(p), None) => p.clone(),
+            _ => "-".into(),
+        };
         println!(
-            "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
+            "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6} {:>14}",
             utc(c.start),
             c.client,
             c.caller,
@@ -444,7 +450,8 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
             c.route,
             c.disposition,
             c.sip_code,
-            c.duration
+            c.duration,
+            price
         );
     }
     println!("{} record(s)", list.len());

@@ -216,7 +216,7 @@ fn csv_field(s: &str) -> String {
 
 fn csv(list: &[Cdr]) -> String {
     let mut out = String::from(
-        "start,answer,end,duration,client,caller,callee,direction,route,disposition,sip_code,price,call_id\r\n",
+        "start,answer,end,duration,client,caller,callee,direction,route,disposition,sip_code,price,currency,call_id\r\n",
     );
     for c in list {
         let row = [
@@ -232,6 +232,7 @@ fn csv(list: &[Cdr]) -> String {
             c.disposition.clone(),
             c.sip_code.to_string(),
             c.price.clone().unwrap_or_default(),
+            c.currency.clone().unwrap_or_default(),
             c.call_id.clone(),
         ];
         let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();

@@ -5,15 +5,16 @@
 //! registrations and connections are live state).
 
 use super::authn::Caller;
-use super::call::{Direction, Info};
+use super::call::{Billing, Direction, Info};
 use super::record::{route_client, route_label, Disposition};
 use super::target::{Nowhere, Presentation};
 use crate::media::prompts::Cause;
-use crate::model::Snapshot;
+use crate::model::{BillingMethod, Snapshot};
 use crate::policy::calls::{Counted, Over};
-use crate::policy::{ipfilter, Block};
+use crate::policy::{ipfilter, rating, Block};
 use crate::routing::{self, CallerKind, Refusal, Route};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
@@ -171,6 +172,15 @@ pub fn admit(
         Route::Locution { client, name } => Admission::Locution { client, name },
         route => Admission::Route(route),
     };
+    // An external call of a client that bills is priced at its end (`policy::rating`).
+    if let Admission::Route(Route::External {
+        billed_client,
+        number,
+        ..
+    }) = &admission
+    {
+        info.billing = billing(snap, billed_client, number, now).map(Arc::new);
+    }
     let external = trunk || info.direction == Direction::Outbound;
     let counted = match &admission {
         Admission::Route(_) | Admission::Locution { .. } if external => {
@@ -195,6 +205,22 @@ pub fn admit(
         admission,
         counted,
     }
+}
+
+/// How a call of `client` to `number` set up at `now` is priced: None when the client does
+/// not bill (routing refused the call already when it bills and cannot).
+fn billing(snap: &Snapshot, client: &str, number: &str, now: u64) -> Option<Billing> {
+    let c = snap.client(client)?;
+    if c.billing_method == BillingMethod::None {
+        return None;
+    }
+    let tariff = rating::tariff(snap, client, number, now)?;
+    let at_setup = rating::rate_at(&tariff, now)?;
+    Some(Billing {
+        tariff,
+        at_setup,
+        currency: c.currency.clone(),
+    })
 }
 
 /// The refusal of an external call over its brand's or client's max calls: an inbound one

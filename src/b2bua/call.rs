@@ -164,6 +164,17 @@ impl Direction {
     }
 }
 
+/// How an external call of a client that bills is priced (`policy::rating`).
+#[derive(Debug, Clone)]
+pub struct Billing {
+    /// The rates of the client's active profile for the number, with its time zone.
+    pub tariff: crate::policy::rating::Tariff,
+    /// The rate in force when the call was set up (the one used if no rate is in force at
+    /// the answer: a band gap).
+    pub at_setup: crate::policy::rating::Price,
+    pub currency: String,
+}
+
 /// What the call record will say.
 #[derive(Debug, Clone, Default)]
 pub struct Info {
@@ -177,6 +188,11 @@ pub struct Info {
     pub end: Option<u64>,
     pub disposition: String,
     pub code: u16,
+    /// Milliseconds since the epoch at the answer (the duration billed is counted from it).
+    pub answered_ms: Option<u64>,
+    /// An external call that is billed; its rate at the answer.
+    pub billing: Option<Arc<Billing>>,
+    pub rate: Option<crate::policy::rating::Price>,
 }
 
 /// The relay's addresses as each side must see them (its SDP is rewritten to these).
@@ -380,7 +396,24 @@ impl Call {
     /// Seconds since the epoch at `now`, from the call's start (the core never reads a
     /// clock itself).
     pub fn wall(&self, now: Instant) -> u64 {
-        (self.started_ms + now.saturating_duration_since(self.started).as_millis() as u64) / 1000
+        self.wall_ms(now) / 1000
+    }
+
+    /// Milliseconds since the epoch at `now`.
+    pub fn wall_ms(&self, now: Instant) -> u64 {
+        self.started_ms + now.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// The call is answered at `now`: the record's answer time, and the rate of a billed
+    /// call in force at that moment.
+    pub(super) fn note_answer(&mut self, now: Instant) {
+        let ms = self.wall_ms(now);
+        self.info.answer = Some(ms / 1000);
+        self.info.answered_ms = Some(ms);
+        if let Some(b) = &self.info.billing {
+            let rate = crate::policy::rating::rate_at(&b.tariff, ms / 1000);
+            self.info.rate = Some(rate.unwrap_or(b.at_setup));
+        }
     }
 
     /// The leg of a side.

@@ -242,7 +242,7 @@ impl B2bua {
         let direction = info.direction.as_str();
         self.stats.started(direction, false);
         self.stats.recorded(direction, &info.disposition);
-        self.write_cdr(super::record::cdr(call_id, info, now), None);
+        self.write_cdr(super::record::cdr(call_id, info, now * 1000), None);
     }
 
     /// Forgets a call at once (it lingered long enough, or its Call-ID is being reused).

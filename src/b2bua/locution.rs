@@ -92,7 +92,7 @@ impl Call {
         ok.push_header("Allow", reply::ALLOW);
         ok.push_header("Content-Type", "application/sdp");
         ok.body = answer;
-        self.info.answer = Some(self.wall(now));
+        self.note_answer(now);
         let sent = self.reply_a(ok, None, out);
         self.a_final = Some(sent.clone());
         self.phase = Phase::Answered {

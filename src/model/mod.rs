@@ -81,6 +81,8 @@ pub struct Snapshot {
     rating_by_client: HashMap<String, Vec<usize>>,
     /// Addresses and ranges of the trusted peers (`trust.rs`), exempt from rate limits.
     trusted: Vec<ipnet::IpNet>,
+    /// client → its time zone (found once: the rates' bands and "today" are read in it)
+    tz_by_client: HashMap<String, jiff::tz::TimeZone>,
 }
 
 /// One rule of a call ACL with its pattern compiled (see [`Snapshot::call_acl`]).
@@ -143,8 +145,15 @@ impl Snapshot {
             carrier_by_brand: HashMap::new(),
             rating_by_client: HashMap::new(),
             trusted: Vec::new(),
+            tz_by_client: HashMap::new(),
             model,
         };
+        for c in &s.model.clients {
+            // provisioning refuses an unknown zone; one that vanished from the system's
+            // database since counts as UTC
+            let tz = jiff::tz::TimeZone::get(&c.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+            s.tz_by_client.insert(c.name.clone(), tz);
+        }
         s.trusted = trust::trusted_networks(&s.model);
         for (i, c) in s.model.clients.iter().enumerate() {
             s.client_by_name.insert(c.name.clone(), i);
@@ -312,6 +321,14 @@ impl Snapshot {
             .unwrap_or(&[])
             .iter()
             .map(|&i| &self.model.rating_profiles[i])
+    }
+
+    /// The time zone of `client` (UTC for an unknown client).
+    pub fn timezone(&self, client: &str) -> jiff::tz::TimeZone {
+        self.tz_by_client
+            .get(client)
+            .cloned()
+            .unwrap_or(jiff::tz::TimeZone::UTC)
     }
 
     /// The terminal or register-mode friend of `client` called `name`.

@@ -44,15 +44,30 @@ mod tests {
     use super::*;
 
     fn client(on: bool, sources: &[&str], countries: &[&str]) -> Client {
-        let text = format!(
-            "[[brand]]\nname = \"b\"\n[[client]]\nbrand = \"b\"\nname = \"c\"\ndomain = \"c.example\"\nip_filter = {}\nauthorized_sources = {:?}\ngeoip_countries = {:?}\n",
-            on, sources, countries
-        );
-        crate::provision::parse(&text)
-            .unwrap()
-            .model
-            .clients
-            .remove(0)
+        let list = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
+        Client {
+            name: "c".into(),
+            brand: "b".into(),
+            domain: "c.example".into(),
+            corporation: None,
+            max_calls: 0,
+            ip_filter: on,
+            authorized_sources: list(sources),
+            geoip_countries: list(countries),
+            outgoing_ddi: None,
+            media_relay_set: None,
+            billing_method: Default::default(),
+            balance: "0".into(),
+            currency: "EUR".into(),
+            max_daily_usage: None,
+            notify_email: None,
+            language: "en".into(),
+            timezone: "UTC".into(),
+            country: None,
+            area_code: None,
+            voice_notifications: false,
+            recording_code: None,
+        }
     }
 
     fn ip(s: &str) -> IpAddr {

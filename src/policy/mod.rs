@@ -8,11 +8,17 @@
 //!   holds while it runs.
 //! - `ipfilter.rs`: the client's filter by IP address and country (pure);
 //!   `geoip.rs`: the country of an address from a MaxMind database.
+//! - `rating.rs`: the active rating profile, the rate of a number at a moment (longest
+//!   prefix, time bands), the exact price of a call (`money.rs`: ten-thousandths, no
+//!   float; `clock.rs`: a client's local time).
 //! - `stats.rs`: requests and calls refused by each policy (`GET /metrics`).
 
 pub mod calls;
+pub mod clock;
 pub mod geoip;
 pub mod ipfilter;
+pub mod money;
+pub mod rating;
 pub mod stats;
 
 use crate::model::Client;

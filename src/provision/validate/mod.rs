@@ -130,17 +130,6 @@ fn is_e164(s: &str) -> bool {
         && s[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_decimal(s: &str) -> bool {
-    let s = s.strip_prefix('-').unwrap_or(s);
-    let mut parts = s.split('.');
-    let int = parts.next().unwrap_or("");
-    let frac = parts.next();
-    parts.next().is_none()
-        && !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
-}
-
 fn is_host(s: &str) -> bool {
     !s.is_empty()
         && (s.parse::<std::net::IpAddr>().is_ok()

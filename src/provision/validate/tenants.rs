@@ -200,13 +200,22 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             ("max_daily_usage", &d.max_daily_usage),
         ] {
             if let Some(s) = s {
-                if !is_decimal(&v(s)) {
-                    cx.err(
-                        s,
-                        &format!("client.{}", key),
-                        "expected a decimal amount like \"10.50\"",
-                    );
+                match crate::policy::money::Money::parse(&v(s)) {
+                    Ok(m) if m.0 < 0 && key == "max_daily_usage" => {
+                        cx.err(s, "client.max_daily_usage", "must not be negative")
+                    }
+                    Ok(_) => {}
+                    Err(e) => cx.err(s, &format!("client.{}", key), e),
                 }
+            }
+        }
+        if let Some(s) = &d.timezone {
+            if crate::policy::clock::zone(&v(s)).is_none() {
+                cx.err(
+                    s,
+                    "client.timezone",
+                    "expected an IANA time zone like \"Europe/Madrid\" or \"UTC\"",
+                );
             }
         }
         if let Some(s) = &d.notify_email {
