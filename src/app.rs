@@ -91,8 +91,9 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             );
         }
     }
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(model)));
     let policy = Arc::new(crate::policy::Policy::new(geoip));
+    policy.ledger.load(store.accounts()?, &model);
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(model)));
 
     let location = Arc::new(Location::new());
     let expired = location.load(store.load_bindings()?, now_secs());

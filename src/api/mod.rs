@@ -127,6 +127,10 @@ pub(super) async fn provision(
         let changed = api
             .store
             .replace_model_audited(&checked.model, Some(&entry))?;
+        if changed {
+            // balances provisioned anew take effect at once
+            api.b2bua.policy.ledger.provisioned(&checked.model);
+        }
         api.snapshot
             .store(Arc::new(Snapshot::new(crate::store::canonical(
                 &checked.model,

@@ -371,6 +371,7 @@ async fn write(
             return internal(&e.to_string());
         }
         let after = export::doc(&checked.model);
+        api.b2bua.policy.ledger.provisioned(&checked.model);
         api.snapshot
             .store(Arc::new(Snapshot::new(crate::store::canonical(&checked.model))));
         tracing::info!("admin API: {} {} {} {}", p.name(), action, k.section(), id);

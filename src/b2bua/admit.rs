@@ -11,7 +11,8 @@ use super::target::{Nowhere, Presentation};
 use crate::media::prompts::Cause;
 use crate::model::{BillingMethod, Snapshot};
 use crate::policy::calls::{Counted, Over};
-use crate::policy::{ipfilter, rating, Block};
+use crate::policy::credit::{self, Account, Ledger};
+use crate::policy::{clock, ipfilter, rating, Block};
 use crate::routing::{self, CallerKind, Refusal, Route};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub struct Decision {
 pub struct Source<'a> {
     pub ip: IpAddr,
     pub country: Option<&'a str>,
+    /// The clients' accounts (None: every client as provisioned, nothing spent).
+    pub ledger: Option<&'a Ledger>,
 }
 
 /// Decides a new call from `caller` to `dialled` (`from_user`: the user part of its From)
@@ -173,13 +176,20 @@ pub fn admit(
         route => Admission::Route(route),
     };
     // An external call of a client that bills is priced at its end (`policy::rating`).
+    let mut admission = admission;
     if let Admission::Route(Route::External {
         billed_client,
         number,
         ..
     }) = &admission
     {
-        info.billing = billing(snap, billed_client, number, now).map(Arc::new);
+        match billing(snap, billed_client, number, now, source.ledger) {
+            Ok(b) => info.billing = b.map(Arc::new),
+            Err(block) => {
+                info.route = format!("refused:{}", block.as_str());
+                admission = out_of_credit(block, trunk);
+            }
+        }
     }
     let external = trunk || info.direction == Direction::Outbound;
     let counted = match &admission {
@@ -207,20 +217,62 @@ pub fn admit(
     }
 }
 
-/// How a call of `client` to `number` set up at `now` is priced: None when the client does
-/// not bill (routing refused the call already when it bills and cannot).
-fn billing(snap: &Snapshot, client: &str, number: &str, now: u64) -> Option<Billing> {
-    let c = snap.client(client)?;
+/// How a call of `client` to `number` set up at `now` is priced, and what it may spend
+/// (`policy::credit`): None when the client does not bill (routing refused the call
+/// already when it bills and cannot rate it); the limit that refuses it when its balance
+/// or today's usage leaves nothing — not even the connection fee and minimum.
+fn billing(
+    snap: &Snapshot,
+    client: &str,
+    number: &str,
+    now: u64,
+    ledger: Option<&Ledger>,
+) -> Result<Option<Billing>, Block> {
+    let Some(c) = snap.client(client) else {
+        return Ok(None);
+    };
     if c.billing_method == BillingMethod::None {
-        return None;
+        return Ok(None);
     }
-    let tariff = rating::tariff(snap, client, number, now)?;
-    let at_setup = rating::rate_at(&tariff, now)?;
-    Some(Billing {
+    let Some(tariff) = rating::tariff(snap, client, number, now) else {
+        return Ok(None);
+    };
+    let Some(at_setup) = rating::rate_at(&tariff, now) else {
+        return Ok(None);
+    };
+    let today = clock::local(now, &tariff.tz).day;
+    let account = match ledger {
+        Some(l) => l.account(&c.name, &c.balance),
+        None => Account::opening(&c.balance),
+    };
+    let budget = credit::budget(c, &account, &today)?;
+    if let Some((money, why)) = budget {
+        if at_setup.affordable(money).is_none() {
+            return Err(why);
+        }
+    }
+    Ok(Some(Billing {
         tariff,
         at_setup,
         currency: c.currency.clone(),
-    })
+        budget,
+        prepaid: c.billing_method == BillingMethod::Prepaid,
+        provisioned: c.balance.clone(),
+    }))
+}
+
+/// The refusal of an external call whose client has no credit left or reached its max
+/// daily usage: `403` after the `no_credit` locution (never to a trunk).
+pub fn out_of_credit(block: Block, trunk: bool) -> Admission {
+    Admission::Refuse {
+        code: 403,
+        reason: match block {
+            Block::DailyLimit => "Forbidden (daily limit reached)",
+            _ => "Forbidden (no credit)",
+        },
+        disposition: Disposition::Policy(block),
+        cause: Some(Cause::NoCredit).filter(|_| !trunk),
+    }
 }
 
 /// The refusal of an external call over its brand's or client's max calls: an inbound one
@@ -334,6 +386,7 @@ user = "bob"
     const LOCAL: Source = Source {
         ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
         country: None,
+        ledger: None,
     };
 
     fn snap() -> Snapshot {
@@ -466,6 +519,7 @@ user = "bob"
         let from = |ip: &str, country: Option<&'static str>| Source {
             ip: ip.parse().unwrap(),
             country,
+            ledger: None,
         };
         let d = admit(
             &alice(),
@@ -503,6 +557,34 @@ user = "bob"
             from("127.0.0.2", Some("RU")),
         );
         assert!(matches!(d.admission, Admission::Route(_)));
+    }
+
+    #[test]
+    fn a_prepaid_client_without_balance_is_refused_and_one_with_some_gets_a_budget() {
+        let with = |balance: &str| {
+            let text = MODEL.replace(
+                "area_code = \"94\"\n",
+                &format!("area_code = \"94\"\nbilling_method = \"prepaid\"\nbalance = \"{}\"\n", balance),
+            ) + "[[rating_profile]]\nclient = \"bluebird\"\nname = \"p\"\nactive_from = \"1970-01-01T00:00:00Z\"\nrates = [{ prefix = \"+34\", connection_fee = \"0.05\", per_minute = \"0.60\", increment = 1 }]\n";
+            Snapshot::new(crate::provision::parse(&text).unwrap().model)
+        };
+        let d = admit(&alice(), "600111222", "100", &with("0"), 1000, LOCAL);
+        assert_eq!(d.admission, out_of_credit(Block::NoCredit, false));
+        assert_eq!(d.info.route, "refused:no_credit");
+        assert!(d.counted.is_none());
+        // not even the connection fee
+        let d = admit(&alice(), "600111222", "100", &with("0.04"), 1000, LOCAL);
+        assert_eq!(d.admission, out_of_credit(Block::NoCredit, false));
+        let d = admit(&alice(), "600111222", "100", &with("1.05"), 1000, LOCAL);
+        assert!(matches!(d.admission, Admission::Route(_)));
+        let b = d.info.billing.expect("billed");
+        assert!(b.prepaid);
+        assert_eq!(
+            b.budget.map(|(m, _)| m.to_string()).as_deref(),
+            Some("1.0500")
+        );
+        // 0.05 + 0.01 a second: 100 s
+        assert_eq!(b.at_setup.affordable(b.budget.unwrap().0), Some(100));
     }
 
     #[test]

@@ -173,6 +173,13 @@ pub struct Billing {
     /// the answer: a band gap).
     pub at_setup: crate::policy::rating::Price,
     pub currency: String,
+    /// What the call may spend (a prepaid balance, what is left of the daily usage) and
+    /// which limit that is; its duration is capped by what that pays at its rate.
+    pub budget: Option<(crate::policy::money::Money, crate::policy::Block)>,
+    /// The client's account is debited (prepaid) or only its daily spend counted.
+    pub prepaid: bool,
+    /// The client's provisioned balance (for an account not kept yet).
+    pub provisioned: String,
 }
 
 /// What the call record will say.
@@ -250,6 +257,8 @@ pub enum Event {
     PlaybackDone,
     /// Hang up now (an operator's command).
     HangUp,
+    /// End now: the client's credit or daily usage is spent (`policy::Block`).
+    Cut(crate::policy::Block),
 }
 
 pub struct Call {
@@ -289,6 +298,9 @@ pub struct Call {
     pub notified: Option<(u16, String, Disposition)>,
     /// The cause a refusal tells (else the final code's: `fork::cause_of_code`).
     pub cause: Option<Cause>,
+    /// An answered billed call with a budget: how long it may last, and the limit that
+    /// ends it then (`policy::Block::NoCredit` or `DailyLimit`).
+    pub credit: Option<(Duration, crate::policy::Block)>,
     /// What is retransmitted or awaited, each with its RFC 3261 timers.
     pub(super) retrans: Vec<Retrans>,
 }
@@ -328,6 +340,7 @@ impl Call {
             notified_at: None,
             notified: None,
             cause: None,
+            credit: None,
             retrans: Vec::new(),
         }
     }
@@ -359,6 +372,22 @@ impl Call {
                 }
             }
             Event::PlaybackDone => self.playback_done(now, out),
+            Event::Cut(why) => match self.phase {
+                Phase::Ringing => {
+                    self.notices = None;
+                    self.cancel_forks(now, None, out);
+                    let reason = match why {
+                        crate::policy::Block::DailyLimit => "Forbidden (daily limit reached)",
+                        _ => "Forbidden (no credit)",
+                    };
+                    self.fail(now, 403, reason, Disposition::Policy(why), out);
+                }
+                Phase::Answered { .. } => {
+                    self.hang_up_both(now, out);
+                    self.end(now, Disposition::Policy(why), 200, None, out);
+                }
+                Phase::Ended { .. } => {}
+            },
             Event::HangUp => match self.phase {
                 Phase::Ringing => {
                     // An operator's hang-up is not explained to the caller.
@@ -411,8 +440,13 @@ impl Call {
         self.info.answer = Some(ms / 1000);
         self.info.answered_ms = Some(ms);
         if let Some(b) = &self.info.billing {
-            let rate = crate::policy::rating::rate_at(&b.tariff, ms / 1000);
-            self.info.rate = Some(rate.unwrap_or(b.at_setup));
+            let rate = crate::policy::rating::rate_at(&b.tariff, ms / 1000).unwrap_or(b.at_setup);
+            self.info.rate = Some(rate);
+            // what the budget pays at this rate (nothing at all: it ends at once)
+            self.credit = b.budget.map(|(money, why)| {
+                let secs = rate.affordable(money).unwrap_or(0);
+                (Duration::from_secs(secs), why)
+            });
         }
     }
 

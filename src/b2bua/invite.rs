@@ -112,16 +112,32 @@ impl B2bua {
         let source = admit::Source {
             ip,
             country: country.as_deref(),
+            ledger: Some(&self.policy.ledger),
         };
         let decision = admit::admit(&caller, &dialled, &from_user, &snap, now, source);
-        if let Admission::Refuse {
-            disposition: Disposition::Policy(Block::IpNotAllowed),
-            ..
-        } = decision.admission
-        {
-            if let Some(c) = snap.client(&decision.info.client) {
-                self.policy.refused_ip(c, ip, country.as_deref(), "INVITE");
+        match decision.admission {
+            Admission::Refuse {
+                disposition: Disposition::Policy(Block::IpNotAllowed),
+                ..
+            } => {
+                if let Some(c) = snap.client(&decision.info.client) {
+                    self.policy.refused_ip(c, ip, country.as_deref(), "INVITE");
+                }
             }
+            Admission::Refuse {
+                disposition: Disposition::Policy(b),
+                ..
+            } => {
+                tracing::info!(
+                    "INVITE {} → {} of client {} refused: {}",
+                    decision.info.caller,
+                    dialled,
+                    decision.info.client,
+                    b.as_str()
+                );
+                self.policy.stats.refused(b, "INVITE");
+            }
+            _ => {}
         }
         let (info, presentation) = (decision.info, decision.presentation);
         tracing::debug!("INVITE {} → {:?}", dialled, decision.admission);

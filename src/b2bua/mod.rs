@@ -16,6 +16,7 @@ pub mod authn;
 pub mod call;
 pub mod challenge;
 pub mod codecs;
+pub mod credit;
 pub mod dialog;
 pub mod driver;
 pub mod fork;

@@ -39,11 +39,17 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A client with every policy off, for the policies' unit tests.
+#[cfg(test)]
+pub fn tests_client() -> Client {
+    tests::client(false, &[], &[])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn client(on: bool, sources: &[&str], countries: &[&str]) -> Client {
+    pub(super) fn client(on: bool, sources: &[&str], countries: &[&str]) -> Client {
         let list = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
         Client {
             name: "c".into(),

@@ -11,10 +11,13 @@
 //! - `rating.rs`: the active rating profile, the rate of a number at a moment (longest
 //!   prefix, time bands), the exact price of a call (`money.rs`: ten-thousandths, no
 //!   float; `clock.rs`: a client's local time).
+//! - `credit.rs`: prepaid balances and the max daily usage — accounts, charges, what a
+//!   call may spend, and the ledger that keeps them in memory.
 //! - `stats.rs`: requests and calls refused by each policy (`GET /metrics`).
 
 pub mod calls;
 pub mod clock;
+pub mod credit;
 pub mod geoip;
 pub mod ipfilter;
 pub mod money;
@@ -63,6 +66,8 @@ pub struct Policy {
     pub stats: stats::PolicyStats,
     /// `[policy] geoip_database`, opened at start.
     pub geoip: Option<geoip::GeoIp>,
+    /// Every client's balance and today's spend.
+    pub ledger: credit::Ledger,
 }
 
 impl Policy {
