@@ -91,13 +91,14 @@ pub async fn run(cfg: Config, provision: Option<Model>) -> anyhow::Result<()> {
             );
         }
     }
-    let policy = Arc::new(crate::policy::Policy::new(geoip));
+    let policy = Arc::new(crate::policy::Policy::new(geoip, &cfg.smtp));
     policy.ledger.load(store.accounts()?, &model);
     let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(model)));
 
     let location = Arc::new(Location::new());
     let expired = location.load(store.load_bindings()?, now_secs());
     let writer = Writer::start(store.clone(), cfg.storage.write_queue)?;
+    crate::mail::start(cfg.smtp.clone(), store.clone(), writer.clone())?;
     if !expired.is_empty() {
         writer.submit(expired.into_iter().map(Op::Delete).collect(), None);
     }

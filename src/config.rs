@@ -5,6 +5,7 @@
 mod api;
 mod place;
 mod policy;
+mod smtp;
 
 use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
@@ -13,6 +14,7 @@ use place::locate;
 pub use place::{key_at, line_col};
 pub use policy::Policy;
 use serde::Deserialize;
+pub use smtp::Smtp;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -28,6 +30,7 @@ pub struct Config {
     pub api: Api,
     pub tls: TlsSettings,
     pub policy: Policy,
+    pub smtp: Smtp,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -495,6 +498,9 @@ impl Config {
         self.policy
             .validate()
             .map_err(|(key, msg)| ("policy", key, msg))?;
+        self.smtp
+            .validate()
+            .map_err(|(key, msg)| ("smtp", key, msg))?;
         if self.storage.path.as_os_str().is_empty() {
             return Err(("storage", "path", "expected a file path".into()));
         }

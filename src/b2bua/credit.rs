@@ -10,22 +10,29 @@ use crate::model::Cdr;
 use crate::policy::credit::{self, Charge};
 use crate::policy::money::Money;
 use crate::policy::{clock, Block};
+use crate::store::writer::Op;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 impl B2bua {
-    /// The charge of a finished call with `billing` and record `cdr` (None: nothing to
-    /// charge), applied to the ledger at once; the client is checked after it.
+    /// What a finished call with `billing` and record `cdr` changes besides its record
+    /// (queued with it: one transaction): the charge of its price, and — the first time a
+    /// day its client reaches the max daily usage — the e-mail to `notify_email`. The
+    /// ledger is charged at once; a client left blocked has its other calls ended.
     pub(super) fn charge(
         self: &Arc<Self>,
         billing: Option<&super::call::Billing>,
         cdr: &Cdr,
-    ) -> Option<Charge> {
-        let b = billing?;
-        let amount = Money::parse(cdr.price.as_deref()?).ok()?;
+    ) -> Vec<Op> {
+        let Some(b) = billing else {
+            return Vec::new();
+        };
+        let Some(amount) = cdr.price.as_deref().and_then(|p| Money::parse(p).ok()) else {
+            return Vec::new();
+        };
         if !amount.is_positive() {
-            return None;
+            return Vec::new();
         }
         let charge = Charge {
             client: cdr.client.clone(),
@@ -35,16 +42,42 @@ impl B2bua {
             provisioned: b.provisioned.clone(),
         };
         let after = self.policy.ledger.charge(&charge);
+        let mut ops = vec![Op::Charge(Box::new(charge))];
         let snap = self.snapshot.load();
-        if let Some(c) = snap.client(&charge.client) {
-            let today = clock::local(crate::auth::nonce::now_secs(), &b.tariff.tz).day;
-            if let Some(why) = credit::blocked(c, &after, &today) {
-                // never under this call's lock: the others are ended from a task
-                let (me, client) = (self.clone(), c.name.clone());
-                self.rt.spawn(async move { me.cut_client(&client, why) });
+        let Some(c) = snap.client(&cdr.client) else {
+            return ops;
+        };
+        let today = clock::local(crate::auth::nonce::now_secs(), &b.tariff.tz).day;
+        let Some(why) = credit::blocked(c, &after, &today) else {
+            return ops;
+        };
+        // never under this call's lock: the others are ended from a task
+        let (me, client) = (self.clone(), c.name.clone());
+        self.rt.spawn(async move { me.cut_client(&client, why) });
+        let reached = credit::daily_limit(c).is_some_and(|l| after.spent_on(&today) >= l);
+        if let (true, Some(to), Some(smtp)) = (reached, &c.notify_email, &self.policy.mail) {
+            if self.policy.ledger.notify_once(&c.name, &today) {
+                let amount = format!(
+                    "{} {}",
+                    c.max_daily_usage.as_deref().unwrap_or(""),
+                    c.currency
+                );
+                tracing::info!(
+                    "client {} reached its max daily usage ({}): e-mail to {}",
+                    c.name,
+                    amount,
+                    to
+                );
+                ops.push(Op::Notified {
+                    client: c.name.clone(),
+                    day: today,
+                });
+                ops.push(Op::Mail(Box::new(crate::mail::max_daily_usage(
+                    smtp, to, &c.name, &amount,
+                ))));
             }
         }
-        Some(charge)
+        ops
     }
 
     /// Ends every billed call of `client` in progress (`why`: its balance or daily usage

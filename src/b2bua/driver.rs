@@ -11,7 +11,6 @@ use super::leg::Dest;
 use super::B2bua;
 use crate::media::MediaSession;
 use crate::model::Cdr;
-use crate::policy::credit::Charge;
 use crate::sip::transport::SendError;
 use crate::store::writer::{Done, Op};
 use std::sync::atomic::Ordering;
@@ -139,7 +138,7 @@ impl B2bua {
                 }
                 Action::Record { cdr, then } => {
                     self.stats.recorded(&cdr.direction, &cdr.disposition);
-                    let charge = self.charge(slot.call.info.billing.as_deref(), &cdr);
+                    let more = self.charge(slot.call.info.billing.as_deref(), &cdr);
                     let done = then.map(|a| {
                         let me = self.clone();
                         let done: Done = Box::new(move |_| {
@@ -149,7 +148,7 @@ impl B2bua {
                         });
                         done
                     });
-                    self.write_cdr(*cdr, charge, done);
+                    self.write_cdr(*cdr, more, done);
                 }
                 Action::Ended => {
                     slot.permit = None;
@@ -205,10 +204,10 @@ impl B2bua {
         }
     }
 
-    /// Queues a call record to the store's writer, with the charge of its price to its
-    /// client's account in the same job (one transaction); `after` runs once both are
-    /// durable.
-    pub(super) fn write_cdr(&self, cdr: Cdr, charge: Option<Charge>, after: Option<Done>) {
+    /// Queues a call record to the store's writer, with what it changes besides (the
+    /// charge of its price, a notification) in the same job: one transaction; `after`
+    /// runs once all is durable.
+    pub(super) fn write_cdr(&self, cdr: Cdr, more: Vec<Op>, after: Option<Done>) {
         // Every call's one line in the log (answered or not; a 407 is no call yet).
         tracing::info!(
             "call ended: client {}, {} → {}, {} ({}), {} s",
@@ -226,7 +225,7 @@ impl B2bua {
         // Never wait under a call lock or on a receive thread: a full queue hands the record
         // to a blocking thread that waits for room.
         let mut ops = vec![Op::Cdr(Box::new(cdr))];
-        ops.extend(charge.map(|c| Op::Charge(Box::new(c))));
+        ops.extend(more);
         if let Err((ops, done)) = self.writer.try_queue(ops, after) {
             let writer = self.writer.clone();
             self.rt
@@ -248,7 +247,11 @@ impl B2bua {
         let direction = info.direction.as_str();
         self.stats.started(direction, false);
         self.stats.recorded(direction, &info.disposition);
-        self.write_cdr(super::record::cdr(call_id, info, now * 1000), None, None);
+        self.write_cdr(
+            super::record::cdr(call_id, info, now * 1000),
+            Vec::new(),
+            None,
+        );
     }
 
     /// Forgets a call at once (it lingered long enough, or its Call-ID is being reused).

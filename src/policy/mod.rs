@@ -68,12 +68,15 @@ pub struct Policy {
     pub geoip: Option<geoip::GeoIp>,
     /// Every client's balance and today's spend.
     pub ledger: credit::Ledger,
+    /// `[smtp]`, when a server is set: the max daily usage e-mail goes out.
+    pub mail: Option<crate::config::Smtp>,
 }
 
 impl Policy {
-    pub fn new(geoip: Option<geoip::GeoIp>) -> Policy {
+    pub fn new(geoip: Option<geoip::GeoIp>, smtp: &crate::config::Smtp) -> Policy {
         Policy {
             geoip,
+            mail: (!smtp.server.is_empty()).then(|| smtp.clone()),
             ..Default::default()
         }
     }

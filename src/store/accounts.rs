@@ -1,10 +1,11 @@
 //! The clients' accounts (`policy::credit::Account`): read at start, charged in the
 //! transaction of each priced call record, and set to a newly provisioned balance in the
-//! transaction of the model that provisions it.
+//! transaction of the model that provisions it. And the e-mail outbox a notification is
+//! queued to in the same transaction as the charge that caused it.
 
-use super::schema::ACCOUNTS;
+use super::schema::{ACCOUNTS, OUTBOX};
 use super::{put, Reader, Store, StoreError};
-use crate::model::Model;
+use crate::model::{Mail, Model};
 use crate::policy::credit::{Account, Charge};
 use redb::{ReadableDatabase, ReadableTable};
 
@@ -47,6 +48,15 @@ pub(super) fn reprovision(tx: &redb::WriteTransaction, model: &Model) -> Result<
     Ok(())
 }
 
+/// Puts `m` into the outbox.
+pub(super) fn enqueue(tx: &redb::WriteTransaction, m: &Mail) -> Result<(), StoreError> {
+    let mut t = tx.open_table(OUTBOX)?;
+    let next = t.last()?.map(|(k, _)| k.value() + 1).unwrap_or(1);
+    let bytes = serde_json::to_vec(m)?;
+    t.insert(next, bytes.as_slice())?;
+    Ok(())
+}
+
 fn all(tx: &redb::ReadTransaction) -> Result<Vec<(String, Account)>, StoreError> {
     let t = tx.open_table(ACCOUNTS)?;
     let mut out = Vec::new();
@@ -58,6 +68,18 @@ fn all(tx: &redb::ReadTransaction) -> Result<Vec<(String, Account)>, StoreError>
 }
 
 impl Store {
+    /// The e-mail waiting to be sent, oldest first.
+    pub fn outbox(&self) -> Result<Vec<(u64, Mail)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(OUTBOX)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), serde_json::from_slice(v.value())?));
+        }
+        Ok(out)
+    }
+
     /// Every account kept.
     pub fn accounts(&self) -> Result<Vec<(String, Account)>, StoreError> {
         all(&self.db.begin_read()?)

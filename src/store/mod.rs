@@ -217,6 +217,7 @@ impl Store {
             tx.open_table(API_SECRETS)?;
             tx.open_table(AUDIT)?;
             tx.open_table(ACCOUNTS)?;
+            tx.open_table(OUTBOX)?;
         }
         tx.commit()?;
         Ok(())
@@ -332,6 +333,10 @@ impl Store {
                         ct.insert(next, bytes.as_slice())?;
                     }
                     writer::Op::Charge(c) => accounts::charge(&tx, c)?,
+                    writer::Op::Mail(m) => accounts::enqueue(&tx, m)?,
+                    writer::Op::MailSent(n) => {
+                        tx.open_table(OUTBOX)?.remove(n)?;
+                    }
                     writer::Op::Notified { client, day } => accounts::notified(&tx, client, day)?,
                 }
             }

@@ -39,6 +39,9 @@ pub const API_SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_
 /// record and of each provisioning change of a balance.
 pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 
+/// E-mail not yet taken by the SMTP server: sequence number → `model::Mail`.
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
 /// The audit trail: sequence number → `model::AuditEntry`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 

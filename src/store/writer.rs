@@ -4,7 +4,7 @@
 //! right after the commit: no task, channel or wake-up per registration.
 
 use super::Store;
-use crate::model::{Binding, Cdr};
+use crate::model::{Binding, Cdr, Mail};
 use crate::stats::{Histogram, COMMIT_BUCKETS};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -20,11 +20,15 @@ pub enum Op {
     /// A priced call's effect on its client's account: queued in the same job as its
     /// record, so both are in one transaction (a crash never charges twice or not at all).
     Charge(Box<crate::policy::credit::Charge>),
-    /// The daily-usage e-mail of a client went out for a day.
+    /// The daily-usage e-mail of a client was queued for a day (one a day).
     Notified {
         client: String,
         day: String,
     },
+    /// An e-mail into the outbox (the SMTP sender takes it from there).
+    Mail(Box<Mail>),
+    /// The outbox's e-mail with this number was sent (or given up).
+    MailSent(u64),
 }
 
 /// What became of a submitted change.
