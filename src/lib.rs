@@ -12,6 +12,7 @@ pub mod model;
 pub mod policy;
 pub mod provision;
 pub mod registrar;
+pub mod report;
 pub mod routing;
 pub mod server;
 pub mod shutdown;

@@ -72,6 +72,15 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AdminCmd,
     },
+    /// Per client: external calls in progress against max calls, today's spend against the
+    /// max daily usage, the balance, and whether it is blocked and why.
+    Usage {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this client.
+        #[arg(long)]
+        client: Option<String>,
+    },
     /// List the call records (the most recent last).
     Cdrs {
         #[arg(long)]
@@ -404,57 +413,38 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Seconds since the epoch as `2026-12-05 10:12:27Z` (UTC: local time would need the
-/// time zone database, a dependency of its own).
-fn utc(secs: u64) -> String {
-    // humantime stops at the year 9999: a later one (a damaged record) shows as it is
-    if secs >= 253_402_300_800 {
-        return secs.to_string();
-    }
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .replacen('T', " ", 1)
-}
-
 fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
     let reader = open_reader(&cfg)?;
     let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
-    println!(
-        "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6} {:>14}",
-        "START (UTC)",
-        "CLIENT",
-        "CALLER",
-        "CALLEE",
-        "DIRECTION",
-        "ROUTE",
-        "DISPOSITION",
-        "CODE",
-        "SECS",
-        "PRICE"
-    );
-    for c in &list {
-        let price = match (&c.price, &c.currency) {
-            (Some(p), Some(cur)) => format!("{} {}", p, cur),
-            (Some(p), None) => p.clone(),
-            _ => "-".into(),
-        };
-        println!(
-            "{:<20} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6} {:>14}",
-            utc(c.start),
-            c.client,
-            c.caller,
-            c.callee,
-            c.direction,
-            c.route,
-            c.disposition,
-            c.sip_code,
-            c.duration,
-            price
-        );
-    }
-    println!("{} record(s)", list.len());
+    print!("{}", vozbox::report::cdrs(&list));
+    Ok(())
+}
+
+/// `vozbox usage`: from the running server (calls in progress are its own), else from the
+/// database (no call in progress then).
+fn usage(config: Option<PathBuf>, client: Option<String>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let path = match &client {
+        Some(c) => format!("/api/usage?client={}", c),
+        None => "/api/usage".to_string(),
+    };
+    let running = cfg.api.addr().is_some_and(client::listening);
+    let list: Vec<vozbox::policy::usage::Usage> = if running {
+        ask_server(&cfg, "GET", &path)?
+    } else {
+        let reader = open_reader(&cfg)?;
+        let model = reader.model().map_err(|e| Failure(e.to_string(), 3))?;
+        let accounts = reader.accounts().map_err(|e| Failure(e.to_string(), 3))?;
+        let now = vozbox::auth::nonce::now_secs();
+        let mut list = vozbox::policy::usage::offline(&model, accounts, now);
+        list.retain(|u| client.as_ref().is_none_or(|c| *c == u.client));
+        if let (Some(c), true) = (&client, list.is_empty()) {
+            return Err(Failure(format!("no client {:?}", c), 1));
+        }
+        list
+    };
+    print!("{}", vozbox::policy::usage::table(&list));
     Ok(())
 }
 
@@ -570,6 +560,7 @@ fn main() -> ExitCode {
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
+        Cmd::Usage { config, client } => usage(config, client),
         Cmd::Tls { config, reload } => tls(config, reload),
         Cmd::Admin { cmd } => admin(cmd),
         Cmd::Export { config, output } => export(config, output),

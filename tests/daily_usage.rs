@@ -181,6 +181,13 @@ fn reaching_the_limit_ends_the_other_call_blocks_and_mails_once_until_raised() {
     assert_eq!(cdrs.matches("daily_limit").count(), 2, "{}", cdrs);
     assert!(cdrs.contains("0.3000 EUR"), "{}", cdrs);
 
+    let usage = v.cli_args(&["usage", "--client", "bluebird"]);
+    assert!(
+        usage.contains("0.3000/0.3000 EUR") && usage.contains("daily_limit"),
+        "{}",
+        usage
+    );
+
     // the next external call: the no_credit locution, then 403
     let c = dial(
         &addr,
@@ -215,6 +222,12 @@ fn reaching_the_limit_ends_the_other_call_blocks_and_mails_once_until_raised() {
     let prov = v.dir.join("provision.toml");
     std::fs::write(&prov, provision(carrier_port, "5.00")).unwrap();
     v.cli_args(&["apply", prov.to_str().unwrap()]);
+    let usage = v.cli_args(&["usage", "--client", "bluebird"]);
+    assert!(
+        usage.contains("0.3000/5.0000 EUR") && usage.ends_with("no\n1 client(s)\n"),
+        "{}",
+        usage
+    );
     sipp_ok(&dial(
         &addr,
         "uac_call.xml",

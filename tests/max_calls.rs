@@ -170,6 +170,13 @@ fn over_max_calls_outbound_hears_the_locution_and_gets_403_and_inbound_gets_486(
     let up = carrier(&lab, "uas_answer.xml", 3);
     let held: Vec<_> = (0..2).map(|_| dial_in_background(v, ALICE, 6000)).collect();
     wait_answered(v, 2);
+    // the counters are visible
+    let usage = v.cli_args(&["usage", "--client", "bluebird"]);
+    assert!(
+        usage.contains(" 2/2 ") && usage.contains("max_calls"),
+        "{}",
+        usage
+    );
 
     let c = dial(v, "uac_notice.xml", ALICE, "+34600111333", 0);
     sipp_ok(&c);
@@ -197,6 +204,29 @@ fn a_brand_limit_counts_the_calls_of_all_its_clients() {
     let up = carrier(&lab, "uas_answer.xml", 2);
     let held = dial_in_background(v, ALICE, 4000);
     wait_answered(v, 1);
+    // a client administrator of redwing sees its own usage only: its brand is full
+    let op = v.token();
+    let body =
+        serde_json::json!({"name": "rw", "client": "redwing", "password": "Long-Enough-Pass-1"});
+    let (s, r) = v.api_as(&op, "POST", "/api/admins", Some(body));
+    assert_eq!(s, 201, "{}", r);
+    let login = serde_json::json!({"name": "rw", "password": "Long-Enough-Pass-1"});
+    let (_, r) = v.api_as("", "POST", "/api/login", Some(login));
+    let rw = r["token"].as_str().expect("a session").to_string();
+    let (s, r) = v.api_as(&rw, "GET", "/api/usage", None);
+    assert_eq!(s, 200, "{}", r);
+    let list = r.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{}", r);
+    assert_eq!(list[0]["client"], "redwing");
+    assert_eq!(
+        (list[0]["brand_calls"].as_u64(), list[0]["calls"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(list[0]["blocked"], "max_calls");
+    assert_eq!(
+        v.api_as(&rw, "GET", "/api/usage?client=bluebird", None).0,
+        404
+    );
     // carol is of another client of the same brand (no voice notifications: 403 at once)
     let c = dial(v, "uac_refused.xml", CAROL, "+34600111333", 0);
     sipp_ok(&c);
@@ -234,4 +264,8 @@ fn calls_that_end_every_way_give_their_places_back() {
     sipp_ok(&dial(v, "uac_call.xml", ALICE, "+34600111222", 300));
     sipp_ok(&up.wait(Duration::from_secs(20)));
     assert!(!v.cdrs(7).contains("max_calls"), "{}", v.cdrs(7));
+    let usage: serde_json::Value =
+        serde_json::from_str(&v.api_get("/api/usage?client=bluebird")).unwrap();
+    assert_eq!(usage[0]["calls"], 0, "{}", usage);
+    assert_eq!(usage[0]["brand_calls"], 0, "{}", usage);
 }

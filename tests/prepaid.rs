@@ -90,6 +90,17 @@ fn cut_call(v: &Vozbox, carrier_port: u16, secs: u64, price: &str) {
     assert_eq!(last["price"], price, "{}", last);
 }
 
+/// The live balance and why the client is blocked, from `GET /api/usage`.
+fn standing(v: &Vozbox) -> (String, String) {
+    let u: serde_json::Value = serde_json::from_str(&v.api_get("/api/usage?client=payg")).unwrap();
+    let balance = u[0]["balance"].as_str().unwrap().to_string();
+    assert!(!balance.starts_with('-'), "a negative balance: {}", u);
+    (
+        balance,
+        u[0]["blocked"].as_str().unwrap_or("no").to_string(),
+    )
+}
+
 fn refused(v: &Vozbox) {
     let before = records(v).len();
     let c = dial(v, "uac_notice.xml");
@@ -118,6 +129,7 @@ fn a_call_is_cut_when_the_balance_runs_out_and_the_next_is_refused_across_a_sigk
     let mut v = Vozbox::start("prepaid", "", &provision(carrier_port, "0.50"));
     // 0.50 at 0.10 a second: 5 s
     cut_call(&v, carrier_port, 5, "0.5000");
+    assert_eq!(standing(&v), ("0.0000".into(), "no_credit".into()));
     refused(&v);
     let n = records(&v).len();
 
@@ -126,6 +138,14 @@ fn a_call_is_cut_when_the_balance_runs_out_and_the_next_is_refused_across_a_sigk
     let prov = v.dir.join("provision.toml");
     v.spawn(Some(&prov));
     assert_eq!(records(&v).len(), n, "no record lost or doubled");
+    // the balance is what the records say: 0.50 − 0.50
+    assert_eq!(standing(&v), ("0.0000".into(), "no_credit".into()));
+    let usage = v.cli_args(&["usage"]);
+    assert!(
+        usage.contains("0.0000 EUR") && usage.contains("no_credit"),
+        "{}",
+        usage
+    );
     refused(&v);
 
     // the same file again through the running server: still nothing to spend
@@ -135,6 +155,16 @@ fn a_call_is_cut_when_the_balance_runs_out_and_the_next_is_refused_across_a_sigk
     // a file with another balance sets it: 0.30 pays 3 s
     std::fs::write(&prov, provision(carrier_port, "0.30")).unwrap();
     v.cli_args(&["apply", prov.to_str().unwrap()]);
+    assert_eq!(standing(&v), ("0.3000".into(), "no".into()));
     cut_call(&v, carrier_port, 3, "0.3000");
+    assert_eq!(standing(&v), ("0.0000".into(), "no_credit".into()));
     refused(&v);
+    // without the server, the database says the same
+    v.kill();
+    let usage = v.cli_args(&["usage", "--client", "payg"]);
+    assert!(
+        usage.contains("0.0000 EUR") && usage.contains("no_credit"),
+        "{}",
+        usage
+    );
 }

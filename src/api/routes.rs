@@ -142,6 +142,13 @@ pub fn table() -> Vec<Route> {
             Body::None,
             live::cdrs,
         ),
+        route(
+            M::GET,
+            "/api/usage",
+            "Per client: external calls in progress against max calls, today's spend against the max daily usage, the balance, blocked and why (?client= one)",
+            Body::None,
+            live::usage,
+        ),
         route(M::GET, "/api/audit", "The audit trail, newest first", Body::None, live::audit_trail),
         route(M::GET, "/api/admins", "Administrators (operators)", Body::None, admins::list),
         route(M::POST, "/api/admins", "Add an administrator (operators)", Body::Json("AdminBody"), admins::add),

@@ -13,6 +13,7 @@
 //!   float; `clock.rs`: a client's local time).
 //! - `credit.rs`: prepaid balances and the max daily usage — accounts, charges, what a
 //!   call may spend, and the ledger that keeps them in memory.
+//! - `usage.rs`: what `vozbox usage` and `GET /api/usage` show of a client.
 //! - `stats.rs`: requests and calls refused by each policy (`GET /metrics`).
 
 pub mod calls;
@@ -23,6 +24,7 @@ pub mod ipfilter;
 pub mod money;
 pub mod rating;
 pub mod stats;
+pub mod usage;
 
 use crate::model::Client;
 use std::net::IpAddr;
@@ -104,6 +106,25 @@ impl Policy {
         }
         self.refused_ip(client, ip, country.as_deref(), method);
         false
+    }
+
+    /// The usage of `client` now (`snap`: for its brand's limit and time zone).
+    pub fn usage(&self, snap: &crate::model::Snapshot, client: &Client, now: u64) -> usage::Usage {
+        let today = clock::local(now, &snap.timezone(&client.name)).day;
+        let account = self.ledger.account(&client.name, &client.balance);
+        let brand_max = snap
+            .model
+            .brands
+            .iter()
+            .find(|b| b.name == client.brand)
+            .map(|b| b.max_calls)
+            .unwrap_or(0);
+        let calls = usage::InProgress {
+            client: self.calls.client(&client.name),
+            brand: self.calls.brand(&client.brand),
+            brand_max,
+        };
+        usage::of(client, &account, calls, &today)
     }
 
     /// Logs and counts a request of `client` refused by its IP filter.
