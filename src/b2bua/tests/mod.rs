@@ -281,4 +281,5 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
         .collect()
 }
 
+mod admit;
 mod rules;
