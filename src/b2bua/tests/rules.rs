@@ -506,3 +506,27 @@ fn a_billed_call_ends_when_its_budget_is_spent_and_is_priced_at_its_answer_rate(
     assert_eq!((cdr.duration, cdr.price.as_deref()), (5, Some("0.6000")));
     assert_eq!(cdr.currency.as_deref(), Some("EUR"));
 }
+
+#[test]
+fn a_cut_ends_a_ringing_call_with_403_and_an_answered_one_with_bye_both_ways() {
+    use crate::policy::Block;
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, LIMITS);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let got = lab.at(1.0, Event::Cut(Block::DailyLimit));
+    assert_eq!(whats(&got)[..2], ["CANCEL", "403"]);
+    assert!(
+        whats(&got).contains(&"CDR daily_limit 403".to_string()),
+        "{:?}",
+        whats(&got)
+    );
+
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, LIMITS);
+    lab.branch_says(0.1, 0, 200, "OK");
+    lab.alice_acks(0.2);
+    let got = lab.at(3.0, Event::Cut(Block::NoCredit));
+    let w = whats(&got);
+    assert_eq!(w.iter().filter(|x| *x == "BYE").count(), 2, "{:?}", w);
+    assert!(w.contains(&"CDR no_credit 200".to_string()), "{:?}", w);
+    // a second cut changes nothing
+    assert!(lab.at(3.5, Event::Cut(Block::NoCredit)).is_empty());
+}
