@@ -21,6 +21,15 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> anyhow::Result<()> {
+    // The GeoIP database first: a missing or wrong one stops the start, naming its path.
+    let geoip = match &cfg.policy.geoip_database {
+        Some(p) => {
+            let g = crate::policy::geoip::GeoIp::open(p).map_err(|e| anyhow::anyhow!(e))?;
+            tracing::info!("GeoIP database {}", g.path().display());
+            Some(g)
+        }
+        None => None,
+    };
     let store = Arc::new(Store::open_with_cache(
         &cfg.storage.path,
         cfg.storage.cache_mb << 20,
@@ -74,11 +83,24 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             .map_err(|e| anyhow::anyhow!("admin API credentials: {}", e))?,
         )
     };
-    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(store.load_model()?)));
+    let model = store.load_model()?;
+    if geoip.is_none() {
+        if let Some(c) = model.clients.iter().find(|c| !c.geoip_countries.is_empty()) {
+            anyhow::bail!(
+                "client {:?} filters by geoip_countries but [policy] geoip_database is not set: \
+                 set it, or provision the client without countries",
+                c.name
+            );
+        }
+    }
+    let policy = Arc::new(crate::policy::Policy::new(geoip, &cfg.smtp));
+    policy.ledger.load(store.accounts()?, &model);
+    let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(model)));
 
     let location = Arc::new(Location::new());
     let expired = location.load(store.load_bindings()?, now_secs());
     let writer = Writer::start(store.clone(), cfg.storage.write_queue)?;
+    crate::mail::start(cfg.smtp.clone(), store.clone(), writer.clone())?;
     if !expired.is_empty() {
         writer.submit(expired.into_iter().map(Op::Delete).collect(), None);
     }
@@ -107,6 +129,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         writer: writer.clone(),
         snapshot: snapshot.clone(),
         stats: Default::default(),
+        policy: policy.clone(),
     });
     let limits = Limits {
         max_message_size: cfg.sip.max_message_size,
@@ -159,10 +182,10 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
     let b2bua = Arc::new(B2bua::new(
         out.clone(),
         registrar.clone(),
-        writer.clone(),
         cfg.calls.clone(),
         media.clone(),
         models.clone(),
+        policy.clone(),
         tokio::runtime::Handle::current(),
     ));
     let server = Arc::new(Server {
@@ -194,6 +217,9 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
                 models: models.clone(),
                 writer: writer.clone(),
                 metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
+                provision: crate::provision::Context::for_server(
+                    cfg.policy.geoip_database.is_some(),
+                ),
             },
             api_tls,
         )));

@@ -4,12 +4,19 @@
 
 mod api;
 mod calls;
+mod place;
+mod policy;
+mod smtp;
 
 use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
 pub use api::Api;
 pub use calls::Calls;
+use place::locate;
+pub use place::{key_at, line_col};
+pub use policy::Policy;
 use serde::Deserialize;
+pub use smtp::Smtp;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -24,6 +31,8 @@ pub struct Config {
     pub storage: Storage,
     pub api: Api,
     pub tls: TlsSettings,
+    pub policy: Policy,
+    pub smtp: Smtp,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -200,54 +209,6 @@ impl Default for Storage {
     }
 }
 
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
-    (line, col)
-}
-
-/// The table and key whose value is at `offset` (`(Some("registrar"), "max_expires")`),
-/// for parse errors about a value that do not name their key.
-pub fn key_at(text: &str, offset: usize) -> Option<(Option<String>, String)> {
-    let before = text.get(..offset)?;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let (key, _) = before[line_start..].split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    if key.is_empty() || key.contains(char::is_whitespace) {
-        return None;
-    }
-    let table = before[..line_start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
-        .filter(|t| !t.is_empty());
-    Some((table, key.to_string()))
-}
-
-/// The line of `key` inside `[section]`, for messages about a value.
-fn locate(text: &str, section: &str, key: &str) -> Option<usize> {
-    let mut current = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            current = t.trim_matches(['[', ']', ' ']).to_string();
-            continue;
-        }
-        if current == section {
-            if let Some((k, _)) = t.split_once('=') {
-                if k.trim() == key {
-                    return Some(i + 1);
-                }
-            }
-        }
-    }
-    None
-}
-
 impl Config {
     /// Reads a config file. Its relative paths (database, TLS certificate and key, sounds)
     /// are relative to the file's own directory, not to the working directory: the same
@@ -266,6 +227,14 @@ impl Config {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
+            }
+            if let Some(p) = cfg
+                .policy
+                .geoip_database
+                .as_mut()
+                .filter(|p| p.is_relative())
+            {
+                *p = base.join(&*p);
             }
         }
         Ok(cfg)
@@ -502,6 +471,12 @@ impl Config {
         if self.auth.nonce_ttl == 0 {
             return Err(("auth", "nonce_ttl", "expected seconds above 0".into()));
         }
+        self.policy
+            .validate()
+            .map_err(|(key, msg)| ("policy", key, msg))?;
+        self.smtp
+            .validate()
+            .map_err(|(key, msg)| ("smtp", key, msg))?;
         if self.storage.path.as_os_str().is_empty() {
             return Err(("storage", "path", "expected a file path".into()));
         }

@@ -72,6 +72,15 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AdminCmd,
     },
+    /// Per client: external calls in progress against max calls, today's spend against the
+    /// max daily usage, the balance, and whether it is blocked and why.
+    Usage {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this client.
+        #[arg(long)]
+        client: Option<String>,
+    },
     /// List the call records (the most recent last).
     Cdrs {
         #[arg(long)]
@@ -140,8 +149,12 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, Failure> {
     }
 }
 
-fn load_provision(file: &Path) -> Result<vozbox::provision::Checked, Failure> {
-    vozbox::provision::load(file).map_err(|errs| {
+fn load_provision(file: &Path, cfg: &Config) -> Result<vozbox::provision::Checked, Failure> {
+    vozbox::provision::load_with(
+        file,
+        &vozbox::provision::Context::for_server(cfg.policy.geoip_database.is_some()),
+    )
+    .map_err(|errs| {
         let n = errs.len();
         Failure(
             format!("{}\n{} error(s); nothing applied", errs.join("\n"), n),
@@ -166,7 +179,7 @@ fn run(config: Option<PathBuf>, provision: Option<PathBuf>) -> Result<(), Failur
     let cfg = load_config(&config)?;
     init_logging(&cfg.log.level);
     let model = match &provision {
-        Some(p) => Some(load_provision(p).map_err(|f| Failure(f.0, 2))?),
+        Some(p) => Some(load_provision(p, &cfg).map_err(|f| Failure(f.0, 2))?),
         None => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -199,7 +212,7 @@ fn check(file: &Path) -> Result<(), Failure> {
 
 fn apply(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
-    let checked = load_provision(file)?;
+    let checked = load_provision(file, &cfg)?;
     if let Some(addr) = cfg.api.addr() {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure(format!("{}: {}", file.display(), e), 1))?;
@@ -416,42 +429,38 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Seconds since the epoch in the machine's local time, with its offset
-/// (`2026-12-05 11:12:27+01:00`).
-fn local(secs: u64) -> String {
-    match i64::try_from(secs).map(jiff::Timestamp::from_second) {
-        Ok(Ok(t)) => t
-            .to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M:%S%:z")
-            .to_string(),
-        // a damaged record shows as it is
-        _ => secs.to_string(),
-    }
-}
-
 fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
     let reader = open_reader(&cfg)?;
     let list = reader.cdrs(limit).map_err(|e| Failure(e.to_string(), 3))?;
-    println!(
-        "{:<25} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
-        "START", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "DISPOSITION", "CODE", "SECS"
-    );
-    for c in &list {
-        println!(
-            "{:<25} {:<12} {:<24} {:<20} {:<9} {:<28} {:<15} {:>4} {:>6}",
-            local(c.start),
-            c.client,
-            c.caller,
-            c.callee,
-            c.direction,
-            c.route,
-            c.disposition,
-            c.sip_code,
-            c.duration
-        );
-    }
-    println!("{} record(s)", list.len());
+    print!("{}", vozbox::report::cdrs(&list));
+    Ok(())
+}
+
+/// `vozbox usage`: from the running server (calls in progress are its own), else from the
+/// database (no call in progress then).
+fn usage(config: Option<PathBuf>, client: Option<String>) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let path = match &client {
+        Some(c) => format!("/api/usage?client={}", c),
+        None => "/api/usage".to_string(),
+    };
+    let running = cfg.api.addr().is_some_and(client::listening);
+    let list: Vec<vozbox::policy::usage::Usage> = if running {
+        ask_server(&cfg, "GET", &path)?
+    } else {
+        let reader = open_reader(&cfg)?;
+        let model = reader.model().map_err(|e| Failure(e.to_string(), 3))?;
+        let accounts = reader.accounts().map_err(|e| Failure(e.to_string(), 3))?;
+        let now = vozbox::auth::nonce::now_secs();
+        let mut list = vozbox::policy::usage::offline(&model, accounts, now);
+        list.retain(|u| client.as_ref().is_none_or(|c| *c == u.client));
+        if let (Some(c), true) = (&client, list.is_empty()) {
+            return Err(Failure(format!("no client {:?}", c), 1));
+        }
+        list
+    };
+    print!("{}", vozbox::policy::usage::table(&list));
     Ok(())
 }
 
@@ -568,6 +577,7 @@ fn main() -> ExitCode {
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
+        Cmd::Usage { config, client } => usage(config, client),
         Cmd::Tls { config, reload } => tls(config, reload),
         Cmd::Admin { cmd } => admin(cmd),
         Cmd::Export { config, output } => export(config, output),

@@ -249,6 +249,27 @@ impl Collector for Server {
             &b2bua.stats.setup_seconds.snapshot(),
         )?;
 
+        // Client policies.
+        let policy = &b2bua.policy.stats;
+        counters(
+            e,
+            "vozbox_policy_refused",
+            "Requests refused by a client policy, by cause (max_calls, ip_not_allowed, no_credit, daily_limit) and request",
+            policy
+                .refused_totals()
+                .into_iter()
+                .map(|(cause, req, n)| ([("cause", cause), ("request", req)], n)),
+        )?;
+        counters(
+            e,
+            "vozbox_policy_calls_cut",
+            "Calls in progress ended by a client policy (no_credit, daily_limit), by cause",
+            policy
+                .cut_totals()
+                .into_iter()
+                .map(|(cause, n)| ([("cause", cause)], n)),
+        )?;
+
         // The store.
         let store = &b2bua.writer.stats;
         let (commits, failed) = store.commits();

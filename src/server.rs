@@ -4,8 +4,10 @@
 
 use crate::auth::ban::Bans;
 use crate::b2bua::{B2bua, Incoming};
+use crate::model::trust::{classify, Source};
 use crate::registrar::register::Answer;
 use crate::registrar::Registrar;
+use crate::sip::headers::uri_host;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
 use crate::sip::respond::{to_tag, transaction_key, Responder};
@@ -32,6 +34,31 @@ impl Server {
         r.push_header("Accept", reply::ACCEPT);
         r.push_header("Supported", validate::SUPPORTED.join(", "));
         r
+    }
+
+    /// Whether a request passes the IP filter of the client it comes from: the client of
+    /// its From domain, else of its Request-URI's. Carriers and DDI providers are no
+    /// client's: they always pass.
+    fn screened(&self, msg: &Message, checked: &validate::Checked, flow: &Flow) -> bool {
+        let snap = self.b2bua.snapshot.load();
+        if matches!(
+            classify(&snap, flow.remote),
+            Source::Carrier { .. } | Source::DdiProvider { .. }
+        ) {
+            return true;
+        }
+        let from = checked.from.uri().ok().map(|u| uri_host(&u));
+        let client = from.and_then(|h| snap.client_by_domain(&h)).or_else(|| {
+            msg.request_uri_host()
+                .and_then(|h| snap.client_by_domain(&h))
+        });
+        match client {
+            Some(c) => {
+                let method = msg.method().unwrap_or("");
+                self.b2bua.policy.screen(c, flow.remote.ip(), method)
+            }
+            None => true,
+        }
     }
 
     /// Answers a request refused before any service ran, if a response can be addressed.
@@ -90,6 +117,12 @@ impl Server {
         let tag = to_tag(&msg);
         let via = &checked.via;
         match method.as_str() {
+            "OPTIONS" | "SUBSCRIBE"
+                if checked.to.tag().is_none() && !self.screened(&msg, &checked, &flow) =>
+            {
+                let r = response(&msg, 403, "Forbidden (invalid IP)", &tag);
+                self.out.send(via, &flow, r, key.as_deref());
+            }
             "OPTIONS" => {
                 let r = self.options(&msg, &tag);
                 self.out.send(via, &flow, r, key.as_deref());

@@ -198,7 +198,7 @@ fn csv_field(s: &str) -> String {
 
 fn csv(list: &[Cdr]) -> String {
     let mut out = String::from(
-        "start,answer,end,duration,client,caller,callee,direction,route,disposition,sip_code,price,call_id\r\n",
+        "start,answer,end,duration,client,caller,callee,direction,route,disposition,sip_code,price,currency,call_id\r\n",
     );
     for c in list {
         let row = [
@@ -214,6 +214,7 @@ fn csv(list: &[Cdr]) -> String {
             c.disposition.clone(),
             c.sip_code.to_string(),
             c.price.clone().unwrap_or_default(),
+            c.currency.clone().unwrap_or_default(),
             c.call_id.clone(),
         ];
         let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
@@ -290,6 +291,33 @@ pub async fn cdrs(
             .into_response();
     }
     Json(json!({ "total": total, "offset": offset, "items": list })).into_response()
+}
+
+/// `GET /api/usage`: each client's usage (`policy::usage`): a client administrator sees
+/// its own client only; `?client=` one client (404 when it is none the caller sees).
+pub async fn usage(
+    State(api): State<Api>,
+    Extension(p): Extension<Principal>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(r) = refused(&p, "usage", Access::Read) {
+        return r;
+    }
+    let snap = api.snapshot.load();
+    let now = now_secs();
+    let want = q.get("client");
+    let list: Vec<_> = snap
+        .model
+        .clients
+        .iter()
+        .filter(|c| p.sees(Some(&c.name)))
+        .filter(|c| want.is_none_or(|w| *w == c.name))
+        .map(|c| api.b2bua.policy.usage(&snap, c, now))
+        .collect();
+    if let (Some(w), true) = (want, list.is_empty()) {
+        return error(StatusCode::NOT_FOUND, &format!("no client {:?}", w));
+    }
+    Json(list).into_response()
 }
 
 /// The audit trail, newest first (a client administrator: its client's entries).

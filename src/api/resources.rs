@@ -361,7 +361,7 @@ async fn write(
         if let Err(r) = edit(&mut d, &id) {
             return r;
         }
-        let (checked, warnings) = match d.check() {
+        let (checked, warnings) = match d.check_with(&api.provision) {
             Ok(c) => c,
             Err(errs) => {
                 let this = |e: &&Located| e.kind == Some(k) && e.id.as_deref() == Some(&id);
@@ -429,6 +429,7 @@ async fn write(
             return internal(&e.to_string());
         }
         let after = export::doc(&checked.model);
+        api.b2bua.policy.ledger.provisioned(&checked.model);
         tracing::info!("admin API: {} {} {} {}", p.name(), action, k.section(), id);
         match after.find(k, &id) {
             Some(at) => {

@@ -244,6 +244,13 @@ pub fn table(openapi: MethodRouter<Api>) -> Vec<Route> {
             admins::add,
         ),
         route(
+            M::GET,
+            "/api/usage",
+            "Per client: external calls in progress against max calls, today's spend against the max daily usage, the balance, blocked and why (?client= one)",
+            Body::None,
+            live::usage,
+        ),
+        route(
             M::PUT,
             "/api/admins/{name}",
             "Change an administrator's password, client or rights (operators)",

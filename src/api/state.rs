@@ -19,6 +19,8 @@ pub struct Api {
     pub tls: Option<Arc<crate::sip::tls::Tls>>,
     /// Model changes one at a time (the snapshot swapped with each commit).
     pub models: Arc<crate::models::Models>,
+    /// What validation must know of this server (a GeoIP database or not).
+    pub provision: crate::provision::Context,
     /// Bindings removed through the API are deleted from the store by the writer.
     pub writer: crate::store::writer::Writer,
     /// `GET /metrics` (Prometheus text).

@@ -58,7 +58,7 @@ pub async fn provision(
     // registrar's group commit) stay off the reactor. One apply at a time, so the live
     // snapshot is always the model of the last commit.
     let result = tokio::task::spawn_blocking(move || {
-        let checked = match crate::provision::parse(&body) {
+        let checked = match crate::provision::parse_with(&body, &api.provision) {
             Ok(c) => c,
             Err(errs) => {
                 return Ok(Applied::Invalid(
@@ -84,6 +84,10 @@ pub async fn provision(
             .commit(&change, &checked.model, &checked.admins, Some(&entry))?;
         if !checked.admins.is_empty() {
             api.auth.set_admins(api.store.admins()?);
+        }
+        if changed {
+            // balances provisioned anew take effect at once
+            api.b2bua.policy.ledger.provisioned(&checked.model);
         }
         if changed {
             tracing::info!("provisioning applied through the admin API by {}", p.name());

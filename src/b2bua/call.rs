@@ -166,6 +166,24 @@ impl Direction {
     }
 }
 
+/// How an external call of a client that bills is priced (`policy::rating`).
+#[derive(Debug, Clone)]
+pub struct Billing {
+    /// The rates of the client's active profile for the number, with its time zone.
+    pub tariff: crate::policy::rating::Tariff,
+    /// The rate in force when the call was set up (the one used if no rate is in force at
+    /// the answer: a band gap).
+    pub at_setup: crate::policy::rating::Price,
+    pub currency: String,
+    /// What the call may spend (a prepaid balance, what is left of the daily usage) and
+    /// which limit that is; its duration is capped by what that pays at its rate.
+    pub budget: Option<(crate::policy::money::Money, crate::policy::Block)>,
+    /// The client's account is debited (prepaid) or only its daily spend counted.
+    pub prepaid: bool,
+    /// The client's provisioned balance (for an account not kept yet).
+    pub provisioned: String,
+}
+
 /// What the call record will say.
 #[derive(Debug, Clone, Default)]
 pub struct Info {
@@ -179,6 +197,11 @@ pub struct Info {
     pub end: Option<u64>,
     pub disposition: String,
     pub code: u16,
+    /// Milliseconds since the epoch at the answer (the duration billed is counted from it).
+    pub answered_ms: Option<u64>,
+    /// An external call that is billed; its rate at the answer.
+    pub billing: Option<Arc<Billing>>,
+    pub rate: Option<crate::policy::rating::Price>,
 }
 
 /// The relay's addresses as each side must see them (its SDP is rewritten to these).
@@ -249,6 +272,8 @@ pub enum Event {
         reason: &'static str,
         disposition: Disposition,
     },
+    /// End now: the client's credit or daily usage is spent (`policy::Block`).
+    Cut(crate::policy::Block),
 }
 
 pub struct Call {
@@ -288,6 +313,9 @@ pub struct Call {
     pub notified: Option<(u16, String, Disposition)>,
     /// The cause a refusal tells (else the final code's: `fork::cause_of_code`).
     pub cause: Option<Cause>,
+    /// An answered billed call with a budget: how long it may last, and the limit that
+    /// ends it then (`policy::Block::NoCredit` or `DailyLimit`).
+    pub credit: Option<(Duration, crate::policy::Block)>,
     /// What is retransmitted or awaited, each with its RFC 3261 timers.
     pub(super) retrans: Vec<Retrans>,
     /// Ringing since (the call's start, or its last forward): the no-answer limits count
@@ -340,6 +368,7 @@ impl Call {
             notified_at: None,
             notified: None,
             cause: None,
+            credit: None,
             retrans: Vec::new(),
             ring_from: now,
             divert: None,
@@ -376,6 +405,22 @@ impl Call {
                 }
             }
             Event::PlaybackDone => self.playback_done(now, out),
+            Event::Cut(why) => match self.phase {
+                Phase::Ringing => {
+                    self.notices = None;
+                    self.cancel_forks(now, None, out);
+                    let reason = match why {
+                        crate::policy::Block::DailyLimit => "Forbidden (daily limit reached)",
+                        _ => "Forbidden (no credit)",
+                    };
+                    self.fail(now, 403, reason, Disposition::Policy(why), out);
+                }
+                Phase::Answered { .. } => {
+                    self.hang_up_both(now, out);
+                    self.end(now, Disposition::Policy(why), 200, None, out);
+                }
+                Phase::Ended { .. } => {}
+            },
             Event::HangUp => match self.phase {
                 Phase::Ringing => {
                     // An operator's hang-up is not explained to the caller.
@@ -423,7 +468,29 @@ impl Call {
     /// Seconds since the epoch at `now`, from the call's start (the core never reads a
     /// clock itself).
     pub fn wall(&self, now: Instant) -> u64 {
-        (self.started_ms + now.saturating_duration_since(self.started).as_millis() as u64) / 1000
+        self.wall_ms(now) / 1000
+    }
+
+    /// Milliseconds since the epoch at `now`.
+    pub fn wall_ms(&self, now: Instant) -> u64 {
+        self.started_ms + now.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// The call is answered at `now`: the record's answer time, and the rate of a billed
+    /// call in force at that moment.
+    pub(super) fn note_answer(&mut self, now: Instant) {
+        let ms = self.wall_ms(now);
+        self.info.answer = Some(ms / 1000);
+        self.info.answered_ms = Some(ms);
+        if let Some(b) = &self.info.billing {
+            let rate = crate::policy::rating::rate_at(&b.tariff, ms / 1000).unwrap_or(b.at_setup);
+            self.info.rate = Some(rate);
+            // what the budget pays at this rate (nothing at all: it ends at once)
+            self.credit = b.budget.map(|(money, why)| {
+                let secs = rate.affordable(money).unwrap_or(0);
+                (Duration::from_secs(secs), why)
+            });
+        }
     }
 
     /// The leg of a side.

@@ -25,6 +25,9 @@ pub struct Slot {
     pub media: Option<MediaSession>,
     /// A locution or notification being played (stopped when the call ends).
     playback: Option<tokio::task::AbortHandle>,
+    /// An external call's places in its brand's and client's max calls, given back when
+    /// the call ends (`Action::Ended`) or, were it never to end, when it is dropped.
+    pub permit: Option<crate::policy::calls::Permit>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
     armed: Option<Instant>,
     timer_started: bool,
@@ -40,11 +43,16 @@ pub struct CallCell {
 }
 
 impl CallCell {
-    pub fn new(call: Call, media: Option<MediaSession>) -> CallCell {
+    pub fn new(
+        call: Call,
+        media: Option<MediaSession>,
+        permit: Option<crate::policy::calls::Permit>,
+    ) -> CallCell {
         CallCell {
             slot: Mutex::new(Slot {
                 call,
                 media,
+                permit,
                 playback: None,
                 armed: None,
                 timer_started: false,
@@ -140,6 +148,7 @@ impl B2bua {
                 }
                 Action::Record { cdr, then } => {
                     self.stats.recorded(&cdr.direction, &cdr.disposition);
+                    let more = self.charge(slot.call.info.billing.as_deref(), &cdr);
                     let done = then.map(|a| {
                         let me = self.clone();
                         let done: Done = Box::new(move |_| {
@@ -149,9 +158,10 @@ impl B2bua {
                         });
                         done
                     });
-                    self.write_cdr(*cdr, done);
+                    self.write_cdr(*cdr, more, done);
                 }
                 Action::Ended => {
+                    slot.permit = None;
                     self.active.fetch_sub(1, Ordering::Relaxed);
                     self.stats.left(slot.call.info.direction.as_str());
                 }
@@ -204,8 +214,10 @@ impl B2bua {
         }
     }
 
-    /// Queues a call record to the store's writer; `after` runs once it is durable.
-    pub(super) fn write_cdr(&self, cdr: Cdr, after: Option<Done>) {
+    /// Queues a call record to the store's writer, with what it changes besides (the
+    /// charge of its price, a notification) in the same job: one transaction; `after`
+    /// runs once all is durable.
+    pub(super) fn write_cdr(&self, cdr: Cdr, more: Vec<Op>, after: Option<Done>) {
         // Every call's one line in the log (answered or not; a 407 is no call yet).
         tracing::info!(
             "call ended: client {}, {} → {}, {} ({}), {} s",
@@ -222,7 +234,9 @@ impl B2bua {
         );
         // Never wait under a call lock or on a receive thread: a full queue hands the record
         // to a blocking thread that waits for room.
-        if let Err((ops, done)) = self.writer.try_queue(vec![Op::Cdr(Box::new(cdr))], after) {
+        let mut ops = vec![Op::Cdr(Box::new(cdr))];
+        ops.extend(more);
+        if let Err((ops, done)) = self.writer.try_queue(ops, after) {
             let writer = self.writer.clone();
             self.rt
                 .spawn_blocking(move || writer.submit_wait(ops, done));
@@ -243,7 +257,11 @@ impl B2bua {
         let direction = info.direction.as_str();
         self.stats.started(direction, false);
         self.stats.recorded(direction, &info.disposition);
-        self.write_cdr(super::record::cdr(call_id, info, now), None);
+        self.write_cdr(
+            super::record::cdr(call_id, info, now * 1000),
+            Vec::new(),
+            None,
+        );
     }
 
     /// Forgets a call at once (it lingered long enough, or its Call-ID is being reused).
@@ -316,6 +334,7 @@ impl B2bua {
     /// packet either way for `[media] timeout` is told so (`Event::MediaIdle`). Every other
     /// limit of a call is a deadline of its own core.
     pub fn sweep(self: &Arc<Self>) {
+        self.sweep_credit();
         if self.media.timeout == 0 {
             return;
         }

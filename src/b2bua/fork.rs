@@ -216,7 +216,7 @@ impl Call {
             at: now,
             winner: Some(i),
         };
-        self.info.answer = Some(self.wall(now));
+        self.note_answer(now);
         out.push(Action::MediaAnswered);
         let late = self.late_offer;
         {

@@ -102,7 +102,47 @@ fn refusal(code: u16, reason: &'static str, disposition: Disposition) -> Admissi
     }
 }
 
+/// What a forward out through a carrier takes as an external call of its billed client:
+/// its places in the max calls, and its pricing (and credit cap).
+pub(super) type External = (
+    Option<crate::policy::calls::Permit>,
+    Option<Arc<super::call::Billing>>,
+);
+
 impl B2bua {
+    /// A forward that leads out through a carrier is an external call of its billed client
+    /// (the forwarding party's): counted in its max calls, priced and capped by its credit
+    /// like its own call, refused like one when over them.
+    pub(super) fn forwarded_external(
+        &self,
+        snap: &Snapshot,
+        route: &Route,
+        trunk: bool,
+    ) -> Result<External, Admission> {
+        let Route::External {
+            billed_client,
+            number,
+            ..
+        } = route
+        else {
+            return Ok((None, None));
+        };
+        let ledger = Some(&self.policy.ledger);
+        let billing = super::admit::billing(snap, billed_client, number, now_secs(), ledger)
+            .map_err(|b| super::admit::out_of_credit(b, trunk))?
+            .map(Arc::new);
+        let permit = match super::admit::counted_for(snap, billed_client) {
+            Some(c) => Some(
+                self.policy
+                    .calls
+                    .acquire(&c)
+                    .map_err(|over| super::admit::over_limit(over, trunk))?,
+            ),
+            None => None,
+        };
+        Ok((permit, billing))
+    }
+
     /// Follows forward `f` from the call that passed `hops`: the route it leads to, with
     /// its hop added; a loop or one forward too many is refused with `482`.
     fn take(
@@ -259,7 +299,11 @@ impl B2bua {
         let followed = self
             .take(&snap, f, &mut hops, now_secs())
             .and_then(|route| self.follow(&snap, route, &from, d.external, &mut hops));
-        let (route, targets) = match followed {
+        let followed = followed.and_then(|(route, targets)| {
+            let external = self.forwarded_external(&snap, &route, d.external)?;
+            Ok((route, targets, external))
+        });
+        let (route, targets, (permit, billing)) = match followed {
             Ok(x) => x,
             Err(Admission::Refuse {
                 code,
@@ -290,10 +334,19 @@ impl B2bua {
         for id in &ids {
             self.calls.insert(id.clone(), cell.clone());
         }
+        if let Some(p) = permit {
+            let mut slot = cell.lock();
+            if slot.permit.is_none() {
+                slot.permit = Some(p);
+            }
+        }
         let divert = divert_for(&snap, &route, d.external);
         let label = format!("{} >{}> {}", label, type_name(ty), route_label(&route));
         self.drive(cell, move |c, now, out| {
             c.hops = hops;
+            if billing.is_some() {
+                c.info.billing = billing;
+            }
             c.handle(
                 now,
                 Event::Forwarded {

@@ -12,6 +12,8 @@ use super::record::Disposition;
 use super::target::Target;
 use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
+use crate::policy::calls::{Over, Permit};
+use crate::policy::Block;
 use crate::sip::headers::{uri_user, Challenge};
 use crate::sip::message::Message;
 use crate::sip::reply::{self, response};
@@ -31,6 +33,8 @@ struct Setup {
     /// The forwards taken before it rang.
     hops: Vec<super::divert::Hop>,
     divert: Option<super::divert::Divert>,
+    /// Its places in its brand's and client's max calls.
+    permit: Option<Permit>,
 }
 
 impl B2bua {
@@ -111,7 +115,44 @@ impl B2bua {
             .and_then(|u| uri_user(&u))
             .unwrap_or_default();
         let now = now_secs();
-        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now);
+        let ip = inc.flow.remote.ip();
+        // The country of the source, when the caller's client filters by country.
+        let country = match &caller {
+            Caller::User { client, .. } | Caller::Friend { client, .. } => snap
+                .client(client)
+                .and_then(|c| self.policy.country_for(c, ip)),
+            Caller::Trunk { .. } => None,
+        };
+        let source = admit::Source {
+            ip,
+            country: country.as_deref(),
+            ledger: Some(&self.policy.ledger),
+        };
+        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now, source);
+        match decision.admission {
+            Admission::Refuse {
+                disposition: Disposition::Policy(Block::IpNotAllowed),
+                ..
+            } => {
+                if let Some(c) = snap.client(&decision.info.client) {
+                    self.policy.refused_ip(c, ip, country.as_deref(), "INVITE");
+                }
+            }
+            Admission::Refuse {
+                disposition: Disposition::Policy(b),
+                ..
+            } => {
+                tracing::info!(
+                    "INVITE {} → {} of client {} refused: {}",
+                    decision.info.caller,
+                    dialled,
+                    decision.info.client,
+                    b.as_str()
+                );
+                self.policy.stats.refused(b, "INVITE");
+            }
+            _ => {}
+        }
         let (mut info, presentation) = (decision.info, decision.presentation);
         // A user's forward code (`*80…`): carried out, and confirmed in a call of its own.
         let mut inc = inc;
@@ -155,13 +196,34 @@ impl B2bua {
             self.out
                 .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
         };
+        // An external call takes its places in its brand's and client's max calls now
+        // (atomically: two calls racing for the last place never both get it).
+        let permit = match &decision.counted {
+            Some(counted) => match self.policy.calls.acquire(counted) {
+                Ok(p) => Some(p),
+                Err(over) => {
+                    self.policy.stats.refused(Block::MaxCalls, "INVITE");
+                    tracing::info!(
+                        "INVITE {} → {}: over the {} max calls",
+                        info.caller,
+                        dialled,
+                        match over {
+                            Over::Brand => "brand's",
+                            Over::Client => "client's",
+                        }
+                    );
+                    return refuse(admit::over_limit(over, trunk), info);
+                }
+            },
+            None => None,
+        };
         let targets = match decision.admission {
             refusal @ Admission::Refuse { .. } => return refuse(refusal, info),
             Admission::Locution { client, name } => {
-                return self.play_locution(inc, info, &client, Some(&name));
+                return self.play_locution(inc, info, &client, Some(&name), permit);
             }
             Admission::Echo { client } => {
-                return self.play_locution(inc, info, &client, None);
+                return self.play_locution(inc, info, &client, None, permit);
             }
             // (a user's forward code was carried out above)
             Admission::Service { .. } => {
@@ -188,9 +250,19 @@ impl B2bua {
             }
         };
         let (route, targets, hops) = targets;
+        let mut permit = permit;
         if !hops.is_empty() {
             // the record says where the forwards led
             info.route = format!("{} >forwarded> {}", info.route, route_label(&route));
+            match self.forwarded_external(&snap, &route, trunk) {
+                Ok((p, b)) => {
+                    permit = permit.or(p);
+                    if b.is_some() {
+                        info.billing = b;
+                    }
+                }
+                Err(refused) => return refuse(refused, info),
+            }
         }
         let divert = super::forward::divert_for(&snap, &route, trunk);
         let call = Setup {
@@ -199,6 +271,7 @@ impl B2bua {
             from: (presentation.number.clone(), presentation.domain.clone()),
             hops,
             divert,
+            permit,
         };
         self.start_call(inc, info, call);
     }
@@ -211,6 +284,7 @@ impl B2bua {
             from,
             hops,
             divert,
+            permit,
         } = setup;
         let Incoming {
             msg,
@@ -286,7 +360,7 @@ impl B2bua {
         });
         // 100 Trying only now: a refusal above is a final response the caller's
         // retransmissions get again from the transaction memory.
-        self.enter(call, Some(session), |c, now, out| c.start(now, out));
+        self.enter(call, Some(session), permit, |c, now, out| c.start(now, out));
     }
 
     /// A new call core for the caller's INVITE, with the limits of `[calls]` and the
@@ -335,12 +409,13 @@ impl B2bua {
         self: &Arc<Self>,
         call: Call,
         media: Option<crate::media::MediaSession>,
+        permit: Option<Permit>,
         first: impl FnOnce(&mut Call, Instant, &mut super::actions::Actions),
     ) -> bool {
         let a_id = call.a.call_id.clone();
         let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
-        let cell = Arc::new(CallCell::new(call, media));
+        let cell = Arc::new(CallCell::new(call, media, permit));
         // Into the map before the call is locked: a map shard lock is never taken while a
         // call lock is held (the listing takes them the other way round).
         let entered = match self.calls.entry(a_id) {

@@ -24,6 +24,7 @@ impl B2bua {
         info: Info,
         client: &str,
         name: Option<&str>,
+        permit: Option<crate::policy::calls::Permit>,
     ) {
         let call_id = inc.msg.call_id().unwrap_or("").to_string();
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
@@ -80,7 +81,7 @@ impl B2bua {
             key,
         } = inc;
         let call = self.new_call(a, (msg, checked.via, flow, key), info);
-        self.enter(call, Some(session), move |c, now, out| {
+        self.enter(call, Some(session), permit, move |c, now, out| {
             c.answer_with(now, answer, prompt.map(|p| (p, pt)), out)
         });
     }
@@ -103,7 +104,7 @@ impl Call {
         ok.push_header("Allow", reply::ALLOW);
         ok.push_header("Content-Type", "application/sdp");
         ok.body = answer;
-        self.info.answer = Some(self.wall(now));
+        self.note_answer(now);
         let sent = self.reply_a(ok, None, out);
         self.a_final = Some(sent.clone());
         self.phase = Phase::Answered {

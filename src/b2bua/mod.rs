@@ -16,6 +16,7 @@ pub mod authn;
 pub mod call;
 pub mod challenge;
 pub mod codecs;
+pub mod credit;
 pub mod dialog;
 pub mod divert;
 pub mod driver;
@@ -64,6 +65,8 @@ pub struct B2bua {
     pub media: Arc<crate::media::Media>,
     /// Model changes (a user's forward set by a service code).
     pub models: Arc<crate::models::Models>,
+    /// The client policies' live state: max calls counters, refusals.
+    pub policy: Arc<crate::policy::Policy>,
     /// Every leg's Call-ID → its call.
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
@@ -106,19 +109,21 @@ impl B2bua {
     pub fn new(
         out: Arc<Responder>,
         registrar: Arc<Registrar>,
-        writer: Writer,
         cfg: config::Calls,
         media: Arc<crate::media::Media>,
         models: Arc<crate::models::Models>,
+        policy: Arc<crate::policy::Policy>,
         rt: tokio::runtime::Handle,
     ) -> B2bua {
         B2bua {
             models,
+            policy,
             snapshot: registrar.snapshot.clone(),
             location: registrar.location.clone(),
+            // the registrar's store writer: call records go with the bindings
+            writer: registrar.writer.clone(),
             out,
             registrar,
-            writer,
             cfg,
             media,
             calls: DashMap::new(),

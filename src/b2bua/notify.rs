@@ -58,7 +58,7 @@ impl B2bua {
         let reason = reason.to_string();
         call.cause = Some(cause);
         // (a call with this Call-ID set up at the same moment: `enter` answered 482)
-        self.enter(call, Some(session), move |c, now, out| {
+        self.enter(call, Some(session), None, move |c, now, out| {
             c.fail(now, code, &reason, disp, out)
         });
         true

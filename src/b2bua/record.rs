@@ -5,6 +5,7 @@
 use super::actions::{Action, Actions};
 use super::call::{Call, Info, Phase};
 use crate::model::Cdr;
+use crate::policy::money::Money;
 use crate::routing::Route;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +42,8 @@ pub enum Disposition {
     ForwardLoop,
     /// Refused by the routing decision.
     Refused(crate::routing::Refusal),
+    /// Refused, or ended, by a client policy (max calls, IP filter, credit, daily usage).
+    Policy(crate::policy::Block),
 }
 
 impl Disposition {
@@ -81,6 +84,7 @@ impl Disposition {
             Disposition::HungUp => "hung_up",
             Disposition::ForwardLoop => "forward_loop",
             Disposition::Refused(r) => r.cause(),
+            Disposition::Policy(b) => b.as_str(),
         }
     }
 }
@@ -115,9 +119,32 @@ pub fn route_label(route: &Route) -> String {
     }
 }
 
-/// The record of a call with `info`, ended at `end` (seconds since the epoch).
-pub fn cdr(call_id: &str, info: Info, end: u64) -> Cdr {
-    let duration = info.answer.map(|a| end.saturating_sub(a)).unwrap_or(0);
+/// The seconds an answered call with `info` lasted if it ended at `end_ms` (milliseconds
+/// since the epoch): whole seconds since the answer.
+pub fn duration(info: &Info, end_ms: u64) -> u64 {
+    match (info.answered_ms, info.answer) {
+        (Some(a), _) => end_ms.saturating_sub(a) / 1000,
+        (None, Some(a)) => (end_ms / 1000).saturating_sub(a),
+        (None, None) => 0,
+    }
+}
+
+/// The price of a call with `info` that lasted `duration` seconds, if it is billed: its
+/// rate at the answer; nothing for an unanswered call.
+pub fn price(info: &Info, duration: u64) -> Option<Money> {
+    info.billing.as_ref()?;
+    Some(match (info.answer, info.rate) {
+        (Some(_), Some(rate)) => rate.of(duration),
+        _ => Money::ZERO,
+    })
+}
+
+/// The record of a call with `info`, ended at `end_ms` (milliseconds since the epoch).
+pub fn cdr(call_id: &str, info: Info, end_ms: u64) -> Cdr {
+    let end = end_ms / 1000;
+    let duration = duration(&info, end_ms);
+    let price = price(&info, duration);
+    let currency = info.billing.as_ref().map(|b| b.currency.clone());
     Cdr {
         call_id: call_id.to_string(),
         client: info.client,
@@ -131,7 +158,8 @@ pub fn cdr(call_id: &str, info: Info, end: u64) -> Cdr {
         duration,
         disposition: info.disposition,
         sip_code: info.code,
-        price: None,
+        price: price.map(|p| p.to_string()),
+        currency,
     }
 }
 
@@ -173,7 +201,7 @@ impl Call {
         info.disposition = disposition.as_str().to_string();
         info.code = code;
         out.push(Action::Record {
-            cdr: Box::new(cdr(&self.a.call_id, info, self.wall(now))),
+            cdr: Box::new(cdr(&self.a.call_id, info, self.wall_ms(now))),
             then: then.map(Box::new),
         });
     }

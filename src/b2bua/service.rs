@@ -68,7 +68,7 @@ impl B2bua {
                 "failed"
             }
         };
-        self.play_locution(inc, info, client, Some(said));
+        self.play_locution(inc, info, client, Some(said), None);
         Ok(())
     }
 

@@ -14,7 +14,7 @@ pub const DIRECTIONS: [&str; 3] = ["inbound", "outbound", "internal"];
 
 /// Every disposition a call record can carry (`record::Disposition::as_str`, with the
 /// routing refusals' causes).
-pub const DISPOSITIONS: [&str; 25] = [
+pub const DISPOSITIONS: [&str; 29] = [
     "answered",
     "busy",
     "cancelled",
@@ -39,6 +39,10 @@ pub const DISPOSITIONS: [&str; 25] = [
     "no_presented_number",
     "no_carrier",
     "cannot_be_billed",
+    "max_calls",
+    "ip_not_allowed",
+    "no_credit",
+    "daily_limit",
     "other",
 ];
 

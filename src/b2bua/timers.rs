@@ -103,7 +103,7 @@ impl Call {
                     self.no_answer_due().map_or(limit, |due| due.min(limit))
                 }
             },
-            Phase::Answered { at, .. } => at + self.limits.max_duration,
+            Phase::Answered { at, .. } => at + self.longest(),
             Phase::Ended { at } => at + LINGER,
         };
         self.retrans
@@ -111,6 +111,15 @@ impl Call {
             .map(|r| r.next)
             .chain(std::iter::once(limit))
             .min()
+    }
+
+    /// How long an answered call may last: `max_duration`, or less when its budget pays
+    /// for less.
+    pub fn longest(&self) -> Duration {
+        match self.credit {
+            Some((d, _)) => d.min(self.limits.max_duration),
+            None => self.limits.max_duration,
+        }
     }
 
     /// Whether anything the call sent still waits for its answer (over UDP: is resent).
@@ -211,9 +220,13 @@ impl Call {
                     out,
                 );
             }
-            Phase::Answered { at, .. } if now >= at + self.limits.max_duration => {
+            Phase::Answered { at, .. } if now >= at + self.longest() => {
+                let disp = match self.credit {
+                    Some((d, why)) if d < self.limits.max_duration => Disposition::Policy(why),
+                    _ => Disposition::MaxDuration,
+                };
                 self.hang_up_both(now, out);
-                self.end(now, Disposition::MaxDuration, 200, None, out);
+                self.end(now, disp, 200, None, out);
             }
             Phase::Ended { at } if now >= at + LINGER => out.push(Action::Forget),
             _ => {}

@@ -37,7 +37,7 @@ pub fn client_admin_max(resource: &str) -> Option<Access> {
     match resource {
         "users" | "extensions" | "friends" | "call_acls" | "call_forwards" | "calls"
         | "registrations" => Some(Access::Write),
-        "clients" | "ddis" | "rating_profiles" | "cdrs" | "audit" => Some(Access::Read),
+        "clients" | "ddis" | "rating_profiles" | "cdrs" | "audit" | "usage" => Some(Access::Read),
         _ => None,
     }
 }

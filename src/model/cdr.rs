@@ -15,5 +15,9 @@ pub struct Cdr {
     pub duration: u64,
     pub disposition: String,
     pub sip_code: u16,
+    /// An external call of a client that bills: its price (4 decimal places; "0.0000"
+    /// unanswered), and the client's currency.
     pub price: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod ddi;
 pub mod extension;
 pub mod friend;
+pub mod mail;
 pub mod media_relay_set;
 pub mod rating_profile;
 pub mod trust;
@@ -27,6 +28,7 @@ pub use client::{BillingMethod, Client};
 pub use ddi::{Ddi, DdiRoute};
 pub use extension::{Extension, ExtensionRoute};
 pub use friend::{Friend, FriendMode};
+pub use mail::Mail;
 pub use media_relay_set::MediaRelaySet;
 pub use rating_profile::{Rate, RatingProfile};
 pub use user::User;
@@ -87,6 +89,8 @@ pub struct Snapshot {
     rating_by_client: HashMap<String, Vec<usize>>,
     /// Addresses and ranges of the trusted peers (`trust.rs`), exempt from rate limits.
     trusted: Vec<ipnet::IpNet>,
+    /// client → its time zone (found once: the rates' bands and "today" are read in it)
+    tz_by_client: HashMap<String, jiff::tz::TimeZone>,
 }
 
 /// One rule of a call ACL with its pattern compiled (see [`Snapshot::call_acl`]).
@@ -149,8 +153,15 @@ impl Snapshot {
             carrier_by_brand: HashMap::new(),
             rating_by_client: HashMap::new(),
             trusted: Vec::new(),
+            tz_by_client: HashMap::new(),
             model,
         };
+        for c in &s.model.clients {
+            // provisioning refuses an unknown zone; one that vanished from the system's
+            // database since counts as UTC
+            let tz = jiff::tz::TimeZone::get(&c.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+            s.tz_by_client.insert(c.name.clone(), tz);
+        }
         s.trusted = trust::trusted_networks(&s.model);
         for (i, c) in s.model.clients.iter().enumerate() {
             s.client_by_name.insert(c.name.clone(), i);
@@ -318,6 +329,14 @@ impl Snapshot {
             .unwrap_or(&[])
             .iter()
             .map(|&i| &self.model.rating_profiles[i])
+    }
+
+    /// The time zone of `client` (UTC for an unknown client).
+    pub fn timezone(&self, client: &str) -> jiff::tz::TimeZone {
+        self.tz_by_client
+            .get(client)
+            .cloned()
+            .unwrap_or(jiff::tz::TimeZone::UTC)
     }
 
     /// The terminal or register-mode friend of `client` called `name`.

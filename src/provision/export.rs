@@ -5,7 +5,7 @@
 //! `vozbox export` writes a file that re-applies as a no-op.
 
 use super::kinds::{Kind, ALL};
-use super::{parse, Checked, ProvisionError};
+use super::{Checked, ProvisionError};
 use crate::model::*;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -223,6 +223,14 @@ impl Doc {
     /// Validates the document as a file would be: the model and its warnings, or every
     /// error; each with the entity it is in.
     pub fn check(&self) -> Result<(Checked, Vec<Located>), Vec<Located>> {
+        self.check_with(&super::Context::default())
+    }
+
+    /// [`Doc::check`] for a server of which `ctx` is known.
+    pub fn check_with(
+        &self,
+        ctx: &super::Context,
+    ) -> Result<(Checked, Vec<Located>), Vec<Located>> {
         let r = self.render().map_err(|e| vec![e])?;
         let locate = |error: ProvisionError| {
             let at = r.starts.iter().rev().find(|(l, _, _)| *l <= error.line);
@@ -232,7 +240,7 @@ impl Doc {
             };
             Located { kind, id, error }
         };
-        match parse(&r.text) {
+        match super::parse_with(&r.text, ctx) {
             Ok(c) => {
                 let warnings = c.warnings.iter().cloned().map(locate).collect();
                 Ok((c, warnings))
@@ -284,6 +292,7 @@ pub fn to_file(m: &Model, admins: &[Admin]) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse;
     use super::*;
 
     fn round_trip(text: &str) {

@@ -349,6 +349,17 @@ pub struct RateDef {
     pub per_minute: S,
     #[serde(default = "sixty")]
     pub increment: u32,
+    /// Seconds billed at least.
+    #[serde(default)]
+    pub minimum: u32,
+    /// A time band: the days ("mon" … "sun"), from and to ("HH:MM", local time).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub weekdays: Vec<S>,
+    #[schema(value_type = Option<String>)]
+    pub from: Option<S>,
+    #[schema(value_type = Option<String>)]
+    pub to: Option<S>,
 }
 
 fn sixty() -> u32 {

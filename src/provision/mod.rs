@@ -10,8 +10,29 @@ pub use validate::{Checked, ProvisionError};
 
 use crate::config::{key_at, line_col};
 
+/// What the server a file is meant for can do, where it matters to validation: a file for a
+/// server without a GeoIP database must not filter by country. `None`: not known (`vozbox
+/// check` without the server's config), not checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Whether `[policy] geoip_database` is set.
+    pub geoip: Option<bool>,
+}
+
+impl Context {
+    /// A server with (`geoip`) or without a GeoIP database.
+    pub fn for_server(geoip: bool) -> Context {
+        Context { geoip: Some(geoip) }
+    }
+}
+
 /// Parses and validates a provisioning text; every error carries its line and key.
 pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
+    parse_with(text, &Context::default())
+}
+
+/// [`parse`] for a server of which `ctx` is known.
+pub fn parse_with(text: &str, ctx: &Context) -> Result<Checked, Vec<ProvisionError>> {
     let file: file::File = toml::from_str(text).map_err(|e| {
         let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         let msg = e.message().trim().to_string();
@@ -39,15 +60,20 @@ pub fn parse(text: &str) -> Result<Checked, Vec<ProvisionError>> {
             message: msg,
         }]
     })?;
-    validate::to_model(&file, text)
+    validate::to_model(&file, text, ctx)
 }
 
 /// Reads and validates a file; errors (and warnings, printed here to stderr) are
 /// formatted as `FILE:LINE:COL: key: message`.
 pub fn load(path: &std::path::Path) -> Result<Checked, Vec<String>> {
+    load_with(path, &Context::default())
+}
+
+/// [`load`] for a server of which `ctx` is known.
+pub fn load_with(path: &std::path::Path, ctx: &Context) -> Result<Checked, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{}: cannot read: {}", path.display(), e)])?;
-    match parse(&text) {
+    match parse_with(&text, ctx) {
         Ok(c) => {
             for w in &c.warnings {
                 eprintln!("warning: {}:{}", path.display(), w);

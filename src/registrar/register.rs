@@ -29,6 +29,8 @@ pub struct Registrar {
     pub snapshot: Arc<ArcSwap<Snapshot>>,
     /// REGISTERs accepted and refused by cause (for `GET /metrics`).
     pub stats: Arc<RegistrarStats>,
+    /// The clients' IP filter (and the other client policies).
+    pub policy: Arc<crate::policy::Policy>,
 }
 
 /// The authenticated registrant of a REGISTER.
@@ -120,6 +122,13 @@ impl Registrar {
         };
         let snap = self.snapshot.load();
         let client = snap.client_by_domain(&domain);
+        // The client's IP filter first: a refused source learns nothing of its users, not
+        // even whether a password is right.
+        if let Some(c) = client {
+            if !self.policy.screen(c, flow.remote.ip(), "REGISTER") {
+                return Outcome::Reply(response(req, 403, "Forbidden (invalid IP)", to_tag));
+            }
+        }
         // The realm is the requested domain even when no client has it: an unknown domain
         // gets the same challenge as a known one.
         let realm = client

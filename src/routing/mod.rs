@@ -34,9 +34,10 @@
 //!      matches the E.164 number decides, else the default policy; deny → `AclDenied`.
 //!      ACL patterns are regular expressions searched in the number as written (write `^`
 //!      and `$` to anchor them, as in `^\+34[0-9]+$`);
-//!    - rating: if the client bills (`billing_method` ≠ none) an active rating profile
-//!      (`active_from <= now < active_to`) must have a rate whose prefix starts the number,
-//!      else `CannotBeBilled`;
+//!    - rating: if the client bills (`billing_method` ≠ none) its active rating profile
+//!      (the latest `active_from <= now` with `now < active_to`) must have a rate in force
+//!      now for the number's longest matching prefix (`policy::rating`), else
+//!      `CannotBeBilled`;
 //!    - presented number: the caller's own presented number if, made E.164, it is a DDI of
 //!      the client; else the friend's / user's outgoing DDI; else the client's outgoing DDI;
 //!      else `NoPresentedNumber`;
@@ -74,6 +75,7 @@ use crate::model::{
     BillingMethod, Client, DdiRoute, Extension, ExtensionRoute, Friend, FriendMode, Policy,
     Snapshot,
 };
+use crate::policy::rating;
 use std::fmt;
 
 /// Who places the call.
@@ -512,14 +514,12 @@ fn acl_allows(snap: &Snapshot, client: &str, name: &str, number: &str) -> bool {
     acl.default_policy == Policy::Allow
 }
 
-/// Whether `client` can bill a call to `number` at `now`.
+/// Whether `client` can bill a call to `number` at `now`: it does not bill, or its active
+/// rating profile has a rate for the number in force now (`policy::rating`).
 fn can_bill(snap: &Snapshot, client: &Client, number: &str, now: u64) -> bool {
     client.billing_method == BillingMethod::None
-        || snap.rating_profiles(&client.name).any(|p| {
-            p.active_from <= now
-                && p.active_to.is_none_or(|to| now < to)
-                && p.rates.iter().any(|r| number.starts_with(&r.prefix))
-        })
+        || rating::tariff(snap, &client.name, number, now)
+            .is_some_and(|t| rating::rate_at(&t, now).is_some())
 }
 
 /// The end of every external call: rating, presented number, carrier.

@@ -326,6 +326,7 @@ fn snapshot() -> Snapshot {
         connection_fee: "0.00".into(),
         per_minute: "0.02".into(),
         increment: 60,
+        ..Rate::default()
     };
     m.rating_profiles.extend([
         RatingProfile {

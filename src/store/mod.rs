@@ -2,6 +2,7 @@
 //! the running server goes through the single writer thread (`writer.rs`), which groups
 //! many commands into one durable transaction.
 
+pub mod accounts;
 pub mod audit;
 pub mod cdrs;
 pub mod credentials;
@@ -215,6 +216,8 @@ impl Store {
             tx.open_table(OPERATORS)?;
             tx.open_table(API_SECRETS)?;
             tx.open_table(AUDIT)?;
+            tx.open_table(ACCOUNTS)?;
+            tx.open_table(OUTBOX)?;
         }
         tx.commit()?;
         Ok(())
@@ -309,6 +312,7 @@ impl Store {
             fill(&tx, DDI_PROVIDERS, &model.ddi_providers, keys::name)?;
             fill(&tx, MEDIA_RELAY_SETS, &model.media_relay_sets, keys::name)?;
             fill(&tx, RATING_PROFILES, &model.rating_profiles, keys::name)?;
+            accounts::reprovision(&tx, model)?;
             let mut meta = tx.open_table(META)?;
             let g = meta
                 .get("model_generation")?
@@ -348,6 +352,12 @@ impl Store {
                         let bytes = serde_json::to_vec(c.as_ref())?;
                         ct.insert(next, bytes.as_slice())?;
                     }
+                    writer::Op::Charge(c) => accounts::charge(&tx, c)?,
+                    writer::Op::Mail(m) => accounts::enqueue(&tx, m)?,
+                    writer::Op::MailSent(n) => {
+                        tx.open_table(OUTBOX)?.remove(n)?;
+                    }
+                    writer::Op::Notified { client, day } => accounts::notified(&tx, client, day)?,
                 }
             }
         }

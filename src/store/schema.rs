@@ -34,6 +34,14 @@ pub const OPERATORS: TableDefinition<&str, &[u8]> = TableDefinition::new("operat
 /// Admin API secrets: "token_sha256" → the SHA-256 of the API token (never the token).
 pub const API_SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_secrets");
 
+/// The clients' money: client name → `policy::credit::Account` (live prepaid balance,
+/// today's spend, the day's notification), changed in the transaction of each priced call
+/// record and of each provisioning change of a balance.
+pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+
+/// E-mail not yet taken by the SMTP server: sequence number → `model::Mail`.
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
 /// The audit trail: sequence number → `model::AuditEntry`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 

@@ -4,7 +4,7 @@
 //! right after the commit: no task, channel or wake-up per registration.
 
 use super::Store;
-use crate::model::{Binding, Cdr};
+use crate::model::{Binding, Cdr, Mail};
 use crate::stats::{Histogram, COMMIT_BUCKETS};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -17,6 +17,18 @@ pub enum Op {
     Put(Arc<Binding>),
     Delete(String),
     Cdr(Box<Cdr>),
+    /// A priced call's effect on its client's account: queued in the same job as its
+    /// record, so both are in one transaction (a crash never charges twice or not at all).
+    Charge(Box<crate::policy::credit::Charge>),
+    /// The daily-usage e-mail of a client was queued for a day (one a day).
+    Notified {
+        client: String,
+        day: String,
+    },
+    /// An e-mail into the outbox (the SMTP sender takes it from there).
+    Mail(Box<Mail>),
+    /// The outbox's e-mail with this number was sent (or given up).
+    MailSent(u64),
 }
 
 /// What became of a submitted change.
@@ -135,7 +147,9 @@ const CDR_LINGER: Duration = Duration::from_millis(20);
 /// Whether someone waits for this job's commit at once (a registration's 200 OK). A call
 /// record keeps its longer batching even when a BYE's 200 waits for it.
 fn urgent(j: &Job) -> bool {
-    j.ops.iter().any(|o| !matches!(o, Op::Cdr(_)))
+    j.ops
+        .iter()
+        .any(|o| matches!(o, Op::Put(_) | Op::Delete(_)))
 }
 
 fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {

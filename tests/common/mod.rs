@@ -437,7 +437,13 @@ pub fn sipp_at(
         .arg("-inf")
         .arg(&csv_path)
         .args(["-t", transport, "-i", local_ip, "-p", &port.to_string()])
-        .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
+        .args(["-nostdin", "-timeout_error"])
+        // a test may give its own overall timeout
+        .args(if extra.contains(&"-timeout") {
+            &[][..]
+        } else {
+            &["-timeout", "30s"][..]
+        })
         .arg("-trace_msg")
         .arg("-message_file")
         .arg(&msg)
@@ -616,7 +622,12 @@ impl SippUas {
             .arg("-sf")
             .arg(&sf)
             .args(["-t", transport, "-i", local_ip, "-p", &port.to_string()])
-            .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
+            .args(["-m", "1", "-nostdin", "-timeout_error"])
+            .args(if extra.contains(&"-timeout") {
+                &[][..]
+            } else {
+                &["-timeout", "40s"][..]
+            })
             .args(extra)
             .arg("-trace_msg")
             .arg("-message_file")

@@ -286,5 +286,6 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
         .collect()
 }
 
+mod admit;
 mod forwards;
 mod rules;

@@ -459,3 +459,74 @@ fn a_leg_whose_connection_closes_mid_call() {
     assert_eq!(times_of(&run, "408"), [42.0]);
     assert!(run.iter().any(|(_, a)| what(a) == "CDR peer_vanished 408"));
 }
+
+#[test]
+fn a_billed_call_ends_when_its_budget_is_spent_and_is_priced_at_its_answer_rate() {
+    use crate::model::Rate;
+    use crate::policy::money::Money;
+    use crate::policy::rating::{Price, Tariff};
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, LIMITS);
+    let rate = Rate {
+        prefix: "+34".into(),
+        connection_fee: "0.10".into(),
+        per_minute: "6.00".into(),
+        increment: 1,
+        ..Rate::default()
+    };
+    let price = Price::parse(&rate).unwrap();
+    lab.call.info.billing = Some(std::sync::Arc::new(super::super::call::Billing {
+        tariff: Tariff {
+            profile: "p".into(),
+            prefix: "+34".into(),
+            rates: vec![rate],
+            tz: jiff::tz::TimeZone::UTC,
+        },
+        at_setup: price,
+        currency: "EUR".into(),
+        // 0.10 the connection and 0.10 a second: 5 s
+        budget: Some((
+            Money::parse("0.60").unwrap(),
+            crate::policy::Block::NoCredit,
+        )),
+        prepaid: true,
+        provisioned: "0.60".into(),
+    }));
+    lab.branch_says(0.1, 0, 200, "OK");
+    lab.alice_acks(0.2);
+    let run = lab.run(60.0);
+    assert_eq!(times_of(&run, "BYE")[..2], [5.1, 5.1]);
+    assert_eq!(times_of(&run, "CDR no_credit 200"), [5.1]);
+    let cdr = run
+        .iter()
+        .find_map(|(_, a)| match a {
+            Action::Record { cdr, .. } => Some(cdr.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((cdr.duration, cdr.price.as_deref()), (5, Some("0.6000")));
+    assert_eq!(cdr.currency.as_deref(), Some("EUR"));
+}
+
+#[test]
+fn a_cut_ends_a_ringing_call_with_403_and_an_answered_one_with_bye_both_ways() {
+    use crate::policy::Block;
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, LIMITS);
+    lab.branch_says(0.1, 0, 180, "Ringing");
+    let got = lab.at(1.0, Event::Cut(Block::DailyLimit));
+    assert_eq!(whats(&got)[..2], ["CANCEL", "403"]);
+    assert!(
+        whats(&got).contains(&"CDR daily_limit 403".to_string()),
+        "{:?}",
+        whats(&got)
+    );
+
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], true, LIMITS);
+    lab.branch_says(0.1, 0, 200, "OK");
+    lab.alice_acks(0.2);
+    let got = lab.at(3.0, Event::Cut(Block::NoCredit));
+    let w = whats(&got);
+    assert_eq!(w.iter().filter(|x| *x == "BYE").count(), 2, "{:?}", w);
+    assert!(w.contains(&"CDR no_credit 200".to_string()), "{:?}", w);
+    // a second cut changes nothing
+    assert!(lab.at(3.5, Event::Cut(Block::NoCredit)).is_empty());
+}

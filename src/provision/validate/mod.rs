@@ -32,6 +32,7 @@ impl std::fmt::Display for ProvisionError {
 
 struct Ctx<'t> {
     text: &'t str,
+    server: super::Context,
     errors: Vec<ProvisionError>,
     warnings: Vec<ProvisionError>,
 }
@@ -128,17 +129,6 @@ fn is_e164(s: &str) -> bool {
         && s.len() <= 16
         && s.starts_with('+')
         && s[1..].bytes().all(|b| b.is_ascii_digit())
-}
-
-fn is_decimal(s: &str) -> bool {
-    let s = s.strip_prefix('-').unwrap_or(s);
-    let mut parts = s.split('.');
-    let int = parts.next().unwrap_or("");
-    let frac = parts.next();
-    parts.next().is_none()
-        && !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_host(s: &str) -> bool {
@@ -261,9 +251,14 @@ impl Names {
 
 /// The sections run in the order of the file's concepts, each resolving references to the
 /// ones before (errors are reported sorted by place in the end).
-pub fn to_model(file: &File, text: &str) -> Result<Checked, Vec<ProvisionError>> {
+pub fn to_model(
+    file: &File,
+    text: &str,
+    server: &super::Context,
+) -> Result<Checked, Vec<ProvisionError>> {
     let mut cx = Ctx {
         text,
+        server: *server,
         errors: Vec::new(),
         warnings: Vec::new(),
     };

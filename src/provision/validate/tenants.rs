@@ -148,6 +148,13 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
                 );
             }
         }
+        if let (Some(false), Some(first)) = (cx.server.geoip, d.geoip_countries.first()) {
+            cx.err(
+                first,
+                "client.geoip_countries",
+                "needs a GeoIP database: set [policy] geoip_database in the server's config (without one no country could be told, and the filter would refuse or allow blindly)",
+            );
+        }
         for s in &d.geoip_countries {
             let c = v(s);
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -193,13 +200,22 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             ("max_daily_usage", &d.max_daily_usage),
         ] {
             if let Some(s) = s {
-                if !is_decimal(&v(s)) {
-                    cx.err(
-                        s,
-                        &format!("client.{}", key),
-                        "expected a decimal amount like \"10.50\"",
-                    );
+                match crate::policy::money::Money::parse(&v(s)) {
+                    Ok(m) if m.0 < 0 && key == "max_daily_usage" => {
+                        cx.err(s, "client.max_daily_usage", "must not be negative")
+                    }
+                    Ok(_) => {}
+                    Err(e) => cx.err(s, &format!("client.{}", key), e),
                 }
+            }
+        }
+        if let Some(s) = &d.timezone {
+            if crate::policy::clock::zone(&v(s)).is_none() {
+                cx.err(
+                    s,
+                    "client.timezone",
+                    "expected an IANA time zone like \"Europe/Madrid\" or \"UTC\"",
+                );
             }
         }
         if let Some(s) = &d.notify_email {

@@ -1,6 +1,8 @@
 //! Carriers, DDI providers and rating profiles: the way out and what it costs.
 
 use super::*;
+use crate::policy::clock::{minutes, WEEKDAYS};
+use crate::policy::money::Money;
 
 /// The carriers (outbound trunks) of the brands.
 pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
@@ -134,12 +136,34 @@ pub(super) fn rating_profiles(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut 
                 ("connection_fee", &r.connection_fee),
                 ("per_minute", &r.per_minute),
             ] {
-                if !is_decimal(&v(s)) {
-                    cx.err(
+                match Money::parse(&v(s)) {
+                    Ok(m) if m.0 < 0 => cx.err(
                         s,
                         &format!("rating_profile.rates.{}", k),
-                        "expected a decimal amount like \"0.02\"",
+                        "must not be negative",
+                    ),
+                    Ok(_) => {}
+                    Err(e) => cx.err(s, &format!("rating_profile.rates.{}", k), e),
+                }
+            }
+            for d in &r.weekdays {
+                if !WEEKDAYS.contains(&v(d).as_str()) {
+                    cx.err(
+                        d,
+                        "rating_profile.rates.weekdays",
+                        "expected mon, tue, wed, thu, fri, sat or sun",
                     );
+                }
+            }
+            for (k, s) in [("from", &r.from), ("to", &r.to)] {
+                if let Some(s) = s {
+                    if minutes(&v(s)).is_none() {
+                        cx.err(
+                            s,
+                            &format!("rating_profile.rates.{}", k),
+                            "expected a local time \"HH:MM\" (00:00 to 24:00)",
+                        );
+                    }
                 }
             }
             rates.push(Rate {
@@ -147,6 +171,10 @@ pub(super) fn rating_profiles(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut 
                 connection_fee: v(&r.connection_fee),
                 per_minute: v(&r.per_minute),
                 increment: r.increment.max(1),
+                minimum: r.minimum,
+                weekdays: r.weekdays.iter().map(v).collect(),
+                from: ov(&r.from),
+                to: ov(&r.to),
             });
         }
         m.rating_profiles.push(RatingProfile {
