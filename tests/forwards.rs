@@ -321,3 +321,49 @@ fn an_internal_only_forward_leaves_calls_from_outside_alone() {
     done(carol);
     assert!(nth_cdr(&v, 2).contains("user:bob >forwarded> user:carol"));
 }
+
+/// A forward to a number is an external call of the forwarding party's client: it goes
+/// out through the brand's carrier and its record carries the client's price.
+#[test]
+fn a_forward_out_through_the_carrier_is_priced_as_the_forwarding_clients_call() {
+    let carrier_port = free_port("127.0.0.5");
+    let billed = format!(
+        "{}\n[[carrier]]\nbrand = \"acme\"\nname = \"upstream\"\naddress = \"127.0.0.5\"\nport = {}\n\n[[rating_profile]]\nclient = \"bluebird\"\nname = \"std\"\nactive_from = \"2020-01-01T00:00:00Z\"\nrates = [{{ prefix = \"+34\", connection_fee = \"0.10\", per_minute = \"0.60\", increment = 1 }}]\n",
+        provision(&forward(
+            "bob",
+            "unconditional",
+            "target = \"number\"\nnumber = \"+34600111222\"",
+            "",
+        )),
+        carrier_port
+    )
+    .replacen(
+        "domain = \"127.0.0.1\"\n",
+        "domain = \"127.0.0.1\"\nbilling_method = \"postpaid\"\noutgoing_ddi = \"+34944000100\"\n",
+        1,
+    );
+    let v = Vozbox::start("fwd-priced", "[media]\ntimeout = 0\n", &billed);
+    let carrier = SippUas::start("uas_answer.xml", "u1", "127.0.0.5", carrier_port);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "101",
+        "u1",
+        "127.0.0.1",
+        &["-d", "1000"],
+    ));
+    done(carrier);
+    let cdr = nth_cdr(&v, 1);
+    assert!(
+        cdr.contains("user:bob >forwarded> carrier:upstream:+34600111222")
+            && cdr.contains("answered"),
+        "{}",
+        cdr
+    );
+    let (_, r) = v.api_as(&v.token(), "GET", "/api/cdrs", None);
+    let price = r["items"][0]["price"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r));
+    assert!(price.starts_with("0.1"), "{}", r);
+    assert_eq!(r["items"][0]["client"], "bluebird", "{}", r);
+}
