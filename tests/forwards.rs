@@ -116,7 +116,7 @@ fn an_unregistered_user_is_forwarded_and_so_is_every_call_with_an_unconditional_
     done(carol);
     let cdr = last_cdr(&v);
     assert!(
-        cdr.contains("user:bob >forwarded> user:carol") && cdr.contains("answered"),
+        cdr.contains("user:bob >not_registered> user:carol") && cdr.contains("answered"),
         "{}",
         cdr
     );
@@ -136,7 +136,7 @@ fn an_unregistered_user_is_forwarded_and_so_is_every_call_with_an_unconditional_
     let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
     sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
     done(carol);
-    assert!(last_cdr(&v).contains("user:bob >forwarded> user:carol"));
+    assert!(last_cdr(&v).contains("user:bob >unconditional> user:carol"));
 }
 
 #[test]
@@ -273,7 +273,11 @@ fn a_user_sets_and_removes_a_forward_from_the_phone() {
     ));
     done(carol);
     let cdr = nth_cdr(&v, 2);
-    assert!(cdr.contains("user:alice >forwarded> user:carol"), "{}", cdr);
+    assert!(
+        cdr.contains("user:alice >unconditional> user:carol"),
+        "{}",
+        cdr
+    );
     // the audit trail names her
     let (_, r) = v.api_as(&v.token(), "GET", "/api/audit", None);
     assert_eq!(r["items"][0]["who"], "alice@bluebird", "{}", r);
@@ -319,7 +323,7 @@ fn an_internal_only_forward_leaves_calls_from_outside_alone() {
     let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer_diverted.xml");
     sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
     done(carol);
-    assert!(nth_cdr(&v, 2).contains("user:bob >forwarded> user:carol"));
+    assert!(nth_cdr(&v, 2).contains("user:bob >unconditional> user:carol"));
 }
 
 /// A forward to a number is an external call of the forwarding party's client: it goes
@@ -355,7 +359,7 @@ fn a_forward_out_through_the_carrier_is_priced_as_the_forwarding_clients_call() 
     done(carrier);
     let cdr = nth_cdr(&v, 1);
     assert!(
-        cdr.contains("user:bob >forwarded> carrier:upstream:+34600111222")
+        cdr.contains("user:bob >unconditional> carrier:upstream:+34600111222")
             && cdr.contains("answered"),
         "{}",
         cdr

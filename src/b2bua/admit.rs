@@ -177,7 +177,7 @@ pub fn admit(
     }
     let external = trunk || info.direction == Direction::Outbound;
     let counted = match &admission {
-        Admission::Route(_) | Admission::Locution { .. } if external => {
+        Admission::Route(_) | Admission::Locution { .. } | Admission::Echo { .. } if external => {
             counted_for(snap, &info.client)
         }
         _ => None,
@@ -190,10 +190,6 @@ pub fn admit(
     }
 }
 
-/// How a call of `client` to `number` set up at `now` is priced, and what it may spend
-/// (`policy::credit`): None when the client does not bill (routing refused the call
-/// already when it bills and cannot rate it); the limit that refuses it when its balance
-/// or today's usage leaves nothing — not even the connection fee and minimum.
 /// The places an external call of `client` takes in its brand's and its own max calls.
 pub fn counted_for(snap: &Snapshot, client: &str) -> Option<Counted> {
     snap.client(client).map(|c| Counted {
@@ -210,6 +206,10 @@ pub fn counted_for(snap: &Snapshot, client: &str) -> Option<Counted> {
     })
 }
 
+/// How a call of `client` to `number` set up at `now` is priced, and what it may spend
+/// (`policy::credit`): None when the client does not bill (routing refused the call
+/// already when it bills and cannot rate it); the limit that refuses it when its balance
+/// or today's usage leaves nothing — not even the connection fee and minimum.
 pub(super) fn billing(
     snap: &Snapshot,
     client: &str,

@@ -35,9 +35,36 @@ pub struct Hop {
     pub party: String,
     /// The `Diversion` header value it added.
     pub diversion: String,
+    /// Why (`busy`, `unconditional`, …) and where to (the route's label), for the record.
+    pub why: &'static str,
+    pub to: String,
+}
+
+/// The record's route label of a call that took `hops` from `label`:
+/// `user:bob >busy> user:carol >unconditional> carrier:upstream:+34…`.
+pub fn label_with(label: &str, hops: &[Hop]) -> String {
+    hops.iter().fold(label.to_string(), |l, h| {
+        format!("{} >{}> {}", l, h.why, h.to)
+    })
 }
 
 impl Call {
+    /// How long the call may ring before its caller gets `480`: the `[calls]` limit, but
+    /// never before a no-answer forward is due, and a forward being routed gets a last
+    /// `NOTICE_MAX` of its own (a driver that never answers cannot hold the caller).
+    pub(super) fn ring_limit(&self) -> Instant {
+        let mut limit = self.ring_from + self.limits.no_answer;
+        if let Some(d) = &self.divert {
+            if let Some(t) = d.no_answer {
+                limit = limit.max(self.ring_from + t + super::timers::T1);
+            }
+            if d.asked {
+                limit += super::timers::NOTICE_MAX;
+            }
+        }
+        limit
+    }
+
     /// When the no-answer forward is due (none asked yet, the call still ringing).
     pub(super) fn no_answer_due(&self) -> Option<Instant> {
         if self.phase != Phase::Ringing || self.notifying {
@@ -86,10 +113,12 @@ impl Call {
         forks: Vec<Fork>,
         divert: Option<Divert>,
         label: String,
+        billing: Option<std::sync::Arc<super::call::Billing>>,
         out: &mut Actions,
     ) {
-        // The caller gave up meanwhile: the branches are never sent.
-        if self.phase != Phase::Ringing || self.notifying {
+        // The caller gave up meanwhile (or a branch left behind answered): the branches
+        // are never sent.
+        if self.phase != Phase::Ringing || self.notifying || !self.forward_awaited() {
             return;
         }
         let first = self.forks.len();
@@ -97,6 +126,11 @@ impl Call {
         self.divert = divert;
         self.ring_from = now;
         self.info.route = label;
+        // the failures of the branches left behind are not the forward's
+        self.best = None;
+        if billing.is_some() {
+            self.info.billing = billing;
+        }
         for i in first..self.forks.len() {
             let f = &self.forks[i];
             let (dest, bytes, branch) = (f.leg.dest.clone(), f.invite.clone(), f.branch.clone());

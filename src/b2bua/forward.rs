@@ -92,6 +92,16 @@ fn diversion(snap: &Snapshot, f: &CallForward, to: &Route) -> String {
     )
 }
 
+/// The `Diversion` header values a call came with.
+pub(super) fn diversions_of(invite: &crate::sip::message::Message) -> Vec<String> {
+    invite
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Diversion"))
+        .map(|h| h.value.clone())
+        .collect()
+}
+
 /// A forward refused: the caller's answer.
 fn refusal(code: u16, reason: &'static str, disposition: Disposition) -> Admission {
     Admission::Refuse {
@@ -118,6 +128,7 @@ impl B2bua {
         snap: &Snapshot,
         route: &Route,
         trunk: bool,
+        held: bool,
     ) -> Result<External, Admission> {
         let Route::External {
             billed_client,
@@ -131,7 +142,8 @@ impl B2bua {
         let billing = super::admit::billing(snap, billed_client, number, now_secs(), ledger)
             .map_err(|b| super::admit::out_of_credit(b, trunk))?
             .map(Arc::new);
-        let permit = match super::admit::counted_for(snap, billed_client) {
+        // A call that holds its places already (from a trunk) is counted once.
+        let permit = match super::admit::counted_for(snap, billed_client).filter(|_| !held) {
             Some(c) => Some(
                 self.policy
                     .calls
@@ -150,6 +162,7 @@ impl B2bua {
         snap: &Snapshot,
         f: &CallForward,
         hops: &mut Vec<Hop>,
+        prior: usize,
         now: u64,
     ) -> Result<Route, Admission> {
         let party = party_name(&f.client, &f.owner);
@@ -157,7 +170,8 @@ impl B2bua {
         let next = party_of(&route).map(|(c, o)| party_name(&c, &o));
         let circle =
             hops.iter().any(|h| Some(&h.party) == next.as_ref()) || next == Some(party.clone());
-        if circle || hops.len() >= self.cfg.max_forwards as usize {
+        // (diversions the call came with count: a loop through a carrier and back in)
+        if circle || hops.len() + prior >= self.cfg.max_forwards as usize {
             let chain: Vec<&str> = hops.iter().map(|h| h.party.as_str()).collect();
             tracing::info!(
                 "call forward loop: {} → {} ({} → {})",
@@ -171,6 +185,8 @@ impl B2bua {
         hops.push(Hop {
             party,
             diversion: diversion(snap, f, &route),
+            why: type_name(f.forward_type),
+            to: route_label(&route),
         });
         Ok(route)
     }
@@ -185,6 +201,7 @@ impl B2bua {
         from: &Presentation,
         external: bool,
         hops: &mut Vec<Hop>,
+        prior: &[String],
     ) -> Result<(Route, Vec<Target>), Admission> {
         let now = now_secs();
         let lookup = Lookup {
@@ -198,7 +215,7 @@ impl B2bua {
             if let Some((client, owner)) = &party {
                 let unconditional = ForwardType::Unconditional;
                 if let Some(f) = applicable(snap, client, owner, unconditional, external) {
-                    route = self.take(snap, f, hops, now)?;
+                    route = self.take(snap, f, hops, prior.len(), now)?;
                     continue;
                 }
             }
@@ -210,24 +227,28 @@ impl B2bua {
                 _ => return Err(refusal(501, "Not Implemented", Disposition::Unsupported)),
             };
             let mut from = from.clone();
-            // An external caller keeps its number towards a number; an internal one shows
-            // the forwarding party's DDI there (the route's presented number).
+            // Forwarded to a number: an external caller keeps its number; an internal one
+            // shows the forwarding party's DDI (the route's presented number).
+            let keeps_number = !hops.is_empty() && external && from.number.starts_with('+');
             if let Route::External { presented, .. } = &admitted {
-                if !(external && from.number.starts_with('+')) {
+                if !keeps_number {
                     from.number = presented.clone();
                 }
             }
             match lookup.resolve(&admitted, &from) {
                 Ok(mut targets) => {
+                    // ours, newest first, then those the call came with (RFC 5806)
                     let headers: Vec<(String, String)> = hops
                         .iter()
                         .rev()
-                        .map(|h| ("Diversion".to_string(), h.diversion.clone()))
+                        .map(|h| h.diversion.clone())
+                        .chain(prior.iter().cloned())
+                        .map(|d| ("Diversion".to_string(), d))
                         .collect();
                     for t in &mut targets {
                         t.headers = headers.clone();
                         if let Route::External { .. } = admitted {
-                            if external && from.number.starts_with('+') {
+                            if keeps_number {
                                 t.from_uri = format!("<sip:{}@{}>", from.number, from.domain);
                                 t.pai = Some(t.from_uri.clone());
                             }
@@ -241,7 +262,7 @@ impl B2bua {
                         applicable(snap, client, owner, not_registered, external)
                     });
                     match f {
-                        Some(f) => route = self.take(snap, f, hops, now)?,
+                        Some(f) => route = self.take(snap, f, hops, prior.len(), now)?,
                         None => return Err(nowhere(Nowhere::NotRegistered, external)),
                     }
                 }
@@ -296,11 +317,14 @@ impl B2bua {
             return fail(code, reason, disposition);
         };
         let from = Presentation { number, domain };
+        let prior = diversions_of(&a_invite);
+        let first_hop = hops.len();
+        let held = cell.lock().permit.is_some();
         let followed = self
-            .take(&snap, f, &mut hops, now_secs())
-            .and_then(|route| self.follow(&snap, route, &from, d.external, &mut hops));
+            .take(&snap, f, &mut hops, prior.len(), now_secs())
+            .and_then(|route| self.follow(&snap, route, &from, d.external, &mut hops, &prior));
         let followed = followed.and_then(|(route, targets)| {
-            let external = self.forwarded_external(&snap, &route, d.external)?;
+            let external = self.forwarded_external(&snap, &route, d.external, held)?;
             Ok((route, targets, external))
         });
         let (route, targets, (permit, billing)) = match followed {
@@ -334,25 +358,17 @@ impl B2bua {
         for id in &ids {
             self.calls.insert(id.clone(), cell.clone());
         }
-        if let Some(p) = permit {
-            let mut slot = cell.lock();
-            if slot.permit.is_none() {
-                slot.permit = Some(p);
-            }
-        }
         let divert = divert_for(&snap, &route, d.external);
-        let label = format!("{} >{}> {}", label, type_name(ty), route_label(&route));
+        let label = super::divert::label_with(&label, &hops[first_hop..]);
         self.drive(cell, move |c, now, out| {
             c.hops = hops;
-            if billing.is_some() {
-                c.info.billing = billing;
-            }
             c.handle(
                 now,
                 Event::Forwarded {
                     forks,
                     divert,
                     label,
+                    billing,
                 },
                 out,
             )
@@ -364,9 +380,16 @@ impl B2bua {
                 .map(|id| slot.call.forks.iter().any(|f| &f.leg.call_id == id))
                 .collect()
         };
-        for (id, taken) in ids.iter().zip(taken) {
+        for (id, taken) in ids.iter().zip(&taken) {
             if !taken {
                 self.calls.remove(id);
+            }
+        }
+        // the places of a forward out through a carrier go with the call that took it
+        if let Some(p) = permit.filter(|_| taken.iter().any(|t| *t)) {
+            let mut slot = cell.lock();
+            if slot.permit.is_none() {
+                slot.permit = Some(p);
             }
         }
     }

@@ -7,7 +7,6 @@ use super::authn::{self, Caller};
 use super::call::{Call, Fork, Info, Limits, Notices, Relay};
 use super::driver::CallCell;
 use super::leg::{Dest, Leg};
-use super::record::route_label;
 use super::record::Disposition;
 use super::target::Target;
 use super::{codecs, B2bua, Incoming};
@@ -237,7 +236,8 @@ impl B2bua {
             }
             Admission::Route(route) => {
                 let mut hops = Vec::new();
-                match self.follow(&snap, route, &presentation, trunk, &mut hops) {
+                let prior = super::forward::diversions_of(&inc.msg);
+                match self.follow(&snap, route, &presentation, trunk, &mut hops, &prior) {
                     Ok((route, t)) => (route, t, hops),
                     Err(refused) => {
                         let mut info = info;
@@ -252,9 +252,9 @@ impl B2bua {
         let (route, targets, hops) = targets;
         let mut permit = permit;
         if !hops.is_empty() {
-            // the record says where the forwards led
-            info.route = format!("{} >forwarded> {}", info.route, route_label(&route));
-            match self.forwarded_external(&snap, &route, trunk) {
+            // the record says where the forwards led, and why
+            info.route = super::divert::label_with(&info.route, &hops);
+            match self.forwarded_external(&snap, &route, trunk, permit.is_some()) {
                 Ok((p, b)) => {
                     permit = permit.or(p);
                     if b.is_some() {

@@ -22,6 +22,7 @@ pub mod divert;
 pub mod driver;
 pub mod fork;
 pub mod forward;
+pub mod info;
 pub mod invite;
 pub mod leg;
 pub mod locution;

@@ -59,16 +59,38 @@ impl B2bua {
         let Some((ty, target)) = forward_code(code, |n| snap.extension(client, n).is_some()) else {
             return Err(Box::new((inc, info)));
         };
-        let on = target.is_some();
-        let said = match self.set_forward(client, user, ty, target) {
-            Ok(()) if on => "forward_on",
-            Ok(()) => "forward_off",
-            Err(why) => {
-                tracing::info!("service code *{} of {}@{}: {}", code, user, client, why);
-                "failed"
+        // A forward to oneself would refuse every call (482); voicemail is not built yet.
+        let own = snap.user(client, user).and_then(|u| u.extension.clone());
+        let refused = match &target {
+            Some(ForwardTarget::Voicemail) => Some("voicemail is not available yet"),
+            Some(ForwardTarget::Extension(x)) if own.as_ref() == Some(x) => {
+                Some("a forward to one's own extension")
             }
+            _ => None,
         };
-        self.play_locution(inc, info, client, Some(said), None);
+        let on = target.is_some();
+        let (me, client, user, code) = (
+            self.clone(),
+            client.to_string(),
+            user.to_string(),
+            code.to_string(),
+        );
+        // The change commits to the store: off the thread that receives SIP.
+        self.rt.spawn_blocking(move || {
+            let done = match refused {
+                Some(why) => Err(why.to_string()),
+                None => me.set_forward(&client, &user, ty, target),
+            };
+            let said = match done {
+                Ok(()) if on => "forward_on",
+                Ok(()) => "forward_off",
+                Err(why) => {
+                    tracing::info!("service code *{} of {}@{}: {}", code, user, client, why);
+                    "failed"
+                }
+            };
+            me.play_locution(inc, info, &client, Some(said), None);
+        });
         Ok(())
     }
 

@@ -99,7 +99,7 @@ impl Call {
             Phase::Ringing => match self.notified_at {
                 Some(at) => at + NOTICE_MAX,
                 None => {
-                    let limit = self.ring_from + self.limits.no_answer;
+                    let limit = self.ring_limit();
                     self.no_answer_due().map_or(limit, |due| due.min(limit))
                 }
             },
@@ -206,11 +206,7 @@ impl Call {
             Phase::Ringing if self.no_answer_due().is_some_and(|due| now >= due) => {
                 self.divert_no_answer(now, out);
             }
-            Phase::Ringing
-                if !self.notifying
-                    && !self.forward_awaited()
-                    && now >= self.ring_from + self.limits.no_answer =>
-            {
+            Phase::Ringing if !self.notifying && now >= self.ring_limit() => {
                 self.cancel_forks(now, None, out);
                 self.fail(
                     now,

@@ -153,13 +153,13 @@ impl Ledger {
     /// changed (the store does the same in the model's transaction).
     pub fn provisioned(&self, model: &Model) {
         for c in &model.clients {
-            let a = self
+            // in place, under the entry's lock: a charge made meanwhile is not lost
+            let mut a = self
                 .accounts
-                .get(&c.name)
-                .map(|a| a.clone())
-                .unwrap_or_else(|| Account::opening(&c.balance));
-            self.accounts
-                .insert(c.name.clone(), a.reprovisioned(&c.balance));
+                .entry(c.name.clone())
+                .or_insert_with(|| Account::opening(&c.balance));
+            let next = a.clone().reprovisioned(&c.balance);
+            *a = next;
         }
     }
 

@@ -40,15 +40,26 @@ fn a_busy_callee_with_a_busy_forward_is_forwarded_not_failed() {
     // the branch is ACKed; the caller hears nothing yet: the forward is asked
     assert_eq!(whats(&got), ["ACK", "forward busy"]);
     assert_eq!(lab.call.phase, Phase::Ringing);
-    // nothing times out while the driver routes it
-    assert!(lab.run(2.0).iter().all(|(_, a)| what(a) != "480"));
+    // nothing times out while the driver routes it (well past the 60 s limit), and the
+    // call's deadline is never one already past (no timer spinning)
+    let run = lab.run(62.0);
+    assert!(
+        run.iter().all(|(_, a)| what(a) != "480"),
+        "{:?}",
+        run.iter().map(|(t, a)| (*t, what(a))).collect::<Vec<_>>()
+    );
+    assert!(lab
+        .call
+        .poll_timeout()
+        .is_some_and(|d| d > lab.t0 + Duration::from_secs(62)));
     let fork = forward_fork(&lab);
     let got = lab.at(
-        2.0,
+        62.0,
         Event::Forwarded {
             forks: vec![fork],
             divert: None,
             label: "user:bob >busy> user:carol".into(),
+            billing: None,
         },
     );
     assert_eq!(whats(&got), ["INVITE"]);
@@ -57,8 +68,8 @@ fn a_busy_callee_with_a_busy_forward_is_forwarded_not_failed() {
         .get("Diversion")
         .is_some_and(|d| d.contains("reason=user-busy")));
     // the forward's branch answers: the call is up, the record says where it went
-    lab.branch_says(3.0, 1, 180, "Ringing");
-    let got = lab.branch_says(4.0, 1, 200, "OK");
+    lab.branch_says(63.0, 1, 180, "Ringing");
+    let got = lab.branch_says(64.0, 1, 200, "OK");
     assert_eq!(whats(&got), ["media answered", "ACK", "200"]);
     assert_eq!(lab.call.info.route, "user:bob >busy> user:carol");
 }
@@ -94,6 +105,7 @@ fn no_answer_cancels_at_the_forwards_timeout_and_asks_for_it() {
             forks: vec![fork],
             divert: None,
             label: "user:bob >no_answer> user:carol".into(),
+            billing: None,
         },
     );
     assert_eq!(whats(&got), ["INVITE"]);
@@ -141,6 +153,7 @@ fn a_caller_gone_while_the_forward_was_routed_gets_no_new_branch() {
             forks: vec![fork],
             divert: None,
             label: String::new(),
+            billing: None,
         },
     );
     assert!(
@@ -148,4 +161,14 @@ fn a_caller_gone_while_the_forward_was_routed_gets_no_new_branch() {
         "{:?}",
         whats(&got)
     );
+}
+
+#[test]
+fn a_forward_never_routed_still_ends_the_call() {
+    let (mut lab, _) = Lab::simple();
+    lab.call.divert = Some(divert(true, None));
+    lab.branch_says(0.5, 0, 486, "Busy Here");
+    // the driver never answers: the caller gets 480 at the limit plus its last minute
+    let run = lab.run(200.0);
+    assert_eq!(times_of(&run, "CDR no_answer 480"), [120.0]);
 }
