@@ -140,16 +140,30 @@ impl B2bua {
         };
         let ledger = Some(&self.policy.ledger);
         let billing = super::admit::billing(snap, billed_client, number, now_secs(), ledger)
-            .map_err(|b| super::admit::out_of_credit(b, trunk))?
+            .map_err(|b| {
+                self.policy.stats.refused(b, "INVITE");
+                tracing::info!(
+                    "forward of client {} to {} refused: {}",
+                    billed_client,
+                    number,
+                    b.as_str()
+                );
+                super::admit::out_of_credit(b, trunk)
+            })?
             .map(Arc::new);
         // A call that holds its places already (from a trunk) is counted once.
         let permit = match super::admit::counted_for(snap, billed_client).filter(|_| !held) {
-            Some(c) => Some(
+            Some(c) => Some(self.policy.calls.acquire(&c).map_err(|over| {
                 self.policy
-                    .calls
-                    .acquire(&c)
-                    .map_err(|over| super::admit::over_limit(over, trunk))?,
-            ),
+                    .stats
+                    .refused(crate::policy::Block::MaxCalls, "INVITE");
+                tracing::info!(
+                    "forward of client {} to {} refused: over the max calls",
+                    billed_client,
+                    number
+                );
+                super::admit::over_limit(over, trunk)
+            })?),
             None => None,
         };
         Ok((permit, billing))
