@@ -307,16 +307,26 @@ pub fn admission_of(route: Route, trunk: bool) -> Admission {
         Route::Service { client, code } if code.starts_with('8') => {
             Admission::Service { client, code }
         }
-        Route::Service { .. } | Route::Unsupported { .. } => Admission::Refuse {
-            code: 501,
-            reason: "Not Implemented",
-            disposition: Disposition::Unsupported,
-            cause: None,
-        },
+        Route::Service { .. } | Route::Unsupported { .. } => not_implemented(),
         Route::Locution { client, name } => Admission::Locution { client, name },
         Route::Echo { client } => Admission::Echo { client },
         route => Admission::Route(route),
     }
+}
+
+/// A refusal the caller hears nothing about (no voice notification).
+pub fn refusal(code: u16, reason: &'static str, disposition: Disposition) -> Admission {
+    Admission::Refuse {
+        code,
+        reason,
+        disposition,
+        cause: None,
+    }
+}
+
+/// What is routed but not built (a service code, voicemail, IVR): `501`.
+pub fn not_implemented() -> Admission {
+    refusal(501, "Not Implemented", Disposition::Unsupported)
 }
 
 /// The refusal of a route that has nowhere to go (`target::Lookup::resolve`).

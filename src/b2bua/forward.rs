@@ -6,7 +6,7 @@
 //! towards a number — and the ones already on the call. A call that comes back to a party
 //! it passed, or forwards more than `[calls] max_forwards` times, ends with `482`.
 
-use super::admit::{admission_of, nowhere, Admission};
+use super::admit::{admission_of, not_implemented, nowhere, refusal, Admission};
 use super::call::{Event, Fork};
 use super::divert::{Divert, Hop};
 use super::driver::CallRef;
@@ -100,16 +100,6 @@ pub(super) fn diversions_of(invite: &crate::sip::message::Message) -> Vec<String
         .filter(|h| h.name.eq_ignore_ascii_case("Diversion"))
         .map(|h| h.value.clone())
         .collect()
-}
-
-/// A forward refused: the caller's answer.
-fn refusal(code: u16, reason: &'static str, disposition: Disposition) -> Admission {
-    Admission::Refuse {
-        code,
-        reason,
-        disposition,
-        cause: None,
-    }
 }
 
 /// What a forward out through a carrier takes as an external call of its billed client:
@@ -238,7 +228,7 @@ impl B2bua {
                 Admission::Route(r) => r,
                 refused @ Admission::Refuse { .. } => return Err(refused),
                 // a forward to a locution or the echo test is not a destination of its own
-                _ => return Err(refusal(501, "Not Implemented", Disposition::Unsupported)),
+                _ => return Err(not_implemented()),
             };
             let mut from = from.clone();
             // Forwarded to a number: an external caller keeps its number; an internal one

@@ -225,15 +225,7 @@ impl B2bua {
                 return self.play_locution(inc, info, &client, None, permit);
             }
             // (a user's forward code was carried out above)
-            Admission::Service { .. } => {
-                let refused = Admission::Refuse {
-                    code: 501,
-                    reason: "Not Implemented",
-                    disposition: super::record::Disposition::Unsupported,
-                    cause: None,
-                };
-                return refuse(refused, info);
-            }
+            Admission::Service { .. } => return refuse(admit::not_implemented(), info),
             Admission::Route(route) => {
                 let mut hops = Vec::new();
                 let prior = super::forward::diversions_of(&inc.msg);

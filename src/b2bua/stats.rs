@@ -166,6 +166,7 @@ mod tests {
             PeerVanished,
             NoAck,
             HungUp,
+            ForwardLoop,
             Refused(Refusal::NotFound),
             Refused(Refusal::AclDenied),
             Refused(Refusal::NoPresentedNumber),
