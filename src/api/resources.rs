@@ -89,14 +89,12 @@ async fn list(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let snap = api.snapshot.load();
-    let d = export::doc(&snap.model);
+    let all = export::items(&api.snapshot.load().model, k);
     let filters: Vec<(&String, &String)> = q
         .iter()
         .filter(|(key, _)| *key != "offset" && *key != "limit")
         .collect();
-    let matching: Vec<&Item> = d
-        .items(k)
+    let matching: Vec<&Item> = all
         .iter()
         .filter(|i| visible(&p, k, i))
         .filter(|i| {
@@ -124,10 +122,7 @@ async fn read(
         return r;
     }
     let id = parts.join("/");
-    let snap = api.snapshot.load();
-    let d = export::doc(&snap.model);
-    match d
-        .items(k)
+    match export::items(&api.snapshot.load().model, k)
         .iter()
         .find(|i| k.id_of(i).as_deref() == Some(id.as_str()))
     {
@@ -270,14 +265,10 @@ async fn replace(
             item.entry(*f).or_insert_with(|| json!(v));
         }
     }
-    let visible_now = {
-        let snap = api.snapshot.load();
-        let d = export::doc(&snap.model);
-        d.items(k)
-            .iter()
-            .find(|i| k.id_of(i).as_deref() == Some(id.as_str()))
-            .is_some_and(|i| visible(&p, k, i))
-    };
+    let visible_now = export::items(&api.snapshot.load().model, k)
+        .iter()
+        .find(|i| k.id_of(i).as_deref() == Some(id.as_str()))
+        .is_some_and(|i| visible(&p, k, i));
     if !visible_now {
         return not_found(k, &id);
     }

@@ -129,45 +129,55 @@ fn strip_nulls(v: &mut Value) {
 
 /// The model in the file's form.
 pub fn doc(m: &Model) -> Doc {
-    let mut d = Doc::default();
+    Doc {
+        sections: ALL.into_iter().map(|k| (k, items(m, k))).collect(),
+    }
+}
+
+/// The entities of one kind in the file's form (what a listing needs: not the whole model).
+pub fn items(m: &Model, k: Kind) -> Vec<Item> {
     fn all<T>(xs: &[T], f: impl Fn(&T) -> Item) -> Vec<Item> {
         xs.iter().map(f).collect()
     }
-    let s = &mut d.sections;
-    s.insert(Kind::MediaRelaySet, all(&m.media_relay_sets, plain));
-    s.insert(Kind::Brand, all(&m.brands, plain));
-    s.insert(Kind::Corporation, all(&m.corporations, plain));
-    s.insert(Kind::Client, all(&m.clients, plain));
-    s.insert(Kind::CallAcl, all(&m.call_acls, plain));
-    s.insert(Kind::Ddi, all(&m.ddis, ddi));
-    s.insert(Kind::User, all(&m.users, plain));
-    s.insert(Kind::Friend, all(&m.friends, plain));
-    // A user's own extension is its `extension` key, not an `[[extension]]` of its own.
-    let own = |e: &&Extension| match &e.route {
-        ExtensionRoute::User(u) => m.users.iter().any(|x| {
-            x.client == e.client && x.name == *u && x.extension.as_deref() == Some(&e.number)
-        }),
-        _ => false,
-    };
-    let extensions: Vec<Item> = m
-        .extensions
-        .iter()
-        .filter(|e| !own(e))
-        .map(extension)
-        .collect();
-    s.insert(Kind::Extension, extensions);
-    s.insert(Kind::CallForward, all(&m.call_forwards, call_forward));
-    s.insert(Kind::Carrier, all(&m.carriers, plain));
-    s.insert(Kind::DdiProvider, all(&m.ddi_providers, plain));
-    s.insert(Kind::RatingProfile, all(&m.rating_profiles, rating_profile));
-    for items in s.values_mut() {
-        for i in items.iter_mut() {
-            let mut v = Value::Object(std::mem::take(i));
-            strip_nulls(&mut v);
-            *i = object(v);
+    let mut items = match k {
+        Kind::MediaRelaySet => all(&m.media_relay_sets, plain),
+        Kind::Brand => all(&m.brands, plain),
+        Kind::Corporation => all(&m.corporations, plain),
+        Kind::Client => all(&m.clients, plain),
+        Kind::CallAcl => all(&m.call_acls, plain),
+        Kind::Ddi => all(&m.ddis, ddi),
+        Kind::User => all(&m.users, plain),
+        Kind::Friend => all(&m.friends, plain),
+        Kind::Extension => {
+            // A user's own extension is its `extension` key, not an `[[extension]]` of its
+            // own.
+            let own: std::collections::HashSet<(&str, &str, &str)> = m
+                .users
+                .iter()
+                .filter_map(|u| Some((u.client.as_str(), u.name.as_str(), u.extension.as_deref()?)))
+                .collect();
+            m.extensions
+                .iter()
+                .filter(|e| match &e.route {
+                    ExtensionRoute::User(u) => {
+                        !own.contains(&(e.client.as_str(), u.as_str(), e.number.as_str()))
+                    }
+                    _ => true,
+                })
+                .map(extension)
+                .collect()
         }
+        Kind::CallForward => all(&m.call_forwards, call_forward),
+        Kind::Carrier => all(&m.carriers, plain),
+        Kind::DdiProvider => all(&m.ddi_providers, plain),
+        Kind::RatingProfile => all(&m.rating_profiles, rating_profile),
+    };
+    for i in items.iter_mut() {
+        let mut v = Value::Object(std::mem::take(i));
+        strip_nulls(&mut v);
+        *i = object(v);
     }
-    d
+    items
 }
 
 impl Doc {
