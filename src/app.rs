@@ -179,15 +179,28 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         tokio::runtime::Handle::current(),
     )?);
     let models = Arc::new(crate::models::Models::new(&store, snapshot.clone()));
-    let b2bua = Arc::new(B2bua::new(
-        out.clone(),
-        registrar.clone(),
-        cfg.calls.clone(),
-        media.clone(),
-        models.clone(),
-        policy.clone(),
-        tokio::runtime::Handle::current(),
-    ));
+    let voicemail = Arc::new(
+        crate::voicemail::Service::new(
+            store.clone(),
+            &cfg.storage.path,
+            &cfg.voicemail,
+            cfg.smtp.clone(),
+            media.prompts.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("voicemail: {}", e))?,
+    );
+    let b2bua = Arc::new(
+        B2bua::new(
+            out.clone(),
+            registrar.clone(),
+            cfg.calls.clone(),
+            media.clone(),
+            models.clone(),
+            policy.clone(),
+            tokio::runtime::Handle::current(),
+        )
+        .with_voicemail(voicemail.clone()),
+    );
     let server = Arc::new(Server {
         out: out.clone(),
         b2bua: b2bua.clone(),

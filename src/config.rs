@@ -7,6 +7,7 @@ mod calls;
 mod place;
 mod policy;
 mod smtp;
+mod voicemail;
 
 use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
@@ -18,6 +19,7 @@ pub use policy::Policy;
 use serde::Deserialize;
 pub use smtp::Smtp;
 use std::path::{Path, PathBuf};
+pub use voicemail::Voicemail;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -33,6 +35,7 @@ pub struct Config {
     pub tls: TlsSettings,
     pub policy: Policy,
     pub smtp: Smtp,
+    pub voicemail: Voicemail,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -477,6 +480,9 @@ impl Config {
         self.smtp
             .validate()
             .map_err(|(key, msg)| ("smtp", key, msg))?;
+        self.voicemail
+            .validate()
+            .map_err(|(key, msg)| ("voicemail", key, msg))?;
         if self.storage.path.as_os_str().is_empty() {
             return Err(("storage", "path", "expected a file path".into()));
         }

@@ -20,3 +20,4 @@ pub mod shutdown;
 pub mod sip;
 pub mod stats;
 pub mod store;
+pub mod voicemail;

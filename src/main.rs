@@ -81,6 +81,18 @@ enum Cmd {
         #[arg(long)]
         client: Option<String>,
     },
+    /// Voicemail messages; `--delete ID` removes one (its record, then its file).
+    Voicemail {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this mailbox.
+        #[arg(long)]
+        mailbox: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        delete: Option<u64>,
+    },
     /// List the call records (the most recent last).
     Cdrs {
         #[arg(long)]
@@ -437,6 +449,44 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `vozbox voicemail`: read from the database (also while the server runs); a deletion
+/// goes through the running server (its phones are told), else to the database.
+fn voicemail(
+    config: Option<PathBuf>,
+    mailbox: Option<String>,
+    json: bool,
+    delete: Option<u64>,
+) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let dir = vozbox::voicemail::folder(&cfg.storage.path);
+    if let Some(id) = delete {
+        if cfg.api.addr().is_some_and(client::listening) {
+            let path = format!("/api/voicemail_messages/{}", id);
+            ask_server::<serde_json::Value>(&cfg, "DELETE", &path)?;
+        } else {
+            let store = vozbox::store::Store::open(&cfg.storage.path)
+                .map_err(|e| Failure(e.to_string(), 3))?;
+            vozbox::voicemail::remove(&store, &dir, id).map_err(|e| Failure(e, 1))?;
+        }
+        println!("voicemail message {} deleted", id);
+        return Ok(());
+    }
+    let mut list = open_reader(&cfg)?
+        .voicemails()
+        .map_err(|e| Failure(e.to_string(), 3))?;
+    list.retain(|m| mailbox.as_ref().is_none_or(|b| *b == m.mailbox));
+    if json {
+        let v: Vec<_> = list
+            .iter()
+            .map(|m| vozbox::api::voicemail::view(m, &dir))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        print!("{}", vozbox::report::voicemail(&list, &dir));
+    }
+    Ok(())
+}
+
 /// `vozbox usage`: from the running server (calls in progress are its own), else from the
 /// database (no call in progress then).
 fn usage(config: Option<PathBuf>, client: Option<String>) -> Result<(), Failure> {
@@ -577,6 +627,12 @@ fn main() -> ExitCode {
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
+        Cmd::Voicemail {
+            config,
+            mailbox,
+            json,
+            delete,
+        } => voicemail(config, mailbox, json, delete),
         Cmd::Usage { config, client } => usage(config, client),
         Cmd::Tls { config, reload } => tls(config, reload),
         Cmd::Admin { cmd } => admin(cmd),

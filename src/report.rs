@@ -53,3 +53,25 @@ pub fn cdrs(list: &[Cdr]) -> String {
     out.push_str(&format!("{} record(s)\n", list.len()));
     out
 }
+
+/// Voicemail messages, one a line, with their file.
+pub fn voicemail(list: &[crate::model::VoicemailMessage], dir: &std::path::Path) -> String {
+    let mut out = format!(
+        "{:<6} {:<24} {:<16} {:<26} {:>7} {:<4} file\n",
+        "id", "mailbox", "caller", "received", "seconds", "new"
+    );
+    for m in list {
+        out.push_str(&format!(
+            "{:<6} {:<24} {:<16} {:<26} {:>7.1} {:<4} {}\n",
+            m.id,
+            format!("{}/{}", m.client, m.mailbox),
+            m.caller,
+            local(m.received / 1000),
+            m.duration_ms as f64 / 1000.0,
+            if m.new { "yes" } else { "no" },
+            crate::voicemail::file(dir, m.id).display()
+        ));
+    }
+    out.push_str(&format!("{} message(s)\n", list.len()));
+    out
+}

@@ -5,8 +5,8 @@
 //! the limit with `vozbox apply` unblocks the client at once.
 
 mod common;
+use common::smtp::Sink;
 use common::*;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LAB: &str = r#"
@@ -53,55 +53,6 @@ rates = [
   { prefix = "+3491", connection_fee = "0", per_minute = "0", increment = 1 },
 ]
 "#;
-
-/// A real SMTP server printing every message it receives.
-struct Sink {
-    child: Child,
-    out: std::path::PathBuf,
-    port: u16,
-}
-
-impl Sink {
-    fn start() -> Sink {
-        let port = free_port("127.0.0.1");
-        let out = temp_dir("smtp").join("messages.txt");
-        let child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-c",
-                "aiosmtpd.handlers.Debugging",
-            ])
-            .args(["-l", &format!("127.0.0.1:{}", port)])
-            .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd (pip install aiosmtpd)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Sink { child, out, port }
-    }
-
-    fn received(&self) -> String {
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-
-    fn count(&self) -> usize {
-        self.received().matches("MESSAGE FOLLOWS").count()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn provision(carrier_port: u16, limit: &str) -> String {
     LAB.replace("CARRIER_PORT", &carrier_port.to_string())

@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod state;
 pub mod system;
 pub mod tls_listener;
+pub mod voicemail;
 
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};

@@ -25,6 +25,7 @@ fn components() -> utoipa::openapi::Components {
         .schema_from::<DdiDef>()
         .schema_from::<UserDef>()
         .schema_from::<FriendDef>()
+        .schema_from::<VoicemailDef>()
         .schema_from::<ExtensionDef>()
         .schema_from::<CallForwardDef>()
         .schema_from::<CarrierDef>()

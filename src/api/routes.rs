@@ -1,7 +1,7 @@
 //! Every route of the admin API in one table: the router is built from it and so is the
 //! OpenAPI document (`openapi.rs`), so the two cannot list different routes.
 
-use super::{admins, auth, live, resources, system, Api};
+use super::{admins, auth, live, resources, system, voicemail, Api};
 use crate::provision::kinds::{Kind, ALL};
 use axum::extract::State;
 use axum::http::Method;
@@ -86,6 +86,7 @@ pub fn schema_of(k: Kind) -> &'static str {
         Kind::CallAcl => "CallAclDef",
         Kind::Ddi => "DdiDef",
         Kind::User => "UserDef",
+        Kind::Voicemail => "VoicemailDef",
         Kind::Friend => "FriendDef",
         Kind::Extension => "ExtensionDef",
         Kind::CallForward => "CallForwardDef",
@@ -221,6 +222,27 @@ pub fn table(openapi: MethodRouter<Api>) -> Vec<Route> {
             live::cdrs,
         )
         .with_query(CDRS),
+        route(
+            M::GET,
+            "/api/voicemail_messages",
+            "Voicemail messages (?mailbox=, ?client=)",
+            Body::None,
+            voicemail::list,
+        ),
+        route(
+            M::GET,
+            "/api/voicemail_messages/{id}/audio",
+            "A voicemail message's WAV (8 kHz mono)",
+            Body::None,
+            voicemail::audio,
+        ),
+        route(
+            M::DELETE,
+            "/api/voicemail_messages/{id}",
+            "Remove a voicemail message (its record, then its file)",
+            Body::None,
+            voicemail::delete,
+        ),
         route(
             M::GET,
             "/api/audit",

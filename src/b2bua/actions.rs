@@ -41,6 +41,12 @@ pub enum Action {
     Ended,
     /// The call lingered long enough: forget its Call-IDs.
     Forget,
+    /// vozbox answered the caller itself for an application (voicemail): the driver
+    /// starts the one prepared for the call with the relay session; its end is reported
+    /// with `Event::PlaybackDone`.
+    App,
+    /// A key the caller sent in an INFO request, for the application.
+    Key(char),
     /// The called party's forward of this type applies: route it and answer with
     /// `Event::Forwarded` or `Event::ForwardFailed`.
     Forward { ty: crate::model::ForwardType },

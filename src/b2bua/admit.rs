@@ -31,6 +31,8 @@ pub enum Admission {
     Locution { client: String, name: String },
     /// The echo test of `client`.
     Echo { client: String },
+    /// Leave a message in a voicemail box of `client`.
+    Voicemail { client: String, mailbox: String },
     /// A service code (`*80…`) of a user of `client`: what follows the `*`.
     Service { client: String, code: String },
     /// To the places of this route.
@@ -177,7 +179,12 @@ pub fn admit(
     }
     let external = trunk || info.direction == Direction::Outbound;
     let counted = match &admission {
-        Admission::Route(_) | Admission::Locution { .. } | Admission::Echo { .. } if external => {
+        Admission::Route(_)
+        | Admission::Locution { .. }
+        | Admission::Echo { .. }
+        | Admission::Voicemail { .. }
+            if external =>
+        {
             counted_for(snap, &info.client)
         }
         _ => None,
@@ -304,12 +311,13 @@ pub fn admission_of(route: Route, trunk: bool) -> Admission {
             })
             .filter(|_| !trunk),
         },
-        Route::Service { client, code } if code.starts_with('8') => {
+        Route::Service { client, code } if code.starts_with('8') || code.starts_with("93") => {
             Admission::Service { client, code }
         }
         Route::Service { .. } | Route::Unsupported { .. } => not_implemented(),
         Route::Locution { client, name } => Admission::Locution { client, name },
         Route::Echo { client } => Admission::Echo { client },
+        Route::Voicemail { client, mailbox } => Admission::Voicemail { client, mailbox },
         route => Admission::Route(route),
     }
 }

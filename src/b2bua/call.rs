@@ -209,6 +209,9 @@ pub enum Event {
         /// A forward out through a carrier: priced as its billed client's call.
         billing: Option<Arc<Billing>>,
     },
+    /// The forward asked leads to an application of vozbox (voicemail): the caller is
+    /// answered with this SDP and the application starts (`Action::App`).
+    ForwardedHere { answer: Vec<u8>, label: String },
     /// The forward asked leads nowhere: the caller gets this.
     ForwardFailed {
         code: u16,
@@ -394,6 +397,7 @@ impl Call {
                 reason,
                 disposition,
             } => self.forward_failed(now, code, reason, disposition, out),
+            Event::ForwardedHere { answer, label } => self.forwarded_here(now, answer, label, out),
         }
     }
 

@@ -118,6 +118,9 @@ impl Call {
                 return;
             }
         }
+        if matches!(self.phase, Phase::Answered { winner: None, .. }) {
+            return self.on_request_here(method, &inc, out);
+        }
         let Some(peer) = self.peer(side) else {
             return no_call(out);
         };
@@ -161,6 +164,27 @@ impl Call {
             done: false,
         });
         self.retransmit(now, bytes, dest, Wait::Pending { branch });
+    }
+
+    /// A request inside a call vozbox answered itself (a locution, the echo test,
+    /// voicemail): a key in an INFO goes to the application; a new offer is declined (the
+    /// session stays as it is).
+    fn on_request_here(&mut self, method: Method, inc: &Incoming, out: &mut Actions) {
+        match method.as_str() {
+            "INFO" => {
+                let key = crate::media::dtmf::info_key(
+                    inc.msg.content_type().unwrap_or(""),
+                    &inc.msg.body,
+                );
+                out.push(answer(inc, 200, "OK", ""));
+                if let Some(k) = key {
+                    out.push(Action::Key(k));
+                }
+            }
+            "INVITE" | "UPDATE" => out.push(answer(inc, 488, "Not Acceptable Here", "")),
+            "OPTIONS" => out.push(answer(inc, 200, "OK", "")),
+            _ => out.push(answer(inc, 405, "Method Not Allowed", "")),
+        }
     }
 
     fn on_bye(&mut self, now: Instant, side: Side, inc: &Incoming, out: &mut Actions) {

@@ -105,6 +105,25 @@ impl Call {
         self.divert.as_ref().is_some_and(|d| d.asked)
     }
 
+    /// The forward leads to vozbox's own application (voicemail): what still rings is
+    /// cancelled, the caller answered with `answer`, and the application started.
+    pub(super) fn forwarded_here(
+        &mut self,
+        now: Instant,
+        answer: Vec<u8>,
+        label: String,
+        out: &mut Actions,
+    ) {
+        if self.phase != Phase::Ringing || self.notifying || !self.forward_awaited() {
+            return;
+        }
+        self.cancel_forks(now, None, out);
+        self.info.route = label;
+        self.best = None;
+        self.answer_with(now, answer, None, out);
+        out.push(Action::App);
+    }
+
     /// The forward's branches (their INVITEs sent now), the forwards of the party they
     /// reach, and the route label of the record.
     pub(super) fn forwarded(

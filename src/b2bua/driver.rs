@@ -28,6 +28,11 @@ pub struct Slot {
     /// An external call's places in its brand's and client's max calls, given back when
     /// the call ends (`Action::Ended`) or, were it never to end, when it is dropped.
     pub permit: Option<crate::policy::calls::Permit>,
+    /// The application (voicemail) to start when the core answers the caller itself.
+    pub app: Option<super::app::AppStart>,
+    /// Keys of the caller's INFO requests, to the running application; dropped when the
+    /// call ends (the application sees its caller gone).
+    pub keys: Option<tokio::sync::mpsc::UnboundedSender<char>>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
     armed: Option<Instant>,
     timer_started: bool,
@@ -54,6 +59,8 @@ impl CallCell {
                 media,
                 permit,
                 playback: None,
+                app: None,
+                keys: None,
                 armed: None,
                 timer_started: false,
             }),
@@ -140,8 +147,16 @@ impl B2bua {
                         }
                     });
                 }
+                Action::App => self.start_app(cell, slot),
+                Action::Key(k) => {
+                    if let Some(keys) = &slot.keys {
+                        let _ = keys.send(k);
+                    }
+                }
                 Action::MediaStop => {
                     slot.media = None;
+                    slot.keys = None;
+                    slot.app = None;
                     if let Some(p) = slot.playback.take() {
                         p.abort();
                     }

@@ -226,6 +226,10 @@ impl B2bua {
             // A forward's route may be refused (its owner's ACL, rating) like any call.
             let admitted = match admission_of(route, external) {
                 Admission::Route(r) => r,
+                // a mailbox: answered by vozbox itself, no destination to ring
+                Admission::Voicemail { client, mailbox } => {
+                    return Ok((Route::Voicemail { client, mailbox }, Vec::new()))
+                }
                 refused @ Admission::Refuse { .. } => return Err(refused),
                 // a forward to a locution or the echo test is not a destination of its own
                 _ => return Err(not_implemented()),
@@ -331,6 +335,11 @@ impl B2bua {
             let external = self.forwarded_external(&snap, &route, d.external, held)?;
             Ok((route, targets, external))
         });
+        if let Ok((Route::Voicemail { client, mailbox }, _, _)) = &followed {
+            let label = super::divert::label_with(&label, &hops[first_hop..]);
+            cell.lock().call.hops = hops.clone();
+            return self.forward_to_voicemail(cell, (client, mailbox), label);
+        }
         let (route, targets, (permit, billing)) = match followed {
             Ok(x) => x,
             Err(Admission::Refuse {

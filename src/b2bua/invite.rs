@@ -163,6 +163,20 @@ impl B2bua {
                 Err(back) => (inc, info) = *back,
             }
         }
+        // `*93…`: a user's or friend's voicemail, answered and its menu run.
+        if let Admission::Service { client, code } = &decision.admission {
+            let owner = match &caller {
+                Caller::User { name, .. } => Some((name.as_str(), false)),
+                Caller::Friend { name, .. } => Some((name.as_str(), true)),
+                _ => None,
+            };
+            if let Some((name, friend)) = owner {
+                match self.voicemail_service(inc, info, (client, name, friend), code) {
+                    Ok(()) => return,
+                    Err(back) => (inc, info) = *back,
+                }
+            }
+        }
         tracing::debug!("INVITE {} → {:?}", dialled, decision.admission);
         let trunk = matches!(caller, Caller::Trunk { .. });
         let refuse = |admission: Admission, info: Info| {
@@ -224,6 +238,9 @@ impl B2bua {
             Admission::Echo { client } => {
                 return self.play_locution(inc, info, &client, None, permit);
             }
+            Admission::Voicemail { client, mailbox } => {
+                return self.voicemail_call(inc, info, (&client, &mailbox), permit);
+            }
             // (a user's forward code was carried out above)
             Admission::Service { .. } => return refuse(admit::not_implemented(), info),
             Admission::Route(route) => {
@@ -242,6 +259,11 @@ impl B2bua {
             }
         };
         let (route, targets, hops) = targets;
+        // an unconditional or not-registered forward to voicemail
+        if let crate::routing::Route::Voicemail { client, mailbox } = &route {
+            info.route = super::divert::label_with(&info.route, &hops);
+            return self.voicemail_call(inc, info, (client, mailbox), permit);
+        }
         let mut permit = permit;
         if !hops.is_empty() {
             // the record says where the forwards led, and why
@@ -404,10 +426,23 @@ impl B2bua {
         permit: Option<Permit>,
         first: impl FnOnce(&mut Call, Instant, &mut super::actions::Actions),
     ) -> bool {
+        self.enter_with(call, media, permit, None, first)
+    }
+
+    /// `enter` with an application prepared for the call (`Action::App` starts it).
+    pub(super) fn enter_with(
+        self: &Arc<Self>,
+        call: Call,
+        media: Option<crate::media::MediaSession>,
+        permit: Option<Permit>,
+        app: Option<super::app::AppStart>,
+        first: impl FnOnce(&mut Call, Instant, &mut super::actions::Actions),
+    ) -> bool {
         let a_id = call.a.call_id.clone();
         let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
         let cell = Arc::new(CallCell::new(call, media, permit));
+        cell.lock().app = app;
         // Into the map before the call is locked: a map shard lock is never taken while a
         // call lock is held (the listing takes them the other way round).
         let entered = match self.calls.entry(a_id) {

@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod admit;
+pub mod app;
 pub mod authn;
 pub mod call;
 pub mod challenge;
@@ -35,6 +36,7 @@ pub mod target;
 #[cfg(test)]
 mod tests;
 pub mod timers;
+pub mod voicemail;
 
 use crate::config;
 use crate::model::Snapshot;
@@ -68,6 +70,8 @@ pub struct B2bua {
     pub models: Arc<crate::models::Models>,
     /// The client policies' live state: max calls counters, refusals.
     pub policy: Arc<crate::policy::Policy>,
+    /// Voicemail (`None` in tests that build a B2BUA without a store folder).
+    pub voicemail: Option<Arc<crate::voicemail::Service>>,
     /// Every leg's Call-ID → its call.
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
@@ -119,6 +123,7 @@ impl B2bua {
         B2bua {
             models,
             policy,
+            voicemail: None,
             snapshot: registrar.snapshot.clone(),
             location: registrar.location.clone(),
             // the registrar's store writer: call records go with the bindings
@@ -133,6 +138,14 @@ impl B2bua {
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
+        }
+    }
+
+    /// The same with voicemail.
+    pub fn with_voicemail(self, voicemail: Arc<crate::voicemail::Service>) -> B2bua {
+        B2bua {
+            voicemail: Some(voicemail),
+            ..self
         }
     }
 

@@ -97,6 +97,7 @@ pub fn route_client(route: &Route) -> Option<String> {
         | Route::Friend { client, .. }
         | Route::Locution { client, .. }
         | Route::Echo { client }
+        | Route::Voicemail { client, .. }
         | Route::Unsupported { client, .. } => Some(client.clone()),
         Route::External { billed_client, .. } => Some(billed_client.clone()),
         Route::Refused(_) => None,
@@ -114,6 +115,7 @@ pub fn route_label(route: &Route) -> String {
         } => format!("carrier:{}:{}", carrier, number),
         Route::Locution { name, .. } => format!("locution:{}", name),
         Route::Echo { .. } => "echo".into(),
+        Route::Voicemail { mailbox, .. } => format!("voicemail:{}", mailbox),
         Route::Unsupported { what, .. } => format!("unsupported:{}", what),
         Route::Refused(r) => format!("refused:{}", r.cause()),
     }

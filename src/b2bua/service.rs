@@ -59,10 +59,13 @@ impl B2bua {
         let Some((ty, target)) = forward_code(code, |n| snap.extension(client, n).is_some()) else {
             return Err(Box::new((inc, info)));
         };
-        // A forward to oneself would refuse every call (482); voicemail is not built yet.
+        // A forward to oneself would refuse every call (482); one to voicemail needs a
+        // mailbox of one's own.
         let own = snap.user(client, user).and_then(|u| u.extension.clone());
         let refused = match &target {
-            Some(ForwardTarget::Voicemail) => Some("voicemail is not available yet"),
+            Some(ForwardTarget::Voicemail) if snap.voicemail_of(client, user, false).is_none() => {
+                Some("no voicemail of one's own")
+            }
             Some(ForwardTarget::Extension(x)) if own.as_ref() == Some(x) => {
                 Some("a forward to one's own extension")
             }

@@ -20,11 +20,18 @@ pub struct Smtp {
     /// `${MAXDAILYUSAGE_AMOUNT}` its limit with the currency.
     pub max_daily_usage_subject: String,
     pub max_daily_usage_body: String,
+    /// A new voicemail message (a client's own template wins): `${VM_NAME}` the mailbox,
+    /// `${VM_DATE}` when, `${VM_DUR}` its length (m:ss), `${VM_CIDNAME}` and `${VM_CIDNUM}`
+    /// the caller's name and number, `${VM_MSGNUM}` its number in the mailbox.
+    pub voicemail_subject: String,
+    pub voicemail_body: String,
 }
 
 impl Default for Smtp {
     fn default() -> Self {
         Smtp {
+            voicemail_subject: "New voicemail ${VM_MSGNUM} from ${VM_CIDNUM} in ${VM_NAME}".into(),
+            voicemail_body: "Dear ${VM_NAME},\n\nyou have a new voicemail message (number ${VM_MSGNUM}) of ${VM_DUR} from ${VM_CIDNAME} <${VM_CIDNUM}>, left on ${VM_DATE}.\n".into(),
             server: String::new(),
             port: 25,
             security: "none".into(),

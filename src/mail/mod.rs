@@ -34,6 +34,7 @@ pub fn max_daily_usage(cfg: &Smtp, to: &str, company: &str, amount: &str) -> Mai
         to: to.to_string(),
         subject: render(&cfg.max_daily_usage_subject, &vars),
         body: render(&cfg.max_daily_usage_body, &vars),
+        attachment: None,
     }
 }
 
@@ -53,16 +54,32 @@ fn transport(cfg: &Smtp) -> Result<SmtpTransport, String> {
 }
 
 fn send(t: &SmtpTransport, from: &str, m: &Mail) -> Result<(), String> {
-    let msg = lettre::Message::builder()
+    let builder = lettre::Message::builder()
         .from(
             from.parse()
                 .map_err(|e| format!("from {:?}: {}", from, e))?,
         )
         .to(m.to.parse().map_err(|e| format!("to {:?}: {}", m.to, e))?)
-        .subject(m.subject.clone())
-        .header(ContentType::TEXT_PLAIN)
-        .body(m.body.clone())
-        .map_err(|e| e.to_string())?;
+        .subject(m.subject.clone());
+    // A file that is gone by now (a voicemail message deleted before its mail went out)
+    // leaves the mail without it.
+    let file = m
+        .attachment
+        .as_ref()
+        .and_then(|a| Some((a, std::fs::read(&a.path).ok()?)));
+    let msg = match file {
+        None => builder.header(ContentType::TEXT_PLAIN).body(m.body.clone()),
+        Some((a, bytes)) => {
+            use lettre::message::{Attachment, MultiPart, SinglePart};
+            let kind = ContentType::parse(&a.content_type).map_err(|e| e.to_string())?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(m.body.clone()))
+                    .singlepart(Attachment::new(a.name.clone()).body(bytes, kind)),
+            )
+        }
+    }
+    .map_err(|e| e.to_string())?;
     t.send(&msg).map(|_| ()).map_err(|e| e.to_string())
 }
 

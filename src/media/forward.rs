@@ -98,6 +98,16 @@ pub(super) struct Shared {
     pub(super) leases: (Lease, Lease),
     /// The echo test: what A sends goes back to A (B is not used).
     pub(super) echo: std::sync::atomic::AtomicBool,
+    /// vozbox talks with A itself (voicemail): A's RTP goes to this queue instead of B,
+    /// and nothing is relayed either way.
+    pub(super) tap: std::sync::OnceLock<Tap>,
+}
+
+/// Where a session's side-A RTP goes when vozbox itself is its other party: a bounded
+/// queue never waited on (a full one loses the packet, counted).
+pub(super) struct Tap {
+    pub(super) tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    pub(super) lost: AtomicU64,
 }
 
 impl Drop for Shared {
@@ -236,6 +246,7 @@ impl Shared {
         } else {
             to
         };
+        let tap = self.tap.get();
         let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
             (from.sockets.as_ref(), to.sockets.as_ref())
         else {
@@ -265,6 +276,11 @@ impl Shared {
                     }
                     *ok = true;
                     passed += 1;
+                    if let (Some(t), true, false) = (tap, k < 2, rtcp) {
+                        if t.tx.try_send(p.to_vec()).is_err() {
+                            t.lost.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     if self.connects {
                         peer.connect(inbound, src, now);
                     }
@@ -290,6 +306,9 @@ impl Shared {
                     ok: &[bool; BURST],
                     keep: usize,
                     tally: &mut Tally| {
+            if tap.is_some() {
+                return;
+            }
             let passed = ok.iter().filter(|&&o| o).count();
             let skip = passed.saturating_sub(keep);
             let newest = ok.iter().enumerate().filter(|(_, &o)| o).skip(skip);
@@ -378,6 +397,7 @@ mod tests {
             started: Instant::now(),
             leases: (la, lb),
             echo: Default::default(),
+            tap: Default::default(),
         };
         let (a, b) = (phone(), phone());
         let exact = |s: &std::net::UdpSocket| Party {

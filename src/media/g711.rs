@@ -38,9 +38,64 @@ pub fn alaw(sample: i16) -> u8 {
     ((sign | (exponent << 4) | mantissa) as u8) ^ 0x55
 }
 
+/// The 16-bit sample of one µ-law code.
+pub fn ulaw_decode(code: u8) -> i16 {
+    let c = !code;
+    let exponent = (c >> 4) & 0x07;
+    let mantissa = (c & 0x0f) as i32;
+    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
+    if c & 0x80 != 0 {
+        -magnitude as i16
+    } else {
+        magnitude as i16
+    }
+}
+
+/// The 16-bit sample of one A-law code.
+pub fn alaw_decode(code: u8) -> i16 {
+    let c = code ^ 0x55;
+    let exponent = (c >> 4) & 0x07;
+    let mantissa = (c & 0x0f) as i32;
+    let magnitude = if exponent == 0 {
+        (mantissa << 4) + 8
+    } else {
+        ((mantissa << 4) + 0x108) << (exponent - 1)
+    };
+    if c & 0x80 != 0 {
+        magnitude as i16
+    } else {
+        -magnitude as i16
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decoding what was encoded gives the sample back within the code's step.
+    #[test]
+    fn decoding_inverts_encoding() {
+        for s in (-32768i32..32768).step_by(7) {
+            let s = s as i16;
+            for (code, back) in [
+                (ulaw(s), ulaw_decode(ulaw(s))),
+                (alaw(s), alaw_decode(alaw(s))),
+            ] {
+                let err = (s as i32 - back as i32).abs();
+                let step = (s as i32).abs() / 16 + 16;
+                assert!(
+                    err <= step,
+                    "{} → {:#x} → {} (error {})",
+                    s,
+                    code,
+                    back,
+                    err
+                );
+            }
+        }
+        assert_eq!(ulaw_decode(0xff), 0);
+        assert_eq!(alaw_decode(0xd5), 8);
+    }
 
     #[test]
     fn known_codes() {

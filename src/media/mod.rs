@@ -3,8 +3,10 @@
 //! on each leg is rewritten to point at it (`sdp.rs`), and the relay latches onto the
 //! addresses that really send — only its parties' own (`latch.rs`, `session.rs`).
 
+pub mod app;
 mod batch;
 mod builtin;
+pub mod dtmf;
 mod forward;
 pub mod g711;
 pub mod latch;

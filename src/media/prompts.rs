@@ -96,19 +96,26 @@ fn decode(reader: impl std::io::Read) -> Result<Prompt, String> {
     if samples.is_empty() {
         return Err("no samples".into());
     }
-    let frames = samples.len().div_ceil(FRAME);
-    let (mut pcmu, mut pcma) = (Vec::with_capacity(frames), Vec::with_capacity(frames));
-    for chunk in samples.chunks(FRAME) {
-        // the last frame is padded with silence
-        let (mut u, mut a) = ([g711::ulaw(0); FRAME], [g711::alaw(0); FRAME]);
-        for (i, &s) in chunk.iter().enumerate() {
-            u[i] = g711::ulaw(s);
-            a[i] = g711::alaw(s);
+    Ok(Prompt::from_samples(&samples))
+}
+
+impl Prompt {
+    /// 8 kHz 16-bit samples encoded to 20 ms G.711 frames both ways.
+    pub fn from_samples(samples: &[i16]) -> Prompt {
+        let frames = samples.len().div_ceil(FRAME);
+        let (mut pcmu, mut pcma) = (Vec::with_capacity(frames), Vec::with_capacity(frames));
+        for chunk in samples.chunks(FRAME) {
+            // the last frame is padded with silence
+            let (mut u, mut a) = ([g711::ulaw(0); FRAME], [g711::alaw(0); FRAME]);
+            for (i, &s) in chunk.iter().enumerate() {
+                u[i] = g711::ulaw(s);
+                a[i] = g711::alaw(s);
+            }
+            pcmu.push(u);
+            pcma.push(a);
         }
-        pcmu.push(u);
-        pcma.push(a);
+        Prompt { pcmu, pcma }
     }
-    Ok(Prompt { pcmu, pcma })
 }
 
 impl Prompts {

@@ -144,6 +144,57 @@ pub fn prompt_answer(offer: &[u8], relay: SocketAddr) -> Option<(Option<Advertis
     Some((Some(peer), pt, body.into_bytes()))
 }
 
+/// The answer vozbox gives when it talks with the caller itself (voicemail): G.711 as
+/// `prompt_answer` picks it, `sendrecv`, and the offer's `telephone-event/8000` (RFC 4733)
+/// when there is one. Returns what the caller advertised, the audio and event payload
+/// types, and the SDP.
+pub struct AppAnswer {
+    pub peer: Option<Advertised>,
+    pub pt: u8,
+    pub events: Option<u8>,
+    pub body: Vec<u8>,
+}
+
+pub fn app_answer(offer: &[u8], relay: SocketAddr) -> Option<AppAnswer> {
+    let s = Session::parse(offer).ok()?;
+    let (peer, pt, _) = prompt_answer(offer, relay)?;
+    let m = s.medias.iter().find(|m| m.media == "audio")?;
+    let events = m.attributes.iter().find_map(|a| {
+        let v = a.value.as_deref()?;
+        if a.attribute != "rtpmap" {
+            return None;
+        }
+        let (pt, codec) = v.split_once(' ')?;
+        let pt: u8 = pt.trim().parse().ok()?;
+        (codec.trim().eq_ignore_ascii_case("telephone-event/8000") && (96..=127).contains(&pt))
+            .then_some(pt)
+    });
+    let name = if pt == 0 { "PCMU" } else { "PCMA" };
+    let ip = if relay.is_ipv6() { "IP6" } else { "IP4" };
+    let (fmts, te) = match events {
+        Some(e) => (
+            format!("{} {}", pt, e),
+            format!(
+                "a=rtpmap:{e} telephone-event/8000\r\na=fmtp:{e} 0-16\r\n",
+                e = e
+            ),
+        ),
+        None => (pt.to_string(), String::new()),
+    };
+    let body = format!(
+        "v=0\r\no=vozbox {id} {id} IN {ip} {addr}\r\ns=vozbox\r\nc=IN {ip} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP {fmts}\r\na=rtpmap:{pt} {name}/8000\r\n{te}a=ptime:20\r\na=sendrecv\r\n",
+        id = rand::random::<u32>(),
+        addr = relay.ip(),
+        port = relay.port(),
+    );
+    Some(AppAnswer {
+        peer,
+        pt,
+        events,
+        body: body.into_bytes(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +243,20 @@ mod tests {
         assert!(prompt_answer(held.as_bytes(), "127.0.0.1:2".parse().unwrap()).is_none());
         let srtp = OFFER.replace("RTP/AVP 0 8 101", "RTP/SAVP 0 8 101");
         assert!(prompt_answer(srtp.as_bytes(), "127.0.0.1:2".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn app_answer_keeps_telephone_events() {
+        let relay = "127.0.0.1:20000".parse().unwrap();
+        let a = app_answer(OFFER.as_bytes(), relay).unwrap();
+        let body = String::from_utf8(a.body).unwrap();
+        assert_eq!((a.pt, a.events), (0, Some(101)));
+        assert!(body.contains("m=audio 20000 RTP/AVP 0 101\r\n"), "{}", body);
+        assert!(body.contains("a=rtpmap:101 telephone-event/8000") && body.contains("a=sendrecv"));
+        let plain = OFFER.replace("a=rtpmap:101 telephone-event/8000\r\n", "");
+        let a = app_answer(plain.as_bytes(), relay).unwrap();
+        assert_eq!(a.events, None);
+        assert!(String::from_utf8(a.body).unwrap().contains("RTP/AVP 0\r\n"));
     }
 
     #[test]

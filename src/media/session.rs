@@ -134,6 +134,7 @@ impl MediaSession {
             v6: bind.is_ipv6(),
             leases: (a, b),
             echo: Default::default(),
+            tap: Default::default(),
         });
         Ok(MediaSession {
             _relay: relay.add(shared.clone())?,
@@ -211,6 +212,34 @@ impl MediaSession {
         self.shared
             .echo
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Side A's RTP from now on goes to the returned queue (`queue` packets deep) instead
+    /// of side B, and nothing is relayed: vozbox is A's other party (`app.rs`).
+    pub(super) fn take_a(&self, queue: usize) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(queue);
+        let _ = self.shared.tap.set(super::forward::Tap {
+            tx,
+            lost: AtomicU64::new(0),
+        });
+        rx
+    }
+
+    /// Side-A packets the application's queue had no room for.
+    pub(super) fn tap_lost(&self) -> u64 {
+        self.shared
+            .tap
+            .get()
+            .map(|t| t.lost.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Sends one packet to side A's party from the relay port facing it.
+    pub(super) fn send_a(&self, packet: &[u8]) {
+        let a = &self.shared.a;
+        if let (Some(d), Some((rtp, _))) = (a.rtp_peer.current(), a.sockets.as_ref()) {
+            let _ = rtp.send_to(packet, d);
+        }
     }
 
     pub fn play(

@@ -35,4 +35,9 @@ pub struct Client {
     pub area_code: Option<String>,
     pub voice_notifications: bool,
     pub recording_code: Option<String>,
+    /// The voicemail e-mail's own template (else `[smtp]`'s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_body: Option<String>,
 }

@@ -16,6 +16,7 @@ pub mod media_relay_set;
 pub mod rating_profile;
 pub mod trust;
 pub mod user;
+pub mod voicemail;
 
 pub use admin::{Access, Admin, AuditEntry};
 pub use binding::{Binding, BindingOwner};
@@ -32,6 +33,7 @@ pub use mail::Mail;
 pub use media_relay_set::MediaRelaySet;
 pub use rating_profile::{Rate, RatingProfile};
 pub use user::User;
+pub use voicemail::{Voicemail, VoicemailMessage};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -59,6 +61,8 @@ pub struct Model {
     pub ddi_providers: Vec<DdiProvider>,
     pub media_relay_sets: Vec<MediaRelaySet>,
     pub rating_profiles: Vec<RatingProfile>,
+    #[serde(default)]
+    pub voicemails: Vec<Voicemail>,
 }
 
 /// A read-only view of the model with the indices the hot paths need. Replaced whole
@@ -91,6 +95,8 @@ pub struct Snapshot {
     trusted: Vec<ipnet::IpNet>,
     /// client → its time zone (found once: the rates' bands and "today" are read in it)
     tz_by_client: HashMap<String, jiff::tz::TimeZone>,
+    /// client → voicemail box name → index
+    voicemail_by_name: HashMap<String, HashMap<String, usize>>,
 }
 
 /// One rule of a call ACL with its pattern compiled (see [`Snapshot::call_acl`]).
@@ -154,6 +160,7 @@ impl Snapshot {
             rating_by_client: HashMap::new(),
             trusted: Vec::new(),
             tz_by_client: HashMap::new(),
+            voicemail_by_name: HashMap::new(),
             model,
         };
         for c in &s.model.clients {
@@ -243,6 +250,12 @@ impl Snapshot {
                 .entry(u.client.clone())
                 .or_default()
                 .insert(u.name.clone(), i);
+        }
+        for (i, v) in s.model.voicemails.iter().enumerate() {
+            s.voicemail_by_name
+                .entry(v.client.clone())
+                .or_default()
+                .insert(v.name.clone(), i);
         }
         for (i, f) in s.model.friends.iter().enumerate() {
             s.friend_by_name
@@ -337,6 +350,26 @@ impl Snapshot {
             .get(client)
             .cloned()
             .unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// The voicemail box `name` of `client`.
+    pub fn voicemail(&self, client: &str, name: &str) -> Option<&Voicemail> {
+        self.voicemail_by_name
+            .get(client)
+            .and_then(|m| m.get(name))
+            .map(|&i| &self.model.voicemails[i])
+    }
+
+    /// The voicemail box a user or friend of `client` owns (`friend` says which).
+    pub fn voicemail_of(&self, client: &str, owner: &str, friend: bool) -> Option<&Voicemail> {
+        self.model.voicemails.iter().find(|v| {
+            v.client == client
+                && if friend {
+                    v.friend.as_deref() == Some(owner)
+                } else {
+                    v.user.as_deref() == Some(owner)
+                }
+        })
     }
 
     /// The terminal or register-mode friend of `client` called `name`.

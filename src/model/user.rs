@@ -12,4 +12,11 @@ pub struct User {
     pub max_calls: u32,
     pub allowed_codecs: Vec<String>,
     pub email: Option<String>,
+    /// The user gets a voicemail box named after it (unless one of its own is provisioned).
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub voicemail: bool,
+}
+
+fn yes() -> bool {
+    true
 }

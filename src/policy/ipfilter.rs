@@ -73,6 +73,8 @@ mod tests {
             area_code: None,
             voice_notifications: false,
             recording_code: None,
+            voicemail_subject: None,
+            voicemail_body: None,
         }
     }
 

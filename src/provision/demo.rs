@@ -26,6 +26,7 @@ pub fn model(domain: &str) -> Model {
             max_calls: 0,
             allowed_codecs: vec![],
             email: None,
+            voicemail: true,
         })
         .collect();
     Model {
@@ -55,6 +56,8 @@ pub fn model(domain: &str) -> Model {
             area_code: None,
             voice_notifications: true,
             recording_code: None,
+            voicemail_subject: None,
+            voicemail_body: None,
         }],
         extensions: users
             .iter()
@@ -75,6 +78,23 @@ pub fn model(domain: &str) -> Model {
                     route: ExtensionRoute::Echo,
                 },
             ])
+            .collect(),
+        // each user's own voicemail (as provisioning makes it)
+        voicemails: users
+            .iter()
+            .map(|u| Voicemail {
+                client: "demo".into(),
+                name: u.name.clone(),
+                user: Some(u.name.clone()),
+                friend: None,
+                email: None,
+                send_mail: false,
+                attach_sound: true,
+                pin: None,
+                greeting: None,
+                enabled: true,
+                auto: true,
+            })
             .collect(),
         users,
         ..Default::default()

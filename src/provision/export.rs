@@ -53,7 +53,7 @@ fn extension(e: &Extension) -> Item {
         ExtensionRoute::User(u) => ("user", "user", u),
         ExtensionRoute::Number(n) => ("number", "target", n),
         ExtensionRoute::Friend(f) => ("friend", "friend", f),
-        ExtensionRoute::Voicemail(u) => ("voicemail", "user", u),
+        ExtensionRoute::Voicemail(u) => ("voicemail", "voicemail", u),
         ExtensionRoute::Ivr(i) => ("ivr", "ivr", i),
         ExtensionRoute::Locution(l) => ("locution", "locution", l),
         ExtensionRoute::Echo => unreachable!("handled above"),
@@ -68,7 +68,7 @@ fn ddi(d: &Ddi) -> Item {
     if let Some(r) = &d.route {
         let (route, key, value) = match r {
             DdiRoute::User(u) => ("user", "user", u),
-            DdiRoute::Voicemail(u) => ("voicemail", "user", u),
+            DdiRoute::Voicemail(u) => ("voicemail", "voicemail", u),
             DdiRoute::Friend(f) => ("friend", "friend", f),
             DdiRoute::Extension(x) => ("extension", "extension", x),
             DdiRoute::Ivr(i) => ("ivr", "ivr", i),
@@ -148,6 +148,8 @@ pub fn items(m: &Model, k: Kind) -> Vec<Item> {
         Kind::Ddi => all(&m.ddis, ddi),
         Kind::User => all(&m.users, plain),
         Kind::Friend => all(&m.friends, plain),
+        // A user's own box is made again from the user: not written.
+        Kind::Voicemail => m.voicemails.iter().filter(|x| !x.auto).map(plain).collect(),
         Kind::Extension => {
             // A user's own extension is its `extension` key, not an `[[extension]]` of its
             // own.

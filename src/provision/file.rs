@@ -37,6 +37,8 @@ pub struct File {
     #[serde(default)]
     pub rating_profile: Vec<RatingProfileDef>,
     #[serde(default)]
+    pub voicemail: Vec<VoicemailDef>,
+    #[serde(default)]
     pub admin: Vec<AdminDef>,
 }
 
@@ -119,6 +121,12 @@ pub struct ClientDef {
     pub voice_notifications: bool,
     #[schema(value_type = Option<String>)]
     pub recording_code: Option<S>,
+    /// The e-mail announcing a voicemail message (`${VM_NAME}`, `${VM_DATE}`, `${VM_DUR}`,
+    /// `${VM_CIDNAME}`, `${VM_CIDNUM}`, `${VM_MSGNUM}`); absent: `[smtp]`'s.
+    #[schema(value_type = Option<String>)]
+    pub voicemail_subject: Option<S>,
+    #[schema(value_type = Option<String>)]
+    pub voicemail_body: Option<S>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -143,6 +151,36 @@ pub struct UserDef {
     pub allowed_codecs: Vec<S>,
     #[schema(value_type = Option<String>)]
     pub email: Option<S>,
+    /// A voicemail box named after the user (default true).
+    pub voicemail: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoicemailDef {
+    #[schema(value_type = String)]
+    pub client: S,
+    #[schema(value_type = String)]
+    pub name: S,
+    /// The owner: a user or a friend of the client (or neither).
+    #[schema(value_type = Option<String>)]
+    pub user: Option<S>,
+    #[schema(value_type = Option<String>)]
+    pub friend: Option<S>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<S>,
+    #[serde(default)]
+    pub send_mail: bool,
+    #[serde(default = "yes")]
+    pub attach_sound: bool,
+    /// Digits.
+    #[schema(value_type = Option<String>)]
+    pub pin: Option<S>,
+    /// A locution name.
+    #[schema(value_type = Option<String>)]
+    pub greeting: Option<S>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -165,6 +203,9 @@ pub struct ExtensionDef {
     pub ivr: Option<S>,
     #[schema(value_type = Option<String>)]
     pub locution: Option<S>,
+    /// The voicemail box of route `voicemail` (else the box named after `user`).
+    #[schema(value_type = Option<String>)]
+    pub voicemail: Option<S>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -283,6 +324,9 @@ pub struct DdiDef {
     pub extension: Option<S>,
     #[schema(value_type = Option<String>)]
     pub ivr: Option<S>,
+    /// The voicemail box of route `voicemail` (else the box named after `user`).
+    #[schema(value_type = Option<String>)]
+    pub voicemail: Option<S>,
     #[serde(default)]
     pub record: bool,
 }

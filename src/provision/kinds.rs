@@ -14,6 +14,7 @@ pub enum Kind {
     Ddi,
     User,
     Friend,
+    Voicemail,
     Extension,
     CallForward,
     Carrier,
@@ -22,7 +23,7 @@ pub enum Kind {
 }
 
 /// Every kind, in the order a provisioning file is written (references point backwards).
-pub const ALL: [Kind; 13] = [
+pub const ALL: [Kind; 14] = [
     Kind::MediaRelaySet,
     Kind::Brand,
     Kind::Corporation,
@@ -31,6 +32,7 @@ pub const ALL: [Kind; 13] = [
     Kind::Ddi,
     Kind::User,
     Kind::Friend,
+    Kind::Voicemail,
     Kind::Extension,
     Kind::CallForward,
     Kind::Carrier,
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Ddi => "ddi",
             Kind::User => "user",
             Kind::Friend => "friend",
+            Kind::Voicemail => "voicemail",
             Kind::Extension => "extension",
             Kind::CallForward => "call_forward",
             Kind::Carrier => "carrier",
@@ -69,6 +72,7 @@ impl Kind {
             Kind::Ddi => "ddis",
             Kind::User => "users",
             Kind::Friend => "friends",
+            Kind::Voicemail => "voicemails",
             Kind::Extension => "extensions",
             Kind::CallForward => "call_forwards",
             Kind::Carrier => "carriers",
@@ -91,7 +95,9 @@ impl Kind {
             Kind::Extension => &["client", "number"],
             Kind::CallForward => &["client", "owner", "forward_type", "call_type"],
             Kind::Carrier | Kind::DdiProvider => &["brand", "name"],
-            Kind::CallAcl | Kind::User | Kind::Friend | Kind::RatingProfile => &["client", "name"],
+            Kind::CallAcl | Kind::User | Kind::Friend | Kind::Voicemail | Kind::RatingProfile => {
+                &["client", "name"]
+            }
         }
     }
 
@@ -104,6 +110,7 @@ impl Kind {
             | Kind::Ddi
             | Kind::User
             | Kind::Friend
+            | Kind::Voicemail
             | Kind::Extension
             | Kind::CallForward
             | Kind::RatingProfile => Some("client"),

@@ -7,7 +7,8 @@
 //! The order (the B2BUA asks in this order): no live binding → `not_registered`;
 //! `unconditional` before anything else; then the call rings with the `no_answer` timer if
 //! such a forward applies; a busy answer (`486`, `600`, `603`) → `busy`; no answer in time
-//! → `no_answer`. Voicemail targets wait for voicemail: such a forward does not apply yet.
+//! → `no_answer`. A forward to voicemail leads to its owner's own mailbox (a friend's too:
+//! IvozProvider takes any mailbox of the client); one whose owner has none does not apply.
 
 use super::{route, Caller, CallerKind, Route};
 use crate::model::{CallForward, CallType, ForwardOwner, ForwardTarget, ForwardType, Snapshot};
@@ -32,8 +33,18 @@ pub fn applicable<'a>(
                 CallType::External => external,
                 CallType::Internal => !external,
             }
-            && f.target != ForwardTarget::Voicemail
+            && (f.target != ForwardTarget::Voicemail || mailbox_of(snap, f).is_some())
     })
+}
+
+/// The mailbox of a forward's owner.
+fn mailbox_of<'a>(snap: &'a Snapshot, f: &CallForward) -> Option<&'a str> {
+    let (owner, friend) = match &f.owner {
+        ForwardOwner::User(u) => (u, false),
+        ForwardOwner::Friend(x) => (x, true),
+    };
+    snap.voicemail_of(&f.client, owner, friend)
+        .map(|v| v.name.as_str())
 }
 
 /// Where `f` leads: the route of a call its owner places to the target, at `now`.
@@ -50,14 +61,12 @@ pub fn route_of(snap: &Snapshot, f: &CallForward, now: u64) -> Route {
     match &f.target {
         ForwardTarget::Extension(x) => route(&caller, x, snap, now),
         ForwardTarget::Number(n) => route(&caller, n, snap, now),
-        ForwardTarget::Voicemail => Route::Unsupported {
-            client: f.client.clone(),
-            what: format!(
-                "voicemail:{}",
-                match &f.owner {
-                    ForwardOwner::User(n) | ForwardOwner::Friend(n) => n,
-                }
-            ),
+        ForwardTarget::Voicemail => match mailbox_of(snap, f) {
+            Some(mailbox) => Route::Voicemail {
+                client: f.client.clone(),
+                mailbox: mailbox.to_string(),
+            },
+            None => Route::Refused(super::Refusal::NotFound),
         },
     }
 }
@@ -160,8 +169,15 @@ enabled = false
         assert_eq!(internal.target, ForwardTarget::Extension("102".into()));
         let external = applicable(&s, "bluebird", &bob, ForwardType::Busy, true).unwrap();
         assert_eq!(external.target, ForwardTarget::Number("600111222".into()));
-        // voicemail is not built yet: that forward does not apply
-        assert!(applicable(&s, "bluebird", &bob, ForwardType::NoAnswer, false).is_none());
+        // to bob's own mailbox (every user has one named after it)
+        let f = applicable(&s, "bluebird", &bob, ForwardType::NoAnswer, false).unwrap();
+        assert_eq!(
+            route_of(&s, f, 0),
+            Route::Voicemail {
+                client: "bluebird".into(),
+                mailbox: "bob".into()
+            }
+        );
         // a disabled forward never applies
         let carol = ForwardOwner::User("carol".into());
         assert!(applicable(&s, "bluebird", &carol, ForwardType::Unconditional, false).is_none());

@@ -136,6 +136,11 @@ pub enum Route {
     Echo {
         client: String,
     },
+    /// Leave a message in the voicemail box `mailbox` of `client`.
+    Voicemail {
+        client: String,
+        mailbox: String,
+    },
     /// An extension or DDI route the B2BUA does not build yet (voicemail, IVR, an
     /// intervpbx friend); `what` is `kind:name`, e.g. `voicemail:alice`.
     Unsupported {
@@ -206,6 +211,7 @@ impl fmt::Display for Route {
         match self {
             Route::Service { client, code } => write!(f, "service {}/*{}", client, code),
             Route::User { client, user } => write!(f, "user {}/{}", client, user),
+            Route::Voicemail { client, mailbox } => write!(f, "voicemail {}/{}", client, mailbox),
             Route::Friend {
                 client,
                 friend,
@@ -412,7 +418,10 @@ fn inbound_impl(brand: &str, called: &str, snap: &Snapshot, now: Option<u64>) ->
             None => not_found,
         },
         DdiRoute::Ivr(name) => unsupported("ivr", name),
-        DdiRoute::Voicemail(name) => unsupported("voicemail", name),
+        DdiRoute::Voicemail(name) => Route::Voicemail {
+            client: client.name.clone(),
+            mailbox: name.clone(),
+        },
     }
 }
 
@@ -469,7 +478,10 @@ fn resolve_extension(
             Some(f) => to_friend(client, f, &ext.number, client.country.as_deref()),
             None => Route::Refused(Refusal::NotFound),
         },
-        ExtensionRoute::Voicemail(name) => unsupported("voicemail", name),
+        ExtensionRoute::Voicemail(name) => Route::Voicemail {
+            client: client.name.clone(),
+            mailbox: name.clone(),
+        },
         ExtensionRoute::Ivr(name) => unsupported("ivr", name),
         ExtensionRoute::Locution(name) => Route::Locution {
             client: client.name.clone(),

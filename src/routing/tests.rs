@@ -55,6 +55,8 @@ fn client(name: &str, brand: &str, country: Option<&str>, area: Option<&str>) ->
         area_code: area.map(Into::into),
         voice_notifications: false,
         recording_code: None,
+        voicemail_subject: None,
+        voicemail_body: None,
     }
 }
 
@@ -69,6 +71,7 @@ fn user(client: &str, name: &str, ext: Option<&str>) -> User {
         max_calls: 0,
         allowed_codecs: vec![],
         email: None,
+        voicemail: true,
     }
 }
 
@@ -532,11 +535,14 @@ fn extensions() {
             unsupported("bluebird", "intervpbx:to-redwing"),
         ),
         (
-            "§4.2 an extension routed to voicemail is not built yet",
+            "§4.2 an extension routed to voicemail leaves a message in that mailbox",
             u("bluebird", "alice"),
             "400",
             NOW,
-            unsupported("bluebird", "voicemail:alice"),
+            Route::Voicemail {
+                client: "bluebird".into(),
+                mailbox: "alice".into(),
+            },
         ),
         (
             "§4.2 an extension routed to an IVR is not built yet",
@@ -709,7 +715,10 @@ fn intervpbx_friends() {
             u("bluebird", "alice"),
             "604",
             NOW,
-            unsupported("redwing", "voicemail:erin"),
+            Route::Voicemail {
+                client: "redwing".into(),
+                mailbox: "erin".into(),
+            },
         ),
         (
             "decision: intervpbx hops do not chain (target's extension → its intervpbx friend)",
@@ -1004,7 +1013,10 @@ fn inbound_ddis() {
             "a DDI routed to voicemail is not built yet",
             "acme",
             "+34944000105",
-            unsupported("bluebird", "voicemail:alice"),
+            Route::Voicemail {
+                client: "bluebird".into(),
+                mailbox: "alice".into(),
+            },
         ),
         (
             "an unknown DDI is not found",

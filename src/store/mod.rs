@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cdrs;
 pub mod credentials;
 pub mod schema;
+pub mod voicemail;
 pub mod writer;
 
 use crate::model::*;
@@ -57,6 +58,16 @@ fn put<T: Serialize>(t: &mut redb::Table<&str, &[u8]>, key: &str, v: &T) -> Resu
     Ok(())
 }
 
+fn put_u64<T: Serialize>(
+    t: &mut redb::Table<u64, &[u8]>,
+    key: u64,
+    v: &T,
+) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(v)?;
+    t.insert(key, bytes.as_slice())?;
+    Ok(())
+}
+
 fn read_all<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
     t: &R,
 ) -> Result<Vec<T>, StoreError> {
@@ -99,6 +110,7 @@ mod keys {
         DdiProvider => |x| format!("{}/{}", x.brand, x.name);
         MediaRelaySet => |x| x.name.clone();
         RatingProfile => |x| format!("{}/{}", x.client, x.name);
+        Voicemail => |x| format!("{}/{}", x.client, x.name);
     }
 }
 
@@ -123,6 +135,7 @@ pub fn canonical(model: &Model) -> Model {
         ddi_providers: sorted(&model.ddi_providers),
         media_relay_sets: sorted(&model.media_relay_sets),
         rating_profiles: sorted(&model.rating_profiles),
+        voicemails: sorted(&model.voicemails),
     }
 }
 
@@ -141,6 +154,7 @@ fn load(tx: &redb::ReadTransaction) -> Result<Model, StoreError> {
         ddi_providers: read_all(&tx.open_table(DDI_PROVIDERS)?)?,
         media_relay_sets: read_all(&tx.open_table(MEDIA_RELAY_SETS)?)?,
         rating_profiles: read_all(&tx.open_table(RATING_PROFILES)?)?,
+        voicemails: read_all(&tx.open_table(VOICEMAILS)?)?,
     })
 }
 
@@ -218,6 +232,7 @@ impl Store {
             tx.open_table(AUDIT)?;
             tx.open_table(ACCOUNTS)?;
             tx.open_table(OUTBOX)?;
+            tx.open_table(VOICEMAIL_MESSAGES)?;
         }
         tx.commit()?;
         Ok(())
@@ -312,6 +327,7 @@ impl Store {
             fill(&tx, DDI_PROVIDERS, &model.ddi_providers, keys::name)?;
             fill(&tx, MEDIA_RELAY_SETS, &model.media_relay_sets, keys::name)?;
             fill(&tx, RATING_PROFILES, &model.rating_profiles, keys::name)?;
+            fill(&tx, VOICEMAILS, &model.voicemails, keys::name)?;
             accounts::reprovision(&tx, model)?;
             let mut meta = tx.open_table(META)?;
             let g = meta

@@ -22,6 +22,7 @@ pub const CARRIERS: TableDefinition<&str, &[u8]> = TableDefinition::new("carrier
 pub const DDI_PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("ddi_providers");
 pub const MEDIA_RELAY_SETS: TableDefinition<&str, &[u8]> = TableDefinition::new("media_relay_sets");
 pub const RATING_PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("rating_profiles");
+pub const VOICEMAILS: TableDefinition<&str, &[u8]> = TableDefinition::new("voicemails");
 
 /// Location service: "aor\ncontact" → Binding.
 pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
@@ -42,11 +43,16 @@ pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("account
 /// E-mail not yet taken by the SMTP server: sequence number → `model::Mail`.
 pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 
+/// Messages left in voicemail boxes: id → `model::VoicemailMessage` (the WAV is a file
+/// named by the id; written before its record, removed after it).
+pub const VOICEMAIL_MESSAGES: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("voicemail_messages");
+
 /// The audit trail: sequence number → `model::AuditEntry`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// The model tables, for clearing and counting.
-pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 13] = [
+pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 14] = [
     BRANDS,
     CORPORATIONS,
     CLIENTS,
@@ -60,4 +66,5 @@ pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 13] = [
     DDI_PROVIDERS,
     MEDIA_RELAY_SETS,
     RATING_PROFILES,
+    VOICEMAILS,
 ];

@@ -2,7 +2,9 @@
 //! provisioning file of the test's own, and runs SIPp scenarios from `tests/sipp/` against it.
 #![allow(dead_code)]
 
+pub mod audio;
 pub mod rtp;
+pub mod smtp;
 pub mod stop;
 
 use std::io::{BufRead, BufReader};

@@ -11,6 +11,7 @@ mod numbers;
 mod people;
 mod tenants;
 mod trunks;
+mod voicemail;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisionError {
@@ -191,6 +192,8 @@ struct Names {
     friends: HashSet<(String, String)>,
     /// (brand, carrier)
     carriers: HashSet<(String, String)>,
+    /// (client, voicemail box)
+    voicemails: HashSet<(String, String)>,
 }
 
 impl Names {
@@ -272,6 +275,7 @@ pub fn to_model(
     numbers::ddis(&mut cx, file, &mut k);
     people::users(&mut cx, file, &mut m, &mut k);
     people::friends(&mut cx, file, &mut m, &mut k);
+    voicemail::voicemails(&mut cx, file, &mut m, &mut k);
     numbers::extensions(&mut cx, file, &mut m, &mut k);
     numbers::ddi_routes(&mut cx, file, &mut m, &mut k);
     numbers::call_forwards(&mut cx, file, &mut m, &mut k);

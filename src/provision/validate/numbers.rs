@@ -59,7 +59,15 @@ pub(super) fn extensions(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
                 }
                 ExtensionRoute::User(u)
             }
-            "voicemail" => ExtensionRoute::Voicemail(need(cx, &d.user, "user")),
+            "voicemail" => ExtensionRoute::Voicemail(super::voicemail::route_box(
+                cx,
+                k,
+                &client,
+                "extension",
+                &d.route,
+                &d.voicemail,
+                &d.user,
+            )),
             "number" => {
                 let n = need(cx, &d.target, "target");
                 if !n.is_empty()
@@ -114,8 +122,28 @@ pub(super) fn ddi_routes(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
         let route = match d.route.as_ref().map(v).as_deref() {
             None => None,
             Some(r) => {
+                if r == "voicemail" {
+                    if let Some(rs) = &d.route {
+                        let name = super::voicemail::route_box(
+                            cx,
+                            k,
+                            &client,
+                            "ddi",
+                            rs,
+                            &d.voicemail,
+                            &d.user,
+                        );
+                        m.ddis.push(Ddi {
+                            number: v(&d.number),
+                            client,
+                            route: Some(DdiRoute::Voicemail(name)),
+                            record: d.record,
+                        });
+                    }
+                    continue;
+                }
                 let (val, key) = match r {
-                    "user" | "voicemail" => (&d.user, "user"),
+                    "user" => (&d.user, "user"),
                     "friend" => (&d.friend, "friend"),
                     "extension" => (&d.extension, "extension"),
                     "ivr" => (&d.ivr, "ivr"),
@@ -142,7 +170,7 @@ pub(super) fn ddi_routes(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
                 };
                 let t = v(s);
                 let known = match r {
-                    "user" | "voicemail" => k.users.contains(&(client.clone(), t.clone())),
+                    "user" => k.users.contains(&(client.clone(), t.clone())),
                     "friend" => k.friends.contains(&(client.clone(), t.clone())),
                     "extension" => k.extensions.contains_key(&(client.clone(), t.clone())),
                     _ => true,
@@ -156,7 +184,6 @@ pub(super) fn ddi_routes(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
                 }
                 Some(match r {
                     "user" => DdiRoute::User(t),
-                    "voicemail" => DdiRoute::Voicemail(t),
                     "friend" => DdiRoute::Friend(t),
                     "extension" => DdiRoute::Extension(t),
                     _ => DdiRoute::Ivr(t),
@@ -237,7 +264,23 @@ pub(super) fn call_forwards(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Na
             }
         };
         let target = match v(&d.target).as_str() {
-            "voicemail" => ForwardTarget::Voicemail,
+            "voicemail" => {
+                let has_box = m.voicemails.iter().any(|x| {
+                    x.client == client
+                        && match &owner {
+                            ForwardOwner::User(u) => x.user.as_ref() == Some(u),
+                            ForwardOwner::Friend(f) => x.friend.as_ref() == Some(f),
+                        }
+                });
+                if !has_box {
+                    cx.warn(
+                        &d.target,
+                        "call_forward.target",
+                        "its owner has no voicemail: the forward does not apply until it has one",
+                    );
+                }
+                ForwardTarget::Voicemail
+            }
             "number" => match &d.number {
                 Some(n) => ForwardTarget::Number(v(n)),
                 None => {

@@ -106,6 +106,7 @@ pub(super) fn users(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             max_calls: d.max_calls,
             allowed_codecs: d.allowed_codecs.iter().map(v).collect(),
             email: ov(&d.email),
+            voicemail: d.voicemail.unwrap_or(true),
         });
     }
 }

@@ -255,6 +255,8 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             area_code: ov(&d.area_code),
             voice_notifications: d.voice_notifications,
             recording_code: ov(&d.recording_code),
+            voicemail_subject: ov(&d.voicemail_subject),
+            voicemail_body: ov(&d.voicemail_body),
         });
     }
 }

@@ -1,0 +1,70 @@
+//! Voicemail messages: one record per message, the WAV file beside the database named by
+//! the message's id. A message is written file first (renamed into place), then its record
+//! — with the e-mail announcing it, in one transaction; it is removed record first, then
+//! file. What a crash leaves between the two steps (a file without a record, a record
+//! whose file is gone) is cleared by `reconcile` at start.
+
+use super::accounts::enqueue;
+use super::schema::VOICEMAIL_MESSAGES;
+use super::{put_u64, Reader, Store, StoreError};
+use crate::model::{Mail, VoicemailMessage};
+use redb::{ReadableDatabase, ReadableTable};
+
+fn all(tx: &redb::ReadTransaction) -> Result<Vec<VoicemailMessage>, StoreError> {
+    let t = tx.open_table(VOICEMAIL_MESSAGES)?;
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        let (_, v) = row?;
+        out.push(serde_json::from_slice(v.value())?);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Records a message (new, or its new/old state changed) and queues its e-mail, in one
+    /// durable transaction.
+    pub fn put_voicemail(
+        &self,
+        m: &VoicemailMessage,
+        mail: Option<&Mail>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(VOICEMAIL_MESSAGES)?;
+            put_u64(&mut t, m.id, m)?;
+        }
+        if let Some(mail) = mail {
+            enqueue(&tx, mail)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes the record of message `id`; whether there was one.
+    pub fn delete_voicemail(&self, id: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let had = tx.open_table(VOICEMAIL_MESSAGES)?.remove(id)?.is_some();
+        tx.commit()?;
+        Ok(had)
+    }
+
+    /// Every message, oldest first.
+    pub fn voicemails(&self) -> Result<Vec<VoicemailMessage>, StoreError> {
+        all(&self.db.begin_read()?)
+    }
+
+    /// The highest message id used so far (0: none).
+    pub fn last_voicemail_id(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(VOICEMAIL_MESSAGES)?;
+        let last = t.last()?.map(|(k, _)| k.value()).unwrap_or(0);
+        Ok(last)
+    }
+}
+
+impl Reader {
+    /// Every message, oldest first (`vozbox voicemail` without a server).
+    pub fn voicemails(&self) -> Result<Vec<VoicemailMessage>, StoreError> {
+        all(&self.db.begin_read()?)
+    }
+}

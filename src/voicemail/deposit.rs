@@ -1,0 +1,110 @@
+//! Leaving a message: the greeting (the mailbox's locution, else the owner's recorded
+//! greeting, else the built-in one), a tone, then the caller's audio until it hangs up,
+//! presses `#`, falls silent after speaking, or reaches the longest message (`take.rs`).
+
+use super::take::{Stop, Take};
+use super::{Caller, Service};
+use crate::media::app::{Channel, Heard};
+use crate::media::prompts::Prompt;
+use crate::model::{Client, Voicemail};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A message to take for a mailbox.
+pub struct Deposit {
+    pub mailbox: Voicemail,
+    pub client: Option<Client>,
+    pub caller: Caller,
+}
+
+/// How long one wait for the caller's audio lasts (a gap that long counts as silence).
+const WAIT: Duration = Duration::from_millis(200);
+
+/// The greeting a caller hears.
+pub fn greeting(svc: &Service, bx: &Voicemail, language: &str) -> Option<Arc<Prompt>> {
+    if let Some(p) = bx.greeting.as_deref().and_then(|g| svc.sound(language, g)) {
+        return Some(p);
+    }
+    let own = svc.greeting_file(&bx.client, &bx.name);
+    if own.exists() {
+        match super::read_wav(&own) {
+            Ok(s) if !s.is_empty() => return Some(Arc::new(Prompt::from_samples(&s))),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("voicemail greeting {}", e),
+        }
+    }
+    svc.sound(language, "vm_greeting")
+}
+
+/// Records what the caller says after the tone (`max` seconds at most).
+pub async fn record(ch: &mut Channel, mut take: Take) -> Option<Vec<i16>> {
+    let why = loop {
+        let step = match ch.hear(WAIT).await {
+            Heard::Audio(frame) => take.audio(&frame),
+            Heard::Key(k) => take.key(k),
+            Heard::Nothing => take.gap(WAIT.as_millis() as u32),
+            Heard::Gone => Some(Stop::HungUp),
+        };
+        if let Some(why) = step {
+            break why;
+        }
+    };
+    take.finish(why)
+}
+
+/// Takes one message; returns when it is kept (or dropped) and the call may end.
+pub async fn deposit(svc: Arc<Service>, mut ch: Channel, d: Deposit) {
+    let language = d
+        .client
+        .as_ref()
+        .map(|c| c.language.clone())
+        .unwrap_or_else(|| "en".into());
+    if let Some(g) = greeting(&svc, &d.mailbox, &language) {
+        // any key skips the greeting
+        if ch.play(&g, true).await == Some('\0') {
+            return;
+        }
+    }
+    if let Some(beep) = svc.sound(&language, "beep") {
+        ch.play(&beep, false).await;
+    }
+    if ch.is_gone() {
+        return;
+    }
+    let kept = record(&mut ch, Take::new(svc.limits)).await;
+    if ch.lost() > 0 {
+        tracing::warn!(
+            "voicemail: {} packets of the caller were lost while recording",
+            ch.lost()
+        );
+    }
+    let Some(samples) = kept else {
+        tracing::info!(
+            "voicemail: {} left {}/{} no message (too short)",
+            d.caller.number,
+            d.mailbox.client,
+            d.mailbox.name
+        );
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let me = svc.clone();
+    let saved = tokio::task::spawn_blocking(move || {
+        me.save(&d.mailbox, d.client.as_ref(), &d.caller, &samples, now)
+    })
+    .await;
+    match saved {
+        Ok(Ok(_)) => {
+            if !ch.is_gone() {
+                if let Some(bye) = svc.sound(&language, "vm_goodbye") {
+                    ch.play(&bye, false).await;
+                }
+            }
+        }
+        Ok(Err(e)) => tracing::error!("voicemail: the message could not be kept: {}", e),
+        Err(e) => tracing::error!("voicemail: saving: {}", e),
+    }
+}

@@ -1,0 +1,339 @@
+//! Voicemail: messages left in a mailbox (`deposit.rs`), listened to from a phone with
+//! `*93` (`retrieve.rs`, its menu a pure state machine in `menu.rs`), announced by e-mail
+//! (`mail.rs`) and to subscribed phones (the B2BUA's message-waiting NOTIFYs, told by
+//! `on_change`). The recording rule is pure (`take.rs`).
+//!
+//! Files: `<storage dir>/voicemail/<id>.wav` per message (8 kHz mono 16-bit) and
+//! `greetings/<client>/<mailbox>.wav`. A message's file is written whole under a temporary
+//! name, synced and renamed before its record is committed; a deletion removes the record
+//! first. `reconcile` clears at start what a crash left between the two steps.
+
+pub mod deposit;
+pub mod mail;
+pub mod menu;
+pub mod retrieve;
+pub mod take;
+
+use crate::config;
+use crate::media::prompts::{Prompt, Prompts};
+use crate::model::{Client, Mail, Voicemail, VoicemailMessage};
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Who left a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub number: String,
+    pub name: String,
+}
+
+type Changed = Box<dyn Fn(&str, &str) + Send + Sync>;
+
+pub struct Service {
+    store: Arc<Store>,
+    dir: PathBuf,
+    next: AtomicU64,
+    pub limits: take::Limits,
+    smtp: config::Smtp,
+    pub prompts: Arc<Prompts>,
+    /// Told (client, mailbox) after each change of a mailbox's messages.
+    changed: OnceLock<Changed>,
+}
+
+/// The folder of messages beside the database `db`.
+pub fn folder(db: &Path) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("voicemail")
+}
+
+/// The message file `id` in `dir`.
+pub fn file(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{}.wav", id))
+}
+
+fn wav_spec() -> hound::WavSpec {
+    hound::WavSpec {
+        channels: 1,
+        sample_rate: take::RATE as u32,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    }
+}
+
+/// Writes `samples` as a WAV at `path`, whole and synced, through a temporary name.
+pub fn write_wav(path: &Path, samples: &[i16]) -> std::io::Result<()> {
+    let part = path.with_extension("wav.part");
+    let other = |e: hound::Error| std::io::Error::other(e.to_string());
+    {
+        let f = std::fs::File::create(&part)?;
+        let mut w = hound::WavWriter::new(std::io::BufWriter::new(f), wav_spec()).map_err(other)?;
+        let mut i16w = w.get_i16_writer(samples.len() as u32);
+        for &s in samples {
+            i16w.write_sample(s);
+        }
+        i16w.flush().map_err(other)?;
+        w.finalize().map_err(other)?;
+    }
+    std::fs::File::open(&part)?.sync_all()?;
+    std::fs::rename(&part, path)?;
+    if let Some(d) = path.parent() {
+        std::fs::File::open(d)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The samples of an 8 kHz mono 16-bit WAV.
+pub fn read_wav(path: &Path) -> Result<Vec<i16>, String> {
+    let mut r = hound::WavReader::open(path).map_err(|e| format!("{}: {}", path.display(), e))?;
+    r.samples::<i16>()
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {}", path.display(), e))
+}
+
+/// `m:ss`.
+fn minutes(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+impl Service {
+    /// The voicemail of the database at `db`, its folder made and reconciled with the
+    /// records.
+    pub fn new(
+        store: Arc<Store>,
+        db: &Path,
+        cfg: &config::Voicemail,
+        smtp: config::Smtp,
+        prompts: Arc<Prompts>,
+    ) -> Result<Service, String> {
+        let dir = folder(db);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
+        let last = reconcile(&store, &dir)?;
+        Ok(Service {
+            store,
+            dir,
+            next: AtomicU64::new(last + 1),
+            limits: take::Limits {
+                max_seconds: cfg.max_seconds,
+                min_seconds: cfg.min_seconds,
+                silence_seconds: cfg.silence_seconds,
+            },
+            smtp,
+            prompts,
+            changed: OnceLock::new(),
+        })
+    }
+
+    /// Who is told of each change of a mailbox (the MWI notifier).
+    pub fn on_change(&self, f: impl Fn(&str, &str) + Send + Sync + 'static) {
+        let _ = self.changed.set(Box::new(f));
+    }
+
+    fn tell(&self, client: &str, mailbox: &str) {
+        if let Some(f) = self.changed.get() {
+            f(client, mailbox);
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A sound of the client's language (English when it has none).
+    pub fn sound(&self, language: &str, name: &str) -> Option<Arc<Prompt>> {
+        self.prompts.named(language, name)
+    }
+
+    /// The recorded greeting of a mailbox.
+    pub fn greeting_file(&self, client: &str, mailbox: &str) -> PathBuf {
+        self.dir
+            .join("greetings")
+            .join(client)
+            .join(format!("{}.wav", mailbox))
+    }
+
+    /// Keeps a new message of `bx` (blocking: file, then record and e-mail in one commit).
+    pub fn save(
+        &self,
+        bx: &Voicemail,
+        client: Option<&Client>,
+        caller: &Caller,
+        samples: &[i16],
+        now_ms: u64,
+    ) -> Result<VoicemailMessage, String> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = file(&self.dir, id);
+        write_wav(&path, samples).map_err(|e| format!("{}: {}", path.display(), e))?;
+        let m = VoicemailMessage {
+            id,
+            client: bx.client.clone(),
+            mailbox: bx.name.clone(),
+            caller: caller.number.clone(),
+            caller_name: caller.name.clone(),
+            received: now_ms,
+            duration_ms: samples.len() as u64 * 1000 / take::RATE as u64,
+            new: true,
+        };
+        let number = self.messages(&bx.client, &bx.name).len() + 1;
+        let mail = self.mail(bx, client, &m, number, &path);
+        if let Err(e) = self.store.put_voicemail(&m, mail.as_ref()) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e.to_string());
+        }
+        tracing::info!(
+            "voicemail: message {} for {}/{} from {} ({} s)",
+            id,
+            bx.client,
+            bx.name,
+            caller.number,
+            m.duration_ms / 1000
+        );
+        self.tell(&bx.client, &bx.name);
+        Ok(m)
+    }
+
+    fn mail(
+        &self,
+        bx: &Voicemail,
+        client: Option<&Client>,
+        m: &VoicemailMessage,
+        number: usize,
+        path: &Path,
+    ) -> Option<Mail> {
+        let to = bx.email.as_ref().filter(|_| bx.send_mail)?;
+        let tz = client
+            .and_then(|c| jiff::tz::TimeZone::get(&c.timezone).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        Some(mail::message(
+            &self.smtp,
+            client,
+            to,
+            &mail::Vars {
+                name: &bx.name,
+                date: &mail::date(m.received, &tz),
+                duration: &minutes(m.duration_ms),
+                caller_name: &m.caller_name,
+                caller_number: &m.caller,
+                number,
+            },
+            bx.attach_sound.then_some((path, number)),
+        ))
+    }
+
+    /// The messages of a mailbox, oldest first.
+    pub fn messages(&self, client: &str, mailbox: &str) -> Vec<VoicemailMessage> {
+        match self.store.voicemails() {
+            Ok(all) => all
+                .into_iter()
+                .filter(|m| m.client == client && m.mailbox == mailbox)
+                .collect(),
+            Err(e) => {
+                tracing::error!("voicemail: reading messages: {}", e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Every message.
+    pub fn all(&self) -> Result<Vec<VoicemailMessage>, String> {
+        self.store.voicemails().map_err(|e| e.to_string())
+    }
+
+    /// Marks a message heard.
+    pub fn heard(&self, m: &VoicemailMessage) {
+        if !m.new {
+            return;
+        }
+        let old = VoicemailMessage {
+            new: false,
+            ..m.clone()
+        };
+        match self.store.put_voicemail(&old, None) {
+            Ok(()) => self.tell(&m.client, &m.mailbox),
+            Err(e) => tracing::error!("voicemail: message {}: {}", m.id, e),
+        }
+    }
+
+    /// Removes a message: record, then file.
+    pub fn delete(&self, m: &VoicemailMessage) -> Result<(), String> {
+        self.store
+            .delete_voicemail(m.id)
+            .map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(file(&self.dir, m.id));
+        tracing::info!(
+            "voicemail: message {} of {}/{} deleted",
+            m.id,
+            m.client,
+            m.mailbox
+        );
+        self.tell(&m.client, &m.mailbox);
+        Ok(())
+    }
+
+    /// The samples of a message.
+    pub fn samples(&self, id: u64) -> Result<Vec<i16>, String> {
+        read_wav(&file(&self.dir, id))
+    }
+
+    /// (new, old) messages of a mailbox.
+    pub fn counts(&self, client: &str, mailbox: &str) -> (usize, usize) {
+        let m = self.messages(client, mailbox);
+        let new = m.iter().filter(|m| m.new).count();
+        (new, m.len() - new)
+    }
+}
+
+/// Removes message `id` with no server running: its record, then its file.
+pub fn remove(store: &Store, dir: &Path, id: u64) -> Result<(), String> {
+    match store.delete_voicemail(id) {
+        Ok(true) => {
+            let _ = std::fs::remove_file(file(dir, id));
+            Ok(())
+        }
+        Ok(false) => Err(format!("no voicemail message {}", id)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What a crash left between a file and its record: files without a record (and
+/// temporary ones) are removed, records without a file too. Returns the highest id in use.
+pub fn reconcile(store: &Store, dir: &Path) -> Result<u64, String> {
+    let records = store.voicemails().map_err(|e| e.to_string())?;
+    let ids: std::collections::HashSet<u64> = records.iter().map(|m| m.id).collect();
+    let mut last = store.last_voicemail_id().map_err(|e| e.to_string())?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let id = name
+            .strip_suffix(".wav")
+            .and_then(|n| n.parse::<u64>().ok());
+        let orphan = match id {
+            Some(id) => {
+                last = last.max(id);
+                !ids.contains(&id)
+            }
+            None => name.ends_with(".wav.part"),
+        };
+        if orphan {
+            tracing::warn!(
+                "voicemail: {} has no record (a crash while saving): removed",
+                name
+            );
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    for m in records {
+        if !file(dir, m.id).exists() {
+            tracing::warn!(
+                "voicemail: message {} has no file: its record removed",
+                m.id
+            );
+            store.delete_voicemail(m.id).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(last)
+}
