@@ -201,6 +201,13 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         )
         .with_voicemail(voicemail.clone()),
     );
+    // every change of a mailbox is told to the phones subscribed to it
+    let weak = Arc::downgrade(&b2bua);
+    voicemail.on_change(move |client, mailbox| {
+        if let Some(b) = weak.upgrade() {
+            b.mwi_changed(client, mailbox);
+        }
+    });
     let server = Arc::new(Server {
         out: out.clone(),
         b2bua: b2bua.clone(),

@@ -160,7 +160,11 @@ impl Server {
                     }),
                 );
             }
-            _ if method == "INVITE" || method == "CANCEL" || checked.to.tag().is_some() => {
+            _ if method == "INVITE"
+                || method == "CANCEL"
+                || method == "SUBSCRIBE"
+                || checked.to.tag().is_some() =>
+            {
                 self.b2bua.on_request(Incoming {
                     msg,
                     checked,

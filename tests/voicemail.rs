@@ -57,12 +57,12 @@ fn smtp(sink: &Sink) -> String {
 
 /// alice (baresip, a 440 Hz tone) calls 101 for `secs` seconds; what she printed and
 /// recorded.
-fn alice_calls_bob(v: &Vozbox, secs: u32) -> (String, std::path::PathBuf) {
+fn alice_calls_bob(port: u16, secs: u32) -> (String, std::path::PathBuf) {
     let (dir, _) = baresip_dir(
         "vm-alice",
         &format!(
             "<sip:alice@127.0.0.1:{};transport=udp>;auth_pass=Alice-Secret-1;regint=0",
-            v.port
+            port
         ),
         440,
     );
@@ -70,7 +70,7 @@ fn alice_calls_bob(v: &Vozbox, secs: u32) -> (String, std::path::PathBuf) {
         .arg("-f")
         .arg(&dir)
         .args(["-n", "127.0.0.1", "-t", &secs.to_string(), "-s", "-e"])
-        .arg(format!("/dial sip:101@127.0.0.1:{}", v.port))
+        .arg(format!("/dial sip:101@127.0.0.1:{}", port))
         .output()
         .expect("run baresip (apt-get install baresip-core)");
     let text =
@@ -128,7 +128,7 @@ fn ulaw(code: u8) -> i16 {
 fn a_message_is_left_mailed_heard_and_deleted() {
     let sink = Sink::start();
     let v = Vozbox::start("voicemail", &smtp(&sink), LAB);
-    let (text, dir) = alice_calls_bob(&v, 16);
+    let (text, dir) = alice_calls_bob(v.port, 16);
     assert!(text.contains("SIP/2.0 200 OK"), "not answered: {}", text);
     // she heard the greeting first (its length and envelope)
     let heard = received(&dir);
@@ -229,4 +229,100 @@ fn a_message_is_left_mailed_heard_and_deleted() {
     );
     assert!(messages(&v).is_empty(), "7 did not delete the message");
     assert!(!file.exists(), "the file stayed");
+}
+
+/// bob's phone (baresip, registered, subscribed to its mailbox, never answering): alice's
+/// call rings it, its no-answer forward leads to bob's mailbox after 2 s; the phone's MWI
+/// goes 0 → 1 when the message is kept and back to 0 when it is deleted.
+#[test]
+fn the_phone_sees_its_messages_waiting_come_and_go() {
+    let lab = LAB.replace(
+        "forward_type = \"not_registered\"",
+        "forward_type = \"no_answer\"\ntimeout = 2",
+    );
+    let v = Vozbox::start("voicemail-mwi", "", &lab);
+    let (bob_dir, _) = baresip_dir(
+        "vm-bob",
+        &format!(
+            "<sip:bob@127.0.0.1:{};transport=udp>;auth_pass=Bob-Secret-22;regint=60;mwi=yes;answermode=manual",
+            v.port
+        ),
+        880,
+    );
+    let config = bob_dir.join("config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("module mwi.so\n");
+    std::fs::write(&config, text).unwrap();
+    let log = bob_dir.join("out.txt");
+    let mut bob = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&bob_dir)
+        .args(["-n", "127.0.0.1", "-t", "60", "-s"])
+        .stdout(std::process::Stdio::from(
+            std::fs::File::create(&log).unwrap(),
+        ))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run baresip (apt-get install baresip-core)");
+    let seen = |what: &str, times: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = std::fs::read_to_string(&log).unwrap_or_default();
+            if out.matches(what).count() >= times {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {:?} ({} times) in {}",
+                what,
+                times,
+                out
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    seen("Voice-Message: 0/0", 1);
+    let (text, _) = alice_calls_bob(v.port, 16);
+    assert!(text.contains("SIP/2.0 200 OK"), "not answered: {}", text);
+    seen("Voice-Message: 1/0", 1);
+    let list = messages(&v);
+    assert_eq!(list.len(), 1, "{:?}", list);
+    let cdrs = v.cli_args(&["cdrs"]);
+    assert!(
+        cdrs.contains("user:bob >no_answer> voicemail:bob"),
+        "{}",
+        cdrs
+    );
+    // deleted through the running server: the phone is told
+    let id = list[0]["id"].to_string();
+    let out = v.cli_args(&["voicemail", "--delete", &id]);
+    assert!(out.contains("deleted"), "{}", out);
+    seen("Voice-Message: 0/0", 2);
+    let _ = bob.kill();
+    let _ = bob.wait();
+}
+
+/// vozbox killed while a message is being left, and started again: no record without a
+/// file, no file without a record (the message being left is lost whole).
+#[test]
+fn a_crash_while_a_message_is_left_leaves_nothing_half_done() {
+    let mut v = Vozbox::start("voicemail-crash", "", LAB);
+    let port = v.port;
+    let caller = std::thread::spawn(move || alice_calls_bob(port, 16));
+    // the greeting (8.5 s) and the tone are over: recording
+    std::thread::sleep(Duration::from_secs(11));
+    v.kill();
+    let _ = caller.join();
+    v.spawn(None);
+    assert!(messages(&v).is_empty());
+    let folder = v.dir.join("voicemail");
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        files.iter().all(|f| f == "greetings"),
+        "files left in {}: {:?}",
+        folder.display(),
+        files
+    );
 }

@@ -350,6 +350,7 @@ impl B2bua {
     /// limit of a call is a deadline of its own core.
     pub fn sweep(self: &Arc<Self>) {
         self.sweep_credit();
+        self.mwi_sweep();
         if self.media.timeout == 0 {
             return;
         }

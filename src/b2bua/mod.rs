@@ -28,6 +28,7 @@ pub mod invite;
 pub mod leg;
 pub mod locution;
 pub mod media;
+pub mod mwi;
 pub mod notify;
 pub mod record;
 pub mod service;
@@ -43,6 +44,7 @@ use crate::model::Snapshot;
 use crate::registrar::{Location, Registrar};
 use crate::sip::headers::Via;
 use crate::sip::message::Message;
+use crate::sip::message::StartLine;
 use crate::sip::reply::response;
 use crate::sip::respond::{to_tag, Responder};
 use crate::sip::transport::Flow;
@@ -76,6 +78,8 @@ pub struct B2bua {
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
     active: AtomicUsize,
+    /// Phones subscribed to their mailbox's message waiting state.
+    pub subscriptions: mwi::Subscriptions,
     /// Calls started, in progress and ended, setup times (for `GET /metrics`).
     pub stats: stats::CallStats,
     /// The server is shutting down: new calls are refused (`refuse_new_calls`).
@@ -134,6 +138,7 @@ impl B2bua {
             media,
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
+            subscriptions: Default::default(),
             stats: Default::default(),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
@@ -176,6 +181,7 @@ impl B2bua {
                     .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
             }
             "INVITE" if !in_dialog => self.on_invite(inc),
+            "SUBSCRIBE" => self.on_subscribe(inc),
             _ if in_dialog => self.to_call(inc, Event::Request),
             _ => self.reply(&inc, 481, "Call/Transaction Does Not Exist"),
         }
@@ -185,6 +191,9 @@ impl B2bua {
     pub fn on_response(self: &Arc<Self>, msg: Message) {
         let Some(call_id) = msg.call_id() else { return };
         let Some(cell) = self.find(call_id) else {
+            if let (StartLine::Response { code, .. }, Some((cseq, _))) = (&msg.start, msg.cseq()) {
+                self.mwi_response(call_id, *code, cseq);
+            }
             return;
         };
         let Some(via) = msg.top_via() else {

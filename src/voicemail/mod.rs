@@ -11,6 +11,7 @@
 pub mod deposit;
 pub mod mail;
 pub mod menu;
+pub mod mwi;
 pub mod retrieve;
 pub mod take;
 
