@@ -11,7 +11,7 @@ pub struct Hour {
     pub failed: u32,
 }
 
-const W: u32 = 720;
+const W: u32 = 640;
 const H: u32 = 220;
 const LEFT: u32 = 36;
 const BOTTOM: u32 = 24;
@@ -55,7 +55,9 @@ pub fn hourly(hours: &[Hour], first: u64) -> String {
         r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="Calls per hour over the last {n} hours: {total} calls, {failed} failed">"#
     );
     // grid and its labels: 0, half, top
-    for v in [0, top / 2, top] {
+    let mut marks = vec![0, top / 2, top];
+    marks.dedup();
+    for v in marks {
         let yy = y(v);
         let _ = write!(
             s,

@@ -6,7 +6,7 @@
 use super::bridge::answer;
 use super::chart::{self, Hour};
 use super::layout;
-use super::session::Session;
+use super::who::Session;
 use super::Portal;
 use crate::api::{live, system};
 use crate::auth::nonce::now_secs;

@@ -8,7 +8,7 @@ use super::bridge::{self, answer};
 use super::fields::{self, columns};
 use super::form::{self, Errors, Mode, Raw, Setting};
 use super::layout::{self, title};
-use super::session::Session;
+use super::who::Session;
 use super::Portal;
 use crate::api::reply::refused;
 use crate::api::resources;

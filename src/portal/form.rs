@@ -4,7 +4,7 @@
 
 use super::fields::{Field, Input};
 use super::layout;
-use super::session::{Session, CSRF_FIELD};
+use super::who::{Session, CSRF_FIELD};
 use crate::provision::export::Item;
 use crate::provision::kinds::Kind;
 use maud::{html, Markup};
@@ -122,7 +122,7 @@ pub fn item_of(fields: &[Field], raw: &Raw, current: Option<&Item>) -> Result<It
 
 /// The field an error key of kind `k` names (`user.extension` → `extension`,
 /// `call_acl.rules[1].pattern` → `rules`).
-fn field_of_key<'a>(k: Kind, key: &'a str) -> Option<&'a str> {
+fn field_of_key(k: Kind, key: &str) -> Option<&str> {
     let rest = key.strip_prefix(k.section())?.strip_prefix('.')?;
     rest.split(['.', '[']).next().filter(|f| !f.is_empty())
 }
@@ -290,7 +290,7 @@ pub fn render(s: &Session, st: &Setting, fields: &[Field], raw: &Raw, errors: &E
             p.alert.error role="alert" { "Not saved: see the fields marked below." }
         }
         @if !st.writable {
-            p.alert.ok role="status" { "Read only: this administrator may not change " (layout::title(st.kind).to_lowercase()) "." }
+            p.alert.info role="status" { "Read only: this administrator may not change " (layout::title(st.kind).to_lowercase()) "." }
         }
         form.entity.panel method="post" action=(st.action) {
             (layout::csrf(s))

@@ -3,7 +3,7 @@
 //! sections the administrator may read), and the error pages; small shared pieces (empty
 //! states, notices, times).
 
-use super::session::{Session, CSRF_FIELD};
+use super::who::{Session, CSRF_FIELD};
 use crate::model::Access;
 use crate::provision::kinds::Kind;
 use axum::http::StatusCode;

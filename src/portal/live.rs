@@ -5,7 +5,7 @@
 
 use super::bridge::{self, answer};
 use super::layout;
-use super::session::Session;
+use super::who::Session;
 use super::Portal;
 use crate::api::live as api;
 use crate::auth::nonce::now_secs;

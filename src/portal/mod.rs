@@ -5,7 +5,7 @@
 //! API's model, validation (errors keyed like `user.password`, shown next to their field),
 //! scoping (another client's entity is `404`) and rights, and none of its own.
 //!
-//! Login (`session.rs`) opens an API session kept in an `HttpOnly; SameSite=Strict` cookie
+//! Login (`session.rs`; the request's administrator and its CSRF token: `who.rs`) opens an API session kept in an `HttpOnly; SameSite=Strict` cookie
 //! (`Secure` over `[api] tls`); every POST carries a CSRF token derived from that session
 //! and is refused (`403`) without it. Pages: the dashboard (`dashboard.rs`, its chart in
 //! `chart.rs`), the provisioned entities of every kind the administrator may read, driven
@@ -30,6 +30,7 @@ mod form;
 mod layout;
 mod live;
 mod session;
+mod who;
 
 use crate::api::{guard, Api};
 use axum::middleware::{from_fn, from_fn_with_state};

@@ -7,10 +7,10 @@
 //! The login form has its own token, tied to a cookie set with the form.
 
 use super::layout;
+use super::who::{Session, CSRF_FIELD};
 use super::Portal;
 use crate::api::auth::open_session;
 use crate::api::guard::Peer;
-use crate::api::scope::Principal;
 use crate::api::secrets;
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Form, Request, State};
@@ -22,18 +22,8 @@ use serde::Deserialize;
 
 const COOKIE: &str = "vozbox_session";
 const LOGIN_COOKIE: &str = "vozbox_login";
-/// The form field of the CSRF token.
-pub const CSRF_FIELD: &str = "_csrf";
 /// The largest form the portal reads.
 const MAX_FORM: usize = 1 << 20;
-
-/// The logged-in administrator of a request (a request extension).
-#[derive(Clone)]
-pub struct Session {
-    pub principal: Principal,
-    /// The token every form of this session carries.
-    pub csrf: String,
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{:02x}", b)).collect()
