@@ -204,3 +204,235 @@ fn the_portal_in_a_real_browser() {
         }
     }
 }
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    /// The values of header `name` (lower case).
+    fn headers(&self, name: &str) -> Vec<String> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+
+    /// The value of cookie `name` this answer sets.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers("set-cookie").into_iter().find_map(|c| {
+            let (n, rest) = c.split_once('=')?;
+            (n == name).then(|| rest.split(';').next().unwrap_or("").to_string())
+        })
+    }
+}
+
+/// One HTTP/1.1 request to `addr` with `Host: host`, extra header lines and a body.
+fn http(
+    addr: std::net::SocketAddr,
+    host: &str,
+    req: (&str, &str),
+    headers: &str,
+    body: &str,
+) -> Reply {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let text = format!(
+        "{} {} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        req.0,
+        req.1,
+        body.len()
+    );
+    s.write_all(text.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Reply {
+        status: head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// The hidden CSRF field's value in a page.
+fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    page[at..at + 64].to_string()
+}
+
+const FORM: &str = "Content-Type: application/x-www-form-urlencoded\r\n";
+
+/// The portal's guards over plain HTTP, without a browser: the cookie's attributes, the
+/// security headers, the login form's and every POST's CSRF token, the API still closed
+/// to cookies and form posts, the Host check; and the cookie `Secure` over `[api] tls`.
+#[test]
+fn the_portal_guards_its_cookie_and_forms() {
+    let v = Vozbox::start("portal-guards", "", PROVISION);
+    let cfg = vozbox::config::Config::load(&v.config).expect("config");
+    let addr = vozbox::api::client::target(cfg.api.addr().expect("api"));
+    let host = addr.to_string();
+    let get = |path: &str, headers: &str| http(addr, &host, ("GET", path), headers, "");
+    let post = |path: &str, headers: &str, body: &str| {
+        http(
+            addr,
+            &host,
+            ("POST", path),
+            &format!("{FORM}{headers}"),
+            body,
+        )
+    };
+    // pages need a session; an unknown path is no page
+    let r = get("/users", "");
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(r.headers("location"), vec!["/login?next=%2Fusers"]);
+    assert_eq!(get("/nothing-here", "").status, 404);
+    assert_eq!(
+        get("/login", "Host: evil.example\r\n").status,
+        421,
+        "two Hosts"
+    );
+    let r = http(addr, "evil.example:80", ("GET", "/login"), "", "");
+    assert_eq!(r.status, 421, "{}", r.head);
+    // the login form: its own cookie and token, the headers every page has
+    let form = get("/login", "");
+    assert_eq!(form.status, 200);
+    let csp = form.headers("content-security-policy").join(" ");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{}",
+        csp
+    );
+    assert!(!csp.contains("unsafe"), "{}", csp);
+    assert_eq!(form.headers("x-frame-options"), vec!["DENY"]);
+    let login_cookie = form.cookie("vozbox_login").expect("the login cookie");
+    let token = csrf_in(&form.body);
+    let password = operator_password(&v);
+    let creds = format!("name=admin&password={}&_csrf={}", password, token);
+    // without the form's cookie, or its token: refused
+    assert_eq!(post("/login", "", &creds).status, 403);
+    let jar = format!("Cookie: vozbox_login={}\r\n", login_cookie);
+    let no_token = format!("name=admin&password={}", password);
+    assert_eq!(post("/login", &jar, &no_token).status, 403);
+    let wrong = post(
+        "/login",
+        &jar,
+        &format!("name=admin&password=nope&_csrf={}", token),
+    );
+    assert_eq!(wrong.status, 401);
+    let r = post("/login", &jar, &creds);
+    assert_eq!(r.status, 303, "{}\n{}", r.head, r.body);
+    let set = r.headers("set-cookie");
+    let session_line = set
+        .iter()
+        .find(|c| c.starts_with("vozbox_session="))
+        .expect("the session cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=3600"] {
+        assert!(session_line.contains(attr), "{}", session_line);
+    }
+    assert!(
+        !session_line.contains("Secure"),
+        "plain HTTP: {}",
+        session_line
+    );
+    let session = r.cookie("vozbox_session").expect("a session");
+    let me = format!("Cookie: vozbox_session={}\r\n", session);
+    let page = get("/users", &me);
+    assert_eq!(page.status, 200);
+    let csrf = csrf_in(&page.body);
+    // every POST needs the session's token
+    let user = "client=redbird&name=mallory&password=Mallory-Secret-1";
+    assert_eq!(post("/users", &me, user).status, 403);
+    let other = format!("{}&_csrf={}", user, "0".repeat(64));
+    assert_eq!(post("/users", &me, &other).status, 403);
+    assert_eq!(post("/logout", &me, "").status, 403);
+    assert_eq!(
+        get("/users", &me).status,
+        200,
+        "a refused logout logs out nothing"
+    );
+    assert!(!get("/users", &me).body.contains("mallory"));
+    // the API takes neither the cookie nor a form
+    let r = post("/api/users", &me, user);
+    assert_eq!(r.status, 401, "{}", r.body);
+    let bearer = format!("Authorization: Bearer {}\r\n", v.token());
+    assert_eq!(post("/api/users", &bearer, user).status, 415);
+    // with the token the form is taken; logout ends the session
+    let ok = post("/users", &me, &format!("{}&_csrf={}", user, csrf));
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert!(get("/users", &me).body.contains("redbird/mallory"));
+    assert_eq!(post("/logout", &me, &format!("_csrf={}", csrf)).status, 303);
+    assert_eq!(get("/users", &me).status, 303);
+
+    // over [api] tls the cookie is Secure
+    let port = free_port("127.0.0.1");
+    let t = Vozbox::start(
+        "portal-tls",
+        &format!("[api]\nlisten = \"127.0.0.1:{port}\"\ntls = true\n"),
+        PROVISION,
+    );
+    let cert = vozbox::config::Config::load(&t.config)
+        .expect("config")
+        .tls
+        .certificate;
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import http.client, ssl, sys\n\
+             ctx = ssl.create_default_context(cafile=sys.argv[1])\n\
+             ctx.check_hostname = False\n\
+             c = http.client.HTTPSConnection('127.0.0.1', int(sys.argv[2]), context=ctx)\n\
+             c.request('GET', '/login', headers={'Host': '127.0.0.1:' + sys.argv[2]})\n\
+             r = c.getresponse()\n\
+             print(r.status, r.getheader('Set-Cookie'))",
+        ])
+        .arg(&cert)
+        .arg(port.to_string())
+        .output()
+        .expect("python3");
+    let said = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        said.starts_with("200 vozbox_login=") && said.contains("; Secure"),
+        "{}{}",
+        said,
+        String::from_utf8_lossy(&py.stderr)
+    );
+}
+
+/// A session ends at `[api] session_ttl`: the pages lead to the login form again.
+#[test]
+fn a_portal_session_expires() {
+    let v = Vozbox::start("portal-ttl", "[api]\nsession_ttl = 1\n", PROVISION);
+    let cfg = vozbox::config::Config::load(&v.config).expect("config");
+    let addr = vozbox::api::client::target(cfg.api.addr().expect("api"));
+    let host = addr.to_string();
+    let form = http(addr, &host, ("GET", "/login"), "", "");
+    let jar = format!(
+        "{FORM}Cookie: vozbox_login={}\r\n",
+        form.cookie("vozbox_login").expect("the login cookie")
+    );
+    let creds = format!(
+        "name=admin&password={}&_csrf={}",
+        operator_password(&v),
+        csrf_in(&form.body)
+    );
+    let r = http(addr, &host, ("POST", "/login"), &jar, &creds);
+    let me = format!(
+        "Cookie: vozbox_session={}\r\n",
+        r.cookie("vozbox_session").expect("a session")
+    );
+    assert_eq!(http(addr, &host, ("GET", "/"), &me, "").status, 200);
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = http(addr, &host, ("GET", "/"), &me, "");
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(r.headers("location"), vec!["/login?next=%2F"]);
+}
