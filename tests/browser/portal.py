@@ -8,8 +8,8 @@ skipped.
 Arguments: base URL, operator password, screenshot directory, download directory.
 """
 
-import json
 import os
+import shutil
 import sys
 import time
 
@@ -41,7 +41,9 @@ def step(name):
 
 def browser():
     o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "chromium and chromium-driver are needed (apt-get install)"
+    o.binary_location = chromium
     for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
               "--window-size=%d,%d" % DESKTOP, "--disable-gpu", "--lang=en-US"]:
         o.add_argument(a)
@@ -51,7 +53,7 @@ def browser():
     })
     o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # the system's driver: selenium must not fetch one
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+    return webdriver.Chrome(service=Service(driver), options=o)
 
 
 d = browser()
