@@ -204,22 +204,26 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         let scheme = if cfg.api.tls { "https" } else { "http" };
         tracing::info!("admin API on {}://{}", scheme, addr);
         let api_tls = tls.clone().filter(|_| cfg.api.tls);
-        let api = crate::api::Api {
-            store: store.clone(),
-            snapshot: snapshot.clone(),
-            location: location.clone(),
-            b2bua: b2bua.clone(),
-            auth: api_auth.clone(),
-            names: Arc::new(cfg.api.names.clone()),
-            tls: tls.clone(),
-            models: models.clone(),
-            writer: writer.clone(),
-            metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
-            provision: crate::provision::Context::for_server(cfg.policy.geoip_database.is_some()),
-        };
-        // The web portal beside the API, its cookie `Secure` when served over TLS.
-        let app = crate::portal::app(api, api_tls.is_some());
-        api_task = Some(tokio::spawn(crate::api::serve(listener, app, api_tls)));
+        // The admin API with the web portal beside it (`portal::serve`).
+        api_task = Some(tokio::spawn(crate::portal::serve(
+            listener,
+            crate::api::Api {
+                store: store.clone(),
+                snapshot: snapshot.clone(),
+                location: location.clone(),
+                b2bua: b2bua.clone(),
+                auth: api_auth.clone(),
+                names: Arc::new(cfg.api.names.clone()),
+                tls: tls.clone(),
+                models: models.clone(),
+                writer: writer.clone(),
+                metrics: Arc::new(crate::metrics::Metrics::new(b2bua.clone(), pike.clone())),
+                provision: crate::provision::Context::for_server(
+                    cfg.policy.geoip_database.is_some(),
+                ),
+            },
+            api_tls,
+        )));
     }
     let stream_addrs: Vec<_> = streams.iter().map(|l| (l.proto, l.local)).collect();
     transports.serve(streams, server.clone(), cfg.sip.workers);

@@ -45,6 +45,17 @@ pub struct Portal {
     pub secure: bool,
 }
 
+/// Serves the admin API with the portal beside it on `listener` (HTTPS with `tls`, and then
+/// the portal's cookie is `Secure`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: Api,
+    tls: Option<std::sync::Arc<crate::sip::tls::Tls>>,
+) {
+    let secure = tls.is_some();
+    crate::api::serve(listener, app(api, secure), tls).await
+}
+
 /// The admin API's router with the portal beside it.
 pub fn app(api: Api, secure: bool) -> Router {
     let names = api.names.clone();
