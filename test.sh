@@ -6,27 +6,28 @@ cd "$(dirname "$0")"
 # The real peers: SIPp (sip-tester) and baresip (baresip-core); the TLS tests also use
 # OpenSSL's command line (certificates for a TLS peer) and Python's ssl module (a client
 # limited to old TLS versions); the hostile-traffic tests run SIPVicious (sipvicious); the
-# fuzz targets' libFuzzer needs a C++ compiler.
+# fuzz targets' libFuzzer needs a C++ compiler; the web portal's browser test drives
+# Debian's chromium through its chromium-driver.
 missing=
-for tool in sipp baresip openssl python3 svwar g++; do
+for tool in sipp baresip openssl python3 svwar g++ chromium chromedriver; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious g++ >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious g++ chromium chromium-driver >/dev/null
 fi
 # tests/metrics.rs reads GET /metrics with a real Prometheus parser: the Python client's
 # (PyPI prometheus-client); tests/openapi.rs validates the OpenAPI document with PyPI's
 # openapi-spec-validator; tests/daily_usage.rs receives vozbox's e-mail with a real SMTP
-# server, PyPI's aiosmtpd.
-if ! python3 -c 'import prometheus_client, openapi_spec_validator, aiosmtpd' >/dev/null 2>&1; then
+# server, PyPI's aiosmtpd; tests/portal.rs drives the browser with PyPI's selenium.
+if ! python3 -c 'import prometheus_client, openapi_spec_validator, aiosmtpd, selenium' >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
   fi
-  python3 -m pip install --quiet prometheus-client openapi-spec-validator aiosmtpd \
-    || python3 -m pip install --quiet --break-system-packages prometheus-client openapi-spec-validator aiosmtpd
+  python3 -m pip install --quiet prometheus-client openapi-spec-validator aiosmtpd selenium \
+    || python3 -m pip install --quiet --break-system-packages prometheus-client openapi-spec-validator aiosmtpd selenium
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 cargo fmt --all -- --check

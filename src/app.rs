@@ -224,7 +224,8 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         let scheme = if cfg.api.tls { "https" } else { "http" };
         tracing::info!("admin API on {}://{}", scheme, addr);
         let api_tls = tls.clone().filter(|_| cfg.api.tls);
-        api_task = Some(tokio::spawn(crate::api::serve(
+        // The admin API with the web portal beside it (`portal::serve`).
+        api_task = Some(tokio::spawn(crate::portal::serve(
             listener,
             crate::api::Api {
                 store: store.clone(),

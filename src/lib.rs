@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod model;
 pub mod models;
 pub mod policy;
+pub mod portal;
 pub mod provision;
 pub mod registrar;
 pub mod report;

@@ -117,17 +117,41 @@ impl Auth {
                 name: TOKEN_PRINCIPAL.into(),
             });
         }
+        match self.session(token) {
+            Some(p) => Verdict::Valid(p),
+            None => Verdict::Wrong,
+        }
+    }
+
+    /// The administrator of a live session token (the API's bearer, the portal's cookie).
+    pub(crate) fn session(&self, token: &str) -> Option<Principal> {
+        let h = secrets::token_hash(token);
         // A session is found by its hash: timing tells about the hash, not the token.
         let (name, hash) = match self.sessions.get(&h) {
             Some(s) if Instant::now() < s.until => (s.name.clone(), s.password_hash.clone()),
-            _ => return Verdict::Wrong,
+            _ => return None,
         };
         let admins = self.admins.load();
         match admins.iter().find(|a| a.name == name) {
-            Some(a) if a.password_hash == hash => Verdict::Valid(Principal::of(a)),
+            Some(a) if a.password_hash == hash => Some(Principal::of(a)),
             // Removed, or its password changed, since it logged in.
-            _ => Verdict::Wrong,
+            _ => None,
         }
+    }
+
+    /// Ends a session (the portal's logout).
+    pub(crate) fn end_session(&self, token: &str) {
+        self.sessions.remove(&secrets::token_hash(token));
+    }
+
+    /// How long a session lasts.
+    pub(crate) fn session_ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// `429` when `ip` failed too often (no credential of it is checked then).
+    pub(crate) fn throttled(&self, ip: std::net::IpAddr) -> Option<Response> {
+        self.bans.is_banned(ip).then(|| throttled(&self.bans))
     }
 
     /// The administrators as stored now (after a change through the API).
@@ -199,8 +223,8 @@ pub async fn login(
     body: Bytes,
 ) -> Response {
     let ip = peer.remote.ip();
-    if auth.bans.is_banned(ip) {
-        return throttled(&auth.bans);
+    if let Some(r) = auth.throttled(ip) {
+        return r;
     }
     if !has_type(&headers, "application/json") {
         return wrong_type("application/json");
@@ -211,8 +235,27 @@ pub async fn login(
             "expected {\"name\": \"…\", \"password\": \"…\"}",
         );
     };
+    match open_session(&auth, ip, creds.name, creds.password).await {
+        Ok(token) => {
+            Json(json!({ "token": token, "expires_in": auth.ttl.as_secs() })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Checks a name and password sent from `ip` and opens a session: its token (for
+/// `POST /api/login` and the portal's login form alike). A failure is counted against
+/// `ip`; the error answer is the API's (`401`, `503`, `500`). The caller checks
+/// [`Auth::throttled`] first.
+pub(crate) async fn open_session(
+    auth: &Arc<Auth>,
+    ip: std::net::IpAddr,
+    name: String,
+    password: String,
+) -> Result<String, Response> {
+    let creds = Login { name, password };
     let Ok(_permit) = auth.hashing.acquire().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"));
     };
     let a = auth.clone();
     let checked = tokio::task::spawn_blocking(move || {
@@ -230,9 +273,14 @@ pub async fn login(
         Ok(Some(x)) => x,
         Ok(None) => {
             auth.bans.fail(ip);
-            return error(StatusCode::UNAUTHORIZED, "wrong name or password");
+            return Err(error(StatusCode::UNAUTHORIZED, "wrong name or password"));
         }
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "password check failed"),
+        Err(_) => {
+            return Err(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "password check failed",
+            ))
+        }
     };
     let now = Instant::now();
     let mine: Vec<([u8; 32], Instant)> = auth
@@ -249,12 +297,12 @@ pub async fn login(
     if auth.sessions.len() >= MAX_SESSIONS {
         auth.sessions.retain(|_, s| s.until > now);
         if auth.sessions.len() >= MAX_SESSIONS {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "too many sessions");
+            return Err(error(StatusCode::SERVICE_UNAVAILABLE, "too many sessions"));
         }
     }
     let token = match secrets::new_token() {
         Ok(t) => t,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e)),
     };
     auth.sessions.insert(
         secrets::token_hash(&token),
@@ -264,5 +312,5 @@ pub async fn login(
             password_hash,
         },
     );
-    Json(json!({ "token": token, "expires_in": auth.ttl.as_secs() })).into_response()
+    Ok(token)
 }

@@ -62,13 +62,14 @@ pub fn router(api: Api) -> Router {
         .layer(from_fn_with_state(names, guard::host_guard))
 }
 
-/// Serves the API on `listener`: over TLS with `tls` (`[api] tls`), else plain HTTP.
+/// Serves `app` (the API's `router`, with the web portal beside it) on `listener`: over
+/// TLS with `tls` (`[api] tls`), else plain HTTP.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    api: Api,
+    app: Router,
     tls: Option<Arc<crate::sip::tls::Tls>>,
 ) {
-    let app = router(api).into_make_service_with_connect_info::<guard::Peer>();
+    let app = app.into_make_service_with_connect_info::<guard::Peer>();
     let result = match tls {
         Some(tls) => match tls_listener::TlsListener::new(listener, tls) {
             Ok(l) => axum::serve(l, app).await,

@@ -63,7 +63,7 @@ fn shown(k: Kind, item: &Item) -> Value {
     Value::Object(m)
 }
 
-fn visible(p: &Principal, k: Kind, item: &Item) -> bool {
+pub(crate) fn visible(p: &Principal, k: Kind, item: &Item) -> bool {
     p.sees(k.client_of(item).as_deref())
 }
 
@@ -76,7 +76,7 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-async fn list(
+pub(crate) async fn list(
     k: Kind,
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
@@ -112,7 +112,7 @@ async fn list(
     Json(json!({ "total": matching.len(), "offset": offset, "items": items })).into_response()
 }
 
-async fn read(
+pub(crate) async fn read(
     k: Kind,
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
@@ -196,7 +196,7 @@ fn client_admin_guard(
     Ok(())
 }
 
-async fn create(
+pub(crate) async fn create(
     k: Kind,
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
@@ -243,7 +243,7 @@ async fn create(
     .await
 }
 
-async fn replace(
+pub(crate) async fn replace(
     k: Kind,
     State(api): State<Api>,
     Extension(p): Extension<Principal>,
@@ -295,7 +295,7 @@ async fn replace(
     .await
 }
 
-async fn remove(
+pub(crate) async fn remove(
     k: Kind,
     State(api): State<Api>,
     Extension(p): Extension<Principal>,

@@ -1,0 +1,371 @@
+"""The web portal in a real browser (issue 19), driven by tests/portal.rs.
+
+Debian's chromium, headless, through Debian's chromium-driver and selenium (PyPI). The Rust
+test started vozbox and does the SIP side: this script prints `STEP <name>` on stdout when
+it needs SIPp to act and waits for `ok` on stdin. Anything missing fails: nothing is
+skipped.
+
+Arguments: base URL, operator password, screenshot directory, download directory.
+"""
+
+import os
+import shutil
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+BASE, OPERATOR_PASSWORD, SHOTS, DOWNLOADS = sys.argv[1:5]
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def step(name):
+    """Asks the Rust side to act (SIPp) and waits until it has."""
+    print("STEP", name, flush=True)
+    reply = sys.stdin.readline().strip()
+    assert reply == "ok", "step %s: %s" % (name, reply)
+
+
+def browser():
+    o = webdriver.ChromeOptions()
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "chromium and chromium-driver are needed (apt-get install)"
+    o.binary_location = chromium
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+              "--window-size=%d,%d" % DESKTOP, "--disable-gpu", "--lang=en-US"]:
+        o.add_argument(a)
+    o.add_experimental_option("prefs", {
+        "download.default_directory": DOWNLOADS,
+        "download.prompt_for_download": False,
+    })
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # the system's driver: selenium must not fetch one
+    return webdriver.Chrome(service=Service(driver), options=o)
+
+
+d = browser()
+
+
+def wait_for(cond, what, timeout=10.0):
+    end = time.time() + timeout
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except (NoSuchElementException, StaleElementReferenceException, AssertionError):
+            pass
+        if time.time() > end:
+            raise AssertionError("timed out waiting for " + what + " on " + d.current_url)
+        time.sleep(0.1)
+
+
+def console_errors():
+    return [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def assert_clean():
+    """No console error on the page (a refused CSP rule, a failed script, a 404 asset)."""
+    errs = console_errors()
+    assert not errs, "console errors on %s: %s" % (d.current_url, errs)
+
+
+def go(path, clean=True):
+    d.get(BASE + path)
+    if clean:
+        assert_clean()
+    else:
+        d.get_log("browser")  # an error page is expected: its status is logged
+
+
+def text():
+    return d.find_element(By.TAG_NAME, "body").text
+
+
+def h1():
+    return d.find_element(By.TAG_NAME, "h1").text
+
+
+def shot(name):
+    """The page at desktop and phone width."""
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        d.set_window_size(*size)
+        time.sleep(0.3)
+        # a whole page: the window as tall as the document
+        height = d.execute_script("return document.documentElement.scrollHeight")
+        d.set_window_size(size[0], min(max(size[1], height + 140), 3000))
+        time.sleep(0.2)
+        d.save_screenshot(os.path.join(SHOTS, "%s-%s.png" % (name, label)))
+    d.set_window_size(*DESKTOP)
+    assert_clean()
+
+
+def login(name, password, expect_ok=True):
+    go("/login")
+    d.find_element(By.ID, "name").send_keys(name)
+    d.find_element(By.ID, "password").send_keys(password)
+    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    if expect_ok:
+        wait_for(lambda: h1() == "Dashboard", "the dashboard after login")
+        assert name in d.find_element(By.CSS_SELECTOR, "header .who").text
+        assert_clean()
+    else:
+        # the form again, with its message (its 401 or 429 is logged)
+        wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "main.login .alert.error"),
+                 "the login's refusal")
+        d.get_log("browser")
+
+
+def logout():
+    d.find_element(By.CSS_SELECTOR, "form.logout button").click()
+    wait_for(lambda: "/login" in d.current_url, "the login page after logout")
+    # the session is over: a page leads to the login form again
+    go("/users")
+    assert "/login" in d.current_url, d.current_url
+
+
+def fill(values):
+    for name, value in values.items():
+        el = d.find_element(By.ID, "f-" + name)
+        if el.tag_name == "select":
+            Select(el).select_by_value(value)
+        elif el.get_attribute("type") == "checkbox":
+            if el.is_selected() != bool(value):
+                el.click()
+        else:
+            el.clear()
+            el.send_keys(value)
+
+
+def submit():
+    d.find_element(By.CSS_SELECTOR, "form.entity button[type=submit]").click()
+
+
+def create(kind, values, done):
+    go("/%s/new" % kind)
+    fill(values)
+    submit()
+    wait_for(lambda: "done=created" in d.current_url, "%s created" % done)
+    assert ("Created %s" % done) in text(), text()
+    assert_clean()
+
+
+def fetch(path, fields):
+    """A POST the page did not offer (a forgery): its status and text."""
+    answer = d.execute_async_script(
+        """
+        const [path, fields, done] = arguments;
+        fetch(path, {method: 'POST', body: new URLSearchParams(fields), redirect: 'manual'})
+          .then(r => r.text().then(t => done([r.status, t])))
+          .catch(e => done([0, String(e)]));
+        """, path, fields)
+    d.get_log("browser")  # a refusal's status is logged
+    return answer
+
+
+def mark():
+    """A mark on the page: still there later means the page was not reloaded."""
+    d.execute_script("window.__vozbox_mark = 42")
+
+
+def marked():
+    return d.execute_script("return window.__vozbox_mark") == 42
+
+
+def csrf():
+    return d.find_element(By.CSS_SELECTOR, "form.logout input[name=_csrf]").get_attribute("value")
+
+
+def accept_confirm():
+    def alert():
+        try:
+            return d.switch_to.alert
+        except NoAlertPresentException:
+            return None
+    wait_for(alert, "the confirmation").accept()
+
+
+def main():
+    # -- the operator -------------------------------------------------------------------------
+    login("admin", "not-the-password", expect_ok=False)
+    assert "Wrong name or password" in text(), text()
+    go("/login")
+    shot("login")
+    login("admin", OPERATOR_PASSWORD)
+
+    create("clients", {"brand": "acme", "name": "bluebird", "domain": "127.0.0.1"}, "client bluebird")
+    create("users", {"client": "bluebird", "name": "alice", "password": "Alice-Secret-1",
+                     "extension": "100"}, "user bluebird/alice")
+    create("friends", {"client": "bluebird", "name": "hq-pbx", "mode": "register",
+                       "password": "HqPbx-Secret-1", "patterns": "^2[0-9]{2}$"},
+           "friend bluebird/hq-pbx")
+    assert "not registered" in text()
+
+    # a duplicate extension: the validation's message next to the extension field
+    go("/users/new")
+    fill({"client": "bluebird", "name": "bob", "password": "Bob-Secret-22", "extension": "100"})
+    submit()
+    wait_for(lambda: d.find_elements(By.CSS_SELECTOR, ".field.invalid"), "a field marked invalid")
+    field = d.find_element(By.CSS_SELECTOR, ".field.invalid")
+    field.find_element(By.ID, "f-extension")
+    err = field.find_element(By.ID, "err-extension").text
+    assert "duplicate extension" in err and "100" in err, err
+    assert d.find_element(By.ID, "f-extension").get_attribute("aria-describedby") == "err-extension"
+    assert len(d.find_elements(By.CSS_SELECTOR, ".field.invalid")) == 1
+    d.get_log("browser")  # the form came back with 422
+    shot("user-error")
+    fill({"extension": "101", "password": "Bob-Secret-22"})
+    submit()
+    wait_for(lambda: "done=created" in d.current_url, "bob created")
+
+    # a phone registers: the registrations page shows it without a reload
+    go("/registrations")
+    assert "No phone is registered now" in text()
+    mark()
+    step("register")
+    wait_for(lambda: "sip:alice@127.0.0.1" in d.find_element(By.ID, "live").text,
+             "alice's registration on the page", timeout=15)
+    assert marked(), "the page was reloaded"
+    shot("registrations")
+    go("/users")
+    row = [r for r in d.find_elements(By.CSS_SELECTOR, "tbody tr") if "bluebird/alice" in r.text][0]
+    assert "registered" in row.text and "not registered" not in row.text, row.text
+
+    # a call appears on the calls page and is hung up from it
+    go("/calls")
+    assert "No call in progress" in text()
+    mark()
+    step("call")
+    wait_for(lambda: "answered" in d.find_element(By.ID, "live").text, "the call, answered",
+             timeout=15)
+    assert marked(), "the page was reloaded"
+    assert "alice" in d.find_element(By.ID, "live").text
+    shot("calls")
+    d.find_element(By.CSS_SELECTOR, "button[id^=hangup-]").click()
+    accept_confirm()
+    wait_for(lambda: "done=hung_up" in d.current_url, "the hang-up's answer")
+    assert "Call hung up" in text()
+    assert_clean()
+    step("call_end")
+    step("failed_call")
+
+    # the records: the call listed, and in the CSV downloaded
+    go("/cdrs")
+    for _ in range(50):
+        if "hung up" in text():
+            break
+        time.sleep(0.1)
+        go("/cdrs")
+    assert "hung up" in text() and "alice" in text(), text()
+    shot("cdrs")
+    d.find_element(By.ID, "csv").click()
+    path = os.path.join(DOWNLOADS, "cdrs.csv")
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > 0, "cdrs.csv downloaded")
+    csv = open(path, encoding="utf-8").read()
+    assert csv.startswith("start,answer,end,duration,client,caller"), csv
+    assert any("hung_up" in line and "bluebird" in line and "alice" in line
+               for line in csv.splitlines()), csv
+    go("/cdrs?disposition=hung_up")
+    assert "1 records" in text(), text()
+
+    go("/")
+    assert "Calls per hour" in text() and "Top failure causes" in text()
+    assert d.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar-ok"), "no answered bar"
+    assert d.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar-bad"), "no failed bar"
+    assert "not found" in d.find_element(By.ID, "h-causes").find_element(By.XPATH, "..").text
+    shot("dashboard")
+    go("/users")
+    shot("users")
+    go("/users/edit/bluebird/alice")
+    assert d.find_element(By.ID, "f-name").get_attribute("readonly") is not None
+    shot("user-edit")
+    logout()
+
+    # -- a client administrator sees its own client only ---------------------------------------
+    step("admins")
+    login("ann", "Ann-Secret-123")
+    go("/users")
+    assert "bluebird/alice" in text() and "redbird" not in text(), text()
+    go("/clients")
+    assert "bluebird" in text() and "redbird" not in text(), text()
+    for path in ["/users/edit/redbird/carol", "/clients/edit/redbird",
+                 "/extensions/edit/redbird/200"]:
+        go(path, clean=False)
+        assert h1() == "Not found", (path, h1(), text())
+    go("/cdrs?client=redbird")
+    assert "No call records match" in text(), text()
+    go("/brands", clean=False)
+    assert h1() == "Not allowed"
+    nav = d.find_element(By.CSS_SELECTOR, "nav.side").text
+    assert "Brands" not in nav and "Carriers" not in nav and "Users" in nav, nav
+    # CSRF: a POST without the token, or with a wrong one, is refused
+    go("/users")
+    fields = {"client": "bluebird", "name": "mallory", "password": "Mallory-Secret-1"}
+    status, body = fetch("/users", fields)
+    assert status == 403 and "CSRF" in body, (status, body)
+    status, body = fetch("/users", dict(fields, _csrf="0" * 64))
+    assert status == 403, status
+    status, _ = fetch("/registrations/remove", {"aor": "sip:alice@127.0.0.1"})
+    assert status == 403, status
+    go("/users?q=mallory")
+    assert "No users match" in text(), text()
+    # with the token, the same form creates
+    status, body = fetch("/users", dict(fields, _csrf=csrf()))
+    assert status in (0, 303), (status, body)  # a redirect (not followed)
+    go("/users?q=mallory")
+    assert "bluebird/mallory" in text(), text()
+    logout()
+
+    # -- a read-only administrator: no edit controls, a forged POST refused ---------------------
+    login("rita", "Rita-Secret-123")
+    nav = d.find_element(By.CSS_SELECTOR, "nav.side").text
+    assert "Users" in nav and "Extensions" not in nav and "Calls" not in nav, nav
+    go("/users")
+    assert "bluebird/alice" in text()
+    assert not d.find_elements(By.LINK_TEXT, "New user")
+    go("/users/edit/bluebird/alice")
+    assert "Read only" in text()
+    assert not d.find_elements(By.CSS_SELECTOR, "button[type=submit]:not(.link)"), "an edit button"
+    assert all(not e.is_enabled() for e in d.find_elements(By.CSS_SELECTOR, "form.entity input:not([type=hidden]), form.entity select, form.entity textarea"))
+    shot("read-only")
+    forged = {"client": "bluebird", "name": "alice", "password": "Owned-Secret-1",
+              "extension": "100", "email": "rita@evil.example", "_csrf": csrf()}
+    status, body = fetch("/users/edit/bluebird/alice", forged)
+    assert status == 403 and "may not change users" in body, (status, body)
+    status, _ = fetch("/users", dict(forged, name="eve"))
+    assert status == 403, status
+    status, _ = fetch("/users/delete/bluebird/alice", {"_csrf": csrf()})
+    assert status == 403, status
+    go("/users/new", clean=False)
+    assert h1() == "Not allowed"
+    go("/users/edit/bluebird/alice")
+    assert d.find_element(By.ID, "f-email").get_attribute("value") == ""
+    logout()
+
+    # -- failed logins are throttled like the API's ---------------------------------------------
+    for _ in range(15):
+        login("admin", "wrong-password", expect_ok=False)
+        if "Too many failed logins" in text():
+            break
+    else:
+        raise AssertionError("no throttle after 15 failed logins: " + text())
+
+
+try:
+    main()
+finally:
+    d.quit()
+print("DONE", flush=True)
