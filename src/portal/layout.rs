@@ -23,6 +23,7 @@ pub fn title(k: Kind) -> &'static str {
         Kind::Ddi => "DDIs",
         Kind::User => "Users",
         Kind::Friend => "Friends",
+        Kind::Voicemail => "Voicemail boxes",
         Kind::Extension => "Extensions",
         Kind::CallForward => "Call forwards",
         Kind::Carrier => "Carriers",
@@ -42,10 +43,11 @@ pub fn one(k: Kind) -> String {
 }
 
 /// The kinds in the navigation: a client's directory first, then the operator's own.
-pub const DIRECTORY: [Kind; 6] = [
+pub const DIRECTORY: [Kind; 7] = [
     Kind::User,
     Kind::Extension,
     Kind::Friend,
+    Kind::Voicemail,
     Kind::Ddi,
     Kind::CallForward,
     Kind::CallAcl,
