@@ -287,6 +287,44 @@ fn a_user_sets_and_removes_a_forward_from_the_phone() {
     assert_eq!(forwards_listed(&v), "");
 }
 
+/// A client with its own codes: `*21` is its unconditional forward (and `*82*` its
+/// no-answer forward to voicemail); the default `*80` is no code of its any more.
+#[test]
+fn a_client_has_its_own_service_codes() {
+    let lab = provision("").replace(
+        "domain = \"127.0.0.1\"\n",
+        "domain = \"127.0.0.1\"\nservice_codes = { forward_unconditional = \"21\" }\n",
+    );
+    assert!(lab.contains("service_codes"));
+    let v = Vozbox::start("fwd-own-codes", "", &lab);
+    let (s, _) = alice_dials_code(&v, "21102");
+    sipp_ok(&s);
+    assert_eq!(forwards_listed(&v), "alice/unconditional → extension 102");
+    assert!(nth_cdr(&v, 1).contains("service:80102"));
+    let (s, _) = alice_dials_code(&v, "82*");
+    sipp_ok(&s);
+    assert!(
+        forwards_listed(&v).contains("alice/no_answer → voicemail"),
+        "{}",
+        forwards_listed(&v)
+    );
+    // *80 is not a code of this client: refused, nothing changed
+    let refused = sipp(
+        "uac_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "*80"),
+        &["-auth_uri", &format!("*80@{}", v.addr())],
+    );
+    assert!(
+        refused.messages.contains("SIP/2.0 501"),
+        "{}",
+        refused.messages
+    );
+    assert!(forwards_listed(&v).contains("alice/unconditional → extension 102"));
+}
+
 #[test]
 fn an_internal_only_forward_leaves_calls_from_outside_alone() {
     let internal_only = forward(
@@ -345,7 +383,14 @@ fn a_forward_out_through_the_carrier_is_priced_as_the_forwarding_clients_call() 
         "domain = \"127.0.0.1\"\n",
         "domain = \"127.0.0.1\"\nbilling_method = \"postpaid\"\noutgoing_ddi = \"+34944000100\"\n",
         1,
-    );
+    )
+    // alice has a DDI of her own: the carrier sees it (not bob's, not the client's)
+    .replacen(
+        "extension = \"100\"\n",
+        "extension = \"100\"\noutgoing_ddi = \"+34944000111\"\n",
+        1,
+    )
+        + "\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000100\"\n\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000111\"\n";
     let v = Vozbox::start("fwd-priced", "[media]\ntimeout = 0\n", &billed);
     let carrier = SippUas::start("uas_answer.xml", "u1", "127.0.0.5", carrier_port);
     sipp_ok(&alice_dials(
@@ -356,7 +401,13 @@ fn a_forward_out_through_the_carrier_is_priced_as_the_forwarding_clients_call() 
         "127.0.0.1",
         &["-d", "1000"],
     ));
-    done(carrier);
+    let seen = done(carrier);
+    let from = seen
+        .messages
+        .lines()
+        .find(|l| l.starts_with("From:"))
+        .unwrap_or("");
+    assert!(from.contains("+34944000111"), "{}", from);
     let cdr = nth_cdr(&v, 1);
     assert!(
         cdr.contains("user:bob >unconditional> carrier:upstream:+34600111222")
@@ -370,4 +421,98 @@ fn a_forward_out_through_the_carrier_is_priced_as_the_forwarding_clients_call() 
         .unwrap_or_else(|| panic!("{}", r));
     assert!(price.starts_with("0.1"), "{}", r);
     assert_eq!(r["items"][0]["client"], "bluebird", "{}", r);
+}
+
+/// Busy (a 486 from bob's phone) and unconditional forwards to voicemail: the caller is
+/// answered by bob's mailbox, and the record says so.
+#[test]
+fn busy_and_unconditional_forwards_lead_to_the_mailbox() {
+    let v = Vozbox::start(
+        "fwd-busy-vm",
+        "",
+        &provision(&forward("bob", "busy", "target = \"voicemail\"", "")),
+    );
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_busy.xml");
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    done(bob);
+    let cdr = last_cdr(&v);
+    assert!(
+        cdr.contains("user:bob >busy> voicemail:bob") && cdr.contains("answered"),
+        "{}",
+        cdr
+    );
+
+    let v = Vozbox::start(
+        "fwd-uncond-vm",
+        "",
+        &provision(&forward(
+            "bob",
+            "unconditional",
+            "target = \"voicemail\"",
+            "",
+        )),
+    );
+    let _bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+    let cdr = last_cdr(&v);
+    assert!(
+        cdr.contains("user:bob >unconditional> voicemail:bob") && cdr.contains("answered"),
+        "{}",
+        cdr
+    );
+}
+
+/// bob's own max calls (1): while he talks with alice, carol's call finds him busy — 486
+/// without a busy forward; his busy forward (to carol's own extension: a loop back to the
+/// caller is fine, she is not a forwarding party) when he has one.
+#[test]
+fn a_user_at_its_own_max_calls_is_busy() {
+    let lab = provision("").replace(
+        "extension = \"101\"\npassword = \"Bob-Secret-22\"",
+        "extension = \"101\"\npassword = \"Bob-Secret-22\"\nmax_calls = 1",
+    );
+    assert!(lab.contains("max_calls = 1"));
+    let v = Vozbox::start("fwd-maxcalls", "", &lab);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    let addr = v.addr();
+    let talking = std::thread::spawn(move || {
+        sipp(
+            "uac_call.xml",
+            &addr,
+            "u1",
+            "127.0.0.1",
+            &call_csv("127.0.0.1", "alice", "Alice-Secret-1", "101"),
+            &["-auth_uri", &format!("101@{}", addr), "-d", "4000"],
+        )
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !v.calls().contains("answered") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice's call not answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let carol = sipp(
+        "uac_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        &call_csv("127.0.0.1", "carol", "Carol-Secret-33", "101"),
+        &["-auth_uri", &format!("101@{}", v.addr())],
+    );
+    assert!(
+        carol.messages.contains("SIP/2.0 486 Busy Here"),
+        "{}",
+        carol.messages
+    );
+    sipp_ok(&talking.join().unwrap());
+    done(bob);
+    let cdrs = v.cdrs(2);
+    let carols = cdrs.lines().find(|l| l.contains("(carol)")).unwrap_or("");
+    assert!(
+        carols.contains("busy") && carols.contains("486"),
+        "{}",
+        cdrs
+    );
 }

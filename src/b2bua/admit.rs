@@ -94,6 +94,7 @@ pub fn admit(
             let presentation = Presentation {
                 number: from_user.to_string(),
                 domain,
+                ddi: None,
             };
             (route, info, presentation)
         }
@@ -141,9 +142,16 @@ pub fn admit(
                 start: now,
                 ..Default::default()
             };
+            let own_ddi = if user {
+                snap.user(client, name).and_then(|u| u.outgoing_ddi.clone())
+            } else {
+                snap.friend(client, name)
+                    .and_then(|f| f.outgoing_ddi.clone())
+            };
             let presentation = Presentation {
                 number,
                 domain: domain_of(client),
+                ddi: own_ddi.or_else(|| snap.client(client).and_then(|c| c.outgoing_ddi.clone())),
             };
             (route, info, presentation)
         }
@@ -338,6 +346,16 @@ pub fn not_implemented() -> Admission {
 }
 
 /// The refusal of a route that has nowhere to go (`target::Lookup::resolve`).
+/// The user called is at its own `max_calls`: busy (with the `busy` notification).
+pub fn busy(trunk: bool) -> Admission {
+    Admission::Refuse {
+        code: 486,
+        reason: "Busy Here",
+        disposition: Disposition::Busy,
+        cause: Some(Cause::Busy).filter(|_| !trunk),
+    }
+}
+
 pub fn nowhere(n: Nowhere, trunk: bool) -> Admission {
     let (code, reason, disposition, cause) = match n {
         Nowhere::NotRegistered => (

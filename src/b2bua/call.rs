@@ -272,9 +272,8 @@ pub struct Call {
     /// The offer as the callee side gets it (pointing at the relay), for a forward's
     /// branches.
     pub b_offer: Option<Vec<u8>>,
-    /// Who the call presents itself as to callees (number, domain), for a forward's
-    /// branches.
-    pub from: (String, String),
+    /// Who the call presents itself as to callees, for a forward's branches.
+    pub from: super::target::Presentation,
     /// The forwards taken so far, the latest last.
     pub hops: Vec<super::divert::Hop>,
 }

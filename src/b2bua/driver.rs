@@ -177,6 +177,12 @@ impl B2bua {
                 }
                 Action::Ended => {
                     slot.permit = None;
+                    for l in &slot.call.info.lines {
+                        self.lines.remove_if_mut(l, |_, n| {
+                            *n = n.saturating_sub(1);
+                            *n == 0
+                        });
+                    }
                     self.active.fetch_sub(1, Ordering::Relaxed);
                     self.stats.left(slot.call.info.direction.as_str());
                 }

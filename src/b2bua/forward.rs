@@ -222,6 +222,18 @@ impl B2bua {
                     route = self.take(snap, f, hops, prior.len(), now)?;
                     continue;
                 }
+                // a user at its own max calls is busy: its busy forward, else 486
+                if let Route::User { user, .. } = &route {
+                    if self.at_max_calls(snap, client, user) {
+                        match applicable(snap, client, owner, ForwardType::Busy, external) {
+                            Some(f) => {
+                                route = self.take(snap, f, hops, prior.len(), now)?;
+                                continue;
+                            }
+                            None => return Err(super::admit::busy(external)),
+                        }
+                    }
+                }
             }
             // A forward's route may be refused (its owner's ACL, rating) like any call.
             let admitted = match admission_of(route, external) {
@@ -234,16 +246,17 @@ impl B2bua {
                 // a forward to a locution or the echo test is not a destination of its own
                 _ => return Err(not_implemented()),
             };
-            let mut from = from.clone();
-            // Forwarded to a number: an external caller keeps its number; an internal one
-            // shows the forwarding party's DDI (the route's presented number).
-            let keeps_number = !hops.is_empty() && external && from.number.starts_with('+');
-            if let Route::External { presented, .. } = &admitted {
-                if !keeps_number {
-                    from.number = presented.clone();
+            // Forwarded to a number: an external caller keeps its number (in E.164), an
+            // internal one shows its own outgoing DDI; else the forwarding party's (the
+            // route's presented number, as the carrier's target has it already).
+            let shown = match (&admitted, hops.is_empty()) {
+                (Route::External { .. }, false) if external => {
+                    Some(from.number.clone()).filter(|n| n.starts_with('+'))
                 }
-            }
-            match lookup.resolve(&admitted, &from) {
+                (Route::External { .. }, false) => from.ddi.clone(),
+                _ => None,
+            };
+            match lookup.resolve(&admitted, from) {
                 Ok(mut targets) => {
                     // ours, newest first, then those the call came with (RFC 5806)
                     let headers: Vec<(String, String)> = hops
@@ -255,11 +268,9 @@ impl B2bua {
                         .collect();
                     for t in &mut targets {
                         t.headers = headers.clone();
-                        if let Route::External { .. } = admitted {
-                            if keeps_number {
-                                t.from_uri = format!("<sip:{}@{}>", from.number, from.domain);
-                                t.pai = Some(t.from_uri.clone());
-                            }
+                        if let Some(n) = &shown {
+                            t.from_uri = format!("<sip:{}@{}>", n, from.domain);
+                            t.pai = Some(t.from_uri.clone());
                         }
                     }
                     return Ok((admitted, targets));
@@ -298,8 +309,7 @@ impl B2bua {
                 )
             })
         };
-        let Some((d, b_offer, a_invite, (number, domain), mut hops, max_forwards, label)) = taken
-        else {
+        let Some((d, b_offer, a_invite, from, mut hops, max_forwards, label)) = taken else {
             return;
         };
         let (code, reason, disposition) = match ty {
@@ -324,7 +334,6 @@ impl B2bua {
             // changed meanwhile: the call fails as it would have without it
             return fail(code, reason, disposition);
         };
-        let from = Presentation { number, domain };
         let prior = diversions_of(&a_invite);
         let first_hop = hops.len();
         let held = cell.lock().permit.is_some();

@@ -61,4 +61,7 @@ pub struct Info {
     /// An external call that is billed; its rate at the answer.
     pub billing: Option<Arc<Billing>>,
     pub rate: Option<crate::policy::rating::Price>,
+    /// The users (`client/name`) this call counts against for their own `max_calls`: its
+    /// calling user and the user it rings (counted from entry to end).
+    pub lines: Vec<String>,
 }

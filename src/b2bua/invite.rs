@@ -28,7 +28,7 @@ struct Setup {
     targets: Vec<Target>,
     max_forwards: u32,
     /// The presentation towards callees (number, domain).
-    from: (String, String),
+    from: super::target::Presentation,
     /// The forwards taken before it rang.
     hops: Vec<super::divert::Hop>,
     divert: Option<super::divert::Divert>,
@@ -153,6 +153,9 @@ impl B2bua {
             _ => {}
         }
         let (mut info, presentation) = (decision.info, decision.presentation);
+        if let Caller::User { client, name } = &caller {
+            info.lines.push(format!("{}/{}", client, name));
+        }
         // A user's forward code (`*80…`): carried out, and confirmed in a call of its own.
         let mut inc = inc;
         if let (Admission::Service { client, code }, Caller::User { name, .. }) =
@@ -279,10 +282,13 @@ impl B2bua {
             }
         }
         let divert = super::forward::divert_for(&snap, &route, trunk);
+        if let crate::routing::Route::User { client, user } = &route {
+            info.lines.push(format!("{}/{}", client, user));
+        }
         let call = Setup {
             targets,
             max_forwards: max_forwards - 1,
-            from: (presentation.number.clone(), presentation.domain.clone()),
+            from: presentation.clone(),
             hops,
             divert,
             permit,
@@ -441,6 +447,9 @@ impl B2bua {
         let a_id = call.a.call_id.clone();
         let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
+        for l in &call.info.lines {
+            *self.lines.entry(l.clone()).or_insert(0) += 1;
+        }
         let cell = Arc::new(CallCell::new(call, media, permit));
         cell.lock().app = app;
         // Into the map before the call is locked: a map shard lock is never taken while a

@@ -78,6 +78,8 @@ pub struct B2bua {
     calls: DashMap<String, CallRef>,
     /// Calls not yet ended.
     active: AtomicUsize,
+    /// Calls in progress per user (`client/name`), in and out: a user's `max_calls`.
+    pub lines: DashMap<String, usize>,
     /// Phones subscribed to their mailbox's message waiting state.
     pub subscriptions: mwi::Subscriptions,
     /// Calls started, in progress and ended, setup times (for `GET /metrics`).
@@ -139,6 +141,7 @@ impl B2bua {
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
             subscriptions: Default::default(),
+            lines: DashMap::new(),
             stats: Default::default(),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
@@ -152,6 +155,24 @@ impl B2bua {
             voicemail: Some(voicemail),
             ..self
         }
+    }
+
+    /// Whether user `name` of `client` is at its own `max_calls` (0: no limit).
+    pub(super) fn at_max_calls(
+        &self,
+        snap: &crate::model::Snapshot,
+        client: &str,
+        name: &str,
+    ) -> bool {
+        let Some(limit) = snap
+            .user(client, name)
+            .map(|u| u.max_calls)
+            .filter(|&m| m > 0)
+        else {
+            return false;
+        };
+        let key = format!("{}/{}", client, name);
+        self.lines.get(&key).is_some_and(|n| *n >= limit as usize)
     }
 
     /// Answers a request the B2BUA cannot take, from its own transaction.

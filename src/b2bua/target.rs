@@ -33,10 +33,13 @@ pub struct Target {
 }
 
 /// Who the call presents itself as: the user part of From, and the domain.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Presentation {
     pub number: String,
     pub domain: String,
+    /// An internal caller's own outgoing DDI (E.164): what it presents when a forward
+    /// takes its call out through a carrier.
+    pub ddi: Option<String>,
 }
 
 /// Why there is nowhere to send the call.

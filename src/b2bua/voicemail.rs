@@ -79,12 +79,11 @@ impl B2bua {
     pub(super) fn voicemail_call(
         self: &Arc<Self>,
         inc: Incoming,
-        mut info: Info,
+        info: Info,
         (client, mailbox): (&str, &str),
         permit: Option<Permit>,
     ) {
         let snap = self.snapshot.load();
-        info.route = format!("voicemail:{}", mailbox);
         let Some(bx) = snap.voicemail(client, mailbox).filter(|b| b.enabled) else {
             return self.refuse_now(&inc, info, 486, "Busy Here", Disposition::Busy);
         };

@@ -35,6 +35,10 @@ pub struct Client {
     pub area_code: Option<String>,
     pub voice_notifications: bool,
     pub recording_code: Option<String>,
+    /// Its own service codes (digits after the `*`) by service (`routing::codes`), in
+    /// place of the defaults.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub service_codes: std::collections::BTreeMap<String, String>,
     /// The voicemail e-mail's own template (else `[smtp]`'s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail_subject: Option<String>,

@@ -73,6 +73,7 @@ mod tests {
             area_code: None,
             voice_notifications: false,
             recording_code: None,
+            service_codes: Default::default(),
             voicemail_subject: None,
             voicemail_body: None,
         }

@@ -56,6 +56,7 @@ pub fn model(domain: &str) -> Model {
             area_code: None,
             voice_notifications: true,
             recording_code: None,
+            service_codes: Default::default(),
             voicemail_subject: None,
             voicemail_body: None,
         }],

@@ -121,6 +121,12 @@ pub struct ClientDef {
     pub voice_notifications: bool,
     #[schema(value_type = Option<String>)]
     pub recording_code: Option<S>,
+    /// Its own service codes in place of the defaults, by service: forward_unconditional
+    /// (80), forward_busy (81), forward_no_answer (82), forward_not_registered (83),
+    /// voicemail (93); digits without the `*`.
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub service_codes: std::collections::BTreeMap<String, S>,
     /// The e-mail announcing a voicemail message (`${VM_NAME}`, `${VM_DATE}`, `${VM_DUR}`,
     /// `${VM_CIDNAME}`, `${VM_CIDNUM}`, `${VM_MSGNUM}`); absent: `[smtp]`'s.
     #[schema(value_type = Option<String>)]

@@ -55,6 +55,7 @@ fn client(name: &str, brand: &str, country: Option<&str>, area: Option<&str>) ->
         area_code: area.map(Into::into),
         voice_notifications: false,
         recording_code: None,
+        service_codes: Default::default(),
         voicemail_subject: None,
         voicemail_body: None,
     }
@@ -446,21 +447,31 @@ fn service_codes() {
         (
             "§4.1 a number starting with * is a service code",
             u("bluebird", "alice"),
+            "*80555",
+            NOW,
+            Route::Service {
+                client: "bluebird".into(),
+                code: "80555".into(),
+            },
+        ),
+        (
+            "§4.1 a * number that is no code in effect is marked unknown (no service of ours)",
+            u("bluebird", "alice"),
             "*55",
             NOW,
             Route::Service {
                 client: "bluebird".into(),
-                code: "55".into(),
+                code: "unknown:55".into(),
             },
         ),
         (
             "§4.1 service codes come before extensions and friends, also for friends",
             f("bluebird", "hq"),
-            "*250",
+            "*93250",
             NOW,
             Route::Service {
                 client: "bluebird".into(),
-                code: "250".into(),
+                code: "93250".into(),
             },
         ),
     ]);

@@ -218,6 +218,14 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
                 );
             }
         }
+        let codes: std::collections::BTreeMap<String, String> = d
+            .service_codes
+            .iter()
+            .map(|(k, c)| (k.clone(), v(c)))
+            .collect();
+        if let Err(e) = crate::routing::codes::check(&codes) {
+            cx.err(&d.name, "client.service_codes", e);
+        }
         if let Some(s) = &d.notify_email {
             if !v(s).contains('@') {
                 cx.err(s, "client.notify_email", "expected an e-mail address");
@@ -255,6 +263,11 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             area_code: ov(&d.area_code),
             voice_notifications: d.voice_notifications,
             recording_code: ov(&d.recording_code),
+            service_codes: d
+                .service_codes
+                .iter()
+                .map(|(k, c)| (k.clone(), v(c)))
+                .collect(),
             voicemail_subject: ov(&d.voicemail_subject),
             voicemail_body: ov(&d.voicemail_body),
         });
