@@ -54,7 +54,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             );
         }
         println!(
-            "  dial 300 for a locution, 400 for the echo test; `vozbox demo` shows this again"
+            "  dial 300 for a locution, 400 for the echo test, *93 for your voicemail (a call not answered in 20 s, or to a phone that is off, leaves a message); `vozbox demo` shows this again"
         );
     }
     // The admin API's credentials (made on the first start, printed next to the demo's).

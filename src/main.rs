@@ -322,24 +322,7 @@ fn demo(config: Option<PathBuf>) -> Result<(), Failure> {
             1,
         ));
     };
-    println!("Demo client \"demo\" on domain {}:", client.domain);
-    for u in model.users.iter().filter(|u| u.client == "demo") {
-        println!(
-            "  user {}  password {}  (register sip:{}@{})",
-            u.name, u.password, u.name, client.domain
-        );
-    }
-    for e in model.extensions.iter().filter(|e| e.client == "demo") {
-        match &e.route {
-            vozbox::model::ExtensionRoute::Locution(name) => {
-                println!("  dial {}: the locution {:?}", e.number, name)
-            }
-            vozbox::model::ExtensionRoute::Echo => {
-                println!("  dial {}: the echo test (your own audio back)", e.number)
-            }
-            _ => {}
-        }
-    }
+    print!("{}", vozbox::provision::demo::describe(&model, client));
     Ok(())
 }
 
@@ -405,35 +388,10 @@ fn tls(config: Option<PathBuf>, reload: bool) -> Result<(), Failure> {
 fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
     let list: Vec<serde_json::Value> = ask_server(&cfg, "GET", "/api/calls")?;
-    let now = vozbox::auth::nonce::now_secs();
-    println!(
-        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side; dropped: not RTP or from a stranger)",
-        "ID", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "STATE", "AGE"
+    print!(
+        "{}",
+        vozbox::report::calls(&list, vozbox::auth::nonce::now_secs())
     );
-    for c in &list {
-        let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
-        let m = &c["media"];
-        let media = if m.is_object() {
-            format!(
-                "A {}: {}  B {}: {}  dropped {}",
-                m["a_port"], m["from_a"], m["b_port"], m["from_b"], m["dropped"]
-            )
-        } else {
-            "-".to_string()
-        };
-        println!(
-            "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>5}s  {}",
-            c["id"].as_u64().unwrap_or(0),
-            s("client"),
-            s("caller"),
-            s("callee"),
-            s("direction"),
-            s("route"),
-            s("state"),
-            now.saturating_sub(c["start"].as_u64().unwrap_or(now)),
-            media
-        );
-    }
     println!("{} active call(s)", list.len());
     if let Ok(v) = ask_server::<serde_json::Value>(&cfg, "GET", "/api/media") {
         println!("{} relay port pair(s) in use", v["port_pairs_in_use"]);

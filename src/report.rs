@@ -75,3 +75,36 @@ pub fn voicemail(list: &[crate::model::VoicemailMessage], dir: &std::path::Path)
     out.push_str(&format!("{} message(s)\n", list.len()));
     out
 }
+
+/// The calls in progress as `GET /api/calls` lists them, at `now`.
+pub fn calls(list: &[serde_json::Value], now: u64) -> String {
+    let mut out = format!(
+        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side; dropped: not RTP or from a stranger)\n",
+        "ID", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "STATE", "AGE"
+    );
+    for c in list {
+        let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+        let m = &c["media"];
+        let media = if m.is_object() {
+            format!(
+                "A {}: {}  B {}: {}  dropped {}",
+                m["a_port"], m["from_a"], m["b_port"], m["from_b"], m["dropped"]
+            )
+        } else {
+            "-".to_string()
+        };
+        out.push_str(&format!(
+            "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>5}s  {}\n",
+            c["id"].as_u64().unwrap_or(0),
+            s("client"),
+            s("caller"),
+            s("callee"),
+            s("direction"),
+            s("route"),
+            s("state"),
+            now.saturating_sub(c["start"].as_u64().unwrap_or(now)),
+            media
+        ));
+    }
+    out
+}

@@ -97,7 +97,52 @@ pub fn model(domain: &str) -> Model {
                 auto: true,
             })
             .collect(),
+        // a call a user does not answer in 20 s, or whose phone is off, leaves a message
+        call_forwards: users
+            .iter()
+            .flat_map(|u| {
+                [(ForwardType::NoAnswer, 20), (ForwardType::NotRegistered, 0)].map(
+                    |(forward_type, timeout)| CallForward {
+                        client: "demo".into(),
+                        owner: ForwardOwner::User(u.name.clone()),
+                        call_type: CallType::Any,
+                        forward_type,
+                        timeout,
+                        target: ForwardTarget::Voicemail,
+                        enabled: true,
+                    },
+                )
+            })
+            .collect(),
         users,
         ..Default::default()
     }
+}
+
+/// What `vozbox demo` shows of the demo client `client` in `model`: its users and
+/// passwords, and what to dial.
+pub fn describe(model: &Model, client: &Client) -> String {
+    let mut out = format!("Demo client \"demo\" on domain {}:\n", client.domain);
+    for u in model.users.iter().filter(|u| u.client == "demo") {
+        out.push_str(&format!(
+            "  user {}  password {}  (register sip:{}@{})\n",
+            u.name, u.password, u.name, client.domain
+        ));
+    }
+    for e in model.extensions.iter().filter(|e| e.client == "demo") {
+        match &e.route {
+            ExtensionRoute::Locution(name) => {
+                out.push_str(&format!("  dial {}: the locution {:?}\n", e.number, name))
+            }
+            ExtensionRoute::Echo => out.push_str(&format!(
+                "  dial {}: the echo test (your own audio back)\n",
+                e.number
+            )),
+            _ => {}
+        }
+    }
+    if model.voicemails.iter().any(|v| v.client == "demo") {
+        out.push_str("  dial *93: your voicemail (a call not answered in 20 s, or to a phone that is off, leaves a message)\n");
+    }
+    out
 }
