@@ -189,6 +189,16 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         )
         .map_err(|e| anyhow::anyhow!("voicemail: {}", e))?,
     );
+    let recording = Arc::new(
+        crate::recording::Service::new(
+            store.clone(),
+            crate::recording::folder(&cfg.storage.path, &cfg.storage.recordings),
+            cfg.storage.recording_queue,
+            cfg.storage.recordings_retention_days,
+            media.prompts.named("en", "beep"),
+        )
+        .map_err(|e| anyhow::anyhow!("recordings: {}", e))?,
+    );
     let b2bua = Arc::new(
         B2bua::new(
             out.clone(),
@@ -199,7 +209,8 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             policy.clone(),
             tokio::runtime::Handle::current(),
         )
-        .with_voicemail(voicemail.clone()),
+        .with_voicemail(voicemail.clone())
+        .with_recording(recording.clone()),
     );
     // every change of a mailbox is told to the phones subscribed to it
     let weak = Arc::downgrade(&b2bua);
@@ -299,6 +310,12 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         if !gone.is_empty() {
             crate::registrar::changes::log_expired(&gone);
             writer.submit(gone.iter().map(|b| Op::Delete(b.key())).collect(), None);
+        }
+        // recordings past their retention, once an hour (blocking file work: off this task)
+        if n % 3600 == 1 {
+            let r = recording.clone();
+            let now_ms = now_secs() * 1000;
+            tokio::task::spawn_blocking(move || r.expire(now_ms));
         }
         if n % 10 == 0 {
             bans.purge();

@@ -103,6 +103,13 @@ pub struct Storage {
     pub write_queue: usize,
     /// Page cache of the database, in MiB.
     pub cache_mb: usize,
+    /// The folder of call recordings (relative: to the database's folder).
+    pub recordings: PathBuf,
+    /// Recordings older than this many days are removed (0: kept).
+    pub recordings_retention_days: u32,
+    /// Packets a recording's queue holds for its writer; a writer that falls further
+    /// behind loses them (the recording says where), never the call its audio.
+    pub recording_queue: usize,
 }
 
 impl Default for Log {
@@ -208,6 +215,9 @@ impl Default for Storage {
             path: PathBuf::from("data/vozbox.redb"),
             write_queue: 65536,
             cache_mb: 64,
+            recordings: PathBuf::from("recordings"),
+            recordings_retention_days: 0,
+            recording_queue: 1024,
         }
     }
 }
@@ -488,6 +498,13 @@ impl Config {
         }
         if self.storage.write_queue == 0 {
             return Err(("storage", "write_queue", "expected a number above 0".into()));
+        }
+        if self.storage.recording_queue == 0 {
+            return Err((
+                "storage",
+                "recording_queue",
+                "expected a number above 0".into(),
+            ));
         }
         if self.storage.cache_mb == 0 {
             return Err(("storage", "cache_mb", "expected MiB above 0".into()));

@@ -47,6 +47,10 @@ pub enum Action {
     App,
     /// A key the caller sent in an INFO request, for the application.
     Key(char),
+    /// An on-demand recording asked by INFO `Record: on|off` (by the caller or the callee).
+    Recording { on: bool, caller: bool },
+    /// A key of a bridged call's party (INFO), for the recording code.
+    RecordKey { caller: bool, k: char },
     /// The called party's forward of this type applies: route it and answer with
     /// `Event::Forwarded` or `Event::ForwardFailed`.
     Forward { ty: crate::model::ForwardType },

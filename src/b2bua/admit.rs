@@ -157,6 +157,20 @@ pub fn admit(
         }
     };
     info.route = route_label(&route);
+    // what of the call may be recorded: its DDI's flag, its client's on-demand setting
+    if let Some(c) = snap.client(&info.client) {
+        info.record = super::info::Record {
+            ddi: matches!(caller, Caller::Trunk { .. })
+                && snap
+                    .ddi(&routing::called_number(dialled))
+                    .is_some_and(|d| d.record && d.client == c.name),
+            info: c.on_demand_record != "off",
+            code: c
+                .recording_code
+                .clone()
+                .filter(|_| c.on_demand_record == "info_dtmf"),
+        };
+    }
     let trunk = matches!(caller, Caller::Trunk { .. });
     let admission = if ip_refused {
         info.route = format!("refused:{}", Block::IpNotAllowed.as_str());

@@ -24,6 +24,41 @@ pub struct AppStart {
 }
 
 impl B2bua {
+    /// The call was answered: its recorder starts when its DDI records or its client
+    /// records on demand (the relay session stays the call's).
+    pub(super) fn start_recorder(self: &Arc<Self>, slot: &mut Slot) {
+        let c = &slot.call;
+        let (Some(svc), Some(session), true) = (
+            self.recording.clone(),
+            slot.media.as_ref(),
+            c.info.record.any(),
+        ) else {
+            return;
+        };
+        if slot.recorder.is_some() {
+            return;
+        }
+        let answer = c
+            .a_final
+            .as_ref()
+            .map(|s| s.bytes.as_slice())
+            .unwrap_or(&[]);
+        let events = [
+            crate::media::sdp::event_pt(&c.a_invite.body),
+            crate::media::sdp::event_pt(answer),
+        ];
+        let meta = crate::recording::call::Meta {
+            client: c.info.client.clone(),
+            call: c.id,
+            call_id: c.a.call_id.clone(),
+            caller: c.info.caller.clone(),
+            callee: c.info.callee.clone(),
+            ddi: c.info.record.ddi,
+            code: c.info.record.code.clone(),
+        };
+        slot.recorder = Some(crate::recording::call::start(svc, meta, session, events));
+    }
+
     /// Starts the application of `slot` with its relay session (the core answered).
     pub(super) fn start_app(self: &Arc<Self>, cell: &CallRef, slot: &mut Slot) {
         let (Some(app), Some(session)) = (slot.app.take(), slot.media.take()) else {

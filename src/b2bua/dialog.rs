@@ -121,6 +121,28 @@ impl Call {
         if matches!(self.phase, Phase::Answered { winner: None, .. }) {
             return self.on_request_here(method, &inc, out);
         }
+        if method.as_str() == "INFO" {
+            let caller = side == Side::A;
+            // an on-demand recording asked by a phone (Yealink's `Record: on|off`)
+            if let Some(v) = inc.msg.get("Record") {
+                let on = v.trim().eq_ignore_ascii_case("on");
+                if !self.info.record.info || !matches!(self.phase, Phase::Answered { .. }) {
+                    out.push(answer(&inc, 403, "Forbidden", ""));
+                    return;
+                }
+                let reason = if on { "Record On" } else { "Record Off" };
+                out.push(answer(&inc, 200, reason, ""));
+                out.push(Action::Recording { on, caller });
+                return;
+            }
+            // a key, relayed as ever; the recording code may be in it
+            if self.info.record.code.is_some() {
+                let ct = inc.msg.content_type().unwrap_or("");
+                if let Some(k) = crate::media::dtmf::info_key(ct, &inc.msg.body) {
+                    out.push(Action::RecordKey { caller, k });
+                }
+            }
+        }
         let Some(peer) = self.peer(side) else {
             return no_call(out);
         };

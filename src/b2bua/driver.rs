@@ -33,6 +33,9 @@ pub struct Slot {
     /// Keys of the caller's INFO requests, to the running application; dropped when the
     /// call ends (the application sees its caller gone).
     pub keys: Option<tokio::sync::mpsc::UnboundedSender<char>>,
+    /// The call's recorder (a DDI that records, a client with on-demand recording), from
+    /// the answer to the end.
+    pub recorder: Option<crate::recording::call::Handle>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
     armed: Option<Instant>,
     timer_started: bool,
@@ -61,6 +64,7 @@ impl CallCell {
                 playback: None,
                 app: None,
                 keys: None,
+                recorder: None,
                 armed: None,
                 timer_started: false,
             }),
@@ -116,6 +120,7 @@ impl B2bua {
                     if let Some(m) = &slot.media {
                         m.answered();
                     }
+                    self.start_recorder(slot);
                     if let super::call::Phase::Answered { at, .. } = slot.call.phase {
                         let setup = at.saturating_duration_since(slot.call.started);
                         self.stats.answered_after(setup);
@@ -148,12 +153,29 @@ impl B2bua {
                     });
                 }
                 Action::App => self.start_app(cell, slot),
+                Action::Recording { on, caller } => {
+                    if let Some(r) = &slot.recorder {
+                        let who = format!("{} (INFO)", if caller { "caller" } else { "callee" });
+                        r.send(if on {
+                            crate::recording::call::Cmd::Start(who)
+                        } else {
+                            crate::recording::call::Cmd::Stop(who)
+                        });
+                    }
+                }
+                Action::RecordKey { caller, k } => {
+                    if let Some(r) = &slot.recorder {
+                        r.send(crate::recording::call::Cmd::Key { caller, k });
+                    }
+                }
                 Action::Key(k) => {
                     if let Some(keys) = &slot.keys {
                         let _ = keys.send(k);
                     }
                 }
                 Action::MediaStop => {
+                    // the recorder first: its file is completed with what came
+                    slot.recorder = None;
                     slot.media = None;
                     slot.keys = None;
                     slot.app = None;

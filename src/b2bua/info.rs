@@ -64,4 +64,23 @@ pub struct Info {
     /// The users (`client/name`) this call counts against for their own `max_calls`: its
     /// calling user and the user it rings (counted from entry to end).
     pub lines: Vec<String>,
+    /// What of the call may be recorded.
+    pub record: Record,
+}
+
+/// A call's recording: the whole call (its DDI records), on demand by INFO, by a code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    pub ddi: bool,
+    /// `Record: on|off` INFO requests are obeyed (else `403`).
+    pub info: bool,
+    /// `*` + this code pressed during the call toggles a recording.
+    pub code: Option<String>,
+}
+
+impl Record {
+    /// Whether the call needs a recorder at its answer.
+    pub fn any(&self) -> bool {
+        self.ddi || self.info
+    }
 }

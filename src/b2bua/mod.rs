@@ -72,6 +72,8 @@ pub struct B2bua {
     pub models: Arc<crate::models::Models>,
     /// The client policies' live state: max calls counters, refusals.
     pub policy: Arc<crate::policy::Policy>,
+    /// Call recording (`None`: not set up).
+    pub recording: Option<Arc<crate::recording::Service>>,
     /// Voicemail (`None` in tests that build a B2BUA without a store folder).
     pub voicemail: Option<Arc<crate::voicemail::Service>>,
     /// Every leg's Call-ID → its call.
@@ -130,6 +132,7 @@ impl B2bua {
             models,
             policy,
             voicemail: None,
+            recording: None,
             snapshot: registrar.snapshot.clone(),
             location: registrar.location.clone(),
             // the registrar's store writer: call records go with the bindings
@@ -153,6 +156,14 @@ impl B2bua {
     pub fn with_voicemail(self, voicemail: Arc<crate::voicemail::Service>) -> B2bua {
         B2bua {
             voicemail: Some(voicemail),
+            ..self
+        }
+    }
+
+    /// The same with call recording.
+    pub fn with_recording(self, recording: Arc<crate::recording::Service>) -> B2bua {
+        B2bua {
+            recording: Some(recording),
             ..self
         }
     }

@@ -101,6 +101,8 @@ pub(super) struct Shared {
     /// vozbox talks with A itself (voicemail): A's RTP goes to this queue instead of B,
     /// and nothing is relayed either way.
     pub(super) tap: std::sync::OnceLock<Tap>,
+    /// A recording (or a watch for its on-demand code) copies packets here.
+    pub(super) rec: arc_swap::ArcSwapOption<super::rectap::RecTap>,
 }
 
 /// Where a session's side-A RTP goes when vozbox itself is its other party: a bounded
@@ -247,6 +249,7 @@ impl Shared {
             to
         };
         let tap = self.tap.get();
+        let rec = if rtcp { None } else { self.rec.load_full() };
         let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
             (from.sockets.as_ref(), to.sockets.as_ref())
         else {
@@ -280,6 +283,9 @@ impl Shared {
                         if t.tx.try_send(p.to_vec()).is_err() {
                             t.lost.fetch_add(1, Ordering::Relaxed);
                         }
+                    }
+                    if let Some(r) = &rec {
+                        r.offer(k < 2, p, now);
                     }
                     if self.connects {
                         peer.connect(inbound, src, now);
@@ -398,6 +404,7 @@ mod tests {
             leases: (la, lb),
             echo: Default::default(),
             tap: Default::default(),
+            rec: Default::default(),
         };
         let (a, b) = (phone(), phone());
         let exact = |s: &std::net::UdpSocket| Party {

@@ -12,6 +12,7 @@ pub mod g711;
 pub mod latch;
 pub mod ports;
 pub mod prompts;
+pub mod rectap;
 pub mod relay;
 pub mod sdp;
 pub mod session;
@@ -20,7 +21,7 @@ use crate::config;
 use crate::model::MediaRelaySet;
 use dashmap::DashMap;
 use ports::PortPool;
-pub use session::{Counters, Facing, MediaSession, Sources};
+pub use session::{Counters, Facing, Injector, MediaSession, Sources};
 use std::net::IpAddr;
 use std::sync::Arc;
 

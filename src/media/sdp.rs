@@ -155,6 +155,18 @@ pub struct AppAnswer {
     pub body: Vec<u8>,
 }
 
+/// The payload type of `telephone-event/8000` in an SDP (or a message holding one).
+pub fn event_pt(text: &[u8]) -> Option<u8> {
+    let text = String::from_utf8_lossy(text);
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("a=rtpmap:")?;
+        let (pt, codec) = v.split_once(' ')?;
+        let pt: u8 = pt.trim().parse().ok()?;
+        (codec.trim().eq_ignore_ascii_case("telephone-event/8000") && (96..=127).contains(&pt))
+            .then_some(pt)
+    })
+}
+
 pub fn app_answer(offer: &[u8], relay: SocketAddr) -> Option<AppAnswer> {
     let s = Session::parse(offer).ok()?;
     let (peer, pt, _) = prompt_answer(offer, relay)?;

@@ -135,6 +135,7 @@ impl MediaSession {
             leases: (a, b),
             echo: Default::default(),
             tap: Default::default(),
+            rec: Default::default(),
         });
         Ok(MediaSession {
             _relay: relay.add(shared.clone())?,
@@ -225,6 +226,20 @@ impl MediaSession {
         rx
     }
 
+    /// Copies of this session's packets go to `tap` (a recording, or its code watched
+    /// for) from now on; `None` stops them.
+    pub fn set_rec_tap(&self, tap: Option<Arc<super::rectap::RecTap>>) {
+        self.shared.rec.store(tap);
+    }
+
+    /// A handle that sends packets to either party from the relay ports facing it (a
+    /// recording's beeps), and tells the session's time.
+    pub fn injector(&self) -> Injector {
+        Injector {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Side-A packets the application's queue had no room for.
     pub(super) fn tap_lost(&self) -> u64 {
         self.shared
@@ -280,6 +295,31 @@ impl MediaSession {
             then();
         })
         .abort_handle()
+    }
+}
+
+/// Sends packets into a session from its relay ports (see `MediaSession::injector`).
+#[derive(Clone)]
+pub struct Injector {
+    shared: Arc<Shared>,
+}
+
+impl Injector {
+    /// Sends `packet` to the caller (or the callee) from the port facing it.
+    pub fn send(&self, caller: bool, packet: &[u8]) {
+        let side = if caller {
+            &self.shared.a
+        } else {
+            &self.shared.b
+        };
+        if let (Some(d), Some((rtp, _))) = (side.rtp_peer.current(), side.sockets.as_ref()) {
+            let _ = rtp.send_to(packet, d);
+        }
+    }
+
+    /// Milliseconds since the session opened (the clock of `Tapped::at_ms`).
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now_ms()
     }
 }
 

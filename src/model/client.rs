@@ -35,6 +35,13 @@ pub struct Client {
     pub area_code: Option<String>,
     pub voice_notifications: bool,
     pub recording_code: Option<String>,
+    /// On-demand recording: `off`, `info` (SIP INFO `Record: on|off`), `info_dtmf` (also
+    /// `*` + `recording_code` pressed during the call).
+    #[serde(default = "off")]
+    pub on_demand_record: String,
+    /// Its recordings may be removed (CLI, API).
+    #[serde(default = "yes")]
+    pub allow_recording_removal: bool,
     /// Its own service codes (digits after the `*`) by service (`routing::codes`), in
     /// place of the defaults.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -44,4 +51,12 @@ pub struct Client {
     pub voicemail_subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voicemail_body: Option<String>,
+}
+
+fn off() -> String {
+    "off".into()
+}
+
+fn yes() -> bool {
+    true
 }

@@ -14,6 +14,7 @@ pub mod friend;
 pub mod mail;
 pub mod media_relay_set;
 pub mod rating_profile;
+pub mod recording;
 pub mod trust;
 pub mod user;
 pub mod voicemail;
@@ -32,6 +33,7 @@ pub use friend::{Friend, FriendMode};
 pub use mail::Mail;
 pub use media_relay_set::MediaRelaySet;
 pub use rating_profile::{Rate, RatingProfile};
+pub use recording::Recording;
 pub use user::User;
 pub use voicemail::{Voicemail, VoicemailMessage};
 

@@ -73,6 +73,8 @@ mod tests {
             area_code: None,
             voice_notifications: false,
             recording_code: None,
+            on_demand_record: "off".into(),
+            allow_recording_removal: true,
             service_codes: Default::default(),
             voicemail_subject: None,
             voicemail_body: None,

@@ -56,6 +56,8 @@ pub fn model(domain: &str) -> Model {
             area_code: None,
             voice_notifications: true,
             recording_code: None,
+            on_demand_record: "off".into(),
+            allow_recording_removal: true,
             service_codes: Default::default(),
             voicemail_subject: None,
             voicemail_body: None,

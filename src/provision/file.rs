@@ -121,6 +121,11 @@ pub struct ClientDef {
     pub voice_notifications: bool,
     #[schema(value_type = Option<String>)]
     pub recording_code: Option<S>,
+    /// off | info | info_dtmf
+    #[schema(value_type = Option<String>)]
+    pub on_demand_record: Option<S>,
+    #[serde(default = "yes")]
+    pub allow_recording_removal: bool,
     /// Its own service codes in place of the defaults, by service: forward_unconditional
     /// (80), forward_busy (81), forward_no_answer (82), forward_not_registered (83),
     /// voicemail (93); digits without the `*`.

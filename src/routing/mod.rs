@@ -373,14 +373,20 @@ pub fn inbound_at(brand: &str, called: &str, snap: &Snapshot, now: u64) -> Route
     inbound_impl(brand, called, snap, Some(now))
 }
 
-fn inbound_impl(brand: &str, called: &str, snap: &Snapshot, now: Option<u64>) -> Route {
-    let number = if called.starts_with('+') {
+/// The DDI number a trunk's call is for: `called` in E.164 (`00…` and bare digits get
+/// their `+`).
+pub fn called_number(called: &str) -> String {
+    if called.starts_with('+') {
         called.to_string()
     } else if let Some(rest) = called.strip_prefix("00") {
         format!("+{}", rest)
     } else {
         format!("+{}", called)
-    };
+    }
+}
+
+fn inbound_impl(brand: &str, called: &str, snap: &Snapshot, now: Option<u64>) -> Route {
+    let number = called_number(called);
     let not_found = Route::Refused(Refusal::NotFound);
     if !e164::is_e164(&number) {
         return not_found;

@@ -55,6 +55,8 @@ fn client(name: &str, brand: &str, country: Option<&str>, area: Option<&str>) ->
         area_code: area.map(Into::into),
         voice_notifications: false,
         recording_code: None,
+        on_demand_record: "off".into(),
+        allow_recording_removal: true,
         service_codes: Default::default(),
         voicemail_subject: None,
         voicemail_body: None,

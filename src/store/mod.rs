@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cdrs;
 pub mod credentials;
+pub mod recordings;
 pub mod schema;
 pub mod voicemail;
 pub mod writer;
@@ -233,6 +234,7 @@ impl Store {
             tx.open_table(ACCOUNTS)?;
             tx.open_table(OUTBOX)?;
             tx.open_table(VOICEMAIL_MESSAGES)?;
+            tx.open_table(RECORDINGS)?;
         }
         tx.commit()?;
         Ok(())

@@ -48,6 +48,10 @@ pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 pub const VOICEMAIL_MESSAGES: TableDefinition<u64, &[u8]> =
     TableDefinition::new("voicemail_messages");
 
+/// Call recordings: id → `model::Recording` (the WAV a file named by the id, written
+/// before its record, removed after it).
+pub const RECORDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("recordings");
+
 /// The audit trail: sequence number → `model::AuditEntry`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 

@@ -51,40 +51,11 @@ pub fn folder(db: &Path) -> PathBuf {
         .join("voicemail")
 }
 
-/// The message file `id` in `dir`.
-pub fn file(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("{}.wav", id))
-}
+pub use crate::files::file;
 
-fn wav_spec() -> hound::WavSpec {
-    hound::WavSpec {
-        channels: 1,
-        sample_rate: take::RATE as u32,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    }
-}
-
-/// Writes `samples` as a WAV at `path`, whole and synced, through a temporary name.
+/// Writes `samples` as an 8 kHz mono WAV at `path`, whole and synced.
 pub fn write_wav(path: &Path, samples: &[i16]) -> std::io::Result<()> {
-    let part = path.with_extension("wav.part");
-    let other = |e: hound::Error| std::io::Error::other(e.to_string());
-    {
-        let f = std::fs::File::create(&part)?;
-        let mut w = hound::WavWriter::new(std::io::BufWriter::new(f), wav_spec()).map_err(other)?;
-        let mut i16w = w.get_i16_writer(samples.len() as u32);
-        for &s in samples {
-            i16w.write_sample(s);
-        }
-        i16w.flush().map_err(other)?;
-        w.finalize().map_err(other)?;
-    }
-    std::fs::File::open(&part)?.sync_all()?;
-    std::fs::rename(&part, path)?;
-    if let Some(d) = path.parent() {
-        std::fs::File::open(d)?.sync_all()?;
-    }
-    Ok(())
+    crate::files::write_wav(path, 1, samples)
 }
 
 /// The samples of an 8 kHz mono 16-bit WAV.
@@ -300,41 +271,20 @@ pub fn remove(store: &Store, dir: &Path, id: u64) -> Result<(), String> {
     }
 }
 
-/// What a crash left between a file and its record: files without a record (and
-/// temporary ones) are removed, records without a file too. Returns the highest id in use.
+/// What a crash left between a file and its record (`files::reconcile`). Returns the
+/// highest id in use.
 pub fn reconcile(store: &Store, dir: &Path) -> Result<u64, String> {
-    let records = store.voicemails().map_err(|e| e.to_string())?;
-    let ids: std::collections::HashSet<u64> = records.iter().map(|m| m.id).collect();
-    let mut last = store.last_voicemail_id().map_err(|e| e.to_string())?;
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let id = name
-            .strip_suffix(".wav")
-            .and_then(|n| n.parse::<u64>().ok());
-        let orphan = match id {
-            Some(id) => {
-                last = last.max(id);
-                !ids.contains(&id)
-            }
-            None => name.ends_with(".wav.part"),
-        };
-        if orphan {
-            tracing::warn!(
-                "voicemail: {} has no record (a crash while saving): removed",
-                name
-            );
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-    for m in records {
-        if !file(dir, m.id).exists() {
-            tracing::warn!(
-                "voicemail: message {} has no file: its record removed",
-                m.id
-            );
-            store.delete_voicemail(m.id).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(last)
+    let ids = store
+        .voicemails()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let last = crate::files::reconcile(dir, &ids, |id| {
+        store
+            .delete_voicemail(id)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    Ok(last.max(store.last_voicemail_id().map_err(|e| e.to_string())?))
 }

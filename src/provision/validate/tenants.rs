@@ -218,6 +218,25 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
                 );
             }
         }
+        if let Some(s) = &d.on_demand_record {
+            if !["off", "info", "info_dtmf"].contains(&v(s).as_str()) {
+                cx.err(
+                    s,
+                    "client.on_demand_record",
+                    "expected off, info or info_dtmf",
+                );
+            }
+        }
+        if let Some(s) = &d.recording_code {
+            let c = v(s);
+            if c.is_empty() || c.len() > 3 || !c.bytes().all(|b| b.is_ascii_digit() || b == b'#') {
+                cx.err(
+                    s,
+                    "client.recording_code",
+                    "expected 1 to 3 digits (pressed after a *)",
+                );
+            }
+        }
         let codes: std::collections::BTreeMap<String, String> = d
             .service_codes
             .iter()
@@ -263,6 +282,8 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             area_code: ov(&d.area_code),
             voice_notifications: d.voice_notifications,
             recording_code: ov(&d.recording_code),
+            on_demand_record: ov(&d.on_demand_record).unwrap_or_else(|| "off".into()),
+            allow_recording_removal: d.allow_recording_removal,
             service_codes: d
                 .service_codes
                 .iter()
