@@ -3,7 +3,8 @@
 //! real binary, with SIPp registering and calling when the script asks (`STEP <name>` on
 //! its stdout, `ok` back on its stdin). Screenshots of the main pages at desktop and phone
 //! width go to `$PORTAL_SCREENSHOTS` (`docs/screenshots` refreshes the README's), else to
-//! the target directory. A missing browser, driver or selenium fails the test.
+//! the target directory. A missing browser, driver or selenium fails the test. A voicemail
+//! message for the voicemail page is left by baresip (a tone) while the browser goes on.
 
 mod common;
 use common::*;
@@ -75,6 +76,31 @@ fn add_admin(v: &Vozbox, body: serde_json::Value) {
     assert_eq!(status, 201, "{}", answer);
 }
 
+/// alice (baresip, a 440 Hz tone) calls `number` for `secs` seconds: what she printed.
+fn alice_calls(port: u16, number: &str, secs: u32) -> String {
+    let (dir, _) = baresip_dir(
+        "portal-vm-alice",
+        &format!(
+            "<sip:alice@127.0.0.1:{};transport=udp>;auth_pass={};regint=0",
+            port, ALICE.1
+        ),
+        440,
+    );
+    let out = Command::new("baresip")
+        .arg("-f")
+        .arg(&dir)
+        .args(["-n", "127.0.0.1", "-t", &secs.to_string(), "-s", "-e"])
+        .arg(format!("/dial sip:{}@127.0.0.1:{}", number, port))
+        .output()
+        .expect("run baresip (apt-get install baresip-core)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn voicemail_messages(v: &Vozbox) -> Vec<serde_json::Value> {
+    let out = v.cli_args(&["voicemail", "--json"]);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: {}", e, out))
+}
+
 #[test]
 fn the_portal_in_a_real_browser() {
     require_browser();
@@ -110,6 +136,8 @@ fn the_portal_in_a_real_browser() {
     let mut steps = Vec::new();
     let mut caller = None;
     let mut callee = None;
+    let mut message_call = None;
+    let mut message_file = None;
     let addr = v.addr();
     for line in from_py.lines().map_while(Result::ok) {
         let Some(step) = line.strip_prefix("STEP ") else {
@@ -160,6 +188,35 @@ fn the_portal_in_a_real_browser() {
                 );
                 sipp_ok(&s);
             }
+            // alice calls 150 (an extension to bob's mailbox) for 13 s: the greeting (8.5 s),
+            // the tone, then about 4 s of her tone are kept; the browser goes on meanwhile
+            "leave_message" => {
+                let port = v.port;
+                message_call = Some(std::thread::spawn(move || alice_calls(port, "150", 13)));
+            }
+            "message_left" => {
+                let said = message_call.take().expect("a message call").join();
+                let said = said.expect("baresip");
+                assert!(said.contains("SIP/2.0 200 OK"), "not answered: {}", said);
+                let end = std::time::Instant::now() + Duration::from_secs(10);
+                let list = loop {
+                    let l = voicemail_messages(&v);
+                    if !l.is_empty() || std::time::Instant::now() > end {
+                        break l;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                };
+                assert_eq!(list.len(), 1, "{:?}", list);
+                assert_eq!(list[0]["mailbox"], "bob", "{:?}", list);
+                message_file = list[0]["file"].as_str().map(PathBuf::from);
+                assert!(message_file.as_ref().is_some_and(|f| f.exists()));
+            }
+            "no_messages" => {
+                let list = voicemail_messages(&v);
+                assert!(list.is_empty(), "the delete button left {:?}", list);
+                let file = message_file.take().expect("the message's file");
+                assert!(!file.exists(), "{} stayed", file.display());
+            }
             "admins" => {
                 add_admin(
                     &v,
@@ -168,7 +225,12 @@ fn the_portal_in_a_real_browser() {
                 add_admin(
                     &v,
                     serde_json::json!({"name": "rita", "password": "Rita-Secret-123",
-                        "client": "bluebird", "rights": {"users": "read"}}),
+                        "client": "bluebird",
+                        "rights": {"users": "read", "voicemail_messages": "read"}}),
+                );
+                add_admin(
+                    &v,
+                    serde_json::json!({"name": "rob", "password": "Rob-Secret-123", "client": "redbird"}),
                 );
             }
             other => panic!("unknown step {:?}", other),
@@ -192,6 +254,7 @@ fn the_portal_in_a_real_browser() {
         "registrations",
         "calls",
         "cdrs",
+        "voicemail",
         "read-only",
     ] {
         for width in ["desktop", "phone"] {
@@ -308,7 +371,9 @@ fn the_portal_guards_its_cookie_and_forms() {
     assert_eq!(form.status, 200);
     let csp = form.headers("content-security-policy").join(" ");
     assert!(
-        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        csp.contains("script-src 'self'")
+            && csp.contains("frame-ancestors 'none'")
+            && csp.contains("media-src 'self'"),
         "{}",
         csp
     );

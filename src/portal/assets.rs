@@ -52,7 +52,7 @@ pub async fn serve(Path(file): Path<String>) -> Response {
 }
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                   media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
                    base-uri 'none'";
 
 /// The headers of every portal answer; pages are not cached (they show live state and

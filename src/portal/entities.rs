@@ -333,8 +333,8 @@ async fn new_form(k: Kind, State(p): State<Portal>, Extension(s): Extension<Sess
     }
     // The defaults a new entity of the file starts with where the form cannot leave a key
     // out (a box is ticked or not).
-    if k == Kind::CallForward {
-        raw.insert("enabled".into(), "on".into());
+    for f in fields::of(k).iter().filter(|f| f.ticked) {
+        raw.insert(f.name.clone(), "on".into());
     }
     let no = Errors::default();
     form_page(&p, &s, k, Mode::New, None, &raw, &no, StatusCode::OK)

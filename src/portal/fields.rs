@@ -30,6 +30,8 @@ pub struct Field {
     pub input: Input,
     pub required: bool,
     pub hint: Option<&'static str>,
+    /// A box ticked where the file leaves its key out (see `ticked`).
+    pub ticked: bool,
 }
 
 /// The keys shown first, in this order (the rest follow in the schema's order).
@@ -132,6 +134,18 @@ fn choices(k: Kind, field: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// The boxes whose key the file reads as true when left out (`#[serde(default = "yes")]`, a
+/// user's `voicemail`): a new form starts with them ticked, and an entity read without the
+/// key shows them ticked (else saving it would turn them off).
+fn ticked(k: Kind, field: &str) -> bool {
+    matches!(
+        (k, field),
+        (Kind::User, "voicemail")
+            | (Kind::Voicemail, "attach_sound" | "enabled")
+            | (Kind::CallForward, "enabled")
+    )
+}
+
 fn hint(k: Kind, field: &str) -> Option<&'static str> {
     Some(match (k, field) {
         (_, "allowed_codecs") => "One a line (e.g. PCMU, PCMA); empty: all",
@@ -150,6 +164,7 @@ fn hint(k: Kind, field: &str) -> Option<&'static str> {
         (_, "balance" | "max_daily_usage") => "An amount like 10.00",
         (Kind::Extension, "target") => "The number dialled when the route is number",
         (Kind::User, "extension") => "The user's own extension number",
+        (Kind::User, "voicemail") => "A voicemail box of its own, named after the user",
         _ => return None,
     })
 }
@@ -244,6 +259,7 @@ fn build() -> BTreeMap<Kind, Vec<Field>> {
                         input: input_of(k, &name, s),
                         required: required.contains(&name.as_str()),
                         hint: hint(k, &name),
+                        ticked: ticked(k, &name),
                         name,
                     })
                 })
@@ -301,5 +317,19 @@ mod tests {
             .find(|f| f.name == "enabled")
             .unwrap();
         assert_eq!(enabled.input, Input::Check);
+        for k in ALL {
+            for f in of(k).iter().filter(|f| f.ticked) {
+                assert_eq!(f.input, Input::Check, "{:?} {}", k, f.name);
+            }
+        }
+        let ticked: Vec<&str> = of(Kind::Voicemail)
+            .iter()
+            .filter(|f| f.ticked)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(ticked, ["attach_sound", "enabled"]);
+        assert!(of(Kind::User)
+            .iter()
+            .any(|f| f.name == "voicemail" && f.ticked));
     }
 }

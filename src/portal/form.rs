@@ -53,7 +53,9 @@ pub fn raw_of_item(fields: &[Field], item: &Item) -> Raw {
     fields
         .iter()
         .filter_map(|f| {
-            let v = item.get(&f.name)?;
+            let Some(v) = item.get(&f.name) else {
+                return f.ticked.then(|| (f.name.clone(), "on".to_string()));
+            };
             let t = match (f.input, v) {
                 (Input::Secret, _) => return None,
                 (Input::Lines, Value::Array(a)) => {
@@ -365,6 +367,14 @@ mod tests {
         let back = raw_of_item(f, &item);
         assert_eq!(back["allowed_codecs"], "PCMU\nPCMA");
         assert!(!back.contains_key("password"));
+        // unticked stays unticked; a user read without `voicemail` has its box
+        assert_eq!(item["voicemail"], false);
+        assert_eq!(back["voicemail"], "");
+        let bob: Item = json!({"client": "bluebird", "name": "bob"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(raw_of_item(f, &bob)["voicemail"], "on");
         let answer = json!({"errors": [
             {"resource": "users", "id": "bluebird/carol", "key": "user.extension", "message": "taken"},
             {"resource": "users", "id": "bluebird/alice", "key": "user.extension", "message": "other"},

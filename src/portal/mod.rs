@@ -10,7 +10,8 @@
 //! and is refused (`403`) without it. Pages: the dashboard (`dashboard.rs`, its chart in
 //! `chart.rs`), the provisioned entities of every kind the administrator may read, driven
 //! by the kinds table and each kind's schema (`entities.rs`, `fields.rs`, `form.rs`), live
-//! registrations and calls refreshing themselves (`live.rs`), call records (`cdrs.rs`).
+//! registrations and calls refreshing themselves (`live.rs`), call records (`cdrs.rs`),
+//! voicemail messages played in the page, downloaded and deleted (`voicemail.rs`).
 //! The assets (htmx, the style sheet, one small script) are embedded (`assets.rs`), and
 //! every answer carries a Content-Security-Policy without inline scripts.
 //!
@@ -30,6 +31,7 @@ mod form;
 mod layout;
 mod live;
 mod session;
+mod voicemail;
 mod who;
 
 use crate::api::{guard, Api};
@@ -77,7 +79,11 @@ pub fn app(api: Api, secure: bool) -> Router {
         .route("/calls/rows", get(live::call_rows))
         .route("/calls/hangup/{id}", post(live::hang_up))
         .route("/cdrs", get(cdrs::page))
-        .route("/cdrs.csv", get(cdrs::csv));
+        .route("/cdrs.csv", get(cdrs::csv))
+        .route("/voicemail", get(voicemail::page))
+        .route("/voicemail/audio/{id}", get(voicemail::audio))
+        .route("/voicemail/download/{id}", get(voicemail::download))
+        .route("/voicemail/delete/{id}", post(voicemail::delete));
     for k in crate::provision::kinds::ALL {
         pages = entities::routes(pages, k);
     }

@@ -20,6 +20,7 @@ from selenium.common.exceptions import (
     StaleElementReferenceException,
 )
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -176,6 +177,71 @@ def fetch(path, fields):
     return answer
 
 
+def get(path, headers=None, expect_error=False):
+    """A GET from the page's script (same origin, the session's cookie): its status,
+    content type, content range, the body's first four bytes and its length."""
+    answer = d.execute_async_script(
+        """
+        const [path, headers, done] = arguments;
+        fetch(path, {headers: headers})
+          .then(r => r.arrayBuffer().then(b => done([r.status, r.headers.get('content-type'),
+              r.headers.get('content-range'), String.fromCharCode(...new Uint8Array(b.slice(0, 4))),
+              b.byteLength])))
+          .catch(e => done([0, String(e), null, '', 0]));
+        """, path, headers or {})
+    if expect_error:
+        d.get_log("browser")  # its status is logged
+    else:
+        assert_clean()
+    return answer
+
+
+def message_row():
+    """The one voicemail message on the page: its row and its id."""
+    rows = d.find_elements(By.CSS_SELECTOR, "#messages tbody tr")
+    assert len(rows) == 1, [r.text for r in rows] or text()
+    return rows[0], rows[0].get_attribute("id").split("-", 1)[1]
+
+
+def voicemail_listened():
+    """The message alice left: listed, played in the page, downloaded, filtered."""
+    step("message_left")
+    go("/voicemail")
+    assert "Voicemail" in d.find_element(By.CSS_SELECTOR, "nav.side ul").text
+    row, mid = message_row()
+    assert "bob" in row.text and "alice" in row.text and "new" in row.text, row.text
+    audio = row.find_element(By.TAG_NAME, "audio")
+    src = audio.get_attribute("src")
+    assert src == BASE + "/voicemail/audio/" + mid, src
+    status, ctype, _, head, size = get(src)
+    assert (status, ctype, head) == (200, "audio/x-wav", "RIFF"), (status, ctype, head)
+    status, _, crange, _, part = get(src, {"Range": "bytes=0-99"})
+    assert (status, crange, part) == (206, "bytes 0-99/%d" % size, 100), (status, crange, part)
+    # a click on the player's play button plays it (the CSP's media-src lets it load)
+    ActionChains(d).move_to_element_with_offset(audio, 16 - audio.size["width"] // 2, 0) \
+        .click().perform()
+    length = wait_for(lambda: d.execute_script(
+        "const a = arguments[0]; return a.currentTime > 0.2 && a.duration", audio),
+        "the message playing")
+    d.execute_script("arguments[0].pause()", audio)
+    assert 2 <= length <= 8, length
+    assert_clean()
+    d.find_element(By.ID, "download-" + mid).click()
+    path = os.path.join(DOWNLOADS, "voicemail-bob-%s.wav" % mid)
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) == size,
+             "the message downloaded")
+    with open(path, "rb") as f:
+        assert f.read(4) == b"RIFF"
+    # the mailbox filter
+    Select(d.find_element(By.ID, "mailbox")).select_by_value("bluebird/bob")
+    d.find_element(By.CSS_SELECTOR, "form[aria-label=Filter] button[type=submit]").click()
+    wait_for(lambda: "mailbox=bluebird%2Fbob" in d.current_url, "the filtered list")
+    message_row()
+    go("/voicemail?mailbox=bluebird/alice")
+    assert "No messages in mailbox alice" in text(), text()
+    return mid
+
+
 def mark():
     """A mark on the page: still there later means the page was not reloaded."""
     d.execute_script("window.__vozbox_mark = 42")
@@ -230,6 +296,9 @@ def main():
     fill({"extension": "101", "password": "Bob-Secret-22"})
     submit()
     wait_for(lambda: "done=created" in d.current_url, "bob created")
+    # 150 leads to bob's mailbox (every user has one)
+    create("extensions", {"client": "bluebird", "number": "150", "route": "voicemail",
+                          "voicemail": "bob"}, "extension bluebird/150")
 
     # a phone registers: the registrations page shows it without a reload
     go("/registrations")
@@ -260,6 +329,7 @@ def main():
     assert "Call hung up" in text()
     assert_clean()
     step("call_end")
+    step("leave_message")
     step("failed_call")
 
     # the records: the call listed, and in the CSV downloaded
@@ -293,9 +363,22 @@ def main():
     assert d.find_element(By.ID, "f-name").get_attribute("readonly") is not None
     shot("user-edit")
     logout()
-
-    # -- a client administrator sees its own client only ---------------------------------------
     step("admins")
+    mid = read_only()
+    other_client(mid)
+    own_client(mid)
+
+    # -- failed logins are throttled like the API's ---------------------------------------------
+    for _ in range(15):
+        login("admin", "wrong-password", expect_ok=False)
+        if "Too many failed logins" in text():
+            break
+    else:
+        raise AssertionError("no throttle after 15 failed logins: " + text())
+
+
+def own_client(mid):
+    """A client administrator sees its own client only; it deletes the message."""
     login("ann", "Ann-Secret-123")
     go("/users")
     assert "bluebird/alice" in text() and "redbird" not in text(), text()
@@ -327,9 +410,22 @@ def main():
     assert status in (0, 303), (status, body)  # a redirect (not followed)
     go("/users?q=mallory")
     assert "bluebird/mallory" in text(), text()
+    # the message is deleted from its page
+    go("/voicemail")
+    message_row()
+    shot("voicemail")
+    d.find_element(By.ID, "delete-" + mid).click()
+    accept_confirm()
+    wait_for(lambda: "done=deleted" in d.current_url, "the delete's answer")
+    assert "Message deleted" in text() and "No voicemail messages" in text(), text()
+    assert_clean()
+    step("no_messages")
     logout()
 
-    # -- a read-only administrator: no edit controls, a forged POST refused ---------------------
+
+def read_only():
+    """A read-only administrator: no edit controls, a forged POST refused; it listens to
+    the voicemail message (its id is returned) but may not delete it."""
     login("rita", "Rita-Secret-123")
     nav = d.find_element(By.CSS_SELECTOR, "nav.side").text
     assert "Users" in nav and "Extensions" not in nav and "Calls" not in nav, nav
@@ -353,15 +449,25 @@ def main():
     assert h1() == "Not allowed"
     go("/users/edit/bluebird/alice")
     assert d.find_element(By.ID, "f-email").get_attribute("value") == ""
+    mid = voicemail_listened()
+    assert not d.find_elements(By.CSS_SELECTOR, "button[id^=delete-]"), "a delete button"
+    status, body = fetch("/voicemail/delete/" + mid, {"_csrf": csrf()})
+    assert status == 403 and "may not change voicemail_messages" in body, (status, body)
     logout()
+    return mid
 
-    # -- failed logins are throttled like the API's ---------------------------------------------
-    for _ in range(15):
-        login("admin", "wrong-password", expect_ok=False)
-        if "Too many failed logins" in text():
-            break
-    else:
-        raise AssertionError("no throttle after 15 failed logins: " + text())
+
+def other_client(mid):
+    """Another client's administrator: nothing of bluebird's voicemail, its audio 404."""
+    login("rob", "Rob-Secret-123")
+    go("/voicemail")
+    assert "No voicemail messages" in text() and not d.find_elements(By.TAG_NAME, "audio"), text()
+    for path in ["/voicemail/audio/", "/voicemail/download/"]:
+        status = get(path + mid, expect_error=True)[0]
+        assert status == 404, (path, status)
+    status, _ = fetch("/voicemail/delete/" + mid, {"_csrf": csrf()})
+    assert status in (0, 303), status  # "already gone": not his to see
+    logout()
 
 
 try:
