@@ -4,6 +4,9 @@ use std::process::ExitCode;
 use vozbox::api::client::{self, Reply};
 use vozbox::config::Config;
 
+#[path = "cli/kept.rs"]
+mod kept;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -88,6 +91,18 @@ enum Cmd {
         /// Only this mailbox.
         #[arg(long)]
         mailbox: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        delete: Option<u64>,
+    },
+    /// Call recordings; `--delete ID` removes one when its client allows it.
+    Recordings {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this client's.
+        #[arg(long)]
+        client: Option<String>,
         #[arg(long)]
         json: bool,
         #[arg(long)]
@@ -407,44 +422,6 @@ fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `vozbox voicemail`: read from the database (also while the server runs); a deletion
-/// goes through the running server (its phones are told), else to the database.
-fn voicemail(
-    config: Option<PathBuf>,
-    mailbox: Option<String>,
-    json: bool,
-    delete: Option<u64>,
-) -> Result<(), Failure> {
-    let cfg = load_config(&config)?;
-    let dir = vozbox::voicemail::folder(&cfg.storage.path);
-    if let Some(id) = delete {
-        if cfg.api.addr().is_some_and(client::listening) {
-            let path = format!("/api/voicemail_messages/{}", id);
-            ask_server::<serde_json::Value>(&cfg, "DELETE", &path)?;
-        } else {
-            let store = vozbox::store::Store::open(&cfg.storage.path)
-                .map_err(|e| Failure(e.to_string(), 3))?;
-            vozbox::voicemail::remove(&store, &dir, id).map_err(|e| Failure(e, 1))?;
-        }
-        println!("voicemail message {} deleted", id);
-        return Ok(());
-    }
-    let mut list = open_reader(&cfg)?
-        .voicemails()
-        .map_err(|e| Failure(e.to_string(), 3))?;
-    list.retain(|m| mailbox.as_ref().is_none_or(|b| *b == m.mailbox));
-    if json {
-        let v: Vec<_> = list
-            .iter()
-            .map(|m| vozbox::api::voicemail::view(m, &dir))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
-        print!("{}", vozbox::report::voicemail(&list, &dir));
-    }
-    Ok(())
-}
-
 /// `vozbox usage`: from the running server (calls in progress are its own), else from the
 /// database (no call in progress then).
 fn usage(config: Option<PathBuf>, client: Option<String>) -> Result<(), Failure> {
@@ -501,25 +478,7 @@ fn admin(cmd: AdminCmd) -> Result<(), Failure> {
     match cmd {
         AdminCmd::List { .. } => {
             let list = manage::list(&target).map_err(fail(3))?;
-            println!("{:<24} {:<9} {:<16} RIGHTS", "NAME", "ROLE", "CLIENT");
-            for a in &list {
-                let rights = match a["rights"].as_object() {
-                    Some(r) => r
-                        .iter()
-                        .map(|(k, v)| format!("{}:{}", k, v.as_str().unwrap_or("?")))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    None if a["client"].is_string() => "all of a client administrator".into(),
-                    None => "everything".into(),
-                };
-                println!(
-                    "{:<24} {:<9} {:<16} {}",
-                    a["name"].as_str().unwrap_or(""),
-                    a["role"].as_str().unwrap_or(""),
-                    a["client"].as_str().unwrap_or("-"),
-                    rights
-                );
-            }
+            print!("{}", vozbox::report::admins(&list));
         }
         AdminCmd::Add {
             name,
@@ -585,12 +544,18 @@ fn main() -> ExitCode {
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
+        Cmd::Recordings {
+            config,
+            client,
+            json,
+            delete,
+        } => kept::recordings(config, client, json, delete),
         Cmd::Voicemail {
             config,
             mailbox,
             json,
             delete,
-        } => voicemail(config, mailbox, json, delete),
+        } => kept::voicemail(config, mailbox, json, delete),
         Cmd::Usage { config, client } => usage(config, client),
         Cmd::Tls { config, reload } => tls(config, reload),
         Cmd::Admin { cmd } => admin(cmd),

@@ -108,3 +108,54 @@ pub fn calls(list: &[serde_json::Value], now: u64) -> String {
     }
     out
 }
+
+/// The API's administrators as `GET /api/admins` lists them.
+pub fn admins(list: &[serde_json::Value]) -> String {
+    let mut out = format!("{:<24} {:<9} {:<16} RIGHTS\n", "NAME", "ROLE", "CLIENT");
+    for a in list {
+        let rights = match a["rights"].as_object() {
+            Some(r) => r
+                .iter()
+                .map(|(k, v)| format!("{}:{}", k, v.as_str().unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(","),
+            None if a["client"].is_string() => "all of a client administrator".into(),
+            None => "everything".into(),
+        };
+        out.push_str(&format!(
+            "{:<24} {:<9} {:<16} {}\n",
+            a["name"].as_str().unwrap_or(""),
+            a["role"].as_str().unwrap_or(""),
+            a["client"].as_str().unwrap_or("-"),
+            rights
+        ));
+    }
+    out
+}
+
+/// Call recordings, one a line, with their file.
+pub fn recordings(list: &[crate::model::Recording], dir: &std::path::Path) -> String {
+    let mut out = format!(
+        "{:<6} {:<12} {:<24} {:<20} {:<26} {:>8} {:<8} file\n",
+        "id", "client", "caller", "callee", "start", "seconds", "kind"
+    );
+    for r in list {
+        out.push_str(&format!(
+            "{:<6} {:<12} {:<24} {:<20} {:<26} {:>8.1} {:<8} {}{}\n",
+            r.id,
+            r.client,
+            r.caller,
+            r.callee,
+            local(r.start / 1000),
+            r.duration_ms as f64 / 1000.0,
+            r.kind,
+            crate::files::file(dir, r.id).display(),
+            r.incomplete
+                .as_ref()
+                .map(|i| format!("  (incomplete: {})", i))
+                .unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!("{} recording(s)\n", list.len()));
+    out
+}

@@ -17,6 +17,7 @@ pub mod guard;
 pub mod live;
 pub mod manage;
 pub mod openapi;
+pub mod recordings;
 pub mod reply;
 pub mod resources;
 pub mod routes;

@@ -1,7 +1,7 @@
 //! Every route of the admin API in one table: the router is built from it and so is the
 //! OpenAPI document (`openapi.rs`), so the two cannot list different routes.
 
-use super::{admins, auth, live, resources, system, voicemail, Api};
+use super::{admins, auth, live, recordings, resources, system, voicemail, Api};
 use crate::provision::kinds::{Kind, ALL};
 use axum::extract::State;
 use axum::http::Method;
@@ -222,6 +222,27 @@ pub fn table(openapi: MethodRouter<Api>) -> Vec<Route> {
             live::cdrs,
         )
         .with_query(CDRS),
+        route(
+            M::GET,
+            "/api/recordings",
+            "Call recordings (?client=)",
+            Body::None,
+            recordings::list,
+        ),
+        route(
+            M::GET,
+            "/api/recordings/{id}/audio",
+            "A call recording's WAV (stereo: the caller left, the callee right)",
+            Body::None,
+            recordings::audio,
+        ),
+        route(
+            M::DELETE,
+            "/api/recordings/{id}",
+            "Remove a call recording (403 when its client does not allow it)",
+            Body::None,
+            recordings::delete,
+        ),
         route(
             M::GET,
             "/api/voicemail_messages",

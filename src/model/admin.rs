@@ -36,7 +36,9 @@ pub struct Admin {
 pub fn client_admin_max(resource: &str) -> Option<Access> {
     match resource {
         "users" | "extensions" | "friends" | "call_acls" | "call_forwards" | "calls"
-        | "registrations" | "voicemails" | "voicemail_messages" => Some(Access::Write),
+        | "registrations" | "voicemails" | "voicemail_messages" | "recordings" => {
+            Some(Access::Write)
+        }
         "clients" | "ddis" | "rating_profiles" | "cdrs" | "audit" | "usage" => Some(Access::Read),
         _ => None,
     }
