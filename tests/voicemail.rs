@@ -326,3 +326,47 @@ fn a_crash_while_a_message_is_left_leaves_nothing_half_done() {
         files
     );
 }
+
+/// The mail of a message left while the SMTP server is down goes out once it is up, also
+/// when vozbox was restarted meanwhile (the outbox is in the database).
+#[test]
+fn the_mail_waits_for_the_smtp_server_across_a_restart() {
+    let port = free_port("127.0.0.1");
+    let smtp = format!(
+        "[smtp]\nserver = \"127.0.0.1\"\nport = {}\nfrom = \"pbx@bluebird.example\"\n",
+        port
+    );
+    let mut v = Vozbox::start("voicemail-mail-later", &smtp, LAB);
+    let (text, _) = alice_calls_bob(v.port, 13);
+    assert!(text.contains("SIP/2.0 200 OK"), "not answered: {}", text);
+    assert_eq!(messages(&v).len(), 1);
+    v.kill();
+    let sink = Sink::start_on(port);
+    v.spawn(None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.count() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mail = sink.received();
+    assert!(
+        mail.contains("New voicemail 1 from") && mail.contains("msg0001.wav"),
+        "{}",
+        mail
+    );
+}
+
+/// A user cannot subscribe to another user's mailbox (`403`), not even of its own client.
+#[test]
+fn another_users_mailbox_is_not_for_subscribing() {
+    let v = Vozbox::start("voicemail-sub-other", "", LAB);
+    let s = sipp(
+        "subscribe_refused.xml",
+        &v.addr(),
+        "u1",
+        "127.0.0.1",
+        "SEQUENTIAL\n127.0.0.1;[authentication username=alice password=Alice-Secret-1];alice;bob\n",
+        &["-auth_uri", &format!("bob@{}", v.addr())],
+    );
+    sipp_ok(&s);
+    assert!(!v.log().contains("subscribed to"), "{}", v.log());
+}

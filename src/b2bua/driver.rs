@@ -36,6 +36,8 @@ pub struct Slot {
     /// The call's recorder (a DDI that records, a client with on-demand recording), from
     /// the answer to the end.
     pub recorder: Option<crate::recording::call::Handle>,
+    /// Its places in its users' own max calls (given back when dropped).
+    pub lines: Option<super::lines::Held>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
     armed: Option<Instant>,
     timer_started: bool,
@@ -65,6 +67,7 @@ impl CallCell {
                 app: None,
                 keys: None,
                 recorder: None,
+                lines: None,
                 armed: None,
                 timer_started: false,
             }),
@@ -199,12 +202,7 @@ impl B2bua {
                 }
                 Action::Ended => {
                     slot.permit = None;
-                    for l in &slot.call.info.lines {
-                        self.lines.remove_if_mut(l, |_, n| {
-                            *n = n.saturating_sub(1);
-                            *n == 0
-                        });
-                    }
+                    slot.lines = None;
                     self.active.fetch_sub(1, Ordering::Relaxed);
                     self.stats.left(slot.call.info.direction.as_str());
                 }

@@ -344,6 +344,20 @@ impl B2bua {
             let external = self.forwarded_external(&snap, &route, d.external, held)?;
             Ok((route, targets, external))
         });
+        // the call counts against the user it now reaches, no more the one who forwarded
+        let was = match &d.owner {
+            ForwardOwner::User(u) => Some(format!("{}/{}", d.client, u)),
+            ForwardOwner::Friend(_) => None,
+        };
+        let now_at = match &followed {
+            Ok((Route::User { client, user }, _, _)) => Some(format!("{}/{}", client, user)),
+            _ => None,
+        };
+        if followed.is_ok() {
+            if let Some(h) = &mut cell.lock().lines {
+                h.shift(was.as_deref(), now_at);
+            }
+        }
         if let Ok((Route::Voicemail { client, mailbox }, _, _)) = &followed {
             let label = super::divert::label_with(&label, &hops[first_hop..]);
             cell.lock().call.hops = hops.clone();

@@ -447,9 +447,7 @@ impl B2bua {
         let a_id = call.a.call_id.clone();
         let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
-        for l in &call.info.lines {
-            *self.lines.entry(l.clone()).or_insert(0) += 1;
-        }
+        let keys = call.info.lines.clone();
         let cell = Arc::new(CallCell::new(call, media, permit));
         cell.lock().app = app;
         // Into the map before the call is locked: a map shard lock is never taken while a
@@ -468,6 +466,8 @@ impl B2bua {
             self.out.send(&c.a_via, &c.a_flow, r, c.a_key.as_deref());
             return false;
         }
+        // counted against its users only once it is in (a duplicate Call-ID is not)
+        cell.lock().lines = Some(self.lines.hold(&keys));
         for id in b_ids {
             self.calls.insert(id, cell.clone());
         }

@@ -26,6 +26,7 @@ pub mod forward;
 pub mod info;
 pub mod invite;
 pub mod leg;
+pub mod lines;
 pub mod locution;
 pub mod media;
 pub mod mwi;
@@ -81,7 +82,7 @@ pub struct B2bua {
     /// Calls not yet ended.
     active: AtomicUsize,
     /// Calls in progress per user (`client/name`), in and out: a user's `max_calls`.
-    pub lines: DashMap<String, usize>,
+    pub lines: lines::Lines,
     /// Phones subscribed to their mailbox's message waiting state.
     pub subscriptions: mwi::Subscriptions,
     /// Calls started, in progress and ended, setup times (for `GET /metrics`).
@@ -144,7 +145,7 @@ impl B2bua {
             calls: DashMap::new(),
             active: AtomicUsize::new(0),
             subscriptions: Default::default(),
-            lines: DashMap::new(),
+            lines: Default::default(),
             stats: Default::default(),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
@@ -175,15 +176,8 @@ impl B2bua {
         client: &str,
         name: &str,
     ) -> bool {
-        let Some(limit) = snap
-            .user(client, name)
-            .map(|u| u.max_calls)
-            .filter(|&m| m > 0)
-        else {
-            return false;
-        };
-        let key = format!("{}/{}", client, name);
-        self.lines.get(&key).is_some_and(|n| *n >= limit as usize)
+        let limit = snap.user(client, name).map(|u| u.max_calls).unwrap_or(0);
+        self.lines.at(&format!("{}/{}", client, name), limit)
     }
 
     /// Answers a request the B2BUA cannot take, from its own transaction.

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub struct Subscription {
     client: String,
     mailbox: String,
+    /// The user or friend that subscribed (`friend` says which).
+    owner: (String, bool),
     /// The URI the phone subscribed to (`Message-Account`).
     account: String,
     leg: Leg,
@@ -31,6 +33,10 @@ pub struct Subscription {
     /// The CSeq of the latest NOTIFY.
     cseq: u32,
 }
+
+/// Subscriptions one user or friend may hold (more replace its oldest), and in all.
+const PER_OWNER: usize = 8;
+const IN_ALL: usize = 10_000;
 
 /// The subscriptions by Call-ID. Not on a call's path: a lock of its own.
 #[derive(Default)]
@@ -123,46 +129,91 @@ impl B2bua {
         let mut sub = Subscription {
             client: client.clone(),
             mailbox: bx.name.clone(),
+            owner: (name.clone(), friend),
             account,
             leg,
             until: Instant::now() + Duration::from_secs(u64::from(expires)),
             answered: Arc::new(AtomicBool::new(true)),
             cseq: 0,
         };
-        self.notify(&mut sub, expires);
-        if expires > 0 {
-            tracing::info!("MWI: {}@{} subscribed to {}", name, client, bx.name);
-            self.subscriptions.lock().insert(call_id, sub);
+        let counts = self.box_counts(&client, &bx.name);
+        let mut subs = self.subscriptions.lock();
+        if expires == 0 {
+            self.notify(&mut sub, 0, counts);
+            return;
+        }
+        // its oldest goes when the owner holds too many; none past the total
+        let owned: Vec<(String, Instant)> = subs
+            .iter()
+            .filter(|(_, s)| s.client == client && s.owner == (name.clone(), friend))
+            .map(|(k, s)| (k.clone(), s.until))
+            .collect();
+        if owned.len() >= PER_OWNER {
+            if let Some((k, _)) = owned.iter().min_by_key(|(_, u)| *u) {
+                subs.remove(k);
+            }
+        }
+        if subs.len() >= IN_ALL {
+            tracing::warn!("MWI: {} subscriptions: {}@{} refused", IN_ALL, name, client);
+            return;
+        }
+        tracing::info!("MWI: {}@{} subscribed to {}", name, client, bx.name);
+        let sub = subs.entry(call_id).insert_entry(sub).into_mut();
+        self.notify(sub, expires, counts);
+    }
+
+    /// (new, old) messages of a mailbox.
+    fn box_counts(&self, client: &str, mailbox: &str) -> (usize, usize) {
+        match &self.voicemail {
+            Some(v) => v.counts(client, mailbox),
+            None => (0, 0),
         }
     }
 
-    /// A refresh (or end) of subscription `call_id`.
+    /// A refresh (or end) of subscription `call_id`: its dialog's tags, a higher CSeq, and
+    /// an owner that still has that mailbox; it goes on over the flow the refresh came by.
     fn refresh(&self, inc: &Incoming, call_id: &str, tag: &str, expires: u32) {
+        let snap = self.snapshot.load();
+        let of = {
+            let subs = self.subscriptions.lock();
+            subs.get(call_id)
+                .map(|s| (s.client.clone(), s.mailbox.clone()))
+        };
+        let counts = of.map(|(c, m)| self.box_counts(&c, &m)).unwrap_or((0, 0));
         let mut subs = self.subscriptions.lock();
-        let Some(sub) = subs.get_mut(call_id).filter(|s| s.leg.local_tag == tag) else {
+        let cseq = inc.msg.cseq().map(|c| c.0).unwrap_or(0);
+        let Some(sub) = subs.get_mut(call_id).filter(|s| {
+            s.leg.local_tag == tag
+                && s.leg.remote_tag.as_deref() == inc.checked.from.tag()
+                && cseq > s.leg.remote_cseq
+        }) else {
             drop(subs);
             return self.reply(inc, 481, "Subscription Does Not Exist");
         };
+        let (owner, friend) = &sub.owner;
+        let still = snap
+            .voicemail_of(&sub.client, owner, *friend)
+            .is_some_and(|b| b.name == sub.mailbox);
+        let expires = if still { expires } else { 0 };
+        sub.leg.remote_cseq = cseq;
+        sub.leg.dest = Dest::new(inc.flow.clone(), inc.flow.remote, &self.out.transports);
         let mut ok = response(&inc.msg, 200, "OK", tag);
         ok.push_header("Expires", expires.to_string());
         ok.push_header("Contact", sub.leg.contact.clone());
         self.out
             .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
         sub.until = Instant::now() + Duration::from_secs(u64::from(expires));
-        self.notify(sub, expires);
+        self.notify(sub, expires, counts);
         if expires == 0 {
             subs.remove(call_id);
         }
     }
 
-    /// Sends the mailbox's state on `sub`'s dialog, `expires` seconds left (0: ended).
-    fn notify(&self, sub: &mut Subscription, expires: u32) {
-        let (new, old) = match &self.voicemail {
-            Some(v) => v.counts(&sub.client, &sub.mailbox),
-            None => (0, 0),
-        };
+    /// Sends the mailbox's state (`new`, `old` messages) on `sub`'s dialog, `expires`
+    /// seconds left (0: ended).
+    fn notify(&self, sub: &mut Subscription, expires: u32, (new, old): (usize, usize)) {
         let state = if expires == 0 {
-            "terminated;reason=timeout".to_string()
+            "terminated".to_string()
         } else {
             format!("active;expires={}", expires)
         };
@@ -213,14 +264,15 @@ impl B2bua {
         true
     }
 
-    /// The messages of a mailbox changed: its subscribers are told.
+    /// The messages of a mailbox changed: its subscribers are told (counted once).
     pub fn mwi_changed(&self, client: &str, mailbox: &str) {
+        let counts = self.box_counts(client, mailbox);
         let now = Instant::now();
         let mut subs = self.subscriptions.lock();
         for sub in subs.values_mut() {
             if sub.client == client && sub.mailbox == mailbox {
                 let left = sub.until.saturating_duration_since(now).as_secs() as u32;
-                self.notify(sub, left.max(1));
+                self.notify(sub, left.max(1), counts);
             }
         }
     }
@@ -236,7 +288,7 @@ impl B2bua {
             .collect();
         for id in expired {
             if let Some(mut s) = subs.remove(&id) {
-                self.notify(&mut s, 0);
+                self.notify(&mut s, 0, (0, 0));
             }
         }
     }

@@ -185,7 +185,8 @@ impl Call {
         }
         self.phase = Phase::Ended { at: now };
         out.push(Action::Ended);
-        // The relay stops and its ports go back now, whatever ended the call; so does a
+        // The relay stops and its ports go back now, whatever ended the call (an application
+        // — voicemail — gives them back when it has finished its file); so does a
         // locution or notification still playing.
         out.push(Action::MediaStop);
         // An ended call lingers a few seconds for late responses and ACKs; what only the

@@ -40,6 +40,15 @@ fn mailbox_of_extension<'a>(snap: &'a Snapshot, client: &str, ext: &str) -> Opti
 }
 
 impl B2bua {
+    /// Whether mailbox `b` takes a message now (enabled, not full).
+    fn open_box(&self, b: &Voicemail) -> bool {
+        let full = self.voicemail.as_ref().is_some_and(|v| v.full(b));
+        if full {
+            tracing::info!("voicemail {}/{} is full: busy", b.client, b.name);
+        }
+        b.enabled && !full
+    }
+
     fn refuse_now(&self, inc: &Incoming, info: Info, code: u16, reason: &str, disp: Disposition) {
         let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
         self.out
@@ -84,7 +93,7 @@ impl B2bua {
         permit: Option<Permit>,
     ) {
         let snap = self.snapshot.load();
-        let Some(bx) = snap.voicemail(client, mailbox).filter(|b| b.enabled) else {
+        let Some(bx) = snap.voicemail(client, mailbox).filter(|b| self.open_box(b)) else {
             return self.refuse_now(&inc, info, 486, "Busy Here", Disposition::Busy);
         };
         let Some(run) = self.deposit_app(bx, &info, &inc.msg) else {
@@ -144,6 +153,7 @@ impl B2bua {
             mailbox: bx,
             language,
             ask_pin,
+            caller: format!("{} from {}", info.caller, inc.flow.remote),
         };
         let run: Box<dyn FnOnce(Channel) -> AppFuture + Send> =
             Box::new(move |ch| Box::pin(listen(svc, ch, l)) as AppFuture);
@@ -225,7 +235,7 @@ impl B2bua {
         };
         let event = {
             let mut slot = cell.lock();
-            let bx = snap.voicemail(client, mailbox).filter(|b| b.enabled);
+            let bx = snap.voicemail(client, mailbox).filter(|b| self.open_box(b));
             let relay = slot.media.as_ref().map(|m| m.address(Facing::A));
             let offer = slot.call.a_invite.body.clone();
             match (bx, relay.and_then(|r| sdp::app_answer(&offer, r))) {

@@ -25,8 +25,8 @@ impl Default for Voicemail {
 
 impl Voicemail {
     pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.max_seconds == 0 || self.max_seconds > 3600 {
-            return Err(("max_seconds", "expected 1 to 3600".into()));
+        if self.max_seconds == 0 || self.max_seconds > 600 {
+            return Err(("max_seconds", "expected 1 to 600".into()));
         }
         if self.min_seconds >= self.max_seconds {
             return Err(("min_seconds", "expected less than max_seconds".into()));

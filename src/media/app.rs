@@ -78,6 +78,9 @@ impl Channel {
         if Some(pt) == self.events_pt {
             return self.events.feed(p).map(Heard::Key);
         }
+        if payload.is_empty() {
+            return None;
+        }
         let decode: fn(u8) -> i16 = match pt {
             0 => g711::ulaw_decode,
             8 => g711::alaw_decode,
@@ -89,10 +92,25 @@ impl Channel {
 
     /// The next thing the caller does, waiting at most `wait`.
     pub async fn hear(&mut self, wait: Duration) -> Heard {
+        self.hear_until(tokio::time::Instant::now() + wait).await
+    }
+
+    /// The next key the caller presses before `until` (its audio dropped meanwhile):
+    /// `Nothing` at `until` however much audio came.
+    pub async fn key_until(&mut self, until: tokio::time::Instant) -> Heard {
+        loop {
+            match self.hear_until(until).await {
+                Heard::Audio(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next thing the caller does before `until`.
+    pub async fn hear_until(&mut self, until: tokio::time::Instant) -> Heard {
         if self.gone {
             return Heard::Gone;
         }
-        let until = tokio::time::Instant::now() + wait;
         loop {
             tokio::select! {
                 p = self.rx.recv() => match p {

@@ -333,4 +333,14 @@ pub const SOUNDS: &[(&str, &str, &[u8])] = &[
         "vm_you_have",
         include_bytes!("../../sounds/es/vm_you_have.wav"),
     ),
+    (
+        "en",
+        "vm_empty_menu",
+        include_bytes!("../../sounds/en/vm_empty_menu.wav"),
+    ),
+    (
+        "es",
+        "vm_empty_menu",
+        include_bytes!("../../sounds/es/vm_empty_menu.wav"),
+    ),
 ];

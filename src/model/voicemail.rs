@@ -27,6 +27,9 @@ pub struct Voicemail {
     pub greeting: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Messages it keeps at most (0: no limit); a full box answers busy.
+    #[serde(default = "hundred")]
+    pub max_messages: u32,
     /// Made for a user by provisioning (not written back by `vozbox export`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto: bool,
@@ -34,6 +37,10 @@ pub struct Voicemail {
 
 fn yes() -> bool {
     true
+}
+
+fn hundred() -> u32 {
+    100
 }
 
 /// One message left in a voicemail box (the store's `voicemail_messages`; the WAV file is

@@ -96,6 +96,7 @@ pub fn model(domain: &str) -> Model {
                 pin: None,
                 greeting: None,
                 enabled: true,
+                max_messages: 100,
                 auto: true,
             })
             .collect(),

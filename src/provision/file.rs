@@ -192,6 +192,13 @@ pub struct VoicemailDef {
     pub greeting: Option<S>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Messages kept at most (0: no limit); a full box answers busy.
+    #[serde(default = "hundred")]
+    pub max_messages: u32,
+}
+
+fn hundred() -> u32 {
+    100
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

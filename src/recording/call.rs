@@ -208,18 +208,19 @@ impl Recorder {
         if self.active.is_some() {
             return;
         }
-        let id = self.svc.next_id();
-        let path = crate::files::file(self.svc.dir(), id);
-        let part = crate::files::partial(&path);
-        let writer = match blocking(|| hound::WavWriter::create(&part, crate::files::spec(2))) {
-            Ok(w) => w,
+        let svc = self.svc.clone();
+        let made = blocking(|| {
+            let id = svc.next_id()?;
+            let path = crate::files::file(svc.dir(), id);
+            let part = crate::files::partial(&path);
+            let w = hound::WavWriter::create(&part, crate::files::spec(2))
+                .map_err(|e| format!("{}: {}", part.display(), e))?;
+            Ok::<_, String>((id, path, w))
+        });
+        let (id, path, writer) = match made {
+            Ok(x) => x,
             Err(e) => {
-                tracing::error!(
-                    "recording of call {}: {}: {}",
-                    self.meta.call,
-                    part.display(),
-                    e
-                );
+                tracing::error!("recording of call {}: {}", self.meta.call, e);
                 return;
             }
         };

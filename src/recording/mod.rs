@@ -13,13 +13,13 @@ pub mod mixer;
 use crate::model::Recording;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub struct Service {
     store: Arc<Store>,
     dir: PathBuf,
-    next: AtomicU64,
+    /// The highest id found at start: new ones come from the store's durable counter.
+    floor: u64,
     /// Packets a recording's queue holds before copies are lost.
     pub queue: usize,
     retention_days: u32,
@@ -63,7 +63,7 @@ impl Service {
         Ok(Service {
             store,
             dir,
-            next: AtomicU64::new(last + 1),
+            floor: last,
             queue,
             retention_days,
             beep,
@@ -74,8 +74,11 @@ impl Service {
         &self.dir
     }
 
-    fn next_id(&self) -> u64 {
-        self.next.fetch_add(1, Ordering::Relaxed)
+    /// A recording id never handed out before (blocking: one small commit).
+    fn next_id(&self) -> Result<u64, String> {
+        self.store
+            .take_id("recording_id", self.floor)
+            .map_err(|e| e.to_string())
     }
 
     /// Keeps a finished recording's record (its file complete already).

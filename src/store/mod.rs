@@ -342,6 +342,21 @@ impl Store {
         Ok(true)
     }
 
+    /// The next number of the durable counter `name` (never one handed out before, even
+    /// across restarts), at least `above + 1`.
+    pub fn take_id(&self, name: &str, above: u64) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let id = {
+            let mut meta = tx.open_table(META)?;
+            let last = meta.get(name)?.map(|v| v.value()).unwrap_or(0);
+            let id = last.max(above) + 1;
+            meta.insert(name, id)?;
+            id
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
     pub fn load_bindings(&self) -> Result<Vec<Binding>, StoreError> {
         let tx = self.db.begin_read()?;
         read_all(&tx.open_table(BINDINGS)?)

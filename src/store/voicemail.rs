@@ -48,6 +48,30 @@ impl Store {
         Ok(had)
     }
 
+    /// Marks message `id` heard, in one transaction; false when it is gone (deleted
+    /// meanwhile: nothing is written back).
+    pub fn voicemail_heard(&self, id: u64) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write()?;
+        let found = {
+            let mut t = tx.open_table(VOICEMAIL_MESSAGES)?;
+            let old: Option<VoicemailMessage> = match t.get(id)? {
+                Some(v) => Some(serde_json::from_slice(v.value())?),
+                None => None,
+            };
+            match old {
+                Some(mut m) if m.new => {
+                    m.new = false;
+                    put_u64(&mut t, id, &m)?;
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            }
+        };
+        tx.commit()?;
+        Ok(found)
+    }
+
     /// Every message, oldest first.
     pub fn voicemails(&self) -> Result<Vec<VoicemailMessage>, StoreError> {
         all(&self.db.begin_read()?)

@@ -36,17 +36,37 @@ pub fn greeting(svc: &Service, bx: &Voicemail, language: &str) -> Option<Arc<Pro
     svc.sound(language, "vm_greeting")
 }
 
-/// Records what the caller says after the tone (`max` seconds at most).
+/// Records what the caller says after the tone. Time is the clock's: audio beyond what
+/// the time since the start can hold (a sender faster than real time) is dropped, and
+/// time with no audio counts as silence, so the longest message and the silence that ends
+/// one are real seconds whatever the caller sends.
 pub async fn record(ch: &mut Channel, mut take: Take) -> Option<Vec<i16>> {
+    let start = tokio::time::Instant::now();
+    let slack = super::take::RATE / 2;
+    let due = |t: tokio::time::Instant| {
+        (t.saturating_duration_since(start).as_millis() as usize) * super::take::RATE / 1000
+    };
     let why = loop {
         let step = match ch.hear(WAIT).await {
-            Heard::Audio(frame) => take.audio(&frame),
+            Heard::Audio(frame)
+                if take.len() + frame.len() <= due(tokio::time::Instant::now()) + slack =>
+            {
+                take.audio(&frame)
+            }
+            Heard::Audio(_) => None,
             Heard::Key(k) => take.key(k),
-            Heard::Nothing => take.gap(WAIT.as_millis() as u32),
+            Heard::Nothing => None,
             Heard::Gone => Some(Stop::HungUp),
         };
         if let Some(why) = step {
             break why;
+        }
+        // the time nothing (or too little) came is silence
+        let behind = due(tokio::time::Instant::now()).saturating_sub(take.len() + slack);
+        if behind > 0 {
+            if let Some(why) = take.gap((behind * 1000 / super::take::RATE) as u32) {
+                break why;
+            }
         }
     };
     take.finish(why)

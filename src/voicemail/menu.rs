@@ -69,9 +69,15 @@ impl Menu {
         };
         match self.current() {
             Some(id) => out.extend(self.message(id)),
-            None => out.extend([say("vm_goodbye"), Do::Bye]),
+            // nothing to hear: the greeting can still be recorded
+            None => out.push(say("vm_empty_menu")),
         }
         out
+    }
+
+    /// The mailbox has no message at all.
+    fn empty(&self) -> bool {
+        self.ids.is_empty()
     }
 
     fn current(&self) -> Option<u64> {
@@ -98,6 +104,9 @@ impl Menu {
 
     pub fn key(&mut self, k: char) -> Vec<Do> {
         self.idle = 0;
+        if self.empty() && k == '0' {
+            return vec![Do::RecordGreeting];
+        }
         let Some(id) = self.current() else {
             return vec![say("vm_goodbye"), Do::Bye];
         };
@@ -125,6 +134,9 @@ impl Menu {
 
     /// Back from recording the greeting.
     pub fn greeting_done(&mut self) -> Vec<Do> {
+        if self.empty() {
+            return vec![say("vm_greeting_saved"), say("vm_goodbye"), Do::Bye];
+        }
         vec![say("vm_greeting_saved"), say("vm_menu")]
     }
 
@@ -133,6 +145,8 @@ impl Menu {
         self.idle += 1;
         if self.idle >= 2 {
             vec![say("vm_goodbye"), Do::Bye]
+        } else if self.empty() {
+            vec![say("vm_empty_menu")]
         } else {
             vec![say("vm_menu")]
         }
@@ -184,9 +198,22 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_mailbox_says_so_and_hangs_up() {
+    fn an_empty_mailbox_says_so_and_offers_the_greeting() {
         let mut m = Menu::new(&[]);
-        assert_eq!(sounds(&m.start()), ["vm_no_messages", "vm_goodbye", "bye"]);
+        assert_eq!(sounds(&m.start()), ["vm_no_messages", "vm_empty_menu"]);
+        assert_eq!(sounds(&m.no_key()), ["vm_empty_menu"]);
+        assert_eq!(sounds(&m.key('0')), ["record"]);
+        assert_eq!(
+            sounds(&m.greeting_done()),
+            ["vm_greeting_saved", "vm_goodbye", "bye"]
+        );
+        let mut m = Menu::new(&[]);
+        m.start();
+        assert_eq!(sounds(&m.key('5')), ["vm_goodbye", "bye"]);
+        let mut m = Menu::new(&[]);
+        m.start();
+        m.no_key();
+        assert_eq!(sounds(&m.no_key()), ["vm_goodbye", "bye"]);
         let mut m = Menu::new(&[(5, false, 1)]);
         assert_eq!(
             sounds(&m.start()),

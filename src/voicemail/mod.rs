@@ -20,7 +20,6 @@ use crate::media::prompts::{Prompt, Prompts};
 use crate::model::{Client, Mail, Voicemail, VoicemailMessage};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Who left a message.
@@ -35,13 +34,21 @@ type Changed = Box<dyn Fn(&str, &str) + Send + Sync>;
 pub struct Service {
     store: Arc<Store>,
     dir: PathBuf,
-    next: AtomicU64,
+    /// The highest id found at start (records and files): new ones come from the store's
+    /// durable counter above it.
+    floor: u64,
     pub limits: take::Limits,
     smtp: config::Smtp,
     pub prompts: Arc<Prompts>,
     /// Told (client, mailbox) after each change of a mailbox's messages.
     changed: OnceLock<Changed>,
+    /// Wrong PINs in a row per mailbox, and until when it refuses PINs.
+    pins: std::sync::Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
 }
+
+/// Wrong PINs in a row that lock a mailbox's PIN entry (for 5 minutes, doubling each time
+/// it happens again, at most a day).
+const PIN_TRIES: u32 = 3;
 
 /// The folder of messages beside the database `db`.
 pub fn folder(db: &Path) -> PathBuf {
@@ -88,7 +95,7 @@ impl Service {
         Ok(Service {
             store,
             dir,
-            next: AtomicU64::new(last + 1),
+            floor: last,
             limits: take::Limits {
                 max_seconds: cfg.max_seconds,
                 min_seconds: cfg.min_seconds,
@@ -97,6 +104,7 @@ impl Service {
             smtp,
             prompts,
             changed: OnceLock::new(),
+            pins: Default::default(),
         })
     }
 
@@ -108,6 +116,50 @@ impl Service {
     fn tell(&self, client: &str, mailbox: &str) {
         if let Some(f) = self.changed.get() {
             f(client, mailbox);
+        }
+    }
+
+    fn pins(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, std::time::Instant)>>
+    {
+        self.pins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether mailbox `key` (`client/name`) refuses PINs now (too many wrong ones).
+    pub fn pin_locked(&self, key: &str) -> bool {
+        self.pins()
+            .get(key)
+            .is_some_and(|(_, until)| std::time::Instant::now() < *until)
+    }
+
+    /// A PIN typed for mailbox `key` by `caller` was right (or wrong: counted, logged, and
+    /// the mailbox locked after `PIN_TRIES` in a row).
+    pub fn pin_tried(&self, key: &str, caller: &str, right: bool) {
+        let mut pins = self.pins();
+        if right {
+            pins.remove(key);
+            return;
+        }
+        let e = pins
+            .entry(key.to_string())
+            .or_insert((0, std::time::Instant::now()));
+        e.0 += 1;
+        tracing::warn!(
+            "voicemail {}: wrong PIN from {} ({} in a row)",
+            key,
+            caller,
+            e.0
+        );
+        if e.0 % PIN_TRIES == 0 {
+            let times = (e.0 / PIN_TRIES).min(10) - 1;
+            let lock = std::time::Duration::from_secs((300u64 << times).min(86_400));
+            e.1 = std::time::Instant::now() + lock;
+            tracing::warn!(
+                "voicemail {}: PIN entry locked for {} s",
+                key,
+                lock.as_secs()
+            );
         }
     }
 
@@ -137,7 +189,13 @@ impl Service {
         samples: &[i16],
         now_ms: u64,
     ) -> Result<VoicemailMessage, String> {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if self.full(bx) {
+            return Err(format!("mailbox {}/{} is full", bx.client, bx.name));
+        }
+        let id = self
+            .store
+            .take_id("voicemail_id", self.floor)
+            .map_err(|e| e.to_string())?;
         let path = file(&self.dir, id);
         write_wav(&path, samples).map_err(|e| format!("{}: {}", path.display(), e))?;
         let m = VoicemailMessage {
@@ -176,6 +234,10 @@ impl Service {
         number: usize,
         path: &Path,
     ) -> Option<Mail> {
+        // no mail server: nothing to queue (mail is not kept for a server set up later)
+        if self.smtp.server.is_empty() {
+            return None;
+        }
         let to = bx.email.as_ref().filter(|_| bx.send_mail)?;
         let tz = client
             .and_then(|c| jiff::tz::TimeZone::get(&c.timezone).ok())
@@ -215,19 +277,21 @@ impl Service {
         self.store.voicemails().map_err(|e| e.to_string())
     }
 
-    /// Marks a message heard.
+    /// Marks a message heard (a message deleted meanwhile stays deleted).
     pub fn heard(&self, m: &VoicemailMessage) {
         if !m.new {
             return;
         }
-        let old = VoicemailMessage {
-            new: false,
-            ..m.clone()
-        };
-        match self.store.put_voicemail(&old, None) {
-            Ok(()) => self.tell(&m.client, &m.mailbox),
+        match self.store.voicemail_heard(m.id) {
+            Ok(true) => self.tell(&m.client, &m.mailbox),
+            Ok(false) => {}
             Err(e) => tracing::error!("voicemail: message {}: {}", m.id, e),
         }
+    }
+
+    /// Whether mailbox `bx` holds its `max_messages` already (0: no limit).
+    pub fn full(&self, bx: &Voicemail) -> bool {
+        bx.max_messages > 0 && self.messages(&bx.client, &bx.name).len() >= bx.max_messages as usize
     }
 
     /// Removes a message: record, then file.

@@ -18,7 +18,8 @@ pub const MIN_EXPIRES: u32 = 60;
 pub const MAX_EXPIRES: u32 = 3600;
 
 /// What a SUBSCRIBE asking `asked` seconds gets: 0 ends it, a missing value is the
-/// longest, anything else is held between the bounds.
+/// longest, a longer one is shortened (one below the minimum is refused with `423` before
+/// this is asked).
 pub fn granted(asked: Option<u32>) -> u32 {
     match asked {
         Some(0) => 0,

@@ -14,6 +14,8 @@ use std::time::Duration;
 const KEY_WAIT: Duration = Duration::from_secs(8);
 /// PIN attempts before goodbye.
 const PIN_TRIES: u32 = 3;
+/// The pause after a wrong PIN (no key shortens it).
+const WRONG_PIN_PAUSE: Duration = Duration::from_secs(2);
 
 /// Whether two PINs are equal, in a time that does not tell how much of one matched.
 fn same(a: &str, b: &str) -> bool {
@@ -27,6 +29,8 @@ pub struct Listen {
     pub language: String,
     /// The caller must give the mailbox's PIN (it is not the owner's own phone).
     pub ask_pin: bool,
+    /// Who calls (for the log).
+    pub caller: String,
 }
 
 struct Session<'a> {
@@ -65,12 +69,12 @@ impl Session<'_> {
         let mut typed = String::new();
         let mut next = first;
         loop {
+            let until = tokio::time::Instant::now() + Duration::from_secs(5);
             let k = match next.take() {
                 Some(k) => k,
-                None => match self.ch.hear(Duration::from_secs(5)).await {
+                None => match self.ch.key_until(until).await {
                     Heard::Key(k) => k,
-                    Heard::Audio(_) => continue,
-                    Heard::Nothing | Heard::Gone => return typed,
+                    _ => return typed,
                 },
             };
             if k == '#' || typed.len() >= 16 {
@@ -80,17 +84,28 @@ impl Session<'_> {
         }
     }
 
-    async fn pin_ok(&mut self, pin: &str) -> bool {
+    /// The PIN of mailbox `key` asked of `caller`: a wrong one costs a pause no key
+    /// shortens, and too many in a row (over calls) lock the mailbox's PIN for a while.
+    async fn pin_ok(&mut self, pin: &str, key: &str, caller: &str) -> bool {
         for _ in 0..PIN_TRIES {
+            if self.svc.pin_locked(key) {
+                tracing::warn!("voicemail {}: PIN from {} refused: locked", key, caller);
+                return false;
+            }
             let first = self.say(&Say::Sound("vm_pin")).await;
             if self.ch.is_gone() {
                 return false;
             }
             let typed = self.digits(first).await;
-            if same(&typed, pin) {
+            let right = same(&typed, pin);
+            self.svc.pin_tried(key, caller, right);
+            if right {
                 return true;
             }
-            self.say(&Say::Sound("vm_wrong_pin")).await;
+            tokio::time::sleep(WRONG_PIN_PAUSE).await;
+            if let Some(p) = self.sound("vm_wrong_pin") {
+                self.ch.play(&p, false).await;
+            }
         }
         false
     }
@@ -138,7 +153,10 @@ pub async fn listen(svc: Arc<Service>, ch: Channel, l: Listen) {
     let bx = l.mailbox;
     if l.ask_pin {
         let ok = match bx.pin.as_deref() {
-            Some(pin) => s.pin_ok(pin).await,
+            Some(pin) => {
+                let key = format!("{}/{}", bx.client, bx.name);
+                s.pin_ok(pin, &key, &l.caller).await
+            }
             // a mailbox without a PIN is heard from its owner's phone only
             None => false,
         };
@@ -157,12 +175,12 @@ pub async fn listen(svc: Arc<Service>, ch: Channel, l: Listen) {
     let mut todo: std::collections::VecDeque<Do> = menu.start().into();
     while !s.ch.is_gone() {
         let Some(step) = todo.pop_front() else {
-            // everything said: wait for a key
-            let next = match s.ch.hear(KEY_WAIT).await {
+            // everything said: wait for a key (the caller's audio meanwhile counts for nothing)
+            let until = tokio::time::Instant::now() + KEY_WAIT;
+            let next = match s.ch.key_until(until).await {
                 Heard::Key(k) => menu.key(k),
-                Heard::Nothing => menu.no_key(),
-                Heard::Audio(_) => continue,
                 Heard::Gone => return,
+                _ => menu.no_key(),
             };
             todo = next.into();
             continue;

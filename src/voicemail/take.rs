@@ -93,6 +93,15 @@ impl Take {
         self.check()
     }
 
+    /// Samples kept so far.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
     /// A key: `#` stops.
     pub fn key(&mut self, k: char) -> Option<Stop> {
         (k == '#').then_some(Stop::Key)

@@ -11,7 +11,11 @@ pub struct Sink {
 
 impl Sink {
     pub fn start() -> Sink {
-        let port = free_port("127.0.0.1");
+        Sink::start_on(free_port("127.0.0.1"))
+    }
+
+    /// The same on a chosen port (one vozbox was told of before it was up).
+    pub fn start_on(port: u16) -> Sink {
         let out = temp_dir("smtp").join("messages.txt");
         let child = Command::new("python3")
             .args([

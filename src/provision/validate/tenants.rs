@@ -228,7 +228,7 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             }
         }
         if let Some(s) = &d.recording_code {
-            let c = v(s);
+            let c = v(s).trim_start_matches('*').to_string();
             if c.is_empty() || c.len() > 3 || !c.bytes().all(|b| b.is_ascii_digit() || b == b'#') {
                 cx.err(
                     s,
@@ -281,7 +281,8 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             country: ov(&d.country),
             area_code: ov(&d.area_code),
             voice_notifications: d.voice_notifications,
-            recording_code: ov(&d.recording_code),
+            // kept without the `*` it is pressed after
+            recording_code: ov(&d.recording_code).map(|c| c.trim_start_matches('*').to_string()),
             on_demand_record: ov(&d.on_demand_record).unwrap_or_else(|| "off".into()),
             allow_recording_removal: d.allow_recording_removal,
             service_codes: d

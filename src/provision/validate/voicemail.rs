@@ -80,8 +80,8 @@ pub(super) fn voicemails(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
         }
         if let Some(s) = &d.pin {
             let p = v(s);
-            if p.is_empty() || p.len() > 10 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                cx.err(s, "voicemail.pin", "expected 1 to 10 digits");
+            if p.len() < 4 || p.len() > 10 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                cx.err(s, "voicemail.pin", "expected 4 to 10 digits");
             }
         }
         m.voicemails.push(Voicemail {
@@ -95,6 +95,7 @@ pub(super) fn voicemails(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
             pin: ov(&d.pin),
             greeting: ov(&d.greeting),
             enabled: d.enabled,
+            max_messages: d.max_messages,
             auto: false,
         });
     }
@@ -129,6 +130,7 @@ pub(super) fn voicemails(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
             pin: None,
             greeting: None,
             enabled: true,
+            max_messages: 100,
             auto: true,
         });
     }
