@@ -56,7 +56,9 @@ impl B2bua {
             ddi: c.info.record.ddi,
             code: c.info.record.code.clone(),
         };
-        slot.recorder = Some(crate::recording::call::start(svc, meta, session, events));
+        slot.recorder = Some(crate::recording::call::start(
+            svc, meta, session, events, &self.rt,
+        ));
     }
 
     /// Starts the application of `slot` with its relay session (the core answered).

@@ -62,6 +62,7 @@ pub fn start(
     meta: Meta,
     session: &MediaSession,
     events: [Option<u8>; 2],
+    rt: &tokio::runtime::Handle,
 ) -> Handle {
     let (tap, rx) = RecTap::new(svc.queue);
     if meta.code.is_some() {
@@ -82,8 +83,9 @@ pub fn start(
         pts: [None; 2],
         beep_owed: [false; 2],
         active: None,
+        toggled: None,
     };
-    tokio::spawn(r.run(rx, cmds));
+    rt.spawn(r.run(rx, cmds));
     Handle(tx)
 }
 
@@ -107,6 +109,8 @@ struct Recorder {
     pts: [Option<u8>; 2],
     beep_owed: [bool; 2],
     active: Option<Active>,
+    /// When the code last toggled a recording (session ms).
+    toggled: Option<u64>,
 }
 
 /// Runs blocking file work on this worker thread (the runtime has others).
@@ -174,6 +178,12 @@ impl Recorder {
         if !w.key(caller, k, at_ms) {
             return;
         }
+        // the same code heard again within a second is its echo (a peer that echoes or
+        // relays the other's keys), not a new press
+        if self.toggled.is_some_and(|t| at_ms.saturating_sub(t) < 1000) {
+            return;
+        }
+        self.toggled = Some(at_ms);
         let who = format!("{} (code)", if caller { "caller" } else { "callee" });
         match &self.active {
             Some(a) if a.rec.kind == "ondemand" => self.end(&who),

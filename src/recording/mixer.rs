@@ -218,6 +218,34 @@ mod tests {
     }
 
     #[test]
+    fn g722_is_decoded_to_8khz() {
+        use audio_codec::Encoder;
+        let mut enc = audio_codec::g722::G722Encoder::new();
+        let mut m = Mixer::default();
+        // 1 s of a 1 kHz tone at 16 kHz, in 20 ms packets (160 bytes, 160 RTP ticks)
+        let tone: Vec<i16> = (0..16000)
+            .map(|i| {
+                ((i as f64 * 2.0 * std::f64::consts::PI * 1000.0 / 16000.0).sin() * 8000.0) as i16
+            })
+            .collect();
+        for (n, chunk) in tone.chunks(320).enumerate() {
+            let payload = enc.encode(chunk);
+            let mut p = vec![0x80, 9];
+            p.extend_from_slice(&(n as u16).to_be_bytes());
+            p.extend_from_slice(&((n * 160) as u32).to_be_bytes());
+            p.extend_from_slice(&7u32.to_be_bytes());
+            p.extend_from_slice(&payload);
+            m.packet(0, n as u64 * 160, &p);
+        }
+        assert_eq!(m.undecodable, None);
+        let (l, _) = split(&m.finish());
+        assert_eq!(l.len(), 8000);
+        // after the codec settles, the tone is there at 8 kHz
+        let rms = (l[800..].iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / 7200.0).sqrt();
+        assert!(rms > 2000.0, "rms {}", rms);
+    }
+
+    #[test]
     fn an_undecodable_codec_is_named() {
         let mut m = Mixer::default();
         let mut p = pcmu(1, 0, 0, 0);
