@@ -99,6 +99,8 @@ pub struct Snapshot {
     tz_by_client: HashMap<String, jiff::tz::TimeZone>,
     /// client → voicemail box name → index
     voicemail_by_name: HashMap<String, HashMap<String, usize>>,
+    /// (client, owner, owner is a friend) → index of its box
+    voicemail_by_owner: HashMap<(String, String, bool), usize>,
 }
 
 /// One rule of a call ACL with its pattern compiled (see [`Snapshot::call_acl`]).
@@ -163,6 +165,7 @@ impl Snapshot {
             trusted: Vec::new(),
             tz_by_client: HashMap::new(),
             voicemail_by_name: HashMap::new(),
+            voicemail_by_owner: HashMap::new(),
             model,
         };
         for c in &s.model.clients {
@@ -258,6 +261,16 @@ impl Snapshot {
                 .entry(v.client.clone())
                 .or_default()
                 .insert(v.name.clone(), i);
+            let owner = match (&v.user, &v.friend) {
+                (Some(u), _) => Some((u.clone(), false)),
+                (None, Some(f)) => Some((f.clone(), true)),
+                (None, None) => None,
+            };
+            if let Some((o, friend)) = owner {
+                s.voicemail_by_owner
+                    .entry((v.client.clone(), o, friend))
+                    .or_insert(i);
+            }
         }
         for (i, f) in s.model.friends.iter().enumerate() {
             s.friend_by_name
@@ -364,14 +377,9 @@ impl Snapshot {
 
     /// The voicemail box a user or friend of `client` owns (`friend` says which).
     pub fn voicemail_of(&self, client: &str, owner: &str, friend: bool) -> Option<&Voicemail> {
-        self.model.voicemails.iter().find(|v| {
-            v.client == client
-                && if friend {
-                    v.friend.as_deref() == Some(owner)
-                } else {
-                    v.user.as_deref() == Some(owner)
-                }
-        })
+        self.voicemail_by_owner
+            .get(&(client.to_string(), owner.to_string(), friend))
+            .map(|&i| &self.model.voicemails[i])
     }
 
     /// The terminal or register-mode friend of `client` called `name`.

@@ -79,7 +79,8 @@ pub async fn deposit(svc: Arc<Service>, mut ch: Channel, d: Deposit) {
         .as_ref()
         .map(|c| c.language.clone())
         .unwrap_or_else(|| "en".into());
-    if let Some(g) = greeting(&svc, &d.mailbox, &language) {
+    let g = tokio::task::block_in_place(|| greeting(&svc, &d.mailbox, &language));
+    if let Some(g) = g {
         // any key skips the greeting
         if ch.play(&g, true).await == Some('\0') {
             return;
