@@ -33,7 +33,15 @@ pub fn paging(q: &BTreeMap<String, String>) -> Result<(usize, usize), Response> 
     Ok((num("offset", 0)?, num("limit", PAGE)?.min(MAX_PAGE)))
 }
 
-fn audit(api: &Api, p: &Principal, action: &str, resource: &str, id: &str, client: &str) {
+/// Records an action of `p` in the audit trail (a failure is logged, not returned).
+pub(super) fn audit(
+    api: &Api,
+    p: &Principal,
+    action: &str,
+    resource: &str,
+    id: &str,
+    client: &str,
+) {
     let e = AuditEntry {
         at: now_secs(),
         who: p.name().into(),

@@ -7,7 +7,7 @@ use super::scope::Principal;
 use super::Api;
 use crate::model::{Access, Recording};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use std::collections::BTreeMap;
@@ -84,12 +84,7 @@ pub async fn audio(
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let path = crate::files::file(svc.dir(), r.id);
-    match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
-        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response(),
-        Ok(Err(e)) => internal(&e.to_string()),
-        Err(e) => internal(&e.to_string()),
-    }
+    super::reply::wav(crate::files::file(svc.dir(), r.id)).await
 }
 
 pub async fn delete(
@@ -116,17 +111,7 @@ pub async fn delete(
     let rid = r.id;
     match tokio::task::spawn_blocking(move || svc.delete(rid)).await {
         Ok(Ok(_)) => {
-            let e = crate::model::AuditEntry {
-                at: crate::auth::nonce::now_secs(),
-                who: p.name().to_string(),
-                action: "delete".into(),
-                resource: RESOURCE.into(),
-                id: rid.to_string(),
-                client: Some(r.client.clone()),
-            };
-            if let Err(err) = api.store.audit(&e) {
-                tracing::error!("audit trail: {}", err);
-            }
+            super::live::audit(&api, &p, "delete", RESOURCE, &rid.to_string(), &r.client);
             Json(serde_json::json!({ "deleted": rid })).into_response()
         }
         Ok(Err(e)) => internal(&e),

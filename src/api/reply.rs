@@ -27,3 +27,15 @@ pub fn internal(msg: &str) -> Response {
     tracing::error!("admin API: {}", msg);
     error(StatusCode::INTERNAL_SERVER_ERROR, msg)
 }
+
+/// A WAV kept beside the database (a voicemail message, a recording), read off the
+/// async threads.
+pub async fn wav(path: std::path::PathBuf) -> Response {
+    match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
+        Ok(Ok(bytes)) => {
+            ([(axum::http::header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response()
+        }
+        Ok(Err(e)) => internal(&e.to_string()),
+        Err(e) => internal(&e.to_string()),
+    }
+}

@@ -6,7 +6,7 @@ use super::scope::Principal;
 use super::Api;
 use crate::model::{Access, VoicemailMessage};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use std::collections::BTreeMap;
@@ -87,12 +87,7 @@ pub async fn audio(
     let Ok(svc) = service(&api) else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "voicemail is off");
     };
-    let path = crate::voicemail::file(svc.dir(), m.id);
-    match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
-        Ok(Ok(bytes)) => ([(header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response(),
-        Ok(Err(e)) => internal(&e.to_string()),
-        Err(e) => internal(&e.to_string()),
-    }
+    super::reply::wav(crate::voicemail::file(svc.dir(), m.id)).await
 }
 
 pub async fn delete(
@@ -110,21 +105,11 @@ pub async fn delete(
     let Ok(svc) = service(&api).cloned() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "voicemail is off");
     };
-    let who = p.name().to_string();
     let done = tokio::task::spawn_blocking(move || svc.delete(&m).map(|_| m)).await;
     match done {
         Ok(Ok(m)) => {
-            let e = crate::model::AuditEntry {
-                at: crate::auth::nonce::now_secs(),
-                who,
-                action: "delete".into(),
-                resource: RESOURCE.into(),
-                id: m.id.to_string(),
-                client: Some(m.client.clone()),
-            };
-            if let Err(err) = api.store.audit(&e) {
-                tracing::error!("audit trail: {}", err);
-            }
+            let id = m.id.to_string();
+            super::live::audit(&api, &p, "delete", RESOURCE, &id, &m.client);
             Json(serde_json::json!({ "deleted": m.id })).into_response()
         }
         Ok(Err(e)) => internal(&e),

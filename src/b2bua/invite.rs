@@ -13,7 +13,7 @@ use super::{codecs, B2bua, Incoming};
 use crate::auth::nonce::now_secs;
 use crate::policy::calls::{Over, Permit};
 use crate::policy::Block;
-use crate::sip::headers::{uri_user, Challenge};
+use crate::sip::headers::uri_user;
 use crate::sip::message::Message;
 use crate::sip::reply::{self, response};
 use crate::sip::respond::to_tag;
@@ -73,20 +73,7 @@ impl B2bua {
             &inc.flow,
         ) {
             authn::Outcome::Known(c) => c,
-            authn::Outcome::Challenge(values) => {
-                let mut r = response(
-                    &inc.msg,
-                    407,
-                    "Proxy Authentication Required",
-                    &to_tag(&inc.msg),
-                );
-                for v in values {
-                    r.push_header(Challenge::Proxy.header(), v);
-                }
-                self.out
-                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
-                return;
-            }
+            authn::Outcome::Challenge(values) => return self.challenge(&inc, values),
             authn::Outcome::Bad(why) => {
                 tracing::debug!("INVITE from {}: {}", inc.flow.remote, why);
                 return self.reply(&inc, 400, "Bad Request");

@@ -180,6 +180,21 @@ impl B2bua {
         self.lines.at(&format!("{}/{}", client, name), limit)
     }
 
+    /// Asks for the caller's credentials: `407` with one `Proxy-Authenticate` per value.
+    fn challenge(&self, inc: &Incoming, values: Vec<String>) {
+        let mut r = response(
+            &inc.msg,
+            407,
+            "Proxy Authentication Required",
+            &to_tag(&inc.msg),
+        );
+        for v in values {
+            r.push_header(crate::sip::headers::Challenge::Proxy.header(), v);
+        }
+        self.out
+            .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+    }
+
     /// Answers a request the B2BUA cannot take, from its own transaction.
     fn reply(&self, inc: &Incoming, code: u16, reason: &str) {
         let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));

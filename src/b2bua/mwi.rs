@@ -8,7 +8,6 @@
 use super::authn::{self, Caller};
 use super::leg::{Dest, Leg};
 use super::{B2bua, Incoming};
-use crate::sip::headers::Challenge;
 use crate::sip::message::HeaderField;
 use crate::sip::reply::response;
 use crate::sip::respond::to_tag;
@@ -90,20 +89,7 @@ impl B2bua {
             authn::Outcome::Known(Caller::Trunk { .. }) | authn::Outcome::Bad(_) => {
                 return self.reply(&inc, 403, "Forbidden");
             }
-            authn::Outcome::Challenge(values) => {
-                let mut r = response(
-                    &inc.msg,
-                    407,
-                    "Proxy Authentication Required",
-                    &to_tag(&inc.msg),
-                );
-                for v in values {
-                    r.push_header(Challenge::Proxy.header(), v);
-                }
-                self.out
-                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
-                return;
-            }
+            authn::Outcome::Challenge(values) => return self.challenge(&inc, values),
         };
         let (client, name, friend) = owner;
         // One's own mailbox only (the one the phone's own address names).

@@ -99,6 +99,8 @@ pub fn start(cfg: Smtp, store: Arc<Store>, writer: Writer) -> std::io::Result<()
             return Ok(());
         }
     };
+    // weak: the database closes at shutdown while this thread sleeps
+    let store = Arc::downgrade(&store);
     std::thread::Builder::new()
         .name("vozbox-mail".into())
         .spawn(move || {
@@ -108,13 +110,15 @@ pub fn start(cfg: Smtp, store: Arc<Store>, writer: Writer) -> std::io::Result<()
             let mut sent: std::collections::HashSet<u64> = Default::default();
             loop {
                 std::thread::sleep(Duration::from_secs(1));
-                let queued = match store.outbox() {
+                let Some(db) = store.upgrade() else { return };
+                let queued = match db.outbox() {
                     Ok(q) => q,
                     Err(e) => {
                         tracing::error!("mail: reading the outbox: {}", e);
                         continue;
                     }
                 };
+                drop(db);
                 sent.retain(|n| queued.iter().any(|(q, _)| q == n));
                 for (n, m) in queued {
                     if sent.contains(&n) {

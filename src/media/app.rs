@@ -33,9 +33,8 @@ pub struct Channel {
     pt: u8,
     events_pt: Option<u8>,
     events: Events,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
+    /// What vozbox sends the caller.
+    stream: super::stream::Stream,
     /// The next frame's time (the stream stays paced across prompts).
     next: Option<tokio::time::Instant>,
     gone: bool,
@@ -58,9 +57,7 @@ impl Channel {
             pt,
             events_pt,
             events: Events::default(),
-            seq: rand::random(),
-            ts: rand::random(),
-            ssrc: rand::random(),
+            stream: super::stream::Stream::new(pt),
             next: None,
             gone: false,
         }
@@ -140,22 +137,20 @@ impl Channel {
     async fn send_frame(&mut self, frame: &[u8; FRAME], first: bool) {
         let now = tokio::time::Instant::now();
         let at = match self.next {
-            // a pause between prompts restarts the pacing from now
             Some(t) if t + Duration::from_millis(60) > now => t,
-            _ => now,
+            // a pause between prompts restarts the pacing from now; the timestamps count
+            // the pause (the phone hears it as time passed)
+            Some(t) => {
+                let gap = now.saturating_duration_since(t).as_millis() / 20;
+                self.stream.skip(gap as u32);
+                now
+            }
+            None => now,
         };
         tokio::time::sleep_until(at).await;
         self.next = Some(at + Duration::from_millis(20));
-        let mut pkt = [0u8; 12 + FRAME];
-        pkt[0] = 0x80;
-        pkt[1] = self.pt | if first { 0x80 } else { 0 };
-        pkt[2..4].copy_from_slice(&self.seq.to_be_bytes());
-        pkt[4..8].copy_from_slice(&self.ts.to_be_bytes());
-        pkt[8..12].copy_from_slice(&self.ssrc.to_be_bytes());
-        pkt[12..].copy_from_slice(frame);
+        let pkt = self.stream.packet(frame, first);
         self.session.send_a(&pkt);
-        self.seq = self.seq.wrapping_add(1);
-        self.ts = self.ts.wrapping_add(FRAME as u32);
     }
 
     /// Plays `prompt`; a key pressed meanwhile stops it when `stop_on_key` (and is

@@ -16,6 +16,7 @@ pub mod rectap;
 pub mod relay;
 pub mod sdp;
 pub mod session;
+pub mod stream;
 
 use crate::config;
 use crate::model::MediaRelaySet;

@@ -265,28 +265,18 @@ impl MediaSession {
     ) -> tokio::task::AbortHandle {
         let rt = self.rt.clone();
         rt.spawn(async move {
-            let mut seq: u16 = rand::random();
-            let mut ts: u32 = rand::random();
-            let ssrc: u32 = rand::random();
             let list = if pt == 0 { &frames.pcmu } else { &frames.pcma };
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
             // A late tick delays the rest rather than bursting to catch up.
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut pkt = [0u8; 12 + super::prompts::FRAME];
+            let mut stream = super::stream::Stream::new(pt);
             for (i, frame) in list.iter().enumerate() {
                 tick.tick().await;
-                pkt[0] = 0x80;
-                pkt[1] = pt | if i == 0 { 0x80 } else { 0 };
-                pkt[2..4].copy_from_slice(&seq.to_be_bytes());
-                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
-                pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
-                pkt[12..].copy_from_slice(frame);
+                let pkt = stream.packet(frame, i == 0);
                 let a = &self.shared.a;
                 if let (Some(d), Some((rtp, _))) = (a.rtp_peer.current(), a.sockets.as_ref()) {
                     let _ = rtp.send_to(&pkt, d);
                 }
-                seq = seq.wrapping_add(1);
-                ts = ts.wrapping_add(super::prompts::FRAME as u32);
             }
             tick.tick().await;
             // The relay session goes before `then` runs (it may end the call); its ports

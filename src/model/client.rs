@@ -42,7 +42,7 @@ pub struct Client {
     /// Its recordings may be removed (CLI, API).
     #[serde(default = "yes")]
     pub allow_recording_removal: bool,
-    /// Its own service codes (digits after the `*`) by service (`routing::codes`), in
+    /// Its own service codes (digits after the `*`) by service (`service_codes.rs`), in
     /// place of the defaults.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub service_codes: std::collections::BTreeMap<String, String>,

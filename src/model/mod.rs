@@ -15,6 +15,7 @@ pub mod mail;
 pub mod media_relay_set;
 pub mod rating_profile;
 pub mod recording;
+pub mod service_codes;
 pub mod trust;
 pub mod user;
 pub mod voicemail;

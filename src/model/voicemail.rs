@@ -35,6 +35,26 @@ pub struct Voicemail {
     pub auto: bool,
 }
 
+impl Voicemail {
+    /// The box a user gets by default: named after it, its e-mail (mailed when it has one).
+    pub fn of_user(u: &super::User) -> Voicemail {
+        Voicemail {
+            client: u.client.clone(),
+            name: u.name.clone(),
+            user: Some(u.name.clone()),
+            friend: None,
+            email: u.email.clone(),
+            send_mail: u.email.is_some(),
+            attach_sound: true,
+            pin: None,
+            greeting: None,
+            enabled: true,
+            max_messages: hundred(),
+            auto: true,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -83,23 +83,7 @@ pub fn model(domain: &str) -> Model {
             ])
             .collect(),
         // each user's own voicemail (as provisioning makes it)
-        voicemails: users
-            .iter()
-            .map(|u| Voicemail {
-                client: "demo".into(),
-                name: u.name.clone(),
-                user: Some(u.name.clone()),
-                friend: None,
-                email: None,
-                send_mail: false,
-                attach_sound: true,
-                pin: None,
-                greeting: None,
-                enabled: true,
-                max_messages: 100,
-                auto: true,
-            })
-            .collect(),
+        voicemails: users.iter().map(Voicemail::of_user).collect(),
         // a call a user does not answer in 20 s, or whose phone is off, leaves a message
         call_forwards: users
             .iter()

@@ -9,7 +9,7 @@ use super::code::CodeWatch;
 use super::mixer::{Mixer, RATE};
 use super::Service;
 use crate::media::dtmf::Events;
-use crate::media::prompts::{Prompt, FRAME};
+use crate::media::prompts::Prompt;
 use crate::media::rectap::{RecTap, Tapped};
 use crate::media::{Injector, MediaSession};
 use crate::model::Recording;
@@ -365,19 +365,10 @@ impl Recorder {
 /// Plays `prompt` to one party from the relay, in its own RTP stream.
 async fn play(inj: Injector, caller: bool, pt: u8, prompt: Arc<Prompt>) {
     let frames = if pt == 0 { &prompt.pcmu } else { &prompt.pcma };
-    let (mut seq, mut ts, ssrc): (u16, u32, u32) = (rand::random(), rand::random(), rand::random());
+    let mut stream = crate::media::stream::Stream::new(pt);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let mut pkt = [0u8; 12 + FRAME];
     for (i, f) in frames.iter().enumerate() {
         tick.tick().await;
-        pkt[0] = 0x80;
-        pkt[1] = pt | if i == 0 { 0x80 } else { 0 };
-        pkt[2..4].copy_from_slice(&seq.to_be_bytes());
-        pkt[4..8].copy_from_slice(&ts.to_be_bytes());
-        pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
-        pkt[12..].copy_from_slice(f);
-        inj.send(caller, &pkt);
-        seq = seq.wrapping_add(1);
-        ts = ts.wrapping_add(FRAME as u32);
+        inj.send(caller, &stream.packet(f, i == 0));
     }
 }

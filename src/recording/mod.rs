@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct Service {
-    store: Arc<Store>,
+    /// Weak: the database closes at shutdown whatever this holds.
+    store: std::sync::Weak<Store>,
     dir: PathBuf,
     /// The highest id found at start: new ones come from the store's durable counter.
     floor: u64,
@@ -39,6 +40,12 @@ pub fn folder(db: &Path, setting: &Path) -> PathBuf {
 }
 
 impl Service {
+    fn db(&self) -> Result<Arc<Store>, String> {
+        self.store
+            .upgrade()
+            .ok_or_else(|| "the database is closed".to_string())
+    }
+
     pub fn new(
         store: Arc<Store>,
         dir: PathBuf,
@@ -61,7 +68,7 @@ impl Service {
         })?;
         let last = last.max(store.last_recording_id().map_err(|e| e.to_string())?);
         Ok(Service {
-            store,
+            store: Arc::downgrade(&store),
             dir,
             floor: last,
             queue,
@@ -76,23 +83,23 @@ impl Service {
 
     /// A recording id never handed out before (blocking: one small commit).
     fn next_id(&self) -> Result<u64, String> {
-        self.store
+        self.db()?
             .take_id("recording_id", self.floor)
             .map_err(|e| e.to_string())
     }
 
     /// Keeps a finished recording's record (its file complete already).
     fn keep(&self, r: &Recording) -> Result<(), String> {
-        self.store.put_recording(r).map_err(|e| e.to_string())
+        self.db()?.put_recording(r).map_err(|e| e.to_string())
     }
 
     pub fn all(&self) -> Result<Vec<Recording>, String> {
-        self.store.recordings().map_err(|e| e.to_string())
+        self.db()?.recordings().map_err(|e| e.to_string())
     }
 
     /// Removes a recording: record, then file.
     pub fn delete(&self, id: u64) -> Result<bool, String> {
-        let had = self.store.delete_recording(id).map_err(|e| e.to_string())?;
+        let had = self.db()?.delete_recording(id).map_err(|e| e.to_string())?;
         if had {
             let _ = std::fs::remove_file(crate::files::file(&self.dir, id));
         }

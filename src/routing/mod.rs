@@ -8,7 +8,8 @@
 //! A call from a user or a friend of client C to the dialled number N:
 //!
 //! 1. N starts with `*` → [`Route::Service`] (the code is N without the `*`, in vozbox's
-//!    numbering: a client's own `service_codes` are mapped to the defaults, `codes.rs`).
+//!    numbering: a client's own `service_codes` are mapped to the defaults,
+//!    `model/service_codes.rs`).
 //! 2. N is an **extension** of C → the extension's route: a user → [`Route::User`]; a number
 //!    → that number is called as an **external** call from the caller (step 4, ACL included;
 //!    the number is made E.164 with C's country and area code, as C's administrator wrote
@@ -66,7 +67,6 @@
 //! - a caller (user or friend) that does not exist in the snapshot, or whose call ACL does
 //!   not exist, is refused (`NotFound`, `AclDenied`): fail closed.
 
-pub mod codes;
 pub mod e164;
 pub mod forward;
 
@@ -301,7 +301,7 @@ pub fn route(caller: &Caller, dialled: &str, snap: &Snapshot, now: u64) -> Route
         // effect keeps what was dialled, marked, and is no service of ours
         return Route::Service {
             client: client.name.clone(),
-            code: codes::canonical(&client.service_codes, code)
+            code: crate::model::service_codes::canonical(&client.service_codes, code)
                 .unwrap_or_else(|| format!("unknown:{}", code)),
         };
     }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cdrs;
 pub mod credentials;
+mod numbered;
 pub mod recordings;
 pub mod schema;
 pub mod voicemail;

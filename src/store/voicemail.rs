@@ -8,17 +8,7 @@ use super::accounts::enqueue;
 use super::schema::VOICEMAIL_MESSAGES;
 use super::{put_u64, Reader, Store, StoreError};
 use crate::model::{Mail, VoicemailMessage};
-use redb::{ReadableDatabase, ReadableTable};
-
-fn all(tx: &redb::ReadTransaction) -> Result<Vec<VoicemailMessage>, StoreError> {
-    let t = tx.open_table(VOICEMAIL_MESSAGES)?;
-    let mut out = Vec::new();
-    for row in t.iter()? {
-        let (_, v) = row?;
-        out.push(serde_json::from_slice(v.value())?);
-    }
-    Ok(out)
-}
+use redb::ReadableTable;
 
 impl Store {
     /// Records a message (new, or its new/old state changed) and queues its e-mail, in one
@@ -42,10 +32,7 @@ impl Store {
 
     /// Removes the record of message `id`; whether there was one.
     pub fn delete_voicemail(&self, id: u64) -> Result<bool, StoreError> {
-        let tx = self.db.begin_write()?;
-        let had = tx.open_table(VOICEMAIL_MESSAGES)?.remove(id)?.is_some();
-        tx.commit()?;
-        Ok(had)
+        self.remove_numbered(VOICEMAIL_MESSAGES, id)
     }
 
     /// Marks message `id` heard, in one transaction; false when it is gone (deleted
@@ -74,21 +61,18 @@ impl Store {
 
     /// Every message, oldest first.
     pub fn voicemails(&self) -> Result<Vec<VoicemailMessage>, StoreError> {
-        all(&self.db.begin_read()?)
+        self.all_numbered(VOICEMAIL_MESSAGES)
     }
 
-    /// The highest message id used so far (0: none).
+    /// The highest message id in the table (0: none).
     pub fn last_voicemail_id(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read()?;
-        let t = tx.open_table(VOICEMAIL_MESSAGES)?;
-        let last = t.last()?.map(|(k, _)| k.value()).unwrap_or(0);
-        Ok(last)
+        self.last_numbered(VOICEMAIL_MESSAGES)
     }
 }
 
 impl Reader {
     /// Every message, oldest first (`vozbox voicemail` without a server).
     pub fn voicemails(&self) -> Result<Vec<VoicemailMessage>, StoreError> {
-        all(&self.db.begin_read()?)
+        self.all_numbered(VOICEMAIL_MESSAGES)
     }
 }

@@ -32,7 +32,8 @@ pub struct Caller {
 type Changed = Box<dyn Fn(&str, &str) + Send + Sync>;
 
 pub struct Service {
-    store: Arc<Store>,
+    /// Weak: the database closes at shutdown whatever this holds.
+    store: std::sync::Weak<Store>,
     dir: PathBuf,
     /// The highest id found at start (records and files): new ones come from the store's
     /// durable counter above it.
@@ -80,6 +81,12 @@ fn minutes(ms: u64) -> String {
 }
 
 impl Service {
+    fn db(&self) -> Result<Arc<Store>, String> {
+        self.store
+            .upgrade()
+            .ok_or_else(|| "the database is closed".to_string())
+    }
+
     /// The voicemail of the database at `db`, its folder made and reconciled with the
     /// records.
     pub fn new(
@@ -93,7 +100,7 @@ impl Service {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {}", dir.display(), e))?;
         let last = reconcile(&store, &dir)?;
         Ok(Service {
-            store,
+            store: Arc::downgrade(&store),
             dir,
             floor: last,
             limits: take::Limits {
@@ -193,7 +200,7 @@ impl Service {
             return Err(format!("mailbox {}/{} is full", bx.client, bx.name));
         }
         let id = self
-            .store
+            .db()?
             .take_id("voicemail_id", self.floor)
             .map_err(|e| e.to_string())?;
         let path = file(&self.dir, id);
@@ -210,7 +217,7 @@ impl Service {
         };
         let number = self.messages(&bx.client, &bx.name).len() + 1;
         let mail = self.mail(bx, client, &m, number, &path);
-        if let Err(e) = self.store.put_voicemail(&m, mail.as_ref()) {
+        if let Err(e) = self.db()?.put_voicemail(&m, mail.as_ref()) {
             let _ = std::fs::remove_file(&path);
             return Err(e.to_string());
         }
@@ -260,7 +267,10 @@ impl Service {
 
     /// The messages of a mailbox, oldest first.
     pub fn messages(&self, client: &str, mailbox: &str) -> Vec<VoicemailMessage> {
-        match self.store.voicemails() {
+        match self
+            .db()
+            .and_then(|db| db.voicemails().map_err(|e| e.to_string()))
+        {
             Ok(all) => all
                 .into_iter()
                 .filter(|m| m.client == client && m.mailbox == mailbox)
@@ -274,7 +284,7 @@ impl Service {
 
     /// Every message.
     pub fn all(&self) -> Result<Vec<VoicemailMessage>, String> {
-        self.store.voicemails().map_err(|e| e.to_string())
+        self.db()?.voicemails().map_err(|e| e.to_string())
     }
 
     /// Marks a message heard (a message deleted meanwhile stays deleted).
@@ -282,7 +292,10 @@ impl Service {
         if !m.new {
             return;
         }
-        match self.store.voicemail_heard(m.id) {
+        match self
+            .db()
+            .and_then(|db| db.voicemail_heard(m.id).map_err(|e| e.to_string()))
+        {
             Ok(true) => self.tell(&m.client, &m.mailbox),
             Ok(false) => {}
             Err(e) => tracing::error!("voicemail: message {}: {}", m.id, e),
@@ -296,7 +309,7 @@ impl Service {
 
     /// Removes a message: record, then file.
     pub fn delete(&self, m: &VoicemailMessage) -> Result<(), String> {
-        self.store
+        self.db()?
             .delete_voicemail(m.id)
             .map_err(|e| e.to_string())?;
         let _ = std::fs::remove_file(file(&self.dir, m.id));

@@ -61,6 +61,15 @@ impl Ctx<'_> {
     }
 }
 
+/// A name used as a SIP user name (users, friends) or beside one (voicemail boxes):
+/// letters, digits and `- _ . +`, not empty.
+fn name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+}
+
 fn v(s: &S) -> String {
     s.get_ref().trim().to_string()
 }

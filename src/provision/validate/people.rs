@@ -56,11 +56,7 @@ pub(super) fn users(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
     for d in &file.user {
         k.client_ok(cx, &d.client, "user.client");
         let name = v(&d.name);
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
-        {
+        if !name_ok(&name) {
             cx.err(
                 &d.name,
                 "user.name",
@@ -117,11 +113,7 @@ pub(super) fn friends(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
         k.client_ok(cx, &d.client, "friend.client");
         let name = v(&d.name);
         let client = v(&d.client);
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
-        {
+        if !name_ok(&name) {
             cx.err(
                 &d.name,
                 "friend.name",

@@ -242,7 +242,7 @@ pub(super) fn clients(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             .iter()
             .map(|(k, c)| (k.clone(), v(c)))
             .collect();
-        if let Err(e) = crate::routing::codes::check(&codes) {
+        if let Err(e) = crate::model::service_codes::check(&codes) {
             cx.err(&d.name, "client.service_codes", e);
         }
         if let Some(s) = &d.notify_email {

@@ -14,11 +14,7 @@ pub(super) fn voicemails(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
             continue;
         }
         let name = v(&d.name);
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
-        {
+        if !name_ok(&name) {
             cx.err(
                 &d.name,
                 "voicemail.name",
@@ -119,20 +115,7 @@ pub(super) fn voicemails(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names
             );
             continue;
         }
-        m.voicemails.push(Voicemail {
-            client: u.client.clone(),
-            name: u.name.clone(),
-            user: Some(u.name.clone()),
-            friend: None,
-            email: u.email.clone(),
-            send_mail: u.email.is_some(),
-            attach_sound: true,
-            pin: None,
-            greeting: None,
-            enabled: true,
-            max_messages: 100,
-            auto: true,
-        });
+        m.voicemails.push(Voicemail::of_user(u));
     }
 }
 

@@ -1,7 +1,8 @@
 //! Service codes (`*…`): vozbox's own numbering (`80`–`83` the forwards, `93` voicemail)
 //! and a client's own codes in its place (`service_codes`). A pure mapping: what a phone
 //! dialled after the `*`, in vozbox's numbering, or nothing when it is no code in effect
-//! for the client (a default the client replaced included).
+//! for the client (a default the client replaced included); and the check provisioning
+//! runs on a client's codes. Here, below routing and provisioning, as both ask it.
 
 use std::collections::BTreeMap;
 
