@@ -209,6 +209,21 @@ pub fn notice(text: Option<&str>) -> Markup {
     }
 }
 
+/// Rows a list shows at once.
+pub const PER_PAGE: usize = 50;
+
+/// The page a list's query asks for (`?page=`, 1 when absent or past the end) and how
+/// many pages `items` fill.
+pub fn page_of(q: &std::collections::BTreeMap<String, String>, items: usize) -> (usize, usize) {
+    let pages = items.div_ceil(PER_PAGE).max(1);
+    let page = q
+        .get("page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    (page, pages)
+}
+
 /// A time as people read it (UTC).
 pub fn time(secs: u64) -> String {
     crate::model::rfc3339(secs)
