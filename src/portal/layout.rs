@@ -121,6 +121,7 @@ fn nav(s: &Session, active: &str) -> Markup {
                 @if p.may("calls", Access::Read) { (nav_link("/calls", "Calls", active)) }
                 @if p.may("cdrs", Access::Read) { (nav_link("/cdrs", "Call records", active)) }
                 @if p.may("voicemail_messages", Access::Read) { (nav_link("/voicemail", "Voicemail", active)) }
+                @if p.may("recordings", Access::Read) { (nav_link("/recordings", "Recordings", active)) }
             }
             @if !directory.is_empty() {
                 h2 { "Directory" }

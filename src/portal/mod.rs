@@ -1,7 +1,7 @@
 //! The web portal (issue 19): server-rendered HTML at `/` of the admin API's listener, for
 //! operators and client administrators. It is a client of the API in the same process:
 //! every read and write goes through the API's own handlers (`api/resources.rs`,
-//! `api/live.rs`, `api/voicemail.rs`) with the logged-in
+//! `api/live.rs`, `api/voicemail.rs`, `api/recordings.rs`) with the logged-in
 //! administrator's `Principal`, so the portal has the API's model, validation (errors
 //! keyed like `user.password`, shown next to their field), scoping (another client's
 //! entity is `404`) and rights, and none of its own.
@@ -12,8 +12,8 @@
 //! `chart.rs`), the provisioned entities of every kind the administrator may read, driven
 //! by the kinds table and each kind's schema (`entities.rs`, `fields.rs`, `form.rs`), live
 //! registrations and calls refreshing themselves (`live.rs`), call records (`cdrs.rs`),
-//! voicemail messages played in the page, downloaded and deleted (`voicemail.rs`, its
-//! machinery in `playback.rs`, to be shared with other recorded audio).
+//! voicemail messages and call recordings played in the page, downloaded and deleted
+//! (`voicemail.rs`, `recordings.rs`; what they share: `playback.rs`).
 //! The assets (htmx, the style sheet, one small script) are embedded (`assets.rs`), and
 //! every answer carries a Content-Security-Policy without inline scripts.
 //!
@@ -34,6 +34,7 @@ mod layout;
 mod live;
 mod playback;
 mod ranges;
+mod recordings;
 mod session;
 mod voicemail;
 mod who;
@@ -100,6 +101,7 @@ pub fn app(api: Api, secure: bool) -> Router {
         .route("/cdrs", get(cdrs::page))
         .route("/cdrs.csv", get(cdrs::csv));
     pages = shelf::<voicemail::Voicemail>(pages);
+    pages = shelf::<recordings::Recordings>(pages);
     for k in crate::provision::kinds::ALL {
         pages = entities::routes(pages, k);
     }
