@@ -4,9 +4,12 @@
 //! its stdout, `ok` back on its stdin). Screenshots of the main pages at desktop and phone
 //! width go to `$PORTAL_SCREENSHOTS` (`docs/screenshots` refreshes the README's), else to
 //! the target directory. A missing browser, driver or selenium fails the test. A voicemail
-//! message for the voicemail page is left by baresip (a tone) while the browser goes on.
+//! message for the voicemail page is left by baresip (a tone) while the browser goes on; a
+//! call recording for the recordings page is asked for by SIPp's SIP INFO `Record: on`
+//! (the client records on demand), the test sending the caller's RTP.
 
 mod common;
+use common::rtp::{alice_calls_bob_from, caller_port, echoing_bob, talk};
 use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -96,9 +99,45 @@ fn alice_calls(port: u16, number: &str, secs: u32) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-fn voicemail_messages(v: &Vozbox) -> Vec<serde_json::Value> {
-    let out = v.cli_args(&["voicemail", "--json"]);
+/// `vozbox voicemail --json` or `vozbox recordings --json`.
+fn listed(v: &Vozbox, command: &str) -> Vec<serde_json::Value> {
+    let out = v.cli_args(&[command, "--json"]);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: {}", e, out))
+}
+
+/// What `command` lists once it lists something (10 s at most).
+fn listed_soon(v: &Vozbox, command: &str) -> Vec<serde_json::Value> {
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = listed(v, command);
+        if !l.is_empty() || std::time::Instant::now() > end {
+            return l;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// alice calls bob (SIPp, echoing) and records 1.5 s of the call by SIP INFO `Record:
+/// on`/`off`, her RTP sent from the test's socket: the recording's file.
+fn alice_records_a_call(v: &Vozbox) -> PathBuf {
+    let bob = echoing_bob(v, "uas_answer.xml");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket for alice's RTP");
+    let port = sock.local_addr().expect("its port").port();
+    let addr = v.addr();
+    let caller = std::thread::spawn(move || {
+        alice_calls_bob_from("uac_record_info.xml", &addr, port, &["-d", "1500"])
+    });
+    talk(&sock, caller_port(v), 100);
+    let s = caller.join().expect("caller");
+    sipp_ok(&s);
+    assert!(s.messages.contains("200 Record On"), "{}", s.messages);
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    let list = listed_soon(v, "recordings");
+    assert_eq!(list.len(), 1, "{:?}", list);
+    assert_eq!(list[0]["client"], "bluebird", "{:?}", list);
+    let file = PathBuf::from(list[0]["file"].as_str().unwrap_or_default());
+    assert!(file.exists(), "{:?}", list);
+    file
 }
 
 #[test]
@@ -138,6 +177,7 @@ fn the_portal_in_a_real_browser() {
     let mut callee = None;
     let mut message_call = None;
     let mut message_file = None;
+    let mut recording_file = None;
     let addr = v.addr();
     for line in from_py.lines().map_while(Result::ok) {
         let Some(step) = line.strip_prefix("STEP ") else {
@@ -198,25 +238,23 @@ fn the_portal_in_a_real_browser() {
                 let said = message_call.take().expect("a message call").join();
                 let said = said.expect("baresip");
                 assert!(said.contains("SIP/2.0 200 OK"), "not answered: {}", said);
-                let end = std::time::Instant::now() + Duration::from_secs(10);
-                let list = loop {
-                    let l = voicemail_messages(&v);
-                    if !l.is_empty() || std::time::Instant::now() > end {
-                        break l;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                };
+                let list = listed_soon(&v, "voicemail");
                 assert_eq!(list.len(), 1, "{:?}", list);
                 assert_eq!(list[0]["mailbox"], "bob", "{:?}", list);
                 message_file = list[0]["file"].as_str().map(PathBuf::from);
                 assert!(message_file.as_ref().is_some_and(|f| f.exists()));
             }
-            "no_messages" => {
-                let list = voicemail_messages(&v);
+            "no_messages" | "no_recordings" => {
+                let (command, file) = match step {
+                    "no_messages" => ("voicemail", message_file.take()),
+                    _ => ("recordings", recording_file.take()),
+                };
+                let list = listed(&v, command);
                 assert!(list.is_empty(), "the delete button left {:?}", list);
-                let file = message_file.take().expect("the message's file");
+                let file = file.expect("the deleted file");
                 assert!(!file.exists(), "{} stayed", file.display());
             }
+            "record" => recording_file = Some(alice_records_a_call(&v)),
             "admins" => {
                 add_admin(
                     &v,
@@ -226,7 +264,8 @@ fn the_portal_in_a_real_browser() {
                     &v,
                     serde_json::json!({"name": "rita", "password": "Rita-Secret-123",
                         "client": "bluebird",
-                        "rights": {"users": "read", "voicemail_messages": "read"}}),
+                        "rights": {"users": "read", "voicemail_messages": "read",
+                            "recordings": "read"}}),
                 );
                 add_admin(
                     &v,
@@ -255,6 +294,7 @@ fn the_portal_in_a_real_browser() {
         "calls",
         "cdrs",
         "voicemail",
+        "recordings",
         "read-only",
     ] {
         for width in ["desktop", "phone"] {

@@ -207,19 +207,8 @@ fn record_on_and_off_by_info_and_refused_without_on_demand() {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = sock.local_addr().unwrap().port();
     let addr = v.addr();
-    let csv = format!(
-        "SEQUENTIAL\n127.0.0.1;[authentication username=alice password=Alice-Secret-1];alice;101;127.0.0.1;{}\n",
-        port
-    );
     let caller = std::thread::spawn(move || {
-        sipp(
-            "uac_record_info.xml",
-            &addr,
-            "u1",
-            "127.0.0.1",
-            &csv,
-            &["-auth_uri", &format!("101@{}", addr), "-d", "3000"],
-        )
+        alice_calls_bob_from("uac_record_info.xml", &addr, port, &["-d", "3000"])
     });
     let relay = caller_port(&v);
     speak(&sock, relay, 4.0, &[], false);
@@ -237,18 +226,11 @@ fn record_on_and_off_by_info_and_refused_without_on_demand() {
 
     let v = Vozbox::start("rec-info-off", "", &lab("off", true));
     let bob = echoing_bob(&v, "uas_answer.xml");
-    let addr = v.addr();
-    let csv = format!(
-        "SEQUENTIAL\n127.0.0.1;[authentication username=alice password=Alice-Secret-1];alice;101;127.0.0.1;{}\n",
-        port
-    );
-    sipp_ok(&sipp(
+    sipp_ok(&alice_calls_bob_from(
         "uac_record_info_refused.xml",
-        &addr,
-        "u1",
-        "127.0.0.1",
-        &csv,
-        &["-auth_uri", &format!("101@{}", addr)],
+        &v.addr(),
+        port,
+        &[],
     ));
     let _ = bob.wait(Duration::from_secs(20));
     assert!(recordings(&v).is_empty());

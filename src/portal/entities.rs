@@ -7,7 +7,7 @@
 use super::bridge::{self, answer};
 use super::fields::{self, columns};
 use super::form::{self, Errors, Mode, Raw, Setting};
-use super::layout::{self, title};
+use super::layout::{self, title, PER_PAGE};
 use super::who::Session;
 use super::Portal;
 use crate::api::reply::refused;
@@ -26,7 +26,6 @@ use maud::html;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
-const PER_PAGE: usize = 50;
 /// Names a reference field suggests at most.
 const SUGGESTED: usize = 200;
 
@@ -145,12 +144,7 @@ async fn list(
         .filter(|i| resources::visible(&s.principal, k, i))
         .filter(|i| matches(i, &needle))
         .collect();
-    let pages = found.len().div_ceil(PER_PAGE).max(1);
-    let page = q
-        .get("page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(1)
-        .clamp(1, pages);
+    let (page, pages) = layout::page_of(&q, found.len());
     let shown = found.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE);
     let state = matches!(k, Kind::User | Kind::Friend).then(|| registered(&p));
     let writable = s.principal.may(k.plural(), Access::Write);

@@ -130,6 +130,7 @@ fn choices(k: Kind, field: &str) -> Option<&'static [&'static str]> {
         }
         (Kind::CallForward, "target") => &["number", "extension", "voicemail"],
         (Kind::Client, "billing_method") => &["none", "postpaid", "prepaid"],
+        (Kind::Client, "on_demand_record") => &["off", "info", "info_dtmf"],
         _ => return None,
     })
 }
@@ -143,6 +144,7 @@ fn ticked(k: Kind, field: &str) -> bool {
         (Kind::User, "voicemail")
             | (Kind::Voicemail, "attach_sound" | "enabled")
             | (Kind::CallForward, "enabled")
+            | (Kind::Client, "allow_recording_removal")
     )
 }
 
@@ -165,6 +167,11 @@ fn hint(k: Kind, field: &str) -> Option<&'static str> {
         (Kind::Extension, "target") => "The number dialled when the route is number",
         (Kind::User, "extension") => "The user's own extension number",
         (Kind::User, "voicemail") => "A voicemail box of its own, named after the user",
+        (Kind::Client, "on_demand_record") => {
+            "Recording on demand: by SIP INFO Record: on|off (info), also by * and the recording code (info_dtmf)"
+        }
+        (Kind::Client, "recording_code") => "The digits pressed after a * to record on demand",
+        (Kind::Client, "allow_recording_removal") => "Its call recordings may be deleted",
         _ => return None,
     })
 }
@@ -331,5 +338,11 @@ mod tests {
         assert!(of(Kind::User)
             .iter()
             .any(|f| f.name == "voicemail" && f.ticked));
+        let client = of(Kind::Client);
+        assert!(client
+            .iter()
+            .any(|f| f.name == "allow_recording_removal" && f.ticked));
+        assert!(client.iter().any(|f| f.name == "on_demand_record"
+            && f.input == Input::Choice(&["off", "info", "info_dtmf"])));
     }
 }

@@ -121,6 +121,7 @@ fn nav(s: &Session, active: &str) -> Markup {
                 @if p.may("calls", Access::Read) { (nav_link("/calls", "Calls", active)) }
                 @if p.may("cdrs", Access::Read) { (nav_link("/cdrs", "Call records", active)) }
                 @if p.may("voicemail_messages", Access::Read) { (nav_link("/voicemail", "Voicemail", active)) }
+                @if p.may("recordings", Access::Read) { (nav_link("/recordings", "Recordings", active)) }
             }
             @if !directory.is_empty() {
                 h2 { "Directory" }
@@ -207,6 +208,21 @@ pub fn notice(text: Option<&str>) -> Markup {
             p.alert.ok role="status" { (t) }
         }
     }
+}
+
+/// Rows a list shows at once.
+pub const PER_PAGE: usize = 50;
+
+/// The page a list's query asks for (`?page=`, 1 when absent or past the end) and how
+/// many pages `items` fill.
+pub fn page_of(q: &std::collections::BTreeMap<String, String>, items: usize) -> (usize, usize) {
+    let pages = items.div_ceil(PER_PAGE).max(1);
+    let page = q
+        .get("page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    (page, pages)
 }
 
 /// A time as people read it (UTC).

@@ -1,9 +1,10 @@
 //! The web portal (issue 19): server-rendered HTML at `/` of the admin API's listener, for
 //! operators and client administrators. It is a client of the API in the same process:
 //! every read and write goes through the API's own handlers (`api/resources.rs`,
-//! `api/live.rs`) with the logged-in administrator's `Principal`, so the portal has the
-//! API's model, validation (errors keyed like `user.password`, shown next to their field),
-//! scoping (another client's entity is `404`) and rights, and none of its own.
+//! `api/live.rs`, `api/voicemail.rs`, `api/recordings.rs`) with the logged-in
+//! administrator's `Principal`, so the portal has the API's model, validation (errors
+//! keyed like `user.password`, shown next to their field), scoping (another client's
+//! entity is `404`) and rights, and none of its own.
 //!
 //! Login (`session.rs`; the request's administrator and its CSRF token: `who.rs`) opens an API session kept in an `HttpOnly; SameSite=Strict` cookie
 //! (`Secure` over `[api] tls`); every POST carries a CSRF token derived from that session
@@ -11,7 +12,8 @@
 //! `chart.rs`), the provisioned entities of every kind the administrator may read, driven
 //! by the kinds table and each kind's schema (`entities.rs`, `fields.rs`, `form.rs`), live
 //! registrations and calls refreshing themselves (`live.rs`), call records (`cdrs.rs`),
-//! voicemail messages played in the page, downloaded and deleted (`voicemail.rs`).
+//! voicemail messages and call recordings played in the page, downloaded and deleted
+//! (`voicemail.rs`, `recordings.rs`; what they share: `playback.rs`).
 //! The assets (htmx, the style sheet, one small script) are embedded (`assets.rs`), and
 //! every answer carries a Content-Security-Policy without inline scripts.
 //!
@@ -30,6 +32,9 @@ mod fields;
 mod form;
 mod layout;
 mod live;
+mod playback;
+mod ranges;
+mod recordings;
 mod session;
 mod voicemail;
 mod who;
@@ -58,6 +63,21 @@ pub async fn serve(
     crate::api::serve(listener, app(api, secure), tls).await
 }
 
+/// The routes of a page of recorded audio (`playback.rs`).
+fn shelf<T: playback::Shelved>(r: Router<Portal>) -> Router<Portal> {
+    let base = T::SHELF.base;
+    r.route(base, get(playback::page::<T>))
+        .route(&format!("{}/audio/{{id}}", base), get(playback::audio::<T>))
+        .route(
+            &format!("{}/download/{{id}}", base),
+            get(playback::download::<T>),
+        )
+        .route(
+            &format!("{}/delete/{{id}}", base),
+            post(playback::delete::<T>),
+        )
+}
+
 /// The admin API's router with the portal beside it.
 pub fn app(api: Api, secure: bool) -> Router {
     let names = api.names.clone();
@@ -79,11 +99,9 @@ pub fn app(api: Api, secure: bool) -> Router {
         .route("/calls/rows", get(live::call_rows))
         .route("/calls/hangup/{id}", post(live::hang_up))
         .route("/cdrs", get(cdrs::page))
-        .route("/cdrs.csv", get(cdrs::csv))
-        .route("/voicemail", get(voicemail::page))
-        .route("/voicemail/audio/{id}", get(voicemail::audio))
-        .route("/voicemail/download/{id}", get(voicemail::download))
-        .route("/voicemail/delete/{id}", post(voicemail::delete));
+        .route("/cdrs.csv", get(cdrs::csv));
+    pages = shelf::<voicemail::Voicemail>(pages);
+    pages = shelf::<recordings::Recordings>(pages);
     for k in crate::provision::kinds::ALL {
         pages = entities::routes(pages, k);
     }

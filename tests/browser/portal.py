@@ -196,11 +196,50 @@ def get(path, headers=None, expect_error=False):
     return answer
 
 
-def message_row():
-    """The one voicemail message on the page: its row and its id."""
-    rows = d.find_elements(By.CSS_SELECTOR, "#messages tbody tr")
+def only_row(table):
+    """The one row of table `table` on the page: the row and its item's id."""
+    rows = d.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table)
     assert len(rows) == 1, [r.text for r in rows] or text()
     return rows[0], rows[0].get_attribute("id").split("-", 1)[1]
+
+
+def message_row():
+    return only_row("messages")
+
+
+def recording_row():
+    return only_row("recordings")
+
+
+def served(row, base, item):
+    """The row's player: its source is the page's WAV, whole and by a byte range; the
+    player and the WAV's size."""
+    audio = row.find_element(By.TAG_NAME, "audio")
+    src = audio.get_attribute("src")
+    assert src == BASE + base + "/audio/" + item, src
+    status, ctype, _, head, size = get(src)
+    assert (status, ctype, head) == (200, "audio/x-wav", "RIFF"), (status, ctype, head)
+    status, _, crange, _, part = get(src, {"Range": "bytes=0-99"})
+    assert (status, crange, part) == (206, "bytes 0-99/%d" % size, 100), (status, crange, part)
+    return audio, size
+
+
+def downloaded(item, name, size):
+    """The row's download button saves the WAV as `name`."""
+    d.find_element(By.ID, "download-" + item).click()
+    path = os.path.join(DOWNLOADS, name)
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) == size, name + " downloaded")
+    with open(path, "rb") as f:
+        assert f.read(4) == b"RIFF"
+
+
+def filtered(key, value, row):
+    """The list's filter `key` set to `value`: one row still."""
+    Select(d.find_element(By.ID, key)).select_by_value(value)
+    d.find_element(By.CSS_SELECTOR, "form[aria-label=Filter] button[type=submit]").click()
+    query = "%s=%s" % (key, value.replace("/", "%2F"))
+    wait_for(lambda: query in d.current_url, "the filtered list")
+    row()
 
 
 def voicemail_listened():
@@ -210,13 +249,7 @@ def voicemail_listened():
     assert "Voicemail" in d.find_element(By.CSS_SELECTOR, "nav.side ul").text
     row, mid = message_row()
     assert "bob" in row.text and "alice" in row.text and "new" in row.text, row.text
-    audio = row.find_element(By.TAG_NAME, "audio")
-    src = audio.get_attribute("src")
-    assert src == BASE + "/voicemail/audio/" + mid, src
-    status, ctype, _, head, size = get(src)
-    assert (status, ctype, head) == (200, "audio/x-wav", "RIFF"), (status, ctype, head)
-    status, _, crange, _, part = get(src, {"Range": "bytes=0-99"})
-    assert (status, crange, part) == (206, "bytes 0-99/%d" % size, 100), (status, crange, part)
+    audio, size = served(row, "/voicemail", mid)
     # a click on the player's play button plays it (the CSP's media-src lets it load)
     ActionChains(d).move_to_element_with_offset(audio, 16 - audio.size["width"] // 2, 0) \
         .click().perform()
@@ -226,20 +259,45 @@ def voicemail_listened():
     d.execute_script("arguments[0].pause()", audio)
     assert 2 <= length <= 8, length
     assert_clean()
-    d.find_element(By.ID, "download-" + mid).click()
-    path = os.path.join(DOWNLOADS, "voicemail-bob-%s.wav" % mid)
-    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) == size,
-             "the message downloaded")
-    with open(path, "rb") as f:
-        assert f.read(4) == b"RIFF"
-    # the mailbox filter
-    Select(d.find_element(By.ID, "mailbox")).select_by_value("bluebird/bob")
-    d.find_element(By.CSS_SELECTOR, "form[aria-label=Filter] button[type=submit]").click()
-    wait_for(lambda: "mailbox=bluebird%2Fbob" in d.current_url, "the filtered list")
-    message_row()
+    downloaded(mid, "voicemail-bob-%s.wav" % mid, size)
+    filtered("mailbox", "bluebird/bob", message_row)
     go("/voicemail?mailbox=bluebird/alice")
     assert "No messages in mailbox alice" in text(), text()
     return mid
+
+
+def recordings_seen():
+    """The operator: the recording alice asked for listed with its client, its player's
+    source a WAV (ranges too), downloaded, filtered by client; its client keeps its
+    recordings, so a delete is refused with the API's reason as a notice; then the client's
+    form lets them be removed. Returns the recording's id."""
+    go("/recordings")
+    nav = d.find_element(By.CSS_SELECTOR, "nav.side ul").text
+    assert nav.index("Voicemail") < nav.index("Recordings"), nav
+    row, rid = recording_row()
+    for part in ("bluebird", "alice", "101", "on demand", "by the caller (INFO)"):
+        assert part in row.text, (part, row.text)
+    assert "incomplete" not in row.text, row.text
+    _, size = served(row, "/recordings", rid)
+    assert size > 32000, size  # at least a second of 8 kHz 16-bit stereo
+    downloaded(rid, "recording-bluebird-%s.wav" % rid, size)
+    filtered("client", "bluebird", recording_row)
+    go("/recordings?client=redbird")
+    assert "No recordings of client redbird" in text(), text()
+    go("/recordings")
+    shot("recordings")
+    d.find_element(By.ID, "delete-" + rid).click()
+    accept_confirm()
+    why = wait_for(lambda: d.find_element(By.ID, "refused").text, "the refusal")
+    assert "does not allow removing" in why and "allow_recording_removal = false" in why, why
+    d.get_log("browser")  # the page came back with 403
+    recording_row()
+    go("/clients/edit/bluebird")
+    fill({"allow_recording_removal": True})
+    submit()
+    wait_for(lambda: "done=saved" in d.current_url, "bluebird saved")
+    assert_clean()
+    return rid
 
 
 def mark():
@@ -272,7 +330,12 @@ def main():
     shot("login")
     login("admin", OPERATOR_PASSWORD)
 
-    create("clients", {"brand": "acme", "name": "bluebird", "domain": "127.0.0.1"}, "client bluebird")
+    # the client records on demand by INFO and keeps its recordings (the box starts ticked)
+    go("/clients/new")
+    assert d.find_element(By.ID, "f-allow_recording_removal").is_selected()
+    create("clients", {"brand": "acme", "name": "bluebird", "domain": "127.0.0.1",
+                       "on_demand_record": "info", "allow_recording_removal": False},
+           "client bluebird")
     create("users", {"client": "bluebird", "name": "alice", "password": "Alice-Secret-1",
                      "extension": "100"}, "user bluebird/alice")
     create("friends", {"client": "bluebird", "name": "hq-pbx", "mode": "register",
@@ -329,6 +392,7 @@ def main():
     assert "Call hung up" in text()
     assert_clean()
     step("call_end")
+    step("record")
     step("leave_message")
     step("failed_call")
 
@@ -362,11 +426,12 @@ def main():
     go("/users/edit/bluebird/alice")
     assert d.find_element(By.ID, "f-name").get_attribute("readonly") is not None
     shot("user-edit")
+    rid = recordings_seen()
     logout()
     step("admins")
-    mid = read_only()
-    other_client(mid)
-    own_client(mid)
+    mid = read_only(rid)
+    other_client(mid, rid)
+    own_client(mid, rid)
 
     # -- failed logins are throttled like the API's ---------------------------------------------
     for _ in range(15):
@@ -377,8 +442,9 @@ def main():
         raise AssertionError("no throttle after 15 failed logins: " + text())
 
 
-def own_client(mid):
-    """A client administrator sees its own client only; it deletes the message."""
+def own_client(mid, rid):
+    """A client administrator sees its own client only; it deletes the message and the
+    recording."""
     login("ann", "Ann-Secret-123")
     go("/users")
     assert "bluebird/alice" in text() and "redbird" not in text(), text()
@@ -414,18 +480,28 @@ def own_client(mid):
     go("/voicemail")
     message_row()
     shot("voicemail")
-    d.find_element(By.ID, "delete-" + mid).click()
-    accept_confirm()
-    wait_for(lambda: "done=deleted" in d.current_url, "the delete's answer")
-    assert "Message deleted" in text() and "No voicemail messages" in text(), text()
-    assert_clean()
-    step("no_messages")
+    deleted(mid, "Message deleted", "No voicemail messages", "no_messages")
+    go("/recordings")
+    row, _ = recording_row()
+    assert "bluebird" not in row.text, "a client column for a client's administrator"
+    deleted(rid, "Recording deleted", "No call recordings", "no_recordings")
     logout()
 
 
-def read_only():
+def deleted(item, notice, empty, check):
+    """The row's delete button, confirmed: the list says so and is empty; the Rust side
+    checks (step `check`) that the item and its file are gone."""
+    d.find_element(By.ID, "delete-" + item).click()
+    accept_confirm()
+    wait_for(lambda: "done=deleted" in d.current_url, "the delete's answer")
+    assert notice in text() and empty in text(), text()
+    assert_clean()
+    step(check)
+
+
+def read_only(rid):
     """A read-only administrator: no edit controls, a forged POST refused; it listens to
-    the voicemail message (its id is returned) but may not delete it."""
+    the voicemail message (its id is returned) but may not delete it, nor the recording."""
     login("rita", "Rita-Secret-123")
     nav = d.find_element(By.CSS_SELECTOR, "nav.side").text
     assert "Users" in nav and "Extensions" not in nav and "Calls" not in nav, nav
@@ -453,20 +529,29 @@ def read_only():
     assert not d.find_elements(By.CSS_SELECTOR, "button[id^=delete-]"), "a delete button"
     status, body = fetch("/voicemail/delete/" + mid, {"_csrf": csrf()})
     assert status == 403 and "may not change voicemail_messages" in body, (status, body)
+    go("/recordings")
+    recording_row()
+    assert d.find_elements(By.ID, "download-" + rid), "no download"
+    assert not d.find_elements(By.CSS_SELECTOR, "button[id^=delete-]"), "a delete button"
+    status, body = fetch("/recordings/delete/" + rid, {"_csrf": csrf()})
+    assert status == 403 and "may not change recordings" in body, (status, body)
     logout()
     return mid
 
 
-def other_client(mid):
-    """Another client's administrator: nothing of bluebird's voicemail, its audio 404."""
+def other_client(mid, rid):
+    """Another client's administrator: nothing of bluebird's voicemail or recordings, their
+    audio 404."""
     login("rob", "Rob-Secret-123")
-    go("/voicemail")
-    assert "No voicemail messages" in text() and not d.find_elements(By.TAG_NAME, "audio"), text()
-    for path in ["/voicemail/audio/", "/voicemail/download/"]:
-        status = get(path + mid, expect_error=True)[0]
-        assert status == 404, (path, status)
-    status, _ = fetch("/voicemail/delete/" + mid, {"_csrf": csrf()})
-    assert status in (0, 303), status  # "already gone": not his to see
+    for base, item, empty in (("/voicemail", mid, "No voicemail messages"),
+                              ("/recordings", rid, "No call recordings")):
+        go(base)
+        assert empty in text() and not d.find_elements(By.TAG_NAME, "audio"), text()
+        for what in ("/audio/", "/download/"):
+            status = get(base + what + item, expect_error=True)[0]
+            assert status == 404, (base, what, status)
+        status, _ = fetch(base + "/delete/" + item, {"_csrf": csrf()})
+        assert status in (0, 303), status  # "already gone": not his to see
     logout()
 
 

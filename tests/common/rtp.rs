@@ -88,6 +88,20 @@ pub fn alice_calls_with_sdp(addr: &str, number: &str, sdp: (&str, u16), ms: u32)
     )
 }
 
+/// alice calls bob's 101 with SIPp's `scenario` (fields: domain, authentication, caller,
+/// number, SDP address and port — `uac_record_info.xml`'s) and an SDP naming the test's
+/// socket at 127.0.0.1:`port`; `extra`: more SIPp arguments (e.g. `-d`).
+pub fn alice_calls_bob_from(scenario: &str, addr: &str, port: u16, extra: &[&str]) -> Sipp {
+    let csv = format!(
+        "SEQUENTIAL\n127.0.0.1;[authentication username=alice password=Alice-Secret-1];alice;101;127.0.0.1;{}\n",
+        port
+    );
+    let uri = format!("101@{}", addr);
+    let mut args = vec!["-auth_uri", uri.as_str()];
+    args.extend_from_slice(extra);
+    sipp(scenario, addr, "u1", "127.0.0.1", &csv, &args)
+}
+
 /// A caller's media: `sent` packets to the relay port facing it, one every 20 ms, keeping
 /// what comes back.
 pub fn talk(sock: &std::net::UdpSocket, relay: u16, sent: u16) -> Vec<Vec<u8>> {
