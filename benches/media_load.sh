@@ -15,6 +15,10 @@
 #   VOZBOX_BIN runs another build of vozbox (an A/B comparison).
 #   RELAY_CPU=P limits each relay, once its calls are set up, to P % of one core (a cgroup's
 #   cpu quota, 10 ms period): a relay pushed past its capacity with the same offered load.
+#   RECORD=R compares vozbox with itself instead of rtpengine: each count runs once with no
+#   call recorded and once with R of its calls recorded (SIP INFO `Record: on` right after
+#   the answer), and the ratio is the relay threads' CPU per relayed packet, recorded over
+#   not (the recorders' own work is the rest of the process's CPU, reported too).
 set -euo pipefail
 counts=${1:-"250 500 1000"}
 secs=${2:-20}
@@ -35,8 +39,13 @@ trap cleanup EXIT
 
 bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 
-vozbox_run() { # calls
-  local n=$1 hold=$(( (n / 200 + secs + 30) * 1000 ))
+vozbox_run() { # calls [recorded]
+  local n=$1 rec=${2:-0} hold=$(( (n / 200 + secs + 30) * 1000 ))
+  if [ "$rec" -gt 0 ]; then
+    sed -i 's/^domain = "127.0.0.1"$/domain = "127.0.0.1"\non_demand_record = "info"/' "$work/provision.toml"
+  else
+    sed -i '/^on_demand_record = /d' "$work/provision.toml"
+  fi
   bench_config "$work/config.toml" "$port" "$work/vozbox-$n.redb" <<CFG
 [api]
 listen = "127.0.0.1:$((port + 1))"
@@ -58,9 +67,15 @@ CFG
   local uas=$!; pids+=("$uas")
   sleep 0.5
   (cd "$work" && exec sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
-      -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r 200 -m "$n" -l "$n" -d "$hold" \
+      -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r 200 -m "$((n - rec))" -l "$((n - rec))" -d "$hold" \
       -nostdin -timeout $((hold / 1000 + 30))s 127.0.0.1:$port > "$work/uac.out" 2>&1) &
   local uac=$!; pids+=("$uac")
+  if [ "$rec" -gt 0 ]; then
+    (cd "$work" && exec sipp -sf "$here/benches/sipp/uac_bench_record.xml" -inf "$work/numbers.csv" \
+        -t u1 -i 127.0.0.3 -p 5062 -buff_size 16777216 -r 50 -m "$rec" -l "$rec" -d "$hold" \
+        -nostdin -timeout $((hold / 1000 + 30))s 127.0.0.1:$port > "$work/uac-rec.out" 2>&1) &
+    uac_rec=$!; pids+=("$uac_rec")
+  fi
   for _ in $(seq 600); do
     "$bin" calls --config "$work/config.toml" > "$work/calls.txt" 2>/dev/null || true
     [ "$(grep -c answered "$work/calls.txt" || true)" -ge "$n" ] && break
@@ -73,8 +88,13 @@ CFG
   line=$("$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
   printf 'vozbox    %s\n' "$line"
   v_us=$(per_packet "$line")
+  t_us=$(per_packet_threads "$line")
+  [ "$rec" -eq 0 ] || echo "          $(ls "$work"/recordings 2>/dev/null | wc -l) recordings being written"
+  [ -z "${uac_rec:-}" ] || kill "$uac_rec" 2>/dev/null || true
+  uac_rec=''
   kill "$uac" "$uas" "$vpid" 2>/dev/null || true
   wait "$uac" "$uas" "$vpid" 2>/dev/null || true
+  rm -rf "$work/recordings"
 }
 
 rtpengine_run() { # calls
@@ -133,12 +153,23 @@ limit_cpu() {
   echo "$1" > "$cg/cgroup.procs"
 }
 
-# The CPU per relayed packet of a generator's report line.
+# The CPU per relayed packet of a generator's report line (the whole process; the relay's
+# forwarding threads alone).
 per_packet() { sed -n 's/.*, \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }
+per_packet_threads() { sed -n 's/.*relay threads \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }
 
 ratios=()
 for n in $counts; do
   v_us='' r_us=''
+  if [ "${RECORD:-0}" -gt 0 ]; then
+    vozbox_run "$n" 0
+    plain=$t_us
+    vozbox_run "$n" "$RECORD"
+    ratio=$(awk -v v="$t_us" -v r="$plain" 'BEGIN { printf "%.2f", v / r }')
+    ratios+=("$n $ratio")
+    echo "ratio     calls $n | relay threads' CPU per relayed packet with $RECORD recorded / none $ratio"
+    continue
+  fi
   vozbox_run "$n"
   if [ "${RTPENGINE:-1}" = 0 ]; then :
   elif command -v rtpengine >/dev/null; then rtpengine_run "$n"; else echo "rtpengine: not installed"; fi

@@ -42,6 +42,28 @@ fn cpu_ticks(pid: &str) -> u64 {
     n(11) + n(12)
 }
 
+/// CPU ticks of the relay's forwarding threads (named `relay-N`) of process `pid`.
+fn relay_ticks(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", pid)) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .map(|c| c.starts_with("relay-"))
+                .unwrap_or(false)
+        })
+        .map(|t| {
+            let s = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let rest = s.rsplit(')').next().unwrap_or("");
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            n(11) + n(12)
+        })
+        .sum()
+}
+
 #[derive(Default)]
 struct Stats {
     sent: u64,
@@ -208,6 +230,7 @@ fn main() {
         per[i % senders].push(e);
     }
     let c0 = cpu_ticks(pid);
+    let t0 = relay_ticks(pid);
     let socks = std::sync::Arc::new(socks);
     let rx = {
         let socks = socks.clone();
@@ -232,6 +255,7 @@ fn main() {
     all.delays = r.delays;
     let c1 = cpu_ticks(pid);
     let cpu_s = (c1 - c0) as f64 / 100.0; // USER_HZ on Linux
+    let relay_s = relay_ticks(pid).saturating_sub(t0) as f64 / 100.0;
     let d = &mut all.delays;
     d.sort_unstable();
     let q = |p: f64| {
@@ -243,7 +267,7 @@ fn main() {
     let expected = (calls as u64) * 2 * secs * 50;
     let (sent, got) = (all.sent, all.received);
     println!(
-        "calls {} | offered {} of {} expected ({:.1} %), {} sent > 1 ms late (max {} µs) | received {} | loss {:.3} % | one-way p50 {} µs p99 {} µs max {} µs | relay CPU {:.2} s = {:.3} % of a core per call, {:.2} µs per relayed packet",
+        "calls {} | offered {} of {} expected ({:.1} %), {} sent > 1 ms late (max {} µs) | received {} | loss {:.3} % | one-way p50 {} µs p99 {} µs max {} µs | relay CPU {:.2} s = {:.3} % of a core per call, {:.2} µs per relayed packet | relay threads {:.2} µs per relayed packet",
         calls,
         sent,
         expected,
@@ -258,5 +282,6 @@ fn main() {
         cpu_s,
         100.0 * cpu_s / secs as f64 / calls.max(1) as f64,
         1e6 * cpu_s / got.max(1) as f64,
+        1e6 * relay_s / got.max(1) as f64,
     );
 }

@@ -249,7 +249,10 @@ impl Shared {
             to
         };
         let tap = self.tap.get();
-        let rec = if rtcp { None } else { self.rec.load_full() };
+        // (a guard, not a reference count: nothing written on the shared line when no
+        // recording runs)
+        let rec_guard = self.rec.load();
+        let rec = if rtcp { None } else { rec_guard.as_ref() };
         let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
             (from.sockets.as_ref(), to.sockets.as_ref())
         else {
@@ -284,7 +287,7 @@ impl Shared {
                             t.lost.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    if let Some(r) = &rec {
+                    if let Some(r) = rec {
                         r.offer(k < 2, p, now);
                     }
                     if self.connects {
