@@ -516,3 +516,61 @@ fn a_user_at_its_own_max_calls_is_busy() {
         cdrs
     );
 }
+
+/// Busy, no-answer and not-registered forwards to a number: each goes out through the
+/// carrier as bob's external call (the record names the forward and the carrier).
+#[test]
+fn every_forward_type_reaches_a_number_through_the_carrier() {
+    for (ty, bob_answers, extra) in [
+        ("busy", Some("uas_busy.xml"), ""),
+        ("no_answer", Some("uas_ring.xml"), "timeout = 2"),
+        ("not_registered", None, ""),
+    ] {
+        let carrier_port = free_port("127.0.0.5");
+        let lab = format!(
+            "{}\n[[carrier]]\nbrand = \"acme\"\nname = \"upstream\"\naddress = \"127.0.0.5\"\nport = {}\n",
+            provision(&forward(
+                "bob",
+                ty,
+                "target = \"number\"\nnumber = \"+34600111222\"",
+                extra,
+            )),
+            carrier_port
+        )
+        .replacen(
+            "domain = \"127.0.0.1\"\n",
+            "domain = \"127.0.0.1\"\noutgoing_ddi = \"+34944000100\"\n",
+            1,
+        ) + "\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000100\"\n";
+        let v = Vozbox::start(&format!("fwd-number-{}", ty), "", &lab);
+        let bob = bob_answers.map(|s| callee(&v, "127.0.0.1", BOB, s));
+        let carrier = SippUas::start("uas_answer.xml", "u1", "127.0.0.5", carrier_port);
+        sipp_ok(&alice_calls_bob(&v, "uac_call.xml"));
+        if let Some(b) = bob {
+            done(b);
+        }
+        let seen = done(carrier);
+        assert!(
+            seen.messages.lines().any(|l| l.starts_with("Diversion:")
+                && l.contains("+34944000100")
+                && l.contains(if ty == "busy" {
+                    "user-busy"
+                } else if ty == "no_answer" {
+                    "no-answer"
+                } else {
+                    "unavailable"
+                })),
+            "{}: {}",
+            ty,
+            seen.messages
+        );
+        let cdr = last_cdr(&v);
+        assert!(
+            cdr.contains(&format!("user:bob >{}> carrier:upstream:+34600111222", ty))
+                && cdr.contains("answered"),
+            "{}: {}",
+            ty,
+            cdr
+        );
+    }
+}
