@@ -97,6 +97,11 @@ fn ulaw(sample: i16) -> u8 {
 /// relay for `secs`, and `*5` as RFC 4733 events (payload type 101) at the seconds in
 /// `codes`; with `burst`, the packets go 8 at a time (a tiny queue overflows).
 fn speak(sock: &UdpSocket, relay: u16, secs: f64, codes: &[f64], burst: bool) -> u64 {
+    speak_in(sock, relay, 0, secs, codes, burst)
+}
+
+/// `speak` in payload type `pt` (the µ-law bytes whatever it says: 18 is G.729's number).
+fn speak_in(sock: &UdpSocket, relay: u16, pt: u8, secs: f64, codes: &[f64], burst: bool) -> u64 {
     let to = ("127.0.0.1", relay);
     let (mut seq, mut ts, mut sent) = (0u16, 0u32, 0u64);
     let start = Instant::now();
@@ -104,7 +109,7 @@ fn speak(sock: &UdpSocket, relay: u16, secs: f64, codes: &[f64], burst: bool) ->
     let packets = (secs * 50.0) as u32;
     let mut phase = 0f64;
     for i in 0..packets {
-        let mut p = vec![0x80, 0];
+        let mut p = vec![0x80, pt];
         p.extend_from_slice(&seq.to_be_bytes());
         p.extend_from_slice(&ts.to_be_bytes());
         p.extend_from_slice(&SSRC.to_be_bytes());
@@ -223,6 +228,30 @@ fn record_on_and_off_by_info_and_refused_without_on_demand() {
         "{:?}",
         list
     );
+    // the call's record says which recording was made of it
+    let (_, cdrs) = v.api_as(&v.token(), "GET", "/api/cdrs", None);
+    assert_eq!(
+        cdrs["items"][0]["recording"],
+        format!("recording {}", list[0]["id"])
+    );
+
+    // a codec it cannot decode (G.729's number): nothing kept, and the record says why
+    let v = Vozbox::start("rec-info-g729", "", &lab("info", true));
+    let bob = echoing_bob(&v, "uas_answer.xml");
+    let addr = v.addr();
+    let caller = std::thread::spawn(move || {
+        alice_calls_bob_from("uac_record_info.xml", &addr, port, &["-d", "3000"])
+    });
+    let relay = caller_port(&v);
+    speak_in(&sock, relay, 18, 4.0, &[], false);
+    sipp_ok(&caller.join().unwrap());
+    let _ = bob.wait(Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(recordings(&v).is_empty());
+    let (_, cdrs) = v.api_as(&v.token(), "GET", "/api/cdrs", None);
+    let why = cdrs["items"][0]["recording"].as_str().unwrap_or("");
+    assert!(why.contains("not recorded: payload type 18"), "{}", cdrs);
+    assert!(v.log().contains("cannot be decoded"));
 
     let v = Vozbox::start("rec-info-off", "", &lab("off", true));
     let bob = echoing_bob(&v, "uas_answer.xml");

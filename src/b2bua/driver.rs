@@ -36,6 +36,8 @@ pub struct Slot {
     /// The call's recorder (a DDI that records, a client with on-demand recording), from
     /// the answer to the end.
     pub recorder: Option<crate::recording::call::Handle>,
+    /// What the recorder said of the call when it stopped, for the record.
+    record_note: Option<String>,
     /// Its places in its users' own max calls (given back when dropped).
     pub lines: Option<super::lines::Held>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
@@ -67,6 +69,7 @@ impl CallCell {
                 app: None,
                 keys: None,
                 recorder: None,
+                record_note: None,
                 lines: None,
                 armed: None,
                 timer_started: false,
@@ -178,7 +181,9 @@ impl B2bua {
                 }
                 Action::MediaStop => {
                     // the recorder first: its file is completed with what came
-                    slot.recorder = None;
+                    if let Some(r) = slot.recorder.take() {
+                        slot.record_note = r.note();
+                    }
                     slot.media = None;
                     slot.keys = None;
                     slot.app = None;
@@ -186,7 +191,13 @@ impl B2bua {
                         p.abort();
                     }
                 }
-                Action::Record { cdr, then } => {
+                Action::Record { mut cdr, then } => {
+                    // what its recorder kept of the call, or why it kept nothing
+                    cdr.recording = slot
+                        .recorder
+                        .as_ref()
+                        .and_then(|r| r.note())
+                        .or_else(|| slot.record_note.clone());
                     self.stats.recorded(&cdr.direction, &cdr.disposition);
                     let more = self.charge(slot.call.info.billing.as_deref(), &cdr);
                     let done = then.map(|a| {

@@ -162,6 +162,7 @@ pub fn cdr(call_id: &str, info: Info, end_ms: u64) -> Cdr {
         sip_code: info.code,
         price: price.map(|p| p.to_string()),
         currency,
+        recording: None,
     }
 }
 

@@ -20,4 +20,7 @@ pub struct Cdr {
     pub price: Option<String>,
     #[serde(default)]
     pub currency: Option<String>,
+    /// What of the call was recorded (`recording 7`), or why it could not be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
 }

@@ -288,6 +288,7 @@ mod tests {
             sip_code: code,
             price: None,
             currency: None,
+            recording: None,
         }
     }
 

@@ -47,12 +47,28 @@ pub struct Meta {
 }
 
 /// The call's side of its recorder: dropping it ends the recorder (the call ended).
-pub struct Handle(mpsc::UnboundedSender<Cmd>);
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Cmd>,
+    note: Note,
+}
+
+/// What the recorder says of the call for its record (`recording 7, 8`, or why none).
+type Note = Arc<std::sync::Mutex<Option<String>>>;
 
 impl Handle {
     pub fn send(&self, c: Cmd) {
-        let _ = self.0.send(c);
+        let _ = self.tx.send(c);
     }
+
+    /// For the call's record: the recordings made of it, or why it was not recorded.
+    pub fn note(&self) -> Option<String> {
+        self.note.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+fn say(note: &Note, what: impl FnOnce(Option<String>) -> String) {
+    let mut n = note.lock().unwrap_or_else(|e| e.into_inner());
+    *n = Some(what(n.take()));
 }
 
 /// Starts the recorder of a call whose relay session is `session`; `events` are the
@@ -73,7 +89,9 @@ pub fn start(
     let tap = Arc::new(tap);
     session.set_rec_tap(Some(tap.clone()));
     let (tx, cmds) = mpsc::unbounded_channel();
+    let note: Note = Default::default();
     let r = Recorder {
+        note: note.clone(),
         svc,
         watch: meta.code.as_deref().map(CodeWatch::new),
         meta,
@@ -86,7 +104,7 @@ pub fn start(
         toggled: None,
     };
     rt.spawn(r.run(rx, cmds));
-    Handle(tx)
+    Handle { tx, note }
 }
 
 struct Active {
@@ -99,6 +117,7 @@ struct Active {
 }
 
 struct Recorder {
+    note: Note,
     svc: Arc<Service>,
     meta: Meta,
     tap: Arc<RecTap>,
@@ -249,6 +268,10 @@ impl Recorder {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        say(&self.note, |n| match n {
+            Some(n) if n.starts_with("recording") => format!("{}, {}", n, id),
+            _ => format!("recording {}", id),
+        });
         tracing::info!(
             "recording {} of call {} ({} → {}) started: {}{}",
             id,
@@ -307,6 +330,9 @@ impl Recorder {
         self.tap.all.store(false, Ordering::Relaxed);
         drop(a.writer);
         let _ = std::fs::remove_file(crate::files::partial(&a.path));
+        say(&self.note, |_| {
+            format!("not recorded: payload type {} cannot be decoded", pt)
+        });
         tracing::warn!(
             "call {} not recorded: payload type {} cannot be decoded (PCMU, PCMA and G.722 can)",
             self.meta.call,
