@@ -269,6 +269,20 @@ fn what(a: &Action) -> String {
             Action::Forward { ty } => {
                 format!("forward {}", crate::routing::forward::type_name(*ty))
             }
+            Action::App => "app".into(),
+            Action::Key(k) => format!("key {}", k),
+            Action::Recording { on, caller } => format!(
+                "record {} by {}",
+                if *on { "on" } else { "off" },
+                if *caller { "caller" } else { "callee" }
+            ),
+            Action::RecordKey { caller, k } => {
+                format!(
+                    "record key {} of {}",
+                    k,
+                    if *caller { "caller" } else { "callee" }
+                )
+            }
             _ => "other".into(),
         },
     }
@@ -287,5 +301,6 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
 }
 
 mod admit;
+mod apps;
 mod forwards;
 mod rules;
