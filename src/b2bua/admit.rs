@@ -354,7 +354,7 @@ pub fn refusal(code: u16, reason: &'static str, disposition: Disposition) -> Adm
     }
 }
 
-/// What is routed but not built (a service code, voicemail, IVR): `501`.
+/// What is routed but not built (an unknown service code, IVR): `501`.
 pub fn not_implemented() -> Admission {
     refusal(501, "Not Implemented", Disposition::Unsupported)
 }

@@ -24,7 +24,7 @@ pub enum Disposition {
     NotRegistered,
     /// A destination that is misconfigured, or whose connection failed.
     Unreachable,
-    /// A service code, voicemail or IVR route (not built yet).
+    /// A service code that is none of ours, or an IVR route (not built yet).
     Unsupported,
     NoCommonCodec,
     BadSdp,

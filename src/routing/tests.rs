@@ -724,7 +724,7 @@ fn intervpbx_friends() {
             friend_route("redwing", "rw-pbx", "603"),
         ),
         (
-            "§4.3 an extension of the target routed to voicemail is not built yet",
+            "§4.3 an extension of the target routed to voicemail leaves a message in that mailbox",
             u("bluebird", "alice"),
             "604",
             NOW,
@@ -1023,7 +1023,7 @@ fn inbound_ddis() {
             unsupported("bluebird", "ivr:main"),
         ),
         (
-            "a DDI routed to voicemail is not built yet",
+            "a DDI routed to voicemail leaves a message in that mailbox",
             "acme",
             "+34944000105",
             Route::Voicemail {
