@@ -88,6 +88,9 @@ impl Server {
             Ok(c) => c,
             Err(rej) => return self.reject(&msg, &flow, rej),
         };
+        if let Err(rej) = validate::check_secure(&msg, flow.proto == Proto::Tls) {
+            return self.reject(&msg, &flow, rej);
+        }
         let method = msg.method().unwrap_or("").to_string();
         if method == "ACK" {
             // ACKs have no transaction of their own: the call they belong to takes them.

@@ -549,6 +549,18 @@ fn sips_uris_keepalives_and_connection_limits() {
     let reply = r["reply"].as_str().unwrap();
     assert!(reply.starts_with("SIP/2.0 401"), "{}", r);
     assert!(reply.contains("WWW-Authenticate: Digest"), "{}", r);
+    // The same sips: request over UDP asks for TLS it did not get: 416 (RFC 3261 §26.2.2).
+    let plain = String::from_utf8(options("127.0.0.1", "sipsudp"))
+        .unwrap()
+        .replacen("OPTIONS sip:", "OPTIONS sips:", 1);
+    let r = udp_exchange(
+        &v.addr(),
+        "127.0.0.1",
+        plain.as_bytes(),
+        Duration::from_secs(2),
+    )
+    .expect("an answer to a sips: OPTIONS over UDP");
+    assert!(r.starts_with("SIP/2.0 416"), "{}", r);
     // At most 3 connections from one address, counted from the TCP accept (also while
     // the TLS handshake has not even started): the 4th is closed at once; another address
     // is still served.

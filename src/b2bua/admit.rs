@@ -370,6 +370,17 @@ pub fn busy(trunk: bool) -> Admission {
     }
 }
 
+/// A `sips:` call none of whose destinations is reached over TLS: it may not go on over
+/// an insecure hop (RFC 5630 §3.1.3).
+pub fn insecure_only() -> Admission {
+    Admission::Refuse {
+        code: 480,
+        reason: "Temporarily Unavailable",
+        disposition: Disposition::Unreachable,
+        cause: None,
+    }
+}
+
 pub fn nowhere(n: Nowhere, trunk: bool) -> Admission {
     let (code, reason, disposition, cause) = match n {
         Nowhere::NotRegistered => (

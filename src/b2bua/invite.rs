@@ -248,7 +248,14 @@ impl B2bua {
                 }
             }
         };
-        let (route, targets, hops) = targets;
+        let (route, mut targets, hops) = targets;
+        // a sips: call goes on over TLS only (RFC 5630 §3.1.3): 480 when no target is secure
+        if secure_only(&inc.msg) && !targets.is_empty() {
+            targets.retain(|t| t.dest.flow.proto == crate::sip::transport::Proto::Tls);
+            if targets.is_empty() {
+                return refuse(admit::insecure_only(), info);
+            }
+        }
         // an unconditional or not-registered forward to voicemail
         if let crate::routing::Route::Voicemail { client, mailbox } = &route {
             info.route = super::divert::label_with(&info.route, &hops);
@@ -469,4 +476,10 @@ impl B2bua {
         let a_dest = Dest::new(flow.clone(), flow.remote, &self.out.transports);
         Leg::caller(msg, checked, a_dest)
     }
+}
+
+/// The caller asked for TLS on every hop (a `sips:` Request-URI).
+fn secure_only(msg: &Message) -> bool {
+    msg.request_uri()
+        .is_some_and(|u| u.scheme == crate::sip::uri::Scheme::Sips)
 }

@@ -114,12 +114,21 @@ pub fn request(
     }
 }
 
-/// Our Contact on a flow.
-pub fn contact_for(dest: &Dest) -> String {
+/// Our Contact on a flow; a `sips:` URI on a TLS leg whose peer used `sips:` (RFC 3261
+/// §8.1.1.8: the Contact of a secure dialog is a SIPS URI).
+pub fn contact_for(dest: &Dest, sips: bool) -> String {
+    use crate::sip::transport::Proto;
     match dest.flow.proto {
-        crate::sip::transport::Proto::Udp => format!("<sip:vozbox@{}>", dest.local),
+        Proto::Tls if sips => format!("<sips:vozbox@{}>", dest.local),
+        Proto::Udp => format!("<sip:vozbox@{}>", dest.local),
         p => format!("<sip:vozbox@{};transport={}>", dest.local, p.as_str()),
     }
+}
+
+fn is_sips(uri: &str) -> bool {
+    uri.trim_start_matches('<')
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("sips:"))
 }
 
 impl Leg {
@@ -137,7 +146,11 @@ impl Leg {
             route_set: msg.all("Record-Route").map(str::to_string).collect(),
             local_cseq: 0,
             remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),
-            contact: contact_for(&dest),
+            contact: contact_for(
+                &dest,
+                msg.request_uri()
+                    .is_some_and(|u| u.scheme == crate::sip::uri::Scheme::Sips),
+            ),
             dest,
         }
     }
@@ -154,7 +167,7 @@ impl Leg {
             route_set: Vec::new(),
             local_cseq: 1,
             remote_cseq: 0,
-            contact: contact_for(&t.dest),
+            contact: contact_for(&t.dest, is_sips(&t.ruri)),
             dest: t.dest.clone(),
         }
     }

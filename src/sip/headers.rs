@@ -488,7 +488,18 @@ pub fn uri_equal(a: &str, b: &str) -> bool {
             return false;
         }
     }
-    true
+    // Header components are never ignored: each must be in both, with the same value
+    // (names compared without case, in any order, values percent-decoded).
+    let headers = |u: &Uri| {
+        let mut h: Vec<(String, String)> = u
+            .headers
+            .iter()
+            .map(|(n, v)| (percent_decode(n).to_ascii_lowercase(), percent_decode(v)))
+            .collect();
+        h.sort();
+        h
+    };
+    headers(&x) == headers(&y)
 }
 
 #[cfg(test)]
@@ -538,5 +549,18 @@ mod uri_equality {
             "sip:user;par=v@example.com"
         ));
         assert!(!uri_equal("sip:a@b;transport=x-1", "sip:a@b;transport=x-2"));
+        // Header components (RFC 3261 §19.1.4): never ignored, order free.
+        assert!(!uri_equal(
+            "sip:carol@chicago.com",
+            "sip:carol@chicago.com?Subject=next%20meeting"
+        ));
+        assert!(!uri_equal(
+            "sip:carol@chicago.com?Subject=next%20meeting",
+            "sip:carol@chicago.com?Subject=another%20meeting"
+        ));
+        assert!(uri_equal(
+            "sip:carol@chicago.com?subject=next%20meeting&priority=urgent",
+            "sip:carol@chicago.com?Priority=urgent&Subject=next%20meeting"
+        ));
     }
 }

@@ -62,6 +62,22 @@ pub struct Checked {
     pub star: bool,
 }
 
+/// A `sips:` Request-URI asks for TLS on every hop (RFC 3261 §26.2.2): one that came over
+/// UDP or TCP is refused with `416` rather than served insecurely.
+pub fn check_secure(msg: &Message, over_tls: bool) -> Result<(), Reject> {
+    let super::message::StartLine::Request { uri, .. } = &msg.start else {
+        return Ok(());
+    };
+    if !over_tls && uri_scheme(uri).as_deref() == Some("sips") {
+        return Err(Reject::new(
+            416,
+            "Unsupported URI Scheme",
+            "sips: Request-URI over an insecure transport",
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
     let super::message::StartLine::Request {
         method,
@@ -316,5 +332,21 @@ mod tests {
             BASE
         ));
         assert_eq!(check_request(&c).unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn sips_only_over_tls() {
+        let s = req(&format!(
+            "OPTIONS sips:b SIP/2.0\n{}CSeq: 1 OPTIONS\n\n",
+            BASE
+        ));
+        assert!(check_request(&s).is_ok());
+        assert_eq!(check_secure(&s, false).unwrap_err().code, 416);
+        assert!(check_secure(&s, true).is_ok());
+        let plain = req(&format!(
+            "OPTIONS sip:b SIP/2.0\n{}CSeq: 1 OPTIONS\n\n",
+            BASE
+        ));
+        assert!(check_secure(&plain, false).is_ok());
     }
 }

@@ -302,5 +302,6 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
 
 mod admit;
 mod apps;
+mod contact;
 mod forwards;
 mod rules;
