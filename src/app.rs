@@ -210,7 +210,8 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             tokio::runtime::Handle::current(),
         )
         .with_voicemail(voicemail.clone())
-        .with_recording(recording.clone()),
+        .with_recording(recording.clone())
+        .with_overload(cfg.overload.clone()),
     );
     // every change of a mailbox is told to the phones subscribed to it
     let weak = Arc::downgrade(&b2bua);

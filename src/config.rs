@@ -4,6 +4,7 @@
 
 mod api;
 mod calls;
+mod overload;
 mod place;
 mod policy;
 mod smtp;
@@ -13,6 +14,7 @@ use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
 pub use api::Api;
 pub use calls::Calls;
+pub use overload::Overload;
 use place::locate;
 pub use place::{key_at, line_col};
 pub use policy::Policy;
@@ -36,6 +38,7 @@ pub struct Config {
     pub policy: Policy,
     pub smtp: Smtp,
     pub voicemail: Voicemail,
+    pub overload: Overload,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -493,6 +496,9 @@ impl Config {
         self.voicemail
             .validate()
             .map_err(|(key, msg)| ("voicemail", key, msg))?;
+        self.overload
+            .validate()
+            .map_err(|(key, msg)| ("overload", key, msg))?;
         if self.storage.path.as_os_str().is_empty() {
             return Err(("storage", "path", "expected a file path".into()));
         }

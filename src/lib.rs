@@ -11,6 +11,7 @@ pub mod media;
 pub mod metrics;
 pub mod model;
 pub mod models;
+pub mod overload;
 pub mod policy;
 pub mod portal;
 pub mod provision;

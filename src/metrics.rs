@@ -218,6 +218,22 @@ impl Collector for Server {
                 .map(|(dir, result, n)| ([("direction", dir), ("result", result)], n)),
         )?;
 
+        // Overload control: new requests refused so that admitted work completes.
+        gauge(
+            e,
+            "vozbox_calls_setting_up",
+            "Calls sent on to their branches and not yet answered or ended",
+            int(b2bua.setting_up.count()),
+        )?;
+        counters(
+            e,
+            "vozbox_overload_refused",
+            "New INVITEs and REGISTERs answered 503 by overload control, by reason",
+            crate::overload::Shed::ALL
+                .into_iter()
+                .map(|why| ([("reason", why.as_str())], b2bua.overload.shed(why))),
+        )?;
+
         // Calls.
         let calls = b2bua.stats.by_direction();
         gauges(

@@ -16,6 +16,7 @@ use crate::sip::transport::{Flow, Proto, Sink};
 use crate::sip::validate::{self, check_request};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub struct Server {
@@ -83,7 +84,7 @@ impl Server {
         self.out.send(&via, flow, r, None);
     }
 
-    fn handle_request(self: Arc<Self>, msg: Message, flow: Flow) {
+    fn handle_request(self: Arc<Self>, msg: Message, flow: Flow, waited: Duration) {
         let checked = match check_request(&msg) {
             Ok(c) => c,
             Err(rej) => return self.reject(&msg, &flow, rej),
@@ -119,6 +120,19 @@ impl Server {
         }
         let tag = to_tag(&msg);
         let via = &checked.via;
+        // New work, refused before any digest, routing or media is spent on it when the
+        // box is behind (`overload.rs`); a retransmission gets the same 503 from memory.
+        let new_call = method == "INVITE" && checked.to.tag().is_none();
+        if new_call || method == "REGISTER" {
+            let setting_up = new_call.then(|| self.b2bua.setting_up.count());
+            let overload = &self.b2bua.overload;
+            if overload.check(&method, waited, setting_up) {
+                let mut r = response(&msg, 503, "Service Unavailable", &tag);
+                r.push_header("Retry-After", overload.limits.retry_after.to_string());
+                self.out.send(via, &flow, r, key.as_deref());
+                return;
+            }
+        }
         match method.as_str() {
             "OPTIONS" | "SUBSCRIBE"
                 if checked.to.tag().is_none() && !self.screened(&msg, &checked, &flow) =>
@@ -247,7 +261,7 @@ impl Sink for Server {
                 .uses_connection(flow, crate::auth::nonce::now_secs())
     }
 
-    fn on_message(self: Arc<Self>, data: &[u8], flow: Flow) {
+    fn on_message(self: Arc<Self>, data: &[u8], flow: Flow, waited: Duration) {
         match Message::parse(data) {
             Ok(msg) => {
                 if msg.is_request() {
@@ -255,7 +269,7 @@ impl Sink for Server {
                         .transports
                         .stats
                         .request(msg.method().unwrap_or(""));
-                    self.handle_request(msg, flow);
+                    self.handle_request(msg, flow, waited);
                 } else {
                     // Responses to the B2BUA's requests (those to keep-alive OPTIONS
                     // belong to no call and end there).

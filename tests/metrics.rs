@@ -194,6 +194,8 @@ fn metrics_need_the_token_and_parse_as_prometheus_text() {
         ("vozbox_calls_started", "counter"),
         ("vozbox_calls_ended", "counter"),
         ("vozbox_call_setup_seconds", "histogram"),
+        ("vozbox_calls_setting_up", "gauge"),
+        ("vozbox_overload_refused", "counter"),
         ("vozbox_cdrs_written", "counter"),
         ("vozbox_store_commit_seconds", "histogram"),
         ("vozbox_store_queue_depth", "gauge"),

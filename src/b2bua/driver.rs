@@ -40,6 +40,8 @@ pub struct Slot {
     record_note: Option<String>,
     /// Its places in its users' own max calls (given back when dropped).
     pub lines: Option<super::lines::Held>,
+    /// Its place among the calls being set up, from its branches' INVITEs to its answer.
+    pub setting_up: Option<super::setting_up::Place>,
     /// The instant the timer task wakes the call at; None once the call is forgotten.
     armed: Option<Instant>,
     timer_started: bool,
@@ -71,6 +73,7 @@ impl CallCell {
                 recorder: None,
                 record_note: None,
                 lines: None,
+                setting_up: None,
                 armed: None,
                 timer_started: false,
             }),
@@ -123,6 +126,7 @@ impl B2bua {
                     }
                 }
                 Action::MediaAnswered => {
+                    slot.setting_up = None;
                     if let Some(m) = &slot.media {
                         m.answered();
                     }
@@ -214,6 +218,7 @@ impl B2bua {
                 Action::Ended => {
                     slot.permit = None;
                     slot.lines = None;
+                    slot.setting_up = None;
                     self.active.fetch_sub(1, Ordering::Relaxed);
                     self.stats.left(slot.call.info.direction.as_str());
                 }

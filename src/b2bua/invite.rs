@@ -461,7 +461,13 @@ impl B2bua {
             return false;
         }
         // counted against its users only once it is in (a duplicate Call-ID is not)
-        cell.lock().lines = Some(self.lines.hold(&keys));
+        {
+            let mut slot = cell.lock();
+            slot.lines = Some(self.lines.hold(&keys));
+            if !b_ids.is_empty() {
+                slot.setting_up = Some(self.setting_up.hold());
+            }
+        }
         for id in b_ids {
             self.calls.insert(id, cell.clone());
         }

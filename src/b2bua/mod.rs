@@ -33,6 +33,7 @@ pub mod mwi;
 pub mod notify;
 pub mod record;
 pub mod service;
+pub mod setting_up;
 pub mod stats;
 pub mod target;
 #[cfg(test)]
@@ -87,6 +88,10 @@ pub struct B2bua {
     pub subscriptions: mwi::Subscriptions,
     /// Calls started, in progress and ended, setup times (for `GET /metrics`).
     pub stats: stats::CallStats,
+    /// Calls sent on and not yet answered or ended (`[overload] max_setup`).
+    pub setting_up: setting_up::SettingUp,
+    /// When new calls and registrations are refused to keep admitted ones going.
+    pub overload: Arc<crate::overload::Overload>,
     /// The server is shutting down: new calls are refused (`refuse_new_calls`).
     draining: AtomicBool,
     next_id: AtomicU64,
@@ -147,9 +152,19 @@ impl B2bua {
             subscriptions: Default::default(),
             lines: Default::default(),
             stats: Default::default(),
+            setting_up: Default::default(),
+            overload: Arc::new(crate::overload::Overload::new(Default::default())),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
+        }
+    }
+
+    /// The same with the overload settings of `[overload]`.
+    pub fn with_overload(self, limits: crate::config::Overload) -> B2bua {
+        B2bua {
+            overload: Arc::new(crate::overload::Overload::new(limits)),
+            ..self
         }
     }
 

@@ -11,5 +11,6 @@ pub mod stats;
 pub mod tls;
 pub mod transaction;
 pub mod transport;
+pub mod triage;
 pub mod uri;
 pub mod validate;

@@ -624,7 +624,12 @@ impl SippUas {
             .arg("-sf")
             .arg(&sf)
             .args(["-t", transport, "-i", local_ip, "-p", &port.to_string()])
-            .args(["-m", "1", "-nostdin", "-timeout_error"])
+            .args(if extra.contains(&"-m") {
+                &[][..]
+            } else {
+                &["-m", "1"][..]
+            })
+            .args(["-nostdin", "-timeout_error"])
             .args(if extra.contains(&"-timeout") {
                 &[][..]
             } else {

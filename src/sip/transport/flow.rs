@@ -57,7 +57,9 @@ impl std::fmt::Display for Flow {
 pub trait Sink: Send + Sync + 'static {
     /// Whether anything from this address is to be ignored (banned, rate limited).
     fn is_blocked(&self, ip: IpAddr) -> bool;
-    fn on_message(self: Arc<Self>, data: &[u8], flow: Flow);
+    /// One message; `waited`: how long it lay in the socket before it was read (a UDP
+    /// datagram's kernel timestamp; zero over TCP and TLS).
+    fn on_message(self: Arc<Self>, data: &[u8], flow: Flow, waited: std::time::Duration);
     /// A connection closed (or an outbound one never opened). Not called for an inbound
     /// connection that handed up no message.
     fn on_close(&self, _flow: &Flow) {}

@@ -166,7 +166,8 @@ impl Transports {
         // A bug while handling one message costs that message, not the connection.
         let hand_up = |m: &[u8]| {
             let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                sink.clone().on_message(m, flow.clone())
+                sink.clone()
+                    .on_message(m, flow.clone(), std::time::Duration::ZERO)
             }));
             if handled.is_err() {
                 tracing::error!("{}: a message hit a bug; dropped", flow);

@@ -1,0 +1,143 @@
+//! Overload control (issue 22): past capacity vozbox refuses new work early and cheaply
+//! instead of drowning. A new INVITE or REGISTER is answered `503` + `Retry-After` before
+//! any digest, routing or media work is spent on it when the work already admitted says
+//! the box is full:
+//! - it waited in the UDP socket longer than `[overload] queue_delay_ms` (the kernel's
+//!   receive timestamp against the clock when it is read: the receive threads are behind);
+//! - `[overload] max_setup` calls are being set up (a new INVITE only).
+//!
+//! What continues admitted work — responses, ACK, CANCEL, BYE, in-dialog requests — is
+//! never refused here, and is read before new requests of the same batch
+//! (`sip::triage`, `sip/transport/udp.rs`): admitted calls complete.
+//! Each refusal is counted by reason (`/metrics`), and logged at most once a second.
+
+use crate::config::Overload as Settings;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why new work was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// It waited too long in the socket.
+    QueueDelay,
+    /// Too many calls are being set up.
+    Setup,
+}
+
+impl Shed {
+    pub const ALL: [Shed; 2] = [Shed::QueueDelay, Shed::Setup];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shed::QueueDelay => "queue_delay",
+            Shed::Setup => "max_setup",
+        }
+    }
+}
+
+/// The decision, pure: whether a new request that waited `waited` is refused, with
+/// `setting_up` calls being set up (None: not an INVITE).
+pub fn decide(limits: &Settings, waited: Duration, setting_up: Option<usize>) -> Option<Shed> {
+    if limits.queue_delay_ms > 0 && waited > Duration::from_millis(limits.queue_delay_ms) {
+        return Some(Shed::QueueDelay);
+    }
+    match setting_up {
+        Some(n) if limits.max_setup > 0 && n >= limits.max_setup => Some(Shed::Setup),
+        _ => None,
+    }
+}
+
+/// The server's overload state: its settings and what it refused.
+pub struct Overload {
+    pub limits: Settings,
+    shed: [AtomicU64; 2],
+    /// Refusals not yet logged, and the second of the last log line.
+    unlogged: AtomicU64,
+    logged_at: AtomicU64,
+}
+
+impl Overload {
+    pub fn new(limits: Settings) -> Overload {
+        Overload {
+            limits,
+            shed: Default::default(),
+            unlogged: AtomicU64::new(0),
+            logged_at: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a new request is refused; a refusal is counted (and logged, once a second).
+    pub fn check(&self, method: &str, waited: Duration, setting_up: Option<usize>) -> bool {
+        let Some(why) = decide(&self.limits, waited, setting_up) else {
+            return false;
+        };
+        self.shed[why as usize].fetch_add(1, Ordering::Relaxed);
+        self.unlogged.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let last = self.logged_at.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let n = self.unlogged.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                "overload: {} new request(s) refused with 503 since the last report \
+                 (this {}: {}, waited {} ms, {} call(s) being set up)",
+                n,
+                method,
+                why.as_str(),
+                waited.as_millis(),
+                setting_up.map_or("-".to_string(), |n| n.to_string())
+            );
+        }
+        true
+    }
+
+    /// Requests refused so far for `why`.
+    pub fn shed(&self, why: Shed) -> u64 {
+        self.shed[why as usize].load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(delay: u64, setup: usize) -> Settings {
+        Settings {
+            queue_delay_ms: delay,
+            max_setup: setup,
+            retry_after: 5,
+        }
+    }
+
+    #[test]
+    fn new_work_is_refused_by_queue_delay_or_calls_being_set_up() {
+        let l = limits(200, 3);
+        let ms = Duration::from_millis;
+        assert_eq!(decide(&l, ms(0), Some(0)), None);
+        assert_eq!(decide(&l, ms(200), Some(2)), None);
+        assert_eq!(decide(&l, ms(201), None), Some(Shed::QueueDelay));
+        assert_eq!(decide(&l, ms(201), Some(0)), Some(Shed::QueueDelay));
+        assert_eq!(decide(&l, ms(10), Some(3)), Some(Shed::Setup));
+        // a REGISTER is not counted against calls being set up
+        assert_eq!(decide(&l, ms(10), None), None);
+        // 0 turns a check off
+        assert_eq!(decide(&limits(0, 0), ms(60_000), Some(1 << 20)), None);
+    }
+
+    #[test]
+    fn refusals_are_counted_by_reason() {
+        let o = Overload::new(limits(100, 1));
+        assert!(!o.check("INVITE", Duration::ZERO, Some(0)));
+        assert!(o.check("INVITE", Duration::ZERO, Some(1)));
+        assert!(o.check("REGISTER", Duration::from_secs(1), None));
+        assert!(o.check("REGISTER", Duration::from_secs(1), None));
+        assert_eq!(o.shed(Shed::Setup), 1);
+        assert_eq!(o.shed(Shed::QueueDelay), 2);
+    }
+}
