@@ -2,8 +2,11 @@
 # Calls per second through the B2BUA: SIPp caller (a direct friend on 127.0.0.3, trusted by
 # address) → vozbox → SIPp callee (a direct friend on 127.0.0.2 chosen by pattern). Each
 # call is INVITE/100/180/200/ACK on both legs, then BYE/200 on both legs, and a CDR
-# committed to redb. For each rate: achieved CPS, failed calls, retransmissions (caller and
-# callee side), and vozbox's CPU time per call (utime+stime from /proc over the step).
+# committed to redb. For each rate: goodput (answered calls per second), calls answered,
+# new calls refused with 503 by overload control, failed calls, retransmissions (caller
+# and callee side), vozbox's CPU time per answered call (utime+stime from /proc over the
+# step) and peak RSS. Past capacity (e.g. 1.5x and 3x the measured rate) the goodput should
+# hold near capacity while the excess is refused.
 #
 #   cargo build --release && benches/call_load.sh [RATES] [SECONDS]
 #   e.g. benches/call_load.sh "1000 2000 3000 4000" 15
@@ -21,13 +24,14 @@ command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" 
 work=$(mktemp -d /tmp/vozbox-calls.XXXXXX)
 port=26060
 uas_port=26070
+api_port=26080
 trap 'kill $pid $uas 2>/dev/null || true; wait 2>/dev/null || true' EXIT
 
 bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 workers = ${WORKERS:-1}
 [api]
-listen = ""
+listen = "127.0.0.1:$api_port"
 [calls]
 # the teardown kills the SIPp peers too: no drain to wait for
 shutdown_grace = 0
@@ -35,8 +39,14 @@ CFG
 
 start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
 
+# New calls refused by overload control so far (503 + Retry-After), from /metrics.
+refused() {
+  curl -s -H "Authorization: Bearer $(cat "$work/api-token")" "http://127.0.0.1:$api_port/metrics" \
+    | awk '/^vozbox_overload_refused_total/ {n += $2} END {print n + 0}'
+}
+
 echo "rss before the load: $(rss) kB"
-printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' offered achieved ok failed "retrans(a/b)" cpu_us/call rss_kB cdrs
+printf '%8s %9s %8s %7s %7s %13s %12s %10s %9s\n' offered goodput answered 503s failed "retrans(a/b)" cpu_us/call rss_kB cdrs
 for rate in $rates; do
   total=$((rate * secs))
   (cd "$work" && exec sipp -sf "$here/tests/sipp/uas_answer.xml" -t u1 -i 127.0.0.2 -p $uas_port \
@@ -44,6 +54,7 @@ for rate in $rates; do
       > "$work/uas-$rate.out" 2>&1) &
   uas=$!
   sleep 0.5
+  s0=$(refused)
   c0=$(cpu); t0=$(date +%s.%N)
   peak=0
   (cd "$work" && exec sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
@@ -58,14 +69,16 @@ for rate in $rates; do
   wait $uac || true
   t1=$(date +%s.%N); c1=$(cpu)
   kill $uas 2>/dev/null || true; wait $uas 2>/dev/null || true
-  ok=$(stat_col "$work/uac-$rate.csv" 'SuccessfulCall(C)')
+  shed=$(( $(refused) - s0 ))
+  # SIPp counts a call refused with 503 as a completed scenario: goodput is the rest
+  ok=$(( $(stat_col "$work/uac-$rate.csv" 'SuccessfulCall(C)') - shed ))
   failed=$(stat_col "$work/uac-$rate.csv" 'FailedCall(C)')
   ra=$(stat_col "$work/uac-$rate.csv" 'Retransmissions(C)')
   rb=$(stat_col "$work/uas-$rate.csv" 'Retransmissions(C)')
   elapsed=$(echo "$t1 - $t0 - $hold / 1000" | bc -l)
   achieved=$(echo "$ok / $elapsed" | bc)
   us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
-  printf '%8s %9s %8s %7s %13s %12s %10s %9s\n' "$rate" "$achieved" "$ok" "$failed" "$ra/$rb" "$us" "$peak" \
+  printf '%8s %9s %8s %7s %7s %13s %12s %10s %9s\n' "$rate" "$achieved" "$ok" "$shed" "$failed" "$ra/$rb" "$us" "$peak" \
     "$("$bin" cdrs --config "$work/config.toml" --limit 100000000 | tail -n 1)"
 done
 echo "rss when idle: $(rss) kB"
