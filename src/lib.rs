@@ -14,6 +14,7 @@ pub mod models;
 pub mod policy;
 pub mod portal;
 pub mod provision;
+pub mod qualify;
 pub mod recording;
 pub mod registrar;
 pub mod report;

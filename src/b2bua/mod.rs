@@ -87,6 +87,9 @@ pub struct B2bua {
     pub subscriptions: mwi::Subscriptions,
     /// Calls started, in progress and ended, setup times (for `GET /metrics`).
     pub stats: stats::CallStats,
+    /// The health of the direct friends and carriers probed with OPTIONS: a call to one
+    /// that is down is refused at once.
+    pub qualify: Arc<crate::qualify::Qualify>,
     /// The server is shutting down: new calls are refused (`refuse_new_calls`).
     draining: AtomicBool,
     next_id: AtomicU64,
@@ -147,6 +150,7 @@ impl B2bua {
             subscriptions: Default::default(),
             lines: Default::default(),
             stats: Default::default(),
+            qualify: Default::default(),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
