@@ -389,7 +389,8 @@ impl Collector for Server {
         )?;
         for v in &peers {
             if let Some(ms) = v.rtt_ms {
-                rtt.encode_family(&labels(v))?.encode_gauge(&(ms / 1000.0))?;
+                rtt.encode_family(&labels(v))?
+                    .encode_gauge(&(ms / 1000.0))?;
             }
         }
         Ok(())

@@ -121,7 +121,9 @@ fn header(msg: &str, name: &str) -> String {
     msg.lines()
         .find_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
         .unwrap_or_else(|| panic!("no {} in {}", name, msg))
 }
@@ -166,7 +168,12 @@ fn next_options(sock: &UdpSocket) -> String {
 fn log_says(v: &Vozbox, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(2);
     while !v.log().contains(needle) {
-        assert!(Instant::now() < deadline, "no {:?} in the log:\n{}", needle, v.log());
+        assert!(
+            Instant::now() < deadline,
+            "no {:?} in the log:\n{}",
+            needle,
+            v.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -205,13 +212,24 @@ fn a_carrier_that_stops_answering_is_down_refused_at_once_and_up_again_when_it_a
         .lines()
         .find(|l| l.contains("acme/upstream"))
         .unwrap_or_else(|| panic!("{}", table));
-    assert!(row.contains("carrier") && row.contains(" up ") && row.contains(" ms"), "{}", row);
-    let listed: Vec<Value> =
-        serde_json::from_str(&v.cli_args(&["peers", "--json"])).expect("JSON");
-    assert!(listed.iter().any(|p| p["name"] == "upstream" && p["state"] == "up"));
-    let up = metric_line(&v, "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}");
+    assert!(
+        row.contains("carrier") && row.contains(" up ") && row.contains(" ms"),
+        "{}",
+        row
+    );
+    let listed: Vec<Value> = serde_json::from_str(&v.cli_args(&["peers", "--json"])).expect("JSON");
+    assert!(listed
+        .iter()
+        .any(|p| p["name"] == "upstream" && p["state"] == "up"));
+    let up = metric_line(
+        &v,
+        "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}",
+    );
     assert!(up.ends_with(" 1"), "{}", up);
-    metric_line(&v, "vozbox_peer_rtt_seconds{kind=\"carrier\",peer=\"acme/upstream\"}");
+    metric_line(
+        &v,
+        "vozbox_peer_rtt_seconds{kind=\"carrier\",peer=\"acme/upstream\"}",
+    );
 
     // The friends nobody answers for are down after 3 unanswered probes; a client
     // administrator sees its own client's only, and no carrier.
@@ -251,9 +269,15 @@ fn a_carrier_that_stops_answering_is_down_refused_at_once_and_up_again_when_it_a
     let took = wait_state(&v, "carrier", "upstream", "down", Duration::from_secs(6));
     assert!(took >= Duration::from_secs(2), "down after {:?}", took);
     log_says(&v, "peer carrier acme/upstream down");
-    let down = metric_line(&v, "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}");
+    let down = metric_line(
+        &v,
+        "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}",
+    );
     assert!(down.ends_with(" 0"), "{}", down);
-    assert!(v.cli_args(&["peers"]).lines().any(|l| l.contains("acme/upstream") && l.contains(" down ")));
+    assert!(v
+        .cli_args(&["peers"])
+        .lines()
+        .any(|l| l.contains("acme/upstream") && l.contains(" down ")));
 
     // A call to it is refused at once (503), not after Timer B's 32 s.
     let t0 = Instant::now();
@@ -289,6 +313,9 @@ fn a_carrier_that_stops_answering_is_down_refused_at_once_and_up_again_when_it_a
     let _carrier = answering(carrier_port, "qualify_answer_404.xml");
     wait_state(&v, "carrier", "upstream", "up", Duration::from_secs(3));
     log_says(&v, "peer carrier acme/upstream up after ");
-    let up = metric_line(&v, "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}");
+    let up = metric_line(
+        &v,
+        "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}",
+    );
     assert!(up.ends_with(" 1"), "{}", up);
 }

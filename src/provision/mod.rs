@@ -222,8 +222,16 @@ password = "Alice-Secret-1"
         let carrier = |n: u32| {
             format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"out\"\naddress = \"192.0.2.9\"\nqualify_interval = {}\n", n)
         };
-        one(&friend("register", 30), "friend.qualify_interval", "fixed address");
-        one(&friend("direct", 3601), "friend.qualify_interval", "1 to 3600");
+        one(
+            &friend("register", 30),
+            "friend.qualify_interval",
+            "fixed address",
+        );
+        one(
+            &friend("direct", 3601),
+            "friend.qualify_interval",
+            "1 to 3600",
+        );
         one(&carrier(86400), "carrier.qualify_interval", "1 to 3600");
         let c = parse(&format!("{}{}{}", BASE, friend("direct", 30), carrier(5))).unwrap();
         assert_eq!(c.model.friends[0].qualify_interval, 30);
@@ -234,7 +242,11 @@ password = "Alice-Secret-1"
         let c = parse(&format!("{}{}", BASE, friend("register", 0))).unwrap();
         assert_eq!(c.model.friends[0].qualify_interval, 0);
         let friends = export::items(&c.model, kinds::Kind::Friend);
-        assert!(!friends[0].contains_key("qualify_interval"), "{:?}", friends);
+        assert!(
+            !friends[0].contains_key("qualify_interval"),
+            "{:?}",
+            friends
+        );
     }
 
     #[test]

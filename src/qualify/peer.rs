@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(p.answered(at(t0, 3.1), "b2"), (false, None));
         assert_eq!(p.answered(at(t0, 3.1), "forged"), (false, None));
         assert_eq!(p.status(), Status::Down);
-        assert_eq!(p.answered(at(t0, 3.1), "b3").0, true);
+        assert!(p.answered(at(t0, 3.1), "b3").0);
         assert_eq!(p.status(), Status::Up);
     }
 

@@ -208,9 +208,41 @@ mod tests {
 
     #[test]
     fn host_names_and_bad_pins_are_not_probed() {
-        assert!(spec(PeerKind::Friend, "c", "f", "udp", "pbx.example", 5060, None, 5).is_none());
-        assert!(spec(PeerKind::Friend, "c", "f", "tls", "192.0.2.3", 5061, Some("zz"), 5).is_none());
-        let s = spec(PeerKind::Friend, "c", "f", "tls", "192.0.2.3", 5061, None, 5);
-        assert_eq!(s.and_then(|s| s.tls).map(|t| t.name), Some("192.0.2.3".into()));
+        assert!(spec(
+            PeerKind::Friend,
+            "c",
+            "f",
+            "udp",
+            "pbx.example",
+            5060,
+            None,
+            5
+        )
+        .is_none());
+        assert!(spec(
+            PeerKind::Friend,
+            "c",
+            "f",
+            "tls",
+            "192.0.2.3",
+            5061,
+            Some("zz"),
+            5
+        )
+        .is_none());
+        let s = spec(
+            PeerKind::Friend,
+            "c",
+            "f",
+            "tls",
+            "192.0.2.3",
+            5061,
+            None,
+            5,
+        );
+        assert_eq!(
+            s.and_then(|s| s.tls).map(|t| t.name),
+            Some("192.0.2.3".into())
+        );
     }
 }

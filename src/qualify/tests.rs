@@ -68,7 +68,10 @@ fn a_silent_peer_goes_down_and_only_its_own_answer_brings_it_back() {
     // the right branch from another port, a wrong branch from the peer: still down
     assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.9:5099")));
     assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.66:5060")));
-    assert!(q.on_response(&answer(&call_id, "z9hG4bKforged", 200), &from("192.0.2.9:5060")));
+    assert!(q.on_response(
+        &answer(&call_id, "z9hG4bKforged", 200),
+        &from("192.0.2.9:5060")
+    ));
     assert!(!q.is_up(PeerKind::Carrier, "acme", "out"));
     // its own answer, whatever the status: up, with a round trip
     assert!(q.on_response(&answer(&call_id, &branch, 405), &from("192.0.2.9:5060")));
@@ -108,7 +111,10 @@ fn a_changed_model_starts_changed_peers_again_and_forgets_removed_ones() {
     q.reconcile(vec![moved], t0 + Duration::from_secs(5));
     let v = q.views();
     assert_eq!(v.len(), 1);
-    assert_eq!((v[0].state, v[0].address.as_str()), ("unknown", "udp:192.0.2.11:5060"));
+    assert_eq!(
+        (v[0].state, v[0].address.as_str()),
+        ("unknown", "udp:192.0.2.11:5060")
+    );
     assert!(q.is_up(PeerKind::Friend, "bluebird", "pbx"));
     assert_eq!(q.by_call_id.len(), 1);
     // an unchanged peer keeps its state

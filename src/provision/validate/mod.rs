@@ -100,12 +100,7 @@ fn fingerprint_ok(cx: &mut Ctx, fp: &Option<S>, tls: bool, key: &str) -> Option<
 }
 /// Seconds between a peer's OPTIONS (`qualify_interval`): 0 (off) or 1 to 3600, and only
 /// on a peer vozbox sends to at a fixed address (`fixed`).
-fn qualify_ok(
-    cx: &mut Ctx,
-    n: &Option<toml::Spanned<u32>>,
-    fixed: bool,
-    key: &str,
-) -> u32 {
+fn qualify_ok(cx: &mut Ctx, n: &Option<toml::Spanned<u32>>, fixed: bool, key: &str) -> u32 {
     let Some(n) = n else { return 0 };
     let secs = *n.get_ref();
     let problem = if secs > 3600 {

@@ -40,7 +40,8 @@ pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) 
             transport == "tls",
             "carrier.tls_fingerprint",
         );
-        let qualify_interval = qualify_ok(cx, &d.qualify_interval, true, "carrier.qualify_interval");
+        let qualify_interval =
+            qualify_ok(cx, &d.qualify_interval, true, "carrier.qualify_interval");
         m.carriers.push(Carrier {
             brand: v(&d.brand),
             name: v(&d.name),
