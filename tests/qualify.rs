@@ -261,6 +261,13 @@ fn a_carrier_that_stops_answering_is_down_refused_at_once_and_up_again_when_it_a
         .collect();
     assert_eq!(names, vec!["branch-pbx"], "{}", seen);
 
+    // A call to the down direct friend is refused at once, like one to a down carrier.
+    let t0 = Instant::now();
+    let c = alice_dials(&v, "uac_refused.xml", "500", "u1", "127.0.0.1", &[]);
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 503"), "{}", c.messages);
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+
     // The carrier stops answering: a socket on its address takes the OPTIONS unanswered.
     drop(carrier);
     let dead = UdpSocket::bind(("127.0.0.5", carrier_port)).expect("the carrier's port");
@@ -318,4 +325,41 @@ fn a_carrier_that_stops_answering_is_down_refused_at_once_and_up_again_when_it_a
         "vozbox_peer_up{kind=\"carrier\",peer=\"acme/upstream\"}",
     );
     assert!(up.ends_with(" 1"), "{}", up);
+}
+
+#[test]
+fn a_tcp_carrier_is_probed_over_the_connection_vozbox_opens() {
+    let carrier_port = free_port("127.0.0.5");
+    let silent = free_port("127.0.0.7");
+    let prov = LAB
+        .replace("CARRIER_PORT", &carrier_port.to_string())
+        .replace("SILENT_PORT", &silent.to_string())
+        .replace(
+            "transport = \"udp\"\nqualify_interval = 1",
+            "transport = \"tcp\"\nqualify_interval = 1",
+        );
+    assert!(prov.contains("transport = \"tcp\""));
+    let carrier = SippUas::start_with(
+        "qualify_answer.xml",
+        "t1",
+        "127.0.0.5",
+        carrier_port,
+        &["-timeout", "120s"],
+    );
+    let v = Vozbox::start("qualify-tcp", "", &prov);
+    wait_state(&v, "carrier", "upstream", "up", Duration::from_secs(5));
+    let p = peer(&v, "carrier", "upstream");
+    assert_eq!(p["address"], format!("tcp:127.0.0.5:{}", carrier_port));
+    // the connection closes with the carrier: down after 3 intervals
+    drop(carrier);
+    wait_state(&v, "carrier", "upstream", "down", Duration::from_secs(6));
+    let _carrier = SippUas::start_with(
+        "qualify_answer.xml",
+        "t1",
+        "127.0.0.5",
+        carrier_port,
+        &["-timeout", "120s"],
+    );
+    // a new connection to it: up again
+    wait_state(&v, "carrier", "upstream", "up", Duration::from_secs(4));
 }
