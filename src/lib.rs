@@ -15,6 +15,7 @@ pub mod overload;
 pub mod policy;
 pub mod portal;
 pub mod provision;
+pub mod qualify;
 pub mod recording;
 pub mod registrar;
 pub mod report;

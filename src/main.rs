@@ -52,6 +52,14 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The health of the direct friends and carriers probed with OPTIONS
+    /// (`qualify_interval`), from the running server: state, last round trip, last seen.
+    Peers {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the running server's TLS certificate fingerprint; `--reload` makes it read the
     /// certificate and key files again first (like SIGHUP).
     Tls {
@@ -414,6 +422,19 @@ fn calls(config: Option<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
+fn peers(config: Option<PathBuf>, json: bool) -> Result<(), Failure> {
+    let cfg = load_config(&config)?;
+    let list: Vec<serde_json::Value> = ask_server(&cfg, "GET", "/api/peers")?;
+    if json {
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    let now = vozbox::auth::nonce::now_secs();
+    print!("{}", vozbox::report::peers(&list, now));
+    println!("{} peer(s) probed", list.len());
+    Ok(())
+}
+
 fn cdrs(config: Option<PathBuf>, limit: usize) -> Result<(), Failure> {
     let cfg = load_config(&config)?;
     let reader = open_reader(&cfg)?;
@@ -543,6 +564,7 @@ fn main() -> ExitCode {
         Cmd::Apply { file, config } => apply(&file, config),
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),
+        Cmd::Peers { config, json } => peers(config, json),
         Cmd::Cdrs { config, limit } => cdrs(config, limit),
         Cmd::Recordings {
             config,

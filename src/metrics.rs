@@ -5,7 +5,8 @@
 //! Nothing here runs per packet or per request. Each layer owns its counters as lock-free
 //! atomics — `sip::stats` (requests, responses, TLS handshakes), `registrar::stats`,
 //! `auth::ban` and `auth::pike`, `b2bua::stats` (calls, setup time), the store writer's
-//! `WriterStats` (commits, queue, call records), the relay threads' own `Traffic` — and
+//! `WriterStats` (commits, queue, call records), the relay threads' own `Traffic`, the
+//! probed peers' state (`qualify`) — and
 //! this file only reads them, at scrape time, through one `Collector`; values that were
 //! already kept (bindings, relay port pairs, the relay's drops) are read where they are.
 //! `prometheus-client` writes the text (names, escaping, histogram series).
@@ -377,6 +378,37 @@ impl Collector for Server {
                 ([("reason", "unsent")], traffic.unsent),
             ],
         )?;
+
+        // The peers probed with OPTIONS (qualify): one series each, as provisioned.
+        let peers = b2bua.qualify.views();
+        let labels = |v: &crate::qualify::PeerView| {
+            let owner = v.brand.as_deref().or(v.client.as_deref()).unwrap_or("");
+            [
+                ("kind", v.kind.as_str().to_string()),
+                ("peer", format!("{}/{}", owner, v.name)),
+            ]
+        };
+        gauges(
+            e,
+            "vozbox_peer_up",
+            "Probed peers (direct friends, carriers): 1 answering, 0 down (no answer to 3 OPTIONS)",
+            peers
+                .iter()
+                .filter(|v| v.state != "unknown")
+                .map(|v| (labels(v), i64::from(v.state == "up"))),
+        )?;
+        let mut rtt = e.encode_descriptor(
+            "vozbox_peer_rtt_seconds",
+            "Probed peers: the round-trip time of the last answered OPTIONS",
+            None,
+            MetricType::Gauge,
+        )?;
+        for v in &peers {
+            if let Some(ms) = v.rtt_ms {
+                rtt.encode_family(&labels(v))?
+                    .encode_gauge(&(ms / 1000.0))?;
+            }
+        }
         Ok(())
     }
 }

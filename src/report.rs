@@ -1,4 +1,4 @@
-//! Text tables the CLI prints (`vozbox cdrs`).
+//! Text tables the CLI prints (`vozbox cdrs`, `calls`, `peers`, …).
 
 use crate::model::Cdr;
 
@@ -104,6 +104,37 @@ pub fn calls(list: &[serde_json::Value], now: u64) -> String {
             s("state"),
             now.saturating_sub(c["start"].as_u64().unwrap_or(now)),
             media
+        ));
+    }
+    out
+}
+
+/// The probed peers as `GET /api/peers` lists them, at `now`.
+pub fn peers(list: &[serde_json::Value], now: u64) -> String {
+    let mut out = format!(
+        "{:<8} {:<32} {:<28} {:<8} {:>9} {:>10} {:>6}\n",
+        "KIND", "PEER", "ADDRESS", "STATE", "RTT", "LAST SEEN", "MISSED"
+    );
+    for p in list {
+        let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+        let owner = p["brand"].as_str().or(p["client"].as_str()).unwrap_or("");
+        let rtt = match p["rtt_ms"].as_f64() {
+            Some(ms) => format!("{:.1} ms", ms),
+            None => "-".into(),
+        };
+        let seen = match p["last_seen"].as_u64() {
+            Some(t) => format!("{}s ago", now.saturating_sub(t)),
+            None => "never".into(),
+        };
+        out.push_str(&format!(
+            "{:<8} {:<32} {:<28} {:<8} {:>9} {:>10} {:>6}\n",
+            s("kind"),
+            format!("{}/{}", owner, s("name")),
+            s("address"),
+            s("state"),
+            rtt,
+            seen,
+            p["missed"].as_u64().unwrap_or(0)
         ));
     }
     out

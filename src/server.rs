@@ -270,9 +270,10 @@ impl Sink for Server {
                         .stats
                         .request(msg.method().unwrap_or(""));
                     self.handle_request(msg, flow, waited);
-                } else {
+                } else if !self.b2bua.qualify.on_response(&msg, &flow) {
                     // Responses to the B2BUA's requests (those to keep-alive OPTIONS
-                    // belong to no call and end there).
+                    // belong to no call and end there; those to a peer's qualify OPTIONS
+                    // are taken just above).
                     self.b2bua.on_response(msg);
                 }
             }

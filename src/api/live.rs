@@ -1,6 +1,7 @@
 //! Live state and history through the API: registrations (list, remove), calls in
-//! progress (list, hang up), call records (filters, CSV), the audit trail. A client
-//! administrator sees and acts on its own client's only; another client's answers `404`.
+//! progress (list, hang up), the probed peers' health, call records (filters, CSV), the
+//! audit trail. A client administrator sees and acts on its own client's only; another
+//! client's answers `404`.
 
 use super::reply::{error, internal, refused};
 use super::scope::Principal;
@@ -139,6 +140,33 @@ pub async fn calls(State(api): State<Api>, Extension(p): Extension<Principal>) -
         .list()
         .into_iter()
         .filter(|c| p.sees(Some(&c.client)))
+        .collect();
+    Json(list).into_response()
+}
+
+/// The health of the peers probed with OPTIONS (`qualify_interval`): the carriers to who
+/// may read carriers (operators), the direct friends to who may read friends (a client
+/// administrator its own client's).
+pub async fn peers(State(api): State<Api>, Extension(p): Extension<Principal>) -> Response {
+    use crate::provision::kinds::Kind;
+    use crate::qualify::probe::PeerKind;
+    let carriers = p.may(Kind::Carrier.plural(), Access::Read) && p.sees(None);
+    let friends = p.may(Kind::Friend.plural(), Access::Read);
+    if !carriers && !friends {
+        return error(
+            StatusCode::FORBIDDEN,
+            "this administrator may not read carriers or friends",
+        );
+    }
+    let list: Vec<_> = api
+        .b2bua
+        .qualify
+        .views()
+        .into_iter()
+        .filter(|v| match v.kind {
+            PeerKind::Carrier => carriers,
+            PeerKind::Friend => friends && p.sees(v.client.as_deref()),
+        })
         .collect();
     Json(list).into_response()
 }

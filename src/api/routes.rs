@@ -216,6 +216,13 @@ pub fn table(openapi: MethodRouter<Api>) -> Vec<Route> {
         ),
         route(
             M::GET,
+            "/api/peers",
+            "The health of the direct friends and carriers probed with OPTIONS (qualify_interval)",
+            Body::None,
+            live::peers,
+        ),
+        route(
+            M::GET,
             "/api/cdrs",
             "Call records, newest first",
             Body::None,

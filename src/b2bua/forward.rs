@@ -213,6 +213,7 @@ impl B2bua {
             location: &self.location,
             transports: &self.out.transports,
             now,
+            qualify: &self.qualify,
         };
         loop {
             let party = party_of(&route);

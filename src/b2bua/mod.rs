@@ -92,6 +92,9 @@ pub struct B2bua {
     pub setting_up: setting_up::SettingUp,
     /// When new calls and registrations are refused to keep admitted ones going.
     pub overload: Arc<crate::overload::Overload>,
+    /// The health of the direct friends and carriers probed with OPTIONS: a call to one
+    /// that is down is refused at once.
+    pub qualify: Arc<crate::qualify::Qualify>,
     /// The server is shutting down: new calls are refused (`refuse_new_calls`).
     draining: AtomicBool,
     next_id: AtomicU64,
@@ -154,6 +157,7 @@ impl B2bua {
             stats: Default::default(),
             setting_up: Default::default(),
             overload: Arc::new(crate::overload::Overload::new(Default::default())),
+            qualify: Default::default(),
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,

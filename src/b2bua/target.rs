@@ -4,6 +4,7 @@
 
 use super::leg::Dest;
 use crate::model::{Binding, Friend, FriendMode, Snapshot};
+use crate::qualify::{probe::PeerKind, Qualify};
 use crate::registrar::Location;
 use crate::routing::{e164, Route};
 use crate::sip::headers::{uri_host, uri_with_user, NameAddr};
@@ -57,6 +58,8 @@ pub struct Lookup<'a> {
     pub location: &'a Location,
     pub transports: &'a Arc<Transports>,
     pub now: u64,
+    /// The probed peers' health: a direct friend or carrier that is down is unreachable.
+    pub qualify: &'a Qualify,
 }
 
 fn sip_uri(user: &str, host: &str) -> String {
@@ -155,6 +158,10 @@ impl Lookup<'_> {
                 }
             }
             FriendMode::Direct => {
+                if !self.qualify.is_up(PeerKind::Friend, &f.client, &f.name) {
+                    tracing::debug!("friend {}/{} is down: not tried", f.client, f.name);
+                    return Err(Nowhere::Unreachable);
+                }
                 let proto = proto_of(f.transport.as_deref());
                 let host = f.address.as_deref().unwrap_or("");
                 let port = f.port.unwrap_or(5060);
@@ -246,6 +253,10 @@ impl Lookup<'_> {
                     .iter()
                     .find(|c| &c.name == carrier && c.brand == brand)
                     .ok_or(Nowhere::Unreachable)?;
+                if !self.qualify.is_up(PeerKind::Carrier, &c.brand, &c.name) {
+                    tracing::debug!("carrier {}/{} is down: not tried", c.brand, c.name);
+                    return Err(Nowhere::Unreachable);
+                }
                 let proto = proto_of(Some(&c.transport));
                 let dest = self
                     .address(proto, &c.address, c.port, c.tls_fingerprint.as_deref())

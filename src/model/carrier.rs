@@ -14,6 +14,9 @@ pub struct Carrier {
     /// Credentials to answer the carrier's own challenges.
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Seconds between the OPTIONS that tell whether it answers (0: not probed).
+    #[serde(default, skip_serializing_if = "super::is_zero")]
+    pub qualify_interval: u32,
 }
 
 /// An inbound trunk of a brand: the addresses DDI calls come from (IP or CIDR).

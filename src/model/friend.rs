@@ -40,4 +40,8 @@ pub struct Friend {
     pub tls_fingerprint: Option<String>,
     /// Intervpbx mode: the client whose extensions this friend reaches.
     pub target_client: Option<String>,
+    /// Direct mode: seconds between the OPTIONS that tell whether it answers (0: not
+    /// probed).
+    #[serde(default, skip_serializing_if = "super::is_zero")]
+    pub qualify_interval: u32,
 }

@@ -48,6 +48,11 @@ pub fn rfc3339(secs: u64) -> String {
         .to_string()
 }
 
+/// A zero left out when a model is written (`qualify_interval`: off).
+pub(crate) fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// Every provisioned entity: what a provisioning file describes and the store holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Model {

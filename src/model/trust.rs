@@ -114,6 +114,7 @@ mod tests {
             port: Some(5060),
             tls_fingerprint: None,
             target_client: None,
+            qualify_interval: 0,
         }
     }
 
@@ -129,6 +130,7 @@ mod tests {
                 transport: "udp".into(),
                 username: None,
                 password: None,
+                qualify_interval: 0,
             }],
             ddi_providers: vec![DdiProvider {
                 brand: "b".into(),

@@ -163,6 +163,9 @@ fn hint(k: Kind, field: &str) -> Option<&'static str> {
         }
         (_, "active_from" | "active_to") => "A time like 2026-01-01T00:00:00Z",
         (_, "max_calls") => "0: unlimited",
+        (_, "qualify_interval") => {
+            "Seconds between OPTIONS to it (down after 3 unanswered: its calls refused); 0 or empty: not probed"
+        }
         (_, "balance" | "max_daily_usage") => "An amount like 10.00",
         (Kind::Extension, "target") => "The number dialled when the route is number",
         (Kind::User, "extension") => "The user's own extension number",

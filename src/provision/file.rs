@@ -267,6 +267,10 @@ pub struct FriendDef {
     pub tls_fingerprint: Option<S>,
     #[schema(value_type = Option<String>)]
     pub target_client: Option<S>,
+    /// Direct mode: seconds between the OPTIONS that tell whether it answers (0 or absent:
+    /// off; at most 3600). Down after 3 unanswered: its calls are refused at once (503).
+    #[schema(value_type = Option<u32>)]
+    pub qualify_interval: Option<Spanned<u32>>,
 }
 
 fn one() -> u32 {
@@ -368,6 +372,10 @@ pub struct CarrierDef {
     pub username: Option<S>,
     #[schema(value_type = Option<String>)]
     pub password: Option<S>,
+    /// Seconds between the OPTIONS that tell whether it answers (0 or absent: off; at most
+    /// 3600). Down after 3 unanswered: its calls are refused at once (503).
+    #[schema(value_type = Option<u32>)]
+    pub qualify_interval: Option<Spanned<u32>>,
 }
 
 fn sip_port() -> u16 {

@@ -215,6 +215,41 @@ password = "Alice-Secret-1"
     }
 
     #[test]
+    fn qualify_interval_is_for_peers_at_a_fixed_address_and_exports() {
+        let friend = |mode: &str, n: u32| {
+            format!("\n[[friend]]\nclient = \"bluebird\"\nname = \"pbx\"\nmode = \"{}\"\naddress = \"192.0.2.7\"\npassword = \"Pbx-Secret-1\"\nqualify_interval = {}\n", mode, n)
+        };
+        let carrier = |n: u32| {
+            format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"out\"\naddress = \"192.0.2.9\"\nqualify_interval = {}\n", n)
+        };
+        one(
+            &friend("register", 30),
+            "friend.qualify_interval",
+            "fixed address",
+        );
+        one(
+            &friend("direct", 3601),
+            "friend.qualify_interval",
+            "1 to 3600",
+        );
+        one(&carrier(86400), "carrier.qualify_interval", "1 to 3600");
+        let c = parse(&format!("{}{}{}", BASE, friend("direct", 30), carrier(5))).unwrap();
+        assert_eq!(c.model.friends[0].qualify_interval, 30);
+        assert_eq!(c.model.carriers[0].qualify_interval, 5);
+        // written back as given; a peer without one (0: off) has no key
+        let carriers = export::items(&c.model, kinds::Kind::Carrier);
+        assert_eq!(carriers[0]["qualify_interval"], 5);
+        let c = parse(&format!("{}{}", BASE, friend("register", 0))).unwrap();
+        assert_eq!(c.model.friends[0].qualify_interval, 0);
+        let friends = export::items(&c.model, kinds::Kind::Friend);
+        assert!(
+            !friends[0].contains_key("qualify_interval"),
+            "{:?}",
+            friends
+        );
+    }
+
+    #[test]
     fn register_friend_needs_a_password() {
         one(
             "\n[[friend]]\nclient = \"bluebird\"\nname = \"pbx\"\nmode = \"register\"\n",

@@ -98,12 +98,14 @@ fn friend(client: &str, name: &str, mode: FriendMode, priority: u32, patterns: &
         port: None,
         tls_fingerprint: None,
         target_client: None,
+        qualify_interval: 0,
     }
 }
 
 fn internal(client: &str, name: &str, target: &str, ddi: Option<&str>) -> Friend {
     Friend {
         target_client: Some(target.into()),
+        qualify_interval: 0,
         outgoing_ddi: ddi.map(Into::into),
         ..friend(client, name, FriendMode::Intervpbx, 3, &[])
     }
@@ -144,6 +146,7 @@ fn carrier(brand: &str, name: &str) -> Carrier {
         transport: "udp".into(),
         username: None,
         password: None,
+        qualify_interval: 0,
     }
 }
 

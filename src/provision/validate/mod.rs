@@ -98,6 +98,28 @@ fn fingerprint_ok(cx: &mut Ctx, fp: &Option<S>, tls: bool, key: &str) -> Option<
         }
     }
 }
+/// Seconds between a peer's OPTIONS (`qualify_interval`): 0 (off) or 1 to 3600, and only
+/// on a peer vozbox sends to at a fixed address (`fixed`).
+fn qualify_ok(cx: &mut Ctx, n: &Option<toml::Spanned<u32>>, fixed: bool, key: &str) -> u32 {
+    let Some(n) = n else { return 0 };
+    let secs = *n.get_ref();
+    let problem = if secs > 3600 {
+        Some("expected 0 (off) or 1 to 3600 seconds")
+    } else if secs > 0 && !fixed {
+        Some("only a peer at a fixed address (a direct friend, a carrier) is qualified")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => {
+            let e = cx.at(n.span().start, key, p);
+            cx.errors.push(e);
+            0
+        }
+        None => secs,
+    }
+}
+
 fn ov(s: &Option<S>) -> Option<String> {
     s.as_ref().map(v).filter(|x| !x.is_empty())
 }

@@ -241,6 +241,12 @@ pub(super) fn friends(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             mode == FriendMode::Direct && d.transport.as_ref().map(v).as_deref() == Some("tls"),
             "friend.tls_fingerprint",
         );
+        let qualify_interval = qualify_ok(
+            cx,
+            &d.qualify_interval,
+            mode == FriendMode::Direct,
+            "friend.qualify_interval",
+        );
         k.acl_ok(cx, &d.client, &d.call_acl, "friend.call_acl");
         k.ddi_ok(cx, &client, &d.outgoing_ddi, "friend.outgoing_ddi");
         m.friends.push(Friend {
@@ -267,6 +273,7 @@ pub(super) fn friends(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
                 .or((mode == FriendMode::Direct).then_some(5060)),
             tls_fingerprint,
             target_client: ov(&d.target_client),
+            qualify_interval,
         });
     }
 }

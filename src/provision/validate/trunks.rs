@@ -40,6 +40,8 @@ pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) 
             transport == "tls",
             "carrier.tls_fingerprint",
         );
+        let qualify_interval =
+            qualify_ok(cx, &d.qualify_interval, true, "carrier.qualify_interval");
         m.carriers.push(Carrier {
             brand: v(&d.brand),
             name: v(&d.name),
@@ -49,6 +51,7 @@ pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) 
             tls_fingerprint,
             username: ov(&d.username),
             password: ov(&d.password),
+            qualify_interval,
         });
     }
 }
