@@ -146,6 +146,9 @@ impl Call {
     }
 
     fn provisional(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
+        if self.prack_branch(now, i, msg, out) {
+            return;
+        }
         let (code, reason) = status(msg);
         let ringing = self.phase == Phase::Ringing;
         let f = &mut self.forks[i];
@@ -170,7 +173,7 @@ impl Call {
         let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
         r.push_header("Contact", self.a.contact.clone());
         add_body(&mut r, body);
-        self.reply_a(r, None, out);
+        self.provisional_to_a(now, r, out);
     }
 
     fn answered(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
@@ -233,6 +236,8 @@ impl Call {
         r.push_header("Contact", self.a.contact.clone());
         r.push_header("Allow", reply::ALLOW);
         add_body(&mut r, body);
+        self.session_answer_b(now, i, msg);
+        self.session_answer_a(now, &mut r);
         // Not kept in the transaction memory (RFC 3261 §17.2.1: a 2xx ends the INVITE
         // transaction): its retransmissions are the call's own until the ACK, and a
         // repeated INVITE meanwhile is absorbed by the transaction still marked in
@@ -399,7 +404,7 @@ impl Call {
         early.push_header("Contact", self.a.contact.clone());
         early.push_header("Content-Type", "application/sdp");
         early.body = answer;
-        self.reply_a(early, None, out);
+        self.provisional_to_a(now, early, out);
         out.push(Action::Play { prompt, pt });
         self.notifying = true;
         self.notified_at = Some(now);

@@ -31,8 +31,10 @@ pub mod locution;
 pub mod media;
 pub mod mwi;
 pub mod notify;
+pub mod prack;
 pub mod record;
 pub mod service;
+pub mod session_timer;
 pub mod stats;
 pub mod target;
 #[cfg(test)]

@@ -303,4 +303,6 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
 mod admit;
 mod apps;
 mod forwards;
+mod prack;
 mod rules;
+mod sessions;
