@@ -91,11 +91,22 @@ fn vozbox_refreshes_the_callees_session_with_update_and_the_call_outlives_it() {
     let bob = bob.wait(Duration::from_secs(20));
     sipp_ok(&bob);
     // two UPDATEs, each answered 200, then alice's BYE
-    assert_eq!(bob.messages.matches("UPDATE sip:").count(), 2, "{}", bob.messages);
+    assert_eq!(
+        bob.messages.matches("UPDATE sip:").count(),
+        2,
+        "{}",
+        bob.messages
+    );
     let cdr = last_cdr(&v);
-    assert!(cdr.contains("answered") && !cdr.contains("session_expired"), "{cdr}");
+    assert!(
+        cdr.contains("answered") && !cdr.contains("session_expired"),
+        "{cdr}"
+    );
     let record = last_record(&v);
-    assert!(record["duration"].as_u64().is_some_and(|d| d >= 5), "{record}");
+    assert!(
+        record["duration"].as_u64().is_some_and(|d| d >= 5),
+        "{record}"
+    );
 }
 
 /// The relay port facing the caller while the call rings (early media).
@@ -149,4 +160,22 @@ fn a_reliable_183_is_pracked_and_its_early_media_reaches_the_caller() {
         "early media: {} packets came back",
         got.len()
     );
+}
+
+#[test]
+fn a_caller_that_requires_100rel_is_served_and_gets_reliable_provisionals() {
+    let v = Vozbox::start("st-100rel-caller", "", PROVISION);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_100rel.xml");
+    // Require: 100rel is no longer refused with 420; the 183 comes reliably and alice's
+    // PRACK of it is answered 200 (the scenario checks RSeq, Require and the 200)
+    let caller = alice_calls(&v, "uac_100rel.xml", 0, &[]);
+    sipp_ok(&caller);
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    assert!(
+        !caller.messages.contains("420 Bad Extension"),
+        "{}",
+        caller.messages
+    );
+    let cdr = last_cdr(&v);
+    assert!(cdr.contains("answered"), "{cdr}");
 }
