@@ -324,7 +324,7 @@ impl Call {
             r.body = body;
         }
         if is_invite || is_update {
-            self.session_relayed_answer(o.side, &mut r);
+            self.session_relayed_answer(o.side, &o.req, &mut r);
         }
         out.push(Action::Reply {
             sent: prepare(&o.via, &o.flow, r),

@@ -242,9 +242,7 @@ impl Call {
         // transaction): its retransmissions are the call's own until the ACK, and a
         // repeated INVITE meanwhile is absorbed by the transaction still marked in
         // progress.
-        let sent = self.reply_a(r, None, out);
-        self.a_final = Some(sent.clone());
-        self.retransmit_final(now, sent);
+        self.final_to_a(now, r, out);
     }
 
     /// A carrier's 401/407 answered once with its credentials: the INVITE goes again

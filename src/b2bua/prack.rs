@@ -4,9 +4,10 @@
 //! answered); a retransmission of one already PRACKed is not passed on. Towards a caller
 //! that required `100rel`: every provisional but 100 is sent reliably (`RSeq`,
 //! `Require: 100rel`), resent from T1 doubling until its PRACK, one at a time (the next
-//! waits in a queue), and after 64·T1 without one the INVITE is refused with 5xx; the
-//! caller's PRACK is answered 200 here (481 when it acknowledges nothing we sent). Other
-//! callers get provisionals as they always did.
+//! waits in a queue; a 2xx waits for the PRACK of one that carried SDP), and after 64·T1
+//! without one the INVITE is refused with 5xx; the caller's PRACK is answered 200 here (481
+//! when it acknowledges nothing we sent). Other callers get provisionals as they always
+//! did.
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Method, Pending, Phase, Side};
@@ -30,8 +31,12 @@ pub struct Prack {
     a_rseq: u32,
     /// The one awaiting its PRACK (its RSeq).
     pub a_unacked: Option<u32>,
+    /// The unacknowledged one carried SDP: a 2xx waits for its PRACK (RFC 3262 §3).
+    a_unacked_sdp: bool,
     /// Provisionals waiting for the one before to be PRACKed.
     a_queue: VecDeque<Message>,
+    /// The 2xx to the caller held until that PRACK.
+    pub a_held: Option<Message>,
     /// Per branch, the last RSeq PRACKed.
     b_rseq: Vec<(usize, u32)>,
 }
@@ -141,18 +146,47 @@ impl Call {
         let rseq = self.prack.a_rseq;
         r.push_header("Require", "100rel");
         r.push_header("RSeq", rseq.to_string());
+        self.prack.a_unacked_sdp = !r.body.is_empty();
         let sent = self.reply_a(r, None, out);
         self.prack.a_unacked = Some(rseq);
         self.retransmit_reliable(now, sent, rseq);
     }
 
-    /// Whether the reliable provisional `rseq` still waits for its PRACK.
-    pub(super) fn reliable_waiting(&self, rseq: u32) -> bool {
-        self.phase == Phase::Ringing && self.prack.a_unacked == Some(rseq)
+    /// The 2xx to the caller's INVITE (`r`): sent and resent until its ACK — or held until
+    /// the PRACK of a reliable provisional with SDP still unacknowledged (RFC 3262 §3).
+    pub(super) fn final_to_a(&mut self, now: Instant, r: Message, out: &mut Actions) {
+        self.prack.a_queue.clear();
+        if self.prack.a_unacked.is_some() && self.prack.a_unacked_sdp {
+            self.prack.a_held = Some(r);
+            return;
+        }
+        let sent = self.reply_a(r, None, out);
+        self.a_final = Some(sent.clone());
+        self.retransmit_final(now, sent);
     }
 
-    /// 64·T1 without the PRACK (RFC 3262 §3): the caller's INVITE is refused.
+    /// Whether the reliable provisional `rseq` still waits for its PRACK.
+    pub(super) fn reliable_waiting(&self, rseq: u32) -> bool {
+        (self.phase == Phase::Ringing || self.prack.a_held.is_some())
+            && self.prack.a_unacked == Some(rseq)
+    }
+
+    /// 64·T1 without the PRACK (RFC 3262 §3): the caller's INVITE is refused (a callee
+    /// that answered meanwhile is hung up).
     pub(super) fn reliable_lost(&mut self, now: Instant, out: &mut Actions) {
+        if self.prack.a_held.take().is_some() {
+            tracing::info!("call {}: no PRACK from the caller; hanging up", self.id);
+            self.prack.a_unacked = None;
+            if let Some(w) = self.winner() {
+                self.hang_up(now, Side::B(w), out);
+            }
+            let r = response(&self.a_invite, 504, "Server Time-out", &self.a.local_tag);
+            let sent = self.reply_a(r, self.a_key.clone(), out);
+            self.a_final = Some(sent.clone());
+            self.retransmit_final(now, sent);
+            self.end(now, Disposition::Failed, 504, None, out);
+            return;
+        }
         if self.phase != Phase::Ringing {
             return;
         }
@@ -195,6 +229,9 @@ impl Call {
             return;
         }
         self.prack.a_unacked = None;
+        if let Some(ok) = self.prack.a_held.take() {
+            return self.final_to_a(now, ok, out);
+        }
         if self.phase == Phase::Ringing {
             if let Some(next) = self.prack.a_queue.pop_front() {
                 self.send_reliable(now, next, out);

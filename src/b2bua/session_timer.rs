@@ -51,8 +51,10 @@ pub struct LegTimer {
     pub refresher: Refresher,
     /// The last refresh (or the answer).
     pub since: Instant,
-    /// The branch of vozbox's refresh still unanswered.
+    /// The branch of vozbox's refresh still unanswered (empty: none will be sent again).
     pub sent: Option<String>,
+    /// vozbox's refresh is sent again then (it was refused).
+    pub retry: Option<Instant>,
     /// The peer's `Allow` lists UPDATE.
     pub update: bool,
     /// The last SDP vozbox sent on this leg (a re-INVITE refresh offers it again).
@@ -67,7 +69,7 @@ impl LegTimer {
     /// When vozbox sends its refresh (it is the refresher and none is in flight).
     fn refresh_at(&self) -> Option<Instant> {
         (self.refresher == Refresher::Vozbox && self.sent.is_none())
-            .then(|| self.since + self.interval() / 2)
+            .then(|| self.retry.unwrap_or(self.since + self.interval() / 2))
     }
 
     /// When the session is over without a refresh: the peer refreshes → the interval less
@@ -181,10 +183,12 @@ impl Sessions {
 
 impl Call {
     /// The leg of the side a timer belongs to (B: the branch that answered).
+    /// (Only a bridged call has timers: one vozbox answered itself has no branch to end.)
     fn timed_side(&self, side: Side) -> bool {
-        match side {
-            Side::A => true,
-            Side::B(i) => self.winner() == Some(i),
+        match (side, self.winner()) {
+            (_, None) => false,
+            (Side::A, Some(_)) => true,
+            (Side::B(i), Some(w)) => w == i,
         }
     }
 
@@ -221,6 +225,7 @@ impl Call {
             refresher,
             since: now,
             sent: None,
+            retry: None,
             update: allows_update(&self.a_invite),
             sdp: (!ok.body.is_empty()).then(|| ok.body.clone()),
         });
@@ -242,6 +247,7 @@ impl Call {
             refresher,
             since: now,
             sent: None,
+            retry: None,
             update: allows_update(ok),
             sdp: self.forks.get(i).and_then(|f| f.offer.clone()),
         });
@@ -284,6 +290,7 @@ impl Call {
                     refresher: Refresher::Peer,
                     since: now,
                     sent: None,
+                    retry: None,
                     update: allows_update(&inc.msg),
                     sdp: None,
                 });
@@ -293,6 +300,7 @@ impl Call {
                     _ => Refresher::Peer,
                 };
                 t.since = now;
+                t.retry = None;
             }
         }
         false
@@ -325,7 +333,7 @@ impl Call {
 
     /// The 2xx of a relayed re-INVITE or UPDATE goes back to `origin` (`ok`, built for
     /// it): it tells the originator its leg's interval (`Require: timer`).
-    pub(super) fn session_relayed_answer(&mut self, origin: Side, ok: &mut Message) {
+    pub(super) fn session_relayed_answer(&mut self, origin: Side, req: &Message, ok: &mut Message) {
         if !(200..300).contains(&status(ok).0) || !matches!(self.phase, Phase::Answered { .. }) {
             return;
         }
@@ -337,13 +345,16 @@ impl Call {
                 "Session-Expires",
                 format!("{};refresher={}", t.interval, param(t.refresher, false)),
             );
-            ok.push_header("Require", "timer");
+            if supports(req, "timer") {
+                ok.push_header("Require", "timer");
+            }
         }
     }
 
     /// A response to a request vozbox sent on `side`: the answer to its refresh? A 2xx
-    /// refreshes the leg; 408 or 481 end the call (RFC 4028 §10); another failure leaves
-    /// the leg to expire.
+    /// refreshes the leg; 408 or 481 end the call (RFC 4028 §10); 405/501 to an UPDATE
+    /// turn to re-INVITE, 422 raises the interval to the peer's `Min-SE`, another failure
+    /// is tried again in 2 s — the leg still expires when it must.
     pub(super) fn session_response(
         &mut self,
         now: Instant,
@@ -371,6 +382,7 @@ impl Call {
         match code {
             200..=299 => {
                 t.since = now;
+                t.retry = None;
                 if let Some((secs, r)) = parse(msg) {
                     t.interval = secs.max(1);
                     // (in our request, `uac` is vozbox)
@@ -380,10 +392,23 @@ impl Call {
                 }
             }
             408 | 481 => self.session_over(now, side, out),
+            // UPDATE not known there after all: a re-INVITE next, at once
+            405 | 501 if t.update && t.sdp.is_some() => {
+                t.update = false;
+                t.retry = Some(now);
+            }
+            // RFC 4028 §7.4: again with the peer's minimum, at once
+            422 => match msg.get("Min-SE").and_then(|v| v.trim().parse::<u32>().ok()) {
+                Some(min) if min > t.interval => {
+                    t.interval = min;
+                    t.retry = Some(now);
+                }
+                _ => t.sent = Some(String::new()),
+            },
             _ => {
+                // (491 and the like) again in 2 s; the leg still expires when it must
                 tracing::info!("call {}: session refresh refused ({})", self.id, code);
-                // not sent again before the leg expires
-                t.sent = Some(String::new());
+                t.retry = Some(now + Duration::from_secs(2));
             }
         }
     }
@@ -415,9 +440,16 @@ impl Call {
 
     /// The earliest refresh or expiry of the answered call's legs.
     pub(super) fn session_deadline(&self) -> Option<Instant> {
-        matches!(self.phase, Phase::Answered { .. })
-            .then(|| self.sessions.deadline())
-            .flatten()
+        // (`session_due` acts on every deadline of a bridged call: none is left in the past)
+        matches!(
+            self.phase,
+            Phase::Answered {
+                winner: Some(_),
+                ..
+            }
+        )
+        .then(|| self.sessions.deadline())
+        .flatten()
     }
 
     /// A deadline passed: refreshes due are sent, an expired leg ends the call.

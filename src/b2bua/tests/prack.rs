@@ -132,3 +132,40 @@ fn a_100rel_invite_passes_the_stacks_checks() {
     ));
     assert!(check_request(&inc.msg).is_ok());
 }
+
+#[test]
+fn a_2xx_waits_for_the_prack_of_a_reliable_provisional_with_sdp() {
+    let mut lab = call_with("Require: 100rel\n");
+    lab.call.start(lab.t0, &mut Actions::default());
+    let got = bob_reliable(&mut lab, 0.1, 183, 1);
+    let early = &of(&got, "183")[0];
+    assert!(!early.body.is_empty());
+    let rseq = early.get("RSeq").unwrap().to_string();
+    // bob answers before alice's PRACK: bob is ACKed, alice's 200 is held
+    let got = lab.branch_says(0.3, 0, 200, "OK");
+    assert_eq!(whats(&got), ["media answered", "ACK"]);
+    // the 183 is still resent meanwhile
+    let run = lab.run(0.7);
+    assert_eq!(times_of(&run, "183"), [0.6]);
+    // her PRACK: 200 to it, then the 200 to her INVITE, resent until her ACK
+    let got = alice_pracks(&mut lab, 0.8, 2, &format!("{rseq} 1 INVITE"));
+    assert_eq!(whats(&got), ["200", "200"]);
+    let ok = message(&got[1]).unwrap();
+    assert_eq!(ok.cseq(), Some((1, "INVITE")));
+    let run = lab.run(1.4);
+    assert_eq!(times_of(&run, "200"), [1.3]);
+    assert!(times_of(&run, "183").is_empty());
+}
+
+#[test]
+fn a_held_2xx_whose_prack_never_comes_hangs_up_the_callee_and_refuses_the_caller() {
+    let mut lab = call_with("Require: 100rel\n");
+    lab.call.start(lab.t0, &mut Actions::default());
+    bob_reliable(&mut lab, 0.1, 183, 1);
+    lab.branch_says(0.3, 0, 200, "OK");
+    let run = lab.run(40.0);
+    assert_eq!(times_of(&run, "BYE")[0], 32.1);
+    assert_eq!(times_of(&run, "504")[0], 32.1);
+    assert_eq!(times_of(&run, "CDR failed 504"), [32.1]);
+    assert!(times_of(&run, "200").is_empty());
+}

@@ -372,3 +372,59 @@ fn a_refresh_without_session_expires_turns_the_legs_timer_off() {
     let run = lab.run(300.0);
     assert!(times_of(&run, "CDR session_expired 408").is_empty());
 }
+
+#[test]
+fn a_refused_refresh_is_tried_again_and_an_update_refused_turns_to_reinvite() {
+    let (mut lab, _) = answered("", &[("Session-Expires", "90;refresher=uac"), BOB_ALLOWS]);
+    let run = lab.run(46.0);
+    let (_, update) = sent_to(&run, 5080).into_iter().next().unwrap();
+    // glare on bob's side: 491, tried again 2 s later
+    assert!(lab.answer(46.1, Side::B(0), &update, 491).is_empty());
+    let run = lab.run(48.1);
+    let again: Vec<_> = sent_to(&run, 5080);
+    assert_eq!(again.len(), 1, "{:?}", run_whats(&run));
+    assert_eq!(again[0].0, 48.1);
+    assert_eq!(again[0].1.method(), Some("UPDATE"));
+    // UPDATE not implemented after all: a re-INVITE with the leg's SDP at once
+    let update = again[0].1.clone();
+    let got = lab.answer(48.2, Side::B(0), &update, 501);
+    let run = lab.run(48.2);
+    let reinvite = got
+        .iter()
+        .chain(run.iter().map(|(_, a)| a))
+        .filter_map(message)
+        .find(|m| m.method() == Some("INVITE"))
+        .expect("re-INVITE");
+    assert!(!reinvite.body.is_empty());
+    // answered: the leg is refreshed, the call goes on
+    lab.answer(48.3, Side::B(0), &reinvite, 200);
+    let run = lab.run(90.0);
+    assert!(
+        times_of(&run, "CDR session_expired 408").is_empty(),
+        "{:?}",
+        run_whats(&run)
+    );
+}
+
+#[test]
+fn a_call_vozbox_answered_itself_has_no_session_timer_to_spin_on() {
+    let (mut lab, _) = Lab::call(Vec::new(), true, LIMITS);
+    lab.at(
+        0.1,
+        Event::ForwardedHere {
+            answer: SDP.replace('\n', "\r\n").into_bytes(),
+            label: "voicemail:bob".into(),
+        },
+    );
+    let text = format!(
+        "UPDATE sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKu9;rport\n\
+         From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+         CSeq: 5 UPDATE\nSession-Expires: 90\nSupported: timer\nMax-Forwards: 70\nContent-Length: 0\n\n",
+        lab.call.a.local_tag
+    );
+    lab.at(1.0, Event::Request(incoming(&text)));
+    assert!(lab.call.sessions.a.is_none());
+    // no deadline of a session timer: the next is the call's maximum duration or a resend
+    let run = lab.run(200.0);
+    assert!(run.len() < 100, "{} actions", run.len());
+}
