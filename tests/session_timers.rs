@@ -65,6 +65,17 @@ fn a_caller_that_never_refreshes_its_session_is_hung_up_both_ways() {
     let cdr = last_cdr(&v);
     assert!(cdr.contains("session_expired"), "{cdr}");
     assert!(v.log().contains("expired"), "{}", v.log());
+    // counted under its own disposition
+    let (status, metrics) = v.api("GET", "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("vozbox_calls_ended_total")
+                && l.contains("disposition=\"session_expired\"")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
 }
 
 #[test]
