@@ -129,6 +129,9 @@ impl Call {
         if (code == 401 || code == 407) && self.answer_challenge(now, i, code, msg, out) {
             return;
         }
+        if code == 422 && self.retry_422(now, i, msg, out) {
+            return;
+        }
         self.forks[i].state = ForkState::Failed;
         let (code, reason) = if code == 401 || code == 407 {
             // Friends and phones must not challenge vozbox: the call fails here.

@@ -8,8 +8,9 @@
 //! refresh of the leg it came on; its 2xx refreshes the leg it was relayed to.
 
 use super::actions::Actions;
-use super::call::{Call, Method, Pending, Phase, Side};
+use super::call::{Call, ForkState, Method, Pending, Phase, Side};
 use super::fork::status;
+use super::leg::{self, build_invite};
 use super::record::Disposition;
 use super::timers::Wait;
 use super::Incoming;
@@ -435,6 +436,66 @@ impl Call {
             self.pending.remove(i);
         }
         self.session_over(now, side, out);
+        true
+    }
+
+    /// Branch `i` refused its INVITE with 422: the INVITE again (next CSeq, new branch)
+    /// asking the peer's `Min-SE` (RFC 4028 §7.4), once. False when that cannot help.
+    pub(super) fn retry_422(
+        &mut self,
+        now: Instant,
+        i: usize,
+        msg: &Message,
+        out: &mut Actions,
+    ) -> bool {
+        let min = msg
+            .get("Min-SE")
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        let (Some(min), true) = (min, self.phase == Phase::Ringing) else {
+            return false;
+        };
+        let Some(f) = self.forks.get_mut(i) else {
+            return false;
+        };
+        let asked = f
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Session-Expires"))
+            .and_then(|(_, v)| v.trim().parse::<u32>().ok());
+        if asked.is_some_and(|a| a >= min)
+            || min > 86_400
+            || !matches!(
+                f.state,
+                ForkState::Calling { cancel_owed: false } | ForkState::Proceeding
+            )
+        {
+            return false;
+        }
+        f.headers.retain(|(k, _)| {
+            !k.eq_ignore_ascii_case("Session-Expires") && !k.eq_ignore_ascii_case("Min-SE")
+        });
+        f.headers.push(("Session-Expires".into(), min.to_string()));
+        f.headers.push(("Min-SE".into(), min.to_string()));
+        f.cseq += 1;
+        f.leg.local_cseq = f.cseq;
+        f.branch = leg::branch();
+        f.state = ForkState::Calling { cancel_owed: false };
+        let invite = build_invite(
+            &f.leg,
+            &f.ruri,
+            f.pai.as_deref(),
+            &f.branch,
+            &self.a_invite,
+            f.offer.as_deref(),
+            f.max_forwards,
+            None,
+            &f.headers,
+        );
+        f.invite = Arc::new(invite.to_bytes());
+        let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
+        out.send(&dest, bytes.clone());
+        self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
         true
     }
 

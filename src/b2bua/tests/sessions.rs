@@ -428,3 +428,32 @@ fn a_call_vozbox_answered_itself_has_no_session_timer_to_spin_on() {
     let run = lab.run(200.0);
     assert!(run.len() < 100, "{} actions", run.len());
 }
+
+#[test]
+fn a_branch_that_answers_422_gets_the_invite_again_with_its_min_se() {
+    let (mut lab, _) = Lab::simple();
+    let inv = Message::parse(&lab.call.forks[0].invite).unwrap();
+    let mut r = response(&inv, 422, "Session Interval Too Small", "bobtag");
+    r.push_header("Min-SE", "3600");
+    let got = lab.at(
+        0.2,
+        Event::ForkResponse {
+            index: 0,
+            msg: r.clone(),
+        },
+    );
+    assert_eq!(whats(&got), ["ACK", "INVITE"]);
+    let again = message(&got[1]).unwrap();
+    assert_eq!(again.get("Session-Expires"), Some("3600"));
+    assert_eq!(again.get("Min-SE"), Some("3600"));
+    assert_eq!(again.cseq(), Some((2, "INVITE")));
+    assert!(!again.body.is_empty());
+    // a second 422 asking no more than that: the branch fails, the caller gets it
+    let mut r2 = response(&again, 422, "Session Interval Too Small", "bobtag");
+    r2.push_header("Min-SE", "3600");
+    let got = lab.at(0.4, Event::ForkResponse { index: 0, msg: r2 });
+    assert_eq!(
+        whats(&got),
+        ["ACK", "422", "ended", "media stop", "CDR failed 422"]
+    );
+}
