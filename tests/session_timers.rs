@@ -1,6 +1,6 @@
 //! Session timers (RFC 4028) and reliable provisionals (RFC 3262) against real peers:
 //! a SIPp caller that asks for a 4 s session and never refreshes is hung up both ways (the
-//! record says `session_expired`); an interval below the minimum gets 422; a callee whose
+//! record says `session_expired`), and so is a callee that says it refreshes and does not; an interval below the minimum gets 422; a callee whose
 //! session vozbox refreshes gets UPDATEs and the call outlives its interval; a callee's
 //! `Require: 100rel` 183 with SDP is PRACKed and its early media reaches the caller.
 //! The tests use `[calls] session_expires = 4`, `min_se = 2` (the defaults are RFC 4028's
@@ -76,6 +76,24 @@ fn a_caller_that_never_refreshes_its_session_is_hung_up_both_ways() {
                 && l.ends_with(" 1")),
         "{metrics}"
     );
+}
+
+#[test]
+fn a_callee_that_never_refreshes_its_session_is_hung_up_both_ways() {
+    let v = Vozbox::start("st-expiry-b", SHORT, PROVISION);
+    // bob's 200: 4 s, he refreshes (refresher=uas), and never does; alice has no timer
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer_no_refresh.xml");
+    let started = Instant::now();
+    let caller = alice_calls(&v, "uac_call_remote_bye.xml", 0, &[]);
+    sipp_ok(&caller);
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    let cdr = last_cdr(&v);
+    assert!(cdr.contains("session_expired"), "{cdr}");
 }
 
 #[test]
