@@ -524,7 +524,6 @@ impl Call {
                 continue;
             };
             if now >= t.expires_at() {
-                tracing::info!("call {}: session of {:?} expired", self.id, side);
                 return self.session_over(now, side, out);
             }
             if t.refresh_at().is_some_and(|at| now >= at) {
@@ -580,7 +579,11 @@ impl Call {
 
     /// The session of `side` is over: BYE both ways, the record says so.
     fn session_over(&mut self, now: Instant, side: Side, out: &mut Actions) {
-        let _ = side;
+        let leg = match side {
+            Side::A => "caller's",
+            Side::B(_) => "callee's",
+        };
+        tracing::info!("call {}: the {} session expired; hanging up", self.id, leg);
         self.sessions.a = None;
         self.sessions.b = None;
         self.hang_up_both(now, out);
