@@ -436,6 +436,17 @@ impl Config {
         if self.sip.tcp_idle_timeout == 0 {
             return Err(("sip", "tcp_idle_timeout", "expected seconds above 0".into()));
         }
+        let c = &self.calls;
+        if c.min_se < 2 {
+            return Err(("calls", "min_se", "expected seconds above 1".into()));
+        }
+        if c.session_expires < c.min_se || c.session_expires > 86_400 {
+            return Err((
+                "calls",
+                "session_expires",
+                format!("expected between min_se ({}) and 86400", c.min_se),
+            ));
+        }
         let r = &self.registrar;
         if r.min_expires == 0 {
             return Err((

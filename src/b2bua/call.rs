@@ -276,6 +276,10 @@ pub struct Call {
     pub from: super::target::Presentation,
     /// The forwards taken so far, the latest last.
     pub hops: Vec<super::divert::Hop>,
+    /// Each leg's session timer (RFC 4028, `session_timer.rs`).
+    pub sessions: super::session_timer::Sessions,
+    /// Reliable provisionals both ways (RFC 3262, `prack.rs`).
+    pub prack: super::prack::Prack,
 }
 
 impl Call {
@@ -291,6 +295,8 @@ impl Call {
         Call {
             id,
             a,
+            sessions: super::session_timer::Sessions::new(Default::default(), &a_invite),
+            prack: super::prack::Prack::new(&a_invite),
             a_cseq: a_invite.cseq().map(|c| c.0).unwrap_or(0),
             late_offer: a_invite.body.is_empty(),
             a_invite,
@@ -328,7 +334,8 @@ impl Call {
         match event {
             Event::ForkResponse { index, msg } => self.fork_response(now, index, &msg, out),
             Event::Response { side, branch, msg } => {
-                self.pending_response(side, &branch, &msg, out)
+                self.pending_response(side, &branch, &msg, out);
+                self.session_response(now, side, &branch, &msg, out);
             }
             Event::Ack(inc) => self.on_ack(&inc, out),
             Event::Cancel(inc) => self.on_cancel(now, &inc, out),

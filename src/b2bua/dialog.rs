@@ -95,6 +95,9 @@ impl Call {
         if method == Method::Bye {
             return self.on_bye(now, side, &inc, out);
         }
+        if method.as_str() == "PRACK" {
+            return self.on_prack(now, side, &inc, out);
+        }
         if method == Method::Invite {
             let open = |p: &&Pending| !p.done && p.method == Method::Invite;
             if self.pending.iter().filter(open).any(|p| p.target == side) {
@@ -117,6 +120,10 @@ impl Call {
                 });
                 return;
             }
+        }
+        let refresh = matches!(method, Method::Invite | Method::Update);
+        if refresh && self.session_refresh(now, side, &inc, out) {
+            return;
         }
         if matches!(self.phase, Phase::Answered { winner: None, .. }) {
             return self.on_request_here(method, &inc, out);
@@ -154,6 +161,9 @@ impl Call {
             extra.push(HeaderField::new("Allow", crate::sip::reply::ALLOW));
         }
         let body = self.carry(side, &inc.msg, out);
+        if refresh {
+            extra.extend(self.session_relayed(peer, body.as_ref().map(|(_, b)| b.as_slice())));
+        }
         let Some(leg) = self.leg_mut(peer) else {
             return;
         };
@@ -312,6 +322,9 @@ impl Call {
         if let Some((ctype, body)) = self.carry(side, msg, out) {
             r.push_header("Content-Type", ctype);
             r.body = body;
+        }
+        if is_invite || is_update {
+            self.session_relayed_answer(o.side, &o.req, &mut r);
         }
         out.push(Action::Reply {
             sent: prepare(&o.via, &o.flow, r),

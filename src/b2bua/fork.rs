@@ -129,6 +129,9 @@ impl Call {
         if (code == 401 || code == 407) && self.answer_challenge(now, i, code, msg, out) {
             return;
         }
+        if code == 422 && self.retry_422(now, i, msg, out) {
+            return;
+        }
         self.forks[i].state = ForkState::Failed;
         let (code, reason) = if code == 401 || code == 407 {
             // Friends and phones must not challenge vozbox: the call fails here.
@@ -146,6 +149,9 @@ impl Call {
     }
 
     fn provisional(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
+        if self.prack_branch(now, i, msg, out) {
+            return;
+        }
         let (code, reason) = status(msg);
         let ringing = self.phase == Phase::Ringing;
         let f = &mut self.forks[i];
@@ -170,7 +176,7 @@ impl Call {
         let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
         r.push_header("Contact", self.a.contact.clone());
         add_body(&mut r, body);
-        self.reply_a(r, None, out);
+        self.provisional_to_a(now, r, out);
     }
 
     fn answered(&mut self, now: Instant, i: usize, msg: &Message, out: &mut Actions) {
@@ -233,13 +239,13 @@ impl Call {
         r.push_header("Contact", self.a.contact.clone());
         r.push_header("Allow", reply::ALLOW);
         add_body(&mut r, body);
+        self.session_answer_b(now, i, msg);
+        self.session_answer_a(now, &mut r);
         // Not kept in the transaction memory (RFC 3261 §17.2.1: a 2xx ends the INVITE
         // transaction): its retransmissions are the call's own until the ACK, and a
         // repeated INVITE meanwhile is absorbed by the transaction still marked in
         // progress.
-        let sent = self.reply_a(r, None, out);
-        self.a_final = Some(sent.clone());
-        self.retransmit_final(now, sent);
+        self.final_to_a(now, r, out);
     }
 
     /// A carrier's 401/407 answered once with its credentials: the INVITE goes again
@@ -399,7 +405,7 @@ impl Call {
         early.push_header("Contact", self.a.contact.clone());
         early.push_header("Content-Type", "application/sdp");
         early.body = answer;
-        self.reply_a(early, None, out);
+        self.provisional_to_a(now, early, out);
         out.push(Action::Play { prompt, pt });
         self.notifying = true;
         self.notified_at = Some(now);

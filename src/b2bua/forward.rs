@@ -385,7 +385,10 @@ impl B2bua {
                         Err(codecs::NoCommonCodec) => return None,
                     },
                 };
-                Some(Fork::new(t, &a_invite, offer, max_forwards))
+                let mut t = t.clone();
+                t.headers
+                    .extend(super::session_timer::invite_headers(self.sessions()));
+                Some(Fork::new(&t, &a_invite, offer, max_forwards))
             })
             .collect();
         if forks.is_empty() {

@@ -64,6 +64,18 @@ impl B2bua {
         if max_forwards == 0 {
             return self.reply(&inc, 483, "Too Many Hops");
         }
+        if let Some(min) = super::session_timer::too_small(&inc.msg, self.cfg.min_se) {
+            let mut r = response(
+                &inc.msg,
+                422,
+                "Session Interval Too Small",
+                &to_tag(&inc.msg),
+            );
+            r.push_header("Min-SE", min.to_string());
+            self.out
+                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            return;
+        }
         let snap = self.snapshot.load();
         let caller = match authn::identify(
             &self.registrar.verifier(),
@@ -352,6 +364,9 @@ impl B2bua {
                     continue;
                 }
             };
+            let mut t = t;
+            t.headers
+                .extend(super::session_timer::invite_headers(self.sessions()));
             forks.push(Fork::new(&t, &msg, offer, max_forwards));
         }
         if forks.is_empty() {
@@ -402,7 +417,16 @@ impl B2bua {
             (Instant::now(), now_ms),
         );
         call.notices = notices;
+        call.sessions.settings = self.sessions();
         call
+    }
+
+    /// The session timers of `[calls]`.
+    pub(super) fn sessions(&self) -> super::session_timer::Settings {
+        super::session_timer::Settings {
+            session_expires: self.cfg.session_expires,
+            min_se: self.cfg.min_se,
+        }
     }
 
     /// The voice notifications of a client that wants them.

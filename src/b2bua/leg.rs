@@ -292,6 +292,7 @@ pub fn build_invite(
     let mut extra = vec![
         HeaderField::new("Contact", leg.contact.clone()),
         HeaderField::new("Allow", reply::ALLOW),
+        HeaderField::new("Supported", "100rel, timer"),
     ];
     for (name, value) in headers {
         extra.push(HeaderField::new(name, value.clone()));

@@ -36,6 +36,8 @@ pub enum Disposition {
     PeerVanished,
     /// The caller never acknowledged the 200.
     NoAck,
+    /// A leg's session timer ran out, or vozbox's refresh failed (RFC 4028).
+    SessionExpired,
     /// An operator hung up (admin API).
     HungUp,
     /// Its forwards went round in a circle, or further than `[calls] max_forwards`.
@@ -81,6 +83,7 @@ impl Disposition {
             Disposition::MediaTimeout => "media_timeout",
             Disposition::PeerVanished => "peer_vanished",
             Disposition::NoAck => "no_ack",
+            Disposition::SessionExpired => "session_expired",
             Disposition::HungUp => "hung_up",
             Disposition::ForwardLoop => "forward_loop",
             Disposition::Refused(r) => r.cause(),

@@ -14,7 +14,7 @@ pub const DIRECTIONS: [&str; 3] = ["inbound", "outbound", "internal"];
 
 /// Every disposition a call record can carry (`record::Disposition::as_str`, with the
 /// routing refusals' causes).
-pub const DISPOSITIONS: [&str; 29] = [
+pub const DISPOSITIONS: [&str; 30] = [
     "answered",
     "busy",
     "cancelled",
@@ -33,6 +33,7 @@ pub const DISPOSITIONS: [&str; 29] = [
     "media_timeout",
     "peer_vanished",
     "no_ack",
+    "session_expired",
     "hung_up",
     "forward_loop",
     "acl_denied",
@@ -165,6 +166,7 @@ mod tests {
             MediaTimeout,
             PeerVanished,
             NoAck,
+            SessionExpired,
             HungUp,
             ForwardLoop,
             Refused(Refusal::NotFound),

@@ -40,6 +40,8 @@ pub enum Wait {
     AFinal,
     /// A final response to the INVITE of a branch we CANCELed.
     Cancel { index: usize, branch: String },
+    /// The caller's PRACK of our reliable provisional with this RSeq (`prack.rs`).
+    Reliable { rseq: u32 },
 }
 
 /// One message retransmitted (over UDP) until what it waits for happens, or given up.
@@ -74,12 +76,24 @@ impl Call {
         self.arm(now, Wait::AFinal, Resend::Response(sent), reliable);
     }
 
+    /// Resends a reliable provisional to the caller until its PRACK (RFC 3262 §3: T1
+    /// doubling, not capped).
+    pub(super) fn retransmit_reliable(&mut self, now: Instant, sent: Sent, rseq: u32) {
+        let reliable = sent.flow.proto != Proto::Udp;
+        self.arm(
+            now,
+            Wait::Reliable { rseq },
+            Resend::Response(sent),
+            reliable,
+        );
+    }
+
     fn arm(&mut self, now: Instant, wait: Wait, what: Resend, reliable: bool) {
         let deadline = now + GIVE_UP;
         self.retrans.retain(|r| r.wait != wait);
         self.retrans.push(Retrans {
             cap: match wait {
-                Wait::Fork { .. } => GIVE_UP,
+                Wait::Fork { .. } | Wait::Reliable { .. } => GIVE_UP,
                 _ => T2,
             },
             wait,
@@ -110,6 +124,7 @@ impl Call {
             .iter()
             .map(|r| r.next)
             .chain(std::iter::once(limit))
+            .chain(self.session_deadline())
             .min()
     }
 
@@ -152,6 +167,10 @@ impl Call {
                 }
                 _ => (false, false),
             },
+            Wait::Reliable { rseq } => {
+                let on = self.reliable_waiting(*rseq);
+                (on, on)
+            }
         }
     }
 
@@ -196,6 +215,7 @@ impl Call {
         for wait in due {
             self.timed_out(now, &wait, out);
         }
+        self.session_due(now, out);
         match self.phase {
             Phase::Ringing if self.notified_at.is_some_and(|at| now >= at + NOTICE_MAX) => {
                 // a notification that never ended: the final response it owes
@@ -238,6 +258,7 @@ impl Call {
                 }
                 self.branch_failed(now, 408, "Request Timeout", Disposition::NoAnswer, out);
             }
+            Wait::Pending { branch } if self.session_refresh_lost(now, branch, out) => {}
             Wait::Pending { branch } => {
                 let Some(i) = self.pending.iter().position(|p| &p.branch == branch) else {
                     return;
@@ -279,6 +300,7 @@ impl Call {
                     out,
                 );
             }
+            Wait::Reliable { .. } => self.reliable_lost(now, out),
         }
     }
 

@@ -19,6 +19,12 @@ pub struct Calls {
     /// Forwards one call may take (a user's forward to another user who forwards …); one
     /// more, or a forward back to a party the call already passed, ends it with `482`.
     pub max_forwards: u32,
+    /// Session timers (RFC 4028): the interval in seconds vozbox asks for on its outbound
+    /// INVITEs and grants at most to callers; each leg is refreshed (or must be) within it.
+    pub session_expires: u32,
+    /// The smallest session interval accepted; a caller asking less gets `422` with
+    /// `Min-SE`. RFC 4028's floor is 90 s (the default); less is for tests.
+    pub min_se: u32,
 }
 
 impl Default for Calls {
@@ -29,6 +35,8 @@ impl Default for Calls {
             max_calls: 100_000,
             shutdown_grace: 30,
             max_forwards: 5,
+            session_expires: 1800,
+            min_se: 90,
         }
     }
 }

@@ -160,6 +160,7 @@ const COMPACT: &[(&str, &str)] = &[
     ("o", "Event"),
     ("r", "Refer-To"),
     ("u", "Allow-Events"),
+    ("x", "Session-Expires"),
 ];
 
 /// Whether `a` names the header `long` (long or compact form, any case).

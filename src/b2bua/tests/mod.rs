@@ -304,4 +304,6 @@ mod admit;
 mod apps;
 mod contact;
 mod forwards;
+mod prack;
 mod rules;
+mod sessions;
