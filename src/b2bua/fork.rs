@@ -82,6 +82,7 @@ impl super::call::Fork {
             max_forwards,
             offer,
             headers: t.headers.clone(),
+            party: t.party.clone(),
         }
     }
 }

@@ -32,12 +32,14 @@ pub mod media;
 pub mod mwi;
 pub mod notify;
 pub mod record;
+pub mod refer;
 pub mod service;
 pub mod stats;
 pub mod target;
 #[cfg(test)]
 mod tests;
 pub mod timers;
+pub mod transfer;
 pub mod voicemail;
 
 use crate::config;

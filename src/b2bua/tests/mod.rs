@@ -94,6 +94,7 @@ fn target(i: usize, proto: Proto, credentials: bool) -> Target {
         credentials: credentials.then(|| ("trunk".to_string(), "secret".to_string())),
         allowed_codecs: Vec::new(),
         headers: Vec::new(),
+        party: None,
     }
 }
 
@@ -304,3 +305,4 @@ mod admit;
 mod apps;
 mod forwards;
 mod rules;
+mod transfers;
