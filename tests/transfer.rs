@@ -183,3 +183,76 @@ fn a_transfer_is_no_way_around_the_transferors_acl() {
     assert_eq!(cdrs.len(), 1, "{:?}", cdrs);
     assert_eq!(cdrs[0]["disposition"], "answered");
 }
+
+/// A baresip phone answering automatically with a `tone` Hz sine, quitting after `secs`.
+fn baresip_phone(
+    v: &Vozbox,
+    name: &str,
+    (user, pw): (&str, &str),
+    tone: u32,
+    secs: u32,
+) -> (std::path::PathBuf, std::process::Child) {
+    let (dir, _) = baresip_dir(
+        name,
+        &format!(
+            "<sip:{}@127.0.0.1:{};transport=udp>;auth_pass={};regint=60;answermode=auto;audio_codecs=PCMU",
+            user, v.port, pw
+        ),
+        tone,
+    );
+    let child = std::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&dir)
+        .args(["-n", "127.0.0.1", "-t", &secs.to_string(), "-s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run baresip (apt-get install baresip-core)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !v
+        .registrations()
+        .contains(&format!("sip:{}@127.0.0.1", user))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} did not register",
+            user
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (dir, child)
+}
+
+/// alice (SIPp, no media of her own) calls bob's baresip phone and transfers him to
+/// carol's: once the transfer is made they hear each other's tone through the relay.
+#[test]
+fn baresip_phones_hear_each_other_after_a_transfer() {
+    let v = Vozbox::start("xfer-audio", "[media]\ntimeout = 0\n", &provision(""));
+    let (bob_dir, bob) = baresip_phone(&v, "bob", BOB, 880, 12);
+    let (carol_dir, carol) = baresip_phone(&v, "carol", CAROL, 440, 9);
+    let alice = alice_transfers(&v, "uac_refer.xml", "<sip:102@127.0.0.1>");
+    sipp_ok(&alice);
+    assert_eq!(sipfrags(&alice), ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+    let out = |c: std::process::Child| {
+        let o = c.wait_with_output().expect("baresip");
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let carol_out = out(carol);
+    let bob_out = out(bob);
+    assert!(
+        carol_out.contains("Call established") || carol_out.contains("established"),
+        "{}",
+        carol_out
+    );
+    assert!(!bob_out.is_empty());
+    // each heard the other's tone (bob: only silence from alice before)
+    assert_heard(&carol_dir, 880.0, 440.0);
+    assert_heard(&bob_dir, 440.0, 880.0);
+    let cdrs = records(&v, 2);
+    assert!(
+        cdrs.iter()
+            .any(|c| c["disposition"] == "answered" && c["transferred_by"] == "user:alice"),
+        "{:?}",
+        cdrs
+    );
+}
