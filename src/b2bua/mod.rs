@@ -25,6 +25,7 @@ pub mod fork;
 pub mod forward;
 pub mod info;
 pub mod invite;
+pub mod join;
 pub mod leg;
 pub mod lines;
 pub mod locution;
