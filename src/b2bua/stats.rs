@@ -14,7 +14,7 @@ pub const DIRECTIONS: [&str; 3] = ["inbound", "outbound", "internal"];
 
 /// Every disposition a call record can carry (`record::Disposition::as_str`, with the
 /// routing refusals' causes).
-pub const DISPOSITIONS: [&str; 29] = [
+pub const DISPOSITIONS: [&str; 30] = [
     "answered",
     "busy",
     "cancelled",
@@ -35,6 +35,7 @@ pub const DISPOSITIONS: [&str; 29] = [
     "no_ack",
     "hung_up",
     "forward_loop",
+    "transferred",
     "acl_denied",
     "no_presented_number",
     "no_carrier",
@@ -167,6 +168,7 @@ mod tests {
             NoAck,
             HungUp,
             ForwardLoop,
+            Transferred,
             Refused(Refusal::NotFound),
             Refused(Refusal::AclDenied),
             Refused(Refusal::NoPresentedNumber),
