@@ -256,7 +256,8 @@ impl Call {
         let Some(challenge) = Challenge::of_status(code) else {
             return false;
         };
-        let ringing = self.phase == Phase::Ringing;
+        // (a transfer's target is called while the call is up)
+        let ringing = self.phase == Phase::Ringing || self.transfer_rings(i);
         let f = &mut self.forks[i];
         // Not when the branch is being cancelled: the call no longer wants it.
         if f.auth_tried

@@ -577,6 +577,15 @@ impl Call {
         }
     }
 
+    /// Whether branch `i` is a transfer's target still being called (a carrier's
+    /// challenge to it is answered as a ringing call's).
+    pub(super) fn transfer_rings(&self, i: usize) -> bool {
+        matches!(
+            self.transfer.on.as_ref().map(|t| &t.stage),
+            Some(Stage::Calling { first }) if i >= *first
+        )
+    }
+
     /// When the target stops ringing.
     pub fn transfer_deadline(&self) -> Option<Instant> {
         let t = self.transfer.on.as_ref()?;

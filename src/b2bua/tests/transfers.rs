@@ -414,7 +414,8 @@ fn refer_sub_false_gets_no_notify() {
         &mut lab,
         1.0,
         2,
-        "Refer-To: <sip:102@127.0.0.1>\nRefer-Sub: false\n",
+        // (RFC 4488: a REFER may require that the option is understood)
+        "Refer-To: <sip:102@127.0.0.1>\nRefer-Sub: false\nRequire: norefersub\n",
     );
     assert_eq!(named(&got), ["202", "transfer to 102"]);
     assert_eq!(message(&got[0]).unwrap().get("Refer-Sub"), Some("false"));
@@ -623,4 +624,37 @@ fn an_attended_transfer_joins_the_other_calls_party() {
     // bob and dave: dave hangs up (he is the A side now), bob gets the BYE
     assert_eq!(lab.call.a.call_id, "d2");
     assert_eq!(lab.call.winner(), Some(0));
+}
+
+#[test]
+fn a_carriers_challenge_to_the_transfers_invite_is_answered() {
+    let mut lab = answered();
+    alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:+34600111222@127.0.0.1>\n");
+    let t = target(10, Proto::Udp, true);
+    let fork = Fork::new(&t, &lab.call.a_invite, None, 70);
+    lab.at(
+        1.1,
+        Event::Transfer(Box::new(Step::Calling {
+            forks: vec![fork],
+            segment: segment(),
+        })),
+    );
+    let inv = Message::parse(&lab.call.forks[1].invite).unwrap();
+    let mut r = response(&inv, 407, "Proxy Authentication Required", "c");
+    r.push_header(
+        "Proxy-Authenticate",
+        "Digest realm=\"carrier\", nonce=\"abc\", algorithm=MD5",
+    );
+    let got = lab.at(1.2, Event::ForkResponse { index: 1, msg: r });
+    assert_eq!(whats(&got), ["ACK", "INVITE"]);
+    let again = message(&got[1]).unwrap();
+    assert!(again.get("Proxy-Authorization").is_some());
+    assert!(again.body.is_empty(), "still without an offer");
+    // answered: bob gets the carrier's offer
+    let got = lab.branch_says(2.0, 1, 200, "OK");
+    assert_eq!(whats(&got), ["INVITE"]);
+    assert_eq!(
+        message(&got[0]).unwrap().call_id(),
+        Some(lab.call.forks[0].leg.call_id.as_str())
+    );
 }
