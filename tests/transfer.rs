@@ -1,7 +1,7 @@
 //! Call transfers (REFER, issue 21) against the real binary with SIPp phones: alice calls
 //! bob and transfers the call — to an extension (carol), to a number out through the
 //! carrier, to a busy target (the call survives), to a number her ACL refuses (403, the
-//! carrier never called). The NOTIFY bodies (message/sipfrag) are read from alice's
+//! carrier never called); bob transfers alice; baresip phones hear each other after it. The NOTIFY bodies (message/sipfrag) are read from alice's
 //! trace; the records tell the story.
 
 mod common;
@@ -255,4 +255,39 @@ fn baresip_phones_hear_each_other_after_a_transfer() {
         "{:?}",
         cdrs
     );
+}
+
+/// The callee transfers: bob (SIPp) answers alice and REFERs her to carol (102); alice is
+/// re-INVITEd with carol's offer, and her hang-up reaches carol.
+#[test]
+fn a_blind_transfer_by_the_callee_joins_the_caller_and_the_target() {
+    let v = Vozbox::start("xfer-callee", "[media]\ntimeout = 0\n", &provision(""));
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_refer.xml");
+    let carol = callee(&v, "127.0.0.1", CAROL, "uas_answer.xml");
+    let alice = alice_dials(
+        &v,
+        "uac_transferee.xml",
+        "101",
+        "u1",
+        "127.0.0.1",
+        &["-d", "1500"],
+    );
+    sipp_ok(&alice);
+    let bob = done(bob);
+    let carol = done(carol);
+    // bob heard how it went, then was hung up; alice's BYE reached carol
+    assert!(bob.messages.contains("NOTIFY sip:"), "{}", bob.messages);
+    assert!(carol.messages.contains("BYE sip:"), "{}", carol.messages);
+    let cdrs = records(&v, 2);
+    let before = cdrs
+        .iter()
+        .find(|c| c["disposition"] == "transferred")
+        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    assert_eq!(before["transferred_by"], "user:bob");
+    let after = cdrs
+        .iter()
+        .find(|c| c["disposition"] == "answered")
+        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    assert_eq!(after["transferred_by"], "user:bob");
+    assert_eq!(after["route"], "user:carol");
 }
