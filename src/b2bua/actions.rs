@@ -62,6 +62,9 @@ pub enum Action {
     Segment {
         cdr: Box<Cdr>,
         billing: Option<Arc<super::info::Billing>>,
+        /// The call now counts against the new party's user instead of the
+        /// transferor's (`client/name`), for their own max calls.
+        lines: (Option<String>, Option<String>),
     },
 }
 

@@ -169,7 +169,14 @@ impl B2bua {
                         }
                     });
                 }
-                Action::Segment { cdr, billing } => {
+                Action::Segment {
+                    cdr,
+                    billing,
+                    lines: (from, to),
+                } => {
+                    if let Some(h) = &mut slot.lines {
+                        h.shift(from.as_deref(), to);
+                    }
                     self.stats.recorded(&cdr.direction, &cdr.disposition);
                     let more = self.charge(billing.as_deref(), &cdr);
                     self.write_cdr(*cdr, more, None);

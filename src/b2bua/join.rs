@@ -193,9 +193,14 @@ impl Call {
         info.disposition = Disposition::Transferred.as_str().to_string();
         info.code = 200;
         info.transferred_by = Some(by_label.clone());
+        let user = |c: Option<&Caller>| match c {
+            Some(Caller::User { client, name }) => Some(format!("{}/{}", client, name)),
+            _ => None,
+        };
         out.push(Action::Segment {
             cdr: Box::new(cdr(&self.a.call_id, info, self.wall_ms(now))),
             billing: self.info.billing.clone(),
+            lines: (user(Some(&t.party)), user(self.forks[n].party.as_ref())),
         });
         // and of the call that follows, from now
         let seg = t.segment.unwrap_or_default();

@@ -232,6 +232,19 @@ fn a_blind_transfer_by_the_caller_joins_callee_and_target() {
     };
     assert_eq!(cdr.transferred_by.as_deref(), Some("user:alice"));
     assert_eq!(cdr.call_id, "c1");
+    // the call counts against carol now, no more alice (their own max calls)
+    let Some(Action::Segment { lines, .. }) =
+        got.iter().find(|a| matches!(a, Action::Segment { .. }))
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        lines,
+        &(
+            Some("bluebird/alice".to_string()),
+            Some("bluebird/carol".to_string())
+        )
+    );
     // the call is bob and carol's now: carol is its A side
     assert_eq!(lab.call.a.call_id, invite.call_id().unwrap());
     assert_eq!(lab.call.winner(), Some(0));
