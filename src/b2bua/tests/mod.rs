@@ -303,6 +303,7 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
 
 mod admit;
 mod apps;
+mod attended;
 mod forwards;
 mod rules;
 mod transfers;

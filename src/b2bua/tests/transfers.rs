@@ -7,7 +7,7 @@ use super::super::authn::Caller;
 use super::super::transfer::{refer_to, Ask, ReferTo, Segment, Step};
 use super::*;
 
-fn user(name: &str) -> Caller {
+pub(super) fn user(name: &str) -> Caller {
     Caller::User {
         client: "bluebird".into(),
         name: name.into(),
@@ -15,7 +15,7 @@ fn user(name: &str) -> Caller {
 }
 
 /// alice (A, user alice) calls bob (branch 0, user bob), who answers.
-fn answered() -> Lab {
+pub(super) fn answered() -> Lab {
     let (mut lab, _) = Lab::simple();
     lab.call.transfer.caller = Some(user("alice"));
     lab.call.forks[0].party = Some(user("bob"));
@@ -29,7 +29,7 @@ fn answered() -> Lab {
 }
 
 /// A REFER from alice (A) with these extra header lines.
-fn alice_refers(lab: &mut Lab, secs: f64, cseq: u32, extra: &str) -> Vec<Action> {
+pub(super) fn alice_refers(lab: &mut Lab, secs: f64, cseq: u32, extra: &str) -> Vec<Action> {
     let text = format!(
         "REFER sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKr{cseq};rport\n\
          From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
@@ -40,7 +40,7 @@ fn alice_refers(lab: &mut Lab, secs: f64, cseq: u32, extra: &str) -> Vec<Action>
 }
 
 /// A REFER from bob (branch 0).
-fn bob_refers(lab: &mut Lab, secs: f64, cseq: u32, extra: &str) -> Vec<Action> {
+pub(super) fn bob_refers(lab: &mut Lab, secs: f64, cseq: u32, extra: &str) -> Vec<Action> {
     let leg = &lab.call.forks[0].leg;
     let text = format!(
         "REFER sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKbr{cseq};rport\n\
@@ -52,13 +52,13 @@ fn bob_refers(lab: &mut Lab, secs: f64, cseq: u32, extra: &str) -> Vec<Action> {
 }
 
 /// The target: carol at 127.0.0.1:5090 (user carol).
-fn carol(lab: &Lab) -> Fork {
+pub(super) fn carol(lab: &Lab) -> Fork {
     let mut t = target(10, Proto::Udp, false);
     t.party = Some(user("carol"));
     Fork::new(&t, &lab.call.a_invite, None, 70)
 }
 
-fn segment() -> Segment {
+pub(super) fn segment() -> Segment {
     Segment {
         client: "bluebird".into(),
         callee: "102".into(),
@@ -68,7 +68,7 @@ fn segment() -> Segment {
 }
 
 /// The sipfrag status line and Subscription-State of a NOTIFY.
-fn notify_of(a: &Action) -> Option<(String, String)> {
+pub(super) fn notify_of(a: &Action) -> Option<(String, String)> {
     let m = message(a)?;
     if m.method() != Some("NOTIFY") {
         return None;
@@ -79,12 +79,12 @@ fn notify_of(a: &Action) -> Option<(String, String)> {
     Some((body, m.get("Subscription-State").unwrap_or("").to_string()))
 }
 
-fn notifies(actions: &[Action]) -> Vec<(String, String)> {
+pub(super) fn notifies(actions: &[Action]) -> Vec<(String, String)> {
     actions.iter().filter_map(notify_of).collect()
 }
 
 /// The actions with a transfer's and a segment's named.
-fn named(actions: &[Action]) -> Vec<String> {
+pub(super) fn named(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .map(|a| match a {
@@ -99,7 +99,7 @@ fn named(actions: &[Action]) -> Vec<String> {
         .collect()
 }
 
-fn sent_to(actions: &[Action], method: &str) -> Vec<Message> {
+pub(super) fn sent_to(actions: &[Action], method: &str) -> Vec<Message> {
     actions
         .iter()
         .filter_map(message)
@@ -108,7 +108,7 @@ fn sent_to(actions: &[Action], method: &str) -> Vec<Message> {
 }
 
 /// A 2xx (with SDP) from the party of a leg to our request `req`.
-fn ok_with_sdp(req: &Message, tag: &str, contact: &str) -> Message {
+pub(super) fn ok_with_sdp(req: &Message, tag: &str, contact: &str) -> Message {
     let mut r = response(req, 200, "OK", tag);
     r.push_header("Contact", contact.to_string());
     r.push_header("Content-Type", "application/sdp");
@@ -116,7 +116,7 @@ fn ok_with_sdp(req: &Message, tag: &str, contact: &str) -> Message {
     r
 }
 
-fn branch_of(m: &Message) -> String {
+pub(super) fn branch_of(m: &Message) -> String {
     crate::sip::validate::first_via(m.get("Via").unwrap())
         .unwrap()
         .branch()
@@ -503,140 +503,6 @@ fn an_unanswered_notify_does_not_end_the_call() {
     let run = lab.run(40.0);
     assert!(times_of(&run, "NOTIFY").len() > 3, "retransmitted");
     assert!(!lab.call.is_ended());
-}
-
-#[test]
-fn another_call_gives_its_party_away_only_to_its_own_party() {
-    let mut lab = answered();
-    let (l, r) = (
-        lab.call.a.local_tag.clone(),
-        lab.call.a.remote_tag.clone().unwrap(),
-    );
-    let mut out = Actions::default();
-    let now = lab.t0 + Duration::from_secs(5);
-    // tags that are not the dialog's
-    let bad = lab.call.give_away(
-        now,
-        "c1",
-        &(l.clone(), "x".into()),
-        &user("alice"),
-        &mut out,
-    );
-    assert_eq!(bad.err(), Some((481, "Call/Transaction Does Not Exist")));
-    // somebody else's call
-    let other = lab.call.give_away(
-        now,
-        "c1",
-        &(r.clone(), l.clone()),
-        &user("mallory"),
-        &mut out,
-    );
-    assert_eq!(other.err(), Some((403, "Forbidden")));
-    let other_client = Caller::User {
-        client: "redbird".into(),
-        name: "alice".into(),
-    };
-    let other = lab
-        .call
-        .give_away(now, "c1", &(r.clone(), l.clone()), &other_client, &mut out);
-    assert_eq!(other.err(), Some((403, "Forbidden")));
-    assert!(out.iter().next().is_none());
-    // alice's own: her leg is hung up, bob's dialog handed over, the record says so
-    let (fork, seg) = lab
-        .call
-        .give_away(now, "c1", &(r, l), &user("alice"), &mut out)
-        .unwrap();
-    assert_eq!(fork.leg.call_id, lab.call.forks[0].leg.call_id);
-    assert_eq!(fork.party, Some(user("bob")));
-    assert_eq!(seg.callee, lab.call.info.callee);
-    let got = out.take();
-    let byes = sent_to(&got, "BYE");
-    assert_eq!(byes.len(), 1);
-    assert_eq!(byes[0].call_id(), Some("c1"));
-    let Some(Action::Record { cdr, .. }) = got.iter().find(|a| matches!(a, Action::Record { .. }))
-    else {
-        unreachable!()
-    };
-    assert_eq!(cdr.disposition, "transferred");
-    assert_eq!(cdr.transferred_by.as_deref(), Some("user:alice"));
-}
-
-#[test]
-fn an_attended_transfer_joins_the_other_calls_party() {
-    // alice talks to bob (this call) and to dave (another call, given away)
-    let mut lab = answered();
-    let got = alice_refers(
-        &mut lab,
-        1.0,
-        2,
-        "Refer-To: <sip:103@127.0.0.1?Replaces=c2%3Bto-tag%3Dv2%3Bfrom-tag%3Da2>\n",
-    );
-    assert_eq!(named(&got), ["202", "NOTIFY", "transfer replacing c2"]);
-    let Some(Action::Transfer(ask)) = got.iter().find(|a| matches!(a, Action::Transfer(_))) else {
-        unreachable!()
-    };
-    let Ask::Attended { tags, .. } = ask.as_ref() else {
-        unreachable!()
-    };
-    assert_eq!(tags, &("v2".to_string(), "a2".to_string()));
-    // dave's dialog, as the other call hands it over
-    let mut dave = carol(&lab);
-    dave.leg.remote_tag = Some("davetag".into());
-    dave.leg.call_id = "d2".into();
-    dave.state = ForkState::Answered { ack: None };
-    let got = lab.at(
-        1.2,
-        Event::Transfer(Box::new(Step::Joined {
-            fork: Box::new(dave),
-            segment: segment(),
-        })),
-    );
-    // dave is asked for an offer
-    assert_eq!(whats(&got), ["INVITE"]);
-    let ask_offer = message(&got[0]).unwrap();
-    assert_eq!(ask_offer.call_id(), Some("d2"));
-    assert!(ask_offer.body.is_empty());
-    let r = ok_with_sdp(&ask_offer, "", "<sip:dave@127.0.0.1:5090>");
-    let got = lab.at(
-        1.4,
-        Event::Response {
-            side: Side::B(1),
-            branch: branch_of(&ask_offer),
-            msg: r,
-        },
-    );
-    // bob gets dave's offer
-    assert_eq!(whats(&got), ["INVITE"]);
-    let reinvite = message(&got[0]).unwrap();
-    assert_eq!(
-        reinvite.call_id(),
-        Some(lab.call.forks[0].leg.call_id.as_str())
-    );
-    let r = ok_with_sdp(&reinvite, "", "<sip:bob@127.0.0.1:5080>");
-    let got = lab.at(
-        1.6,
-        Event::Response {
-            side: Side::B(0),
-            branch: branch_of(&reinvite),
-            msg: r,
-        },
-    );
-    let acks = sent_to(&got, "ACK");
-    assert_eq!(acks.len(), 2);
-    assert_eq!(acks[1].call_id(), Some("d2"));
-    assert_eq!(acks[1].cseq().map(|c| c.0), ask_offer.cseq().map(|c| c.0));
-    assert!(!acks[1].body.is_empty());
-    assert_eq!(
-        notifies(&got),
-        [(
-            "SIP/2.0 200 OK".into(),
-            "terminated;reason=noresource".into()
-        )]
-    );
-    assert_eq!(sent_to(&got, "BYE")[0].call_id(), Some("c1"));
-    // bob and dave: dave hangs up (he is the A side now), bob gets the BYE
-    assert_eq!(lab.call.a.call_id, "d2");
-    assert_eq!(lab.call.winner(), Some(0));
 }
 
 #[test]
