@@ -154,7 +154,8 @@ pub enum ReferTo {
 /// Reads the one `Refer-To` of a REFER (None: missing, several, or not a SIP or tel URI;
 /// a `Replaces` without both tags).
 pub fn refer_to(msg: &Message) -> Option<ReferTo> {
-    let mut all = msg.all("Refer-To").chain(msg.all("r"));
+    // (its compact form `r` too)
+    let mut all = msg.all("Refer-To");
     let value = all.next()?;
     if all.next().is_some() {
         return None;

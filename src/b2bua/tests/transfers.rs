@@ -145,6 +145,10 @@ fn refer_to_is_read_as_a_number_or_a_dialog_to_replace() {
             ("t1".into(), "f1".into())
         ))
     );
+    assert_eq!(
+        refer_to(&text("r: <sip:102@127.0.0.1>\n")),
+        Some(ReferTo::Blind("102".into()))
+    );
     // none, two, another scheme, a Replaces without its tags
     assert_eq!(refer_to(&text("")), None);
     assert_eq!(
