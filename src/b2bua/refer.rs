@@ -152,10 +152,21 @@ impl B2bua {
         if Arc::ptr_eq(&other, cell) {
             return self.transfer_fails(cell, 403, "Forbidden");
         }
+        // The other call's places in the max calls are its external party's (the
+        // transferor is a user or friend): they go with that party, if it comes.
+        let permit = other.lock().permit.take();
         let mut given = None;
         self.drive(&other, |c, now, out| {
             given = Some(c.give_away(now, call_id, tags, by, out));
         });
+        if !matches!(given, Some(Ok(_))) {
+            other.lock().permit = permit;
+        } else if let Some(p) = permit {
+            let mut slot = cell.lock();
+            if slot.permit.is_none() && !slot.call.is_ended() {
+                slot.permit = Some(p);
+            }
+        }
         match given {
             Some(Ok((fork, segment))) => {
                 // its requests come to this call from now on
