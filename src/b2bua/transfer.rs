@@ -237,7 +237,7 @@ impl Call {
         }
     }
 
-    fn on_refer(&mut self, _now: Instant, side: Side, inc: &Incoming, out: &mut Actions) {
+    fn on_refer(&mut self, now: Instant, side: Side, inc: &Incoming, out: &mut Actions) {
         let winner = match self.phase {
             Phase::Answered {
                 winner: Some(w), ..
@@ -280,7 +280,7 @@ impl Call {
             deadline: None,
             segment: None,
         });
-        self.notify_transferor(_now, "SIP/2.0 100 Trying", false, out);
+        self.notify_transferor(now, "SIP/2.0 100 Trying", false, out);
         let ask = match to {
             ReferTo::Blind(dialled) => Ask::Blind {
                 by: party,
