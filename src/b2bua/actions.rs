@@ -54,6 +54,18 @@ pub enum Action {
     /// The called party's forward of this type applies: route it and answer with
     /// `Event::Forwarded` or `Event::ForwardFailed`.
     Forward { ty: crate::model::ForwardType },
+    /// A REFER was accepted: route its target or fetch the other call's party, and answer
+    /// with `Event::Transfer` (`transfer.rs`, `refer.rs`).
+    Transfer(Box<super::transfer::Ask>),
+    /// The record of the call as it was before a transfer, priced with `billing` (the
+    /// call goes on with a record of its own).
+    Segment {
+        cdr: Box<Cdr>,
+        billing: Option<Arc<super::info::Billing>>,
+        /// The call now counts against the new party's user instead of the
+        /// transferor's (`client/name`), for their own max calls.
+        lines: (Option<String>, Option<String>),
+    },
 }
 
 /// The actions of one event, in order.

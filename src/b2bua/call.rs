@@ -84,6 +84,8 @@ pub struct Fork {
     pub offer: Option<Vec<u8>>,
     /// Header fields of its own on the INVITE (the `Diversion` of a forwarded call).
     pub headers: Vec<(String, String)>,
+    /// The user or friend it reaches (None: a carrier): who may transfer from it.
+    pub party: Option<super::authn::Caller>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +222,8 @@ pub enum Event {
     },
     /// End now: the client's credit or daily usage is spent (`policy::Block`).
     Cut(crate::policy::Block),
+    /// The driver's answer to `Action::Transfer` (`transfer.rs`).
+    Transfer(Box<super::transfer::Step>),
 }
 
 pub struct Call {
@@ -280,6 +284,8 @@ pub struct Call {
     pub sessions: super::session_timer::Sessions,
     /// Reliable provisionals both ways (RFC 3262, `prack.rs`).
     pub prack: super::prack::Prack,
+    /// Who placed it, and a transfer in progress (`transfer.rs`).
+    pub transfer: super::transfer::Transfers,
 }
 
 impl Call {
@@ -326,11 +332,20 @@ impl Call {
             b_offer: None,
             from: Default::default(),
             hops: Vec::new(),
+            transfer: Default::default(),
         }
     }
 
     /// Takes one event at `now`; what to do goes into `out`, in order.
     pub fn handle(&mut self, now: Instant, event: Event, out: &mut Actions) {
+        let Some(event) = self.transfer_first(now, event, out) else {
+            return self.transfer_after(now, out);
+        };
+        self.handle_event(now, event, out);
+        self.transfer_after(now, out);
+    }
+
+    fn handle_event(&mut self, now: Instant, event: Event, out: &mut Actions) {
         match event {
             Event::ForkResponse { index, msg } => self.fork_response(now, index, &msg, out),
             Event::Response { side, branch, msg } => {
@@ -404,6 +419,7 @@ impl Call {
                 disposition,
             } => self.forward_failed(now, code, reason, disposition, out),
             Event::ForwardedHere { answer, label } => self.forwarded_here(now, answer, label, out),
+            Event::Transfer(step) => self.transfer_step(now, *step, out),
         }
     }
 

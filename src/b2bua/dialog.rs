@@ -92,6 +92,9 @@ impl Call {
             }
             l.remote_cseq = cseq;
         }
+        if self.transfer_request(now, side, &method, &inc, out) {
+            return;
+        }
         if method == Method::Bye {
             return self.on_bye(now, side, &inc, out);
         }

@@ -163,6 +163,28 @@ impl B2bua {
                     });
                 }
                 Action::App => self.start_app(cell, slot),
+                Action::Transfer(ask) => {
+                    // carried out with no call locked (routing, the other call's lock),
+                    // then handed back to the call (`refer.rs`)
+                    let (me, weak) = (self.clone(), Arc::downgrade(cell));
+                    self.rt.spawn(async move {
+                        if let Some(cell) = weak.upgrade() {
+                            me.transfer(&cell, *ask);
+                        }
+                    });
+                }
+                Action::Segment {
+                    cdr,
+                    billing,
+                    lines: (from, to),
+                } => {
+                    if let Some(h) = &mut slot.lines {
+                        h.shift(from.as_deref(), to);
+                    }
+                    self.stats.recorded(&cdr.direction, &cdr.disposition);
+                    let more = self.charge(billing.as_deref(), &cdr);
+                    self.write_cdr(*cdr, more, None);
+                }
                 Action::Recording { on, caller } => {
                     if let Some(r) = &slot.recorder {
                         let who = format!("{} (INFO)", if caller { "caller" } else { "callee" });

@@ -82,6 +82,7 @@ impl super::call::Fork {
             max_forwards,
             offer,
             headers: t.headers.clone(),
+            party: t.party.clone(),
         }
     }
 }
@@ -261,7 +262,8 @@ impl Call {
         let Some(challenge) = Challenge::of_status(code) else {
             return false;
         };
-        let ringing = self.phase == Phase::Ringing;
+        // (a transfer's target is called while the call is up)
+        let ringing = self.phase == Phase::Ringing || self.transfer_rings(i);
         let f = &mut self.forks[i];
         // Not when the branch is being cancelled: the call no longer wants it.
         if f.auth_tried

@@ -66,6 +66,9 @@ pub struct Info {
     pub lines: Vec<String>,
     /// What of the call may be recorded.
     pub record: Record,
+    /// The party that transferred it (`user:alice`): the call before the transfer, or
+    /// the one that followed it.
+    pub transferred_by: Option<String>,
 }
 
 /// A call's recording: the whole call (its DDI records), on demand by INFO, by a code.

@@ -34,6 +34,8 @@ struct Setup {
     divert: Option<super::divert::Divert>,
     /// Its places in its brand's and client's max calls.
     permit: Option<Permit>,
+    /// The user or friend that calls (who may transfer it).
+    caller: Option<Caller>,
 }
 
 impl B2bua {
@@ -298,6 +300,7 @@ impl B2bua {
             hops,
             divert,
             permit,
+            caller: Some(caller).filter(|c| !matches!(c, Caller::Trunk { .. })),
         };
         self.start_call(inc, info, call);
     }
@@ -311,6 +314,7 @@ impl B2bua {
             hops,
             divert,
             permit,
+            caller,
         } = setup;
         let Incoming {
             msg,
@@ -383,6 +387,7 @@ impl B2bua {
         call.from = from;
         call.hops = hops;
         call.divert = divert;
+        call.transfer.caller = caller;
         call.relay = Some(Relay {
             a: session.address(crate::media::Facing::A),
             b: session.address(crate::media::Facing::B),

@@ -25,6 +25,7 @@ pub mod fork;
 pub mod forward;
 pub mod info;
 pub mod invite;
+pub mod join;
 pub mod leg;
 pub mod lines;
 pub mod locution;
@@ -33,6 +34,7 @@ pub mod mwi;
 pub mod notify;
 pub mod prack;
 pub mod record;
+pub mod refer;
 pub mod service;
 pub mod session_timer;
 pub mod setting_up;
@@ -41,6 +43,7 @@ pub mod target;
 #[cfg(test)]
 mod tests;
 pub mod timers;
+pub mod transfer;
 pub mod voicemail;
 
 use crate::config;

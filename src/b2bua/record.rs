@@ -42,6 +42,8 @@ pub enum Disposition {
     HungUp,
     /// Its forwards went round in a circle, or further than `[calls] max_forwards`.
     ForwardLoop,
+    /// A party transferred it (REFER): what follows has a record of its own.
+    Transferred,
     /// Refused by the routing decision.
     Refused(crate::routing::Refusal),
     /// Refused, or ended, by a client policy (max calls, IP filter, credit, daily usage).
@@ -86,6 +88,7 @@ impl Disposition {
             Disposition::SessionExpired => "session_expired",
             Disposition::HungUp => "hung_up",
             Disposition::ForwardLoop => "forward_loop",
+            Disposition::Transferred => "transferred",
             Disposition::Refused(r) => r.cause(),
             Disposition::Policy(b) => b.as_str(),
         }
@@ -166,6 +169,7 @@ pub fn cdr(call_id: &str, info: Info, end_ms: u64) -> Cdr {
         price: price.map(|p| p.to_string()),
         currency,
         recording: None,
+        transferred_by: info.transferred_by,
     }
 }
 

@@ -14,7 +14,7 @@ pub const DIRECTIONS: [&str; 3] = ["inbound", "outbound", "internal"];
 
 /// Every disposition a call record can carry (`record::Disposition::as_str`, with the
 /// routing refusals' causes).
-pub const DISPOSITIONS: [&str; 30] = [
+pub const DISPOSITIONS: [&str; 31] = [
     "answered",
     "busy",
     "cancelled",
@@ -36,6 +36,7 @@ pub const DISPOSITIONS: [&str; 30] = [
     "session_expired",
     "hung_up",
     "forward_loop",
+    "transferred",
     "acl_denied",
     "no_presented_number",
     "no_carrier",
@@ -169,6 +170,7 @@ mod tests {
             SessionExpired,
             HungUp,
             ForwardLoop,
+            Transferred,
             Refused(Refusal::NotFound),
             Refused(Refusal::AclDenied),
             Refused(Refusal::NoPresentedNumber),

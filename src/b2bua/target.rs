@@ -31,6 +31,8 @@ pub struct Target {
     pub allowed_codecs: Vec<String>,
     /// Header fields of its own on the INVITE (`Diversion` on a forwarded call).
     pub headers: Vec<(String, String)>,
+    /// The user or friend it reaches (None: a carrier).
+    pub party: Option<super::authn::Caller>,
 }
 
 /// Who the call presents itself as: the user part of From, and the domain.
@@ -148,6 +150,10 @@ impl Lookup<'_> {
                             credentials: None,
                             allowed_codecs: f.allowed_codecs.clone(),
                             headers: Vec::new(),
+                            party: Some(super::authn::Caller::Friend {
+                                client: f.client.clone(),
+                                name: f.name.clone(),
+                            }),
                         })
                     })
                     .collect();
@@ -183,6 +189,10 @@ impl Lookup<'_> {
                     credentials: None,
                     allowed_codecs: f.allowed_codecs.clone(),
                     headers: Vec::new(),
+                    party: Some(super::authn::Caller::Friend {
+                        client: f.client.clone(),
+                        name: f.name.clone(),
+                    }),
                 }])
             }
             FriendMode::Intervpbx => Err(Nowhere::Unreachable),
@@ -215,6 +225,10 @@ impl Lookup<'_> {
                             credentials: None,
                             allowed_codecs: allowed.clone(),
                             headers: Vec::new(),
+                            party: Some(super::authn::Caller::User {
+                                client: client.clone(),
+                                name: user.clone(),
+                            }),
                         })
                     })
                     .collect();
@@ -280,6 +294,7 @@ impl Lookup<'_> {
                     credentials,
                     allowed_codecs: Vec::new(),
                     headers: Vec::new(),
+                    party: None,
                 }])
             }
             _ => Err(Nowhere::Unreachable),

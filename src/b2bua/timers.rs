@@ -125,6 +125,7 @@ impl Call {
             .map(|r| r.next)
             .chain(std::iter::once(limit))
             .chain(self.session_deadline())
+            .chain(self.transfer_deadline())
             .min()
     }
 
@@ -272,7 +273,12 @@ impl Call {
                     });
                 }
                 // A peer that stops answering inside an answered call is gone: end it.
-                if matches!(self.phase, Phase::Answered { .. }) && p.method != Method::Bye {
+                // (an unanswered NOTIFY of a transfer leaves the call as it is)
+                let notify = p.method.as_str() == "NOTIFY";
+                if matches!(self.phase, Phase::Answered { .. })
+                    && p.method != Method::Bye
+                    && !notify
+                {
                     if let Some(o) = self.peer(p.target) {
                         self.hang_up(now, o, out);
                     }

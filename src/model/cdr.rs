@@ -23,4 +23,8 @@ pub struct Cdr {
     /// What of the call was recorded (`recording 7`), or why it could not be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<String>,
+    /// A transfer (REFER) ended it, or it followed one: the transferring party
+    /// (`user:alice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transferred_by: Option<String>,
 }

@@ -289,6 +289,7 @@ mod tests {
             price: None,
             currency: None,
             recording: None,
+            transferred_by: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::message::{HeaderField, Message, StartLine, H};
 use std::io::Write;
 
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER";
 pub const ACCEPT: &str = "application/sdp";
 pub const SERVER: &str = "vozbox/0.1";
 

@@ -23,7 +23,7 @@ pub const KNOWN_METHODS: &[&str] = &[
 ];
 
 /// Option tags vozbox supports (RFC 3261 §8.2.2.3).
-pub const SUPPORTED: &[&str] = &["path", "100rel", "timer"];
+pub const SUPPORTED: &[&str] = &["path", "100rel", "timer", "norefersub"];
 
 /// A refusal decided before any service runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -94,6 +94,7 @@ fn target(i: usize, proto: Proto, credentials: bool) -> Target {
         credentials: credentials.then(|| ("trunk".to_string(), "secret".to_string())),
         allowed_codecs: Vec::new(),
         headers: Vec::new(),
+        party: None,
     }
 }
 
@@ -302,8 +303,10 @@ fn times_of(run: &[(f64, Action)], w: &str) -> Vec<f64> {
 
 mod admit;
 mod apps;
+mod attended;
 mod contact;
 mod forwards;
 mod prack;
 mod rules;
 mod sessions;
+mod transfers;
