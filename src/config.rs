@@ -368,6 +368,7 @@ impl Config {
             ),
             ("calls", "shutdown_grace", self.calls.shutdown_grace, 86_400),
             ("calls", "max_forwards", self.calls.max_forwards as u64, 20),
+            ("calls", "carrier_timeout", self.calls.carrier_timeout, 32),
             ("auth", "nonce_ttl", self.auth.nonce_ttl, 86_400),
             ("auth", "ban_window", self.auth.ban_window, 31_536_000),
             ("auth", "ban_duration", self.auth.ban_duration, 31_536_000),

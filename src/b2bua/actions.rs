@@ -54,6 +54,9 @@ pub enum Action {
     /// The called party's forward of this type applies: route it and answer with
     /// `Event::Forwarded` or `Event::ForwardFailed`.
     Forward { ty: crate::model::ForwardType },
+    /// An external call moves on to its next destination (`failover.rs`): resolve it and
+    /// answer with `Event::FailedOver`.
+    FailOver { next: super::failover::Next },
 }
 
 /// The actions of one event, in order.

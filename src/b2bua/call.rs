@@ -220,6 +220,13 @@ pub enum Event {
     },
     /// End now: the client's credit or daily usage is spent (`policy::Block`).
     Cut(crate::policy::Block),
+    /// The next destination asked with `Action::FailOver`: its branches (not sent yet;
+    /// none: unreachable), its carrier, and more addresses of that carrier to try next.
+    FailedOver {
+        forks: Vec<Fork>,
+        carrier: String,
+        more: Vec<super::failover::Next>,
+    },
 }
 
 pub struct Call {
@@ -276,6 +283,8 @@ pub struct Call {
     pub from: super::target::Presentation,
     /// The forwards taken so far, the latest last.
     pub hops: Vec<super::divert::Hop>,
+    /// An external call's next destinations (`failover.rs`).
+    pub failover: Option<super::failover::Failover>,
 }
 
 impl Call {
@@ -320,6 +329,7 @@ impl Call {
             b_offer: None,
             from: Default::default(),
             hops: Vec::new(),
+            failover: None,
         }
     }
 
@@ -397,6 +407,11 @@ impl Call {
                 disposition,
             } => self.forward_failed(now, code, reason, disposition, out),
             Event::ForwardedHere { answer, label } => self.forwarded_here(now, answer, label, out),
+            Event::FailedOver {
+                forks,
+                carrier,
+                more,
+            } => self.failed_over(now, forks, carrier, more, out),
         }
     }
 
@@ -486,6 +501,7 @@ impl Call {
     /// Keeps the better of two final failures (RFC 3261 §16.7: 6xx first, then the lowest
     /// class; among 4xx, anything but 408/480 over those).
     pub fn note_failure(&mut self, code: u16, reason: &str) {
+        self.note_carrier_failure(code);
         let rank = |c: u16| -> u32 {
             match c {
                 600..=699 => 0,

@@ -329,9 +329,10 @@ impl Call {
             && self.phase == Phase::Ringing
             && !self.notifying
             && !self.forward_awaited()
+            && !self.failover_awaited()
         {
             let (code, reason) = self.best.clone().unwrap_or((code, reason.to_string()));
-            if self.divert_busy(code, out) {
+            if self.fail_over(out) || self.divert_busy(code, out) {
                 return;
             }
             let disp = disp.unwrap_or(Disposition::of_code(code));

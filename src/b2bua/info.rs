@@ -66,6 +66,9 @@ pub struct Info {
     pub lines: Vec<String>,
     /// What of the call may be recorded.
     pub record: Record,
+    /// An external call: the carriers its branches went to, in order (the last one
+    /// carried it or was the last tried).
+    pub carriers: Vec<String>,
 }
 
 /// A call's recording: the whole call (its DDI records), on demand by INFO, by a code.

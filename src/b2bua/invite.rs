@@ -34,6 +34,8 @@ struct Setup {
     divert: Option<super::divert::Divert>,
     /// Its places in its brand's and client's max calls.
     permit: Option<Permit>,
+    /// An external call's next carriers.
+    failover: Option<super::failover::Failover>,
 }
 
 impl B2bua {
@@ -113,8 +115,12 @@ impl B2bua {
             ip,
             country: country.as_deref(),
             ledger: Some(&self.policy.ledger),
+            choice: Default::default(),
         };
-        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now, source);
+        let decision = self.with_choice(|choice| {
+            let source = admit::Source { choice, ..source };
+            admit::admit(&caller, &dialled, &from_user, &snap, now, source)
+        });
         match decision.admission {
             Admission::Refuse {
                 disposition: Disposition::Policy(Block::IpNotAllowed),
@@ -272,7 +278,13 @@ impl B2bua {
         if let crate::routing::Route::User { client, user } = &route {
             info.lines.push(format!("{}/{}", client, user));
         }
+        let carrier_timeout = Duration::from_secs(self.cfg.carrier_timeout.max(1));
+        let failover = super::reroute::failover_for(&route, &targets, carrier_timeout);
+        if let Some(f) = &failover {
+            info.carriers = vec![f.carrier.clone()];
+        }
         let call = Setup {
+            failover,
             targets,
             max_forwards: max_forwards - 1,
             from: presentation.clone(),
@@ -292,6 +304,7 @@ impl B2bua {
             hops,
             divert,
             permit,
+            failover,
         } = setup;
         let Incoming {
             msg,
@@ -361,6 +374,7 @@ impl B2bua {
         call.from = from;
         call.hops = hops;
         call.divert = divert;
+        call.failover = failover;
         call.relay = Some(Relay {
             a: session.address(crate::media::Facing::A),
             b: session.address(crate::media::Facing::B),

@@ -21,6 +21,7 @@ pub mod credit;
 pub mod dialog;
 pub mod divert;
 pub mod driver;
+pub mod failover;
 pub mod fork;
 pub mod forward;
 pub mod info;
@@ -32,6 +33,7 @@ pub mod media;
 pub mod mwi;
 pub mod notify;
 pub mod record;
+pub mod reroute;
 pub mod service;
 pub mod stats;
 pub mod target;
@@ -91,6 +93,8 @@ pub struct B2bua {
     draining: AtomicBool,
     next_id: AtomicU64,
     rt: tokio::runtime::Handle,
+    /// The carriers' health, for the route choice (`reroute::PeerHealth`; unset: all up).
+    pub health: std::sync::OnceLock<Arc<dyn reroute::PeerHealth>>,
 }
 
 /// A request as the server received and checked it.
@@ -150,6 +154,7 @@ impl B2bua {
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
+            health: std::sync::OnceLock::new(),
         }
     }
 

@@ -229,49 +229,60 @@ impl Lookup<'_> {
                 self.friend(f, number, from)
             }
             Route::External {
-                carrier,
+                carriers,
                 number,
                 presented,
                 billed_client,
             } => {
-                let brand = self
-                    .snap
-                    .client(billed_client)
-                    .map(|c| c.brand.clone())
-                    .unwrap_or_default();
-                let c = self
-                    .snap
-                    .model
-                    .carriers
-                    .iter()
-                    .find(|c| &c.name == carrier && c.brand == brand)
-                    .ok_or(Nowhere::Unreachable)?;
-                let proto = proto_of(Some(&c.transport));
-                let dest = self
-                    .address(proto, &c.address, c.port, c.tls_fingerprint.as_deref())
-                    .ok_or(Nowhere::Unreachable)?;
-                let hostport = format!("{}:{}", c.address, c.port);
-                let mut ruri = format!("sip:{}@{}", number, hostport);
-                if proto != Proto::Udp {
-                    ruri.push_str(";transport=");
-                    ruri.push_str(proto.as_str());
-                }
-                let credentials = match (&c.username, &c.password) {
-                    (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-                    _ => None,
-                };
-                Ok(vec![Target {
-                    dest,
-                    ruri,
-                    to_uri: sip_uri(number, &hostport),
-                    from_uri: sip_uri(presented, &from.domain),
-                    pai: Some(sip_uri(presented, &from.domain)),
-                    credentials,
-                    allowed_codecs: Vec::new(),
-                    headers: Vec::new(),
-                }])
+                let first = carriers.first().ok_or(Nowhere::Unreachable)?;
+                self.carrier(first, billed_client, number, presented, from)
             }
             _ => Err(Nowhere::Unreachable),
         }
+    }
+
+    /// The branch of an external call of `billed_client` to `number` presenting
+    /// `presented` through the carrier `name` of its brand.
+    pub fn carrier(
+        &self,
+        name: &str,
+        billed_client: &str,
+        number: &str,
+        presented: &str,
+        from: &Presentation,
+    ) -> Result<Vec<Target>, Nowhere> {
+        let brand = self
+            .snap
+            .client(billed_client)
+            .map(|c| c.brand.clone())
+            .unwrap_or_default();
+        let c = self
+            .snap
+            .carrier(&brand, name)
+            .ok_or(Nowhere::Unreachable)?;
+        let proto = proto_of(Some(&c.transport));
+        let dest = self
+            .address(proto, &c.address, c.port, c.tls_fingerprint.as_deref())
+            .ok_or(Nowhere::Unreachable)?;
+        let hostport = format!("{}:{}", c.address, c.port);
+        let mut ruri = format!("sip:{}@{}", number, hostport);
+        if proto != Proto::Udp {
+            ruri.push_str(";transport=");
+            ruri.push_str(proto.as_str());
+        }
+        let credentials = match (&c.username, &c.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            _ => None,
+        };
+        Ok(vec![Target {
+            dest,
+            ruri,
+            to_uri: sip_uri(number, &hostport),
+            from_uri: sip_uri(presented, &from.domain),
+            pai: Some(sip_uri(presented, &from.domain)),
+            credentials,
+            allowed_codecs: Vec::new(),
+            headers: Vec::new(),
+        }])
     }
 }

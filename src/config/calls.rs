@@ -19,6 +19,9 @@ pub struct Calls {
     /// Forwards one call may take (a user's forward to another user who forwards …); one
     /// more, or a forward back to a party the call already passed, ends it with `482`.
     pub max_forwards: u32,
+    /// Seconds a carrier's branch waits for its first response (Timer B, at most 32)
+    /// before the call moves on to its next carrier (`[[outgoing_route]]`).
+    pub carrier_timeout: u64,
 }
 
 impl Default for Calls {
@@ -29,6 +32,7 @@ impl Default for Calls {
             max_calls: 100_000,
             shutdown_grace: 30,
             max_forwards: 5,
+            carrier_timeout: 32,
         }
     }
 }

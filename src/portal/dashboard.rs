@@ -289,6 +289,8 @@ mod tests {
             price: None,
             currency: None,
             recording: None,
+            carrier: None,
+            carriers_tried: Vec::new(),
         }
     }
 

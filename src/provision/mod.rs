@@ -155,6 +155,46 @@ password = "Alice-Secret-1"
     }
 
     #[test]
+    fn outgoing_routes_take_a_prefix_and_carriers_of_their_brand() {
+        let route = |prefix: &str, carriers: &str, extra: &str| {
+            format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"up\"\naddress = \"192.0.2.1\"\n\n[[outgoing_route]]\nbrand = \"acme\"\nname = \"r\"\nprefix = \"{}\"\ncarriers = {}\n{}", prefix, carriers, extra)
+        };
+        let key = "outgoing_route.carriers";
+        one(
+            &route("+34", "[\"nope\"]", ""),
+            key,
+            "no carrier named \"nope\"",
+        );
+        one(&route("*", "[]", ""), key, "at least one carrier");
+        one(&route("*", "[\"up\", \"up\"]", ""), key, "listed twice");
+        for bad in ["34", "+", "+3a", "+1234567890123456", "**"] {
+            one(
+                &route(bad, "[\"up\"]", ""),
+                "outgoing_route.prefix",
+                "expected",
+            );
+        }
+        one(
+            &route("*", "[\"up\"]", "weight = 0"),
+            "outgoing_route.weight",
+            "1 ≤ weight ≤ 1000",
+        );
+        let c = parse(&format!(
+            "{}{}",
+            BASE,
+            route("+34", "[\"up\"]", "priority = 2\nweight = 5")
+        ))
+        .unwrap_or_else(|e| panic!("{:?}", e));
+        let r = &c.model.outgoing_routes[0];
+        assert_eq!((r.prefix.as_str(), r.priority, r.weight), ("+34", 2, 5));
+        assert_eq!(r.carriers, ["up"]);
+        // defaults: priority 1, weight 1
+        let c = parse(&format!("{}{}", BASE, route("*", "[\"up\"]", ""))).unwrap();
+        let r = &c.model.outgoing_routes[0];
+        assert_eq!((r.priority, r.weight), (1, 1));
+    }
+
+    #[test]
     fn unknown_key_names_line_and_key() {
         let e = errors("\n[[user]]\nclient = \"bluebird\"\nname = \"bob\"\npassword = \"Bob-Secret-1\"\nextenson = \"101\"\n");
         assert_eq!(e.len(), 1);
