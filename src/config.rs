@@ -36,6 +36,8 @@ pub struct Config {
     pub policy: Policy,
     pub smtp: Smtp,
     pub voicemail: Voicemail,
+    /// `[dns]`: resolving carriers' host names (`dns::DnsSettings`).
+    pub dns: crate::dns::DnsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -404,6 +406,12 @@ impl Config {
                     m.port_min, m.port_max
                 ),
             ));
+        }
+        if let Err(e) = self.dns.addresses() {
+            return Err(("dns", "servers", e));
+        }
+        if !(1..=60).contains(&self.dns.timeout) {
+            return Err(("dns", "timeout", "expected 1 to 60 seconds".into()));
         }
         if m.timeout > 86_400 {
             return Err(("media", "timeout", "expected at most 86400".into()));

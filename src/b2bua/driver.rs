@@ -164,7 +164,7 @@ impl B2bua {
                     let (me, weak) = (self.clone(), Arc::downgrade(cell));
                     self.rt.spawn(async move {
                         if let Some(cell) = weak.upgrade() {
-                            me.fail_over(&cell, next);
+                            me.fail_over(&cell, next).await;
                         }
                     });
                 }

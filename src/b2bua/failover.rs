@@ -50,10 +50,16 @@ pub struct Failover {
     pub timeout: Duration,
     /// The latest final failure of the branches in flight.
     pub last: Option<u16>,
-    /// What the driver needs to build the next branches: the route (`External`) and the
-    /// INVITE's own header fields (a forward's `Diversion`), From and P-Asserted-Identity
-    /// as the first branch had them.
+    /// What the driver needs to build the next branches: the route (`External`) and, when
+    /// the call was set up with a first branch, the INVITE's own header fields (a
+    /// forward's `Diversion`), From and P-Asserted-Identity as that branch had them.
     pub route: crate::routing::Route,
+    pub shape: Option<Shape>,
+}
+
+/// A branch's own header fields, From and P-Asserted-Identity.
+#[derive(Debug, Clone)]
+pub struct Shape {
     pub headers: Vec<(String, String)>,
     pub from_uri: String,
     pub pai: Option<String>,
@@ -66,10 +72,11 @@ pub fn moves_on(code: u16) -> bool {
 
 impl Failover {
     /// The failover of an external call whose first branch (`first`, to `carrier`) was
-    /// built for `route`, with `rest` to try after it.
+    /// built for `route`, with `rest` to try after it (no first branch: `carrier` empty,
+    /// every destination in `rest`).
     pub fn new(
         route: crate::routing::Route,
-        first: &super::target::Target,
+        first: Option<&super::target::Target>,
         carrier: &str,
         rest: impl IntoIterator<Item = Next>,
         timeout: Duration,
@@ -81,9 +88,11 @@ impl Failover {
             timeout,
             last: None,
             route,
-            headers: first.headers.clone(),
-            from_uri: first.from_uri.clone(),
-            pai: first.pai.clone(),
+            shape: first.map(|t| Shape {
+                headers: t.headers.clone(),
+                from_uri: t.from_uri.clone(),
+                pai: t.pai.clone(),
+            }),
         }
     }
 }
@@ -110,6 +119,21 @@ impl Call {
             if f.last.is_none_or(moves_on) {
                 f.last = Some(code);
             }
+        }
+    }
+
+    /// A call set up with no branch yet (its carrier is a host name being resolved): its
+    /// first destination is asked of the driver.
+    pub(super) fn first_destination(&mut self, out: &mut Actions) {
+        if !self.forks.is_empty() {
+            return;
+        }
+        let Some(f) = self.failover.as_mut().filter(|f| !f.asked) else {
+            return;
+        };
+        if let Some(next) = f.next.pop_front() {
+            f.asked = true;
+            out.push(Action::FailOver { next });
         }
     }
 

@@ -97,6 +97,7 @@ impl Call {
             out.send(&dest, bytes.clone());
             self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
         }
+        self.first_destination(out);
     }
 
     /// A response to branch `i`'s INVITE.

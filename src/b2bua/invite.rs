@@ -280,7 +280,7 @@ impl B2bua {
         }
         let carrier_timeout = Duration::from_secs(self.cfg.carrier_timeout.max(1));
         let failover = super::reroute::failover_for(&route, &targets, carrier_timeout);
-        if let Some(f) = &failover {
+        if let Some(f) = failover.as_ref().filter(|f| !f.carrier.is_empty()) {
             info.carriers = vec![f.carrier.clone()];
         }
         let call = Setup {
@@ -360,7 +360,8 @@ impl B2bua {
             };
             forks.push(Fork::new(&t, &msg, offer, max_forwards));
         }
-        if forks.is_empty() {
+        // (a carrier reached by name has its branch once resolved)
+        if forks.is_empty() && (failover.is_none() || refused_by_codecs > 0) {
             tracing::debug!(
                 "INVITE {}: no codec in common with {} branch(es)",
                 call_id,

@@ -95,6 +95,8 @@ pub struct B2bua {
     rt: tokio::runtime::Handle,
     /// The carriers' health, for the route choice (`reroute::PeerHealth`; unset: all up).
     pub health: std::sync::OnceLock<Arc<dyn reroute::PeerHealth>>,
+    /// Resolves carriers reached by host name (unset: such a carrier is unreachable).
+    pub dns: std::sync::OnceLock<Arc<crate::dns::Dns>>,
 }
 
 /// A request as the server received and checked it.
@@ -155,6 +157,7 @@ impl B2bua {
             next_id: AtomicU64::new(1),
             rt,
             health: std::sync::OnceLock::new(),
+            dns: std::sync::OnceLock::new(),
         }
     }
 

@@ -20,20 +20,30 @@ pub trait PeerHealth: Send + Sync {
 }
 
 /// The failover of a call set up on `route` whose branches are `targets`: an external
-/// call's carriers after the first (the carrier of its branches).
+/// call's carriers after the first (the carrier of its branches), or all of them when it
+/// has no branch yet (its first carrier is a host name, resolved by the failover).
 pub fn failover_for(route: &Route, targets: &[Target], timeout: Duration) -> Option<Failover> {
     let Route::External { carriers, .. } = route else {
         return None;
     };
     let (first, rest) = carriers.split_first()?;
-    let t = targets.first()?;
-    Some(Failover::new(
-        route.clone(),
-        t,
-        first,
-        rest.iter().map(|c| Next::carrier(c)),
-        timeout,
-    ))
+    let f = match targets.first() {
+        Some(t) => Failover::new(
+            route.clone(),
+            Some(t),
+            first,
+            rest.iter().map(|c| Next::carrier(c)),
+            timeout,
+        ),
+        None => Failover::new(
+            route.clone(),
+            None,
+            "",
+            carriers.iter().map(|c| Next::carrier(c)),
+            timeout,
+        ),
+    };
+    Some(f)
 }
 
 impl B2bua {
@@ -47,10 +57,11 @@ impl B2bua {
         })
     }
 
-    /// The core asked for the call's next destination `next`: its branches are built
-    /// (no call locked: a TCP or TLS carrier's connection may be opened) and handed to
-    /// the call.
-    pub(super) fn fail_over(self: &Arc<Self>, cell: &CallRef, next: Next) {
+    /// The core asked for the call's next destination `next`: a carrier reached by name
+    /// is resolved (on the runtime: its addresses after the first are the call's next
+    /// destinations), its branch built (no call locked: a TCP or TLS carrier's connection
+    /// may be opened) and handed to the call.
+    pub(super) async fn fail_over(self: &Arc<Self>, cell: &CallRef, next: Next) {
         let taken = {
             let slot = cell.lock();
             let c = &slot.call;
@@ -68,30 +79,62 @@ impl B2bua {
         let Some((f, b_offer, a_invite, from, max_forwards)) = taken else {
             return;
         };
-        let snap = self.snapshot.load();
-        let lookup = Lookup {
-            snap: &snap,
-            location: &self.location,
-            transports: &self.out.transports,
-            now: now_secs(),
+        let Route::External {
+            billed_client,
+            number,
+            presented,
+            ..
+        } = &f.route
+        else {
+            return;
         };
-        let targets = match &f.route {
-            Route::External {
-                billed_client,
-                number,
-                presented,
-                ..
-            } => lookup
-                .carrier(&next.carrier, billed_client, number, presented, &from)
-                .unwrap_or_default(),
-            _ => Vec::new(),
+        let mut at = next.to;
+        let mut more = Vec::new();
+        let named = {
+            let snap = self.snapshot.load();
+            let lookup = self.lookup(&snap);
+            lookup.carrier_by_name(billed_client, &next.carrier)
+        };
+        if let (None, Some((host, transport, port))) = (at, named) {
+            let addrs = match self.dns.get() {
+                Some(dns) => dns.resolve(&host, &transport, port).await,
+                None => Vec::new(),
+            };
+            tracing::info!("carrier {} ({}): {:?}", next.carrier, host, addrs);
+            let mut addrs = addrs.into_iter();
+            at = addrs.next();
+            more = addrs
+                .map(|a| Next {
+                    carrier: next.carrier.clone(),
+                    to: Some(a),
+                })
+                .collect();
+            if at.is_none() {
+                more.clear();
+            }
+        }
+        let targets = {
+            let snap = self.snapshot.load();
+            let lookup = self.lookup(&snap);
+            let named = lookup
+                .carrier_by_name(billed_client, &next.carrier)
+                .is_some();
+            if named && at.is_none() {
+                Vec::new()
+            } else {
+                lookup
+                    .carrier(&next.carrier, at, billed_client, number, presented, &from)
+                    .unwrap_or_default()
+            }
         };
         let forks: Vec<Fork> = targets
             .into_iter()
             .filter_map(|mut t| {
-                t.headers = f.headers.clone();
-                t.from_uri = f.from_uri.clone();
-                t.pai = f.pai.clone();
+                if let Some(s) = &f.shape {
+                    t.headers = s.headers.clone();
+                    t.from_uri = s.from_uri.clone();
+                    t.pai = s.pai.clone();
+                }
                 let offer = match &b_offer {
                     None => None,
                     Some(body) => match codecs::filter(body, &t.allowed_codecs) {
@@ -114,7 +157,7 @@ impl B2bua {
                 Event::FailedOver {
                     forks,
                     carrier,
-                    more: Vec::new(),
+                    more,
                 },
                 out,
             )
@@ -125,6 +168,15 @@ impl B2bua {
             if !slot.call.forks.iter().any(|f| &f.leg.call_id == id) {
                 self.calls.remove(id);
             }
+        }
+    }
+
+    fn lookup<'a>(&'a self, snap: &'a crate::model::Snapshot) -> Lookup<'a> {
+        Lookup {
+            snap,
+            location: &self.location,
+            transports: &self.out.transports,
+            now: now_secs(),
         }
     }
 }

@@ -98,7 +98,18 @@ impl Lookup<'_> {
         fingerprint: Option<&str>,
     ) -> Option<Dest> {
         let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
-        let to = SocketAddr::new(ip, port);
+        self.address_at(proto, SocketAddr::new(ip, port), host, fingerprint)
+    }
+
+    /// `address` at `to`, one address of `host` (a TLS peer's certificate must carry
+    /// `host`, the name, not the address it resolved to).
+    fn address_at(
+        &self,
+        proto: Proto,
+        to: SocketAddr,
+        host: &str,
+        fingerprint: Option<&str>,
+    ) -> Option<Dest> {
         // A pin that does not parse never falls back to weaker checks.
         let fingerprint = match fingerprint {
             Some(f) => Some(parse_fingerprint(f)?),
@@ -235,17 +246,37 @@ impl Lookup<'_> {
                 billed_client,
             } => {
                 let first = carriers.first().ok_or(Nowhere::Unreachable)?;
-                self.carrier(first, billed_client, number, presented, from)
+                if self.carrier_by_name(billed_client, first).is_some() {
+                    // a host name: its branches come once it is resolved, off this thread
+                    // (`reroute.rs`, the call's first destination)
+                    return Ok(Vec::new());
+                }
+                self.carrier(first, None, billed_client, number, presented, from)
             }
             _ => Err(Nowhere::Unreachable),
         }
     }
 
+    /// The carrier `name` of `billed_client`'s brand when it is reached by host name
+    /// (resolved by `dns/`): its name, transport and explicit port.
+    pub fn carrier_by_name(
+        &self,
+        billed_client: &str,
+        name: &str,
+    ) -> Option<(String, String, Option<u16>)> {
+        let brand = self.snap.client(billed_client)?.brand.clone();
+        let c = self.snap.carrier(&brand, name)?;
+        let host = c.address.trim_matches(['[', ']']);
+        (host.parse::<IpAddr>().is_err()).then(|| (c.address.clone(), c.transport.clone(), c.port))
+    }
+
     /// The branch of an external call of `billed_client` to `number` presenting
-    /// `presented` through the carrier `name` of its brand.
+    /// `presented` through the carrier `name` of its brand, at `at` (one address its host
+    /// name resolved to; None: its IP address).
     pub fn carrier(
         &self,
         name: &str,
+        at: Option<SocketAddr>,
         billed_client: &str,
         number: &str,
         presented: &str,
@@ -261,10 +292,17 @@ impl Lookup<'_> {
             .carrier(&brand, name)
             .ok_or(Nowhere::Unreachable)?;
         let proto = proto_of(Some(&c.transport));
-        let dest = self
-            .address(proto, &c.address, c.port, c.tls_fingerprint.as_deref())
-            .ok_or(Nowhere::Unreachable)?;
-        let hostport = format!("{}:{}", c.address, c.port);
+        let fingerprint = c.tls_fingerprint.as_deref();
+        let dest = match at {
+            Some(to) => self.address_at(proto, to, &c.address, fingerprint),
+            None => self.address(proto, &c.address, c.port_or_default(), fingerprint),
+        }
+        .ok_or(Nowhere::Unreachable)?;
+        // a name without a port (SRV) is written as it is (RFC 3263 §4)
+        let hostport = match (at, c.port) {
+            (Some(_), None) => c.address.clone(),
+            _ => format!("{}:{}", c.address, c.port_or_default()),
+        };
         let mut ruri = format!("sip:{}@{}", number, hostport);
         if proto != Proto::Udp {
             ruri.push_str(";transport=");

@@ -358,10 +358,11 @@ pub struct CarrierDef {
     pub brand: S,
     #[schema(value_type = String)]
     pub name: S,
+    /// An IP address or a host name (RFC 3263: SRV records when `port` is not given).
     #[schema(value_type = String)]
     pub address: S,
-    #[serde(default = "sip_port")]
-    pub port: u16,
+    /// Default: 5060 (5061 over TLS) for an IP address, the SRV records for a host name.
+    pub port: Option<u16>,
     #[schema(value_type = Option<String>)]
     pub transport: Option<S>,
     #[schema(value_type = Option<String>)]
@@ -370,10 +371,6 @@ pub struct CarrierDef {
     pub username: Option<S>,
     #[schema(value_type = Option<String>)]
     pub password: Option<S>,
-}
-
-fn sip_port() -> u16 {
-    5060
 }
 
 /// A brand's outgoing route: the external numbers it takes (`prefix`: `+` and digits, a

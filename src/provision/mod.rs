@@ -143,7 +143,7 @@ password = "Alice-Secret-1"
         let c = parse(text).unwrap_or_else(|e| panic!("{:?}", e));
         assert_eq!(c.model.users.len(), 1);
         assert_eq!(c.model.friends.len(), 1);
-        assert_eq!(c.model.carriers[0].port, 5080);
+        assert_eq!(c.model.carriers[0].port, Some(5080));
         // the forward to extension 101 (not in the file) is a warning, not an error
         assert_eq!(c.warnings.len(), 1);
     }

@@ -139,7 +139,7 @@ fn carrier(brand: &str, name: &str) -> Carrier {
         brand: brand.into(),
         name: name.into(),
         address: "127.0.0.1".into(),
-        port: 5080,
+        port: Some(5080),
         tls_fingerprint: None,
         transport: "udp".into(),
         username: None,

@@ -21,7 +21,7 @@ fn external() -> (Lab, Vec<Action>) {
     };
     let f = Failover::new(
         route,
-        &t,
+        Some(&t),
         "upstream",
         [Next::carrier("backup"), Next::carrier("spare")],
         CARRIER_TIMEOUT,
@@ -215,4 +215,40 @@ fn a_caller_that_gives_up_meanwhile_gets_no_new_branch() {
         "{:?}",
         whats(&got)
     );
+}
+
+#[test]
+fn a_call_whose_carrier_is_a_name_asks_for_its_first_destination_at_once() {
+    let route = Route::External {
+        billed_client: "bluebird".into(),
+        carriers: vec!["by-name".into(), "backup".into()],
+        number: "+34600111222".into(),
+        presented: "+34944000100".into(),
+    };
+    let f = Failover::new(
+        route,
+        None,
+        "",
+        [Next::carrier("by-name"), Next::carrier("backup")],
+        CARRIER_TIMEOUT,
+    );
+    let (mut lab, got) = Lab::call_with(Vec::new(), true, LIMITS, |c| c.failover = Some(f));
+    // the caller gets its 100 and the carrier is resolved meanwhile (no INVITE yet)
+    assert_eq!(whats(&got), ["100", "fail over by-name"]);
+    // it resolved to nothing: on to the next carrier
+    let got = lab.at(
+        0.1,
+        Event::FailedOver {
+            forks: Vec::new(),
+            carrier: "by-name".into(),
+            more: Vec::new(),
+        },
+    );
+    assert_eq!(whats(&got), ["fail over backup"]);
+    let got = failed_over(&mut lab, 0.2, 0, "backup");
+    assert_eq!(whats(&got), ["INVITE"]);
+    let got = lab.branch_says(0.4, 0, 503, "Service Unavailable");
+    let cdr = cdr(&got).expect("record");
+    assert_eq!(cdr.carriers_tried, ["by-name", "backup"]);
+    assert_eq!(cdr.sip_code, 503);
 }
