@@ -18,6 +18,7 @@ brand = "acme"
 name = "first"
 address = "127.0.0.5"
 port = FIRST_PORT
+transport = "FIRST_TRANSPORT"
 
 [[carrier]]
 brand = "acme"
@@ -66,9 +67,15 @@ struct Lab {
 }
 
 fn lab(name: &str) -> Lab {
+    lab_with(name, "udp")
+}
+
+/// The lab with the first carrier on `transport`.
+fn lab_with(name: &str, transport: &str) -> Lab {
     let first = free_port("127.0.0.5");
     let second = free_port("127.0.0.8");
     let prov = LAB
+        .replace("FIRST_TRANSPORT", transport)
         .replace("FIRST_PORT", &first.to_string())
         .replace("SECOND_PORT", &second.to_string());
     let v = Vozbox::start(
@@ -189,4 +196,23 @@ fn a_number_only_the_catch_all_route_takes_goes_to_its_carrier() {
     let cdr = cdr_of(&lab.v, "0044207000000");
     assert_eq!(cdr["carrier"], "second", "{}", cdr);
     assert!(cdr.get("carriers_tried").is_none(), "{}", cdr);
+}
+
+#[test]
+fn a_carrier_whose_connection_is_refused_is_left_for_the_next() {
+    // the first carrier over TCP, nothing listening on its port: the connection is
+    // refused when the call is set up, and the second carrier carries it at once
+    let lab = lab_with("outgoing-refused", "tcp");
+    let second = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", lab.second);
+    let t = Instant::now();
+    sipp_ok(&alice_calls(&lab.v, "uac_call.xml", "600111222"));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    sipp_ok(&second.wait(Duration::from_secs(20)));
+    let cdr = cdr_of(&lab.v, "600111222");
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["carrier"], "second", "{}", cdr);
+    assert_eq!(
+        cdr["carriers_tried"],
+        serde_json::json!(["first", "second"])
+    );
 }

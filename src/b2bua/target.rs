@@ -251,7 +251,12 @@ impl Lookup<'_> {
                     // (`reroute.rs`, the call's first destination)
                     return Ok(Vec::new());
                 }
-                self.carrier(first, None, billed_client, number, presented, from)
+                match self.carrier(first, None, billed_client, number, presented, from) {
+                    // (a connection that cannot be opened: the call starts without a
+                    // branch and its failover tries this carrier again, then the next)
+                    Err(Nowhere::Unreachable) if carriers.len() > 1 => Ok(Vec::new()),
+                    r => r,
+                }
             }
             _ => Err(Nowhere::Unreachable),
         }
