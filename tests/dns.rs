@@ -30,6 +30,14 @@ outgoing_ddi = "+34944000100"
 country = "ES"
 area_code = "94"
 
+# A direct friend by name, without a port: SRV too.
+[[friend]]
+client = "bluebird"
+name = "pbx"
+mode = "direct"
+address = "pbx.test"
+patterns = ["^2[0-9]{2}$"]
+
 [[user]]
 client = "bluebird"
 name = "alice"
@@ -179,4 +187,45 @@ fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
     ));
     sipp_ok(&third.wait(Duration::from_secs(20)));
     assert_eq!(cdr_of(&v, "600111222", 2)["disposition"], "answered");
+}
+
+#[test]
+fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
+    let dir = temp_dir("dns-friend");
+    let zone_file = dir.join("pbx.test.zone");
+    let port = free_port("127.0.0.7");
+    std::fs::write(
+        &zone_file,
+        format!(
+            "_sip._udp.pbx.test. 1 IN SRV 10 10 {} box.pbx.test.\nbox.pbx.test. 1 IN A 127.0.0.7\n",
+            port
+        ),
+    )
+    .unwrap();
+    let dns = dns_server(&zone_file);
+    let v = Vozbox::start(
+        "dns-friend",
+        &format!("[dns]\nservers = [\"127.0.0.1:{}\"]\n", dns.port),
+        LAB,
+    );
+    let pbx = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", port);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "201",
+        "u1",
+        "127.0.0.1",
+        &["-d", "300"],
+    ));
+    let pbx = pbx.wait(Duration::from_secs(20));
+    sipp_ok(&pbx);
+    assert!(
+        pbx.messages.contains("INVITE sip:201@pbx.test SIP/2.0"),
+        "{}",
+        pbx.messages
+    );
+    let cdr = cdr_of(&v, "201", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["route"], "friend:pbx", "{}", cdr);
+    assert!(cdr.get("carrier").is_none(), "{}", cdr);
 }

@@ -18,10 +18,11 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// A place an external call may go next.
+/// A place an external call (or a call to a direct friend reached by host name) may go
+/// next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Next {
-    /// The carrier (by name, of the billed client's brand).
+    /// The carrier (by name, of the billed client's brand), or the friend of the route.
     pub carrier: String,
     /// One address of it already resolved (the next SRV target); None: the carrier as
     /// provisioned, resolved by the driver.
@@ -193,7 +194,8 @@ impl Call {
             }
             f.carrier = carrier.clone();
         }
-        if self.info.carriers.last() != Some(&carrier) {
+        let external = matches!(f.route, crate::routing::Route::External { .. });
+        if external && self.info.carriers.last() != Some(&carrier) {
             self.info.carriers.push(carrier);
         }
         if forks.is_empty() {

@@ -23,8 +23,14 @@ pub trait PeerHealth: Send + Sync {
 /// call's carriers after the first (the carrier of its branches), or all of them when it
 /// has no branch yet (its first carrier is a host name, resolved by the failover).
 pub fn failover_for(route: &Route, targets: &[Target], timeout: Duration) -> Option<Failover> {
-    let Route::External { carriers, .. } = route else {
-        return None;
+    let carriers = match route {
+        Route::External { carriers, .. } => carriers,
+        // a direct friend reached by host name: its addresses, once resolved
+        Route::Friend { friend, .. } if targets.is_empty() => {
+            let next = [Next::carrier(friend)];
+            return Some(Failover::new(route.clone(), None, "", next, timeout));
+        }
+        _ => return None,
     };
     let (first, rest) = carriers.split_first()?;
     let f = match targets.first() {
@@ -79,21 +85,18 @@ impl B2bua {
         let Some((f, b_offer, a_invite, from, max_forwards)) = taken else {
             return;
         };
-        let Route::External {
-            billed_client,
-            number,
-            presented,
-            ..
-        } = &f.route
-        else {
-            return;
+        let by_name = |lookup: &Lookup| match &f.route {
+            Route::External { billed_client, .. } => {
+                lookup.carrier_by_name(billed_client, &next.carrier)
+            }
+            Route::Friend { client, friend, .. } => lookup.friend_by_name(client, friend),
+            _ => None,
         };
         let mut at = next.to;
         let mut more = Vec::new();
         let named = {
             let snap = self.snapshot.load();
-            let lookup = self.lookup(&snap);
-            lookup.carrier_by_name(billed_client, &next.carrier)
+            by_name(&self.lookup(&snap))
         };
         if let (None, Some((host, transport, port))) = (at, named) {
             let addrs = match self.dns.get() {
@@ -116,15 +119,32 @@ impl B2bua {
         let targets = {
             let snap = self.snapshot.load();
             let lookup = self.lookup(&snap);
-            let named = lookup
-                .carrier_by_name(billed_client, &next.carrier)
-                .is_some();
-            if named && at.is_none() {
-                Vec::new()
-            } else {
-                lookup
+            let named = by_name(&lookup).is_some();
+            match (&f.route, at) {
+                (_, None) if named => Vec::new(),
+                (
+                    Route::External {
+                        billed_client,
+                        number,
+                        presented,
+                        ..
+                    },
+                    _,
+                ) => lookup
                     .carrier(&next.carrier, at, billed_client, number, presented, &from)
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                (
+                    Route::Friend {
+                        client,
+                        friend,
+                        number,
+                    },
+                    Some(at),
+                ) => snap
+                    .friend(client, friend)
+                    .and_then(|fr| lookup.friend_at(fr, number, &from, at).ok())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
             }
         };
         let forks: Vec<Fork> = targets

@@ -126,11 +126,53 @@ impl Lookup<'_> {
         Some(dest)
     }
 
+    /// A direct friend's branch at `at`, one address its host name resolved to (`dns/`).
+    pub fn friend_at(
+        &self,
+        f: &Friend,
+        number: &str,
+        from: &Presentation,
+        at: SocketAddr,
+    ) -> Result<Vec<Target>, Nowhere> {
+        self.friend_to(f, number, from, Some(at))
+    }
+
+    /// A direct friend reached by host name: its name, transport and explicit port.
+    pub fn friend_by_name(
+        &self,
+        client: &str,
+        name: &str,
+    ) -> Option<(String, String, Option<u16>)> {
+        let f = self
+            .snap
+            .friend(client, name)
+            .filter(|f| f.mode == FriendMode::Direct)?;
+        let host = f.address.as_deref()?;
+        (host.trim_matches(['[', ']']).parse::<IpAddr>().is_err()).then(|| {
+            let transport = f.transport.clone().unwrap_or_else(|| "udp".into());
+            (host.to_string(), transport, f.port)
+        })
+    }
+
     fn friend(
         &self,
         f: &Friend,
         number: &str,
         from: &Presentation,
+    ) -> Result<Vec<Target>, Nowhere> {
+        if self.friend_by_name(&f.client, &f.name).is_some() {
+            // a host name: its branch comes once it is resolved, off this thread
+            return Ok(Vec::new());
+        }
+        self.friend_to(f, number, from, None)
+    }
+
+    fn friend_to(
+        &self,
+        f: &Friend,
+        number: &str,
+        from: &Presentation,
+        at: Option<SocketAddr>,
     ) -> Result<Vec<Target>, Nowhere> {
         let from_domain = f.from_domain.clone().unwrap_or_else(|| from.domain.clone());
         let caller = match f.country.as_deref() {
@@ -169,10 +211,16 @@ impl Lookup<'_> {
                 let proto = proto_of(f.transport.as_deref());
                 let host = f.address.as_deref().unwrap_or("");
                 let port = f.port.unwrap_or(5060);
-                let dest = self
-                    .address(proto, host, port, f.tls_fingerprint.as_deref())
-                    .ok_or(Nowhere::Unreachable)?;
-                let hostport = format!("{}:{}", host, port);
+                let fingerprint = f.tls_fingerprint.as_deref();
+                let dest = match at {
+                    Some(to) => self.address_at(proto, to, host, fingerprint),
+                    None => self.address(proto, host, port, fingerprint),
+                }
+                .ok_or(Nowhere::Unreachable)?;
+                let hostport = match (at, f.port) {
+                    (Some(_), None) => host.to_string(),
+                    _ => format!("{}:{}", host, port),
+                };
                 let mut ruri = format!("sip:{}@{}", number, hostport);
                 if proto != Proto::Udp {
                     ruri.push_str(";transport=");
