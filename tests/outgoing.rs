@@ -55,6 +55,21 @@ name = "alice"
 extension = "100"
 password = "Alice-Secret-1"
 
+[[user]]
+client = "bluebird"
+name = "bob"
+extension = "101"
+password = "Bob-Secret-22"
+
+# bob busy: his calls go out to a number, through the routes' carriers
+[[call_forward]]
+client = "bluebird"
+user = "bob"
+call_type = "any"
+forward_type = "busy"
+target = "number"
+number = "+34600111444"
+
 [[ddi]]
 number = "+34944000100"
 client = "bluebird"
@@ -214,5 +229,44 @@ fn a_carrier_whose_connection_is_refused_is_left_for_the_next() {
     assert_eq!(
         cdr["carriers_tried"],
         serde_json::json!(["first", "second"])
+    );
+}
+
+#[test]
+fn a_busy_forward_out_through_a_carrier_fails_over_too() {
+    let lab = lab("outgoing-forward");
+    let bob = callee(
+        &lab.v,
+        "127.0.0.1",
+        ("bob", "Bob-Secret-22"),
+        "uas_busy.xml",
+    );
+    let first = SippUas::start("uas_503.xml", "u1", "127.0.0.5", lab.first);
+    let second = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", lab.second);
+    sipp_ok(&alice_calls(&lab.v, "uac_call.xml", "101"));
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    sipp_ok(&first.wait(Duration::from_secs(20)));
+    let second = second.wait(Duration::from_secs(20));
+    sipp_ok(&second);
+    assert!(
+        second
+            .messages
+            .contains("INVITE sip:+34600111444@127.0.0.8"),
+        "{}",
+        second.messages
+    );
+    let cdr = cdr_of(&lab.v, "101");
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["carrier"], "second", "{}", cdr);
+    assert_eq!(
+        cdr["carriers_tried"],
+        serde_json::json!(["first", "second"])
+    );
+    assert!(
+        cdr["route"]
+            .as_str()
+            .is_some_and(|r| r.ends_with(">busy> carrier:second:+34600111444")),
+        "{}",
+        cdr
     );
 }

@@ -123,10 +123,20 @@ impl Call {
         }
     }
 
+    /// The failover of the call's new branches (a forward's), replacing any earlier one.
+    pub(super) fn take_failover(&mut self, failover: Option<Failover>) {
+        if let Some(f) = &failover {
+            if matches!(f.route, crate::routing::Route::External { .. }) && !f.carrier.is_empty() {
+                self.info.carriers.push(f.carrier.clone());
+            }
+        }
+        self.failover = failover;
+    }
+
     /// A call set up with no branch yet (its carrier is a host name being resolved): its
     /// first destination is asked of the driver.
     pub(super) fn first_destination(&mut self, out: &mut Actions) {
-        if !self.forks.is_empty() {
+        if self.forks.iter().any(|f| f.state.waiting()) || self.phase != Phase::Ringing {
             return;
         }
         let Some(f) = self.failover.as_mut().filter(|f| !f.asked) else {
