@@ -213,8 +213,16 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         .with_recording(recording.clone()),
     );
     // carriers reached by host name (RFC 3263), resolved on the runtime
-    let dns = crate::dns::Dns::new(&cfg.dns).map_err(|e| anyhow::anyhow!("[dns]: {}", e))?;
-    let _ = b2bua.dns.set(Arc::new(dns));
+    // (no resolver, e.g. no /etc/resolv.conf: carriers by name are unreachable, said once)
+    match crate::dns::Dns::new(&cfg.dns) {
+        Ok(dns) => {
+            let _ = b2bua.dns.set(Arc::new(dns));
+        }
+        Err(e) => tracing::warn!(
+            "[dns]: {}; carriers and friends by host name unreachable",
+            e
+        ),
+    }
     // every change of a mailbox is told to the phones subscribed to it
     let weak = Arc::downgrade(&b2bua);
     voicemail.on_change(move |client, mailbox| {
