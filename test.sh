@@ -20,14 +20,15 @@ fi
 # tests/metrics.rs reads GET /metrics with a real Prometheus parser: the Python client's
 # (PyPI prometheus-client); tests/openapi.rs validates the OpenAPI document with PyPI's
 # openapi-spec-validator; tests/daily_usage.rs receives vozbox's e-mail with a real SMTP
-# server, PyPI's aiosmtpd; tests/portal.rs drives the browser with PyPI's selenium.
-if ! python3 -c 'import prometheus_client, openapi_spec_validator, aiosmtpd, selenium' >/dev/null 2>&1; then
+# server, PyPI's aiosmtpd; tests/portal.rs drives the browser with PyPI's selenium;
+# tests/dns.rs serves carriers' SRV and A records with PyPI's dnslib (tests/dns_server.py).
+if ! python3 -c 'import prometheus_client, openapi_spec_validator, aiosmtpd, selenium, dnslib' >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
   fi
-  python3 -m pip install --quiet prometheus-client openapi-spec-validator aiosmtpd selenium \
-    || python3 -m pip install --quiet --break-system-packages prometheus-client openapi-spec-validator aiosmtpd selenium
+  python3 -m pip install --quiet prometheus-client openapi-spec-validator aiosmtpd selenium dnslib \
+    || python3 -m pip install --quiet --break-system-packages prometheus-client openapi-spec-validator aiosmtpd selenium dnslib
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 cargo fmt --all -- --check

@@ -213,6 +213,17 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         .with_recording(recording.clone())
         .with_overload(cfg.overload.clone()),
     );
+    // carriers reached by host name (RFC 3263), resolved on the runtime
+    // (no resolver, e.g. no /etc/resolv.conf: carriers by name are unreachable, said once)
+    match crate::dns::Dns::new(&cfg.dns) {
+        Ok(dns) => {
+            let _ = b2bua.dns.set(Arc::new(dns));
+        }
+        Err(e) => tracing::warn!(
+            "[dns]: {}; carriers and friends by host name unreachable",
+            e
+        ),
+    }
     // every change of a mailbox is told to the phones subscribed to it
     let weak = Arc::downgrade(&b2bua);
     voicemail.on_change(move |client, mailbox| {

@@ -39,6 +39,8 @@ pub struct Config {
     pub smtp: Smtp,
     pub voicemail: Voicemail,
     pub overload: Overload,
+    /// `[dns]`: resolving carriers' host names (`dns::DnsSettings`).
+    pub dns: crate::dns::DnsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -371,6 +373,7 @@ impl Config {
             ),
             ("calls", "shutdown_grace", self.calls.shutdown_grace, 86_400),
             ("calls", "max_forwards", self.calls.max_forwards as u64, 20),
+            ("calls", "carrier_timeout", self.calls.carrier_timeout, 32),
             ("auth", "nonce_ttl", self.auth.nonce_ttl, 86_400),
             ("auth", "ban_window", self.auth.ban_window, 31_536_000),
             ("auth", "ban_duration", self.auth.ban_duration, 31_536_000),
@@ -406,6 +409,12 @@ impl Config {
                     m.port_min, m.port_max
                 ),
             ));
+        }
+        if let Err(e) = self.dns.addresses() {
+            return Err(("dns", "servers", e));
+        }
+        if !(1..=60).contains(&self.dns.timeout) {
+            return Err(("dns", "timeout", "expected 1 to 60 seconds".into()));
         }
         if m.timeout > 86_400 {
             return Err(("media", "timeout", "expected at most 86400".into()));

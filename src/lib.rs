@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod b2bua;
 pub mod config;
+pub mod dns;
 pub mod files;
 pub mod mail;
 pub mod media;

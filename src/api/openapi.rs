@@ -30,6 +30,7 @@ fn components() -> utoipa::openapi::Components {
         .schema_from::<CallForwardDef>()
         .schema_from::<CarrierDef>()
         .schema_from::<DdiProviderDef>()
+        .schema_from::<OutgoingRouteDef>()
         .schema_from::<RatingProfileDef>()
         .schema_from::<RateDef>()
         .schema_from::<super::auth::Login>()

@@ -92,6 +92,7 @@ pub fn schema_of(k: Kind) -> &'static str {
         Kind::CallForward => "CallForwardDef",
         Kind::Carrier => "CarrierDef",
         Kind::DdiProvider => "DdiProviderDef",
+        Kind::OutgoingRoute => "OutgoingRouteDef",
         Kind::RatingProfile => "RatingProfileDef",
     }
 }

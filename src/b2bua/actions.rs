@@ -66,6 +66,9 @@ pub enum Action {
         /// transferor's (`client/name`), for their own max calls.
         lines: (Option<String>, Option<String>),
     },
+    /// An external call moves on to its next destination (`failover.rs`): resolve it and
+    /// answer with `Event::FailedOver`.
+    FailOver { next: super::failover::Next },
 }
 
 /// The actions of one event, in order.

@@ -59,6 +59,8 @@ pub struct Source<'a> {
     pub country: Option<&'a str>,
     /// The clients' accounts (None: every client as provisioned, nothing spent).
     pub ledger: Option<&'a Ledger>,
+    /// The carriers' choice of an external call (its draw, the carriers' health).
+    pub choice: routing::Choice<'a>,
 }
 
 /// Decides a new call from `caller` to `dialled` (`from_user`: the user part of its From)
@@ -80,7 +82,7 @@ pub fn admit(
     let mut ip_refused = false;
     let (route, mut info, presentation) = match caller {
         Caller::Trunk { brand, .. } => {
-            let route = routing::inbound_at(brand, dialled, snap, now);
+            let route = routing::inbound_with(brand, dialled, snap, now, source.choice);
             let client = route_client(&route).unwrap_or_default();
             let domain = domain_of(&client);
             let info = Info {
@@ -115,7 +117,7 @@ pub fn admit(
             let route = if ip_refused {
                 Route::Refused(Refusal::NotFound)
             } else {
-                routing::route(&rc, dialled, snap, now)
+                routing::route_with(&rc, dialled, snap, now, source.choice)
             };
             // Internal calls present the caller's extension (a user) or what the friend
             // sent; external ones the DDI the routing chose.

@@ -224,6 +224,13 @@ pub enum Event {
     Cut(crate::policy::Block),
     /// The driver's answer to `Action::Transfer` (`transfer.rs`).
     Transfer(Box<super::transfer::Step>),
+    /// The next destination asked with `Action::FailOver`: its branches (not sent yet;
+    /// none: unreachable), its carrier, and more addresses of that carrier to try next.
+    FailedOver {
+        forks: Vec<Fork>,
+        carrier: String,
+        more: Vec<super::failover::Next>,
+    },
 }
 
 pub struct Call {
@@ -286,6 +293,8 @@ pub struct Call {
     pub prack: super::prack::Prack,
     /// Who placed it, and a transfer in progress (`transfer.rs`).
     pub transfer: super::transfer::Transfers,
+    /// An external call's next destinations (`failover.rs`).
+    pub failover: Option<super::failover::Failover>,
 }
 
 impl Call {
@@ -333,6 +342,7 @@ impl Call {
             from: Default::default(),
             hops: Vec::new(),
             transfer: Default::default(),
+            failover: None,
         }
     }
 
@@ -420,6 +430,11 @@ impl Call {
             } => self.forward_failed(now, code, reason, disposition, out),
             Event::ForwardedHere { answer, label } => self.forwarded_here(now, answer, label, out),
             Event::Transfer(step) => self.transfer_step(now, *step, out),
+            Event::FailedOver {
+                forks,
+                carrier,
+                more,
+            } => self.failed_over(now, forks, carrier, more, out),
         }
     }
 
@@ -509,6 +524,7 @@ impl Call {
     /// Keeps the better of two final failures (RFC 3261 §16.7: 6xx first, then the lowest
     /// class; among 4xx, anything but 408/480 over those).
     pub fn note_failure(&mut self, code: u16, reason: &str) {
+        self.note_carrier_failure(code);
         let rank = |c: u16| -> u32 {
             match c {
                 600..=699 => 0,

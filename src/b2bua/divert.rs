@@ -156,6 +156,8 @@ impl Call {
             out.send(&dest, bytes.clone());
             self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
         }
+        // (a carrier or friend by name: its branch is asked for now)
+        self.first_destination(out);
     }
 
     /// The forward leads nowhere (refused, unreachable, a loop): the caller gets `code`.

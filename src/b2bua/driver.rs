@@ -162,6 +162,16 @@ impl B2bua {
                         }
                     });
                 }
+                Action::FailOver { next } => {
+                    // resolved with no call locked (it may open a connection or wait
+                    // for DNS), then handed back to the call
+                    let (me, weak) = (self.clone(), Arc::downgrade(cell));
+                    self.rt.spawn(async move {
+                        if let Some(cell) = weak.upgrade() {
+                            me.fail_over(&cell, next).await;
+                        }
+                    });
+                }
                 Action::App => self.start_app(cell, slot),
                 Action::Transfer(ask) => {
                     // carried out with no call locked (routing, the other call's lock),

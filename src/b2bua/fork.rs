@@ -98,6 +98,7 @@ impl Call {
             out.send(&dest, bytes.clone());
             self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
         }
+        self.first_destination(out);
     }
 
     /// A response to branch `i`'s INVITE.
@@ -337,9 +338,10 @@ impl Call {
             && self.phase == Phase::Ringing
             && !self.notifying
             && !self.forward_awaited()
+            && !self.failover_awaited()
         {
             let (code, reason) = self.best.clone().unwrap_or((code, reason.to_string()));
-            if self.divert_busy(code, out) {
+            if self.fail_over(out) || self.divert_busy(code, out) {
                 return;
             }
             let disp = disp.unwrap_or(Disposition::of_code(code));

@@ -391,7 +391,11 @@ impl B2bua {
                 Some(Fork::new(&t, &a_invite, offer, max_forwards))
             })
             .collect();
-        if forks.is_empty() {
+        // an external forward moves on through its carriers too; a carrier or friend by
+        // name has its branch once resolved
+        let timeout = Duration::from_secs(self.cfg.carrier_timeout.max(1));
+        let failover = super::reroute::failover_for(&route, &targets, timeout);
+        if forks.is_empty() && (failover.is_none() || !targets.is_empty()) {
             return fail(488, "Not Acceptable Here", Disposition::NoCommonCodec);
         }
         let ids: Vec<String> = forks.iter().map(|f| f.leg.call_id.clone()).collect();
@@ -402,6 +406,9 @@ impl B2bua {
         let label = super::divert::label_with(&label, &hops[first_hop..]);
         self.drive(cell, move |c, now, out| {
             c.hops = hops;
+            if c.phase == super::call::Phase::Ringing && !c.notifying {
+                c.take_failover(failover);
+            }
             c.handle(
                 now,
                 Event::Forwarded {

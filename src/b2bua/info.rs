@@ -69,6 +69,9 @@ pub struct Info {
     /// The party that transferred it (`user:alice`): the call before the transfer, or
     /// the one that followed it.
     pub transferred_by: Option<String>,
+    /// An external call: the carriers its branches went to, in order (the last one
+    /// carried it or was the last tried).
+    pub carriers: Vec<String>,
 }
 
 /// A call's recording: the whole call (its DDI records), on demand by INFO, by a code.

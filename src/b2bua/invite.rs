@@ -36,6 +36,8 @@ struct Setup {
     permit: Option<Permit>,
     /// The user or friend that calls (who may transfer it).
     caller: Option<Caller>,
+    /// An external call's next carriers.
+    failover: Option<super::failover::Failover>,
 }
 
 impl B2bua {
@@ -127,8 +129,12 @@ impl B2bua {
             ip,
             country: country.as_deref(),
             ledger: Some(&self.policy.ledger),
+            choice: Default::default(),
         };
-        let decision = admit::admit(&caller, &dialled, &from_user, &snap, now, source);
+        let decision = self.with_choice(|choice| {
+            let source = admit::Source { choice, ..source };
+            admit::admit(&caller, &dialled, &from_user, &snap, now, source)
+        });
         match decision.admission {
             Admission::Refuse {
                 disposition: Disposition::Policy(Block::IpNotAllowed),
@@ -293,7 +299,13 @@ impl B2bua {
         if let crate::routing::Route::User { client, user } = &route {
             info.lines.push(format!("{}/{}", client, user));
         }
+        let carrier_timeout = Duration::from_secs(self.cfg.carrier_timeout.max(1));
+        let failover = super::reroute::failover_for(&route, &targets, carrier_timeout);
+        if let Some(f) = failover.as_ref().filter(|f| !f.carrier.is_empty()) {
+            info.carriers = vec![f.carrier.clone()];
+        }
         let call = Setup {
+            failover,
             targets,
             max_forwards: max_forwards - 1,
             from: presentation.clone(),
@@ -315,6 +327,7 @@ impl B2bua {
             divert,
             permit,
             caller,
+            failover,
         } = setup;
         let Incoming {
             msg,
@@ -373,7 +386,8 @@ impl B2bua {
                 .extend(super::session_timer::invite_headers(self.sessions()));
             forks.push(Fork::new(&t, &msg, offer, max_forwards));
         }
-        if forks.is_empty() {
+        // (a carrier reached by name has its branch once resolved)
+        if forks.is_empty() && (failover.is_none() || refused_by_codecs > 0) {
             tracing::debug!(
                 "INVITE {}: no codec in common with {} branch(es)",
                 call_id,
@@ -388,6 +402,7 @@ impl B2bua {
         call.hops = hops;
         call.divert = divert;
         call.transfer.caller = caller;
+        call.failover = failover;
         call.relay = Some(Relay {
             a: session.address(crate::media::Facing::A),
             b: session.address(crate::media::Facing::B),

@@ -238,6 +238,12 @@ impl Call {
             }
             by @ Side::B(_) => by,
         };
+        // the transferor's session timer goes with it: none was negotiated with the new
+        // party (RFC 4028 is per dialog)
+        match t.by {
+            Side::A => self.sessions.a = None,
+            Side::B(_) => self.sessions.b = None,
+        }
         let winner = match rest {
             Side::B(w) => w,
             Side::A => n,

@@ -21,6 +21,7 @@ pub mod credit;
 pub mod dialog;
 pub mod divert;
 pub mod driver;
+pub mod failover;
 pub mod fork;
 pub mod forward;
 pub mod info;
@@ -35,6 +36,7 @@ pub mod notify;
 pub mod prack;
 pub mod record;
 pub mod refer;
+pub mod reroute;
 pub mod service;
 pub mod session_timer;
 pub mod setting_up;
@@ -104,6 +106,8 @@ pub struct B2bua {
     draining: AtomicBool,
     next_id: AtomicU64,
     rt: tokio::runtime::Handle,
+    /// Resolves carriers reached by host name (unset: such a carrier is unreachable).
+    pub dns: std::sync::OnceLock<Arc<crate::dns::Dns>>,
 }
 
 /// A request as the server received and checked it.
@@ -166,6 +170,7 @@ impl B2bua {
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
+            dns: std::sync::OnceLock::new(),
         }
     }
 

@@ -117,8 +117,12 @@ pub fn route_label(route: &Route) -> String {
         Route::User { user, .. } => format!("user:{}", user),
         Route::Friend { friend, .. } => format!("friend:{}", friend),
         Route::External {
-            carrier, number, ..
-        } => format!("carrier:{}:{}", carrier, number),
+            carriers, number, ..
+        } => format!(
+            "carrier:{}:{}",
+            carriers.first().map(String::as_str).unwrap_or(""),
+            number
+        ),
         Route::Locution { name, .. } => format!("locution:{}", name),
         Route::Echo { .. } => "echo".into(),
         Route::Voicemail { mailbox, .. } => format!("voicemail:{}", mailbox),
@@ -170,6 +174,12 @@ pub fn cdr(call_id: &str, info: Info, end_ms: u64) -> Cdr {
         currency,
         recording: None,
         transferred_by: info.transferred_by,
+        carrier: info.carriers.last().cloned(),
+        carriers_tried: if info.carriers.len() > 1 {
+            info.carriers
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -51,13 +51,17 @@ impl B2bua {
             ip,
             country: country.as_deref(),
             ledger: Some(&self.policy.ledger),
+            choice: Default::default(),
         };
         // what it presents: a user its extension (as its INVITEs), a friend its name
         let from_user = snap
             .user(client, name)
             .and_then(|u| u.extension.clone())
             .unwrap_or_else(|| name.clone());
-        let decision = admit::admit(by, dialled, &from_user, &snap, now_secs(), source);
+        let decision = self.with_choice(|choice| {
+            let source = admit::Source { choice, ..source };
+            admit::admit(by, dialled, &from_user, &snap, now_secs(), source)
+        });
         let refused = |a: Admission| match a {
             Admission::Refuse { code, reason, .. } => (code, reason),
             // a locution, the echo test, a mailbox, a service code: not a transfer's

@@ -103,7 +103,18 @@ impl Lookup<'_> {
         fingerprint: Option<&str>,
     ) -> Option<Dest> {
         let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
-        let to = SocketAddr::new(ip, port);
+        self.address_at(proto, SocketAddr::new(ip, port), host, fingerprint)
+    }
+
+    /// `address` at `to`, one address of `host` (a TLS peer's certificate must carry
+    /// `host`, the name, not the address it resolved to).
+    fn address_at(
+        &self,
+        proto: Proto,
+        to: SocketAddr,
+        host: &str,
+        fingerprint: Option<&str>,
+    ) -> Option<Dest> {
         // A pin that does not parse never falls back to weaker checks.
         let fingerprint = match fingerprint {
             Some(f) => Some(parse_fingerprint(f)?),
@@ -120,11 +131,53 @@ impl Lookup<'_> {
         Some(dest)
     }
 
+    /// A direct friend's branch at `at`, one address its host name resolved to (`dns/`).
+    pub fn friend_at(
+        &self,
+        f: &Friend,
+        number: &str,
+        from: &Presentation,
+        at: SocketAddr,
+    ) -> Result<Vec<Target>, Nowhere> {
+        self.friend_to(f, number, from, Some(at))
+    }
+
+    /// A direct friend reached by host name: its name, transport and explicit port.
+    pub fn friend_by_name(
+        &self,
+        client: &str,
+        name: &str,
+    ) -> Option<(String, String, Option<u16>)> {
+        let f = self
+            .snap
+            .friend(client, name)
+            .filter(|f| f.mode == FriendMode::Direct)?;
+        let host = f.address.as_deref()?;
+        (host.trim_matches(['[', ']']).parse::<IpAddr>().is_err()).then(|| {
+            let transport = f.transport.clone().unwrap_or_else(|| "udp".into());
+            (host.to_string(), transport, f.port)
+        })
+    }
+
     fn friend(
         &self,
         f: &Friend,
         number: &str,
         from: &Presentation,
+    ) -> Result<Vec<Target>, Nowhere> {
+        if self.friend_by_name(&f.client, &f.name).is_some() {
+            // a host name: its branch comes once it is resolved, off this thread
+            return Ok(Vec::new());
+        }
+        self.friend_to(f, number, from, None)
+    }
+
+    fn friend_to(
+        &self,
+        f: &Friend,
+        number: &str,
+        from: &Presentation,
+        at: Option<SocketAddr>,
     ) -> Result<Vec<Target>, Nowhere> {
         let from_domain = f.from_domain.clone().unwrap_or_else(|| from.domain.clone());
         let caller = match f.country.as_deref() {
@@ -171,10 +224,16 @@ impl Lookup<'_> {
                 let proto = proto_of(f.transport.as_deref());
                 let host = f.address.as_deref().unwrap_or("");
                 let port = f.port.unwrap_or(5060);
-                let dest = self
-                    .address(proto, host, port, f.tls_fingerprint.as_deref())
-                    .ok_or(Nowhere::Unreachable)?;
-                let hostport = format!("{}:{}", host, port);
+                let fingerprint = f.tls_fingerprint.as_deref();
+                let dest = match at {
+                    Some(to) => self.address_at(proto, to, host, fingerprint),
+                    None => self.address(proto, host, port, fingerprint),
+                }
+                .ok_or(Nowhere::Unreachable)?;
+                let hostport = match (at, f.port) {
+                    (Some(_), None) => host.to_string(),
+                    _ => format!("{}:{}", host, port),
+                };
                 let mut ruri = format!("sip:{}@{}", number, hostport);
                 if proto != Proto::Udp {
                     ruri.push_str(";transport=");
@@ -250,54 +309,97 @@ impl Lookup<'_> {
                 self.friend(f, number, from)
             }
             Route::External {
-                carrier,
+                carriers,
                 number,
                 presented,
                 billed_client,
             } => {
-                let brand = self
-                    .snap
-                    .client(billed_client)
-                    .map(|c| c.brand.clone())
-                    .unwrap_or_default();
-                let c = self
-                    .snap
-                    .model
-                    .carriers
-                    .iter()
-                    .find(|c| &c.name == carrier && c.brand == brand)
-                    .ok_or(Nowhere::Unreachable)?;
-                if !self.qualify.is_up(PeerKind::Carrier, &c.brand, &c.name) {
-                    tracing::debug!("carrier {}/{} is down: not tried", c.brand, c.name);
-                    return Err(Nowhere::Unreachable);
+                let first = carriers.first().ok_or(Nowhere::Unreachable)?;
+                if self.carrier_by_name(billed_client, first).is_some() {
+                    // a host name: its branches come once it is resolved, off this thread
+                    // (`reroute.rs`, the call's first destination)
+                    return Ok(Vec::new());
                 }
-                let proto = proto_of(Some(&c.transport));
-                let dest = self
-                    .address(proto, &c.address, c.port, c.tls_fingerprint.as_deref())
-                    .ok_or(Nowhere::Unreachable)?;
-                let hostport = format!("{}:{}", c.address, c.port);
-                let mut ruri = format!("sip:{}@{}", number, hostport);
-                if proto != Proto::Udp {
-                    ruri.push_str(";transport=");
-                    ruri.push_str(proto.as_str());
+                match self.carrier(first, None, billed_client, number, presented, from) {
+                    // (a connection that cannot be opened: the call starts without a
+                    // branch and its failover tries this carrier again, then the next)
+                    Err(Nowhere::Unreachable) if carriers.len() > 1 => Ok(Vec::new()),
+                    r => r,
                 }
-                let credentials = match (&c.username, &c.password) {
-                    (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-                    _ => None,
-                };
-                Ok(vec![Target {
-                    dest,
-                    ruri,
-                    to_uri: sip_uri(number, &hostport),
-                    from_uri: sip_uri(presented, &from.domain),
-                    pai: Some(sip_uri(presented, &from.domain)),
-                    credentials,
-                    allowed_codecs: Vec::new(),
-                    headers: Vec::new(),
-                    party: None,
-                }])
             }
             _ => Err(Nowhere::Unreachable),
         }
+    }
+
+    /// The carrier `name` of `billed_client`'s brand when it is reached by host name
+    /// (resolved by `dns/`): its name, transport and explicit port.
+    pub fn carrier_by_name(
+        &self,
+        billed_client: &str,
+        name: &str,
+    ) -> Option<(String, String, Option<u16>)> {
+        let brand = self.snap.client(billed_client)?.brand.clone();
+        let c = self.snap.carrier(&brand, name)?;
+        let host = c.address.trim_matches(['[', ']']);
+        (host.parse::<IpAddr>().is_err()).then(|| (c.address.clone(), c.transport.clone(), c.port))
+    }
+
+    /// The branch of an external call of `billed_client` to `number` presenting
+    /// `presented` through the carrier `name` of its brand, at `at` (one address its host
+    /// name resolved to; None: its IP address).
+    pub fn carrier(
+        &self,
+        name: &str,
+        at: Option<SocketAddr>,
+        billed_client: &str,
+        number: &str,
+        presented: &str,
+        from: &Presentation,
+    ) -> Result<Vec<Target>, Nowhere> {
+        let brand = self
+            .snap
+            .client(billed_client)
+            .map(|c| c.brand.clone())
+            .unwrap_or_default();
+        let c = self
+            .snap
+            .carrier(&brand, name)
+            .ok_or(Nowhere::Unreachable)?;
+        if !self.qualify.is_up(PeerKind::Carrier, &c.brand, &c.name) {
+            tracing::debug!("carrier {}/{} is down: not tried", c.brand, c.name);
+            return Err(Nowhere::Unreachable);
+        }
+        let proto = proto_of(Some(&c.transport));
+        let fingerprint = c.tls_fingerprint.as_deref();
+        let dest = match at {
+            Some(to) => self.address_at(proto, to, &c.address, fingerprint),
+            None => self.address(proto, &c.address, c.port_or_default(), fingerprint),
+        }
+        .ok_or(Nowhere::Unreachable)?;
+        // a name without a port (SRV) is written as it is (RFC 3263 §4)
+        let hostport = match (at, c.port) {
+            (Some(_), None) => c.address.clone(),
+            _ => format!("{}:{}", c.address, c.port_or_default()),
+        };
+        let mut ruri = format!("sip:{}@{}", number, hostport);
+        if proto != Proto::Udp {
+            ruri.push_str(";transport=");
+            ruri.push_str(proto.as_str());
+        }
+        let credentials = match (&c.username, &c.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            _ => None,
+        };
+        Ok(vec![Target {
+            dest,
+            ruri,
+            to_uri: sip_uri(number, &hostport),
+            from_uri: sip_uri(presented, &from.domain),
+            pai: Some(sip_uri(presented, &from.domain)),
+            credentials,
+            allowed_codecs: Vec::new(),
+            headers: Vec::new(),
+            party: None,
+        }])
     }
 }

@@ -89,7 +89,7 @@ impl Call {
     }
 
     fn arm(&mut self, now: Instant, wait: Wait, what: Resend, reliable: bool) {
-        let deadline = now + GIVE_UP;
+        let deadline = now + self.give_up(&wait);
         self.retrans.retain(|r| r.wait != wait);
         self.retrans.push(Retrans {
             cap: match wait {

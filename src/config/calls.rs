@@ -25,6 +25,9 @@ pub struct Calls {
     /// The smallest session interval accepted; a caller asking less gets `422` with
     /// `Min-SE`. RFC 4028's floor is 90 s (the default); less is for tests.
     pub min_se: u32,
+    /// Seconds a carrier's branch waits for its first response (Timer B, at most 32)
+    /// before the call moves on to its next carrier (`[[outgoing_route]]`).
+    pub carrier_timeout: u64,
 }
 
 impl Default for Calls {
@@ -37,6 +40,7 @@ impl Default for Calls {
             max_forwards: 5,
             session_expires: 1800,
             min_se: 90,
+            carrier_timeout: 32,
         }
     }
 }

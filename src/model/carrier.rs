@@ -5,8 +5,12 @@ use serde::{Deserialize, Serialize};
 pub struct Carrier {
     pub brand: String,
     pub name: String,
+    /// An IP address, or a host name resolved as RFC 3263 says (`dns/`).
     pub address: String,
-    pub port: u16,
+    /// None: not given — the transport's default port for an IP address, the SRV records
+    /// of a host name.
+    #[serde(default)]
+    pub port: Option<u16>,
     pub transport: String,
     /// Over TLS: the SHA-256 fingerprint its certificate must have (else system roots).
     #[serde(default)]
@@ -17,6 +21,14 @@ pub struct Carrier {
     /// Seconds between the OPTIONS that tell whether it answers (0: not probed).
     #[serde(default, skip_serializing_if = "super::is_zero")]
     pub qualify_interval: u32,
+}
+
+impl Carrier {
+    /// Its port, or the transport's default (5061 over TLS, else 5060).
+    pub fn port_or_default(&self) -> u16 {
+        self.port
+            .unwrap_or(if self.transport == "tls" { 5061 } else { 5060 })
+    }
 }
 
 /// An inbound trunk of a brand: the addresses DDI calls come from (IP or CIDR).

@@ -27,4 +27,10 @@ pub struct Cdr {
     /// (`user:alice`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferred_by: Option<String>,
+    /// An external call: the carrier that carried it (unanswered: the last one tried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// When more than one was tried: every carrier tried, in order (the last is `carrier`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carriers_tried: Vec<String>,
 }

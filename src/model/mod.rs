@@ -13,6 +13,7 @@ pub mod extension;
 pub mod friend;
 pub mod mail;
 pub mod media_relay_set;
+pub mod outgoing_route;
 pub mod rating_profile;
 pub mod recording;
 pub mod service_codes;
@@ -33,6 +34,7 @@ pub use extension::{Extension, ExtensionRoute};
 pub use friend::{Friend, FriendMode};
 pub use mail::Mail;
 pub use media_relay_set::MediaRelaySet;
+pub use outgoing_route::OutgoingRoute;
 pub use rating_profile::{Rate, RatingProfile};
 pub use recording::Recording;
 pub use user::User;
@@ -71,6 +73,8 @@ pub struct Model {
     pub rating_profiles: Vec<RatingProfile>,
     #[serde(default)]
     pub voicemails: Vec<Voicemail>,
+    #[serde(default)]
+    pub outgoing_routes: Vec<OutgoingRoute>,
 }
 
 /// A read-only view of the model with the indices the hot paths need. Replaced whole
@@ -97,6 +101,10 @@ pub struct Snapshot {
     ddi_by_number: HashMap<String, usize>,
     /// brand → index of its first carrier by name
     carrier_by_brand: HashMap<String, usize>,
+    /// brand → indices of its carriers by name
+    carriers_by_brand: HashMap<String, Vec<usize>>,
+    /// brand → indices of its outgoing routes
+    outgoing_by_brand: HashMap<String, Vec<usize>>,
     /// client → indices of its rating profiles
     rating_by_client: HashMap<String, Vec<usize>>,
     /// Addresses and ranges of the trusted peers (`trust.rs`), exempt from rate limits.
@@ -167,6 +175,8 @@ impl Snapshot {
             acl_rules: Vec::new(),
             ddi_by_number: HashMap::new(),
             carrier_by_brand: HashMap::new(),
+            carriers_by_brand: HashMap::new(),
+            outgoing_by_brand: HashMap::new(),
             rating_by_client: HashMap::new(),
             trusted: Vec::new(),
             tz_by_client: HashMap::new(),
@@ -246,6 +256,20 @@ impl Snapshot {
                     }
                 })
                 .or_insert(i);
+            s.carriers_by_brand
+                .entry(c.brand.clone())
+                .or_default()
+                .push(i);
+        }
+        for v in s.carriers_by_brand.values_mut() {
+            let carriers = &s.model.carriers;
+            v.sort_by(|a, b| carriers[*a].name.cmp(&carriers[*b].name));
+        }
+        for (i, r) in s.model.outgoing_routes.iter().enumerate() {
+            s.outgoing_by_brand
+                .entry(r.brand.clone())
+                .or_default()
+                .push(i);
         }
         for (i, r) in s.model.rating_profiles.iter().enumerate() {
             s.rating_by_client
@@ -353,6 +377,31 @@ impl Snapshot {
         self.carrier_by_brand
             .get(brand)
             .map(|&i| &self.model.carriers[i])
+    }
+
+    /// The carriers of `brand`, by name.
+    pub fn carriers_of_brand(&self, brand: &str) -> impl Iterator<Item = &Carrier> {
+        self.carriers_by_brand
+            .get(brand)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.model.carriers[i])
+    }
+
+    /// The carrier `name` of `brand`.
+    pub fn carrier(&self, brand: &str, name: &str) -> Option<&Carrier> {
+        self.carriers_of_brand(brand).find(|c| c.name == name)
+    }
+
+    /// The outgoing routes of `brand`, as provisioned.
+    pub fn outgoing_routes(&self, brand: &str) -> impl Iterator<Item = &OutgoingRoute> {
+        self.outgoing_by_brand
+            .get(brand)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.model.outgoing_routes[i])
     }
 
     /// The rating profiles of `client` (active or not).

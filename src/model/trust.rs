@@ -24,7 +24,7 @@ pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
     let m = &snapshot.model;
     let ip = source.ip();
     for c in &m.carriers {
-        if c.address.parse::<IpAddr>().ok() == Some(ip) && c.port == source.port() {
+        if c.address.parse::<IpAddr>().ok() == Some(ip) && c.port_or_default() == source.port() {
             return Source::Carrier {
                 brand: c.brand.clone(),
                 name: c.name.clone(),
@@ -125,7 +125,7 @@ mod tests {
                 brand: "b".into(),
                 name: "up".into(),
                 address: "10.0.0.1".into(),
-                port: 5060,
+                port: Some(5060),
                 tls_fingerprint: None,
                 transport: "udp".into(),
                 username: None,

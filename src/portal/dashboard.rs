@@ -290,6 +290,8 @@ mod tests {
             currency: None,
             recording: None,
             transferred_by: None,
+            carrier: None,
+            carriers_tried: Vec::new(),
         }
     }
 

@@ -103,6 +103,7 @@ fn order(k: Kind) -> &'static [&'static str] {
         Kind::Client => &["brand", "name", "domain", "corporation", "max_calls"],
         Kind::Carrier => &["brand", "name", "address", "port", "transport"],
         Kind::DdiProvider => &["brand", "name", "addresses"],
+        Kind::OutgoingRoute => &["brand", "name", "prefix", "priority", "weight", "carriers"],
         Kind::RatingProfile => &["client", "name", "active_from", "active_to", "rates"],
         Kind::MediaRelaySet => &["name", "bind", "advertised", "port_min", "port_max"],
         Kind::Brand | Kind::Corporation => &["name"],
@@ -155,6 +156,8 @@ fn hint(k: Kind, field: &str) -> Option<&'static str> {
         (_, "authorized_sources") => "Addresses or networks calls may come from, one a line",
         (_, "geoip_countries") => "Country codes calls may come from, one a line",
         (_, "addresses") => "One address a line",
+        (Kind::OutgoingRoute, "prefix") => "+ and digits (a prefix of the E.164 number), or * for any",
+        (Kind::OutgoingRoute, "carriers") => "Carriers of the brand, one a line, tried in this order",
         (Kind::CallAcl, "rules") => {
             "JSON list, e.g. [{\"priority\": 1, \"policy\": \"deny\", \"pattern\": \"^00\"}]"
         }
@@ -192,6 +195,7 @@ pub fn columns(k: Kind) -> &'static [&'static str] {
         Kind::Client => &["brand", "domain", "billing_method", "max_calls"],
         Kind::Carrier => &["address", "port", "transport"],
         Kind::DdiProvider => &["addresses"],
+        Kind::OutgoingRoute => &["prefix", "priority", "weight", "carriers"],
         Kind::RatingProfile => &["active_from", "active_to"],
         Kind::MediaRelaySet => &["bind", "advertised", "port_min", "port_max"],
         Kind::Brand => &["max_calls"],

@@ -28,6 +28,7 @@ pub fn title(k: Kind) -> &'static str {
         Kind::CallForward => "Call forwards",
         Kind::Carrier => "Carriers",
         Kind::DdiProvider => "DDI providers",
+        Kind::OutgoingRoute => "Outgoing routes",
         Kind::RatingProfile => "Rating profiles",
     }
 }
@@ -52,12 +53,13 @@ pub const DIRECTORY: [Kind; 7] = [
     Kind::CallForward,
     Kind::CallAcl,
 ];
-pub const SETUP: [Kind; 7] = [
+pub const SETUP: [Kind; 8] = [
     Kind::Client,
     Kind::Brand,
     Kind::Corporation,
     Kind::Carrier,
     Kind::DdiProvider,
+    Kind::OutgoingRoute,
     Kind::RatingProfile,
     Kind::MediaRelaySet,
 ];

@@ -172,6 +172,7 @@ pub fn items(m: &Model, k: Kind) -> Vec<Item> {
         Kind::CallForward => all(&m.call_forwards, call_forward),
         Kind::Carrier => all(&m.carriers, plain),
         Kind::DdiProvider => all(&m.ddi_providers, plain),
+        Kind::OutgoingRoute => all(&m.outgoing_routes, plain),
         Kind::RatingProfile => all(&m.rating_profiles, rating_profile),
     };
     for i in items.iter_mut() {

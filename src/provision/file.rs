@@ -33,6 +33,8 @@ pub struct File {
     #[serde(default)]
     pub ddi_provider: Vec<DdiProviderDef>,
     #[serde(default)]
+    pub outgoing_route: Vec<OutgoingRouteDef>,
+    #[serde(default)]
     pub media_relay_set: Vec<MediaRelaySetDef>,
     #[serde(default)]
     pub rating_profile: Vec<RatingProfileDef>,
@@ -360,10 +362,11 @@ pub struct CarrierDef {
     pub brand: S,
     #[schema(value_type = String)]
     pub name: S,
+    /// An IP address or a host name (RFC 3263: SRV records when `port` is not given).
     #[schema(value_type = String)]
     pub address: S,
-    #[serde(default = "sip_port")]
-    pub port: u16,
+    /// Default: 5060 (5061 over TLS) for an IP address, the SRV records for a host name.
+    pub port: Option<u16>,
     #[schema(value_type = Option<String>)]
     pub transport: Option<S>,
     #[schema(value_type = Option<String>)]
@@ -378,8 +381,25 @@ pub struct CarrierDef {
     pub qualify_interval: Option<Spanned<u32>>,
 }
 
-fn sip_port() -> u16 {
-    5060
+/// A brand's outgoing route: the external numbers it takes (`prefix`: `+` and digits, a
+/// prefix of the E.164 number, or `*` for any) and its carriers, tried in order; routes
+/// by `priority` ascending (default 1), those of one priority in a random order weighted
+/// by `weight` (default 1).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingRouteDef {
+    #[schema(value_type = String)]
+    pub brand: S,
+    #[schema(value_type = String)]
+    pub name: S,
+    #[schema(value_type = String)]
+    pub prefix: S,
+    #[schema(value_type = Option<u32>)]
+    pub priority: Option<Spanned<u32>>,
+    #[schema(value_type = Option<u32>)]
+    pub weight: Option<Spanned<u32>>,
+    #[schema(value_type = Vec<String>)]
+    pub carriers: Vec<S>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

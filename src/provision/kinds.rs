@@ -19,11 +19,12 @@ pub enum Kind {
     CallForward,
     Carrier,
     DdiProvider,
+    OutgoingRoute,
     RatingProfile,
 }
 
 /// Every kind, in the order a provisioning file is written (references point backwards).
-pub const ALL: [Kind; 14] = [
+pub const ALL: [Kind; 15] = [
     Kind::MediaRelaySet,
     Kind::Brand,
     Kind::Corporation,
@@ -37,6 +38,7 @@ pub const ALL: [Kind; 14] = [
     Kind::CallForward,
     Kind::Carrier,
     Kind::DdiProvider,
+    Kind::OutgoingRoute,
     Kind::RatingProfile,
 ];
 
@@ -57,6 +59,7 @@ impl Kind {
             Kind::CallForward => "call_forward",
             Kind::Carrier => "carrier",
             Kind::DdiProvider => "ddi_provider",
+            Kind::OutgoingRoute => "outgoing_route",
             Kind::RatingProfile => "rating_profile",
         }
     }
@@ -77,6 +80,7 @@ impl Kind {
             Kind::CallForward => "call_forwards",
             Kind::Carrier => "carriers",
             Kind::DdiProvider => "ddi_providers",
+            Kind::OutgoingRoute => "outgoing_routes",
             Kind::RatingProfile => "rating_profiles",
         }
     }
@@ -94,7 +98,7 @@ impl Kind {
             Kind::Ddi => &["number"],
             Kind::Extension => &["client", "number"],
             Kind::CallForward => &["client", "owner", "forward_type", "call_type"],
-            Kind::Carrier | Kind::DdiProvider => &["brand", "name"],
+            Kind::Carrier | Kind::DdiProvider | Kind::OutgoingRoute => &["brand", "name"],
             Kind::CallAcl | Kind::User | Kind::Friend | Kind::Voicemail | Kind::RatingProfile => {
                 &["client", "name"]
             }

@@ -143,7 +143,7 @@ password = "Alice-Secret-1"
         let c = parse(text).unwrap_or_else(|e| panic!("{:?}", e));
         assert_eq!(c.model.users.len(), 1);
         assert_eq!(c.model.friends.len(), 1);
-        assert_eq!(c.model.carriers[0].port, 5080);
+        assert_eq!(c.model.carriers[0].port, Some(5080));
         // the forward to extension 101 (not in the file) is a warning, not an error
         assert_eq!(c.warnings.len(), 1);
     }
@@ -152,6 +152,46 @@ password = "Alice-Secret-1"
     fn full_example_is_accepted() {
         let text = include_str!("../../docs/examples/provision.toml");
         parse(text).unwrap_or_else(|e| panic!("{:?}", e));
+    }
+
+    #[test]
+    fn outgoing_routes_take_a_prefix_and_carriers_of_their_brand() {
+        let route = |prefix: &str, carriers: &str, extra: &str| {
+            format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"up\"\naddress = \"192.0.2.1\"\n\n[[outgoing_route]]\nbrand = \"acme\"\nname = \"r\"\nprefix = \"{}\"\ncarriers = {}\n{}", prefix, carriers, extra)
+        };
+        let key = "outgoing_route.carriers";
+        one(
+            &route("+34", "[\"nope\"]", ""),
+            key,
+            "no carrier named \"nope\"",
+        );
+        one(&route("*", "[]", ""), key, "at least one carrier");
+        one(&route("*", "[\"up\", \"up\"]", ""), key, "listed twice");
+        for bad in ["34", "+", "+3a", "+1234567890123456", "**"] {
+            one(
+                &route(bad, "[\"up\"]", ""),
+                "outgoing_route.prefix",
+                "expected",
+            );
+        }
+        one(
+            &route("*", "[\"up\"]", "weight = 0"),
+            "outgoing_route.weight",
+            "1 ≤ weight ≤ 1000",
+        );
+        let c = parse(&format!(
+            "{}{}",
+            BASE,
+            route("+34", "[\"up\"]", "priority = 2\nweight = 5")
+        ))
+        .unwrap_or_else(|e| panic!("{:?}", e));
+        let r = &c.model.outgoing_routes[0];
+        assert_eq!((r.prefix.as_str(), r.priority, r.weight), ("+34", 2, 5));
+        assert_eq!(r.carriers, ["up"]);
+        // defaults: priority 1, weight 1
+        let c = parse(&format!("{}{}", BASE, route("*", "[\"up\"]", ""))).unwrap();
+        let r = &c.model.outgoing_routes[0];
+        assert_eq!((r.priority, r.weight), (1, 1));
     }
 
     #[test]

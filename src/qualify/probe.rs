@@ -113,7 +113,7 @@ pub fn peers(snap: &Snapshot) -> Vec<Spec> {
                 &c.name,
                 &c.transport,
                 &c.address,
-                c.port,
+                c.port_or_default(),
                 c.tls_fingerprint.as_deref(),
                 c.qualify_interval,
             )

@@ -43,7 +43,9 @@
 //!    - presented number: the caller's own presented number if, made E.164, it is a DDI of
 //!      the client; else the friend's / user's outgoing DDI; else the client's outgoing DDI;
 //!      else `NoPresentedNumber`;
-//!    - carrier: the first (by name) carrier of the client's brand, else `NoCarrier`.
+//!    - carriers: those of the brand's outgoing routes that take the number, in the order
+//!      they are tried (`outgoing.rs`: priority, weight, the carriers' health), or all the
+//!      brand's carriers by name when it has no routes; none → `NoCarrier`.
 //!
 //! Calls to extensions and friends are internal: ACLs are never checked for them. Max calls
 //! and daily usage (DESIGN §4 step 4) are counters, not part of this pure decision: they
@@ -69,6 +71,7 @@
 
 pub mod e164;
 pub mod forward;
+pub mod outgoing;
 
 #[cfg(test)]
 mod tests;
@@ -78,6 +81,7 @@ use crate::model::{
     Snapshot,
 };
 use crate::policy::rating;
+pub use outgoing::Choice;
 use std::fmt;
 
 /// Who places the call.
@@ -119,11 +123,13 @@ pub enum Route {
         friend: String,
         number: String,
     },
-    /// Through the brand's carrier.
+    /// Through the brand's carriers.
     External {
         /// The client the call is billed to (and counted against).
         billed_client: String,
-        carrier: String,
+        /// The carriers to try, in order (never empty): the first carries the call unless
+        /// it fails in a way that lets the next one try (`b2bua/failover.rs`).
+        carriers: Vec<String>,
         /// E.164.
         number: String,
         /// The E.164 DDI presented as the caller.
@@ -221,13 +227,16 @@ impl fmt::Display for Route {
             } => write!(f, "friend {}/{} number {}", client, friend, number),
             Route::External {
                 billed_client,
-                carrier,
+                carriers,
                 number,
                 presented,
             } => write!(
                 f,
                 "external {} via {} as {} billed to {}",
-                number, carrier, presented, billed_client
+                number,
+                carriers.join(", "),
+                presented,
+                billed_client
             ),
             Route::Locution { client, name } => write!(f, "locution {}/{}", client, name),
             Route::Echo { client } => write!(f, "echo test {}", client),
@@ -288,8 +297,20 @@ impl<'a> Origin<'a> {
 }
 
 /// Routes a call from a user or a friend (DESIGN §4; see the module doc). `now` is Unix
-/// seconds, used for the rating profiles' validity.
+/// seconds, used for the rating profiles' validity. Carriers as [`Choice::default`] picks
+/// them (every carrier up, draw 0).
 pub fn route(caller: &Caller, dialled: &str, snap: &Snapshot, now: u64) -> Route {
+    route_with(caller, dialled, snap, now, Choice::default())
+}
+
+/// [`route`] with the carriers' choice made with `choice` (its draw, the carriers' health).
+pub fn route_with(
+    caller: &Caller,
+    dialled: &str,
+    snap: &Snapshot,
+    now: u64,
+    choice: Choice,
+) -> Route {
     let Some(origin) = Origin::new(caller, snap) else {
         return Route::Refused(Refusal::NotFound);
     };
@@ -309,7 +330,7 @@ pub fn route(caller: &Caller, dialled: &str, snap: &Snapshot, now: u64) -> Route
     // 2. an extension of the caller's client
     if let Some(ext) = snap.extension(&client.name, dialled) {
         return resolve_extension(snap, client, ext, |number| {
-            external(&origin, number, snap, now)
+            external(&origin, number, snap, now, choice)
         });
     }
 
@@ -335,7 +356,7 @@ pub fn route(caller: &Caller, dialled: &str, snap: &Snapshot, now: u64) -> Route
                             })
                             .and_then(|(f, _)| f.outgoing_ddi.clone())
                             .or_else(|| target.outgoing_ddi.clone());
-                        outbound(target, number, presented, snap, now)
+                        outbound(target, number, presented, snap, now, choice)
                     });
                 }
             }
@@ -349,7 +370,7 @@ pub fn route(caller: &Caller, dialled: &str, snap: &Snapshot, now: u64) -> Route
 
     // 4. external
     match e164::to_e164(dialled, origin.country, origin.area_code) {
-        Some(number) => external(&origin, number, snap, now),
+        Some(number) => external(&origin, number, snap, now, choice),
         None => Route::Refused(Refusal::NotFound),
     }
 }
@@ -364,13 +385,19 @@ pub fn route(caller: &Caller, dialled: &str, snap: &Snapshot, now: u64) -> Route
 /// Without a time, a DDI → extension → number call is not rated; [`inbound_at`] also checks
 /// that the DDI's client can bill it.
 pub fn inbound(brand: &str, called: &str, snap: &Snapshot) -> Route {
-    inbound_impl(brand, called, snap, None)
+    inbound_impl(brand, called, snap, None, Choice::default())
 }
 
 /// [`inbound`], and a DDI → extension → number call must be billable by the DDI's client at
 /// `now` (Unix seconds), else `CannotBeBilled`.
 pub fn inbound_at(brand: &str, called: &str, snap: &Snapshot, now: u64) -> Route {
-    inbound_impl(brand, called, snap, Some(now))
+    inbound_impl(brand, called, snap, Some(now), Choice::default())
+}
+
+/// [`inbound_at`] with the carriers' choice of a call that goes out again made with
+/// `choice`.
+pub fn inbound_with(brand: &str, called: &str, snap: &Snapshot, now: u64, choice: Choice) -> Route {
+    inbound_impl(brand, called, snap, Some(now), choice)
 }
 
 /// The DDI number a trunk's call is for: `called` in E.164 (`00…` and bare digits get
@@ -385,7 +412,13 @@ pub fn called_number(called: &str) -> String {
     }
 }
 
-fn inbound_impl(brand: &str, called: &str, snap: &Snapshot, now: Option<u64>) -> Route {
+fn inbound_impl(
+    brand: &str,
+    called: &str,
+    snap: &Snapshot,
+    now: Option<u64>,
+    choice: Choice,
+) -> Route {
     let number = called_number(called);
     let not_found = Route::Refused(Refusal::NotFound);
     if !e164::is_e164(&number) {
@@ -423,8 +456,8 @@ fn inbound_impl(brand: &str, called: &str, snap: &Snapshot, now: Option<u64>) ->
         },
         DdiRoute::Extension(e) => match snap.extension(&client.name, e) {
             Some(ext) => resolve_extension(snap, client, ext, |to| match now {
-                Some(now) => outbound(client, to, Some(number.clone()), snap, now),
-                None => outbound_unrated(client, to, Some(number.clone()), snap),
+                Some(now) => outbound(client, to, Some(number.clone()), snap, now, choice),
+                None => outbound_unrated(client, to, Some(number.clone()), snap, choice),
             }),
             None => not_found,
         },
@@ -505,7 +538,7 @@ fn resolve_extension(
 }
 
 /// Step 4: an external call placed by `origin` to the E.164 `number`.
-fn external(origin: &Origin, number: String, snap: &Snapshot, now: u64) -> Route {
+fn external(origin: &Origin, number: String, snap: &Snapshot, now: u64, choice: Choice) -> Route {
     let client = origin.client;
     if let Some(name) = origin.call_acl {
         if !acl_allows(snap, &client.name, name, &number) {
@@ -519,7 +552,7 @@ fn external(origin: &Origin, number: String, snap: &Snapshot, now: u64) -> Route
     let presented = own_ddi
         .or_else(|| origin.outgoing_ddi.map(str::to_string))
         .or_else(|| client.outgoing_ddi.clone());
-    outbound(client, number, presented, snap, now)
+    outbound(client, number, presented, snap, now, choice)
 }
 
 /// Whether ACL `name` of `client` lets the E.164 `number` out.
@@ -552,11 +585,12 @@ fn outbound(
     presented: Option<String>,
     snap: &Snapshot,
     now: u64,
+    choice: Choice,
 ) -> Route {
     if !can_bill(snap, billed, &number, now) {
         return Route::Refused(Refusal::CannotBeBilled);
     }
-    outbound_unrated(billed, number, presented, snap)
+    outbound_unrated(billed, number, presented, snap, choice)
 }
 
 /// Presented number and carrier of an external call whose rating is checked elsewhere.
@@ -565,16 +599,18 @@ fn outbound_unrated(
     number: String,
     presented: Option<String>,
     snap: &Snapshot,
+    choice: Choice,
 ) -> Route {
     let Some(presented) = presented else {
         return Route::Refused(Refusal::NoPresentedNumber);
     };
-    let Some(carrier) = snap.carrier_of_brand(&billed.brand) else {
+    let carriers = outgoing::carriers(snap, &billed.brand, &number, choice);
+    if carriers.is_empty() {
         return Route::Refused(Refusal::NoCarrier);
-    };
+    }
     Route::External {
         billed_client: billed.name.clone(),
-        carrier: carrier.name.clone(),
+        carriers,
         number,
         presented,
     }

@@ -113,6 +113,7 @@ mod keys {
         MediaRelaySet => |x| x.name.clone();
         RatingProfile => |x| format!("{}/{}", x.client, x.name);
         Voicemail => |x| format!("{}/{}", x.client, x.name);
+        OutgoingRoute => |x| format!("{}/{}", x.brand, x.name);
     }
 }
 
@@ -138,6 +139,7 @@ pub fn canonical(model: &Model) -> Model {
         media_relay_sets: sorted(&model.media_relay_sets),
         rating_profiles: sorted(&model.rating_profiles),
         voicemails: sorted(&model.voicemails),
+        outgoing_routes: sorted(&model.outgoing_routes),
     }
 }
 
@@ -157,6 +159,7 @@ fn load(tx: &redb::ReadTransaction) -> Result<Model, StoreError> {
         media_relay_sets: read_all(&tx.open_table(MEDIA_RELAY_SETS)?)?,
         rating_profiles: read_all(&tx.open_table(RATING_PROFILES)?)?,
         voicemails: read_all(&tx.open_table(VOICEMAILS)?)?,
+        outgoing_routes: read_all(&tx.open_table(OUTGOING_ROUTES)?)?,
     })
 }
 
@@ -331,6 +334,7 @@ impl Store {
             fill(&tx, MEDIA_RELAY_SETS, &model.media_relay_sets, keys::name)?;
             fill(&tx, RATING_PROFILES, &model.rating_profiles, keys::name)?;
             fill(&tx, VOICEMAILS, &model.voicemails, keys::name)?;
+            fill(&tx, OUTGOING_ROUTES, &model.outgoing_routes, keys::name)?;
             accounts::reprovision(&tx, model)?;
             let mut meta = tx.open_table(META)?;
             let g = meta

@@ -23,6 +23,7 @@ pub const DDI_PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("dd
 pub const MEDIA_RELAY_SETS: TableDefinition<&str, &[u8]> = TableDefinition::new("media_relay_sets");
 pub const RATING_PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("rating_profiles");
 pub const VOICEMAILS: TableDefinition<&str, &[u8]> = TableDefinition::new("voicemails");
+pub const OUTGOING_ROUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("outgoing_routes");
 
 /// Location service: "aor\ncontact" → Binding.
 pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
@@ -56,7 +57,7 @@ pub const RECORDINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("record
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// The model tables, for clearing and counting.
-pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 14] = [
+pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 15] = [
     BRANDS,
     CORPORATIONS,
     CLIENTS,
@@ -71,4 +72,5 @@ pub const MODEL_TABLES: [TableDefinition<&str, &[u8]>; 14] = [
     MEDIA_RELAY_SETS,
     RATING_PROFILES,
     VOICEMAILS,
+    OUTGOING_ROUTES,
 ];

@@ -73,6 +73,7 @@ const LOCAL: Source = Source {
     ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
     country: None,
     ledger: None,
+    choice: crate::routing::Choice { draw: 0, up: None },
 };
 
 fn snap() -> Snapshot {
@@ -206,6 +207,7 @@ fn the_ip_filter_refuses_users_outside_it_before_routing_but_never_trunks() {
         ip: ip.parse().unwrap(),
         country,
         ledger: None,
+        choice: Default::default(),
     };
     let d = admit(
         &alice(),

@@ -101,6 +101,16 @@ fn target(i: usize, proto: Proto, credentials: bool) -> Target {
 impl Lab {
     /// alice calls; `targets` are the branches; every INVITE is sent at t0.
     fn call(targets: Vec<Target>, offer: bool, limits: Limits) -> (Lab, Vec<Action>) {
+        Lab::call_with(targets, offer, limits, |_| {})
+    }
+
+    /// `call`, with `setup` done to the call before its INVITEs go.
+    fn call_with(
+        targets: Vec<Target>,
+        offer: bool,
+        limits: Limits,
+        setup: impl FnOnce(&mut Call),
+    ) -> (Lab, Vec<Action>) {
         let inc = incoming(&invite(offer));
         let a = Leg::caller(&inc.msg, &inc.checked, dest(Proto::Udp, ALICE));
         let t0 = Instant::now();
@@ -134,6 +144,7 @@ impl Lab {
             now: t0,
             invites,
         };
+        setup(&mut lab.call);
         let mut out = Actions::default();
         lab.call.start(t0, &mut out);
         (lab, out.take())
@@ -271,6 +282,7 @@ fn what(a: &Action) -> String {
                 format!("forward {}", crate::routing::forward::type_name(*ty))
             }
             Action::App => "app".into(),
+            Action::FailOver { next } => format!("fail over {}", next.carrier),
             Action::Key(k) => format!("key {}", k),
             Action::Recording { on, caller } => format!(
                 "record {} by {}",
@@ -305,6 +317,7 @@ mod admit;
 mod apps;
 mod attended;
 mod contact;
+mod failover;
 mod forwards;
 mod prack;
 mod rules;

@@ -312,6 +312,7 @@ pub fn to_model(
     numbers::call_forwards(&mut cx, file, &mut m, &mut k);
     trunks::carriers(&mut cx, file, &mut m, &mut k);
     trunks::ddi_providers(&mut cx, file, &mut m, &mut k);
+    trunks::outgoing_routes(&mut cx, file, &mut m, &mut k);
     trunks::rating_profiles(&mut cx, file, &mut m, &mut k);
     let admins = admins::admins(&mut cx, file, &k);
 

@@ -266,11 +266,14 @@ pub(super) fn friends(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
             transport: ov(&d.transport)
                 .or_else(|| (mode == FriendMode::Direct).then(|| "udp".into())),
             address: ov(&d.address),
+            // (a host name without a port: its SRV records say where, RFC 3263)
             port: d
                 .port
                 .as_ref()
                 .map(|p| *p.get_ref())
-                .or((mode == FriendMode::Direct).then_some(5060)),
+                .or((mode == FriendMode::Direct
+                    && ov(&d.address).is_none_or(|a| a.parse::<std::net::IpAddr>().is_ok()))
+                .then_some(5060)),
             tls_fingerprint,
             target_client: ov(&d.target_client),
             qualify_interval,

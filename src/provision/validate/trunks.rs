@@ -189,3 +189,81 @@ pub(super) fn rating_profiles(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut 
         });
     }
 }
+
+/// The outgoing routes of the brands: a prefix (`+` and digits) or `*`, carriers of the
+/// route's own brand (at least one, each once), a weight from 1 to 1000.
+pub(super) fn outgoing_routes(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
+    let mut names = HashSet::new();
+    for d in &file.outgoing_route {
+        let brand = v(&d.brand);
+        if !k.brands.contains(&brand) {
+            cx.err(
+                &d.brand,
+                "outgoing_route.brand",
+                format!("no brand named {:?}", brand),
+            );
+        }
+        if v(&d.name).is_empty() || !names.insert((brand.clone(), v(&d.name))) {
+            cx.err(
+                &d.name,
+                "outgoing_route.name",
+                format!("duplicate or empty outgoing route {:?}", v(&d.name)),
+            );
+        }
+        let prefix = v(&d.prefix);
+        let digits = prefix.strip_prefix('+').unwrap_or("");
+        let prefix_ok = prefix == "*"
+            || (!digits.is_empty()
+                && digits.len() <= 15
+                && digits.bytes().all(|b| b.is_ascii_digit()));
+        if !prefix_ok {
+            cx.err(
+                &d.prefix,
+                "outgoing_route.prefix",
+                "expected \"*\" (any number) or \"+\" and digits (a prefix of the E.164 number)",
+            );
+        }
+        let weight = d.weight.as_ref().map(|w| *w.get_ref()).unwrap_or(1);
+        if let Some(w) = d.weight.as_ref().filter(|_| !(1..=1000).contains(&weight)) {
+            let e = cx.at(
+                w.span().start,
+                "outgoing_route.weight",
+                "expected 1 ≤ weight ≤ 1000",
+            );
+            cx.errors.push(e);
+        }
+        if d.carriers.is_empty() {
+            cx.err(
+                &d.name,
+                "outgoing_route.carriers",
+                "expected at least one carrier",
+            );
+        }
+        let mut carriers: Vec<String> = Vec::new();
+        for c in &d.carriers {
+            let name = v(c);
+            if !k.carriers.contains(&(brand.clone(), name.clone())) {
+                cx.err(
+                    c,
+                    "outgoing_route.carriers",
+                    format!("no carrier named {:?} in brand {:?}", name, brand),
+                );
+            } else if carriers.contains(&name) {
+                cx.err(
+                    c,
+                    "outgoing_route.carriers",
+                    format!("carrier {:?} listed twice", name),
+                );
+            }
+            carriers.push(name);
+        }
+        m.outgoing_routes.push(OutgoingRoute {
+            brand,
+            name: v(&d.name),
+            prefix,
+            priority: d.priority.as_ref().map(|p| *p.get_ref()).unwrap_or(1),
+            weight,
+            carriers,
+        });
+    }
+}

@@ -1,0 +1,231 @@
+//! Carriers by host name (RFC 3263) against a real DNS server on loopback
+//! (`tests/dns_server.py`, PyPI dnslib) serving `sip.test`'s SRV and A records with a
+//! 1 s TTL: vozbox's `[dns] servers` points at it. The first SRV target answers `503` and
+//! the call completes on the second; once the records change and their TTL has passed,
+//! the next call goes to the new target.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LAB: &str = r#"
+[[brand]]
+name = "acme"
+
+# No port: its SRV records say where (RFC 3263 §4.2).
+[[carrier]]
+brand = "acme"
+name = "trunk"
+address = "sip.test"
+transport = "udp"
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "127.0.0.1"
+outgoing_ddi = "+34944000100"
+country = "ES"
+area_code = "94"
+
+# A direct friend by name, without a port: SRV too.
+[[friend]]
+client = "bluebird"
+name = "pbx"
+mode = "direct"
+address = "pbx.test"
+patterns = ["^2[0-9]{2}$"]
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+
+[[ddi]]
+number = "+34944000100"
+client = "bluebird"
+"#;
+
+/// The DNS server, killed when dropped.
+struct DnsServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dns_server(zone: &Path) -> DnsServer {
+    let port = free_port("127.0.0.1");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dns_server.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(zone)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 tests/dns_server.py (pip install dnslib)");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    match lines.next() {
+        Some(Ok(l)) if l == "ready" => {}
+        other => panic!("the DNS server did not start: {:?}", other),
+    }
+    // what it prints later (the queries) goes nowhere
+    std::thread::spawn(move || for _ in lines {});
+    DnsServer { child, port }
+}
+
+/// `sip.test`'s records: one SRV record a (priority, weight, port, address).
+fn zone(targets: &[(u16, u16, u16, &str)]) -> String {
+    let mut z = String::new();
+    for (i, (prio, weight, port, ip)) in targets.iter().enumerate() {
+        z.push_str(&format!(
+            "_sip._udp.sip.test. 1 IN SRV {} {} {} t{}.sip.test.\nt{}.sip.test. 1 IN A {}\n",
+            prio, weight, port, i, i, ip
+        ));
+    }
+    z
+}
+
+fn cdr_of(v: &Vozbox, callee: &str, n: usize) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let body: serde_json::Value =
+            serde_json::from_str(&v.api_get("/api/cdrs")).unwrap_or_default();
+        let items: Vec<serde_json::Value> = body["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c["callee"] == callee)
+            .collect();
+        if items.len() >= n {
+            return items[n - 1].clone();
+        }
+        assert!(Instant::now() < deadline, "no CDR of {}: {}", callee, body);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
+    let dir = temp_dir("dns-srv");
+    let zone_file = dir.join("sip.test.zone");
+    let (p1, p2, p3) = (
+        free_port("127.0.0.5"),
+        free_port("127.0.0.8"),
+        free_port("127.0.0.7"),
+    );
+    // the heavier target first: 127.0.0.5 (it answers 503), then 127.0.0.8
+    std::fs::write(
+        &zone_file,
+        zone(&[(10, 60, p1, "127.0.0.5"), (10, 20, p2, "127.0.0.8")]),
+    )
+    .unwrap();
+    let dns = dns_server(&zone_file);
+    let v = Vozbox::start(
+        "dns-srv",
+        &format!(
+            "[calls]\nno_answer_timeout = 20\ncarrier_timeout = 2\n[dns]\nservers = [\"127.0.0.1:{}\"]\n",
+            dns.port
+        ),
+        LAB,
+    );
+    let first = SippUas::start("uas_503.xml", "u1", "127.0.0.5", p1);
+    let second = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", p2);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "600111222",
+        "u1",
+        "127.0.0.1",
+        &["-d", "300"],
+    ));
+    let first = first.wait(Duration::from_secs(20));
+    sipp_ok(&first);
+    let second = second.wait(Duration::from_secs(20));
+    sipp_ok(&second);
+    // the Request-URI names the carrier, not the address it resolved to (RFC 3263)
+    assert!(
+        first
+            .messages
+            .contains("INVITE sip:+34600111222@sip.test SIP/2.0"),
+        "{}",
+        first.messages
+    );
+    assert!(
+        second
+            .messages
+            .contains("INVITE sip:+34600111222@sip.test SIP/2.0"),
+        "{}",
+        second.messages
+    );
+    let cdr = cdr_of(&v, "600111222", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["carrier"], "trunk", "{}", cdr);
+
+    // the records change: one target, 127.0.0.7; past their 1 s TTL the next call goes there
+    std::fs::write(&zone_file, zone(&[(10, 10, p3, "127.0.0.7")])).unwrap();
+    std::thread::sleep(Duration::from_millis(1_500));
+    let third = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", p3);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "600111222",
+        "u1",
+        "127.0.0.1",
+        &["-d", "300"],
+    ));
+    sipp_ok(&third.wait(Duration::from_secs(20)));
+    assert_eq!(cdr_of(&v, "600111222", 2)["disposition"], "answered");
+}
+
+#[test]
+fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
+    let dir = temp_dir("dns-friend");
+    let zone_file = dir.join("pbx.test.zone");
+    let port = free_port("127.0.0.7");
+    std::fs::write(
+        &zone_file,
+        format!(
+            "_sip._udp.pbx.test. 1 IN SRV 10 10 {} box.pbx.test.\nbox.pbx.test. 1 IN A 127.0.0.7\n",
+            port
+        ),
+    )
+    .unwrap();
+    let dns = dns_server(&zone_file);
+    let v = Vozbox::start(
+        "dns-friend",
+        &format!("[dns]\nservers = [\"127.0.0.1:{}\"]\n", dns.port),
+        LAB,
+    );
+    let pbx = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", port);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "201",
+        "u1",
+        "127.0.0.1",
+        &["-d", "300"],
+    ));
+    let pbx = pbx.wait(Duration::from_secs(20));
+    sipp_ok(&pbx);
+    assert!(
+        pbx.messages.contains("INVITE sip:201@pbx.test SIP/2.0"),
+        "{}",
+        pbx.messages
+    );
+    let cdr = cdr_of(&v, "201", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["route"], "friend:pbx", "{}", cdr);
+    assert!(cdr.get("carrier").is_none(), "{}", cdr);
+}
