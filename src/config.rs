@@ -4,7 +4,6 @@
 
 mod api;
 mod calls;
-mod overload;
 mod place;
 mod policy;
 mod smtp;
@@ -14,7 +13,6 @@ use crate::sip::tls::TlsSettings;
 use crate::sip::transport::Listen;
 pub use api::Api;
 pub use calls::Calls;
-pub use overload::Overload;
 use place::locate;
 pub use place::{key_at, line_col};
 pub use policy::Policy;
@@ -38,7 +36,8 @@ pub struct Config {
     pub policy: Policy,
     pub smtp: Smtp,
     pub voicemail: Voicemail,
-    pub overload: Overload,
+    /// `[overload]` (`overload::Settings`).
+    pub overload: crate::overload::Settings,
     /// `[dns]`: resolving carriers' host names (`dns::DnsSettings`).
     pub dns: crate::dns::DnsSettings,
 }

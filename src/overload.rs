@@ -7,13 +7,55 @@
 //! - `[overload] max_setup` calls are being set up (a new INVITE only).
 //!
 //! What continues admitted work — responses, ACK, CANCEL, BYE, in-dialog requests — is
-//! never refused here, and is read before new requests of the same batch
-//! (`sip::triage`, `sip/transport/udp.rs`): admitted calls complete.
+//! never refused here; responses, ACK and in-dialog requests are read before the new
+//! requests of the same batch (`sip::triage`, `sip/transport/udp.rs`): admitted calls
+//! complete.
 //! Each refusal is counted by reason (`/metrics`), and logged at most once a second.
 
-use crate::config::Overload as Settings;
+use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `[overload]` (embedded in `config::Config`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// A new INVITE or REGISTER that waited longer than this in the UDP socket (ms, the
+    /// kernel's receive timestamp) is answered `503` + `Retry-After`: the box is behind.
+    /// 0 turns the check off.
+    pub queue_delay_ms: u64,
+    /// Calls being set up (sent on, not yet answered or ended) at once; a new INVITE past
+    /// it is answered `503` + `Retry-After`. 0 turns the check off.
+    pub max_setup: usize,
+    /// The `Retry-After` of those `503`s, in seconds.
+    pub retry_after: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            queue_delay_ms: 200,
+            max_setup: 4_000,
+            retry_after: 5,
+        }
+    }
+}
+
+impl Settings {
+    /// Its values checked (the key at fault and why).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.queue_delay_ms > 10_000 {
+            return Err(("queue_delay_ms", "expected at most 10000 (10 s)".into()));
+        }
+        if self.max_setup > 10_000_000 {
+            return Err(("max_setup", "expected at most 10000000".into()));
+        }
+        if !(1..=3_600).contains(&self.retry_after) {
+            return Err(("retry_after", "expected 1 to 3600 seconds".into()));
+        }
+        Ok(())
+    }
+}
 
 /// Why new work was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! (`tests/dns_server.py`, PyPI dnslib) serving `sip.test`'s SRV and A records with a
 //! 1 s TTL: vozbox's `[dns] servers` points at it. The first SRV target answers `503` and
 //! the call completes on the second; once the records change and their TTL has passed,
-//! the next call goes to the new target.
+//! the next call goes to the new target. A carrier with `transport = "auto"` is reached
+//! over the transport its NAPTR records choose.
 
 mod common;
 use common::*;
@@ -228,4 +229,86 @@ fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
     assert_eq!(cdr["disposition"], "answered", "{}", cdr);
     assert_eq!(cdr["route"], "friend:pbx", "{}", cdr);
     assert!(cdr.get("carrier").is_none(), "{}", cdr);
+}
+
+/// A carrier whose transport is `auto`: its NAPTR records choose it (RFC 3263 §4.1).
+const LAB_NAPTR: &str = r#"
+[[brand]]
+name = "acme"
+
+[[carrier]]
+brand = "acme"
+name = "trunk"
+address = "naptr.test"
+transport = "auto"
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "127.0.0.1"
+outgoing_ddi = "+34944000100"
+country = "ES"
+area_code = "94"
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+
+[[ddi]]
+number = "+34944000100"
+client = "bluebird"
+"#;
+
+#[test]
+fn a_carrier_by_naptr_is_reached_over_the_transport_its_records_choose() {
+    let dir = temp_dir("dns-naptr");
+    let zone_file = dir.join("naptr.test.zone");
+    let port = free_port("127.0.0.9");
+    // TCP first by order; UDP (which nobody answers) only after it
+    std::fs::write(
+        &zone_file,
+        format!(
+            "naptr.test. 1 IN NAPTR 20 10 \"s\" \"SIP+D2U\" \"\" _sip._udp.naptr.test.\n\
+             naptr.test. 1 IN NAPTR 10 10 \"s\" \"SIP+D2T\" \"\" _sip._tcp.naptr.test.\n\
+             naptr.test. 1 IN NAPTR 5 10 \"s\" \"E2U+sip\" \"\" _x._y.naptr.test.\n\
+             _sip._tcp.naptr.test. 1 IN SRV 10 10 {port} box.naptr.test.\n\
+             _sip._udp.naptr.test. 1 IN SRV 10 10 {port} box.naptr.test.\n\
+             box.naptr.test. 1 IN A 127.0.0.9\n"
+        ),
+    )
+    .unwrap();
+    let dns = dns_server(&zone_file);
+    let v = Vozbox::start(
+        "dns-naptr",
+        &format!("[dns]\nservers = [\"127.0.0.1:{}\"]\n", dns.port),
+        LAB_NAPTR,
+    );
+    let trunk = SippUas::start("uas_answer.xml", "t1", "127.0.0.9", port);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "600111222",
+        "u1",
+        "127.0.0.1",
+        &["-d", "300"],
+    ));
+    let trunk = trunk.wait(Duration::from_secs(20));
+    sipp_ok(&trunk);
+    assert!(
+        trunk
+            .messages
+            .contains("INVITE sip:+34600111222@naptr.test;transport=tcp SIP/2.0"),
+        "{}",
+        trunk.messages
+    );
+    assert!(
+        trunk.messages.contains("Via: SIP/2.0/TCP"),
+        "{}",
+        trunk.messages
+    );
+    let cdr = cdr_of(&v, "600111222", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["carrier"], "trunk", "{}", cdr);
 }

@@ -15,7 +15,6 @@ use super::actions::{Action, Actions};
 use super::call::{Call, Fork, Phase};
 use super::timers::{Wait, GIVE_UP};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// A place an external call (or a call to a direct friend reached by host name) may go
@@ -24,9 +23,9 @@ use std::time::{Duration, Instant};
 pub struct Next {
     /// The carrier (by name, of the billed client's brand), or the friend of the route.
     pub carrier: String,
-    /// One address of it already resolved (the next SRV target); None: the carrier as
-    /// provisioned, resolved by the driver.
-    pub to: Option<SocketAddr>,
+    /// One address of it already resolved (the next SRV target) and its transport; None:
+    /// the carrier as provisioned, resolved by the driver.
+    pub to: Option<crate::dns::Found>,
 }
 
 impl Next {

@@ -298,7 +298,11 @@ impl B2bua {
             let slot = cell.lock();
             let c = &slot.call;
             c.divert.clone().map(|d| {
-                let max_forwards = c.forks.first().map(|f| f.max_forwards).unwrap_or(69);
+                // as its first branches, or the caller's less one (loops still end in 483)
+                let max_forwards =
+                    c.forks.first().map(|f| f.max_forwards).unwrap_or_else(|| {
+                        c.a_invite.max_forwards().unwrap_or(70).saturating_sub(1)
+                    });
                 (
                     d,
                     c.b_offer.clone(),

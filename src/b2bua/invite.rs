@@ -485,6 +485,9 @@ impl B2bua {
         let a_id = call.a.call_id.clone();
         let direction = call.info.direction;
         let b_ids: Vec<String> = call.forks.iter().map(|f| f.leg.call_id.clone()).collect();
+        // being set up: it has branches, or asks its failover for its first (a carrier by
+        // host name)
+        let setting_up = !b_ids.is_empty() || call.failover.is_some();
         let keys = call.info.lines.clone();
         let cell = Arc::new(CallCell::new(call, media, permit));
         cell.lock().app = app;
@@ -508,7 +511,7 @@ impl B2bua {
         {
             let mut slot = cell.lock();
             slot.lines = Some(self.lines.hold(&keys));
-            if !b_ids.is_empty() {
+            if setting_up {
                 slot.setting_up = Some(self.setting_up.hold());
             }
         }
@@ -529,7 +532,7 @@ impl B2bua {
 }
 
 /// The caller asked for TLS on every hop (a `sips:` Request-URI).
-fn secure_only(msg: &Message) -> bool {
+pub(super) fn secure_only(msg: &Message) -> bool {
     msg.request_uri()
         .is_some_and(|u| u.scheme == crate::sip::uri::Scheme::Sips)
 }

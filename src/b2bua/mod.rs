@@ -175,7 +175,7 @@ impl B2bua {
     }
 
     /// The same with the overload settings of `[overload]`.
-    pub fn with_overload(self, limits: crate::config::Overload) -> B2bua {
+    pub fn with_overload(self, limits: crate::overload::Settings) -> B2bua {
         B2bua {
             overload: Arc::new(crate::overload::Overload::new(limits)),
             ..self

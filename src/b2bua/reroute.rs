@@ -67,7 +67,11 @@ impl B2bua {
             let slot = cell.lock();
             let c = &slot.call;
             c.failover.clone().map(|f| {
-                let max_forwards = c.forks.first().map(|f| f.max_forwards).unwrap_or(69);
+                // as its first branches, or the caller's less one (loops still end in 483)
+                let max_forwards =
+                    c.forks.first().map(|f| f.max_forwards).unwrap_or_else(|| {
+                        c.a_invite.max_forwards().unwrap_or(70).saturating_sub(1)
+                    });
                 (
                     f,
                     c.b_offer.clone(),
@@ -137,13 +141,16 @@ impl B2bua {
                     Some(at),
                 ) => snap
                     .friend(client, friend)
-                    .and_then(|fr| lookup.friend_at(fr, number, &from, at).ok())
+                    .and_then(|fr| lookup.friend_at(fr, number, &from, at.addr).ok())
                     .unwrap_or_default(),
                 _ => Vec::new(),
             }
         };
+        // a sips: call goes on over TLS only (RFC 5630), on every carrier it fails over to
+        let secure = super::invite::secure_only(&a_invite);
         let forks: Vec<Fork> = targets
             .into_iter()
+            .filter(|t| !secure || t.dest.flow.proto == crate::sip::transport::Proto::Tls)
             .filter_map(|mut t| {
                 if let Some(s) = &f.shape {
                     t.headers = s.headers.clone();

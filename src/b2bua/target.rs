@@ -350,7 +350,7 @@ impl Lookup<'_> {
     pub fn carrier(
         &self,
         name: &str,
-        at: Option<SocketAddr>,
+        at: Option<crate::dns::Found>,
         billed_client: &str,
         number: &str,
         presented: &str,
@@ -369,10 +369,11 @@ impl Lookup<'_> {
             tracing::debug!("carrier {}/{} is down: not tried", c.brand, c.name);
             return Err(Nowhere::Unreachable);
         }
-        let proto = proto_of(Some(&c.transport));
+        // the transport of the address resolved (a NAPTR record chose it), else its own
+        let proto = proto_of(Some(at.map_or(c.transport.as_str(), |f| f.transport)));
         let fingerprint = c.tls_fingerprint.as_deref();
         let dest = match at {
-            Some(to) => self.address_at(proto, to, &c.address, fingerprint),
+            Some(to) => self.address_at(proto, to.addr, &c.address, fingerprint),
             None => self.address(proto, &c.address, c.port_or_default(), fingerprint),
         }
         .ok_or(Nowhere::Unreachable)?;

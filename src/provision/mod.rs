@@ -155,6 +155,24 @@ password = "Alice-Secret-1"
     }
 
     #[test]
+    fn a_carrier_lets_naptr_choose_its_transport_only_by_host_name_without_port() {
+        let carrier = |address: &str, extra: &str| {
+            format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"t\"\naddress = \"{}\"\ntransport = \"auto\"\n{}", address, extra)
+        };
+        let key = "carrier.transport";
+        one(&carrier("192.0.2.1", ""), key, "needs a host name");
+        one(&carrier("sip.example.com", "port = 5060"), key, "no port");
+        let c = parse(&format!("{}{}", BASE, carrier("sip.example.com", "")))
+            .unwrap_or_else(|e| panic!("{:?}", e));
+        assert_eq!(c.model.carriers[0].transport, "auto");
+        one(
+            &carrier("sip.example.com", "").replace("\"auto\"", "\"sctp\""),
+            key,
+            "expected udp, tcp, tls or auto",
+        );
+    }
+
+    #[test]
     fn outgoing_routes_take_a_prefix_and_carriers_of_their_brand() {
         let route = |prefix: &str, carriers: &str, extra: &str| {
             format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"up\"\naddress = \"192.0.2.1\"\n\n[[outgoing_route]]\nbrand = \"acme\"\nname = \"r\"\nprefix = \"{}\"\ncarriers = {}\n{}", prefix, carriers, extra)

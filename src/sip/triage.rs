@@ -1,13 +1,18 @@
 //! Sorting received datagrams before they are parsed: what continues work already admitted
-//! (responses, requests inside a dialog, ACK, CANCEL) goes before what would start new work
-//! (a request without a To tag). A glance at the start line and the To header field, no
-//! parse: under overload this is what keeps admitted calls completing (issue 22).
+//! (responses, requests inside a dialog, ACK) goes before what would start new work (a
+//! request without a To tag) and CANCEL (served with the new requests, in arrival order,
+//! so it never overtakes the INVITE it cancels in the same batch). A glance at the start
+//! line and the To header field, no parse: under overload this is what keeps admitted
+//! calls completing (issue 22).
 
-/// Whether `data` looks like a request that starts new work: a request other than ACK or
-/// CANCEL whose To header field has no tag. Anything unclear counts as new (it is only
-/// served later in its batch, never dropped here).
-pub fn starts_new_work(data: &[u8]) -> bool {
-    if data.starts_with(b"SIP/") || data.starts_with(b"ACK ") || data.starts_with(b"CANCEL ") {
+/// Whether `data` is served in its batch's second pass: a request that starts new work (a
+/// request other than ACK whose To header field has no tag) or a CANCEL. Anything unclear
+/// counts as new (it is only served later in its batch, never dropped here).
+pub fn second_pass(data: &[u8]) -> bool {
+    if data.starts_with(b"CANCEL ") {
+        return true;
+    }
+    if data.starts_with(b"SIP/") || data.starts_with(b"ACK ") {
         return false;
     }
     match to_header(data) {
@@ -45,7 +50,7 @@ fn has_tag(value: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::starts_new_work;
+    use super::second_pass;
 
     fn msg(start: &str, to: &str) -> Vec<u8> {
         format!("{start}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n{to}\r\nCall-ID: x\r\n\r\n")
@@ -55,32 +60,21 @@ mod tests {
     #[test]
     fn new_requests_are_told_from_the_work_in_progress() {
         let invite = "INVITE sip:b@h SIP/2.0";
-        assert!(starts_new_work(&msg(invite, "To: <sip:b@h>")));
-        assert!(starts_new_work(&msg(
-            invite,
-            "To: \"Tag Man\" <sip:b@h;tag=x>"
-        )));
-        assert!(starts_new_work(&msg(
-            "REGISTER sip:h SIP/2.0",
-            "t: sip:a@h"
-        )));
-        assert!(!starts_new_work(&msg(invite, "To: <sip:b@h>;tag=9")));
-        assert!(!starts_new_work(&msg(invite, "to :<sip:b@h> ; TAG = 9")));
-        assert!(!starts_new_work(&msg(
+        assert!(second_pass(&msg(invite, "To: <sip:b@h>")));
+        assert!(second_pass(&msg(invite, "To: \"Tag Man\" <sip:b@h;tag=x>")));
+        assert!(second_pass(&msg("REGISTER sip:h SIP/2.0", "t: sip:a@h")));
+        assert!(!second_pass(&msg(invite, "To: <sip:b@h>;tag=9")));
+        assert!(!second_pass(&msg(invite, "to :<sip:b@h> ; TAG = 9")));
+        assert!(!second_pass(&msg(
             "BYE sip:b@h SIP/2.0",
             "t: sip:b@h;tag=1"
         )));
-        assert!(!starts_new_work(&msg(
-            "ACK sip:b@h SIP/2.0",
-            "To: <sip:b@h>"
-        )));
-        assert!(!starts_new_work(&msg(
-            "CANCEL sip:b@h SIP/2.0",
-            "To: <sip:b@h>"
-        )));
-        assert!(!starts_new_work(&msg("SIP/2.0 200 OK", "To: <sip:b@h>")));
+        assert!(!second_pass(&msg("ACK sip:b@h SIP/2.0", "To: <sip:b@h>")));
+        // a CANCEL never overtakes the INVITE it cancels
+        assert!(second_pass(&msg("CANCEL sip:b@h SIP/2.0", "To: <sip:b@h>")));
+        assert!(!second_pass(&msg("SIP/2.0 200 OK", "To: <sip:b@h>")));
         // no To at all, or garbage: new (served last, refused by the parser as before)
-        assert!(starts_new_work(&msg(invite, "From: <sip:a@h>;tag=1")));
-        assert!(starts_new_work(b"\x00\x01garbage"));
+        assert!(second_pass(&msg(invite, "From: <sip:a@h>;tag=1")));
+        assert!(second_pass(b"\x00\x01garbage"));
     }
 }

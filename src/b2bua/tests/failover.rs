@@ -185,7 +185,10 @@ fn more_addresses_of_a_carrier_come_before_the_next_carrier() {
     lab.branch_says(0.5, 0, 503, "Service Unavailable");
     let more = vec![Next {
         carrier: "backup".into(),
-        to: Some("127.0.0.1:5090".parse().unwrap()),
+        to: Some(crate::dns::Found {
+            transport: "udp",
+            addr: "127.0.0.1:5090".parse().unwrap(),
+        }),
     }];
     let forks = vec![next_fork(&lab, 1)];
     lab.at(

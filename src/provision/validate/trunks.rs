@@ -29,15 +29,29 @@ pub(super) fn carriers(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) 
             );
         }
         let transport = ov(&d.transport).unwrap_or_else(|| "udp".into());
-        if !["udp", "tcp", "tls"].contains(&transport.as_str()) {
+        if !["udp", "tcp", "tls", "auto"].contains(&transport.as_str()) {
             if let Some(t) = &d.transport {
-                cx.err(t, "carrier.transport", "expected udp, tcp or tls");
+                cx.err(t, "carrier.transport", "expected udp, tcp, tls or auto");
+            }
+        }
+        // `auto`: the host name's NAPTR records choose (RFC 3263 §4.1), so no port
+        let by_name = v(&d.address)
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_err();
+        if transport == "auto" && (!by_name || d.port.is_some()) {
+            if let Some(t) = &d.transport {
+                cx.err(
+                    t,
+                    "carrier.transport",
+                    "auto (NAPTR) needs a host name as address and no port",
+                );
             }
         }
         let tls_fingerprint = fingerprint_ok(
             cx,
             &d.tls_fingerprint,
-            transport == "tls",
+            transport == "tls" || transport == "auto",
             "carrier.tls_fingerprint",
         );
         let qualify_interval =

@@ -1,12 +1,12 @@
 //! UDP: sockets with large kernel buffers and the blocking receive loops. Each loop reads
 //! what the socket holds, up to `BATCH` datagrams with one `recvmmsg`, each stamped by the
 //! kernel with the time it arrived (`SO_TIMESTAMPNS`); it hands up first what continues
-//! admitted work (responses, in-dialog requests, ACK, CANCEL: `triage.rs`), then the new
-//! requests, each with how long it waited in the socket — the queue delay the server sheds
+//! admitted work (responses, in-dialog requests, ACK: `triage.rs`), then the new
+//! requests and CANCELs, each with how long it waited in the socket — the queue delay the server sheds
 //! new work by (`overload.rs`).
 
 use super::{Flow, Proto, Sink};
-use crate::sip::triage::starts_new_work;
+use crate::sip::triage::second_pass;
 use nix::sys::socket::{
     recvmmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
 };
@@ -147,10 +147,10 @@ pub(super) fn udp_loop<S: Sink>(sock: Arc<UdpSocket>, local: SocketAddr, sink: A
                 continue;
             }
         };
-        // Work in progress first, then new requests, each group in arrival order.
+        // Work in progress first, then new requests and CANCELs, each in arrival order.
         let mut new = [false; BATCH];
         for (i, slot) in new.iter_mut().enumerate().take(n) {
-            *slot = batch.get(i).is_some_and(|(d, _, _)| starts_new_work(d));
+            *slot = batch.get(i).is_some_and(|(d, _, _)| second_pass(d));
         }
         for pass in [false, true] {
             for i in (0..n).filter(|&i| new[i] == pass) {
