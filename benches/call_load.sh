@@ -12,7 +12,12 @@
 #   e.g. benches/call_load.sh "1000 2000 3000 4000" 15
 #   HOLD=30000 benches/call_load.sh 400 30    # ~12,000 calls held open: RSS per active call
 #   VOZBOX_BIN=/path/to/vozbox runs another build (an A/B comparison)
+#   benches/call_load.sh --anchor "1000 2000 3000" 15   # then the bare Kamailio stateful
+#       proxy and Kamailio + rtpengine with the same call load (../shared/anchors/kamailio,
+#       benches/anchor.sh), and the CPU ratio per call for each
 set -euo pipefail
+anchor=0
+if [ "${1:-}" = --anchor ]; then anchor=1; shift; fi
 rates=${1:-"1000 2000 3000 4000 5000"}
 secs=${2:-15}
 hold=${HOLD:-0}
@@ -80,5 +85,15 @@ for rate in $rates; do
   us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
   printf '%8s %9s %8s %7s %7s %13s %12s %10s %9s\n' "$rate" "$achieved" "$ok" "$shed" "$failed" "$ra/$rb" "$us" "$peak" \
     "$("$bin" cdrs --config "$work/config.toml" --limit 100000000 | tail -n 1)"
+  echo "$rate $us" >> "$work/ours.txt"
 done
+if [ "$anchor" = 1 ]; then
+  . "$here/benches/anchor.sh"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "anchor: the bare Kamailio stateful proxy (tm, dialog, no media), the same calls"
+  anchor_ratio "CPU per call" "$work/ours.txt" "$(anchor_run run.sh call "$rates" "$secs")"
+  echo "anchor: Kamailio + rtpengine (offer, answer, delete per call), the same calls"
+  anchor_ratio "CPU per call" "$work/ours.txt" "$(anchor_run run-rtpengine.sh call "$rates" "$secs")"
+  exit 0
+fi
 echo "rss when idle: $(rss) kB"

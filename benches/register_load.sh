@@ -8,7 +8,11 @@
 #   cargo build --release && benches/register_load.sh [RATES] [SECONDS]
 #   e.g. benches/register_load.sh "2000 4000 8000 12000 16000" 15
 #   USERS=100000 benches/register_load.sh 8000 13     # RSS with 100,000 bindings
+#   benches/register_load.sh --anchor "4000 8000" 15   # then the Kamailio registrar with the
+#       same load (../shared/anchors/kamailio, benches/anchor.sh), and the CPU ratio per rate
 set -euo pipefail
+anchor=0
+if [ "${1:-}" = --anchor ]; then anchor=1; shift; fi
 rates=${1:-"2000 4000 8000 12000 14000 16000"}
 secs=${2:-15}
 users=${USERS:-1000}
@@ -58,7 +62,15 @@ for rate in $rates; do
   achieved=$(echo "$ok / $elapsed" | bc)
   us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
   printf '%8s %10s %8s %8s %10s %10s %9s\n' "$rate" "$achieved" "$ok" "$failed" "$retrans" "$us" "$(rss)"
+  echo "$rate $us" >> "$work/ours.txt"
 done
+if [ "$anchor" = 1 ]; then
+  . "$here/benches/anchor.sh"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "anchor: Kamailio registrar (in-memory usrloc), the same authenticated REGISTER load"
+  anchor_ratio "CPU per registration" "$work/ours.txt" "$(anchor_run run.sh reg "$rates" "$secs")"
+  exit 0
+fi
 echo "rss right after the load: $(rss) kB"
 sleep 35   # past Timer J: the transaction memory is released
 echo "rss after the load, idle: $(rss) kB"
