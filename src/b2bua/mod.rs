@@ -47,6 +47,7 @@ pub mod target;
 mod tests;
 pub mod timers;
 pub mod transfer;
+pub mod transfer_ends;
 pub mod voicemail;
 
 use crate::config;

@@ -171,6 +171,31 @@ fn a_held_2xx_whose_prack_never_comes_hangs_up_the_callee_and_refuses_the_caller
 }
 
 #[test]
+fn an_unanswered_prack_to_a_losing_branch_does_not_end_the_answered_call() {
+    // two phones ring: phone 0 sends a reliable 183 (PRACKed), phone 1 answers; phone 0
+    // never answers the PRACK (nor the CANCEL)
+    let (mut lab, _) = Lab::call(
+        vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)],
+        true,
+        LIMITS,
+    );
+    let got = bob_reliable(&mut lab, 0.1, 183, 1);
+    assert_eq!(of(&got, "PRACK").len(), 1);
+    lab.branch_says(0.3, 1, 200, "OK");
+    lab.alice_acks(0.4);
+    let run = lab.run(40.0);
+    assert!(times_of(&run, "PRACK").len() > 3, "resent until given up");
+    assert!(times_of(&run, "ended").is_empty(), "{:?}", whats_of(&run));
+    assert!(times_of(&run, "BYE").is_empty());
+    assert!(!lab.call.is_ended());
+    assert_eq!(lab.call.winner(), Some(1));
+}
+
+fn whats_of(run: &[(f64, Action)]) -> Vec<(f64, String)> {
+    run.iter().map(|(t, a)| (*t, what(a))).collect()
+}
+
+#[test]
 fn a_caller_that_never_pracks_has_at_most_two_provisionals_waiting() {
     let mut lab = call_with("Require: 100rel\n");
     lab.call.start(lab.t0, &mut Actions::default());

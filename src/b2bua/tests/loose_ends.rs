@@ -1,0 +1,114 @@
+//! A transfer's loose ends in virtual time (`transfer_ends.rs`): requests nobody answers,
+//! a transferor or a new party that hangs up mid-transfer, answers that arrive after the
+//! parties swapped places, the new party's session timer, the number of transfers.
+
+use super::super::transfer::Step;
+use super::transfers::*;
+use super::*;
+
+/// alice's blind transfer of bob to carol (branch 1), routed at 1.1 s.
+fn blind(lab: &mut Lab) -> Vec<Action> {
+    let mut got = alice_refers(lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
+    let fork = carol(lab);
+    got.extend(lab.at(
+        1.1,
+        Event::Transfer(Box::new(Step::Calling {
+            forks: vec![fork],
+            segment: segment(),
+        })),
+    ));
+    got
+}
+
+/// carol's 200 (with her offer) and these header fields.
+fn carol_answers(lab: &mut Lab, secs: f64, extra: &[(&str, &str)]) -> Vec<Action> {
+    let inv = Message::parse(&lab.call.forks[1].invite).unwrap();
+    let mut r = ok_with_sdp(&inv, "caroltag", "<sip:carol@127.0.0.1:5090>");
+    for (k, v) in extra {
+        r.push_header(k, *v);
+    }
+    lab.at(secs, Event::ForkResponse { index: 1, msg: r })
+}
+
+/// The 200 of `side` to our request `req` (with SDP: `sdp`).
+fn answer(lab: &mut Lab, secs: f64, side: Side, req: &Message, sdp: bool) -> Vec<Action> {
+    let r = if sdp {
+        ok_with_sdp(req, "", "<sip:x@127.0.0.1:5099>")
+    } else {
+        response(req, 200, "OK", "")
+    };
+    lab.at(
+        secs,
+        Event::Response {
+            side,
+            branch: branch_of(req),
+            msg: r,
+        },
+    )
+}
+
+/// The requests of a run with this Call-ID, (time, method).
+fn requests_on(run: &[(f64, Action)], call_id: &str) -> Vec<(f64, String)> {
+    run.iter()
+        .filter_map(|(t, a)| message(a).map(|m| (*t, m)))
+        .filter(|(_, m)| m.call_id() == Some(call_id))
+        .filter_map(|(t, m)| m.method().map(|x| (t, x.to_string())))
+        .collect()
+}
+
+#[test]
+fn an_unanswered_prack_to_the_target_does_not_end_the_call() {
+    let mut lab = answered();
+    blind(&mut lab);
+    let inv = Message::parse(&lab.call.forks[1].invite).unwrap();
+    let mut r = response(&inv, 180, "Ringing", "caroltag");
+    r.push_header("Contact", "<sip:carol@127.0.0.1:5090>");
+    r.push_header("Require", "100rel");
+    r.push_header("RSeq", "1");
+    let got = lab.at(1.5, Event::ForkResponse { index: 1, msg: r });
+    assert_eq!(sent_to(&got, "PRACK").len(), 1);
+    let run = lab.run(40.0);
+    assert!(
+        !lab.call.is_ended(),
+        "{:?}",
+        named(&run.into_iter().map(|x| x.1).collect::<Vec<_>>())
+    );
+    assert_eq!(lab.call.winner(), Some(0));
+}
+
+#[test]
+fn an_attended_party_that_never_offers_fails_the_transfer_not_the_call() {
+    let mut lab = answered();
+    alice_refers(
+        &mut lab,
+        1.0,
+        2,
+        "Refer-To: <sip:103@127.0.0.1?Replaces=c2%3Bto-tag%3Dv2%3Bfrom-tag%3Da2>\n",
+    );
+    let mut dave = carol(&lab);
+    dave.leg.remote_tag = Some("davetag".into());
+    dave.leg.call_id = "d2".into();
+    dave.state = ForkState::Answered { ack: None };
+    let got = lab.at(
+        1.2,
+        Event::Transfer(Box::new(Step::Joined {
+            fork: Box::new(dave),
+            segment: segment(),
+        })),
+    );
+    assert_eq!(whats(&got), ["INVITE"]);
+    // dave never answers the re-INVITE without SDP
+    let run = lab.run(40.0);
+    let acts: Vec<Action> = run.into_iter().map(|x| x.1).collect();
+    assert!(!lab.call.is_ended(), "{:?}", named(&acts));
+    let fails: Vec<_> = notifies(&acts)
+        .into_iter()
+        .filter(|n| !n.0.contains("100"))
+        .collect();
+    assert_eq!(fails[0].0, "SIP/2.0 408 Request Timeout");
+    let byes = sent_to(&acts, "BYE");
+    assert!(!byes.is_empty() && byes.iter().all(|b| b.call_id() == Some("d2")));
+    assert_eq!(lab.call.winner(), Some(0));
+    assert_eq!(lab.call.a.call_id, "c1");
+}
+
