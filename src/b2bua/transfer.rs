@@ -220,15 +220,7 @@ impl Call {
         out: &mut Actions,
     ) -> bool {
         match method {
-            Method::Bye => {
-                let Some(t) = self.transfer.on.as_mut().filter(|t| t.by == side) else {
-                    return false;
-                };
-                // The transfer goes on without it (RFC 5589 §6.1).
-                t.gone = true;
-                reply(inc, 200, "OK", out);
-                true
-            }
+            Method::Bye => self.transfer_bye(now, side, inc, out),
             Method::Other(m) if m == "REFER" => {
                 self.on_refer(now, side, inc, out);
                 true

@@ -14,7 +14,58 @@ use crate::sip::respond::prepare;
 use std::sync::Arc;
 use std::time::Instant;
 
+fn reply(inc: &Incoming, code: u16, reason: &str, out: &mut Actions) {
+    let r = response(&inc.msg, code, reason, "");
+    out.push(Action::Reply {
+        sent: prepare(&inc.checked.via, &inc.flow, r),
+        key: inc.key.clone(),
+    });
+}
+
 impl Call {
+    /// A BYE while a transfer goes on: the transferor's (the transfer goes on without it,
+    /// RFC 5589 §6.1), or the new party's before it is joined (the transfer fails). False:
+    /// not the transfer's.
+    pub(super) fn transfer_bye(
+        &mut self,
+        now: Instant,
+        side: Side,
+        inc: &Incoming,
+        out: &mut Actions,
+    ) -> bool {
+        let Some(t) = self.transfer.on.as_mut() else {
+            return false;
+        };
+        if t.by == side {
+            t.gone = true;
+            reply(inc, 200, "OK", out);
+            // its session timer goes with it (a refresh answered 481 would end the call),
+            // and what was still sent to it
+            *self.sessions.leg_mut(side) = None;
+            self.let_go(side, out);
+            return true;
+        }
+        false
+    }
+
+    /// Nothing more is awaited from `side`: its requests are no longer resent, what was
+    /// relayed to it is answered 503 to its originator.
+    fn let_go(&mut self, side: Side, out: &mut Actions) {
+        for p in self
+            .pending
+            .iter_mut()
+            .filter(|p| p.target == side && !p.done)
+        {
+            p.done = true;
+            if let Some(o) = p.origin.take() {
+                let r = response(&o.req, 503, "Service Unavailable", "");
+                out.push(Action::Reply {
+                    sent: prepare(&o.via, &o.flow, r),
+                    key: o.key.clone(),
+                });
+            }
+        }
+    }
 
     /// A request of vozbox's got no answer (`p`, taken off the pending): true when it was
     /// the transfer's re-INVITE asking the joined party for an offer (the transfer fails,

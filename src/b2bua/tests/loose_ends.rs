@@ -112,3 +112,35 @@ fn an_attended_party_that_never_offers_fails_the_transfer_not_the_call() {
     assert_eq!(lab.call.a.call_id, "c1");
 }
 
+#[test]
+fn a_transferor_that_hangs_up_takes_its_session_timer_and_requests_along() {
+    // bob's 200 makes vozbox refresh his leg every 45 s
+    let (mut lab, _) = Lab::simple();
+    lab.call.transfer.caller = Some(user("alice"));
+    lab.call.forks[0].party = Some(user("bob"));
+    let inv = Message::parse(&lab.call.forks[0].invite).unwrap();
+    let mut r = ok_with_sdp(&inv, "bobtag", "<sip:bob@127.0.0.1:5080>");
+    r.push_header("Session-Expires", "90;refresher=uac");
+    r.push_header("Allow", "INVITE, ACK, BYE, UPDATE");
+    lab.at(0.5, Event::ForkResponse { index: 0, msg: r });
+    lab.alice_acks(0.6);
+    assert!(lab.call.sessions.b.is_some());
+    let bob_id = lab.call.forks[0].leg.call_id.clone();
+    // bob transfers alice to carol and hangs up at once; carol rings on
+    bob_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
+    assert_eq!(whats(&lab.bob_sends(1.1, 0, "BYE", 3)), ["200"]);
+    let fork = carol(&lab);
+    lab.at(
+        1.2,
+        Event::Transfer(Box::new(Step::Calling {
+            forks: vec![fork],
+            segment: segment(),
+        })),
+    );
+    lab.branch_says(1.5, 1, 180, "Ringing");
+    let run = lab.run(58.0);
+    // no refresh (nor the NOTIFY still unanswered) goes to bob any more
+    assert_eq!(requests_on(&run, &bob_id), []);
+    assert!(!lab.call.is_ended());
+}
+
