@@ -234,6 +234,7 @@ impl Call {
                 self.forks[n].state = ForkState::Failed;
                 let new_party = self.forks[n].party.take();
                 self.forks[n].party = std::mem::replace(&mut self.transfer.caller, new_party);
+                self.swap_pending(n);
                 Side::B(n)
             }
             by @ Side::B(_) => by,

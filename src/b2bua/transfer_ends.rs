@@ -88,4 +88,21 @@ impl Call {
         true
     }
 
+    /// The new party (fork `n`) and the transferor (A) swap legs: requests in flight to
+    /// either (and the requests they came from) follow their leg, so their answers match.
+    pub(super) fn swap_pending(&mut self, n: usize) {
+        let swap = |s: &mut Side| {
+            *s = match *s {
+                Side::A => Side::B(n),
+                Side::B(i) if i == n => Side::A,
+                other => other,
+            }
+        };
+        for p in &mut self.pending {
+            swap(&mut p.target);
+            if let Some(o) = p.origin.as_mut() {
+                swap(&mut o.side);
+            }
+        }
+    }
 }

@@ -144,3 +144,25 @@ fn a_transferor_that_hangs_up_takes_its_session_timer_and_requests_along() {
     assert!(!lab.call.is_ended());
 }
 
+#[test]
+fn answers_from_the_transferor_after_the_swap_still_match() {
+    let mut lab = answered();
+    let got = blind(&mut lab);
+    let trying = sent_to(&got, "NOTIFY")[0].clone();
+    answer(&mut lab, 1.05, Side::A, &trying, false);
+    let got = carol_answers(&mut lab, 2.0, &[]);
+    let reinvite = sent_to(&got, "INVITE")[0].clone();
+    let got = answer(&mut lab, 2.2, Side::B(0), &reinvite, true);
+    let done = sent_to(&got, "NOTIFY")[0].clone();
+    assert_eq!(done.call_id(), Some("c1"));
+    // alice's answer to the last NOTIFY comes on her leg, now a branch (carol is A)
+    assert_eq!(lab.call.side_of("c1"), Some(Side::B(1)));
+    answer(&mut lab, 2.3, Side::B(1), &done, false);
+    let run = lab.run(40.0);
+    let notifies: Vec<_> = requests_on(&run, "c1")
+        .into_iter()
+        .filter(|(_, m)| m == "NOTIFY")
+        .collect();
+    assert_eq!(notifies, []);
+}
+
