@@ -45,7 +45,25 @@ impl Call {
             self.let_go(side, out);
             return true;
         }
-        false
+        let (n, cseq) = match t.stage {
+            Stage::Offering { n, .. } => (n, None),
+            Stage::Joining { n, cseq, .. } => (n, Some(cseq)),
+            _ => return false,
+        };
+        if side != Side::B(n) {
+            return false;
+        }
+        reply(inc, 200, "OK", out);
+        let f = &mut self.forks[n];
+        if let Some(cseq) = cseq {
+            // its 200 waited for our ACK: it stops resending it
+            let ack = f.leg.ack_2xx(cseq, None);
+            out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
+        }
+        f.state = ForkState::Failed;
+        self.let_go(side, out);
+        self.transfer_failed(now, 480, "Temporarily Unavailable", out);
+        true
     }
 
     /// Nothing more is awaited from `side`: its requests are no longer resent, what was

@@ -112,6 +112,18 @@ fn an_attended_party_that_never_offers_fails_the_transfer_not_the_call() {
     assert_eq!(lab.call.a.call_id, "c1");
 }
 
+/// A request from carol (branch 1) inside her dialog.
+fn carol_sends(lab: &mut Lab, secs: f64, method: &str, cseq: u32) -> Vec<Action> {
+    let leg = &lab.call.forks[1].leg;
+    let text = format!(
+        "{method} sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKc{cseq};rport\n\
+         From: <sip:102@127.0.0.1>;tag=caroltag\nTo: <sip:100@127.0.0.1>;tag={}\nCall-ID: {}\n\
+         CSeq: {cseq} {method}\nContact: <sip:carol@127.0.0.1:5090>\nMax-Forwards: 70\nContent-Length: 0\n\n",
+        leg.local_tag, leg.call_id
+    );
+    lab.at(secs, Event::Request(incoming(&text)))
+}
+
 #[test]
 fn a_transferor_that_hangs_up_takes_its_session_timer_and_requests_along() {
     // bob's 200 makes vozbox refresh his leg every 45 s
@@ -164,5 +176,29 @@ fn answers_from_the_transferor_after_the_swap_still_match() {
         .filter(|(_, m)| m == "NOTIFY")
         .collect();
     assert_eq!(notifies, []);
+}
+
+#[test]
+fn a_new_party_that_hangs_up_before_the_join_fails_the_transfer() {
+    let mut lab = answered();
+    blind(&mut lab);
+    let got = carol_answers(&mut lab, 2.0, &[]);
+    let reinvite = sent_to(&got, "INVITE")[0].clone();
+    // carol hangs up while bob is asked to take her offer
+    let got = carol_sends(&mut lab, 2.1, "BYE", 2);
+    assert_eq!(whats(&got), ["200", "ACK", "NOTIFY"]);
+    assert_eq!(
+        notifies(&got),
+        [(
+            "SIP/2.0 480 Temporarily Unavailable".into(),
+            "terminated;reason=noresource".into()
+        )]
+    );
+    // bob's answer is ACKed; alice and bob stay together
+    let got = answer(&mut lab, 2.2, Side::B(0), &reinvite, true);
+    assert_eq!(named(&got), ["ACK"]);
+    assert_eq!(lab.call.a.call_id, "c1");
+    assert_eq!(lab.call.winner(), Some(0));
+    assert!(!lab.call.is_ended());
 }
 
