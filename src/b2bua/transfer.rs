@@ -42,6 +42,8 @@ pub struct Transfers {
     pub on: Option<Transfer>,
     /// The call-ID and CSeq of the last new party's 200 and our ACK of it.
     pub(super) ack: Option<(String, u32, Arc<Vec<u8>>)>,
+    /// Transfers tried so far (`transfer_ends::MAX_TRANSFERS`).
+    pub(super) tried: u32,
 }
 
 /// A transfer in progress.
@@ -250,6 +252,9 @@ impl Call {
         let Some(party) = self.party_of(side) else {
             return reply(inc, 403, "Forbidden", out);
         };
+        if !self.transfer_allowed(inc, out) {
+            return;
+        }
         let notify = !inc
             .msg
             .get("Refer-Sub")

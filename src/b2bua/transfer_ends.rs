@@ -14,6 +14,9 @@ use crate::sip::respond::prepare;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The most transfers one call may try.
+pub const MAX_TRANSFERS: u32 = 8;
+
 fn reply(inc: &Incoming, code: u16, reason: &str, out: &mut Actions) {
     let r = response(&inc.msg, code, reason, "");
     out.push(Action::Reply {
@@ -23,6 +26,17 @@ fn reply(inc: &Incoming, code: u16, reason: &str, out: &mut Actions) {
 }
 
 impl Call {
+    /// A REFER that may start a transfer: refused (403, false) past `MAX_TRANSFERS`.
+    pub(super) fn transfer_allowed(&mut self, inc: &Incoming, out: &mut Actions) -> bool {
+        if self.transfer.tried >= MAX_TRANSFERS {
+            tracing::info!("call {}: too many transfers", self.id);
+            reply(inc, 403, "Forbidden (too many transfers)", out);
+            return false;
+        }
+        self.transfer.tried += 1;
+        true
+    }
+
     /// A BYE while a transfer goes on: the transferor's (the transfer goes on without it,
     /// RFC 5589 §6.1), or the new party's before it is joined (the transfer fails). False:
     /// not the transfer's.

@@ -202,3 +202,22 @@ fn a_new_party_that_hangs_up_before_the_join_fails_the_transfer() {
     assert!(!lab.call.is_ended());
 }
 
+#[test]
+fn a_call_tries_a_bounded_number_of_transfers() {
+    let mut lab = answered();
+    for k in 0..8u32 {
+        let secs = 1.0 + f64::from(k);
+        let got = alice_refers(&mut lab, secs, 2 + k, "Refer-To: <sip:102@127.0.0.1>\n");
+        assert_eq!(whats(&got)[0], "202");
+        lab.at(
+            secs + 0.5,
+            Event::Transfer(Box::new(Step::Failed {
+                code: 404,
+                reason: "Not Found".into(),
+            })),
+        );
+    }
+    let got = alice_refers(&mut lab, 10.0, 20, "Refer-To: <sip:102@127.0.0.1>\n");
+    assert_eq!(whats(&got), ["403"]);
+    assert!(!lab.call.is_ended());
+}
