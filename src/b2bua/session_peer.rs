@@ -1,9 +1,10 @@
 //! Session timers a peer sets (RFC 4028, call core; `session_timer.rs` is the rest): the
-//! interval and refresher of a callee's 2xx. Every interval a peer gives is held to
-//! [`min_se`, `MAX`]: a `Session-Expires: 1` does not make vozbox refresh twice a second,
-//! a huge one does not switch the timer off.
+//! interval and refresher of a callee's 2xx — the branch that answered, or a transfer's new
+//! party, whose timer waits in the transfer until it takes its place (`join.rs`). Every
+//! interval a peer gives is held to [`min_se`, `MAX`]: a `Session-Expires: 1` does not
+//! make vozbox refresh twice a second, a huge one does not switch the timer off.
 
-use super::call::Call;
+use super::call::{Call, Side};
 use super::session_timer::{allows_update, parse, LegTimer, Refresher};
 use crate::sip::message::Message;
 use std::time::Instant;
@@ -46,5 +47,32 @@ impl Call {
         }
     }
 
+    /// A transfer's new party (fork `i`) offered in `ok` (its 2xx to our INVITE or
+    /// re-INVITE): the timer it set waits for the transfer to complete.
+    pub(super) fn session_offered(&mut self, now: Instant, i: usize, ok: &Message) {
+        if let Some(mut t) = self.timer_of_answer(now, i, ok) {
+            // (what vozbox offers there next is the answer our ACK carries: `joined`)
+            t.sdp = None;
+            self.transfer.timer = Some(t);
+        }
+    }
+
+    /// The transfer is made: the new party's timer becomes the timer of the side it takes
+    /// (`by`, the transferor's; none when it set none, RFC 4028 is per dialog).
+    pub(super) fn session_handed(&mut self, by: Side) {
+        *self.sessions.leg_mut(by) = self.transfer.timer.take();
+    }
 }
 
+/// The header fields of a re-INVITE asking a transfer's joined party for an offer: our
+/// interval, vozbox refreshing (its 2xx says what the party takes: `session_offered`).
+pub fn asked(s: super::session_timer::Settings) -> Vec<crate::sip::message::HeaderField> {
+    use crate::sip::message::HeaderField;
+    vec![
+        HeaderField::new(
+            "Session-Expires",
+            format!("{};refresher=uac", s.session_expires),
+        ),
+        HeaderField::new("Supported", "timer"),
+    ]
+}

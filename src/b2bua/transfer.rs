@@ -42,6 +42,8 @@ pub struct Transfers {
     pub on: Option<Transfer>,
     /// The call-ID and CSeq of the last new party's 200 and our ACK of it.
     pub(super) ack: Option<(String, u32, Arc<Vec<u8>>)>,
+    /// The new party's session timer, until it takes its place (`session_peer.rs`).
+    pub(super) timer: Option<super::session_timer::LegTimer>,
     /// Transfers tried so far (`transfer_ends::MAX_TRANSFERS`).
     pub(super) tried: u32,
 }
@@ -404,8 +406,9 @@ impl Call {
                     // its dialog is ours now: nobody else will end it
                     return self.hang_up(now, Side::B(n), out);
                 }
+                let mut extra = vec![HeaderField::new("Allow", crate::sip::reply::ALLOW)];
+                extra.extend(super::session_peer::asked(self.sessions.settings));
                 let leg = &mut self.forks[n].leg;
-                let extra = vec![HeaderField::new("Allow", crate::sip::reply::ALLOW)];
                 let (req, branch) = leg.in_dialog("INVITE", None, extra);
                 let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
                 let bytes = Arc::new(req.to_bytes());

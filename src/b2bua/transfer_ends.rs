@@ -34,6 +34,7 @@ impl Call {
             return false;
         }
         self.transfer.tried += 1;
+        self.transfer.timer = None;
         true
     }
 
@@ -76,6 +77,7 @@ impl Call {
         }
         f.state = ForkState::Failed;
         self.let_go(side, out);
+        self.transfer.timer = None;
         self.transfer_failed(now, 480, "Temporarily Unavailable", out);
         true
     }
@@ -116,6 +118,7 @@ impl Call {
             f.state = ForkState::Failed;
         }
         self.hang_up(now, Side::B(n), out);
+        self.transfer.timer = None;
         self.transfer_failed(now, 408, "Request Timeout", out);
         true
     }

@@ -96,7 +96,9 @@ fn an_attended_party_that_never_offers_fails_the_transfer_not_the_call() {
             segment: segment(),
         })),
     );
-    assert_eq!(whats(&got), ["INVITE"]);
+    // (asking for his offer, vozbox says it will refresh his session)
+    let ask = &sent_to(&got, "INVITE")[0];
+    assert_eq!(ask.get("Session-Expires"), Some("1800;refresher=uac"));
     // dave never answers the re-INVITE without SDP
     let run = lab.run(40.0);
     let acts: Vec<Action> = run.into_iter().map(|x| x.1).collect();
@@ -176,6 +178,23 @@ fn answers_from_the_transferor_after_the_swap_still_match() {
         .filter(|(_, m)| m == "NOTIFY")
         .collect();
     assert_eq!(notifies, []);
+}
+
+#[test]
+fn the_new_partys_session_timer_is_kept_after_the_transfer() {
+    let mut lab = answered();
+    blind(&mut lab);
+    let se = ("Session-Expires", "120;refresher=uac");
+    let got = carol_answers(&mut lab, 2.0, &[se, ("Allow", "INVITE, ACK, BYE, UPDATE")]);
+    let reinvite = sent_to(&got, "INVITE")[0].clone();
+    answer(&mut lab, 2.2, Side::B(0), &reinvite, true);
+    let carol_id = lab.call.a.call_id.clone();
+    assert_ne!(carol_id, "c1");
+    let run = lab.run(70.0);
+    // vozbox refreshes carol's leg at half her interval
+    let on_carol = requests_on(&run, &carol_id);
+    assert_eq!(on_carol.first(), Some(&(62.0, "UPDATE".to_string())));
+    assert!(!lab.call.is_ended());
 }
 
 #[test]
