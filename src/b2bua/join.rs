@@ -56,6 +56,7 @@ impl Call {
             return;
         };
         let Some(rest) = self.peer(by) else { return };
+        self.session_offered(now, n, msg);
         let release = |c: &mut Call, out: &mut Actions| {
             let f = &mut c.forks[n];
             let ack = f.leg.ack_2xx(cseq, None);
@@ -158,6 +159,10 @@ impl Call {
                 Err(e) => tracing::info!("call {}: transfer: {}", self.id, e),
             }
         }
+        if let Some(t) = self.transfer.timer.as_mut() {
+            // (a refresh by re-INVITE offers the new party what our ACK answered)
+            t.sdp = (!body.is_empty()).then(|| body.clone());
+        }
         let f = &mut self.forks[n];
         let ack = Arc::new(
             f.leg
@@ -234,16 +239,14 @@ impl Call {
                 self.forks[n].state = ForkState::Failed;
                 let new_party = self.forks[n].party.take();
                 self.forks[n].party = std::mem::replace(&mut self.transfer.caller, new_party);
+                self.swap_pending(n);
                 Side::B(n)
             }
             by @ Side::B(_) => by,
         };
-        // the transferor's session timer goes with it: none was negotiated with the new
-        // party (RFC 4028 is per dialog)
-        match t.by {
-            Side::A => self.sessions.a = None,
-            Side::B(_) => self.sessions.b = None,
-        }
+        // the transferor's session timer goes with it; the new party's takes its place
+        // (RFC 4028 is per dialog: none when the new party set none)
+        self.session_handed(t.by);
         let winner = match rest {
             Side::B(w) => w,
             Side::A => n,

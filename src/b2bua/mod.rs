@@ -38,6 +38,7 @@ pub mod record;
 pub mod refer;
 pub mod reroute;
 pub mod service;
+pub mod session_peer;
 pub mod session_timer;
 pub mod setting_up;
 pub mod stats;
@@ -46,6 +47,7 @@ pub mod target;
 mod tests;
 pub mod timers;
 pub mod transfer;
+pub mod transfer_ends;
 pub mod voicemail;
 
 use crate::config;

@@ -4,10 +4,10 @@
 //! answered); a retransmission of one already PRACKed is not passed on. Towards a caller
 //! that required `100rel`: every provisional but 100 is sent reliably (`RSeq`,
 //! `Require: 100rel`), resent from T1 doubling until its PRACK, one at a time (the next
-//! waits in a queue; a 2xx waits for the PRACK of one that carried SDP), and after 64·T1
-//! without one the INVITE is refused with 5xx; the caller's PRACK is answered 200 here (481
-//! when it acknowledges nothing we sent). Other callers get provisionals as they always
-//! did.
+//! wait, only the latest and the latest with SDP; a 2xx waits for the PRACK of one that
+//! carried SDP), and after 64·T1 without one the INVITE is refused with 5xx; the caller's
+//! PRACK is answered 200 here (481 when it acknowledges nothing we sent). Other callers
+//! get provisionals as they always did.
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Method, Pending, Phase, Side};
@@ -135,6 +135,10 @@ impl Call {
             return;
         }
         if self.prack.a_unacked.is_some() {
+            // Bounded for a caller that never PRACKs: only the latest provisional and the
+            // latest with SDP wait (an older one of the same kind is superseded).
+            let sdp = !r.body.is_empty();
+            self.prack.a_queue.retain(|q| q.body.is_empty() == sdp);
             self.prack.a_queue.push_back(r);
             return;
         }

@@ -164,7 +164,7 @@ impl Sessions {
         }
     }
 
-    fn leg_mut(&mut self, side: Side) -> &mut Option<LegTimer> {
+    pub(super) fn leg_mut(&mut self, side: Side) -> &mut Option<LegTimer> {
         match side {
             Side::A => &mut self.a,
             Side::B(_) => &mut self.b,
@@ -229,28 +229,6 @@ impl Call {
             retry: None,
             update: allows_update(&self.a_invite),
             sdp: (!ok.body.is_empty()).then(|| ok.body.clone()),
-        });
-    }
-
-    /// Branch `i` answered with `ok`: a Session-Expires in it starts the B leg's timer,
-    /// with the refresher it names (RFC 4028 §7.2: `uac` is vozbox).
-    pub(super) fn session_answer_b(&mut self, now: Instant, i: usize, ok: &Message) {
-        let Some((secs, r)) = parse(ok) else { return };
-        if secs == 0 {
-            return;
-        }
-        let refresher = match r.as_deref() {
-            Some("uas") => Refresher::Peer,
-            _ => Refresher::Vozbox,
-        };
-        self.sessions.b = Some(LegTimer {
-            interval: secs,
-            refresher,
-            since: now,
-            sent: None,
-            retry: None,
-            update: allows_update(ok),
-            sdp: self.forks.get(i).and_then(|f| f.offer.clone()),
         });
     }
 
@@ -368,6 +346,7 @@ impl Call {
         if !matches!(self.phase, Phase::Answered { .. }) || !self.timed_side(side) {
             return;
         }
+        let min = self.sessions.settings.min_se;
         let Some(t) = self.sessions.leg_mut(side).as_mut() else {
             return;
         };
@@ -385,7 +364,7 @@ impl Call {
                 t.since = now;
                 t.retry = None;
                 if let Some((secs, r)) = parse(msg) {
-                    t.interval = secs.max(1);
+                    t.interval = super::session_peer::bound(secs, min);
                     // (in our request, `uac` is vozbox)
                     if r.as_deref() == Some("uas") {
                         t.refresher = Refresher::Peer;
@@ -400,7 +379,7 @@ impl Call {
             }
             // RFC 4028 §7.4: again with the peer's minimum, at once
             422 => match msg.get("Min-SE").and_then(|v| v.trim().parse::<u32>().ok()) {
-                Some(min) if min > t.interval => {
+                Some(min) if min > t.interval && min <= super::session_peer::MAX => {
                     t.interval = min;
                     t.retry = Some(now);
                 }
@@ -592,7 +571,7 @@ impl Call {
 }
 
 /// Whether a message's `Allow` lists UPDATE.
-fn allows_update(msg: &Message) -> bool {
+pub(super) fn allows_update(msg: &Message) -> bool {
     msg.list("Allow")
         .iter()
         .any(|m| m.trim().eq_ignore_ascii_case("UPDATE"))

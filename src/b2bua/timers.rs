@@ -6,7 +6,7 @@
 //! earliest of them all; the driver wakes the call then with `Event::Timeout`.
 
 use super::actions::{Action, Actions};
-use super::call::{Call, ForkState, Method, Phase};
+use super::call::{Call, ForkState, Method, Phase, Side};
 use super::leg::Dest;
 use super::record::Disposition;
 use crate::sip::reply::response;
@@ -272,12 +272,22 @@ impl Call {
                         key: o.key.clone(),
                     });
                 }
-                // A peer that stops answering inside an answered call is gone: end it.
-                // (an unanswered NOTIFY of a transfer leaves the call as it is)
-                let notify = p.method.as_str() == "NOTIFY";
+                if self.transfer_request_lost(now, &p, out) {
+                    return;
+                }
+                // A party of the bridge that stops answering inside an answered call is
+                // gone: end it. (an unanswered NOTIFY of a transfer, or PRACK, or a
+                // request to a leg outside the bridge — a losing branch, a transfer's new
+                // party — leaves the call as it is)
+                let optional = matches!(p.method.as_str(), "NOTIFY" | "PRACK");
+                let bridged = match p.target {
+                    Side::A => true,
+                    Side::B(i) => self.winner() == Some(i),
+                };
                 if matches!(self.phase, Phase::Answered { .. })
                     && p.method != Method::Bye
-                    && !notify
+                    && !optional
+                    && bridged
                 {
                     if let Some(o) = self.peer(p.target) {
                         self.hang_up(now, o, out);

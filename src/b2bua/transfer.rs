@@ -42,6 +42,10 @@ pub struct Transfers {
     pub on: Option<Transfer>,
     /// The call-ID and CSeq of the last new party's 200 and our ACK of it.
     pub(super) ack: Option<(String, u32, Arc<Vec<u8>>)>,
+    /// The new party's session timer, until it takes its place (`session_peer.rs`).
+    pub(super) timer: Option<super::session_timer::LegTimer>,
+    /// Transfers tried so far (`transfer_ends::MAX_TRANSFERS`).
+    pub(super) tried: u32,
 }
 
 /// A transfer in progress.
@@ -220,15 +224,7 @@ impl Call {
         out: &mut Actions,
     ) -> bool {
         match method {
-            Method::Bye => {
-                let Some(t) = self.transfer.on.as_mut().filter(|t| t.by == side) else {
-                    return false;
-                };
-                // The transfer goes on without it (RFC 5589 §6.1).
-                t.gone = true;
-                reply(inc, 200, "OK", out);
-                true
-            }
+            Method::Bye => self.transfer_bye(now, side, inc, out),
             Method::Other(m) if m == "REFER" => {
                 self.on_refer(now, side, inc, out);
                 true
@@ -258,6 +254,9 @@ impl Call {
         let Some(party) = self.party_of(side) else {
             return reply(inc, 403, "Forbidden", out);
         };
+        if !self.transfer_allowed(inc, out) {
+            return;
+        }
         let notify = !inc
             .msg
             .get("Refer-Sub")
@@ -407,8 +406,9 @@ impl Call {
                     // its dialog is ours now: nobody else will end it
                     return self.hang_up(now, Side::B(n), out);
                 }
+                let mut extra = vec![HeaderField::new("Allow", crate::sip::reply::ALLOW)];
+                extra.extend(super::session_peer::asked(self.sessions.settings));
                 let leg = &mut self.forks[n].leg;
-                let extra = vec![HeaderField::new("Allow", crate::sip::reply::ALLOW)];
                 let (req, branch) = leg.in_dialog("INVITE", None, extra);
                 let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
                 let bytes = Arc::new(req.to_bytes());

@@ -319,6 +319,7 @@ mod attended;
 mod contact;
 mod failover;
 mod forwards;
+mod loose_ends;
 mod prack;
 mod rules;
 mod sessions;

@@ -169,3 +169,67 @@ fn a_held_2xx_whose_prack_never_comes_hangs_up_the_callee_and_refuses_the_caller
     assert_eq!(times_of(&run, "CDR failed 504"), [32.1]);
     assert!(times_of(&run, "200").is_empty());
 }
+
+#[test]
+fn an_unanswered_prack_to_a_losing_branch_does_not_end_the_answered_call() {
+    // two phones ring: phone 0 sends a reliable 183 (PRACKed), phone 1 answers; phone 0
+    // never answers the PRACK (nor the CANCEL)
+    let (mut lab, _) = Lab::call(
+        vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)],
+        true,
+        LIMITS,
+    );
+    let got = bob_reliable(&mut lab, 0.1, 183, 1);
+    assert_eq!(of(&got, "PRACK").len(), 1);
+    lab.branch_says(0.3, 1, 200, "OK");
+    lab.alice_acks(0.4);
+    let run = lab.run(40.0);
+    assert!(times_of(&run, "PRACK").len() > 3, "resent until given up");
+    assert!(times_of(&run, "ended").is_empty(), "{:?}", whats_of(&run));
+    assert!(times_of(&run, "BYE").is_empty());
+    assert!(!lab.call.is_ended());
+    assert_eq!(lab.call.winner(), Some(1));
+}
+
+fn whats_of(run: &[(f64, Action)]) -> Vec<(f64, String)> {
+    run.iter().map(|(t, a)| (*t, what(a))).collect()
+}
+
+#[test]
+fn a_caller_that_never_pracks_has_at_most_two_provisionals_waiting() {
+    let mut lab = call_with("Require: 100rel\n");
+    lab.call.start(lab.t0, &mut Actions::default());
+    let got = lab.branch_says(0.1, 0, 180, "Ringing");
+    let first = of(&got, "180")[0]
+        .get("RSeq")
+        .unwrap()
+        .parse::<u32>()
+        .unwrap();
+    // many provisionals while the first waits for its PRACK: plain ones, and with SDP
+    for k in 0..10 {
+        assert!(lab
+            .branch_says(0.2 + 0.01 * k as f64, 0, 180, "Ringing")
+            .is_empty());
+    }
+    for rseq in 1..=3 {
+        let got = bob_reliable(&mut lab, 0.4 + 0.01 * rseq as f64, 183, rseq);
+        assert_eq!(whats(&got), ["PRACK"]);
+    }
+    assert!(lab.branch_says(0.5, 0, 180, "Ringing").is_empty());
+    // alice PRACKs at last: only the latest plain one and the latest with SDP follow
+    let mut sent = Vec::new();
+    let mut rseq = first;
+    for k in 0..4 {
+        let got = alice_pracks(&mut lab, 1.0 + k as f64, 2 + k, &format!("{rseq} 1 INVITE"));
+        let next: Vec<Message> = got
+            .iter()
+            .filter_map(message)
+            .filter(|m| m.get("RSeq").is_some())
+            .collect();
+        let Some(m) = next.first() else { break };
+        rseq = m.get("RSeq").unwrap().parse().unwrap();
+        sent.push(m.body.is_empty());
+    }
+    // (in the order they came: the last 183 with SDP, then the last 180)
+    assert_eq!(sent, [false, true]);
+}

@@ -457,3 +457,51 @@ fn a_branch_that_answers_422_gets_the_invite_again_with_its_min_se() {
         ["ACK", "422", "ended", "media stop", "CDR failed 422"]
     );
 }
+
+/// bob's answer `code` to our request `req`, with these header fields.
+fn bob_answers_with(
+    lab: &mut Lab,
+    secs: f64,
+    req: &Message,
+    code: u16,
+    extra: &[(&str, &str)],
+) -> Vec<Action> {
+    let mut r = response(req, code, "Whatever", "");
+    for (k, v) in extra {
+        r.push_header(k, *v);
+    }
+    let branch = super::transfers::branch_of(req);
+    lab.at(
+        secs,
+        Event::Response {
+            side: Side::B(0),
+            branch,
+            msg: r,
+        },
+    )
+}
+
+#[test]
+fn intervals_a_peer_sets_are_held_between_min_se_and_a_day() {
+    // a callee that would have vozbox refresh every half second
+    let (mut lab, _) = answered("", &[("Session-Expires", "1;refresher=uac"), BOB_ALLOWS]);
+    let interval = |lab: &Lab| lab.call.sessions.b.as_ref().map(|t| t.interval);
+    assert_eq!(interval(&lab), Some(90));
+    let run = lab.run(45.9);
+    assert!(sent_to(&run, 5080).is_empty(), "{:?}", run_whats(&run));
+    // its answer to our refresh asks the same: still Min-SE
+    let run = lab.run(46.0);
+    let (_, update) = sent_to(&run, 5080).into_iter().next().unwrap();
+    let se = [("Session-Expires", "1;refresher=uac")];
+    bob_answers_with(&mut lab, 46.1, &update, 200, &se);
+    assert_eq!(interval(&lab), Some(90));
+    let run = lab.run(91.0);
+    assert!(sent_to(&run, 5080).is_empty(), "{:?}", run_whats(&run));
+    // a 422 whose Min-SE is beyond a day is not followed
+    let run = lab.run(91.1);
+    let (_, update) = sent_to(&run, 5080).into_iter().next().unwrap();
+    bob_answers_with(&mut lab, 91.2, &update, 422, &[("Min-SE", "100000")]);
+    assert_eq!(interval(&lab), Some(90));
+    let run = lab.run(92.0);
+    assert!(sent_to(&run, 5080).is_empty(), "{:?}", run_whats(&run));
+}
