@@ -286,6 +286,23 @@ impl Call {
             return false;
         };
         f.auth_tried = true;
+        self.resend_invite(now, i, Some((challenge.credentials_header(), v)), out);
+        true
+    }
+
+    /// Branch `i`'s INVITE again as a new transaction (next CSeq, new branch), with `auth`
+    /// (a carrier's challenge answered) and the branch's header fields as they are now;
+    /// retransmitted over UDP like the first.
+    pub(super) fn resend_invite(
+        &mut self,
+        now: Instant,
+        i: usize,
+        auth: Option<(&str, String)>,
+        out: &mut Actions,
+    ) {
+        let Some(f) = self.forks.get_mut(i) else {
+            return;
+        };
         f.cseq += 1;
         f.leg.local_cseq = f.cseq;
         f.branch = leg::branch();
@@ -298,14 +315,13 @@ impl Call {
             &self.a_invite,
             f.offer.as_deref(),
             f.max_forwards,
-            Some((challenge.credentials_header(), v)),
+            auth,
             &f.headers,
         );
         f.invite = Arc::new(invite.to_bytes());
         let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
         out.send(&dest, bytes.clone());
         self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
-        true
     }
 
     /// A branch failed with `code` (noted among the failures); when it was the last one

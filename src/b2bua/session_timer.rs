@@ -10,7 +10,6 @@
 use super::actions::Actions;
 use super::call::{Call, ForkState, Method, Pending, Phase, Side};
 use super::fork::status;
-use super::leg::{self, build_invite};
 use super::record::Disposition;
 use super::timers::Wait;
 use super::Incoming;
@@ -456,25 +455,7 @@ impl Call {
         });
         f.headers.push(("Session-Expires".into(), min.to_string()));
         f.headers.push(("Min-SE".into(), min.to_string()));
-        f.cseq += 1;
-        f.leg.local_cseq = f.cseq;
-        f.branch = leg::branch();
-        f.state = ForkState::Calling { cancel_owed: false };
-        let invite = build_invite(
-            &f.leg,
-            &f.ruri,
-            f.pai.as_deref(),
-            &f.branch,
-            &self.a_invite,
-            f.offer.as_deref(),
-            f.max_forwards,
-            None,
-            &f.headers,
-        );
-        f.invite = Arc::new(invite.to_bytes());
-        let (bytes, dest, branch) = (f.invite.clone(), f.leg.dest.clone(), f.branch.clone());
-        out.send(&dest, bytes.clone());
-        self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
+        self.resend_invite(now, i, None, out);
         true
     }
 
