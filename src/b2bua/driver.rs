@@ -89,6 +89,35 @@ impl CallCell {
 }
 
 impl B2bua {
+    /// Branches handed to a call, their Call-IDs entered in the map before: those the call
+    /// did not take (it ended, or gave them up meanwhile) leave the map, and `permit` (the
+    /// places of an external branch) goes with the call when it took any. The map is never
+    /// touched under the call's lock.
+    pub(super) fn settle_branches(
+        &self,
+        cell: &CallRef,
+        ids: &[String],
+        permit: Option<crate::policy::calls::Permit>,
+    ) {
+        let taken: Vec<bool> = {
+            let slot = cell.lock();
+            ids.iter()
+                .map(|id| slot.call.forks.iter().any(|f| &f.leg.call_id == id))
+                .collect()
+        };
+        for (id, taken) in ids.iter().zip(&taken) {
+            if !taken {
+                self.calls.remove(id);
+            }
+        }
+        if let Some(p) = permit.filter(|_| taken.iter().any(|t| *t)) {
+            let mut slot = cell.lock();
+            if slot.permit.is_none() {
+                slot.permit = Some(p);
+            }
+        }
+    }
+
     /// Hands the call of `cell` to `f` (the core, at `now`) and performs what it returns.
     pub(super) fn drive(
         self: &Arc<Self>,

@@ -424,24 +424,8 @@ impl B2bua {
                 out,
             )
         });
-        // A call that ended meanwhile did not take the branches: their Call-IDs go.
-        let taken: Vec<bool> = {
-            let slot = cell.lock();
-            ids.iter()
-                .map(|id| slot.call.forks.iter().any(|f| &f.leg.call_id == id))
-                .collect()
-        };
-        for (id, taken) in ids.iter().zip(&taken) {
-            if !taken {
-                self.calls.remove(id);
-            }
-        }
-        // the places of a forward out through a carrier go with the call that took it
-        if let Some(p) = permit.filter(|_| taken.iter().any(|t| *t)) {
-            let mut slot = cell.lock();
-            if slot.permit.is_none() {
-                slot.permit = Some(p);
-            }
-        }
+        // a call that ended meanwhile did not take the branches; the places of a forward
+        // out through a carrier go with the call that took it
+        self.settle_branches(cell, &ids, permit);
     }
 }

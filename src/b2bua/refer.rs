@@ -122,24 +122,8 @@ impl B2bua {
             self.calls.insert(id.clone(), cell.clone());
         }
         self.transfer_step(cell, Step::Calling { forks, segment });
-        // A call that ended (or a transfer given up) meanwhile did not take them.
-        let taken: Vec<bool> = {
-            let slot = cell.lock();
-            ids.iter()
-                .map(|id| slot.call.forks.iter().any(|f| &f.leg.call_id == id))
-                .collect()
-        };
-        for (id, taken) in ids.iter().zip(&taken) {
-            if !taken {
-                self.calls.remove(id);
-            }
-        }
-        if let Some(p) = permit.filter(|_| taken.iter().any(|t| *t)) {
-            let mut slot = cell.lock();
-            if slot.permit.is_none() {
-                slot.permit = Some(p);
-            }
-        }
+        // a call that ended (or a transfer given up) meanwhile did not take them
+        self.settle_branches(cell, &ids, permit);
     }
 
     /// Takes the remaining party of `by`'s other call (its leg `call_id`, `tags`).

@@ -184,13 +184,8 @@ impl B2bua {
                 out,
             )
         });
-        // A call that ended meanwhile did not take the branches: their Call-IDs go.
-        let slot = cell.lock();
-        for id in &ids {
-            if !slot.call.forks.iter().any(|f| &f.leg.call_id == id) {
-                self.calls.remove(id);
-            }
-        }
+        // a call that ended meanwhile did not take the branches: their Call-IDs go
+        self.settle_branches(cell, &ids, None);
     }
 
     fn lookup<'a>(&'a self, snap: &'a crate::model::Snapshot) -> Lookup<'a> {
