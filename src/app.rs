@@ -282,6 +282,13 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
     }
     // SIGTERM and ctrl-c are handled from before "ready" on (shutdown.rs).
     let stop = crate::shutdown::signal();
+    // The direct friends' and carriers' health (OPTIONS every qualify_interval).
+    crate::qualify::driver::spawn(
+        b2bua.qualify.clone(),
+        snapshot.clone(),
+        transports.clone(),
+        &tokio::runtime::Handle::current(),
+    );
     println!("vozbox ready");
 
     {
@@ -291,13 +298,6 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             .name("vozbox-keepalive".into())
             .spawn(move || keepalive::run(location, transports, interval))?;
     }
-    // The direct friends' and carriers' health (OPTIONS every qualify_interval).
-    crate::qualify::driver::spawn(
-        b2bua.qualify.clone(),
-        snapshot.clone(),
-        transports.clone(),
-        &tokio::runtime::Handle::current(),
-    );
     // SIGTERM or ctrl-c: new calls refused, the calls in progress drained (shutdown.rs).
     let mut drained = {
         let (b2bua, grace) = (b2bua.clone(), cfg.calls.shutdown_grace);

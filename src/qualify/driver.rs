@@ -11,22 +11,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Starts probing on `rt` (the B2BUA's runtime: a TCP or TLS connection is opened there).
+/// The current model's peers are taken before it returns, so that they are listed as soon
+/// as the server says it is ready.
 pub fn spawn(
     qualify: Arc<Qualify>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     transports: Arc<Transports>,
     rt: &tokio::runtime::Handle,
 ) -> tokio::task::JoinHandle<()> {
-    rt.spawn(run(qualify, snapshot, transports))
+    let snap = snapshot.load_full();
+    qualify.reconcile(probe::peers(&snap), Instant::now());
+    rt.spawn(run(qualify, snapshot, transports, snap))
 }
 
-async fn run(qualify: Arc<Qualify>, snapshot: Arc<ArcSwap<Snapshot>>, transports: Arc<Transports>) {
-    let mut seen: Option<Arc<Snapshot>> = None;
+async fn run(
+    qualify: Arc<Qualify>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    transports: Arc<Transports>,
+    first: Arc<Snapshot>,
+) {
+    let mut seen = first;
     loop {
         let snap = snapshot.load_full();
-        if seen.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &snap)) {
+        if !Arc::ptr_eq(&seen, &snap) {
             qualify.reconcile(probe::peers(&snap), Instant::now());
-            seen = Some(snap);
+            seen = snap;
         }
         let now = Instant::now();
         for (entry, send) in qualify.due(now) {
