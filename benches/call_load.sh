@@ -12,6 +12,8 @@
 #   e.g. benches/call_load.sh "1000 2000 3000 4000" 15
 #   HOLD=30000 benches/call_load.sh 400 30    # ~12,000 calls held open: RSS per active call
 #   VOZBOX_BIN=/path/to/vozbox runs another build (an A/B comparison)
+#   VOZBOX_CPU=25 benches/call_load.sh "1000 1300 2000 4000" 15   # vozbox held to 25 % of
+#       a core (a cgroup's quota): its capacity, then 1.5x and 3x of it offered
 #   benches/call_load.sh --anchor "1000 2000 3000" 15   # then the bare Kamailio stateful
 #       proxy and Kamailio + rtpengine with the same call load (../shared/anchors/kamailio,
 #       benches/anchor.sh), and the CPU ratio per call for each
@@ -43,12 +45,12 @@ shutdown_grace = 0
 CFG
 
 start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
+# VOZBOX_CPU=P: vozbox gets P % of one core, so that its capacity, not the generator's,
+# is what the offered load exceeds (overload runs).
+[ -z "${VOZBOX_CPU:-}" ] || limit_cpu "$pid" "$VOZBOX_CPU"
 
 # New calls refused by overload control so far (503 + Retry-After), from /metrics.
-refused() {
-  curl -s -H "Authorization: Bearer $(cat "$work/api-token")" "http://127.0.0.1:$api_port/metrics" \
-    | awk '/^vozbox_overload_refused_total/ {n += $2} END {print n + 0}'
-}
+refused() { metric "$api_port" vozbox_overload_refused_total; }
 
 echo "rss before the load: $(rss) kB"
 printf '%8s %9s %8s %7s %7s %13s %12s %10s %9s\n' offered goodput answered 503s failed "retrans(a/b)" cpu_us/call rss_kB cdrs

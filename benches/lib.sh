@@ -62,3 +62,26 @@ stat_col() {
   local head; head=$(head -n 1 "$1")
   tail -n 1 "$1" | cut -d';' -f"$(echo "$head" | tr ';' '\n' | grep -nx "$2" | cut -d: -f1)"
 }
+
+# The sum of the samples of metric family $2 in /metrics of the vozbox whose API listens on
+# 127.0.0.1:$1 (its token in $work/api-token).
+metric() {
+  curl -s -H "Authorization: Bearer $(cat "$work/api-token")" "http://127.0.0.1:$1/metrics" \
+    | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {n += $2} END {print n + 0}'
+}
+
+# Puts process $1 (all its threads) in a cgroup allowed $2 % of one core.
+limit_cpu() {
+  local period=10000 quota=$(( $2 * 100 )) cg
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    cg=/sys/fs/cgroup/vozbox-bench
+    echo +cpu > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    mkdir -p "$cg" && echo "$quota $period" > "$cg/cpu.max"
+  elif [ -d /sys/fs/cgroup/cpu ]; then
+    cg=/sys/fs/cgroup/cpu/vozbox-bench
+    mkdir -p "$cg" && echo "$period" > "$cg/cpu.cfs_period_us" && echo "$quota" > "$cg/cpu.cfs_quota_us"
+  else
+    echo "limit_cpu: no cgroup cpu controller" >&2; return 1
+  fi
+  echo "$1" > "$cg/cgroup.procs"
+}

@@ -137,22 +137,6 @@ PY
   wait "$rpid" 2>/dev/null || true
 }
 
-# Puts process $1 (all its threads) in a cgroup allowed $2 % of one core.
-limit_cpu() {
-  local period=10000 quota=$(( $2 * 100 )) cg
-  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-    cg=/sys/fs/cgroup/vozbox-bench
-    echo +cpu > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
-    mkdir -p "$cg" && echo "$quota $period" > "$cg/cpu.max"
-  elif [ -d /sys/fs/cgroup/cpu ]; then
-    cg=/sys/fs/cgroup/cpu/vozbox-bench
-    mkdir -p "$cg" && echo "$period" > "$cg/cpu.cfs_period_us" && echo "$quota" > "$cg/cpu.cfs_quota_us"
-  else
-    echo "RELAY_CPU: no cgroup cpu controller" >&2; return 1
-  fi
-  echo "$1" > "$cg/cgroup.procs"
-}
-
 # The CPU per relayed packet of a generator's report line (the whole process; the relay's
 # forwarding threads alone).
 per_packet() { sed -n 's/.*, \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }

@@ -24,6 +24,7 @@ command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" 
 work=$(mktemp -d /tmp/vozbox-bench.XXXXXX)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 port=25060
+api_port=25080
 
 {
   printf '[[brand]]\nname = "bench"\n[[client]]\nbrand = "bench"\nname = "bench"\ndomain = "127.0.0.1"\n'
@@ -39,6 +40,8 @@ port=25060
 } > "$work/users.csv"
 bench_config "$work/config.toml" "$port" "$work/vozbox.redb" <<CFG
 workers = ${WORKERS:-1}
+[api]
+listen = "127.0.0.1:$api_port"
 CFG
 
 "$bin" run --config "$work/config.toml" --provision "$work/provision.toml" > "$work/vozbox.out" 2> "$work/vozbox.log" &
@@ -46,22 +49,23 @@ pid=$!
 for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep 0.1; done
 
 
-printf '%8s %10s %8s %8s %10s %10s %9s\n' offered achieved ok failed retrans "cpu_us/reg" "rss_kB"
+printf '%8s %10s %8s %8s %10s %10s %9s %10s\n' offered achieved ok failed retrans "cpu_us/reg" "rss_kB" "commits/s"
 for rate in $rates; do
   total=$((rate * secs))
-  c0=$(cpu); t0=$(date +%s.%N)
+  k0=$(metric $api_port vozbox_store_commits_total); c0=$(cpu); t0=$(date +%s.%N)
   (cd "$work" && sipp -sf "$here/tests/sipp/register.xml" -inf "$work/users.csv" \
       -t u1 -i 127.0.0.1 -p $((port + 1)) -buff_size 8388608 -r "$rate" -m "$total" -l $((rate * 2)) \
       -nostdin -timeout $((secs + 30))s -max_socket 1000 \
       -trace_stat -stf "$work/stat-$rate.csv" -fd 1 127.0.0.1:$port > "$work/sipp-$rate.out" 2>&1) || true
-  t1=$(date +%s.%N); c1=$(cpu)
+  t1=$(date +%s.%N); c1=$(cpu); k1=$(metric $api_port vozbox_store_commits_total)
   ok=$(stat_col "$work/stat-$rate.csv" 'SuccessfulCall(C)')
   failed=$(stat_col "$work/stat-$rate.csv" 'FailedCall(C)')
   retrans=$(stat_col "$work/stat-$rate.csv" 'Retransmissions(C)')
   elapsed=$(echo "$t1 - $t0" | bc -l)
   achieved=$(echo "$ok / $elapsed" | bc)
   us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
-  printf '%8s %10s %8s %8s %10s %10s %9s\n' "$rate" "$achieved" "$ok" "$failed" "$retrans" "$us" "$(rss)"
+  commits=$(echo "($k1 - $k0) / $elapsed" | bc)
+  printf '%8s %10s %8s %8s %10s %10s %9s %10s\n' "$rate" "$achieved" "$ok" "$failed" "$retrans" "$us" "$(rss)" "$commits"
   echo "$rate $us" >> "$work/ours.txt"
 done
 if [ "$anchor" = 1 ]; then

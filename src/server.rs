@@ -5,9 +5,10 @@
 use crate::auth::ban::Bans;
 use crate::b2bua::{B2bua, Incoming};
 use crate::model::trust::{classify, Source};
+use crate::overload::decide;
 use crate::registrar::register::Answer;
 use crate::registrar::Registrar;
-use crate::sip::headers::uri_host;
+use crate::sip::headers::{uri_host, NameAddr};
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
 use crate::sip::respond::{to_tag, transaction_key, Responder};
@@ -84,7 +85,51 @@ impl Server {
         self.out.send(&via, flow, r, None);
     }
 
+    /// New work refused when the box is behind (`overload.rs`): a new INVITE or REGISTER
+    /// is answered `503` + `Retry-After` before its full checks, a transaction, a digest,
+    /// routing or media are spent on it. Statelessly (RFC 3261 §8.2.7): a retransmission
+    /// is decided again. One of a request already admitted (its transaction is known)
+    /// goes on to that transaction.
+    fn shed(&self, msg: &Message, flow: &Flow, waited: Duration) -> bool {
+        let method = match msg.method() {
+            Some(m @ ("INVITE" | "REGISTER")) => m,
+            _ => return false,
+        };
+        let new_call = method == "INVITE";
+        if new_call {
+            // a re-INVITE (To-tag) continues a call; a To that does not parse is left to
+            // the checks, which refuse it
+            match msg.get("To").map(NameAddr::parse) {
+                Some(Ok(to)) if to.tag().is_none() => {}
+                _ => return false,
+            }
+        }
+        let overload = &self.b2bua.overload;
+        let setting_up = new_call.then(|| self.b2bua.setting_up.count());
+        if decide(&overload.limits, waited, setting_up).is_none() {
+            return false;
+        }
+        let Some(via) = msg.get("Via").and_then(|v| validate::first_via(v).ok()) else {
+            return false;
+        };
+        if flow.proto == Proto::Udp
+            && transaction_key(msg, &via).is_some_and(|k| self.out.txns.contains(&k))
+        {
+            return false;
+        }
+        if !overload.check(method, waited, setting_up) {
+            return false;
+        }
+        let mut r = response(msg, 503, "Service Unavailable", &to_tag(msg));
+        r.push_header("Retry-After", overload.limits.retry_after.to_string());
+        self.out.send(&via, flow, r, None);
+        true
+    }
+
     fn handle_request(self: Arc<Self>, msg: Message, flow: Flow, waited: Duration) {
+        if self.shed(&msg, &flow, waited) {
+            return;
+        }
         let checked = match check_request(&msg) {
             Ok(c) => c,
             Err(rej) => return self.reject(&msg, &flow, rej),
@@ -120,19 +165,6 @@ impl Server {
         }
         let tag = to_tag(&msg);
         let via = &checked.via;
-        // New work, refused before any digest, routing or media is spent on it when the
-        // box is behind (`overload.rs`); a retransmission gets the same 503 from memory.
-        let new_call = method == "INVITE" && checked.to.tag().is_none();
-        if new_call || method == "REGISTER" {
-            let setting_up = new_call.then(|| self.b2bua.setting_up.count());
-            let overload = &self.b2bua.overload;
-            if overload.check(&method, waited, setting_up) {
-                let mut r = response(&msg, 503, "Service Unavailable", &tag);
-                r.push_header("Retry-After", overload.limits.retry_after.to_string());
-                self.out.send(via, &flow, r, key.as_deref());
-                return;
-            }
-        }
         match method.as_str() {
             "OPTIONS" | "SUBSCRIBE"
                 if checked.to.tag().is_none() && !self.screened(&msg, &checked, &flow) =>

@@ -4,11 +4,41 @@
 
 mod common;
 use common::*;
+use std::net::UdpSocket;
 use std::time::Duration;
+
+/// An INVITE from alice to 101 without credentials; with a To-tag it continues a call.
+fn invite(from: &UdpSocket, branch: &str, to_tag: &str) -> Vec<u8> {
+    let l = from.local_addr().expect("an address");
+    let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE sip:101@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {l};branch=z9hG4bK{branch};rport\r\n\
+         From: <sip:alice@127.0.0.1>;tag=raw\r\nTo: <sip:101@127.0.0.1>{to_tag}\r\n\
+         Call-ID: {branch}@raw\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{l}>\r\n\
+         Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `data` from `sock` to vozbox and returns the first answer's status line.
+fn status(v: &Vozbox, sock: &UdpSocket, data: &[u8]) -> String {
+    sock.send_to(data, v.addr()).expect("sent");
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("an answer");
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
 
 #[test]
 fn an_invite_past_max_setup_gets_503_while_the_admitted_calls_complete() {
     let v = Vozbox::start("overload-setup", "[overload]\nmax_setup = 2\n", PROVISION);
+    // an INVITE challenged before the limit is reached; its retransmission comes later
+    let raw = UdpSocket::bind("127.0.0.1:0").expect("a socket");
+    raw.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let early = invite(&raw, "early1", "");
+    assert!(status(&v, &raw, &early).starts_with("SIP/2.0 407"));
     // bob rings 2 s before answering each of two calls
     let bob = callee_with(
         &v,
@@ -45,6 +75,15 @@ fn an_invite_past_max_setup_gets_503_while_the_admitted_calls_complete() {
         "{}",
         third.messages
     );
+    // what continues known work is not refused: a retransmission of a request whose
+    // transaction is known gets that transaction's answer, and an INVITE with a To-tag
+    // belongs to a call (none here: 481)
+    assert!(status(&v, &raw, &early).starts_with("SIP/2.0 407"));
+    let reinvite = invite(&raw, "reinv1", ";tag=nosuch");
+    assert!(status(&v, &raw, &reinvite).starts_with("SIP/2.0 481"));
+    // a new one is refused again, statelessly
+    let late = invite(&raw, "late1", "");
+    assert!(status(&v, &raw, &late).starts_with("SIP/2.0 503"));
     // the admitted calls are answered and hung up normally
     for call in admitted {
         sipp_ok(&call.join().unwrap());
@@ -55,7 +94,7 @@ fn an_invite_past_max_setup_gets_503_while_the_admitted_calls_complete() {
     let after = v.api_get("/metrics");
     assert!(after.contains("vozbox_calls_setting_up 0"), "{}", after);
     assert!(
-        after.contains("vozbox_overload_refused_total{reason=\"max_setup\"} 1"),
+        after.contains("vozbox_overload_refused_total{reason=\"max_setup\"} 2"),
         "{}",
         after
     );
