@@ -8,6 +8,7 @@
 #   cargo build --release && benches/register_load.sh [RATES] [SECONDS]
 #   e.g. benches/register_load.sh "2000 4000 8000 12000 16000" 15
 #   USERS=100000 benches/register_load.sh 8000 13     # RSS with 100,000 bindings
+#   VOZBOX_BIN=/path/to/vozbox runs another build (an A/B comparison)
 #   benches/register_load.sh --anchor "4000 8000" 15   # then the Kamailio registrar with the
 #       same load (../shared/anchors/kamailio, benches/anchor.sh), and the CPU ratio per rate
 set -euo pipefail
@@ -18,7 +19,7 @@ secs=${2:-15}
 users=${USERS:-1000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/benches/lib.sh"
-bin="$here/target/release/vozbox"
+bin=${VOZBOX_BIN:-"$here/target/release/vozbox"}
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
 work=$(mktemp -d /tmp/vozbox-bench.XXXXXX)

@@ -34,7 +34,7 @@ impl Server {
         let mut r = response(req, 200, "OK", tag);
         r.push_header("Allow", reply::ALLOW);
         r.push_header("Accept", reply::ACCEPT);
-        r.push_header("Supported", validate::SUPPORTED.join(", "));
+        r.push_header("Supported", validate::SUPPORTED_HEADER);
         r
     }
 

@@ -395,7 +395,7 @@ impl Registrar {
                 ok.push_header("Path", p.clone());
             }
             ok.push_header("Date", httpdate(now));
-            ok.push_header("Supported", crate::sip::validate::SUPPORTED.join(", "));
+            ok.push_header("Supported", crate::sip::validate::SUPPORTED_HEADER);
             if ops.is_empty() {
                 self.stats.accepted();
                 self.writer.submit(expired, None);

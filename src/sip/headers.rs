@@ -459,6 +459,10 @@ mod tests {
 /// any other parameter equal when both have it. (Header components are not compared.)
 /// Text that `parse_uri` refuses is compared as text.
 pub fn uri_equal(a: &str, b: &str) -> bool {
+    // the same text is the same URI (a refresh repeats its Contact): no parse
+    if a == b {
+        return true;
+    }
     let (Ok(x), Ok(y)) = (parse_uri(a.trim()), parse_uri(b.trim())) else {
         return a == b;
     };

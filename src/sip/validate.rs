@@ -24,6 +24,8 @@ pub const KNOWN_METHODS: &[&str] = &[
 
 /// Option tags vozbox supports (RFC 3261 §8.2.2.3).
 pub const SUPPORTED: &[&str] = &["path", "100rel", "timer", "norefersub"];
+/// `SUPPORTED` as a `Supported` header's value.
+pub const SUPPORTED_HEADER: &str = "path, 100rel, timer, norefersub";
 
 /// A refusal decided before any service runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +297,11 @@ fn httpdate_ok(v: &str) -> Result<(), ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_supported_header_lists_the_supported_extensions() {
+        assert_eq!(SUPPORTED_HEADER, SUPPORTED.join(", "));
+    }
 
     fn req(s: &str) -> Message {
         Message::parse(s.replace('\n', "\r\n").as_bytes()).unwrap()

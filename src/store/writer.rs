@@ -7,7 +7,7 @@ use super::Store;
 use crate::model::{Binding, Cdr, Mail};
 use crate::stats::{Histogram, COMMIT_BUCKETS};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -152,26 +152,31 @@ fn urgent(j: &Job) -> bool {
         .any(|o| matches!(o, Op::Put(_) | Op::Delete(_)))
 }
 
+/// Takes what else is queued into `batch`, lingering (see `LINGER`) for more. The writer
+/// sleeps through the linger instead of waiting on the channel, so that the receive
+/// threads queueing jobs meanwhile do not wake it for each of them (one futex wake and
+/// two context switches a job, under load); a batch of call records alone looks every
+/// `LINGER` for an urgent job that cuts its wait short.
 fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
     let start = Instant::now();
     let mut hurry = batch.iter().any(urgent);
-    while batch.len() < MAX_BATCH {
-        let deadline = start + if hurry { LINGER } else { CDR_LINGER };
-        let j = match rx.try_recv() {
-            Ok(j) => j,
-            Err(_) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return;
+    loop {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => {
+                    hurry |= urgent(&j);
+                    batch.push(j);
                 }
-                match rx.recv_timeout(left) {
-                    Ok(j) => j,
-                    Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return,
-                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
             }
-        };
-        hurry |= urgent(&j);
-        batch.push(j);
+        }
+        let deadline = start + if hurry { LINGER } else { CDR_LINGER };
+        let now = Instant::now();
+        if batch.len() >= MAX_BATCH || now >= deadline {
+            return;
+        }
+        std::thread::sleep((deadline - now).min(LINGER));
     }
 }
 
