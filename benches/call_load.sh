@@ -50,7 +50,7 @@ start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
 [ -z "${VOZBOX_CPU:-}" ] || limit_cpu "$pid" "$VOZBOX_CPU"
 
 # New calls refused by overload control so far (503 + Retry-After), from /metrics.
-refused() { metric "$api_port" vozbox_overload_refused_total; }
+refused() { metric "$api_port" vozbox_overload_refused_total "$work/api-token"; }
 
 echo "rss before the load: $(rss) kB"
 printf '%8s %9s %8s %7s %7s %13s %12s %10s %9s\n' offered goodput answered 503s failed "retrans(a/b)" cpu_us/call rss_kB cdrs

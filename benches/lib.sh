@@ -64,9 +64,11 @@ stat_col() {
 }
 
 # The sum of the samples of metric family $2 in /metrics of the vozbox whose API listens on
-# 127.0.0.1:$1 (its token in $work/api-token).
+# 127.0.0.1:$1 with the token in file $3; says so on stderr (and counts 0) when it cannot
+# be read.
 metric() {
-  curl -s -H "Authorization: Bearer $(cat "$work/api-token")" "http://127.0.0.1:$1/metrics" \
+  { curl -sf -H "Authorization: Bearer $(cat "$3")" "http://127.0.0.1:$1/metrics" \
+      || echo "metric $2: no answer from the API on port $1" >&2; } \
     | awk -v m="$2" '$1 == m || index($1, m "{") == 1 {n += $2} END {print n + 0}'
 }
 

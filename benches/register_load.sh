@@ -53,12 +53,12 @@ for _ in $(seq 50); do grep -q "vozbox ready" "$work/vozbox.out" && break; sleep
 printf '%8s %10s %8s %8s %10s %10s %9s %10s\n' offered achieved ok failed retrans "cpu_us/reg" "rss_kB" "commits/s"
 for rate in $rates; do
   total=$((rate * secs))
-  k0=$(metric $api_port vozbox_store_commits_total); c0=$(cpu); t0=$(date +%s.%N)
+  k0=$(metric $api_port vozbox_store_commits_total "$work/api-token"); c0=$(cpu); t0=$(date +%s.%N)
   (cd "$work" && sipp -sf "$here/tests/sipp/register.xml" -inf "$work/users.csv" \
       -t u1 -i 127.0.0.1 -p $((port + 1)) -buff_size 8388608 -r "$rate" -m "$total" -l $((rate * 2)) \
       -nostdin -timeout $((secs + 30))s -max_socket 1000 \
       -trace_stat -stf "$work/stat-$rate.csv" -fd 1 127.0.0.1:$port > "$work/sipp-$rate.out" 2>&1) || true
-  t1=$(date +%s.%N); c1=$(cpu); k1=$(metric $api_port vozbox_store_commits_total)
+  t1=$(date +%s.%N); c1=$(cpu); k1=$(metric $api_port vozbox_store_commits_total "$work/api-token")
   ok=$(stat_col "$work/stat-$rate.csv" 'SuccessfulCall(C)')
   failed=$(stat_col "$work/stat-$rate.csv" 'FailedCall(C)')
   retrans=$(stat_col "$work/stat-$rate.csv" 'Retransmissions(C)')

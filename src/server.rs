@@ -86,10 +86,12 @@ impl Server {
     }
 
     /// New work refused when the box is behind (`overload.rs`): a new INVITE or REGISTER
-    /// is answered `503` + `Retry-After` before its full checks, a transaction, a digest,
-    /// routing or media are spent on it. Statelessly (RFC 3261 §8.2.7): a retransmission
-    /// is decided again. One of a request already admitted (its transaction is known)
-    /// goes on to that transaction.
+    /// is answered `503` + `Retry-After` before its full checks, a digest, routing or
+    /// media are spent on it. Over UDP the refusal is kept in the transaction memory, so
+    /// that its retransmissions get the same 503 (an INVITE admitted by a later copy would
+    /// ring a callee for a caller that has given up) and are counted once; a copy of a
+    /// request already admitted gets what its transaction has (nothing while in progress,
+    /// else the stored answer), and an INVITE whose Call-ID is a call's is never refused.
     fn shed(&self, msg: &Message, flow: &Flow, waited: Duration) -> bool {
         let method = match msg.method() {
             Some(m @ ("INVITE" | "REGISTER")) => m,
@@ -112,17 +114,37 @@ impl Server {
         let Some(via) = msg.get("Via").and_then(|v| validate::first_via(v).ok()) else {
             return false;
         };
-        if flow.proto == Proto::Udp
-            && transaction_key(msg, &via).is_some_and(|k| self.out.txns.contains(&k))
+        // the transaction memory may be full: a call in progress is known by its Call-ID
+        if new_call
+            && msg
+                .get("Call-ID")
+                .is_some_and(|c| self.b2bua.has_call(c.trim()))
         {
             return false;
         }
-        if !overload.check(method, waited, setting_up) {
-            return false;
+        let key = if flow.proto == Proto::Udp {
+            transaction_key(msg, &via)
+        } else {
+            None
+        };
+        if let Some(k) = &key {
+            // a copy of a request seen before, refused or admitted, is answered as its
+            // transaction was (as the normal path below would)
+            match self.out.txns.begin(k) {
+                Begin::New => {}
+                Begin::InProgress => return true,
+                Begin::Completed { response, flow, to } => {
+                    self.out.transports.stats.response_sent(&response);
+                    let _ = self.out.transports.send_to(&flow, to, &response);
+                    return true;
+                }
+            }
         }
+        // counted, and logged once a second (the same decision as above)
+        overload.check(method, waited, setting_up);
         let mut r = response(msg, 503, "Service Unavailable", &to_tag(msg));
         r.push_header("Retry-After", overload.limits.retry_after.to_string());
-        self.out.send(&via, flow, r, None);
+        self.out.send(&via, flow, r, key.as_deref());
         true
     }
 

@@ -237,6 +237,11 @@ impl B2bua {
         self.calls.get(call_id).map(|c| c.clone())
     }
 
+    /// Whether a leg with this Call-ID belongs to a call in progress.
+    pub fn has_call(&self, call_id: &str) -> bool {
+        self.calls.contains_key(call_id)
+    }
+
     /// A request for the B2BUA: a new INVITE, or anything inside a call.
     pub fn on_request(self: &Arc<Self>, inc: Incoming) {
         let method = inc.msg.method().unwrap_or("");

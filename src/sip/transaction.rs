@@ -83,11 +83,6 @@ impl Transactions {
         }
     }
 
-    /// Whether a transaction of that key is known (in progress or completed).
-    pub fn contains(&self, key: &str) -> bool {
-        self.map.contains_key(key)
-    }
-
     pub fn complete(&self, key: &str, response: Arc<Vec<u8>>, flow: &Flow, to: SocketAddr) {
         if let Some(mut e) = self.map.get_mut(key) {
             e.state = State::Completed {

@@ -159,12 +159,13 @@ fn urgent(j: &Job) -> bool {
 /// `LINGER` for an urgent job that cuts its wait short.
 fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
     let start = Instant::now();
-    let mut hurry = batch.iter().any(urgent);
+    let mut hurry = batch.iter().any(|j| urgent(j) || j.last);
     loop {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => {
-                    hurry |= urgent(&j);
+                    // the last job (shutdown) is written at once
+                    hurry |= urgent(&j) || j.last;
                     batch.push(j);
                 }
                 Err(TryRecvError::Empty) => break,
