@@ -43,8 +43,10 @@ impl Sink {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
+    /// Messages received whole: aiosmtpd prints a message's start marker before its lines,
+    /// so a message being received is not counted until its end marker.
     pub fn count(&self) -> usize {
-        self.received().matches("MESSAGE FOLLOWS").count()
+        self.received().matches("END MESSAGE").count()
     }
 }
 
