@@ -164,7 +164,7 @@ fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => {
-                    // the last job (shutdown) is written at once
+                    // the last job (shutdown) waits only the short linger
                     hurry |= urgent(&j) || j.last;
                     batch.push(j);
                 }
