@@ -31,10 +31,10 @@ pub enum Op {
     MailSent(u64),
 }
 
-/// What became of a submitted change.
 /// A commit slower than this is logged: registrations wait for it.
 const SLOW_COMMIT: Duration = Duration::from_millis(100);
 
+/// What became of a submitted change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
     Durable,
@@ -319,5 +319,71 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job someone waits for (a binding removed) or not (an outbox line).
+    fn job(urgent: bool) -> Job {
+        let op = if urgent {
+            Op::Delete("aor\ncontact".into())
+        } else {
+            Op::MailSent(1)
+        };
+        Job::new(vec![op], None)
+    }
+
+    fn collected(first: Job, rx: &Receiver<Job>) -> (Vec<Job>, Duration) {
+        let t0 = Instant::now();
+        let mut batch = vec![first];
+        collect(rx, &mut batch);
+        (batch, t0.elapsed())
+    }
+
+    #[test]
+    fn what_is_queued_goes_in_one_batch_of_at_most_max_batch() {
+        let (tx, rx) = sync_channel::<Job>(2 * MAX_BATCH);
+        for i in 0..MAX_BATCH + 10 {
+            tx.send(job(i % 2 == 0)).unwrap();
+        }
+        let (batch, _) = collected(job(true), &rx);
+        assert_eq!(batch.len(), MAX_BATCH);
+        let (batch, _) = collected(job(true), &rx);
+        assert_eq!(batch.len(), 12);
+    }
+
+    #[test]
+    fn a_batch_lingers_longer_when_nobody_waits_for_it() {
+        let (tx, rx) = sync_channel::<Job>(16);
+        let (batch, took) = collected(job(false), &rx);
+        assert_eq!(batch.len(), 1);
+        assert!(took >= CDR_LINGER, "{:?}", took);
+        let (batch, took) = collected(job(true), &rx);
+        assert_eq!(batch.len(), 1);
+        assert!(took >= LINGER, "{:?}", took);
+        // an urgent job queued meanwhile joins the records' batch (it is looked for every
+        // LINGER, and the batch then closes LINGER after its start)
+        tx.send(job(true)).unwrap();
+        let (batch, _) = collected(job(false), &rx);
+        assert_eq!(batch.len(), 2);
+        drop(tx);
+    }
+
+    #[test]
+    fn the_last_job_and_a_gone_sender_end_the_wait() {
+        let (tx, rx) = sync_channel::<Job>(16);
+        let mut last = job(false);
+        last.last = true;
+        let (batch, took) = collected(last, &rx);
+        assert_eq!(batch.len(), 1);
+        assert!(took >= LINGER, "{:?}", took);
+        tx.send(job(false)).unwrap();
+        drop(tx);
+        // the queued job is taken; then the channel is found closed
+        let (batch, _) = collected(job(false), &rx);
+        assert_eq!(batch.len(), 2);
     }
 }
