@@ -8,7 +8,7 @@
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,15 @@ client = "bluebird"
 struct DnsServer {
     child: Child,
     port: u16,
+    /// Its zone file: rewritten, the records change.
+    zone: PathBuf,
+}
+
+impl DnsServer {
+    /// vozbox's `[dns]` table pointing at it.
+    fn config(&self) -> String {
+        format!("[dns]\nservers = [\"127.0.0.1:{}\"]\n", self.port)
+    }
 }
 
 impl Drop for DnsServer {
@@ -63,13 +72,16 @@ impl Drop for DnsServer {
     }
 }
 
-fn dns_server(zone: &Path) -> DnsServer {
+/// A DNS server on loopback answering from `records` (a zone file in a test directory).
+fn dns_server(name: &str, records: &str) -> DnsServer {
+    let zone = temp_dir(name).join("records.zone");
+    std::fs::write(&zone, records).expect("the zone file");
     let port = free_port("127.0.0.1");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dns_server.py");
     let mut child = Command::new("python3")
         .arg(&script)
         .arg(port.to_string())
-        .arg(zone)
+        .arg(&zone)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -82,7 +94,7 @@ fn dns_server(zone: &Path) -> DnsServer {
     }
     // what it prints later (the queries) goes nowhere
     std::thread::spawn(move || for _ in lines {});
-    DnsServer { child, port }
+    DnsServer { child, port, zone }
 }
 
 /// `sip.test`'s records: one SRV record a (priority, weight, port, address).
@@ -119,25 +131,21 @@ fn cdr_of(v: &Vozbox, callee: &str, n: usize) -> serde_json::Value {
 
 #[test]
 fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
-    let dir = temp_dir("dns-srv");
-    let zone_file = dir.join("sip.test.zone");
     let (p1, p2, p3) = (
         free_port("127.0.0.5"),
         free_port("127.0.0.8"),
         free_port("127.0.0.7"),
     );
     // the heavier target first: 127.0.0.5 (it answers 503), then 127.0.0.8
-    std::fs::write(
-        &zone_file,
-        zone(&[(10, 60, p1, "127.0.0.5"), (10, 20, p2, "127.0.0.8")]),
-    )
-    .unwrap();
-    let dns = dns_server(&zone_file);
+    let dns = dns_server(
+        "dns-srv",
+        &zone(&[(10, 60, p1, "127.0.0.5"), (10, 20, p2, "127.0.0.8")]),
+    );
     let v = Vozbox::start(
         "dns-srv",
         &format!(
-            "[calls]\nno_answer_timeout = 20\ncarrier_timeout = 2\n[dns]\nservers = [\"127.0.0.1:{}\"]\n",
-            dns.port
+            "[calls]\nno_answer_timeout = 20\ncarrier_timeout = 2\n{}",
+            dns.config()
         ),
         LAB,
     );
@@ -175,7 +183,7 @@ fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
     assert_eq!(cdr["carrier"], "trunk", "{}", cdr);
 
     // the records change: one target, 127.0.0.7; past their 1 s TTL the next call goes there
-    std::fs::write(&zone_file, zone(&[(10, 10, p3, "127.0.0.7")])).unwrap();
+    std::fs::write(&dns.zone, zone(&[(10, 10, p3, "127.0.0.7")])).unwrap();
     std::thread::sleep(Duration::from_millis(1_500));
     let third = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", p3);
     sipp_ok(&alice_dials(
@@ -192,23 +200,15 @@ fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
 
 #[test]
 fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
-    let dir = temp_dir("dns-friend");
-    let zone_file = dir.join("pbx.test.zone");
     let port = free_port("127.0.0.7");
-    std::fs::write(
-        &zone_file,
-        format!(
+    let dns = dns_server(
+        "dns-friend",
+        &format!(
             "_sip._udp.pbx.test. 1 IN SRV 10 10 {} box.pbx.test.\nbox.pbx.test. 1 IN A 127.0.0.7\n",
             port
         ),
-    )
-    .unwrap();
-    let dns = dns_server(&zone_file);
-    let v = Vozbox::start(
-        "dns-friend",
-        &format!("[dns]\nservers = [\"127.0.0.1:{}\"]\n", dns.port),
-        LAB,
     );
+    let v = Vozbox::start("dns-friend", &dns.config(), LAB);
     let pbx = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", port);
     sipp_ok(&alice_dials(
         &v,
@@ -263,13 +263,11 @@ client = "bluebird"
 
 #[test]
 fn a_carrier_by_naptr_is_reached_over_the_transport_its_records_choose() {
-    let dir = temp_dir("dns-naptr");
-    let zone_file = dir.join("naptr.test.zone");
     let port = free_port("127.0.0.9");
     // TCP first by order; UDP (which nobody answers) only after it
-    std::fs::write(
-        &zone_file,
-        format!(
+    let dns = dns_server(
+        "dns-naptr",
+        &format!(
             "naptr.test. 1 IN NAPTR 20 10 \"s\" \"SIP+D2U\" \"\" _sip._udp.naptr.test.\n\
              naptr.test. 1 IN NAPTR 10 10 \"s\" \"SIP+D2T\" \"\" _sip._tcp.naptr.test.\n\
              naptr.test. 1 IN NAPTR 5 10 \"s\" \"E2U+sip\" \"\" _x._y.naptr.test.\n\
@@ -277,14 +275,8 @@ fn a_carrier_by_naptr_is_reached_over_the_transport_its_records_choose() {
              _sip._udp.naptr.test. 1 IN SRV 10 10 {port} box.naptr.test.\n\
              box.naptr.test. 1 IN A 127.0.0.9\n"
         ),
-    )
-    .unwrap();
-    let dns = dns_server(&zone_file);
-    let v = Vozbox::start(
-        "dns-naptr",
-        &format!("[dns]\nservers = [\"127.0.0.1:{}\"]\n", dns.port),
-        LAB_NAPTR,
     );
+    let v = Vozbox::start("dns-naptr", &dns.config(), LAB_NAPTR);
     let trunk = SippUas::start("uas_answer.xml", "t1", "127.0.0.9", port);
     sipp_ok(&alice_dials(
         &v,
