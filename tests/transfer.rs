@@ -1,8 +1,9 @@
 //! Call transfers (REFER, issue 21) against the real binary with SIPp phones: alice calls
 //! bob and transfers the call — to an extension (carol), to a number out through the
-//! carrier, to a busy target (the call survives), to a number her ACL refuses (403, the
-//! carrier never called); bob transfers alice; baresip phones hear each other after it. The NOTIFY bodies (message/sipfrag) are read from alice's
-//! trace; the records tell the story.
+//! carrier (also one by host name whose first SRV target answers `503`), to a busy target
+//! (the call survives), to a number her ACL refuses (403, the carrier never called); bob
+//! transfers alice; baresip phones hear each other after it. The NOTIFY bodies
+//! (message/sipfrag) are read from alice's trace; the records tell the story.
 
 mod common;
 use common::*;
@@ -131,6 +132,59 @@ fn a_blind_transfer_to_a_number_goes_out_through_the_carrier_as_the_transferors_
         .unwrap_or_else(|| panic!("{:?}", cdrs));
     assert_eq!(after["route"], "carrier:upstream:+34600111222");
     assert_eq!(after["direction"], "outbound");
+    assert_eq!(after["transferred_by"], "user:alice");
+}
+
+#[test]
+fn a_transfer_to_a_number_fails_over_through_the_srv_targets_of_a_carrier_by_name() {
+    // sip.test's first SRV target answers 503, the second the call
+    let (p1, p2) = (free_port("127.0.0.5"), free_port("127.0.0.8"));
+    let dns = common::dns::dns_server(
+        "xfer-dns",
+        &format!(
+            "_sip._udp.sip.test. 60 IN SRV 10 10 {p1} a.sip.test.\na.sip.test. 60 IN A 127.0.0.5\n\
+             _sip._udp.sip.test. 60 IN SRV 20 10 {p2} b.sip.test.\nb.sip.test. 60 IN A 127.0.0.8\n"
+        ),
+    );
+    let prov = provision(
+        "\n[[carrier]]\nbrand = \"acme\"\nname = \"upstream\"\naddress = \"sip.test\"\n\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000111\"\n",
+    )
+    .replacen(
+        "extension = \"100\"\n",
+        "extension = \"100\"\noutgoing_ddi = \"+34944000111\"\n",
+        1,
+    );
+    let config = format!(
+        "[media]\ntimeout = 0\n[calls]\ncarrier_timeout = 2\n{}",
+        dns.config()
+    );
+    let v = Vozbox::start("xfer-dns", &config, &prov);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_transferee.xml");
+    let first = SippUas::start("uas_503.xml", "u1", "127.0.0.5", p1);
+    let second = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", p2);
+    let alice = alice_transfers(&v, "uac_refer.xml", "<sip:+34600111222@127.0.0.1>");
+    sipp_ok(&alice);
+    let first = done(first);
+    let second = done(second);
+    done(bob);
+    // both were asked as alice's call, by the carrier's name (RFC 3263)
+    for seen in [&first, &second] {
+        let invite = first_invite(seen);
+        assert!(
+            invite.starts_with("INVITE sip:+34600111222@sip.test SIP/2.0"),
+            "{}",
+            invite
+        );
+        assert!(invite.contains("+34944000111"), "{}", invite);
+    }
+    assert_eq!(sipfrags(&alice), ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
+    let cdrs = records(&v, 2);
+    let after = cdrs
+        .iter()
+        .find(|c| c["disposition"] == "answered")
+        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    assert_eq!(after["route"], "carrier:upstream:+34600111222");
+    assert_eq!(after["carrier"], "upstream");
     assert_eq!(after["transferred_by"], "user:alice");
 }
 

@@ -55,6 +55,9 @@ pub struct Failover {
     /// forward's `Diversion`), From and P-Asserted-Identity as that branch had them.
     pub route: crate::routing::Route,
     pub shape: Option<Shape>,
+    /// A transfer target's failover (`transfer.rs`): its branches are sent without an
+    /// offer, presenting the transferor as this.
+    pub transfer: Option<super::target::Presentation>,
 }
 
 /// A branch's own header fields, From and P-Asserted-Identity.
@@ -93,6 +96,7 @@ impl Failover {
                 from_uri: t.from_uri.clone(),
                 pai: t.pai.clone(),
             }),
+            transfer: None,
         }
     }
 }
@@ -132,10 +136,16 @@ impl Call {
         self.failover = failover;
     }
 
-    /// A call set up with no branch yet (its carrier is a host name being resolved): its
-    /// first destination is asked of the driver.
+    /// Whether the branches in flight may fail over: the call's own while it rings, or a
+    /// transfer target's.
+    fn failover_live(&self) -> bool {
+        self.phase == Phase::Ringing && !self.notifying || self.transfer_calling()
+    }
+
+    /// A call (or a transfer's target) set up with no branch yet (its carrier is a host
+    /// name being resolved): its first destination is asked of the driver.
     pub(super) fn first_destination(&mut self, out: &mut Actions) {
-        if self.forks.iter().any(|f| f.state.waiting()) || self.phase != Phase::Ringing {
+        if self.forks.iter().any(|f| f.state.waiting()) || !self.failover_live() {
             return;
         }
         let Some(f) = self.failover.as_mut().filter(|f| !f.asked) else {
@@ -182,7 +192,7 @@ impl Call {
         more: Vec<Next>,
         out: &mut Actions,
     ) {
-        if self.phase != Phase::Ringing || self.notifying || !self.failover_awaited() {
+        if !self.failover_live() || !self.failover_awaited() {
             return;
         }
         let Some(f) = self.failover.as_mut() else {
@@ -193,19 +203,28 @@ impl Call {
         for n in more.into_iter().rev() {
             f.next.push_front(n);
         }
-        if f.carrier != carrier {
-            // the record names the carrier that carries the call
-            if let Some(at) = self.info.route.rfind(&format!("carrier:{}:", f.carrier)) {
-                let old = format!("carrier:{}:", f.carrier);
-                self.info
-                    .route
-                    .replace_range(at..at + old.len(), &format!("carrier:{}:", carrier));
-            }
-            f.carrier = carrier.clone();
-        }
+        let old = std::mem::replace(&mut f.carrier, carrier.clone());
         let external = matches!(f.route, crate::routing::Route::External { .. });
-        if external && self.info.carriers.last() != Some(&carrier) {
-            self.info.carriers.push(carrier);
+        // the record (the call's, or the transfer target's) names the carrier that
+        // carries the call, and the ones tried
+        let calling = self.transfer_calling();
+        let (route, carriers) = match self.transfer.on.as_mut().and_then(|t| t.segment.as_mut()) {
+            Some(s) if calling => (&mut s.route, &mut s.carriers),
+            _ => (&mut self.info.route, &mut self.info.carriers),
+        };
+        if old != carrier {
+            let old = format!("carrier:{}:", old);
+            if let Some(at) = route.rfind(&old) {
+                route.replace_range(at..at + old.len(), &format!("carrier:{}:", carrier));
+            }
+        }
+        if external && carriers.last() != Some(&carrier) {
+            carriers.push(carrier);
+        }
+        if forks.is_empty() && calling {
+            // unreachable: a failure of its own (`transfer_after` moves on)
+            self.note_failure(503, "Service Unavailable");
+            return;
         }
         if forks.is_empty() {
             // unreachable: a failure of its own, and on to the next one

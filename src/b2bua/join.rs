@@ -219,6 +219,7 @@ impl Call {
             callee: seg.callee,
             direction,
             route: seg.route,
+            carriers: seg.carriers,
             start: self.wall(now),
             billing: seg.billing,
             lines: self.info.lines.clone(),
@@ -316,6 +317,7 @@ impl Call {
             route: self.info.route.clone(),
             direction: Some(self.info.direction),
             billing: self.info.billing.clone(),
+            carriers: self.info.carriers.clone(),
         };
         // this call ends here: its remaining party is not hung up, it goes on elsewhere
         self.hang_up(now, side, out);

@@ -36,6 +36,7 @@ pub mod notify;
 pub mod prack;
 pub mod record;
 pub mod refer;
+pub mod refer_to;
 pub mod reroute;
 pub mod service;
 pub mod session_peer;

@@ -10,12 +10,14 @@ use super::authn::Caller;
 use super::call::{Direction, Event, Fork};
 use super::driver::CallRef;
 use super::record::route_label;
+use super::reroute::failover_for;
 use super::transfer::{Ask, Segment, Step};
 use super::B2bua;
 use crate::auth::nonce::now_secs;
 use crate::routing::Route;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 impl B2bua {
     /// Carries out what a call's REFER asked for, and hands the call the result.
@@ -107,21 +109,46 @@ impl B2bua {
             .iter()
             .map(|t| Fork::new(t, &a_invite, None, 70))
             .collect();
-        if forks.is_empty() {
+        // an external target moves on through its carriers (its first one by host name:
+        // no branch yet), as the transferor's own call would
+        let timeout = Duration::from_secs(self.cfg.carrier_timeout.max(1));
+        let failover = failover_for(&route, &targets, timeout).map(|mut f| {
+            f.transfer = Some(decision.presentation.clone());
+            f
+        });
+        if forks.is_empty() && (failover.is_none() || !targets.is_empty()) {
             return self.transfer_fails(cell, 480, "Temporarily Unavailable");
         }
+        let external = matches!(route, Route::External { .. });
         let segment = Segment {
             client: decision.info.client.clone(),
             callee: dialled.to_string(),
             route: super::divert::label_with(&route_label(&route), &hops),
-            direction: matches!(route, Route::External { .. }).then_some(Direction::Outbound),
+            direction: external.then_some(Direction::Outbound),
             billing,
+            carriers: match &failover {
+                Some(f) if external && !f.carrier.is_empty() => vec![f.carrier.clone()],
+                _ => Vec::new(),
+            },
         };
         let ids: Vec<String> = forks.iter().map(|f| f.leg.call_id.clone()).collect();
         for id in &ids {
             self.calls.insert(id.clone(), cell.clone());
         }
-        self.transfer_step(cell, Step::Calling { forks, segment });
+        let step = Step::Calling {
+            forks,
+            segment,
+            failover: failover.map(Box::new),
+        };
+        self.transfer_step(cell, step);
+        if ids.is_empty() {
+            // its first carrier is being resolved: the call keeps the place it holds
+            let mut slot = cell.lock();
+            if slot.call.transfer_calling() && slot.permit.is_none() {
+                slot.permit = permit;
+            }
+            return;
+        }
         // a call that ended (or a transfer given up) meanwhile did not take them
         self.settle_branches(cell, &ids, permit);
     }

@@ -72,13 +72,13 @@ impl B2bua {
                     c.forks.first().map(|f| f.max_forwards).unwrap_or_else(|| {
                         c.a_invite.max_forwards().unwrap_or(70).saturating_sub(1)
                     });
-                (
-                    f,
-                    c.b_offer.clone(),
-                    c.a_invite.clone(),
-                    c.from.clone(),
-                    max_forwards,
-                )
+                let (b_offer, from, max_forwards) = match &f.transfer {
+                    // a transfer's target: no offer (the remaining party makes it later),
+                    // the transferor's presentation (`refer.rs`)
+                    Some(p) => (None, p.clone(), 70),
+                    None => (c.b_offer.clone(), c.from.clone(), max_forwards),
+                };
+                (f, b_offer, c.a_invite.clone(), from, max_forwards)
             })
         };
         let Some((f, b_offer, a_invite, from, max_forwards)) = taken else {

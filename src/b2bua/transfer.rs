@@ -20,15 +20,14 @@ use super::authn::Caller;
 use super::call::{Billing, Call, Direction, Fork, ForkState, Method, Pending, Phase, Side};
 use super::fork::{contact_uri, status};
 use super::record::Disposition;
+use super::refer_to::{refer_to, ReferTo};
 use super::timers::Wait;
 use super::Incoming;
 use crate::media::sdp::Advertised;
 use crate::media::Facing;
-use crate::sip::headers::{percent_decode, uri_user, NameAddr};
 use crate::sip::message::{HeaderField, Message};
 use crate::sip::reply::response;
 use crate::sip::respond::prepare;
-use crate::sip::uri::Scheme;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -108,12 +107,19 @@ pub struct Segment {
     pub route: String,
     pub direction: Option<Direction>,
     pub billing: Option<Arc<Billing>>,
+    /// The carriers tried, the last one carrying the call (an external target).
+    pub carriers: Vec<String>,
 }
 
 /// The driver's answer to an `Ask`.
 pub enum Step {
-    /// The target's branches (not sent yet).
-    Calling { forks: Vec<Fork>, segment: Segment },
+    /// The target's branches (not sent yet; none: its first carrier is a host name),
+    /// and where it goes when they fail (an external target's next carriers).
+    Calling {
+        forks: Vec<Fork>,
+        segment: Segment,
+        failover: Option<Box<super::failover::Failover>>,
+    },
     /// The other call's remaining party, its dialog now this call's.
     Joined { fork: Box<Fork>, segment: Segment },
     /// The transfer cannot be made: the transferor is told this status.
@@ -146,55 +152,6 @@ pub(super) fn facing(side: Side) -> Facing {
         Side::A => Facing::A,
         Side::B(_) => Facing::B,
     }
-}
-
-/// `Refer-To`: the number to route, or the dialog its `Replaces` names (call-ID, tags).
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReferTo {
-    Blind(String),
-    Replaces(String, (String, String)),
-}
-
-/// Reads the one `Refer-To` of a REFER (None: missing, several, or not a SIP or tel URI;
-/// a `Replaces` without both tags).
-pub fn refer_to(msg: &Message) -> Option<ReferTo> {
-    // (its compact form `r` too)
-    let mut all = msg.all("Refer-To");
-    let value = all.next()?;
-    if all.next().is_some() {
-        return None;
-    }
-    let uri = NameAddr::parse(value).ok()?.uri().ok()?;
-    if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
-        return None;
-    }
-    let replaces = uri
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("Replaces"));
-    let Some((_, r)) = replaces else {
-        let user = uri_user(&uri).unwrap_or_default();
-        return Some(ReferTo::Blind(percent_decode(&user)));
-    };
-    let r = percent_decode(r);
-    let mut parts = r.split(';');
-    let call_id = parts.next()?.trim().to_string();
-    let (mut to, mut from) = (None, None);
-    for p in parts {
-        match p.split_once('=') {
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("to-tag") => to = Some(v.trim()),
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("from-tag") => from = Some(v.trim()),
-            _ => {}
-        }
-    }
-    let (to, from) = (to?, from?);
-    if call_id.is_empty() || to.is_empty() || from.is_empty() {
-        return None;
-    }
-    Some(ReferTo::Replaces(
-        call_id,
-        (to.to_string(), from.to_string()),
-    ))
 }
 
 impl Call {
@@ -357,6 +314,7 @@ impl Call {
         let Some(t) = self.transfer.on.take() else {
             return;
         };
+        self.failover = None;
         tracing::info!("call {}: transfer failed: {} {}", self.id, code, reason);
         if t.gone && !self.is_ended() {
             if let Some(r) = self.peer(t.by) {
@@ -379,13 +337,19 @@ impl Call {
                 self.transfer_failed(now, code, &reason, out)
             }
             Step::Failed { .. } => {}
-            Step::Calling { forks, segment } => {
+            Step::Calling {
+                forks,
+                segment,
+                failover,
+            } => {
                 if !routing {
                     return; // never sent: the driver forgets their Call-IDs
                 }
                 let first = self.forks.len();
                 self.forks.extend(forks);
                 self.best = None;
+                // (the call's own failover ended with its answer)
+                self.failover = failover.map(|f| *f);
                 if let Some(t) = self.transfer.on.as_mut() {
                     t.stage = Stage::Calling { first };
                     t.deadline = Some(now + self.limits.no_answer);
@@ -398,6 +362,7 @@ impl Call {
                     out.send(&dest, bytes.clone());
                     self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
                 }
+                self.first_destination(out);
             }
             Step::Joined { fork, segment } => {
                 let n = self.forks.len();
@@ -571,7 +536,8 @@ impl Call {
                 return self.transfer_failed(now, 480, "Temporarily Unavailable", out);
             }
             let waiting = self.forks[first..].iter().any(|f| f.state.waiting());
-            if !waiting {
+            // a failed carrier: the next one (`failover.rs`)
+            if !waiting && !self.failover_awaited() && !self.fail_over(out) {
                 let (code, reason) = self.best.take().unwrap_or((408, "Request Timeout".into()));
                 self.transfer_failed(now, code, &reason, out);
             }
@@ -584,6 +550,14 @@ impl Call {
         matches!(
             self.transfer.on.as_ref().map(|t| &t.stage),
             Some(Stage::Calling { first }) if i >= *first
+        )
+    }
+
+    /// Whether a transfer's target is being called.
+    pub(super) fn transfer_calling(&self) -> bool {
+        matches!(
+            self.transfer.on.as_ref().map(|t| &t.stage),
+            Some(Stage::Calling { .. })
         )
     }
 

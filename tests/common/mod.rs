@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod dns;
 pub mod rtp;
 pub mod smtp;
 pub mod stop;

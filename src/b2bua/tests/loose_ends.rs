@@ -15,6 +15,7 @@ fn blind(lab: &mut Lab) -> Vec<Action> {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     ));
     got
@@ -149,6 +150,7 @@ fn a_transferor_that_hangs_up_takes_its_session_timer_and_requests_along() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     lab.branch_says(1.5, 1, 180, "Ringing");

@@ -323,4 +323,5 @@ mod loose_ends;
 mod prack;
 mod rules;
 mod sessions;
+mod transfer_failover;
 mod transfers;

@@ -4,7 +4,8 @@
 //! leaves the call as it was; an attended transfer joins another call's party.
 
 use super::super::authn::Caller;
-use super::super::transfer::{refer_to, Ask, ReferTo, Segment, Step};
+use super::super::refer_to::{refer_to, ReferTo};
+use super::super::transfer::{Ask, Segment, Step};
 use super::*;
 
 pub(super) fn user(name: &str) -> Caller {
@@ -175,6 +176,7 @@ fn a_blind_transfer_by_the_caller_joins_callee_and_target() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     assert_eq!(whats(&got), ["INVITE"]);
@@ -290,6 +292,7 @@ fn a_blind_transfer_by_the_callee_makes_the_target_the_winner() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     let got = lab.branch_says(2.0, 1, 200, "OK");
@@ -326,6 +329,7 @@ fn a_failed_target_leaves_the_call_as_it_was() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     let got = lab.branch_says(2.0, 1, 486, "Busy Here");
@@ -382,6 +386,7 @@ fn a_target_that_rings_too_long_is_cancelled() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     lab.branch_says(1.5, 1, 180, "Ringing");
@@ -459,6 +464,7 @@ fn a_transferor_that_hangs_up_early_does_not_end_the_transfer() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     let got = lab.branch_says(2.0, 1, 200, "OK");
@@ -520,6 +526,7 @@ fn a_carriers_challenge_to_the_transfers_invite_is_answered() {
         Event::Transfer(Box::new(Step::Calling {
             forks: vec![fork],
             segment: segment(),
+            failover: None,
         })),
     );
     let inv = Message::parse(&lab.call.forks[1].invite).unwrap();
