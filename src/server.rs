@@ -243,6 +243,11 @@ impl Server {
                     key,
                 });
             }
+            // a method vozbox allows only in a dialog (BYE, UPDATE, INFO, REFER), outside one
+            _ if reply::ALLOW.split(", ").any(|m| m == method) => {
+                let r = response(&msg, 481, "Call/Transaction Does Not Exist", &tag);
+                self.out.send(via, &flow, r, key.as_deref());
+            }
             _ => {
                 let mut r = response(&msg, 405, "Method Not Allowed", &tag);
                 r.push_header("Allow", reply::ALLOW);
