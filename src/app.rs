@@ -287,6 +287,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         b2bua.qualify.clone(),
         snapshot.clone(),
         transports.clone(),
+        b2bua.dns.get().cloned(),
         &tokio::runtime::Handle::current(),
     );
     println!("vozbox ready");

@@ -1,7 +1,8 @@
 //! Peer health ("qualify") against real peers: a SIPp carrier answering vozbox's OPTIONS is
 //! up (API, CLI, metrics); killed, it is down after 3 intervals and calls to it are refused
 //! at once; forged answers do not bring it back; a SIPp on the same port answering again
-//! does. Carriers and friends live on their own loopback addresses (recognised by address).
+//! does. A carrier by host name is probed at the SRV target that answers. Carriers and
+//! friends live on their own loopback addresses (recognised by address).
 
 mod common;
 use common::*;
@@ -362,4 +363,65 @@ fn a_tcp_carrier_is_probed_over_the_connection_vozbox_opens() {
     );
     // a new connection to it: up again
     wait_state(&v, "carrier", "upstream", "up", Duration::from_secs(4));
+}
+
+/// A carrier by host name: `trunk.test`'s first SRV target (127.0.0.7) never answers, the
+/// second (127.0.0.5, SIPp) does. Its probes name the host (RFC 3263), the first goes
+/// to the first target; after that miss they go to the second, which makes it up, and stay
+/// there while it answers. Once that one is silent too, the carrier is down.
+#[test]
+fn a_carrier_by_name_is_probed_at_the_srv_target_that_answers_and_down_when_none_does() {
+    let (port, silent_port) = (free_port("127.0.0.5"), free_port("127.0.0.7"));
+    let dns = common::dns::dns_server(
+        "qualify-dns",
+        &format!(
+            "_sip._udp.trunk.test. 1 IN SRV 10 10 {silent_port} a.trunk.test.\n\
+             a.trunk.test. 1 IN A 127.0.0.7\n\
+             _sip._udp.trunk.test. 1 IN SRV 20 10 {port} b.trunk.test.\n\
+             b.trunk.test. 1 IN A 127.0.0.5\n"
+        ),
+    );
+    let silent = UdpSocket::bind(("127.0.0.7", silent_port)).expect("the first target");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let carrier = answering(port, "qualify_answer.xml");
+    let prov = "[[brand]]\nname = \"acme\"\n\n[[carrier]]\nbrand = \"acme\"\nname = \"named\"\n\
+                address = \"trunk.test\"\ntransport = \"udp\"\nqualify_interval = 1\n";
+    let v = Vozbox::start("qualify-dns", &dns.config(), prov);
+    let mut buf = [0u8; 4096];
+    let n = silent
+        .recv(&mut buf)
+        .expect("the first probe, at the first target");
+    let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(
+        first.starts_with("OPTIONS sip:trunk.test SIP/2.0\r\n"),
+        "{}",
+        first
+    );
+    wait_state(&v, "carrier", "named", "up", Duration::from_secs(6));
+    let address = format!("udp:127.0.0.5:{} (trunk.test)", port);
+    assert_eq!(peer(&v, "carrier", "named")["address"], address.as_str());
+    // it stays on the target that answers: nothing more reaches the first
+    std::thread::sleep(Duration::from_millis(2_500));
+    let p = peer(&v, "carrier", "named");
+    assert_eq!(
+        (&p["state"], &p["missed"]),
+        (&json!("up"), &json!(0)),
+        "{}",
+        p
+    );
+    silent
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    assert!(
+        silent.recv(&mut buf).is_err(),
+        "probed again at the first target"
+    );
+
+    // the second target is silent too: down once three probes in a row went unanswered
+    drop(carrier);
+    let _dead = UdpSocket::bind(("127.0.0.5", port)).expect("the second target's port");
+    wait_state(&v, "carrier", "named", "down", Duration::from_secs(8));
+    log_says(&v, "peer carrier acme/named down");
 }

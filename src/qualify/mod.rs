@@ -1,6 +1,8 @@
 //! Peer health ("qualify"): an OPTIONS every `qualify_interval` seconds to each direct
 //! friend and carrier that has one; a peer that leaves `peer::DOWN_AFTER` of them in a row
-//! unanswered is down, the next answer makes it up again.
+//! unanswered is down, the next answer makes it up again. A peer by host name is probed
+//! where its name resolves: its first address (SRV target) while it answers, the next one
+//! after each probe missed, so that it is down only when none of them answered.
 //!
 //! `peer.rs` is each peer's state machine (pure, given `now`); `probe.rs` says which peers
 //! are probed and builds the OPTIONS; `driver.rs` is the task that sends them. This file
@@ -13,12 +15,13 @@ pub mod peer;
 pub mod probe;
 
 use crate::sip::message::{Message, StartLine};
-use crate::sip::transport::Flow;
+use crate::sip::transport::{Flow, Proto};
 use dashmap::DashMap;
 use peer::{Change, Peer};
 use probe::{PeerKind, Spec};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -34,11 +37,39 @@ pub struct Entry {
     /// False once down, true again at its next answer (read by routing without the lock).
     up: AtomicBool,
     state: Mutex<Peer>,
+    /// Where its probes go: its address, or the one its name last resolved to (an answer
+    /// counts only from there).
+    at: Mutex<Option<(Proto, SocketAddr)>>,
+    /// Its name is being resolved for a probe (one resolution at a time).
+    pub(crate) resolving: AtomicBool,
+    /// Which of its name's addresses is probed (modulo how many there are).
+    pick: AtomicUsize,
 }
 
 impl Entry {
     fn lock(&self) -> MutexGuard<'_, Peer> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where its probes go (None: a name not resolved yet).
+    pub fn at(&self) -> Option<(Proto, SocketAddr)> {
+        *self.at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A name resolved: its probes go to `at` from now on.
+    pub fn aim(&self, at: (Proto, SocketAddr)) {
+        *self.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+    }
+
+    /// Which of `n` addresses its name resolved to the probe just due goes to: the one
+    /// that answered the last probe, the next one after a miss.
+    pub fn pick(&self, n: usize) -> usize {
+        let missed = self.lock().missed() > 0;
+        let i = match missed {
+            true => self.pick.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
+            false => self.pick.load(Ordering::Relaxed),
+        };
+        i % n.max(1)
     }
 
     /// Applies a change to the routing's view and says it in the log.
@@ -128,7 +159,7 @@ impl Qualify {
         };
         let is_options = matches!(msg.start, StartLine::Response { .. })
             && msg.cseq().is_some_and(|(_, m)| m == "OPTIONS");
-        if !is_options || from.remote != entry.spec.to || from.proto != entry.spec.proto {
+        if !is_options || entry.at() != Some((from.proto, from.remote)) {
             tracing::debug!(
                 "qualify: an answer for {} from {} ignored (not the peer's address)",
                 entry.spec.label(),
@@ -180,6 +211,9 @@ impl Qualify {
                     Duration::from_secs(u64::from(spec.interval)),
                     now + jitter,
                 )),
+                at: Mutex::new(spec.to.map(|to| (spec.proto, to))),
+                resolving: AtomicBool::new(false),
+                pick: AtomicUsize::new(0),
                 spec,
             });
             self.by_call_id.insert(entry.call_id.clone(), entry.clone());
@@ -234,7 +268,13 @@ impl Qualify {
                     brand: (s.kind == PeerKind::Carrier).then(|| s.owner.clone()),
                     client: (s.kind == PeerKind::Friend).then(|| s.owner.clone()),
                     name: s.name.clone(),
-                    address: format!("{}:{}", s.proto.as_str(), s.to),
+                    address: match (e.at(), s.to) {
+                        (Some((proto, to)), Some(_)) => format!("{}:{}", proto.as_str(), to),
+                        (Some((proto, to)), None) => {
+                            format!("{}:{} ({})", proto.as_str(), to, s.host)
+                        }
+                        (None, _) => format!("{}:{}", s.transport, s.host),
+                    },
                     interval: s.interval,
                     state: p.status().as_str(),
                     rtt_ms: p.rtt().map(|d| d.as_secs_f64() * 1000.0),

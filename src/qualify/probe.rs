@@ -1,5 +1,5 @@
 //! What is probed and how: the peers of the model with a `qualify_interval` (direct
-//! friends and carriers at an IP address) and the OPTIONS sent to one.
+//! friends and carriers, at an IP address or a host name) and the OPTIONS sent to one.
 
 use crate::model::{FriendMode, Snapshot};
 use crate::sip::tls::{parse_fingerprint, TlsPeer};
@@ -32,9 +32,16 @@ pub struct Spec {
     pub owner: String,
     pub name: String,
     pub proto: Proto,
-    pub to: SocketAddr,
+    /// Its address; None: a host name, resolved for each probe (`dns/`, kept for the
+    /// records' TTL) over `transport` and `port`.
+    pub to: Option<SocketAddr>,
     /// The host as written (the Request-URI, and the name a TLS certificate must carry).
     pub host: String,
+    /// The transport as provisioned (`auto`: a name's NAPTR records choose) and the
+    /// explicit port, if any: what a name is resolved for.
+    pub transport: String,
+    pub port: Option<u16>,
+    /// The TLS peer a probe over TLS expects (the host's name, a pinned fingerprint).
     pub tls: Option<TlsPeer>,
     pub interval: u32,
 }
@@ -55,7 +62,8 @@ impl Spec {
     }
 }
 
-fn proto_of(name: &str) -> Proto {
+/// The transport named `name` (tcp, tls; anything else, `auto` too, UDP).
+pub(super) fn proto_of(name: &str) -> Proto {
     match name.to_ascii_lowercase().as_str() {
         "tcp" => Proto::Tcp,
         "tls" => Proto::Tls,
@@ -63,8 +71,7 @@ fn proto_of(name: &str) -> Proto {
     }
 }
 
-/// A peer's spec, when its address is an IP address (host names are not resolved: such a
-/// peer is not probed) and a pinned fingerprint, if any, parses.
+/// A peer's spec (at `port`, else `default`), when a pinned fingerprint, if any, parses.
 #[allow(clippy::too_many_arguments)]
 fn spec(
     kind: PeerKind,
@@ -72,24 +79,28 @@ fn spec(
     name: &str,
     transport: &str,
     host: &str,
-    port: u16,
+    (port, default): (Option<u16>, u16),
     fingerprint: Option<&str>,
     interval: u32,
 ) -> Option<Spec> {
-    let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
+    let ip = host.trim_matches(['[', ']']).parse::<IpAddr>().ok();
     let proto = proto_of(transport);
     let fingerprint = match fingerprint {
         Some(f) => Some(parse_fingerprint(f)?),
         None => None,
     };
+    // (a name's NAPTR records may choose TLS)
+    let tls_possible = proto == Proto::Tls || ip.is_none() && transport == "auto";
     Some(Spec {
         kind,
         owner: owner.to_string(),
         name: name.to_string(),
         proto,
-        to: SocketAddr::new(ip, port),
+        to: ip.map(|ip| SocketAddr::new(ip, port.unwrap_or(default))),
         host: host.to_string(),
-        tls: (proto == Proto::Tls).then(|| TlsPeer {
+        transport: transport.to_string(),
+        port,
+        tls: tls_possible.then(|| TlsPeer {
             name: host.to_string(),
             fingerprint,
         }),
@@ -113,7 +124,7 @@ pub fn peers(snap: &Snapshot) -> Vec<Spec> {
                 &c.name,
                 &c.transport,
                 &c.address,
-                c.port_or_default(),
+                (c.port, c.port_or_default()),
                 c.tls_fingerprint.as_deref(),
                 c.qualify_interval,
             )
@@ -125,7 +136,7 @@ pub fn peers(snap: &Snapshot) -> Vec<Spec> {
                 &f.name,
                 f.transport.as_deref().unwrap_or("udp"),
                 f.address.as_deref()?,
-                f.port.unwrap_or(5060),
+                (f.port, 5060),
                 f.tls_fingerprint.as_deref(),
                 f.qualify_interval,
             )
@@ -133,20 +144,28 @@ pub fn peers(snap: &Snapshot) -> Vec<Spec> {
         .collect()
 }
 
-/// The OPTIONS of one probe, from `local` (our address as the peer sees it).
+/// The OPTIONS of one probe sent over `proto` to `to`, from `local` (our address as the
+/// peer sees it). A peer by host name is named in the Request-URI (RFC 3263), as calls
+/// name it.
+#[allow(clippy::too_many_arguments)]
 pub fn options(
     spec: &Spec,
+    (proto, to): (Proto, SocketAddr),
     local: SocketAddr,
     call_id: &str,
     tag: &str,
     branch: &str,
     cseq: u32,
 ) -> Vec<u8> {
-    let hostport = match spec.to.ip() {
-        IpAddr::V6(ip) => format!("[{}]:{}", ip, spec.to.port()),
-        IpAddr::V4(ip) => format!("{}:{}", ip, spec.to.port()),
+    let hostport = match (spec.to, spec.port) {
+        (None, None) => spec.host.clone(),
+        (None, Some(port)) => format!("{}:{}", spec.host, port),
+        (Some(_), _) => match to.ip() {
+            IpAddr::V6(ip) => format!("[{}]:{}", ip, to.port()),
+            IpAddr::V4(ip) => format!("{}:{}", ip, to.port()),
+        },
     };
-    let uri = match spec.proto {
+    let uri = match proto {
         Proto::Udp => format!("sip:{}", hostport),
         p => format!("sip:{};transport={}", hostport, p.as_str()),
     };
@@ -161,7 +180,7 @@ pub fn options(
          User-Agent: {ua}\r\n\
          Accept: application/sdp\r\n\
          Content-Length: 0\r\n\r\n",
-        proto = spec.proto.via_name(),
+        proto = proto.via_name(),
         ua = crate::sip::reply::SERVER,
     )
     .into_bytes()
@@ -180,13 +199,15 @@ mod tests {
             "out",
             "tcp",
             "192.0.2.9",
-            5070,
+            (Some(5070), 5060),
             None,
             30,
         )
         .expect("an IP address");
+        let to = s.to.expect("its address");
         let bytes = options(
             &s,
+            (s.proto, to),
             "192.0.2.1:5060".parse().expect("addr"),
             "qualify-1@vozbox",
             "t1",
@@ -207,42 +228,68 @@ mod tests {
     }
 
     #[test]
-    fn host_names_and_bad_pins_are_not_probed() {
-        assert!(spec(
-            PeerKind::Friend,
-            "c",
-            "f",
-            "udp",
-            "pbx.example",
-            5060,
-            None,
-            5
-        )
-        .is_none());
+    fn a_host_name_is_resolved_for_each_probe_and_named_in_its_request_uri() {
+        let named = |transport: &str, port: Option<u16>| {
+            let d = (port, 5060);
+            spec(
+                PeerKind::Friend,
+                "c",
+                "f",
+                transport,
+                "pbx.test",
+                d,
+                None,
+                5,
+            )
+            .expect("a spec")
+        };
+        let s = named("udp", None);
+        assert_eq!((s.to, s.port, s.transport.as_str()), (None, None, "udp"));
+        assert!(s.tls.is_none());
+        // probed where it resolved to, over the transport its records chose
+        let at = (Proto::Tcp, "192.0.2.5:5080".parse().expect("addr"));
+        let local = "192.0.2.1:5060".parse().expect("addr");
+        let msg = |s: &Spec| {
+            let bytes = options(s, at, local, "qualify-2@vozbox", "t", "z9hG4bKq2", 1);
+            Message::parse(&bytes).expect("parses")
+        };
+        let uri = |m: &Message| match &m.start {
+            crate::sip::message::StartLine::Request { uri, .. } => uri.clone(),
+            _ => String::new(),
+        };
+        assert_eq!(uri(&msg(&s)), "sip:pbx.test;transport=tcp");
+        assert_eq!(
+            uri(&msg(&named("udp", Some(5070)))),
+            "sip:pbx.test:5070;transport=tcp"
+        );
+        assert!(msg(&s).top_via().is_some_and(|v| v.transport == "TCP"));
+        // NAPTR may choose TLS: its certificate must then carry the name
+        let auto = named("auto", None);
+        assert_eq!(auto.tls.map(|t| t.name), Some("pbx.test".into()));
+    }
+
+    #[test]
+    fn bad_pins_are_not_probed() {
+        let ip = "192.0.2.3";
         assert!(spec(
             PeerKind::Friend,
             "c",
             "f",
             "tls",
-            "192.0.2.3",
-            5061,
+            ip,
+            (None, 5061),
             Some("zz"),
             5
         )
         .is_none());
-        let s = spec(
-            PeerKind::Friend,
-            "c",
-            "f",
-            "tls",
-            "192.0.2.3",
-            5061,
-            None,
-            5,
+        let s = spec(PeerKind::Friend, "c", "f", "tls", ip, (None, 5061), None, 5);
+        assert_eq!(
+            s.as_ref().and_then(|s| s.tls.clone()).map(|t| t.name),
+            Some(ip.into())
         );
         assert_eq!(
-            s.and_then(|s| s.tls).map(|t| t.name),
-            Some("192.0.2.3".into())
+            s.and_then(|s| s.to),
+            Some("192.0.2.3:5061".parse().expect("addr"))
         );
     }
 }

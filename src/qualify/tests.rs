@@ -9,8 +9,10 @@ fn spec(kind: PeerKind, owner: &str, name: &str, to: &str) -> Spec {
         owner: owner.into(),
         name: name.into(),
         proto: Proto::Udp,
-        to: to.parse().expect("addr"),
+        to: Some(to.parse().expect("addr")),
         host: "192.0.2.9".into(),
+        transport: "udp".into(),
+        port: None,
         tls: None,
         interval: 1,
     }
@@ -142,4 +144,65 @@ fn the_next_deadline_is_the_earliest_probe() {
     assert!(first >= t0 && first <= t0 + Duration::from_secs(1));
     probes(&q, first);
     assert_eq!(q.next_deadline(), Some(first + Duration::from_secs(1)));
+}
+
+#[test]
+fn a_peer_by_name_counts_answers_only_from_where_its_name_resolved() {
+    let q = Qualify::default();
+    let mut s = spec(PeerKind::Carrier, "acme", "trunk", "192.0.2.9:5060");
+    s.to = None;
+    s.host = "sip.test".into();
+    q.reconcile(vec![s], Instant::now());
+    let now = Instant::now() + Duration::from_secs(2);
+    let sent = probes(&q, now);
+    let (call_id, branch) = sent[0].clone();
+    let e = q
+        .peers
+        .iter()
+        .next()
+        .map(|e| e.value().clone())
+        .expect("the peer");
+    assert_eq!(e.at(), None);
+    assert_eq!(q.views()[0].address, "udp:sip.test");
+    // not resolved yet: an answer from anywhere is nobody's
+    assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.9:5060")));
+    assert_eq!(q.views()[0].state, "unknown");
+    // resolved: an answer from that address counts, and the view says both
+    e.aim((Proto::Udp, "192.0.2.7:5070".parse().expect("addr")));
+    assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.9:5060")));
+    assert_eq!(q.views()[0].state, "unknown");
+    assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.7:5070")));
+    assert_eq!(q.views()[0].state, "up");
+    assert_eq!(q.views()[0].address, "udp:192.0.2.7:5070 (sip.test)");
+}
+
+#[test]
+fn a_peer_by_name_stays_on_the_address_that_answers_and_moves_on_after_a_miss() {
+    let q = Qualify::default();
+    let mut s = spec(PeerKind::Carrier, "acme", "trunk", "192.0.2.9:5060");
+    s.to = None;
+    q.reconcile(vec![s], Instant::now());
+    let e = q
+        .peers
+        .iter()
+        .next()
+        .map(|e| e.value().clone())
+        .expect("the peer");
+    let t0 = Instant::now() + Duration::from_secs(2);
+    let at = |i: u64| t0 + Duration::from_secs(i);
+    // its first address first; missed: the second; missed again: the first
+    let (mut picks, mut last) = (Vec::new(), Vec::new());
+    for i in 0..3 {
+        last = probes(&q, at(i));
+        picks.push(e.pick(2));
+    }
+    assert_eq!(picks, [0, 1, 0]);
+    // answered there: it stays there
+    let (call_id, branch) = last[0].clone();
+    e.aim((Proto::Udp, "192.0.2.7:5060".parse().expect("addr")));
+    assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.7:5060")));
+    probes(&q, at(3));
+    assert_eq!(e.pick(2), 0);
+    // one address only: always that one
+    assert_eq!(e.pick(1), 0);
 }
