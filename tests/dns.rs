@@ -87,10 +87,11 @@ fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
         free_port("127.0.0.8"),
         free_port("127.0.0.7"),
     );
-    // the heavier target first: 127.0.0.5 (it answers 503), then 127.0.0.8
+    // the first priority's target first: 127.0.0.5 (it answers 503), then 127.0.0.8 (the
+    // weights of one priority are drawn: `dns/order.rs`)
     let dns = dns_server(
         "dns-srv",
-        &zone(&[(10, 60, p1, "127.0.0.5"), (10, 20, p2, "127.0.0.8")]),
+        &zone(&[(10, 60, p1, "127.0.0.5"), (20, 20, p2, "127.0.0.8")]),
     );
     let v = Vozbox::start(
         "dns-srv",
@@ -182,7 +183,8 @@ fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
     assert!(cdr.get("carrier").is_none(), "{}", cdr);
 }
 
-/// A carrier whose transport is `auto`: its NAPTR records choose it (RFC 3263 §4.1).
+/// A carrier and a direct friend whose transport is `auto`: their NAPTR records choose it
+/// (RFC 3263 §4.1).
 const LAB_NAPTR: &str = r#"
 [[brand]]
 name = "acme"
@@ -192,6 +194,14 @@ brand = "acme"
 name = "trunk"
 address = "naptr.test"
 transport = "auto"
+
+[[friend]]
+client = "bluebird"
+name = "pbx"
+mode = "direct"
+address = "naptr.test"
+transport = "auto"
+patterns = ["^2[0-9]{2}$"]
 
 [[client]]
 brand = "acme"
@@ -213,7 +223,7 @@ client = "bluebird"
 "#;
 
 #[test]
-fn a_carrier_by_naptr_is_reached_over_the_transport_its_records_choose() {
+fn a_carrier_and_a_friend_by_naptr_are_reached_over_the_transport_their_records_choose() {
     let port = free_port("127.0.0.9");
     // TCP first by order; UDP (which nobody answers) only after it
     let dns = dns_server(
@@ -254,4 +264,24 @@ fn a_carrier_by_naptr_is_reached_over_the_transport_its_records_choose() {
     let cdr = cdr_of(&v, "600111222", 1);
     assert_eq!(cdr["disposition"], "answered", "{}", cdr);
     assert_eq!(cdr["carrier"], "trunk", "{}", cdr);
+
+    // the direct friend at the same name: over TCP too
+    let pbx = SippUas::start("uas_answer.xml", "t1", "127.0.0.9", port);
+    sipp_ok(&alice_dials(
+        &v,
+        "uac_call.xml",
+        "201",
+        "u1",
+        "127.0.0.1",
+        &["-d", "300"],
+    ));
+    let pbx = pbx.wait(Duration::from_secs(20));
+    sipp_ok(&pbx);
+    assert!(
+        pbx.messages
+            .contains("INVITE sip:201@naptr.test;transport=tcp SIP/2.0"),
+        "{}",
+        pbx.messages
+    );
+    assert_eq!(cdr_of(&v, "201", 1)["route"], "friend:pbx");
 }

@@ -141,7 +141,7 @@ impl B2bua {
                     Some(at),
                 ) => snap
                     .friend(client, friend)
-                    .and_then(|fr| lookup.friend_at(fr, number, &from, at.addr).ok())
+                    .and_then(|fr| lookup.friend_at(fr, number, &from, at).ok())
                     .unwrap_or_default(),
                 _ => Vec::new(),
             }

@@ -137,7 +137,7 @@ impl Lookup<'_> {
         f: &Friend,
         number: &str,
         from: &Presentation,
-        at: SocketAddr,
+        at: crate::dns::Found,
     ) -> Result<Vec<Target>, Nowhere> {
         self.friend_to(f, number, from, Some(at))
     }
@@ -177,7 +177,7 @@ impl Lookup<'_> {
         f: &Friend,
         number: &str,
         from: &Presentation,
-        at: Option<SocketAddr>,
+        at: Option<crate::dns::Found>,
     ) -> Result<Vec<Target>, Nowhere> {
         let from_domain = f.from_domain.clone().unwrap_or_else(|| from.domain.clone());
         let caller = match f.country.as_deref() {
@@ -221,12 +221,13 @@ impl Lookup<'_> {
                     tracing::debug!("friend {}/{} is down: not tried", f.client, f.name);
                     return Err(Nowhere::Unreachable);
                 }
-                let proto = proto_of(f.transport.as_deref());
+                // the transport of the address resolved (a NAPTR record chose it), else its own
+                let proto = proto_of(at.map(|a| a.transport).or(f.transport.as_deref()));
                 let host = f.address.as_deref().unwrap_or("");
                 let port = f.port.unwrap_or(5060);
                 let fingerprint = f.tls_fingerprint.as_deref();
                 let dest = match at {
-                    Some(to) => self.address_at(proto, to, host, fingerprint),
+                    Some(to) => self.address_at(proto, to.addr, host, fingerprint),
                     None => self.address(proto, host, port, fingerprint),
                 }
                 .ok_or(Nowhere::Unreachable)?;

@@ -1,8 +1,9 @@
 //! Host names of carriers resolved as RFC 3263 §4 says (hickory-resolver, on the tokio
 //! runtime, never on a UDP receive thread): a name with an explicit port is looked up as
 //! A/AAAA; without one, the SRV records of the transport (`_sip._udp`, `_sip._tcp`,
-//! `_sips._tcp`), ordered by priority then weight (higher first), each target's A/AAAA in
-//! turn, and when there are none the name's own A/AAAA on the transport's default port.
+//! `_sips._tcp`) by priority, those of one priority in a weighted random order drawn
+//! anew for each use (RFC 2782: `order.rs`), each target's A/AAAA in turn, and when there
+//! are none the name's own A/AAAA on the transport's default port.
 //! A carrier whose `transport` is `auto` (a host name, no port) lets its NAPTR records
 //! choose (RFC 3263 §4.1): `SIPS+D2T` (TLS), `SIP+D2T` (TCP), `SIP+D2U` (UDP) with flag `s`,
 //! by order then preference, each replacement's SRV records as above; no usable NAPTR
@@ -13,11 +14,14 @@
 //!
 //! Imports nothing else of the crate (the transport is its name: `udp`, `tcp`, `tls`).
 
+pub mod order;
+
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::TokioResolver;
+use order::{arrange, naptr_order, srv_order, Naptr, Ranked, Srv};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -71,7 +75,7 @@ pub struct Found {
 /// The resolver and what it found, each with the instant its records expire.
 pub struct Dns {
     resolver: TokioResolver,
-    cache: Mutex<HashMap<Key, (Vec<Found>, Instant)>>,
+    cache: Mutex<HashMap<Key, (Vec<Ranked>, Instant)>>,
     /// How long one name's whole resolution may take (its queries one after another).
     deadline: Duration,
 }
@@ -110,15 +114,6 @@ pub fn naptr_transport(flags: &[u8], services: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// One usable NAPTR record: order, preference, transport, replacement (an SRV name).
-pub type Naptr = (u16, u16, &'static str, String);
-
-/// NAPTR records in the order they are tried: order, then preference (both ascending).
-pub fn naptr_order(mut records: Vec<Naptr>) -> Vec<Naptr> {
-    records.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    records
-}
-
 /// The default port of a transport (RFC 3261 §19.1.2).
 pub fn default_port(transport: &str) -> u16 {
     if transport == "tls" {
@@ -135,16 +130,6 @@ pub fn srv_name(transport: &str, host: &str) -> String {
         "tcp" => format!("_sip._tcp.{}.", host),
         _ => format!("_sip._udp.{}.", host),
     }
-}
-
-/// One SRV record: priority, weight, target name, port.
-pub type Srv = (u16, u16, String, u16);
-
-/// SRV records in the order they are tried: priority ascending, then weight descending
-/// (the heavier first; a record of weight 0 last), then as received.
-pub fn srv_order(mut records: Vec<Srv>) -> Vec<Srv> {
-    records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    records
 }
 
 impl Dns {
@@ -174,13 +159,19 @@ impl Dns {
     }
 
     /// The addresses of `host` for `transport` (`port`: an explicit one), in the order
-    /// they are tried; empty when nothing resolves. Served from what is kept while its
-    /// TTL lasts.
+    /// they are tried (SRV targets of one priority drawn by weight each time); empty when
+    /// nothing resolves. Served from what is kept while its TTL lasts.
     pub async fn resolve(&self, host: &str, transport: &str, port: Option<u16>) -> Vec<Found> {
+        let ranked = self.ranked(host, transport, port).await;
+        arrange(ranked, &mut |total| rand::random_range(0..=total))
+    }
+
+    /// What `host` resolved to, by rank and weight.
+    async fn ranked(&self, host: &str, transport: &str, port: Option<u16>) -> Vec<Ranked> {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             let transport = transport_of(transport);
             let addr = SocketAddr::new(ip, port.unwrap_or(default_port(transport)));
-            return vec![Found { transport, addr }];
+            return vec![Ranked::one(vec![Found { transport, addr }])];
         }
         let key = (host.to_ascii_lowercase(), transport.to_string(), port);
         let now = Instant::now();
@@ -213,7 +204,7 @@ impl Dns {
         host: &str,
         transport: &str,
         port: Option<u16>,
-    ) -> (Vec<Found>, Instant) {
+    ) -> (Vec<Ranked>, Instant) {
         let mut until = Instant::now() + Duration::from_secs(3600);
         if port.is_none() && transport == "auto" {
             let found = self.naptr(host, &mut until).await;
@@ -224,7 +215,7 @@ impl Dns {
         let transport = transport_of(transport);
         if port.is_none() {
             let found = self
-                .srv(&srv_name(transport, host), transport, &mut until)
+                .srv(&srv_name(transport, host), transport, 0, &mut until)
                 .await;
             if !found.is_empty() {
                 return (found, until);
@@ -236,17 +227,19 @@ impl Dns {
             .lookup_ip(format!("{}.", host.trim_end_matches('.')))
             .await
         {
-            Ok(ips) => (
-                ips.iter()
+            Ok(ips) => {
+                let found: Vec<Found> = ips
+                    .iter()
                     .filter(usable)
                     .take(MAX_ADDRESSES)
                     .map(|ip| Found {
                         transport,
                         addr: SocketAddr::new(ip, port),
                     })
-                    .collect(),
-                until.min(ips.valid_until()),
-            ),
+                    .collect();
+                let ranked = (!found.is_empty()).then(|| Ranked::one(found));
+                (ranked.into_iter().collect(), until.min(ips.valid_until()))
+            }
             Err(e) => {
                 tracing::info!("DNS {}: {}", host, e);
                 (Vec::new(), until)
@@ -255,7 +248,7 @@ impl Dns {
     }
 
     /// The addresses the NAPTR records of `host` lead to, each over its transport.
-    async fn naptr(&self, host: &str, until: &mut Instant) -> Vec<Found> {
+    async fn naptr(&self, host: &str, until: &mut Instant) -> Vec<Ranked> {
         let name = format!("{}.", host.trim_end_matches('.'));
         let Ok(answer) = self.resolver.lookup(name, RecordType::NAPTR).await else {
             return Vec::new();
@@ -272,14 +265,22 @@ impl Dns {
             })
             .collect();
         let mut found = Vec::new();
-        for (_, _, transport, replacement) in naptr_order(records).into_iter().take(MAX_RECORDS) {
-            found.extend(self.srv(&replacement, transport, until).await);
+        let ordered = naptr_order(records).into_iter().take(MAX_RECORDS);
+        for (place, (_, _, transport, replacement)) in (0u16..).zip(ordered) {
+            found.extend(self.srv(&replacement, transport, place, until).await);
         }
         found
     }
 
-    /// The addresses of the SRV records at `name`, in the order they are tried.
-    async fn srv(&self, name: &str, transport: &'static str, until: &mut Instant) -> Vec<Found> {
+    /// The addresses of the SRV records at `name` (the `place`-th NAPTR record's), by
+    /// priority and weight.
+    async fn srv(
+        &self,
+        name: &str,
+        transport: &'static str,
+        place: u16,
+        until: &mut Instant,
+    ) -> Vec<Ranked> {
         let Ok(srv) = self.resolver.srv_lookup(name).await else {
             return Vec::new();
         };
@@ -289,18 +290,25 @@ impl Dns {
             .map(|r| (r.priority(), r.weight(), r.target().to_ascii(), r.port()))
             .collect();
         let mut found = Vec::new();
-        for (_, _, target, p) in srv_order(records).into_iter().take(MAX_RECORDS) {
+        for (priority, weight, target, p) in srv_order(records).into_iter().take(MAX_RECORDS) {
             if let Ok(ips) = self.resolver.lookup_ip(target.as_str()).await {
                 *until = (*until).min(ips.valid_until());
-                found.extend(
-                    ips.iter()
-                        .filter(usable)
-                        .take(MAX_ADDRESSES)
-                        .map(|ip| Found {
-                            transport,
-                            addr: SocketAddr::new(ip, p),
-                        }),
-                );
+                let addrs: Vec<Found> = ips
+                    .iter()
+                    .filter(usable)
+                    .take(MAX_ADDRESSES)
+                    .map(|ip| Found {
+                        transport,
+                        addr: SocketAddr::new(ip, p),
+                    })
+                    .collect();
+                if !addrs.is_empty() {
+                    found.push(Ranked {
+                        rank: (place, priority),
+                        weight,
+                        found: addrs,
+                    });
+                }
             }
         }
         found
@@ -310,41 +318,6 @@ impl Dns {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn srv_records_go_by_priority_then_the_heavier_first() {
-        let r = |p, w, t: &str| (p, w, t.to_string(), 5060);
-        let ordered = srv_order(vec![
-            r(20, 10, "c"),
-            r(10, 5, "b"),
-            r(10, 50, "a"),
-            r(10, 0, "z"),
-        ]);
-        let names: Vec<&str> = ordered.iter().map(|x| x.2.as_str()).collect();
-        assert_eq!(names, ["a", "b", "z", "c"]);
-        assert_eq!(srv_name("tls", "sip.test"), "_sips._tcp.sip.test.");
-        assert_eq!(srv_name("tcp", "sip.test"), "_sip._tcp.sip.test.");
-        assert_eq!(srv_name("udp", "sip.test"), "_sip._udp.sip.test.");
-        assert_eq!(default_port("tls"), 5061);
-    }
-
-    #[test]
-    fn naptr_records_choose_the_transport_by_order_then_preference() {
-        assert_eq!(naptr_transport(b"S", b"sips+d2t"), Some("tls"));
-        assert_eq!(naptr_transport(b"s", b"SIP+D2T"), Some("tcp"));
-        assert_eq!(naptr_transport(b"s", b"SIP+D2U"), Some("udp"));
-        // another service, or a record that is not terminal at an SRV name: not ours
-        assert_eq!(naptr_transport(b"s", b"SIP+D2S"), None);
-        assert_eq!(naptr_transport(b"a", b"SIP+D2U"), None);
-        assert_eq!(naptr_transport(b"", b"E2U+sip"), None);
-        let order = naptr_order(vec![
-            (20, 10, "udp", "_sip._udp.x.".into()),
-            (10, 60, "tls", "_sips._tcp.x.".into()),
-            (10, 50, "tcp", "_sip._tcp.x.".into()),
-        ]);
-        let transports: Vec<&str> = order.iter().map(|r| r.2).collect();
-        assert_eq!(transports, ["tcp", "tls", "udp"]);
-    }
 
     #[test]
     fn servers_must_be_addresses() {

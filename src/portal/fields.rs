@@ -123,7 +123,7 @@ fn choices(k: Kind, field: &str) -> Option<&'static [&'static str]> {
         ],
         (Kind::Ddi, "route") => &["user", "friend", "extension", "ivr", "voicemail"],
         (Kind::Friend, "mode") => &["register", "direct", "intervpbx"],
-        (Kind::Friend | Kind::Carrier, "transport") => &["udp", "tcp", "tls"],
+        (Kind::Friend | Kind::Carrier, "transport") => &["udp", "tcp", "tls", "auto"],
         (Kind::CallAcl, "default_policy") => &["allow", "deny"],
         (Kind::CallForward, "call_type") => &["any", "internal", "external"],
         (Kind::CallForward, "forward_type") => {

@@ -173,6 +173,19 @@ password = "Alice-Secret-1"
     }
 
     #[test]
+    fn a_direct_friend_lets_naptr_choose_its_transport_only_by_host_name_without_port() {
+        let friend = |address: &str, extra: &str| {
+            format!("\n[[friend]]\nclient = \"bluebird\"\nname = \"f\"\nmode = \"direct\"\naddress = \"{}\"\ntransport = \"auto\"\n{}", address, extra)
+        };
+        let key = "friend.transport";
+        one(&friend("192.0.2.1", ""), key, "needs a host name");
+        one(&friend("pbx.example.com", "port = 5060"), key, "no port");
+        let c = parse(&format!("{}{}", BASE, friend("pbx.example.com", "")))
+            .unwrap_or_else(|e| panic!("{:?}", e));
+        assert_eq!(c.model.friends[0].transport.as_deref(), Some("auto"));
+    }
+
+    #[test]
     fn outgoing_routes_take_a_prefix_and_carriers_of_their_brand() {
         let route = |prefix: &str, carriers: &str, extra: &str| {
             format!("\n[[carrier]]\nbrand = \"acme\"\nname = \"up\"\naddress = \"192.0.2.1\"\n\n[[outgoing_route]]\nbrand = \"acme\"\nname = \"r\"\nprefix = \"{}\"\ncarriers = {}\n{}", prefix, carriers, extra)

@@ -160,8 +160,21 @@ pub(super) fn friends(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
                     );
                 }
                 if let Some(t) = &d.transport {
-                    if !["udp", "tcp", "tls"].contains(&v(t).as_str()) {
-                        cx.err(t, "friend.transport", "expected udp, tcp or tls");
+                    if !["udp", "tcp", "tls", "auto"].contains(&v(t).as_str()) {
+                        cx.err(t, "friend.transport", "expected udp, tcp, tls or auto");
+                    }
+                    // `auto`: the host name's NAPTR records choose (RFC 3263 §4.1)
+                    let by_name = d.address.as_ref().is_some_and(|a| {
+                        v(a).trim_matches(['[', ']'])
+                            .parse::<std::net::IpAddr>()
+                            .is_err()
+                    });
+                    if v(t) == "auto" && (!by_name || d.port.is_some()) {
+                        cx.err(
+                            t,
+                            "friend.transport",
+                            "auto (NAPTR) needs a host name as address and no port",
+                        );
                     }
                 }
                 if let Some(a) = &d.address {
@@ -238,7 +251,8 @@ pub(super) fn friends(cx: &mut Ctx, file: &File, m: &mut Model, k: &mut Names) {
         let tls_fingerprint = fingerprint_ok(
             cx,
             &d.tls_fingerprint,
-            mode == FriendMode::Direct && d.transport.as_ref().map(v).as_deref() == Some("tls"),
+            mode == FriendMode::Direct
+                && matches!(d.transport.as_ref().map(v).as_deref(), Some("tls" | "auto")),
             "friend.tls_fingerprint",
         );
         let qualify_interval = qualify_ok(
