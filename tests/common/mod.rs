@@ -72,6 +72,8 @@ pub struct Vozbox {
     /// The binary run, and the directory it runs from (None: the test's own).
     pub bin: PathBuf,
     pub cwd: Option<PathBuf>,
+    /// Environment variables of the process beyond `RUST_LOG`.
+    pub env: Vec<(String, String)>,
 }
 
 pub const PROVISION: &str = r#"
@@ -207,8 +209,27 @@ impl Vozbox {
             lines: None,
             bin: PathBuf::from(BIN),
             cwd: None,
+            env: Vec::new(),
         };
         (v, prov)
+    }
+
+    /// Like `start_in`, with these environment variables (e.g. `SSL_CERT_FILE`: the roots
+    /// vozbox trusts).
+    pub fn start_with_env(
+        dir: PathBuf,
+        port: u16,
+        extra: &str,
+        provision: &str,
+        env: &[(&str, &str)],
+    ) -> Vozbox {
+        let (mut v, prov) = Self::configure("127.0.0.1", dir, port, extra, provision);
+        v.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.spawn(Some(&prov));
+        v
     }
 
     /// Like `start`, but the binary is a copy in an otherwise empty directory and runs
@@ -237,6 +258,7 @@ impl Vozbox {
             cmd.arg("--provision").arg(p);
         }
         cmd.env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()
