@@ -69,6 +69,8 @@ pub enum Action {
     /// An external call moves on to its next destination (`failover.rs`): resolve it and
     /// answer with `Event::FailedOver`.
     FailOver { next: super::failover::Next },
+    /// The place in the client's max calls a failed transfer took is given back.
+    Uncount,
 }
 
 /// The actions of one event, in order.

@@ -224,12 +224,14 @@ pub enum Event {
     Cut(crate::policy::Block),
     /// The driver's answer to `Action::Transfer` (`transfer.rs`).
     Transfer(Box<super::transfer::Step>),
-    /// The next destination asked with `Action::FailOver`: its branches (not sent yet;
-    /// none: unreachable), its carrier, and more addresses of that carrier to try next.
+    /// The next destination asked with `Action::FailOver` by the failover of `round`: its
+    /// branches (not sent yet; none: unreachable), its carrier, and more addresses of that
+    /// carrier to try next.
     FailedOver {
         forks: Vec<Fork>,
         carrier: String,
         more: Vec<super::failover::Next>,
+        round: u32,
     },
 }
 
@@ -434,7 +436,8 @@ impl Call {
                 forks,
                 carrier,
                 more,
-            } => self.failed_over(now, forks, carrier, more, out),
+                round,
+            } => self.failed_over(now, forks, (carrier, round), more, out),
         }
     }
 
@@ -514,11 +517,6 @@ impl Call {
             Side::B(i) if Some(i) == self.winner() => Some(Side::A),
             Side::B(_) => None,
         }
-    }
-
-    /// Whether no branch can answer any more (failed, or a late 2xx hung up).
-    pub fn all_failed(&self) -> bool {
-        self.forks.iter().all(|f| !f.state.waiting())
     }
 
     /// Keeps the better of two final failures (RFC 3261 §16.7: 6xx first, then the lowest

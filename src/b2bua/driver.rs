@@ -283,6 +283,7 @@ impl B2bua {
                     self.active.fetch_sub(1, Ordering::Relaxed);
                     self.stats.left(slot.call.info.direction.as_str());
                 }
+                Action::Uncount => slot.permit = None,
                 Action::Forget => forget = true,
             }
         }

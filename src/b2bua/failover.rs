@@ -55,6 +55,9 @@ pub struct Failover {
     /// forward's `Diversion`), From and P-Asserted-Identity as that branch had them.
     pub route: crate::routing::Route,
     pub shape: Option<Shape>,
+    /// Which failover of the call this is: 0 its own, N its Nth transfer's (an answer
+    /// of the driver to an earlier one's ask is not this one's).
+    pub round: u32,
     /// A transfer target's failover (`transfer.rs`): its branches are sent without an
     /// offer, presenting the transferor as this.
     pub transfer: Option<super::target::Presentation>,
@@ -96,6 +99,7 @@ impl Failover {
                 from_uri: t.from_uri.clone(),
                 pai: t.pai.clone(),
             }),
+            round: 0,
             transfer: None,
         }
     }
@@ -145,7 +149,9 @@ impl Call {
     /// A call (or a transfer's target) set up with no branch yet (its carrier is a host
     /// name being resolved): its first destination is asked of the driver.
     pub(super) fn first_destination(&mut self, out: &mut Actions) {
-        if self.forks.iter().any(|f| f.state.waiting()) || !self.failover_live() {
+        // (a transfer's target: its own branches, not the call's that still wind down)
+        let first = self.transfer_first_branch().unwrap_or(0);
+        if self.forks[first..].iter().any(|f| f.state.waiting()) || !self.failover_live() {
             return;
         }
         let Some(f) = self.failover.as_mut().filter(|f| !f.asked) else {
@@ -182,20 +188,20 @@ impl Call {
     }
 
     /// The next destination's branches (not sent yet; none: it could not be reached) for
-    /// `carrier`, and the further addresses of that carrier to try (`more`, before the
-    /// rest).
+    /// `carrier`, asked by the failover of `round`, and the further addresses of that
+    /// carrier to try (`more`, before the rest).
     pub(super) fn failed_over(
         &mut self,
         now: Instant,
         forks: Vec<Fork>,
-        carrier: String,
+        (carrier, round): (String, u32),
         more: Vec<Next>,
         out: &mut Actions,
     ) {
         if !self.failover_live() || !self.failover_awaited() {
             return;
         }
-        let Some(f) = self.failover.as_mut() else {
+        let Some(f) = self.failover.as_mut().filter(|f| f.round == round) else {
             return;
         };
         f.asked = false;

@@ -88,6 +88,11 @@ impl super::call::Fork {
 }
 
 impl Call {
+    /// Whether no branch can answer any more (failed, or a late 2xx hung up).
+    pub fn all_failed(&self) -> bool {
+        self.forks.iter().all(|f| !f.state.waiting())
+    }
+
     /// Sends every branch's INVITE (the call was just made).
     pub fn start(&mut self, now: Instant, out: &mut Actions) {
         let trying = response(&self.a_invite, 100, "Trying", "");

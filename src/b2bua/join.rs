@@ -192,6 +192,7 @@ impl Call {
         let Some(t) = self.transfer.on.take() else {
             return;
         };
+        self.failover = None;
         let by_label = label(&t.party);
         // the record of the call as it was
         let mut info = self.info.clone();
@@ -318,6 +319,7 @@ impl Call {
             direction: Some(self.info.direction),
             billing: self.info.billing.clone(),
             carriers: self.info.carriers.clone(),
+            counted: false,
         };
         // this call ends here: its remaining party is not hung up, it goes on elsewhere
         self.hang_up(now, side, out);

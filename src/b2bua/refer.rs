@@ -116,7 +116,7 @@ impl B2bua {
             f.transfer = Some(decision.presentation.clone());
             f
         });
-        if forks.is_empty() && (failover.is_none() || !targets.is_empty()) {
+        if forks.is_empty() && failover.is_none() {
             return self.transfer_fails(cell, 480, "Temporarily Unavailable");
         }
         let external = matches!(route, Route::External { .. });
@@ -130,6 +130,7 @@ impl B2bua {
                 Some(f) if external && !f.carrier.is_empty() => vec![f.carrier.clone()],
                 _ => Vec::new(),
             },
+            counted: permit.is_some(),
         };
         let ids: Vec<String> = forks.iter().map(|f| f.leg.call_id.clone()).collect();
         for id in &ids {
@@ -140,17 +141,17 @@ impl B2bua {
             segment,
             failover: failover.map(Box::new),
         };
-        self.transfer_step(cell, step);
-        if ids.is_empty() {
-            // its first carrier is being resolved: the call keeps the place it holds
+        // the place it takes in the max calls is the call's from now on (given back by the
+        // core, `Action::Uncount`, when the transfer fails or is not taken)
+        if let Some(p) = permit {
             let mut slot = cell.lock();
-            if slot.call.transfer_calling() && slot.permit.is_none() {
-                slot.permit = permit;
+            if slot.permit.is_none() {
+                slot.permit = Some(p);
             }
-            return;
         }
+        self.transfer_step(cell, step);
         // a call that ended (or a transfer given up) meanwhile did not take them
-        self.settle_branches(cell, &ids, permit);
+        self.settle_branches(cell, &ids, None);
     }
 
     /// Takes the remaining party of `by`'s other call (its leg `call_id`, `tags`).

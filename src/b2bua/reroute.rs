@@ -147,7 +147,9 @@ impl B2bua {
             }
         };
         // a sips: call goes on over TLS only (RFC 5630), on every carrier it fails over to
-        let secure = super::invite::secure_only(&a_invite);
+        // (a transfer's target is a call of the transferor's: its first branch is not held
+        // to it either, `refer.rs`)
+        let secure = f.transfer.is_none() && super::invite::secure_only(&a_invite);
         let forks: Vec<Fork> = targets
             .into_iter()
             .filter(|t| !secure || t.dest.flow.proto == crate::sip::transport::Proto::Tls)
@@ -172,7 +174,7 @@ impl B2bua {
         for id in &ids {
             self.calls.insert(id.clone(), cell.clone());
         }
-        let carrier = next.carrier;
+        let (carrier, round) = (next.carrier, f.round);
         self.drive(cell, move |c, now, out| {
             c.handle(
                 now,
@@ -180,6 +182,7 @@ impl B2bua {
                     forks,
                     carrier,
                     more,
+                    round,
                 },
                 out,
             )

@@ -18,6 +18,7 @@
 use super::actions::{Action, Actions};
 use super::authn::Caller;
 use super::call::{Billing, Call, Direction, Fork, ForkState, Method, Pending, Phase, Side};
+use super::failover::Failover;
 use super::fork::{contact_uri, status};
 use super::record::Disposition;
 use super::refer_to::{refer_to, ReferTo};
@@ -109,6 +110,9 @@ pub struct Segment {
     pub billing: Option<Arc<Billing>>,
     /// The carriers tried, the last one carrying the call (an external target).
     pub carriers: Vec<String>,
+    /// The transfer took a place in the client's max calls (an external target of a call
+    /// that held none): given back when it fails.
+    pub counted: bool,
 }
 
 /// The driver's answer to an `Ask`.
@@ -315,6 +319,9 @@ impl Call {
             return;
         };
         self.failover = None;
+        if t.segment.as_ref().is_some_and(|s| s.counted) {
+            out.push(Action::Uncount);
+        }
         tracing::info!("call {}: transfer failed: {} {}", self.id, code, reason);
         if t.gone && !self.is_ended() {
             if let Some(r) = self.peer(t.by) {
@@ -343,13 +350,17 @@ impl Call {
                 failover,
             } => {
                 if !routing {
+                    if segment.counted {
+                        out.push(Action::Uncount);
+                    }
                     return; // never sent: the driver forgets their Call-IDs
                 }
                 let first = self.forks.len();
                 self.forks.extend(forks);
                 self.best = None;
                 // (the call's own failover ended with its answer)
-                self.failover = failover.map(|f| *f);
+                let round = self.transfer.tried;
+                self.failover = failover.map(|f| Failover { round, ..*f });
                 if let Some(t) = self.transfer.on.as_mut() {
                     t.stage = Stage::Calling { first };
                     t.deadline = Some(now + self.limits.no_answer);
@@ -528,6 +539,7 @@ impl Call {
                 _ => {}
             }
             self.transfer.on = None;
+            self.failover = None;
             return;
         }
         if let Stage::Calling { first } = stage {
@@ -547,18 +559,20 @@ impl Call {
     /// Whether branch `i` is a transfer's target still being called (a carrier's
     /// challenge to it is answered as a ringing call's).
     pub(super) fn transfer_rings(&self, i: usize) -> bool {
-        matches!(
-            self.transfer.on.as_ref().map(|t| &t.stage),
-            Some(Stage::Calling { first }) if i >= *first
-        )
+        self.transfer_first_branch().is_some_and(|first| i >= first)
     }
 
     /// Whether a transfer's target is being called.
     pub(super) fn transfer_calling(&self) -> bool {
-        matches!(
-            self.transfer.on.as_ref().map(|t| &t.stage),
-            Some(Stage::Calling { .. })
-        )
+        self.transfer_first_branch().is_some()
+    }
+
+    /// The first branch of a transfer's target being called.
+    pub(super) fn transfer_first_branch(&self) -> Option<usize> {
+        match self.transfer.on.as_ref().map(|t| &t.stage) {
+            Some(Stage::Calling { first }) => Some(*first),
+            _ => None,
+        }
     }
 
     /// When the target stops ringing.

@@ -62,10 +62,13 @@ async fn run(
             tokio::spawn(async move {
                 let s = &entry.spec;
                 let found = dns.resolve(&s.host, &s.transport, s.port).await;
+                let addrs: Vec<(Proto, SocketAddr)> = found
+                    .iter()
+                    .map(|f| (probe::proto_of(f.transport), f.addr))
+                    .collect();
                 // the address that answered last, the next one after a miss
-                match found.get(entry.pick(found.len())) {
-                    Some(f) => {
-                        let at = (probe::proto_of(f.transport), f.addr);
+                match entry.choose(&addrs) {
+                    Some(at) => {
                         entry.aim(at);
                         send_probe(&transports, &entry, at, &send);
                     }

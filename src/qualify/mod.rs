@@ -1,8 +1,9 @@
 //! Peer health ("qualify"): an OPTIONS every `qualify_interval` seconds to each direct
 //! friend and carrier that has one; a peer that leaves `peer::DOWN_AFTER` of them in a row
 //! unanswered is down, the next answer makes it up again. A peer by host name is probed
-//! where its name resolves: its first address (SRV target) while it answers, the next one
-//! after each probe missed, so that it is down only when none of them answered.
+//! where its name resolves: at the address (SRV target) that answered its last probe, at
+//! the next one after a probe missed, so that three misses in a row are three addresses
+//! tried (as many as it has, up to three).
 //!
 //! `peer.rs` is each peer's state machine (pure, given `now`); `probe.rs` says which peers
 //! are probed and builds the OPTIONS; `driver.rs` is the task that sends them. This file
@@ -21,7 +22,7 @@ use peer::{Change, Peer};
 use probe::{PeerKind, Spec};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,8 +43,6 @@ pub struct Entry {
     at: Mutex<Option<(Proto, SocketAddr)>>,
     /// Its name is being resolved for a probe (one resolution at a time).
     pub(crate) resolving: AtomicBool,
-    /// Which of its name's addresses is probed (modulo how many there are).
-    pick: AtomicUsize,
 }
 
 impl Entry {
@@ -61,15 +60,19 @@ impl Entry {
         *self.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
     }
 
-    /// Which of `n` addresses its name resolved to the probe just due goes to: the one
-    /// that answered the last probe, the next one after a miss.
-    pub fn pick(&self, n: usize) -> usize {
+    /// Which of the addresses its name resolved to (in any order: the SRV targets of one
+    /// priority come in a new draw each time) the probe just due goes to: where the last
+    /// one went if it was answered, else the one after it; the first when it was at none
+    /// of them.
+    pub fn choose(&self, addrs: &[(Proto, SocketAddr)]) -> Option<(Proto, SocketAddr)> {
         let missed = self.lock().missed() > 0;
-        let i = match missed {
-            true => self.pick.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
-            false => self.pick.load(Ordering::Relaxed),
+        let last = self.at().and_then(|a| addrs.iter().position(|x| *x == a));
+        let i = match (last, missed) {
+            (Some(i), false) => i,
+            (Some(i), true) => (i + 1) % addrs.len(),
+            (None, _) => 0,
         };
-        i % n.max(1)
+        addrs.get(i).copied()
     }
 
     /// Applies a change to the routing's view and says it in the log.
@@ -213,7 +216,6 @@ impl Qualify {
                 )),
                 at: Mutex::new(spec.to.map(|to| (spec.proto, to))),
                 resolving: AtomicBool::new(false),
-                pick: AtomicUsize::new(0),
                 spec,
             });
             self.by_call_id.insert(entry.call_id.clone(), entry.clone());

@@ -188,21 +188,29 @@ fn a_peer_by_name_stays_on_the_address_that_answers_and_moves_on_after_a_miss() 
         .next()
         .map(|e| e.value().clone())
         .expect("the peer");
+    let a = |i: u8| {
+        (
+            Proto::Udp,
+            format!("192.0.2.{}:5060", i).parse().expect("addr"),
+        )
+    };
     let t0 = Instant::now() + Duration::from_secs(2);
     let at = |i: u64| t0 + Duration::from_secs(i);
-    // its first address first; missed: the second; missed again: the first
-    let (mut picks, mut last) = (Vec::new(), Vec::new());
-    for i in 0..3 {
-        last = probes(&q, at(i));
-        picks.push(e.pick(2));
-    }
-    assert_eq!(picks, [0, 1, 0]);
-    // answered there: it stays there
-    let (call_id, branch) = last[0].clone();
-    e.aim((Proto::Udp, "192.0.2.7:5060".parse().expect("addr")));
-    assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.7:5060")));
-    probes(&q, at(3));
-    assert_eq!(e.pick(2), 0);
-    // one address only: always that one
-    assert_eq!(e.pick(1), 0);
+    // not probed anywhere yet: the first; nothing resolved: nowhere
+    probes(&q, at(0));
+    assert_eq!(e.choose(&[a(1), a(2)]), Some(a(1)));
+    assert_eq!(e.choose(&[]), None);
+    e.aim(a(1));
+    // missed: the one after it, in whatever order the name resolved this time
+    probes(&q, at(1));
+    assert_eq!(e.choose(&[a(2), a(1), a(3)]), Some(a(3)));
+    assert_eq!(e.choose(&[a(1), a(2)]), Some(a(2)));
+    e.aim(a(2));
+    // answered there: it stays there, wherever it comes in the list
+    let (call_id, branch) = probes(&q, at(2))[0].clone();
+    assert!(q.on_response(&answer(&call_id, &branch, 200), &from("192.0.2.2:5060")));
+    assert_eq!(e.choose(&[a(1), a(2)]), Some(a(2)));
+    assert_eq!(e.choose(&[a(2), a(1)]), Some(a(2)));
+    // gone from the records: the first
+    assert_eq!(e.choose(&[a(4), a(5)]), Some(a(4)));
 }

@@ -51,6 +51,7 @@ fn failed_over(lab: &mut Lab, secs: f64, i: usize, carrier: &str) -> Vec<Action>
             forks,
             carrier: carrier.into(),
             more: Vec::new(),
+            round: 0,
         },
     )
 }
@@ -165,6 +166,7 @@ fn an_unreachable_carrier_is_skipped_and_the_last_failure_answers_the_caller() {
             forks: Vec::new(),
             carrier: "backup".into(),
             more: Vec::new(),
+            round: 0,
         },
     );
     assert_eq!(whats(&got), ["fail over spare"]);
@@ -197,6 +199,7 @@ fn more_addresses_of_a_carrier_come_before_the_next_carrier() {
             forks,
             carrier: "backup".into(),
             more,
+            round: 0,
         },
     );
     let got = lab.branch_says(0.8, 1, 503, "Service Unavailable");
@@ -245,6 +248,7 @@ fn a_call_whose_carrier_is_a_name_asks_for_its_first_destination_at_once() {
             forks: Vec::new(),
             carrier: "by-name".into(),
             more: Vec::new(),
+            round: 0,
         },
     );
     assert_eq!(whats(&got), ["fail over backup"]);

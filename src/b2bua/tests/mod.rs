@@ -283,6 +283,7 @@ fn what(a: &Action) -> String {
             }
             Action::App => "app".into(),
             Action::FailOver { next } => format!("fail over {}", next.carrier),
+            Action::Uncount => "uncount".into(),
             Action::Key(k) => format!("key {}", k),
             Action::Recording { on, caller } => format!(
                 "record {} by {}",

@@ -16,12 +16,20 @@ const NUMBER: &str = "+34600111222";
 /// alice (A) transfers bob to NUMBER, routed through `carriers`; the first one has a
 /// branch (`first`: at 127.0.0.1:5090) or is a host name being resolved (none).
 fn transfer_out(lab: &mut Lab, carriers: &[&str], first: bool) -> Vec<Action> {
-    alice_refers(
-        lab,
-        1.0,
-        2,
-        &format!("Refer-To: <sip:{NUMBER}@127.0.0.1>\n"),
-    );
+    transfer_at(lab, 1.0, carriers, first, false)
+}
+
+/// The same at `secs` (its REFER's CSeq: 2 + secs), the transfer taking a place in the
+/// max calls (`counted`) or not: what the driver's routing of it brought.
+fn transfer_at(
+    lab: &mut Lab,
+    secs: f64,
+    carriers: &[&str],
+    first: bool,
+    counted: bool,
+) -> Vec<Action> {
+    let refer_to = format!("Refer-To: <sip:{NUMBER}@127.0.0.1>\n");
+    alice_refers(lab, secs, 2 + secs as u32, &refer_to);
     let route = Route::External {
         billed_client: "bluebird".into(),
         carriers: carriers.iter().map(|c| c.to_string()).collect(),
@@ -50,16 +58,15 @@ fn transfer_out(lab: &mut Lab, carriers: &[&str], first: bool) -> Vec<Action> {
         } else {
             Vec::new()
         },
+        counted,
         ..Default::default()
     };
-    lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks,
-            segment,
-            failover: Some(Box::new(f)),
-        })),
-    )
+    let step = Step::Calling {
+        forks,
+        segment,
+        failover: Some(Box::new(f)),
+    };
+    lab.at(secs + 0.1, Event::Transfer(Box::new(step)))
 }
 
 /// A carrier's branch to 127.0.0.1:5080+i, sent without an offer as the driver builds it.
@@ -67,19 +74,24 @@ fn carrier_fork(lab: &Lab, i: usize) -> Fork {
     Fork::new(&target(i, Proto::Udp, false), &lab.call.a_invite, None, 70)
 }
 
-/// The driver's answer for `carrier`: a branch at 5080+i, or none (it did not resolve).
+/// The driver's answer for `carrier`: a branch at 5080+i, or none (it did not resolve),
+/// to the ask of the transfer in progress.
 fn resolved(lab: &mut Lab, secs: f64, carrier: &str, i: Option<usize>) -> Vec<Action> {
+    let round = lab.call.transfer.tried;
+    answer_of(lab, secs, round, carrier, i)
+}
+
+/// The same, to the ask of the `round`-th transfer.
+fn answer_of(lab: &mut Lab, secs: f64, round: u32, carrier: &str, i: Option<usize>) -> Vec<Action> {
     let forks = i.map(|i| carrier_fork(lab, i)).into_iter().collect();
-    let more = Vec::new();
-    let carrier = carrier.into();
-    lab.at(
-        secs,
-        Event::FailedOver {
-            forks,
-            carrier,
-            more,
-        },
-    )
+    let (more, carrier) = (Vec::new(), carrier.into());
+    let e = Event::FailedOver {
+        forks,
+        carrier,
+        more,
+        round,
+    };
+    lab.at(secs, e)
 }
 
 /// Branch `i` answers with its offer; bob answers our re-INVITE: the transfer is done.
@@ -183,5 +195,64 @@ fn no_carrier_reachable_fails_the_transfer_with_503() {
     );
     assert!(!lab.call.is_ended());
     // a late answer of the driver after the transfer ended is dropped
+    let forks = lab.call.forks.len();
     assert!(resolved(&mut lab, 1.4, "backup", Some(12)).is_empty());
+    assert_eq!(lab.call.forks.len(), forks);
+}
+
+#[test]
+fn a_late_answer_to_an_earlier_transfers_ask_is_not_the_next_ones() {
+    let mut lab = answered();
+    transfer_out(&mut lab, &["by-name", "backup"], false);
+    // nothing resolves within the no-answer time: alice hears 480
+    let run = lab.run(62.0);
+    let notified = run.iter().filter_map(|(_, a)| notify_of(a));
+    assert!(notified.map(|n| n.0).any(|l| l.contains(" 480 ")));
+    assert!(lab.call.transfer.on.is_none() && lab.call.failover.is_none());
+    // she tries again: the second transfer asks for its first carrier too
+    let got = transfer_at(&mut lab, 70.0, &["by-name", "backup"], false, false);
+    assert_eq!(whats(&got), ["fail over by-name"]);
+    // the first transfer's answer comes now: not taken
+    let forks = lab.call.forks.len();
+    assert!(answer_of(&mut lab, 70.2, 1, "by-name", Some(11)).is_empty());
+    assert_eq!(lab.call.forks.len(), forks);
+    // the second's is
+    let got = answer_of(&mut lab, 70.3, 2, "by-name", Some(11));
+    assert_eq!(whats(&got), ["INVITE"]);
+}
+
+#[test]
+fn a_branch_of_the_call_still_winding_down_does_not_hold_up_the_targets_carrier() {
+    // bob answers on branch 0; branch 1 (his other phone) is cancelled and owes its 487
+    let branches = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call(branches, true, LIMITS);
+    lab.call.transfer.caller = Some(user("alice"));
+    lab.call.forks[0].party = Some(user("bob"));
+    lab.call.relay = Some(super::super::call::Relay {
+        a: addr("127.0.0.1:20000"),
+        b: addr("127.0.0.1:20002"),
+    });
+    lab.branch_says(0.3, 1, 180, "Ringing");
+    lab.branch_says(0.5, 0, 200, "OK");
+    lab.alice_acks(0.6);
+    assert!(lab.call.forks[1].state.waiting());
+    let got = transfer_out(&mut lab, &["by-name", "backup"], false);
+    assert_eq!(whats(&got), ["fail over by-name"]);
+}
+
+#[test]
+fn a_failed_transfer_gives_back_the_place_it_took_in_the_max_calls() {
+    let uncounts = |got: &[Action]| whats(got).iter().filter(|w| *w == "uncount").count();
+    let mut lab = answered();
+    transfer_at(&mut lab, 1.0, &["upstream"], true, true);
+    let got = lab.branch_says(1.3, 1, 486, "Busy Here");
+    assert_eq!(uncounts(&got), 1, "{:?}", whats(&got));
+    // one that did not take a place gives none back
+    let mut lab = answered();
+    transfer_at(&mut lab, 1.0, &["upstream"], true, false);
+    assert_eq!(uncounts(&lab.branch_says(1.3, 1, 486, "Busy Here")), 0);
+    // one that succeeds keeps it
+    let mut lab = answered();
+    transfer_at(&mut lab, 1.0, &["upstream"], true, true);
+    assert_eq!(uncounts(&answers(&mut lab, 1.6, 1)), 0);
 }
