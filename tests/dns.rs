@@ -10,24 +10,14 @@ use common::dns::dns_server;
 use common::*;
 use std::time::{Duration, Instant};
 
+/// What `sip.test` and `pbx.test` are, after the client's lab.
 const LAB: &str = r#"
-[[brand]]
-name = "acme"
-
 # No port: its SRV records say where (RFC 3263 §4.2).
 [[carrier]]
 brand = "acme"
 name = "trunk"
 address = "sip.test"
 transport = "udp"
-
-[[client]]
-brand = "acme"
-name = "bluebird"
-domain = "127.0.0.1"
-outgoing_ddi = "+34944000100"
-country = "ES"
-area_code = "94"
 
 # A direct friend by name, without a port: SRV too.
 [[friend]]
@@ -36,17 +26,12 @@ name = "pbx"
 mode = "direct"
 address = "pbx.test"
 patterns = ["^2[0-9]{2}$"]
-
-[[user]]
-client = "bluebird"
-name = "alice"
-extension = "100"
-password = "Alice-Secret-1"
-
-[[ddi]]
-number = "+34944000100"
-client = "bluebird"
 "#;
+
+/// The client's lab and `names`.
+fn lab(names: &str) -> String {
+    format!("{}{}", SPANISH_CLIENT, names)
+}
 
 /// `sip.test`'s records: one SRV record a (priority, weight, port, address).
 fn zone(targets: &[(u16, u16, u16, &str)]) -> String {
@@ -58,6 +43,19 @@ fn zone(targets: &[(u16, u16, u16, &str)]) -> String {
         ));
     }
     z
+}
+
+/// alice dials `number` (the call lasts 300 ms), and it completes.
+fn alice_calls(v: &Vozbox, number: &str) {
+    let call = alice_dials(v, "uac_call.xml", number, "u1", "127.0.0.1", &["-d", "300"]);
+    sipp_ok(&call);
+}
+
+/// What a callee saw, once it ended well.
+fn seen(callee: SippUas) -> Sipp {
+    let s = callee.wait(Duration::from_secs(20));
+    sipp_ok(&s);
+    s
 }
 
 fn cdr_of(v: &Vozbox, callee: &str, n: usize) -> serde_json::Value {
@@ -99,22 +97,13 @@ fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
             "[calls]\nno_answer_timeout = 20\ncarrier_timeout = 2\n{}",
             dns.config()
         ),
-        LAB,
+        &lab(LAB),
     );
     let first = SippUas::start("uas_503.xml", "u1", "127.0.0.5", p1);
     let second = SippUas::start("uas_answer.xml", "u1", "127.0.0.8", p2);
-    sipp_ok(&alice_dials(
-        &v,
-        "uac_call.xml",
-        "600111222",
-        "u1",
-        "127.0.0.1",
-        &["-d", "300"],
-    ));
-    let first = first.wait(Duration::from_secs(20));
-    sipp_ok(&first);
-    let second = second.wait(Duration::from_secs(20));
-    sipp_ok(&second);
+    alice_calls(&v, "600111222");
+    let first = seen(first);
+    let second = seen(second);
     // the Request-URI names the carrier, not the address it resolved to (RFC 3263)
     assert!(
         first
@@ -138,15 +127,8 @@ fn a_carrier_by_name_goes_through_its_srv_targets_and_follows_their_ttl() {
     std::fs::write(&dns.zone, zone(&[(10, 10, p3, "127.0.0.7")])).unwrap();
     std::thread::sleep(Duration::from_millis(1_500));
     let third = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", p3);
-    sipp_ok(&alice_dials(
-        &v,
-        "uac_call.xml",
-        "600111222",
-        "u1",
-        "127.0.0.1",
-        &["-d", "300"],
-    ));
-    sipp_ok(&third.wait(Duration::from_secs(20)));
+    alice_calls(&v, "600111222");
+    seen(third);
     assert_eq!(cdr_of(&v, "600111222", 2)["disposition"], "answered");
 }
 
@@ -160,18 +142,10 @@ fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
             port
         ),
     );
-    let v = Vozbox::start("dns-friend", &dns.config(), LAB);
+    let v = Vozbox::start("dns-friend", &dns.config(), &lab(LAB));
     let pbx = SippUas::start("uas_answer.xml", "u1", "127.0.0.7", port);
-    sipp_ok(&alice_dials(
-        &v,
-        "uac_call.xml",
-        "201",
-        "u1",
-        "127.0.0.1",
-        &["-d", "300"],
-    ));
-    let pbx = pbx.wait(Duration::from_secs(20));
-    sipp_ok(&pbx);
+    alice_calls(&v, "201");
+    let pbx = seen(pbx);
     assert!(
         pbx.messages.contains("INVITE sip:201@pbx.test SIP/2.0"),
         "{}",
@@ -186,9 +160,6 @@ fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
 /// A carrier and a direct friend whose transport is `auto`: their NAPTR records choose it
 /// (RFC 3263 §4.1).
 const LAB_NAPTR: &str = r#"
-[[brand]]
-name = "acme"
-
 [[carrier]]
 brand = "acme"
 name = "trunk"
@@ -202,24 +173,6 @@ mode = "direct"
 address = "naptr.test"
 transport = "auto"
 patterns = ["^2[0-9]{2}$"]
-
-[[client]]
-brand = "acme"
-name = "bluebird"
-domain = "127.0.0.1"
-outgoing_ddi = "+34944000100"
-country = "ES"
-area_code = "94"
-
-[[user]]
-client = "bluebird"
-name = "alice"
-extension = "100"
-password = "Alice-Secret-1"
-
-[[ddi]]
-number = "+34944000100"
-client = "bluebird"
 "#;
 
 #[test]
@@ -237,18 +190,10 @@ fn a_carrier_and_a_friend_by_naptr_are_reached_over_the_transport_their_records_
              box.naptr.test. 1 IN A 127.0.0.9\n"
         ),
     );
-    let v = Vozbox::start("dns-naptr", &dns.config(), LAB_NAPTR);
+    let v = Vozbox::start("dns-naptr", &dns.config(), &lab(LAB_NAPTR));
     let trunk = SippUas::start("uas_answer.xml", "t1", "127.0.0.9", port);
-    sipp_ok(&alice_dials(
-        &v,
-        "uac_call.xml",
-        "600111222",
-        "u1",
-        "127.0.0.1",
-        &["-d", "300"],
-    ));
-    let trunk = trunk.wait(Duration::from_secs(20));
-    sipp_ok(&trunk);
+    alice_calls(&v, "600111222");
+    let trunk = seen(trunk);
     assert!(
         trunk
             .messages
@@ -267,16 +212,8 @@ fn a_carrier_and_a_friend_by_naptr_are_reached_over_the_transport_their_records_
 
     // the direct friend at the same name: over TCP too
     let pbx = SippUas::start("uas_answer.xml", "t1", "127.0.0.9", port);
-    sipp_ok(&alice_dials(
-        &v,
-        "uac_call.xml",
-        "201",
-        "u1",
-        "127.0.0.1",
-        &["-d", "300"],
-    ));
-    let pbx = pbx.wait(Duration::from_secs(20));
-    sipp_ok(&pbx);
+    alice_calls(&v, "201");
+    let pbx = seen(pbx);
     assert!(
         pbx.messages
             .contains("INVITE sip:201@naptr.test;transport=tcp SIP/2.0"),

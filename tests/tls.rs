@@ -296,22 +296,14 @@ fn a_register_mode_friend_over_tcp_behind_nat_gets_its_calls_over_its_connection
 fn a_direct_friend_is_called_over_tls_with_its_pinned_certificate() {
     let dir = temp_dir("tls-friend-certs");
     let (pem, _, _, fp) = openssl_cert(&dir, "pbx");
-    // baresip is the friend's PBX, answering over TLS on its port + 1 with that certificate.
-    let (pbx_dir, pbx_port) =
-        baresip_dir("pbx", "<sip:300@127.0.0.5>;regint=0;answermode=auto", 880);
-    let config = std::fs::read_to_string(pbx_dir.join("config")).unwrap();
-    std::fs::write(
-        pbx_dir.join("config"),
-        config.replace("sip_listen 127.0.0.1:", "sip_listen 127.0.0.5:")
-            + &format!("sip_certificate {}\n", pem),
-    )
-    .unwrap();
+    // baresip is the friend's PBX, answering over TLS with that certificate.
+    let pbx = common::peer::tls_peer("pbx", "300", &pem);
     let mut wrong = fp.clone();
     wrong.replace_range(0..2, if fp.starts_with("00") { "11" } else { "00" });
     let friend = |name: &str, prefix: u8, pin: Option<&str>| {
         format!(
             "\n[[friend]]\nclient = \"bluebird\"\nname = \"{name}\"\nmode = \"direct\"\npriority = {prefix}\npatterns = [\"^{prefix}[0-9]{{2}}$\"]\naddress = \"127.0.0.5\"\nport = {}\ntransport = \"tls\"\n{}",
-            pbx_port + 1,
+            pbx.port,
             pin.map(|p| format!("tls_fingerprint = \"{}\"\n", p)).unwrap_or_default()
         )
     };
@@ -323,25 +315,8 @@ fn a_direct_friend_is_called_over_tls_with_its_pinned_certificate() {
         friend("pbx-system-roots", 5, None),
     );
     let (v, _) = start_tls("tls-friend", "", &provision);
-    let mut pbx = Command::new("baresip")
-        .arg("-f")
-        .arg(&pbx_dir)
-        .args(["-n", "127.0.0.5", "-t", "20", "-s"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("baresip");
-    std::thread::sleep(Duration::from_millis(800));
-    let call = |number: &str, scenario: &str| {
-        sipp(
-            scenario,
-            &v.addr(),
-            "u1",
-            "127.0.0.1",
-            &call_csv("127.0.0.1", "alice", "Alice-Secret-1", number),
-            &["-auth_uri", &format!("{}@{}", number, v.addr())],
-        )
-    };
+    let call =
+        |number: &str, scenario: &str| alice_dials(&v, scenario, number, "u1", "127.0.0.1", &[]);
     // The pinned certificate: the call is answered over TLS.
     sipp_ok(&call("300", "uac_call.xml"));
     // Another certificate than the pinned one, or one no system root signed: the handshake
@@ -353,20 +328,16 @@ fn a_direct_friend_is_called_over_tls_with_its_pinned_certificate() {
         assert!(s.messages.contains("SIP/2.0 503"), "{}", s.messages);
         assert!(started.elapsed() < Duration::from_secs(5), "{}", s.messages);
     }
-    let _ = pbx.kill();
-    let out = pbx.wait_with_output().unwrap();
-    let pbx_out = String::from_utf8_lossy(&out.stdout);
-    let invites: Vec<&str> = pbx_out
-        .lines()
-        .filter(|l| l.starts_with("INVITE sip:"))
-        .collect();
+    let port = pbx.port;
+    let pbx_out = pbx.stop();
+    let invites = common::peer::TlsPeer::invites(&pbx_out);
     assert!(
         !invites.is_empty() && invites.iter().all(|l| l.starts_with("INVITE sip:300@")),
         "{:?}",
         invites
     );
     assert!(
-        pbx_out.contains(&format!("-> 127.0.0.5:{}", pbx_port + 1)),
+        pbx_out.contains(&format!("-> 127.0.0.5:{}", port)),
         "{}",
         pbx_out
     );

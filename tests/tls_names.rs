@@ -9,7 +9,7 @@
 mod common;
 use common::*;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -82,10 +82,8 @@ fn ca_and_server_cert(dir: &Path, name: &str) -> (String, String) {
     )
 }
 
-const LAB: &str = r#"
-[[brand]]
-name = "acme"
-
+/// Two carriers at one address under two names, after the client's lab.
+const CARRIERS: &str = r#"
 [[carrier]]
 brand = "acme"
 name = "trunk"
@@ -112,43 +110,14 @@ brand = "acme"
 name = "to-alias"
 prefix = "+347"
 carriers = ["alias"]
-
-[[client]]
-brand = "acme"
-name = "bluebird"
-domain = "127.0.0.1"
-outgoing_ddi = "+34944000100"
-country = "ES"
-area_code = "94"
-
-[[user]]
-client = "bluebird"
-name = "alice"
-extension = "100"
-password = "Alice-Secret-1"
-
-[[ddi]]
-number = "+34944000100"
-client = "bluebird"
 "#;
 
 #[test]
 fn a_tls_carrier_by_name_must_present_a_certificate_for_that_name() {
     let certs = temp_dir("tls-names-certs");
     let (ca, pem) = ca_and_server_cert(&certs, "trunk.test");
-    // baresip is the carrier, answering over TLS (its port + 1) with that certificate
-    let (dir, port) = baresip_dir(
-        "trunk",
-        "<sip:+34600111222@127.0.0.5>;regint=0;answermode=auto",
-        880,
-    );
-    let config = std::fs::read_to_string(dir.join("config")).expect("config");
-    std::fs::write(
-        dir.join("config"),
-        config.replace("sip_listen 127.0.0.1:", "sip_listen 127.0.0.5:")
-            + &format!("sip_certificate {}\n", pem),
-    )
-    .expect("config");
+    // baresip is the carrier, answering over TLS with that certificate
+    let carrier = common::peer::tls_peer("trunk", "+34600111222", &pem);
     let dns = common::dns::dns_server(
         "tls-names-dns",
         "trunk.test. 60 IN A 127.0.0.5\nalias.test. 60 IN A 127.0.0.5\n",
@@ -158,7 +127,8 @@ fn a_tls_carrier_by_name_must_present_a_certificate_for_that_name() {
         "listen = [\"udp:127.0.0.1:{sip}\", \"tcp:127.0.0.1:{sip}\", \"tls:127.0.0.1:{tls}\"]\n{}",
         dns.config()
     );
-    let prov = LAB.replace("CARRIER_PORT", &(port + 1).to_string());
+    let carriers = CARRIERS.replace("CARRIER_PORT", &carrier.port.to_string());
+    let prov = format!("{}{}", SPANISH_CLIENT, carriers);
     let v = Vozbox::start_with_env(
         temp_dir("tls-names"),
         sip,
@@ -166,25 +136,8 @@ fn a_tls_carrier_by_name_must_present_a_certificate_for_that_name() {
         &prov,
         &[("SSL_CERT_FILE", ca.as_str())],
     );
-    let mut carrier = Command::new("baresip")
-        .arg("-f")
-        .arg(&dir)
-        .args(["-n", "127.0.0.5", "-t", "20", "-s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("baresip");
-    std::thread::sleep(Duration::from_millis(800));
-    let call = |number: &str, scenario: &str| {
-        sipp(
-            scenario,
-            &v.addr(),
-            "u1",
-            "127.0.0.1",
-            &call_csv("127.0.0.1", "alice", "Alice-Secret-1", number),
-            &["-auth_uri", &format!("{}@{}", number, v.addr())],
-        )
-    };
+    let call =
+        |number: &str, scenario: &str| alice_dials(&v, scenario, number, "u1", "127.0.0.1", &[]);
     // its certificate carries trunk.test, signed by a CA vozbox trusts: answered
     sipp_ok(&call("600111222", "uac_call.xml"));
     // alias.test: the same address and certificate, not its name: refused at once
@@ -201,13 +154,8 @@ fn a_tls_carrier_by_name_must_present_a_certificate_for_that_name() {
         "{:?}",
         started.elapsed()
     );
-    let _ = carrier.kill();
-    let out = carrier.wait_with_output().expect("baresip's output");
-    let seen = String::from_utf8_lossy(&out.stdout);
-    let invites: Vec<&str> = seen
-        .lines()
-        .filter(|l| l.starts_with("INVITE sip:"))
-        .collect();
+    let seen = carrier.stop();
+    let invites = common::peer::TlsPeer::invites(&seen);
     assert!(
         !invites.is_empty()
             && invites

@@ -62,6 +62,14 @@ fn records(v: &Vozbox, n: usize) -> Vec<serde_json::Value> {
     r["items"].as_array().cloned().unwrap_or_default()
 }
 
+/// The record among `cdrs` with that disposition.
+fn with(cdrs: &[serde_json::Value], disposition: &str) -> serde_json::Value {
+    cdrs.iter()
+        .find(|c| c["disposition"] == disposition)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {} record in {:?}", disposition, cdrs))
+}
+
 /// The INVITE a SIPp callee received first.
 fn first_invite(s: &Sipp) -> String {
     let at = s.messages.find("INVITE sip:").unwrap_or(0);
@@ -83,16 +91,10 @@ fn a_blind_transfer_to_an_extension_joins_the_callee_and_the_target() {
     done(bob);
     assert_eq!(sipfrags(&alice), ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
     let cdrs = records(&v, 2);
-    let before = cdrs
-        .iter()
-        .find(|c| c["disposition"] == "transferred")
-        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    let before = with(&cdrs, "transferred");
     assert_eq!(before["transferred_by"], "user:alice");
     assert_eq!(before["route"], "user:bob");
-    let after = cdrs
-        .iter()
-        .find(|c| c["disposition"] == "answered")
-        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    let after = with(&cdrs, "answered");
     assert_eq!(after["transferred_by"], "user:alice");
     assert_eq!(after["route"], "user:carol");
     assert_eq!(after["callee"], "102");
@@ -126,10 +128,7 @@ fn a_blind_transfer_to_a_number_goes_out_through_the_carrier_as_the_transferors_
     assert!(from.contains("+34944000111"), "{}", invite);
     assert_eq!(sipfrags(&alice), ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
     let cdrs = records(&v, 2);
-    let after = cdrs
-        .iter()
-        .find(|c| c["disposition"] == "answered")
-        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    let after = with(&cdrs, "answered");
     assert_eq!(after["route"], "carrier:upstream:+34600111222");
     assert_eq!(after["direction"], "outbound");
     assert_eq!(after["transferred_by"], "user:alice");
@@ -179,10 +178,7 @@ fn a_transfer_to_a_number_fails_over_through_the_srv_targets_of_a_carrier_by_nam
     }
     assert_eq!(sipfrags(&alice), ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]);
     let cdrs = records(&v, 2);
-    let after = cdrs
-        .iter()
-        .find(|c| c["disposition"] == "answered")
-        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    let after = with(&cdrs, "answered");
     assert_eq!(after["route"], "carrier:upstream:+34600111222");
     assert_eq!(after["carrier"], "upstream");
     assert_eq!(after["transferred_by"], "user:alice");
@@ -333,15 +329,9 @@ fn a_blind_transfer_by_the_callee_joins_the_caller_and_the_target() {
     assert!(bob.messages.contains("NOTIFY sip:"), "{}", bob.messages);
     assert!(carol.messages.contains("BYE sip:"), "{}", carol.messages);
     let cdrs = records(&v, 2);
-    let before = cdrs
-        .iter()
-        .find(|c| c["disposition"] == "transferred")
-        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    let before = with(&cdrs, "transferred");
     assert_eq!(before["transferred_by"], "user:bob");
-    let after = cdrs
-        .iter()
-        .find(|c| c["disposition"] == "answered")
-        .unwrap_or_else(|| panic!("{:?}", cdrs));
+    let after = with(&cdrs, "answered");
     assert_eq!(after["transferred_by"], "user:bob");
     assert_eq!(after["route"], "user:carol");
 }

@@ -146,22 +146,23 @@ fn the_next_deadline_is_the_earliest_probe() {
     assert_eq!(q.next_deadline(), Some(first + Duration::from_secs(1)));
 }
 
-#[test]
-fn a_peer_by_name_counts_answers_only_from_where_its_name_resolved() {
+/// One carrier probed by host name (`sip.test`), and its entry.
+fn by_name() -> (Qualify, Arc<Entry>) {
     let q = Qualify::default();
     let mut s = spec(PeerKind::Carrier, "acme", "trunk", "192.0.2.9:5060");
     s.to = None;
     s.host = "sip.test".into();
     q.reconcile(vec![s], Instant::now());
+    let e = q.peers.iter().next().map(|e| e.value().clone());
+    (q, e.expect("the peer"))
+}
+
+#[test]
+fn a_peer_by_name_counts_answers_only_from_where_its_name_resolved() {
+    let (q, e) = by_name();
     let now = Instant::now() + Duration::from_secs(2);
     let sent = probes(&q, now);
     let (call_id, branch) = sent[0].clone();
-    let e = q
-        .peers
-        .iter()
-        .next()
-        .map(|e| e.value().clone())
-        .expect("the peer");
     assert_eq!(e.at(), None);
     assert_eq!(q.views()[0].address, "udp:sip.test");
     // not resolved yet: an answer from anywhere is nobody's
@@ -178,16 +179,7 @@ fn a_peer_by_name_counts_answers_only_from_where_its_name_resolved() {
 
 #[test]
 fn a_peer_by_name_stays_on_the_address_that_answers_and_moves_on_after_a_miss() {
-    let q = Qualify::default();
-    let mut s = spec(PeerKind::Carrier, "acme", "trunk", "192.0.2.9:5060");
-    s.to = None;
-    q.reconcile(vec![s], Instant::now());
-    let e = q
-        .peers
-        .iter()
-        .next()
-        .map(|e| e.value().clone())
-        .expect("the peer");
+    let (q, e) = by_name();
     let a = |i: u8| {
         (
             Proto::Udp,

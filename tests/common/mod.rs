@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod dns;
+pub mod peer;
 pub mod rtp;
 pub mod smtp;
 pub mod stop;
@@ -104,6 +105,32 @@ mode = "register"
 password = "HqAsterisk-Pass+1"
 priority = 1
 patterns = ["^2[0-9]{2}$"]
+"#;
+
+/// Brand `acme` and its client `bluebird` in Spain (country `ES`, area code 94, its DDI
+/// +34944000100 the outgoing one), with alice (100): the lab of the tests of external
+/// calls, which add their carriers and friends after it.
+pub const SPANISH_CLIENT: &str = r#"
+[[brand]]
+name = "acme"
+
+[[client]]
+brand = "acme"
+name = "bluebird"
+domain = "127.0.0.1"
+outgoing_ddi = "+34944000100"
+country = "ES"
+area_code = "94"
+
+[[user]]
+client = "bluebird"
+name = "alice"
+extension = "100"
+password = "Alice-Secret-1"
+
+[[ddi]]
+number = "+34944000100"
+client = "bluebird"
 "#;
 
 /// The first relay port of the server on SIP port `port`: 200 ports each, from 20000 up to
