@@ -21,17 +21,24 @@ fn provision(extra: &str) -> String {
 
 /// alice calls 101 (bob) and, once answered, sends REFER with `Refer-To: refer_to`.
 fn alice_transfers(v: &Vozbox, scenario: &str, refer_to: &str) -> Sipp {
-    let uri = format!("101@{}", v.addr());
+    alice_transfers_with(&v.addr(), scenario, refer_to, &[])
+}
+
+/// The same with more SIPp arguments (`-d`: how long a failed transfer's call goes on).
+fn alice_transfers_with(addr: &str, scenario: &str, refer_to: &str, extra: &[&str]) -> Sipp {
+    let uri = format!("101@{}", addr);
+    let mut args = vec!["-auth_uri", uri.as_str()];
+    args.extend_from_slice(extra);
     sipp(
         scenario,
-        &v.addr(),
+        addr,
         "u1",
         "127.0.0.1",
         &format!(
             "SEQUENTIAL\n127.0.0.1;[authentication username=alice password=Alice-Secret-1];alice;101;{}\n",
             refer_to
         ),
-        &["-auth_uri", uri.as_str()],
+        &args,
     )
 }
 
@@ -203,6 +210,54 @@ fn a_transfer_to_a_busy_target_leaves_the_call_as_it_was() {
     assert_eq!(cdrs.len(), 1, "{:?}", cdrs);
     assert_eq!(cdrs[0]["disposition"], "answered");
     assert!(cdrs[0].get("transferred_by").is_none(), "{:?}", cdrs[0]);
+}
+
+/// An internal call holds no place in the client's max calls; a transfer of it to a number
+/// takes one for the call through the carrier, and gives it back when that fails: the
+/// client's calls are not held down by a call that stays internal.
+#[test]
+fn a_failed_transfer_to_a_number_gives_back_its_place_in_the_max_calls() {
+    let carrier_port = free_port("127.0.0.5");
+    let prov = provision(&format!(
+        "\n[[carrier]]\nbrand = \"acme\"\nname = \"upstream\"\naddress = \"127.0.0.5\"\nport = {}\n\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000111\"\n",
+        carrier_port
+    ))
+    .replacen(
+        "extension = \"100\"\n",
+        "extension = \"100\"\noutgoing_ddi = \"+34944000111\"\n",
+        1,
+    )
+    .replacen(
+        "name = \"bluebird\"\ndomain = \"127.0.0.1\"\n",
+        "name = \"bluebird\"\ndomain = \"127.0.0.1\"\nmax_calls = 1\n",
+        1,
+    );
+    let v = Vozbox::start("xfer-uncount", "[media]\ntimeout = 0\n", &prov);
+    let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
+    let carrier = SippUas::start("uas_busy.xml", "u1", "127.0.0.5", carrier_port);
+    let usage = || v.cli_args(&["usage", "--client", "bluebird"]);
+    std::thread::scope(|s| {
+        // alice's call goes on 4 s after her transfer failed
+        let addr = v.addr();
+        let alice = s.spawn(move || {
+            let to = "<sip:+34600111222@127.0.0.1>";
+            alice_transfers_with(&addr, "uac_refer_failed.xml", to, &["-d", "4000"])
+        });
+        // the carrier said 486: the transfer's place is given back at once
+        done(carrier);
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !usage().contains(" 0/1 ") {
+            assert!(std::time::Instant::now() < deadline, "{}", usage());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let alice = alice.join().expect("alice");
+        sipp_ok(&alice);
+        assert_eq!(
+            sipfrags(&alice),
+            ["SIP/2.0 100 Trying", "SIP/2.0 486 Busy Here"]
+        );
+    });
+    done(bob);
 }
 
 #[test]
