@@ -408,7 +408,7 @@ fn a_carrier_by_name_is_probed_at_the_srv_target_that_answers_and_down_when_none
     );
 
     // the answering target goes silent too: down once three probes in a row went
-    // unanswered, one of them at it again after trying the other
+    // unanswered (at either target: `Entry::choose`'s rule is in the unit tests)
     drop(carrier);
     let dead = UdpSocket::bind(("127.0.0.5", port)).expect("the second target's port");
     wait_state(&v, "carrier", "named", "down", Duration::from_secs(8));

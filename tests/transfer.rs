@@ -234,8 +234,15 @@ fn a_failed_transfer_to_a_number_gives_back_its_place_in_the_max_calls() {
     );
     let v = Vozbox::start("xfer-uncount", "[media]\ntimeout = 0\n", &prov);
     let bob = callee(&v, "127.0.0.1", BOB, "uas_answer.xml");
-    let carrier = SippUas::start("uas_busy.xml", "u1", "127.0.0.5", carrier_port);
+    let carrier = SippUas::start("uas_ring_busy.xml", "u1", "127.0.0.5", carrier_port);
     let usage = || v.cli_args(&["usage", "--client", "bluebird"]);
+    let until = |what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while !usage().contains(what) {
+            assert!(std::time::Instant::now() < deadline, "{}", usage());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
     std::thread::scope(|s| {
         // alice's call goes on 4 s after her transfer failed
         let addr = v.addr();
@@ -243,13 +250,11 @@ fn a_failed_transfer_to_a_number_gives_back_its_place_in_the_max_calls() {
             let to = "<sip:+34600111222@127.0.0.1>";
             alice_transfers_with(&addr, "uac_refer_failed.xml", to, &["-d", "4000"])
         });
-        // the carrier said 486: the transfer's place is given back at once
+        // while the carrier rings, the transfer holds the client's one place
+        until(" 1/1 ");
+        // it said 486: the place is given back at once, the call goes on
         done(carrier);
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while !usage().contains(" 0/1 ") {
-            assert!(std::time::Instant::now() < deadline, "{}", usage());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        until(" 0/1 ");
         let alice = alice.join().expect("alice");
         sipp_ok(&alice);
         assert_eq!(

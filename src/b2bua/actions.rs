@@ -68,7 +68,10 @@ pub enum Action {
     },
     /// An external call moves on to its next destination (`failover.rs`): resolve it and
     /// answer with `Event::FailedOver`.
-    FailOver { next: super::failover::Next },
+    FailOver {
+        next: super::failover::Next,
+        round: u32,
+    },
     /// The place in the client's max calls a failed transfer took is given back.
     Uncount,
 }

@@ -297,6 +297,8 @@ pub struct Call {
     pub transfer: super::transfer::Transfers,
     /// An external call's next destinations (`failover.rs`).
     pub failover: Option<super::failover::Failover>,
+    /// Failovers installed after the call's first (the last one's `round`).
+    pub(super) failover_rounds: u32,
 }
 
 impl Call {
@@ -345,6 +347,7 @@ impl Call {
             hops: Vec::new(),
             transfer: Default::default(),
             failover: None,
+            failover_rounds: 0,
         }
     }
 

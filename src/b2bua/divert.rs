@@ -83,6 +83,8 @@ impl Call {
             return false;
         };
         d.asked = true;
+        // (the call's carriers are done with: the forward brings its own)
+        self.failover = None;
         out.push(Action::Forward {
             ty: ForwardType::Busy,
         });
@@ -95,6 +97,8 @@ impl Call {
         if let Some(d) = self.divert.as_mut() {
             d.asked = true;
         }
+        // (a late answer for the carriers of the branches cancelled is not the forward's)
+        self.failover = None;
         out.push(Action::Forward {
             ty: ForwardType::NoAnswer,
         });
@@ -157,7 +161,7 @@ impl Call {
             self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
         }
         // (a carrier or friend by name: its branch is asked for now)
-        self.first_destination(out);
+        self.first_destination(first, out);
     }
 
     /// The forward leads nowhere (refused, unreachable, a loop): the caller gets `code`.

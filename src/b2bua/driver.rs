@@ -191,13 +191,13 @@ impl B2bua {
                         }
                     });
                 }
-                Action::FailOver { next } => {
+                Action::FailOver { next, round } => {
                     // resolved with no call locked (it may open a connection or wait
                     // for DNS), then handed back to the call
                     let (me, weak) = (self.clone(), Arc::downgrade(cell));
                     self.rt.spawn(async move {
                         if let Some(cell) = weak.upgrade() {
-                            me.fail_over(&cell, next).await;
+                            me.fail_over(&cell, next, round).await;
                         }
                     });
                 }

@@ -55,8 +55,9 @@ pub struct Failover {
     /// forward's `Diversion`), From and P-Asserted-Identity as that branch had them.
     pub route: crate::routing::Route,
     pub shape: Option<Shape>,
-    /// Which failover of the call this is: 0 its own, N its Nth transfer's (an answer
-    /// of the driver to an earlier one's ask is not this one's).
+    /// Which failover of the call this is: 0 the one it was set up with, N the Nth put in
+    /// place after it (a forward's, a transfer's): an answer of the driver to an earlier
+    /// one's ask is not this one's.
     pub round: u32,
     /// A transfer target's failover (`transfer.rs`): its branches are sent without an
     /// offer, presenting the transferor as this.
@@ -137,7 +138,18 @@ impl Call {
                 self.info.carriers.push(f.carrier.clone());
             }
         }
-        self.failover = failover;
+        self.install_failover(failover);
+    }
+
+    /// Puts `failover` in place of any earlier one, as the next round.
+    pub(super) fn install_failover(&mut self, failover: Option<Failover>) {
+        self.failover = failover.map(|f| {
+            self.failover_rounds += 1;
+            Failover {
+                round: self.failover_rounds,
+                ..f
+            }
+        });
     }
 
     /// Whether the branches in flight may fail over: the call's own while it rings, or a
@@ -146,12 +158,12 @@ impl Call {
         self.phase == Phase::Ringing && !self.notifying || self.transfer_calling()
     }
 
-    /// A call (or a transfer's target) set up with no branch yet (its carrier is a host
-    /// name being resolved): its first destination is asked of the driver.
-    pub(super) fn first_destination(&mut self, out: &mut Actions) {
-        // (a transfer's target: its own branches, not the call's that still wind down)
-        let first = self.transfer_first_branch().unwrap_or(0);
-        if self.forks[first..].iter().any(|f| f.state.waiting()) || !self.failover_live() {
+    /// A call (a forward, a transfer's target) set up with no branch yet from index
+    /// `first` on (its carrier is a host name being resolved): its first destination is
+    /// asked of the driver. (The branches before `first` may still wind down.)
+    pub(super) fn first_destination(&mut self, first: usize, out: &mut Actions) {
+        let mine = self.forks.get(first..).unwrap_or_default();
+        if mine.iter().any(|f| f.state.waiting()) || !self.failover_live() {
             return;
         }
         let Some(f) = self.failover.as_mut().filter(|f| !f.asked) else {
@@ -159,7 +171,8 @@ impl Call {
         };
         if let Some(next) = f.next.pop_front() {
             f.asked = true;
-            out.push(Action::FailOver { next });
+            let round = f.round;
+            out.push(Action::FailOver { next, round });
         }
     }
 
@@ -183,7 +196,8 @@ impl Call {
             next.carrier
         );
         f.asked = true;
-        out.push(Action::FailOver { next });
+        let round = f.round;
+        out.push(Action::FailOver { next, round });
         true
     }
 

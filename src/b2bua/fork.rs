@@ -103,7 +103,7 @@ impl Call {
             out.send(&dest, bytes.clone());
             self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
         }
-        self.first_destination(out);
+        self.first_destination(0, out);
     }
 
     /// A response to branch `i`'s INVITE.

@@ -119,6 +119,16 @@ impl B2bua {
         if forks.is_empty() && failover.is_none() {
             return self.transfer_fails(cell, 480, "Temporarily Unavailable");
         }
+        // the place it takes in the max calls is the call's from now on (given back by the
+        // core, `Action::Uncount`, when the transfer fails or is not taken)
+        let counted = permit.is_some_and(|p| {
+            let mut slot = cell.lock();
+            let free = slot.permit.is_none();
+            if free {
+                slot.permit = Some(p);
+            }
+            free
+        });
         let external = matches!(route, Route::External { .. });
         let segment = Segment {
             client: decision.info.client.clone(),
@@ -130,7 +140,7 @@ impl B2bua {
                 Some(f) if external && !f.carrier.is_empty() => vec![f.carrier.clone()],
                 _ => Vec::new(),
             },
-            counted: permit.is_some(),
+            counted,
         };
         let ids: Vec<String> = forks.iter().map(|f| f.leg.call_id.clone()).collect();
         for id in &ids {
@@ -141,14 +151,6 @@ impl B2bua {
             segment,
             failover: failover.map(Box::new),
         };
-        // the place it takes in the max calls is the call's from now on (given back by the
-        // core, `Action::Uncount`, when the transfer fails or is not taken)
-        if let Some(p) = permit {
-            let mut slot = cell.lock();
-            if slot.permit.is_none() {
-                slot.permit = Some(p);
-            }
-        }
         self.transfer_step(cell, step);
         // a call that ended (or a transfer given up) meanwhile did not take them
         self.settle_branches(cell, &ids, None);
@@ -175,16 +177,20 @@ impl B2bua {
         self.drive(&other, |c, now, out| {
             given = Some(c.give_away(now, call_id, tags, by, out));
         });
+        let mut moved = false;
         if !matches!(given, Some(Ok(_))) {
             other.lock().permit = permit;
         } else if let Some(p) = permit {
             let mut slot = cell.lock();
             if slot.permit.is_none() && !slot.call.is_ended() {
                 slot.permit = Some(p);
+                moved = true;
             }
         }
         match given {
-            Some(Ok((fork, segment))) => {
+            Some(Ok((fork, mut segment))) => {
+                // (given back if the joined party never takes its place)
+                segment.counted = moved;
                 // its requests come to this call from now on
                 self.calls.insert(fork.leg.call_id.clone(), cell.clone());
                 self.transfer_step(cell, Step::Joined { fork, segment });

@@ -58,15 +58,16 @@ impl B2bua {
         })
     }
 
-    /// The core asked for the call's next destination `next`: a carrier reached by name
+    /// The core asked for the call's next destination `next` (its failover of `round`:
+    /// none if another has taken its place meanwhile): a carrier reached by name
     /// is resolved (on the runtime: its addresses after the first are the call's next
     /// destinations), its branch built (no call locked: a TCP or TLS carrier's connection
     /// may be opened) and handed to the call.
-    pub(super) async fn fail_over(self: &Arc<Self>, cell: &CallRef, next: Next) {
+    pub(super) async fn fail_over(self: &Arc<Self>, cell: &CallRef, next: Next, round: u32) {
         let taken = {
             let slot = cell.lock();
             let c = &slot.call;
-            c.failover.clone().map(|f| {
+            c.failover.clone().filter(|f| f.round == round).map(|f| {
                 // as its first branches, or the caller's less one (loops still end in 483)
                 let max_forwards =
                     c.forks.first().map(|f| f.max_forwards).unwrap_or_else(|| {

@@ -18,7 +18,6 @@
 use super::actions::{Action, Actions};
 use super::authn::Caller;
 use super::call::{Billing, Call, Direction, Fork, ForkState, Method, Pending, Phase, Side};
-use super::failover::Failover;
 use super::fork::{contact_uri, status};
 use super::record::Disposition;
 use super::refer_to::{refer_to, ReferTo};
@@ -359,8 +358,7 @@ impl Call {
                 self.forks.extend(forks);
                 self.best = None;
                 // (the call's own failover ended with its answer)
-                let round = self.transfer.tried;
-                self.failover = failover.map(|f| Failover { round, ..*f });
+                self.install_failover(failover.map(|f| *f));
                 if let Some(t) = self.transfer.on.as_mut() {
                     t.stage = Stage::Calling { first };
                     t.deadline = Some(now + self.limits.no_answer);
@@ -373,12 +371,15 @@ impl Call {
                     out.send(&dest, bytes.clone());
                     self.retransmit(now, bytes, dest, Wait::Fork { index: i, branch });
                 }
-                self.first_destination(out);
+                self.first_destination(first, out);
             }
             Step::Joined { fork, segment } => {
                 let n = self.forks.len();
                 self.forks.push(*fork);
                 if !routing {
+                    if segment.counted {
+                        out.push(Action::Uncount);
+                    }
                     // its dialog is ours now: nobody else will end it
                     return self.hang_up(now, Side::B(n), out);
                 }

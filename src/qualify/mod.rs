@@ -2,8 +2,8 @@
 //! friend and carrier that has one; a peer that leaves `peer::DOWN_AFTER` of them in a row
 //! unanswered is down, the next answer makes it up again. A peer by host name is probed
 //! where its name resolves: at the address (SRV target) that answered its last probe, at
-//! the next one after a probe missed, so that three misses in a row are three addresses
-//! tried (as many as it has, up to three).
+//! the next one in the order of that resolution after a probe missed, so that a miss
+//! moves it on (an SRV draw that reorders the targets may bring it back to one tried).
 //!
 //! `peer.rs` is each peer's state machine (pure, given `now`); `probe.rs` says which peers
 //! are probed and builds the OPTIONS; `driver.rs` is the task that sends them. This file

@@ -4,10 +4,14 @@
 
 pub mod audio;
 pub mod dns;
+pub mod lab;
 pub mod peer;
 pub mod rtp;
 pub mod smtp;
 pub mod stop;
+
+#[allow(unused_imports)]
+pub use lab::{PROVISION, SPANISH_CLIENT};
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -76,62 +80,6 @@ pub struct Vozbox {
     /// Environment variables of the process beyond `RUST_LOG`.
     pub env: Vec<(String, String)>,
 }
-
-pub const PROVISION: &str = r#"
-[[brand]]
-name = "acme"
-
-[[client]]
-brand = "acme"
-name = "bluebird"
-domain = "127.0.0.1"
-
-[[user]]
-client = "bluebird"
-name = "alice"
-extension = "100"
-password = "Alice-Secret-1"
-
-[[user]]
-client = "bluebird"
-name = "bob"
-extension = "101"
-password = "Bob-Secret-22"
-
-[[friend]]
-client = "bluebird"
-name = "hq-asterisk"
-mode = "register"
-password = "HqAsterisk-Pass+1"
-priority = 1
-patterns = ["^2[0-9]{2}$"]
-"#;
-
-/// Brand `acme` and its client `bluebird` in Spain (country `ES`, area code 94, its DDI
-/// +34944000100 the outgoing one), with alice (100): the lab of the tests of external
-/// calls, which add their carriers and friends after it.
-pub const SPANISH_CLIENT: &str = r#"
-[[brand]]
-name = "acme"
-
-[[client]]
-brand = "acme"
-name = "bluebird"
-domain = "127.0.0.1"
-outgoing_ddi = "+34944000100"
-country = "ES"
-area_code = "94"
-
-[[user]]
-client = "bluebird"
-name = "alice"
-extension = "100"
-password = "Alice-Secret-1"
-
-[[ddi]]
-number = "+34944000100"
-client = "bluebird"
-"#;
 
 /// The first relay port of the server on SIP port `port`: 200 ports each, from 20000 up to
 /// 31999, below the ephemeral range for the same reason as `free_port`.

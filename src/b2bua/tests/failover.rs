@@ -259,3 +259,86 @@ fn a_call_whose_carrier_is_a_name_asks_for_its_first_destination_at_once() {
     assert_eq!(cdr.carriers_tried, ["by-name", "backup"]);
     assert_eq!(cdr.sip_code, 503);
 }
+
+/// bob's no-answer forward to a number whose first carrier is a host name: `Forwarded`
+/// without a branch, the forward's failover put in place as the driver does.
+fn forward_out_by_name(lab: &mut Lab, secs: f64) -> Vec<Action> {
+    let route = Route::External {
+        billed_client: "bluebird".into(),
+        carriers: vec!["by-name".into()],
+        number: "+34600111222".into(),
+        presented: "+34944000100".into(),
+    };
+    let next = [Next::carrier("by-name")];
+    let f = Failover::new(route, None, "", next, CARRIER_TIMEOUT);
+    lab.call.take_failover(Some(f));
+    let label = "user:bob >no_answer> carrier:by-name:+34600111222".into();
+    let e = Event::Forwarded {
+        forks: Vec::new(),
+        divert: None,
+        label,
+        billing: None,
+    };
+    lab.at(secs, e)
+}
+
+#[test]
+fn a_no_answer_forward_to_a_carrier_by_name_asks_for_it_while_the_old_branch_winds_down() {
+    let (mut lab, _) = external();
+    lab.call.divert = Some(super::super::divert::Divert {
+        client: "bluebird".into(),
+        owner: crate::model::ForwardOwner::User("bob".into()),
+        external: false,
+        busy: false,
+        no_answer: Some(Duration::from_secs(10)),
+        asked: false,
+    });
+    lab.branch_says(0.2, 0, 180, "Ringing");
+    let run = lab.run(10.5);
+    assert_eq!(times_of(&run, "forward no_answer"), [10.0]);
+    // the ringing branch is cancelled and owes its 487: the forward's carrier is asked
+    // all the same
+    assert!(lab.call.forks[0].state.waiting());
+    let got = forward_out_by_name(&mut lab, 10.6);
+    assert_eq!(whats(&got), ["fail over by-name"]);
+    // the old branch's 487 ends nothing: the forward's carrier is awaited
+    let got = lab.branch_says(10.7, 0, 487, "Request Terminated");
+    assert_eq!(whats(&got), ["ACK"]);
+    let round = lab.call.failover.as_ref().map_or(0, |f| f.round);
+    assert_eq!(round, 1);
+    let forks = vec![next_fork(&lab, 1)];
+    let (carrier, more) = ("by-name".into(), Vec::new());
+    let e = Event::FailedOver {
+        forks,
+        carrier,
+        more,
+        round,
+    };
+    assert_eq!(whats(&lab.at(10.8, e)), ["INVITE"]);
+}
+
+#[test]
+fn a_late_answer_for_the_carriers_of_a_forwarded_call_is_not_taken() {
+    let (mut lab, _) = external();
+    lab.call.divert = Some(super::super::divert::Divert {
+        client: "bluebird".into(),
+        owner: crate::model::ForwardOwner::User("bob".into()),
+        external: false,
+        busy: true,
+        no_answer: None,
+        asked: false,
+    });
+    // upstream's 503: backup asked (round 0) ... and backup's 486 then asks the busy
+    // forward before that answer came
+    let got = lab.branch_says(0.5, 0, 503, "Service Unavailable");
+    assert_eq!(whats(&got), ["ACK", "fail over backup"]);
+    let got = failed_over(&mut lab, 0.6, 1, "backup");
+    assert_eq!(whats(&got), ["INVITE"]);
+    let got = lab.branch_says(0.8, 1, 486, "Busy Here");
+    assert_eq!(whats(&got), ["ACK", "forward busy"]);
+    assert!(lab.call.failover.is_none());
+    // an answer for the call's own carriers now: not taken
+    let forks = lab.call.forks.len();
+    assert!(failed_over(&mut lab, 0.9, 2, "spare").is_empty());
+    assert_eq!(lab.call.forks.len(), forks);
+}

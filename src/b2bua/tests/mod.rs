@@ -282,7 +282,7 @@ fn what(a: &Action) -> String {
                 format!("forward {}", crate::routing::forward::type_name(*ty))
             }
             Action::App => "app".into(),
-            Action::FailOver { next } => format!("fail over {}", next.carrier),
+            Action::FailOver { next, .. } => format!("fail over {}", next.carrier),
             Action::Uncount => "uncount".into(),
             Action::Key(k) => format!("key {}", k),
             Action::Recording { on, caller } => format!(

@@ -77,7 +77,7 @@ fn carrier_fork(lab: &Lab, i: usize) -> Fork {
 /// The driver's answer for `carrier`: a branch at 5080+i, or none (it did not resolve),
 /// to the ask of the transfer in progress.
 fn resolved(lab: &mut Lab, secs: f64, carrier: &str, i: Option<usize>) -> Vec<Action> {
-    let round = lab.call.transfer.tried;
+    let round = lab.call.failover.as_ref().map_or(0, |f| f.round);
     answer_of(lab, secs, round, carrier, i)
 }
 
