@@ -153,6 +153,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
     let out = Arc::new(Responder {
         transports: transports.clone(),
         txns: Transactions::new(cfg.sip.transaction_cache),
+        refused: Default::default(),
     });
     let (prompts, problems) = crate::media::prompts::Prompts::load(&cfg.media.sounds);
     if cfg.media.sounds.is_dir() {

@@ -1,8 +1,9 @@
 //! Overload control (issue 22): past capacity vozbox refuses new work early and cheaply
 //! instead of drowning. A new INVITE or REGISTER is answered `503` + `Retry-After` before
-//! its full checks and any digest, routing or media work are spent on it (`server.rs`
-//! `shed`; over UDP the 503 is kept as its transaction's answer, so that a retransmission
-//! gets the same one) when the work already admitted says the box is full:
+//! its full checks and any digest, routing or media work are spent on it
+//! (`server/shed.rs`: over UDP from a glance at the datagram, no parse, the refusal
+//! remembered so that a retransmission gets the same 503) when the work already admitted
+//! says the box is full:
 //! - it waited in the UDP socket longer than `[overload] queue_delay_ms` (the kernel's
 //!   receive timestamp against the clock when it is read: the receive threads are behind);
 //! - `[overload] max_setup` calls are being set up (a new INVITE only).

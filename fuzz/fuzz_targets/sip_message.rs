@@ -1,9 +1,15 @@
-//! Any bytes as a SIP message: parse, check, answer. Must never panic.
+//! Any bytes as a SIP message: parse, check, answer; glance at it and answer from the
+//! glance (overload's refusal). Must never panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use vozbox::sip::message::Message;
 
 fuzz_target!(|data: &[u8]| {
+    if let Some(g) = vozbox::sip::glance::Glance::of(data) {
+        let top = g.top_via().to_string();
+        let _ = vozbox::sip::reply::glanced_response(&g, &top, 503, "Service Unavailable", "t", &[]);
+        let _ = vozbox::sip::validate::first_via(g.top_via());
+    }
     if let Ok(msg) = Message::parse(data) {
         if let Ok(checked) = vozbox::sip::validate::check_request(&msg) {
             let _ = checked.to.uri();

@@ -3,8 +3,10 @@
 //! the metrics exporter.
 
 pub mod framing;
+pub mod glance;
 pub mod headers;
 pub mod message;
+pub mod refused;
 pub mod reply;
 pub mod respond;
 pub mod stats;

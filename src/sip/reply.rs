@@ -1,5 +1,6 @@
 //! Responses built from the request they answer (RFC 3261 §8.2.6).
 
+use super::glance::Glance;
 use super::message::{HeaderField, Message, StartLine, H};
 use std::io::Write;
 
@@ -42,6 +43,49 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
         body: Vec::new(),
         framing_error: None,
     }
+}
+
+/// The same response as `response(…).to_bytes()` with `top_via` stamped on it, printed
+/// straight from a glance at the request (no parse, one allocation): a new request refused
+/// past capacity (`server/shed.rs`). The request's To has no tag (a glance with one is never
+/// answered this way); `extra` header fields follow `Server`.
+pub fn glanced_response(
+    g: &Glance,
+    top_via: &str,
+    code: u16,
+    reason: &str,
+    to_tag: &str,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let mut put = |parts: &[&str]| {
+        for p in parts {
+            out.extend_from_slice(p.as_bytes());
+        }
+    };
+    let status = code.to_string();
+    put(&["SIP/2.0 ", &status, " ", reason, "\r\n"]);
+    for (i, via) in g.vias().iter().enumerate() {
+        put(&["Via: ", if i == 0 { top_via } else { via }, "\r\n"]);
+    }
+    put(&["From: ", g.from, "\r\nTo: ", g.to]);
+    if code > 100 && !to_tag.is_empty() {
+        put(&[";tag=", to_tag]);
+    }
+    put(&[
+        "\r\nCall-ID: ",
+        g.call_id,
+        "\r\nCSeq: ",
+        g.cseq,
+        "\r\nServer: ",
+        SERVER,
+        "\r\n",
+    ]);
+    for (k, v) in extra {
+        put(&[k, ": ", v, "\r\n"]);
+    }
+    put(&["Content-Length: 0\r\n\r\n"]);
+    out
 }
 
 fn has_tag(v: &str) -> bool {
@@ -115,5 +159,27 @@ mod tests {
         let bytes = String::from_utf8(r.to_bytes()).unwrap();
         assert!(bytes.starts_with("SIP/2.0 200 OK\r\n"));
         assert!(bytes.ends_with("Content-Length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_glanced_response_is_the_parsed_one_byte_for_byte() {
+        let raw = "INVITE sip:b@h SIP/2.0\r\nv: SIP/2.0/UDP h:5070;branch=z9hG4bK1;rport\r\nMax-Forwards: 70\r\nVia:SIP/2.0/UDP g;branch=z9hG4bK2 , SIP/2.0/UDP k;branch=z9hG4bK3\r\nf: \"A\" <sip:a@b>;tag=1\r\nt: <sip:b@h>\r\ni:  x@y \r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let req = Message::parse(raw.as_bytes()).unwrap();
+        let mut r = response(&req, 503, "Service Unavailable", "vb1");
+        r.push_header("Retry-After", "5");
+        r.set_top_via("SIP/2.0/UDP h:5070;branch=z9hG4bK1;rport=5070;received=1.2.3.4".into());
+        let g = Glance::of(raw.as_bytes()).unwrap();
+        let bytes = glanced_response(
+            &g,
+            "SIP/2.0/UDP h:5070;branch=z9hG4bK1;rport=5070;received=1.2.3.4",
+            503,
+            "Service Unavailable",
+            "vb1",
+            &[("Retry-After", "5")],
+        );
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            String::from_utf8(r.to_bytes()).unwrap()
+        );
     }
 }

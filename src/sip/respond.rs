@@ -3,6 +3,7 @@
 
 use super::headers::{param, Via};
 use super::message::Message;
+use super::refused::Refused;
 use super::transaction::Transactions;
 use super::transport::{Flow, Proto, Transports};
 use std::net::{IpAddr, SocketAddr};
@@ -11,12 +12,19 @@ use std::sync::Arc;
 pub struct Responder {
     pub transports: Arc<Transports>,
     pub txns: Transactions,
+    /// New requests refused over UDP without a transaction (`refused.rs`).
+    pub refused: Refused,
 }
 
 /// A stable, opaque To-tag for a transaction (the same for its retransmissions).
 pub fn to_tag(msg: &Message) -> String {
+    to_tag_of(msg.call_id().unwrap_or(""), msg.get("Via").unwrap_or(""))
+}
+
+/// `to_tag` from the Call-ID and the first Via header field's value.
+pub fn to_tag_of(call_id: &str, via: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
-    for part in [msg.call_id().unwrap_or(""), msg.get("Via").unwrap_or("")] {
+    for part in [call_id, via] {
         for b in part.bytes() {
             h ^= b as u64;
             h = h.wrapping_mul(0x100000001b3);
@@ -65,16 +73,9 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
 /// The key of a server transaction (RFC 3261 §17.2.3); an ACK maps to its INVITE's.
 pub fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
     let method = msg.method()?;
-    let m = if method == "ACK" { "INVITE" } else { method };
-    match via.branch() {
-        Some(b) if b.starts_with("z9hG4bK") => Some(format!(
-            "{}|{}:{}|{}",
-            b,
-            via.host,
-            via.port.unwrap_or(0),
-            m
-        )),
-        _ => Some(format!(
+    match branch_key(via, method) {
+        Some(k) => Some(k),
+        None => Some(format!(
             "{}|{}|{}|{}",
             msg.call_id()?,
             msg.get("CSeq")?.split_whitespace().next()?,
@@ -82,6 +83,19 @@ pub fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
             msg.get("Via")?
         )),
     }
+}
+
+/// The key of an RFC 3261 transaction (a `z9hG4bK` branch): branch, sent-by and method,
+/// an ACK's being its INVITE's; `None` for an older client's branch.
+pub fn branch_key(via: &Via, method: &str) -> Option<String> {
+    let m = if method == "ACK" { "INVITE" } else { method };
+    let b = via.branch().filter(|b| b.starts_with("z9hG4bK"))?;
+    let port = via.port.unwrap_or(0).to_string();
+    let mut key = String::with_capacity(b.len() + via.host.len() + port.len() + m.len() + 3);
+    for part in [b, "|", &via.host, ":", &port, "|", m] {
+        key.push_str(part);
+    }
+    Some(key)
 }
 
 /// A response on its way: the bytes and where they went (kept for retransmissions).

@@ -72,6 +72,11 @@ impl Transactions {
         }
     }
 
+    /// Whether `key` is a transaction remembered (nothing is created).
+    pub fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
     fn seen(state: &State) -> Begin {
         match state {
             State::Proceeding => Begin::InProgress,

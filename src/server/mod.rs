@@ -1,14 +1,16 @@
 //! The running server: receives every message from the transports, answers what the stack
 //! owes (400/416/420/501/505, retransmissions), and hands requests to the services —
-//! the registrar for REGISTER, OPTIONS answered here.
+//! the registrar for REGISTER, OPTIONS answered here. New work past capacity is refused
+//! in `shed.rs`.
+
+mod shed;
 
 use crate::auth::ban::Bans;
 use crate::b2bua::{B2bua, Incoming};
 use crate::model::trust::{classify, Source};
-use crate::overload::decide;
 use crate::registrar::register::Answer;
 use crate::registrar::Registrar;
-use crate::sip::headers::{uri_host, NameAddr};
+use crate::sip::headers::uri_host;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
 use crate::sip::respond::{to_tag, transaction_key, Responder};
@@ -83,69 +85,6 @@ impl Server {
             r.push_header(k, v.clone());
         }
         self.out.send(&via, flow, r, None);
-    }
-
-    /// New work refused when the box is behind (`overload.rs`): a new INVITE or REGISTER
-    /// is answered `503` + `Retry-After` before its full checks, a digest, routing or
-    /// media are spent on it. Over UDP the refusal is kept in the transaction memory, so
-    /// that its retransmissions get the same 503 (an INVITE admitted by a later copy would
-    /// ring a callee for a caller that has given up) and are counted once; a copy of a
-    /// request already admitted gets what its transaction has (nothing while in progress,
-    /// else the stored answer), and an INVITE whose Call-ID is a call's is never refused.
-    fn shed(&self, msg: &Message, flow: &Flow, waited: Duration) -> bool {
-        let method = match msg.method() {
-            Some(m @ ("INVITE" | "REGISTER")) => m,
-            _ => return false,
-        };
-        let new_call = method == "INVITE";
-        if new_call {
-            // a re-INVITE (To-tag) continues a call; a To that does not parse is left to
-            // the checks, which refuse it
-            match msg.get("To").map(NameAddr::parse) {
-                Some(Ok(to)) if to.tag().is_none() => {}
-                _ => return false,
-            }
-        }
-        let overload = &self.b2bua.overload;
-        let setting_up = new_call.then(|| self.b2bua.setting_up.count());
-        if decide(&overload.limits, waited, setting_up).is_none() {
-            return false;
-        }
-        let Some(via) = msg.get("Via").and_then(|v| validate::first_via(v).ok()) else {
-            return false;
-        };
-        // the transaction memory may be full: a call in progress is known by its Call-ID
-        if new_call
-            && msg
-                .get("Call-ID")
-                .is_some_and(|c| self.b2bua.has_call(c.trim()))
-        {
-            return false;
-        }
-        let key = if flow.proto == Proto::Udp {
-            transaction_key(msg, &via)
-        } else {
-            None
-        };
-        if let Some(k) = &key {
-            // a copy of a request seen before, refused or admitted, is answered as its
-            // transaction was (as the normal path below would)
-            match self.out.txns.begin(k) {
-                Begin::New => {}
-                Begin::InProgress => return true,
-                Begin::Completed { response, flow, to } => {
-                    self.out.transports.stats.response_sent(&response);
-                    let _ = self.out.transports.send_to(&flow, to, &response);
-                    return true;
-                }
-            }
-        }
-        // counted, and logged once a second (the same decision as above)
-        overload.check(method, waited, setting_up);
-        let mut r = response(msg, 503, "Service Unavailable", &to_tag(msg));
-        r.push_header("Retry-After", overload.limits.retry_after.to_string());
-        self.out.send(&via, flow, r, key.as_deref());
-        true
     }
 
     fn handle_request(self: Arc<Self>, msg: Message, flow: Flow, waited: Duration) {
@@ -321,6 +260,9 @@ impl Sink for Server {
     }
 
     fn on_message(self: Arc<Self>, data: &[u8], flow: Flow, waited: Duration) {
+        if self.shed_glanced(data, &flow, waited) {
+            return;
+        }
         match Message::parse(data) {
             Ok(msg) => {
                 if msg.is_request() {

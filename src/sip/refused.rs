@@ -1,0 +1,180 @@
+//! A memory of the new requests refused with a stateless `503` over UDP (issue 22), fixed
+//! in size so that refusing more costs no more: a retransmission of a refused INVITE or
+//! REGISTER gets its 503 again rather than being admitted later (an INVITE admitted by a
+//! late copy would ring a callee for a caller that has given up), and the ACK of such a
+//! 503 is known without a parse. The transaction memory (`transaction.rs`) keeps
+//! everything else; it would grow by an entry and a stored response per refusal.
+//!
+//! Each refused transaction is a 64-bit keyed hash (SipHash with a key drawn at start:
+//! nobody can aim collisions at it) of its branch, sent-by and method, kept for 32 s (Timer
+//! J, 64 × T1) in a bucket of `WAYS` slots chosen by the hash; a full bucket gives up its
+//! oldest entry. 65,536 buckets hold 262,144 refusals: 8,000 a second for 32 s. Time is
+//! whole seconds given by the caller, so the rules are tested in virtual time. Two receive
+//! threads racing on one bucket may lose an entry: its retransmission is then refused (or
+//! admitted) afresh, as it would be with no memory.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Slots per bucket.
+const WAYS: usize = 4;
+/// How long a refusal is remembered, in seconds (Timer J).
+pub const LIFE: u64 = 32;
+/// The low bits of a slot hold the second of the refusal (modulo 2^16).
+const STAMP_BITS: u32 = 16;
+const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
+
+pub struct Refused {
+    slots: Box<[AtomicU64]>,
+    /// Buckets − 1 (a power of two).
+    mask: usize,
+    hasher: std::collections::hash_map::RandomState,
+    started: Instant,
+    /// 1 + the second of the latest refusal; 0: none yet.
+    latest: AtomicU64,
+}
+
+impl Default for Refused {
+    fn default() -> Self {
+        Refused::new(1 << 16)
+    }
+}
+
+impl Refused {
+    /// A memory of `buckets` (rounded up to a power of two) × `WAYS` refusals.
+    pub fn new(buckets: usize) -> Refused {
+        let buckets = buckets.max(1).next_power_of_two();
+        Refused {
+            slots: (0..buckets * WAYS).map(|_| AtomicU64::new(0)).collect(),
+            mask: buckets - 1,
+            hasher: Default::default(),
+            started: Instant::now(),
+            latest: AtomicU64::new(0),
+        }
+    }
+
+    /// Whole seconds since this memory was made: the clock of `insert` and `contains`.
+    pub fn now(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// The key of a transaction: its branch, sent-by host and port, and method (`INVITE`
+    /// for an ACK, whose branch is its INVITE's).
+    pub fn key(&self, branch: &str, host: &str, port: u16, method: &str) -> u64 {
+        self.hasher.hash_one((branch, host, port, method))
+    }
+
+    fn bucket(&self, key: u64) -> &[AtomicU64] {
+        // usize is at least 32 bits on every target vozbox builds for
+        let i = (key as usize & self.mask) * WAYS;
+        &self.slots[i..i + WAYS]
+    }
+
+    /// What a slot holds for `key` refused at `now`: its high bits and the second (never 0).
+    fn entry(key: u64, now: u64) -> u64 {
+        (key & !STAMP_MASK) | (now & STAMP_MASK) | (1 << STAMP_BITS)
+    }
+
+    fn age(slot: u64, now: u64) -> u64 {
+        now.wrapping_sub(slot) & STAMP_MASK
+    }
+
+    /// Remembers a refusal at `now`.
+    pub fn insert(&self, key: u64, now: u64) {
+        let bucket = self.bucket(key);
+        let mut oldest = 0;
+        let mut oldest_age = 0;
+        for (i, slot) in bucket.iter().enumerate() {
+            let v = slot.load(Ordering::Relaxed);
+            let age = Self::age(v, now);
+            if v == 0 || age >= LIFE {
+                oldest = i;
+                break;
+            }
+            if age >= oldest_age {
+                oldest = i;
+                oldest_age = age;
+            }
+        }
+        bucket[oldest].store(Self::entry(key, now), Ordering::Relaxed);
+        self.latest.fetch_max(now + 1, Ordering::Relaxed);
+    }
+
+    /// Whether `key` was refused less than `LIFE` seconds before `now`.
+    pub fn contains(&self, key: u64, now: u64) -> bool {
+        let want = Self::entry(key, 0) & !STAMP_MASK;
+        self.bucket(key).iter().any(|slot| {
+            let v = slot.load(Ordering::Relaxed);
+            v != 0 && v & !STAMP_MASK == want && Self::age(v, now) < LIFE
+        })
+    }
+
+    /// Whether anything was refused in the last `LIFE` seconds (else nothing needs looking
+    /// up).
+    pub fn active(&self, now: u64) -> bool {
+        let latest = self.latest.load(Ordering::Relaxed);
+        latest > 0 && now < latest - 1 + LIFE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_remembered_for_timer_j_only() {
+        let r = Refused::new(16);
+        let k = r.key("z9hG4bK1", "10.0.0.1", 5060, "INVITE");
+        assert!(!r.active(0) && !r.contains(k, 0));
+        r.insert(k, 100);
+        assert!(r.contains(k, 100) && r.contains(k, 131) && r.active(131));
+        assert!(!r.contains(k, 132) && !r.active(132));
+        // another branch, sent-by or method is another transaction
+        for other in [
+            r.key("z9hG4bK2", "10.0.0.1", 5060, "INVITE"),
+            r.key("z9hG4bK1", "10.0.0.2", 5060, "INVITE"),
+            r.key("z9hG4bK1", "10.0.0.1", 5061, "INVITE"),
+            r.key("z9hG4bK1", "10.0.0.1", 5060, "REGISTER"),
+        ] {
+            assert!(!r.contains(other, 100));
+        }
+    }
+
+    #[test]
+    fn a_full_bucket_gives_up_its_oldest_and_the_size_stays_fixed() {
+        // one bucket: every key lands in it
+        let r = Refused::new(1);
+        let keys: Vec<u64> = (0..5)
+            .map(|i| r.key(&format!("z9hG4bK{i}"), "h", 1, "INVITE"))
+            .collect();
+        for (t, k) in keys.iter().enumerate() {
+            r.insert(*k, t as u64);
+        }
+        assert!(!r.contains(keys[0], 4), "the oldest went");
+        assert!(keys[1..].iter().all(|k| r.contains(*k, 4)));
+        // an expired slot is reused before a live one
+        let late = r.key("z9hG4bKlate", "h", 1, "INVITE");
+        r.insert(late, 33); // keys[1] (second 1) expired at 33
+        assert!(r.contains(late, 33) && !r.contains(keys[1], 33));
+        assert!(keys[2..].iter().all(|k| r.contains(*k, 33)));
+        assert_eq!(r.slots.len(), WAYS);
+    }
+
+    #[test]
+    fn a_busy_memory_forgets_nothing_young_below_its_size() {
+        // a third full (4,096 slots, 1,280 refusals over 32 s): the buckets that overflow
+        // are few, and give up only their oldest
+        let r = Refused::new(1024);
+        let mut all = Vec::new();
+        for t in 0..32u64 {
+            for i in 0..40 {
+                let k = r.key(&format!("z9hG4bK{t}.{i}"), "127.0.0.3", 5060, "INVITE");
+                r.insert(k, t);
+                all.push(k);
+            }
+        }
+        let kept = all.iter().filter(|k| r.contains(**k, 31)).count();
+        assert!(kept * 100 >= all.len() * 98, "{kept} of {}", all.len());
+    }
+}
