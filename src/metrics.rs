@@ -234,6 +234,15 @@ impl Collector for Server {
                 .into_iter()
                 .map(|why| ([("reason", why.as_str())], b2bua.overload.shed(why))),
         )?;
+        counters(
+            e,
+            "vozbox_overload_unparsed",
+            "UDP datagrams overload control dealt with from a glance, without a parse: new \
+             requests refused, copies of refused ones answered again, ACKs of its 503s dropped",
+            crate::overload::Unparsed::ALL
+                .into_iter()
+                .map(|what| ([("what", what.as_str())], b2bua.overload.unparsed(what))),
+        )?;
 
         // Calls.
         let calls = b2bua.stats.by_direction();

@@ -78,6 +78,28 @@ impl Shed {
     }
 }
 
+/// What the refusal from a glance (UDP, no parse) did with a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unparsed {
+    /// A new request refused (also counted as a refusal by its reason).
+    Refused,
+    /// A copy of one refused before, answered with the same 503 (not counted again).
+    Again,
+    /// The ACK of such a 503, dropped.
+    Ack,
+}
+
+impl Unparsed {
+    pub const ALL: [Unparsed; 3] = [Unparsed::Refused, Unparsed::Again, Unparsed::Ack];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unparsed::Refused => "refused",
+            Unparsed::Again => "again",
+            Unparsed::Ack => "ack",
+        }
+    }
+}
+
 /// The decision, pure: whether a new request that waited `waited` is refused, with
 /// `setting_up` calls being set up (None: not an INVITE).
 pub fn decide(limits: &Settings, waited: Duration, setting_up: Option<usize>) -> Option<Shed> {
@@ -94,6 +116,8 @@ pub fn decide(limits: &Settings, waited: Duration, setting_up: Option<usize>) ->
 pub struct Overload {
     pub limits: Settings,
     shed: [AtomicU64; 2],
+    /// What the refusal from a glance (no parse) took, by `Unparsed`.
+    unparsed: [AtomicU64; 3],
     /// Refusals not yet logged, and the second of the last log line.
     unlogged: AtomicU64,
     logged_at: AtomicU64,
@@ -104,6 +128,7 @@ impl Overload {
         Overload {
             limits,
             shed: Default::default(),
+            unparsed: Default::default(),
             unlogged: AtomicU64::new(0),
             logged_at: AtomicU64::new(0),
         }
@@ -139,6 +164,16 @@ impl Overload {
             );
         }
         true
+    }
+
+    /// One datagram dealt with from a glance, without a parse (`server/shed.rs`).
+    pub fn note_unparsed(&self, what: Unparsed) {
+        self.unparsed[what as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Datagrams so far dealt with from a glance, as `what`.
+    pub fn unparsed(&self, what: Unparsed) -> u64 {
+        self.unparsed[what as usize].load(Ordering::Relaxed)
     }
 
     /// Requests refused so far for `why`.

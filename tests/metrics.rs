@@ -196,6 +196,7 @@ fn metrics_need_the_token_and_parse_as_prometheus_text() {
         ("vozbox_call_setup_seconds", "histogram"),
         ("vozbox_calls_setting_up", "gauge"),
         ("vozbox_overload_refused", "counter"),
+        ("vozbox_overload_unparsed", "counter"),
         ("vozbox_cdrs_written", "counter"),
         ("vozbox_store_commit_seconds", "histogram"),
         ("vozbox_store_queue_depth", "gauge"),

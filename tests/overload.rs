@@ -157,6 +157,13 @@ fn an_invite_past_max_setup_gets_503_while_the_admitted_calls_complete() {
         "{}",
         after
     );
+    // the raw INVITE and SIPp's refused from a glance, the folded one after its parse; the
+    // raw INVITE's two copies answered and its ACK dropped the same way (SIPp's too, whose
+    // ACK has a branch of its own)
+    for (what, n) in [("refused", 2), ("again", 2), ("ack", 2)] {
+        let line = format!("vozbox_overload_unparsed_total{{what=\"{what}\"}} {n}\n");
+        assert!(after.contains(&line), "{line}{after}");
+    }
     assert!(
         v.log().contains("overload: 1 new request(s) refused"),
         "{}",

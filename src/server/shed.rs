@@ -8,12 +8,19 @@
 //! the 503 printed straight from its lines, and the refusal remembered in a memory of fixed
 //! size (`sip/refused.rs`) rather than the transaction memory, so that a retransmission
 //! gets the same 503 (an INVITE admitted by a later copy would ring a callee for a caller
-//! that has given up) and is counted once, and the 503's ACK is dropped unparsed. What the
+//! that has given up) and is counted once; meanwhile an ACK for no call (the 503's) is
+//! dropped unparsed, as the parsed path would drop it. What the
 //! glance cannot read, and TCP and TLS, take the full parse (`shed`), the refusal then
 //! kept in the transaction memory.
+//!
+//! One race is left open, narrow: the glance asks the transaction memory whether a request
+//! is known without reserving it (`Transactions::contains`), so a copy read by the other
+//! receive thread while the first copy, admitted a moment before, is between its glance
+//! and its transaction can still be refused; the caller then gets a 503 for a call that
+//! goes on. (One receive thread, the default, has no such window.)
 
 use super::Server;
-use crate::overload::decide;
+use crate::overload::{decide, Unparsed};
 use crate::sip::glance::Glance;
 use crate::sip::headers::{NameAddr, Via};
 use crate::sip::message::Message;
@@ -21,15 +28,22 @@ use crate::sip::reply::{glanced_response, response};
 use crate::sip::respond::{branch_key, stamp_via, to_tag, to_tag_of, transaction_key};
 use crate::sip::transaction::Begin;
 use crate::sip::transport::{Flow, Proto};
-use crate::sip::triage::has_tag;
 use crate::sip::validate;
 use std::time::Duration;
 
+/// Whether a To header value may carry a tag: "tag" anywhere in it (`triage::has_tag`
+/// looks only after the last `>`, which a quoted parameter can fool).
+fn may_have_tag(to: &str) -> bool {
+    to.as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"tag"))
+}
+
 impl Server {
     /// The refusal of a UDP datagram from a glance: a new INVITE or REGISTER when the box
-    /// is behind, a copy of one refused before, or the ACK of such a refusal. True when the
-    /// datagram was dealt with here; false: it goes on to the full parse (anything else,
-    /// anything the glance cannot read, admitted work).
+    /// is behind, a copy of one refused before, or an ACK for no call (that of a 503) while
+    /// refusals go on. True when the datagram was dealt with here; false: it goes on to the
+    /// full parse (anything else, anything the glance cannot read, admitted work).
     pub(super) fn shed_glanced(&self, data: &[u8], flow: &Flow, waited: Duration) -> bool {
         if flow.proto != Proto::Udp {
             return false;
@@ -55,26 +69,43 @@ impl Server {
         let Some(g) = Glance::of(data) else {
             return false;
         };
-        // a re-INVITE continues a call
-        if g.method != method || (method == "INVITE" && has_tag(g.to.as_bytes())) {
+        // a re-INVITE continues a call; and a new request whose To may hold a tag is the
+        // parsed path's to answer (the glanced 503 adds one). (An ACK has the tag of the
+        // answer it acknowledges.)
+        if g.method != method || (method != "ACK" && may_have_tag(g.to)) {
+            return false;
+        }
+        if method == "ACK" {
+            // An ACK for no call is dropped by the parsed path too (nothing answers an ACK):
+            // here that is the ACK of a 503 (whatever its branch: SIPp gives an ACK a new
+            // one), dropped unparsed.
+            if self.b2bua.has_call(g.call_id) {
+                return false;
+            }
+            self.out.transports.stats.request(method);
+            overload.note_unparsed(Unparsed::Ack);
+            return true;
+        }
+        // the transaction by its Via as written (no parse: most of what comes here while
+        // refusals are remembered is admitted work on its way to the parsed path)
+        let Some((sent_by, branch)) = g.sent_by_and_branch() else {
+            return false;
+        };
+        if !branch.starts_with("z9hG4bK") {
+            return false;
+        }
+        let key = refused.key(sent_by, branch, method);
+        let again = refused.contains(key, now);
+        if !again && !over {
             return false;
         }
         // one value on the top Via line (the glance sees to it)
         let Ok(via) = Via::parse_lenient(g.top_via()) else {
             return false;
         };
-        let Some(branch) = via.branch().filter(|b| b.starts_with("z9hG4bK")) else {
-            return false;
-        };
-        let txn = if method == "ACK" { "INVITE" } else { method };
-        let key = refused.key(branch, &via.host, via.port.unwrap_or(0), txn);
-        let again = refused.contains(key, now);
         if !again {
-            if !over {
-                return false;
-            }
-            // admitted work is never refused: a call's INVITE (the transaction memory
-            // may be full), a copy of a request in progress or answered
+            // admitted work is not refused: a call's INVITE (the transaction memory may be
+            // full), a copy of a request in progress or answered
             if method == "INVITE" && self.b2bua.has_call(g.call_id) {
                 return false;
             }
@@ -83,13 +114,13 @@ impl Server {
             }
         }
         self.out.transports.stats.request(method);
-        if method == "ACK" {
-            return true; // the ACK of a 503: its transaction is over
-        }
         if !again {
             // counted, and logged once a second (the same decision as above)
             overload.check(method, waited, setting_up);
+            overload.note_unparsed(Unparsed::Refused);
             refused.insert(key, now);
+        } else {
+            overload.note_unparsed(Unparsed::Again);
         }
         let (top, to) = stamp_via(&via, flow);
         let retry = overload.limits.retry_after.to_string();

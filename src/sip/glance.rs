@@ -4,11 +4,13 @@
 //! than a full parse: refusing new requests past capacity (`server/shed.rs`). Anything
 //! out of the ordinary gives `None` — folded lines, bare line feeds, a field that may
 //! appear once appearing twice, a top Via line holding several values, more than
-//! `MAX_VIAS` Via lines, bytes that are not UTF-8 — and the caller then takes the full
-//! parse, which knows the whole grammar.
+//! `MAX_VIAS` Via lines, bytes that are not UTF-8, a request line or header name the parser
+//! would refuse — and the caller then takes the full parse, which knows the whole grammar.
 
 /// The most Via lines a glanced request may have.
 pub const MAX_VIAS: usize = 8;
+
+use super::message::is_token;
 
 #[derive(Debug)]
 pub struct Glance<'a> {
@@ -94,10 +96,13 @@ impl<'a> Glance<'a> {
         let head = std::str::from_utf8(&data[..end]).ok()?;
         let mut lines = Lines(head);
         let start = lines.next()??;
+        // Method SP Request-URI SP SIP/2.0, single spaces, as the parser wants it
         let (method, rest) = start.split_once(' ')?;
+        let (uri, version) = rest.split_once(' ')?;
         if method.is_empty()
             || !method.bytes().all(|b| b.is_ascii_uppercase())
-            || !rest.ends_with(" SIP/2.0")
+            || uri.is_empty()
+            || version != "SIP/2.0"
         {
             return None;
         }
@@ -111,10 +116,15 @@ impl<'a> Glance<'a> {
             }
             let colon = memchr::memchr(b':', line.as_bytes())?;
             let (name, value) = (&line[..colon], &line[colon + 1..]);
-            let Some(kind) = field(name.trim_end_matches([' ', '\t'])) else {
+            let name = name.trim_end_matches([' ', '\t']);
+            if !is_token(name) {
+                return None;
+            }
+            let Some(kind) = field(name) else {
                 continue;
             };
-            let value = value.trim_matches([' ', '\t']);
+            // trimmed as the parser trims (its 503 echoes the same text)
+            let value = value.trim();
             match kind {
                 Field::Via => {
                     if value.is_empty()
@@ -151,6 +161,23 @@ impl<'a> Glance<'a> {
         self.vias[0]
     }
 
+    /// The top Via's sent-by and `branch` as written (`SIP/2.0/UDP host:port;branch=…`),
+    /// without parsing it: what identifies its transaction, the same text in each copy of
+    /// a request. `None` when either is missing.
+    pub fn sent_by_and_branch(&self) -> Option<(&'a str, &'a str)> {
+        let via = self.top_via();
+        let (_protocol, rest) = via.split_once([' ', '\t'])?;
+        let mut parts = rest.split(';');
+        let sent_by = parts.next()?.trim();
+        let branch = parts.find_map(|p| {
+            let (name, value) = p.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("branch")
+                .then(|| value.trim())
+        })?;
+        (!sent_by.is_empty() && !branch.is_empty()).then_some((sent_by, branch))
+    }
+
     /// Every Via line's value, top first.
     pub fn vias(&self) -> &[&'a str] {
         &self.vias[..self.n_vias]
@@ -178,6 +205,17 @@ mod tests {
             ]
         );
         assert_eq!(g.top_via(), "SIP/2.0/UDP h:5070;branch=z9hG4bK1");
+        assert_eq!(g.sent_by_and_branch(), Some(("h:5070", "z9hG4bK1")));
+        let odd = INVITE.replacen(
+            "SIP/2.0/UDP h:5070;branch=z9hG4bK1",
+            "SIP/2.0/UDP  h ; rport ; Branch = z9hG4bKx",
+            1,
+        );
+        let g = Glance::of(odd.as_bytes()).expect("a glance");
+        assert_eq!(g.sent_by_and_branch(), Some(("h", "z9hG4bKx")));
+        let none = INVITE.replacen(";branch=z9hG4bK1", ";rport", 1);
+        let g = Glance::of(none.as_bytes()).expect("a glance");
+        assert_eq!(g.sent_by_and_branch(), None);
         assert_eq!(
             (g.from, g.to, g.call_id, g.cseq),
             ("<sip:a@b>;tag=1", "<sip:b@h>", "x@y", "1 INVITE")
@@ -199,6 +237,9 @@ mod tests {
         spoil("Max-Forwards: 70\r\n", "Max-Forwards\r\n"); // no colon
         spoil("INVITE sip:b@h SIP/2.0", "INVITE sip:b@h SIP/3.0");
         spoil("INVITE sip", "invite sip");
+        spoil("INVITE sip:b@h SIP/2.0", "INVITE  sip:b@h SIP/2.0"); // two spaces
+        spoil("INVITE sip:b@h SIP/2.0", "INVITE sip:b@h  SIP/2.0");
+        spoil("Max-Forwards: 70", "Max Forwards: 70"); // not a token
         spoil("\r\n\r\nbody", "\r\n"); // no end of the header
         let mut bytes = INVITE.as_bytes().to_vec();
         bytes[60] = 0xff; // not UTF-8

@@ -47,8 +47,8 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
 
 /// The same response as `response(…).to_bytes()` with `top_via` stamped on it, printed
 /// straight from a glance at the request (no parse, one allocation): a new request refused
-/// past capacity (`server/shed.rs`). The request's To has no tag (a glance with one is never
-/// answered this way); `extra` header fields follow `Server`.
+/// past capacity (`server/shed.rs`). The request's To has no tag (`shed.rs` sends one that
+/// may have one to the parsed path): a tag is added; `extra` header fields follow `Server`.
 pub fn glanced_response(
     g: &Glance,
     top_via: &str,
