@@ -238,7 +238,8 @@ impl Collector for Server {
             e,
             "vozbox_overload_unparsed",
             "UDP datagrams overload control dealt with from a glance, without a parse: new \
-             requests refused, copies of refused ones answered again, ACKs of its 503s dropped",
+             requests refused, copies of refused ones answered again, ACKs for no call dropped \
+             while refusals are remembered",
             crate::overload::Unparsed::ALL
                 .into_iter()
                 .map(|what| ([("what", what.as_str())], b2bua.overload.unparsed(what))),

@@ -85,7 +85,7 @@ pub enum Unparsed {
     Refused,
     /// A copy of one refused before, answered with the same 503 (not counted again).
     Again,
-    /// The ACK of such a 503, dropped.
+    /// An ACK for no call (a 503's, or any other) dropped while refusals are remembered.
     Ack,
 }
 

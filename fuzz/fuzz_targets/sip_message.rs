@@ -9,6 +9,12 @@ fuzz_target!(|data: &[u8]| {
         let top = g.top_via().to_string();
         let _ = vozbox::sip::reply::glanced_response(&g, &top, 503, "Service Unavailable", "t", &[]);
         let _ = vozbox::sip::validate::first_via(g.top_via());
+        if let Some((sent_by, branch)) = g.sent_by_and_branch() {
+            let memory = vozbox::sip::refused::Refused::new(1);
+            let key = memory.key(sent_by, branch, g.method);
+            memory.insert(key, 7);
+            assert!(memory.contains(key, 8));
+        }
     }
     if let Ok(msg) = Message::parse(data) {
         if let Ok(checked) = vozbox::sip::validate::check_request(&msg) {

@@ -13,6 +13,10 @@
 //! glance cannot read, and TCP and TLS, take the full parse (`shed`), the refusal then
 //! kept in the transaction memory.
 //!
+//! A new request refused from a glance is not checked further: one the parsed path would
+//! answer `400` (a To that does not parse, say) gets the 503 instead. Either way it is
+//! refused and costs nothing more.
+//!
 //! One race is left open, narrow: the glance asks the transaction memory whether a request
 //! is known without reserving it (`Transactions::contains`), so a copy read by the other
 //! receive thread while the first copy, admitted a moment before, is between its glance
