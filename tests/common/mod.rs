@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod calls_lab;
 pub mod dns;
 pub mod lab;
 pub mod peer;
