@@ -189,10 +189,9 @@ impl Call {
     /// The transfer is made: the original call's record ends, the new party takes the
     /// transferor's place, the transferor is hung up.
     fn complete(&mut self, now: Instant, rest: Side, n: usize, out: &mut Actions) {
-        let Some(t) = self.transfer.on.take() else {
+        let Some(t) = self.end_transfer() else {
             return;
         };
-        self.failover = None;
         let by_label = label(&t.party);
         // the record of the call as it was
         let mut info = self.info.clone();

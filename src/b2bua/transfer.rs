@@ -114,6 +114,15 @@ pub struct Segment {
     pub counted: bool,
 }
 
+impl Segment {
+    /// A transfer that took a place in the max calls and did not happen gives it back.
+    pub(super) fn give_back(&self, out: &mut Actions) {
+        if self.counted {
+            out.push(Action::Uncount);
+        }
+    }
+}
+
 /// The driver's answer to an `Ask`.
 pub enum Step {
     /// The target's branches (not sent yet; none: its first carrier is a host name),
@@ -303,6 +312,13 @@ impl Call {
         self.retransmit(now, bytes, dest, Wait::Pending { branch });
     }
 
+    /// The transfer ends, made or not: it is taken off the call, and so is the failover
+    /// its target's carriers put in place.
+    pub(super) fn end_transfer(&mut self) -> Option<Transfer> {
+        self.failover = None;
+        self.transfer.on.take()
+    }
+
     /// The transfer failed: the transferor hears why, the call stays as it was (a
     /// transferor that hung up meanwhile leaves the remaining party alone: it is hung up).
     pub(super) fn transfer_failed(
@@ -314,12 +330,11 @@ impl Call {
     ) {
         let line = format!("SIP/2.0 {} {}", code, reason);
         self.notify_transferor(now, &line, true, out);
-        let Some(t) = self.transfer.on.take() else {
+        let Some(t) = self.end_transfer() else {
             return;
         };
-        self.failover = None;
-        if t.segment.as_ref().is_some_and(|s| s.counted) {
-            out.push(Action::Uncount);
+        if let Some(s) = &t.segment {
+            s.give_back(out);
         }
         tracing::info!("call {}: transfer failed: {} {}", self.id, code, reason);
         if t.gone && !self.is_ended() {
@@ -349,9 +364,7 @@ impl Call {
                 failover,
             } => {
                 if !routing {
-                    if segment.counted {
-                        out.push(Action::Uncount);
-                    }
+                    segment.give_back(out);
                     return; // never sent: the driver forgets their Call-IDs
                 }
                 let first = self.forks.len();
@@ -377,9 +390,7 @@ impl Call {
                 let n = self.forks.len();
                 self.forks.push(*fork);
                 if !routing {
-                    if segment.counted {
-                        out.push(Action::Uncount);
-                    }
+                    segment.give_back(out);
                     // its dialog is ours now: nobody else will end it
                     return self.hang_up(now, Side::B(n), out);
                 }
@@ -539,8 +550,7 @@ impl Call {
                 Stage::Offering { n, .. } => self.hang_up(now, Side::B(n), out),
                 _ => {}
             }
-            self.transfer.on = None;
-            self.failover = None;
+            self.end_transfer();
             return;
         }
         if let Stage::Calling { first } = stage {

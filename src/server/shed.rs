@@ -156,6 +156,11 @@ impl Server {
             _ => return false,
         };
         let new_call = method == "INVITE";
+        let overload = &self.b2bua.overload;
+        let setting_up = new_call.then(|| self.b2bua.setting_up.count());
+        if decide(&overload.limits, waited, setting_up).is_none() {
+            return false;
+        }
         if new_call {
             // a re-INVITE (To-tag) continues a call; a To that does not parse is left to
             // the checks, which refuse it
@@ -163,11 +168,6 @@ impl Server {
                 Some(Ok(to)) if to.tag().is_none() => {}
                 _ => return false,
             }
-        }
-        let overload = &self.b2bua.overload;
-        let setting_up = new_call.then(|| self.b2bua.setting_up.count());
-        if decide(&overload.limits, waited, setting_up).is_none() {
-            return false;
         }
         let Some(via) = msg.get("Via").and_then(|v| validate::first_via(v).ok()) else {
             return false;

@@ -10,7 +10,7 @@
 /// The most Via lines a glanced request may have.
 pub const MAX_VIAS: usize = 8;
 
-use super::message::is_token;
+use super::message::{is_token, H};
 
 #[derive(Debug)]
 pub struct Glance<'a> {
@@ -49,34 +49,6 @@ impl<'a> Iterator for Lines<'a> {
                 .is_none()
                 .then_some(line),
         )
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Field {
-    Via,
-    From,
-    To,
-    CallId,
-    CSeq,
-}
-
-fn field(name: &str) -> Option<Field> {
-    let is = |long: &str, short: &str| {
-        name.eq_ignore_ascii_case(long) || (!short.is_empty() && name.eq_ignore_ascii_case(short))
-    };
-    if is("Via", "v") {
-        Some(Field::Via)
-    } else if is("From", "f") {
-        Some(Field::From)
-    } else if is("To", "t") {
-        Some(Field::To)
-    } else if is("Call-ID", "i") {
-        Some(Field::CallId)
-    } else if is("CSeq", "") {
-        Some(Field::CSeq)
-    } else {
-        None
     }
 }
 
@@ -120,13 +92,10 @@ impl<'a> Glance<'a> {
             if !is_token(name) {
                 return None;
             }
-            let Some(kind) = field(name) else {
-                continue;
-            };
             // trimmed as the parser trims (its 503 echoes the same text)
             let value = value.trim();
-            match kind {
-                Field::Via => {
+            match H::of(name) {
+                H::Via => {
                     if value.is_empty()
                         || n_vias == MAX_VIAS
                         || (n_vias == 0 && memchr::memchr(b',', value.as_bytes()).is_some())
@@ -136,10 +105,11 @@ impl<'a> Glance<'a> {
                     vias[n_vias] = value;
                     n_vias += 1;
                 }
-                Field::From => once(&mut from, value)?,
-                Field::To => once(&mut to, value)?,
-                Field::CallId => once(&mut call_id, value)?,
-                Field::CSeq => once(&mut cseq, value)?,
+                H::From => once(&mut from, value)?,
+                H::To => once(&mut to, value)?,
+                H::CallId => once(&mut call_id, value)?,
+                H::CSeq => once(&mut cseq, value)?,
+                _ => {}
             }
         }
         if n_vias == 0 {

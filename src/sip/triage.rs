@@ -37,7 +37,7 @@ fn to_header(data: &[u8]) -> Option<&[u8]> {
 }
 
 /// A `tag` parameter outside the angle brackets of the address.
-pub fn has_tag(value: &[u8]) -> bool {
+fn has_tag(value: &[u8]) -> bool {
     let params = match value.iter().rposition(|&b| b == b'>') {
         Some(end) => &value[end + 1..],
         None => value,
