@@ -9,8 +9,13 @@
 //!
 //! Sessions go to the threads in turn. A session's sockets are added to and removed from
 //! the thread's epoll set by the caller (so a failure is the caller's error); the thread
-//! owns its table of sessions, filled and emptied through a command queue and an eventfd
-//! that wakes it, so looking a packet's session up is an index — no lock, no counter.
+//! owns its table of sessions, filled and emptied through a command queue, so looking a
+//! packet's session up is an index — no lock, no counter. The queue is read after every
+//! wait, and a command does not wake the thread (a wake-up per call set up and per call
+//! ended was a tenth of a call's CPU): a session is queued before its sockets are in the
+//! epoll set, so the wait that reports its first packet finds it queued; a session ended
+//! is let go at the next wait, within `LINGER` when no packet comes. The eventfd only
+//! stops the thread.
 //! Each thread counts what it relays in its own `Traffic`; `Relay::traffic` adds them up.
 
 use super::forward::{Shared, Traffic};
@@ -21,7 +26,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The token of a thread's eventfd.
+/// The token of a thread's eventfd, written when the relay is dropped: the thread ends.
 const WAKE: u64 = u64::MAX;
 /// Sockets per session (A RTP, A RTCP, B RTP, B RTCP): session `s`'s socket `k` has the
 /// token `s * SOCKETS + k`.
@@ -31,6 +36,12 @@ const BATCH: usize = 256;
 /// Reads (of up to `batch::BURST` datagrams) per socket and round: more than a relay
 /// socket holds (~21 packets on loopback), so a backlog is emptied in one round.
 const ROUNDS: usize = 4;
+/// The longest wait: a thread with no packet to relay still takes its queued commands
+/// this often, so that the sockets of an ended session go back to the pool.
+const LINGER: rustix::event::Timespec = rustix::event::Timespec {
+    tv_sec: 0,
+    tv_nsec: 20_000_000,
+};
 
 enum Command {
     Add(u32, Arc<Shared>),
@@ -51,10 +62,10 @@ struct Worker {
 }
 
 impl Worker {
+    /// Queues a command for the thread (taken after its next wait: see the module's text).
     fn send(&self, c: Command) {
-        if self.commands.send(c).is_ok() {
-            let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
-        }
+        // (never disconnected while the worker lives: it holds the receiver's thread)
+        let _ = self.commands.send(c);
     }
 }
 
@@ -117,6 +128,8 @@ impl Relay {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .unwrap_or_else(|| worker.next.fetch_add(1, Ordering::Relaxed));
+        // Queued before its sockets are watched: the wait that reports their first packet
+        // finds the session in the queue.
         worker.send(Command::Add(slot, shared.clone()));
         let reg = Registration {
             worker,
@@ -273,11 +286,15 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
     t.again.clear();
     // (0 is never a round: a fresh mark never matches)
     t.round = t.round.wrapping_add(1).max(1);
-    let timeout = (!t.carry.is_empty()).then_some(rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    });
-    if let Err(e) = epoll::wait(&w.epoll, spare_capacity(&mut t.events), timeout.as_ref()) {
+    let timeout = if t.carry.is_empty() {
+        LINGER
+    } else {
+        rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        }
+    };
+    if let Err(e) = epoll::wait(&w.epoll, spare_capacity(&mut t.events), Some(&timeout)) {
         // The carried sockets wait for the next round.
         std::mem::swap(&mut t.carry, &mut t.again);
         if e != rustix::io::Errno::INTR {
@@ -286,39 +303,35 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
         }
         return true;
     }
+    if w.stop.load(Ordering::Relaxed) {
+        return false;
+    }
+    // Every session whose sockets reported a packet was queued before they were watched.
+    loop {
+        match rx.try_recv() {
+            Ok(Command::Add(slot, s)) => {
+                let i = slot as usize;
+                if i >= t.sessions.len() {
+                    t.sessions.resize_with(i + 1, || None);
+                }
+                t.sessions[i] = Some(s);
+            }
+            Ok(Command::Remove(slot)) => {
+                if let Some(s) = t.sessions.get_mut(slot as usize) {
+                    *s = None;
+                }
+                w.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
+            }
+            // (never disconnected: the worker keeps its sender)
+            Err(_) => break,
+        }
+    }
     let now = Instant::now();
     for i in 0..t.events.len() {
         let token = t.events[i].data.u64();
         if token == WAKE {
             let mut b = [0u8; 8];
             let _ = rustix::io::read(&w.wake, &mut b);
-            if w.stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            loop {
-                match rx.try_recv() {
-                    Ok(Command::Add(slot, s)) => {
-                        let i = slot as usize;
-                        if i >= t.sessions.len() {
-                            t.sessions.resize_with(i + 1, || None);
-                        }
-                        t.sessions[i] = Some(s);
-                        // Served once next round whatever epoll reports: a packet that came
-                        // before the session was in the table is not left waiting.
-                        for k in 0..SOCKETS {
-                            t.carry_over(u64::from(slot) * SOCKETS + k);
-                        }
-                    }
-                    Ok(Command::Remove(slot)) => {
-                        if let Some(s) = t.sessions.get_mut(slot as usize) {
-                            *s = None;
-                        }
-                        w.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
-                    }
-                    // (never disconnected: the worker keeps its sender)
-                    Err(_) => break,
-                }
-            }
             continue;
         }
         t.serve(token, now, &w.traffic);
