@@ -300,12 +300,12 @@ impl B2bua {
         if next == slot.armed {
             return;
         }
-        slot.armed = next;
+        let was = std::mem::replace(&mut slot.armed, next);
         if !slot.timer_started {
             slot.timer_started = true;
             let (me, weak, wake) = (self.clone(), Arc::downgrade(cell), cell.wake.clone());
             self.rt.spawn(timer(me, weak, wake));
-        } else {
+        } else if sooner(next, was) {
             cell.wake.notify_one();
         }
     }
@@ -400,8 +400,21 @@ impl B2bua {
     }
 }
 
+/// Whether the timer task, asleep until `was`, must be woken for `next`: a sooner
+/// deadline, or none (the call is over: the task ends now instead of holding the call's
+/// memory until then). A later one is not worth a wake-up (a futex wake and a context
+/// switch of a runtime thread, several times per call): the task finds it when it wakes at
+/// `was` and sleeps on, or never, the deadline having moved again or the call ended.
+fn sooner(next: Option<Instant>, was: Option<Instant>) -> bool {
+    match (next, was) {
+        (Some(n), Some(w)) => n < w,
+        (None, _) | (_, None) => true,
+    }
+}
+
 /// A call's timer: sleeps until the armed deadline (re-read whenever it is woken), then
-/// hands the core `Event::Timeout`. Ends when the call is forgotten or dropped.
+/// hands the core `Event::Timeout` when the call has one due (a deadline that moved later
+/// meanwhile is slept for again). Ends when the call is forgotten or dropped.
 async fn timer(me: Arc<B2bua>, weak: Weak<CallCell>, wake: Arc<Notify>) {
     loop {
         let armed = match weak.upgrade() {
@@ -477,5 +490,22 @@ impl B2bua {
                 self.drive(&cell, |c, now, out| c.handle(now, Event::MediaIdle, out));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sooner;
+    use std::time::{Duration, Instant};
+
+    /// The timer task is woken for a sooner deadline and for none, not for a later one.
+    #[test]
+    fn a_later_deadline_wakes_nobody() {
+        let t = Instant::now();
+        let later = t + Duration::from_secs(32);
+        assert!(sooner(Some(t), Some(later)));
+        assert!(!sooner(Some(later), Some(t)));
+        assert!(sooner(None, Some(t)));
+        assert!(sooner(Some(t), None));
     }
 }

@@ -11,11 +11,11 @@
 //! the thread's epoll set by the caller (so a failure is the caller's error); the thread
 //! owns its table of sessions, filled and emptied through a command queue, so looking a
 //! packet's session up is an index — no lock, no counter. The queue is read after every
-//! wait, and a command does not wake the thread (a wake-up per call set up and per call
-//! ended was a tenth of a call's CPU): a session is queued before its sockets are in the
-//! epoll set, so the wait that reports its first packet finds it queued; a session ended
-//! is let go at the next wait, within `LINGER` when no packet comes. The eventfd only
-//! stops the thread.
+//! successful wait, and a busy thread is never woken for a command (a wake-up per call set
+//! up and per call ended was a tenth of a call's CPU): a session is queued before its
+//! sockets are in the epoll set, so the wait that reports its first packet finds it
+//! queued; a session ended wakes the thread (its eventfd) only when it is asleep with
+//! nothing to relay (`Worker::idle`), so that the ports go back to the pool at once.
 //! Each thread counts what it relays in its own `Traffic`; `Relay::traffic` adds them up.
 
 use super::forward::{Shared, Traffic};
@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The token of a thread's eventfd, written when the relay is dropped: the thread ends.
+/// The token of a thread's eventfd: written when the relay is dropped (the thread ends) and
+/// when a session ends while the thread sleeps with nothing to relay.
 const WAKE: u64 = u64::MAX;
 /// Sockets per session (A RTP, A RTCP, B RTP, B RTCP): session `s`'s socket `k` has the
 /// token `s * SOCKETS + k`.
@@ -36,12 +37,6 @@ const BATCH: usize = 256;
 /// Reads (of up to `batch::BURST` datagrams) per socket and round: more than a relay
 /// socket holds (~21 packets on loopback), so a backlog is emptied in one round.
 const ROUNDS: usize = 4;
-/// The longest wait: a thread with no packet to relay still takes its queued commands
-/// this often, so that the sockets of an ended session go back to the pool.
-const LINGER: rustix::event::Timespec = rustix::event::Timespec {
-    tv_sec: 0,
-    tv_nsec: 20_000_000,
-};
 
 enum Command {
     Add(u32, Arc<Shared>),
@@ -51,6 +46,9 @@ enum Command {
 struct Worker {
     /// Set when the relay is dropped: the thread ends at its next wake-up.
     stop: std::sync::atomic::AtomicBool,
+    /// Set by the thread before it waits with no deadline (nothing carried over), after
+    /// which it reads the queue once more: a session ended meanwhile wakes it.
+    idle: std::sync::atomic::AtomicBool,
     epoll: OwnedFd,
     wake: OwnedFd,
     commands: mpsc::Sender<Command>,
@@ -62,10 +60,19 @@ struct Worker {
 }
 
 impl Worker {
-    /// Queues a command for the thread (taken after its next wait: see the module's text).
-    fn send(&self, c: Command) {
-        // (never disconnected while the worker lives: it holds the receiver's thread)
+    /// Queues a command for the thread, taken after its next wait (see the module's text);
+    /// `wake`: and wakes the thread if it is asleep with no deadline.
+    fn send(&self, c: Command, wake: bool) {
+        // (an error: the relay is gone, and its thread with it; the command is dropped)
         let _ = self.commands.send(c);
+        if wake {
+            // Pairs with the thread's fence in `round`: either it sees this command in its
+            // last look at the queue, or this sees it idle.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.idle.swap(false, Ordering::SeqCst) {
+                let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+            }
+        }
     }
 }
 
@@ -99,6 +106,7 @@ impl Relay {
             let (tx, rx) = mpsc::channel();
             let w = Arc::new(Worker {
                 stop: std::sync::atomic::AtomicBool::new(false),
+                idle: std::sync::atomic::AtomicBool::new(false),
                 epoll,
                 wake,
                 commands: tx,
@@ -130,7 +138,7 @@ impl Relay {
             .unwrap_or_else(|| worker.next.fetch_add(1, Ordering::Relaxed));
         // Queued before its sockets are watched: the wait that reports their first packet
         // finds the session in the queue.
-        worker.send(Command::Add(slot, shared.clone()));
+        worker.send(Command::Add(slot, shared.clone()), false);
         let reg = Registration {
             worker,
             slot,
@@ -196,7 +204,7 @@ impl Drop for Registration {
             // Not added (a failed registration) is the only error possible here.
             let _ = epoll::delete(&self.worker.epoll, fd);
         }
-        self.worker.send(Command::Remove(self.slot));
+        self.worker.send(Command::Remove(self.slot), true);
     }
 }
 
@@ -278,35 +286,8 @@ impl Thread {
     }
 }
 
-/// Waits for ready sockets (not at all when some were left with packets) and serves each
-/// once, then those the last round left with packets. False when the relay is gone.
-fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
-    t.events.clear();
-    std::mem::swap(&mut t.carry, &mut t.again);
-    t.again.clear();
-    // (0 is never a round: a fresh mark never matches)
-    t.round = t.round.wrapping_add(1).max(1);
-    let timeout = if t.carry.is_empty() {
-        LINGER
-    } else {
-        rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        }
-    };
-    if let Err(e) = epoll::wait(&w.epoll, spare_capacity(&mut t.events), Some(&timeout)) {
-        // The carried sockets wait for the next round.
-        std::mem::swap(&mut t.carry, &mut t.again);
-        if e != rustix::io::Errno::INTR {
-            tracing::error!("media relay: epoll_wait: {}", e);
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        return true;
-    }
-    if w.stop.load(Ordering::Relaxed) {
-        return false;
-    }
-    // Every session whose sockets reported a packet was queued before they were watched.
+/// Takes the queued commands into the thread's table.
+fn take_commands(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) {
     loop {
         match rx.try_recv() {
             Ok(Command::Add(slot, s)) => {
@@ -326,6 +307,43 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
             Err(_) => break,
         }
     }
+}
+
+/// Waits for ready sockets (not at all when some were left with packets) and serves each
+/// once, then those the last round left with packets. False when the relay is gone.
+fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
+    t.events.clear();
+    std::mem::swap(&mut t.carry, &mut t.again);
+    t.again.clear();
+    // (0 is never a round: a fresh mark never matches)
+    t.round = t.round.wrapping_add(1).max(1);
+    let timeout = (!t.carry.is_empty()).then_some(rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    });
+    if timeout.is_none() {
+        // Asleep with no deadline from here: a session ended from now on wakes the thread,
+        // one ended before is taken now (see `Worker::send`).
+        w.idle.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        take_commands(w, rx, t);
+    }
+    let waited = epoll::wait(&w.epoll, spare_capacity(&mut t.events), timeout.as_ref());
+    w.idle.store(false, Ordering::Relaxed);
+    if let Err(e) = waited {
+        // The carried sockets wait for the next round.
+        std::mem::swap(&mut t.carry, &mut t.again);
+        if e != rustix::io::Errno::INTR {
+            tracing::error!("media relay: epoll_wait: {}", e);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        return true;
+    }
+    if w.stop.load(Ordering::Relaxed) {
+        return false;
+    }
+    // Every session whose sockets reported a packet was queued before they were watched.
+    take_commands(w, rx, t);
     let now = Instant::now();
     for i in 0..t.events.len() {
         let token = t.events[i].data.u64();

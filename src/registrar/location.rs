@@ -59,11 +59,20 @@ impl Location {
 
     /// Runs `f` on the bindings of one AoR under that AoR's lock; an emptied entry is removed.
     pub fn update<R>(&self, aor: &str, f: impl FnOnce(&mut Vec<Arc<Binding>>) -> R) -> R {
-        let mut entry = self.map.entry(aor.to_string()).or_default();
-        let r = f(entry.value_mut());
-        self.note_expiries(entry.value());
-        let empty = entry.is_empty();
-        drop(entry);
+        // A known AoR (a refresh, the usual case) is found without allocating its key.
+        let (r, empty) = match self.map.get_mut(aor) {
+            Some(mut list) => {
+                let r = f(list.value_mut());
+                self.note_expiries(list.value());
+                (r, list.is_empty())
+            }
+            None => {
+                let mut entry = self.map.entry(aor.to_string()).or_default();
+                let r = f(entry.value_mut());
+                self.note_expiries(entry.value());
+                (r, entry.is_empty())
+            }
+        };
         if empty {
             self.map.remove_if(aor, |_, v| v.is_empty());
         }
