@@ -11,7 +11,7 @@
 //! the thread's epoll set by the caller (so a failure is the caller's error); the thread
 //! owns its table of sessions, filled and emptied through a command queue, so looking a
 //! packet's session up is an index — no lock, no counter. The queue is read after every
-//! successful wait, and a busy thread is never woken for a command (a wake-up per call set
+//! successful wait (and before a wait with no deadline), and a busy thread is never woken for a command (a wake-up per call set
 //! up and per call ended was a tenth of a call's CPU): a session is queued before its
 //! sockets are in the epoll set, so the wait that reports its first packet finds it
 //! queued; a session ended wakes the thread (its eventfd) only when it is asleep with
@@ -225,7 +225,7 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
         match r {
             // Under load, waking up costs more than the packets: let more gather (like a
             // network card's interrupt coalescing). A lone packet is served at once.
-            Ok(true) if events.len() > 1 && !batch.is_zero() => std::thread::sleep(batch),
+            Ok(true) if sockets_ready(events) > 1 && !batch.is_zero() => std::thread::sleep(batch),
             Ok(true) => continue,
             Ok(false) => return,
             Err(_) => {
@@ -242,6 +242,11 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
             }
         }
     }
+}
+
+/// The sockets an epoll wait reported (the eventfd's wake-up not counted).
+fn sockets_ready(events: &[epoll::Event]) -> usize {
+    events.iter().filter(|e| e.data.u64() != WAKE).count()
 }
 
 /// A forwarding thread's own state.
