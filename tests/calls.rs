@@ -162,23 +162,17 @@ fn cancel_before_answer() {
 fn busy_callee_gives_486() {
     let lab = lab("call-busy");
     let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_busy.xml");
-    let c = call(&lab.v, "uac_refused.xml", ALICE, "101");
-    sipp_ok(&c);
+    refused(&lab.v, ALICE, "101", 486);
     done(bob);
-    assert!(c.messages.contains("SIP/2.0 486"), "{}", c.messages);
     assert!(last_cdr(&lab.v, 1).contains("busy"));
 }
 
 #[test]
 fn not_registered_gives_480_and_unknown_gives_404() {
     let lab = lab("call-480-404");
-    let c = call(&lab.v, "uac_refused.xml", ALICE, "101");
-    sipp_ok(&c);
-    assert!(c.messages.contains("SIP/2.0 480"), "{}", c.messages);
+    refused(&lab.v, ALICE, "101", 480);
     assert!(last_cdr(&lab.v, 1).contains("not_registered"));
-    let c = call(&lab.v, "uac_refused.xml", ALICE, "nobody");
-    sipp_ok(&c);
-    assert!(c.messages.contains("SIP/2.0 404"), "{}", c.messages);
+    refused(&lab.v, ALICE, "nobody", 404);
     assert!(last_cdr(&lab.v, 2).contains("not_found"));
 }
 
@@ -236,9 +230,7 @@ fn a_carrier_that_challenges_gets_its_credentials() {
 #[test]
 fn external_call_denied_by_the_acl_gets_403() {
     let lab = lab("call-acl");
-    let c = call(&lab.v, "uac_refused.xml", ALICE, "0044207946000");
-    sipp_ok(&c);
-    assert!(c.messages.contains("SIP/2.0 403"), "{}", c.messages);
+    refused(&lab.v, ALICE, "0044207946000", 403);
     assert!(last_cdr(&lab.v, 1).contains("acl_denied"));
 }
 

@@ -128,9 +128,7 @@ fn internal_friends_reach_the_other_client_both_ways() {
 #[test]
 fn no_codec_in_common_with_the_friend_gives_488() {
     let lab = lab("call-488");
-    let c = call(&lab.v, "uac_refused.xml", ALICE, "700");
-    sipp_ok(&c);
-    assert!(c.messages.contains("SIP/2.0 488"), "{}", c.messages);
+    refused(&lab.v, ALICE, "700", 488);
     assert!(last_cdr(&lab.v, 1).contains("no_common_codec"));
 }
 
@@ -161,9 +159,7 @@ fn a_direct_friend_with_a_password_is_challenged() {
 fn a_friend_that_challenges_vozbox_fails_the_call() {
     let lab = lab("call-friend-challenges");
     let pbx = SippUas::start("uas_401.xml", "u1", "127.0.0.7", lab.direct_port);
-    let c = call(&lab.v, "uac_refused.xml", ALICE, "510");
-    sipp_ok(&c);
+    let c = refused(&lab.v, ALICE, "510", 502);
     done(pbx);
-    assert!(c.messages.contains("SIP/2.0 502"), "{}", c.messages);
     assert!(!c.messages.contains("SIP/2.0 401"), "{}", c.messages);
 }

@@ -11,11 +11,12 @@
 //! the thread's epoll set by the caller (so a failure is the caller's error); the thread
 //! owns its table of sessions, filled and emptied through a command queue, so looking a
 //! packet's session up is an index — no lock, no counter. The queue is read after every
-//! successful wait (and before a wait with no deadline), and a busy thread is never woken for a command (a wake-up per call set
-//! up and per call ended was a tenth of a call's CPU): a session is queued before its
-//! sockets are in the epoll set, so the wait that reports its first packet finds it
-//! queued; a session ended wakes the thread (its eventfd) only when it is asleep with
-//! nothing to relay (`Worker::idle`), so that the ports go back to the pool at once.
+//! successful wait (and before a wait with no deadline), and a busy thread is never woken
+//! for a command (a wake-up per call set up and per call ended was a tenth of a call's
+//! CPU): a session is queued before its sockets are in the epoll set, so the wait that
+//! reports its first packet finds it queued; a session ended wakes the thread (its
+//! eventfd) only when it is asleep with nothing to relay (`Worker::idle`), so that the
+//! ports go back to the pool at once.
 //! Each thread counts what it relays in its own `Traffic`; `Relay::traffic` adds them up.
 
 use super::forward::{Shared, Traffic};

@@ -173,6 +173,15 @@ pub fn call(v: &Vozbox, scenario: &str, (user, pw): (&str, &str), number: &str) 
     call_from(v, scenario, "127.0.0.1", (user, pw), number)
 }
 
+/// A call of `caller` to `number` that must be refused with `code` (`uac_refused.xml`).
+pub fn refused(v: &Vozbox, caller: (&str, &str), number: &str, code: u16) -> Sipp {
+    let c = call(v, "uac_refused.xml", caller, number);
+    sipp_ok(&c);
+    let status = format!("SIP/2.0 {}", code);
+    assert!(c.messages.contains(&status), "{}", c.messages);
+    c
+}
+
 /// A call from a user of the client on `domain`. The digest covers the Request-URI
 /// (`-auth_uri`: SIPp would use the server's address otherwise).
 pub fn call_from(
