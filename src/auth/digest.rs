@@ -28,10 +28,33 @@ impl Algorithm {
     }
 
     pub fn hash(self, data: &str) -> String {
-        match self {
-            Algorithm::Md5 => hex(&Md5::digest(data.as_bytes())),
-            Algorithm::Sha256 => hex(&Sha256::digest(data.as_bytes())),
+        self.hash_joined(&[data])
+    }
+
+    /// The hash of `parts` joined by ':', in lower-case hex, without building the joined
+    /// text (digest's `A1`, `A2` and response are all such joins).
+    pub fn hash_joined(self, parts: &[&str]) -> String {
+        fn feed<D: Digest>(mut d: D, parts: &[&str]) -> String {
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    d.update(b":");
+                }
+                d.update(p.as_bytes());
+            }
+            hex(&d.finalize())
         }
+        match self {
+            Algorithm::Md5 => feed(Md5::new(), parts),
+            Algorithm::Sha256 => feed(Sha256::new(), parts),
+        }
+    }
+}
+
+/// Appends `v` as 16 lower-case hex digits (what `{:016x}` prints, without the formatter).
+pub fn push_hex64(out: &mut String, v: u64) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(H[((v >> (shift * 4)) & 15) as usize] as char);
     }
 }
 
@@ -129,16 +152,13 @@ impl<'a> Credentials<'a> {
 
     /// The expected response for this request given HA1 (RFC 7616 §3.4.1).
     pub fn expected(&self, alg: Algorithm, ha1: &str, method: &str) -> Option<String> {
-        let ha2 = alg.hash(&format!("{}:{}", method, self.uri));
+        let ha2 = alg.hash_joined(&[method, &self.uri]);
         match self.qop.as_deref() {
-            None => Some(alg.hash(&format!("{}:{}:{}", ha1, self.nonce, ha2))),
+            None => Some(alg.hash_joined(&[ha1, &self.nonce, &ha2])),
             Some(q) if q.eq_ignore_ascii_case("auth") => {
                 let nc = self.nc.as_deref()?;
                 let cnonce = self.cnonce.as_deref()?;
-                Some(alg.hash(&format!(
-                    "{}:{}:{}:{}:{}:{}",
-                    ha1, self.nonce, nc, cnonce, q, ha2
-                )))
+                Some(alg.hash_joined(&[ha1, &self.nonce, nc, cnonce, q, &ha2]))
             }
             Some(_) => None,
         }
@@ -146,7 +166,7 @@ impl<'a> Credentials<'a> {
 }
 
 pub fn ha1(alg: Algorithm, user: &str, realm: &str, password: &str) -> String {
-    alg.hash(&format!("{}:{}:{}", user, realm, password))
+    alg.hash_joined(&[user, realm, password])
 }
 
 /// Constant-time comparison of two hex strings.
@@ -235,6 +255,15 @@ pub(crate) fn parse_params(s: &str) -> Result<Vec<(&str, Cow<'_, str>)>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex64_prints_as_the_formatter_does() {
+        for v in [0, 1, 0xabc, u64::MAX, 0x0123_4567_89ab_cdef] {
+            let mut s = String::new();
+            push_hex64(&mut s, v);
+            assert_eq!(s, format!("{:016x}", v));
+        }
+    }
 
     /// RFC 2617 §3.5: Mufasa / "Circle Of Life", qop=auth.
     #[test]

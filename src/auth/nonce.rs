@@ -4,6 +4,7 @@
 //! memory is bounded whatever the load, and a nonce whose slot was taken by a newer one is
 //! simply treated as stale (the phone retries with a fresh one).
 
+use super::digest::push_hex64;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -73,6 +74,12 @@ impl Nonces {
     }
 
     fn mac(&self, ts: u64, id: u64, realm: &str) -> String {
+        let mut out = String::with_capacity(32);
+        self.mac_into(&mut out, ts, id, realm);
+        out
+    }
+
+    fn mac_into(&self, out: &mut String, ts: u64, id: u64, realm: &str) {
         let [a, b] = [&self.keys[0], &self.keys[1]].map(|k| {
             let mut h = k.build_hasher();
             h.write_u64(ts);
@@ -80,7 +87,8 @@ impl Nonces {
             h.write(realm.as_bytes());
             h.finish()
         });
-        format!("{:016x}{:016x}", a, b)
+        push_hex64(out, a);
+        push_hex64(out, b);
     }
 
     pub fn issue(&self, realm: &str) -> String {
@@ -92,7 +100,11 @@ impl Nonces {
                 ..Slot::default()
             };
         }
-        format!("{:016x}{:016x}{}", ts, id, self.mac(ts, id, realm))
+        let mut out = String::with_capacity(64);
+        push_hex64(&mut out, ts);
+        push_hex64(&mut out, id);
+        self.mac_into(&mut out, ts, id, realm);
+        out
     }
 
     fn parts(nonce: &str) -> Option<(u64, u64)> {

@@ -33,6 +33,10 @@ pub struct Binding {
 
 impl Binding {
     pub fn key(&self) -> String {
-        format!("{}\n{}", self.aor, self.contact)
+        let mut key = String::with_capacity(self.aor.len() + 1 + self.contact.len());
+        key.push_str(&self.aor);
+        key.push('\n');
+        key.push_str(&self.contact);
+        key
     }
 }

@@ -12,7 +12,8 @@ use crate::config;
 use crate::model::{Binding, Snapshot};
 use crate::sip::headers::{param, uri_equal, uri_host, uri_socket, uri_user, Challenge};
 use crate::sip::message::Message;
-use crate::sip::reply::response;
+use crate::sip::reply::{response, restatus};
+use crate::sip::respond::Sent;
 use crate::sip::transport::{Flow, Proto};
 use crate::sip::validate::Checked;
 use crate::store::writer::{Done, Op, Writer, Written};
@@ -62,31 +63,53 @@ struct Plan {
     now: u64,
 }
 
-/// The registrar's answer: a whole response, or a bare status for the caller to build
-/// from the request it holds (so the request need not be copied for the store's thread).
-pub enum Answer {
-    Reply(Message),
-    /// Status code and reason; the response carries `Retry-After: 5`.
-    RetryLater(u16, &'static str),
+/// Where a REGISTER's answer goes. Responses are printed on the receive thread (`print`);
+/// `send` runs there, or on the store's thread once the change is durable, so the request
+/// itself never leaves the receive thread.
+pub trait Reply: Send {
+    /// Stamps and prints a response to the REGISTER (nothing is sent).
+    fn print(&self, resp: Message) -> Sent;
+    /// Sends a printed response; the last use of the reply.
+    fn send(self: Box<Self>, sent: Sent);
 }
 
-/// Where the answer goes; called once, possibly on the store's thread.
-pub type Respond = Box<dyn FnOnce(Answer) + Send>;
+/// The answer's way, possibly to the store's thread.
+pub type Respond = Box<dyn Reply>;
+
+/// The printed 200 turned into a refusal for the store's failure (`Retry-After: 5`).
+fn refusal(ok: &Sent, code: u16, reason: &str) -> Option<Sent> {
+    let bytes = restatus(&ok.bytes, code, reason, &[("Retry-After", "5")])?;
+    Some(Sent {
+        bytes: Arc::new(bytes),
+        flow: ok.flow.clone(),
+        to: ok.to,
+    })
+}
+
+/// A refusal to retry later, built from the request.
+fn retry_later(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message {
+    let mut r = response(req, code, reason, to_tag);
+    r.push_header("Retry-After", "5");
+    r
+}
 
 impl Registrar {
-    /// Answers a REGISTER through `respond`: at once for challenges and refusals, after
-    /// the store has made the change durable for a 200.
+    /// Answers a REGISTER through `reply`: at once for challenges and refusals, after the
+    /// store has made the change durable for a 200.
     pub fn handle(
         &self,
         req: &Message,
         checked: &Checked,
         flow: &Flow,
         to_tag: &str,
-        respond: Respond,
+        reply: Respond,
     ) {
         match self.decide(req, checked, flow, to_tag) {
-            Outcome::Reply(m) => respond(Answer::Reply(m)),
-            Outcome::Bind(plan) => self.apply(*plan, req, flow, to_tag, respond),
+            Outcome::Reply(m) => {
+                let sent = reply.print(m);
+                reply.send(sent);
+            }
+            Outcome::Bind(plan) => self.apply(*plan, req, flow, to_tag, reply),
         }
     }
 
@@ -278,7 +301,7 @@ impl Registrar {
         } = plan;
         let max_contacts = self.cfg.max_contacts;
         let mut respond = Some(respond);
-        let mut answer: Option<Answer> = None;
+        let mut answer: Option<Message> = None;
         let mut refused: Option<Done> = None;
         // The log's lines: what expired (gone whatever happens), what this REGISTER changed
         // (said once the change is taken).
@@ -304,7 +327,7 @@ impl Registrar {
             let mut ops = Vec::new();
             if star {
                 if next.iter().any(|b| older(b)) {
-                    answer = Some(Answer::RetryLater(500, "Server Internal Error"));
+                    answer = Some(retry_later(req, 500, "Server Internal Error", to_tag));
                 } else {
                     for b in next.drain(..) {
                         notes.push(changes::unregistered(&b, flow));
@@ -319,7 +342,7 @@ impl Registrar {
                 // The same contact may be written differently (RFC 3261 §19.1.4).
                 let existing = next.iter().position(|b| uri_equal(&b.contact, contact));
                 if existing.is_some_and(|i| older(&next[i])) {
-                    answer = Some(Answer::RetryLater(500, "Server Internal Error"));
+                    answer = Some(retry_later(req, 500, "Server Internal Error", to_tag));
                     break;
                 }
                 if *expires == 0 {
@@ -400,23 +423,33 @@ impl Registrar {
                 self.stats.accepted();
                 self.writer.submit(expired, None);
                 *list = next;
-                answer = Some(Answer::Reply(ok));
+                answer = Some(ok);
                 return;
             }
             ops.extend(expired);
             let Some(r) = respond.take() else { return };
+            // printed here: the store's thread only sends it
+            let ok = r.print(ok);
             let stats = self.stats.clone();
             let done: Done = Box::new(move |w| {
-                match w {
-                    Written::Durable => stats.accepted(),
-                    Written::Failed => stats.refused(Refused::StoreFailed),
-                    Written::Busy => stats.refused(Refused::StoreBusy),
+                let sent = match w {
+                    Written::Durable => {
+                        stats.accepted();
+                        Some(ok)
+                    }
+                    Written::Failed => {
+                        stats.refused(Refused::StoreFailed);
+                        refusal(&ok, 500, "Server Internal Error")
+                    }
+                    Written::Busy => {
+                        stats.refused(Refused::StoreBusy);
+                        refusal(&ok, 503, "Service Unavailable")
+                    }
+                };
+                match sent {
+                    Some(sent) => r.send(sent),
+                    None => tracing::warn!("REGISTER: no refusal could be printed"),
                 }
-                r(match w {
-                    Written::Durable => Answer::Reply(ok),
-                    Written::Failed => Answer::RetryLater(500, "Server Internal Error"),
-                    Written::Busy => Answer::RetryLater(503, "Service Unavailable"),
-                })
             });
             match self.writer.try_submit(ops, done) {
                 Ok(()) => {
@@ -435,7 +468,8 @@ impl Registrar {
             done(Written::Busy);
         }
         if let (Some(a), Some(r)) = (answer, respond.take()) {
-            r(a);
+            let sent = r.print(a);
+            r.send(sent);
         }
     }
 }
@@ -450,10 +484,22 @@ fn delta_seconds(v: &str) -> Option<u32> {
     Some(v.parse::<u32>().unwrap_or(u32::MAX))
 }
 
-/// Identifies the transaction of a request and where it came from (top Via, Call-ID, CSeq,
-/// source flow): the same bytes replayed from elsewhere are another transaction.
-/// RFC 7231 IMF-fixdate, e.g. "Wed, 25 Nov 2026 08:26:28 GMT".
+/// RFC 7231 IMF-fixdate, e.g. "Wed, 25 Nov 2026 08:26:28 GMT"; printed once a second per
+/// thread (every 200 to a REGISTER carries one).
 pub fn httpdate(secs: u64) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    LAST.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            *at = secs;
+            *text = print_httpdate(secs);
+        }
+        text.clone()
+    })
+}
+
+fn print_httpdate(secs: u64) -> String {
     let days = secs / 86400;
     let rem = secs % 86400;
     let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);

@@ -8,12 +8,12 @@ mod shed;
 use crate::auth::ban::Bans;
 use crate::b2bua::{B2bua, Incoming};
 use crate::model::trust::{classify, Source};
-use crate::registrar::register::Answer;
+use crate::registrar::register::Reply;
 use crate::registrar::Registrar;
 use crate::sip::headers::uri_host;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
-use crate::sip::respond::{to_tag, transaction_key, Responder};
+use crate::sip::respond::{to_tag, transaction_key, Responder, Sent, Stamp};
 use crate::sip::transaction::Begin;
 use crate::sip::transport::{Flow, Proto, Sink};
 use crate::sip::validate::{self, check_request};
@@ -147,28 +147,14 @@ impl Server {
                     self.out.send(via, &flow, r, key.as_deref());
                     return;
                 };
-                let registrar = self.registrar.clone();
-                let req = Arc::new((msg, checked));
-                let (held, fl, tag2) = (req.clone(), flow.clone(), tag.clone());
-                registrar.handle(
-                    &req.0,
-                    &req.1,
-                    &flow,
-                    &tag,
-                    Box::new(move |answer| {
-                        let (msg, checked) = held.as_ref();
-                        let r = match answer {
-                            Answer::Reply(r) => r,
-                            Answer::RetryLater(code, reason) => {
-                                let mut r = response(msg, code, reason, &tag2);
-                                r.push_header("Retry-After", "5");
-                                r
-                            }
-                        };
-                        self.out.send(&checked.via, &fl, r, key.as_deref());
-                        drop(permit);
-                    }),
-                );
+                let reply = RegisterReply {
+                    stamp: Stamp::new(via, &flow),
+                    key,
+                    out: self.out.clone(),
+                    _permit: permit,
+                };
+                self.registrar
+                    .handle(&msg, &checked, &flow, &tag, Box::new(reply));
             }
             _ if method == "INVITE"
                 || method == "CANCEL"
@@ -236,6 +222,25 @@ impl Server {
         tracing::debug!("400 to {}: {}", flow.remote, why);
         let r = response(&msg, 400, "Bad Request", &to_tag(&msg));
         self.out.send(&via, flow, r, None);
+    }
+}
+
+/// A REGISTER's way back: its stamp, its transaction, and its place among the
+/// registrations in flight (given back when the answer has gone).
+struct RegisterReply {
+    stamp: Stamp,
+    key: Option<String>,
+    out: Arc<Responder>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Reply for RegisterReply {
+    fn print(&self, resp: Message) -> Sent {
+        self.stamp.print(resp)
+    }
+
+    fn send(self: Box<Self>, sent: Sent) {
+        self.out.transmit(&sent, self.key.as_deref());
     }
 }
 

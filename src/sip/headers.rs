@@ -9,6 +9,7 @@ use super::uri::Host;
 
 /// A parsed URI (`sip::uri::Uri`; parts are read through the functions below).
 pub use super::uri::{percent_decode, Uri};
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 /// `;name=value` parameters in order; names lower-cased, values as written.
@@ -230,7 +231,7 @@ fn find_unquoted(s: &str, ch: char) -> Option<usize> {
 }
 
 /// The scheme of a URI as text, lower-cased ("sip", "sips", "tel", …).
-pub fn uri_scheme(text: &str) -> Option<String> {
+pub fn uri_scheme(text: &str) -> Option<Cow<'_, str>> {
     let (s, _) = text.split_once(':')?;
     if s.is_empty()
         || !s.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -240,7 +241,11 @@ pub fn uri_scheme(text: &str) -> Option<String> {
     {
         return None;
     }
-    Some(s.to_ascii_lowercase())
+    Some(if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    })
 }
 
 /// The URI grammar of vozbox: every URI whose parts are needed goes through here

@@ -2,7 +2,6 @@
 
 use super::glance::Glance;
 use super::message::{HeaderField, Message, StartLine, H};
-use std::io::Write;
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER";
 pub const ACCEPT: &str = "application/sdp";
@@ -43,6 +42,34 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
         body: Vec::new(),
         framing_error: None,
     }
+}
+
+/// A response printed as `printed` (by `to_bytes`), answered instead with `code` and
+/// `reason`: its Via, From, To, Call-ID and CSeq kept as they were, then `Server` and
+/// `extra`. None if `printed` is not a response (it is always vozbox's own output).
+pub fn restatus(
+    printed: &[u8],
+    code: u16,
+    reason: &str,
+    extra: &[(&str, &str)],
+) -> Option<Vec<u8>> {
+    let mut m = Message::parse(printed).ok()?;
+    let StartLine::Response { .. } = m.start else {
+        return None;
+    };
+    m.start = StartLine::Response {
+        version: "SIP/2.0".into(),
+        code,
+        reason: reason.into(),
+    };
+    m.headers
+        .retain(|h| matches!(h.kind, H::Via | H::From | H::To | H::CallId | H::CSeq));
+    m.headers.push(HeaderField::new("Server", SERVER));
+    for (name, value) in extra {
+        m.headers.push(HeaderField::new(name, *value));
+    }
+    m.body.clear();
+    Some(m.to_bytes())
 }
 
 /// The same response as `response(…).to_bytes()` with `top_via` stamped on it, printed
@@ -89,6 +116,14 @@ pub fn glanced_response(
 }
 
 fn has_tag(v: &str) -> bool {
+    // a tag parameter is spelt with "tag" (any case): without it, no parse is needed
+    if !v
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"tag"))
+    {
+        return false;
+    }
     match super::headers::NameAddr::parse(v) {
         Ok(na) => na.tag().is_some(),
         Err(_) => v.contains(";tag="),
@@ -104,7 +139,11 @@ impl Message {
     pub fn set_top_via(&mut self, value: String) {
         if let Some(h) = self.headers.iter_mut().find(|h| h.kind == H::Via) {
             // A header field may carry several Vias; only the first element changes.
-            let rest: Vec<&str> = super::message::split_commas(&h.value);
+            let rest: Vec<&str> = if h.value.contains(',') {
+                super::message::split_commas(&h.value)
+            } else {
+                Vec::new()
+            };
             if rest.len() <= 1 {
                 h.value = value;
             } else {
@@ -118,18 +157,27 @@ impl Message {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512 + self.body.len());
         // Writing to a Vec cannot fail.
-        let _ = match &self.start {
+        match &self.start {
             StartLine::Request {
                 method,
                 uri,
                 version,
-            } => write!(out, "{} {} {}\r\n", method, uri, version),
+            } => {
+                for part in [method, " ", uri, " ", version, "\r\n"] {
+                    out.extend_from_slice(part.as_bytes());
+                }
+            }
             StartLine::Response {
                 version,
                 code,
                 reason,
-            } => write!(out, "{} {} {}\r\n", version, code, reason),
-        };
+            } => {
+                let mut digits = itoa::Buffer::new();
+                for part in [version, " ", digits.format(*code), " ", reason, "\r\n"] {
+                    out.extend_from_slice(part.as_bytes());
+                }
+            }
+        }
         for h in &self.headers {
             if h.kind == H::ContentLength {
                 continue;
@@ -139,7 +187,9 @@ impl Message {
             out.extend_from_slice(h.value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        let _ = write!(out, "Content-Length: {}\r\n\r\n", self.body.len());
+        out.extend_from_slice(b"Content-Length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(self.body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(&self.body);
         out
     }
@@ -181,5 +231,30 @@ mod tests {
             String::from_utf8(bytes).unwrap(),
             String::from_utf8(r.to_bytes()).unwrap()
         );
+    }
+
+    #[test]
+    fn a_printed_200_restatused_is_the_refusal_built_from_the_request() {
+        let raw = "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bK1\r\nFrom: <sip:a@d>;tag=1\r\nTo: <sip:a@d>\r\nCall-ID: x\r\nCSeq: 2 REGISTER\r\nContact: <sip:a@h:5070>\r\nContent-Length: 0\r\n\r\n";
+        let req = Message::parse(raw.as_bytes()).unwrap();
+        let stamped = "SIP/2.0/UDP h:5070;branch=z9hG4bK1;received=1.2.3.4";
+        let mut ok = response(&req, 200, "OK", "vb1");
+        ok.push_header("Contact", "<sip:a@h:5070>;expires=60");
+        ok.push_header("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
+        ok.set_top_via(stamped.into());
+        let mut busy = response(&req, 503, "Service Unavailable", "vb1");
+        busy.push_header("Retry-After", "5");
+        busy.set_top_via(stamped.into());
+        let again = restatus(
+            &ok.to_bytes(),
+            503,
+            "Service Unavailable",
+            &[("Retry-After", "5")],
+        );
+        assert_eq!(
+            String::from_utf8(again.unwrap()).unwrap(),
+            String::from_utf8(busy.to_bytes()).unwrap()
+        );
+        assert_eq!(restatus(raw.as_bytes(), 503, "x", &[]), None);
     }
 }

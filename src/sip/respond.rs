@@ -30,7 +30,14 @@ pub fn to_tag_of(call_id: &str, via: &str) -> String {
             h = h.wrapping_mul(0x100000001b3);
         }
     }
-    format!("vb{:x}", h)
+    // "vb" and the hash in hex without leading zeros, as `{:x}` prints it
+    let mut tag = String::with_capacity(18);
+    tag.push_str("vb");
+    let digits = (16 - h.leading_zeros() as usize / 4).max(1);
+    for i in (0..digits).rev() {
+        tag.push(b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize] as char);
+    }
+    tag
 }
 
 /// The top Via as it goes back in the response, with `received` and `rport` filled in
@@ -40,9 +47,12 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
     let remote = flow.remote;
     let rport = param(&via.params, "rport").is_some();
     let mut out = String::with_capacity(96);
-    let _ = write!(out, "SIP/2.0/{} {}", via.transport, via.host);
+    for part in ["SIP/2.0/", &via.transport, " ", &via.host] {
+        out.push_str(part);
+    }
     if let Some(p) = via.port {
-        let _ = write!(out, ":{}", p);
+        out.push(':');
+        out.push_str(itoa::Buffer::new().format(p));
     }
     for (k, v) in &via.params {
         if k == "rport" || k == "received" {
@@ -60,7 +70,8 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
         let _ = write!(out, ";received={}", remote.ip());
     }
     if rport {
-        let _ = write!(out, ";rport={}", remote.port());
+        out.push_str(";rport=");
+        out.push_str(itoa::Buffer::new().format(remote.port()));
     }
     let to = if rport || flow.proto != Proto::Udp {
         remote
@@ -90,11 +101,13 @@ pub fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
 pub fn branch_key(via: &Via, method: &str) -> Option<String> {
     let m = if method == "ACK" { "INVITE" } else { method };
     let b = via.branch().filter(|b| b.starts_with("z9hG4bK"))?;
-    let port = via.port.unwrap_or(0).to_string();
-    let mut key = String::with_capacity(b.len() + via.host.len() + port.len() + m.len() + 3);
-    for part in [b, "|", &via.host, ":", &port, "|", m] {
+    let mut key = String::with_capacity(b.len() + via.host.len() + m.len() + 8);
+    for part in [b, "|", &via.host, ":"] {
         key.push_str(part);
     }
+    key.push_str(itoa::Buffer::new().format(via.port.unwrap_or(0)));
+    key.push('|');
+    key.push_str(m);
     Some(key)
 }
 
@@ -115,6 +128,35 @@ pub fn prepare(via: &Via, flow: &Flow, mut resp: Message) -> Sent {
         bytes: Arc::new(resp.to_bytes()),
         flow: flow.clone(),
         to,
+    }
+}
+
+/// Where the responses to one request go, fixed when it arrives (its top Via stamped, the
+/// destination, the flow), so that a response can be printed without the request.
+pub struct Stamp {
+    via: String,
+    to: SocketAddr,
+    flow: Flow,
+}
+
+impl Stamp {
+    pub fn new(via: &Via, flow: &Flow) -> Stamp {
+        let (via, to) = stamp_via(via, flow);
+        Stamp {
+            via,
+            to,
+            flow: flow.clone(),
+        }
+    }
+
+    /// Stamps and prints a response (nothing is sent).
+    pub fn print(&self, mut resp: Message) -> Sent {
+        resp.set_top_via(self.via.clone());
+        Sent {
+            bytes: Arc::new(resp.to_bytes()),
+            flow: self.flow.clone(),
+            to: self.to,
+        }
     }
 }
 
@@ -143,5 +185,22 @@ impl Responder {
     pub fn resend(&self, sent: &Sent) {
         self.transports.stats.response_sent(&sent.bytes);
         let _ = self.transports.send_to(&sent.flow, sent.to, &sent.bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_tag_of;
+
+    /// `to_tag_of`'s hash printing, checked against the formatter it replaces.
+    #[test]
+    fn tags_print_the_hash_as_hex_did() {
+        let tag = to_tag_of("a84b4c76e66710", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1");
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in "a84b4c76e66710SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1".bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        assert_eq!(tag, format!("vb{:x}", h));
     }
 }
