@@ -2,6 +2,7 @@
 //! CSeq, the remote target and route set, and where its bytes go. Builds the requests
 //! vozbox sends on that side.
 
+use crate::auth::digest::push_hex64;
 use crate::sip::message::{HeaderField, Message, StartLine, H};
 use crate::sip::reply;
 use crate::sip::tls::TlsPeer;
@@ -59,17 +60,22 @@ pub struct Leg {
 
 /// A new Via branch (RFC 3261 magic cookie + random).
 pub fn branch() -> String {
-    format!("z9hG4bK{:016x}", rand::random::<u64>())
+    let mut b = String::with_capacity(23);
+    b.push_str("z9hG4bK");
+    push_hex64(&mut b, rand::random::<u64>());
+    b
 }
 
 /// A new tag or Call-ID part.
 pub fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
+    let mut t = String::with_capacity(16);
+    push_hex64(&mut t, rand::random::<u64>());
+    t
 }
 
 fn with_tag(uri: &str, tag: Option<&str>) -> String {
     match tag {
-        Some(t) => format!("{};tag={}", uri, t),
+        Some(t) => [uri, ";tag=", t].concat(),
         None => uri.to_string(),
     }
 }
@@ -158,7 +164,7 @@ impl Leg {
     /// A new dialog towards a branch's target: own Call-ID, tag and CSeq.
     pub fn branch_to(t: &super::target::Target) -> Leg {
         Leg {
-            call_id: format!("{}{}@vozbox", token(), token()),
+            call_id: [token(), token(), "@vozbox".into()].concat(),
             local_uri: t.from_uri.clone(),
             local_tag: token(),
             remote_uri: t.to_uri.clone(),

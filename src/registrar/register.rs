@@ -67,8 +67,8 @@ struct Plan {
 /// `send` runs there, or on the store's thread once the change is durable, so the request
 /// itself never leaves the receive thread.
 pub trait Reply: Send {
-    /// Stamps and prints a response to the REGISTER (nothing is sent).
-    fn print(&self, resp: Message) -> Sent;
+    /// Stamps and prints the response to the REGISTER (nothing is sent); once.
+    fn print(&mut self, resp: Message) -> Sent;
     /// Sends a printed response; the last use of the reply.
     fn send(self: Box<Self>, sent: Sent);
 }
@@ -77,13 +77,12 @@ pub trait Reply: Send {
 pub type Respond = Box<dyn Reply>;
 
 /// The printed 200 turned into a refusal for the store's failure (`Retry-After: 5`).
-fn refusal(ok: &Sent, code: u16, reason: &str) -> Option<Sent> {
-    let bytes = restatus(&ok.bytes, code, reason, &[("Retry-After", "5")])?;
-    Some(Sent {
-        bytes: Arc::new(bytes),
+fn refusal(ok: &Sent, code: u16, reason: &str) -> Sent {
+    Sent {
+        bytes: Arc::new(restatus(&ok.bytes, code, reason, &[("Retry-After", "5")])),
         flow: ok.flow.clone(),
         to: ok.to,
-    })
+    }
 }
 
 /// A refusal to retry later, built from the request.
@@ -102,7 +101,7 @@ impl Registrar {
         checked: &Checked,
         flow: &Flow,
         to_tag: &str,
-        reply: Respond,
+        mut reply: Respond,
     ) {
         match self.decide(req, checked, flow, to_tag) {
             Outcome::Reply(m) => {
@@ -302,6 +301,8 @@ impl Registrar {
         let max_contacts = self.cfg.max_contacts;
         let mut respond = Some(respond);
         let mut answer: Option<Message> = None;
+        // a request older than a binding it would change: 500, built once the lock is gone
+        let mut out_of_order = false;
         let mut refused: Option<Done> = None;
         // The log's lines: what expired (gone whatever happens), what this REGISTER changed
         // (said once the change is taken).
@@ -327,7 +328,7 @@ impl Registrar {
             let mut ops = Vec::new();
             if star {
                 if next.iter().any(|b| older(b)) {
-                    answer = Some(retry_later(req, 500, "Server Internal Error", to_tag));
+                    out_of_order = true;
                 } else {
                     for b in next.drain(..) {
                         notes.push(changes::unregistered(&b, flow));
@@ -336,13 +337,13 @@ impl Registrar {
                 }
             }
             for (contact, expires, q, socket) in &contacts {
-                if answer.is_some() {
+                if out_of_order {
                     break;
                 }
                 // The same contact may be written differently (RFC 3261 §19.1.4).
                 let existing = next.iter().position(|b| uri_equal(&b.contact, contact));
                 if existing.is_some_and(|i| older(&next[i])) {
-                    answer = Some(retry_later(req, 500, "Server Internal Error", to_tag));
+                    out_of_order = true;
                     break;
                 }
                 if *expires == 0 {
@@ -388,7 +389,7 @@ impl Registrar {
                     None => next.push(b),
                 }
             }
-            if answer.is_some() {
+            if out_of_order {
                 self.stats.refused(Refused::OutOfOrder);
                 self.writer.submit(expired, None);
                 return;
@@ -427,7 +428,7 @@ impl Registrar {
                 return;
             }
             ops.extend(expired);
-            let Some(r) = respond.take() else { return };
+            let Some(mut r) = respond.take() else { return };
             // printed here: the store's thread only sends it
             let ok = r.print(ok);
             let stats = self.stats.clone();
@@ -435,7 +436,7 @@ impl Registrar {
                 let sent = match w {
                     Written::Durable => {
                         stats.accepted();
-                        Some(ok)
+                        ok
                     }
                     Written::Failed => {
                         stats.refused(Refused::StoreFailed);
@@ -446,10 +447,7 @@ impl Registrar {
                         refusal(&ok, 503, "Service Unavailable")
                     }
                 };
-                match sent {
-                    Some(sent) => r.send(sent),
-                    None => tracing::warn!("REGISTER: no refusal could be printed"),
-                }
+                r.send(sent);
             });
             match self.writer.try_submit(ops, done) {
                 Ok(()) => {
@@ -467,7 +465,10 @@ impl Registrar {
         if let Some(done) = refused {
             done(Written::Busy);
         }
-        if let (Some(a), Some(r)) = (answer, respond.take()) {
+        if out_of_order {
+            answer = Some(retry_later(req, 500, "Server Internal Error", to_tag));
+        }
+        if let (Some(a), Some(mut r)) = (answer, respond.take()) {
             let sent = r.print(a);
             r.send(sent);
         }
@@ -487,15 +488,17 @@ fn delta_seconds(v: &str) -> Option<u32> {
 /// RFC 7231 IMF-fixdate, e.g. "Wed, 25 Nov 2026 08:26:28 GMT"; printed once a second per
 /// thread (every 200 to a REGISTER carries one).
 pub fn httpdate(secs: u64) -> String {
+    type Last = std::cell::RefCell<Option<(u64, String)>>;
     thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        static LAST: Last = const { std::cell::RefCell::new(None) };
     }
-    LAST.with_borrow_mut(|(at, text)| {
-        if *at != secs {
-            *at = secs;
-            *text = print_httpdate(secs);
+    LAST.with_borrow_mut(|last| match last {
+        Some((at, text)) if *at == secs => text.clone(),
+        _ => {
+            let text = print_httpdate(secs);
+            *last = Some((secs, text.clone()));
+            text
         }
-        text.clone()
     })
 }
 
@@ -543,5 +546,11 @@ mod tests {
             super::httpdate(1_795_595_188),
             "Wed, 25 Nov 2026 08:26:28 GMT"
         );
+        // the same second again (the kept text), then another one
+        assert_eq!(
+            super::httpdate(1_795_595_188),
+            "Wed, 25 Nov 2026 08:26:28 GMT"
+        );
+        assert_eq!(super::httpdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

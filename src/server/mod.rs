@@ -235,7 +235,7 @@ struct RegisterReply {
 }
 
 impl Reply for RegisterReply {
-    fn print(&self, resp: Message) -> Sent {
+    fn print(&mut self, resp: Message) -> Sent {
         self.stamp.print(resp)
     }
 

@@ -44,32 +44,31 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
     }
 }
 
-/// A response printed as `printed` (by `to_bytes`), answered instead with `code` and
-/// `reason`: its Via, From, To, Call-ID and CSeq kept as they were, then `Server` and
-/// `extra`. None if `printed` is not a response (it is always vozbox's own output).
-pub fn restatus(
-    printed: &[u8],
-    code: u16,
-    reason: &str,
-    extra: &[(&str, &str)],
-) -> Option<Vec<u8>> {
-    let mut m = Message::parse(printed).ok()?;
-    let StartLine::Response { .. } = m.start else {
-        return None;
-    };
-    m.start = StartLine::Response {
-        version: "SIP/2.0".into(),
-        code,
-        reason: reason.into(),
-    };
-    m.headers
-        .retain(|h| matches!(h.kind, H::Via | H::From | H::To | H::CallId | H::CSeq));
-    m.headers.push(HeaderField::new("Server", SERVER));
-    for (name, value) in extra {
-        m.headers.push(HeaderField::new(name, *value));
+/// A response printed by `to_bytes` as `printed`, answered instead with `code` and
+/// `reason`: its Via, From, To, Call-ID and CSeq lines kept byte for byte, then `Server` and
+/// `extra`, no body. (`to_bytes` prints one line per header field, full names.)
+pub fn restatus(printed: &[u8], code: u16, reason: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let head = &printed[..super::message::header_end(printed).unwrap_or(printed.len())];
+    let mut out = Vec::with_capacity(head.len());
+    let mut digits = itoa::Buffer::new();
+    for part in ["SIP/2.0 ", digits.format(code), " ", reason, "\r\n"] {
+        out.extend_from_slice(part.as_bytes());
     }
-    m.body.clear();
-    Some(m.to_bytes())
+    // the status line is skipped; the lines kept end with their own CRLF
+    for line in head.split_inclusive(|&b| b == b'\n').skip(1) {
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        let kind = std::str::from_utf8(name).map_or(H::Other, |n| H::of(n.trim()));
+        if matches!(kind, H::Via | H::From | H::To | H::CallId | H::CSeq) && line.contains(&b':') {
+            out.extend_from_slice(line);
+        }
+    }
+    for (name, value) in [("Server", SERVER)].iter().chain(extra) {
+        for part in [*name, ": ", *value, "\r\n"] {
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    out
 }
 
 /// The same response as `response(…).to_bytes()` with `top_via` stamped on it, printed
@@ -235,26 +234,33 @@ mod tests {
 
     #[test]
     fn a_printed_200_restatused_is_the_refusal_built_from_the_request() {
-        let raw = "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bK1\r\nFrom: <sip:a@d>;tag=1\r\nTo: <sip:a@d>\r\nCall-ID: x\r\nCSeq: 2 REGISTER\r\nContact: <sip:a@h:5070>\r\nContent-Length: 0\r\n\r\n";
-        let req = Message::parse(raw.as_bytes()).unwrap();
+        let requests = [
+            "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bK1\r\nFrom: <sip:a@d>;tag=1\r\nTo: <sip:a@d>\r\nCall-ID: x\r\nCSeq: 2 REGISTER\r\nContact: <sip:a@h:5070>\r\nContent-Length: 0\r\n\r\n",
+            // compact names, two Vias in one field and one more, a To with a tag already
+            "REGISTER sip:d SIP/2.0\r\nv: SIP/2.0/UDP h:5070;branch=z9hG4bK1, SIP/2.0/UDP g;branch=z9hG4bK2\r\nVia: SIP/2.0/TCP k;branch=z9hG4bK3\r\nf: <sip:a@d>;tag=1\r\nt: <sip:a@d>;TAG=x\r\ni: x@y\r\nCSeq: 2 REGISTER\r\nm: <sip:a@h:5070>\r\n\r\n",
+            // folded lines: values that start or end with a space
+            "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h:5070;branch=z9hG4bK1\r\nFrom: <sip:a@d>;tag=1\r\n \r\nTo: <sip:a@d>\r\nCall-ID:\r\n x\r\nCSeq: 2 REGISTER\r\n\r\n",
+        ];
         let stamped = "SIP/2.0/UDP h:5070;branch=z9hG4bK1;received=1.2.3.4";
-        let mut ok = response(&req, 200, "OK", "vb1");
-        ok.push_header("Contact", "<sip:a@h:5070>;expires=60");
-        ok.push_header("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
-        ok.set_top_via(stamped.into());
-        let mut busy = response(&req, 503, "Service Unavailable", "vb1");
-        busy.push_header("Retry-After", "5");
-        busy.set_top_via(stamped.into());
-        let again = restatus(
-            &ok.to_bytes(),
-            503,
-            "Service Unavailable",
-            &[("Retry-After", "5")],
-        );
-        assert_eq!(
-            String::from_utf8(again.unwrap()).unwrap(),
-            String::from_utf8(busy.to_bytes()).unwrap()
-        );
-        assert_eq!(restatus(raw.as_bytes(), 503, "x", &[]), None);
+        for raw in requests {
+            let req = Message::parse(raw.as_bytes()).unwrap();
+            let mut ok = response(&req, 200, "OK", "vb1");
+            ok.push_header("Contact", "<sip:a@h:5070>;expires=60");
+            ok.push_header("Date", "Thu, 01 Jan 1970 00:00:00 GMT");
+            ok.set_top_via(stamped.into());
+            let mut busy = response(&req, 503, "Service Unavailable", "vb1");
+            busy.push_header("Retry-After", "5");
+            busy.set_top_via(stamped.into());
+            let again = restatus(
+                &ok.to_bytes(),
+                503,
+                "Service Unavailable",
+                &[("Retry-After", "5")],
+            );
+            assert_eq!(
+                String::from_utf8(again).unwrap(),
+                String::from_utf8(busy.to_bytes()).unwrap()
+            );
+        }
     }
 }

@@ -30,14 +30,18 @@ pub fn to_tag_of(call_id: &str, via: &str) -> String {
             h = h.wrapping_mul(0x100000001b3);
         }
     }
-    // "vb" and the hash in hex without leading zeros, as `{:x}` prints it
     let mut tag = String::with_capacity(18);
     tag.push_str("vb");
+    push_hex(&mut tag, h);
+    tag
+}
+
+/// Appends `h` in hex without leading zeros, as `{:x}` prints it.
+fn push_hex(out: &mut String, h: u64) {
     let digits = (16 - h.leading_zeros() as usize / 4).max(1);
     for i in (0..digits).rev() {
-        tag.push(b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize] as char);
+        out.push(b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize] as char);
     }
-    tag
 }
 
 /// The top Via as it goes back in the response, with `received` and `rport` filled in
@@ -149,9 +153,10 @@ impl Stamp {
         }
     }
 
-    /// Stamps and prints a response (nothing is sent).
-    pub fn print(&self, mut resp: Message) -> Sent {
-        resp.set_top_via(self.via.clone());
+    /// Stamps and prints the response to the request (nothing is sent). Once: the stamped
+    /// Via is moved into it.
+    pub fn print(&mut self, mut resp: Message) -> Sent {
+        resp.set_top_via(std::mem::take(&mut self.via));
         Sent {
             bytes: Arc::new(resp.to_bytes()),
             flow: self.flow.clone(),
@@ -190,17 +195,31 @@ impl Responder {
 
 #[cfg(test)]
 mod tests {
-    use super::to_tag_of;
+    use super::{push_hex, to_tag_of};
 
-    /// `to_tag_of`'s hash printing, checked against the formatter it replaces.
     #[test]
-    fn tags_print_the_hash_as_hex_did() {
-        let tag = to_tag_of("a84b4c76e66710", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1");
+    fn hex_prints_as_the_formatter_does() {
+        for h in [
+            0,
+            1,
+            0xf,
+            0x10,
+            0x0fff_ffff,
+            1 << 60,
+            (1 << 60) - 1,
+            u64::MAX,
+        ] {
+            let mut s = String::new();
+            push_hex(&mut s, h);
+            assert_eq!(s, format!("{:x}", h));
+        }
+        // the tag: FNV-1a of the Call-ID and the top Via, so printed
         let mut h: u64 = 0xcbf29ce484222325;
-        for b in "a84b4c76e66710SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1".bytes() {
+        for b in "a84b4c76e66710SIP/2.0/UDP 10.0.0.1".bytes() {
             h ^= b as u64;
             h = h.wrapping_mul(0x100000001b3);
         }
+        let tag = to_tag_of("a84b4c76e66710", "SIP/2.0/UDP 10.0.0.1");
         assert_eq!(tag, format!("vb{:x}", h));
     }
 }
