@@ -46,8 +46,12 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
 
 /// A response printed by `to_bytes` as `printed`, answered instead with `code` and
 /// `reason`: its Via, From, To, Call-ID and CSeq lines kept byte for byte, then `Server` and
-/// `extra`, no body. (`to_bytes` prints one line per header field, full names.)
+/// `extra` (printed as given: full names, no `Content-Length`), no body. (`to_bytes` prints
+/// one line per header field, full names.)
 pub fn restatus(printed: &[u8], code: u16, reason: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    debug_assert!(
+        printed.starts_with(b"SIP/2.0 ") && super::message::header_end(printed).is_some()
+    );
     let head = &printed[..super::message::header_end(printed).unwrap_or(printed.len())];
     let mut out = Vec::with_capacity(head.len());
     let mut digits = itoa::Buffer::new();

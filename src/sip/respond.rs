@@ -156,6 +156,7 @@ impl Stamp {
     /// Stamps and prints the response to the request (nothing is sent). Once: the stamped
     /// Via is moved into it.
     pub fn print(&mut self, mut resp: Message) -> Sent {
+        debug_assert!(!self.via.is_empty(), "a stamp prints one response");
         resp.set_top_via(std::mem::take(&mut self.via));
         Sent {
             bytes: Arc::new(resp.to_bytes()),
