@@ -50,14 +50,6 @@ impl Algorithm {
     }
 }
 
-/// Appends `v` as 16 lower-case hex digits (what `{:016x}` prints, without the formatter).
-pub fn push_hex64(out: &mut String, v: u64) {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    for shift in (0..16).rev() {
-        out.push(H[((v >> (shift * 4)) & 15) as usize] as char);
-    }
-}
-
 pub fn hex(bytes: &[u8]) -> String {
     const H: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -255,15 +247,6 @@ pub(crate) fn parse_params(s: &str) -> Result<Vec<(&str, Cow<'_, str>)>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex64_prints_as_the_formatter_does() {
-        for v in [0, 1, 0xabc, u64::MAX, 0x0123_4567_89ab_cdef] {
-            let mut s = String::new();
-            push_hex64(&mut s, v);
-            assert_eq!(s, format!("{:016x}", v));
-        }
-    }
 
     /// RFC 2617 §3.5: Mufasa / "Circle Of Life", qop=auth.
     #[test]

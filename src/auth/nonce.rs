@@ -4,7 +4,7 @@
 //! memory is bounded whatever the load, and a nonce whose slot was taken by a newer one is
 //! simply treated as stale (the phone retries with a fresh one).
 
-use super::digest::push_hex64;
+use crate::sip::hex::push_hex;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -87,8 +87,8 @@ impl Nonces {
             h.write(realm.as_bytes());
             h.finish()
         });
-        push_hex64(out, a);
-        push_hex64(out, b);
+        push_hex(out, a, 16);
+        push_hex(out, b, 16);
     }
 
     pub fn issue(&self, realm: &str) -> String {
@@ -101,8 +101,8 @@ impl Nonces {
             };
         }
         let mut out = String::with_capacity(64);
-        push_hex64(&mut out, ts);
-        push_hex64(&mut out, id);
+        push_hex(&mut out, ts, 16);
+        push_hex(&mut out, id, 16);
         self.mac_into(&mut out, ts, id, realm);
         out
     }

@@ -2,7 +2,7 @@
 //! CSeq, the remote target and route set, and where its bytes go. Builds the requests
 //! vozbox sends on that side.
 
-use crate::auth::digest::push_hex64;
+use crate::sip::hex::push_hex;
 use crate::sip::message::{HeaderField, Message, StartLine, H};
 use crate::sip::reply;
 use crate::sip::tls::TlsPeer;
@@ -62,14 +62,14 @@ pub struct Leg {
 pub fn branch() -> String {
     let mut b = String::with_capacity(23);
     b.push_str("z9hG4bK");
-    push_hex64(&mut b, rand::random::<u64>());
+    push_hex(&mut b, rand::random::<u64>(), 16);
     b
 }
 
 /// A new tag or Call-ID part.
 pub fn token() -> String {
     let mut t = String::with_capacity(16);
-    push_hex64(&mut t, rand::random::<u64>());
+    push_hex(&mut t, rand::random::<u64>(), 16);
     t
 }
 

@@ -5,6 +5,7 @@
 pub mod framing;
 pub mod glance;
 pub mod headers;
+pub mod hex;
 pub mod message;
 pub mod refused;
 pub mod reply;

@@ -32,16 +32,8 @@ pub fn to_tag_of(call_id: &str, via: &str) -> String {
     }
     let mut tag = String::with_capacity(18);
     tag.push_str("vb");
-    push_hex(&mut tag, h);
+    super::hex::push_hex(&mut tag, h, 1);
     tag
-}
-
-/// Appends `h` in hex without leading zeros, as `{:x}` prints it.
-fn push_hex(out: &mut String, h: u64) {
-    let digits = (16 - h.leading_zeros() as usize / 4).max(1);
-    for i in (0..digits).rev() {
-        out.push(b"0123456789abcdef"[((h >> (i * 4)) & 15) as usize] as char);
-    }
 }
 
 /// The top Via as it goes back in the response, with `received` and `rport` filled in
@@ -196,24 +188,10 @@ impl Responder {
 
 #[cfg(test)]
 mod tests {
-    use super::{push_hex, to_tag_of};
+    use super::to_tag_of;
 
     #[test]
-    fn hex_prints_as_the_formatter_does() {
-        for h in [
-            0,
-            1,
-            0xf,
-            0x10,
-            0x0fff_ffff,
-            1 << 60,
-            (1 << 60) - 1,
-            u64::MAX,
-        ] {
-            let mut s = String::new();
-            push_hex(&mut s, h);
-            assert_eq!(s, format!("{:x}", h));
-        }
+    fn tags_print_the_hash_as_hex_did() {
         // the tag: FNV-1a of the Call-ID and the top Via, so printed
         let mut h: u64 = 0xcbf29ce484222325;
         for b in "a84b4c76e66710SIP/2.0/UDP 10.0.0.1".bytes() {
