@@ -2,8 +2,8 @@
 //! must not own (the relay session, a playback, its timer); an event is handed to the core
 //! under the call's lock (`drive`), and the actions it returns are performed here — bytes
 //! to a leg (reopening a connection to a friend or carrier), responses (remembered for
-//! retransmitted requests), relay operations, the call record — then the call's one timer
-//! task is re-armed from `poll_timeout`.
+//! retransmitted requests), relay operations, the call record — then the call's next
+//! deadline (`poll_timeout`) is queued to the calls' timer thread (`alarms.rs`).
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Event};
@@ -14,9 +14,8 @@ use crate::model::Cdr;
 use crate::sip::transport::SendError;
 use crate::store::writer::{Done, Op};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::Notify;
 
 /// What a call's lock guards: the core and the I/O objects that belong to it.
 pub struct Slot {
@@ -42,9 +41,10 @@ pub struct Slot {
     pub lines: Option<super::lines::Held>,
     /// Its place among the calls being set up, from its branches' INVITEs to its answer.
     pub setting_up: Option<super::setting_up::Place>,
-    /// The instant the timer task wakes the call at; None once the call is forgotten.
+    /// The call's next deadline; None once the call is forgotten.
     armed: Option<Instant>,
-    timer_started: bool,
+    /// Its live entry in the timer queue (instant, sequence number): at or before `armed`.
+    queued: Option<(Instant, u64)>,
 }
 
 pub type CallRef = Arc<CallCell>;
@@ -52,8 +52,6 @@ pub type CallRef = Arc<CallCell>;
 /// A call behind its own lock: calls never wait for each other.
 pub struct CallCell {
     slot: Mutex<Slot>,
-    /// Wakes the call's timer task when its deadline moved.
-    wake: Arc<Notify>,
 }
 
 impl CallCell {
@@ -75,9 +73,8 @@ impl CallCell {
                 lines: None,
                 setting_up: None,
                 armed: None,
-                timer_started: false,
+                queued: None,
             }),
-            wake: Arc::new(Notify::new()),
         }
     }
 
@@ -290,24 +287,50 @@ impl B2bua {
         forget
     }
 
-    /// Points the call's timer at its next deadline (starting the task the first time).
+    /// Sets the call's next deadline, queuing it to the timer thread when it comes before
+    /// the call's queued entry (a later one is found when that entry is served).
     fn arm(self: &Arc<Self>, cell: &CallRef, slot: &mut Slot, forget: bool) {
-        let next = if forget {
+        slot.armed = if forget {
             None
         } else {
             slot.call.poll_timeout()
         };
-        if next == slot.armed {
+        let Some(next) = slot.armed else { return };
+        if slot.queued.is_some_and(|(at, _)| at <= next) {
             return;
         }
-        let was = std::mem::replace(&mut slot.armed, next);
-        if !slot.timer_started {
-            slot.timer_started = true;
-            let (me, weak, wake) = (self.clone(), Arc::downgrade(cell), cell.wake.clone());
-            self.rt.spawn(timer(me, weak, wake));
-        } else if sooner(next, was) {
-            cell.wake.notify_one();
+        let me = Arc::downgrade(self);
+        let seq = self.alarms.push(next, Arc::downgrade(cell), || {
+            super::alarms::spawn(self.alarms.clone(), me, self.rt.clone(), |b2bua, due| {
+                for (seq, cell) in due {
+                    if let Some(cell) = cell.upgrade() {
+                        b2bua.alarm(&cell, seq);
+                    }
+                }
+            })
+        });
+        slot.queued = Some((next, seq));
+    }
+
+    /// The timer thread serves the call's entry `seq`: a stale entry (the call queued
+    /// another since, or was forgotten) is skipped; otherwise the call is told
+    /// `Event::Timeout` when its deadline is due, and queued again at its next one.
+    fn alarm(self: &Arc<Self>, cell: &CallRef, seq: u64) {
+        {
+            let mut slot = cell.lock();
+            if slot.queued.map(|(_, s)| s) != Some(seq) {
+                return;
+            }
+            slot.queued = None;
+            if slot.armed.is_none() {
+                return;
+            }
         }
+        self.drive(cell, |c, now, out| {
+            if c.poll_timeout().is_some_and(|d| d <= now) {
+                c.handle(now, Event::Timeout, out)
+            }
+        });
     }
 
     /// Sends bytes to a leg's destination (errors are logged, timers handle the rest).
@@ -388,50 +411,15 @@ impl B2bua {
         let ids: Vec<String> = {
             let mut slot = cell.lock();
             slot.armed = None;
+            slot.queued = None;
             let c = &slot.call;
             std::iter::once(c.a.call_id.clone())
                 .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
                 .collect()
         };
-        cell.wake.notify_one();
         for id in ids {
             self.calls.remove_if(&id, |_, v| Arc::ptr_eq(v, cell));
         }
-    }
-}
-
-/// Whether the timer task, asleep until `was`, must be woken for `next`: a sooner
-/// deadline, or none (the call is over: the task ends now instead of holding the call's
-/// memory until then). A later one is not worth a wake-up (a futex wake and a context
-/// switch of a runtime thread, several times per call): the task finds it when it wakes at
-/// `was` and sleeps on, or never, the deadline having moved again or the call ended.
-fn sooner(next: Option<Instant>, was: Option<Instant>) -> bool {
-    match (next, was) {
-        (Some(n), Some(w)) => n < w,
-        (None, _) | (_, None) => true,
-    }
-}
-
-/// A call's timer: sleeps until the armed deadline (re-read whenever it is woken), then
-/// hands the core `Event::Timeout` when the call has one due (a deadline that moved later
-/// meanwhile is slept for again). Ends when the call is forgotten or dropped.
-async fn timer(me: Arc<B2bua>, weak: Weak<CallCell>, wake: Arc<Notify>) {
-    loop {
-        let armed = match weak.upgrade() {
-            Some(cell) => cell.lock().armed,
-            None => return,
-        };
-        let Some(deadline) = armed else { return };
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline.into()) => {}
-            _ = wake.notified() => continue,
-        }
-        let Some(cell) = weak.upgrade() else { return };
-        me.drive(&cell, |c, now, out| {
-            if c.poll_timeout().is_some_and(|d| d <= now) {
-                c.handle(now, Event::Timeout, out)
-            }
-        });
     }
 }
 
@@ -490,22 +478,5 @@ impl B2bua {
                 self.drive(&cell, |c, now, out| c.handle(now, Event::MediaIdle, out));
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sooner;
-    use std::time::{Duration, Instant};
-
-    /// The timer task is woken for a sooner deadline and for none, not for a later one.
-    #[test]
-    fn a_later_deadline_wakes_nobody() {
-        let t = Instant::now();
-        let later = t + Duration::from_secs(32);
-        assert!(sooner(Some(t), Some(later)));
-        assert!(!sooner(Some(later), Some(t)));
-        assert!(sooner(None, Some(t)));
-        assert!(sooner(Some(t), None));
     }
 }

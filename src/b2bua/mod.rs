@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod admit;
+pub mod alarms;
 pub mod app;
 pub mod authn;
 pub mod call;
@@ -109,6 +110,8 @@ pub struct B2bua {
     draining: AtomicBool,
     next_id: AtomicU64,
     rt: tokio::runtime::Handle,
+    /// The calls' deadlines, served by one thread (started at the first).
+    alarms: Arc<alarms::Alarms<std::sync::Weak<driver::CallCell>>>,
     /// Resolves carriers reached by host name (unset: such a carrier is unreachable).
     pub dns: std::sync::OnceLock<Arc<crate::dns::Dns>>,
 }
@@ -173,6 +176,7 @@ impl B2bua {
             draining: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             rt,
+            alarms: Default::default(),
             dns: std::sync::OnceLock::new(),
         }
     }
