@@ -214,6 +214,9 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         .with_recording(recording.clone())
         .with_overload(cfg.overload.clone()),
     );
+    b2bua
+        .start_alarms()
+        .map_err(|e| anyhow::anyhow!("the calls' timer thread: {}", e))?;
     // carriers reached by host name (RFC 3263), resolved on the runtime
     // (no resolver, e.g. no /etc/resolv.conf: carriers by name are unreachable, said once)
     match crate::dns::Dns::new(&cfg.dns) {

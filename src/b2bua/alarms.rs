@@ -4,14 +4,12 @@
 //! thread waking a few hundred times a second serves thousands of calls, where a task per
 //! call woke a runtime thread several times per call.
 //!
-//! A call keeps one live entry (`Slot::queued`: its instant and sequence number); an entry
-//! whose number is no longer the call's is stale and skipped. A deadline that moves later
-//! needs no new entry (the call is found not yet due and queued again at its new
-//! deadline); one that moves sooner is queued anew.
+//! A call has at most one entry, its key kept in the call (`Slot::queued`): a deadline
+//! that moves sooner replaces it, one that moves later keeps it (the call is found not yet
+//! due when it is served, and queued again at its new deadline), none removes it.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, Weak};
+use std::collections::BTreeMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The thread wakes at most once per grain: deadlines that fall within one are served
@@ -23,30 +21,10 @@ pub const GRAIN: Duration = Duration::from_millis(4);
 /// still exists).
 const IDLE: Duration = Duration::from_secs(1);
 
-struct Entry<T> {
-    at: Instant,
-    seq: u64,
-    item: T,
-}
+/// An entry's key: its instant and a sequence number (distinct, never 0).
+pub type Key = (Instant, u64);
 
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<T> Ord for Entry<T> {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
-}
-
-/// What the serving thread is doing, for a push to know whether to wake it.
+/// What the serving thread is doing, for a change to know whether to wake it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Sleep {
     /// Serving entries: it looks at the queue again before it sleeps.
@@ -58,7 +36,7 @@ enum Sleep {
 /// The queue itself, without threads or clocks: given `now`, it says what is due and
 /// until when to sleep (tested in virtual time).
 pub struct Queue<T> {
-    heap: BinaryHeap<Reverse<Entry<T>>>,
+    entries: BTreeMap<Key, T>,
     next_seq: u64,
     /// When the last batch was served: the next one is at least a grain later.
     last: Option<Instant>,
@@ -68,7 +46,7 @@ pub struct Queue<T> {
 impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
-            heap: BinaryHeap::new(),
+            entries: BTreeMap::new(),
             next_seq: 0,
             last: None,
             sleep: Sleep::Busy,
@@ -77,17 +55,35 @@ impl<T> Default for Queue<T> {
 }
 
 impl<T> Queue<T> {
-    /// Queues `item` for `at`; its sequence number (never 0), and whether the sleeping
-    /// thread must be woken (the entry is due before it would wake).
-    pub fn push(&mut self, at: Instant, item: T) -> (u64, bool) {
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        self.heap.push(Reverse(Entry { at, seq, item }));
-        let wake = match self.sleep {
-            Sleep::Busy => false,
-            Sleep::Until(u) => self.wake_at(at) < u,
+    /// Points the entry of one owner (its key in `queued`) at `next`: a sooner deadline
+    /// replaces it (`item` makes the new one), a later one keeps it, none removes it.
+    /// Whether the sleeping thread must be woken (the new entry is due before it wakes).
+    pub fn set(
+        &mut self,
+        queued: &mut Option<Key>,
+        next: Option<Instant>,
+        item: impl FnOnce() -> T,
+    ) -> bool {
+        let Some(next) = next else {
+            if let Some(k) = queued.take() {
+                self.entries.remove(&k);
+            }
+            return false;
         };
-        (seq, wake)
+        if queued.is_some_and(|(at, _)| at <= next) {
+            return false;
+        }
+        if let Some(k) = queued.take() {
+            self.entries.remove(&k);
+        }
+        self.next_seq += 1;
+        let key = (next, self.next_seq);
+        self.entries.insert(key, item());
+        *queued = Some(key);
+        match self.sleep {
+            Sleep::Busy => false,
+            Sleep::Until(u) => self.wake_at(next) < u,
+        }
     }
 
     /// When an entry for `at` can be served: not before it, nor within a grain of the
@@ -99,16 +95,21 @@ impl<T> Queue<T> {
         }
     }
 
-    /// The entries due at `now` (each with its sequence number), oldest first, when a
-    /// grain has passed since the last batch; none otherwise.
-    pub fn take_due(&mut self, now: Instant) -> Vec<(u64, T)> {
+    /// The entries due at `now`, soonest first, when a grain has passed since the last
+    /// batch; none otherwise. Their owners find them gone: the key each owner holds is
+    /// to be compared with the one served.
+    pub fn take_due(&mut self, now: Instant) -> Vec<(Key, T)> {
         if self.last.is_some_and(|l| now < l + GRAIN) {
             return Vec::new();
         }
         let mut due = Vec::new();
-        while self.heap.peek().is_some_and(|Reverse(e)| e.at <= now) {
-            if let Some(Reverse(e)) = self.heap.pop() {
-                due.push((e.seq, e.item));
+        while self
+            .entries
+            .first_key_value()
+            .is_some_and(|(k, _)| k.0 <= now)
+        {
+            if let Some(e) = self.entries.pop_first() {
+                due.push(e);
             }
         }
         if !due.is_empty() {
@@ -120,26 +121,25 @@ impl<T> Queue<T> {
     /// Until when to sleep after serving at `now` (at most `IDLE`).
     pub fn sleep_until(&self, now: Instant) -> Instant {
         let idle = now + IDLE;
-        match self.heap.peek() {
-            Some(Reverse(e)) => self.wake_at(e.at).min(idle),
+        match self.entries.first_key_value() {
+            Some((k, _)) => self.wake_at(k.0).min(idle),
             None => idle,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.entries.is_empty()
     }
 }
 
-/// The queue shared by the driver (which pushes) and the serving thread.
+/// The queue shared by the driver (which sets entries) and the serving thread.
 pub struct Alarms<T> {
     queue: Mutex<Queue<T>>,
     ring: Condvar,
-    started: Once,
 }
 
 impl<T> Default for Alarms<T> {
@@ -147,30 +147,25 @@ impl<T> Default for Alarms<T> {
         Alarms {
             queue: Mutex::new(Queue::default()),
             ring: Condvar::new(),
-            started: Once::new(),
         }
     }
 }
 
-impl<T: Send + 'static> Alarms<T> {
+impl<T> Alarms<T> {
     fn lock(&self) -> MutexGuard<'_, Queue<T>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `item` for `at`, waking the thread when it must serve it sooner than it
-    /// planned; `start` runs once, at the first push (it starts the thread).
-    pub fn push(&self, at: Instant, item: T, start: impl FnOnce()) -> u64 {
-        self.started.call_once(start);
-        let (seq, wake) = self.lock().push(at, item);
-        if wake {
+    /// `Queue::set`, waking the thread when it must serve sooner than it planned.
+    pub fn set(&self, queued: &mut Option<Key>, next: Option<Instant>, item: impl FnOnce() -> T) {
+        if self.lock().set(queued, next, item) {
             self.ring.notify_one();
         }
-        seq
     }
 
     /// Waits until entries are due and returns them; None once `alive` says the owner is
     /// gone (checked at least every `IDLE`).
-    pub fn wait(&self, alive: impl Fn() -> bool) -> Option<Vec<(u64, T)>> {
+    pub fn wait(&self, alive: impl Fn() -> bool) -> Option<Vec<(Key, T)>> {
         let mut q = self.lock();
         loop {
             let now = Instant::now();
@@ -193,34 +188,10 @@ impl<T: Send + 'static> Alarms<T> {
     }
 }
 
-/// Starts the thread serving `alarms` with `serve` (one batch at a time) until `owner`
-/// is dropped, inside the runtime `rt` (what it drives may spawn tasks).
-pub fn spawn<T: Send + 'static, O: Send + Sync + 'static>(
-    alarms: Arc<Alarms<T>>,
-    owner: Weak<O>,
-    rt: tokio::runtime::Handle,
-    serve: impl Fn(&Arc<O>, Vec<(u64, T)>) + Send + 'static,
-) {
-    let spawned = std::thread::Builder::new()
-        .name("vozbox-alarms".into())
-        .spawn(move || {
-            let _rt = rt.enter();
-            while let Some(due) = alarms.wait(|| owner.strong_count() > 0) {
-                match owner.upgrade() {
-                    Some(o) => serve(&o, due),
-                    None => return,
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        // Without it no call would time out: nothing can run without threads anyway.
-        tracing::error!("the calls' timer thread could not start: {}", e);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn ms(t: Instant, n: u64) -> Instant {
         t + Duration::from_millis(n)
@@ -231,16 +202,50 @@ mod tests {
     fn due_entries_in_order_none_early() {
         let t = Instant::now();
         let mut q = Queue::default();
-        q.push(ms(t, 500), "a");
-        q.push(ms(t, 100), "b");
-        q.push(ms(t, 32_000), "c");
+        let (mut a, mut b, mut c) = (None, None, None);
+        q.set(&mut a, Some(ms(t, 500)), || "a");
+        q.set(&mut b, Some(ms(t, 100)), || "b");
+        q.set(&mut c, Some(ms(t, 32_000)), || "c");
         assert!(q.take_due(ms(t, 99)).is_empty());
         let due: Vec<_> = q.take_due(ms(t, 500)).into_iter().map(|e| e.1).collect();
         assert_eq!(due, vec!["b", "a"]);
-        assert_eq!(q.sleep_until(ms(t, 500)), ms(t, 1_500)); // idle cap before c
+        assert_eq!(q.sleep_until(ms(t, 500)), ms(t, 1_500)); // the idle cap before c
         assert!(q.take_due(ms(t, 31_999)).is_empty());
-        assert_eq!(q.take_due(ms(t, 32_000))[0].1, "c");
+        let due = q.take_due(ms(t, 32_000));
+        assert_eq!((due[0].0, due[0].1), (c.unwrap(), "c"));
         assert!(q.is_empty());
+    }
+
+    /// One owner has one entry: a sooner deadline replaces it, a later one keeps it,
+    /// none removes it.
+    #[test]
+    fn one_entry_per_owner() {
+        let t = Instant::now();
+        let mut q = Queue::default();
+        let mut k = None;
+        q.set(&mut k, Some(ms(t, 32_000)), || 1);
+        let first = k.unwrap();
+        q.set(&mut k, Some(ms(t, 500)), || 2);
+        assert_eq!(q.len(), 1, "the later entry is gone");
+        assert_eq!(k.unwrap().0, ms(t, 500));
+        assert_ne!(k.unwrap().1, first.1);
+        q.set(&mut k, Some(ms(t, 4_000)), || 3);
+        assert_eq!(k.unwrap().0, ms(t, 500), "a later deadline keeps the entry");
+        assert_eq!(q.len(), 1);
+        q.set(&mut k, None, || 4);
+        assert!(k.is_none() && q.is_empty(), "none removes it");
+        // the served entry is the owner's no longer: a later set makes a new one
+        q.set(&mut k, Some(ms(t, 10)), || 5);
+        let served = q.take_due(ms(t, 10));
+        assert_eq!(served[0].0, k.unwrap());
+        q.set(&mut k, Some(ms(t, 20)), || 6);
+        assert!(
+            q.is_empty(),
+            "k still names the served entry, at or before 20 ms"
+        );
+        k = None; // what the driver does once the entry is served
+        q.set(&mut k, Some(ms(t, 20)), || 6);
+        assert_eq!(q.len(), 1);
     }
 
     /// After a batch the next comes a grain later at the earliest: deadlines within one
@@ -249,75 +254,94 @@ mod tests {
     fn one_batch_per_grain() {
         let t = Instant::now();
         let mut q = Queue::default();
-        q.push(ms(t, 10), 1);
-        q.push(ms(t, 11), 2);
-        q.push(ms(t, 13), 3);
+        for (i, at) in [10, 11, 13].into_iter().enumerate() {
+            let mut k = None;
+            q.set(&mut k, Some(ms(t, at)), || i);
+        }
         assert_eq!(q.take_due(ms(t, 10)).len(), 1);
         assert_eq!(q.sleep_until(ms(t, 10)), ms(t, 10) + GRAIN);
         assert!(q.take_due(ms(t, 12)).is_empty(), "within the grain");
         let due = q.take_due(ms(t, 10) + GRAIN);
-        assert_eq!(due.iter().map(|e| e.1).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(due.iter().map(|e| e.1).collect::<Vec<_>>(), vec![1, 2]);
     }
 
-    /// A push wakes the sleeping thread only when it is due before the thread wakes.
+    /// A change wakes the sleeping thread only when its entry is due before the thread
+    /// wakes.
     #[test]
-    fn a_later_push_wakes_nobody() {
+    fn a_later_entry_wakes_nobody() {
         let t = Instant::now();
         let mut q = Queue::default();
-        q.push(ms(t, 1_000), 1);
+        let (mut a, mut b, mut c, mut d) = (None, None, None, None);
+        q.set(&mut a, Some(ms(t, 1_000)), || 1);
         q.sleep = Sleep::Until(q.sleep_until(t));
         assert_eq!(q.sleep, Sleep::Until(ms(t, 1_000)));
-        assert!(!q.push(ms(t, 2_000), 2).1);
-        assert!(q.push(ms(t, 500), 3).1);
+        assert!(!q.set(&mut b, Some(ms(t, 2_000)), || 2));
+        assert!(q.set(&mut c, Some(ms(t, 500)), || 3));
         q.sleep = Sleep::Busy;
         assert!(
-            !q.push(ms(t, 1), 4).1,
-            "a busy thread looks again by itself"
+            !q.set(&mut d, Some(ms(t, 1)), || 4),
+            "a busy thread looks again"
         );
     }
 
-    /// Sequence numbers are distinct and never 0.
+    /// 32 s of RFC 3261 timers for a thousand calls in virtual time, each call's deadline
+    /// moving on as it is served (Timer A doubling from 500 ms, then Timer B), calls
+    /// starting 1 ms apart: every deadline served once, never early, at most a grain late,
+    /// in at most one batch per grain.
     #[test]
-    fn sequence_numbers() {
+    fn thirty_two_seconds_of_timers() {
         let t = Instant::now();
         let mut q = Queue::default();
-        let a = q.push(t, ()).0;
-        let b = q.push(t, ()).0;
-        assert!(a != 0 && b != 0 && a != b);
-        assert_eq!(q.len(), 2);
-    }
-
-    /// 32 s of RFC 3261 timers for a thousand calls in virtual time: every deadline served
-    /// once, never early, at most a grain late, in at most one batch per grain.
-    #[test]
-    fn thirty_two_seconds_of_deadlines() {
-        let t = Instant::now();
-        let mut q = Queue::default();
+        // per call: its start and the deadline it waits for (ms), and its queue key
+        let mut calls: HashMap<u64, (u64, u64, Option<Key>)> = HashMap::new();
         for i in 0..1_000u64 {
-            // Timer A's doublings from 500 ms, then Timer B at 32 s
-            let start = i * 7;
-            let mut d = 500;
-            while start + d < 32_000 {
-                q.push(ms(t, start + d), (i, start + d));
-                d *= 2;
-            }
-            q.push(ms(t, start + 32_000), (i, start + 32_000));
+            let mut k = None;
+            q.set(&mut k, Some(ms(t, i + 500)), || i);
+            calls.insert(i, (i, 500, k));
         }
-        let total = q.len();
-        let (mut now, mut served, mut batches) = (t, 0, 0);
+        let (mut now, mut served, mut batches, mut steps) = (t, 0, 0, 0);
         while !q.is_empty() {
+            steps += 1;
+            assert!(steps < 100_000, "the queue makes no progress");
             now = q.sleep_until(now);
             let due = q.take_due(now);
             if !due.is_empty() {
                 batches += 1;
             }
-            for (_, (_, at)) in due {
-                let at = ms(t, at);
-                assert!(at <= now && now - at <= GRAIN, "{:?} late", now - at);
+            for (key, i) in due {
+                let (start, wait, queued) = calls.get_mut(&i).unwrap();
+                assert_eq!(*queued, Some(key), "one live entry per call");
+                *queued = None;
+                let at = ms(t, *start + *wait);
+                assert!(at <= now, "served early");
+                assert!(now - at <= GRAIN, "{:?} late", now - at);
                 served += 1;
+                // Timer A doubles until Timer B (32 s) ends the call
+                let next = match *wait {
+                    32_000 => None,
+                    w if w * 2 >= 32_000 => Some(32_000),
+                    w => Some(w * 2),
+                };
+                if let Some(n) = next {
+                    *wait = n;
+                    q.set(queued, Some(ms(t, *start + n)), || i);
+                }
             }
         }
-        assert_eq!(served, total);
-        assert!(batches as u128 <= (now - t).as_millis() / GRAIN.as_millis() + 1);
+        // 500, 1000, ..., 16000 ms, then 32 s: seven deadlines per call
+        assert_eq!(served, 7_000);
+        // a thousand calls 1 ms apart: one batch per deadline without the grain
+        let grains = (now - t).as_millis() / GRAIN.as_millis() + 1;
+        assert!(
+            batches as u128 <= grains,
+            "{} batches in {} grains",
+            batches,
+            grains
+        );
+        assert!(
+            batches < 7_000 / 2,
+            "{} batches: deadlines 1 ms apart not gathered",
+            batches
+        );
     }
 }

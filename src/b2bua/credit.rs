@@ -110,21 +110,17 @@ impl B2bua {
 
     /// Once a second: the answered billed calls of each client together may not cost more
     /// than its balance or what is left of its daily usage; when they do, they all end.
-    pub(super) fn sweep_credit(self: &Arc<Self>) {
+    /// `answered`: the answered calls, each once (`B2bua::answered`).
+    pub(super) fn sweep_credit(self: &Arc<Self>, answered: &[CallRef]) {
         let now = Instant::now();
-        let cells: Vec<(String, CallRef)> = self
-            .calls
-            .iter()
-            .map(|e| (e.key().clone(), e.value().clone()))
-            .collect();
         let mut spending: HashMap<String, Money> = HashMap::new();
-        for (id, cell) in cells {
+        for cell in answered {
             let slot = cell.lock();
             let c = &slot.call;
             let Phase::Answered { at, .. } = c.phase else {
                 continue;
             };
-            if c.a.call_id != id || c.credit.is_none() {
+            if c.credit.is_none() {
                 continue;
             }
             if let Some(rate) = c.info.rate {

@@ -6,7 +6,7 @@
 //! deadline (`poll_timeout`) is queued to the calls' timer thread (`alarms.rs`).
 
 use super::actions::{Action, Actions};
-use super::call::{Call, Event};
+use super::call::{Call, Event, Phase};
 use super::leg::Dest;
 use super::B2bua;
 use crate::media::MediaSession;
@@ -14,7 +14,7 @@ use crate::model::Cdr;
 use crate::sip::transport::SendError;
 use crate::store::writer::{Done, Op};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Instant;
 
 /// What a call's lock guards: the core and the I/O objects that belong to it.
@@ -41,10 +41,10 @@ pub struct Slot {
     pub lines: Option<super::lines::Held>,
     /// Its place among the calls being set up, from its branches' INVITEs to its answer.
     pub setting_up: Option<super::setting_up::Place>,
-    /// The call's next deadline; None once the call is forgotten.
-    armed: Option<Instant>,
-    /// Its live entry in the timer queue (instant, sequence number): at or before `armed`.
-    queued: Option<(Instant, u64)>,
+    /// The call was forgotten (left the map): its timer is over.
+    forgotten: bool,
+    /// Its entry in the calls' timer queue, at or before its next deadline.
+    queued: Option<super::alarms::Key>,
 }
 
 pub type CallRef = Arc<CallCell>;
@@ -72,7 +72,7 @@ impl CallCell {
                 record_note: None,
                 lines: None,
                 setting_up: None,
-                armed: None,
+                forgotten: false,
                 queued: None,
             }),
         }
@@ -121,11 +121,20 @@ impl B2bua {
         cell: &CallRef,
         f: impl FnOnce(&mut Call, Instant, &mut Actions),
     ) {
+        self.drive_slot(cell, |slot, now, out| f(&mut slot.call, now, out))
+    }
+
+    /// `drive`, `f` given the whole slot.
+    fn drive_slot(
+        self: &Arc<Self>,
+        cell: &CallRef,
+        f: impl FnOnce(&mut Slot, Instant, &mut Actions),
+    ) {
         let now = Instant::now();
         let mut out = Actions::default();
         let forget = {
             let mut slot = cell.lock();
-            f(&mut slot.call, now, &mut out);
+            f(&mut slot, now, &mut out);
             let forget = self.perform(cell, &mut slot, out.take());
             self.arm(cell, &mut slot, forget);
             forget
@@ -157,7 +166,7 @@ impl B2bua {
                         m.answered();
                     }
                     self.start_recorder(slot);
-                    if let super::call::Phase::Answered { at, .. } = slot.call.phase {
+                    if let Phase::Answered { at, .. } = slot.call.phase {
                         let setup = at.saturating_duration_since(slot.call.started);
                         self.stats.answered_after(setup);
                     }
@@ -287,48 +296,54 @@ impl B2bua {
         forget
     }
 
-    /// Sets the call's next deadline, queuing it to the timer thread when it comes before
-    /// the call's queued entry (a later one is found when that entry is served).
-    fn arm(self: &Arc<Self>, cell: &CallRef, slot: &mut Slot, forget: bool) {
-        slot.armed = if forget {
+    /// Points the call's entry in the timer queue at its next deadline (none once it is
+    /// to be forgotten, or was).
+    fn arm(&self, cell: &CallRef, slot: &mut Slot, forget: bool) {
+        let next = if forget || slot.forgotten {
             None
         } else {
             slot.call.poll_timeout()
         };
-        let Some(next) = slot.armed else { return };
-        if slot.queued.is_some_and(|(at, _)| at <= next) {
-            return;
-        }
-        let me = Arc::downgrade(self);
-        let seq = self.alarms.push(next, Arc::downgrade(cell), || {
-            super::alarms::spawn(self.alarms.clone(), me, self.rt.clone(), |b2bua, due| {
-                for (seq, cell) in due {
-                    if let Some(cell) = cell.upgrade() {
-                        b2bua.alarm(&cell, seq);
+        self.alarms
+            .set(&mut slot.queued, next, || Arc::downgrade(cell));
+    }
+
+    /// Starts the thread that serves the calls' timer queue (until the B2BUA is dropped).
+    pub fn start_alarms(self: &Arc<Self>) -> std::io::Result<()> {
+        let (me, alarms, rt) = (Arc::downgrade(self), self.alarms.clone(), self.rt.clone());
+        std::thread::Builder::new()
+            .name("vozbox-alarms".into())
+            .spawn(move || {
+                // what a call's actions start may spawn tasks
+                let _rt = rt.enter();
+                while let Some(due) = alarms.wait(|| me.strong_count() > 0) {
+                    let Some(me) = me.upgrade() else { return };
+                    for (key, cell) in due {
+                        let Some(cell) = cell.upgrade() else { continue };
+                        // one call's failure ends neither the thread nor the others' timers
+                        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            me.alarm(&cell, key)
+                        }));
+                        if served.is_err() {
+                            tracing::error!("a call's timeout failed (see the panic above)");
+                        }
                     }
                 }
             })
-        });
-        slot.queued = Some((next, seq));
+            .map(|_| ())
     }
 
-    /// The timer thread serves the call's entry `seq`: a stale entry (the call queued
-    /// another since, or was forgotten) is skipped; otherwise the call is told
-    /// `Event::Timeout` when its deadline is due, and queued again at its next one.
-    fn alarm(self: &Arc<Self>, cell: &CallRef, seq: u64) {
-        {
-            let mut slot = cell.lock();
-            if slot.queued.map(|(_, s)| s) != Some(seq) {
+    /// The timer thread served the call's entry `key`: unless the call has another since
+    /// (its deadline moved sooner meanwhile) or was forgotten, it is told `Event::Timeout`
+    /// when its deadline is due, and queued again at its next one.
+    fn alarm(self: &Arc<Self>, cell: &CallRef, key: super::alarms::Key) {
+        self.drive_slot(cell, |slot, now, out| {
+            if slot.forgotten || slot.queued != Some(key) {
                 return;
             }
             slot.queued = None;
-            if slot.armed.is_none() {
-                return;
-            }
-        }
-        self.drive(cell, |c, now, out| {
-            if c.poll_timeout().is_some_and(|d| d <= now) {
-                c.handle(now, Event::Timeout, out)
+            if slot.call.poll_timeout().is_some_and(|d| d <= now) {
+                slot.call.handle(now, Event::Timeout, out)
             }
         });
     }
@@ -410,8 +425,8 @@ impl B2bua {
     pub(super) fn forget_now(&self, cell: &CallRef) {
         let ids: Vec<String> = {
             let mut slot = cell.lock();
-            slot.armed = None;
-            slot.queued = None;
+            slot.forgotten = true;
+            self.alarms.set(&mut slot.queued, None, Weak::new);
             let c = &slot.call;
             std::iter::once(c.a.call_id.clone())
                 .chain(c.forks.iter().map(|f| f.leg.call_id.clone()))
@@ -454,29 +469,53 @@ impl B2bua {
     /// packet either way for `[media] timeout` is told so (`Event::MediaIdle`). Every other
     /// limit of a call is a deadline of its own core.
     pub fn sweep(self: &Arc<Self>) {
-        self.sweep_credit();
+        let answered = self.answered();
+        self.sweep_credit(&answered);
         self.mwi_sweep();
         if self.media.timeout == 0 {
             return;
         }
         let limit = std::time::Duration::from_secs(self.media.timeout);
-        // The handles first, the call locks after: never a call lock under a map shard lock.
-        let cells: Vec<(String, CallRef)> = self
-            .calls
-            .iter()
-            .map(|e| (e.key().clone(), e.value().clone()))
-            .collect();
-        for (id, cell) in cells {
+        for cell in answered {
             let idle = {
                 let slot = cell.lock();
-                // every call is visited once, under the caller's Call-ID
-                slot.call.a.call_id == id
-                    && matches!(slot.call.phase, super::call::Phase::Answered { .. })
+                matches!(slot.call.phase, Phase::Answered { .. })
                     && slot.media.as_ref().is_some_and(|m| m.idle() >= limit)
             };
             if idle {
                 self.drive(&cell, |c, now, out| c.handle(now, Event::MediaIdle, out));
             }
         }
+    }
+
+    /// The answered calls, each once (under its caller's Call-ID), for the sweeps. Most of
+    /// the map under load is calls that ended and linger for retransmissions: each call is
+    /// looked at with `try_lock` while its shard is read (never a wait for a call's lock
+    /// under a shard lock), and only one whose lock is held elsewhere is copied out and
+    /// looked at again after.
+    pub(super) fn answered(&self) -> Vec<CallRef> {
+        fn is(slot: &Slot, id: &str) -> bool {
+            slot.call.a.call_id == id && matches!(slot.call.phase, Phase::Answered { .. })
+        }
+        let (mut out, mut busy) = (Vec::new(), Vec::new());
+        for e in self.calls.iter() {
+            let take = match e.value().slot.try_lock() {
+                Ok(slot) => is(&slot, e.key()),
+                Err(TryLockError::Poisoned(p)) => is(&p.into_inner(), e.key()),
+                Err(TryLockError::WouldBlock) => {
+                    busy.push((e.key().clone(), e.value().clone()));
+                    false
+                }
+            };
+            if take {
+                out.push(e.value().clone());
+            }
+        }
+        for (id, cell) in busy {
+            if is(&cell.lock(), &id) {
+                out.push(cell);
+            }
+        }
+        out
     }
 }
