@@ -136,6 +136,18 @@ impl<T> Queue<T> {
     }
 }
 
+/// The owner of `queued` is served the entry `key` the thread took out: whether it is
+/// still the owner's (not replaced by a sooner one meanwhile), in which case the owner
+/// has no entry any more until it sets one.
+pub fn claim(queued: &mut Option<Key>, key: Key) -> bool {
+    if *queued == Some(key) {
+        *queued = None;
+        true
+    } else {
+        false
+    }
+}
+
 /// The queue shared by the driver (which sets entries) and the serving thread.
 pub struct Alarms<T> {
     queue: Mutex<Queue<T>>,
@@ -246,6 +258,67 @@ mod tests {
         k = None; // what the driver does once the entry is served
         q.set(&mut k, Some(ms(t, 20)), || 6);
         assert_eq!(q.len(), 1);
+    }
+
+    /// The driver's round: an entry taken out, the owner's deadline moving meanwhile
+    /// (later: the taken entry is still the owner's; sooner: a new one replaces it), the
+    /// owner served, its next deadline queued again; a forgotten owner has no entry.
+    #[test]
+    fn an_entry_taken_out_and_served() {
+        let t = Instant::now();
+        let mut q = Queue::default();
+        let mut k = None;
+        q.set(&mut k, Some(ms(t, 500)), || 1);
+        let (key, _) = q.take_due(ms(t, 500)).pop().unwrap();
+        // a later deadline while the entry is out: nothing queued, the taken one holds
+        q.set(&mut k, Some(ms(t, 1_000)), || 1);
+        assert!(q.is_empty());
+        assert!(claim(&mut k, key), "the owner's entry");
+        assert!(k.is_none());
+        q.set(&mut k, Some(ms(t, 1_000)), || 1);
+        assert_eq!(q.len(), 1, "queued again");
+        // a sooner deadline while the entry is out replaces it: the taken one is stale
+        let (key, _) = q.take_due(ms(t, 1_000)).pop().unwrap();
+        let mut k2 = k;
+        q.set(&mut k2, Some(ms(t, 999)), || 1);
+        assert!(!q.is_empty() && k2 != Some(key));
+        assert!(!claim(&mut k2, key), "stale: not served");
+        assert!(k2.is_some(), "the new entry stays the owner's");
+        // forgotten: no entry, the old key claims nothing
+        q.set(&mut k2, None, || 1);
+        assert!(q.is_empty() && !claim(&mut k2, key));
+    }
+
+    /// The thread's wait: an entry set sooner while it sleeps wakes it, and it returns
+    /// the entry once due, not before.
+    #[test]
+    fn a_sooner_entry_wakes_the_waiting_thread() {
+        let alarms = std::sync::Arc::new(Alarms::default());
+        let mut far = None;
+        alarms.set(
+            &mut far,
+            Some(Instant::now() + Duration::from_secs(30)),
+            || 0,
+        );
+        let a = alarms.clone();
+        let waiter = std::thread::spawn(move || {
+            let due = a.wait(|| true);
+            (Instant::now(), due)
+        });
+        std::thread::sleep(Duration::from_millis(50)); // the thread sleeps towards 30 s
+        let at = Instant::now() + Duration::from_millis(20);
+        let mut near = None;
+        alarms.set(&mut near, Some(at), || 7);
+        let (woke, due) = waiter.join().unwrap();
+        let due = due.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].1, 7);
+        assert!(woke >= at, "served early");
+        // not woken, it would have slept until its idle cap (1 s after it began to wait)
+        assert!(
+            woke < at + Duration::from_millis(800),
+            "not woken for the sooner entry"
+        );
     }
 
     /// After a batch the next comes a grain later at the earliest: deadlines within one

@@ -1,5 +1,5 @@
 //! The driver of the call core: each call lives in a `CallCell` next to what the core
-//! must not own (the relay session, a playback, its timer); an event is handed to the core
+//! must not own (the relay session, a playback, its entry in the timer queue); an event is handed to the core
 //! under the call's lock (`drive`), and the actions it returns are performed here — bytes
 //! to a leg (reopening a connection to a friend or carrier), responses (remembered for
 //! retransmitted requests), relay operations, the call record — then the call's next
@@ -43,7 +43,8 @@ pub struct Slot {
     pub setting_up: Option<super::setting_up::Place>,
     /// The call was forgotten (left the map): its timer is over.
     forgotten: bool,
-    /// Its entry in the calls' timer queue, at or before its next deadline.
+    /// Its entry in the calls' timer queue, at or before its next deadline (or taken
+    /// out by the timer thread and not served yet: `alarms::claim`).
     queued: Option<super::alarms::Key>,
 }
 
@@ -325,7 +326,10 @@ impl B2bua {
                             me.alarm(&cell, key)
                         }));
                         if served.is_err() {
+                            // its entry is gone and would not come back: the call is let
+                            // go (its places and ports given back) rather than kept forever
                             tracing::error!("a call's timeout failed (see the panic above)");
+                            me.forget_now(&cell);
                         }
                     }
                 }
@@ -338,10 +342,9 @@ impl B2bua {
     /// when its deadline is due, and queued again at its next one.
     fn alarm(self: &Arc<Self>, cell: &CallRef, key: super::alarms::Key) {
         self.drive_slot(cell, |slot, now, out| {
-            if slot.forgotten || slot.queued != Some(key) {
+            if slot.forgotten || !super::alarms::claim(&mut slot.queued, key) {
                 return;
             }
-            slot.queued = None;
             if slot.call.poll_timeout().is_some_and(|d| d <= now) {
                 slot.call.handle(now, Event::Timeout, out)
             }

@@ -110,7 +110,7 @@ pub struct B2bua {
     draining: AtomicBool,
     next_id: AtomicU64,
     rt: tokio::runtime::Handle,
-    /// The calls' deadlines, served by one thread (started at the first).
+    /// The calls' deadlines, served by one thread (`start_alarms`, from `app.rs`).
     alarms: Arc<alarms::Alarms<std::sync::Weak<driver::CallCell>>>,
     /// Resolves carriers reached by host name (unset: such a carrier is unreachable).
     pub dns: std::sync::OnceLock<Arc<crate::dns::Dns>>,
