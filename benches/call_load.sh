@@ -64,17 +64,19 @@ for rate in $rates; do
   s0=$(refused)
   c0=$(cpu); t0=$(date +%s.%N)
   peak=0
-  (cd "$work" && exec sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
+  # the caller's end time is taken when SIPp exits (the loop below looks once a second)
+  (cd "$work" && sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
       -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r "$rate" -m "$total" -d "$hold" \
       -l $((rate * (hold / 1000 + 4))) -nostdin -timeout $((secs + hold / 1000 + 40))s \
-      -trace_stat -stf "$work/uac-$rate.csv" -fd 1 127.0.0.1:$port > "$work/uac-$rate.out" 2>&1) &
+      -trace_stat -stf "$work/uac-$rate.csv" -fd 1 127.0.0.1:$port > "$work/uac-$rate.out" 2>&1
+   date +%s.%N > "$work/end-$rate") &
   uac=$!
   while kill -0 $uac 2>/dev/null; do
     r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
     sleep 1
   done
   wait $uac || true
-  t1=$(date +%s.%N); c1=$(cpu)
+  c1=$(cpu); t1=$(cat "$work/end-$rate" 2>/dev/null || date +%s.%N)
   kill $uas 2>/dev/null || true; wait $uas 2>/dev/null || true
   shed=$(( $(refused) - s0 ))
   # SIPp counts a call refused with 503 as a completed scenario: goodput is the rest
