@@ -64,11 +64,13 @@ for rate in $rates; do
   s0=$(refused)
   c0=$(cpu); t0=$(date +%s.%N)
   peak=0
-  # the caller's end time is taken when SIPp exits (the loop below looks once a second)
+  # the caller's end time is taken when SIPp exits (the loop below looks once a second),
+  # whatever its exit status (a failed call makes it 1)
+  rm -f "$work/end-$rate"
   (cd "$work" && sipp -sf "$here/benches/sipp/uac_bench.xml" -inf "$work/numbers.csv" \
       -t u1 -i 127.0.0.3 -p 5060 -buff_size 16777216 -r "$rate" -m "$total" -d "$hold" \
       -l $((rate * (hold / 1000 + 4))) -nostdin -timeout $((secs + hold / 1000 + 40))s \
-      -trace_stat -stf "$work/uac-$rate.csv" -fd 1 127.0.0.1:$port > "$work/uac-$rate.out" 2>&1
+      -trace_stat -stf "$work/uac-$rate.csv" -fd 1 127.0.0.1:$port > "$work/uac-$rate.out" 2>&1 || true
    date +%s.%N > "$work/end-$rate") &
   uac=$!
   while kill -0 $uac 2>/dev/null; do

@@ -326,15 +326,42 @@ impl B2bua {
                             me.alarm(&cell, key)
                         }));
                         if served.is_err() {
-                            // its entry is gone and would not come back: the call is let
-                            // go (its places and ports given back) rather than kept forever
+                            // its entry is gone and would not come back
                             tracing::error!("a call's timeout failed (see the panic above)");
-                            me.forget_now(&cell);
+                            me.hang_up_or_let_go(&cell);
                         }
                     }
                 }
             })
             .map(|_| ())
+    }
+
+    /// A call whose timeout failed: hung up the ordinary way (BYE both ways, its record;
+    /// its timers then run again) or, should that fail too, let go: counted as ended, its
+    /// places given back, forgotten (its ports go with it).
+    fn hang_up_or_let_go(self: &Arc<Self>, cell: &CallRef) {
+        let hung = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ended = cell.lock().call.is_ended();
+            if !ended {
+                self.drive(cell, |c, now, out| c.handle(now, Event::HangUp, out));
+            } else {
+                // ended already: only its lingering timer is lost
+                self.forget_now(cell);
+            }
+        }));
+        if hung.is_err() {
+            {
+                let mut slot = cell.lock();
+                if !slot.call.is_ended() {
+                    slot.permit = None;
+                    slot.lines = None;
+                    slot.setting_up = None;
+                    self.active.fetch_sub(1, Ordering::Relaxed);
+                    self.stats.left(slot.call.info.direction.as_str());
+                }
+            }
+            self.forget_now(cell);
+        }
     }
 
     /// The timer thread served the call's entry `key`: unless the call has another since
