@@ -1,9 +1,10 @@
 //! The driver of the call core: each call lives in a `CallCell` next to what the core
-//! must not own (the relay session, a playback, its entry in the timer queue); an event is handed to the core
-//! under the call's lock (`drive`), and the actions it returns are performed here — bytes
-//! to a leg (reopening a connection to a friend or carrier), responses (remembered for
-//! retransmitted requests), relay operations, the call record — then the call's next
-//! deadline (`poll_timeout`) is queued to the calls' timer thread (`alarms.rs`).
+//! must not own (the relay session, a playback, its entry in the timer queue); an event
+//! is handed to the core under the call's lock (`drive`), and the actions it returns are
+//! performed here — bytes to a leg (reopening a connection to a friend or carrier),
+//! responses (remembered for retransmitted requests), relay operations, the call record —
+//! then the call's next deadline (`poll_timeout`) is queued to the calls' timer thread
+//! (`alarms.rs`).
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Event, Phase};
@@ -283,18 +284,22 @@ impl B2bua {
                     });
                     self.write_cdr(*cdr, more, done);
                 }
-                Action::Ended => {
-                    slot.permit = None;
-                    slot.lines = None;
-                    slot.setting_up = None;
-                    self.active.fetch_sub(1, Ordering::Relaxed);
-                    self.stats.left(slot.call.info.direction.as_str());
-                }
+                Action::Ended => self.count_ended(slot),
                 Action::Uncount => slot.permit = None,
                 Action::Forget => forget = true,
             }
         }
         forget
+    }
+
+    /// A call is over (`Action::Ended`): its places go back, it leaves the calls counted
+    /// in progress.
+    fn count_ended(&self, slot: &mut Slot) {
+        slot.permit = None;
+        slot.lines = None;
+        slot.setting_up = None;
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        self.stats.left(slot.call.info.direction.as_str());
     }
 
     /// Points the call's entry in the timer queue at its next deadline (none once it is
@@ -353,11 +358,7 @@ impl B2bua {
             {
                 let mut slot = cell.lock();
                 if !slot.call.is_ended() {
-                    slot.permit = None;
-                    slot.lines = None;
-                    slot.setting_up = None;
-                    self.active.fetch_sub(1, Ordering::Relaxed);
-                    self.stats.left(slot.call.info.direction.as_str());
+                    self.count_ended(&mut slot);
                 }
             }
             self.forget_now(cell);
