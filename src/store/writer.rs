@@ -140,6 +140,13 @@ const MAX_BATCH: usize = 4096;
 /// dry: a few hundred microseconds of latency buy fewer, larger commits at moderate load.
 const LINGER: Duration = Duration::from_micros(500);
 
+/// How long an urgent batch waits once a second job has come along: under a stream of
+/// registrations a commit's fixed cost (its `fdatasync`, about 0.2 ms of CPU here) is
+/// shared by more of them. At 8,000–12,000 registrations a second, 10 ms instead of
+/// 0.5 ms took about 0.8× the CPU per registration, 20 ms little more
+/// (docs/performance.md); a lone REGISTER still waits only `LINGER`.
+const BUSY_LINGER: Duration = Duration::from_millis(10);
+
 /// How long a batch of call records alone waits for more: nobody waits for a CDR's
 /// commit, so at thousands of calls per second a few dozen commits a second do.
 const CDR_LINGER: Duration = Duration::from_millis(20);
@@ -152,32 +159,51 @@ fn urgent(j: &Job) -> bool {
         .any(|o| matches!(o, Op::Put(_) | Op::Delete(_)))
 }
 
-/// Takes what else is queued into `batch`, lingering (see `LINGER`) for more. The writer
+/// How long after its first job a batch closes: `CDR_LINGER` when nobody waits for it,
+/// else `LINGER`, or `BUSY_LINGER` once it holds more than one job (a stream to share the
+/// commit with); the last job (shutdown) waits only `LINGER`.
+fn linger(hurry: bool, last: bool, jobs: usize) -> Duration {
+    match (hurry, last, jobs) {
+        (_, true, _) => LINGER,
+        (false, _, _) => CDR_LINGER,
+        (true, _, 0 | 1) => LINGER,
+        (true, _, _) => BUSY_LINGER,
+    }
+}
+
+/// Takes what else is queued into `batch`, lingering (see `linger`) for more. The writer
 /// sleeps through the linger instead of waiting on the channel, so that the receive
 /// threads queueing jobs meanwhile do not wake it for each of them (one futex wake and
 /// two context switches a job, under load); a batch of call records alone looks every
 /// `LINGER` for an urgent job that cuts its wait short.
 fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
     let start = Instant::now();
-    let mut hurry = batch.iter().any(|j| urgent(j) || j.last);
+    let mut hurry = batch.iter().any(urgent);
+    let mut last = batch.iter().any(|j| j.last);
     loop {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => {
-                    // the last job (shutdown) waits only the short linger
-                    hurry |= urgent(&j) || j.last;
+                    hurry |= urgent(&j);
+                    last |= j.last;
                     batch.push(j);
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let deadline = start + if hurry { LINGER } else { CDR_LINGER };
+        let deadline = start + linger(hurry, last, batch.len());
         let now = Instant::now();
         if batch.len() >= MAX_BATCH || now >= deadline {
             return;
         }
-        std::thread::sleep((deadline - now).min(LINGER));
+        // a batch nobody waits for yet looks again every LINGER for one somebody does
+        let nap = if hurry {
+            deadline - now
+        } else {
+            (deadline - now).min(LINGER)
+        };
+        std::thread::sleep(nap);
     }
 }
 
@@ -365,10 +391,27 @@ mod tests {
         assert_eq!(batch.len(), 1);
         assert!(took >= LINGER, "{:?}", took);
         // an urgent job queued meanwhile joins the records' batch (it is looked for every
-        // LINGER, and the batch then closes LINGER after its start)
+        // LINGER, and the batch then closes BUSY_LINGER after its start)
         tx.send(job(true)).unwrap();
         let (batch, _) = collected(job(false), &rx);
         assert_eq!(batch.len(), 2);
+        drop(tx);
+    }
+
+    #[test]
+    fn a_second_urgent_job_stretches_the_wait_to_share_the_commit() {
+        assert_eq!(linger(false, false, 1), CDR_LINGER);
+        assert_eq!(linger(false, false, 40), CDR_LINGER);
+        assert_eq!(linger(true, false, 1), LINGER);
+        assert_eq!(linger(true, false, 2), BUSY_LINGER);
+        // the shutdown's last job does not wait for a stream
+        assert_eq!(linger(true, true, 40), LINGER);
+        assert_eq!(linger(false, true, 1), LINGER);
+        let (tx, rx) = sync_channel::<Job>(16);
+        tx.send(job(true)).unwrap();
+        let (batch, took) = collected(job(true), &rx);
+        assert_eq!(batch.len(), 2);
+        assert!(took >= BUSY_LINGER, "{:?}", took);
         drop(tx);
     }
 
