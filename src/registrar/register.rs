@@ -157,15 +157,16 @@ impl Registrar {
             .map(|c| c.domain.clone())
             .unwrap_or_else(|| domain.clone());
 
+        // the registrant the credentials name, found once for the digest and the binding
+        let mut named = None;
         let verdict = self.verifier().verify(
             req,
             Challenge::Server.credentials_header(),
             &realm,
             flow,
             |name| {
-                client
-                    .and_then(|c| snap.registrant(&c.name, name))
-                    .map(|r| r.password().to_string())
+                named = client.and_then(|c| snap.registrant(&c.name, name));
+                named.as_ref().map(|r| r.password().to_string())
             },
         );
         let username = match verdict {
@@ -183,8 +184,8 @@ impl Registrar {
             }
             Verdict::Bad(why) => return bad(why),
         };
-        let registrant = client.and_then(|c| snap.registrant(&c.name, &username));
-        let (Some(client), Some(registrant)) = (client, registrant) else {
+        // `named` is the user name of the credentials, which authenticated as `username`
+        let (Some(client), Some(registrant)) = (client, named) else {
             self.stats.refused(Refused::AuthFailed);
             return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
         };

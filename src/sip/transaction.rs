@@ -6,6 +6,7 @@
 use super::transport::Flow;
 use dashmap::DashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,9 @@ pub enum Begin {
 pub struct Transactions {
     map: DashMap<String, Entry>,
     capacity: usize,
+    /// Entries in `map`, kept beside it: `DashMap::len` locks every shard in turn, and
+    /// under load, when the memory is full, every new request would ask it.
+    count: AtomicUsize,
 }
 
 impl Transactions {
@@ -49,6 +53,7 @@ impl Transactions {
         Transactions {
             map: DashMap::new(),
             capacity,
+            count: AtomicUsize::new(0),
         }
     }
 
@@ -56,13 +61,14 @@ impl Transactions {
         if let Some(e) = self.map.get(key) {
             return Self::seen(&e.state);
         }
-        if self.map.len() >= self.capacity {
+        if self.count.load(Ordering::Relaxed) >= self.capacity {
             return Begin::New;
         }
         // Two receive threads may race on a retransmission: only one of them creates it.
         match self.map.entry(key.to_string()) {
             dashmap::Entry::Occupied(e) => Self::seen(&e.get().state),
             dashmap::Entry::Vacant(v) => {
+                self.count.fetch_add(1, Ordering::Relaxed);
                 v.insert(Entry {
                     state: State::Proceeding,
                     at: Instant::now(),
@@ -101,7 +107,13 @@ impl Transactions {
 
     pub fn purge(&self) {
         let now = Instant::now();
-        self.map.retain(|_, e| now.duration_since(e.at) < TIMER_J);
+        self.map.retain(|_, e| {
+            let keep = now.duration_since(e.at) < TIMER_J;
+            if !keep {
+                self.count.fetch_sub(1, Ordering::Relaxed);
+            }
+            keep
+        });
         if self.map.capacity() > 4 * self.map.len() + 1024 {
             self.map.shrink_to_fit();
         }
@@ -113,5 +125,27 @@ impl Transactions {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beyond_capacity_a_transaction_is_processed_but_not_remembered() {
+        let t = Transactions::new(2);
+        assert!(matches!(t.begin("a"), Begin::New));
+        assert!(matches!(t.begin("a"), Begin::InProgress));
+        assert!(matches!(t.begin("b"), Begin::New));
+        assert!(matches!(t.begin("c"), Begin::New));
+        assert!(!t.contains("c"));
+        assert!(matches!(t.begin("c"), Begin::New));
+        assert_eq!(t.len(), 2);
+        // what is still in time stays, and keeps its place counted
+        t.purge();
+        assert_eq!(t.len(), 2);
+        assert!(matches!(t.begin("d"), Begin::New));
+        assert!(!t.contains("d"));
     }
 }

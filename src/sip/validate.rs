@@ -132,13 +132,11 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
     let Some(via) = top else {
         return Err(Reject::new(400, "Bad Request", "missing Via"));
     };
-    let Some((_, cseq_method)) = msg.cseq() else {
+    let Some((cseq, cseq_method)) = msg.cseq() else {
         return Err(Reject::new(400, "Bad Request", "malformed CSeq"));
     };
-    if let Some((n, _)) = msg.cseq() {
-        if n >= 1 << 31 {
-            return Err(Reject::new(400, "Bad Request", "CSeq number too large"));
-        }
+    if cseq >= 1 << 31 {
+        return Err(Reject::new(400, "Bad Request", "CSeq number too large"));
     }
     if cseq_method != method {
         return Err(Reject::new(
