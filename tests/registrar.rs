@@ -470,6 +470,31 @@ fn a_replayed_register_from_elsewhere_does_not_move_the_binding() {
     assert_eq!(strip(v.registrations()), strip(before));
 }
 
+/// A REGISTER without credentials is challenged statelessly (RFC 3261 §8.2.7): sent again
+/// with the same branch (a retransmission), it gets a new 401 with a fresh nonce instead of
+/// the first one kept for 32 s, and either nonce authenticates. With credentials, the same
+/// request again is a retransmission, answered with the same 200, not refused as a replay.
+#[test]
+fn a_challenge_is_stateless_and_an_authenticated_register_is_not() {
+    let v = Vozbox::start("stateless", "", PROVISION);
+    let mut ua = RawUa::new(&v.addr(), "stateless");
+    let (_, first) = ua.challenge();
+    let (_, again) = ua.challenge();
+    assert_ne!(first, again, "a retransmission is challenged afresh");
+    for (n, nonce) in [(2, &first), (3, &again)] {
+        let auth = RawUa::authorization("MD5", nonce, 1);
+        ua.register(n, &auth);
+        let r = ua.recv().expect("an answer");
+        assert!(r.starts_with("SIP/2.0 200"), "{}", r);
+        // the same request again (same branch, CSeq and nc): the same 200, from memory
+        ua.register(n, &auth);
+        let copy = ua.recv().expect("an answer to the retransmission");
+        assert_eq!(copy, r);
+    }
+    let regs = v.registrations();
+    assert!(regs.contains(";n=2") && regs.contains(";n=3"), "{}", regs);
+}
+
 /// A refresh that writes its Contact differently (host case, parameter case and order) is
 /// the same binding (RFC 3261 §19.1.4), stored once under the new spelling.
 #[test]

@@ -108,7 +108,7 @@ impl Server {
                 key: None,
             });
         }
-        let key = if flow.proto == Proto::Udp {
+        let key = if flow.proto == Proto::Udp && !stateless(&method, &msg) {
             transaction_key(&msg, &checked.via)
         } else {
             None
@@ -223,6 +223,19 @@ impl Server {
         let r = response(&msg, 400, "Bad Request", &to_tag(&msg));
         self.out.send(&via, flow, r, None);
     }
+}
+
+/// A REGISTER without credentials is answered statelessly (RFC 3261 §8.2.7: the common
+/// use of a stateless UAS is the challenge of an unauthenticated request): its answer —
+/// the 401, or a 400, 403 or 503 — leaves no transaction behind, and a retransmission is
+/// answered again, with a fresh nonce. Processing it twice changes nothing (no binding, no
+/// ban), and under load the transaction memory keeps its room for the REGISTERs with
+/// credentials, whose retransmissions it answers with their first answer.
+fn stateless(method: &str, msg: &Message) -> bool {
+    method == "REGISTER"
+        && msg
+            .get(crate::sip::headers::Challenge::Server.credentials_header())
+            .is_none()
 }
 
 /// A REGISTER's way back: its stamp, its transaction, and its place among the

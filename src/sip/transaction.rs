@@ -106,7 +106,10 @@ impl Transactions {
     }
 
     pub fn purge(&self) {
-        let now = Instant::now();
+        self.purge_at(Instant::now());
+    }
+
+    fn purge_at(&self, now: Instant) {
         self.map.retain(|_, e| {
             let keep = now.duration_since(e.at) < TIMER_J;
             if !keep {
@@ -120,11 +123,11 @@ impl Transactions {
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.count.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 }
 
@@ -147,5 +150,11 @@ mod tests {
         assert_eq!(t.len(), 2);
         assert!(matches!(t.begin("d"), Begin::New));
         assert!(!t.contains("d"));
+        // after Timer J the places are free again
+        t.purge_at(Instant::now() + TIMER_J);
+        assert_eq!(t.len(), 0);
+        assert!(matches!(t.begin("d"), Begin::New));
+        assert!(t.contains("d"));
+        assert_eq!(t.len(), 1);
     }
 }

@@ -159,15 +159,16 @@ fn urgent(j: &Job) -> bool {
         .any(|o| matches!(o, Op::Put(_) | Op::Delete(_)))
 }
 
-/// How long after its first job a batch closes: `CDR_LINGER` when nobody waits for it,
-/// else `LINGER`, or `BUSY_LINGER` once it holds more than one job (a stream to share the
-/// commit with); the last job (shutdown) waits only `LINGER`.
-fn linger(hurry: bool, last: bool, jobs: usize) -> Duration {
-    match (hurry, last, jobs) {
-        (_, true, _) => LINGER,
-        (false, _, _) => CDR_LINGER,
-        (true, _, 0 | 1) => LINGER,
-        (true, _, _) => BUSY_LINGER,
+/// How long after its first job a batch closes, by the jobs in it that someone waits for:
+/// none, `CDR_LINGER`; one, `LINGER`; two or more, `BUSY_LINGER` (a stream of
+/// registrations to share the commit with; call records do not make one). A batch with
+/// the last job (shutdown) waits only `LINGER`.
+fn linger(urgent: usize, last: bool) -> Duration {
+    match (urgent, last) {
+        (_, true) => LINGER,
+        (0, _) => CDR_LINGER,
+        (1, _) => LINGER,
+        _ => BUSY_LINGER,
     }
 }
 
@@ -178,13 +179,13 @@ fn linger(hurry: bool, last: bool, jobs: usize) -> Duration {
 /// `LINGER` for an urgent job that cuts its wait short.
 fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
     let start = Instant::now();
-    let mut hurry = batch.iter().any(urgent);
+    let mut waited_for = batch.iter().filter(|j| urgent(j)).count();
     let mut last = batch.iter().any(|j| j.last);
     loop {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => {
-                    hurry |= urgent(&j);
+                    waited_for += usize::from(urgent(&j));
                     last |= j.last;
                     batch.push(j);
                 }
@@ -192,13 +193,13 @@ fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let deadline = start + linger(hurry, last, batch.len());
+        let deadline = start + linger(waited_for, last);
         let now = Instant::now();
         if batch.len() >= MAX_BATCH || now >= deadline {
             return;
         }
         // a batch nobody waits for yet looks again every LINGER for one somebody does
-        let nap = if hurry {
+        let nap = if waited_for > 0 {
             deadline - now
         } else {
             (deadline - now).min(LINGER)
@@ -391,7 +392,7 @@ mod tests {
         assert_eq!(batch.len(), 1);
         assert!(took >= LINGER, "{:?}", took);
         // an urgent job queued meanwhile joins the records' batch (it is looked for every
-        // LINGER, and the batch then closes BUSY_LINGER after its start)
+        // LINGER, and the batch, one job waited for, then closes LINGER after its start)
         tx.send(job(true)).unwrap();
         let (batch, _) = collected(job(false), &rx);
         assert_eq!(batch.len(), 2);
@@ -400,13 +401,13 @@ mod tests {
 
     #[test]
     fn a_second_urgent_job_stretches_the_wait_to_share_the_commit() {
-        assert_eq!(linger(false, false, 1), CDR_LINGER);
-        assert_eq!(linger(false, false, 40), CDR_LINGER);
-        assert_eq!(linger(true, false, 1), LINGER);
-        assert_eq!(linger(true, false, 2), BUSY_LINGER);
+        assert_eq!(linger(0, false), CDR_LINGER);
+        assert_eq!(linger(1, false), LINGER);
+        assert_eq!(linger(2, false), BUSY_LINGER);
+        assert_eq!(linger(40, false), BUSY_LINGER);
         // the shutdown's last job does not wait for a stream
-        assert_eq!(linger(true, true, 40), LINGER);
-        assert_eq!(linger(false, true, 1), LINGER);
+        assert_eq!(linger(40, true), LINGER);
+        assert_eq!(linger(0, true), LINGER);
         let (tx, rx) = sync_channel::<Job>(16);
         tx.send(job(true)).unwrap();
         let (batch, took) = collected(job(true), &rx);
