@@ -117,7 +117,7 @@ impl Transactions {
             }
             keep
         });
-        if self.map.capacity() > 4 * self.map.len() + 1024 {
+        if self.map.capacity() > 4 * self.len() + 1024 {
             self.map.shrink_to_fit();
         }
     }

@@ -140,7 +140,7 @@ const MAX_BATCH: usize = 4096;
 /// dry: a few hundred microseconds of latency buy fewer, larger commits at moderate load.
 const LINGER: Duration = Duration::from_micros(500);
 
-/// How long an urgent batch waits once a second job has come along: under a stream of
+/// How long a batch waits once it holds a second job someone waits for: under a stream of
 /// registrations a commit's fixed cost (its `fdatasync`, about 0.2 ms of CPU here) is
 /// shared by more of them. At 8,000–12,000 registrations a second, 10 ms instead of
 /// 0.5 ms took about 0.8× the CPU per registration, 20 ms little more
