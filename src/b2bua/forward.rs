@@ -98,7 +98,7 @@ pub(super) fn diversions_of(invite: &crate::sip::message::Message) -> Vec<String
         .headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("Diversion"))
-        .map(|h| h.value.clone())
+        .map(|h| h.value.to_string())
         .collect()
 }
 

@@ -112,7 +112,7 @@ pub fn request(
         start: StartLine::Request {
             method: method.into(),
             uri: uri.into(),
-            version: "SIP/2.0".into(),
+            version: crate::sip::text::Text::from_static("SIP/2.0"),
         },
         headers,
         body,
@@ -321,7 +321,7 @@ pub fn build_invite(
         offer.map(|b| (a_invite.content_type().unwrap_or("application/sdp"), b)),
     );
     if let Some(h) = m.headers.iter_mut().find(|h| h.kind == H::MaxForwards) {
-        h.value = max_forwards.to_string();
+        h.value = max_forwards.to_string().into();
     }
     m
 }

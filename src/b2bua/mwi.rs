@@ -109,7 +109,7 @@ impl B2bua {
         self.out
             .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
         let account = match &inc.msg.start {
-            crate::sip::message::StartLine::Request { uri, .. } => uri.clone(),
+            crate::sip::message::StartLine::Request { uri, .. } => uri.to_string(),
             _ => String::new(),
         };
         let mut sub = Subscription {

@@ -254,7 +254,7 @@ mod tests {
             Message::parse(&bytes).expect("parses")
         };
         let uri = |m: &Message| match &m.start {
-            crate::sip::message::StartLine::Request { uri, .. } => uri.clone(),
+            crate::sip::message::StartLine::Request { uri, .. } => uri.to_string(),
             _ => String::new(),
         };
         assert_eq!(uri(&msg(&s)), "sip:pbx.test;transport=tcp");

@@ -208,7 +208,7 @@ impl Server {
         let msg = Message {
             start: StartLine::Request {
                 method: "UNKNOWN".into(),
-                uri: String::new(),
+                uri: Default::default(),
                 version: "SIP/2.0".into(),
             },
             headers,

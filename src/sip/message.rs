@@ -2,7 +2,9 @@
 //! body. Parsing is strict about framing (the things that make a message ambiguous) and
 //! lenient about the rest; typed access to single headers lives in `headers.rs`.
 
+use super::text::Text;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// Why a message could not be taken apart. The transport turns this into `400` where a
 /// response can still be addressed, or drops the message where it cannot.
@@ -22,14 +24,14 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartLine {
     Request {
-        method: String,
-        uri: String,
-        version: String,
+        method: Text,
+        uri: Text,
+        version: Text,
     },
     Response {
-        version: String,
+        version: Text,
         code: u16,
-        reason: String,
+        reason: Text,
     },
 }
 
@@ -41,11 +43,11 @@ pub struct HeaderField {
     /// `v:` is written back as `Via:`), which needs no allocation.
     pub name: Cow<'static, str>,
     pub kind: H,
-    pub value: String,
+    pub value: Text,
 }
 
 impl HeaderField {
-    pub fn new(name: &str, value: impl Into<String>) -> HeaderField {
+    pub fn new(name: &str, value: impl Into<Text>) -> HeaderField {
         let kind = H::of(name);
         HeaderField {
             name: match kind.canonical() {
@@ -207,7 +209,7 @@ pub fn header_end(data: &[u8]) -> Option<usize> {
 }
 
 fn memchr_nl(data: &[u8]) -> Option<usize> {
-    data.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', data)
 }
 
 impl Message {
@@ -220,9 +222,22 @@ impl Message {
             Ok(h) => h,
             Err(_) => return err("header section is not valid UTF-8"),
         };
-        let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        // the header section, kept once: every value below is a range of it
+        let buf: Arc<str> = Arc::from(head);
+        let head: &str = &buf;
+        let mut pos = 0;
+        let mut lines = std::iter::from_fn(|| {
+            if pos >= head.len() {
+                return None;
+            }
+            let end = memchr::memchr(b'\n', &head.as_bytes()[pos..]).map_or(head.len(), |i| pos + i);
+            // cut at a '\n': on a character boundary
+            let line = head.get(pos..end).unwrap_or("");
+            pos = end + 1;
+            Some(line.strip_suffix('\r').unwrap_or(line))
+        });
         let first = lines.next().unwrap_or("");
-        let start = parse_start_line(first)?;
+        let start = parse_start_line(first, &buf)?;
 
         let mut headers: Vec<HeaderField> = Vec::with_capacity(16);
         for line in lines {
@@ -240,14 +255,17 @@ impl Message {
                 }
                 continue;
             }
-            let Some(colon) = line.find(':') else {
+            let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
                 return err(format!("header line without a colon: {:.40}", line));
             };
             let name = line[..colon].trim_end_matches([' ', '\t']);
             if !is_token(name) {
                 return err(format!("invalid header name: {:.40}", name));
             }
-            headers.push(HeaderField::new(name, line[colon + 1..].trim()));
+            headers.push(HeaderField::new(
+                name,
+                Text::shared(&buf, line[colon + 1..].trim()),
+            ));
         }
 
         let mut msg = Message {
@@ -334,7 +352,7 @@ impl Message {
     pub fn list<'a>(&'a self, name: &'a str) -> Vec<Cow<'a, str>> {
         let mut out = Vec::new();
         for v in self.all(name) {
-            for item in split_commas(v) {
+            for item in commas(v) {
                 out.push(Cow::Borrowed(item));
             }
         }
@@ -358,7 +376,7 @@ impl Message {
     }
 }
 
-fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+fn parse_start_line(line: &str, buf: &Arc<str>) -> Result<StartLine, ParseError> {
     if line.is_empty() {
         return err("empty start line");
     }
@@ -374,58 +392,96 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
             Ok(c) if (100..=699).contains(&c) && code.len() == 3 => c,
             _ => return err(format!("bad status code: {:.20}", code)),
         };
+        let version = match v {
+            "2.0" => Text::from_static("SIP/2.0"),
+            _ => format!("SIP/{}", v).into(),
+        };
         return Ok(StartLine::Response {
-            version: format!("SIP/{}", v),
+            version,
             code,
-            reason: reason.to_string(),
+            reason: Text::shared(buf, reason),
         });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly single spaces.
-    let parts: Vec<&str> = line.split(' ').collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return err("request line is not Method SP Request-URI SP SIP-Version");
+    };
+    if method.is_empty() || uri.is_empty() || version.is_empty() {
         return err("request line is not Method SP Request-URI SP SIP-Version");
     }
-    if !is_token(parts[0]) {
-        return err(format!("invalid method: {:.20}", parts[0]));
+    if !is_token(method) {
+        return err(format!("invalid method: {:.20}", method));
     }
     Ok(StartLine::Request {
-        method: parts[0].to_string(),
-        uri: parts[1].to_string(),
-        version: parts[2].to_string(),
+        method: Text::shared(buf, method),
+        uri: Text::shared(buf, uri),
+        version: Text::shared(buf, version),
     })
 }
 
 /// Splits a header value on the commas that separate list elements, outside quotes and
 /// angle brackets.
 pub fn split_commas(v: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut in_q, mut in_a, mut esc) = (false, false, false);
-    let mut start = 0;
-    for (i, c) in v.char_indices() {
-        if esc {
-            esc = false;
-            continue;
-        }
-        match c {
-            '\\' if in_q => esc = true,
-            '"' => in_q = !in_q,
-            '<' if !in_q => in_a = true,
-            '>' if !in_q => in_a = false,
-            ',' if !in_q && !in_a => {
-                let item = v[start..i].trim();
-                if !item.is_empty() {
-                    out.push(item);
+    commas(v).collect()
+}
+
+/// The elements `split_commas` gives, one at a time (no list is built: most values have
+/// one element).
+pub fn commas(v: &str) -> Commas<'_> {
+    Commas {
+        v,
+        start: 0,
+        plain: memchr::memchr(b',', v.as_bytes()).is_none(),
+    }
+}
+
+pub struct Commas<'a> {
+    v: &'a str,
+    start: usize,
+    /// No comma at all: the whole value is the one element.
+    plain: bool,
+}
+
+impl<'a> Iterator for Commas<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.v.as_bytes();
+        while self.start <= b.len() {
+            let from = self.start;
+            let mut end = b.len();
+            if !self.plain {
+                let (mut in_q, mut in_a, mut esc) = (false, false, false);
+                for (i, &c) in b.iter().enumerate().skip(from) {
+                    if esc {
+                        esc = false;
+                        continue;
+                    }
+                    match c {
+                        b'\\' if in_q => esc = true,
+                        b'"' => in_q = !in_q,
+                        b'<' if !in_q => in_a = true,
+                        b'>' if !in_q => in_a = false,
+                        b',' if !in_q && !in_a => {
+                            end = i;
+                            break;
+                        }
+                        _ => {}
+                    }
                 }
-                start = i + 1;
             }
-            _ => {}
+            self.start = end + 1;
+            // cut at ASCII bytes: character boundaries
+            let item = self.v.get(from..end).unwrap_or("").trim();
+            if !item.is_empty() {
+                return Some(item);
+            }
         }
+        None
     }
-    let item = v[start..].trim();
-    if !item.is_empty() {
-        out.push(item);
-    }
-    out
 }
 
 #[cfg(test)]

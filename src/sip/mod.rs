@@ -11,6 +11,7 @@ pub mod refused;
 pub mod reply;
 pub mod respond;
 pub mod stats;
+pub mod text;
 pub mod tls;
 pub mod transaction;
 pub mod transport;

@@ -2,6 +2,7 @@
 
 use super::glance::Glance;
 use super::message::{HeaderField, Message, StartLine, H};
+use super::text::Text;
 
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER";
 pub const ACCEPT: &str = "application/sdp";
@@ -31,10 +32,10 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
             headers.push(HeaderField::new(name, value));
         }
     }
-    headers.push(HeaderField::new("Server", SERVER));
+    headers.push(HeaderField::new("Server", Text::from_static(SERVER)));
     Message {
         start: StartLine::Response {
-            version: "SIP/2.0".into(),
+            version: Text::from_static("SIP/2.0"),
             code,
             reason: reason.into(),
         },
@@ -134,7 +135,7 @@ fn has_tag(v: &str) -> bool {
 }
 
 impl Message {
-    pub fn push_header(&mut self, name: &str, value: impl Into<String>) {
+    pub fn push_header(&mut self, name: &str, value: impl Into<Text>) {
         self.headers.push(HeaderField::new(name, value));
     }
 
@@ -148,11 +149,11 @@ impl Message {
                 Vec::new()
             };
             if rest.len() <= 1 {
-                h.value = value;
+                h.value = value.into();
             } else {
                 let mut parts = vec![value];
                 parts.extend(rest.iter().skip(1).map(|s| s.to_string()));
-                h.value = parts.join(", ");
+                h.value = parts.join(", ").into();
             }
         }
     }

@@ -270,7 +270,7 @@ fn message(a: &Action) -> Option<Message> {
 /// "INVITE", "CANCEL", "200" …: the method of a request sent, the code of a response.
 fn what(a: &Action) -> String {
     match message(a).map(|m| m.start) {
-        Some(StartLine::Request { method, .. }) => method,
+        Some(StartLine::Request { method, .. }) => method.to_string(),
         Some(StartLine::Response { code, .. }) => code.to_string(),
         None => match a {
             Action::Record { cdr, .. } => format!("CDR {} {}", cdr.disposition, cdr.sip_code),
