@@ -64,7 +64,7 @@ for rate in $rates; do
   retrans=$(stat_col "$work/stat-$rate.csv" 'Retransmissions(C)')
   elapsed=$(echo "$t1 - $t0" | bc -l)
   achieved=$(echo "$ok / $elapsed" | bc)
-  us=$(echo "($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
+  us=$(echo "scale=1; ($c1 - $c0) * 1000000 / $tck / ($ok + 0.000001)" | bc)
   commits=$(echo "($k1 - $k0) / $elapsed" | bc)
   printf '%8s %10s %8s %8s %10s %10s %9s %10s\n' "$rate" "$achieved" "$ok" "$failed" "$retrans" "$us" "$(rss)" "$commits"
   echo "$rate $us" >> "$work/ours.txt"

@@ -328,7 +328,11 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             }
         }
         n += 1;
-        out.txns.purge();
+        // A walk of the whole transaction memory (hundreds of thousands of entries at
+        // 10,000 requests/s): every 4 s, so an entry lives Timer J plus up to 4 s.
+        if n % 4 == 0 {
+            out.txns.purge();
+        }
         b2bua.sweep();
         let gone = location.sweep(now_secs());
         if !gone.is_empty() {

@@ -39,7 +39,9 @@ impl Bans {
     }
 
     pub fn is_banned(&self, ip: IpAddr) -> bool {
-        if self.state.is_empty() {
+        // No ban made yet: nothing to look up (`DashMap::is_empty` would lock every shard
+        // in turn, on every message).
+        if self.bans.load(Ordering::Relaxed) == 0 {
             return false;
         }
         match self.state.get(&ip) {

@@ -1,7 +1,8 @@
 //! Memory of server transactions (RFC 3261 §17.2.2): a retransmitted request gets the same
 //! response again without being processed twice. Bounded in count and time: finished
-//! entries are forgotten after Timer J (32 s), and beyond `capacity` new transactions are
-//! simply not remembered (a retransmission is then processed again).
+//! entries are forgotten after Timer J (32 s; `purge` walks the memory every 4 s, so up to
+//! 36 s), and beyond `capacity` new transactions are simply not remembered (a
+//! retransmission is then processed again).
 
 use super::transport::Flow;
 use dashmap::DashMap;

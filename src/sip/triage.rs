@@ -23,13 +23,21 @@ pub fn second_pass(data: &[u8]) -> bool {
 
 /// The value of the first `To:` (or compact `t:`) header field, up to its line end.
 fn to_header(data: &[u8]) -> Option<&[u8]> {
-    let mut lines = data.split(|&b| b == b'\n').skip(1);
+    let mut start = 0;
+    let mut lines = memchr::memchr_iter(b'\n', data)
+        .chain(std::iter::once(data.len()))
+        .map(|end| {
+            let line = data.get(start..end).unwrap_or(b"");
+            start = end + 1;
+            line
+        })
+        .skip(1);
     lines.find_map(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return Some(None); // end of the header: no To at all
         }
-        let colon = line.iter().position(|&b| b == b':')?;
+        let colon = memchr::memchr(b':', line)?;
         let name = line[..colon].trim_ascii_end();
         (name.eq_ignore_ascii_case(b"to") || name.eq_ignore_ascii_case(b"t"))
             .then_some(Some(&line[colon + 1..]))

@@ -80,7 +80,6 @@ const HNV_UNRESERVED: &[u8] = b"[]/?:+$";
 /// an optional final `.`.
 fn is_hostname(s: &str) -> bool {
     let s = s.strip_suffix('.').unwrap_or(s);
-    let labels: Vec<&str> = s.split('.').collect();
     let label_ok = |l: &str| {
         !l.is_empty()
             // (`_` is outside RFC 3261's hostname, but container and lab host names use
@@ -89,10 +88,14 @@ fn is_hostname(s: &str) -> bool {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    labels.iter().all(|l| label_ok(l))
-        && labels
-            .last()
-            .is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+    let mut last = None;
+    for l in s.split('.') {
+        if !label_ok(l) {
+            return false;
+        }
+        last = Some(l);
+    }
+    last.is_some_and(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
 }
 
 fn parse_host(s: &str) -> Result<Host, String> {
@@ -168,11 +171,14 @@ pub fn parse_uri(text: &str) -> Result<Uri, String> {
     {
         return Err(format!("bad URI scheme {:.20}", scheme));
     }
-    let scheme = match scheme.to_ascii_lowercase().as_str() {
-        "sip" => Scheme::Sip,
-        "sips" => Scheme::Sips,
-        "tel" => Scheme::Tel,
-        other => Scheme::Other(other.to_string()),
+    let scheme = if scheme.eq_ignore_ascii_case("sip") {
+        Scheme::Sip
+    } else if scheme.eq_ignore_ascii_case("sips") {
+        Scheme::Sips
+    } else if scheme.eq_ignore_ascii_case("tel") {
+        Scheme::Tel
+    } else {
+        Scheme::Other(scheme.to_ascii_lowercase())
     };
     let mut uri = Uri {
         scheme,

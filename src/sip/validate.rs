@@ -121,7 +121,7 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
         if v.split(',').any(|e| e.trim().is_empty()) {
             return Err(Reject::new(400, "Bad Request", "empty Via element"));
         }
-        for item in super::message::split_commas(v) {
+        for item in super::message::commas(v) {
             let via = Via::parse(item)
                 .map_err(|e| Reject::new(400, "Bad Request", format!("Via: {}", e)))?;
             if top.is_none() {
