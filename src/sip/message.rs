@@ -230,7 +230,8 @@ impl Message {
             if pos >= head.len() {
                 return None;
             }
-            let end = memchr::memchr(b'\n', &head.as_bytes()[pos..]).map_or(head.len(), |i| pos + i);
+            let end =
+                memchr::memchr(b'\n', &head.as_bytes()[pos..]).map_or(head.len(), |i| pos + i);
             // cut at a '\n': on a character boundary
             let line = head.get(pos..end).unwrap_or("");
             pos = end + 1;

@@ -51,7 +51,9 @@ impl Text {
         match &self.0 {
             Repr::Static(s) => s,
             // the range was cut from `buf` on character boundaries when the Text was made
-            Repr::Shared { buf, start, end } => buf.get(*start as usize..*end as usize).unwrap_or(""),
+            Repr::Shared { buf, start, end } => {
+                buf.get(*start as usize..*end as usize).unwrap_or("")
+            }
             Repr::Owned(s) => s,
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod binding_value;
 pub mod cdrs;
 pub mod credentials;
 mod numbered;
@@ -79,6 +80,19 @@ fn read_all<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
         let item = serde_json::from_slice(v.value())
             .map_err(|e| StoreError(format!("row {:?}: {}", k.value(), e)))?;
         out.push(item);
+    }
+    Ok(out)
+}
+
+fn read_bindings<R: ReadableTable<&'static str, &'static [u8]>>(
+    t: &R,
+) -> Result<Vec<Binding>, StoreError> {
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let b = binding_value::decode(v.value())
+            .map_err(|e| StoreError(format!("binding {:?}: {}", k.value(), e)))?;
+        out.push(b);
     }
     Ok(out)
 }
@@ -218,6 +232,12 @@ impl Store {
                     meta.insert("schema_version", SCHEMA_VERSION)?;
                 }
                 Some(v) if v == SCHEMA_VERSION => {}
+                // schema 1 wrote bindings as JSON, which are still read: the file is
+                // marked 2 so that a vozbox of schema 1 refuses it instead of failing on
+                // the bindings written from now on
+                Some(1) => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
                 Some(v) => {
                     return Err(StoreError(format!(
                         "{}: schema version {} is not supported by this vozbox (expects {})",
@@ -364,7 +384,7 @@ impl Store {
 
     pub fn load_bindings(&self) -> Result<Vec<Binding>, StoreError> {
         let tx = self.db.begin_read()?;
-        read_all(&tx.open_table(BINDINGS)?)
+        read_bindings(&tx.open_table(BINDINGS)?)
     }
 
     /// Applies binding changes in one transaction (used by the writer thread).
@@ -377,7 +397,9 @@ impl Store {
             let mut cdrs = None;
             for op in ops {
                 match op {
-                    writer::Op::Put(b) => put(&mut t, &b.key(), b.as_ref())?,
+                    writer::Op::Put(b) => {
+                        t.insert(b.key().as_str(), binding_value::encode(b).as_slice())?;
+                    }
                     writer::Op::Delete(k) => {
                         t.remove(k.as_str())?;
                     }
@@ -434,7 +456,7 @@ impl Reader {
 
     pub fn bindings(&self) -> Result<Vec<Binding>, StoreError> {
         let tx = self.db.begin_read()?;
-        read_all(&tx.open_table(BINDINGS)?)
+        read_bindings(&tx.open_table(BINDINGS)?)
     }
 
     /// The provisioned model (`vozbox export`).

@@ -1,10 +1,12 @@
 //! Every redb table, in one place. Values are JSON documents of the `model` types, so that
-//! a field added later reads old rows with its default. `SCHEMA_VERSION` is bumped when a
-//! change needs a migration.
+//! a field added later reads old rows with its default — except bindings, written at the
+//! rate of registrations, in a compact binary form of their own (`binding_value.rs`).
+//! `SCHEMA_VERSION` is bumped when a change would mislead an older vozbox: 2 since bindings
+//! are binary (schema 1 files open and are marked 2; their JSON bindings still read).
 
 use redb::TableDefinition;
 
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// "schema_version", "model_generation" → number.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -25,7 +27,7 @@ pub const RATING_PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub const VOICEMAILS: TableDefinition<&str, &[u8]> = TableDefinition::new("voicemails");
 pub const OUTGOING_ROUTES: TableDefinition<&str, &[u8]> = TableDefinition::new("outgoing_routes");
 
-/// Location service: "aor\ncontact" → Binding.
+/// Location service: "aor\ncontact" → Binding (`binding_value.rs`; JSON in schema 1).
 pub const BINDINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("bindings");
 /// Call records: sequence number → Cdr.
 pub const CDRS: TableDefinition<u64, &[u8]> = TableDefinition::new("cdrs");
