@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-30}
 shift || true
-targets=${*:-sip_message stream_framing digest_header provisioning sdp rtp_path}
+targets=${*:-sip_message stream_framing digest_header provisioning sdp rtp_path binding_value}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 mkdir -p logs
 for t in $targets; do
@@ -19,6 +19,7 @@ for t in $targets; do
     provisioning) seeds=../docs/examples ;;
     sdp) seeds=seeds/sdp ;;
     rtp_path) seeds=seeds/rtp ;;
+    binding_value) seeds=seeds/binding ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   mkdir -p "corpus/$t"

@@ -12,6 +12,7 @@ pub struct Bans {
     state: DashMap<IpAddr, Entry>,
     /// Failures counted and bans made since the start (for `GET /metrics`).
     failures: AtomicU64,
+    /// Only ever grows: `is_banned` looks nothing up while it is 0.
     bans: AtomicU64,
 }
 

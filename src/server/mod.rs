@@ -207,9 +207,9 @@ impl Server {
         }
         let msg = Message {
             start: StartLine::Request {
-                method: "UNKNOWN".into(),
+                method: crate::sip::text::Text::from_static("UNKNOWN"),
                 uri: Default::default(),
-                version: "SIP/2.0".into(),
+                version: crate::sip::text::Text::from_static("SIP/2.0"),
             },
             headers,
             body: Vec::new(),

@@ -4,7 +4,7 @@
 //! parameters) is read here so that the raw text of a Contact can be kept and echoed exactly
 //! as the phone sent it.
 
-use super::message::{split_commas, Message, StartLine};
+use super::message::{Message, StartLine};
 use super::uri::Host;
 
 /// A parsed URI (`sip::uri::Uri`; parts are read through the functions below).
@@ -338,7 +338,7 @@ impl Message {
 /// The top Via of a Via header value, leniently: enough to address a response even to a
 /// malformed request.
 pub fn first_via(v: &str) -> Result<Via, String> {
-    let first = split_commas(v).into_iter().next().ok_or("empty Via")?;
+    let first = super::message::commas(v).next().ok_or("empty Via")?;
     Via::parse_lenient(first)
 }
 

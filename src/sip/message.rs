@@ -581,6 +581,69 @@ mod tests {
         assert_eq!(via.branch(), Some("z9hG4bKx"));
     }
 
+    /// The splitter as it was before `commas` (char by char, a list built).
+    fn split_commas_before(v: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let (mut in_q, mut in_a, mut esc) = (false, false, false);
+        let mut start = 0;
+        for (i, c) in v.char_indices() {
+            if esc {
+                esc = false;
+                continue;
+            }
+            match c {
+                '\\' if in_q => esc = true,
+                '"' => in_q = !in_q,
+                '<' if !in_q => in_a = true,
+                '>' if !in_q => in_a = false,
+                ',' if !in_q && !in_a => {
+                    let item = v[start..i].trim();
+                    if !item.is_empty() {
+                        out.push(item);
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        let item = v[start..].trim();
+        if !item.is_empty() {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    fn commas_split_as_the_splitter_before_them() {
+        for v in [
+            "",
+            " ",
+            ",",
+            "a",
+            " a ",
+            "a,b",
+            "a,,b",
+            ", a ,",
+            "a,",
+            "é,a",
+            "\"x\\\"y, z\" <sip:a>, b",
+            "\"x\\,y\", c",
+            "\"\\é,\", d",
+            "\"unclosed, a, b",
+            "<sip:a,b, c",
+            "<sip:a;p=1,2>;q=1, <sip:b>",
+            "\"<\" a, b",
+            "SIP/2.0/UDP h;branch=z9hG4bK1 , SIP/2.0/TCP g",
+        ] {
+            assert_eq!(
+                commas(v).collect::<Vec<_>>(),
+                split_commas_before(v),
+                "{:?}",
+                v
+            );
+        }
+    }
+
     #[test]
     fn split_commas_respects_quotes_and_brackets() {
         let v = r#""a, b" <sip:x@y;p=1,2>, <sip:z@w>"#;

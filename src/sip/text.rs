@@ -13,7 +13,8 @@ pub struct Text(Repr);
 #[derive(Clone)]
 enum Repr {
     Static(&'static str),
-    /// `buf[start..end]`, both on character boundaries (checked when made).
+    /// `buf[start..end]`: made from a `&str` inside `buf`, so on character boundaries
+    /// (`as_str` reads it with `get`, which cannot panic either way).
     Shared {
         buf: Arc<str>,
         start: u32,

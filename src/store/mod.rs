@@ -4,7 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
-mod binding_value;
+pub mod binding_value;
 pub mod cdrs;
 pub mod credentials;
 mod numbered;
@@ -235,7 +235,7 @@ impl Store {
                 // schema 1 wrote bindings as JSON, which are still read: the file is
                 // marked 2 so that a vozbox of schema 1 refuses it instead of failing on
                 // the bindings written from now on
-                Some(1) => {
+                Some(v) if v < SCHEMA_VERSION => {
                     meta.insert("schema_version", SCHEMA_VERSION)?;
                 }
                 Some(v) => {
@@ -439,8 +439,8 @@ impl Reader {
                 .set_cache_size(DEFAULT_CACHE)
                 .open_read_only(path)
         };
-        match ro() {
-            Ok(db) => Ok(Reader { db }),
+        let reader = match ro() {
+            Ok(db) => Reader { db },
             // After a crash the file needs the repair a writer does on open; with no server
             // running, do it here, then read.
             Err(first) if path.exists() => {
@@ -448,10 +448,28 @@ impl Reader {
                     StoreError(format!("{}: {} (repair: {})", path.display(), first, e))
                 })?);
                 let db = ro().map_err(|e| StoreError(format!("{}: {}", path.display(), e)))?;
-                Ok(Reader { db })
+                Reader { db }
             }
-            Err(e) => Err(StoreError(format!("{}: {}", path.display(), e))),
+            Err(e) => return Err(StoreError(format!("{}: {}", path.display(), e))),
+        };
+        // a file of a newer vozbox is refused, as a writer refuses it (an older one reads:
+        // a schema 1 file's bindings are JSON, still read)
+        let tx = reader.db.begin_read()?;
+        let version = match tx.open_table(META) {
+            Ok(meta) => meta.get("schema_version")?.map(|v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(v) = version.filter(|v| *v > SCHEMA_VERSION) {
+            return Err(StoreError(format!(
+                "{}: schema version {} is not supported by this vozbox (expects {})",
+                path.display(),
+                v,
+                SCHEMA_VERSION
+            )));
         }
+        drop(tx);
+        Ok(reader)
     }
 
     pub fn bindings(&self) -> Result<Vec<Binding>, StoreError> {
