@@ -74,25 +74,29 @@ fn put_u64<T: Serialize>(
 fn read_all<T: DeserializeOwned, R: ReadableTable<&'static str, &'static [u8]>>(
     t: &R,
 ) -> Result<Vec<T>, StoreError> {
-    let mut out = Vec::new();
-    for row in t.iter()? {
-        let (k, v) = row?;
-        let item = serde_json::from_slice(v.value())
-            .map_err(|e| StoreError(format!("row {:?}: {}", k.value(), e)))?;
-        out.push(item);
-    }
-    Ok(out)
+    read_rows(t, "row", |v| {
+        serde_json::from_slice(v).map_err(|e| e.to_string())
+    })
 }
 
 fn read_bindings<R: ReadableTable<&'static str, &'static [u8]>>(
     t: &R,
 ) -> Result<Vec<Binding>, StoreError> {
+    read_rows(t, "binding", binding_value::decode)
+}
+
+/// Every row of `t` decoded; the first that does not decode is named by its key.
+fn read_rows<T, R: ReadableTable<&'static str, &'static [u8]>>(
+    t: &R,
+    what: &str,
+    decode: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
     for row in t.iter()? {
         let (k, v) = row?;
-        let b = binding_value::decode(v.value())
-            .map_err(|e| StoreError(format!("binding {:?}: {}", k.value(), e)))?;
-        out.push(b);
+        let item = decode(v.value())
+            .map_err(|e| StoreError(format!("{} {:?}: {}", what, k.value(), e)))?;
+        out.push(item);
     }
     Ok(out)
 }
