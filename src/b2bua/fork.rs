@@ -18,7 +18,7 @@ use std::time::Instant;
 
 /// The URI inside a Contact value.
 pub fn contact_uri(m: &Message) -> Option<String> {
-    m.name_addr("Contact").map(|n| n.uri_text)
+    m.name_addr("Contact").map(|n| n.uri_text.into())
 }
 
 /// The To tag of a response.

@@ -148,7 +148,7 @@ impl Leg {
             remote_uri: super::call::without_tag(msg.get("From").unwrap_or("")),
             remote_tag: checked.from.tag().map(str::to_string),
             remote_target: super::fork::contact_uri(msg)
-                .unwrap_or_else(|| checked.from.uri_text.clone()),
+                .unwrap_or_else(|| checked.from.uri_text.to_string()),
             route_set: msg.all("Record-Route").map(str::to_string).collect(),
             local_cseq: 0,
             remote_cseq: msg.cseq().map(|c| c.0).unwrap_or(0),

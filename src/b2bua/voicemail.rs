@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// The caller's display name in its From header.
 fn display_name(msg: &crate::sip::message::Message) -> String {
     msg.name_addr("From")
-        .and_then(|n| n.display.clone())
+        .and_then(|n| n.display.map(String::from))
         .unwrap_or_default()
 }
 

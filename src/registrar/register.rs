@@ -272,7 +272,7 @@ impl Registrar {
             owner,
             contacts: parsed
                 .into_iter()
-                .map(|(na, e, q, sock)| (na.uri_text.clone(), e, q, sock))
+                .map(|(na, e, q, sock)| (na.uri_text.to_string(), e, q, sock))
                 .collect(),
             star,
             call_id,

@@ -5,6 +5,7 @@
 //! as the phone sent it.
 
 use super::message::{Message, StartLine};
+use super::text::Text;
 use super::uri::Host;
 
 /// A parsed URI (`sip::uri::Uri`; parts are read through the functions below).
@@ -12,17 +13,20 @@ pub use super::uri::{percent_decode, Uri};
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
-/// `;name=value` parameters in order; names lower-cased, values as written.
-pub type Params = Vec<(String, Option<String>)>;
+/// `;name=value` parameters in order, names and values as written (parts of the header
+/// value: no copy of their own where the value is a parsed message's).
+pub type Params = Vec<(Text, Option<Text>)>;
 
+/// A parameter by name (any case): `Some(None)` for one without a value.
 pub fn param<'a>(params: &'a Params, name: &str) -> Option<Option<&'a str>> {
     params
         .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_deref())
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_ref().map(Text::as_str))
 }
 
-fn parse_params(s: &str) -> Result<Params, String> {
+/// `s`, a part of `src`, as parameters.
+fn parse_params(src: &Text, s: &str) -> Result<Params, String> {
     let mut out = Vec::new();
     let s = s.trim();
     if s.is_empty() {
@@ -36,30 +40,36 @@ fn parse_params(s: &str) -> Result<Params, String> {
         if part.is_empty() {
             return Err("empty parameter".into());
         }
-        match part.split_once('=') {
-            Some((n, v)) => {
-                let n = n.trim();
-                if !super::message::is_token(n) {
-                    return Err(format!("bad parameter name {:.20}", n));
-                }
-                out.push((n.to_ascii_lowercase(), Some(v.trim().to_string())));
-            }
-            None => {
-                if !super::message::is_token(part) {
-                    return Err(format!("bad parameter {:.20}", part));
-                }
-                out.push((part.to_ascii_lowercase(), None));
-            }
-        }
+        out.push(one_param(src, part)?);
     }
     Ok(out)
+}
+
+/// `name[=value]` (trimmed, not empty).
+fn one_param(src: &Text, part: &str) -> Result<(Text, Option<Text>), String> {
+    match part.split_once('=') {
+        Some((n, v)) => {
+            let n = n.trim();
+            if !super::message::is_token(n) {
+                return Err(format!("bad parameter name {:.20}", n));
+            }
+            Ok((src.slice(n), Some(src.slice(v.trim()))))
+        }
+        None => {
+            if !super::message::is_token(part) {
+                return Err(format!("bad parameter {:.20}", part));
+            }
+            Ok((src.slice(part), None))
+        }
+    }
 }
 
 /// The top Via of a request: where to send the response.
 #[derive(Debug, Clone)]
 pub struct Via {
-    pub transport: String,
-    pub host: String,
+    /// Upper-cased (`UDP`, `TCP`, `TLS` …).
+    pub transport: Text,
+    pub host: Text,
     pub port: Option<u16>,
     pub params: Params,
 }
@@ -67,16 +77,21 @@ pub struct Via {
 impl Via {
     /// Strict parse: every parameter well formed.
     pub fn parse(v: &str) -> Result<Via, String> {
-        Self::parse_inner(v, true)
+        Self::parse_inner(&Text::share(v), true)
+    }
+
+    /// `parse` of a part of a header value (no copy of the parts).
+    pub fn parse_in(src: &Text, v: &str) -> Result<Via, String> {
+        Self::parse_inner(&src.slice(v), true)
     }
 
     /// Enough to address a response: protocol and sent-by; malformed parameters skipped.
     pub fn parse_lenient(v: &str) -> Result<Via, String> {
-        Self::parse_inner(v, false)
+        Self::parse_inner(&Text::share(v), false)
     }
 
-    fn parse_inner(v: &str, strict: bool) -> Result<Via, String> {
-        let v = v.trim();
+    fn parse_inner(src: &Text, strict: bool) -> Result<Via, String> {
+        let v = src.trim();
         let (proto, rest) = v.split_once([' ', '\t']).ok_or("Via without sent-by")?;
         let mut pp = proto.split('/');
         let (name, ver, transport) = (pp.next(), pp.next(), pp.next());
@@ -90,35 +105,34 @@ impl Via {
             }
             _ => return Err(format!("bad Via protocol {:.30}", proto)),
         }
-        let transport = proto
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_uppercase();
+        let transport = proto.rsplit('/').next().unwrap_or("").trim();
+        let transport = match ["UDP", "TCP", "TLS", "SCTP", "WS", "WSS"]
+            .into_iter()
+            .find(|t| t.eq_ignore_ascii_case(transport))
+        {
+            Some(t) => Text::from_static(t),
+            None => Text::from(transport.to_ascii_uppercase()),
+        };
         let rest = rest.trim();
         let (sent_by, params) = match rest.find(';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        let (host, port) = split_host_port(sent_by.trim())?;
+        let (host, port) = host_port(sent_by.trim())?;
         let params = if strict {
-            parse_params(params)?
+            parse_params(src, params)?
         } else {
             params
                 .split(';')
                 .filter_map(|p| {
                     let p = p.trim();
-                    (!p.is_empty())
-                        .then(|| parse_params(&format!(";{}", p)).ok())
-                        .flatten()
+                    (!p.is_empty()).then(|| one_param(src, p).ok()).flatten()
                 })
-                .flatten()
                 .collect()
         };
         Ok(Via {
             transport,
-            host,
+            host: src.slice(host),
             port,
             params,
         })
@@ -129,8 +143,12 @@ impl Via {
     }
 }
 
-/// Splits `host[:port]`, with `[v6]` literals.
+/// Splits `host[:port]`, with `[v6]` literals (kept in their brackets).
 pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
+    host_port(s).map(|(h, p)| (h.to_string(), p))
+}
+
+fn host_port(s: &str) -> Result<(&str, Option<u16>), String> {
     if s.is_empty() {
         return Err("empty host".into());
     }
@@ -141,7 +159,8 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
             None if after.trim().is_empty() => None,
             None => return Err("junk after IPv6 literal".into()),
         };
-        return Ok((format!("[{}]", h), port));
+        // `[` + the literal + `]`, as written
+        return Ok((&s[..h.len() + 2], port));
     }
     match s.rsplit_once(':') {
         Some((h, p)) => {
@@ -149,13 +168,13 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
                 .trim()
                 .parse::<u16>()
                 .map_err(|_| format!("bad port {:.10}", p))?;
-            Ok((h.trim().to_string(), Some(p)))
+            Ok((h.trim(), Some(p)))
         }
         None => {
             if s.contains(char::is_whitespace) {
                 return Err("white space in host".into());
             }
-            Ok((s.to_string(), None))
+            Ok((s, None))
         }
     }
 }
@@ -163,23 +182,30 @@ pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
 /// `"Display" <uri>;params` or `uri;params` (From, To, Contact, Route …).
 #[derive(Debug, Clone)]
 pub struct NameAddr {
-    pub display: Option<String>,
+    pub display: Option<Text>,
     /// The URI text exactly as sent, without the angle brackets. Its grammar is checked
     /// by `uri()`, only where a part of it is needed.
-    pub uri_text: String,
+    pub uri_text: Text,
     pub params: Params,
 }
 
 impl NameAddr {
     pub fn parse(v: &str) -> Result<NameAddr, String> {
-        let v = v.trim();
+        Self::parse_in(&Text::share(v), v)
+    }
+
+    /// `v`, a part of `src` (a header value, or one element of it), without copying its
+    /// parts.
+    pub fn parse_in(src: &Text, v: &str) -> Result<NameAddr, String> {
+        let src = src.slice(v);
+        let v = src.trim();
         let (display, uri_text, rest) = if let Some(lt) = find_unquoted(v, '<') {
             let gt = v[lt..].find('>').map(|i| lt + i).ok_or("missing '>'")?;
             let d = v[..lt].trim();
             let display = if d.is_empty() {
                 None
             } else {
-                Some(d.trim_matches('"').to_string())
+                Some(src.slice(d.trim_matches('"')))
             };
             (display, &v[lt + 1..gt], &v[gt + 1..])
         } else {
@@ -197,8 +223,8 @@ impl NameAddr {
         }
         Ok(NameAddr {
             display,
-            uri_text: uri_text.to_string(),
-            params: parse_params(rest)?,
+            uri_text: src.slice(uri_text),
+            params: parse_params(&src, rest)?,
         })
     }
 
@@ -484,8 +510,10 @@ pub fn uri_equal(a: &str, b: &str) -> bool {
     {
         return false;
     }
-    let value = |p: &Params, n: &str| {
-        param(p, n).map(|v| v.map(|v| percent_decode(v).to_ascii_lowercase()))
+    let value = |p: &[(String, Option<String>)], n: &str| {
+        p.iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_deref().map(|v| percent_decode(v).to_ascii_lowercase()))
     };
     for (name, _) in x.params.iter().chain(y.params.iter()) {
         let (vx, vy) = (value(&x.params, name), value(&y.params, name));

@@ -333,6 +333,36 @@ impl Message {
             .map(|h| h.value.as_str())
     }
 
+    /// `get`'s value as the `Text` it is (its parts can share it).
+    pub fn get_text(&self, name: &str) -> Option<&Text> {
+        let kind = H::of(name);
+        self.headers
+            .iter()
+            .find(|h| {
+                if kind == H::Other {
+                    name_is(&h.name, name)
+                } else {
+                    h.kind == kind
+                }
+            })
+            .map(|h| &h.value)
+    }
+
+    /// Every header field of that name, in order, as `Text`s.
+    pub fn all_text<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Text> + 'a {
+        let kind = H::of(name);
+        self.headers
+            .iter()
+            .filter(move |h| {
+                if kind == H::Other {
+                    name_is(&h.name, name)
+                } else {
+                    h.kind == kind
+                }
+            })
+            .map(|h| &h.value)
+    }
+
     /// Every header field of that name, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         let kind = H::of(name);

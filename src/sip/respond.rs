@@ -43,7 +43,7 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
     let remote = flow.remote;
     let rport = param(&via.params, "rport").is_some();
     let mut out = String::with_capacity(96);
-    for part in ["SIP/2.0/", &via.transport, " ", &via.host] {
+    for part in ["SIP/2.0/", via.transport.as_str(), " ", via.host.as_str()] {
         out.push_str(part);
     }
     if let Some(p) = via.port {
@@ -51,7 +51,7 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
         out.push_str(itoa::Buffer::new().format(p));
     }
     for (k, v) in &via.params {
-        if k == "rport" || k == "received" {
+        if k.eq_ignore_ascii_case("rport") || k.eq_ignore_ascii_case("received") {
             continue;
         }
         out.push(';');
@@ -189,6 +189,29 @@ impl Responder {
 #[cfg(test)]
 mod tests {
     use super::to_tag_of;
+
+    #[test]
+    fn a_stamped_via_keeps_the_parameters_as_written_and_fills_rport_in_any_case() {
+        use super::super::headers::Via;
+        use super::super::transport::{Flow, Proto};
+        let flow = Flow {
+            proto: Proto::Udp,
+            local: "127.0.0.1:5060".parse().unwrap(),
+            remote: "192.0.2.7:40000".parse().unwrap(),
+            conn: None,
+        };
+        let via = Via::parse("SIP/2.0/udp h.example:5070;Branch=z9hG4bKx;RPORT;Received=1.2.3.4")
+            .unwrap();
+        assert_eq!(via.branch(), Some("z9hG4bKx"));
+        let (out, to) = super::stamp_via(&via, &flow);
+        assert_eq!(
+            out,
+            "SIP/2.0/UDP h.example:5070;Branch=z9hG4bKx;received=192.0.2.7;rport=40000"
+        );
+        assert_eq!(to, flow.remote);
+        let v6 = Via::parse("SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bKy").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("[2001:db8::1]", Some(5061)));
+    }
 
     #[test]
     fn tags_print_the_hash_as_hex_did() {

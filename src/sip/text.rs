@@ -48,6 +48,36 @@ impl Text {
         })
     }
 
+    /// A copy of `s` that its parts can share: `slice` of it makes no further copy.
+    pub fn share(s: &str) -> Text {
+        let buf: Arc<str> = Arc::from(s);
+        let whole: &str = &buf;
+        Text::shared(&buf, whole)
+    }
+
+    /// `sub`, a part of this text's string, as a text of its own: a range of the same
+    /// shared section (or constant) where this one is one, else a shared copy (so that
+    /// its own parts need no further copy).
+    pub fn slice(&self, sub: &str) -> Text {
+        match &self.0 {
+            Repr::Shared { buf, .. } => {
+                let t = Text::shared(buf, sub);
+                match t.0 {
+                    Repr::Owned(_) => Text::share(sub),
+                    _ => t,
+                }
+            }
+            Repr::Static(s) => {
+                let at = (sub.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
+                match at.checked_add(sub.len()).and_then(|end| s.get(at..end)) {
+                    Some(part) if part.as_ptr() == sub.as_ptr() => Text(Repr::Static(part)),
+                    _ => Text::share(sub),
+                }
+            }
+            Repr::Owned(_) => Text::share(sub),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Static(s) => s,
@@ -204,6 +234,27 @@ mod tests {
         assert_eq!(t, "<sip:é@b>;tag=1");
         assert_eq!(u, "<sip:é@b>");
         assert_eq!(Arc::strong_count(&buf), 2);
+    }
+
+    #[test]
+    fn a_slice_shares_what_its_text_shares() {
+        let t = Text::share("<sip:a@b>;tag=1");
+        let part = t.slice(&t[1..8]);
+        assert_eq!(part, "sip:a@b");
+        assert!(matches!(part.0, Repr::Shared { .. }));
+        let c = Text::from_static("SIP/2.0/UDP");
+        let udp = c.slice(&c[8..]);
+        assert_eq!(udp, "UDP");
+        assert!(matches!(udp.0, Repr::Static(_)));
+        // a part of something else, or of an owned string, is a shared copy
+        let e = c.slice("elsewhere");
+        assert_eq!(e, "elsewhere");
+        assert!(matches!(e.0, Repr::Shared { .. }));
+        let o = Text::from("abc".to_string());
+        let bc = o.slice(&o[1..]);
+        assert_eq!(bc, "bc");
+        assert!(matches!(bc.0, Repr::Shared { .. }));
+        assert!(matches!(bc.slice(&bc[1..]).0, Repr::Shared { .. }));
     }
 
     #[test]

@@ -117,12 +117,12 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
         return Err(Reject::new(400, "Bad Request", "missing Via"));
     }
     let mut top: Option<Via> = None;
-    for v in msg.all("Via") {
+    for v in msg.all_text("Via") {
         if v.split(',').any(|e| e.trim().is_empty()) {
             return Err(Reject::new(400, "Bad Request", "empty Via element"));
         }
         for item in super::message::commas(v) {
-            let via = Via::parse(item)
+            let via = Via::parse_in(v, item)
                 .map_err(|e| Reject::new(400, "Bad Request", format!("Via: {}", e)))?;
             if top.is_none() {
                 top = Some(via);
@@ -157,8 +157,11 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
         }
     }
     let name_addr = |name: &str| -> Result<NameAddr, Reject> {
-        let v = msg.get(name).unwrap_or("");
-        let na = NameAddr::parse(v)
+        let Some(text) = msg.get_text(name) else {
+            return Err(Reject::new(400, "Bad Request", format!("missing {}", name)));
+        };
+        let v = text.as_str();
+        let na = NameAddr::parse_in(text, v)
             .map_err(|e| Reject::new(400, "Bad Request", format!("{}: {}", name, e)))?;
         if let Some(d) = &na.display {
             check_display_name(d, v)
@@ -202,12 +205,15 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
     }
     let mut contacts = Vec::new();
     let mut star = false;
-    for c in msg.list("Contact") {
+    for (text, c) in msg
+        .all_text("Contact")
+        .flat_map(|t| super::message::commas(t).map(move |c| (t, c)))
+    {
         if c.trim() == "*" {
             star = true;
             continue;
         }
-        let na = NameAddr::parse(&c)
+        let na = NameAddr::parse_in(text, c)
             .map_err(|e| Reject::new(400, "Bad Request", format!("Contact: {}", e)))?;
         if !c.contains('<') && na.uri_text.contains(['?', ',']) {
             return Err(Reject::new(
