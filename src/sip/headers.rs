@@ -144,10 +144,6 @@ impl Via {
 }
 
 /// Splits `host[:port]`, with `[v6]` literals (kept in their brackets).
-pub fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
-    host_port(s).map(|(h, p)| (h.to_string(), p))
-}
-
 fn host_port(s: &str) -> Result<(&str, Option<u16>), String> {
     if s.is_empty() {
         return Err("empty host".into());

@@ -47,6 +47,15 @@ pub struct HeaderField {
 }
 
 impl HeaderField {
+    /// Whether this field is the header `name`, of kind `kind` (`H::of(name)`).
+    fn is(&self, kind: H, name: &str) -> bool {
+        if kind == H::Other {
+            name_is(&self.name, name)
+        } else {
+            self.kind == kind
+        }
+    }
+
     pub fn new(name: &str, value: impl Into<Text>) -> HeaderField {
         let kind = H::of(name);
         HeaderField {
@@ -320,17 +329,7 @@ impl Message {
 
     /// The first value of the named header (long or compact name).
     pub fn get(&self, name: &str) -> Option<&str> {
-        let kind = H::of(name);
-        self.headers
-            .iter()
-            .find(|h| {
-                if kind == H::Other {
-                    name_is(&h.name, name)
-                } else {
-                    h.kind == kind
-                }
-            })
-            .map(|h| h.value.as_str())
+        self.get_text(name).map(Text::as_str)
     }
 
     /// `get`'s value as the `Text` it is (its parts can share it).
@@ -338,13 +337,7 @@ impl Message {
         let kind = H::of(name);
         self.headers
             .iter()
-            .find(|h| {
-                if kind == H::Other {
-                    name_is(&h.name, name)
-                } else {
-                    h.kind == kind
-                }
-            })
+            .find(|h| h.is(kind, name))
             .map(|h| &h.value)
     }
 
@@ -353,29 +346,13 @@ impl Message {
         let kind = H::of(name);
         self.headers
             .iter()
-            .filter(move |h| {
-                if kind == H::Other {
-                    name_is(&h.name, name)
-                } else {
-                    h.kind == kind
-                }
-            })
+            .filter(move |h| h.is(kind, name))
             .map(|h| &h.value)
     }
 
     /// Every header field of that name, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let kind = H::of(name);
-        self.headers
-            .iter()
-            .filter(move |h| {
-                if kind == H::Other {
-                    name_is(&h.name, name)
-                } else {
-                    h.kind == kind
-                }
-            })
-            .map(|h| h.value.as_str())
+        self.all_text(name).map(Text::as_str)
     }
 
     /// Every element of comma-separated header fields of that name (quotes and angle

@@ -1,7 +1,9 @@
 //! The text of a message part (a header value, a start-line field) without a copy of its
 //! own: a parsed message keeps its header section once, shared, and each value is a range
 //! of it; a response copies the request's values by sharing that section too. Text written
-//! by vozbox is either a constant or an owned string. Reads as a `&str` (`Deref`).
+//! by vozbox is either a constant or an owned string; text it parses outside a message
+//! (`share`, or a `slice` of an owned string) a shared copy of its own. Reads as a `&str`
+//! (`Deref`).
 
 use std::fmt;
 use std::ops::Deref;
@@ -32,20 +34,14 @@ impl Text {
     /// `sub`, which must lie within `buf`, as a range of the shared `buf`; an owned copy
     /// if it does not (never the case for the parser's slices, but no panic either way).
     pub fn shared(buf: &Arc<str>, sub: &str) -> Text {
-        let base = buf.as_ptr() as usize;
-        let at = sub.as_ptr() as usize;
-        let fits = at >= base
-            && at + sub.len() <= base + buf.len()
-            && u32::try_from(at - base + sub.len()).is_ok();
-        if !fits {
-            return Text(Repr::Owned(sub.to_string()));
+        match range_in(buf, sub) {
+            Some((start, end)) => Text(Repr::Shared {
+                buf: buf.clone(),
+                start,
+                end,
+            }),
+            None => Text(Repr::Owned(sub.to_string())),
         }
-        let start = at - base;
-        Text(Repr::Shared {
-            buf: buf.clone(),
-            start: start as u32,
-            end: (start + sub.len()) as u32,
-        })
     }
 
     /// A copy of `s` that its parts can share: `slice` of it makes no further copy.
@@ -60,13 +56,10 @@ impl Text {
     /// its own parts need no further copy).
     pub fn slice(&self, sub: &str) -> Text {
         match &self.0 {
-            Repr::Shared { buf, .. } => {
-                let t = Text::shared(buf, sub);
-                match t.0 {
-                    Repr::Owned(_) => Text::share(sub),
-                    _ => t,
-                }
-            }
+            Repr::Shared { buf, .. } => match range_in(buf, sub) {
+                Some(_) => Text::shared(buf, sub),
+                None => Text::share(sub),
+            },
             Repr::Static(s) => {
                 let at = (sub.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
                 match at.checked_add(sub.len()).and_then(|end| s.get(at..end)) {
@@ -107,6 +100,27 @@ impl Text {
 
     pub fn push(&mut self, c: char) {
         self.to_mut().push(c);
+    }
+}
+
+/// Where `sub` lies in `buf`, as a range that fits in `u32` (None: elsewhere).
+fn range_in(buf: &str, sub: &str) -> Option<(u32, u32)> {
+    let base = buf.as_ptr() as usize;
+    let at = sub.as_ptr() as usize;
+    let fits = at >= base && at + sub.len() <= base + buf.len();
+    let start = u32::try_from(at.checked_sub(base)?).ok()?;
+    let end = u32::try_from(at - base + sub.len()).ok()?;
+    fits.then_some((start, end))
+}
+
+#[cfg(test)]
+impl Text {
+    /// Whether both are ranges of the same shared section.
+    pub fn same_section(&self, other: &Text) -> bool {
+        match (&self.0, &other.0) {
+            (Repr::Shared { buf: a, .. }, Repr::Shared { buf: b, .. }) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 

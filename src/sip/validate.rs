@@ -315,6 +315,33 @@ mod tests {
         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\nCall-ID: x\n";
 
     #[test]
+    fn the_checked_views_share_the_message_and_keep_parameter_names_as_written() {
+        let m = req(
+            "REGISTER sip:b SIP/2.0\nVia: SIP/2.0/UDP h:5070;Branch=z9hG4bK1;rport\nFrom: \"A\" <sip:a@b>;TAG=1\nTo: <sip:a@b>\nCall-ID: x\nCSeq: 1 REGISTER\nContact: <sip:a@10.0.0.1>;Expires=60, <sip:a@10.0.0.2>\n\n",
+        );
+        let c = check_request(&m).unwrap();
+        let section = m.get_text("Via").unwrap();
+        for t in [
+            &c.via.host,
+            &c.via.params[0].0,
+            &c.from.uri_text,
+            c.from.display.as_ref().unwrap(),
+            &c.from.params[0].0,
+            &c.contacts[1].uri_text,
+        ] {
+            assert!(t.same_section(section), "{:?} is a copy", t);
+        }
+        assert_eq!(c.via.params[0].0, "Branch");
+        assert_eq!(c.via.branch(), Some("z9hG4bK1"));
+        assert_eq!(c.from.tag(), Some("1"));
+        assert_eq!(
+            super::super::headers::param(&c.contacts[0].params, "expires"),
+            Some(Some("60"))
+        );
+        assert_eq!(c.contacts[1].uri_text, "sip:a@10.0.0.2");
+    }
+
+    #[test]
     fn decides_the_stack_answers() {
         let ok = req(&format!(
             "OPTIONS sip:b SIP/2.0\n{}CSeq: 1 OPTIONS\n\n",
