@@ -540,3 +540,37 @@ fn a_digest_for_another_uri_is_a_bad_request() {
     let r = ua.recv().expect("an answer");
     assert!(r.starts_with("SIP/2.0 400"), "{}", r);
 }
+
+#[test]
+fn a_response_via_echoes_parameter_names_as_written_and_fills_rport_in_any_case() {
+    // RFC 3261 §8.2.6.2: the response's Via is the request's, `received`/`rport` filled in
+    let v = Vozbox::start("viacase", "", PROVISION);
+    let req = "REGISTER sip:127.0.0.1 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:9;Branch=z9hG4bKcase1;RPORT;X-Mark=Kept\r\n\
+        From: <sip:alice@127.0.0.1>;Tag=t1\r\n\
+        To: <sip:alice@127.0.0.1>\r\n\
+        Call-ID: viacase@test\r\n\
+        CSeq: 1 REGISTER\r\n\
+        Contact: <sip:alice@127.0.0.1:9>\r\n\
+        Max-Forwards: 70\r\n\
+        Content-Length: 0\r\n\r\n";
+    let r = udp_exchange(
+        &v.addr(),
+        "127.0.0.1",
+        req.as_bytes(),
+        Duration::from_secs(3),
+    )
+    .expect("an answer");
+    assert!(r.starts_with("SIP/2.0 401"), "{}", r);
+    let via = r
+        .lines()
+        .find(|l| l.starts_with("Via:"))
+        .expect("a Via in the answer");
+    assert!(
+        via.contains(";Branch=z9hG4bKcase1;X-Mark=Kept;received=127.0.0.1;rport="),
+        "{}",
+        via
+    );
+    assert!(!via.contains("RPORT"), "{}", via);
+    assert!(r.contains(";Tag=t1"), "{}", r);
+}
