@@ -10,9 +10,10 @@ use crate::auth::nonce::{now_secs, Nonces};
 use crate::auth::verify::{Verdict, Verifier};
 use crate::config;
 use crate::model::{Binding, Snapshot};
+use crate::sip::answer::Answer;
 use crate::sip::headers::{param, uri_equal, uri_host, uri_socket, uri_user, Challenge};
 use crate::sip::message::Message;
-use crate::sip::reply::{response, restatus};
+use crate::sip::reply::restatus;
 use crate::sip::respond::Sent;
 use crate::sip::transport::{Flow, Proto};
 use crate::sip::validate::Checked;
@@ -43,7 +44,7 @@ struct Who {
 
 /// What the REGISTER comes to, before durability.
 enum Outcome {
-    Reply(Message),
+    Reply(Answer),
     /// An authenticated, well-formed REGISTER: apply it to the location service.
     Bind(Box<Plan>),
 }
@@ -67,8 +68,8 @@ struct Plan {
 /// `send` runs there, or on the store's thread once the change is durable, so the request
 /// itself never leaves the receive thread.
 pub trait Reply: Send {
-    /// Stamps and prints the response to the REGISTER (nothing is sent); once.
-    fn print(&mut self, resp: Message) -> Sent;
+    /// Prints `answer` to the REGISTER `req`, stamped (nothing is sent).
+    fn print(&self, req: &Message, to_tag: &str, answer: &Answer) -> Sent;
     /// Sends a printed response; the last use of the reply.
     fn send(self: Box<Self>, sent: Sent);
 }
@@ -86,10 +87,8 @@ fn refusal(ok: &Sent, code: u16, reason: &str) -> Sent {
 }
 
 /// A refusal to retry later, built from the request.
-fn retry_later(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message {
-    let mut r = response(req, code, reason, to_tag);
-    r.push_header("Retry-After", "5");
-    r
+fn retry_later(code: u16, reason: &'static str) -> Answer {
+    Answer::new(code, reason).with("Retry-After", "5")
 }
 
 impl Registrar {
@@ -101,11 +100,11 @@ impl Registrar {
         checked: &Checked,
         flow: &Flow,
         to_tag: &str,
-        mut reply: Respond,
+        reply: Respond,
     ) {
-        match self.decide(req, checked, flow, to_tag) {
-            Outcome::Reply(m) => {
-                let sent = reply.print(m);
+        match self.decide(req, checked, flow) {
+            Outcome::Reply(a) => {
+                let sent = reply.print(req, to_tag, &a);
                 reply.send(sent);
             }
             Outcome::Bind(plan) => self.apply(*plan, req, flow, to_tag, reply),
@@ -120,20 +119,20 @@ impl Registrar {
         }
     }
 
-    fn challenge(&self, req: &Message, realm: &str, stale: bool, to_tag: &str) -> Message {
-        let mut r = response(req, 401, "Unauthorized", to_tag);
+    fn challenge(&self, realm: &str, stale: bool) -> Answer {
+        let mut r = Answer::new(401, "Unauthorized");
         for v in self.verifier().challenge(realm, stale) {
-            r.push_header(Challenge::Server.header(), v);
+            r.push(Challenge::Server.header(), v);
         }
         r
     }
 
-    fn decide(&self, req: &Message, checked: &Checked, flow: &Flow, to_tag: &str) -> Outcome {
+    fn decide(&self, req: &Message, checked: &Checked, flow: &Flow) -> Outcome {
         let to = &checked.to;
         let bad = |why: &str| {
             tracing::debug!("REGISTER from {}: {}", flow.remote, why);
             self.stats.refused(Refused::BadRequest);
-            Outcome::Reply(response(req, 400, "Bad Request", to_tag))
+            Outcome::Reply(Answer::new(400, "Bad Request"))
         };
         let Ok(to_uri) = to.uri() else {
             return bad("unreadable To URI");
@@ -148,7 +147,7 @@ impl Registrar {
         // even whether a password is right.
         if let Some(c) = client {
             if !self.policy.screen(c, flow.remote.ip(), "REGISTER") {
-                return Outcome::Reply(response(req, 403, "Forbidden (invalid IP)", to_tag));
+                return Outcome::Reply(Answer::new(403, "Forbidden (invalid IP)"));
             }
         }
         // The realm is the requested domain even when no client has it: an unknown domain
@@ -180,41 +179,34 @@ impl Registrar {
                     Refused::Challenge
                 };
                 self.stats.refused(why);
-                return Outcome::Reply(self.challenge(req, &realm, stale, to_tag));
+                return Outcome::Reply(self.challenge(&realm, stale));
             }
             Verdict::Bad(why) => return bad(why),
         };
         // `named` is the user name of the credentials, which authenticated as `username`
         let (Some(client), Some(registrant)) = (client, named) else {
             self.stats.refused(Refused::AuthFailed);
-            return Outcome::Reply(self.challenge(req, &realm, false, to_tag));
+            return Outcome::Reply(self.challenge(&realm, false));
         };
         if to_user != username {
             self.stats.refused(Refused::Forbidden);
-            return Outcome::Reply(response(req, 403, "Forbidden", to_tag));
+            return Outcome::Reply(Answer::new(403, "Forbidden"));
         }
         let who = Who {
             aor: format!("sip:{}@{}", to_user, domain),
             client: client.name.clone(),
             owner: registrant.owner(),
         };
-        self.bind(req, checked, flow, to_tag, who)
+        self.bind(req, checked, flow, who)
     }
 
-    fn bind(
-        &self,
-        req: &Message,
-        checked: &Checked,
-        flow: &Flow,
-        to_tag: &str,
-        who: Who,
-    ) -> Outcome {
+    fn bind(&self, req: &Message, checked: &Checked, flow: &Flow, who: Who) -> Outcome {
         let Who { aor, client, owner } = who;
         let now = now_secs();
         let bad = |why: &str| {
             tracing::debug!("REGISTER {} from {}: {}", aor, flow.remote, why);
             self.stats.refused(Refused::BadRequest);
-            Outcome::Reply(response(req, 400, "Bad Request", to_tag))
+            Outcome::Reply(Answer::new(400, "Bad Request"))
         };
         let header_expires = match req.get("Expires") {
             Some(v) => match delta_seconds(v) {
@@ -245,8 +237,8 @@ impl Registrar {
                 };
                 if requested != 0 && requested < self.cfg.min_expires {
                     self.stats.refused(Refused::IntervalTooBrief);
-                    let mut r = response(req, 423, "Interval Too Brief", to_tag);
-                    r.push_header("Min-Expires", self.cfg.min_expires.to_string());
+                    let r = Answer::new(423, "Interval Too Brief")
+                        .with("Min-Expires", self.cfg.min_expires.to_string());
                     return Outcome::Reply(r);
                 }
                 let q = match param(&na.params, "q") {
@@ -301,7 +293,7 @@ impl Registrar {
         } = plan;
         let max_contacts = self.cfg.max_contacts;
         let mut respond = Some(respond);
-        let mut answer: Option<Message> = None;
+        let mut answer: Option<Answer> = None;
         // a request older than a binding it would change: 500, built once the lock is gone
         let mut out_of_order = false;
         let mut refused: Option<Done> = None;
@@ -404,7 +396,7 @@ impl Registrar {
                 notes.push(changes::replaced(&b, max_contacts));
                 ops.push(Op::Delete(b.key()));
             }
-            let mut ok = response(req, 200, "OK", to_tag);
+            let mut ok = Answer::new(200, "OK");
             for b in &next {
                 let mut v = format!(
                     "<{}>;expires={}",
@@ -414,13 +406,13 @@ impl Registrar {
                 if let Some(q) = b.q {
                     v.push_str(&format!(";q={}", q));
                 }
-                ok.push_header("Contact", v);
+                ok.push("Contact", v);
             }
             for p in &path {
-                ok.push_header("Path", p.clone());
+                ok.push("Path", p.clone());
             }
-            ok.push_header("Date", httpdate(now));
-            ok.push_header("Supported", crate::sip::validate::SUPPORTED_HEADER);
+            ok.push("Date", httpdate(now));
+            ok.push("Supported", crate::sip::validate::SUPPORTED_HEADER);
             if ops.is_empty() {
                 self.stats.accepted();
                 self.writer.submit(expired, None);
@@ -429,9 +421,9 @@ impl Registrar {
                 return;
             }
             ops.extend(expired);
-            let Some(mut r) = respond.take() else { return };
+            let Some(r) = respond.take() else { return };
             // printed here: the store's thread only sends it
-            let ok = r.print(ok);
+            let ok = r.print(req, to_tag, &ok);
             let stats = self.stats.clone();
             let done: Done = Box::new(move |w| {
                 let sent = match w {
@@ -467,10 +459,10 @@ impl Registrar {
             done(Written::Busy);
         }
         if out_of_order {
-            answer = Some(retry_later(req, 500, "Server Internal Error", to_tag));
+            answer = Some(retry_later(500, "Server Internal Error"));
         }
-        if let (Some(a), Some(mut r)) = (answer, respond.take()) {
-            let sent = r.print(a);
+        if let (Some(a), Some(r)) = (answer, respond.take()) {
+            let sent = r.print(req, to_tag, &a);
             r.send(sent);
         }
     }

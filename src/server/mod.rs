@@ -10,6 +10,7 @@ use crate::b2bua::{B2bua, Incoming};
 use crate::model::trust::{classify, Source};
 use crate::registrar::register::Reply;
 use crate::registrar::Registrar;
+use crate::sip::answer::Answer;
 use crate::sip::headers::uri_host;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
@@ -248,8 +249,8 @@ struct RegisterReply {
 }
 
 impl Reply for RegisterReply {
-    fn print(&mut self, resp: Message) -> Sent {
-        self.stamp.print(resp)
+    fn print(&self, req: &Message, to_tag: &str, answer: &Answer) -> Sent {
+        self.stamp.answer(req, to_tag, answer)
     }
 
     fn send(self: Box<Self>, sent: Sent) {

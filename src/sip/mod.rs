@@ -2,6 +2,7 @@
 //! transaction memory, all vozbox's own (docs/sip-stack.md); `stats.rs`: its counters for
 //! the metrics exporter.
 
+pub mod answer;
 pub mod commas;
 pub mod framing;
 pub mod glance;

@@ -119,7 +119,7 @@ pub fn glanced_response(
     out
 }
 
-fn has_tag(v: &str) -> bool {
+pub(super) fn has_tag(v: &str) -> bool {
     // a tag parameter is spelt with "tag" (any case): without it, no parse is needed
     if !v
         .as_bytes()

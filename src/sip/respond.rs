@@ -1,6 +1,7 @@
 //! Sending responses back along the Via (RFC 3261 §18.2.2), with `received`/`rport`
 //! filled in, and remembered for retransmitted requests.
 
+use super::answer::Answer;
 use super::headers::{param, Via};
 use super::message::Message;
 use super::refused::Refused;
@@ -127,8 +128,8 @@ pub fn prepare(via: &Via, flow: &Flow, mut resp: Message) -> Sent {
     }
 }
 
-/// Where the responses to one request go, fixed when it arrives (its top Via stamped, the
-/// destination, the flow), so that a response can be printed without the request.
+/// Where the responses to one request go, fixed when it arrives: its top Via stamped, the
+/// destination, the flow.
 pub struct Stamp {
     via: String,
     to: SocketAddr,
@@ -145,13 +146,11 @@ impl Stamp {
         }
     }
 
-    /// Stamps and prints the response to the request (nothing is sent). Once: the stamped
-    /// Via is moved into it.
-    pub fn print(&mut self, mut resp: Message) -> Sent {
-        debug_assert!(!self.via.is_empty(), "a stamp prints one response");
-        resp.set_top_via(std::mem::take(&mut self.via));
+    /// Prints `answer` to `req` (the request this stamp was made for) with the stamped
+    /// Via (nothing is sent).
+    pub fn answer(&self, req: &Message, to_tag: &str, answer: &Answer) -> Sent {
         Sent {
-            bytes: Arc::new(resp.to_bytes()),
+            bytes: Arc::new(answer.print(req, &self.via, to_tag)),
             flow: self.flow.clone(),
             to: self.to,
         }
