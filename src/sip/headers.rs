@@ -35,6 +35,7 @@ fn parse_params(src: &Text, s: &str) -> Result<Params, String> {
     let Some(rest) = s.strip_prefix(';') else {
         return Err(format!("junk before parameters: {:.20}", s));
     };
+    out.reserve(1 + memchr::memchr_iter(b';', rest.as_bytes()).count());
     for part in rest.split(';') {
         let part = part.trim();
         if part.is_empty() {
@@ -47,7 +48,7 @@ fn parse_params(src: &Text, s: &str) -> Result<Params, String> {
 
 /// `name[=value]` (trimmed, not empty).
 fn one_param(src: &Text, part: &str) -> Result<(Text, Option<Text>), String> {
-    match part.split_once('=') {
+    match memchr::memchr(b'=', part.as_bytes()).map(|i| (&part[..i], &part[i + 1..])) {
         Some((n, v)) => {
             let n = n.trim();
             if !super::message::is_token(n) {
@@ -195,8 +196,10 @@ impl NameAddr {
     pub fn parse_in(src: &Text, v: &str) -> Result<NameAddr, String> {
         let src = src.slice(v);
         let v = src.trim();
-        let (display, uri_text, rest) = if let Some(lt) = find_unquoted(v, '<') {
-            let gt = v[lt..].find('>').map(|i| lt + i).ok_or("missing '>'")?;
+        let (display, uri_text, rest) = if let Some(lt) = find_unquoted(v, b'<') {
+            let gt = memchr::memchr(b'>', &v.as_bytes()[lt..])
+                .map(|i| lt + i)
+                .ok_or("missing '>'")?;
             let d = v[..lt].trim();
             let display = if d.is_empty() {
                 None
@@ -206,15 +209,15 @@ impl NameAddr {
             (display, &v[lt + 1..gt], &v[gt + 1..])
         } else {
             // Without angle brackets the URI cannot contain ';' header parameters of its own.
-            match v.find(';') {
+            match memchr::memchr(b';', v.as_bytes()) {
                 Some(i) => (None, &v[..i], &v[i..]),
                 None => (None, v, ""),
             }
         };
-        if uri_text.is_empty() || uri_text.contains(char::is_whitespace) {
+        if uri_text.is_empty() || has_white_space(uri_text) {
             return Err("bad URI".into());
         }
-        if uri_scheme(uri_text).is_none() {
+        if !has_scheme(uri_text) {
             return Err("URI without scheme".into());
         }
         Ok(NameAddr {
@@ -234,22 +237,50 @@ impl NameAddr {
     }
 }
 
-fn find_unquoted(s: &str, ch: char) -> Option<usize> {
-    let mut in_q = false;
-    let mut esc = false;
-    for (i, c) in s.char_indices() {
+/// Where `ch` (ASCII) is outside quotes. Read byte by byte: the bytes looked for are
+/// ASCII, which never occur inside a multi-byte character; an escape skips one byte, and
+/// whatever it skips (a lead byte, say) is no quote or `ch` either.
+fn find_unquoted(s: &str, ch: u8) -> Option<usize> {
+    let b = s.as_bytes();
+    // without quotes, the first `ch` is it
+    if memchr::memchr(b'"', b).is_none() {
+        return memchr::memchr(ch, b);
+    }
+    let (mut in_q, mut esc) = (false, false);
+    for (i, &c) in b.iter().enumerate() {
         if esc {
             esc = false;
             continue;
         }
         match c {
-            '\\' if in_q => esc = true,
-            '"' => in_q = !in_q,
+            b'\\' if in_q => esc = true,
+            b'"' => in_q = !in_q,
             c if c == ch && !in_q => return Some(i),
             _ => {}
         }
     }
     None
+}
+
+/// Whether a URI starts with a well-formed scheme (`uri_scheme` without the copy).
+fn has_scheme(text: &str) -> bool {
+    let b = text.as_bytes();
+    let Some(colon) = memchr::memchr(b':', b) else {
+        return false;
+    };
+    let s = &b[..colon];
+    s.first().is_some_and(u8::is_ascii_alphabetic)
+        && s.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+}
+
+/// Whether `s` holds white space (any Unicode white space, as `char::is_whitespace`).
+fn has_white_space(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(|b| b.is_ascii_whitespace() || b == 0x0b)
+    } else {
+        s.contains(char::is_whitespace)
+    }
 }
 
 /// The scheme of a URI as text, lower-cased ("sip", "sips", "tel", …).

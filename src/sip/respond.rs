@@ -40,7 +40,6 @@ pub fn to_tag_of(call_id: &str, via: &str) -> String {
 /// The top Via as it goes back in the response, with `received` and `rport` filled in
 /// (RFC 3261 §18.2.1, RFC 3581), and where the response goes (RFC 3261 §18.2.2).
 pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
-    use std::fmt::Write;
     let remote = flow.remote;
     let rport = param(&via.params, "rport").is_some();
     let mut out = String::with_capacity(96);
@@ -64,7 +63,8 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
     }
     let host = via.host.trim_matches(['[', ']']);
     if rport || host.parse::<IpAddr>().ok() != Some(remote.ip()) {
-        let _ = write!(out, ";received={}", remote.ip());
+        out.push_str(";received=");
+        push_ip(&mut out, remote.ip());
     }
     if rport {
         out.push_str(";rport=");
@@ -76,6 +76,26 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
         SocketAddr::new(remote.ip(), via.port.unwrap_or(5060))
     };
     (out, to)
+}
+
+/// `ip` as `Display` prints it; an IPv4 address without the formatter's machinery (every
+/// response over UDP carries one in its Via).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(o));
+            }
+        }
+        IpAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{}", ip);
+        }
+    }
 }
 
 /// The key of a server transaction (RFC 3261 §17.2.3); an ACK maps to its INVITE's.
@@ -210,6 +230,23 @@ mod tests {
         assert_eq!(to, flow.remote);
         let v6 = Via::parse("SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bKy").unwrap();
         assert_eq!((v6.host.as_str(), v6.port), ("[2001:db8::1]", Some(5061)));
+    }
+
+    #[test]
+    fn addresses_print_as_display_prints_them() {
+        for ip in [
+            "0.0.0.0",
+            "192.0.2.7",
+            "255.255.255.255",
+            "10.0.10.100",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut out = String::new();
+            super::push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
     }
 
     #[test]
