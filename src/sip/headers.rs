@@ -93,20 +93,27 @@ impl Via {
 
     fn parse_inner(src: &Text, strict: bool) -> Result<Via, String> {
         let v = src.trim();
-        let (proto, rest) = v.split_once([' ', '\t']).ok_or("Via without sent-by")?;
-        let mut pp = proto.split('/');
-        let (name, ver, transport) = (pp.next(), pp.next(), pp.next());
-        match (name, ver, transport, pp.next()) {
-            (Some(n), Some(vv), Some(t), None)
-                if n.trim().eq_ignore_ascii_case("SIP") && !t.trim().is_empty() =>
-            {
-                if strict && vv.trim() != "2.0" {
-                    return Err(format!("Via version SIP/{}", vv.trim()));
-                }
-            }
-            _ => return Err(format!("bad Via protocol {:.30}", proto)),
+        let sp = v
+            .bytes()
+            .position(|c| c == b' ' || c == b'\t')
+            .ok_or("Via without sent-by")?;
+        let (proto, rest) = (&v[..sp], &v[sp + 1..]);
+        // `SIP / 2.0 / transport`: exactly two slashes
+        let mut slashes = memchr::memchr_iter(b'/', proto.as_bytes());
+        let (Some(s1), Some(s2), None) = (slashes.next(), slashes.next(), slashes.next()) else {
+            return Err(format!("bad Via protocol {:.30}", proto));
+        };
+        let (name, version, transport) = (
+            proto[..s1].trim(),
+            proto[s1 + 1..s2].trim(),
+            proto[s2 + 1..].trim(),
+        );
+        if !name.eq_ignore_ascii_case("SIP") || transport.is_empty() {
+            return Err(format!("bad Via protocol {:.30}", proto));
         }
-        let transport = proto.rsplit('/').next().unwrap_or("").trim();
+        if strict && version != "2.0" {
+            return Err(format!("Via version SIP/{}", version));
+        }
         let transport = match ["UDP", "TCP", "TLS", "SCTP", "WS", "WSS"]
             .into_iter()
             .find(|t| t.eq_ignore_ascii_case(transport))
@@ -115,7 +122,7 @@ impl Via {
             None => Text::from(transport.to_ascii_uppercase()),
         };
         let rest = rest.trim();
-        let (sent_by, params) = match rest.find(';') {
+        let (sent_by, params) = match memchr::memchr(b';', rest.as_bytes()) {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
@@ -159,16 +166,17 @@ fn host_port(s: &str) -> Result<(&str, Option<u16>), String> {
         // `[` + the literal + `]`, as written
         return Ok((&s[..h.len() + 2], port));
     }
-    match s.rsplit_once(':') {
-        Some((h, p)) => {
+    match memchr::memrchr(b':', s.as_bytes()) {
+        Some(i) => {
+            let p = &s[i + 1..];
             let p = p
                 .trim()
                 .parse::<u16>()
                 .map_err(|_| format!("bad port {:.10}", p))?;
-            Ok((h.trim(), Some(p)))
+            Ok((s[..i].trim(), Some(p)))
         }
         None => {
-            if s.contains(char::is_whitespace) {
+            if has_white_space(s) {
                 return Err("white space in host".into());
             }
             Ok((s, None))
@@ -316,7 +324,11 @@ pub fn uri_user(uri: &Uri) -> Option<String> {
 pub fn uri_host(uri: &Uri) -> String {
     match &uri.host {
         Host::Name(d) => d.to_ascii_lowercase(),
-        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv4(ip) => {
+            let mut out = String::with_capacity(15);
+            super::uri::push_ip(&mut out, IpAddr::V4(*ip));
+            out
+        }
         Host::Ipv6(ip) => ip.to_string(),
     }
 }
@@ -458,6 +470,46 @@ mod tests {
         assert_eq!(v.branch(), Some("z9hG4bKabc"));
         assert_eq!(param(&v.params, "rport"), Some(None));
         assert!(Via::parse("SIP/7.0/UDP h").is_err());
+    }
+
+    #[test]
+    fn via_protocol_and_sent_by_forms() {
+        let sent_by =
+            |v: &str| Via::parse(v).map(|v| (v.transport.to_string(), v.host.to_string(), v.port));
+        let ok = |t: &str, h: &str, p: Option<u16>| Ok((t.to_string(), h.to_string(), p));
+        // white space around the colon, any case, tabs, unknown transports (not around the
+        // slashes: the first white space ends the protocol)
+        assert_eq!(sent_by("SIP/2.0/udp h : 5060"), ok("UDP", "h", Some(5060)));
+        assert!(sent_by("SIP / 2.0 / UDP h").is_err());
+        assert_eq!(
+            sent_by("sip/2.0/Tls\th.example"),
+            ok("TLS", "h.example", None)
+        );
+        assert_eq!(
+            sent_by("SIP/2.0/xyz h;branch=z9hG4bK1"),
+            ok("XYZ", "h", None)
+        );
+        assert_eq!(
+            sent_by("SIP/2.0/TCP [::1]:5061"),
+            ok("TCP", "[::1]", Some(5061))
+        );
+        for bad in [
+            "SIP/2.0/UDP",
+            "SIP/2.0 h",
+            "SIP/2.0/UDP/X h",
+            "SIP/2.0/ h",
+            "SIPX/2.0/UDP h",
+            "SIP/2.0/UDP h:99999",
+            "SIP/2.0/UDP h:",
+            "SIP/2.0/UDP [::1",
+            "SIP/2.0/UDP h;",
+        ] {
+            assert!(sent_by(bad).is_err(), "{bad}");
+        }
+        // the version is checked only when strict
+        assert!(Via::parse("SIP/3.0/UDP h").is_err());
+        assert!(Via::parse_lenient("SIP/3.0/UDP h;=;branch=z9hG4bK1")
+            .is_ok_and(|v| v.branch() == Some("z9hG4bK1")));
     }
 
     #[test]

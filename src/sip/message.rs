@@ -286,13 +286,18 @@ impl Message {
             framing_error: None,
         };
         let available = &data[end..];
-        let cls: Vec<&str> = msg.all("Content-Length").collect();
-        match cls.as_slice() {
-            [] => {
+        // how many Content-Length fields, and the first one's number
+        let (count, first) = {
+            let mut cls = msg.all("Content-Length");
+            let first = cls.next().map(|v| v.trim().parse::<usize>());
+            (usize::from(first.is_some()) + cls.count(), first)
+        };
+        match (count, first) {
+            (0, _) => {
                 // Allowed over UDP (the body is the rest of the datagram).
                 msg.body = available.to_vec();
             }
-            [one] => match one.trim().parse::<usize>() {
+            (1, Some(number)) => match number {
                 Ok(n) if n <= available.len() => {
                     msg.body = available[..n].to_vec();
                 }

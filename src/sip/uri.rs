@@ -3,7 +3,7 @@
 //! RFC 3966 for `tel:`, and any other scheme kept as opaque text. Limits are listed in
 //! `docs/sip-stack.md` ("One URI grammar").
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scheme {
@@ -42,6 +42,26 @@ impl Uri {
     /// The user part, percent-decoded (None without one).
     pub fn user_decoded(&self) -> Option<String> {
         self.user.as_deref().map(percent_decode)
+    }
+}
+
+/// `ip` as `Display` prints it; an IPv4 address without the formatter's machinery (every
+/// response over UDP carries one in its Via).
+pub fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(digits.format(o));
+            }
+        }
+        IpAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{}", ip);
+        }
     }
 }
 
@@ -270,6 +290,23 @@ pub fn percent_decode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn addresses_print_as_display_prints_them() {
+        for ip in [
+            "0.0.0.0",
+            "192.0.2.7",
+            "255.255.255.255",
+            "10.0.10.100",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut out = String::new();
+            super::push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+    }
+
     use super::*;
 
     /// (URI, Some((decoded user, host, port)) when it parses).

@@ -2,7 +2,7 @@
 //! (400, 416, 420, 501, 505) decided in one place, as data.
 
 use super::headers::{parse_uri, uri_scheme, NameAddr, Via};
-use super::message::Message;
+use super::message::{Message, H};
 
 /// Methods vozbox understands (it may still refuse some of them with 405).
 pub const KNOWN_METHODS: &[&str] = &[
@@ -100,8 +100,18 @@ pub fn check_request(msg: &Message) -> Result<Checked, Reject> {
         return Err(Reject::new(400, "Bad Request", e.clone()));
     }
     // Mandatory header fields, each once and well formed.
-    for name in ["Call-ID", "CSeq", "From", "To"] {
-        let n = msg.all(name).count();
+    // counted in one pass over the header fields
+    let mut counts = [0usize; 4];
+    for h in &msg.headers {
+        match h.kind {
+            H::CallId => counts[0] += 1,
+            H::CSeq => counts[1] += 1,
+            H::From => counts[2] += 1,
+            H::To => counts[3] += 1,
+            _ => {}
+        }
+    }
+    for (name, n) in ["Call-ID", "CSeq", "From", "To"].into_iter().zip(counts) {
         if n == 0 {
             return Err(Reject::new(400, "Bad Request", format!("missing {}", name)));
         }
