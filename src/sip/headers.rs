@@ -249,6 +249,7 @@ impl NameAddr {
 /// ASCII, which never occur inside a multi-byte character; an escape skips one byte, and
 /// whatever it skips (a lead byte, say) is no quote or `ch` either.
 fn find_unquoted(s: &str, ch: u8) -> Option<usize> {
+    debug_assert!(ch.is_ascii(), "an index found must be a character boundary");
     let b = s.as_bytes();
     // without quotes, the first `ch` is it
     if memchr::memchr(b'"', b).is_none() {
@@ -470,6 +471,43 @@ mod tests {
         assert_eq!(v.branch(), Some("z9hG4bKabc"));
         assert_eq!(param(&v.params, "rport"), Some(None));
         assert!(Via::parse("SIP/7.0/UDP h").is_err());
+    }
+
+    #[test]
+    fn the_byte_scans_answer_as_the_char_functions_did() {
+        for uri in [
+            "sip:x",
+            "1sip:x",
+            ":x",
+            "s_p:x",
+            "sí:x",
+            "SIP+a.b-c:x",
+            "sip",
+            "",
+            "tel:+1",
+        ] {
+            assert_eq!(has_scheme(uri), uri_scheme(uri).is_some(), "{uri:?}");
+        }
+        for s in [
+            "sip:a\u{0b}b",
+            "sip:a\u{0c}b",
+            "sip:a\u{85}b",
+            "sip:a\u{a0}b",
+            "sip:a\u{3000}b",
+            "sip:ab",
+            "sip:é",
+            "sip:a\tb",
+            "sip:a\rb",
+        ] {
+            assert_eq!(has_white_space(s), s.contains(char::is_whitespace), "{s:?}");
+        }
+        let at = |s: &str| find_unquoted(s, b'<');
+        assert_eq!(at("\"a\\\"<b\" <sip:x>"), Some(8));
+        assert_eq!(at("\"\\é<\" <sip:x>"), Some(7));
+        assert_eq!(at("é<sip:x>"), Some(2));
+        assert_eq!(at("\"unclosed <sip:x>"), None);
+        let n = NameAddr::parse("\"\\é<\" <sip:x@h>;tag=1").unwrap();
+        assert_eq!((n.uri_text.as_str(), n.tag()), ("sip:x@h", Some("1")));
     }
 
     #[test]

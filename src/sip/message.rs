@@ -438,6 +438,18 @@ fn parse_start_line(line: &str, buf: &Arc<str>) -> Result<StartLine, ParseError>
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn content_length_in_its_compact_and_full_forms_is_two() {
+        let raw = "OPTIONS sip:a@h SIP/2.0\r\nl: 0\r\nContent-Length: 0\r\n\r\n";
+        let msg = super::Message::parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            msg.framing_error.as_deref(),
+            Some("more than one Content-Length header")
+        );
+        let one = super::Message::parse(b"OPTIONS sip:a@h SIP/2.0\r\nl: 2\r\n\r\nabc").unwrap();
+        assert_eq!((one.body.as_slice(), one.framing_error), (&b"ab"[..], None));
+    }
+
     use super::*;
 
     #[test]

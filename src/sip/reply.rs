@@ -45,10 +45,10 @@ pub fn response(req: &Message, code: u16, reason: &str, to_tag: &str) -> Message
     }
 }
 
-/// A response printed by `to_bytes` as `printed`, answered instead with `code` and
-/// `reason`: its Via, From, To, Call-ID and CSeq lines kept byte for byte, then `Server` and
-/// `extra` (printed as given: full names, no `Content-Length`), no body. (`to_bytes` prints
-/// one line per header field, full names.)
+/// A response printed by `to_bytes` or `Answer::print` (the same bytes) as `printed`,
+/// answered instead with `code` and `reason`: its Via, From, To, Call-ID and CSeq lines kept
+/// byte for byte, then `Server` and `extra` (printed as given: full names, no
+/// `Content-Length`), no body. (Both print one line per header field, full names.)
 pub fn restatus(printed: &[u8], code: u16, reason: &str, extra: &[(&str, &str)]) -> Vec<u8> {
     debug_assert!(
         printed.starts_with(b"SIP/2.0 ") && super::message::header_end(printed).is_some()
@@ -213,6 +213,19 @@ mod tests {
         let bytes = String::from_utf8(r.to_bytes()).unwrap();
         assert!(bytes.starts_with("SIP/2.0 200 OK\r\n"));
         assert!(bytes.ends_with("Content-Length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn a_glanced_request_and_the_parsed_one_get_the_same_tag() {
+        use crate::sip::respond::{to_tag, to_tag_of};
+        for raw in [
+            "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\n\r\n",
+            "INVITE sip:b@h SIP/2.0\r\nv:  SIP/2.0/UDP h;branch=z9hG4bK1 \r\nVia: SIP/2.0/UDP g\r\nf: <sip:a@b>;tag=1\r\nt: <sip:b@h>\r\ni:  x@y \r\nCSeq: 1 INVITE\r\n\r\n",
+        ] {
+            let g = Glance::of(raw.as_bytes()).unwrap();
+            let msg = Message::parse(raw.as_bytes()).unwrap();
+            assert_eq!(to_tag_of(g.call_id, g.top_via()), to_tag(&msg), "{raw:?}");
+        }
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub fn to_tag(msg: &Message) -> String {
 
 /// `to_tag` from the Call-ID and the first Via header field's value: a hash of both read
 /// eight bytes at a time (each part's length mixed in, so that the parts cannot trade
-/// bytes), the same for a retransmission, another for any other request.
+/// bytes). The same for a retransmission (and for a CANCEL or ACK of the same Call-ID and
+/// top Via as its INVITE); a request with another Call-ID or top Via gets another, but for
+/// a 64-bit collision.
 pub fn to_tag_of(call_id: &str, via: &str) -> String {
     let mut tag = String::with_capacity(18);
     tag.push_str("vb");
@@ -240,6 +242,11 @@ mod tests {
             to_tag_of("a84b4c76e66710", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1")
         );
         assert!(tag.starts_with("vb") && tag.len() > 2 && tag.len() <= 18);
+        // the hash is fixed: a change to it shows here
+        assert_eq!(
+            to_tag_of("a84b4c76e66710", "SIP/2.0/UDP h"),
+            "vb916f48dca16579f5"
+        );
         let mut seen = std::collections::HashSet::new();
         // parts of every length around the word size, and bytes moved between the parts
         for n in 0..40 {

@@ -310,6 +310,32 @@ fn httpdate_ok(v: &str) -> Result<(), ()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_header_written_in_its_compact_and_full_forms_counts_twice() {
+        let base =
+            "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCSeq: 1 OPTIONS\r\n";
+        for (extra, why) in [
+            (
+                "i: x\r\nCall-ID: y\r\nf: <sip:a@h>;tag=1\r\nTo: <sip:a@h>\r\n",
+                "more than one Call-ID",
+            ),
+            (
+                "Call-ID: x\r\nf: <sip:a@h>;tag=1\r\nFrom: <sip:a@h>;tag=2\r\nt: <sip:a@h>\r\n",
+                "more than one From",
+            ),
+            (
+                "Call-ID: x\r\nFrom: <sip:a@h>;tag=1\r\nt: <sip:a@h>\r\nTo: <sip:a@h>\r\n",
+                "more than one To",
+            ),
+            ("Call-ID: x\r\nFrom: <sip:a@h>;tag=1\r\n", "missing To"),
+        ] {
+            let raw = format!("{base}{extra}\r\n");
+            let msg = super::Message::parse(raw.as_bytes()).unwrap();
+            let r = super::check_request(&msg).unwrap_err();
+            assert_eq!((r.code, r.detail.as_str()), (400, why));
+        }
+    }
+
     use super::*;
 
     #[test]
