@@ -30,40 +30,39 @@ use vozbox::sip::respond::{stamp_via, to_tag, transaction_key, Stamp};
 use vozbox::sip::transport::{Flow, Proto};
 use vozbox::sip::validate::check_request;
 
-const FIRST: &str = "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-2741-1-0\r\n\
-From: <sip:u0042@127.0.0.1>;tag=2741R1\r\n\
-To: <sip:u0042@127.0.0.1>\r\n\
-Call-ID: 1-2741@127.0.0.1\r\n\
-CSeq: 1 REGISTER\r\n\
-Contact: <sip:u0042@127.0.0.1:5061;transport=UDP>\r\n\
-Max-Forwards: 70\r\n\
-Expires: 3600\r\n\
-User-Agent: sipp-bench\r\n\
-Content-Length: 0\r\n\r\n";
-
 const REALM: &str = "127.0.0.1";
 const NONCE: &str = "00000000693f1c2a000000000000002a5c3b9e0f1d2a4b6c7d8e9fa0b1c2d3e4";
 
+/// A REGISTER of the scenario: the `n`th of the registration (1, 2), its header fields
+/// after Contact (`auth`: an Authorization line, or nothing).
+fn register(n: u32, auth: &str) -> String {
+    format!(
+        "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-2741-1-{n}\r\n\
+From: <sip:u0042@127.0.0.1>;tag=2741R1\r\n\
+To: <sip:u0042@127.0.0.1>\r\n\
+Call-ID: 1-2741@127.0.0.1\r\n\
+CSeq: {n} REGISTER\r\n\
+Contact: <sip:u0042@127.0.0.1:5061;transport=UDP>\r\n\
+{auth}Max-Forwards: 70\r\n\
+Expires: 3600\r\n\
+User-Agent: sipp-bench\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The second REGISTER, with the digest answer to the 401 (MD5, qop=auth).
 fn second() -> String {
     let uri = "sip:127.0.0.1:5060";
     let (cnonce, nc) = ("6b8b4567", "00000001");
     let h1 = ha1(Algorithm::Md5, "u0042", REALM, "pwu0042");
     let h2 = Algorithm::Md5.hash_joined(&["REGISTER", uri]);
     let resp = Algorithm::Md5.hash_joined(&[&h1, NONCE, nc, cnonce, "auth", &h2]);
-    format!(
-        "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-2741-1-2\r\n\
-From: <sip:u0042@127.0.0.1>;tag=2741R1\r\n\
-To: <sip:u0042@127.0.0.1>\r\n\
-Call-ID: 1-2741@127.0.0.1\r\n\
-CSeq: 2 REGISTER\r\n\
-Contact: <sip:u0042@127.0.0.1:5061;transport=UDP>\r\n\
-Authorization: Digest username=\"u0042\",realm=\"{REALM}\",cnonce=\"{cnonce}\",nc={nc},qop=auth,uri=\"{uri}\",nonce=\"{NONCE}\",response=\"{resp}\",algorithm=MD5\r\n\
-Max-Forwards: 70\r\n\
-Expires: 3600\r\n\
-User-Agent: sipp-bench\r\n\
-Content-Length: 0\r\n\r\n"
+    register(
+        2,
+        &format!(
+            "Authorization: Digest username=\"u0042\",realm=\"{REALM}\",cnonce=\"{cnonce}\",nc={nc},qop=auth,uri=\"{uri}\",nonce=\"{NONCE}\",response=\"{resp}\",algorithm=MD5\r\n"
+        ),
     )
 }
 
@@ -136,8 +135,8 @@ fn main() {
         remote: "127.0.0.1:5061".parse().unwrap(),
         conn: None,
     };
-    let second = second();
-    let (first, second) = (FIRST.as_bytes(), second.as_bytes());
+    let (first, second) = (register(1, ""), second());
+    let (first, second) = (first.as_bytes(), second.as_bytes());
     let (m1, _, t1) = receive(first, &flow);
     let (m2, _, t2) = receive(second, &flow);
     assert!(verify(&m2), "the digest answer verifies");

@@ -216,19 +216,6 @@ mod tests {
     }
 
     #[test]
-    fn a_glanced_request_and_the_parsed_one_get_the_same_tag() {
-        use crate::sip::respond::{to_tag, to_tag_of};
-        for raw in [
-            "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\n\r\n",
-            "INVITE sip:b@h SIP/2.0\r\nv:  SIP/2.0/UDP h;branch=z9hG4bK1 \r\nVia: SIP/2.0/UDP g\r\nf: <sip:a@b>;tag=1\r\nt: <sip:b@h>\r\ni:  x@y \r\nCSeq: 1 INVITE\r\n\r\n",
-        ] {
-            let g = Glance::of(raw.as_bytes()).unwrap();
-            let msg = Message::parse(raw.as_bytes()).unwrap();
-            assert_eq!(to_tag_of(g.call_id, g.top_via()), to_tag(&msg), "{raw:?}");
-        }
-    }
-
-    #[test]
     fn a_glanced_response_is_the_parsed_one_byte_for_byte() {
         let raw = "INVITE sip:b@h SIP/2.0\r\nv: SIP/2.0/UDP h:5070;branch=z9hG4bK1;rport\r\nMax-Forwards: 70\r\nVia:SIP/2.0/UDP g;branch=z9hG4bK2 , SIP/2.0/UDP k;branch=z9hG4bK3\r\nf: \"A\" <sip:a@b>;tag=1\r\nt: <sip:b@h>\r\ni:  x@y \r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
         let req = Message::parse(raw.as_bytes()).unwrap();

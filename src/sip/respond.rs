@@ -235,6 +235,21 @@ mod tests {
     }
 
     #[test]
+    fn a_glanced_request_and_the_parsed_one_get_the_same_tag() {
+        use super::super::glance::Glance;
+        use super::super::message::Message;
+        use super::to_tag;
+        for raw in [
+            "INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\n\r\n",
+            "INVITE sip:b@h SIP/2.0\r\nv:  SIP/2.0/UDP h;branch=z9hG4bK1 \r\nVia: SIP/2.0/UDP g\r\nf: <sip:a@b>;tag=1\r\nt: <sip:b@h>\r\ni:  x@y \r\nCSeq: 1 INVITE\r\n\r\n",
+        ] {
+            let g = Glance::of(raw.as_bytes()).unwrap();
+            let msg = Message::parse(raw.as_bytes()).unwrap();
+            assert_eq!(to_tag_of(g.call_id, g.top_via()), to_tag(&msg), "{raw:?}");
+        }
+    }
+
+    #[test]
     fn a_tag_is_the_same_for_the_same_request_and_another_for_any_other() {
         let tag = to_tag_of("a84b4c76e66710", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1");
         assert_eq!(
