@@ -19,4 +19,5 @@ pub mod transaction;
 pub mod transport;
 pub mod triage;
 pub mod uri;
+pub mod uri_equal;
 pub mod validate;
