@@ -86,7 +86,7 @@ fn refusal(ok: &Sent, code: u16, reason: &str) -> Sent {
     }
 }
 
-/// A refusal to retry later, built from the request.
+/// A refusal to retry later (`Retry-After: 5`), printed from the request like every answer.
 fn retry_later(code: u16, reason: &'static str) -> Answer {
     Answer::new(code, reason).with("Retry-After", "5")
 }

@@ -57,7 +57,11 @@ impl Text {
     pub fn slice(&self, sub: &str) -> Text {
         match &self.0 {
             Repr::Shared { buf, .. } => match range_in(buf, sub) {
-                Some(_) => Text::shared(buf, sub),
+                Some((start, end)) => Text(Repr::Shared {
+                    buf: buf.clone(),
+                    start,
+                    end,
+                }),
                 None => Text::share(sub),
             },
             Repr::Static(s) => {
