@@ -26,7 +26,8 @@ use vozbox::auth::digest::{ha1, Algorithm, Credentials};
 use vozbox::sip::answer::Answer;
 use vozbox::sip::message::Message;
 use vozbox::sip::reply::response;
-use vozbox::sip::respond::{stamp_via, to_tag, transaction_key, Stamp};
+use vozbox::sip::respond::{stamp_via, to_tag, Stamp};
+use vozbox::sip::transaction::Transactions;
 use vozbox::sip::transport::{Flow, Proto};
 use vozbox::sip::validate::check_request;
 
@@ -88,10 +89,10 @@ fn ok() -> Answer {
 }
 
 /// One registration's parse and checks: what every request pays before the registrar.
-fn receive(raw: &[u8], flow: &Flow) -> (Message, Stamp, String) {
+fn receive(raw: &[u8], flow: &Flow, txns: &Transactions) -> (Message, Stamp, String) {
     let msg = Message::parse(raw).unwrap();
     let checked = check_request(&msg).unwrap();
-    let key = transaction_key(&msg, &checked.via);
+    let key = txns.key(&msg, &checked.via);
     black_box(key);
     let tag = to_tag(&msg);
     let stamp = Stamp::new(&checked.via, flow);
@@ -135,10 +136,11 @@ fn main() {
         remote: "127.0.0.1:5061".parse().unwrap(),
         conn: None,
     };
+    let txns = Transactions::new(16);
     let (first, second) = (register(1, ""), second());
     let (first, second) = (first.as_bytes(), second.as_bytes());
-    let (m1, _, t1) = receive(first, &flow);
-    let (m2, _, t2) = receive(second, &flow);
+    let (m1, _, t1) = receive(first, &flow, &txns);
+    let (m2, _, t2) = receive(second, &flow, &txns);
     assert!(verify(&m2), "the digest answer verifies");
     let (c1, c2) = (check_request(&m1).unwrap(), check_request(&m2).unwrap());
     for (m, c, t, a) in [(&m1, &c1, &t1, challenge()), (&m2, &c2, &t2, ok())] {
@@ -169,7 +171,7 @@ fn main() {
             "key, tag, stamp (checked)",
             Box::new(|| {
                 for (m, c) in [(&m1, &c1), (&m2, &c2)] {
-                    black_box(transaction_key(m, &c.via));
+                    black_box(txns.key(m, &c.via));
                     black_box(to_tag(m));
                     black_box(Stamp::new(&c.via, &flow));
                 }
@@ -178,8 +180,8 @@ fn main() {
         (
             "receive (parse, check, key, tag, stamp)",
             Box::new(|| {
-                black_box(receive(black_box(first), &flow));
-                black_box(receive(black_box(second), &flow));
+                black_box(receive(black_box(first), &flow, &txns));
+                black_box(receive(black_box(second), &flow, &txns));
             }),
         ),
         (
@@ -206,9 +208,9 @@ fn main() {
         (
             "all (receive, verify, answer)",
             Box::new(|| {
-                let (m1, s1, t1) = receive(black_box(first), &flow);
+                let (m1, s1, t1) = receive(black_box(first), &flow, &txns);
                 black_box(s1.answer(&m1, &t1, &challenge()));
-                let (m2, s2, t2) = receive(black_box(second), &flow);
+                let (m2, s2, t2) = receive(black_box(second), &flow, &txns);
                 assert!(verify(&m2));
                 black_box(s2.answer(&m2, &t2, &ok()));
             }),

@@ -8,6 +8,7 @@ use crate::media::sdp::Advertised;
 use crate::media::Facing;
 use crate::model::Cdr;
 use crate::sip::respond::Sent;
+use crate::sip::transaction::TxKey;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ pub enum Action {
     Send { dest: Dest, bytes: Arc<Vec<u8>> },
     /// A response, stamped for where it goes (`respond::prepare`), remembered under the
     /// server transaction `key` (retransmitted requests get it again).
-    Reply { sent: Sent, key: Option<String> },
+    Reply { sent: Sent, key: Option<TxKey> },
     /// What a side's party advertised in its latest SDP, and the IP its SIP comes from.
     MediaPeer {
         facing: Facing,

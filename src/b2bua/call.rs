@@ -19,6 +19,7 @@ use crate::media::prompts::{Cause, Prompt, Prompts};
 use crate::sip::headers::{NameAddr, Via};
 use crate::sip::message::Message;
 use crate::sip::respond::Sent;
+use crate::sip::transaction::TxKey;
 use crate::sip::transport::Flow;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -145,7 +146,7 @@ pub struct Origin {
     pub req: Message,
     pub via: Via,
     pub flow: Flow,
-    pub key: Option<String>,
+    pub key: Option<TxKey>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -243,7 +244,7 @@ pub struct Call {
     pub a_invite: Message,
     pub a_via: Via,
     pub a_flow: Flow,
-    pub a_key: Option<String>,
+    pub a_key: Option<TxKey>,
     pub a_cseq: u32,
     /// The final response to the caller's INVITE, retransmitted over UDP until ACK.
     pub a_final: Option<Sent>,
@@ -306,7 +307,7 @@ impl Call {
     pub fn new(
         id: u64,
         a: Leg,
-        (a_invite, a_via, a_flow, a_key): (Message, Via, Flow, Option<String>),
+        (a_invite, a_via, a_flow, a_key): (Message, Via, Flow, Option<TxKey>),
         info: Info,
         limits: Limits,
         (now, now_ms): (Instant, u64),
@@ -544,7 +545,7 @@ impl Call {
     }
 
     /// Sends a response to the caller's INVITE (stamped for its Via and flow).
-    pub(super) fn reply_a(&self, msg: Message, key: Option<String>, out: &mut Actions) -> Sent {
+    pub(super) fn reply_a(&self, msg: Message, key: Option<TxKey>, out: &mut Actions) -> Sent {
         let sent = crate::sip::respond::prepare(&self.a_via, &self.a_flow, msg);
         out.push(Action::Reply {
             sent: sent.clone(),

@@ -22,7 +22,7 @@ fn answer(inc: &Incoming, code: u16, reason: &str, tag: &str) -> Action {
     let r = response(&inc.msg, code, reason, tag);
     Action::Reply {
         sent: prepare(&inc.checked.via, &inc.flow, r),
-        key: inc.key.clone(),
+        key: inc.key,
     }
 }
 
@@ -119,7 +119,7 @@ impl Call {
                 r.push_header("Retry-After", "1");
                 out.push(Action::Reply {
                     sent: prepare(&inc.checked.via, &inc.flow, r),
-                    key: inc.key.clone(),
+                    key: inc.key,
                 });
                 return;
             }
@@ -331,7 +331,7 @@ impl Call {
         }
         out.push(Action::Reply {
             sent: prepare(&o.via, &o.flow, r),
-            key: o.key.clone(),
+            key: o.key,
         });
     }
 

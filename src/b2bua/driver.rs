@@ -152,7 +152,7 @@ impl B2bua {
         for a in actions {
             match a {
                 Action::Send { dest, bytes } => self.send(&dest, bytes),
-                Action::Reply { sent, key } => self.out.transmit(&sent, key.as_deref()),
+                Action::Reply { sent, key } => self.out.transmit(&sent, key),
                 Action::MediaPeer {
                     facing,
                     adv,
@@ -277,7 +277,7 @@ impl B2bua {
                         let me = self.clone();
                         let done: Done = Box::new(move |_| {
                             if let Action::Reply { sent, key } = *a {
-                                me.out.transmit(&sent, key.as_deref());
+                                me.out.transmit(&sent, key);
                             }
                         });
                         done

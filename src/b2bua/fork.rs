@@ -388,7 +388,7 @@ impl Call {
             return;
         }
         let r = response(&self.a_invite, code, reason, &self.a.local_tag);
-        let sent = self.reply_a(r, self.a_key.clone(), out);
+        let sent = self.reply_a(r, self.a_key, out);
         self.a_final = Some(sent.clone());
         self.retransmit_final(now, sent);
         self.end(now, disp, code, None, out);

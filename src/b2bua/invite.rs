@@ -17,6 +17,7 @@ use crate::sip::headers::uri_user;
 use crate::sip::message::Message;
 use crate::sip::reply::{self, response};
 use crate::sip::respond::to_tag;
+use crate::sip::transaction::TxKey;
 use crate::sip::transport::Flow;
 use crate::sip::validate::Checked;
 use std::sync::atomic::Ordering;
@@ -76,8 +77,7 @@ impl B2bua {
                 &to_tag(&inc.msg),
             );
             r.push_header("Min-SE", min.to_string());
-            self.out
-                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
             return;
         }
         let snap = self.snapshot.load();
@@ -98,8 +98,7 @@ impl B2bua {
         if self.active.load(Ordering::Relaxed) >= self.cfg.max_calls {
             let mut r = response(&inc.msg, 503, "Service Unavailable", &to_tag(&inc.msg));
             r.push_header("Retry-After", "5");
-            self.out
-                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
             return;
         }
 
@@ -216,8 +215,7 @@ impl B2bua {
             if code == 501 {
                 r.push_header("Allow", reply::ALLOW);
             }
-            self.out
-                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
         };
         // An external call takes its places in its brand's and client's max calls now
         // (atomically: two calls racing for the last place never both get it).
@@ -342,7 +340,7 @@ impl B2bua {
         let session = self.open_media(&info.client);
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
             let r = response(&msg, code, reason, &to_tag(&msg));
-            self.out.send(&checked.via, &flow, r, key.as_deref());
+            self.out.send(&checked.via, &flow, r, key);
             self.record(&call_id, info, disp, code, now_secs());
         };
         let session = match session {
@@ -417,7 +415,7 @@ impl B2bua {
     pub(super) fn new_call(
         &self,
         a: Leg,
-        a_invite: (Message, crate::sip::headers::Via, Flow, Option<String>),
+        a_invite: (Message, crate::sip::headers::Via, Flow, Option<TxKey>),
         info: Info,
     ) -> Call {
         let notices = self.notices_for(&info.client);
@@ -504,7 +502,7 @@ impl B2bua {
             let slot = cell.lock();
             let c = &slot.call;
             let r = response(&c.a_invite, 482, "Loop Detected", &to_tag(&c.a_invite));
-            self.out.send(&c.a_via, &c.a_flow, r, c.a_key.as_deref());
+            self.out.send(&c.a_via, &c.a_flow, r, c.a_key);
             return false;
         }
         // counted against its users only once it is in (a duplicate Call-ID is not)

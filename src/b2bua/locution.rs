@@ -29,8 +29,7 @@ impl B2bua {
         let call_id = inc.msg.call_id().unwrap_or("").to_string();
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
             let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
-            self.out
-                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
             self.record(&call_id, info, disp, code, now_secs());
         };
         let snap = self.snapshot.load();

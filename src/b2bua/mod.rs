@@ -60,6 +60,7 @@ use crate::sip::message::Message;
 use crate::sip::message::StartLine;
 use crate::sip::reply::response;
 use crate::sip::respond::{to_tag, Responder};
+use crate::sip::transaction::TxKey;
 use crate::sip::transport::Flow;
 use crate::sip::validate::Checked;
 use crate::store::writer::Writer;
@@ -122,7 +123,7 @@ pub struct Incoming {
     pub checked: Checked,
     pub flow: Flow,
     /// Its server transaction key (UDP), for retransmissions of the answer.
-    pub key: Option<String>,
+    pub key: Option<TxKey>,
 }
 
 /// One active call as `vozbox calls` shows it.
@@ -227,15 +228,13 @@ impl B2bua {
         for v in values {
             r.push_header(crate::sip::headers::Challenge::Proxy.header(), v);
         }
-        self.out
-            .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+        self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
     }
 
     /// Answers a request the B2BUA cannot take, from its own transaction.
     fn reply(&self, inc: &Incoming, code: u16, reason: &str) {
         let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
-        self.out
-            .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+        self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
     }
 
     fn find(&self, call_id: &str) -> Option<CallRef> {
@@ -259,8 +258,7 @@ impl B2bua {
                 // one once it is back); calls in progress go on.
                 let mut r = response(&inc.msg, 503, "Service Unavailable", &to_tag(&inc.msg));
                 r.push_header("Retry-After", "5");
-                self.out
-                    .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+                self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
             }
             "INVITE" if !in_dialog => self.on_invite(inc),
             "SUBSCRIBE" => self.on_subscribe(inc),

@@ -63,8 +63,7 @@ impl B2bua {
         if !package.eq_ignore_ascii_case("message-summary") {
             let mut r = response(&inc.msg, 489, "Bad Event", &to_tag(&inc.msg));
             r.push_header("Allow-Events", "message-summary");
-            self.out
-                .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+            self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
             return;
         }
         let asked = inc
@@ -106,8 +105,7 @@ impl B2bua {
         let mut ok = response(&inc.msg, 200, "OK", &leg.local_tag);
         ok.push_header("Expires", expires.to_string());
         ok.push_header("Contact", leg.contact.clone());
-        self.out
-            .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
+        self.out.send(&inc.checked.via, &inc.flow, ok, inc.key);
         let account = match &inc.msg.start {
             crate::sip::message::StartLine::Request { uri, .. } => uri.to_string(),
             _ => String::new(),
@@ -186,8 +184,7 @@ impl B2bua {
         let mut ok = response(&inc.msg, 200, "OK", tag);
         ok.push_header("Expires", expires.to_string());
         ok.push_header("Contact", sub.leg.contact.clone());
-        self.out
-            .send(&inc.checked.via, &inc.flow, ok, inc.key.as_deref());
+        self.out.send(&inc.checked.via, &inc.flow, ok, inc.key);
         sub.until = Instant::now() + Duration::from_secs(u64::from(expires));
         self.notify(sub, expires, counts);
         if expires == 0 {

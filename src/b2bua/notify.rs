@@ -40,7 +40,7 @@ impl B2bua {
                 inc.msg.clone(),
                 inc.checked.via.clone(),
                 inc.flow.clone(),
-                inc.key.clone(),
+                inc.key,
             ),
             info.clone(),
         );

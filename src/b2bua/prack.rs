@@ -185,7 +185,7 @@ impl Call {
                 self.hang_up(now, Side::B(w), out);
             }
             let r = response(&self.a_invite, 504, "Server Time-out", &self.a.local_tag);
-            let sent = self.reply_a(r, self.a_key.clone(), out);
+            let sent = self.reply_a(r, self.a_key, out);
             self.a_final = Some(sent.clone());
             self.retransmit_final(now, sent);
             self.end(now, Disposition::Failed, 504, None, out);
@@ -227,7 +227,7 @@ impl Call {
         let r = response(&inc.msg, code, reason, "");
         out.push(Action::Reply {
             sent: prepare(&inc.checked.via, &inc.flow, r),
-            key: inc.key.clone(),
+            key: inc.key,
         });
         if !matches {
             return;

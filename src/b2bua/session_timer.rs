@@ -253,7 +253,7 @@ impl Call {
                 r.push_header("Min-SE", min.to_string());
                 out.push(super::actions::Action::Reply {
                     sent: prepare(&inc.checked.via, &inc.flow, r),
-                    key: inc.key.clone(),
+                    key: inc.key,
                 });
                 return true;
             }

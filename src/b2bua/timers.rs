@@ -269,7 +269,7 @@ impl Call {
                     let r = response(&o.req, 408, "Request Timeout", "");
                     out.push(Action::Reply {
                         sent: prepare(&o.via, &o.flow, r),
-                        key: o.key.clone(),
+                        key: o.key,
                     });
                 }
                 if self.transfer_request_lost(now, &p, out) {

@@ -151,7 +151,7 @@ fn reply(inc: &Incoming, code: u16, reason: &str, out: &mut Actions) {
     let r = response(&inc.msg, code, reason, "");
     out.push(Action::Reply {
         sent: prepare(&inc.checked.via, &inc.flow, r),
-        key: inc.key.clone(),
+        key: inc.key,
     });
 }
 
@@ -236,7 +236,7 @@ impl Call {
         }
         out.push(Action::Reply {
             sent: prepare(&inc.checked.via, &inc.flow, r),
-            key: inc.key.clone(),
+            key: inc.key,
         });
         tracing::info!("call {}: {} transfers to {:?}", self.id, label(&party), to);
         self.transfer.on = Some(Transfer {

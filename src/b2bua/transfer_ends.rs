@@ -21,7 +21,7 @@ fn reply(inc: &Incoming, code: u16, reason: &str, out: &mut Actions) {
     let r = response(&inc.msg, code, reason, "");
     out.push(Action::Reply {
         sent: prepare(&inc.checked.via, &inc.flow, r),
-        key: inc.key.clone(),
+        key: inc.key,
     });
 }
 
@@ -95,7 +95,7 @@ impl Call {
                 let r = response(&o.req, 503, "Service Unavailable", "");
                 out.push(Action::Reply {
                     sent: prepare(&o.via, &o.flow, r),
-                    key: o.key.clone(),
+                    key: o.key,
                 });
             }
         }

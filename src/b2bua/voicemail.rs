@@ -51,8 +51,7 @@ impl B2bua {
 
     fn refuse_now(&self, inc: &Incoming, info: Info, code: u16, reason: &str, disp: Disposition) {
         let r = response(&inc.msg, code, reason, &to_tag(&inc.msg));
-        self.out
-            .send(&inc.checked.via, &inc.flow, r, inc.key.as_deref());
+        self.out.send(&inc.checked.via, &inc.flow, r, inc.key);
         self.record(
             inc.msg.call_id().unwrap_or(""),
             info,

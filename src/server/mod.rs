@@ -14,8 +14,9 @@ use crate::sip::answer::Answer;
 use crate::sip::headers::uri_host;
 use crate::sip::message::{Message, StartLine};
 use crate::sip::reply::{self, response};
-use crate::sip::respond::{to_tag, transaction_key, Responder, Sent, Stamp};
+use crate::sip::respond::{to_tag, Responder, Sent, Stamp};
 use crate::sip::transaction::Begin;
+use crate::sip::transaction::TxKey;
 use crate::sip::transport::{Flow, Proto, Sink};
 use crate::sip::validate::{self, check_request};
 use std::net::IpAddr;
@@ -110,11 +111,11 @@ impl Server {
             });
         }
         let key = if flow.proto == Proto::Udp && !stateless(&method, &msg) {
-            transaction_key(&msg, &checked.via)
+            self.out.txns.key(&msg, &checked.via)
         } else {
             None
         };
-        if let Some(k) = &key {
+        if let Some(k) = key {
             match self.out.txns.begin(k) {
                 Begin::New => {}
                 Begin::InProgress => return,
@@ -132,11 +133,11 @@ impl Server {
                 if checked.to.tag().is_none() && !self.screened(&msg, &checked, &flow) =>
             {
                 let r = response(&msg, 403, "Forbidden (invalid IP)", &tag);
-                self.out.send(via, &flow, r, key.as_deref());
+                self.out.send(via, &flow, r, key);
             }
             "OPTIONS" => {
                 let r = self.options(&msg, &tag);
-                self.out.send(via, &flow, r, key.as_deref());
+                self.out.send(via, &flow, r, key);
             }
             "REGISTER" => {
                 let Ok(permit) = self.inflight.clone().try_acquire_owned() else {
@@ -145,7 +146,7 @@ impl Server {
                         .refused(crate::registrar::stats::Refused::Overloaded);
                     let mut r = response(&msg, 503, "Service Unavailable", &tag);
                     r.push_header("Retry-After", "5");
-                    self.out.send(via, &flow, r, key.as_deref());
+                    self.out.send(via, &flow, r, key);
                     return;
                 };
                 let reply = RegisterReply {
@@ -172,12 +173,12 @@ impl Server {
             // a method vozbox allows only in a dialog (BYE, UPDATE, INFO, REFER), outside one
             _ if reply::ALLOW.split(", ").any(|m| m == method) => {
                 let r = response(&msg, 481, "Call/Transaction Does Not Exist", &tag);
-                self.out.send(via, &flow, r, key.as_deref());
+                self.out.send(via, &flow, r, key);
             }
             _ => {
                 let mut r = response(&msg, 405, "Method Not Allowed", &tag);
                 r.push_header("Allow", reply::ALLOW);
-                self.out.send(via, &flow, r, key.as_deref());
+                self.out.send(via, &flow, r, key);
             }
         }
     }
@@ -243,7 +244,7 @@ fn stateless(method: &str, msg: &Message) -> bool {
 /// registrations in flight (given back when the answer has gone).
 struct RegisterReply {
     stamp: Stamp,
-    key: Option<String>,
+    key: Option<TxKey>,
     out: Arc<Responder>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
@@ -254,7 +255,7 @@ impl Reply for RegisterReply {
     }
 
     fn send(self: Box<Self>, sent: Sent) {
-        self.out.transmit(&sent, self.key.as_deref());
+        self.out.transmit(&sent, self.key);
     }
 }
 

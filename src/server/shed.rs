@@ -29,7 +29,7 @@ use crate::sip::glance::Glance;
 use crate::sip::headers::{NameAddr, Via};
 use crate::sip::message::Message;
 use crate::sip::reply::{glanced_response, response};
-use crate::sip::respond::{branch_key, stamp_via, to_tag, to_tag_of, transaction_key};
+use crate::sip::respond::{stamp_via, to_tag, to_tag_of};
 use crate::sip::transaction::Begin;
 use crate::sip::transport::{Flow, Proto};
 use crate::sip::validate;
@@ -113,7 +113,12 @@ impl Server {
             if method == "INVITE" && self.b2bua.has_call(g.call_id) {
                 return false;
             }
-            if branch_key(&via, method).is_some_and(|k| self.out.txns.contains(&k)) {
+            if self
+                .out
+                .txns
+                .branch_key(&via, method)
+                .is_some_and(|k| self.out.txns.contains(k))
+            {
                 return false;
             }
         }
@@ -181,11 +186,11 @@ impl Server {
             return false;
         }
         let key = if flow.proto == Proto::Udp {
-            transaction_key(msg, &via)
+            self.out.txns.key(msg, &via)
         } else {
             None
         };
-        if let Some(k) = &key {
+        if let Some(k) = key {
             // a copy of a request seen before, refused or admitted, is answered as its
             // transaction was (as the normal path below would)
             match self.out.txns.begin(k) {
@@ -202,7 +207,7 @@ impl Server {
         overload.check(method, waited, setting_up);
         let mut r = response(msg, 503, "Service Unavailable", &to_tag(msg));
         r.push_header("Retry-After", overload.limits.retry_after.to_string());
-        self.out.send(&via, flow, r, key.as_deref());
+        self.out.send(&via, flow, r, key);
         true
     }
 }

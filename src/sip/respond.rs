@@ -5,7 +5,7 @@ use super::answer::Answer;
 use super::headers::{param, Via};
 use super::message::Message;
 use super::refused::Refused;
-use super::transaction::Transactions;
+use super::transaction::{Transactions, TxKey};
 use super::transport::{Flow, Proto, Transports};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -100,36 +100,6 @@ pub fn stamp_via(via: &Via, flow: &Flow) -> (String, SocketAddr) {
     (out, to)
 }
 
-/// The key of a server transaction (RFC 3261 §17.2.3); an ACK maps to its INVITE's.
-pub fn transaction_key(msg: &Message, via: &Via) -> Option<String> {
-    let method = msg.method()?;
-    match branch_key(via, method) {
-        Some(k) => Some(k),
-        None => Some(format!(
-            "{}|{}|{}|{}",
-            msg.call_id()?,
-            msg.get("CSeq")?.split_whitespace().next()?,
-            msg.get("From")?,
-            msg.get("Via")?
-        )),
-    }
-}
-
-/// The key of an RFC 3261 transaction (a `z9hG4bK` branch): branch, sent-by and method,
-/// an ACK's being its INVITE's; `None` for an older client's branch.
-pub fn branch_key(via: &Via, method: &str) -> Option<String> {
-    let m = if method == "ACK" { "INVITE" } else { method };
-    let b = via.branch().filter(|b| b.starts_with("z9hG4bK"))?;
-    let mut key = String::with_capacity(b.len() + via.host.len() + m.len() + 8);
-    for part in [b, "|", &via.host, ":"] {
-        key.push_str(part);
-    }
-    key.push_str(itoa::Buffer::new().format(via.port.unwrap_or(0)));
-    key.push('|');
-    key.push_str(m);
-    Some(key)
-}
-
 /// A response on its way: the bytes and where they went (kept for retransmissions).
 #[derive(Clone)]
 pub struct Sent {
@@ -182,14 +152,14 @@ impl Stamp {
 impl Responder {
     /// Sends a response to a request that arrived on `flow`, and remembers it for
     /// retransmissions under `key`.
-    pub fn send(&self, via: &Via, flow: &Flow, resp: Message, key: Option<&str>) -> Sent {
+    pub fn send(&self, via: &Via, flow: &Flow, resp: Message, key: Option<TxKey>) -> Sent {
         let sent = prepare(via, flow, resp);
         self.transmit(&sent, key);
         sent
     }
 
     /// Sends a prepared response, remembered under `key` for retransmitted requests.
-    pub fn transmit(&self, sent: &Sent, key: Option<&str>) {
+    pub fn transmit(&self, sent: &Sent, key: Option<TxKey>) {
         self.transports.stats.response_sent(&sent.bytes);
         if let Some(k) = key {
             self.txns
