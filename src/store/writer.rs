@@ -6,9 +6,9 @@
 use super::Store;
 use crate::model::{Binding, Cdr, Mail};
 use crate::stats::{Histogram, COMMIT_BUCKETS};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,7 @@ impl Job {
 pub struct Writer {
     tx: SyncSender<Job>,
     pub stats: Arc<WriterStats>,
+    nap: Arc<Nap>,
     /// The writer thread, joined by `stop`.
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -154,9 +155,11 @@ const CDR_LINGER: Duration = Duration::from_millis(20);
 /// Whether someone waits for this job's commit at once (a registration's 200 OK). A call
 /// record keeps its longer batching even when a BYE's 200 waits for it.
 fn urgent(j: &Job) -> bool {
-    j.ops
-        .iter()
-        .any(|o| matches!(o, Op::Put(_) | Op::Delete(_)))
+    urgent_ops(&j.ops)
+}
+
+fn urgent_ops(ops: &[Op]) -> bool {
+    ops.iter().any(|o| matches!(o, Op::Put(_) | Op::Delete(_)))
 }
 
 /// How long after its first job a batch closes, by the jobs in it that someone waits for:
@@ -172,39 +175,79 @@ fn linger(urgent: usize, last: bool) -> Duration {
     }
 }
 
+/// How a job somebody waits for cuts short a batch of call records' wait: the writer,
+/// napping through such a batch, raises `napping`, and whoever queues a registration then
+/// wakes it (one `unpark` a nap at most, and none while the writer waits for a batch that
+/// already holds registrations: the stream shares the commit).
+#[derive(Default)]
+struct Nap {
+    napping: AtomicBool,
+    writer: OnceLock<std::thread::Thread>,
+}
+
+impl Nap {
+    /// Wakes the writer if it naps through a batch of call records; true if it did.
+    fn wake(&self) -> bool {
+        // read first: under a stream of registrations the flag is down and stays unwritten
+        if !self.napping.load(Ordering::SeqCst) || !self.napping.swap(false, Ordering::SeqCst) {
+            return false;
+        }
+        if let Some(t) = self.writer.get() {
+            t.unpark();
+        }
+        true
+    }
+}
+
 /// Takes what else is queued into `batch`, lingering (see `linger`) for more. The writer
 /// sleeps through the linger instead of waiting on the channel, so that the receive
 /// threads queueing jobs meanwhile do not wake it for each of them (one futex wake and
-/// two context switches a job, under load); a batch of call records alone looks every
-/// `LINGER` for an urgent job that cuts its wait short.
-fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>) {
+/// two context switches a job, under load); a batch of call records alone sleeps until
+/// its end or until a registration's job wakes it (`Nap`), not in short naps (a timer
+/// armed per nap costs a virtual machine several microseconds).
+fn collect(rx: &Receiver<Job>, batch: &mut Vec<Job>, nap: &Nap) {
     let start = Instant::now();
     let mut waited_for = batch.iter().filter(|j| urgent(j)).count();
     let mut last = batch.iter().any(|j| j.last);
-    loop {
+    let take = |batch: &mut Vec<Job>, waited_for: &mut usize, last: &mut bool| {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => {
-                    waited_for += usize::from(urgent(&j));
-                    last |= j.last;
+                    *waited_for += usize::from(urgent(&j));
+                    *last |= j.last;
                     batch.push(j);
                 }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
             }
+        }
+        true
+    };
+    loop {
+        if !take(batch, &mut waited_for, &mut last) {
+            return;
         }
         let deadline = start + linger(waited_for, last);
         let now = Instant::now();
         if batch.len() >= MAX_BATCH || now >= deadline {
             return;
         }
-        // a batch nobody waits for yet looks again every LINGER for one somebody does
-        let nap = if waited_for > 0 {
-            deadline - now
-        } else {
-            (deadline - now).min(LINGER)
-        };
-        std::thread::sleep(nap);
+        if waited_for > 0 {
+            std::thread::sleep(deadline - now);
+            continue;
+        }
+        // Nobody waits for this batch yet: nap until its end, raising the flag first so
+        // that a job queued after the look below wakes the nap.
+        nap.napping.store(true, Ordering::SeqCst);
+        let before = batch.len();
+        let open = take(batch, &mut waited_for, &mut last);
+        if open && batch.len() == before {
+            std::thread::park_timeout(deadline - now);
+        }
+        nap.napping.store(false, Ordering::SeqCst);
+        if !open {
+            return;
+        }
     }
 }
 
@@ -213,13 +256,16 @@ impl Writer {
         let (tx, rx) = sync_channel::<Job>(queue);
         let stats = Arc::new(WriterStats::new(queue));
         let counts = stats.clone();
+        let nap = Arc::new(Nap::default());
+        let naps = nap.clone();
         let thread = std::thread::Builder::new()
             .name("vozbox-store".into())
             .spawn(move || {
+                let _ = naps.writer.set(std::thread::current());
                 let mut batch: Vec<Job> = Vec::with_capacity(256);
                 while let Ok(first) = rx.recv() {
                     batch.push(first);
-                    collect(&rx, &mut batch);
+                    collect(&rx, &mut batch, &naps);
                     counts
                         .taken
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -263,6 +309,7 @@ impl Writer {
         Ok(Writer {
             tx,
             stats,
+            nap,
             thread: Arc::new(Mutex::new(Some(thread))),
         })
     }
@@ -278,6 +325,7 @@ impl Writer {
             last: true,
         };
         let sent = self.tx.send(job).is_ok();
+        self.nap.wake();
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         match thread {
             Some(t) => t.join().is_ok() && sent,
@@ -285,12 +333,22 @@ impl Writer {
         }
     }
 
+    /// A job was queued: counted, and the writer woken if it naps through a batch of call
+    /// records while this one has somebody waiting.
+    fn queued(&self, wake: bool) {
+        self.stats.queued();
+        if wake {
+            self.nap.wake();
+        }
+    }
+
     /// Queues changes whose completion must follow them; when the queue is full nothing is
     /// queued and `done` comes back to the caller (which can undo, then answer 503).
     pub fn try_submit(&self, ops: Vec<Op>, done: Done) -> Result<(), Done> {
+        let wake = urgent_ops(&ops);
         match self.tx.try_send(Job::new(ops, Some(done))) {
             Ok(()) => {
-                self.stats.queued();
+                self.queued(wake);
                 Ok(())
             }
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
@@ -308,9 +366,10 @@ impl Writer {
         ops: Vec<Op>,
         done: Option<Done>,
     ) -> Result<(), (Vec<Op>, Option<Done>)> {
+        let wake = urgent_ops(&ops);
         match self.tx.try_send(Job::new(ops, done)) {
             Ok(()) => {
-                self.stats.queued();
+                self.queued(wake);
                 Ok(())
             }
             Err(TrySendError::Full(job)) => Err((job.ops, job.done)),
@@ -328,18 +387,22 @@ impl Writer {
     pub fn submit_wait(&self, ops: Vec<Op>, done: Option<Done>) {
         // Counted before: the writer may take the job before `send` returns.
         self.stats.queued();
+        let wake = urgent_ops(&ops);
         if let Err(e) = self.tx.send(Job::new(ops, done)) {
             if let Some(d) = e.0.done {
                 d(Written::Failed);
             }
             tracing::error!("store: the writer has stopped; a change is lost");
+        } else if wake {
+            self.nap.wake();
         }
     }
 
     /// Queues changes; `done` learns what became of them.
     pub fn submit(&self, ops: Vec<Op>, done: Option<Done>) {
+        let wake = urgent_ops(&ops);
         match self.tx.try_send(Job::new(ops, done)) {
-            Ok(()) => self.stats.queued(),
+            Ok(()) => self.queued(wake),
             Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
                 if let Some(d) = job.done {
                     d(Written::Busy);
@@ -366,7 +429,7 @@ mod tests {
     fn collected(first: Job, rx: &Receiver<Job>) -> (Vec<Job>, Duration) {
         let t0 = Instant::now();
         let mut batch = vec![first];
-        collect(rx, &mut batch);
+        collect(rx, &mut batch, &Nap::default());
         (batch, t0.elapsed())
     }
 
@@ -391,8 +454,8 @@ mod tests {
         let (batch, took) = collected(job(true), &rx);
         assert_eq!(batch.len(), 1);
         assert!(took >= LINGER, "{:?}", took);
-        // an urgent job queued meanwhile joins the records' batch (it is looked for every
-        // LINGER, and the batch, one job waited for, then closes LINGER after its start)
+        // an urgent job queued before joins the records' batch (the batch, one job waited
+        // for, then closes LINGER after its start)
         tx.send(job(true)).unwrap();
         let (batch, _) = collected(job(false), &rx);
         assert_eq!(batch.len(), 2);
@@ -429,5 +492,35 @@ mod tests {
         // the queued job is taken; then the channel is found closed
         let (batch, _) = collected(job(false), &rx);
         assert_eq!(batch.len(), 2);
+    }
+
+    #[test]
+    fn a_registration_wakes_a_batch_of_records_and_joins_it() {
+        let (tx, rx) = sync_channel::<Job>(16);
+        let nap = Arc::new(Nap::default());
+        // nobody naps: nothing to wake
+        assert!(!nap.wake());
+        let _ = nap.writer.set(std::thread::current());
+        let waker = {
+            let (nap, tx) = (nap.clone(), tx.clone());
+            std::thread::spawn(move || {
+                while !nap.napping.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                tx.send(job(true)).unwrap();
+                nap.wake()
+            })
+        };
+        let t0 = Instant::now();
+        let mut batch = vec![job(false)];
+        collect(&rx, &mut batch, &nap);
+        let took = t0.elapsed();
+        let woke = waker.join().unwrap();
+        assert_eq!(batch.len(), 2);
+        // woken, the batch (one job waited for) closes LINGER after its start, not at the
+        // records' CDR_LINGER
+        assert!(!woke || took < CDR_LINGER, "{:?}", took);
+        assert!(!nap.napping.load(Ordering::SeqCst));
+        drop(tx);
     }
 }
