@@ -447,6 +447,29 @@ mod tests {
         assert_eq!(pool.in_use(), 0);
     }
 
+    /// Sessions that relay nothing give their ports back when they end: one while another
+    /// is left (the thread, not woken, lets go of it within `REAP`), then the last (the
+    /// thread, asleep with no deadline, woken).
+    #[tokio::test]
+    async fn quiet_sessions_give_their_ports_back() {
+        let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
+        let pool = Arc::new(super::super::ports::PortPool::new(32500, 32599));
+        let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let (s1, s2) = (open(&relay, lo, lo, &pool), open(&relay, lo, lo, &pool));
+        let back_to = |n: usize| {
+            let t = Instant::now();
+            while pool.in_use() != n && t.elapsed() < std::time::Duration::from_secs(3) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            pool.in_use()
+        };
+        assert_eq!(back_to(4), 4);
+        drop(s1);
+        assert_eq!(back_to(2), 2);
+        drop(s2);
+        assert_eq!(back_to(0), 0);
+    }
+
     /// A set bound to a wildcard address relays without connecting its sockets (that
     /// would pin their local address).
     #[tokio::test]
