@@ -1,12 +1,18 @@
 //! RTP port pairs of one relay set: even ports of its range (RTP on the even port, RTCP on
 //! the next), handed out and returned once per call — never per packet. A lease returns
 //! its port when dropped, so every path that ends a call (or fails to set one up) gives
-//! the port back — with its two sockets still bound, up to `KEEP_BOUND` pairs, and the
-//! pairs kept bound are handed out first, so that calls need no `socket`/`bind`/`close`
-//! while fewer than `KEEP_BOUND` are in progress.
+//! the port back — with its two sockets still bound, up to `KEEP_BOUND` pairs.
+//!
+//! A port just given back is not handed out again at once: a peer that missed its BYE
+//! and still sends would reach the next call on it (from the same IP as that call's party,
+//! e.g. the same carrier, it passes the strict source check while the relay learns). A
+//! pair kept bound is handed out first once it has rested `REST`; before that the
+//! unbound pair least recently given back is (when there is one), as the pool did for
+//! all pairs before it kept any bound.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// An RTP and an RTCP socket, bound and non-blocking.
 pub type Sockets = (std::net::UdpSocket, std::net::UdpSocket);
@@ -15,17 +21,37 @@ pub type Sockets = (std::net::UdpSocket, std::net::UdpSocket);
 /// idle server does not hold thousands of descriptors.
 const KEEP_BOUND: usize = 1024;
 
+/// How long a pair kept bound rests before it is handed out first.
+const REST: Duration = Duration::from_secs(2);
+
 pub struct PortPool {
     free: Mutex<Free>,
     total: usize,
 }
 
-/// The free pairs: those still bound, handed out first, and the others. Each queue is
-/// taken least recently returned first, so a pair rests while the others of its queue are
-/// used (and its sockets are drained when it is taken again: `forward.rs`).
+/// The free pairs: those still bound (with when they came back), and the others. Each
+/// queue is taken least recently returned first (a bound pair's sockets are drained when
+/// it is taken again: `forward.rs`).
 struct Free {
-    bound: VecDeque<(u16, Sockets)>,
+    bound: VecDeque<(u16, Sockets, Instant)>,
     unbound: VecDeque<u16>,
+}
+
+impl Free {
+    /// The bound pair rested `REST`, else the unbound one, else the bound one however
+    /// fresh (the range is all bound or in use).
+    fn take(&mut self, now: Instant) -> Option<(u16, Option<Sockets>)> {
+        let rested = self
+            .bound
+            .front()
+            .is_some_and(|(_, _, at)| now.duration_since(*at) >= REST);
+        if !rested {
+            if let Some(port) = self.unbound.pop_front() {
+                return Some((port, None));
+            }
+        }
+        self.bound.pop_front().map(|(port, s, _)| (port, Some(s)))
+    }
 }
 
 /// One RTP/RTCP port pair, back in its pool when dropped (with `sockets`, if set).
@@ -57,16 +83,9 @@ impl PortPool {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A free pair, if any: one kept bound (with its sockets) when there is one, the least
-    /// recently returned first.
+    /// A free pair, if any (see `Free::take`), with its sockets if it was kept bound.
     pub fn take(self: &Arc<Self>) -> Option<Lease> {
-        let (port, sockets) = {
-            let mut free = self.lock();
-            match free.bound.pop_front() {
-                Some((port, sockets)) => (port, Some(sockets)),
-                None => (free.unbound.pop_front()?, None),
-            }
-        };
+        let (port, sockets) = self.lock().take(Instant::now())?;
         Some(Lease {
             pool: self.clone(),
             port,
@@ -83,16 +102,17 @@ impl PortPool {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let sockets = self.sockets.take();
+        let mut sockets = self.sockets.take();
         let mut free = self.pool.lock();
+        if free.bound.len() >= KEEP_BOUND {
+            // closed before the port is free again (out of the lock: two system calls)
+            drop(free);
+            sockets = None;
+            free = self.pool.lock();
+        }
         match sockets {
-            Some(s) if free.bound.len() < KEEP_BOUND => free.bound.push_back((self.port, s)),
-            // closed (after the lock: `close` is a system call) beyond KEEP_BOUND
-            other => {
-                free.unbound.push_back(self.port);
-                drop(free);
-                drop(other);
-            }
+            Some(s) => free.bound.push_back((self.port, s, Instant::now())),
+            None => free.unbound.push_back(self.port),
         }
     }
 }
@@ -120,41 +140,47 @@ mod tests {
             .is_some_and(|l| l.port == 65534));
     }
 
-    fn bound() -> Sockets {
+    #[test]
+    fn a_pair_kept_bound_is_handed_out_first_once_it_has_rested() {
         let s = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        (s(), s())
+        let t0 = Instant::now();
+        let mut free = Free {
+            bound: VecDeque::new(),
+            unbound: VecDeque::from([20000, 20002]),
+        };
+        // two pairs come back bound, a second apart
+        free.bound.push_back((20004, (s(), s()), t0));
+        free.bound
+            .push_back((20006, (s(), s()), t0 + Duration::from_secs(1)));
+        // before the first has rested: the unbound ones, least recently given back first
+        let took = |f: &mut Free, at: Duration| f.take(t0 + at).map(|(p, s)| (p, s.is_some()));
+        assert_eq!(took(&mut free, Duration::ZERO), Some((20000, false)));
+        // rested: the bound ones in the order they came back, then (the second still
+        // fresh) the unbound one left
+        assert_eq!(took(&mut free, REST), Some((20004, true)));
+        assert_eq!(took(&mut free, REST), Some((20002, false)));
+        // nothing else free: the bound one however fresh
+        assert_eq!(took(&mut free, REST), Some((20006, true)));
+        assert_eq!(took(&mut free, REST), None);
     }
 
     #[test]
-    fn pairs_kept_bound_are_handed_out_first_least_recently_returned_first() {
-        let pool = Arc::new(PortPool::new(20000, 20009));
-        let (mut a, mut b, c) = (
-            pool.take().unwrap(),
-            pool.take().unwrap(),
-            pool.take().unwrap(),
-        );
-        assert_eq!((a.port, b.port, c.port), (20000, 20002, 20004));
-        a.sockets = Some(bound());
-        b.sockets = Some(bound());
-        let a_addr = a.sockets.as_ref().map(|(r, _)| r.local_addr().unwrap());
-        drop(c); // unbound: after the two pairs still unused
+    fn a_lease_comes_back_with_its_sockets() {
+        let pool = Arc::new(PortPool::new(20000, 20001));
+        let mut a = pool.take().unwrap();
+        a.sockets = Some((
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+        ));
+        let addr = a.sockets.as_ref().map(|(r, _)| r.local_addr().unwrap());
         drop(a);
-        drop(b);
-        // bound first, in the order they came back, with their sockets
-        let a2 = pool.take().unwrap();
-        assert_eq!(a2.port, 20000);
+        assert_eq!(pool.in_use(), 0);
+        // the only pair of the range: handed out again, fresh, with its sockets
+        let again = pool.take().unwrap();
+        assert_eq!(again.port, 20000);
         assert_eq!(
-            a2.sockets.as_ref().map(|(r, _)| r.local_addr().unwrap()),
-            a_addr
+            again.sockets.as_ref().map(|(r, _)| r.local_addr().unwrap()),
+            addr
         );
-        let b2 = pool.take().unwrap();
-        assert!(b2.port == 20002 && b2.sockets.is_some());
-        // then the unbound ones, least recently returned first
-        let rest: Vec<Lease> = (0..3).map(|_| pool.take().unwrap()).collect();
-        assert!(rest.iter().all(|l| l.sockets.is_none()));
-        let ports: Vec<u16> = rest.iter().map(|l| l.port).collect();
-        assert_eq!(ports, [20006, 20008, 20004]);
-        assert!(pool.take().is_none());
-        assert_eq!(pool.in_use(), 5);
     }
 }

@@ -447,9 +447,10 @@ mod tests {
         assert_eq!(pool.in_use(), 0);
     }
 
-    /// Sessions that relay nothing give their ports back when they end: one while another
-    /// is left (the thread, not woken, lets go of it within `REAP`), then the last (the
-    /// thread, asleep with no deadline, woken).
+    /// Sessions that relay nothing give their ports back when they end, whether the thread
+    /// sleeps with no deadline (it went to sleep before they were added: the first end
+    /// wakes it) or with `REAP` (a session left: the second end is taken at that deadline,
+    /// without a wake-up).
     #[tokio::test]
     async fn quiet_sessions_give_their_ports_back() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();

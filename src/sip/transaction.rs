@@ -7,7 +7,8 @@
 //! A transaction is kept under its identity hashed with a secret seed of the process
 //! (`TxKey`, SipHash 1-3 with random keys): one word to hash, store and compare instead of
 //! a string, and no text a peer wrote kept in the memory. The map is sized for `capacity`
-//! when it is made, so that it never grows (or rehashes) under load.
+//! (up to `PRESIZE`) when it is made, so that it seldom grows under load (a shard filled
+//! more than the others may still double once).
 
 use super::headers::Via;
 use super::message::Message;
@@ -18,6 +19,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The most entries the map is sized for when it is made (about 100 bytes each).
+const PRESIZE: usize = 1 << 18;
 
 /// Timer J for unreliable transports: 64 × T1.
 pub const TIMER_J: Duration = Duration::from_secs(32);
@@ -86,7 +90,10 @@ pub struct Transactions {
 impl Transactions {
     pub fn new(capacity: usize) -> Transactions {
         Transactions {
-            map: DashMap::with_capacity_and_hasher(capacity, BuildHasherDefault::default()),
+            map: DashMap::with_capacity_and_hasher(
+                capacity.min(PRESIZE),
+                BuildHasherDefault::default(),
+            ),
             seed: RandomState::new(),
             capacity,
             count: AtomicUsize::new(0),
@@ -95,7 +102,8 @@ impl Transactions {
 
     /// The key of a request's server transaction (RFC 3261 §17.2.3); an ACK maps to its
     /// INVITE's. A request without an RFC 3261 branch is known by its Call-ID, CSeq
-    /// number, From and top Via as written.
+    /// number and method (an ACK's its INVITE's: a CANCEL is a transaction of its own),
+    /// From and top Via as written.
     pub fn key(&self, msg: &Message, via: &Via) -> Option<TxKey> {
         let method = msg.method()?;
         match self.branch_key(via, method) {
@@ -103,6 +111,7 @@ impl Transactions {
             None => Some(TxKey(self.seed.hash_one((
                 msg.call_id()?,
                 msg.get("CSeq")?.split_whitespace().next()?,
+                if method == "ACK" { "INVITE" } else { method },
                 msg.get("From")?,
                 msg.get("Via")?,
             )))),
@@ -257,6 +266,11 @@ mod tests {
             key("OPTIONS", old, "8 OPTIONS")
         );
         assert_ne!(key("OPTIONS", old, "7 OPTIONS"), invite);
+        assert_eq!(key("ACK", old, "7 ACK"), key("INVITE", old, "7 INVITE"));
+        assert_ne!(
+            key("CANCEL", old, "7 CANCEL"),
+            key("INVITE", old, "7 INVITE")
+        );
         // another process (seed) keys the same request differently
         let (msg, via) = req("INVITE", v, "1 INVITE");
         assert_ne!(Transactions::new(8).key(&msg, &via), Some(invite));
