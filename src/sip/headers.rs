@@ -8,9 +8,10 @@ use super::message::{Message, StartLine};
 use super::text::Text;
 use super::uri::Host;
 
+/// URI equality (RFC 3261 §19.1.4), in `uri_equal.rs`.
+pub use super::challenge::Challenge;
 /// A parsed URI (`sip::uri::Uri`; parts are read through the functions below).
 pub use super::uri::{percent_decode, Uri};
-/// URI equality (RFC 3261 §19.1.4), in `uri_equal.rs`.
 pub use super::uri_equal::uri_equal;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -423,41 +424,6 @@ pub fn uri_with_user(uri: &str, user: &str) -> String {
         None => rest,
     };
     format!("{}:{}@{}", scheme, user, hostpart)
-}
-
-/// Who asks for credentials (RFC 3261 §22): a server (`401`, `WWW-Authenticate`, answered
-/// with `Authorization`) or a proxy (`407`, `Proxy-Authenticate`, `Proxy-Authorization`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Challenge {
-    Server,
-    Proxy,
-}
-
-impl Challenge {
-    /// The challenge a response with this status carries: `401` or `407`, else None.
-    pub fn of_status(code: u16) -> Option<Challenge> {
-        match code {
-            401 => Some(Challenge::Server),
-            407 => Some(Challenge::Proxy),
-            _ => None,
-        }
-    }
-
-    /// The header field carrying the challenge.
-    pub fn header(self) -> &'static str {
-        match self {
-            Challenge::Server => "WWW-Authenticate",
-            Challenge::Proxy => "Proxy-Authenticate",
-        }
-    }
-
-    /// The header field carrying the credentials that answer it.
-    pub fn credentials_header(self) -> &'static str {
-        match self {
-            Challenge::Server => "Authorization",
-            Challenge::Proxy => "Proxy-Authorization",
-        }
-    }
 }
 
 #[cfg(test)]

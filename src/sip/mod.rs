@@ -3,6 +3,7 @@
 //! the metrics exporter.
 
 pub mod answer;
+pub mod challenge;
 pub mod commas;
 pub mod framing;
 pub mod glance;
