@@ -18,6 +18,7 @@ from selenium.common.exceptions import (
     NoAlertPresentException,
     NoSuchElementException,
     StaleElementReferenceException,
+    WebDriverException,
 )
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -60,17 +61,30 @@ def browser():
 d = browser()
 
 
+def in_flux(e):
+    """Chromium answers a look-up made while the page is being replaced with
+    "Node with given id does not belong to the document": the old document's
+    node, not a failure of the page. Looked at again, it is the new one."""
+    return "does not belong to the document" in str(e)
+
+
 def wait_for(cond, what, timeout=10.0):
     end = time.time() + timeout
+    last = None
     while True:
         try:
             v = cond()
             if v:
                 return v
-        except (NoSuchElementException, StaleElementReferenceException, AssertionError):
-            pass
+        except (NoSuchElementException, StaleElementReferenceException, AssertionError) as e:
+            last = e
+        except WebDriverException as e:
+            if not in_flux(e):
+                raise
+            last = e
         if time.time() > end:
-            raise AssertionError("timed out waiting for " + what + " on " + d.current_url)
+            raise AssertionError("timed out waiting for %s on %s (last: %r)"
+                                 % (what, d.current_url, last))
         time.sleep(0.1)
 
 
