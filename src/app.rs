@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> anyhow::Result<()> {
+    let open_files = crate::limits::raise_open_files();
     // The GeoIP database first: a missing or wrong one stops the start, naming its path.
     let geoip = match &cfg.policy.geoip_database {
         Some(p) => {
@@ -178,6 +179,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         cfg.media.clone(),
         prompts,
         tokio::runtime::Handle::current(),
+        open_files,
     )?);
     let models = Arc::new(crate::models::Models::new(&store, snapshot.clone()));
     let voicemail = Arc::new(

@@ -7,6 +7,7 @@ pub mod b2bua;
 pub mod config;
 pub mod dns;
 pub mod files;
+pub mod limits;
 pub mod mail;
 pub mod media;
 pub mod metrics;

@@ -131,6 +131,61 @@ fn a_stranger_spraying_the_relay_hears_nothing_of_a_call_from_its_sdp_address() 
     assert_safe(&o);
 }
 
+/// A relay range of exactly one call's two pairs: the second call gets the same ports,
+/// whose sockets were kept bound (and connected to the first call's parties, or not)
+/// between the calls while the stranger sprayed them. It gets nothing of either call.
+#[test]
+fn a_stranger_spraying_ports_kept_bound_between_calls_hears_nothing_of_the_next() {
+    let dir = temp_dir("bleed-kept");
+    let port = free_port("127.0.0.1");
+    let first = media_range(port);
+    let v = Vozbox::start_in(
+        dir,
+        port,
+        &format!("[media]\nport_min = {}\nport_max = {}\n", first, first + 3),
+        PROVISION,
+    );
+    // bob answers and echoes two calls
+    let bob_port = free_port("127.0.0.1");
+    register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
+    let media_port = free_ports(4).to_string();
+    let bob = SippUas::start_with(
+        "uas_answer.xml",
+        "u1",
+        "127.0.0.1",
+        bob_port,
+        &[
+            "-rtp_echo",
+            "-mp",
+            &media_port,
+            "-mi",
+            "127.0.0.1",
+            "-m",
+            "2",
+        ],
+    );
+    assert_safe(&call_under_spray(&v, "101", None));
+    // the call's pairs are back in the pool, still bound by vozbox
+    let mut back = v.calls();
+    for _ in 0..60 {
+        if back.contains("0 relay port pair(s)") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        back = v.calls();
+    }
+    assert!(back.contains("0 relay port pair(s)"), "{}", back);
+    for p in first..first + 4 {
+        assert!(
+            UdpSocket::bind(("127.0.0.1", p)).is_err(),
+            "relay port {} was closed between the calls",
+            p
+        );
+    }
+    assert_safe(&call_under_spray(&v, "101", None));
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+}
+
 #[test]
 fn a_stranger_spraying_the_relay_hears_nothing_of_a_caller_behind_nat() {
     let v = Vozbox::start("bleed-nat", "", PROVISION);

@@ -164,8 +164,10 @@ fn runs_on_defaults_with_a_demo_client() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
+    // from a shell whose soft limit on open files is low (a login shell's is often 1,024)
+    let mut child = Command::new("sh")
         .current_dir(&dir)
+        .args(["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\"", BIN])
         .args(["run", "--config", "ports.toml"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -195,6 +197,19 @@ fn runs_on_defaults_with_a_demo_client() {
         l.split_whitespace().nth(3).unwrap().to_string()
     };
     let (p100, p101) = (password("100"), password("101"));
+    // vozbox raised its soft limit to the hard one (the relay keeps free port pairs bound
+    // by it; 256 descriptors would not carry 64 calls)
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .map(|l| l.split_whitespace().skip(3).take(2).collect())
+        .unwrap_or_default();
+    assert!(
+        open_files.len() == 2 && open_files[0] == open_files[1] && open_files[0] != "256",
+        "soft and hard limits on open files: {:?} (the hard one must be above 256)",
+        open_files
+    );
     assert!(dir.join("data/vozbox.redb").exists());
     assert!(
         lines

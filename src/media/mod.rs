@@ -21,7 +21,7 @@ pub mod stream;
 use crate::config;
 use crate::model::MediaRelaySet;
 use dashmap::DashMap;
-use ports::PortPool;
+use ports::{Kept, PortPool};
 pub use session::{Counters, Facing, Injector, MediaSession, Sources};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -60,6 +60,8 @@ pub struct Media {
     sets: DashMap<String, Arc<RelaySet>>,
     /// The forwarding threads every session's sockets are served by.
     relay: relay::Relay,
+    /// How many free port pairs the relay sets keep bound between calls, all together.
+    kept: Arc<Kept>,
     /// Strict sources or not, and the drops of every session.
     sources: Sources,
     rt: tokio::runtime::Handle,
@@ -74,6 +76,7 @@ impl Media {
         default: config::Media,
         prompts: prompts::Prompts,
         rt: tokio::runtime::Handle,
+        open_files: u64,
     ) -> std::io::Result<Media> {
         let relay = relay::Relay::start(
             match default.threads {
@@ -98,6 +101,7 @@ impl Media {
             default,
             sets: DashMap::new(),
             relay,
+            kept: Kept::for_open_files(open_files),
             rt,
         })
     }
@@ -134,7 +138,7 @@ impl Media {
                 Arc::new(RelaySet {
                     bind,
                     advertised,
-                    pool: Arc::new(PortPool::new(min, max)),
+                    pool: Arc::new(PortPool::new(min, max, self.kept.clone())),
                 })
             })
             .clone();

@@ -1,8 +1,11 @@
 //! RTP port pairs of one relay set: even ports of its range (RTP on the even port, RTCP on
 //! the next), handed out and returned once per call — never per packet. A lease returns
 //! its port when dropped, so every path that ends a call (or fails to set one up) gives
-//! the port back — with its two sockets still bound, up to `KEEP_BOUND` pairs, so the next
-//! call on that port needs no `socket`/`bind`.
+//! the port back — with its two sockets still bound while the process's budget of kept
+//! pairs (`Kept`, shared by every relay set) has room, so the next call on that port needs
+//! no `socket`/`bind`/`setsockopt` and its last call no `close`. Pairs are still handed
+//! out least recently given back first, bound or not: a port just freed is not reused at
+//! once (a peer that missed its BYE and still sends would reach the next call).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,14 +14,43 @@ use std::sync::{Arc, Mutex};
 /// An RTP and an RTCP socket, bound and non-blocking.
 pub type Sockets = (std::net::UdpSocket, std::net::UdpSocket);
 
-/// Pairs kept bound while free: saves the set-up of four sockets per call, bounded so an
-/// idle server does not hold thousands of descriptors.
-const KEEP_BOUND: usize = 1024;
+/// How many free pairs all the pools together keep bound: two descriptors each, so that an
+/// idle server's descriptors stay bounded by what the process may open.
+pub struct Kept {
+    most: usize,
+    now: AtomicUsize,
+}
+
+impl Kept {
+    pub fn new(most: usize) -> Arc<Kept> {
+        Arc::new(Kept {
+            most,
+            now: AtomicUsize::new(0),
+        })
+    }
+
+    /// A budget of a quarter of `open_files` in pairs: half the descriptors for free pairs,
+    /// the other half for the calls in progress (four sockets each), connections and files.
+    /// With the limits of a systemd unit (65,536) or of a container (1,048,576) every pair
+    /// of the default range stays bound; with 1,024, 256 pairs do.
+    pub fn for_open_files(open_files: u64) -> Arc<Kept> {
+        Kept::new(usize::try_from(open_files / 4).unwrap_or(usize::MAX))
+    }
+
+    /// Pairs kept bound now, in every pool.
+    pub fn len(&self) -> usize {
+        self.now.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 pub struct PortPool {
     free: Mutex<VecDeque<(u16, Option<Sockets>)>>,
     total: usize,
-    bound: AtomicUsize,
+    kept: Arc<Kept>,
 }
 
 /// One RTP/RTCP port pair, back in its pool when dropped (with `sockets`, if set).
@@ -30,7 +62,7 @@ pub struct Lease {
 
 impl PortPool {
     /// The even ports p of [min, max] with p + 1 ≤ max (p < max, as the range ends there).
-    pub fn new(min: u16, max: u16) -> PortPool {
+    pub fn new(min: u16, max: u16, kept: Arc<Kept>) -> PortPool {
         let first = u32::from(min) + u32::from(min % 2);
         let free: VecDeque<(u16, Option<Sockets>)> = (first..u32::from(max))
             .step_by(2)
@@ -41,7 +73,7 @@ impl PortPool {
         PortPool {
             free: Mutex::new(free),
             total,
-            bound: AtomicUsize::new(0),
+            kept,
         }
     }
 
@@ -54,7 +86,7 @@ impl PortPool {
     pub fn take(self: &Arc<Self>) -> Option<Lease> {
         let (port, sockets) = self.lock().pop_front()?;
         if sockets.is_some() {
-            self.bound.fetch_sub(1, Ordering::Relaxed);
+            self.kept.now.fetch_sub(1, Ordering::Relaxed);
         }
         Some(Lease {
             pool: self.clone(),
@@ -72,21 +104,72 @@ impl PortPool {
 impl Drop for Lease {
     fn drop(&mut self) {
         let mut sockets = self.sockets.take();
-        if sockets.is_some() && self.pool.bound.fetch_add(1, Ordering::Relaxed) >= KEEP_BOUND {
-            self.pool.bound.fetch_sub(1, Ordering::Relaxed);
+        let kept = &self.pool.kept;
+        if sockets.is_some() && kept.now.fetch_add(1, Ordering::Relaxed) >= kept.most {
+            kept.now.fetch_sub(1, Ordering::Relaxed);
             sockets = None;
         }
         self.pool.lock().push_back((self.port, sockets));
     }
 }
 
+impl Drop for PortPool {
+    /// The pairs it kept bound close with it: their room goes back to the budget.
+    fn drop(&mut self) {
+        let bound = self.lock().iter().filter(|(_, s)| s.is_some()).count();
+        self.kept.now.fetch_sub(bound, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::UdpSocket;
+
+    fn bound() -> Option<Sockets> {
+        let s = || UdpSocket::bind("127.0.0.1:0").unwrap();
+        Some((s(), s()))
+    }
+
+    #[test]
+    fn free_pairs_stay_bound_within_one_budget_for_every_pool() {
+        let kept = Kept::new(1);
+        let p1 = Arc::new(PortPool::new(20100, 20103, kept.clone()));
+        let p2 = Arc::new(PortPool::new(20200, 20203, kept.clone()));
+        let (mut a, mut b) = (p1.take().unwrap(), p2.take().unwrap());
+        (a.sockets, b.sockets) = (bound(), bound());
+        drop(a);
+        drop(b);
+        // the budget held one pair: p1's kept its sockets, p2's closed them
+        assert_eq!(kept.len(), 1);
+        // least recently given back first, bound or not
+        let c = p1.take().unwrap();
+        assert!((c.port, c.sockets.is_none()) == (20102, true));
+        let d = p1.take().unwrap();
+        assert!((d.port, d.sockets.is_some()) == (20100, true));
+        assert_eq!(kept.len(), 0);
+        assert!(p2.take().is_some_and(|l| l.sockets.is_none()));
+        assert!(p2
+            .take()
+            .is_some_and(|l| l.port == 20200 && l.sockets.is_none()));
+        // a pool dropped with a pair kept bound gives its room back
+        drop((c, d));
+        assert_eq!(kept.len(), 1);
+        drop(p1);
+        assert_eq!(kept.len(), 0);
+    }
+
+    #[test]
+    fn the_budget_is_a_quarter_of_the_open_files_in_pairs() {
+        assert_eq!(Kept::for_open_files(1024).most, 256);
+        assert_eq!(Kept::for_open_files(65536).most, 16384);
+        assert!(Kept::for_open_files(u64::MAX).most >= 1 << 30);
+        assert_eq!(Kept::for_open_files(3).most, 0);
+    }
 
     #[test]
     fn pairs_are_even_and_come_back() {
-        let pool = Arc::new(PortPool::new(20001, 20007));
+        let pool = Arc::new(PortPool::new(20001, 20007, Kept::new(8)));
         let a = pool.take().unwrap();
         let b = pool.take().unwrap();
         assert_eq!((a.port, b.port), (20002, 20004));
@@ -97,8 +180,8 @@ mod tests {
         drop(b);
         assert_eq!(pool.in_use(), 0);
         // the top of the port space does not overflow
-        assert_eq!(PortPool::new(65535, 65535).in_use(), 0);
-        assert!(Arc::new(PortPool::new(65534, 65535))
+        assert_eq!(PortPool::new(65535, 65535, Kept::new(8)).in_use(), 0);
+        assert!(Arc::new(PortPool::new(65534, 65535, Kept::new(8)))
             .take()
             .is_some_and(|l| l.port == 65534));
     }
