@@ -359,6 +359,12 @@ impl Collector for Server {
             "Relay port pairs (RTP + RTCP) in use, two per call with media",
             int(b2bua.media_ports_in_use()),
         )?;
+        gauge(
+            e,
+            "vozbox_relay_port_pairs_kept_bound",
+            "Free relay port pairs whose sockets stay bound between calls (two descriptors each)",
+            int(media.ports_kept_bound()),
+        )?;
         counters(
             e,
             "vozbox_relay_packets",

@@ -132,8 +132,9 @@ fn a_stranger_spraying_the_relay_hears_nothing_of_a_call_from_its_sdp_address() 
 }
 
 /// A relay range of exactly one call's two pairs: the second call gets the same ports,
-/// whose sockets were kept bound (and connected to the first call's parties, or not)
-/// between the calls while the stranger sprayed them. It gets nothing of either call.
+/// whose sockets were kept bound between the calls (checked), while the stranger sprays
+/// them before and during each call. It gets nothing of either call, and alice's audio
+/// comes back whole both times.
 #[test]
 fn a_stranger_spraying_ports_kept_bound_between_calls_hears_nothing_of_the_next() {
     let dir = temp_dir("bleed-kept");

@@ -202,6 +202,7 @@ fn metrics_need_the_token_and_parse_as_prometheus_text() {
         ("vozbox_store_queue_depth", "gauge"),
         ("vozbox_relay_sessions", "gauge"),
         ("vozbox_relay_port_pairs_in_use", "gauge"),
+        ("vozbox_relay_port_pairs_kept_bound", "gauge"),
         ("vozbox_relay_packets", "counter"),
         ("vozbox_relay_bytes", "counter"),
         ("vozbox_relay_dropped_packets", "counter"),
@@ -331,12 +332,14 @@ fn traffic_moves_the_counters_by_what_happened() {
     assert_eq!(during.get("vozbox_calls_in_progress", &internal), 1.0);
     assert_eq!(during.get("vozbox_relay_sessions", &[]), 1.0);
     assert_eq!(during.get("vozbox_relay_port_pairs_in_use", &[]), 2.0);
+    assert_eq!(during.get("vozbox_relay_port_pairs_kept_bound", &[]), 0.0);
 
     let answered = [("direction", "internal"), ("disposition", "answered")];
     let after = settle(&v, |s| {
         s.get("vozbox_calls_ended_total", &answered) >= 1.0
             && s.get("vozbox_cdrs_written_total", &[]) >= 1.0
             && s.get("vozbox_relay_sessions", &[]) == 0.0
+            && s.get("vozbox_relay_port_pairs_kept_bound", &[]) == 2.0
     });
     let d = Delta(&registered, &after);
     assert_eq!(d.of("vozbox_calls_started_total", &internal), 1.0);
@@ -351,6 +354,8 @@ fn traffic_moves_the_counters_by_what_happened() {
     assert!(d.of("vozbox_call_setup_seconds_sum", &[]) > 0.0);
     assert_eq!(after.get("vozbox_relay_sessions", &[]), 0.0);
     assert_eq!(after.get("vozbox_relay_port_pairs_in_use", &[]), 0.0);
+    // the call's two pairs went back to the pool still bound (shut to strangers)
+    assert_eq!(after.get("vozbox_relay_port_pairs_kept_bound", &[]), 2.0);
     // the challenge and the authenticated INVITE; both ACKs; alice's BYE
     let invite = [("method", "INVITE")];
     assert!(d.of("vozbox_sip_requests_received_total", &invite) >= 2.0);

@@ -57,7 +57,10 @@ pub struct Media {
     /// Voice notifications by language and cause.
     pub prompts: Arc<prompts::Prompts>,
     /// Relay sets by bind address, advertised address and port range, made on first use.
-    sets: DashMap<String, Arc<RelaySet>>,
+    sets: DashMap<(IpAddr, IpAddr, u16, u16), Arc<RelaySet>>,
+    /// Port pools by bind address and port range: sets differing only in what they
+    /// advertise share one.
+    pools: DashMap<(IpAddr, u16, u16), Arc<PortPool>>,
     /// The forwarding threads every session's sockets are served by.
     relay: relay::Relay,
     /// How many free port pairs the relay sets keep bound between calls, all together.
@@ -100,6 +103,7 @@ impl Media {
             prompts: Arc::new(prompts),
             default,
             sets: DashMap::new(),
+            pools: DashMap::new(),
             relay,
             kept: Kept::for_open_files(open_files),
             rt,
@@ -128,21 +132,39 @@ impl Media {
                 .map_err(|_| MediaError::Bind(format!("relay set {:?}: bad address {:?}", name, s)))
         };
         let (bind, advertised) = (parse(bind)?, parse(adv)?);
-        // One pool per bind address and port range, whatever the set is called and however
-        // often it is provisioned again: two pools never hand out the same ports.
-        let key = format!("{} {} {} {}", bind, advertised, min, max);
-        let s = self
+        if let Some(s) = self.sets.get(&(bind, advertised, min, max)) {
+            return Ok(s.clone());
+        }
+        let set = Arc::new(RelaySet {
+            bind,
+            advertised,
+            pool: self.pool(bind, min, max),
+        });
+        Ok(self
             .sets
-            .entry(key)
-            .or_insert_with(|| {
-                Arc::new(RelaySet {
-                    bind,
-                    advertised,
-                    pool: Arc::new(PortPool::new(min, max, self.kept.clone())),
-                })
-            })
-            .clone();
-        Ok(s)
+            .entry((bind, advertised, min, max))
+            .or_insert(set)
+            .clone())
+    }
+
+    /// One pool per bind address and port range, whatever the sets using it are called or
+    /// advertise, however often they are provisioned again. A new pool retires those whose
+    /// ports it shares (a range provisioned again, or overlapping another set's on the same
+    /// or a wildcard address): they keep no socket bound that would hold its ports.
+    fn pool(&self, bind: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
+        if let Some(p) = self.pools.get(&(bind, min, max)) {
+            return p.clone();
+        }
+        let pool = Arc::new(PortPool::new(min, max, self.kept.clone()));
+        for other in self.pools.iter() {
+            let (ip, _, _) = *other.key();
+            if (ip == bind || ip.is_unspecified() || bind.is_unspecified())
+                && other.value().overlaps(&pool)
+            {
+                other.value().retire();
+            }
+        }
+        self.pools.entry((bind, min, max)).or_insert(pool).clone()
     }
 
     /// A relay session from the relay set `def` (None: the default of `[media]`).
@@ -175,7 +197,12 @@ impl Media {
 
     /// Port pairs in use across every relay set.
     pub fn ports_in_use(&self) -> usize {
-        self.sets.iter().map(|s| s.pool.in_use()).sum()
+        self.pools.iter().map(|p| p.in_use()).sum()
+    }
+
+    /// Free port pairs kept bound between calls, across every relay set.
+    pub fn ports_kept_bound(&self) -> usize {
+        self.kept.len()
     }
 
     /// Relay sessions open (calls with media, and voice notifications playing).

@@ -8,11 +8,12 @@
 //! once (a peer that missed its BYE and still sends would reach the next call).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An RTP and an RTCP socket, bound and non-blocking.
-pub type Sockets = (std::net::UdpSocket, std::net::UdpSocket);
+pub type Sockets = (UdpSocket, UdpSocket);
 
 /// How many free pairs all the pools together keep bound: two descriptors each, so that an
 /// idle server's descriptors stay bounded by what the process may open.
@@ -49,8 +50,12 @@ impl Kept {
 
 pub struct PortPool {
     free: Mutex<VecDeque<(u16, Option<Sockets>)>>,
+    /// The ports of the range, for `overlaps`.
+    range: (u16, u16),
     total: usize,
     kept: Arc<Kept>,
+    /// Set once another pool took over some of its ports (`retire`): it keeps none bound.
+    retired: AtomicBool,
 }
 
 /// One RTP/RTCP port pair, back in its pool when dropped (with `sockets`, if set).
@@ -72,9 +77,30 @@ impl PortPool {
         let total = free.len();
         PortPool {
             free: Mutex::new(free),
+            range: (min, max),
             total,
             kept,
+            retired: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this pool's ports and `other`'s meet (the addresses are the caller's).
+    pub fn overlaps(&self, other: &PortPool) -> bool {
+        self.range.0 <= other.range.1 && other.range.0 <= self.range.1
+    }
+
+    /// Closes the sockets it keeps bound and keeps none from now on: another pool (a set
+    /// provisioned again with another range, or sharing some ports) binds these ports now.
+    pub fn retire(&self) {
+        let mut free = self.lock();
+        self.retired.store(true, Ordering::Relaxed);
+        let mut closed = 0;
+        for (_, sockets) in free.iter_mut() {
+            if sockets.take().is_some() {
+                closed += 1;
+            }
+        }
+        self.kept.now.fetch_sub(closed, Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u16, Option<Sockets>)>> {
@@ -101,15 +127,47 @@ impl PortPool {
     }
 }
 
+/// Connects an idle socket to its own address: until a call opens it to everyone again
+/// (`connect_unspec`), the kernel queues nothing a stranger sends it. (A socket bound to a
+/// wildcard address is connected to the loopback address of its family.)
+fn shut_out(s: &UdpSocket) -> bool {
+    let Ok(mut own) = s.local_addr() else {
+        return false;
+    };
+    if own.ip().is_unspecified() {
+        own.set_ip(match own.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    s.connect(own).is_ok()
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
+        let pool = &self.pool;
         let mut sockets = self.sockets.take();
-        let kept = &self.pool.kept;
-        if sockets.is_some() && kept.now.fetch_add(1, Ordering::Relaxed) >= kept.most {
-            kept.now.fetch_sub(1, Ordering::Relaxed);
+        let keep = sockets.as_ref().is_some_and(|(rtp, rtcp)| {
+            if pool.retired.load(Ordering::Relaxed) {
+                return false;
+            }
+            let room = pool.kept.now.fetch_add(1, Ordering::Relaxed) < pool.kept.most;
+            if !(room && shut_out(rtp) && shut_out(rtcp)) {
+                pool.kept.now.fetch_sub(1, Ordering::Relaxed);
+                return false;
+            }
+            true
+        });
+        if !keep {
             sockets = None;
         }
-        self.pool.lock().push_back((self.port, sockets));
+        let mut free = pool.lock();
+        // retired meanwhile: `retire` closed what was free, this pair closes too
+        if sockets.is_some() && pool.retired.load(Ordering::Relaxed) {
+            sockets = None;
+            pool.kept.now.fetch_sub(1, Ordering::Relaxed);
+        }
+        free.push_back((self.port, sockets));
     }
 }
 
@@ -157,6 +215,45 @@ mod tests {
         assert_eq!(kept.len(), 1);
         drop(p1);
         assert_eq!(kept.len(), 0);
+    }
+
+    #[test]
+    fn an_idle_pair_kept_bound_queues_nothing_a_stranger_sends() {
+        let pool = Arc::new(PortPool::new(20300, 20301, Kept::new(4)));
+        let mut a = pool.take().unwrap();
+        a.sockets = bound();
+        let to = a.sockets.as_ref().unwrap().0.local_addr().unwrap();
+        drop(a);
+        let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let _ = stranger.send_to(b"\x80junk junk junk", to);
+        let b = pool.take().unwrap();
+        let (rtp, _) = b.sockets.as_ref().unwrap();
+        rtp.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        assert!(
+            matches!(rtp.recv_from(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "a stranger's packet was queued on an idle socket"
+        );
+    }
+
+    #[test]
+    fn a_retired_pool_closes_what_it_kept_and_keeps_nothing_more() {
+        let kept = Kept::new(8);
+        let old = Arc::new(PortPool::new(20400, 20407, kept.clone()));
+        let (mut a, mut b) = (old.take().unwrap(), old.take().unwrap());
+        a.sockets = bound();
+        drop(a);
+        assert_eq!(kept.len(), 1);
+        let new = PortPool::new(20404, 20499, kept.clone());
+        assert!(old.overlaps(&new) && new.overlaps(&old));
+        assert!(!old.overlaps(&PortPool::new(20408, 20499, kept.clone())));
+        old.retire();
+        assert_eq!(kept.len(), 0);
+        // a call that ends afterwards closes its pair too
+        b.sockets = bound();
+        drop(b);
+        assert_eq!(kept.len(), 0);
+        assert!((0..4).all(|_| old.take().is_some_and(|l| l.sockets.is_none())));
     }
 
     #[test]
