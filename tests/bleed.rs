@@ -137,15 +137,7 @@ fn a_stranger_spraying_the_relay_hears_nothing_of_a_call_from_its_sdp_address() 
 /// comes back whole both times.
 #[test]
 fn a_stranger_spraying_ports_kept_bound_between_calls_hears_nothing_of_the_next() {
-    let dir = temp_dir("bleed-kept");
-    let port = free_port("127.0.0.1");
-    let first = media_range(port);
-    let v = Vozbox::start_in(
-        dir,
-        port,
-        &format!("[media]\nport_min = {}\nport_max = {}\n", first, first + 3),
-        PROVISION,
-    );
+    let (v, first) = Vozbox::start_with_one_call_of_ports("bleed-kept", PROVISION);
     // bob answers and echoes two calls
     let bob_port = free_port("127.0.0.1");
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);

@@ -170,16 +170,8 @@ fn a_call_without_media_is_ended_by_the_media_timeout() {
 
 #[test]
 fn no_free_relay_port_gives_503_and_ports_come_back() {
-    let dir = temp_dir("media-ports");
-    let port = free_port("127.0.0.1");
     // two port pairs: exactly one call
-    let first = media_range(port);
-    let v = Vozbox::start_in(
-        dir,
-        port,
-        &format!("[media]\nport_min = {}\nport_max = {}\n", first, first + 3),
-        PROVISION,
-    );
+    let (v, _) = Vozbox::start_with_one_call_of_ports("media-ports", PROVISION);
     let bob_port = free_port("127.0.0.1");
     register(&v, "127.0.0.1", ("bob", "Bob-Secret-22"), bob_port);
     let bob = SippUas::start("uas_answer.xml", "u1", "127.0.0.1", bob_port);

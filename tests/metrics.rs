@@ -354,7 +354,7 @@ fn traffic_moves_the_counters_by_what_happened() {
     assert!(d.of("vozbox_call_setup_seconds_sum", &[]) > 0.0);
     assert_eq!(after.get("vozbox_relay_sessions", &[]), 0.0);
     assert_eq!(after.get("vozbox_relay_port_pairs_in_use", &[]), 0.0);
-    // the call's two pairs went back to the pool still bound (shut to strangers)
+    // the call's two pairs went back to the pool still bound
     assert_eq!(after.get("vozbox_relay_port_pairs_kept_bound", &[]), 2.0);
     // the challenge and the authenticated INVITE; both ACKs; alice's BYE
     let invite = [("method", "INVITE")];

@@ -158,9 +158,10 @@ impl Side {
     pub(super) fn open(ip: IpAddr, lease: &mut Lease, strict: bool) -> std::io::Result<Side> {
         let sockets = match lease.sockets.take() {
             Some((rtp, rtcp)) => {
-                // Connected to the last call's peers: open to any source again.
-                let _ = rustix::net::connect_unspec(&rtp);
-                let _ = rustix::net::connect_unspec(&rtcp);
+                // Connected to itself while idle, or to the last call's peers: open to any
+                // source again (a failure closes the pair; the caller tries the next).
+                rustix::net::connect_unspec(&rtp)?;
+                rustix::net::connect_unspec(&rtcp)?;
                 drain(&rtp);
                 drain(&rtcp);
                 (rtp, rtcp)

@@ -61,6 +61,8 @@ pub struct Media {
     /// Port pools by bind address and port range: sets differing only in what they
     /// advertise share one.
     pools: DashMap<(IpAddr, u16, u16), Arc<PortPool>>,
+    /// Held while a pool is made (`pool`).
+    making: std::sync::Mutex<()>,
     /// The forwarding threads every session's sockets are served by.
     relay: relay::Relay,
     /// How many free port pairs the relay sets keep bound between calls, all together.
@@ -104,6 +106,7 @@ impl Media {
             default,
             sets: DashMap::new(),
             pools: DashMap::new(),
+            making: std::sync::Mutex::new(()),
             relay,
             kept: Kept::for_open_files(open_files),
             rt,
@@ -148,23 +151,41 @@ impl Media {
     }
 
     /// One pool per bind address and port range, whatever the sets using it are called or
-    /// advertise, however often they are provisioned again. A new pool retires those whose
-    /// ports it shares (a range provisioned again, or overlapping another set's on the same
-    /// or a wildcard address): they keep no socket bound that would hold its ports.
+    /// advertise. Two pools whose ports may clash (`clash`: a range provisioned again, or
+    /// another set's on the same address or a wildcard of its family) both stop keeping
+    /// pairs bound, for good: neither then holds a port the other needs between calls.
     fn pool(&self, bind: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
-        if let Some(p) = self.pools.get(&(bind, min, max)) {
+        let key = (bind, min, max);
+        if let Some(p) = self.pools.get(&key) {
+            return p.clone();
+        }
+        // one pool made at a time: two made at once would not see each other
+        let _making = self.making.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = self.pools.get(&key) {
             return p.clone();
         }
         let pool = Arc::new(PortPool::new(min, max, self.kept.clone()));
-        for other in self.pools.iter() {
-            let (ip, _, _) = *other.key();
-            if (ip == bind || ip.is_unspecified() || bind.is_unspecified())
-                && other.value().overlaps(&pool)
-            {
-                other.value().retire();
+        let clashing: Vec<Arc<PortPool>> = self
+            .pools
+            .iter()
+            .filter(|other| ports::clash(*other.key(), key))
+            .map(|other| other.value().clone())
+            .collect();
+        if !clashing.is_empty() {
+            tracing::warn!(
+                "media relay: ports {}-{} on {} overlap another relay set's: neither keeps \
+                 port pairs bound between calls",
+                min,
+                max,
+                bind
+            );
+            pool.retire();
+            for other in clashing {
+                other.retire();
             }
         }
-        self.pools.entry((bind, min, max)).or_insert(pool).clone()
+        self.pools.insert(key, pool.clone());
+        pool
     }
 
     /// A relay session from the relay set `def` (None: the default of `[media]`).

@@ -8,7 +8,7 @@
 //! once (a peer that missed its BYE and still sends would reach the next call).
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::net::{IpAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -50,8 +50,6 @@ impl Kept {
 
 pub struct PortPool {
     free: Mutex<VecDeque<(u16, Option<Sockets>)>>,
-    /// The ports of the range, for `overlaps`.
-    range: (u16, u16),
     total: usize,
     kept: Arc<Kept>,
     /// Set once another pool took over some of its ports (`retire`): it keeps none bound.
@@ -77,30 +75,26 @@ impl PortPool {
         let total = free.len();
         PortPool {
             free: Mutex::new(free),
-            range: (min, max),
             total,
             kept,
             retired: AtomicBool::new(false),
         }
     }
 
-    /// Whether this pool's ports and `other`'s meet (the addresses are the caller's).
-    pub fn overlaps(&self, other: &PortPool) -> bool {
-        self.range.0 <= other.range.1 && other.range.0 <= self.range.1
-    }
-
-    /// Closes the sockets it keeps bound and keeps none from now on: another pool (a set
-    /// provisioned again with another range, or sharing some ports) binds these ports now.
+    /// Closes the sockets it keeps bound and keeps none from now on: another pool may bind
+    /// these ports (`clash`). The sockets close after the pool is unlocked.
     pub fn retire(&self) {
-        let mut free = self.lock();
-        self.retired.store(true, Ordering::Relaxed);
-        let mut closed = 0;
-        for (_, sockets) in free.iter_mut() {
-            if sockets.take().is_some() {
-                closed += 1;
+        let mut closing = Vec::new();
+        {
+            let mut free = self.lock();
+            self.retired.store(true, Ordering::Relaxed);
+            for (_, sockets) in free.iter_mut() {
+                if let Some(s) = sockets.take() {
+                    closing.push(s);
+                }
             }
         }
-        self.kept.now.fetch_sub(closed, Ordering::Relaxed);
+        self.kept.now.fetch_sub(closing.len(), Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u16, Option<Sockets>)>> {
@@ -127,20 +121,26 @@ impl PortPool {
     }
 }
 
+/// Whether pools of ranges `a` and `b` (bind address, first and last port) may bind the
+/// same port: their ranges meet, on the same address, or one of them a wildcard of the
+/// other's family (`::` takes IPv4 too).
+pub fn clash(a: (IpAddr, u16, u16), b: (IpAddr, u16, u16)) -> bool {
+    let meet = a.1 <= b.2 && b.1 <= a.2;
+    let covers = |x: IpAddr, y: IpAddr| x.is_unspecified() && (x.is_ipv6() || y.is_ipv4());
+    meet && (a.0 == b.0 || covers(a.0, b.0) || covers(b.0, a.0))
+}
+
 /// Connects an idle socket to its own address: until a call opens it to everyone again
-/// (`connect_unspec`), the kernel queues nothing a stranger sends it. (A socket bound to a
-/// wildcard address is connected to the loopback address of its family.)
+/// (`connect_unspec`), the kernel queues nothing a stranger sends it. A socket bound to a
+/// wildcard address is left as it is (connecting would pin its address to one, and let
+/// another socket bind the port on another address meanwhile): what it queues is drained
+/// when a call takes it.
 fn shut_out(s: &UdpSocket) -> bool {
-    let Ok(mut own) = s.local_addr() else {
-        return false;
-    };
-    if own.ip().is_unspecified() {
-        own.set_ip(match own.ip() {
-            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
-            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
-        });
+    match s.local_addr() {
+        Ok(own) if own.ip().is_unspecified() => true,
+        Ok(own) => s.connect(own).is_ok(),
+        Err(_) => false,
     }
-    s.connect(own).is_ok()
 }
 
 impl Drop for Lease {
@@ -244,9 +244,6 @@ mod tests {
         a.sockets = bound();
         drop(a);
         assert_eq!(kept.len(), 1);
-        let new = PortPool::new(20404, 20499, kept.clone());
-        assert!(old.overlaps(&new) && new.overlaps(&old));
-        assert!(!old.overlaps(&PortPool::new(20408, 20499, kept.clone())));
         old.retire();
         assert_eq!(kept.len(), 0);
         // a call that ends afterwards closes its pair too
@@ -254,6 +251,24 @@ mod tests {
         drop(b);
         assert_eq!(kept.len(), 0);
         assert!((0..4).all(|_| old.take().is_some_and(|l| l.sockets.is_none())));
+    }
+
+    #[test]
+    fn pools_clash_where_they_may_bind_the_same_port() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        let (any4, any6, v6) = (ip("0.0.0.0"), ip("::"), ip("2001:db8::1"));
+        // a range provisioned again, on the same address
+        assert!(clash((a, 20000, 29999), (a, 20000, 20999)));
+        assert!(clash((a, 20000, 20999), (a, 20999, 21999)));
+        assert!(!clash((a, 20000, 20999), (a, 21000, 21999)));
+        // other addresses do not clash; a wildcard of the family does
+        assert!(!clash((a, 20000, 29999), (b, 20000, 29999)));
+        assert!(clash((any4, 20000, 29999), (a, 20000, 20001)));
+        assert!(clash((a, 20000, 20001), (any4, 20000, 29999)));
+        assert!(!clash((any4, 20000, 29999), (v6, 20000, 29999)));
+        assert!(clash((any6, 20000, 29999), (a, 20000, 29999)));
+        assert!(clash((v6, 20000, 29999), (any6, 20000, 29999)));
     }
 
     #[test]

@@ -97,6 +97,18 @@ impl Vozbox {
         Self::start_in(dir, port, extra, provision)
     }
 
+    /// Starts vozbox with a relay range of exactly two port pairs (one call's), and
+    /// returns it with the first port of that range.
+    pub fn start_with_one_call_of_ports(name: &str, provision: &str) -> (Vozbox, u16) {
+        let port = free_port("127.0.0.1");
+        let first = media_range(port);
+        let range = format!("[media]\nport_min = {}\nport_max = {}\n", first, first + 3);
+        (
+            Self::start_in(temp_dir(name), port, &range, provision),
+            first,
+        )
+    }
+
     pub fn start_in(dir: PathBuf, port: u16, extra: &str, provision: &str) -> Vozbox {
         Self::start_on("127.0.0.1", dir, port, extra, provision)
     }
