@@ -395,11 +395,7 @@ mod tests {
     #[test]
     fn a_stream_far_behind_loses_its_oldest_packets() {
         use super::super::batch::{RecvBatch, BURST};
-        let pool = Arc::new(super::super::ports::PortPool::new(
-            32300,
-            32399,
-            super::super::ports::Kept::new(64),
-        ));
+        let pool = super::super::ports::test_pool(32300, 32399);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let (mut la, mut lb) = (pool.take().unwrap(), pool.take().unwrap());
         let shared = Shared {

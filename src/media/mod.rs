@@ -59,10 +59,9 @@ pub struct Media {
     /// Relay sets by bind address, advertised address and port range, made on first use.
     sets: DashMap<(IpAddr, IpAddr, u16, u16), Arc<RelaySet>>,
     /// Port pools by bind address and port range: sets differing only in what they
-    /// advertise share one.
-    pools: DashMap<(IpAddr, u16, u16), Arc<PortPool>>,
-    /// Held while a pool is made (`pool`).
-    making: std::sync::Mutex<()>,
+    /// advertise share one. Looked at when a set is first used (and by the statistics),
+    /// never per call: one lock, held while a pool is made and compared with the others.
+    pools: std::sync::Mutex<std::collections::HashMap<(IpAddr, u16, u16), Arc<PortPool>>>,
     /// The forwarding threads every session's sockets are served by.
     relay: relay::Relay,
     /// How many free port pairs the relay sets keep bound between calls, all together.
@@ -105,8 +104,7 @@ impl Media {
             prompts: Arc::new(prompts),
             default,
             sets: DashMap::new(),
-            pools: DashMap::new(),
-            making: std::sync::Mutex::new(()),
+            pools: Default::default(),
             relay,
             kept: Kept::for_open_files(open_files),
             rt,
@@ -156,20 +154,15 @@ impl Media {
     /// pairs bound, for good: neither then holds a port the other needs between calls.
     fn pool(&self, bind: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
         let key = (bind, min, max);
-        if let Some(p) = self.pools.get(&key) {
-            return p.clone();
-        }
-        // one pool made at a time: two made at once would not see each other
-        let _making = self.making.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = self.pools.get(&key) {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = pools.get(&key) {
             return p.clone();
         }
         let pool = Arc::new(PortPool::new(min, max, self.kept.clone()));
-        let clashing: Vec<Arc<PortPool>> = self
-            .pools
+        let clashing: Vec<&Arc<PortPool>> = pools
             .iter()
-            .filter(|other| ports::clash(*other.key(), key))
-            .map(|other| other.value().clone())
+            .filter(|(other, _)| ports::clash(**other, key))
+            .map(|(_, p)| p)
             .collect();
         if !clashing.is_empty() {
             tracing::warn!(
@@ -184,7 +177,7 @@ impl Media {
                 other.retire();
             }
         }
-        self.pools.insert(key, pool.clone());
+        pools.insert(key, pool.clone());
         pool
     }
 
@@ -218,7 +211,8 @@ impl Media {
 
     /// Port pairs in use across every relay set.
     pub fn ports_in_use(&self) -> usize {
-        self.pools.iter().map(|p| p.in_use()).sum()
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.values().map(|p| p.in_use()).sum()
     }
 
     /// Free port pairs kept bound between calls, across every relay set.

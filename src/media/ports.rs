@@ -171,6 +171,12 @@ impl Drop for Lease {
     }
 }
 
+/// A pool of its own budget, for the relay's unit tests.
+#[cfg(test)]
+pub(super) fn test_pool(min: u16, max: u16) -> Arc<PortPool> {
+    Arc::new(PortPool::new(min, max, Kept::new(64)))
+}
+
 impl Drop for PortPool {
     /// The pairs it kept bound close with it: their room goes back to the budget.
     fn drop(&mut self) {

@@ -360,11 +360,7 @@ mod tests {
     #[tokio::test]
     async fn relays_both_ways_and_gives_the_ports_back() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(
-            32100,
-            32199,
-            super::super::ports::Kept::new(64),
-        ));
+        let pool = super::super::ports::test_pool(32100, 32199);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = open(&relay, lo, lo, &pool);
         let (a, a_rtcp, b, b_rtcp) = (phone(), phone(), phone(), phone());
@@ -458,11 +454,7 @@ mod tests {
     #[tokio::test]
     async fn quiet_sessions_give_their_ports_back() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(
-            32500,
-            32599,
-            super::super::ports::Kept::new(64),
-        ));
+        let pool = super::super::ports::test_pool(32500, 32599);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let (s1, s2) = (open(&relay, lo, lo, &pool), open(&relay, lo, lo, &pool));
         let back_to = |n: usize| {
@@ -484,11 +476,7 @@ mod tests {
     #[tokio::test]
     async fn a_wildcard_bound_session_relays_unconnected() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(
-            32200,
-            32299,
-            super::super::ports::Kept::new(64),
-        ));
+        let pool = super::super::ports::test_pool(32200, 32299);
         let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = open(&relay, any, lo, &pool);
@@ -513,11 +501,7 @@ mod tests {
     #[tokio::test]
     async fn a_stranger_gets_nothing_and_is_counted() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = Arc::new(super::super::ports::PortPool::new(
-            32400,
-            32499,
-            super::super::ports::Kept::new(64),
-        ));
+        let pool = super::super::ports::test_pool(32400, 32499);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let s = open(&relay, lo, lo, &pool);
         let (a, b, stranger) = (phone(), phone(), phone_at("127.0.0.9"));
