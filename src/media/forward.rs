@@ -199,17 +199,7 @@ impl Shared {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// The four sockets in token order (see `relay::SOCKETS`): A RTP, A RTCP, B RTP, B RTCP.
-    pub(super) fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
-        use std::os::fd::AsFd;
-        [&self.a, &self.b]
-            .into_iter()
-            .filter_map(|s| s.sockets.as_ref())
-            .flat_map(|(rtp, rtcp)| [rtp.as_fd(), rtcp.as_fd()])
-            .collect()
-    }
-
-    /// Socket `k` (token order) became readable: receives what it holds and relays each
+    /// Socket `k` (0 A's RTP, 1 A's RTCP, 2 B's RTP, 3 B's RTCP) became readable: receives what it holds and relays each
     /// datagram that comes from that side's peer out of the same kind of socket of the
     /// other side to its peer. Reads at most `rounds` bursts; true when the socket was
     /// emptied (its readiness is edge-triggered: a socket left with packets must be served
@@ -395,9 +385,9 @@ mod tests {
     #[test]
     fn a_stream_far_behind_loses_its_oldest_packets() {
         use super::super::batch::{RecvBatch, BURST};
-        let pool = super::super::ports::test_pool(32300, 32399);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-        let (mut la, mut lb) = (pool.take().unwrap(), pool.take().unwrap());
+        let pool = super::super::ports::test_pool(lo, 32300, 32399);
+        let (mut la, mut lb) = (pool.take(0).unwrap(), pool.take(0).unwrap());
         let shared = Shared {
             a: Side::open(lo, &mut la, true).unwrap(),
             b: Side::open(lo, &mut lb, true).unwrap(),

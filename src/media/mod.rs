@@ -14,6 +14,8 @@ pub mod ports;
 pub mod prompts;
 pub mod rectap;
 pub mod relay;
+#[cfg(test)]
+mod relay_tests;
 pub mod sdp;
 pub mod session;
 pub mod stream;
@@ -158,7 +160,7 @@ impl Media {
         if let Some(p) = pools.get(&key) {
             return p.clone();
         }
-        let pool = Arc::new(PortPool::new(min, max, self.kept.clone()));
+        let pool = Arc::new(PortPool::new(bind, min, max, self.kept.clone()));
         let clashing: Vec<&Arc<PortPool>> = pools
             .iter()
             .filter(|(other, _)| ports::clash(**other, key))
@@ -188,10 +190,20 @@ impl Media {
         let _rt = self.rt.enter();
         let mut last = String::new();
         for _ in 0..TRIES {
-            let (Some(a), Some(b)) = (set.pool.take(), set.pool.take()) else {
+            // The thread first: it takes the pairs that thread watches.
+            let turn = self.relay.next();
+            let (Some(a), Some(b)) = (set.pool.take(turn.watch), set.pool.take(turn.watch)) else {
                 return Err(MediaError::Exhausted(name.to_string()));
             };
-            match MediaSession::open(&self.relay, set.bind, set.advertised, (a, b), &self.sources) {
+            let leases = (a, b);
+            match MediaSession::open(
+                &self.relay,
+                turn,
+                set.bind,
+                set.advertised,
+                leases,
+                &self.sources,
+            ) {
                 Ok(s) => return Ok(s),
                 // The leases go back to the pool's end (once the forwarding thread let go
                 // of the sockets); try the next pairs.

@@ -3,17 +3,36 @@
 //! its port when dropped, so every path that ends a call (or fails to set one up) gives
 //! the port back — with its two sockets still bound while the process's budget of kept
 //! pairs (`Kept`, shared by every relay set) has room, so the next call on that port needs
-//! no `socket`/`bind`/`setsockopt` and its last call no `close`. Pairs are still handed
-//! out least recently given back first, bound or not: a port just freed is not reused at
-//! once (a peer that missed its BYE and still sends would reach the next call).
+//! no `socket`/`bind`/`setsockopt` and its last call no `close`. A pair kept bound also
+//! stays in the epoll set of the forwarding thread that relayed it (`Watch`, written by
+//! `relay.rs`): a call given to that thread takes such a pair first, among the few least
+//! recently given back, and needs no `epoll_ctl` either. Pairs are otherwise handed out
+//! least recently given back first, bound or not: a port just freed is not reused at once
+//! (a peer that missed its BYE and still sends would reach the next call).
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An RTP and an RTCP socket, bound and non-blocking.
 pub type Sockets = (UdpSocket, UdpSocket);
+
+/// Which forwarding thread's epoll set holds a pair's sockets, as `relay.rs` tags it
+/// (its relay and thread); `NOT_WATCHED` for none.
+pub type Watch = u64;
+pub const NOT_WATCHED: Watch = 0;
+/// A registration that failed half-way: the pair's sockets are closed when it comes back
+/// (closing takes a socket out of every epoll set), never kept.
+pub const WATCH_UNKNOWN: Watch = u64::MAX;
+
+/// How many of the least recently given back pairs are looked at, at most, for one already
+/// watched by the call's forwarding thread (the oldest is taken if none is): a thread
+/// gives back together the pairs of the sessions that ended within its last wait (up to
+/// 100 ms: hundreds of pairs under load).
+/// Never more than the oldest quarter of the free pairs: a pair just given back is not
+/// taken again at once.
+const LOOK: usize = 512;
 
 /// How many free pairs all the pools together keep bound: two descriptors each, so that an
 /// idle server's descriptors stay bounded by what the process may open.
@@ -48,8 +67,19 @@ impl Kept {
     }
 }
 
+/// A free pair: its sockets if kept bound, and the thread watching them.
+struct Idle {
+    port: u16,
+    sockets: Option<Sockets>,
+    watch: Watch,
+}
+
 pub struct PortPool {
-    free: Mutex<VecDeque<(u16, Option<Sockets>)>>,
+    /// Unique in the process: with a port, names a pair's sockets to the relay threads.
+    id: u32,
+    /// The address the sockets are bound to.
+    ip: IpAddr,
+    free: Mutex<VecDeque<Idle>>,
     total: usize,
     kept: Arc<Kept>,
     /// Set once another pool took over some of its ports (`retire`): it keeps none bound.
@@ -61,19 +91,29 @@ pub struct Lease {
     pool: Arc<PortPool>,
     pub port: u16,
     pub sockets: Option<Sockets>,
+    watch: AtomicU64,
 }
 
+static POOLS: AtomicU32 = AtomicU32::new(0);
+
 impl PortPool {
-    /// The even ports p of [min, max] with p + 1 ≤ max (p < max, as the range ends there).
-    pub fn new(min: u16, max: u16, kept: Arc<Kept>) -> PortPool {
+    /// The even ports p of [min, max] with p + 1 ≤ max (p < max, as the range ends there),
+    /// bound on `ip`.
+    pub fn new(ip: IpAddr, min: u16, max: u16, kept: Arc<Kept>) -> PortPool {
         let first = u32::from(min) + u32::from(min % 2);
-        let free: VecDeque<(u16, Option<Sockets>)> = (first..u32::from(max))
+        let free: VecDeque<Idle> = (first..u32::from(max))
             .step_by(2)
             .filter_map(|p| u16::try_from(p).ok())
-            .map(|p| (p, None))
+            .map(|port| Idle {
+                port,
+                sockets: None,
+                watch: NOT_WATCHED,
+            })
             .collect();
         let total = free.len();
         PortPool {
+            id: POOLS.fetch_add(1, Ordering::Relaxed),
+            ip,
             free: Mutex::new(free),
             total,
             kept,
@@ -88,36 +128,69 @@ impl PortPool {
         {
             let mut free = self.lock();
             self.retired.store(true, Ordering::Relaxed);
-            for (_, sockets) in free.iter_mut() {
-                if let Some(s) = sockets.take() {
+            for idle in free.iter_mut() {
+                if let Some(s) = idle.sockets.take() {
                     closing.push(s);
                 }
+                idle.watch = NOT_WATCHED;
             }
         }
         self.kept.now.fetch_sub(closing.len(), Ordering::Relaxed);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(u16, Option<Sockets>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The next free pair (least recently used first), if any, with its sockets if they
-    /// were kept bound.
-    pub fn take(self: &Arc<Self>) -> Option<Lease> {
-        let (port, sockets) = self.lock().pop_front()?;
-        if sockets.is_some() {
+    /// The next free pair, if any, with its sockets if they were kept bound: among the
+    /// least recently given back (`LOOK`), the first watched by `by` (the call's forwarding
+    /// thread), else the oldest.
+    pub fn take(self: &Arc<Self>, by: Watch) -> Option<Lease> {
+        let idle = {
+            let mut free = self.lock();
+            let look = (free.len() / 4).min(LOOK);
+            let i = free
+                .iter()
+                .take(look)
+                .position(|i| i.watch == by && i.sockets.is_some())
+                .unwrap_or(0);
+            free.remove(i)?
+        };
+        if idle.sockets.is_some() {
             self.kept.now.fetch_sub(1, Ordering::Relaxed);
         }
         Some(Lease {
             pool: self.clone(),
-            port,
-            sockets,
+            port: idle.port,
+            watch: AtomicU64::new(if idle.sockets.is_some() {
+                idle.watch
+            } else {
+                NOT_WATCHED
+            }),
+            sockets: idle.sockets,
         })
     }
 
     /// Pairs currently handed out.
     pub fn in_use(&self) -> usize {
         self.total - self.lock().len()
+    }
+}
+
+impl Lease {
+    /// The pair's name for the relay threads: its pool's and its port (the RTP socket's
+    /// token is twice it, the RTCP socket's one more).
+    pub fn key(&self) -> u64 {
+        u64::from(self.pool.id) << 16 | u64::from(self.port)
+    }
+
+    /// The forwarding thread whose epoll set holds the sockets.
+    pub fn watch(&self) -> Watch {
+        self.watch.load(Ordering::Relaxed)
+    }
+
+    pub fn set_watch(&self, w: Watch) {
+        self.watch.store(w, Ordering::Relaxed)
     }
 }
 
@@ -135,29 +208,29 @@ pub fn clash(a: (IpAddr, u16, u16), b: (IpAddr, u16, u16)) -> bool {
 /// wildcard address is left as it is (connecting would pin its address to one, and let
 /// another socket bind the port on another address meanwhile): what it queues is drained
 /// when a call takes it.
-fn shut_out(s: &UdpSocket) -> bool {
-    match s.local_addr() {
-        Ok(own) if own.ip().is_unspecified() => true,
-        Ok(own) => s.connect(own).is_ok(),
-        Err(_) => false,
-    }
+fn shut_out(s: &UdpSocket, own: SocketAddr) -> bool {
+    own.ip().is_unspecified() || s.connect(own).is_ok()
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
         let pool = &self.pool;
         let mut sockets = self.sockets.take();
-        let keep = sockets.as_ref().is_some_and(|(rtp, rtcp)| {
-            if pool.retired.load(Ordering::Relaxed) {
-                return false;
-            }
-            let room = pool.kept.now.fetch_add(1, Ordering::Relaxed) < pool.kept.most;
-            if !(room && shut_out(rtp) && shut_out(rtcp)) {
-                pool.kept.now.fetch_sub(1, Ordering::Relaxed);
-                return false;
-            }
-            true
-        });
+        let mut watch = self.watch();
+        let keep = watch != WATCH_UNKNOWN
+            && sockets.as_ref().is_some_and(|(rtp, rtcp)| {
+                if pool.retired.load(Ordering::Relaxed) {
+                    return false;
+                }
+                let room = pool.kept.now.fetch_add(1, Ordering::Relaxed) < pool.kept.most;
+                let own = |port| SocketAddr::new(pool.ip, port);
+                let rtcp_port = self.port.wrapping_add(1);
+                if !(room && shut_out(rtp, own(self.port)) && shut_out(rtcp, own(rtcp_port))) {
+                    pool.kept.now.fetch_sub(1, Ordering::Relaxed);
+                    return false;
+                }
+                true
+            });
         if !keep {
             sockets = None;
         }
@@ -167,20 +240,27 @@ impl Drop for Lease {
             sockets = None;
             pool.kept.now.fetch_sub(1, Ordering::Relaxed);
         }
-        free.push_back((self.port, sockets));
+        if sockets.is_none() {
+            watch = NOT_WATCHED;
+        }
+        free.push_back(Idle {
+            port: self.port,
+            sockets,
+            watch,
+        });
     }
 }
 
 /// A pool of its own budget, for the relay's unit tests.
 #[cfg(test)]
-pub(super) fn test_pool(min: u16, max: u16) -> Arc<PortPool> {
-    Arc::new(PortPool::new(min, max, Kept::new(64)))
+pub(super) fn test_pool(ip: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
+    Arc::new(PortPool::new(ip, min, max, Kept::new(64)))
 }
 
 impl Drop for PortPool {
     /// The pairs it kept bound close with it: their room goes back to the budget.
     fn drop(&mut self) {
-        let bound = self.lock().iter().filter(|(_, s)| s.is_some()).count();
+        let bound = self.lock().iter().filter(|i| i.sockets.is_some()).count();
         self.kept.now.fetch_sub(bound, Ordering::Relaxed);
     }
 }
@@ -190,32 +270,44 @@ mod tests {
     use super::*;
     use std::net::UdpSocket;
 
-    fn bound() -> Option<Sockets> {
-        let s = || UdpSocket::bind("127.0.0.1:0").unwrap();
-        Some((s(), s()))
+    const LO: [u8; 4] = [127, 0, 0, 1];
+    /// A watch no pair has: the oldest pair is taken.
+    const ANY: Watch = 7;
+
+    fn pool(min: u16, max: u16, kept: &Arc<Kept>) -> Arc<PortPool> {
+        Arc::new(PortPool::new(IpAddr::from(LO), min, max, kept.clone()))
+    }
+
+    /// The lease's own pair, bound as the relay binds it.
+    fn bound(l: &Lease) -> Option<Sockets> {
+        let s = |p: u16| UdpSocket::bind(SocketAddr::from((LO, p))).unwrap();
+        Some((s(l.port), s(l.port + 1)))
+    }
+
+    fn take(p: &Arc<PortPool>) -> Lease {
+        p.take(ANY).unwrap()
     }
 
     #[test]
     fn free_pairs_stay_bound_within_one_budget_for_every_pool() {
         let kept = Kept::new(1);
-        let p1 = Arc::new(PortPool::new(20100, 20103, kept.clone()));
-        let p2 = Arc::new(PortPool::new(20200, 20203, kept.clone()));
-        let (mut a, mut b) = (p1.take().unwrap(), p2.take().unwrap());
-        (a.sockets, b.sockets) = (bound(), bound());
+        let p1 = pool(20100, 20103, &kept);
+        let p2 = pool(20200, 20203, &kept);
+        let (mut a, mut b) = (take(&p1), take(&p2));
+        (a.sockets, b.sockets) = (bound(&a), bound(&b));
         drop(a);
         drop(b);
         // the budget held one pair: p1's kept its sockets, p2's closed them
         assert_eq!(kept.len(), 1);
         // least recently given back first, bound or not
-        let c = p1.take().unwrap();
+        let c = take(&p1);
         assert!((c.port, c.sockets.is_none()) == (20102, true));
-        let d = p1.take().unwrap();
+        let d = take(&p1);
         assert!((d.port, d.sockets.is_some()) == (20100, true));
         assert_eq!(kept.len(), 0);
-        assert!(p2.take().is_some_and(|l| l.sockets.is_none()));
-        assert!(p2
-            .take()
-            .is_some_and(|l| l.port == 20200 && l.sockets.is_none()));
+        assert!(take(&p2).sockets.is_none());
+        let e = take(&p2);
+        assert!(e.port == 20200 && e.sockets.is_none());
         // a pool dropped with a pair kept bound gives its room back
         drop((c, d));
         assert_eq!(kept.len(), 1);
@@ -225,14 +317,14 @@ mod tests {
 
     #[test]
     fn an_idle_pair_kept_bound_queues_nothing_a_stranger_sends() {
-        let pool = Arc::new(PortPool::new(20300, 20301, Kept::new(4)));
-        let mut a = pool.take().unwrap();
-        a.sockets = bound();
+        let pool = pool(20300, 20301, &Kept::new(4));
+        let mut a = take(&pool);
+        a.sockets = bound(&a);
         let to = a.sockets.as_ref().unwrap().0.local_addr().unwrap();
         drop(a);
         let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
         let _ = stranger.send_to(b"\x80junk junk junk", to);
-        let b = pool.take().unwrap();
+        let b = take(&pool);
         let (rtp, _) = b.sockets.as_ref().unwrap();
         rtp.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 64];
@@ -245,18 +337,18 @@ mod tests {
     #[test]
     fn a_retired_pool_closes_what_it_kept_and_keeps_nothing_more() {
         let kept = Kept::new(8);
-        let old = Arc::new(PortPool::new(20400, 20407, kept.clone()));
-        let (mut a, mut b) = (old.take().unwrap(), old.take().unwrap());
-        a.sockets = bound();
+        let old = pool(20400, 20407, &kept);
+        let (mut a, mut b) = (take(&old), take(&old));
+        a.sockets = bound(&a);
         drop(a);
         assert_eq!(kept.len(), 1);
         old.retire();
         assert_eq!(kept.len(), 0);
         // a call that ends afterwards closes its pair too
-        b.sockets = bound();
+        b.sockets = bound(&b);
         drop(b);
         assert_eq!(kept.len(), 0);
-        assert!((0..4).all(|_| old.take().is_some_and(|l| l.sockets.is_none())));
+        assert!((0..4).all(|_| old.take(ANY).is_some_and(|l| l.sockets.is_none())));
     }
 
     #[test]
@@ -287,20 +379,67 @@ mod tests {
 
     #[test]
     fn pairs_are_even_and_come_back() {
-        let pool = Arc::new(PortPool::new(20001, 20007, Kept::new(8)));
-        let a = pool.take().unwrap();
-        let b = pool.take().unwrap();
+        let kept = Kept::new(8);
+        let p = pool(20001, 20007, &kept);
+        let a = take(&p);
+        let b = take(&p);
         assert_eq!((a.port, b.port), (20002, 20004));
-        assert!(pool.take().is_some_and(|c| c.port == 20006));
+        assert!(p.take(ANY).is_some_and(|c| c.port == 20006));
         // 20006 came back when `c` dropped; only three pairs fit in the range
-        assert_eq!(pool.in_use(), 2);
+        assert_eq!(p.in_use(), 2);
         drop(a);
         drop(b);
-        assert_eq!(pool.in_use(), 0);
+        assert_eq!(p.in_use(), 0);
         // the top of the port space does not overflow
-        assert_eq!(PortPool::new(65535, 65535, Kept::new(8)).in_use(), 0);
-        assert!(Arc::new(PortPool::new(65534, 65535, Kept::new(8)))
-            .take()
+        assert_eq!(pool(65535, 65535, &kept).in_use(), 0);
+        assert!(pool(65534, 65535, &kept)
+            .take(ANY)
             .is_some_and(|l| l.port == 65534));
+    }
+
+    #[test]
+    fn a_thread_takes_a_pair_it_watches_among_the_oldest() {
+        let kept = Kept::new(64);
+        let pool = pool(20500, 20539, &kept);
+        // ten pairs given back bound, in order, watched by threads 1, 2, 1, 2, ...
+        let leases: Vec<Lease> = (0..10).map(|_| take(&pool)).collect();
+        for (i, mut l) in leases.into_iter().enumerate() {
+            l.sockets = bound(&l);
+            l.set_watch(1 + i as u64 % 2);
+            drop(l);
+        }
+        // the ten unbound pairs left come first for anyone else (oldest first)
+        assert!((0..10).all(|_| take(&pool).sockets.is_none()));
+        // thread 2 gets its oldest, still watched by it
+        let l = pool.take(2).unwrap();
+        assert!((l.port, l.watch(), l.sockets.is_some()) == (20502, 2, true));
+        // thread 1 its own, though thread 2's is older now
+        let l = pool.take(1).unwrap();
+        assert!((l.port, l.watch()) == (20500, 1));
+        // a pair whose registration failed half-way comes back closed, not kept
+        let l = take(&pool);
+        assert!((l.watch(), l.sockets.is_some()) == (1, true));
+        l.set_watch(WATCH_UNKNOWN);
+        let (port, before) = (l.port, kept.len());
+        drop(l);
+        assert_eq!(kept.len(), before);
+        assert!(UdpSocket::bind(SocketAddr::from((LO, port))).is_ok());
+    }
+
+    #[test]
+    fn past_the_oldest_quarter_a_pair_of_another_thread_is_taken() {
+        let kept = Kept::new(64);
+        let pool = pool(20600, 20679, &kept);
+        // all forty pairs given back bound: the first 36 watched by thread 1, the last
+        // four by thread 2 (the newest tenth, past the oldest quarter)
+        let leases: Vec<Lease> = (0..40).map(|_| take(&pool)).collect();
+        let first = leases[0].port;
+        for (i, mut l) in leases.into_iter().enumerate() {
+            l.sockets = bound(&l);
+            l.set_watch(if i < 36 { 1 } else { 2 });
+            drop(l);
+        }
+        let l = pool.take(2).unwrap();
+        assert!((l.port, l.watch()) == (first, 1), "not the oldest");
     }
 }

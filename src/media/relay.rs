@@ -7,13 +7,21 @@
 //! measured each). A socket flooded by someone is served at most `ROUNDS` reads a round,
 //! then again the next round (its event is not repeated), like every other one.
 //!
-//! Sessions go to the threads in turn. A session's sockets are added to and removed from
-//! the thread's epoll set by the caller (so a failure is the caller's error); the thread
-//! owns its table of sessions, filled and emptied through a command queue, so looking a
-//! packet's session up is an index — no lock, no counter. The queue is read after every
-//! successful wait (and before a wait with no deadline), and a busy thread is never woken
-//! for a command (a wake-up per call set up and per call ended was a tenth of a call's
-//! CPU): a session is queued before its sockets are in the epoll set, so the wait that
+//! Sessions go to the threads in turn (`Relay::next`), and take the port pairs that thread
+//! already watches (`ports.rs`). A socket's token names its pair (`Lease::key`), not its
+//! session: a pair kept bound between calls stays in the epoll set of its thread, and the
+//! next call on it there needs no `epoll_ctl` (eight a call were a tenth of its system
+//! calls). Only a pair new to the thread is added to its set by the caller (so a failure is
+//! the caller's error), and taken out of the other thread's first. A socket closed leaves
+//! every set by itself. An event for a pair with no session (a packet to an idle socket
+//! bound to a wildcard address: one bound to an address is connected to itself while idle
+//! and receives nothing) is ignored; what it left is drained when a call takes the pair.
+//!
+//! The thread owns its table of sessions by pair, filled and emptied through a command
+//! queue, so looking a packet's session up takes no lock and no counter. The queue is read
+//! after every successful wait (and before a wait with no deadline), and a busy thread is
+//! never woken for a command (a wake-up per call set up and per call ended was a tenth of
+//! a call's CPU): a session is queued before its SDP reaches anyone, so the wait that
 //! reports its first packet finds it queued. A thread with sessions never waits longer
 //! than `REAP`, so a session that ended is let go of (its ports back in the pool) within
 //! that even when nothing is relayed; only a thread asleep with no session at all (no
@@ -22,19 +30,22 @@
 //! Each thread counts what it relays in its own `Traffic`; `Relay::traffic` adds them up.
 
 use super::forward::{Shared, Traffic};
+use super::ports::{Lease, Watch, WATCH_UNKNOWN};
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, eventfd, EventfdFlags};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// The token of a thread's eventfd: written when the relay is dropped (the thread ends) and
 /// when a session ends while the thread sleeps with nothing to relay.
 const WAKE: u64 = u64::MAX;
-/// Sockets per session (A RTP, A RTCP, B RTP, B RTCP): session `s`'s socket `k` has the
-/// token `s * SOCKETS + k`.
-pub(super) const SOCKETS: u64 = 4;
+/// A socket's token: its pair's key (`Lease::key`, below 2^48) twice, plus one for RTCP.
+fn token(pair: u64, rtcp: bool) -> u64 {
+    pair << 1 | u64::from(rtcp)
+}
 /// Events taken per `epoll_wait`.
 const BATCH: usize = 256;
 /// The longest a thread with sessions waits: how long an ended session's ports may stay
@@ -48,8 +59,9 @@ const REAP: rustix::event::Timespec = rustix::event::Timespec {
 const ROUNDS: usize = 4;
 
 enum Command {
-    Add(u32, Arc<Shared>),
-    Remove(u32),
+    Add(Arc<Shared>),
+    /// The session of these pairs (A's, B's) ended.
+    Remove(u64, u64),
 }
 
 struct Worker {
@@ -64,9 +76,6 @@ struct Worker {
     epoll: OwnedFd,
     wake: OwnedFd,
     commands: mpsc::Sender<Command>,
-    /// Session slots given back by the thread, and the next never used.
-    free: Mutex<Vec<u32>>,
-    next: AtomicU32,
     /// What this thread relayed (written by it alone).
     traffic: Traffic,
 }
@@ -90,15 +99,27 @@ impl Worker {
 
 /// The forwarding threads of the relay.
 pub struct Relay {
+    /// Unique in the process: a pair's `Watch` names this relay and one of its threads.
+    id: u32,
     workers: Vec<Arc<Worker>>,
     turn: AtomicUsize,
 }
 
-/// A session's place in a forwarding thread; dropping it takes the sockets out.
+static RELAYS: AtomicU32 = AtomicU32::new(1);
+
+/// The forwarding thread a session goes to, chosen before its port pairs.
+#[derive(Clone, Copy)]
+pub struct Turn {
+    index: usize,
+    /// The `Watch` of the pairs in its epoll set.
+    pub(super) watch: Watch,
+}
+
+/// A session's place in a forwarding thread; dropping it takes the session out of the
+/// thread's table (its sockets stay in the thread's epoll set).
 pub(super) struct Registration {
     worker: Arc<Worker>,
-    slot: u32,
-    shared: Arc<Shared>,
+    pairs: (u64, u64),
 }
 
 impl Relay {
@@ -123,8 +144,6 @@ impl Relay {
                 epoll,
                 wake,
                 commands: tx,
-                free: Mutex::new(Vec::new()),
-                next: AtomicU32::new(0),
                 traffic: Traffic::default(),
             });
             let thread = w.clone();
@@ -134,43 +153,82 @@ impl Relay {
             workers.push(w);
         }
         Ok(Relay {
+            id: RELAYS.fetch_add(1, Ordering::Relaxed),
             workers,
             turn: AtomicUsize::new(0),
         })
     }
 
-    /// Hands a session's four sockets to the next thread.
-    pub(super) fn add(&self, shared: Arc<Shared>) -> std::io::Result<Registration> {
-        let i = self.turn.fetch_add(1, Ordering::Relaxed) % self.workers.len();
-        let worker = self.workers[i].clone();
-        let slot = worker
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_else(|| worker.next.fetch_add(1, Ordering::Relaxed));
-        // Queued before its sockets are watched: the wait that reports their first packet
-        // finds the session in the queue. Counted first: a thread that sees none sleeps
-        // with no deadline, and this session's end then wakes it.
+    /// The thread the next session goes to.
+    pub(super) fn next(&self) -> Turn {
+        let index = self.turn.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        Turn {
+            index,
+            watch: self.watch(index),
+        }
+    }
+
+    fn watch(&self, index: usize) -> Watch {
+        u64::from(self.id) << 32 | (index as u64 + 1)
+    }
+
+    /// This relay's thread whose epoll set holds a pair watched by `w`, if any.
+    fn watcher(&self, w: Watch) -> Option<&Worker> {
+        if w >> 32 != u64::from(self.id) {
+            return None;
+        }
+        let i = usize::try_from(w & 0xffff_ffff).ok()?.checked_sub(1)?;
+        self.workers.get(i).map(|w| &**w)
+    }
+
+    /// Hands a session to the thread of `turn`, its pairs' sockets into its epoll set
+    /// unless they are there already (out of another thread's first).
+    pub(super) fn add(&self, shared: Arc<Shared>, turn: Turn) -> std::io::Result<Registration> {
+        let worker = self.workers[turn.index].clone();
+        let (la, lb) = &shared.leases;
+        let pairs = (la.key(), lb.key());
+        // Queued first (see the module's text). Counted first: a thread that sees none
+        // sleeps with no deadline, and this session's end then wakes it.
         worker.live.fetch_add(1, Ordering::SeqCst);
-        worker.send(Command::Add(slot, shared.clone()), false);
-        let reg = Registration {
-            worker,
-            slot,
-            shared,
-        };
-        for (k, fd) in reg.shared.fds().into_iter().enumerate() {
-            let token = u64::from(slot) * SOCKETS + k as u64;
-            // On an error the registration's drop removes what was added.
-            epoll::add(
-                &reg.worker.epoll,
-                fd,
-                epoll::EventData::new_u64(token),
-                epoll::EventFlags::IN | epoll::EventFlags::ET,
-            )?;
+        worker.send(Command::Add(shared.clone()), false);
+        let reg = Registration { worker, pairs };
+        for (lease, side) in [(la, &shared.a), (lb, &shared.b)] {
+            if lease.watch() == turn.watch {
+                continue;
+            }
+            let Some((rtp, rtcp)) = side.sockets.as_ref() else {
+                continue;
+            };
+            // Until both are in: closed, not kept, if this fails half-way.
+            let was = lease.watch();
+            lease.set_watch(WATCH_UNKNOWN);
+            watch_pair(self.watcher(was), &reg.worker, lease, (rtp, rtcp))?;
+            lease.set_watch(turn.watch);
         }
         Ok(reg)
     }
+}
+
+/// Moves a pair's sockets into `to`'s epoll set (out of `from`'s, if watched there).
+fn watch_pair(
+    from: Option<&Worker>,
+    to: &Worker,
+    lease: &Lease,
+    sockets: (&std::net::UdpSocket, &std::net::UdpSocket),
+) -> std::io::Result<()> {
+    for (rtcp, s) in [(false, sockets.0), (true, sockets.1)] {
+        if let Some(from) = from {
+            // (not there: nothing to take out)
+            let _ = epoll::delete(&from.epoll, s.as_fd());
+        }
+        epoll::add(
+            &to.epoll,
+            s.as_fd(),
+            epoll::EventData::new_u64(token(lease.key(), rtcp)),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
+    }
+    Ok(())
 }
 
 /// What every forwarding thread relayed since the start.
@@ -215,24 +273,20 @@ impl Drop for Relay {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        for fd in self.shared.fds() {
-            // Not added (a failed registration) is the only error possible here.
-            let _ = epoll::delete(&self.worker.epoll, fd);
-        }
-        self.worker.send(Command::Remove(self.slot), true);
+        self.worker
+            .send(Command::Remove(self.pairs.0, self.pairs.1), true);
     }
 }
 
 /// One forwarding thread. A panic costs the batch it happened in, not the thread.
 fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
     let mut t = Thread {
-        sessions: Vec::new(),
+        pairs: HashMap::new(),
         events: Vec::with_capacity(BATCH),
         rx: super::batch::RecvBatch::default(),
         carry: Vec::new(),
         again: Vec::new(),
         round: 0,
-        marked: Vec::new(),
     };
     loop {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(w, rx, &mut t)));
@@ -264,26 +318,38 @@ fn sockets_ready(events: &[epoll::Event]) -> usize {
     events.iter().filter(|e| e.data.u64() != WAKE).count()
 }
 
+/// A pair of a session, in its thread's table.
+struct Entry {
+    session: Arc<Shared>,
+    /// The session's socket number of the pair's RTP socket (`Shared::forward`): 0 for
+    /// A's pair, 2 for B's.
+    first: u64,
+    /// Per socket (RTP, RTCP), the round it was last put in `again`.
+    marked: [u32; 2],
+}
+
 /// A forwarding thread's own state.
 struct Thread {
-    /// Sessions by slot.
-    sessions: Vec<Option<Arc<Shared>>>,
+    /// Sessions by pair key.
+    pairs: HashMap<u64, Entry>,
     events: Vec<epoll::Event>,
     rx: super::batch::RecvBatch,
     /// Sockets (tokens) left with packets by the last round: served this round.
     carry: Vec<u64>,
     /// Sockets left with packets by this round, each once.
     again: Vec<u64>,
-    /// This round's number, and per token the round it was last put in `again`.
+    /// This round's number.
     round: u32,
-    marked: Vec<u32>,
 }
 
 impl Thread {
     /// Serves socket `token`; remembers it for the next round if it still holds packets.
     fn serve(&mut self, token: u64, now: Instant, traffic: &Traffic) {
-        if let Some(Some(s)) = self.sessions.get((token / SOCKETS) as usize) {
-            if !s.forward(token % SOCKETS, &mut self.rx, ROUNDS, now, traffic) {
+        if let Some(e) = self.pairs.get(&(token >> 1)) {
+            if !e
+                .session
+                .forward(e.first + (token & 1), &mut self.rx, ROUNDS, now, traffic)
+            {
                 self.carry_over(token);
             }
         }
@@ -291,16 +357,14 @@ impl Thread {
 
     /// Puts `token` in `again` unless it is there already (a socket served both from the
     /// carry and from an event): the list stays as long as the sockets left full, also
-    /// under a flood that lasts.
+    /// under a flood that lasts. A socket of no session is not served again.
     fn carry_over(&mut self, token: u64) {
-        let Ok(i) = usize::try_from(token) else {
+        let Some(e) = self.pairs.get_mut(&(token >> 1)) else {
             return;
         };
-        if i >= self.marked.len() {
-            self.marked.resize(i + 1, 0);
-        }
-        if self.marked[i] != self.round {
-            self.marked[i] = self.round;
+        let mark = &mut e.marked[(token & 1) as usize];
+        if *mark != self.round {
+            *mark = self.round;
             self.again.push(token);
         }
     }
@@ -310,19 +374,21 @@ impl Thread {
 fn take_commands(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) {
     loop {
         match rx.try_recv() {
-            Ok(Command::Add(slot, s)) => {
-                let i = slot as usize;
-                if i >= t.sessions.len() {
-                    t.sessions.resize_with(i + 1, || None);
+            Ok(Command::Add(s)) => {
+                let (a, b) = (s.leases.0.key(), s.leases.1.key());
+                for (pair, first) in [(a, 0), (b, 2)] {
+                    let entry = Entry {
+                        session: s.clone(),
+                        first,
+                        marked: [0; 2],
+                    };
+                    t.pairs.insert(pair, entry);
                 }
-                t.sessions[i] = Some(s);
             }
-            Ok(Command::Remove(slot)) => {
-                if let Some(s) = t.sessions.get_mut(slot as usize) {
-                    *s = None;
-                }
+            Ok(Command::Remove(a, b)) => {
+                t.pairs.remove(&a);
+                t.pairs.remove(&b);
                 w.live.fetch_sub(1, Ordering::SeqCst);
-                w.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
             }
             // (never disconnected: the worker keeps its sender)
             Err(_) => break,
@@ -368,7 +434,8 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
     if w.stop.load(Ordering::Relaxed) {
         return false;
     }
-    // Every session whose sockets reported a packet was queued before they were watched.
+    // Every session whose sockets reported a packet from its parties was queued before
+    // its SDP went out.
     take_commands(w, rx, t);
     let now = Instant::now();
     for i in 0..t.events.len() {
@@ -392,4 +459,15 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
 /// The number of forwarding threads by default: one per core.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+impl Relay {
+    /// The sockets in thread `i`'s epoll set (its eventfd not counted), from /proc.
+    pub(super) fn watched_by(&self, i: usize) -> usize {
+        use std::os::fd::AsRawFd;
+        let info = format!("/proc/self/fdinfo/{}", self.workers[i].epoll.as_raw_fd());
+        let text = std::fs::read_to_string(info).unwrap_or_default();
+        text.lines().filter(|l| l.starts_with("tfd:")).count() - 1
+    }
 }

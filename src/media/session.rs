@@ -112,6 +112,7 @@ impl MediaSession {
     /// Binds both port pairs on `bind` and starts relaying in one of `relay`'s threads.
     pub fn open(
         relay: &super::relay::Relay,
+        turn: super::relay::Turn,
         bind: IpAddr,
         advertised: IpAddr,
         (mut a, mut b): (Lease, Lease),
@@ -138,7 +139,7 @@ impl MediaSession {
             rec: Default::default(),
         });
         Ok(MediaSession {
-            _relay: relay.add(shared.clone())?,
+            _relay: relay.add(shared.clone(), turn)?,
             shared,
             rt: tokio::runtime::Handle::current(),
             advertised,
@@ -332,14 +333,12 @@ mod tests {
             strict: true,
             ..Sources::default()
         };
-        MediaSession::open(
-            relay,
-            bind,
-            adv,
-            (pool.take().unwrap(), pool.take().unwrap()),
-            &sources,
-        )
-        .unwrap()
+        let turn = relay.next();
+        let leases = (
+            pool.take(turn.watch).unwrap(),
+            pool.take(turn.watch).unwrap(),
+        );
+        MediaSession::open(relay, turn, bind, adv, leases, &sources).unwrap()
     }
 
     /// A phone's socket on loopback that gives up reading after 2 s.
@@ -360,8 +359,8 @@ mod tests {
     #[tokio::test]
     async fn relays_both_ways_and_gives_the_ports_back() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = super::super::ports::test_pool(32100, 32199);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = super::super::ports::test_pool(lo, 32100, 32199);
         let s = open(&relay, lo, lo, &pool);
         let (a, a_rtcp, b, b_rtcp) = (phone(), phone(), phone(), phone());
         // A advertises an address it does not send from (NAT); B the one it sends from.
@@ -454,8 +453,8 @@ mod tests {
     #[tokio::test]
     async fn quiet_sessions_give_their_ports_back() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = super::super::ports::test_pool(32500, 32599);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = super::super::ports::test_pool(lo, 32500, 32599);
         let (s1, s2) = (open(&relay, lo, lo, &pool), open(&relay, lo, lo, &pool));
         let back_to = |n: usize| {
             let t = Instant::now();
@@ -476,9 +475,9 @@ mod tests {
     #[tokio::test]
     async fn a_wildcard_bound_session_relays_unconnected() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = super::super::ports::test_pool(32200, 32299);
         let any: std::net::IpAddr = "0.0.0.0".parse().unwrap();
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = super::super::ports::test_pool(any, 32200, 32299);
         let s = open(&relay, any, lo, &pool);
         let (a, b) = (phone(), phone());
         for (side, p) in [(Facing::A, &a), (Facing::B, &b)] {
@@ -501,8 +500,8 @@ mod tests {
     #[tokio::test]
     async fn a_stranger_gets_nothing_and_is_counted() {
         let relay = super::super::relay::Relay::start(1, std::time::Duration::ZERO).unwrap();
-        let pool = super::super::ports::test_pool(32400, 32499);
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let pool = super::super::ports::test_pool(lo, 32400, 32499);
         let s = open(&relay, lo, lo, &pool);
         let (a, b, stranger) = (phone(), phone(), phone_at("127.0.0.9"));
         stranger
