@@ -426,20 +426,30 @@ mod tests {
         assert!(UdpSocket::bind(SocketAddr::from((LO, port))).is_ok());
     }
 
-    #[test]
-    fn past_the_oldest_quarter_a_pair_of_another_thread_is_taken() {
+    /// Forty pairs given back bound, all watched by thread 1 but the one at `at`, watched
+    /// by thread 2: the port thread 2 takes.
+    fn taken_by_2(range: u16, at: usize) -> (u16, u16) {
         let kept = Kept::new(64);
-        let pool = pool(20600, 20679, &kept);
-        // all forty pairs given back bound: the first 36 watched by thread 1, the last
-        // four by thread 2 (the newest tenth, past the oldest quarter)
+        let pool = pool(range, range + 79, &kept);
         let leases: Vec<Lease> = (0..40).map(|_| take(&pool)).collect();
-        let first = leases[0].port;
+        let ports: Vec<u16> = leases.iter().map(|l| l.port).collect();
         for (i, mut l) in leases.into_iter().enumerate() {
             l.sockets = bound(&l);
-            l.set_watch(if i < 36 { 1 } else { 2 });
+            l.set_watch(if i == at { 2 } else { 1 });
             drop(l);
         }
         let l = pool.take(2).unwrap();
-        assert!((l.port, l.watch()) == (first, 1), "not the oldest");
+        (l.port, ports[at])
+    }
+
+    #[test]
+    fn a_thread_looks_for_its_own_pair_in_the_oldest_quarter_only() {
+        // the tenth oldest of forty is in the oldest quarter: taken
+        let (got, its) = taken_by_2(20600, 9);
+        assert_eq!(got, its);
+        // the eleventh is not: the oldest is taken instead
+        let (got, its) = taken_by_2(20700, 10);
+        assert_eq!(got, 20700);
+        assert_ne!(got, its);
     }
 }

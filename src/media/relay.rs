@@ -13,16 +13,20 @@
 //! next call on it there needs no `epoll_ctl` (eight a call were a tenth of its system
 //! calls). Only a pair new to the thread is added to its set by the caller (so a failure is
 //! the caller's error), and taken out of the other thread's first. A socket closed leaves
-//! every set by itself. An event for a pair with no session (a packet to an idle socket
-//! bound to a wildcard address: one bound to an address is connected to itself while idle
-//! and receives nothing) is ignored; what it left is drained when a call takes the pair.
+//! every set by itself. An event for a pair with no session in the table (a packet to an
+//! idle socket bound to a wildcard address — one bound to an address is connected to
+//! itself while idle and receives nothing — or a stranger's, sent to a pair just taken
+//! before its session reached the thread) is not served but remembered (`strays`): when a
+//! session of that pair arrives, its sockets are read once (the event may have been the
+//! only one: a socket whose buffer a stranger filled would get no other). What a stranger
+//! left in an idle socket is drained when a call takes the pair.
 //!
 //! The thread owns its table of sessions by pair, filled and emptied through a command
 //! queue, so looking a packet's session up takes no lock and no counter. The queue is read
 //! after every successful wait (and before a wait with no deadline), and a busy thread is
 //! never woken for a command (a wake-up per call set up and per call ended was a tenth of
 //! a call's CPU): a session is queued before its SDP reaches anyone, so the wait that
-//! reports its first packet finds it queued. A thread with sessions never waits longer
+//! reports the first packet of its parties finds it queued. A thread with sessions never waits longer
 //! than `REAP`, so a session that ended is let go of (its ports back in the pool) within
 //! that even when nothing is relayed; only a thread asleep with no session at all (no
 //! deadline: `Worker::idle`) is woken (its eventfd) by a session ending — a wake-up and a
@@ -34,7 +38,7 @@ use super::ports::{Lease, Watch, WATCH_UNKNOWN};
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, eventfd, EventfdFlags};
 use rustix::fd::{AsFd, OwnedFd};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -103,6 +107,9 @@ pub struct Relay {
     id: u32,
     workers: Vec<Arc<Worker>>,
     turn: AtomicUsize,
+    /// Pairs put into an epoll set (for the tests).
+    #[cfg(test)]
+    pub(super) watched: AtomicUsize,
 }
 
 static RELAYS: AtomicU32 = AtomicU32::new(1);
@@ -156,6 +163,8 @@ impl Relay {
             id: RELAYS.fetch_add(1, Ordering::Relaxed),
             workers,
             turn: AtomicUsize::new(0),
+            #[cfg(test)]
+            watched: AtomicUsize::new(0),
         })
     }
 
@@ -204,6 +213,8 @@ impl Relay {
             lease.set_watch(WATCH_UNKNOWN);
             watch_pair(self.watcher(was), &reg.worker, lease, (rtp, rtcp))?;
             lease.set_watch(turn.watch);
+            #[cfg(test)]
+            self.watched.fetch_add(1, Ordering::Relaxed);
         }
         Ok(reg)
     }
@@ -287,14 +298,15 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
         carry: Vec::new(),
         again: Vec::new(),
         round: 0,
+        served: 0,
+        strays: HashSet::new(),
     };
     loop {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(w, rx, &mut t)));
-        let events = &t.events;
         match r {
             // Under load, waking up costs more than the packets: let more gather (like a
             // network card's interrupt coalescing). A lone packet is served at once.
-            Ok(true) if sockets_ready(events) > 1 && !batch.is_zero() => std::thread::sleep(batch),
+            Ok(true) if t.served > 1 && !batch.is_zero() => std::thread::sleep(batch),
             Ok(true) => continue,
             Ok(false) => return,
             Err(_) => {
@@ -311,11 +323,6 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
             }
         }
     }
-}
-
-/// The sockets an epoll wait reported (the eventfd's wake-up not counted).
-fn sockets_ready(events: &[epoll::Event]) -> usize {
-    events.iter().filter(|e| e.data.u64() != WAKE).count()
 }
 
 /// A pair of a session, in its thread's table.
@@ -340,17 +347,45 @@ struct Thread {
     again: Vec<u64>,
     /// This round's number.
     round: u32,
+    /// Sockets of a session served by the last round's events.
+    served: usize,
+    /// Sockets that reported packets while their pair had no session here (at most every
+    /// pair this thread watches): read once when a session of the pair arrives.
+    strays: HashSet<u64>,
 }
 
 impl Thread {
-    /// Serves socket `token`; remembers it for the next round if it still holds packets.
-    fn serve(&mut self, token: u64, now: Instant, traffic: &Traffic) {
-        if let Some(e) = self.pairs.get(&(token >> 1)) {
-            if !e
-                .session
-                .forward(e.first + (token & 1), &mut self.rx, ROUNDS, now, traffic)
-            {
-                self.carry_over(token);
+    /// Serves socket `token`; remembers it for the next round if it still holds packets,
+    /// or as a stray if its pair has no session here. True if it was served.
+    fn serve(&mut self, token: u64, now: Instant, traffic: &Traffic) -> bool {
+        let Some(e) = self.pairs.get(&(token >> 1)) else {
+            self.strays.insert(token);
+            return false;
+        };
+        if !e
+            .session
+            .forward(e.first + (token & 1), &mut self.rx, ROUNDS, now, traffic)
+        {
+            self.carry_over(token);
+        }
+        true
+    }
+
+    /// A session into the table; its sockets that reported packets before are read this
+    /// round.
+    fn add(&mut self, s: Arc<Shared>) {
+        let (a, b) = (s.leases.0.key(), s.leases.1.key());
+        for (pair, first) in [(a, 0), (b, 2)] {
+            let entry = Entry {
+                session: s.clone(),
+                first,
+                marked: [0; 2],
+            };
+            self.pairs.insert(pair, entry);
+            for rtcp in [false, true] {
+                if self.strays.remove(&token(pair, rtcp)) {
+                    self.carry.push(token(pair, rtcp));
+                }
             }
         }
     }
@@ -374,17 +409,7 @@ impl Thread {
 fn take_commands(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) {
     loop {
         match rx.try_recv() {
-            Ok(Command::Add(s)) => {
-                let (a, b) = (s.leases.0.key(), s.leases.1.key());
-                for (pair, first) in [(a, 0), (b, 2)] {
-                    let entry = Entry {
-                        session: s.clone(),
-                        first,
-                        marked: [0; 2],
-                    };
-                    t.pairs.insert(pair, entry);
-                }
-            }
+            Ok(Command::Add(s)) => t.add(s),
             Ok(Command::Remove(a, b)) => {
                 t.pairs.remove(&a);
                 t.pairs.remove(&b);
@@ -414,7 +439,14 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
         w.idle.store(true, Ordering::SeqCst);
         std::sync::atomic::fence(Ordering::SeqCst);
         take_commands(w, rx, t);
-        if w.live.load(Ordering::SeqCst) > 0 {
+        if !t.carry.is_empty() {
+            // a session came for a stray: read it at once
+            w.idle.store(false, Ordering::SeqCst);
+            timeout = Some(rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            });
+        } else if w.live.load(Ordering::SeqCst) > 0 {
             // (a session ending meanwhile may still wake it once: harmless)
             w.idle.store(false, Ordering::SeqCst);
             timeout = Some(REAP);
@@ -438,6 +470,7 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
     // its SDP went out.
     take_commands(w, rx, t);
     let now = Instant::now();
+    t.served = 0;
     for i in 0..t.events.len() {
         let token = t.events[i].data.u64();
         if token == WAKE {
@@ -445,7 +478,9 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
             let _ = rustix::io::read(&w.wake, &mut b);
             continue;
         }
-        t.serve(token, now, &w.traffic);
+        if t.serve(token, now, &w.traffic) {
+            t.served += 1;
+        }
     }
     // A socket both carried and ready again is served twice: the second read finds it
     // empty or takes what came since.
@@ -468,6 +503,82 @@ impl Relay {
         use std::os::fd::AsRawFd;
         let info = format!("/proc/self/fdinfo/{}", self.workers[i].epoll.as_raw_fd());
         let text = std::fs::read_to_string(info).unwrap_or_default();
-        text.lines().filter(|l| l.starts_with("tfd:")).count() - 1
+        let tfds = text.lines().filter(|l| l.starts_with("tfd:")).count();
+        tfds.saturating_sub(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::forward::Side;
+    use super::super::latch::Party;
+    use super::super::ports::test_pool;
+    use super::*;
+    use std::net::{IpAddr, SocketAddr, UdpSocket};
+
+    /// A packet that reached a pair before its session reached the thread (its event found
+    /// no session) is relayed once the session arrives: that event may have been the only
+    /// one the socket gives.
+    #[test]
+    fn a_socket_that_reported_before_its_session_arrived_is_read_then() {
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let pool = test_pool(lo, 32700, 32703);
+        let (mut la, mut lb) = (pool.take(0).unwrap(), pool.take(0).unwrap());
+        let (a, b) = (
+            Side::open(lo, &mut la, false).unwrap(),
+            Side::open(lo, &mut lb, false).unwrap(),
+        );
+        let phone = || {
+            let u = UdpSocket::bind("127.0.0.1:0").unwrap();
+            u.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            u
+        };
+        let (pa, pb) = (phone(), phone());
+        let party = |u: &UdpSocket| Party {
+            sdp: u.local_addr().unwrap(),
+            signalling: None,
+        };
+        a.rtp_peer.advertise(party(&pa));
+        b.rtp_peer.advertise(party(&pb));
+        let to_a = SocketAddr::new(lo, la.port);
+        let rtp = [0x80u8, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 42];
+        pa.send_to(&rtp, to_a).unwrap();
+        let shared = Arc::new(Shared {
+            a,
+            b,
+            dropped_total: Arc::default(),
+            open: Arc::new(1.into()),
+            connects: true,
+            v6: false,
+            started: Instant::now(),
+            leases: (la, lb),
+            echo: Default::default(),
+            tap: Default::default(),
+            rec: Default::default(),
+        });
+        let mut t = Thread {
+            pairs: HashMap::new(),
+            events: Vec::new(),
+            rx: super::super::batch::RecvBatch::default(),
+            carry: Vec::new(),
+            again: Vec::new(),
+            round: 1,
+            served: 0,
+            strays: HashSet::new(),
+        };
+        let traffic = Traffic::default();
+        let a_rtp = token(shared.leases.0.key(), false);
+        // the event, before the session: not served, remembered
+        assert!(!t.serve(a_rtp, Instant::now(), &traffic));
+        t.add(shared.clone());
+        assert_eq!(t.carry, vec![a_rtp]);
+        let carried = std::mem::take(&mut t.carry);
+        for token in carried {
+            assert!(t.serve(token, Instant::now(), &traffic));
+        }
+        let mut buf = [0u8; 64];
+        let (n, _) = pb.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &rtp[..]);
+        assert!(t.strays.is_empty());
     }
 }

@@ -90,3 +90,26 @@ async fn kept_pairs_stay_watched_by_their_thread_or_move_to_the_next() {
     drop(pool);
     assert_eq!(one.watched_by(0), 0);
 }
+
+/// With every pair of the range kept bound and watched by the one thread, the next calls
+/// take them as they are: no pair is put into an epoll set again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_call_on_the_thread_that_watches_its_pairs_needs_no_epoll_ctl() {
+    use std::sync::atomic::Ordering;
+    let relay = Relay::start(1, Duration::ZERO).unwrap();
+    let lo = IpAddr::from([127, 0, 0, 1]);
+    // eight pairs: four calls take them all
+    let pool = test_pool(lo, 32620, 32635);
+    let calls: Vec<MediaSession> = (0..4).map(|_| open(&relay, &pool)).collect();
+    assert_eq!(relay.watched.load(Ordering::Relaxed), 8);
+    drop(calls);
+    assert!(all_back(&pool));
+    for _ in 0..3 {
+        let calls: Vec<MediaSession> = (0..4).map(|_| open(&relay, &pool)).collect();
+        assert!(calls.iter().all(relays));
+        drop(calls);
+        assert!(all_back(&pool));
+    }
+    assert_eq!(relay.watched.load(Ordering::Relaxed), 8);
+    assert_eq!(relay.watched_by(0), 16);
+}

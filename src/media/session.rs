@@ -41,7 +41,8 @@ pub struct MediaSession {
     shared: Arc<Shared>,
     /// The runtime a playback runs on (a session may be used from a receive thread).
     rt: tokio::runtime::Handle,
-    /// The sockets' place in a forwarding thread; they leave it when the session drops.
+    /// The session's place in a forwarding thread's table; it leaves it when the session
+    /// drops (its sockets stay in the thread's epoll set while they are kept bound).
     _relay: super::relay::Registration,
     advertised: std::net::IpAddr,
     a_port: u16,
