@@ -292,14 +292,14 @@ impl Drop for Registration {
 /// One forwarding thread. A panic costs the batch it happened in, not the thread.
 fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
     let mut t = Thread {
-        pairs: HashMap::new(),
+        pairs: ByPair::default(),
         events: Vec::with_capacity(BATCH),
         rx: super::batch::RecvBatch::default(),
         carry: Vec::new(),
         again: Vec::new(),
         round: 0,
         served: 0,
-        strays: HashSet::new(),
+        strays: PairSet::default(),
     };
     loop {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(w, rx, &mut t)));
@@ -325,6 +325,31 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
     }
 }
 
+/// The hasher of a thread's table: a pair's key (pool id and port) multiplied by an odd
+/// constant and folded, instead of SipHash per packet (the keys are the relay's own, not a
+/// peer's).
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl std::hash::Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, n: u64) {
+        let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 29);
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // only `write_u64` is used (by u64's `Hash`); anything else is still hashed
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+}
+
+type ByPair<V> = HashMap<u64, V, std::hash::BuildHasherDefault<PairHasher>>;
+type PairSet = HashSet<u64, std::hash::BuildHasherDefault<PairHasher>>;
+
 /// A pair of a session, in its thread's table.
 struct Entry {
     session: Arc<Shared>,
@@ -338,7 +363,7 @@ struct Entry {
 /// A forwarding thread's own state.
 struct Thread {
     /// Sessions by pair key.
-    pairs: HashMap<u64, Entry>,
+    pairs: ByPair<Entry>,
     events: Vec<epoll::Event>,
     rx: super::batch::RecvBatch,
     /// Sockets (tokens) left with packets by the last round: served this round.
@@ -351,7 +376,7 @@ struct Thread {
     served: usize,
     /// Sockets that reported packets while their pair had no session here (at most every
     /// pair this thread watches): read once when a session of the pair arrives.
-    strays: HashSet<u64>,
+    strays: PairSet,
 }
 
 impl Thread {
@@ -557,14 +582,14 @@ mod tests {
             rec: Default::default(),
         });
         let mut t = Thread {
-            pairs: HashMap::new(),
+            pairs: ByPair::default(),
             events: Vec::new(),
             rx: super::super::batch::RecvBatch::default(),
             carry: Vec::new(),
             again: Vec::new(),
             round: 1,
             served: 0,
-            strays: HashSet::new(),
+            strays: PairSet::default(),
         };
         let traffic = Traffic::default();
         let a_rtp = token(shared.leases.0.key(), false);
