@@ -366,6 +366,24 @@ impl Shared {
         false
     }
 }
+/// A session's state bound on loopback, outside any relay thread (for unit tests).
+#[cfg(test)]
+pub(super) fn test_shared(a: Side, b: Side, leases: (Lease, Lease)) -> Shared {
+    Shared {
+        a,
+        b,
+        dropped_total: Arc::default(),
+        open: Arc::new(1.into()),
+        connects: true,
+        v6: false,
+        started: Instant::now(),
+        leases,
+        echo: Default::default(),
+        tap: Default::default(),
+        rec: Default::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::latch::Party;
@@ -388,19 +406,11 @@ mod tests {
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let pool = super::super::ports::test_pool(lo, 32300, 32399);
         let (mut la, mut lb) = (pool.take(0).unwrap(), pool.take(0).unwrap());
-        let shared = Shared {
-            a: Side::open(lo, &mut la, true).unwrap(),
-            b: Side::open(lo, &mut lb, true).unwrap(),
-            dropped_total: Arc::default(),
-            open: Arc::new(1.into()),
-            connects: true,
-            v6: false,
-            started: Instant::now(),
-            leases: (la, lb),
-            echo: Default::default(),
-            tap: Default::default(),
-            rec: Default::default(),
-        };
+        let (a, b) = (
+            Side::open(lo, &mut la, true).unwrap(),
+            Side::open(lo, &mut lb, true).unwrap(),
+        );
+        let shared = test_shared(a, b, (la, lb));
         let (a, b) = (phone(), phone());
         let exact = |s: &std::net::UdpSocket| Party {
             sdp: s.local_addr().unwrap(),

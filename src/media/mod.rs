@@ -10,6 +10,7 @@ pub mod dtmf;
 mod forward;
 pub mod g711;
 pub mod latch;
+mod pair_map;
 pub mod ports;
 pub mod prompts;
 pub mod rectap;

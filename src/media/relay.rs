@@ -26,19 +26,20 @@
 //! after every successful wait (and before a wait with no deadline), and a busy thread is
 //! never woken for a command (a wake-up per call set up and per call ended was a tenth of
 //! a call's CPU): a session is queued before its SDP reaches anyone, so the wait that
-//! reports the first packet of its parties finds it queued. A thread with sessions never waits longer
-//! than `REAP`, so a session that ended is let go of (its ports back in the pool) within
-//! that even when nothing is relayed; only a thread asleep with no session at all (no
-//! deadline: `Worker::idle`) is woken (its eventfd) by a session ending — a wake-up and a
-//! context switch per call, when the calls carry no media, were 7 µs of a call's CPU.
+//! reports the first packet of its parties finds it queued. A thread with sessions never
+//! waits longer than `REAP`, so a session that ended is let go of (its ports back in the
+//! pool) within that even when nothing is relayed; only a thread asleep with no session
+//! at all (no deadline: `Worker::idle`) is woken (its eventfd) by a session added or
+//! ending — a wake-up and a context switch per call, when the calls carry no media, were
+//! 7 µs of a call's CPU, but a thread with no session is one with little to do.
 //! Each thread counts what it relays in its own `Traffic`; `Relay::traffic` adds them up.
 
 use super::forward::{Shared, Traffic};
+use super::pair_map::{ByPair, PairSet};
 use super::ports::{Lease, Watch, WATCH_UNKNOWN};
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, eventfd, EventfdFlags};
 use rustix::fd::{AsFd, OwnedFd};
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -85,6 +86,30 @@ struct Worker {
 }
 
 impl Worker {
+    /// A thread's state and the receiving end of its command queue (the thread not
+    /// started).
+    fn new() -> std::io::Result<(Worker, mpsc::Receiver<Command>)> {
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        epoll::add(
+            &epoll,
+            &wake,
+            epoll::EventData::new_u64(WAKE),
+            epoll::EventFlags::IN,
+        )?;
+        let (tx, rx) = mpsc::channel();
+        let w = Worker {
+            stop: std::sync::atomic::AtomicBool::new(false),
+            idle: std::sync::atomic::AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            epoll,
+            wake,
+            commands: tx,
+            traffic: Traffic::default(),
+        };
+        Ok((w, rx))
+    }
+
     /// Queues a command for the thread, taken after its next wait (see the module's text);
     /// `wake`: and wakes the thread if it is asleep with no deadline.
     fn send(&self, c: Command, wake: bool) {
@@ -135,24 +160,8 @@ impl Relay {
     pub fn start(threads: usize, batch: Duration) -> std::io::Result<Relay> {
         let mut workers = Vec::new();
         for i in 0..threads.max(1) {
-            let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
-            let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-            epoll::add(
-                &epoll,
-                &wake,
-                epoll::EventData::new_u64(WAKE),
-                epoll::EventFlags::IN,
-            )?;
-            let (tx, rx) = mpsc::channel();
-            let w = Arc::new(Worker {
-                stop: std::sync::atomic::AtomicBool::new(false),
-                idle: std::sync::atomic::AtomicBool::new(false),
-                live: AtomicUsize::new(0),
-                epoll,
-                wake,
-                commands: tx,
-                traffic: Traffic::default(),
-            });
+            let (w, rx) = Worker::new()?;
+            let w = Arc::new(w);
             let thread = w.clone();
             std::thread::Builder::new()
                 .name(format!("relay-{}", i))
@@ -199,7 +208,9 @@ impl Relay {
         // Queued first (see the module's text). Counted first: a thread that sees none
         // sleeps with no deadline, and this session's end then wakes it.
         worker.live.fetch_add(1, Ordering::SeqCst);
-        worker.send(Command::Add(shared.clone()), false);
+        // A thread asleep with no session at all is woken: a stranger's packets on a
+        // reused pair may already have given its only event (see `strays`).
+        worker.send(Command::Add(shared.clone()), true);
         let reg = Registration { worker, pairs };
         for (lease, side) in [(la, &shared.a), (lb, &shared.b)] {
             if lease.watch() == turn.watch {
@@ -291,16 +302,7 @@ impl Drop for Registration {
 
 /// One forwarding thread. A panic costs the batch it happened in, not the thread.
 fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
-    let mut t = Thread {
-        pairs: ByPair::default(),
-        events: Vec::with_capacity(BATCH),
-        rx: super::batch::RecvBatch::default(),
-        carry: Vec::new(),
-        again: Vec::new(),
-        round: 0,
-        served: 0,
-        strays: PairSet::default(),
-    };
+    let mut t = Thread::new();
     loop {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| round(w, rx, &mut t)));
         match r {
@@ -324,31 +326,6 @@ fn run(w: &Worker, rx: &mpsc::Receiver<Command>, batch: Duration) {
         }
     }
 }
-
-/// The hasher of a thread's table: a pair's key (pool id and port) multiplied by an odd
-/// constant and folded, instead of SipHash per packet (the keys are the relay's own, not a
-/// peer's).
-#[derive(Default)]
-struct PairHasher(u64);
-
-impl std::hash::Hasher for PairHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write_u64(&mut self, n: u64) {
-        let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = x ^ (x >> 29);
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // only `write_u64` is used (by u64's `Hash`); anything else is still hashed
-        for &b in bytes {
-            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
-        }
-    }
-}
-
-type ByPair<V> = HashMap<u64, V, std::hash::BuildHasherDefault<PairHasher>>;
-type PairSet = HashSet<u64, std::hash::BuildHasherDefault<PairHasher>>;
 
 /// A pair of a session, in its thread's table.
 struct Entry {
@@ -374,12 +351,26 @@ struct Thread {
     round: u32,
     /// Sockets of a session served by the last round's events.
     served: usize,
-    /// Sockets that reported packets while their pair had no session here (at most every
-    /// pair this thread watches): read once when a session of the pair arrives.
+    /// Sockets that reported packets while their pair had no session here: read once when
+    /// a session of the pair arrives, forgotten when one ends. At most every pair that was
+    /// ever in this thread's epoll set (the relay's own numbers, not a peer's).
     strays: PairSet,
 }
 
 impl Thread {
+    fn new() -> Thread {
+        Thread {
+            pairs: ByPair::default(),
+            events: Vec::with_capacity(BATCH),
+            rx: super::batch::RecvBatch::default(),
+            carry: Vec::new(),
+            again: Vec::new(),
+            round: 0,
+            served: 0,
+            strays: PairSet::default(),
+        }
+    }
+
     /// Serves socket `token`; remembers it for the next round if it still holds packets,
     /// or as a stray if its pair has no session here. True if it was served.
     fn serve(&mut self, token: u64, now: Instant, traffic: &Traffic) -> bool {
@@ -420,6 +411,7 @@ impl Thread {
     /// under a flood that lasts. A socket of no session is not served again.
     fn carry_over(&mut self, token: u64) {
         let Some(e) = self.pairs.get_mut(&(token >> 1)) else {
+            self.strays.insert(token);
             return;
         };
         let mark = &mut e.marked[(token & 1) as usize];
@@ -436,8 +428,12 @@ fn take_commands(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) {
         match rx.try_recv() {
             Ok(Command::Add(s)) => t.add(s),
             Ok(Command::Remove(a, b)) => {
-                t.pairs.remove(&a);
-                t.pairs.remove(&b);
+                for pair in [a, b] {
+                    t.pairs.remove(&pair);
+                    // the next call on the pair drains it first
+                    t.strays.remove(&token(pair, false));
+                    t.strays.remove(&token(pair, true));
+                }
                 w.live.fetch_sub(1, Ordering::SeqCst);
             }
             // (never disconnected: the worker keeps its sender)
@@ -450,6 +446,7 @@ fn take_commands(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) {
 /// once, then those the last round left with packets. False when the relay is gone.
 fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
     t.events.clear();
+    t.served = 0;
     std::mem::swap(&mut t.carry, &mut t.again);
     t.again.clear();
     // (0 is never a round: a fresh mark never matches)
@@ -495,7 +492,6 @@ fn round(w: &Worker, rx: &mpsc::Receiver<Command>, t: &mut Thread) -> bool {
     // its SDP went out.
     take_commands(w, rx, t);
     let now = Instant::now();
-    t.served = 0;
     for i in 0..t.events.len() {
         let token = t.events[i].data.u64();
         if token == WAKE {
@@ -542,8 +538,8 @@ mod tests {
     use std::net::{IpAddr, SocketAddr, UdpSocket};
 
     /// A packet that reached a pair before its session reached the thread (its event found
-    /// no session) is relayed once the session arrives: that event may have been the only
-    /// one the socket gives.
+    /// no session) is relayed in the round that takes the session: that event may have
+    /// been the only one the socket gives.
     #[test]
     fn a_socket_that_reported_before_its_session_arrived_is_read_then() {
         let lo = IpAddr::from([127, 0, 0, 1]);
@@ -568,39 +564,20 @@ mod tests {
         let to_a = SocketAddr::new(lo, la.port);
         let rtp = [0x80u8, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7, 42];
         pa.send_to(&rtp, to_a).unwrap();
-        let shared = Arc::new(Shared {
-            a,
-            b,
-            dropped_total: Arc::default(),
-            open: Arc::new(1.into()),
-            connects: true,
-            v6: false,
-            started: Instant::now(),
-            leases: (la, lb),
-            echo: Default::default(),
-            tap: Default::default(),
-            rec: Default::default(),
-        });
-        let mut t = Thread {
-            pairs: ByPair::default(),
-            events: Vec::new(),
-            rx: super::super::batch::RecvBatch::default(),
-            carry: Vec::new(),
-            again: Vec::new(),
-            round: 1,
-            served: 0,
-            strays: PairSet::default(),
-        };
-        let traffic = Traffic::default();
-        let a_rtp = token(shared.leases.0.key(), false);
-        // the event, before the session: not served, remembered
-        assert!(!t.serve(a_rtp, Instant::now(), &traffic));
-        t.add(shared.clone());
-        assert_eq!(t.carry, vec![a_rtp]);
-        let carried = std::mem::take(&mut t.carry);
-        for token in carried {
-            assert!(t.serve(token, Instant::now(), &traffic));
-        }
+        let shared = Arc::new(super::super::forward::test_shared(a, b, (la, lb)));
+        let (w, rx) = Worker::new().unwrap();
+        let mut t = Thread::new();
+        let (rtp_a, rtcp_a) = shared.a.sockets.as_ref().unwrap();
+        watch_pair(None, &w, &shared.leases.0, (rtp_a, rtcp_a)).unwrap();
+        // (another session on the thread: no wait without a deadline)
+        w.live.fetch_add(1, Ordering::SeqCst);
+        // the packet's event, before the session reached the thread: not served
+        assert!(round(&w, &rx, &mut t));
+        assert_eq!(t.served, 0);
+        // the session arrives (as `Relay::add` queues it); no packet comes after
+        w.live.fetch_add(1, Ordering::SeqCst);
+        w.send(Command::Add(shared.clone()), true);
+        assert!(round(&w, &rx, &mut t));
         let mut buf = [0u8; 64];
         let (n, _) = pb.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], &rtp[..]);
