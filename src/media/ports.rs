@@ -5,8 +5,8 @@
 //! pairs (`Kept`, shared by every relay set) has room, so the next call on that port needs
 //! no `socket`/`bind`/`setsockopt` and its last call no `close`. A pair kept bound also
 //! stays in the epoll set of the forwarding thread that relayed it (`Watch`, written by
-//! `relay.rs`): a call given to that thread takes such a pair first, among the few least
-//! recently given back, and needs no `epoll_ctl` either. Pairs are otherwise handed out
+//! `relay.rs`): a call given to that thread takes such a pair first, among the oldest
+//! quarter of the free pairs (`LOOK`), and needs no `epoll_ctl` either. Pairs are otherwise handed out
 //! least recently given back first, bound or not: a port just freed is not reused at once
 //! (a peer that missed its BYE and still sends would reach the next call).
 
@@ -67,11 +67,10 @@ impl Kept {
     }
 }
 
-/// A free pair: its sockets if kept bound, and the thread watching them.
+/// A free pair: its sockets if kept bound, with the thread watching them.
 struct Idle {
     port: u16,
-    sockets: Option<Sockets>,
-    watch: Watch,
+    bound: Option<(Sockets, Watch)>,
 }
 
 pub struct PortPool {
@@ -104,11 +103,7 @@ impl PortPool {
         let free: VecDeque<Idle> = (first..u32::from(max))
             .step_by(2)
             .filter_map(|p| u16::try_from(p).ok())
-            .map(|port| Idle {
-                port,
-                sockets: None,
-                watch: NOT_WATCHED,
-            })
+            .map(|port| Idle { port, bound: None })
             .collect();
         let total = free.len();
         PortPool {
@@ -129,10 +124,9 @@ impl PortPool {
             let mut free = self.lock();
             self.retired.store(true, Ordering::Relaxed);
             for idle in free.iter_mut() {
-                if let Some(s) = idle.sockets.take() {
+                if let Some((s, _)) = idle.bound.take() {
                     closing.push(s);
                 }
-                idle.watch = NOT_WATCHED;
             }
         }
         self.kept.now.fetch_sub(closing.len(), Ordering::Relaxed);
@@ -152,22 +146,19 @@ impl PortPool {
             let i = free
                 .iter()
                 .take(look)
-                .position(|i| i.watch == by && i.sockets.is_some())
+                .position(|i| matches!(i.bound, Some((_, w)) if w == by))
                 .unwrap_or(0);
             free.remove(i)?
         };
-        if idle.sockets.is_some() {
+        if idle.bound.is_some() {
             self.kept.now.fetch_sub(1, Ordering::Relaxed);
         }
+        let (sockets, watch) = idle.bound.unzip();
         Some(Lease {
             pool: self.clone(),
             port: idle.port,
-            watch: AtomicU64::new(if idle.sockets.is_some() {
-                idle.watch
-            } else {
-                NOT_WATCHED
-            }),
-            sockets: idle.sockets,
+            watch: AtomicU64::new(watch.unwrap_or(NOT_WATCHED)),
+            sockets,
         })
     }
 
@@ -216,7 +207,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let pool = &self.pool;
         let mut sockets = self.sockets.take();
-        let mut watch = self.watch();
+        let watch = self.watch();
         let keep = watch != WATCH_UNKNOWN
             && sockets.as_ref().is_some_and(|(rtp, rtcp)| {
                 if pool.retired.load(Ordering::Relaxed) {
@@ -240,13 +231,9 @@ impl Drop for Lease {
             sockets = None;
             pool.kept.now.fetch_sub(1, Ordering::Relaxed);
         }
-        if sockets.is_none() {
-            watch = NOT_WATCHED;
-        }
         free.push_back(Idle {
             port: self.port,
-            sockets,
-            watch,
+            bound: sockets.map(|s| (s, watch)),
         });
     }
 }
@@ -260,7 +247,7 @@ pub(super) fn test_pool(ip: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
 impl Drop for PortPool {
     /// The pairs it kept bound close with it: their room goes back to the budget.
     fn drop(&mut self) {
-        let bound = self.lock().iter().filter(|i| i.sockets.is_some()).count();
+        let bound = self.lock().iter().filter(|i| i.bound.is_some()).count();
         self.kept.now.fetch_sub(bound, Ordering::Relaxed);
     }
 }
