@@ -1,34 +1,28 @@
 //! The allowed codecs of a friend or terminal filter the offer sent on its leg: audio
 //! formats not allowed are removed from the `m=audio` line with their `a=rtpmap`/`a=fmtp`
 //! lines; telephone-event (RFC 4733) always stays. An offer left with no audio codec
-//! cannot be sent (the caller gets `488`).
+//! cannot be sent (the caller gets `488`). The body is read with the relay's SDP reader
+//! (`media::sdp_lines`); lines it does not change are kept as written.
+
+use crate::media::sdp_lines::{attribute, fields, Sdp};
 
 /// The encoding name of a static RTP payload type (RFC 3551).
-fn static_name(pt: &str) -> Option<&'static str> {
+fn static_name(pt: &[u8]) -> Option<&'static [u8]> {
     Some(match pt {
-        "0" => "PCMU",
-        "3" => "GSM",
-        "4" => "G723",
-        "8" => "PCMA",
-        "9" => "G722",
-        "18" => "G729",
+        b"0" => b"PCMU",
+        b"3" => b"GSM",
+        b"4" => b"G723",
+        b"8" => b"PCMA",
+        b"9" => b"G722",
+        b"18" => b"G729",
         _ => return None,
     })
 }
 
-/// The payload type and encoding name of an `a=rtpmap:` line.
-fn rtpmap(line: &str) -> Option<(&str, &str)> {
-    let rest = line.strip_prefix("a=rtpmap:")?;
-    let (pt, enc) = rest.split_once(' ')?;
-    Some((pt.trim(), enc.split('/').next()?.trim()))
-}
-
-/// The payload type an `a=rtpmap:`/`a=fmtp:` line is about.
-fn attr_pt(line: &str) -> Option<&str> {
-    let rest = line
-        .strip_prefix("a=rtpmap:")
-        .or_else(|| line.strip_prefix("a=fmtp:"))?;
-    rest.split_whitespace().next()
+/// The payload type and encoding name of an `a=rtpmap:` value.
+fn rtpmap(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let ([pt], enc) = fields::<1>(value)?;
+    Some((pt, enc.split(|&b| b == b'/').next()?.trim_ascii()))
 }
 
 /// No allowed codec is left in some audio stream of the offer.
@@ -36,77 +30,57 @@ fn attr_pt(line: &str) -> Option<&str> {
 pub struct NoCommonCodec;
 
 /// Keeps only the allowed audio codecs in `sdp`. `Ok(None)`: nothing to change (no
-/// restriction).
+/// restriction, or a body that is not SDP).
 pub fn filter(sdp: &[u8], allowed: &[String]) -> Result<Option<Vec<u8>>, NoCommonCodec> {
     if allowed.is_empty() {
         return Ok(None);
     }
-    let Ok(text) = std::str::from_utf8(sdp) else {
+    let Ok(s) = Sdp::parse(sdp) else {
         return Ok(None);
     };
-    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
-    let is_allowed = |name: &str| {
-        name.eq_ignore_ascii_case("telephone-event")
-            || allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
-    };
-    let mut out: Vec<String> = Vec::with_capacity(lines.len());
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        if !line.starts_with("m=audio ") {
-            out.push(line.to_string());
-            i += 1;
-            continue;
-        }
-        // The media section runs to the next m= line.
-        let end = lines[i + 1..]
-            .iter()
-            .position(|l| l.starts_with("m="))
-            .map(|p| i + 1 + p)
-            .unwrap_or(lines.len());
-        let section = &lines[i + 1..end];
-        let names: Vec<(&str, &str)> = section.iter().filter_map(|l| rtpmap(l)).collect();
-        let mut parts: Vec<&str> = line.split(' ').collect();
-        if parts.len() < 4 {
-            out.extend(lines[i..end].iter().map(|s| s.to_string()));
-            i = end;
-            continue;
-        }
-        let fmts: Vec<&str> = parts.split_off(3);
-        let kept: Vec<&str> = fmts
-            .iter()
-            .copied()
-            .filter(|pt| {
-                let name = names
-                    .iter()
-                    .find(|(p, _)| p == pt)
-                    .map(|(_, n)| *n)
-                    .or_else(|| static_name(pt));
-                name.is_some_and(is_allowed)
-            })
-            .collect();
-        let audio = kept.iter().any(|pt| {
-            let name = names
+    let is_event = |name: &[u8]| name.eq_ignore_ascii_case(b"telephone-event");
+    let is_allowed = |name: &[u8]| {
+        is_event(name)
+            || allowed
                 .iter()
-                .find(|(p, _)| p == pt)
+                .any(|a| a.as_bytes().eq_ignore_ascii_case(name))
+    };
+    let mut out = Vec::with_capacity(sdp.len());
+    s.session().iter().for_each(|l| l.write(&mut out));
+    for m in &s.medias {
+        let lines = s.section(m);
+        if m.name != b"audio" {
+            m.write(&mut out, m.port, true, m.fmt);
+            lines.iter().for_each(|l| l.write(&mut out));
+            continue;
+        }
+        let names: Vec<(&[u8], &[u8])> = s.attributes(m, b"rtpmap").filter_map(rtpmap).collect();
+        let name_of = |pt: &[u8]| {
+            names
+                .iter()
+                .find(|(p, _)| *p == pt)
                 .map(|(_, n)| *n)
-                .or_else(|| static_name(pt));
-            !name.is_some_and(|n| n.eq_ignore_ascii_case("telephone-event"))
-        });
-        if !audio {
+                .or_else(|| static_name(pt))
+        };
+        let kept: Vec<&[u8]> = m
+            .formats()
+            .filter(|pt| name_of(pt).is_some_and(is_allowed))
+            .collect();
+        if !kept.iter().any(|pt| !name_of(pt).is_some_and(is_event)) {
             return Err(NoCommonCodec);
         }
-        parts.extend(kept.iter().copied());
-        out.push(parts.join(" "));
-        for l in section {
-            match attr_pt(l) {
-                Some(pt) if !kept.contains(&pt) => {}
-                _ => out.push(l.to_string()),
+        m.write(&mut out, m.port, true, &kept.join(&b' '));
+        for l in lines {
+            // a=rtpmap and a=fmtp lines of a format removed go with it
+            let about = attribute(l)
+                .filter(|(name, _)| matches!(*name, b"rtpmap" | b"fmtp"))
+                .and_then(|(_, v)| Some(fields::<1>(v)?.0[0]));
+            if about.is_none_or(|pt| kept.contains(&pt)) {
+                l.write(&mut out);
             }
         }
-        i = end;
     }
-    Ok(Some(out.join("\r\n").into_bytes()))
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -139,5 +113,20 @@ mod tests {
         let bare = "v=0\r\nm=audio 4000 RTP/AVP 0 8\r\n";
         let out = filter(bare.as_bytes(), &["pcmu".into()]).unwrap().unwrap();
         assert!(String::from_utf8(out).unwrap().contains("RTP/AVP 0\r\n"));
+        // a body that is not SDP is passed on unchanged
+        assert_eq!(filter(b"--boundary\r\n", &["pcmu".into()]), Ok(None));
+    }
+
+    #[test]
+    fn the_whole_body_as_it_was_but_the_codecs() {
+        let offer = OFFER.replace(
+            "a=sendrecv\r\n",
+            "a=sendrecv\r\nm=video 5000/2 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n",
+        );
+        let out = filter(offer.as_bytes(), &["g722".into()]).unwrap().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 9 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\nm=video 5000/2 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub mod relay;
 #[cfg(test)]
 mod relay_tests;
 pub mod sdp;
+pub mod sdp_lines;
 pub mod session;
 pub mod stream;
 

@@ -1,9 +1,11 @@
-//! SDP on its way through the relay (parsed and written with `sdp-types`): the audio
+//! SDP on its way through the relay (read line by line, `sdp_lines.rs`): the audio
 //! stream's connection address and port become the relay's, `a=rtcp` follows the relay's
 //! RTCP port, and what the peer advertised (where to send before latching) is read out.
 //! Direction attributes (`sendonly`, `inactive` — hold) pass through untouched.
 
-use sdp_types::{Attribute, Connection, Session};
+pub use super::sdp_lines::SdpError;
+use super::sdp_lines::{attribute, connection_ip, fields, Line, Media, Sdp};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
 /// Where a peer asks to receive its audio, per its SDP.
@@ -13,52 +15,21 @@ pub struct Advertised {
     pub rtcp: SocketAddr,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum SdpError {
-    /// Not SDP vozbox can read.
-    Unreadable(String),
-    /// No audio stream in it.
-    NoAudio,
-}
-
-impl std::fmt::Display for SdpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SdpError::Unreadable(e) => write!(f, "unreadable SDP: {}", e),
-            SdpError::NoAudio => write!(f, "no audio stream"),
-        }
-    }
-}
-
-fn connection_ip(c: &Connection) -> Option<IpAddr> {
-    // "address/ttl" forms are multicast; a unicast address is all we relay.
-    c.connection_address.split('/').next()?.trim().parse().ok()
-}
-
 /// The audio stream's advertised address; `None` inside when the peer holds with
 /// `c=0.0.0.0` or port 0.
-fn advertised(s: &Session) -> Result<Option<Advertised>, SdpError> {
-    let m = s
-        .medias
-        .iter()
-        .find(|m| m.media == "audio")
-        .ok_or(SdpError::NoAudio)?;
-    let ip = m
-        .connections
-        .first()
-        .or(s.connection.as_ref())
+fn advertised(s: &Sdp, m: &Media) -> Result<Option<Advertised>, SdpError> {
+    let ip = s
+        .connection_of(m)
         .and_then(connection_ip)
         .ok_or_else(|| SdpError::Unreadable("no connection address for audio".into()))?;
     if ip.is_unspecified() || m.port == 0 {
         return Ok(None);
     }
-    let rtcp_port = m
-        .attributes
-        .iter()
-        .find(|a| a.attribute == "rtcp")
-        .and_then(|a| a.value.as_deref())
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|p| p.parse::<u16>().ok())
+    let rtcp_port = s
+        .attributes(m, b"rtcp")
+        .next()
+        .and_then(|v| fields::<1>(v))
+        .and_then(|([p], _)| std::str::from_utf8(p).ok()?.parse::<u16>().ok())
         .unwrap_or(m.port.saturating_add(1));
     Ok(Some(Advertised {
         rtp: SocketAddr::new(ip, m.port),
@@ -66,70 +37,110 @@ fn advertised(s: &Session) -> Result<Option<Advertised>, SdpError> {
     }))
 }
 
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv6() {
+        "IP6"
+    } else {
+        "IP4"
+    }
+}
+
 /// Reads `body`, returns what the peer advertised and the same SDP with the first audio
 /// stream moved to `relay` (address and RTP port; RTCP on the next port). Other streams
-/// (video …) are refused by setting their port to 0: only audio is relayed.
+/// (video …) are refused by setting their port to 0: only audio is relayed. Every line
+/// vozbox does not change is kept as written (lines end in CRLF).
 pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Vec<u8>), SdpError> {
-    let mut s = Session::parse(body).map_err(|e| SdpError::Unreadable(e.to_string()))?;
-    let peer = advertised(&s)?;
-    let relay_conn = Connection::from_ip_addr(relay.ip());
-    s.origin.set_unicast_ip_address(relay.ip());
-    let mut audio_done = false;
-    for m in &mut s.medias {
-        if m.media != "audio" || audio_done {
-            m.port = 0;
+    let s = Sdp::parse(body)?;
+    let audio = s.audio().ok_or(SdpError::NoAudio)?;
+    let peer = advertised(&s, audio)?;
+    let conn = format!("IN {} {}", family(relay.ip()), relay.ip());
+    let relay_c = Line {
+        key: b'c',
+        value: conn.as_bytes(),
+    };
+    let mut out = Vec::with_capacity(body.len() + 64);
+    for l in s.session() {
+        match l.key {
+            b'o' => {
+                // the origin's address becomes the relay's; it was checked to have 6 fields
+                let (f, _) = fields::<3>(l.value).unwrap_or_default();
+                out.extend_from_slice(b"o=");
+                for v in f {
+                    out.extend_from_slice(v);
+                    out.push(b' ');
+                }
+                out.extend_from_slice(conn.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            b'c' if peer.is_some() => relay_c.write(&mut out),
+            _ => l.write(&mut out),
+        }
+    }
+    for m in &s.medias {
+        let lines = s.section(m);
+        let other = m.at != audio.at;
+        if other || peer.is_none() {
+            // Another stream is refused (port 0); audio held the old way (c=0.0.0.0 or
+            // port 0) must reach the receiver as it was.
+            m.write(&mut out, if other { 0 } else { m.port }, other, m.fmt);
+            lines.iter().for_each(|l| l.write(&mut out));
             continue;
         }
-        audio_done = true;
-        m.num_ports = None;
-        if peer.is_none() {
-            // Hold the old way (c=0.0.0.0 or port 0): the receiver must see it as it was.
-            continue;
-        }
-        m.port = relay.port();
-        m.connections = vec![relay_conn.clone()];
-        for a in &mut m.attributes {
-            if a.attribute == "rtcp" {
-                *a = Attribute::with_value(
-                    "rtcp",
-                    format!(
-                        "{} IN {} {}",
+        m.write(&mut out, relay.port(), false, m.fmt);
+        // One connection line, the relay's, after the stream's title if it has one.
+        let mut conn_written = false;
+        for l in lines {
+            if l.key == b'i' && !conn_written {
+                l.write(&mut out);
+                continue;
+            }
+            if !conn_written {
+                relay_c.write(&mut out);
+                conn_written = true;
+            }
+            match attribute(l).map(|(name, _)| name) {
+                _ if l.key == b'c' => {}
+                Some(b"rtcp") => {
+                    let _ = write!(
+                        out,
+                        "a=rtcp:{} {}\r\n",
                         relay.port().saturating_add(1),
-                        if relay.is_ipv6() { "IP6" } else { "IP4" },
-                        relay.ip()
-                    ),
-                );
+                        conn
+                    );
+                }
+                // ICE candidates describe the peer's own addresses: meaningless behind the relay.
+                Some(b"candidate" | b"ice-ufrag" | b"ice-pwd") => {}
+                _ => l.write(&mut out),
             }
         }
-        // ICE candidates describe the peer's own addresses: meaningless behind the relay.
-        m.attributes
-            .retain(|a| !matches!(a.attribute.as_str(), "candidate" | "ice-ufrag" | "ice-pwd"));
+        if !conn_written {
+            relay_c.write(&mut out);
+        }
     }
-    if s.connection.is_some() && peer.is_some() {
-        s.connection = Some(relay_conn);
-    }
-    let mut out = Vec::with_capacity(body.len() + 32);
-    s.write(&mut out)
-        .map_err(|e| SdpError::Unreadable(e.to_string()))?;
     Ok((peer, out))
+}
+
+/// The first of PCMU (0) or PCMA (8) of a stream's formats, in the offer's order.
+fn g711(m: &Media) -> Option<u8> {
+    m.fmt.split(|&b| b == b' ').find_map(|f| match f {
+        b"0" => Some(0u8),
+        b"8" => Some(8u8),
+        _ => None,
+    })
 }
 
 /// The answer vozbox gives an offer when it plays a notification as early media: the
 /// first of PCMU (0) or PCMA (8) in the offer's order, `sendonly`, at `relay`. Returns what
 /// the caller advertised, the payload type, and the SDP; None when the offer has no G.711.
 pub fn prompt_answer(offer: &[u8], relay: SocketAddr) -> Option<(Option<Advertised>, u8, Vec<u8>)> {
-    let s = Session::parse(offer).ok()?;
+    let s = Sdp::parse(offer).ok()?;
+    let m = s.audio()?;
     // A held offer (c=0.0.0.0, port 0) could not hear it; SRTP profiles are not spoken.
-    let peer = advertised(&s).ok()??;
-    let m = s.medias.iter().find(|m| m.media == "audio")?;
-    if !matches!(m.proto.as_str(), "RTP/AVP" | "RTP/AVPF") {
+    let peer = advertised(&s, m).ok()??;
+    if !matches!(m.proto, b"RTP/AVP" | b"RTP/AVPF") {
         return None;
     }
-    let pt = m.fmt.split_whitespace().find_map(|f| match f {
-        "0" => Some(0u8),
-        "8" => Some(8u8),
-        _ => None,
-    })?;
+    let pt = g711(m)?;
     let name = if pt == 0 { "PCMU" } else { "PCMA" };
     let ip = if relay.is_ipv6() { "IP6" } else { "IP4" };
     let body = format!(
@@ -157,30 +168,28 @@ pub struct AppAnswer {
 
 /// The payload type of `telephone-event/8000` in an SDP (or a message holding one).
 pub fn event_pt(text: &[u8]) -> Option<u8> {
-    let text = String::from_utf8_lossy(text);
-    text.lines().find_map(|l| {
-        let v = l.trim().strip_prefix("a=rtpmap:")?;
-        let (pt, codec) = v.split_once(' ')?;
-        let pt: u8 = pt.trim().parse().ok()?;
-        (codec.trim().eq_ignore_ascii_case("telephone-event/8000") && (96..=127).contains(&pt))
-            .then_some(pt)
+    text.split(|&b| b == b'\n').find_map(|l| {
+        let l = l.trim_ascii();
+        telephone_event(l.strip_prefix(b"a=rtpmap:")?)
     })
 }
 
+/// The payload type an `a=rtpmap:` value maps to `telephone-event/8000` (a dynamic one).
+fn telephone_event(rtpmap: &[u8]) -> Option<u8> {
+    let ([pt], codec) = fields::<1>(rtpmap)?;
+    let pt: u8 = std::str::from_utf8(pt).ok()?.parse().ok()?;
+    (codec
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"telephone-event/8000")
+        && (96..=127).contains(&pt))
+    .then_some(pt)
+}
+
 pub fn app_answer(offer: &[u8], relay: SocketAddr) -> Option<AppAnswer> {
-    let s = Session::parse(offer).ok()?;
     let (peer, pt, _) = prompt_answer(offer, relay)?;
-    let m = s.medias.iter().find(|m| m.media == "audio")?;
-    let events = m.attributes.iter().find_map(|a| {
-        let v = a.value.as_deref()?;
-        if a.attribute != "rtpmap" {
-            return None;
-        }
-        let (pt, codec) = v.split_once(' ')?;
-        let pt: u8 = pt.trim().parse().ok()?;
-        (codec.trim().eq_ignore_ascii_case("telephone-event/8000") && (96..=127).contains(&pt))
-            .then_some(pt)
-    });
+    let s = Sdp::parse(offer).ok()?;
+    let m = s.audio()?;
+    let events = s.attributes(m, b"rtpmap").find_map(telephone_event);
     let name = if pt == 0 { "PCMU" } else { "PCMA" };
     let ip = if relay.is_ipv6() { "IP6" } else { "IP4" };
     let (fmts, te) = match events {
@@ -228,6 +237,43 @@ mod tests {
         assert!(out.contains("a=sendonly"), "{}", out);
         assert!(out.contains("m=video 0 "), "{}", out);
         assert!(!out.contains("192.168.1.20"), "{}", out);
+    }
+
+    #[test]
+    fn rewrites_only_what_it_must() {
+        // LF line ends, a title before the stream's own connection, ICE, an unknown line,
+        // a stream count, and a video stream with its own lines.
+        let offer = "v=0\no=bob 7 8 IN IP4 10.1.1.1\ns=-\nc=IN IP4 10.1.1.1\nt=0 0\ny=0123\nm=audio 4000/2 RTP/AVP 0 101\ni=voice\nc=IN IP4 10.1.1.2\nc=IN IP4 10.1.1.3\na=candidate:1 1 UDP 1 10.1.1.2 4000 typ host\na=ice-ufrag:x\na=ice-pwd:y\na=rtcp:4001\na=rtpmap:101 telephone-event/8000\nm=video 5000 RTP/AVP 96\na=rtpmap:96 VP8/90000\n";
+        let relay: SocketAddr = "[2001:db8::5]:20000".parse().unwrap();
+        let (peer, out) = rewrite(offer.as_bytes(), relay).unwrap();
+        assert_eq!(peer.unwrap().rtp, "10.1.1.2:4000".parse().unwrap());
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "v=0\r\no=bob 7 8 IN IP6 2001:db8::5\r\ns=-\r\nc=IN IP6 2001:db8::5\r\nt=0 0\r\ny=0123\r\nm=audio 20000 RTP/AVP 0 101\r\ni=voice\r\nc=IN IP6 2001:db8::5\r\na=rtcp:20001 IN IP6 2001:db8::5\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+        );
+        // What vozbox writes it reads again, to the same result.
+        let (again, twice) = rewrite(&out, relay).unwrap();
+        assert_eq!((again.unwrap().rtp, twice), (relay, out));
+        // A stream with no connection line of its own gets the relay's, and a session
+        // without `o=` or `c=` stays without them.
+        let bare = "v=0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 10.1.1.2\r\nm=audio 4002 RTP/AVP 8\r\nc=IN IP4 10.1.1.2\r\n";
+        let (_, out) = rewrite(bare.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "v=0\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\nm=audio 0 RTP/AVP 8\r\nc=IN IP4 10.1.1.2\r\n"
+        );
+        let session_only = "v=0\r\nc=IN IP4 10.1.1.2\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let (_, out) =
+            rewrite(session_only.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"
+        );
+        let no_address = "v=0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert!(matches!(
+            rewrite(no_address.as_bytes(), relay),
+            Err(SdpError::Unreadable(_))
+        ));
     }
 
     #[test]
