@@ -30,7 +30,8 @@ fn rtpmap(value: &[u8]) -> Option<(&[u8], &[u8])> {
 pub struct NoCommonCodec;
 
 /// Keeps only the allowed audio codecs in `sdp`. `Ok(None)`: nothing to change (no
-/// restriction, or a body that is not SDP).
+/// restriction, or a body that is not SDP: a multipart body is passed on as it came, as
+/// the relay passes it — README, not done).
 pub fn filter(sdp: &[u8], allowed: &[String]) -> Result<Option<Vec<u8>>, NoCommonCodec> {
     if allowed.is_empty() {
         return Ok(None);
@@ -49,7 +50,8 @@ pub fn filter(sdp: &[u8], allowed: &[String]) -> Result<Option<Vec<u8>>, NoCommo
     s.session().iter().for_each(|l| l.write(&mut out));
     for m in &s.medias {
         let lines = s.section(m);
-        if m.name != b"audio" {
+        // a stream other than audio, or one refused already (port 0), is not filtered
+        if m.name != b"audio" || m.port == 0 {
             m.write(&mut out, m.port, true, m.fmt);
             lines.iter().for_each(|l| l.write(&mut out));
             continue;
@@ -115,6 +117,25 @@ mod tests {
         assert!(String::from_utf8(out).unwrap().contains("RTP/AVP 0\r\n"));
         // a body that is not SDP is passed on unchanged
         assert_eq!(filter(b"--boundary\r\n", &["pcmu".into()]), Ok(None));
+    }
+
+    #[test]
+    fn a_refused_stream_is_not_filtered() {
+        // the relay refuses a second audio stream with port 0: it has no codec to keep
+        let two = OFFER.replace("a=sendrecv\r\n", "a=sendrecv\r\nm=audio 0 RTP/SAVP 18\r\n");
+        let out = filter(two.as_bytes(), &["pcma".into()]).unwrap().unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .ends_with("m=audio 0 RTP/SAVP 18\r\n"));
+        // a second stream in use is filtered as the first
+        let live = OFFER.replace(
+            "a=sendrecv\r\n",
+            "a=sendrecv\r\nm=audio 4002 RTP/AVP 18\r\n",
+        );
+        assert_eq!(
+            filter(live.as_bytes(), &["pcma".into()]),
+            Err(NoCommonCodec)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The built-in RTP relay (DESIGN §6): every call's audio passes through a port pair per
 //! side taken from the client's media relay set (or the default one of `[media]`), the SDP
-//! on each leg is rewritten to point at it (`sdp.rs`), and the relay latches onto the
+//! on each leg is rewritten to point at it (`sdp.rs`, on the line reader `sdp_lines.rs`), and the relay latches onto the
 //! addresses that really send — only its parties' own (`latch.rs`, `session.rs`).
 
 pub mod app;

@@ -45,10 +45,28 @@ fn family(ip: IpAddr) -> &'static str {
     }
 }
 
+/// Attributes of ICE (RFC 8839): they describe the peer's own addresses and checks,
+/// meaningless behind the relay.
+fn is_ice(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"candidate"
+            | b"remote-candidates"
+            | b"end-of-candidates"
+            | b"ice-ufrag"
+            | b"ice-pwd"
+            | b"ice-lite"
+            | b"ice-options"
+            | b"ice-mismatch"
+            | b"ice-pacing"
+    )
+}
+
 /// Reads `body`, returns what the peer advertised and the same SDP with the first audio
-/// stream moved to `relay` (address and RTP port; RTCP on the next port). Other streams
-/// (video …) are refused by setting their port to 0: only audio is relayed. Every line
-/// vozbox does not change is kept as written (lines end in CRLF).
+/// stream moved to `relay` (address and RTP port; RTCP on the next port) and ICE left
+/// out. Other streams (video …) are refused by setting their port to 0: only audio is
+/// relayed. The origin's address becomes the relay's; a missing `o=`, `s=` or `t=` is
+/// added. Every other line is kept as written, in its order (lines end in CRLF).
 pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Vec<u8>), SdpError> {
     let s = Sdp::parse(body)?;
     let audio = s.audio().ok_or(SdpError::NoAudio)?;
@@ -59,8 +77,22 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
         value: conn.as_bytes(),
     };
     let mut out = Vec::with_capacity(body.len() + 64);
+    let mut timed = s.has(b't');
     for l in s.session() {
+        if !timed && matches!(l.key, b'r' | b'z' | b'k' | b'a') {
+            out.extend_from_slice(b"t=0 0\r\n");
+            timed = true;
+        }
         match l.key {
+            b'v' => {
+                l.write(&mut out);
+                if !s.has(b'o') {
+                    let _ = write!(out, "o=- 0 0 {}\r\n", conn);
+                }
+                if !s.has(b's') {
+                    out.extend_from_slice(b"s=-\r\n");
+                }
+            }
             b'o' => {
                 // the origin's address becomes the relay's; it was checked to have 6 fields
                 let (f, _) = fields::<3>(l.value).unwrap_or_default();
@@ -73,12 +105,16 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
                 out.extend_from_slice(b"\r\n");
             }
             b'c' if peer.is_some() => relay_c.write(&mut out),
+            b'a' if peer.is_some() && attribute(l).is_some_and(|(n, _)| is_ice(n)) => {}
             _ => l.write(&mut out),
         }
     }
+    if !timed {
+        out.extend_from_slice(b"t=0 0\r\n");
+    }
     for m in &s.medias {
         let lines = s.section(m);
-        let other = m.at != audio.at;
+        let other = !std::ptr::eq(m, audio);
         if other || peer.is_none() {
             // Another stream is refused (port 0); audio held the old way (c=0.0.0.0 or
             // port 0) must reach the receiver as it was.
@@ -108,8 +144,7 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
                         conn
                     );
                 }
-                // ICE candidates describe the peer's own addresses: meaningless behind the relay.
-                Some(b"candidate" | b"ice-ufrag" | b"ice-pwd") => {}
+                Some(name) if is_ice(name) => {}
                 _ => l.write(&mut out),
             }
         }
@@ -120,13 +155,22 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
     Ok((peer, out))
 }
 
-/// The first of PCMU (0) or PCMA (8) of a stream's formats, in the offer's order.
-fn g711(m: &Media) -> Option<u8> {
-    m.fmt.split(|&b| b == b' ').find_map(|f| match f {
+/// What a prompt's or voicemail's answer takes from an offer: its audio stream, where the
+/// caller receives, and the first of PCMU (0) or PCMA (8) in the offer's order. None for a
+/// held offer (c=0.0.0.0, port 0: it could not hear), an SRTP profile (not spoken), or no
+/// G.711.
+fn g711_offer<'s, 'a>(s: &'s Sdp<'a>) -> Option<(&'s Media<'a>, Advertised, u8)> {
+    let m = s.audio()?;
+    let peer = advertised(s, m).ok()??;
+    if !matches!(m.proto, b"RTP/AVP" | b"RTP/AVPF") {
+        return None;
+    }
+    let pt = m.formats().find_map(|f| match f {
         b"0" => Some(0u8),
         b"8" => Some(8u8),
         _ => None,
-    })
+    })?;
+    Some((m, peer, pt))
 }
 
 /// The answer vozbox gives an offer when it plays a notification as early media: the
@@ -134,15 +178,9 @@ fn g711(m: &Media) -> Option<u8> {
 /// the caller advertised, the payload type, and the SDP; None when the offer has no G.711.
 pub fn prompt_answer(offer: &[u8], relay: SocketAddr) -> Option<(Option<Advertised>, u8, Vec<u8>)> {
     let s = Sdp::parse(offer).ok()?;
-    let m = s.audio()?;
-    // A held offer (c=0.0.0.0, port 0) could not hear it; SRTP profiles are not spoken.
-    let peer = advertised(&s, m).ok()??;
-    if !matches!(m.proto, b"RTP/AVP" | b"RTP/AVPF") {
-        return None;
-    }
-    let pt = g711(m)?;
+    let (_, peer, pt) = g711_offer(&s)?;
     let name = if pt == 0 { "PCMU" } else { "PCMA" };
-    let ip = if relay.is_ipv6() { "IP6" } else { "IP4" };
+    let ip = family(relay.ip());
     let body = format!(
         "v=0\r\no=vozbox {id} {id} IN {ip} {addr}\r\ns=vozbox\r\nc=IN {ip} {addr}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {name}/8000\r\na=sendonly\r\n",
         id = rand::random::<u32>(),
@@ -186,12 +224,11 @@ fn telephone_event(rtpmap: &[u8]) -> Option<u8> {
 }
 
 pub fn app_answer(offer: &[u8], relay: SocketAddr) -> Option<AppAnswer> {
-    let (peer, pt, _) = prompt_answer(offer, relay)?;
     let s = Sdp::parse(offer).ok()?;
-    let m = s.audio()?;
+    let (m, peer, pt) = g711_offer(&s)?;
     let events = s.attributes(m, b"rtpmap").find_map(telephone_event);
     let name = if pt == 0 { "PCMU" } else { "PCMA" };
-    let ip = if relay.is_ipv6() { "IP6" } else { "IP4" };
+    let ip = family(relay.ip());
     let (fmts, te) = match events {
         Some(e) => (
             format!("{} {}", pt, e),
@@ -209,7 +246,7 @@ pub fn app_answer(offer: &[u8], relay: SocketAddr) -> Option<AppAnswer> {
         port = relay.port(),
     );
     Some(AppAnswer {
-        peer,
+        peer: Some(peer),
         pt,
         events,
         body: body.into_bytes(),
@@ -241,33 +278,33 @@ mod tests {
 
     #[test]
     fn rewrites_only_what_it_must() {
-        // LF line ends, a title before the stream's own connection, ICE, an unknown line,
-        // a stream count, and a video stream with its own lines.
-        let offer = "v=0\no=bob 7 8 IN IP4 10.1.1.1\ns=-\nc=IN IP4 10.1.1.1\nt=0 0\ny=0123\nm=audio 4000/2 RTP/AVP 0 101\ni=voice\nc=IN IP4 10.1.1.2\nc=IN IP4 10.1.1.3\na=candidate:1 1 UDP 1 10.1.1.2 4000 typ host\na=ice-ufrag:x\na=ice-pwd:y\na=rtcp:4001\na=rtpmap:101 telephone-event/8000\nm=video 5000 RTP/AVP 96\na=rtpmap:96 VP8/90000\n";
+        // LF line ends, a title before the stream's own connection, ICE at both levels, an
+        // unknown line, a stream count, and a video stream with its own lines.
+        let offer = "v=0\no=bob 7 8 IN IP4 10.1.1.1\ns=-\nc=IN IP4 10.1.1.1\nt=0 0\ny=0123\na=ice-lite\na=ice-ufrag:s\nm=audio 4000/2 RTP/AVP 0 101\ni=voice\nc=IN IP4 10.1.1.2\nc=IN IP4 10.1.1.3\na=candidate:1 1 UDP 1 10.1.1.2 4000 typ host\na=ice-ufrag:x\na=ice-pwd:y\na=end-of-candidates\na=rtcp:4001\na=rtpmap:101 telephone-event/8000\nm=video 5000 RTP/AVP 96\na=rtpmap:96 VP8/90000\n";
         let relay: SocketAddr = "[2001:db8::5]:20000".parse().unwrap();
         let (peer, out) = rewrite(offer.as_bytes(), relay).unwrap();
         assert_eq!(peer.unwrap().rtp, "10.1.1.2:4000".parse().unwrap());
         assert_eq!(
             String::from_utf8(out.clone()).unwrap(),
-            "v=0\r\no=bob 7 8 IN IP6 2001:db8::5\r\ns=-\r\nc=IN IP6 2001:db8::5\r\nt=0 0\r\ny=0123\r\nm=audio 20000 RTP/AVP 0 101\r\ni=voice\r\nc=IN IP6 2001:db8::5\r\na=rtcp:20001 IN IP6 2001:db8::5\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+            "v=0\r\no=bob 7 8 IN IP6 2001:db8::5\r\ns=-\r\nc=IN IP6 2001:db8::5\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 101\r\ni=voice\r\nc=IN IP6 2001:db8::5\r\na=rtcp:20001 IN IP6 2001:db8::5\r\na=rtpmap:101 telephone-event/8000\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
         );
         // What vozbox writes it reads again, to the same result.
         let (again, twice) = rewrite(&out, relay).unwrap();
         assert_eq!((again.unwrap().rtp, twice), (relay, out));
-        // A stream with no connection line of its own gets the relay's, and a session
-        // without `o=` or `c=` stays without them.
+        // A stream with no connection line of its own gets the relay's; a missing o=, s=
+        // or t= is added (t= before the session's attributes).
         let bare = "v=0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 10.1.1.2\r\nm=audio 4002 RTP/AVP 8\r\nc=IN IP4 10.1.1.2\r\n";
         let (_, out) = rewrite(bare.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "v=0\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\nm=audio 0 RTP/AVP 8\r\nc=IN IP4 10.1.1.2\r\n"
+            "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\nm=audio 0 RTP/AVP 8\r\nc=IN IP4 10.1.1.2\r\n"
         );
-        let session_only = "v=0\r\nc=IN IP4 10.1.1.2\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let session_only = "v=0\r\nc=IN IP4 10.1.1.2\r\na=tool:x\r\nm=audio 4000 RTP/AVP 0\r\n";
         let (_, out) =
             rewrite(session_only.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"
+            "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=tool:x\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"
         );
         let no_address = "v=0\r\nm=audio 4000 RTP/AVP 0\r\n";
         assert!(matches!(
@@ -315,6 +352,41 @@ mod tests {
         let a = app_answer(plain.as_bytes(), relay).unwrap();
         assert_eq!(a.events, None);
         assert!(String::from_utf8(a.body).unwrap().contains("RTP/AVP 0\r\n"));
+    }
+
+    #[test]
+    fn hold_passes_the_stream_as_it_was() {
+        let relay: SocketAddr = "127.0.0.1:20000".parse().unwrap();
+        // port 0: the stream count goes, its connection, RTCP and ICE lines stay
+        let port0 = "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 0/2 RTP/AVP 0\r\nc=IN IP4 10.1.1.2\r\na=rtcp:4001\r\na=ice-ufrag:x\r\n";
+        let (peer, out) = rewrite(port0.as_bytes(), relay).unwrap();
+        assert_eq!(peer, None);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            port0
+                .replace("IN IP4 10.1.1.1\r\ns", "IN IP4 127.0.0.1\r\ns")
+                .replace("0/2", "0")
+        );
+        // c=0.0.0.0 on the stream while the session's address is real
+        let zero = "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=sendonly\r\n";
+        let (peer, out) = rewrite(zero.as_bytes(), relay).unwrap();
+        assert_eq!(peer, None);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.ends_with("c=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\na=sendonly\r\n"),
+            "{}",
+            out
+        );
+    }
+
+    #[test]
+    fn the_telephone_event_payload_type() {
+        assert_eq!(event_pt(OFFER.as_bytes()), Some(101));
+        assert_eq!(event_pt(b"a=rtpmap:96 telephone-event/8000\n"), Some(96));
+        // a static payload type, another rate, another codec: none
+        assert_eq!(event_pt(b"a=rtpmap:8 telephone-event/8000\r\n"), None);
+        assert_eq!(event_pt(b"a=rtpmap:101 telephone-event/16000\r\n"), None);
+        assert_eq!(event_pt(b"a=rtpmap:101 opus/48000/2\r\n"), None);
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! An SDP body read as its lines (RFC 8866 §5): every line is `<type>=<value>`, `v=0`
-//! comes first, each `m=` line opens a media section. Only what the relay reads or
-//! replaces is parsed — the origin (`o=`), connection lines (`c=`), media lines (`m=`) and
-//! attribute names — and checked as strictly as a full parser would; every other line is
-//! kept as the peer wrote it. Editing the text this way costs a fraction of parsing the
-//! body into a model and printing it again (docs/performance.md), on every call.
+//! An SDP body read as its lines (RFC 8866 §5): UTF-8, every line `<type>=<value>`, `v=0`
+//! first, each `m=` line opening a media section. What the relay reads or replaces is
+//! parsed and checked — the origin (`o=`, six fields), connection lines (`c=`, three),
+//! media lines (`m=`, a port and formats), attribute names — and a second `o=`, `s=` or
+//! session-level `c=` is refused. Lines of an unknown type, and session-only lines (`v= o=
+//! s= u= e= p= t= r= z=`) inside a media section, are left out, as a full parser would
+//! ignore them; every other line is kept as the peer wrote it. Editing the text this way
+//! costs a fraction of parsing the body into a model and printing it again
+//! (docs/performance.md), on every call.
 
 use std::net::IpAddr;
 
@@ -35,8 +38,8 @@ pub struct Line<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Media<'a> {
     /// The `m=` line's index; the section's other lines run to `end` (excluded).
-    pub at: usize,
-    pub end: usize,
+    at: usize,
+    end: usize,
     pub name: &'a [u8],
     pub port: u16,
     /// The `/<number of ports>` after the port, as written (without the slash).
@@ -87,11 +90,12 @@ fn connection(value: &[u8]) -> Option<[&[u8]; 3]> {
     (rest.is_empty() && is_token(f[0]) && is_token(f[1])).then_some(f)
 }
 
-/// A unicast address of a `c=` value (`address/ttl` forms are multicast: not relayed).
+/// The unicast address of a `c=` value; None for a multicast one (`address/ttl` forms
+/// included): vozbox relays unicast media only.
 pub fn connection_ip(value: &[u8]) -> Option<IpAddr> {
     let f = connection(value)?;
-    let addr = f[2].split(|&b| b == b'/').next()?;
-    std::str::from_utf8(addr).ok()?.trim().parse().ok()
+    let ip: IpAddr = std::str::from_utf8(f[2]).ok()?.parse().ok()?;
+    (!ip.is_multicast()).then_some(ip)
 }
 
 fn number<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
@@ -120,12 +124,15 @@ fn media_line(at: usize, value: &[u8]) -> Option<Media<'_>> {
 
 impl<'a> Sdp<'a> {
     /// Reads `body`. Errors name the line: no `v=0` first, a line not `<type>=<value>` or
-    /// holding NUL or CR, an `o=`, `c=` or `m=` line without its fields, a second `o=` or
-    /// session-level `c=`.
+    /// holding NUL or CR, an `o=`, `c=` or `m=` line without its fields, a second `o=`,
+    /// `s=` or session-level `c=`; a body that is not UTF-8 is refused as a whole.
     pub fn parse(body: &'a [u8]) -> Result<Sdp<'a>, SdpError> {
+        if std::str::from_utf8(body).is_err() {
+            return Err(SdpError::Unreadable("not UTF-8".into()));
+        }
         let mut lines = Vec::with_capacity(16);
         let mut medias: Vec<Media<'a>> = Vec::new();
-        let (mut origins, mut session_conns) = (0, 0);
+        let mut once = [0u8; 3]; // o=, s=, c= of the session
         for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
             let n = i + 1;
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -146,34 +153,41 @@ impl<'a> Sdp<'a> {
                 return Err(unreadable(n, "the first line is not v=0"));
             }
             let at = lines.len();
+            let in_media = !medias.is_empty();
             match line.key {
                 b'm' => {
                     if let Some(last) = medias.last_mut() {
                         last.end = at;
                     }
-                    medias.push(
-                        media_line(at, line.value).ok_or_else(|| unreadable(n, "bad m= line"))?,
-                    );
+                    let m =
+                        media_line(at, line.value).ok_or_else(|| unreadable(n, "bad m= line"))?;
+                    medias.push(m);
                 }
                 b'c' if connection(line.value).is_none() => {
                     return Err(unreadable(n, "bad c= line"))
                 }
-                b'c' if medias.is_empty() => {
-                    session_conns += 1;
-                    if session_conns > 1 {
-                        return Err(unreadable(n, "a second session c= line"));
-                    }
-                }
-                b'o' if medias.is_empty() => {
-                    origins += 1;
+                b'o' if !in_media => {
                     let ok = fields::<6>(line.value).is_some_and(|(f, rest)| {
                         rest.is_empty() && is_token(f[3]) && is_token(f[4])
                     });
-                    if !ok || origins > 1 {
-                        return Err(unreadable(n, "bad or second o= line"));
+                    if !ok {
+                        return Err(unreadable(n, "bad o= line"));
                     }
                 }
-                _ => {}
+                // a stream's own lines
+                b'i' | b'c' | b'b' | b'k' | b'a' => {}
+                // lines of the session alone (`v=` first only), or of no known type: left out
+                b'v' if at == 0 => {}
+                b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z' if !in_media => {}
+                _ => continue,
+            }
+            if !in_media {
+                if let Some(k) = [b'o', b's', b'c'].iter().position(|&k| k == line.key) {
+                    once[k] += 1;
+                    if once[k] > 1 {
+                        return Err(unreadable(n, "a second session o=, s= or c= line"));
+                    }
+                }
             }
             lines.push(line);
         }
@@ -192,9 +206,14 @@ impl<'a> Sdp<'a> {
         &self.lines[..end]
     }
 
-    /// A media section's lines after its `m=` line.
+    /// A media section's lines after its `m=` line (none for a `Media` of another body).
     pub fn section(&self, m: &Media) -> &[Line<'a>] {
-        &self.lines[m.at + 1..m.end]
+        self.lines.get(m.at + 1..m.end).unwrap_or(&[])
+    }
+
+    /// Whether the session-level lines have one of type `key`.
+    pub fn has(&self, key: u8) -> bool {
+        self.session().iter().any(|l| l.key == key)
     }
 
     /// The first audio stream.
@@ -284,8 +303,11 @@ mod tests {
         );
         assert_eq!(s.section(a).len(), 3);
         assert_eq!(s.connection_of(a), Some(&b"IN IP4 10.0.0.2/127"[..]));
+        // multicast, as `address/ttl` or not, is not a unicast address
+        assert_eq!(connection_ip(s.connection_of(a).unwrap()), None);
+        assert_eq!(connection_ip(b"IN IP4 224.2.1.1"), None);
         assert_eq!(
-            connection_ip(s.connection_of(a).unwrap()),
+            connection_ip(b"IN IP4 10.0.0.2"),
             Some("10.0.0.2".parse().unwrap())
         );
         assert_eq!(
@@ -338,9 +360,20 @@ mod tests {
                 String::from_utf8_lossy(b)
             );
         }
-        // a stream may have several connection lines; unknown line types are kept
-        let ok =
-            b"v=0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.5\r\ny=123\r\n";
-        assert_eq!(Sdp::parse(ok).unwrap().lines.len(), 5);
+        assert!(matches!(
+            Sdp::parse(b"v=0\r\ns=\xff\r\n"),
+            Err(SdpError::Unreadable(_))
+        ));
+        assert!(matches!(
+            Sdp::parse(b"v=0\r\ns=a\r\ns=b\r\n"),
+            Err(SdpError::Unreadable(_))
+        ));
+        // A stream may have several connection lines. Lines of an unknown type, a second
+        // v=, and session-only lines inside a stream are left out.
+        let ok = b"v=0\r\ny=1\r\nv=0\r\ns=-\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.5\r\ny=123\r\no=- 1 1 IN IP4 6.6.6.6\r\ns=x\r\nt=0 0\r\na=sendrecv\r\n";
+        let s = Sdp::parse(ok).unwrap();
+        let keys: Vec<u8> = s.lines.iter().map(|l| l.key).collect();
+        assert_eq!(keys, b"vsmcca".to_vec());
+        assert_eq!(s.section(&s.medias[0]).len(), 3);
     }
 }
