@@ -30,14 +30,18 @@ fn rtpmap(value: &[u8]) -> Option<(&[u8], &[u8])> {
 pub struct NoCommonCodec;
 
 /// Keeps only the allowed audio codecs in `sdp`. `Ok(None)`: nothing to change (no
-/// restriction, or a body that is not SDP: a multipart body is passed on as it came, as
-/// the relay passes it — README, not done).
+/// restriction, or a body that is not SDP and offers no audio).
 pub fn filter(sdp: &[u8], allowed: &[String]) -> Result<Option<Vec<u8>>, NoCommonCodec> {
     if allowed.is_empty() {
         return Ok(None);
     }
     let Ok(s) = Sdp::parse(sdp) else {
-        return Ok(None);
+        // Not SDP vozbox reads (SDP inside a multipart body): passed on when it offers no
+        // audio, refused when it does, as its codecs cannot be checked.
+        let audio = sdp
+            .split(|&b| b == b'\n')
+            .any(|l| l.trim_ascii().starts_with(b"m=audio"));
+        return if audio { Err(NoCommonCodec) } else { Ok(None) };
     };
     let is_event = |name: &[u8]| name.eq_ignore_ascii_case(b"telephone-event");
     let is_allowed = |name: &[u8]| {
@@ -97,6 +101,10 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("m=audio 4000 RTP/AVP 8 101\r\n"), "{}", out);
         assert!(!out.contains("PCMU") && !out.contains("G722"), "{}", out);
+        // the a=fmtp of a codec removed goes with it
+        let fmtp = OFFER.replace("a=fmtp:101", "a=fmtp:9 bitrate=64000\r\na=fmtp:101");
+        let kept = filter(fmtp.as_bytes(), &["PCMA".into()]).unwrap().unwrap();
+        assert!(!String::from_utf8(kept).unwrap().contains("fmtp:9"));
         assert!(
             out.contains("a=fmtp:101 0-16") && out.contains("a=sendrecv"),
             "{}",
@@ -115,8 +123,18 @@ mod tests {
         let bare = "v=0\r\nm=audio 4000 RTP/AVP 0 8\r\n";
         let out = filter(bare.as_bytes(), &["pcmu".into()]).unwrap().unwrap();
         assert!(String::from_utf8(out).unwrap().contains("RTP/AVP 0\r\n"));
-        // a body that is not SDP is passed on unchanged
+        // a body that is not SDP is passed on unchanged, unless it offers audio vozbox
+        // cannot check (SDP inside a multipart body)
         assert_eq!(filter(b"--boundary\r\n", &["pcmu".into()]), Ok(None));
+        let multipart = format!(
+            "--b\r\nContent-Type: application/sdp\r\n\r\n{}--b--\r\n",
+            OFFER
+        );
+        assert_eq!(
+            filter(multipart.as_bytes(), &["pcmu".into()]),
+            Err(NoCommonCodec)
+        );
+        assert_eq!(filter(multipart.as_bytes(), &[]), Ok(None));
     }
 
     #[test]

@@ -88,9 +88,9 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
                 l.write(&mut out);
                 if !s.has(b'o') {
                     let _ = write!(out, "o=- 0 0 {}\r\n", conn);
-                }
-                if !s.has(b's') {
-                    out.extend_from_slice(b"s=-\r\n");
+                    if !s.has(b's') {
+                        out.extend_from_slice(b"s=-\r\n");
+                    }
                 }
             }
             b'o' => {
@@ -103,6 +103,10 @@ pub fn rewrite(body: &[u8], relay: SocketAddr) -> Result<(Option<Advertised>, Ve
                 }
                 out.extend_from_slice(conn.as_bytes());
                 out.extend_from_slice(b"\r\n");
+                // RFC 8866's order: v, o, s
+                if !s.has(b's') {
+                    out.extend_from_slice(b"s=-\r\n");
+                }
             }
             b'c' if peer.is_some() => relay_c.write(&mut out),
             b'a' if peer.is_some() && attribute(l).is_some_and(|(n, _)| is_ice(n)) => {}
@@ -306,6 +310,12 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=tool:x\r\nm=audio 20000 RTP/AVP 0\r\nc=IN IP4 127.0.0.1\r\n"
         );
+        // o= present, s= missing: s= comes after o=
+        let no_name = "v=0\r\no=- 1 1 IN IP4 10.1.1.2\r\nc=IN IP4 10.1.1.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let (_, out) = rewrite(no_name.as_bytes(), "127.0.0.1:20000".parse().unwrap()).unwrap();
+        assert!(String::from_utf8(out).unwrap().starts_with(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        ));
         let no_address = "v=0\r\nm=audio 4000 RTP/AVP 0\r\n";
         assert!(matches!(
             rewrite(no_address.as_bytes(), relay),
