@@ -4,7 +4,7 @@
 //! cannot be sent (the caller gets `488`). The body is read with the relay's SDP reader
 //! (`media::sdp_lines`); lines it does not change are kept as written.
 
-use crate::media::sdp_lines::{attribute, fields, Sdp};
+use crate::media::sdp_lines::{attribute, fields, rtpmap, Sdp};
 
 /// The encoding name of a static RTP payload type (RFC 3551).
 fn static_name(pt: &[u8]) -> Option<&'static [u8]> {
@@ -19,9 +19,9 @@ fn static_name(pt: &[u8]) -> Option<&'static [u8]> {
     })
 }
 
-/// The payload type and encoding name of an `a=rtpmap:` value.
-fn rtpmap(value: &[u8]) -> Option<(&[u8], &[u8])> {
-    let ([pt], enc) = fields::<1>(value)?;
+/// The payload type and encoding name (without its rate) of an `a=rtpmap:` value.
+fn rtpmap_name(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (pt, enc) = rtpmap(value)?;
     Some((pt, enc.split(|&b| b == b'/').next()?.trim_ascii()))
 }
 
@@ -60,7 +60,8 @@ pub fn filter(sdp: &[u8], allowed: &[String]) -> Result<Option<Vec<u8>>, NoCommo
             lines.iter().for_each(|l| l.write(&mut out));
             continue;
         }
-        let names: Vec<(&[u8], &[u8])> = s.attributes(m, b"rtpmap").filter_map(rtpmap).collect();
+        let names: Vec<(&[u8], &[u8])> =
+            s.attributes(m, b"rtpmap").filter_map(rtpmap_name).collect();
         let name_of = |pt: &[u8]| {
             names
                 .iter()

@@ -4,7 +4,7 @@
 //! Direction attributes (`sendonly`, `inactive` — hold) pass through untouched.
 
 pub use super::sdp_lines::SdpError;
-use super::sdp_lines::{attribute, connection_ip, fields, Line, Media, Sdp};
+use super::sdp_lines::{attribute, connection_ip, fields, rtpmap, Line, Media, Sdp};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 
@@ -217,14 +217,10 @@ pub fn event_pt(text: &[u8]) -> Option<u8> {
 }
 
 /// The payload type an `a=rtpmap:` value maps to `telephone-event/8000` (a dynamic one).
-fn telephone_event(rtpmap: &[u8]) -> Option<u8> {
-    let ([pt], codec) = fields::<1>(rtpmap)?;
+fn telephone_event(value: &[u8]) -> Option<u8> {
+    let (pt, codec) = rtpmap(value)?;
     let pt: u8 = std::str::from_utf8(pt).ok()?.parse().ok()?;
-    (codec
-        .trim_ascii()
-        .eq_ignore_ascii_case(b"telephone-event/8000")
-        && (96..=127).contains(&pt))
-    .then_some(pt)
+    (codec.eq_ignore_ascii_case(b"telephone-event/8000") && (96..=127).contains(&pt)).then_some(pt)
 }
 
 pub fn app_answer(offer: &[u8], relay: SocketAddr) -> Option<AppAnswer> {

@@ -275,6 +275,12 @@ impl Media<'_> {
     }
 }
 
+/// An `a=rtpmap:` value's payload type and encoding (`name/rate[/channels]`, trimmed).
+pub fn rtpmap(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let ([pt], enc) = fields::<1>(value)?;
+    Some((pt, enc.trim_ascii()))
+}
+
 /// An `a=` line's name and value.
 pub fn attribute<'a>(l: &Line<'a>) -> Option<(&'a [u8], &'a [u8])> {
     if l.key != b'a' {
