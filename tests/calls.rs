@@ -402,6 +402,25 @@ fn a_late_offer_travels_in_the_200_and_the_ack() {
     assert!(last_cdr(&lab.v, 1).contains("answered"));
 }
 
+/// SDP no relay can read is never passed on: its media would bypass the relay and show
+/// each party the other's address. A 200 carrying it is ACKed and hung up, the caller
+/// gets 488; a re-INVITE offering it is refused with 488 and the call goes on.
+#[test]
+fn sdp_the_relay_cannot_read_is_refused_not_passed_on() {
+    let lab = lab("call-unrelayable");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer_unrelayable.xml");
+    let caller = refused(&lab.v, ALICE, "101", 488);
+    assert!(!caller.messages.contains("40x0"), "{}", caller.messages);
+    done(bob);
+    assert!(last_cdr(&lab.v, 1).contains("488"));
+
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer.xml");
+    sipp_ok(&call(&lab.v, "uac_reinvite_unrelayable.xml", ALICE, "101"));
+    let bob = done(bob);
+    assert!(!bob.messages.contains("40x0"), "{}", bob.messages);
+    assert!(last_cdr(&lab.v, 2).contains("answered"));
+}
+
 /// `[calls] max_duration` ends an answered call with BYE to both sides.
 #[test]
 fn max_duration_hangs_up_both_sides() {

@@ -365,10 +365,10 @@ impl Call {
         match event {
             Event::ForkResponse { index, msg } => self.fork_response(now, index, &msg, out),
             Event::Response { side, branch, msg } => {
-                self.pending_response(side, &branch, &msg, out);
+                self.pending_response(now, side, &branch, &msg, out);
                 self.session_response(now, side, &branch, &msg, out);
             }
-            Event::Ack(inc) => self.on_ack(&inc, out),
+            Event::Ack(inc) => self.on_ack(now, &inc, out),
             Event::Cancel(inc) => self.on_cancel(now, &inc, out),
             Event::Request(inc) => self.on_request(now, inc, out),
             Event::CancelAnswered { index } => {

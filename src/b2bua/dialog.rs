@@ -27,7 +27,7 @@ fn answer(inc: &Incoming, code: u16, reason: &str, tag: &str) -> Action {
 }
 
 impl Call {
-    pub(super) fn on_ack(&mut self, inc: &Incoming, out: &mut Actions) {
+    pub(super) fn on_ack(&mut self, now: Instant, inc: &Incoming, out: &mut Actions) {
         let cseq = inc.msg.cseq().map(|c| c.0).unwrap_or(0);
         if self.side_of(inc.msg.call_id().unwrap_or("")) != Some(Side::A) || cseq != self.a_cseq {
             // ACKs of re-INVITEs were sent to the answering side when the 2xx came.
@@ -39,7 +39,18 @@ impl Call {
         if self.forks[w].state != (ForkState::Answered { ack: None }) {
             return;
         }
-        let body = self.carry(Side::A, &inc.msg, out);
+        let Ok(body) = self.carry(Side::A, &inc.msg, out) else {
+            // An answer the relay cannot carry: the branch's offer is acknowledged without
+            // one, and the call ends at once (RFC 3261 §13.2.2.4).
+            let f = &mut self.forks[w];
+            let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
+            f.state = ForkState::Answered {
+                ack: Some(ack.clone()),
+            };
+            out.send(&f.leg.dest, ack);
+            self.hang_up_both(now, out);
+            return self.end(now, Disposition::BadSdp, 488, None, out);
+        };
         let f = &mut self.forks[w];
         let body = body.as_ref().map(|(c, b)| (c.as_str(), b.as_slice()));
         let ack = Arc::new(f.leg.ack_2xx(f.cseq, body).to_bytes());
@@ -163,7 +174,11 @@ impl Call {
         if method == Method::Invite {
             extra.push(HeaderField::new("Allow", crate::sip::reply::ALLOW));
         }
-        let body = self.carry(side, &inc.msg, out);
+        let Ok(body) = self.carry(side, &inc.msg, out) else {
+            // An offer the relay cannot carry: refused, the session stays as it was.
+            out.push(answer(&inc, 488, "Not Acceptable Here", ""));
+            return;
+        };
         if refresh {
             extra.extend(self.session_relayed(peer, body.as_ref().map(|(_, b)| b.as_slice())));
         }
@@ -265,6 +280,7 @@ impl Call {
     /// A response to a request we relayed (or sent ourselves) inside the call.
     pub(super) fn pending_response(
         &mut self,
+        now: Instant,
         side: Side,
         branch: &str,
         msg: &Message,
@@ -322,9 +338,27 @@ impl Call {
                 r.push_header("Contact", l.contact.clone());
             }
         }
-        if let Some((ctype, body)) = self.carry(side, msg, out) {
-            r.push_header("Content-Type", ctype);
-            r.body = body;
+        match self.carry(side, msg, out) {
+            Ok(Some((ctype, body))) => {
+                r.push_header("Content-Type", ctype);
+                r.body = body;
+            }
+            Ok(None) => {}
+            Err(_) => {
+                // An answer the relay cannot carry (the answering side is ACKed above):
+                // the originator's request is refused and the call ends, its two sides no
+                // longer agreeing on the session.
+                let r = response(&o.req, 488, "Not Acceptable Here", "");
+                out.push(Action::Reply {
+                    sent: prepare(&o.via, &o.flow, r),
+                    key: o.key,
+                });
+                if matches!(self.phase, Phase::Answered { .. }) {
+                    self.hang_up_both(now, out);
+                    self.end(now, Disposition::BadSdp, 488, None, out);
+                }
+                return;
+            }
         }
         if is_invite || is_update {
             self.session_relayed_answer(o.side, &o.req, &mut r);

@@ -179,7 +179,12 @@ impl Call {
                 f.leg.remote_target = c;
             }
         }
-        let body = self.carry(Side::B(i), msg, out);
+        let Ok(body) = self.carry(Side::B(i), msg, out) else {
+            // Early media the relay cannot carry: this branch is given up, as if it had
+            // refused the offer (its 487 does not outrank the 488).
+            self.note_failure(488, "Not Acceptable Here");
+            return self.send_cancel(now, i, out);
+        };
         let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
         r.push_header("Contact", self.a.contact.clone());
         add_body(&mut r, body);
@@ -211,20 +216,32 @@ impl Call {
             f.leg.route_set = msg.all("Record-Route").map(str::to_string).collect();
             f.leg.route_set.reverse();
         }
-        if self.phase != Phase::Ringing || self.notifying || cancelled {
-            // Another branch won, or the caller is gone (a 2xx racing our CANCEL): ACK
-            // and hang this one up (RFC 3261 §9.1).
-            let f = &mut self.forks[i];
-            let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
-            f.state = ForkState::Answered {
-                ack: Some(ack.clone()),
-            };
-            out.send(&f.leg.dest, ack);
-            self.hang_up(now, Side::B(i), out);
-            // (the last branch that could answer: the caller gets the best failure)
-            self.fail_if_all_failed(now, 500, "Server Internal Error", None, out);
-            return;
-        }
+        let body = if self.phase != Phase::Ringing || self.notifying || cancelled {
+            Err(None)
+        } else {
+            self.carry(Side::B(i), msg, out).map_err(Some)
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(unrelayable) => {
+                // Another branch won, or the caller is gone (a 2xx racing our CANCEL), or
+                // the answer is SDP the relay cannot carry: ACK and hang this one up (RFC
+                // 3261 §9.1, §13.2.2.4).
+                let f = &mut self.forks[i];
+                let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
+                f.state = ForkState::Answered {
+                    ack: Some(ack.clone()),
+                };
+                out.send(&f.leg.dest, ack);
+                self.hang_up(now, Side::B(i), out);
+                if unrelayable.is_some() {
+                    self.note_failure(488, "Not Acceptable Here");
+                }
+                // (the last branch that could answer: the caller gets the best failure)
+                self.fail_if_all_failed(now, 500, "Server Internal Error", None, out);
+                return;
+            }
+        };
         self.phase = Phase::Answered {
             at: now,
             winner: Some(i),
@@ -241,7 +258,6 @@ impl Call {
             f.state = ForkState::Answered { ack };
         }
         self.cancel_forks(now, Some(i), out);
-        let body = self.carry(Side::B(i), msg, out);
         let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
         r.push_header("Contact", self.a.contact.clone());
         r.push_header("Allow", reply::ALLOW);

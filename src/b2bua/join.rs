@@ -156,7 +156,17 @@ impl Call {
                         });
                     }
                 }
-                Err(e) => tracing::info!("call {}: transfer: {}", self.id, e),
+                Err(e) => {
+                    // An answer the relay cannot carry: the new party is let go (its offer
+                    // acknowledged without one, then BYE), the transfer fails.
+                    tracing::info!("call {}: transfer: {}", self.id, e);
+                    let f = &mut self.forks[n];
+                    let ack = f.leg.ack_2xx(cseq, None);
+                    out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
+                    f.state = ForkState::Failed;
+                    self.hang_up(now, Side::B(n), out);
+                    return self.transfer_failed(now, 488, "Not Acceptable Here", out);
+                }
             }
         }
         if let Some(t) = self.transfer.timer.as_mut() {

@@ -9,6 +9,10 @@ use crate::media::sdp;
 use crate::media::Facing;
 use crate::sip::message::Message;
 
+/// A body with SDP that the relay cannot read (`Call::carry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Unrelayable;
+
 impl Call {
     /// The IP the SIP of `side`'s party comes from: the caller's INVITE flow, or the
     /// address a branch is reached at (its registration's flow, a friend's or carrier's
@@ -23,20 +27,21 @@ impl Call {
 
     /// The body of `msg` (from `side`) as the other side must get it (with its
     /// Content-Type): SDP rewritten to the relay, anything else unchanged. A SDP the relay
-    /// cannot read is passed as it is (the call goes on; its audio may not).
+    /// cannot read is not passed on (`Unrelayable`): its media would bypass the relay,
+    /// and show each party the other's address.
     pub(super) fn carry(
         &self,
         side: Side,
         msg: &Message,
         out: &mut Actions,
-    ) -> Option<(String, Vec<u8>)> {
+    ) -> Result<Option<(String, Vec<u8>)>, Unrelayable> {
         if msg.body.is_empty() {
-            return None;
+            return Ok(None);
         }
         let ctype = msg.content_type().unwrap_or("application/sdp");
         let is_sdp = msg.is_sdp();
         let Some(relay) = self.relay.filter(|_| is_sdp) else {
-            return Some((ctype.to_string(), msg.body.clone()));
+            return Ok(Some((ctype.to_string(), msg.body.clone())));
         };
         let (from, to_addr) = match side {
             Side::A => (Facing::A, relay.b),
@@ -51,11 +56,11 @@ impl Call {
                         signalling,
                     });
                 }
-                Some((ctype.to_string(), body))
+                Ok(Some((ctype.to_string(), body)))
             }
             Err(e) => {
-                tracing::info!("call {}: {}; passed unchanged", self.id, e);
-                Some((ctype.to_string(), msg.body.clone()))
+                tracing::info!("call {}: {}; not relayed", self.id, e);
+                Err(Unrelayable)
             }
         }
     }

@@ -496,7 +496,7 @@ impl Call {
                 }
                 // the joined party refused: it is let go, the call stays as it was
                 let reason = status(msg).1.to_string();
-                self.pending_response(*side, branch, msg, out);
+                self.pending_response(now, *side, branch, msg, out);
                 self.hang_up(now, Side::B(n), out);
                 self.transfer_failed(now, code, &reason, out);
                 None
@@ -514,7 +514,7 @@ impl Call {
                 let (side, msg) = (*side, msg.clone());
                 let reason = reason.to_string();
                 // (our ACK of the remaining party's answer, as for any re-INVITE)
-                self.pending_response(side, &b, &msg, out);
+                self.pending_response(now, side, &b, &msg, out);
                 if (200..300).contains(&code) {
                     self.joined(now, side, n, cseq, adv, &msg, out);
                 } else {

@@ -326,3 +326,4 @@ mod rules;
 mod sessions;
 mod transfer_failover;
 mod transfers;
+mod unrelayable;

@@ -1,0 +1,222 @@
+//! SDP the relay cannot read is never passed on (`media.rs`: `carry`), in virtual time:
+//! its media would bypass the relay and show each party the other's address. An offer in
+//! a re-INVITE is refused with 488; early media gives its branch up; an answer in a 2xx
+//! hangs its branch up (the caller gets 488 when no other branch is left); an answer in
+//! the caller's ACK, or in the 2xx to a re-INVITE, ends the call.
+
+use super::transfers::{branch_of, named, sent_to};
+use super::*;
+use crate::b2bua::call::Relay;
+
+/// SDP whose audio port is not a number: readable by no relay.
+const BAD_SDP: &str =
+    "v=0\no=b 1 1 IN IP4 10.9.9.9\ns=-\nc=IN IP4 10.9.9.9\nt=0 0\nm=audio 40x0 RTP/AVP 0\n";
+
+fn relayed(call: &mut Call) {
+    call.relay = Some(Relay {
+        a: addr("127.0.0.1:20000"),
+        b: addr("127.0.0.1:20002"),
+    });
+}
+
+/// A response from branch `i` to its INVITE, with `sdp` as its body.
+fn branch_says_sdp(lab: &mut Lab, secs: f64, i: usize, code: u16, sdp: &str) -> Vec<Action> {
+    let inv = Message::parse(&lab.call.forks[i].invite).unwrap();
+    let mut r = response(&inv, code, "Whatever", "bobtag");
+    r.push_header("Contact", format!("<sip:bob@127.0.0.1:{}>", 5080 + i));
+    r.push_header("Content-Type", "application/sdp");
+    r.body = sdp.replace('\n', "\r\n").into_bytes();
+    lab.at(secs, Event::ForkResponse { index: i, msg: r })
+}
+
+/// A request from alice inside her dialog, with `sdp` as its body.
+fn alice_sends_sdp(lab: &mut Lab, secs: f64, method: &str, cseq: u32, sdp: &str) -> Vec<Action> {
+    let body = sdp.replace('\n', "\r\n");
+    let text = format!(
+        "{method} sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKa{cseq}y;rport\n\
+         From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+         CSeq: {cseq} {method}\nContact: <sip:100@{ALICE}>\nMax-Forwards: 70\n\
+         Content-Type: application/sdp\nContent-Length: {}\n\n",
+        lab.call.a.local_tag,
+        body.len()
+    );
+    let msg = Message::parse(format!("{}{}", text.replace('\n', "\r\n"), body).as_bytes()).unwrap();
+    let checked = check_request(&msg).unwrap();
+    let inc = Incoming {
+        msg,
+        checked,
+        flow: flow(Proto::Udp, ALICE),
+        key: None,
+    };
+    let e = if method == "ACK" {
+        Event::Ack(inc)
+    } else {
+        Event::Request(inc)
+    };
+    lab.at(secs, e)
+}
+
+/// The responses among `actions` as (code, whether with a body).
+fn responses(actions: &[Action]) -> Vec<(u16, bool)> {
+    actions
+        .iter()
+        .filter_map(message)
+        .filter_map(|m| match m.start {
+            StartLine::Response { code, .. } => Some((code, !m.body.is_empty())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn cdr(actions: &[Action]) -> Option<String> {
+    named(actions).into_iter().find(|w| w.starts_with("CDR"))
+}
+
+#[test]
+fn a_2xx_with_sdp_the_relay_cannot_read_hangs_its_branch_up_and_the_caller_gets_488() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    let got = branch_says_sdp(&mut lab, 0.5, 0, 200, BAD_SDP);
+    let w = named(&got);
+    assert_eq!(sent_to(&got, "ACK").len(), 1, "{w:?}");
+    assert_eq!(sent_to(&got, "BYE").len(), 1, "{w:?}");
+    assert_eq!(responses(&got), vec![(488, false)], "{w:?}");
+    assert!(!w.contains(&"media answered".to_string()), "{w:?}");
+    assert!(!w.contains(&"media peer".to_string()), "{w:?}");
+    assert_eq!(cdr(&got).as_deref(), Some("CDR failed 488"));
+    // nothing of the callee's body reached the caller
+    assert!(got
+        .iter()
+        .filter_map(message)
+        .all(|m| !String::from_utf8_lossy(&m.body).contains("10.9.9.9")));
+}
+
+#[test]
+fn the_other_branch_still_answers_after_one_whose_2xx_cannot_be_relayed() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call_with(targets, true, LIMITS, relayed);
+    let got = branch_says_sdp(&mut lab, 0.5, 0, 200, BAD_SDP);
+    assert!(responses(&got).is_empty(), "{:?}", named(&got));
+    let got = lab.branch_says(0.7, 1, 200, "OK");
+    assert_eq!(responses(&got), vec![(200, true)], "{:?}", named(&got));
+    assert_eq!(lab.call.winner(), Some(1));
+}
+
+#[test]
+fn early_media_the_relay_cannot_read_cancels_its_branch_and_the_caller_gets_488() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    let got = branch_says_sdp(&mut lab, 0.5, 0, 183, BAD_SDP);
+    assert_eq!(sent_to(&got, "CANCEL").len(), 1, "{:?}", named(&got));
+    assert!(responses(&got).is_empty(), "{:?}", named(&got));
+    // the branch answers the CANCEL's effect with 487: the caller hears the 488
+    let got = lab.branch_says(0.6, 0, 487, "Request Terminated");
+    assert_eq!(responses(&got), vec![(488, false)], "{:?}", named(&got));
+}
+
+#[test]
+fn a_re_invite_with_sdp_the_relay_cannot_read_is_refused_488_and_not_relayed() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 200, "OK");
+    lab.alice_acks(0.6);
+    let got = alice_sends_sdp(&mut lab, 1.0, "INVITE", 2, BAD_SDP);
+    assert_eq!(whats(&got), vec!["488"]);
+    assert!(!lab.call.is_ended());
+    // a readable one afterwards is relayed as ever
+    let got = alice_sends_sdp(&mut lab, 2.0, "INVITE", 3, SDP);
+    assert_eq!(sent_to(&got, "INVITE").len(), 1, "{:?}", named(&got));
+}
+
+#[test]
+fn a_2xx_to_a_re_invite_with_sdp_the_relay_cannot_read_ends_the_call() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 200, "OK");
+    lab.alice_acks(0.6);
+    let got = alice_sends_sdp(&mut lab, 1.0, "INVITE", 2, SDP);
+    let reinvite = sent_to(&got, "INVITE").remove(0);
+    let mut r = response(&reinvite, 200, "OK", "");
+    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
+    r.push_header("Content-Type", "application/sdp");
+    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
+    let got = lab.at(
+        1.1,
+        Event::Response {
+            side: Side::B(0),
+            branch: branch_of(&reinvite),
+            msg: r,
+        },
+    );
+    let w = named(&got);
+    assert_eq!(sent_to(&got, "ACK").len(), 1, "{w:?}");
+    assert_eq!(responses(&got), vec![(488, false)], "{w:?}");
+    assert_eq!(sent_to(&got, "BYE").len(), 2, "{w:?}");
+    assert_eq!(cdr(&got).as_deref(), Some("CDR bad_sdp 488"));
+    assert!(lab.call.is_ended());
+}
+
+#[test]
+fn a_late_answer_in_the_ack_the_relay_cannot_read_ends_the_call() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], false, LIMITS, relayed);
+    // bob offers in his 200 (alice's INVITE had none); alice gets it through the relay
+    let got = lab.branch_says(0.5, 0, 200, "OK");
+    assert_eq!(responses(&got), vec![(200, true)], "{:?}", named(&got));
+    assert!(sent_to(&got, "ACK").is_empty());
+    let got = alice_sends_sdp(&mut lab, 0.6, "ACK", 1, BAD_SDP);
+    let w = named(&got);
+    let acks = sent_to(&got, "ACK");
+    assert_eq!(acks.len(), 1, "{w:?}");
+    assert!(acks[0].body.is_empty(), "{w:?}");
+    assert_eq!(sent_to(&got, "BYE").len(), 2, "{w:?}");
+    assert_eq!(cdr(&got).as_deref(), Some("CDR bad_sdp 488"));
+}
+
+#[test]
+fn a_transfer_whose_remaining_party_answers_what_the_relay_cannot_read_fails() {
+    use super::super::transfer::Step;
+    use super::transfers::{alice_refers, answered, carol, notifies, segment};
+    let mut lab = answered();
+    alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
+    let fork = carol(&lab);
+    lab.at(
+        1.1,
+        Event::Transfer(Box::new(Step::Calling {
+            forks: vec![fork],
+            segment: segment(),
+            failover: None,
+        })),
+    );
+    // carol answers with her offer; bob is re-INVITEd with it and answers unreadably
+    let got = lab.branch_says(2.0, 1, 200, "OK");
+    let reinvite = sent_to(&got, "INVITE").remove(0);
+    let mut r = response(&reinvite, 200, "OK", "");
+    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
+    r.push_header("Content-Type", "application/sdp");
+    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
+    let got = lab.at(
+        2.2,
+        Event::Response {
+            side: Side::B(0),
+            branch: branch_of(&reinvite),
+            msg: r,
+        },
+    );
+    let w = named(&got);
+    // bob's 200 and carol's offer are ACKed (carol's without his answer), carol is hung
+    // up, alice hears that the transfer failed
+    let acks = sent_to(&got, "ACK");
+    assert_eq!(acks.len(), 2, "{w:?}");
+    assert!(acks.iter().all(|a| a.body.is_empty()), "{w:?}");
+    let byes = sent_to(&got, "BYE");
+    assert_eq!(byes.len(), 1, "{w:?}");
+    assert_eq!(
+        byes[0].call_id(),
+        Some(lab.call.forks[1].leg.call_id.as_str())
+    );
+    assert_eq!(
+        notifies(&got),
+        [(
+            "SIP/2.0 488 Not Acceptable Here".into(),
+            "terminated;reason=noresource".into()
+        )]
+    );
+    assert_eq!(lab.call.winner(), Some(0));
+    assert!(!lab.call.is_ended());
+}
