@@ -421,6 +421,38 @@ fn sdp_the_relay_cannot_read_is_refused_not_passed_on() {
     assert!(last_cdr(&lab.v, 2).contains("answered"));
 }
 
+/// SDP inside a multipart body — a location with the caller's INVITE (RFC 6442), ISUP
+/// with a SIP-I gateway's 183 and 200 — is relayed: each side gets the SDP part alone,
+/// as plain SDP pointing at the relay; the location and the ISUP are not passed on.
+#[test]
+fn sdp_inside_multipart_bodies_is_relayed_and_passed_on_alone() {
+    let lab = lab("call-multipart");
+    let bob = callee(&lab.v, "127.0.0.1", BOB, "uas_answer_multipart.xml");
+    let caller = call(&lab.v, "uac_call_multipart.xml", ALICE, "101");
+    sipp_ok(&caller);
+    let bob = done(bob);
+    let first_port = media_range(lab.v.port);
+    let relayed = |m: &str| {
+        header(m, "Content-Type") == "application/sdp"
+            && m.lines().any(|l| {
+                l.starts_with("m=audio ")
+                    && l.split(' ')
+                        .nth(1)
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .is_some_and(|p| (first_port..first_port + 200).contains(&p))
+            })
+    };
+    let invite = first(&bob.messages, "INVITE sip:bob@");
+    assert!(relayed(invite), "{}", invite);
+    assert!(!invite.contains("secret-place"), "{}", invite);
+    for start in ["SIP/2.0 183", "SIP/2.0 200"] {
+        let m = first(&caller.messages, start);
+        assert!(relayed(m), "{}", m);
+        assert!(!m.contains("ISUP"), "{}", m);
+    }
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
 /// `[calls] max_duration` ends an answered call with BYE to both sides.
 #[test]
 fn max_duration_hangs_up_both_sides() {

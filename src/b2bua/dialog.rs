@@ -5,6 +5,7 @@
 use super::actions::{Action, Actions};
 use super::call::{Call, ForkState, Method, Origin, Pending, Phase, Side};
 use super::fork::{contact_uri, status};
+use super::media::carry_plain;
 use super::record::Disposition;
 use super::timers::Wait;
 use super::Incoming;
@@ -41,7 +42,7 @@ impl Call {
         }
         let Ok(body) = self.carry(Side::A, &inc.msg, out) else {
             // An answer the relay cannot carry: the branch's offer is acknowledged without
-            // one, and the call ends at once (RFC 3261 §13.2.2.4).
+            // one (vozbox has none to give it), and the call ends at once.
             let f = &mut self.forks[w];
             let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
             f.state = ForkState::Answered {
@@ -136,6 +137,19 @@ impl Call {
             }
         }
         let refresh = matches!(method, Method::Invite | Method::Update);
+        // An offer the relay cannot carry is refused before anything changes (the leg's
+        // session timer included): the session stays as it was. What the relay is told
+        // goes out with the request.
+        let mut media = Actions::default();
+        let carried = if refresh {
+            self.carry(side, &inc.msg, &mut media)
+        } else {
+            Ok(carry_plain(&inc.msg))
+        };
+        let Ok(body) = carried else {
+            out.push(answer(&inc, 488, "Not Acceptable Here", ""));
+            return;
+        };
         if refresh && self.session_refresh(now, side, &inc, out) {
             return;
         }
@@ -174,11 +188,7 @@ impl Call {
         if method == Method::Invite {
             extra.push(HeaderField::new("Allow", crate::sip::reply::ALLOW));
         }
-        let Ok(body) = self.carry(side, &inc.msg, out) else {
-            // An offer the relay cannot carry: refused, the session stays as it was.
-            out.push(answer(&inc, 488, "Not Acceptable Here", ""));
-            return;
-        };
+        out.0.append(&mut media.0);
         if refresh {
             extra.extend(self.session_relayed(peer, body.as_ref().map(|(_, b)| b.as_slice())));
         }
@@ -338,7 +348,14 @@ impl Call {
                 r.push_header("Contact", l.contact.clone());
             }
         }
-        match self.carry(side, msg, out) {
+        // Only a 2xx to a re-INVITE or UPDATE answers an offer; any other body with SDP (a
+        // 606's capabilities, an OPTIONS' 200) is left out.
+        let carried = if (200..300).contains(&code) && (is_invite || is_update) {
+            self.carry(side, msg, out)
+        } else {
+            Ok(carry_plain(msg))
+        };
+        match carried {
             Ok(Some((ctype, body))) => {
                 r.push_header("Content-Type", ctype);
                 r.body = body;

@@ -170,7 +170,8 @@ impl Call {
             ForkState::Calling { .. } => f.state = ForkState::Proceeding,
             _ => {}
         }
-        if code == 100 || !ringing || matches!(f.state, ForkState::Cancelling { .. }) {
+        // (a late one from a branch that failed, answered or is being cancelled: nothing)
+        if code == 100 || !ringing || f.state != ForkState::Proceeding {
             return;
         }
         if let Some(tag) = to_tag(msg) {
@@ -226,7 +227,7 @@ impl Call {
             Err(unrelayable) => {
                 // Another branch won, or the caller is gone (a 2xx racing our CANCEL), or
                 // the answer is SDP the relay cannot carry: ACK and hang this one up (RFC
-                // 3261 §9.1, §13.2.2.4).
+                // 3261 §9.1).
                 let f = &mut self.forks[i];
                 let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
                 f.state = ForkState::Answered {

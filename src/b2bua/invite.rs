@@ -55,7 +55,7 @@ impl B2bua {
         self.media.open(set)
     }
 
-    pub(super) fn on_invite(self: &Arc<Self>, inc: Incoming) {
+    pub(super) fn on_invite(self: &Arc<Self>, mut inc: Incoming) {
         if let Some(old) = self.find(inc.msg.call_id().unwrap_or("")) {
             if !old.lock().call.is_ended() {
                 // The same Call-ID again without a To tag while that call is up: a loop
@@ -68,6 +68,11 @@ impl B2bua {
         let max_forwards = inc.msg.max_forwards().unwrap_or(70);
         if max_forwards == 0 {
             return self.reply(&inc, 483, "Too Many Hops");
+        }
+        // SDP with ISUP or a location: the call is made of the SDP alone
+        if let Err(e) = super::media::sdp_only(&mut inc.msg) {
+            tracing::info!("INVITE from {}: {}", inc.flow.remote, e);
+            return self.reply(&inc, 400, "Bad Request");
         }
         if let Some(min) = super::session_timer::too_small(&inc.msg, self.cfg.min_se) {
             let mut r = response(
@@ -335,7 +340,8 @@ impl B2bua {
         } = inc;
         let call_id = msg.call_id().unwrap_or("").to_string();
         let a = self.caller_leg(&msg, &checked, &flow);
-        let late_offer = msg.body.is_empty();
+        // (no SDP in the INVITE: the callee offers in its 2xx, the caller answers in its ACK)
+        let late_offer = !matches!(super::media::body_of(&msg), super::media::Body::Sdp(_));
         // The relay: a port pair facing each side, from the client's relay set.
         let session = self.open_media(&info.client);
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {
@@ -351,9 +357,8 @@ impl B2bua {
             }
         };
         // The caller's offer, pointing at the relay's side facing the callee.
-        let is_sdp = msg.is_sdp();
-        let offer_body = if late_offer || !is_sdp {
-            msg.body.clone()
+        let offer_body = if late_offer {
+            Vec::new()
         } else {
             match crate::media::sdp::rewrite(&msg.body, session.address(crate::media::Facing::B)) {
                 Ok((adv, body)) => {

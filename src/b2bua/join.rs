@@ -9,6 +9,7 @@ use super::actions::{Action, Actions};
 use super::authn::Caller;
 use super::call::{Call, Direction, Fork, ForkState, Info, Method, Pending, Phase, Side};
 use super::fork::contact_uri;
+use super::media::{body_of, Body};
 use super::record::{cdr, Disposition};
 use super::timers::Wait;
 use super::transfer::{facing, label, to_tag, Segment, Stage};
@@ -64,17 +65,17 @@ impl Call {
             f.state = ForkState::Failed;
             c.hang_up(now, Side::B(n), out);
         };
-        if msg.body.is_empty() || !msg.is_sdp() {
+        let Body::Sdp(offer) = body_of(msg) else {
             release(self, out);
             return self.transfer_failed(now, 488, "Not Acceptable Here", out);
-        }
+        };
         let (adv, body) = match self.relay {
             Some(relay) => {
                 let to = match facing(rest) {
                     Facing::A => relay.a,
                     Facing::B => relay.b,
                 };
-                match sdp::rewrite(&msg.body, to) {
+                match sdp::rewrite(offer, to) {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::info!("call {}: transfer: {}", self.id, e);
@@ -83,7 +84,7 @@ impl Call {
                     }
                 }
             }
-            None => (None, msg.body.clone()),
+            None => (None, offer.to_vec()),
         };
         let Some(leg) = self.leg_mut(rest) else {
             return;
@@ -138,13 +139,18 @@ impl Call {
         let Some(by) = self.transfer.on.as_ref().map(|t| t.by) else {
             return;
         };
-        let mut body = msg.body.clone();
-        if let (Some(relay), true) = (self.relay, msg.is_sdp() && !msg.body.is_empty()) {
+        // (the remaining party's answer: its SDP alone goes to the new party)
+        let (mut body, answer) = match body_of(msg) {
+            Body::Sdp(sdp) => (sdp.to_vec(), Some(sdp)),
+            Body::Unreadable(_) => (Vec::new(), Some(&b""[..])),
+            _ => (Vec::new(), None),
+        };
+        if let (Some(relay), Some(answer)) = (self.relay, answer) {
             let to = match facing(by) {
                 Facing::A => relay.a,
                 Facing::B => relay.b,
             };
-            match sdp::rewrite(&msg.body, to) {
+            match sdp::rewrite(answer, to) {
                 Ok((radv, b)) => {
                     body = b;
                     let rest_ip = self.leg_mut(rest).map(|l| l.dest.to.ip());
@@ -158,14 +164,21 @@ impl Call {
                 }
                 Err(e) => {
                     // An answer the relay cannot carry: the new party is let go (its offer
-                    // acknowledged without one, then BYE), the transfer fails.
+                    // acknowledged without one, then BYE), the transfer fails, and the call
+                    // ends: the remaining party took the new party's offer, so it and the
+                    // transferor no longer agree on the session.
                     tracing::info!("call {}: transfer: {}", self.id, e);
                     let f = &mut self.forks[n];
                     let ack = f.leg.ack_2xx(cseq, None);
                     out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
                     f.state = ForkState::Failed;
                     self.hang_up(now, Side::B(n), out);
-                    return self.transfer_failed(now, 488, "Not Acceptable Here", out);
+                    self.transfer_failed(now, 488, "Not Acceptable Here", out);
+                    if !self.is_ended() {
+                        self.hang_up_both(now, out);
+                        self.end(now, Disposition::BadSdp, 488, None, out);
+                    }
+                    return;
                 }
             }
         }

@@ -5,6 +5,7 @@
 
 use super::actions::{Action, Actions};
 use super::call::{Call, Side};
+use crate::media::multipart::{self, Found};
 use crate::media::sdp;
 use crate::media::Facing;
 use crate::sip::message::Message;
@@ -26,28 +27,41 @@ impl Call {
     }
 
     /// The body of `msg` (from `side`) as the other side must get it (with its
-    /// Content-Type): SDP rewritten to the relay, anything else unchanged. A SDP the relay
-    /// cannot read is not passed on (`Unrelayable`): its media would bypass the relay,
-    /// and show each party the other's address.
+    /// Content-Type): SDP rewritten to the relay (the SDP part of a multipart body passed
+    /// on alone, as plain SDP), anything else unchanged. SDP the relay cannot read is not
+    /// passed on (`Unrelayable`): its media would bypass the relay, and show each party
+    /// the other's address.
     pub(super) fn carry(
         &self,
         side: Side,
         msg: &Message,
         out: &mut Actions,
     ) -> Result<Option<(String, Vec<u8>)>, Unrelayable> {
-        if msg.body.is_empty() {
-            return Ok(None);
-        }
-        let ctype = msg.content_type().unwrap_or("application/sdp");
-        let is_sdp = msg.is_sdp();
-        let Some(relay) = self.relay.filter(|_| is_sdp) else {
-            return Ok(Some((ctype.to_string(), msg.body.clone())));
+        let unchanged = || {
+            let ctype = msg.content_type().unwrap_or("application/sdp");
+            Ok(Some((ctype.to_string(), msg.body.clone())))
+        };
+        let found = body_of(msg);
+        let Some(relay) = self.relay else {
+            return match found {
+                Body::None => Ok(None),
+                _ => unchanged(),
+            };
+        };
+        let sdp = match found {
+            Body::None => return Ok(None),
+            Body::Other => return unchanged(),
+            Body::Unreadable(e) => {
+                tracing::info!("call {}: {}; not relayed", self.id, e);
+                return Err(Unrelayable);
+            }
+            Body::Sdp(sdp) => sdp,
         };
         let (from, to_addr) = match side {
             Side::A => (Facing::A, relay.b),
             Side::B(_) => (Facing::B, relay.a),
         };
-        match sdp::rewrite(&msg.body, to_addr) {
+        match sdp::rewrite(sdp, to_addr) {
             Ok((adv, body)) => {
                 if let Some(signalling) = self.signalling_ip(side) {
                     out.push(Action::MediaPeer {
@@ -56,13 +70,71 @@ impl Call {
                         signalling,
                     });
                 }
-                Ok(Some((ctype.to_string(), body)))
+                Ok(Some(("application/sdp".to_string(), body)))
             }
             Err(e) => {
                 tracing::info!("call {}: {}; not relayed", self.id, e);
                 Err(Unrelayable)
             }
         }
+    }
+}
+
+/// What a message's body is to the relay.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Body<'a> {
+    /// Empty, or nothing but white space (a UDP datagram without Content-Length ends with
+    /// its line ends).
+    None,
+    /// SDP: the whole body (typed `application/sdp`, or untyped), or the SDP part of a
+    /// multipart one.
+    Sdp(&'a [u8]),
+    /// Anything else (DTMF, a multipart body without SDP …).
+    Other,
+    /// A multipart body that cannot be framed: whether it holds SDP is unknown.
+    Unreadable(multipart::Malformed),
+}
+
+pub(super) fn body_of(msg: &Message) -> Body<'_> {
+    if msg.body.iter().all(u8::is_ascii_whitespace) {
+        return Body::None;
+    }
+    if msg.is_sdp() {
+        return Body::Sdp(&msg.body);
+    }
+    match multipart::sdp_part(msg.content_type().unwrap_or_default(), &msg.body) {
+        Ok(Found::Sdp(sdp)) => Body::Sdp(sdp),
+        Ok(_) => Body::Other,
+        Err(e) => Body::Unreadable(e),
+    }
+}
+
+/// A multipart body with SDP becomes that SDP alone, typed `application/sdp` (a caller's
+/// INVITE, before the call is made of it: the offer, a prompt's or an application's
+/// answer read it). Err when the body is multipart and cannot be framed.
+pub(super) fn sdp_only(msg: &mut Message) -> Result<(), multipart::Malformed> {
+    let sdp = match body_of(msg) {
+        Body::Sdp(sdp) if !msg.is_sdp() => sdp.to_vec(),
+        Body::Unreadable(e) => return Err(e),
+        _ => return Ok(()),
+    };
+    msg.headers
+        .retain(|h| h.kind != crate::sip::message::H::ContentType);
+    msg.push_header("Content-Type", "application/sdp");
+    msg.body = sdp;
+    Ok(())
+}
+
+/// The body of a message that neither offers nor answers (INFO, MESSAGE, a refusal, the
+/// 2xx of an OPTIONS) as the other side gets it: as it is, but SDP is left out — it would
+/// show one party the other's address and has nothing for the relay to carry.
+pub(super) fn carry_plain(msg: &Message) -> Option<(String, Vec<u8>)> {
+    match body_of(msg) {
+        Body::Other => {
+            let ctype = msg.content_type().unwrap_or_default();
+            Some((ctype.to_string(), msg.body.clone()))
+        }
+        _ => None,
     }
 }
 

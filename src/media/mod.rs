@@ -10,6 +10,7 @@ pub mod dtmf;
 mod forward;
 pub mod g711;
 pub mod latch;
+pub mod multipart;
 mod pair_map;
 pub mod ports;
 pub mod prompts;

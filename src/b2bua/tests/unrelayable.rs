@@ -199,17 +199,18 @@ fn a_transfer_whose_remaining_party_answers_what_the_relay_cannot_read_fails() {
         },
     );
     let w = named(&got);
-    // bob's 200 and carol's offer are ACKed (carol's without his answer), carol is hung
-    // up, alice hears that the transfer failed
+    // bob's 200 and carol's offer are ACKed (carol's without his answer), alice hears that
+    // the transfer failed, and everybody is hung up: bob took carol's offer, so he and
+    // alice no longer agree on the session
     let acks = sent_to(&got, "ACK");
     assert_eq!(acks.len(), 2, "{w:?}");
     assert!(acks.iter().all(|a| a.body.is_empty()), "{w:?}");
-    let byes = sent_to(&got, "BYE");
-    assert_eq!(byes.len(), 1, "{w:?}");
-    assert_eq!(
-        byes[0].call_id(),
-        Some(lab.call.forks[1].leg.call_id.as_str())
-    );
+    let byes: Vec<String> = sent_to(&got, "BYE")
+        .iter()
+        .map(|m| m.call_id().unwrap_or_default().to_string())
+        .collect();
+    let ids = |i: usize| lab.call.forks[i].leg.call_id.clone();
+    assert_eq!(byes, [ids(1), ids(0), "c1".to_string()], "{w:?}");
     assert_eq!(
         notifies(&got),
         [(
@@ -217,6 +218,131 @@ fn a_transfer_whose_remaining_party_answers_what_the_relay_cannot_read_fails() {
             "terminated;reason=noresource".into()
         )]
     );
-    assert_eq!(lab.call.winner(), Some(0));
+    assert_eq!(cdr(&got).as_deref(), Some("CDR bad_sdp 488"));
+    assert!(lab.call.is_ended());
+}
+
+#[test]
+fn an_update_with_sdp_the_relay_cannot_read_is_refused_488() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 200, "OK");
+    lab.alice_acks(0.6);
+    let got = alice_sends_sdp(&mut lab, 1.0, "UPDATE", 2, BAD_SDP);
+    assert_eq!(whats(&got), vec!["488"]);
+    // an SDP with no audio at all (a T.38 fax offer): refused the same way, the fax goes
+    // on as audio through the relay
+    let fax = "v=0\no=a 1 2 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n\
+               m=image 4002 udptl t38\n";
+    let got = alice_sends_sdp(&mut lab, 2.0, "INVITE", 3, fax);
+    assert_eq!(whats(&got), vec!["488"]);
+    assert!(!lab.call.is_ended());
+}
+
+#[test]
+fn a_refused_offer_leaves_the_legs_session_timer_as_it_was() {
+    let mut lab =
+        super::sessions::call_with("Session-Expires: 600;refresher=uac\nSupported: timer\n");
+    relayed(&mut lab.call);
+    lab.branch_says(1.0, 0, 200, "OK");
+    lab.alice_acks(1.1);
+    assert_eq!(lab.call.sessions.a.as_ref().map(|t| t.interval), Some(600));
+    // (a re-INVITE without Session-Expires would turn the leg's timer off: RFC 4028 §9)
+    let got = alice_sends_sdp(&mut lab, 2.0, "INVITE", 2, BAD_SDP);
+    assert_eq!(whats(&got), vec!["488"]);
+    assert_eq!(lab.call.sessions.a.as_ref().map(|t| t.interval), Some(600));
+}
+
+#[test]
+fn sdp_in_a_refusal_of_a_re_invite_is_left_out_and_the_call_goes_on() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 200, "OK");
+    lab.alice_acks(0.6);
+    let got = alice_sends_sdp(&mut lab, 1.0, "INVITE", 2, SDP);
+    let reinvite = sent_to(&got, "INVITE").remove(0);
+    // a 606 with the capabilities SDP RFC 3261 allows (here one the relay cannot read)
+    let mut r = response(&reinvite, 606, "Not Acceptable", "");
+    r.push_header("Content-Type", "application/sdp");
+    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
+    let got = lab.at(
+        1.1,
+        Event::Response {
+            side: Side::B(0),
+            branch: branch_of(&reinvite),
+            msg: r,
+        },
+    );
+    let w = named(&got);
+    assert_eq!(responses(&got), vec![(606, false)], "{w:?}");
+    assert!(!w.contains(&"media peer".to_string()), "{w:?}");
+    assert!(sent_to(&got, "BYE").is_empty(), "{w:?}");
+    assert!(!lab.call.is_ended());
+}
+
+#[test]
+fn late_early_media_from_a_branch_that_failed_is_ignored() {
+    let targets = vec![target(0, Proto::Udp, false), target(1, Proto::Udp, false)];
+    let (mut lab, _) = Lab::call_with(targets, true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 486, "Busy Here");
+    // its 183 arrives after its 486 (reordered): neither relayed nor cancelled
+    let got = branch_says_sdp(&mut lab, 0.6, 0, 183, BAD_SDP);
+    assert!(got.is_empty(), "{:?}", named(&got));
+    let got = branch_says_sdp(&mut lab, 0.7, 0, 183, SDP);
+    assert!(got.is_empty(), "{:?}", named(&got));
+    // the other branch fails too: the caller gets the best failure at once
+    let got = lab.branch_says(0.8, 1, 480, "Temporarily Unavailable");
+    assert_eq!(responses(&got), vec![(486, false)], "{:?}", named(&got));
+}
+
+/// `sdp` and an ISUP part, framed by `boundary1`.
+fn with_isup(sdp: &str) -> String {
+    format!(
+        "--boundary1\nContent-Type: application/sdp\n\n{sdp}\n--boundary1\n\
+         Content-Type: application/ISUP;version=itu-t92+\n\nISUP-ANM\n--boundary1--\n"
+    )
+}
+
+#[test]
+fn the_sdp_part_of_a_multipart_2xx_reaches_the_caller_alone_and_relayed() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    let inv = Message::parse(&lab.call.forks[0].invite).unwrap();
+    let mut r = response(&inv, 200, "OK", "bobtag");
+    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
+    r.push_header("Content-Type", "multipart/mixed;boundary=boundary1");
+    r.body = with_isup(SDP).replace('\n', "\r\n").into_bytes();
+    let got = lab.at(0.5, Event::ForkResponse { index: 0, msg: r });
+    let ok = got
+        .iter()
+        .filter_map(message)
+        .find(|m| matches!(m.start, StartLine::Response { code: 200, .. }))
+        .expect("200 to alice");
+    assert_eq!(ok.content_type(), Some("application/sdp"));
+    let body = String::from_utf8_lossy(&ok.body).into_owned();
+    assert!(body.starts_with("v=0\r\n"), "{body}");
+    assert!(body.contains("m=audio 20000 "), "{body}");
+    assert!(
+        !body.contains("ISUP") && !body.contains("boundary1"),
+        "{body}"
+    );
+    assert!(named(&got).contains(&"media peer".to_string()));
+    // its SDP unreadable, or the body not framed as its type says: not relayed
+    let got = lab.alice_acks(0.6);
+    assert!(got.is_empty());
+    for (cseq, ctype, body) in [
+        (2, "multipart/mixed;boundary=boundary1", with_isup(BAD_SDP)),
+        (3, "multipart/mixed;boundary=other", with_isup(SDP)),
+    ] {
+        let text = format!(
+            "INVITE sip:vozbox@{VOZBOX} SIP/2.0\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKm{};rport\n\
+             From: <sip:100@127.0.0.1>;tag=a1\nTo: <sip:101@127.0.0.1>;tag={}\nCall-ID: c1\n\
+             CSeq: {} INVITE\nContact: <sip:100@{ALICE}>\nMax-Forwards: 70\n\
+             Content-Type: {ctype}\nContent-Length: {}\n\n{body}",
+            cseq,
+            lab.call.a.local_tag,
+            cseq,
+            body.len() + body.matches('\n').count(),
+        );
+        let got = lab.at(1.0, Event::Request(incoming(&text)));
+        assert_eq!(whats(&got), vec!["488"], "{ctype}");
+    }
     assert!(!lab.call.is_ended());
 }
