@@ -451,6 +451,10 @@ fn sdp_inside_multipart_bodies_is_relayed_and_passed_on_alone() {
         assert!(!m.contains("ISUP"), "{}", m);
     }
     assert!(last_cdr(&lab.v, 1).contains("answered"));
+    // a multipart body that cannot be framed as its Content-Type says: 400, nobody called
+    let c = call(&lab.v, "uac_multipart_unframed.xml", ALICE, "101");
+    sipp_ok(&c);
+    assert!(c.messages.contains("SIP/2.0 400"), "{}", c.messages);
 }
 
 /// `[calls] max_duration` ends an answered call with BYE to both sides.

@@ -190,7 +190,12 @@ impl Call {
         }
         out.0.append(&mut media.0);
         if refresh {
-            extra.extend(self.session_relayed(peer, body.as_ref().map(|(_, b)| b.as_slice())));
+            // (what a refresh by re-INVITE offers again: SDP only)
+            let sdp = body
+                .as_ref()
+                .filter(|(c, _)| c == "application/sdp")
+                .map(|(_, b)| b.as_slice());
+            extra.extend(self.session_relayed(peer, sdp));
         }
         let Some(leg) = self.leg_mut(peer) else {
             return;
@@ -370,9 +375,19 @@ impl Call {
                     sent: prepare(&o.via, &o.flow, r),
                     key: o.key,
                 });
-                if matches!(self.phase, Phase::Answered { .. }) {
-                    self.hang_up_both(now, out);
-                    self.end(now, Disposition::BadSdp, 488, None, out);
+                match (self.phase, side) {
+                    (Phase::Answered { .. }, _) => {
+                        self.hang_up_both(now, out);
+                        self.end(now, Disposition::BadSdp, 488, None, out);
+                    }
+                    // (an UPDATE in a branch's early dialog: that branch is given up)
+                    (Phase::Ringing, Side::B(i)) => {
+                        self.note_failure(488, "Not Acceptable Here");
+                        if self.forks.get(i).map(|f| &f.state) == Some(&ForkState::Proceeding) {
+                            self.send_cancel(now, i, out);
+                        }
+                    }
+                    _ => {}
                 }
                 return;
             }

@@ -474,7 +474,7 @@ impl Call {
 
     /// CANCELs branch `i`, retransmitted over UDP until the branch's INVITE gets its
     /// final response (or the call is forgotten).
-    fn send_cancel(&mut self, now: Instant, i: usize, out: &mut Actions) {
+    pub(super) fn send_cancel(&mut self, now: Instant, i: usize, out: &mut Actions) {
         let f = &mut self.forks[i];
         f.state = ForkState::Cancelling { answered: false };
         let bytes = Arc::new(f.leg.cancel(&f.ruri, &f.branch, f.cseq).to_bytes());

@@ -69,11 +69,6 @@ impl B2bua {
         if max_forwards == 0 {
             return self.reply(&inc, 483, "Too Many Hops");
         }
-        // SDP with ISUP or a location: the call is made of the SDP alone
-        if let Err(e) = super::media::sdp_only(&mut inc.msg) {
-            tracing::info!("INVITE from {}: {}", inc.flow.remote, e);
-            return self.reply(&inc, 400, "Bad Request");
-        }
         if let Some(min) = super::session_timer::too_small(&inc.msg, self.cfg.min_se) {
             let mut r = response(
                 &inc.msg,
@@ -100,6 +95,11 @@ impl B2bua {
                 return self.reply(&inc, 400, "Bad Request");
             }
         };
+        // SDP with ISUP or a location: the call is made of the SDP alone
+        if let Err(e) = super::media::sdp_only(&mut inc.msg) {
+            tracing::info!("INVITE from {}: {}", inc.flow.remote, e);
+            return self.reply(&inc, 400, "Bad Request");
+        }
         if self.active.load(Ordering::Relaxed) >= self.cfg.max_calls {
             let mut r = response(&inc.msg, 503, "Service Unavailable", &to_tag(&inc.msg));
             r.push_header("Retry-After", "5");

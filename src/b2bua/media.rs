@@ -84,27 +84,32 @@ impl Call {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Body<'a> {
     /// Empty, or nothing but white space (a UDP datagram without Content-Length ends with
-    /// its line ends).
+    /// its line ends), or a multipart body without SDP.
     None,
     /// SDP: the whole body (typed `application/sdp`, or untyped), or the SDP part of a
     /// multipart one.
     Sdp(&'a [u8]),
-    /// Anything else (DTMF, a multipart body without SDP …).
+    /// Anything else (DTMF in an INFO, text …).
     Other,
     /// A multipart body that cannot be framed: whether it holds SDP is unknown.
     Unreadable(multipart::Malformed),
 }
 
+/// What `msg`'s body is to the relay. The parts of a multipart body other than its SDP
+/// are not for the other side (ISUP, a location): one without SDP is none.
 pub(super) fn body_of(msg: &Message) -> Body<'_> {
-    if msg.body.iter().all(u8::is_ascii_whitespace) {
+    let blank = |b: &[u8]| b.iter().all(u8::is_ascii_whitespace);
+    if blank(&msg.body) {
         return Body::None;
     }
     if msg.is_sdp() {
         return Body::Sdp(&msg.body);
     }
     match multipart::sdp_part(msg.content_type().unwrap_or_default(), &msg.body) {
+        Ok(Found::Sdp(sdp)) if blank(sdp) => Body::None,
         Ok(Found::Sdp(sdp)) => Body::Sdp(sdp),
-        Ok(_) => Body::Other,
+        Ok(Found::NoSdp) => Body::None,
+        Ok(Found::NotMultipart) => Body::Other,
         Err(e) => Body::Unreadable(e),
     }
 }

@@ -227,7 +227,7 @@ impl Call {
             sent: None,
             retry: None,
             update: allows_update(&self.a_invite),
-            sdp: (!ok.body.is_empty()).then(|| ok.body.clone()),
+            sdp: (!ok.body.is_empty() && ok.is_sdp()).then(|| ok.body.clone()),
         });
     }
 
@@ -316,7 +316,7 @@ impl Call {
             return;
         }
         if let Some(t) = self.sessions.leg_mut(origin).as_mut() {
-            if !ok.body.is_empty() {
+            if !ok.body.is_empty() && ok.is_sdp() {
                 t.sdp = Some(ok.body.clone());
             }
             ok.push_header(

@@ -68,36 +68,60 @@ fn delimiter(line: &[u8], delim: &[u8]) -> Option<bool> {
         .then_some(close)
 }
 
-/// Whether a part (its headers, then a blank line, then its content) is SDP, and its
-/// content. A part without headers starts with the blank line; its type is text/plain.
-fn part(p: &[u8]) -> (bool, &[u8]) {
-    let (headers, content) = if p.starts_with(b"\r\n") {
-        (&p[..0], &p[2..])
-    } else if p.starts_with(b"\n") {
-        (&p[..0], &p[1..])
-    } else if let Some(i) = p.windows(4).position(|w| w == b"\r\n\r\n") {
-        (&p[..i], &p[i + 4..])
-    } else if let Some(i) = p.windows(2).position(|w| w == b"\n\n") {
-        (&p[..i], &p[i + 2..])
-    } else {
-        (p, &p[p.len()..])
-    };
-    let sdp = headers.split(|b| *b == b'\n').any(|h| {
-        let h = String::from_utf8_lossy(h);
-        let Some((name, value)) = h.split_once(':') else {
-            return false;
-        };
-        name.trim().eq_ignore_ascii_case("content-type")
-            && value
-                .split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"))
+/// A part's Content-Type (its headers, then an empty line, then its content) and its
+/// content. Folded header lines are joined; a part without headers starts with the empty
+/// line, and its type is text/plain (None here).
+fn part(p: &[u8]) -> (Option<String>, &[u8]) {
+    let mut headers: Vec<String> = Vec::new();
+    let mut at = 0;
+    while at < p.len() {
+        let end = p[at..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(p.len(), |i| at + i);
+        let line = &p[at..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        at = (end + 1).min(p.len());
+        if line.is_empty() {
+            break;
+        }
+        let text = String::from_utf8_lossy(line);
+        match headers.last_mut() {
+            Some(h) if line[0] == b' ' || line[0] == b'\t' => h.push_str(&text),
+            _ => headers.push(text.into_owned()),
+        }
+    }
+    let ctype = headers.iter().find_map(|h| {
+        let (name, value) = h.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-type")
+            .then(|| value.trim().to_string())
     });
-    (sdp, content)
+    (ctype, &p[at..])
 }
 
-/// The SDP part of `body`, of Content-Type `ctype`.
+/// The media type of a Content-Type value (`application/sdp` of
+/// `Application/SDP ; x=y`), lower case; a comment after it is not part of it.
+fn media_type(ctype: &str) -> String {
+    ctype
+        .split([';', '('])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Multipart bodies inside a multipart body read at most this deep (RFC 5621 nests
+/// `multipart/alternative` inside `multipart/mixed`).
+const DEPTH: usize = 3;
+
+/// The SDP part of `body`, of Content-Type `ctype`: the first `application/sdp` part,
+/// looked for in nested multipart parts too.
 pub fn sdp_part<'a>(ctype: &str, body: &'a [u8]) -> Result<Found<'a>, Malformed> {
+    nested(ctype, body, 0)
+}
+
+fn nested<'a>(ctype: &str, body: &'a [u8], depth: usize) -> Result<Found<'a>, Malformed> {
     let Some(b) = boundary(ctype) else {
         return Ok(Found::NotMultipart);
     };
@@ -125,9 +149,20 @@ pub fn sdp_part<'a>(ctype: &str, body: &'a [u8]) -> Result<Found<'a>, Malformed>
                     }
                 }
                 parts += 1;
-                let (sdp, content) = part(&body[start..stop]);
-                if sdp && found.is_none() {
-                    found = Some(content);
+                if found.is_none() {
+                    let (ctype, content) = part(&body[start..stop]);
+                    let ctype = ctype.unwrap_or_default();
+                    let kind = media_type(&ctype);
+                    if kind == "application/sdp" {
+                        found = Some(content);
+                    } else if kind.starts_with("multipart/") {
+                        if depth + 1 >= DEPTH {
+                            return Err(Malformed("multipart nested too deep"));
+                        }
+                        if let Found::Sdp(sdp) = nested(&ctype, content, depth + 1)? {
+                            found = Some(sdp);
+                        }
+                    }
                 }
             }
             if close {
@@ -193,6 +228,50 @@ mod tests {
         assert_eq!(
             sdp_part("multipart/mixed;boundary=x", b.as_bytes()),
             Ok(Found::Sdp(SDP.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn nested_parts_folded_headers_and_comments_are_read() {
+        // RFC 5621: multipart/alternative inside multipart/mixed
+        let inner = String::from_utf8(body(&[("application/sdp", SDP)], "in")).unwrap();
+        let b = body(
+            &[
+                ("application/pidf+xml", "<x/>"),
+                ("multipart/alternative;boundary=in", &inner),
+            ],
+            "out",
+        );
+        assert_eq!(
+            sdp_part("multipart/mixed;boundary=out", &b),
+            Ok(Found::Sdp(SDP.as_bytes()))
+        );
+        // a type folded onto the next line, with a comment
+        let b =
+            format!("--x\r\nContent-Type:\r\n application/sdp (the offer)\r\n\r\n{SDP}\r\n--x--");
+        assert_eq!(
+            sdp_part("multipart/mixed;boundary=x", b.as_bytes()),
+            Ok(Found::Sdp(SDP.as_bytes()))
+        );
+        // headers ended by LF alone, a CRLF blank line later in the content
+        let content = "v=0\r\n\r\nx\r\n";
+        let b = format!("--x\nContent-Type: application/sdp\n\n{content}\n--x--");
+        assert_eq!(
+            sdp_part("multipart/mixed;boundary=x", b.as_bytes()),
+            Ok(Found::Sdp(content.as_bytes()))
+        );
+        // nested deeper than three levels: refused
+        let mut b = String::from_utf8(body(&[("application/sdp", SDP)], "l0")).unwrap();
+        for i in 1..4 {
+            b = String::from_utf8(body(
+                &[(&format!("multipart/mixed;boundary=l{}", i - 1), &b)],
+                &format!("l{i}"),
+            ))
+            .unwrap();
+        }
+        assert_eq!(
+            sdp_part("multipart/mixed;boundary=l3", b.as_bytes()),
+            Err(Malformed("multipart nested too deep"))
         );
     }
 

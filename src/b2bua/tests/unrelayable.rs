@@ -346,3 +346,54 @@ fn the_sdp_part_of_a_multipart_2xx_reaches_the_caller_alone_and_relayed() {
     }
     assert!(!lab.call.is_ended());
 }
+
+#[test]
+fn sdp_in_a_request_that_offers_nothing_is_left_out() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 200, "OK");
+    lab.alice_acks(0.6);
+    let got = alice_sends_sdp(&mut lab, 1.0, "INFO", 2, SDP);
+    let info = sent_to(&got, "INFO");
+    assert_eq!(info.len(), 1, "{:?}", named(&got));
+    assert!(info[0].body.is_empty() && info[0].content_type().is_none());
+    assert!(!named(&got).contains(&"media peer".to_string()));
+}
+
+#[test]
+fn early_media_of_isup_alone_is_relayed_without_its_body() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    let inv = Message::parse(&lab.call.forks[0].invite).unwrap();
+    let mut r = response(&inv, 180, "Ringing", "bobtag");
+    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
+    r.push_header("Content-Type", "multipart/mixed;boundary=b");
+    r.body =
+        b"--b\r\nContent-Type: application/ISUP;version=itu-t92+\r\n\r\nACM\r\n--b--\r\n".to_vec();
+    let got = lab.at(0.5, Event::ForkResponse { index: 0, msg: r });
+    assert_eq!(responses(&got), vec![(180, false)], "{:?}", named(&got));
+    assert!(sent_to(&got, "CANCEL").is_empty());
+}
+
+#[test]
+fn an_early_update_answered_with_what_the_relay_cannot_read_gives_its_branch_up() {
+    let (mut lab, _) = Lab::call_with(vec![target(0, Proto::Udp, false)], true, LIMITS, relayed);
+    lab.branch_says(0.5, 0, 180, "Ringing");
+    let got = alice_sends_sdp(&mut lab, 1.0, "UPDATE", 2, SDP);
+    let update = sent_to(&got, "UPDATE").remove(0);
+    let mut r = response(&update, 200, "OK", "");
+    r.push_header("Content-Type", "application/sdp");
+    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
+    let got = lab.at(
+        1.1,
+        Event::Response {
+            side: Side::B(0),
+            branch: branch_of(&update),
+            msg: r,
+        },
+    );
+    let w = named(&got);
+    assert_eq!(responses(&got), vec![(488, false)], "{w:?}");
+    assert_eq!(sent_to(&got, "CANCEL").len(), 1, "{w:?}");
+    // the branch's 487: the caller's INVITE fails with the 488
+    let got = lab.branch_says(1.2, 0, 487, "Request Terminated");
+    assert_eq!(responses(&got), vec![(488, false)], "{:?}", named(&got));
+}
