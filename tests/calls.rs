@@ -386,20 +386,24 @@ fn a_late_offer_travels_in_the_200_and_the_ack() {
     let invite = first(&bob.messages, "INVITE sip:bob@");
     assert!(!invite.contains("m=audio"), "{}", invite);
     let ack = first(&bob.messages, "ACK sip:");
-    let first_port = media_range(lab.v.port);
-    let relayed = ack.lines().any(|l| {
+    assert!(
+        at_the_relay(&lab.v, ack),
+        "the answer in the ACK must point at the relay: {}",
+        ack
+    );
+    assert!(last_cdr(&lab.v, 1).contains("answered"));
+}
+
+/// Whether the SDP of message `m` has its audio at a port of `v`'s relay range.
+fn at_the_relay(v: &Vozbox, m: &str) -> bool {
+    let first_port = media_range(v.port);
+    m.lines().any(|l| {
         l.starts_with("m=audio ")
             && l.split(' ')
                 .nth(1)
                 .and_then(|p| p.parse::<u16>().ok())
                 .is_some_and(|p| (first_port..first_port + 200).contains(&p))
-    });
-    assert!(
-        relayed,
-        "the answer in the ACK must point at the relay: {}",
-        ack
-    );
-    assert!(last_cdr(&lab.v, 1).contains("answered"));
+    })
 }
 
 /// SDP no relay can read is never passed on: its media would bypass the relay and show
@@ -431,17 +435,8 @@ fn sdp_inside_multipart_bodies_is_relayed_and_passed_on_alone() {
     let caller = call(&lab.v, "uac_call_multipart.xml", ALICE, "101");
     sipp_ok(&caller);
     let bob = done(bob);
-    let first_port = media_range(lab.v.port);
-    let relayed = |m: &str| {
-        header(m, "Content-Type") == "application/sdp"
-            && m.lines().any(|l| {
-                l.starts_with("m=audio ")
-                    && l.split(' ')
-                        .nth(1)
-                        .and_then(|p| p.parse::<u16>().ok())
-                        .is_some_and(|p| (first_port..first_port + 200).contains(&p))
-            })
-    };
+    let relayed =
+        |m: &str| header(m, "Content-Type") == "application/sdp" && at_the_relay(&lab.v, m);
     let invite = first(&bob.messages, "INVITE sip:bob@");
     assert!(relayed(invite), "{}", invite);
     assert!(!invite.contains("secret-place"), "{}", invite);

@@ -73,16 +73,10 @@ fn delimiter(line: &[u8], delim: &[u8]) -> Option<bool> {
 /// line, and its type is text/plain (None here).
 fn part(p: &[u8]) -> (Option<String>, &[u8]) {
     let mut headers: Vec<String> = Vec::new();
-    let mut at = 0;
-    while at < p.len() {
-        let end = p[at..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(p.len(), |i| at + i);
-        let line = &p[at..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        at = (end + 1).min(p.len());
+    let mut content = p.len();
+    for (_, next, line) in lines(p) {
         if line.is_empty() {
+            content = next;
             break;
         }
         let text = String::from_utf8_lossy(line);
@@ -97,7 +91,30 @@ fn part(p: &[u8]) -> (Option<String>, &[u8]) {
             .eq_ignore_ascii_case("content-type")
             .then(|| value.trim().to_string())
     });
-    (ctype, &p[at..])
+    (ctype, &p[content..])
+}
+
+/// The lines of `b`: where each starts, where the next starts, and the line without its
+/// line end (LF or CRLF).
+fn lines(b: &[u8]) -> impl Iterator<Item = (usize, usize, &[u8])> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= b.len() {
+            return None;
+        }
+        let end = b[at..]
+            .iter()
+            .position(|c| *c == b'\n')
+            .map_or(b.len(), |i| at + i);
+        let line = &b[at..end];
+        let start = at;
+        at = end + 1;
+        Some((
+            start,
+            at.min(b.len()),
+            line.strip_suffix(b"\r").unwrap_or(line),
+        ))
+    })
 }
 
 /// The media type of a Content-Type value (`application/sdp` of
@@ -130,50 +147,43 @@ fn nested<'a>(ctype: &str, body: &'a [u8], depth: usize) -> Result<Found<'a>, Ma
     let mut open: Option<usize> = None;
     let mut found = None;
     let mut parts = 0;
-    let mut at = 0;
-    while at <= body.len() {
-        let end = body[at..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(body.len(), |i| at + i);
-        let line = &body[at..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if let Some(close) = delimiter(line, &delim) {
-            if let Some(start) = open {
-                // the line end before a delimiter is the delimiter's
-                let mut stop = at.max(start);
-                if stop > start && body[stop - 1] == b'\n' {
+    for (at, next, line) in lines(body) {
+        let Some(close) = delimiter(line, &delim) else {
+            continue;
+        };
+        if let Some(start) = open {
+            // the line end before a delimiter is the delimiter's
+            let mut stop = at.max(start);
+            if stop > start && body[stop - 1] == b'\n' {
+                stop -= 1;
+                if stop > start && body[stop - 1] == b'\r' {
                     stop -= 1;
-                    if stop > start && body[stop - 1] == b'\r' {
-                        stop -= 1;
-                    }
                 }
-                parts += 1;
-                if found.is_none() {
-                    let (ctype, content) = part(&body[start..stop]);
-                    let ctype = ctype.unwrap_or_default();
-                    let kind = media_type(&ctype);
-                    if kind == "application/sdp" {
-                        found = Some(content);
-                    } else if kind.starts_with("multipart/") {
-                        if depth + 1 >= DEPTH {
-                            return Err(Malformed("multipart nested too deep"));
-                        }
-                        if let Found::Sdp(sdp) = nested(&ctype, content, depth + 1)? {
-                            found = Some(sdp);
-                        }
+            }
+            parts += 1;
+            if found.is_none() {
+                let (ctype, content) = part(&body[start..stop]);
+                let ctype = ctype.unwrap_or_default();
+                let kind = media_type(&ctype);
+                if kind == "application/sdp" {
+                    found = Some(content);
+                } else if kind.starts_with("multipart/") {
+                    if depth + 1 >= DEPTH {
+                        return Err(Malformed("multipart nested too deep"));
+                    }
+                    if let Found::Sdp(sdp) = nested(&ctype, content, depth + 1)? {
+                        found = Some(sdp);
                     }
                 }
             }
-            if close {
-                if parts == 0 {
-                    return Err(Malformed("no part"));
-                }
-                return Ok(found.map_or(Found::NoSdp, Found::Sdp));
-            }
-            open = Some((end + 1).min(body.len()));
         }
-        at = end + 1;
+        if close {
+            if parts == 0 {
+                return Err(Malformed("no part"));
+            }
+            return Ok(found.map_or(Found::NoSdp, Found::Sdp));
+        }
+        open = Some(next);
     }
     Err(Malformed("no closing boundary"))
 }

@@ -7,7 +7,7 @@ use super::transfers::*;
 use super::*;
 
 /// alice's blind transfer of bob to carol (branch 1), routed at 1.1 s.
-fn blind(lab: &mut Lab) -> Vec<Action> {
+pub(super) fn blind(lab: &mut Lab) -> Vec<Action> {
     let mut got = alice_refers(lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
     let fork = carol(lab);
     got.extend(lab.at(

@@ -56,6 +56,22 @@ fn alice_sends_sdp(lab: &mut Lab, secs: f64, method: &str, cseq: u32, sdp: &str)
     lab.at(secs, e)
 }
 
+/// bob's response `code`, with `sdp` as its body, to our request `req` on his leg.
+fn bob_responds(lab: &mut Lab, secs: f64, req: &Message, code: u16, sdp: &str) -> Vec<Action> {
+    let mut r = response(req, code, "Whatever", "");
+    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
+    r.push_header("Content-Type", "application/sdp");
+    r.body = sdp.replace('\n', "\r\n").into_bytes();
+    lab.at(
+        secs,
+        Event::Response {
+            side: Side::B(0),
+            branch: branch_of(req),
+            msg: r,
+        },
+    )
+}
+
 /// The responses among `actions` as (code, whether with a body).
 fn responses(actions: &[Action]) -> Vec<(u16, bool)> {
     actions
@@ -132,18 +148,7 @@ fn a_2xx_to_a_re_invite_with_sdp_the_relay_cannot_read_ends_the_call() {
     lab.alice_acks(0.6);
     let got = alice_sends_sdp(&mut lab, 1.0, "INVITE", 2, SDP);
     let reinvite = sent_to(&got, "INVITE").remove(0);
-    let mut r = response(&reinvite, 200, "OK", "");
-    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
-    r.push_header("Content-Type", "application/sdp");
-    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
-    let got = lab.at(
-        1.1,
-        Event::Response {
-            side: Side::B(0),
-            branch: branch_of(&reinvite),
-            msg: r,
-        },
-    );
+    let got = bob_responds(&mut lab, 1.1, &reinvite, 200, BAD_SDP);
     let w = named(&got);
     assert_eq!(sent_to(&got, "ACK").len(), 1, "{w:?}");
     assert_eq!(responses(&got), vec![(488, false)], "{w:?}");
@@ -170,34 +175,13 @@ fn a_late_answer_in_the_ack_the_relay_cannot_read_ends_the_call() {
 
 #[test]
 fn a_transfer_whose_remaining_party_answers_what_the_relay_cannot_read_fails() {
-    use super::super::transfer::Step;
-    use super::transfers::{alice_refers, answered, carol, notifies, segment};
+    use super::transfers::{answered, notifies};
     let mut lab = answered();
-    alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
-    let fork = carol(&lab);
-    lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    super::loose_ends::blind(&mut lab);
     // carol answers with her offer; bob is re-INVITEd with it and answers unreadably
     let got = lab.branch_says(2.0, 1, 200, "OK");
     let reinvite = sent_to(&got, "INVITE").remove(0);
-    let mut r = response(&reinvite, 200, "OK", "");
-    r.push_header("Contact", "<sip:bob@127.0.0.1:5080>");
-    r.push_header("Content-Type", "application/sdp");
-    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
-    let got = lab.at(
-        2.2,
-        Event::Response {
-            side: Side::B(0),
-            branch: branch_of(&reinvite),
-            msg: r,
-        },
-    );
+    let got = bob_responds(&mut lab, 2.2, &reinvite, 200, BAD_SDP);
     let w = named(&got);
     // bob's 200 and carol's offer are ACKed (carol's without his answer), alice hears that
     // the transfer failed, and everybody is hung up: bob took carol's offer, so he and
@@ -260,17 +244,7 @@ fn sdp_in_a_refusal_of_a_re_invite_is_left_out_and_the_call_goes_on() {
     let got = alice_sends_sdp(&mut lab, 1.0, "INVITE", 2, SDP);
     let reinvite = sent_to(&got, "INVITE").remove(0);
     // a 606 with the capabilities SDP RFC 3261 allows (here one the relay cannot read)
-    let mut r = response(&reinvite, 606, "Not Acceptable", "");
-    r.push_header("Content-Type", "application/sdp");
-    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
-    let got = lab.at(
-        1.1,
-        Event::Response {
-            side: Side::B(0),
-            branch: branch_of(&reinvite),
-            msg: r,
-        },
-    );
+    let got = bob_responds(&mut lab, 1.1, &reinvite, 606, BAD_SDP);
     let w = named(&got);
     assert_eq!(responses(&got), vec![(606, false)], "{w:?}");
     assert!(!w.contains(&"media peer".to_string()), "{w:?}");
@@ -379,17 +353,7 @@ fn an_early_update_answered_with_what_the_relay_cannot_read_gives_its_branch_up(
     lab.branch_says(0.5, 0, 180, "Ringing");
     let got = alice_sends_sdp(&mut lab, 1.0, "UPDATE", 2, SDP);
     let update = sent_to(&got, "UPDATE").remove(0);
-    let mut r = response(&update, 200, "OK", "");
-    r.push_header("Content-Type", "application/sdp");
-    r.body = BAD_SDP.replace('\n', "\r\n").into_bytes();
-    let got = lab.at(
-        1.1,
-        Event::Response {
-            side: Side::B(0),
-            branch: branch_of(&update),
-            msg: r,
-        },
-    );
+    let got = bob_responds(&mut lab, 1.1, &update, 200, BAD_SDP);
     let w = named(&got);
     assert_eq!(responses(&got), vec![(488, false)], "{w:?}");
     assert_eq!(sent_to(&got, "CANCEL").len(), 1, "{w:?}");
