@@ -36,7 +36,8 @@ pub fn filter(sdp: &[u8], allowed: &[String]) -> Result<Option<Vec<u8>>, NoCommo
         return Ok(None);
     }
     let Ok(s) = Sdp::parse(sdp) else {
-        // Not SDP vozbox reads (SDP inside a multipart body): passed on when it offers no
+        // Not SDP vozbox reads (an offer reaches here only once the relay has read it, and
+        // a multipart body only as its SDP part: a guard): passed on when it offers no
         // audio, refused when it does, as its codecs cannot be checked.
         let audio = sdp
             .split(|&b| b == b'\n')
@@ -125,7 +126,7 @@ mod tests {
         let out = filter(bare.as_bytes(), &["pcmu".into()]).unwrap().unwrap();
         assert!(String::from_utf8(out).unwrap().contains("RTP/AVP 0\r\n"));
         // a body that is not SDP is passed on unchanged, unless it offers audio vozbox
-        // cannot check (SDP inside a multipart body)
+        // cannot check (a multipart body, as the filter itself sees it)
         assert_eq!(filter(b"--boundary\r\n", &["pcmu".into()]), Ok(None));
         let multipart = format!(
             "--b\r\nContent-Type: application/sdp\r\n\r\n{}--b--\r\n",
