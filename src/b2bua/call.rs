@@ -318,7 +318,7 @@ impl Call {
             sessions: super::session_timer::Sessions::new(Default::default(), &a_invite),
             prack: super::prack::Prack::new(&a_invite),
             a_cseq: a_invite.cseq().map(|c| c.0).unwrap_or(0),
-            late_offer: !matches!(super::media::body_of(&a_invite), super::media::Body::Sdp(_)),
+            late_offer: !super::media::has_sdp(&a_invite),
             a_invite,
             a_via,
             a_flow,

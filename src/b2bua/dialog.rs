@@ -43,12 +43,7 @@ impl Call {
         let Ok(body) = self.carry(Side::A, &inc.msg, out) else {
             // An answer the relay cannot carry: the branch's offer is acknowledged without
             // one (vozbox has none to give it), and the call ends at once.
-            let f = &mut self.forks[w];
-            let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
-            f.state = ForkState::Answered {
-                ack: Some(ack.clone()),
-            };
-            out.send(&f.leg.dest, ack);
+            self.ack_answer(w, out);
             self.hang_up_both(now, out);
             return self.end(now, Disposition::BadSdp, 488, None, out);
         };

@@ -228,12 +228,7 @@ impl Call {
                 // Another branch won, or the caller is gone (a 2xx racing our CANCEL), or
                 // the answer is SDP the relay cannot carry: ACK and hang this one up (RFC
                 // 3261 §9.1).
-                let f = &mut self.forks[i];
-                let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
-                f.state = ForkState::Answered {
-                    ack: Some(ack.clone()),
-                };
-                out.send(&f.leg.dest, ack);
+                self.ack_answer(i, out);
                 self.hang_up(now, Side::B(i), out);
                 if unrelayable.is_some() {
                     self.note_failure(488, "Not Acceptable Here");
@@ -249,14 +244,11 @@ impl Call {
         };
         self.note_answer(now);
         out.push(Action::MediaAnswered);
-        let late = self.late_offer;
-        {
-            let f = &mut self.forks[i];
-            let ack = (!late).then(|| Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes()));
-            if let Some(a) = &ack {
-                out.send(&f.leg.dest, a.clone());
-            }
-            f.state = ForkState::Answered { ack };
+        if self.late_offer {
+            // (its ACK carries the caller's answer)
+            self.forks[i].state = ForkState::Answered { ack: None };
+        } else {
+            self.ack_answer(i, out);
         }
         self.cancel_forks(now, Some(i), out);
         let mut r = response(&self.a_invite, code, reason, &self.a.local_tag);
@@ -270,6 +262,16 @@ impl Call {
         // repeated INVITE meanwhile is absorbed by the transaction still marked in
         // progress.
         self.final_to_a(now, r, out);
+    }
+
+    /// ACKs branch `i`'s 2xx without a body, the ACK kept for the 2xx's retransmissions.
+    pub(super) fn ack_answer(&mut self, i: usize, out: &mut Actions) {
+        let f = &mut self.forks[i];
+        let ack = Arc::new(f.leg.ack_2xx(f.cseq, None).to_bytes());
+        f.state = ForkState::Answered {
+            ack: Some(ack.clone()),
+        };
+        out.send(&f.leg.dest, ack);
     }
 
     /// A carrier's 401/407 answered once with its credentials: the INVITE goes again

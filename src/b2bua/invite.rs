@@ -341,7 +341,7 @@ impl B2bua {
         let call_id = msg.call_id().unwrap_or("").to_string();
         let a = self.caller_leg(&msg, &checked, &flow);
         // (no SDP in the INVITE: the callee offers in its 2xx, the caller answers in its ACK)
-        let late_offer = !matches!(super::media::body_of(&msg), super::media::Body::Sdp(_));
+        let late_offer = !super::media::has_sdp(&msg);
         // The relay: a port pair facing each side, from the client's relay set.
         let session = self.open_media(&info.client);
         let refuse = |code: u16, reason: &str, disp: Disposition, info: Info| {

@@ -43,6 +43,16 @@ impl Call {
         self.offered(now, i, cseq, msg, out);
     }
 
+    /// The new party (fork `n`) is let go: its 2xx (CSeq `cseq`, with its offer)
+    /// acknowledged without an answer, then BYE.
+    pub(super) fn release(&mut self, now: Instant, n: usize, cseq: u32, out: &mut Actions) {
+        let f = &mut self.forks[n];
+        let ack = f.leg.ack_2xx(cseq, None);
+        out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
+        f.state = ForkState::Failed;
+        self.hang_up(now, Side::B(n), out);
+    }
+
     /// Fork `n` offered in `msg` (a 200 with CSeq `cseq`): the remaining party gets the
     /// offer in a re-INVITE.
     pub(super) fn offered(
@@ -58,15 +68,8 @@ impl Call {
         };
         let Some(rest) = self.peer(by) else { return };
         self.session_offered(now, n, msg);
-        let release = |c: &mut Call, out: &mut Actions| {
-            let f = &mut c.forks[n];
-            let ack = f.leg.ack_2xx(cseq, None);
-            out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
-            f.state = ForkState::Failed;
-            c.hang_up(now, Side::B(n), out);
-        };
         let Body::Sdp(offer) = body_of(msg) else {
-            release(self, out);
+            self.release(now, n, cseq, out);
             return self.transfer_failed(now, 488, "Not Acceptable Here", out);
         };
         let (adv, body) = match self.relay {
@@ -79,7 +82,7 @@ impl Call {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::info!("call {}: transfer: {}", self.id, e);
-                        release(self, out);
+                        self.release(now, n, cseq, out);
                         return self.transfer_failed(now, 488, "Not Acceptable Here", out);
                     }
                 }
@@ -168,11 +171,7 @@ impl Call {
                     // ends: the remaining party took the new party's offer, so it and the
                     // transferor no longer agree on the session.
                     tracing::info!("call {}: transfer: {}", self.id, e);
-                    let f = &mut self.forks[n];
-                    let ack = f.leg.ack_2xx(cseq, None);
-                    out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
-                    f.state = ForkState::Failed;
-                    self.hang_up(now, Side::B(n), out);
+                    self.release(now, n, cseq, out);
                     self.transfer_failed(now, 488, "Not Acceptable Here", out);
                     if !self.is_ended() {
                         self.hang_up_both(now, out);

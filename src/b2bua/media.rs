@@ -114,6 +114,12 @@ pub(super) fn body_of(msg: &Message) -> Body<'_> {
     }
 }
 
+/// Whether `msg` offers or answers: SDP is in its body (an INVITE without is a late
+/// offer).
+pub(super) fn has_sdp(msg: &Message) -> bool {
+    matches!(body_of(msg), Body::Sdp(_))
+}
+
 /// A multipart body with SDP becomes that SDP alone, typed `application/sdp` (a caller's
 /// INVITE, before the call is made of it: the offer, a prompt's or an application's
 /// answer read it). Err when the body is multipart and cannot be framed.

@@ -17,7 +17,7 @@
 
 use super::actions::{Action, Actions};
 use super::authn::Caller;
-use super::call::{Billing, Call, Direction, Fork, ForkState, Method, Pending, Phase, Side};
+use super::call::{Billing, Call, Direction, Fork, Method, Pending, Phase, Side};
 use super::fork::{contact_uri, status};
 use super::record::Disposition;
 use super::refer_to::{refer_to, ReferTo};
@@ -518,11 +518,7 @@ impl Call {
                 if (200..300).contains(&code) {
                     self.joined(now, side, n, cseq, adv, &msg, out);
                 } else {
-                    let f = &mut self.forks[n];
-                    let ack = f.leg.ack_2xx(cseq, None);
-                    out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
-                    f.state = ForkState::Failed;
-                    self.hang_up(now, Side::B(n), out);
+                    self.release(now, n, cseq, out);
                     self.transfer_failed(now, code, &reason, out);
                 }
                 None
@@ -540,13 +536,7 @@ impl Call {
             // the call is gone: so is the transfer's new party
             self.cancel_forks(now, None, out);
             match stage {
-                Stage::Joining { n, cseq, .. } => {
-                    let f = &mut self.forks[n];
-                    let ack = f.leg.ack_2xx(cseq, None);
-                    out.send(&f.leg.dest.clone(), Arc::new(ack.to_bytes()));
-                    f.state = ForkState::Failed;
-                    self.hang_up(now, Side::B(n), out);
-                }
+                Stage::Joining { n, cseq, .. } => self.release(now, n, cseq, out),
                 Stage::Offering { n, .. } => self.hang_up(now, Side::B(n), out),
                 _ => {}
             }
