@@ -427,7 +427,8 @@ fn sdp_the_relay_cannot_read_is_refused_not_passed_on() {
 
 /// SDP inside a multipart body — a location with the caller's INVITE (RFC 6442), ISUP
 /// with a SIP-I gateway's 183 and 200 — is relayed: each side gets the SDP part alone,
-/// as plain SDP pointing at the relay; the location and the ISUP are not passed on.
+/// as plain SDP pointing at the relay; the location and the ISUP are not passed on, nor
+/// is a 180's body of ISUP alone, nor SDP in an INFO.
 #[test]
 fn sdp_inside_multipart_bodies_is_relayed_and_passed_on_alone() {
     let lab = lab("call-multipart");
@@ -445,6 +446,20 @@ fn sdp_inside_multipart_bodies_is_relayed_and_passed_on_alone() {
         assert!(relayed(m), "{}", m);
         assert!(!m.contains("ISUP"), "{}", m);
     }
+    // the 180 of ISUP alone reaches the caller without a body
+    let ringing = first(&caller.messages, "SIP/2.0 180");
+    assert!(
+        !ringing.contains("ISUP") && !ringing.contains("Content-Type"),
+        "{}",
+        ringing
+    );
+    // an INFO with SDP in it offers nothing: relayed without it
+    let info = first(&bob.messages, "INFO sip:");
+    assert!(
+        !info.contains("m=audio") && !info.contains("Content-Type"),
+        "{}",
+        info
+    );
     assert!(last_cdr(&lab.v, 1).contains("answered"));
     // a multipart body that cannot be framed as its Content-Type says: 400, nobody called
     let c = call(&lab.v, "uac_multipart_unframed.xml", ALICE, "101");

@@ -361,3 +361,40 @@ fn an_early_update_answered_with_what_the_relay_cannot_read_gives_its_branch_up(
     let got = lab.branch_says(1.2, 0, 487, "Request Terminated");
     assert_eq!(responses(&got), vec![(488, false)], "{:?}", named(&got));
 }
+
+#[test]
+fn an_invite_whose_body_holds_no_sdp_is_a_late_offer() {
+    let (mut lab, _) = Lab::call(vec![target(0, Proto::Udp, false)], false, LIMITS);
+    // a SIP-I INVITE with ISUP alone
+    let body = "--b\nContent-Type: application/ISUP;version=itu-t92+\n\nIAM\n--b--\n";
+    let text = invite(false).replace(
+        "Content-Type: application/sdp\nContent-Length: 0\n\n",
+        &format!(
+            "Content-Type: multipart/mixed;boundary=b\nContent-Length: {}\n\n{body}",
+            body.len() + body.matches('\n').count()
+        ),
+    );
+    let inc = incoming(&text);
+    assert!(!inc.msg.body.is_empty());
+    let a = Leg::caller(&inc.msg, &inc.checked, dest(Proto::Udp, ALICE));
+    let forks = std::mem::take(&mut lab.call.forks);
+    lab.call = Call::new(
+        1,
+        a,
+        (inc.msg, inc.checked.via, inc.flow, None),
+        Info::default(),
+        LIMITS,
+        (lab.t0, 1_000_000),
+    );
+    lab.call.forks = forks;
+    relayed(&mut lab.call);
+    assert!(lab.call.late_offer);
+    // bob offers in his 200: not ACKed here, alice gets the offer and answers in her ACK
+    let got = lab.branch_says(0.5, 0, 200, "OK");
+    assert!(sent_to(&got, "ACK").is_empty(), "{:?}", named(&got));
+    assert_eq!(responses(&got), vec![(200, true)], "{:?}", named(&got));
+    let got = alice_sends_sdp(&mut lab, 0.6, "ACK", 1, SDP);
+    let ack = sent_to(&got, "ACK");
+    assert_eq!(ack.len(), 1, "{:?}", named(&got));
+    assert!(String::from_utf8_lossy(&ack[0].body).contains("m=audio 20002 "));
+}
