@@ -332,7 +332,7 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         n += 1;
         // A walk of the whole transaction memory (hundreds of thousands of entries at
         // 10,000 requests/s): every 4 s, so an entry lives Timer J plus up to 4 s.
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             out.txns.purge();
         }
         b2bua.sweep();
@@ -347,13 +347,13 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
             let now_ms = now_secs() * 1000;
             tokio::task::spawn_blocking(move || r.expire(now_ms));
         }
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             bans.purge();
             pike.purge();
             api_auth.purge();
         }
         // What the relay dropped (strangers, junk): one line a minute at most.
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             let dropped = media.dropped();
             if dropped > dropped_logged {
                 tracing::warn!(

@@ -161,7 +161,7 @@ impl Recorder {
                         self.packet(t);
                     }
                     n += 1;
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         self.flush();
                     }
                 }

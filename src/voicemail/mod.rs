@@ -158,7 +158,7 @@ impl Service {
             caller,
             e.0
         );
-        if e.0 % PIN_TRIES == 0 {
+        if e.0.is_multiple_of(PIN_TRIES) {
             let times = (e.0 / PIN_TRIES).min(10) - 1;
             let lock = std::time::Duration::from_secs((300u64 << times).min(86_400));
             e.1 = std::time::Instant::now() + lock;
