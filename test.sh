@@ -7,15 +7,17 @@ cd "$(dirname "$0")"
 # OpenSSL's command line (certificates for a TLS peer) and Python's ssl module (a client
 # limited to old TLS versions); the hostile-traffic tests run SIPVicious (sipvicious); the
 # fuzz targets' libFuzzer needs a C++ compiler; the web portal's browser test drives
-# Debian's chromium through its chromium-driver.
+# Debian's chromium through its chromium-driver; the relay's kernel fast path is checked
+# against its C source with clang (the embedded BPF object) and tested through a veth pair
+# into a network namespace (iproute2's ip, ethtool to turn checksum offloads off).
 missing=
-for tool in sipp baresip openssl python3 svwar g++ chromium chromedriver; do
+for tool in sipp baresip openssl python3 svwar g++ chromium chromedriver clang ip ethtool; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious g++ chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester baresip-core openssl python3 sipvicious g++ chromium chromium-driver clang iproute2 ethtool >/dev/null
 fi
 # tests/metrics.rs reads GET /metrics with a real Prometheus parser: the Python client's
 # (PyPI prometheus-client); tests/openapi.rs validates the OpenAPI document with PyPI's

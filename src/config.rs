@@ -171,6 +171,10 @@ pub struct Media {
     /// A side's media is accepted only from its party: the exact address of its latest
     /// SDP, or the IP its SIP comes from (NAT). `false` learns any source (RTP bleed).
     pub strict_source: bool,
+    /// Settled IPv4 streams are forwarded inside the kernel by a BPF program on every
+    /// interface (needs CAP_BPF and CAP_NET_ADMIN; without them a warning, and the
+    /// threads forward everything).
+    pub kernel_forwarding: bool,
 }
 
 impl Default for Media {
@@ -185,6 +189,7 @@ impl Default for Media {
             threads: 0,
             batch_us: 200,
             strict_source: true,
+            kernel_forwarding: false,
         }
     }
 }

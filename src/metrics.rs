@@ -374,6 +374,13 @@ impl Collector for Server {
                 ([("kind", "rtcp")], traffic.rtcp_packets),
             ],
         )?;
+        counter(
+            e,
+            "vozbox_relay_kernel_packets",
+            "Of the packets relayed, those the kernel forwarded ([media] kernel_forwarding), \
+             counted when a call's counters are read and when it ends",
+            traffic.kernel_packets,
+        )?;
         counters(
             e,
             "vozbox_relay_bytes",

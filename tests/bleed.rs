@@ -269,3 +269,34 @@ fn a_carrier_with_a_separate_media_gateway_is_heard() {
     );
     assert_safe(&o);
 }
+
+/// With the kernel fast path on (`[media] kernel_forwarding`, root), alice's and bob's
+/// settled streams go through the kernel: the stranger still gets nothing, alice's audio
+/// still comes back whole, and the kernel is seen to have forwarded most of it.
+#[test]
+fn a_stranger_hears_nothing_of_a_call_the_kernel_forwards() {
+    let v = Vozbox::start(
+        "bleed-kernel",
+        "[media]\nkernel_forwarding = true\n",
+        PROVISION,
+    );
+    assert!(
+        v.log().contains("kernel_forwarding: settled IPv4 streams"),
+        "the fast path did not start (run as root): {}",
+        v.log()
+    );
+    let bob = echoing_bob(&v, "uas_answer.xml");
+    let o = call_under_spray(&v, "101", None);
+    sipp_ok(&bob.wait(Duration::from_secs(20)));
+    assert_safe(&o);
+    // the call ended: its rules' counters were read when they were taken out
+    let (status, body) = v.api("GET", "/metrics");
+    assert_eq!(status, 200);
+    let kernel: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("vozbox_relay_kernel_packets_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no kernel packet count: {body}"));
+    // alice's 150 and their echo: all but the first few of each way
+    assert!(kernel >= 250, "the kernel forwarded only {kernel} packets");
+}

@@ -103,6 +103,10 @@ pub(super) struct Shared {
     pub(super) tap: std::sync::OnceLock<Tap>,
     /// A recording (or a watch for its on-demand code) copies packets here.
     pub(super) rec: arc_swap::ArcSwapOption<super::rectap::RecTap>,
+    /// The kernel fast path, when on (`[media] kernel_forwarding`), and the directions
+    /// of this session it forwards (`offload.rs`).
+    pub(super) kernel: Option<Arc<super::fastpath::Fastpath>>,
+    pub(super) offloads: super::offload::Offloads,
 }
 
 /// Where a session's side-A RTP goes when vozbox itself is its other party: a bounded
@@ -114,6 +118,8 @@ pub(super) struct Tap {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        // No rule may outlive the session: its ports go back to the pool below.
+        self.kernel_release();
         // Every task holding the sockets is gone: hand them to the pool still bound.
         self.leases.0.sockets = self.a.sockets.take();
         self.leases.1.sockets = self.b.sockets.take();
@@ -214,8 +220,12 @@ impl Shared {
         traffic: &Traffic,
     ) -> bool {
         let mut tally = Tally::default();
-        let emptied = self.forward_counted(k, rx, rounds, now, &mut tally);
+        let (emptied, settled) = self.forward_counted(k, rx, rounds, now, &mut tally);
         traffic.add(&tally, k % 2 == 1);
+        if settled {
+            // a party's source settled: the kernel may take this direction and the other
+            self.kernel_sync();
+        }
         emptied
     }
 
@@ -226,7 +236,7 @@ impl Shared {
         rounds: usize,
         now: Instant,
         tally: &mut Tally,
-    ) -> bool {
+    ) -> (bool, bool) {
         use super::batch::{Read, BURST};
         let (from, to, rtcp) = match k {
             0 => (&self.a, &self.b, false),
@@ -248,7 +258,7 @@ impl Shared {
         let (Some((rtp_sock, rtcp_sock)), Some((o_rtp, o_rtcp))) =
             (from.sockets.as_ref(), to.sockets.as_ref())
         else {
-            return true;
+            return (true, false);
         };
         let (inbound, peer, outbound, dest) = if rtcp {
             (rtcp_sock, &from.rtcp_peer, o_rtcp, &to.rtcp_peer)
@@ -256,6 +266,8 @@ impl Shared {
             (rtp_sock, &from.rtp_peer, o_rtp, &to.rtp_peer)
         };
         let now = now.saturating_duration_since(self.started).as_millis() as u64;
+        // A source settled (its socket connected) while reading.
+        let settled = std::cell::Cell::new(false);
         // Each datagram is judged as it is read (RTP-shaped, from the peer: learning goes
         // on in arrival order); only those that pass are candidates for sending.
         let judge =
@@ -282,8 +294,8 @@ impl Shared {
                     if let Some(r) = rec {
                         r.offer(k < 2, p, now);
                     }
-                    if self.connects {
-                        peer.connect(inbound, src, now);
+                    if self.connects && peer.connect(inbound, src, now) {
+                        settled.set(true);
                     }
                 }
                 if passed > 0 {
@@ -346,13 +358,13 @@ impl Shared {
                         send(rx, half ^ 1, &ok[half ^ 1], KEEP - passed, tally);
                     }
                     send(rx, half, &ok[half], BURST, tally);
-                    return true;
+                    return (true, settled.get());
                 }
                 Read::Empty => {
                     if behind {
                         send(rx, half ^ 1, &ok[half ^ 1], KEEP, tally);
                     }
-                    return true;
+                    return (true, settled.get());
                 }
                 // (a pending ICMP error of an earlier send, consumed: packets may follow)
                 Read::Error => {}
@@ -363,7 +375,7 @@ impl Shared {
         if behind {
             send(rx, half ^ 1, &ok[half ^ 1], KEEP, tally);
         }
-        false
+        (false, settled.get())
     }
 }
 /// A session's state bound on loopback, outside any relay thread (for unit tests).
@@ -381,6 +393,8 @@ pub(super) fn test_shared(a: Side, b: Side, leases: (Lease, Lease)) -> Shared {
         echo: Default::default(),
         tap: Default::default(),
         rec: Default::default(),
+        kernel: None,
+        offloads: Default::default(),
     }
 }
 

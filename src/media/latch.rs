@@ -150,10 +150,10 @@ impl Peer {
     /// a new SDP may just have come). Never called for a socket bound to a wildcard
     /// address: connecting would pin its local address to the one routed towards `src`,
     /// and packets to another local address (a virtual IP the set advertises, another
-    /// IPv6 address) would no longer reach it.
-    pub(super) fn connect(&self, sock: &UdpSocket, src: SocketAddr, now_ms: u64) {
+    /// IPv6 address) would no longer reach it. Whether this call connected it.
+    pub(super) fn connect(&self, sock: &UdpSocket, src: SocketAddr, now_ms: u64) -> bool {
         if self.connected.load(Ordering::Relaxed) || !self.settled(src, now_ms) {
-            return;
+            return false;
         }
         let _g = self.switch.lock().unwrap_or_else(|e| e.into_inner());
         if !self.connected.load(Ordering::Relaxed)
@@ -161,7 +161,9 @@ impl Peer {
             && sock.connect(src).is_ok()
         {
             self.connected.store(true, Ordering::Relaxed);
+            return true;
         }
+        false
     }
 
     /// Sends `packet` to this peer out of `sock` (this peer's socket).

@@ -7,10 +7,14 @@ pub mod app;
 mod batch;
 mod builtin;
 pub mod dtmf;
+pub mod fastpath;
+#[cfg(test)]
+mod fastpath_tests;
 mod forward;
 pub mod g711;
 pub mod latch;
 pub mod multipart;
+mod offload;
 mod pair_map;
 pub mod ports;
 pub mod prompts;
@@ -87,13 +91,29 @@ impl Media {
         rt: tokio::runtime::Handle,
         open_files: u64,
     ) -> std::io::Result<Media> {
-        let relay = relay::Relay::start(
+        let mut relay = relay::Relay::start(
             match default.threads {
                 0 => relay::default_threads(),
                 n => n,
             },
             std::time::Duration::from_micros(default.batch_us),
         )?;
+        if default.kernel_forwarding {
+            match fastpath::Fastpath::start() {
+                Ok(f) => {
+                    tracing::info!(
+                        "[media] kernel_forwarding: settled IPv4 streams are forwarded in the \
+                         kernel (interfaces {})",
+                        f.interfaces.join(", ")
+                    );
+                    relay = relay.with_fastpath(Arc::new(f));
+                }
+                Err(e) => tracing::warn!(
+                    "[media] kernel_forwarding: {}; the relay forwards every packet itself",
+                    e
+                ),
+            }
+        }
         if !default.strict_source {
             tracing::warn!(
                 "[media] strict_source = false: the relay learns media from any source; a \

@@ -132,6 +132,8 @@ pub struct Relay {
     id: u32,
     workers: Vec<Arc<Worker>>,
     turn: AtomicUsize,
+    /// The kernel fast path its sessions use, when on (`[media] kernel_forwarding`).
+    pub(super) fastpath: Option<Arc<super::fastpath::Fastpath>>,
     /// Pairs put into an epoll set (for the tests).
     #[cfg(test)]
     pub(super) watched: AtomicUsize,
@@ -172,9 +174,16 @@ impl Relay {
             id: RELAYS.fetch_add(1, Ordering::Relaxed),
             workers,
             turn: AtomicUsize::new(0),
+            fastpath: None,
             #[cfg(test)]
             watched: AtomicUsize::new(0),
         })
+    }
+
+    /// Sessions opened from now on let the kernel forward their settled streams.
+    pub fn with_fastpath(mut self, fastpath: Arc<super::fastpath::Fastpath>) -> Relay {
+        self.fastpath = Some(fastpath);
+        self
     }
 
     /// The thread the next session goes to.
@@ -264,6 +273,9 @@ pub struct RelayTraffic {
     pub overload: u64,
     /// Packets from a party whose send failed or that had nowhere to go yet.
     pub unsent: u64,
+    /// Of the packets relayed, those the kernel forwarded (`[media] kernel_forwarding`),
+    /// as far as their sessions' counters were read (a call's are when it ends).
+    pub kernel_packets: u64,
 }
 
 impl Relay {
@@ -279,6 +291,14 @@ impl Relay {
             t.rtcp_bytes += get(&c.rtcp_bytes);
             t.overload += get(&c.overload);
             t.unsent += get(&c.unsent);
+        }
+        if let Some(k) = &self.fastpath {
+            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            t.rtp_packets += get(&k.traffic.rtp_packets);
+            t.rtp_bytes += get(&k.traffic.rtp_bytes);
+            t.rtcp_packets += get(&k.traffic.rtcp_packets);
+            t.rtcp_bytes += get(&k.traffic.rtcp_bytes);
+            t.kernel_packets = get(&k.traffic.rtp_packets) + get(&k.traffic.rtcp_packets);
         }
         t
     }

@@ -138,6 +138,8 @@ impl MediaSession {
             echo: Default::default(),
             tap: Default::default(),
             rec: Default::default(),
+            kernel: relay.fastpath.clone(),
+            offloads: Default::default(),
         });
         Ok(MediaSession {
             _relay: relay.add(shared.clone(), turn)?,
@@ -173,6 +175,8 @@ impl MediaSession {
             .readvertise(party(adv.rtp), sockets.map(|(rtp, _)| rtp));
         s.rtcp_peer
             .readvertise(party(adv.rtcp), sockets.map(|(_, rtcp)| rtcp));
+        // (another party: its old source's rules go until it settles again)
+        self.shared.kernel_sync();
     }
 
     /// The call was answered: idleness counts from now (ringing carries no media).
@@ -184,6 +188,7 @@ impl MediaSession {
 
     /// How long no packet arrived from either side.
     pub fn idle(&self) -> std::time::Duration {
+        self.shared.kernel_read();
         let last = self
             .shared
             .a
@@ -194,6 +199,7 @@ impl MediaSession {
     }
 
     pub fn counters(&self) -> Counters {
+        self.shared.kernel_read();
         Counters {
             a_port: self.a_port,
             b_port: self.b_port,
@@ -215,6 +221,7 @@ impl MediaSession {
         self.shared
             .echo
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.shared.kernel_sync();
     }
 
     /// Side A's RTP from now on goes to the returned queue (`queue` packets deep) instead
@@ -225,6 +232,7 @@ impl MediaSession {
             tx,
             lost: AtomicU64::new(0),
         });
+        self.shared.kernel_sync();
         rx
     }
 
@@ -232,6 +240,8 @@ impl MediaSession {
     /// for) from now on; `None` stops them.
     pub fn set_rec_tap(&self, tap: Option<Arc<super::rectap::RecTap>>) {
         self.shared.rec.store(tap);
+        // a recording sees every packet: the kernel forwards none of them meanwhile
+        self.shared.kernel_sync();
     }
 
     /// A handle that sends packets to either party from the relay ports facing it (a

@@ -1,0 +1,123 @@
+/* vozbox's kernel fast path for the RTP relay (`[media] kernel_forwarding`).
+ *
+ * A TC ingress program: a UDP packet whose (destination, source) is a relay socket and
+ * the party latched on it is rewritten to leave from the other side's relay socket to
+ * that side's party, and goes out without reaching user space. Every other packet is
+ * left alone and goes on to the next program or the socket (TCX_NEXT): the forwarding
+ * threads handle it as before (learning, strangers, recording, RTCP short packets).
+ *
+ * The rules are written by src/media/fastpath.rs, only for sessions whose both parties
+ * are settled (connected sockets), and taken out when anything about them changes.
+ *
+ * Built with `clang -O2 -target bpf -c bpf/relay.c -o src/media/relay.bpf.o` (clang 14,
+ * Debian 12); the object is embedded in the binary and `tests/bpf_object.rs` checks that
+ * it is this file's. No kernel headers: the few definitions needed are below.
+ */
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+/* The first fields of the kernel's `struct __sk_buff`, in its order. */
+struct __sk_buff {
+	u32 len, pkt_type, mark, queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto;
+	u32 priority, ingress_ifindex, ifindex, tc_index, cb[5], hash, tc_classid;
+	u32 data, data_end;
+};
+
+struct map_def { u32 type, key_size, value_size, max_entries, map_flags; };
+
+/* A relay socket and its party, as the packet shows them (network byte order). */
+struct key {
+	u32 daddr, saddr;
+	u16 dport, sport;
+};
+
+/* Where such a packet goes, and what went. */
+struct rule {
+	u32 saddr, daddr;
+	u16 sport, dport;
+	u32 oif;      /* the interface towards `daddr`; 1 (loopback): `daddr` is local */
+	u32 min_len;  /* the shortest payload relayed (12 for RTP, 8 for RTCP) */
+	u32 pad;
+	u64 packets, bytes, last_ns;
+};
+
+/* BPF_MAP_TYPE_HASH */
+__attribute__((section("maps"), used)) struct map_def RULES = {
+	1, sizeof(struct key), sizeof(struct rule), 65536, 0
+};
+
+static void *(*map_lookup)(void *map, const void *key) = (void *)1;
+static u64 (*ktime_ns)(void) = (void *)160; /* bpf_ktime_get_coarse_ns */
+static long (*store_bytes)(struct __sk_buff *, u32, const void *, u32, u64) = (void *)9;
+static long (*l3_csum)(struct __sk_buff *, u32, u64, u64, u64) = (void *)10;
+static long (*l4_csum)(struct __sk_buff *, u32, u64, u64, u64) = (void *)11;
+static long (*redirect)(u32, u64) = (void *)23;
+static long (*redirect_neigh)(u32, void *, int, u64) = (void *)152;
+
+#define TC_ACT_OK 0
+#define TCX_NEXT -1
+#define ETH 14
+#define IP_CHECK (ETH + 10)
+#define IP_SADDR (ETH + 12)
+#define IP_DADDR (ETH + 16)
+#define UDP (ETH + 20)
+#define UDP_CHECK (UDP + 6)
+#define PSEUDO_HDR (1ULL << 4)
+#define MANGLED_0 (1ULL << 5)
+#define LOOPBACK 1
+
+__attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
+{
+	u8 *data = (u8 *)(long)skb->data, *end = (u8 *)(long)skb->data_end;
+	/* Ethernet, IPv4 without options, not a fragment, UDP, a first RTP/RTCP byte */
+	if (data + UDP + 8 + 1 > end)
+		return TCX_NEXT;
+	if (data[12] != 0x08 || data[13] != 0x00)
+		return TCX_NEXT;
+	if (data[ETH] != 0x45 || data[ETH + 9] != 17 || (data[ETH + 6] & 0x3f) || data[ETH + 7])
+		return TCX_NEXT;
+	if ((data[UDP + 8] >> 6) != 2)
+		return TCX_NEXT;
+	struct key k;
+	k.daddr = *(u32 *)(data + IP_DADDR);
+	k.saddr = *(u32 *)(data + IP_SADDR);
+	k.dport = *(u16 *)(data + UDP + 2);
+	k.sport = *(u16 *)(data + UDP);
+	u32 udp_len = ((u32)data[UDP + 4] << 8) | data[UDP + 5];
+	struct rule *r = map_lookup(&RULES, &k);
+	if (!r || udp_len < 8 + r->min_len)
+		return TCX_NEXT;
+	u32 saddr = r->saddr, daddr = r->daddr;
+	u16 sport = r->sport, dport = r->dport;
+
+	u32 oif = r->oif;
+	/* A local party is reached by passing the packet up, which only a packet that
+	 * came in on loopback may do (from another interface its new source, the relay's
+	 * own address, would be a martian). */
+	if (oif == LOOPBACK && skb->ingress_ifindex != LOOPBACK)
+		return TCX_NEXT;
+
+	__sync_fetch_and_add(&r->packets, 1);
+	__sync_fetch_and_add(&r->bytes, udp_len - 8);
+	r->last_ns = ktime_ns();
+
+	l4_csum(skb, UDP_CHECK, k.saddr, saddr, PSEUDO_HDR | MANGLED_0 | 4);
+	l4_csum(skb, UDP_CHECK, k.daddr, daddr, PSEUDO_HDR | MANGLED_0 | 4);
+	l4_csum(skb, UDP_CHECK, k.sport, sport, MANGLED_0 | 2);
+	l4_csum(skb, UDP_CHECK, k.dport, dport, MANGLED_0 | 2);
+	l3_csum(skb, IP_CHECK, k.saddr, saddr, 4);
+	l3_csum(skb, IP_CHECK, k.daddr, daddr, 4);
+	store_bytes(skb, IP_SADDR, &saddr, 4, 0);
+	store_bytes(skb, IP_DADDR, &daddr, 4, 0);
+	store_bytes(skb, UDP, &sport, 2, 0);
+	store_bytes(skb, UDP + 2, &dport, 2, 0);
+	if (oif == LOOPBACK)
+		return TC_ACT_OK;
+	/* out of `oif` towards `daddr`, through the kernel's route and neighbour (a
+	 * neighbour not resolved yet is resolved, the packet queued meanwhile) */
+	return redirect_neigh(oif, 0, 0, 0);
+}
+
+char _license[] __attribute__((section("license"), used)) = "GPL";

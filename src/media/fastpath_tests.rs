@@ -1,0 +1,310 @@
+//! The kernel fast path with real sessions and the real program attached (root: CAP_BPF
+//! and CAP_NET_ADMIN), on loopback and through a veth pair into a network namespace.
+
+use super::fastpath::Fastpath;
+use super::ports::test_pool;
+use super::relay::Relay;
+use super::sdp::Advertised;
+use super::session::{Facing, MediaSession, Sources};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn fastpath() -> Arc<Fastpath> {
+    Arc::new(Fastpath::start().unwrap_or_else(|e| {
+        panic!("the kernel fast path tests run as root (CAP_BPF, CAP_NET_ADMIN): {e}")
+    }))
+}
+
+fn open(relay: &Relay, bind: IpAddr, pool: &Arc<super::ports::PortPool>) -> MediaSession {
+    let turn = relay.next();
+    let leases = (
+        pool.take(turn.watch).unwrap(),
+        pool.take(turn.watch).unwrap(),
+    );
+    let sources = Sources {
+        strict: true,
+        ..Sources::default()
+    };
+    MediaSession::open(relay, turn, bind, bind, leases, &sources).unwrap()
+}
+
+fn phone(ip: &str) -> UdpSocket {
+    let u = UdpSocket::bind((ip, 0)).unwrap();
+    u.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    u
+}
+
+/// `side`'s party advertises exactly where `p` sends from (it settles on its first packet).
+fn advertise(s: &MediaSession, side: Facing, p: &UdpSocket) {
+    let at = p.local_addr().unwrap();
+    s.set_peer(side, Some(Advertised { rtp: at, rtcp: at }), at.ip());
+}
+
+fn rtp(seq: u8) -> [u8; 13] {
+    [0x80, 8, 0, seq, 0, 0, 0, 0, 0, 0, 0, 7, 42]
+}
+
+/// Sends `seq` from `from` to the relay port of `side`; what `to` receives, and from where.
+fn hop(
+    s: &MediaSession,
+    from: &UdpSocket,
+    side: Facing,
+    to: &UdpSocket,
+    seq: u8,
+) -> Option<SocketAddr> {
+    from.send_to(&rtp(seq), s.address(side)).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, at) = to.recv_from(&mut buf).ok()?;
+    (buf[..n] == rtp(seq)).then_some(at)
+}
+
+fn until(mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while !f() {
+        if t.elapsed() > Duration::from_secs(3) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+/// Both parties settled: their RTP goes through the kernel (the forwarding thread sees
+/// none of it; the session's counters and idleness still count it). A stranger is not
+/// forwarded; a new SDP, the echo test and the session's end take the rules out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
+    let kernel = fastpath();
+    let relay = Relay::start(1, Duration::ZERO)
+        .unwrap()
+        .with_fastpath(kernel.clone());
+    let lo = IpAddr::from([127, 0, 0, 1]);
+    let pool = test_pool(lo, 32700, 32799);
+    let s = open(&relay, lo, &pool);
+    let (a, b) = (phone("127.0.0.1"), phone("127.0.0.1"));
+    advertise(&s, Facing::A, &a);
+    advertise(&s, Facing::B, &b);
+    // the first packet each way goes through the thread, and settles its party
+    assert_eq!(hop(&s, &a, Facing::A, &b, 1), Some(s.address(Facing::B)));
+    assert_eq!(hop(&s, &b, Facing::B, &a, 2), Some(s.address(Facing::A)));
+    assert!(until(|| kernel.len() == 2), "no rule for RTP both ways");
+    let threads =
+        || relay.traffic().rtp_packets - kernel.traffic.rtp_packets.load(Ordering::Relaxed);
+    let by_threads = threads();
+    assert_eq!(by_threads, 2);
+    // idle for a while, then five packets each way: all through the kernel
+    std::thread::sleep(Duration::from_millis(1200));
+    for seq in 10..15 {
+        assert_eq!(hop(&s, &a, Facing::A, &b, seq), Some(s.address(Facing::B)));
+        assert_eq!(hop(&s, &b, Facing::B, &a, seq), Some(s.address(Facing::A)));
+    }
+    assert!(
+        s.idle() < Duration::from_millis(600),
+        "the kernel's packets not seen"
+    );
+    let c = s.counters();
+    assert_eq!((c.from_a, c.from_b), (6, 6));
+    assert_eq!(
+        threads(),
+        by_threads,
+        "the thread relayed what the kernel should have"
+    );
+    assert_eq!(relay.traffic().kernel_packets, 10);
+    // a stranger on the same address is neither forwarded nor learnt
+    let stranger = phone("127.0.0.1");
+    assert_eq!(hop(&s, &stranger, Facing::A, &b, 20), None);
+    assert_eq!(hop(&s, &a, Facing::A, &b, 21), Some(s.address(Facing::B)));
+    // B moves (a re-INVITE): both directions leave the kernel until B settles again
+    let b2 = phone("127.0.0.1");
+    advertise(&s, Facing::B, &b2);
+    assert_eq!(kernel.len(), 0);
+    assert_eq!(hop(&s, &b2, Facing::B, &a, 30), Some(s.address(Facing::A)));
+    assert!(until(|| kernel.len() == 2));
+    let before = threads();
+    assert_eq!(hop(&s, &a, Facing::A, &b2, 31), Some(s.address(Facing::B)));
+    assert_eq!(
+        hop(&s, &a, Facing::A, &b, 32),
+        None,
+        "sent to B's old address"
+    );
+    s.counters();
+    assert_eq!(threads(), before);
+    // the echo test: A's packets come back to A, from the thread
+    s.echo();
+    assert_eq!(kernel.len(), 0);
+    assert_eq!(hop(&s, &a, Facing::A, &a, 40), Some(s.address(Facing::A)));
+    assert!(until(|| threads() == before + 1));
+    drop(s);
+    assert_eq!(kernel.len(), 0);
+    assert!(until(|| pool.in_use() == 0));
+}
+
+/// A network namespace joined to this one by a veth pair, removed when dropped.
+struct Netns {
+    name: String,
+    host_if: String,
+    prefix: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("the `ip` command (iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Netns {
+    fn new() -> Netns {
+        let id = std::process::id();
+        let n = Netns {
+            name: format!("vzb{id}"),
+            host_if: format!("vzh{}", id % 1_000_000),
+            prefix: format!("10.{}.{}", 200 + id % 50, (id / 50) % 250),
+        };
+        let peer = format!("vzn{}", id % 1_000_000);
+        let (p, ns) = (&n.prefix, n.name.as_str());
+        ip(&["netns", "add", ns]);
+        ip(&[
+            "link", "add", &n.host_if, "type", "veth", "peer", "name", &peer,
+        ]);
+        ip(&["link", "set", &peer, "netns", ns]);
+        ip(&["addr", "add", &format!("{p}.1/24"), "dev", &n.host_if]);
+        ip(&["link", "set", &n.host_if, "up"]);
+        for host in [2, 3] {
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{p}.{host}/24"),
+                "dev",
+                &peer,
+            ]);
+        }
+        ip(&["-n", ns, "link", "set", &peer, "up"]);
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        // No checksum offload on either end: the parties' UDP checksums are computed
+        // whole and checked on arrival, so a wrong rewrite would lose the packets.
+        ethtool_off(Some(ns), &peer);
+        ethtool_off(None, &n.host_if);
+        n
+    }
+}
+
+/// Turns checksum offloads off on `dev` (in namespace `ns`).
+fn ethtool_off(ns: Option<&str>, dev: &str) {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", ns, "ethtool"]);
+            c
+        }
+        None => std::process::Command::new("ethtool"),
+    };
+    let out = c.args(["-K", dev, "tx", "off", "rx", "off"]).output();
+    assert!(
+        out.as_ref().is_ok_and(|o| o.status.success()),
+        "ethtool -K {dev} (apt-get install ethtool): {out:?}"
+    );
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Parties behind an interface (a veth pair into a namespace): the kernel forwards their
+/// settled streams out of it through the route and the neighbour table, checksums
+/// intact (the parties' sockets would drop a bad one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn parties_behind_an_interface_are_reached_through_its_neighbour() {
+    let net = Netns::new();
+    // attached after the interface exists
+    let kernel = fastpath();
+    assert!(kernel.interfaces.contains(&net.host_if));
+    let relay = Relay::start(1, Duration::ZERO)
+        .unwrap()
+        .with_fastpath(kernel.clone());
+    let p = &net.prefix;
+    let bind: IpAddr = format!("{p}.1").parse().unwrap();
+    let pool = test_pool(bind, 32800, 32899);
+    let s = open(&relay, bind, &pool);
+    let (a_at, b_at): (SocketAddr, SocketAddr) = (
+        format!("{p}.2:7000").parse().unwrap(),
+        format!("{p}.3:7002").parse().unwrap(),
+    );
+    s.set_peer(
+        Facing::A,
+        Some(Advertised {
+            rtp: a_at,
+            rtcp: a_at,
+        }),
+        a_at.ip(),
+    );
+    s.set_peer(
+        Facing::B,
+        Some(Advertised {
+            rtp: b_at,
+            rtcp: b_at,
+        }),
+        b_at.ip(),
+    );
+    // the two parties, in the namespace: one packet each way, then ten from A
+    let script = format!(
+        r#"
+import socket, time
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("{a_ip}", 7000)); a.settimeout(1)
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("{b_ip}", 7002)); b.settimeout(1)
+pkt = bytes([0x80, 8, 0, 1]) + bytes(156)
+a.sendto(pkt, ("{relay}", {pa})); print("b", b.recvfrom(400)[1])
+b.sendto(pkt, ("{relay}", {pb})); print("a", a.recvfrom(400)[1])
+time.sleep(0.3)
+for i in range(10):
+    a.sendto(pkt, ("{relay}", {pa}))
+    d, at = b.recvfrom(400)
+    print("b", at, len(d))
+snmp = [l.split() for l in open("/proc/net/snmp") if l.startswith("Udp:")]
+print("checksum errors", snmp[1][snmp[0].index("InCsumErrors")])
+"#,
+        a_ip = a_at.ip(),
+        b_ip = b_at.ip(),
+        relay = bind,
+        pa = s.address(Facing::A).port(),
+        pb = s.address(Facing::B).port(),
+    );
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &net.name, "python3", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let relay_b = format!("b ('{}', {}) 160", bind, s.address(Facing::B).port());
+    assert_eq!(text.lines().filter(|l| *l == relay_b).count(), 10, "{text}");
+    assert_eq!(text.lines().last(), Some("checksum errors 0"), "{text}");
+    let c = s.counters();
+    assert_eq!(c.from_a, 11);
+    assert_eq!(
+        kernel.traffic.rtp_packets.load(Ordering::Relaxed),
+        10,
+        "{text}"
+    );
+}
