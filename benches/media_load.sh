@@ -13,6 +13,12 @@
 #   generator's sender threads (1), sockets (16) and receive batching (200 µs);
 #   RELAY_THREADS and BATCH_US set vozbox's [media] threads and batch_us.
 #   VOZBOX_BIN runs another build of vozbox (an A/B comparison).
+#   KERNEL_FORWARDING=true turns on vozbox's kernel fast path ([media] kernel_forwarding;
+#   root): its forwarding then costs CPU in the kernel, outside vozbox's process, so a
+#   second ratio compares the whole machine's busy CPU per relayed packet (generator,
+#   relay and kernel together) in both runs. DIRECT=1 also runs the generator alone, its
+#   ends sending straight to each other (one loopback hop, no relay), and prints each
+#   relay's share of the machine: its run's machine CPU per packet minus that.
 #   RELAY_CPU=P limits each relay, once its calls are set up, to P % of one core (a cgroup's
 #   cpu quota, 10 ms period): a relay pushed past its capacity with the same offered load.
 #   RECORD=R compares vozbox with itself instead of rtpengine: each count runs once with no
@@ -59,6 +65,7 @@ port_max = 39999
 timeout = 0
 threads = ${RELAY_THREADS:-0}
 batch_us = ${BATCH_US:-200}
+kernel_forwarding = ${KERNEL_FORWARDING:-false}
 CFG
   start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
   local vpid=$pid; pids+=("$vpid")
@@ -89,6 +96,7 @@ CFG
   printf 'vozbox    %s\n' "$line"
   v_us=$(per_packet "$line")
   t_us=$(per_packet_threads "$line")
+  vm_us=$(per_packet_machine "$line")
   [ "$rec" -eq 0 ] || echo "          $(ls "$work"/recordings 2>/dev/null | wc -l) recordings being written"
   [ -z "${uac_rec:-}" ] || kill "$uac_rec" 2>/dev/null || true
   uac_rec=''
@@ -133,16 +141,28 @@ PY
   line=$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
   printf 'rtpengine %s\n' "$line"
   r_us=$(per_packet "$line")
+  rm_us=$(per_packet_machine "$line")
   kill "$rpid" 2>/dev/null || true
   wait "$rpid" 2>/dev/null || true
+}
+
+direct_run() { # calls: the generator alone, without a relay
+  local n=$1 line
+  for i in $(seq "$n"); do echo "0 0"; done > "$work/ports-direct.txt"
+  line=$(RTP_DIRECT=1 "$gen" "$work/ports-direct.txt" "$secs" self "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
+  printf 'direct    %s\n' "$line"
+  d_us=$(per_packet_machine "$line")
 }
 
 # The CPU per relayed packet of a generator's report line (the whole process; the relay's
 # forwarding threads alone).
 per_packet() { sed -n 's/.*, \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }
 per_packet_threads() { sed -n 's/.*relay threads \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }
+per_packet_machine() { sed -n 's/.*machine \([0-9.]*\) µs per relayed packet.*/\1/p' <<< "$1"; }
 
 ratios=()
+mratios=()
+sratios=()
 for n in $counts; do
   v_us='' r_us=''
   if [ "${RECORD:-0}" -gt 0 ]; then
@@ -161,12 +181,26 @@ for n in $counts; do
     ratio=$(awk -v v="$v_us" -v r="$r_us" 'BEGIN { printf "%.2f", v / r }')
     ratios+=("$n $ratio")
     echo "ratio     calls $n | vozbox/rtpengine CPU per relayed packet $ratio"
+    mratio=$(awk -v v="$vm_us" -v r="$rm_us" 'BEGIN { printf "%.2f", v / r }')
+    mratios+=("$n $mratio")
+    echo "ratio     calls $n | machine CPU per relayed packet, vozbox run/rtpengine run $mratio"
+    if [ "${DIRECT:-0}" = 1 ]; then
+      direct_run "$n"
+      sratio=$(awk -v v="$vm_us" -v r="$rm_us" -v d="$d_us" 'BEGIN { printf "%.2f", (v - d) / (r - d) }')
+      sratios+=("$n $sratio")
+      echo "ratio     calls $n | relay's share of the machine (run - direct): vozbox $(awk -v v="$vm_us" -v d="$d_us" 'BEGIN { printf "%.2f", v - d }') µs, rtpengine $(awk -v r="$rm_us" -v d="$d_us" 'BEGIN { printf "%.2f", r - d }') µs, ratio $sratio"
+    fi
   fi
 done
 # Runs on a VM vary (±15 %): over several pairs of a count the median says more than any one.
-[ "${#ratios[@]}" -eq 0 ] || printf '%s\n' "${ratios[@]}" | sort -k1,1n -k2,2n | awk '
-  function out() { if (k > 1) printf "ratios    calls %s | %d pairs: min %.2f median %.2f max %.2f\n", n, k, r[1],
+summary() { # label, then "count ratio" lines on stdin
+  sort -k1,1n -k2,2n | awk -v what="$1" '
+  function out() { if (k > 1) printf "ratios    calls %s | %s, %d pairs: min %.2f median %.2f max %.2f\n", n, what, k, r[1],
                      k % 2 ? r[(k + 1) / 2] : (r[k / 2] + r[k / 2 + 1]) / 2, r[k] }
   $1 != n { out(); n = $1; k = 0 }
   { r[++k] = $2 }
-  END { out() }' 
+  END { out() }'
+}
+[ "${#ratios[@]}" -eq 0 ] || printf '%s\n' "${ratios[@]}" | summary "relay process"
+[ "${#mratios[@]}" -eq 0 ] || printf '%s\n' "${mratios[@]}" | summary "machine"
+[ "${#sratios[@]}" -eq 0 ] || printf '%s\n' "${sratios[@]}" | summary "relay's share of the machine"

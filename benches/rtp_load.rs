@@ -42,6 +42,22 @@ fn cpu_ticks(pid: &str) -> u64 {
     n(11) + n(12)
 }
 
+/// CPU ticks the whole machine spent busy (every CPU, user, system, interrupts and
+/// softirqs; not idle or waiting for I/O): the generator, the relay and the kernel's
+/// packet work wherever it ran — what a kernel fast path costs is counted here, not in
+/// the relay's process.
+fn machine_ticks() -> u64 {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = s.lines().next().unwrap_or("");
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| f.get(i)).sum()
+}
+
 /// CPU ticks of the relay's forwarding threads (named `relay-N`) of process `pid`.
 fn relay_ticks(pid: &str) -> u64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", pid)) else {
@@ -203,19 +219,37 @@ fn main() {
             s
         })
         .collect();
+    // RTP_DIRECT=1: no relay, each end sends straight to the other end's socket — what the
+    // generator and one loopback hop cost alone (`benches/media_load.sh` with DIRECT=1
+    // subtracts it from a relay's run: the relay's share of the machine).
+    let direct = std::env::var("RTP_DIRECT").is_ok_and(|v| v == "1");
     let mut ends = Vec::new();
-    for (a, b) in &pairs {
-        for relay in [a, b] {
-            let e = End {
-                sock: ends.len() % nsocks,
-                to: std::net::SocketAddr::from(([127, 0, 0, 1], *relay)),
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        let (sa, sb) = ((2 * i) % nsocks, (2 * i + 1) % nsocks);
+        for (sock, relay, other) in [(sa, a, sb), (sb, b, sa)] {
+            let to = if direct {
+                socks[other].local_addr().expect("local address")
+            } else {
+                std::net::SocketAddr::from(([127, 0, 0, 1], *relay))
             };
-            // One packet from every end first: the relay latches onto it.
-            let _ = socks[e.sock].send_to(&[0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], e.to);
+            let e = End { sock, to };
+            if !direct {
+                // One packet from every end first: the relay latches onto it.
+                let _ = socks[e.sock].send_to(&[0x80, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], e.to);
+            }
             ends.push(e);
         }
     }
-    std::thread::sleep(Duration::from_millis(300));
+    if !direct {
+        // Once the relay's learning (3 s) is over, one more packet from every end settles
+        // its source (vozbox connects the socket to it, and may hand the stream to the
+        // kernel): what is measured is the steady state of a call.
+        std::thread::sleep(Duration::from_millis(3_200));
+        for e in &ends {
+            let _ = socks[e.sock].send_to(&[0x80, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], e.to);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let mut buf = [0u8; 2048];
     for s in &socks {
         s.set_nonblocking(true).expect("nonblocking");
@@ -231,6 +265,7 @@ fn main() {
     }
     let c0 = cpu_ticks(pid);
     let t0 = relay_ticks(pid);
+    let m0 = machine_ticks();
     let socks = std::sync::Arc::new(socks);
     let rx = {
         let socks = socks.clone();
@@ -254,6 +289,7 @@ fn main() {
     all.received = r.received;
     all.delays = r.delays;
     let c1 = cpu_ticks(pid);
+    let machine_s = machine_ticks().saturating_sub(m0) as f64 / 100.0;
     let cpu_s = (c1 - c0) as f64 / 100.0; // USER_HZ on Linux
     let relay_s = relay_ticks(pid).saturating_sub(t0) as f64 / 100.0;
     let d = &mut all.delays;
@@ -267,7 +303,7 @@ fn main() {
     let expected = (calls as u64) * 2 * secs * 50;
     let (sent, got) = (all.sent, all.received);
     println!(
-        "calls {} | offered {} of {} expected ({:.1} %), {} sent > 1 ms late (max {} µs) | received {} | loss {:.3} % | one-way p50 {} µs p99 {} µs max {} µs | relay CPU {:.2} s = {:.3} % of a core per call, {:.2} µs per relayed packet | relay threads {:.2} µs per relayed packet",
+        "calls {} | offered {} of {} expected ({:.1} %), {} sent > 1 ms late (max {} µs) | received {} | loss {:.3} % | one-way p50 {} µs p99 {} µs max {} µs | relay CPU {:.2} s = {:.3} % of a core per call, {:.2} µs per relayed packet | relay threads {:.2} µs per relayed packet | machine {:.2} µs per relayed packet",
         calls,
         sent,
         expected,
@@ -283,5 +319,6 @@ fn main() {
         100.0 * cpu_s / secs as f64 / calls.max(1) as f64,
         1e6 * cpu_s / got.max(1) as f64,
         1e6 * relay_s / got.max(1) as f64,
+        1e6 * machine_s / got.max(1) as f64,
     );
 }
