@@ -8,6 +8,8 @@
  *
  * The rules are written by src/media/fastpath.rs, only for sessions whose both parties
  * are settled (connected sockets), and taken out when anything about them changes.
+ * Attached as a TCX link (Linux 6.6 and later), which the kernel removes when vozbox
+ * exits, however it exits.
  *
  * Built with `clang -O2 -target bpf -c bpf/relay.c -o src/media/relay.bpf.o` (clang 14,
  * Debian 12); the object is embedded in the binary and `tests/bpf_object.rs` checks that
@@ -57,6 +59,7 @@ static long (*redirect)(u32, u64) = (void *)23;
 static long (*redirect_neigh)(u32, void *, int, u64) = (void *)152;
 
 #define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
 #define TCX_NEXT -1
 #define ETH 14
 #define IP_CHECK (ETH + 10)
@@ -70,6 +73,11 @@ static long (*redirect_neigh)(u32, void *, int, u64) = (void *)152;
 
 __attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
 {
+	/* A VLAN's packet seen on its parent device (its tag already taken out into the
+	 * packet's metadata) is left to the VLAN device's own hook: sent elsewhere, it
+	 * would keep the tag. */
+	if (skb->vlan_present)
+		return TCX_NEXT;
 	u8 *data = (u8 *)(long)skb->data, *end = (u8 *)(long)skb->data_end;
 	/* Ethernet, IPv4 without options, not a fragment, UDP, a first RTP/RTCP byte */
 	if (data + UDP + 8 + 1 > end)
@@ -99,20 +107,22 @@ __attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
 	if (oif == LOOPBACK && skb->ingress_ifindex != LOOPBACK)
 		return TCX_NEXT;
 
+	/* (a helper that fails leaves the packet half rewritten: it is dropped, never
+	 * sent on like that) */
+	if (l4_csum(skb, UDP_CHECK, k.saddr, saddr, PSEUDO_HDR | MANGLED_0 | 4) ||
+	    l4_csum(skb, UDP_CHECK, k.daddr, daddr, PSEUDO_HDR | MANGLED_0 | 4) ||
+	    l4_csum(skb, UDP_CHECK, k.sport, sport, MANGLED_0 | 2) ||
+	    l4_csum(skb, UDP_CHECK, k.dport, dport, MANGLED_0 | 2) ||
+	    l3_csum(skb, IP_CHECK, k.saddr, saddr, 4) ||
+	    l3_csum(skb, IP_CHECK, k.daddr, daddr, 4) ||
+	    store_bytes(skb, IP_SADDR, &saddr, 4, 0) ||
+	    store_bytes(skb, IP_DADDR, &daddr, 4, 0) ||
+	    store_bytes(skb, UDP, &sport, 2, 0) ||
+	    store_bytes(skb, UDP + 2, &dport, 2, 0))
+		return TC_ACT_SHOT;
 	__sync_fetch_and_add(&r->packets, 1);
 	__sync_fetch_and_add(&r->bytes, udp_len - 8);
 	r->last_ns = ktime_ns();
-
-	l4_csum(skb, UDP_CHECK, k.saddr, saddr, PSEUDO_HDR | MANGLED_0 | 4);
-	l4_csum(skb, UDP_CHECK, k.daddr, daddr, PSEUDO_HDR | MANGLED_0 | 4);
-	l4_csum(skb, UDP_CHECK, k.sport, sport, MANGLED_0 | 2);
-	l4_csum(skb, UDP_CHECK, k.dport, dport, MANGLED_0 | 2);
-	l3_csum(skb, IP_CHECK, k.saddr, saddr, 4);
-	l3_csum(skb, IP_CHECK, k.daddr, daddr, 4);
-	store_bytes(skb, IP_SADDR, &saddr, 4, 0);
-	store_bytes(skb, IP_DADDR, &daddr, 4, 0);
-	store_bytes(skb, UDP, &sport, 2, 0);
-	store_bytes(skb, UDP + 2, &dport, 2, 0);
 	if (oif == LOOPBACK)
 		return TC_ACT_OK;
 	/* out of `oif` towards `daddr`, through the kernel's route and neighbour (a

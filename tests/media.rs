@@ -28,8 +28,8 @@ fn ports_back(v: &Vozbox) -> String {
 }
 
 /// alice (440 Hz) calls bob (880 Hz) with `codec`; each recording must hold the other's
-/// tone, and the SDP each phone got must point at the relay.
-fn two_phones_hear_each_other(codec: &str, config: &str) {
+/// tone, and the SDP each phone got must point at the relay. The server, for more checks.
+fn two_phones_hear_each_other(codec: &str, config: &str) -> Vozbox {
     let v = Vozbox::start(&format!("media-{}", codec), config, PROVISION);
     let (bob_dir, _) = baresip_dir(
         "bob",
@@ -81,6 +81,7 @@ fn two_phones_hear_each_other(codec: &str, config: &str) {
         "{}",
         v.calls()
     );
+    v
 }
 
 fn last_line(s: &str) -> String {
@@ -90,6 +91,35 @@ fn last_line(s: &str) -> String {
 #[test]
 fn two_baresip_phones_hear_each_other_pcmu() {
     two_phones_hear_each_other("PCMU", "");
+}
+
+/// The same with the relay's kernel fast path (root): once both phones are settled their
+/// audio goes through the kernel, and is heard the same.
+#[test]
+fn two_baresip_phones_hear_each_other_through_the_kernel() {
+    let v = two_phones_hear_each_other("PCMU", "[media]\nkernel_forwarding = true\n");
+    assert!(
+        v.log().contains("kernel_forwarding: settled IPv4 streams"),
+        "the fast path did not start (run as root): {}",
+        v.log()
+    );
+    let (status, body) = v.api("GET", "/metrics");
+    assert_eq!(status, 200);
+    let count = |name: &str| -> u64 {
+        body.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let (kernel, all) = (
+        count("vozbox_relay_kernel_packets_total"),
+        count("vozbox_relay_packets_total{kind=\"rtp\"}"),
+    );
+    // 6–9 s of 20 ms packets both ways: all but the first few went through the kernel
+    assert!(
+        kernel >= 400 && kernel * 10 >= all * 9,
+        "kernel {kernel} of {all}: {body}"
+    );
 }
 
 #[test]

@@ -13,10 +13,16 @@
 //! forwarding threads as before. A rule's counters (packets, bytes, time of the last one)
 //! are added to the session's when it is read (`idle`, `counters`) or its rule removed.
 //!
-//! The program stays attached while this value lives; the kernel detaches it when the
-//! process ends (TCX links), so a crashed vozbox leaves nothing forwarding.
+//! The program is attached as TCX links (Linux 6.6 and later; an older kernel gets no
+//! fast path): they stay while this value lives, and the kernel removes them when the
+//! process ends however it ends, so a crashed vozbox leaves nothing forwarding. (The
+//! netlink filters of older kernels would outlive a crash and keep rewriting to the old
+//! call's parties.)
+//!
+//! Forwarded packets skip what the kernel would do to the relay's own: netfilter (a
+//! firewall's rules and conntrack on the way out), reverse-path filtering, IPsec.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -45,9 +51,36 @@ pub struct Fastpath {
     /// The loaded program and its attachments (dropped with it: detached).
     _ebpf: Mutex<aya::Ebpf>,
     rules: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
+    /// This machine's addresses and main routing table, read again when a second old.
+    routes: Mutex<Option<Routes>>,
     /// Interfaces the program is attached to.
     pub interfaces: Vec<String>,
     pub traffic: KernelTraffic,
+}
+
+/// What the interface towards a party is decided from.
+struct Routes {
+    read: std::time::Instant,
+    /// The addresses of this machine's interfaces.
+    local: Vec<Ipv4Addr>,
+    /// `/proc/net/route`.
+    table: String,
+}
+
+impl Routes {
+    fn read() -> Routes {
+        let local = nix::ifaddrs::getifaddrs()
+            .map(|all| {
+                all.filter_map(|a| Some(a.address?.as_sockaddr_in()?.ip()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Routes {
+            read: std::time::Instant::now(),
+            local,
+            table: std::fs::read_to_string("/proc/net/route").unwrap_or_default(),
+        }
+    }
 }
 
 /// A rule's counters as last read.
@@ -134,20 +167,27 @@ impl Fastpath {
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect();
         names.sort();
+        let mut last_error = String::new();
         for name in names {
-            // (kernels before 6.6 attach through a clsact qdisc, added here if missing)
-            let _ = aya::programs::tc::qdisc_add_clsact(&name);
-            match prog.attach(&name, aya::programs::TcAttachType::Ingress) {
+            let tcx = aya::programs::tc::TcAttachOptions::TcxOrder(Default::default());
+            match prog.attach_with_options(&name, aya::programs::TcAttachType::Ingress, tcx) {
                 Ok(_) => interfaces.push(name),
-                Err(e) => tracing::debug!("kernel forwarding: not on {}: {}", name, e),
+                Err(e) => {
+                    tracing::debug!("kernel forwarding: not on {}: {}", name, e);
+                    last_error = format!("{name}: {e}");
+                }
             }
         }
         if interfaces.is_empty() {
-            return Err("the relay program could not be attached to any interface".into());
+            return Err(format!(
+                "the relay program could not be attached to any interface (it needs \
+                 Linux 6.6 or later, for TCX links): {last_error}"
+            ));
         }
         Ok(Fastpath {
             _ebpf: Mutex::new(ebpf),
             rules: Mutex::new(rules),
+            routes: Mutex::new(None),
             interfaces,
             traffic: KernelTraffic::default(),
         })
@@ -156,7 +196,7 @@ impl Fastpath {
     /// Forwards `p` in the kernel from now on; false when its party cannot be reached
     /// that way (no route for it in the main table: the threads keep it).
     pub(super) fn install(&self, p: &Path) -> bool {
-        let Some(oif) = interface_towards(*p.dest.ip()) else {
+        let Some(oif) = self.interface_towards(*p.dest.ip()) else {
             return false;
         };
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
@@ -196,20 +236,30 @@ impl Fastpath {
     }
 }
 
-/// The interface a packet to `ip` leaves by: `LOCAL` for an address of this machine (it
-/// can be bound), else the longest prefix of the main routing table
-/// (`/proc/net/route`; policy routing is not looked at).
-fn interface_towards(ip: Ipv4Addr) -> Option<u32> {
-    if ip.is_loopback() || std::net::UdpSocket::bind((IpAddr::V4(ip), 0)).is_ok() {
-        return Some(LOCAL);
+impl Fastpath {
+    /// The interface a packet to `ip` leaves by: `LOCAL` for an address of this machine's
+    /// interfaces, else the longest prefix of the main routing table (`/proc/net/route`;
+    /// policy routing is not looked at). Both read at most once a second, so that a rule
+    /// installed now follows the routes of now.
+    fn interface_towards(&self, ip: Ipv4Addr) -> Option<u32> {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if routes
+            .as_ref()
+            .is_none_or(|r| r.read.elapsed() > std::time::Duration::from_secs(1))
+        {
+            *routes = Some(Routes::read());
+        }
+        let r = routes.as_ref()?;
+        if ip.is_loopback() || r.local.contains(&ip) {
+            return Some(LOCAL);
+        }
+        let name = best_route(&r.table, ip)?;
+        std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
-    let table = std::fs::read_to_string("/proc/net/route").ok()?;
-    let name = best_route(&table, ip)?;
-    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// The interface of the longest matching prefix (then the lowest metric) of a

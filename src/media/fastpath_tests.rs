@@ -72,9 +72,10 @@ fn until(mut f: impl FnMut() -> bool) -> bool {
     true
 }
 
-/// Both parties settled: their RTP goes through the kernel (the forwarding thread sees
-/// none of it; the session's counters and idleness still count it). A stranger is not
-/// forwarded; a new SDP, the echo test and the session's end take the rules out.
+/// Both parties settled: their RTP and RTCP go through the kernel (the forwarding thread
+/// sees none of it; the session's counters and idleness still count it). A stranger is not
+/// forwarded; a new SDP and the session's end take the rules out, and the echo test keeps
+/// none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
     let kernel = fastpath();
@@ -113,11 +114,34 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
         "the thread relayed what the kernel should have"
     );
     assert_eq!(relay.traffic().kernel_packets, 10);
+    // RTCP (8 bytes, the shortest relayed): the first each way settles its socket, the
+    // next go through the kernel
+    let rtcp_port = |f| SocketAddr::new(lo, s.address(f).port() + 1);
+    let rtcp = [0x80u8, 200, 0, 1, 0, 0, 0, 9];
+    let mut buf = [0u8; 64];
+    for round in 0..3 {
+        for (from, side, to) in [(&a, Facing::A, &b), (&b, Facing::B, &a)] {
+            from.send_to(&rtcp, rtcp_port(side)).unwrap();
+            let (n, at) = to.recv_from(&mut buf).unwrap();
+            let other = if side == Facing::A {
+                Facing::B
+            } else {
+                Facing::A
+            };
+            assert_eq!((&buf[..n], at), (&rtcp[..], rtcp_port(other)));
+        }
+        if round == 0 {
+            assert!(until(|| kernel.len() == 4), "no rule for RTCP both ways");
+        }
+    }
+    s.counters();
+    assert_eq!(kernel.traffic.rtcp_packets.load(Ordering::Relaxed), 4);
     // a stranger on the same address is neither forwarded nor learnt
     let stranger = phone("127.0.0.1");
     assert_eq!(hop(&s, &stranger, Facing::A, &b, 20), None);
     assert_eq!(hop(&s, &a, Facing::A, &b, 21), Some(s.address(Facing::B)));
-    // B moves (a re-INVITE): both directions leave the kernel until B settles again
+    // B moves (a re-INVITE): B's RTP leaves the kernel both ways until B settles again
+    // (its RTCP went with the same SDP: those rules too)
     let b2 = phone("127.0.0.1");
     advertise(&s, Facing::B, &b2);
     assert_eq!(kernel.len(), 0);
@@ -132,14 +156,23 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
     );
     s.counters();
     assert_eq!(threads(), before);
-    // the echo test: A's packets come back to A, from the thread
+    // the end, rules in place: they go, and the ports come back
+    drop(s);
+    assert!(until(|| kernel.len() == 0), "a rule outlived its session");
+    assert!(until(|| pool.in_use() == 0));
+    // the echo test: A's packets come back to A, from the thread, never the kernel
+    let s = open(&relay, lo, &pool);
+    let (a, b) = (phone("127.0.0.1"), phone("127.0.0.1"));
+    advertise(&s, Facing::A, &a);
+    advertise(&s, Facing::B, &b);
+    assert_eq!(hop(&s, &a, Facing::A, &b, 1), Some(s.address(Facing::B)));
+    assert_eq!(hop(&s, &b, Facing::B, &a, 2), Some(s.address(Facing::A)));
+    assert!(until(|| kernel.len() == 2));
     s.echo();
     assert_eq!(kernel.len(), 0);
+    let before = threads();
     assert_eq!(hop(&s, &a, Facing::A, &a, 40), Some(s.address(Facing::A)));
     assert!(until(|| threads() == before + 1));
-    drop(s);
-    assert_eq!(kernel.len(), 0);
-    assert!(until(|| pool.in_use() == 0));
 }
 
 /// A network namespace joined to this one by a veth pair, removed when dropped.
