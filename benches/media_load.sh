@@ -19,6 +19,12 @@
 #   relay and kernel together) in both runs. DIRECT=1 also runs the generator alone, its
 #   ends sending straight to each other (one loopback hop, no relay), and prints each
 #   relay's share of the machine: its run's machine CPU per packet minus that.
+#   VETH=1 puts the call ends in a network namespace behind a veth pair (root) instead of
+#   on loopback: the relays bind the host end's address, every packet crosses the veth
+#   both ways, and vozbox's fast path sends through the neighbour table as it would to a
+#   network card (on loopback it hands a packet up to a local party). The relays learn
+#   any source there ([media] strict_source = false: the call ends are not at the SIP
+#   peers' addresses); the direct run's ends talk inside the namespace.
 #   RELAY_CPU=P limits each relay, once its calls are set up, to P % of one core (a cgroup's
 #   cpu quota, 10 ms period): a relay pushed past its capacity with the same offered load.
 #   RECORD=R compares vozbox with itself instead of rtpengine: each count runs once with no
@@ -40,8 +46,28 @@ work=$(mktemp -d /tmp/vozbox-media.XXXXXX)
 port=27060
 uas_port=27070
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+relay_ip=127.0.0.1
+gen_env=()
+netns=
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+  [ -z "$netns" ] || { ip link del "vzbh$$" 2>/dev/null || true; ip netns del "$netns" 2>/dev/null || true; }
+}
 trap cleanup EXIT
+if [ "${VETH:-0}" = 1 ]; then
+  netns=vzbench$$
+  ip netns add "$netns"
+  ip link add "vzbh$$" type veth peer name "vzbn$$"
+  ip link set "vzbn$$" netns "$netns"
+  ip addr add 10.213.0.1/24 dev "vzbh$$"
+  ip link set "vzbh$$" up
+  ip -n "$netns" addr add 10.213.0.2/24 dev "vzbn$$"
+  ip -n "$netns" addr add 10.213.0.3/24 dev "vzbn$$"
+  ip -n "$netns" link set "vzbn$$" up
+  ip -n "$netns" link set lo up
+  relay_ip=10.213.0.1
+  gen_env=(ip netns exec "$netns" env RTP_A_IP=10.213.0.3 RTP_B_IP=10.213.0.2 RTP_RELAY_IP=$relay_ip)
+fi
 
 bench_friends "$work/provision.toml" "$uas_port" "$work/numbers.csv"
 
@@ -66,6 +92,9 @@ timeout = 0
 threads = ${RELAY_THREADS:-0}
 batch_us = ${BATCH_US:-200}
 kernel_forwarding = ${KERNEL_FORWARDING:-false}
+bind = "$relay_ip"
+advertised = "$relay_ip"
+strict_source = $([ -n "$netns" ] && echo false || echo true)
 CFG
   start_vozbox "$work/config.toml" "$work/provision.toml" "$work/vozbox"
   local vpid=$pid; pids+=("$vpid")
@@ -92,7 +121,7 @@ CFG
   sed -n 's/.*A \([0-9]*\): [0-9]*  B \([0-9]*\): .*/\1 \2/p' "$work/calls.txt" > "$work/ports.txt"
   [ -z "${RELAY_CPU:-}" ] || limit_cpu "$vpid" "$RELAY_CPU"
   local line
-  line=$("$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
+  line=$("${gen_env[@]}" "$gen" "$work/ports.txt" "$secs" "$vpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
   printf 'vozbox    %s\n' "$line"
   v_us=$(per_packet "$line")
   t_us=$(per_packet_threads "$line")
@@ -107,7 +136,7 @@ CFG
 
 rtpengine_run() { # calls
   local n=$1
-  rtpengine --foreground --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:22222 \
+  rtpengine --foreground --table=-1 --interface=$relay_ip --listen-ng=127.0.0.1:22222 \
     --port-min=40000 --port-max=49999 --log-level=3 --log-stderr --num-threads=2 \
     > "$work/rtpengine.log" 2>&1 &
   local rpid=$!; pids+=("$rpid")
@@ -138,7 +167,7 @@ for i in range(int(sys.argv[1])):
 PY
   [ -z "${RELAY_CPU:-}" ] || limit_cpu "$rpid" "$RELAY_CPU"
   local line
-  line=$("$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
+  line=$("${gen_env[@]}" "$gen" "$work/ports-rtpengine.txt" "$secs" "$rpid" "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
   printf 'rtpengine %s\n' "$line"
   r_us=$(per_packet "$line")
   rm_us=$(per_packet_machine "$line")
@@ -149,7 +178,7 @@ PY
 direct_run() { # calls: the generator alone, without a relay
   local n=$1 line
   for i in $(seq "$n"); do echo "0 0"; done > "$work/ports-direct.txt"
-  line=$(RTP_DIRECT=1 "$gen" "$work/ports-direct.txt" "$secs" self "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
+  line=$(RTP_DIRECT=1 "${gen_env[@]}" "$gen" "$work/ports-direct.txt" "$secs" self "${GEN_SENDERS:-1}" "${GEN_SOCKETS:-16}" "${GEN_BATCH_US:-200}")
   printf 'direct    %s\n' "$line"
   d_us=$(per_packet_machine "$line")
 }

@@ -15,6 +15,7 @@
 //! Every caller's end sends from RTP_A_IP (127.0.0.3, where `benches/media_load.sh`'s SIPp
 //! caller signals from), every callee's from RTP_B_IP (127.0.0.2, its SIPp callee): the
 //! relay's strict sources accept a party's media only from its SDP address or its SIP IP.
+//! RTP_RELAY_IP (127.0.0.1) is where the relay's ports are.
 //!
 //! The generator must cost little, or it is what is measured: the call ends share SOCKETS
 //! sockets (16 by default; to the relay each relay port still has one peer, which it
@@ -43,7 +44,7 @@ fn cpu_ticks(pid: &str) -> u64 {
 }
 
 /// CPU ticks the whole machine spent busy (every CPU, user, system, interrupts and
-/// softirqs; not idle or waiting for I/O): the generator, the relay and the kernel's
+/// softirqs; not idle, waiting for I/O or stolen by the hypervisor): the generator, the relay and the kernel's
 /// packet work wherever it ran — what a kernel fast path costs is counted here, not in
 /// the relay's process.
 fn machine_ticks() -> u64 {
@@ -55,7 +56,7 @@ fn machine_ticks() -> u64 {
         .filter_map(|v| v.parse().ok())
         .collect();
     // user nice system idle iowait irq softirq steal …
-    [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| f.get(i)).sum()
+    [0, 1, 2, 5, 6].iter().filter_map(|&i| f.get(i)).sum()
 }
 
 /// CPU ticks of the relay's forwarding threads (named `relay-N`) of process `pid`.
@@ -211,6 +212,10 @@ fn main() {
     // only from a party's SDP address or the IP its SIP comes from).
     let ip = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
     let (a_ip, b_ip) = (ip("RTP_A_IP", "127.0.0.3"), ip("RTP_B_IP", "127.0.0.2"));
+    // where the relay's ports are (RTP_RELAY_IP)
+    let relay_ip: std::net::IpAddr = ip("RTP_RELAY_IP", "127.0.0.1")
+        .parse()
+        .expect("RTP_RELAY_IP: an address");
     let socks: Vec<UdpSocket> = (0..nsocks)
         .map(|i| {
             let at = if i % 2 == 0 { &a_ip } else { &b_ip };
@@ -230,7 +235,7 @@ fn main() {
             let to = if direct {
                 socks[other].local_addr().expect("local address")
             } else {
-                std::net::SocketAddr::from(([127, 0, 0, 1], *relay))
+                std::net::SocketAddr::new(relay_ip, *relay)
             };
             let e = End { sock, to };
             if !direct {

@@ -497,21 +497,30 @@ impl B2bua {
     }
 
     /// Once a second (from the housekeeping loop): an answered call whose relay carried no
-    /// packet either way for `[media] timeout` is told so (`Event::MediaIdle`). Every other
+    /// packet either way for `[media] timeout` is told so (`Event::MediaIdle`); with the
+    /// kernel fast path, each answered call's kernel counters are read and its rules
+    /// checked against the routes. Every other
     /// limit of a call is a deadline of its own core.
     pub fn sweep(self: &Arc<Self>) {
         let answered = self.answered();
         self.sweep_credit(&answered);
         self.mwi_sweep();
-        if self.media.timeout == 0 {
+        // (with the kernel fast path the sweep also adds what the kernel forwarded to each
+        // call's counters, and makes its rules follow the routes: `idle` does both)
+        let kernel = self.media.kernel_forwarding();
+        if self.media.timeout == 0 && !kernel {
             return;
         }
-        let limit = std::time::Duration::from_secs(self.media.timeout);
+        let limit =
+            (self.media.timeout != 0).then(|| std::time::Duration::from_secs(self.media.timeout));
         for cell in answered {
             let idle = {
                 let slot = cell.lock();
                 matches!(slot.call.phase, Phase::Answered { .. })
-                    && slot.media.as_ref().is_some_and(|m| m.idle() >= limit)
+                    && slot.media.as_ref().is_some_and(|m| {
+                        let idle = m.idle();
+                        limit.is_some_and(|l| idle >= l)
+                    })
             };
             if idle {
                 self.drive(&cell, |c, now, out| c.handle(now, Event::MediaIdle, out));

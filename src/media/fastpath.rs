@@ -61,26 +61,58 @@ pub struct Fastpath {
 /// What the interface towards a party is decided from.
 struct Routes {
     read: std::time::Instant,
-    /// The addresses of this machine's interfaces.
-    local: Vec<Ipv4Addr>,
+    /// This machine's addresses (the local table of `/proc/net/fib_trie`); None when it
+    /// cannot be read: only loopback parties are then known to be local, and a party
+    /// elsewhere gets no rule (sent out of an interface towards this machine's own
+    /// address, its packets would be lost).
+    local: Option<Vec<Ipv4Addr>>,
     /// `/proc/net/route`.
     table: String,
+    /// The interfaces of the table, by name.
+    index: Vec<(String, u32)>,
 }
 
 impl Routes {
     fn read() -> Routes {
-        let local = nix::ifaddrs::getifaddrs()
-            .map(|all| {
-                all.filter_map(|a| Some(a.address?.as_sockaddr_in()?.ip()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let mut index: Vec<(String, u32)> = Vec::new();
+        for name in table
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            if index.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let i = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"));
+            if let Some(i) = i.ok().and_then(|i| i.trim().parse().ok()) {
+                index.push((name.to_string(), i));
+            }
+        }
         Routes {
             read: std::time::Instant::now(),
-            local,
-            table: std::fs::read_to_string("/proc/net/route").unwrap_or_default(),
+            local: std::fs::read_to_string("/proc/net/fib_trie")
+                .ok()
+                .map(|t| local_addresses(&t)),
+            table,
+            index,
         }
     }
+}
+
+/// The addresses `/proc/net/fib_trie` lists as this machine's (`/32 host LOCAL`).
+fn local_addresses(fib_trie: &str) -> Vec<Ipv4Addr> {
+    let (mut out, mut at) = (Vec::new(), None);
+    for line in fib_trie.lines().map(str::trim_start) {
+        if let Some(ip) = line.strip_prefix("|-- ") {
+            at = ip.trim().parse::<Ipv4Addr>().ok();
+        } else if line.starts_with("/32 host LOCAL") {
+            if let Some(ip) = at.filter(|ip| !out.contains(ip)) {
+                out.push(ip);
+            }
+        }
+    }
+    out
 }
 
 /// A rule's counters as last read.
@@ -169,6 +201,12 @@ impl Fastpath {
         names.sort();
         let mut last_error = String::new();
         for name in names {
+            // Ethernet-framed devices only (ARPHRD_ETHER, ARPHRD_LOOPBACK): the program
+            // reads an Ethernet header (a tunnel or WireGuard device has none)
+            let kind = std::fs::read_to_string(format!("/sys/class/net/{name}/type"));
+            if !matches!(kind.as_deref().map(str::trim), Ok("1") | Ok("772")) {
+                continue;
+            }
             let tcx = aya::programs::tc::TcAttachOptions::TcxOrder(Default::default());
             match prog.attach_with_options(&name, aya::programs::TcAttachType::Ingress, tcx) {
                 Ok(_) => interfaces.push(name),
@@ -193,12 +231,9 @@ impl Fastpath {
         })
     }
 
-    /// Forwards `p` in the kernel from now on; false when its party cannot be reached
-    /// that way (no route for it in the main table: the threads keep it).
-    pub(super) fn install(&self, p: &Path) -> bool {
-        let Some(oif) = self.interface_towards(*p.dest.ip()) else {
-            return false;
-        };
+    /// Forwards `p` in the kernel from now on, out of interface `oif`
+    /// (`interface_towards`).
+    pub(super) fn install(&self, p: &Path, oif: u32) -> bool {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         rules.insert(p.key(), p.value(oif), 0).is_ok()
     }
@@ -238,10 +273,15 @@ impl Fastpath {
 
 impl Fastpath {
     /// The interface a packet to `ip` leaves by: `LOCAL` for an address of this machine's
-    /// interfaces, else the longest prefix of the main routing table (`/proc/net/route`;
+    /// interfaces (`/proc/net/fib_trie`), else the longest prefix of the main routing
+    /// table (`/proc/net/route`;
     /// policy routing is not looked at). Both read at most once a second, so that a rule
-    /// installed now follows the routes of now.
-    fn interface_towards(&self, ip: Ipv4Addr) -> Option<u32> {
+    /// installed now follows the routes of now. None: no route (the threads keep the
+    /// stream).
+    pub(super) fn interface_towards(&self, ip: Ipv4Addr) -> Option<u32> {
+        if ip.is_loopback() {
+            return Some(LOCAL);
+        }
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         if routes
             .as_ref()
@@ -250,15 +290,11 @@ impl Fastpath {
             *routes = Some(Routes::read());
         }
         let r = routes.as_ref()?;
-        if ip.is_loopback() || r.local.contains(&ip) {
+        if r.local.as_ref()?.contains(&ip) {
             return Some(LOCAL);
         }
         let name = best_route(&r.table, ip)?;
-        std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+        r.index.iter().find(|(n, _)| *n == name).map(|&(_, i)| i)
     }
 }
 
@@ -315,6 +351,19 @@ mod tests {
         if cfg!(target_endian = "little") {
             assert_eq!(u32::from_ne_bytes([10, 77, 0, 0]), 0x00004D0A);
         }
+    }
+
+    #[test]
+    fn the_local_addresses_are_the_fib_tries_host_ones() {
+        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
+            \x20    +-- 127.0.0.0/8 2 0 2\n           |-- 127.0.0.0\n              /8 host LOCAL\n\
+            \x20          |-- 127.0.0.1\n              /32 host LOCAL\n\
+            \x20       |-- 127.255.255.255\n           /32 link BROADCAST\n\
+            \x20          |-- 192.0.2.0\n              /24 link UNICAST\n\
+            \x20          |-- 192.0.2.2\n              /32 host LOCAL\n\
+            Local:\n           |-- 192.0.2.2\n              /32 host LOCAL\n";
+        let want: Vec<Ipv4Addr> = vec![[127, 0, 0, 1].into(), [192, 0, 2, 2].into()];
+        assert_eq!(local_addresses(trie), want);
     }
 
     #[test]

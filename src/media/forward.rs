@@ -23,6 +23,8 @@ const KEEP: usize = super::batch::BURST / 2;
 pub(super) struct Side {
     /// RTP and RTCP sockets; taken back into the port lease when the session is dropped.
     pub(super) sockets: Option<super::ports::Sockets>,
+    /// The RTP socket's address (the RTCP one's is the next port).
+    pub(super) local: SocketAddr,
     pub(super) rtp_peer: Peer,
     pub(super) rtcp_peer: Peer,
     /// RTP packets received on this side (from its peer).
@@ -185,6 +187,7 @@ impl Side {
         };
         Ok(Side {
             sockets: Some(sockets),
+            local: SocketAddr::new(ip, lease.port),
             rtp_peer: Peer::new(strict),
             rtcp_peer: Peer::new(strict),
             packets: AtomicU64::new(0),

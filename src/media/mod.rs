@@ -261,6 +261,11 @@ impl Media {
     }
 
     /// What the forwarding threads relayed since the start, added up now.
+    /// The relay's kernel fast path is on (`[media] kernel_forwarding`, and it started).
+    pub fn kernel_forwarding(&self) -> bool {
+        self.relay.fastpath.is_some()
+    }
+
     pub fn traffic(&self) -> relay::RelayTraffic {
         self.relay.traffic()
     }

@@ -5,9 +5,11 @@
 //! `Shared::kernel_sync` is called after anything a rule depends on changed: a party's
 //! socket connected to its settled source (the forwarding thread), a new SDP from a party,
 //! a recording or its watch set or stopped, the echo test, an application taking side A;
-//! and when the session ends (before its sockets go back to the pool). It recomputes
-//! each direction's rule from the session's state and changes only what differs. Never
-//! called per packet.
+//! once a second for an answered call (the driver's sweep, through `MediaSession::idle`),
+//! so that a rule follows a route that changed; and `kernel_release` when the
+//! `MediaSession` is dropped (the forwarding thread may hold the session's state a little
+//! longer: no rule is made after that). It recomputes each direction's rule from the session's state and
+//! the routes, and changes only what differs. Never called per packet.
 
 use super::fastpath::{Count, Fastpath, Path};
 use super::forward::Shared;
@@ -18,11 +20,14 @@ use std::sync::atomic::Ordering;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Offloaded {
     path: Path,
+    /// The interface towards the party the packets go to.
+    oif: u32,
     seen: Count,
 }
 
-/// The directions of a session the kernel forwards, by socket (0 A's RTP … 3 B's RTCP).
-pub(super) type Offloads = std::sync::Mutex<[Option<Offloaded>; 4]>;
+/// The directions of a session the kernel forwards, by socket (0 A's RTP … 3 B's RTCP),
+/// and whether the session ended (no rule is made after that).
+pub(super) type Offloads = std::sync::Mutex<([Option<Offloaded>; 4], bool)>;
 
 fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
     match a {
@@ -49,20 +54,30 @@ impl Shared {
         } else {
             (&self.b, &self.a)
         };
-        let ((rtp_in, rtcp_in), (rtp_out, rtcp_out)) =
-            (from.sockets.as_ref()?, to.sockets.as_ref()?);
-        let (inbound, source, outbound, dest) = if rtcp {
-            (rtcp_in, &from.rtcp_peer, rtcp_out, &to.rtcp_peer)
-        } else {
-            (rtp_in, &from.rtp_peer, rtp_out, &to.rtp_peer)
+        // (the sockets are bound to `local`'s address: RTP on its port, RTCP on the next)
+        let local = |side: &super::forward::Side| {
+            let a = v4(side.local)?;
+            Some(SocketAddrV4::new(
+                *a.ip(),
+                a.port().checked_add(u16::from(rtcp))?,
+            ))
         };
-        if !source.connected.load(Ordering::Relaxed) || !dest.connected.load(Ordering::Relaxed) {
+        let (source, dest) = if rtcp {
+            (&from.rtcp_peer, &to.rtcp_peer)
+        } else {
+            (&from.rtp_peer, &to.rtp_peer)
+        };
+        if from.sockets.is_none()
+            || to.sockets.is_none()
+            || !source.connected.load(Ordering::Relaxed)
+            || !dest.connected.load(Ordering::Relaxed)
+        {
             return None;
         }
         Some(Path {
-            to_relay: v4(inbound.local_addr().ok()?)?,
+            to_relay: local(from)?,
             from: v4(source.current()?)?,
-            via: v4(outbound.local_addr().ok()?)?,
+            via: local(to)?,
             dest: v4(dest.current()?)?,
             rtcp,
         })
@@ -72,9 +87,15 @@ impl Shared {
     pub(super) fn kernel_sync(&self) {
         let Some(kernel) = &self.kernel else { return };
         let mut offloads = self.offloads.lock().unwrap_or_else(|e| e.into_inner());
+        let (offloads, ended) = &mut *offloads;
+        if *ended {
+            return;
+        }
         for (k, slot) in offloads.iter_mut().enumerate() {
-            let want = self.wanted(k);
-            if want == slot.map(|o| o.path) {
+            let want = self
+                .wanted(k)
+                .and_then(|p| Some((p, kernel.interface_towards(*p.dest.ip())?)));
+            if want == slot.map(|o| (o.path, o.oif)) {
                 continue;
             }
             if let Some(o) = slot.take() {
@@ -82,10 +103,11 @@ impl Shared {
                     self.fold(kernel, k, o.seen, c);
                 }
             }
-            if let Some(path) = want {
-                if kernel.install(&path) {
+            if let Some((path, oif)) = want {
+                if kernel.install(&path, oif) {
                     *slot = Some(Offloaded {
                         path,
+                        oif,
                         seen: Count::default(),
                     });
                 }
@@ -93,10 +115,13 @@ impl Shared {
         }
     }
 
-    /// Takes every rule of this session out (it ends).
+    /// Takes every rule of this session out, for good: it ends (its `MediaSession` is
+    /// dropped; its state may live on a little in the forwarding thread).
     pub(super) fn kernel_release(&self) {
         let Some(kernel) = &self.kernel else { return };
         let mut offloads = self.offloads.lock().unwrap_or_else(|e| e.into_inner());
+        let (offloads, ended) = &mut *offloads;
+        *ended = true;
         for (k, slot) in offloads.iter_mut().enumerate() {
             if let Some(o) = slot.take() {
                 if let Some(c) = kernel.remove(&o.path.key()) {
@@ -111,7 +136,7 @@ impl Shared {
     pub(super) fn kernel_read(&self) {
         let Some(kernel) = &self.kernel else { return };
         let mut offloads = self.offloads.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, slot) in offloads.iter_mut().enumerate() {
+        for (k, slot) in offloads.0.iter_mut().enumerate() {
             let Some(o) = slot else { continue };
             if let Some(c) = kernel.count(&o.path.key()) {
                 self.fold(kernel, k, o.seen, c);

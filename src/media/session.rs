@@ -188,7 +188,7 @@ impl MediaSession {
 
     /// How long no packet arrived from either side.
     pub fn idle(&self) -> std::time::Duration {
-        self.shared.kernel_read();
+        self.kernel_refresh();
         let last = self
             .shared
             .a
@@ -196,6 +196,13 @@ impl MediaSession {
             .load(Ordering::Relaxed)
             .max(self.shared.b.last.load(Ordering::Relaxed));
         std::time::Duration::from_millis(self.shared.now_ms().saturating_sub(last))
+    }
+
+    /// What the kernel forwarded for this session added to its counters, and its rules
+    /// made to follow the routes (once a second for an answered call, by the sweep).
+    pub fn kernel_refresh(&self) {
+        self.shared.kernel_sync();
+        self.shared.kernel_read();
     }
 
     pub fn counters(&self) -> Counters {
@@ -297,6 +304,14 @@ impl MediaSession {
             then();
         })
         .abort_handle()
+    }
+}
+
+impl Drop for MediaSession {
+    fn drop(&mut self) {
+        // The call is over for the kernel now, not when the forwarding thread lets go of
+        // the session's state (up to 100 ms later).
+        self.shared.kernel_release();
     }
 }
 
