@@ -49,12 +49,12 @@ pub struct KernelTraffic {
 
 pub struct Fastpath {
     /// The loaded program and its attachments (dropped with it: detached).
-    _ebpf: Mutex<aya::Ebpf>,
+    ebpf: Mutex<aya::Ebpf>,
     rules: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
     /// This machine's addresses and main routing table, read again when a second old.
     routes: Mutex<Option<Routes>>,
-    /// Interfaces the program is attached to.
-    pub interfaces: Vec<String>,
+    /// Interfaces the program is attached to, by name and index.
+    attached: Mutex<Vec<(String, u32)>>,
     pub traffic: KernelTraffic,
 }
 
@@ -193,42 +193,81 @@ impl Fastpath {
         prog.load().map_err(|e| {
             format!("loading the relay program (needs CAP_BPF and CAP_NET_ADMIN): {e}")
         })?;
-        let mut interfaces = Vec::new();
+        let f = Fastpath {
+            ebpf: Mutex::new(ebpf),
+            rules: Mutex::new(rules),
+            routes: Mutex::new(None),
+            attached: Mutex::new(Vec::new()),
+            traffic: KernelTraffic::default(),
+        };
+        let last_error = f.attach_new(false);
+        if f.interfaces().is_empty() {
+            return Err(format!(
+                "the relay program could not be attached to any interface (it needs \
+                 Linux 6.6 or later, for TCX links): {last_error}"
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The interfaces the program is attached to.
+    pub fn interfaces(&self) -> Vec<String> {
+        let attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        attached.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    /// Attaches the program to every Ethernet or loopback interface it is not on yet: at
+    /// the start, then (once a second, with the routes) one added since or made again
+    /// under its name. The last error, if any.
+    fn attach_new(&self, announce: bool) -> String {
+        let mut attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ebpf = self.ebpf.lock().unwrap_or_else(|e| e.into_inner());
+        let prog: Option<&mut aya::programs::SchedClassifier> =
+            ebpf.program_mut("relay").and_then(|p| p.try_into().ok());
+        let Some(prog) = prog else {
+            return "the relay program is gone".into();
+        };
         let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
-            .map_err(|e| format!("/sys/class/net: {e}"))?
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
         names.sort();
         let mut last_error = String::new();
         for name in names {
+            let read =
+                |what: &str| std::fs::read_to_string(format!("/sys/class/net/{name}/{what}"));
             // Ethernet-framed devices only (ARPHRD_ETHER, ARPHRD_LOOPBACK): the program
             // reads an Ethernet header (a tunnel or WireGuard device has none)
-            let kind = std::fs::read_to_string(format!("/sys/class/net/{name}/type"));
-            if !matches!(kind.as_deref().map(str::trim), Ok("1") | Ok("772")) {
+            if !matches!(read("type").as_deref().map(str::trim), Ok("1") | Ok("772")) {
+                continue;
+            }
+            let Some(index) = read("ifindex")
+                .ok()
+                .and_then(|i| i.trim().parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if attached.iter().any(|(n, i)| *n == name && *i == index) {
                 continue;
             }
             let tcx = aya::programs::tc::TcAttachOptions::TcxOrder(Default::default());
             match prog.attach_with_options(&name, aya::programs::TcAttachType::Ingress, tcx) {
-                Ok(_) => interfaces.push(name),
+                Ok(_) => {
+                    if announce {
+                        tracing::info!("kernel forwarding: now on {}", name);
+                    }
+                    attached.retain(|(n, _)| *n != name);
+                    attached.push((name, index));
+                }
                 Err(e) => {
                     tracing::debug!("kernel forwarding: not on {}: {}", name, e);
                     last_error = format!("{name}: {e}");
                 }
             }
         }
-        if interfaces.is_empty() {
-            return Err(format!(
-                "the relay program could not be attached to any interface (it needs \
-                 Linux 6.6 or later, for TCX links): {last_error}"
-            ));
-        }
-        Ok(Fastpath {
-            _ebpf: Mutex::new(ebpf),
-            rules: Mutex::new(rules),
-            routes: Mutex::new(None),
-            interfaces,
-            traffic: KernelTraffic::default(),
-        })
+        last_error
     }
 
     /// Forwards `p` in the kernel from now on, out of interface `oif`
@@ -276,7 +315,8 @@ impl Fastpath {
     /// interfaces (`/proc/net/fib_trie`), else the longest prefix of the main routing
     /// table (`/proc/net/route`;
     /// policy routing is not looked at). Both read at most once a second, so that a rule
-    /// installed now follows the routes of now. None: no route (the threads keep the
+    /// installed now follows the routes of now; an interface added since is then given
+    /// the program too. None: no route (the threads keep the
     /// stream).
     pub(super) fn interface_towards(&self, ip: Ipv4Addr) -> Option<u32> {
         if ip.is_loopback() {
@@ -288,6 +328,7 @@ impl Fastpath {
             .is_none_or(|r| r.read.elapsed() > std::time::Duration::from_secs(1))
         {
             *routes = Some(Routes::read());
+            self.attach_new(true);
         }
         let r = routes.as_ref()?;
         if r.local.as_ref()?.contains(&ip) {

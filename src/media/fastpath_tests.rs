@@ -72,6 +72,23 @@ fn until(mut f: impl FnMut() -> bool) -> bool {
     true
 }
 
+/// A session on loopback whose two phones (returned: A's, B's) sent one packet each
+/// way, through the thread, and settled: its RTP has its two rules.
+fn settled(
+    relay: &Relay,
+    pool: &Arc<super::ports::PortPool>,
+    kernel: &Fastpath,
+) -> (MediaSession, UdpSocket, UdpSocket) {
+    let s = open(relay, IpAddr::from([127, 0, 0, 1]), pool);
+    let (a, b) = (phone("127.0.0.1"), phone("127.0.0.1"));
+    advertise(&s, Facing::A, &a);
+    advertise(&s, Facing::B, &b);
+    assert_eq!(hop(&s, &a, Facing::A, &b, 1), Some(s.address(Facing::B)));
+    assert_eq!(hop(&s, &b, Facing::B, &a, 2), Some(s.address(Facing::A)));
+    assert!(until(|| kernel.len() == 2), "no rule for RTP both ways");
+    (s, a, b)
+}
+
 /// Both parties settled: their RTP and RTCP go through the kernel (the forwarding thread
 /// sees none of it; the session's counters and idleness still count it). A stranger is not
 /// forwarded; a new SDP and the session's end take the rules out, and the echo test keeps
@@ -84,14 +101,7 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
         .with_fastpath(kernel.clone());
     let lo = IpAddr::from([127, 0, 0, 1]);
     let pool = test_pool(lo, 32700, 32799);
-    let s = open(&relay, lo, &pool);
-    let (a, b) = (phone("127.0.0.1"), phone("127.0.0.1"));
-    advertise(&s, Facing::A, &a);
-    advertise(&s, Facing::B, &b);
-    // the first packet each way goes through the thread, and settles its party
-    assert_eq!(hop(&s, &a, Facing::A, &b, 1), Some(s.address(Facing::B)));
-    assert_eq!(hop(&s, &b, Facing::B, &a, 2), Some(s.address(Facing::A)));
-    assert!(until(|| kernel.len() == 2), "no rule for RTP both ways");
+    let (s, a, b) = settled(&relay, &pool, &kernel);
     let threads =
         || relay.traffic().rtp_packets - kernel.traffic.rtp_packets.load(Ordering::Relaxed);
     let by_threads = threads();
@@ -161,13 +171,7 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
     assert!(until(|| kernel.len() == 0), "a rule outlived its session");
     assert!(until(|| pool.in_use() == 0));
     // the echo test: A's packets come back to A, from the thread, never the kernel
-    let s = open(&relay, lo, &pool);
-    let (a, b) = (phone("127.0.0.1"), phone("127.0.0.1"));
-    advertise(&s, Facing::A, &a);
-    advertise(&s, Facing::B, &b);
-    assert_eq!(hop(&s, &a, Facing::A, &b, 1), Some(s.address(Facing::B)));
-    assert_eq!(hop(&s, &b, Facing::B, &a, 2), Some(s.address(Facing::A)));
-    assert!(until(|| kernel.len() == 2));
+    let (s, a, _b) = settled(&relay, &pool, &kernel);
     s.echo();
     assert_eq!(kernel.len(), 0);
     let before = threads();
@@ -261,15 +265,16 @@ impl Drop for Netns {
     }
 }
 
-/// Parties behind an interface (a veth pair into a namespace): the kernel forwards their
-/// settled streams out of it through the route and the neighbour table, checksums
-/// intact (the parties' sockets would drop a bad one).
+/// Parties behind an interface (a veth pair into a namespace) made after the fast path
+/// started: the kernel forwards their settled streams out of it through the route and
+/// the neighbour table, checksums intact (the parties' sockets would drop a bad one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn parties_behind_an_interface_are_reached_through_its_neighbour() {
-    let net = Netns::new();
-    // attached after the interface exists
+    // the interface appears after the start: the program is attached to it when the
+    // routes are next read (here, when the first rule is made)
     let kernel = fastpath();
-    assert!(kernel.interfaces.contains(&net.host_if));
+    let net = Netns::new();
+    assert!(!kernel.interfaces().contains(&net.host_if));
     let relay = Relay::start(1, Duration::ZERO)
         .unwrap()
         .with_fastpath(kernel.clone());
@@ -333,6 +338,7 @@ print("checksum errors", snmp[1][snmp[0].index("InCsumErrors")])
     let relay_b = format!("b ('{}', {}) 160", bind, s.address(Facing::B).port());
     assert_eq!(text.lines().filter(|l| *l == relay_b).count(), 10, "{text}");
     assert_eq!(text.lines().last(), Some("checksum errors 0"), "{text}");
+    assert!(kernel.interfaces().contains(&net.host_if));
     let c = s.counters();
     assert_eq!(c.from_a, 11);
     assert_eq!(

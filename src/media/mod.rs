@@ -104,7 +104,7 @@ impl Media {
                     tracing::info!(
                         "[media] kernel_forwarding: settled IPv4 streams are forwarded in the \
                          kernel (interfaces {})",
-                        f.interfaces.join(", ")
+                        f.interfaces().join(", ")
                     );
                     relay = relay.with_fastpath(Arc::new(f));
                 }
