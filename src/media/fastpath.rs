@@ -124,6 +124,19 @@ pub(super) struct Count {
     pub(super) last_ns: u64,
 }
 
+/// A direction of a session forwarded by the kernel (`offload.rs`), and its counters as last added to the session.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Offloaded {
+    pub(super) path: Path,
+    /// The interface towards the party the packets go to.
+    pub(super) oif: u32,
+    pub(super) seen: Count,
+}
+
+/// The directions of a session the kernel forwards, by socket (0 A's RTP … 3 B's RTCP),
+/// and whether the session ended (no rule is made after that).
+pub(super) type Offloads = std::sync::Mutex<([Option<Offloaded>; 4], bool)>;
+
 /// One direction of a stream, as a rule says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Path {

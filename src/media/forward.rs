@@ -108,7 +108,7 @@ pub(super) struct Shared {
     /// The kernel fast path, when on (`[media] kernel_forwarding`), and the directions
     /// of this session it forwards (`offload.rs`).
     pub(super) kernel: Option<Arc<super::fastpath::Fastpath>>,
-    pub(super) offloads: super::offload::Offloads,
+    pub(super) offloads: super::fastpath::Offloads,
 }
 
 /// Where a session's side-A RTP goes when vozbox itself is its other party: a bounded

@@ -11,23 +11,10 @@
 //! longer: no rule is made after that). It recomputes each direction's rule from the session's state and
 //! the routes, and changes only what differs. Never called per packet.
 
-use super::fastpath::{Count, Fastpath, Path};
+use super::fastpath::{Count, Fastpath, Offloaded, Path};
 use super::forward::Shared;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::Ordering;
-
-/// A direction forwarded by the kernel, and its counters as last added to the session.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Offloaded {
-    path: Path,
-    /// The interface towards the party the packets go to.
-    oif: u32,
-    seen: Count,
-}
-
-/// The directions of a session the kernel forwards, by socket (0 A's RTP … 3 B's RTCP),
-/// and whether the session ended (no rule is made after that).
-pub(super) type Offloads = std::sync::Mutex<([Option<Offloaded>; 4], bool)>;
 
 fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
     match a {
