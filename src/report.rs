@@ -79,7 +79,7 @@ pub fn voicemail(list: &[crate::model::VoicemailMessage], dir: &std::path::Path)
 /// The calls in progress as `GET /api/calls` lists them, at `now`.
 pub fn calls(list: &[serde_json::Value], now: u64) -> String {
     let mut out = format!(
-        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side; dropped: not RTP or from a stranger)\n",
+        "{:>6} {:<12} {:<24} {:<20} {:<9} {:<28} {:<9} {:>6}  MEDIA (relay port: packets from that side; kernel: of those, forwarded by the kernel fast path; dropped: not RTP or from a stranger)\n",
         "ID", "CLIENT", "CALLER", "CALLEE", "DIRECTION", "ROUTE", "STATE", "AGE"
     );
     for c in list {
@@ -87,8 +87,13 @@ pub fn calls(list: &[serde_json::Value], now: u64) -> String {
         let m = &c["media"];
         let media = if m.is_object() {
             format!(
-                "A {}: {}  B {}: {}  dropped {}",
-                m["a_port"], m["from_a"], m["b_port"], m["from_b"], m["dropped"]
+                "A {}: {}  B {}: {}  kernel {}  dropped {}",
+                m["a_port"],
+                m["from_a"],
+                m["b_port"],
+                m["from_b"],
+                m.get("kernel").and_then(|k| k.as_u64()).unwrap_or(0),
+                m["dropped"]
             )
         } else {
             "-".to_string()

@@ -289,6 +289,20 @@ fn a_stranger_hears_nothing_of_a_call_the_kernel_forwards() {
     let o = call_under_spray(&v, "101", None);
     sipp_ok(&bob.wait(Duration::from_secs(20)));
     assert_safe(&o);
+    // `vozbox calls` during the call said how much of it the kernel forwarded
+    let kernel: u64 = o
+        .calls
+        .lines()
+        .find(|l| l.contains("answered"))
+        .and_then(|l| l.split("  kernel ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no kernel count in {}", o.calls));
+    assert!(
+        kernel >= 200,
+        "the call's line says the kernel forwarded {kernel}: {}",
+        o.calls
+    );
     // the call ended: its rules' counters were read when they were taken out
     let (status, body) = v.api("GET", "/metrics");
     assert_eq!(status, 200);

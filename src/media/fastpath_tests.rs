@@ -117,7 +117,7 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
         "the kernel's packets not seen"
     );
     let c = s.counters();
-    assert_eq!((c.from_a, c.from_b), (6, 6));
+    assert_eq!((c.from_a, c.from_b, c.kernel), (6, 6, 10));
     assert_eq!(
         threads(),
         by_threads,

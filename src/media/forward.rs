@@ -109,6 +109,8 @@ pub(super) struct Shared {
     /// of this session it forwards (`offload.rs`).
     pub(super) kernel: Option<Arc<super::fastpath::Fastpath>>,
     pub(super) offloads: super::fastpath::Offloads,
+    /// Packets the kernel forwarded for this session, as far as its counters were read.
+    pub(super) kernel_packets: AtomicU64,
 }
 
 /// Where a session's side-A RTP goes when vozbox itself is its other party: a bounded
@@ -398,6 +400,7 @@ pub(super) fn test_shared(a: Side, b: Side, leases: (Lease, Lease)) -> Shared {
         rec: Default::default(),
         kernel: None,
         offloads: Default::default(),
+        kernel_packets: Default::default(),
     }
 }
 

@@ -140,6 +140,7 @@ impl Shared {
         }
         let rtcp = k % 2 == 1;
         let side = if k < 2 { &self.a } else { &self.b };
+        self.kernel_packets.fetch_add(packets, Ordering::Relaxed);
         if !rtcp {
             side.packets.fetch_add(packets, Ordering::Relaxed);
         }

@@ -63,6 +63,9 @@ pub struct Counters {
     /// that side's party (a stranger). Once a socket is connected to its settled party the
     /// kernel drops other sources before the relay reads them: those are not counted.
     pub dropped: u64,
+    /// Of the packets relayed either way (RTP and RTCP), those the kernel forwarded
+    /// (`[media] kernel_forwarding`).
+    pub kernel: u64,
 }
 
 impl Shared {
@@ -140,6 +143,7 @@ impl MediaSession {
             rec: Default::default(),
             kernel: relay.fastpath.clone(),
             offloads: Default::default(),
+            kernel_packets: Default::default(),
         });
         Ok(MediaSession {
             _relay: relay.add(shared.clone(), turn)?,
@@ -214,6 +218,7 @@ impl MediaSession {
             from_b: self.shared.b.packets.load(Ordering::Relaxed),
             dropped: self.shared.a.dropped.load(Ordering::Relaxed)
                 + self.shared.b.dropped.load(Ordering::Relaxed),
+            kernel: self.shared.kernel_packets.load(Ordering::Relaxed),
         }
     }
 }
