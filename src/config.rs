@@ -164,16 +164,13 @@ pub struct Media {
     pub sounds: std::path::PathBuf,
     /// Forwarding threads of the relay; 0: one per core.
     pub threads: usize,
-    /// Microseconds a forwarding thread lets packets gather after a round that served
-    /// more than one socket (fewer wake-ups under load, at most this much added delay);
-    /// 0: never waits.
+    /// µs a forwarding thread lets packets gather after a round that served more than
+    /// one socket (fewer wake-ups, at most this much added delay); 0: never waits.
     pub batch_us: u64,
     /// A side's media is accepted only from its party: the exact address of its latest
     /// SDP, or the IP its SIP comes from (NAT). `false` learns any source (RTP bleed).
     pub strict_source: bool,
-    /// Settled IPv4 streams are forwarded inside the kernel by a BPF program on every
-    /// interface (needs CAP_BPF and CAP_NET_ADMIN; without them a warning, and the
-    /// threads forward everything).
+    /// Settled IPv4 streams forwarded in the kernel (BPF; CAP_BPF, CAP_NET_ADMIN).
     pub kernel_forwarding: bool,
 }
 

@@ -12,6 +12,7 @@ pub mod fastpath;
 mod fastpath_tests;
 mod forward;
 pub mod g711;
+mod injector;
 pub mod latch;
 pub mod multipart;
 mod offload;
@@ -30,8 +31,9 @@ pub mod stream;
 use crate::config;
 use crate::model::MediaRelaySet;
 use dashmap::DashMap;
+pub use injector::Injector;
 use ports::{Kept, PortPool};
-pub use session::{Counters, Facing, Injector, MediaSession, Sources};
+pub use session::{Counters, Facing, MediaSession, Sources};
 use std::net::IpAddr;
 use std::sync::Arc;
 

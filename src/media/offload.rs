@@ -85,11 +85,7 @@ impl Shared {
             if want == slot.map(|o| (o.path, o.oif)) {
                 continue;
             }
-            if let Some(o) = slot.take() {
-                if let Some(c) = kernel.remove(&o.path.key()) {
-                    self.fold(kernel, k, o.seen, c);
-                }
-            }
+            self.take_out(kernel, k, slot);
             if let Some((path, oif)) = want {
                 if kernel.install(&path, oif) {
                     *slot = Some(Offloaded {
@@ -110,11 +106,7 @@ impl Shared {
         let (offloads, ended) = &mut *offloads;
         *ended = true;
         for (k, slot) in offloads.iter_mut().enumerate() {
-            if let Some(o) = slot.take() {
-                if let Some(c) = kernel.remove(&o.path.key()) {
-                    self.fold(kernel, k, o.seen, c);
-                }
-            }
+            self.take_out(kernel, k, slot);
         }
     }
 
@@ -128,6 +120,15 @@ impl Shared {
             if let Some(c) = kernel.count(&o.path.key()) {
                 self.fold(kernel, k, o.seen, c);
                 o.seen = c;
+            }
+        }
+    }
+
+    /// Takes socket `k`'s rule out of the kernel, its last counts added to the session's.
+    fn take_out(&self, kernel: &Fastpath, k: usize, slot: &mut Option<Offloaded>) {
+        if let Some(o) = slot.take() {
+            if let Some(c) = kernel.remove(&o.path.key()) {
+                self.fold(kernel, k, o.seen, c);
             }
         }
     }

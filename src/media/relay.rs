@@ -262,21 +262,7 @@ fn watch_pair(
     Ok(())
 }
 
-/// What every forwarding thread relayed since the start.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RelayTraffic {
-    pub rtp_packets: u64,
-    pub rtp_bytes: u64,
-    pub rtcp_packets: u64,
-    pub rtcp_bytes: u64,
-    /// Packets from a party not relayed: the oldest of a backlog (past capacity).
-    pub overload: u64,
-    /// Packets from a party whose send failed or that had nowhere to go yet.
-    pub unsent: u64,
-    /// Of the packets relayed, those the kernel forwarded (`[media] kernel_forwarding`),
-    /// as far as their sessions' counters were read (a call's are when it ends).
-    pub kernel_packets: u64,
-}
+pub use super::forward::RelayTraffic;
 
 impl Relay {
     /// The threads' counters added up (read without stopping them).

@@ -9,6 +9,7 @@
 //! share with them and the per-packet forwarding step are `forward.rs`.
 
 use super::forward::{plausible, Shared, Side};
+use super::injector::Injector;
 use super::latch::{Party, Peer};
 use super::ports::Lease;
 use super::sdp::Advertised;
@@ -317,31 +318,6 @@ impl Drop for MediaSession {
         // The call is over for the kernel now, not when the forwarding thread lets go of
         // the session's state (up to 100 ms later).
         self.shared.kernel_release();
-    }
-}
-
-/// Sends packets into a session from its relay ports (see `MediaSession::injector`).
-#[derive(Clone)]
-pub struct Injector {
-    shared: Arc<Shared>,
-}
-
-impl Injector {
-    /// Sends `packet` to the caller (or the callee) from the port facing it.
-    pub fn send(&self, caller: bool, packet: &[u8]) {
-        let side = if caller {
-            &self.shared.a
-        } else {
-            &self.shared.b
-        };
-        if let (Some(d), Some((rtp, _))) = (side.rtp_peer.current(), side.sockets.as_ref()) {
-            let _ = rtp.send_to(packet, d);
-        }
-    }
-
-    /// Milliseconds since the session opened (the clock of `Tapped::at_ms`).
-    pub fn now_ms(&self) -> u64 {
-        self.shared.now_ms()
     }
 }
 
