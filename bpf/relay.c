@@ -41,7 +41,7 @@ struct rule {
 	u16 sport, dport;
 	u32 oif;      /* the interface towards `daddr`; 1 (loopback): `daddr` is local */
 	u32 min_len;  /* the shortest payload relayed (12 for RTP, 8 for RTCP) */
-	u32 pad;
+	u32 next_hop; /* the route's gateway towards `daddr`, or `daddr` on a link */
 	u64 packets, bytes, last_ns;
 };
 
@@ -57,6 +57,14 @@ static long (*l3_csum)(struct __sk_buff *, u32, u64, u64, u64) = (void *)10;
 static long (*l4_csum)(struct __sk_buff *, u32, u64, u64, u64) = (void *)11;
 static long (*redirect)(u32, u64) = (void *)23;
 static long (*redirect_neigh)(u32, void *, int, u64) = (void *)152;
+
+/* The kernel's `struct bpf_redir_neigh`: the next hop, so that it does no route lookup
+ * of its own (which would not see the policy rules the route was asked with). */
+struct redir_neigh {
+	u32 family;
+	u32 addr[4];
+};
+#define AF_INET 2
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -125,9 +133,10 @@ __attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
 	r->last_ns = ktime_ns();
 	if (oif == LOOPBACK)
 		return TC_ACT_OK;
-	/* out of `oif` towards `daddr`, through the kernel's route and neighbour (a
+	/* out of `oif` to the next hop user space asked the kernel's routes for (its
 	 * neighbour not resolved yet is resolved, the packet queued meanwhile) */
-	return redirect_neigh(oif, 0, 0, 0);
+	struct redir_neigh nh = { AF_INET, { r->next_hop, 0, 0, 0 } };
+	return redirect_neigh(oif, &nh, sizeof(nh), 0);
 }
 
 char _license[] __attribute__((section("license"), used)) = "GPL";

@@ -22,6 +22,7 @@
 //! Forwarded packets skip what the kernel would do to the relay's own: netfilter (a
 //! firewall's rules and conntrack on the way out), reverse-path filtering, IPsec.
 
+use super::route_get::{RouteSocket, Way};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -51,68 +52,28 @@ pub struct Fastpath {
     /// The loaded program and its attachments (dropped with it: detached).
     ebpf: Mutex<aya::Ebpf>,
     rules: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
-    /// This machine's addresses and main routing table, read again when a second old.
-    routes: Mutex<Option<Routes>>,
+    /// The ways out asked of the kernel, forgotten when a second old.
+    routes: Mutex<Routes>,
     /// Interfaces the program is attached to, by name and index.
     attached: Mutex<Vec<(String, u32)>>,
     pub traffic: KernelTraffic,
 }
 
-/// What the interface towards a party is decided from.
+/// The ways out asked of the kernel (`route_get.rs`) in the last second, and when the
+/// program was last given to new interfaces.
 struct Routes {
-    read: std::time::Instant,
-    /// This machine's addresses (the local table of `/proc/net/fib_trie`); None when it
-    /// cannot be read: only loopback parties are then known to be local, and a party
-    /// elsewhere gets no rule (sent out of an interface towards this machine's own
-    /// address, its packets would be lost).
-    local: Option<Vec<Ipv4Addr>>,
-    /// `/proc/net/route`.
-    table: String,
-    /// The interfaces of the table, by name.
-    index: Vec<(String, u32)>,
+    socket: RouteSocket,
+    /// When `ways` was started (None: not yet); it is emptied when a second old.
+    since: Option<std::time::Instant>,
+    ways: std::collections::HashMap<(Ipv4Addr, Ipv4Addr), Option<Way>>,
 }
 
-impl Routes {
-    fn read() -> Routes {
-        let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-        let mut index: Vec<(String, u32)> = Vec::new();
-        for name in table
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().next())
-        {
-            if index.iter().any(|(n, _)| n == name) {
-                continue;
-            }
-            let i = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"));
-            if let Some(i) = i.ok().and_then(|i| i.trim().parse().ok()) {
-                index.push((name.to_string(), i));
-            }
-        }
-        Routes {
-            read: std::time::Instant::now(),
-            local: std::fs::read_to_string("/proc/net/fib_trie")
-                .ok()
-                .map(|t| local_addresses(&t)),
-            table,
-            index,
-        }
-    }
-}
-
-/// The addresses `/proc/net/fib_trie` lists as this machine's (`/32 host LOCAL`).
-fn local_addresses(fib_trie: &str) -> Vec<Ipv4Addr> {
-    let (mut out, mut at) = (Vec::new(), None);
-    for line in fib_trie.lines().map(str::trim_start) {
-        if let Some(ip) = line.strip_prefix("|-- ") {
-            at = ip.trim().parse::<Ipv4Addr>().ok();
-        } else if line.starts_with("/32 host LOCAL") {
-            if let Some(ip) = at.filter(|ip| !out.contains(ip)) {
-                out.push(ip);
-            }
-        }
-    }
-    out
+/// Where the packets of a rule leave to: out of interface `oif` (`LOCAL`: up to this
+/// machine) towards `next_hop` (a gateway, or the party itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Toward {
+    pub(super) oif: u32,
+    pub(super) next_hop: Ipv4Addr,
 }
 
 /// A rule's counters as last read.
@@ -128,8 +89,8 @@ pub(super) struct Count {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Offloaded {
     pub(super) path: Path,
-    /// The interface towards the party the packets go to.
-    pub(super) oif: u32,
+    /// The way towards the party the packets go to.
+    pub(super) toward: Toward,
     pub(super) seen: Count,
 }
 
@@ -161,15 +122,16 @@ impl Path {
         k
     }
 
-    fn value(&self, oif: u32) -> Value {
+    fn value(&self, toward: Toward) -> Value {
         let mut v = [0u8; 48];
         v[0..4].copy_from_slice(&self.via.ip().octets());
         v[4..8].copy_from_slice(&self.dest.ip().octets());
         v[8..10].copy_from_slice(&self.via.port().to_be_bytes());
         v[10..12].copy_from_slice(&self.dest.port().to_be_bytes());
-        v[12..16].copy_from_slice(&oif.to_ne_bytes());
+        v[12..16].copy_from_slice(&toward.oif.to_ne_bytes());
         let min_len: u32 = if self.rtcp { 8 } else { 12 };
         v[16..20].copy_from_slice(&min_len.to_ne_bytes());
+        v[20..24].copy_from_slice(&toward.next_hop.octets());
         v
     }
 }
@@ -209,7 +171,11 @@ impl Fastpath {
         let f = Fastpath {
             ebpf: Mutex::new(ebpf),
             rules: Mutex::new(rules),
-            routes: Mutex::new(None),
+            routes: Mutex::new(Routes {
+                socket: RouteSocket::open().map_err(|e| format!("a netlink route socket: {e}"))?,
+                since: None,
+                ways: std::collections::HashMap::new(),
+            }),
             attached: Mutex::new(Vec::new()),
             traffic: KernelTraffic::default(),
         };
@@ -283,11 +249,10 @@ impl Fastpath {
         last_error
     }
 
-    /// Forwards `p` in the kernel from now on, out of interface `oif`
-    /// (`interface_towards`).
-    pub(super) fn install(&self, p: &Path, oif: u32) -> bool {
+    /// Forwards `p` in the kernel from now on, `toward` its party (`toward`).
+    pub(super) fn install(&self, p: &Path, toward: Toward) -> bool {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        rules.insert(p.key(), p.value(oif), 0).is_ok()
+        rules.insert(p.key(), p.value(toward), 0).is_ok()
     }
 
     /// The counters of the rule `key` (None: no such rule).
@@ -324,101 +289,47 @@ impl Fastpath {
 }
 
 impl Fastpath {
-    /// The interface a packet to `ip` leaves by: `LOCAL` for an address of this machine's
-    /// interfaces (`/proc/net/fib_trie`), else the longest prefix of the main routing
-    /// table (`/proc/net/route`;
-    /// policy routing is not looked at). Both read at most once a second, so that a rule
-    /// installed now follows the routes of now; an interface added since is then given
-    /// the program too. None: no route (the threads keep the
-    /// stream).
-    pub(super) fn interface_towards(&self, ip: Ipv4Addr) -> Option<u32> {
-        if ip.is_loopback() {
-            return Some(LOCAL);
+    /// The way a packet from the relay's address `from` to `to` leaves, as the kernel
+    /// routes it (`route_get.rs`: tables and policy rules): the interface (`LOCAL` for an
+    /// address of this machine) and the next hop. Each answer is kept for a second, so
+    /// that a rule installed now follows the routes of now; once a second, too, an
+    /// interface added since is given the program. None: no route, or no answer (the
+    /// threads keep the stream).
+    pub(super) fn toward(&self, from: Ipv4Addr, to: Ipv4Addr) -> Option<Toward> {
+        let local = Toward {
+            oif: LOCAL,
+            next_hop: to,
+        };
+        if to.is_loopback() {
+            return Some(local);
         }
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         if routes
-            .as_ref()
-            .is_none_or(|r| r.read.elapsed() > std::time::Duration::from_secs(1))
+            .since
+            .is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(1))
         {
-            *routes = Some(Routes::read());
+            routes.ways.clear();
+            routes.since = Some(std::time::Instant::now());
             self.attach_new(true);
         }
-        let r = routes.as_ref()?;
-        if r.local.as_ref()?.contains(&ip) {
-            return Some(LOCAL);
-        }
-        let name = best_route(&r.table, ip)?;
-        r.index.iter().find(|(n, _)| *n == name).map(|&(_, i)| i)
-    }
-}
-
-/// The interface of the longest matching prefix (then the lowest metric) of a
-/// `/proc/net/route` table, for `ip`.
-fn best_route(table: &str, ip: Ipv4Addr) -> Option<String> {
-    // the table prints each address as the in-memory `__be32`, in hexadecimal
-    let addr = u32::from_ne_bytes(ip.octets());
-    let mut best: Option<(u32, u32, &str)> = None;
-    for line in table.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let hex = |i: usize| f.get(i).and_then(|s| u32::from_str_radix(s, 16).ok());
-        let (Some(&name), Some(dest), Some(flags), Some(metric), Some(mask)) = (
-            f.first(),
-            hex(1),
-            hex(3),
-            f.get(6).and_then(|s| s.parse().ok()),
-            hex(7),
-        ) else {
-            continue;
+        let way = match routes.ways.get(&(from, to)) {
+            Some(w) => *w,
+            None => {
+                let w = routes.socket.way(from, to);
+                routes.ways.insert((from, to), w);
+                w
+            }
         };
-        // RTF_UP, and the address within the prefix
-        if flags & 1 == 0 || addr & mask != dest {
-            continue;
-        }
-        let len = mask.count_ones();
-        if best.is_none_or(|(l, m, _)| len > l || (len == l && metric < m)) {
-            best = Some((len, metric, name));
-        }
+        Some(match way? {
+            Way::Local => local,
+            Way::Out { oif, next_hop } => Toward { oif, next_hop },
+        })
     }
-    best.map(|(_, _, n)| n.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_longest_prefix_then_the_lowest_metric_is_taken() {
-        // 10.77.0.0/24 on veth1, the default route on eth0 (twice, metrics 100 and 50),
-        // 10.0.0.0/8 on eth1 but down
-        let table =
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-            eth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
-            eth2\t00000000\t0102A8C0\t0003\t0\t0\t50\t00000000\t0\t0\t0\n\
-            veth1\t00004D0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
-            eth1\t0000000A\t00000000\t0000\t0\t0\t0\t000000FF\t0\t0\t0\n";
-        let at = |s: &str| best_route(table, s.parse().unwrap());
-        assert_eq!(at("10.77.0.3").as_deref(), Some("veth1"));
-        assert_eq!(at("10.78.0.3").as_deref(), Some("eth2"));
-        assert_eq!(at("192.0.2.1").as_deref(), Some("eth2"));
-        assert_eq!(best_route("Iface\n", "10.0.0.1".parse().unwrap()), None);
-        // (a little-endian machine prints 10.77.0.0 as 00004D0A)
-        if cfg!(target_endian = "little") {
-            assert_eq!(u32::from_ne_bytes([10, 77, 0, 0]), 0x00004D0A);
-        }
-    }
-
-    #[test]
-    fn the_local_addresses_are_the_fib_tries_host_ones() {
-        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
-            \x20    +-- 127.0.0.0/8 2 0 2\n           |-- 127.0.0.0\n              /8 host LOCAL\n\
-            \x20          |-- 127.0.0.1\n              /32 host LOCAL\n\
-            \x20       |-- 127.255.255.255\n           /32 link BROADCAST\n\
-            \x20          |-- 192.0.2.0\n              /24 link UNICAST\n\
-            \x20          |-- 192.0.2.2\n              /32 host LOCAL\n\
-            Local:\n           |-- 192.0.2.2\n              /32 host LOCAL\n";
-        let want: Vec<Ipv4Addr> = vec![[127, 0, 0, 1].into(), [192, 0, 2, 2].into()];
-        assert_eq!(local_addresses(trie), want);
-    }
 
     #[test]
     fn a_rule_is_laid_out_as_the_program_reads_it() {
@@ -431,13 +342,17 @@ mod tests {
             rtcp: true,
         };
         assert_eq!(p.key(), [10, 0, 0, 1, 192, 0, 2, 7, 0x75, 0x30, 0x0f, 0xa0]);
-        let v = p.value(3);
+        let v = p.value(Toward {
+            oif: 3,
+            next_hop: [198, 51, 100, 1].into(),
+        });
         assert_eq!(
             &v[0..12],
             &[10, 0, 0, 1, 198, 51, 100, 9, 0x75, 0x32, 0x13, 0x8c]
         );
         assert_eq!(u32::from_ne_bytes([v[12], v[13], v[14], v[15]]), 3);
         assert_eq!(u32::from_ne_bytes([v[16], v[17], v[18], v[19]]), 8);
+        assert_eq!(&v[20..24], &[198, 51, 100, 1]);
         assert_eq!(count_of(&v), Count::default());
     }
 }

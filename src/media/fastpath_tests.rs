@@ -179,11 +179,18 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
     assert!(until(|| threads() == before + 1));
 }
 
-/// A network namespace joined to this one by a veth pair, removed when dropped.
+/// A network namespace joined to this one by a veth pair (and maybe a second one, with
+/// policy rules), removed when dropped.
 struct Netns {
     name: String,
     host_if: String,
     prefix: String,
+    /// This namespace's number among the process's (its names and addresses differ).
+    k: u32,
+    /// The second pair's host end.
+    second: Option<String>,
+    /// The host's policy rule, while it is there (`ip rule` arguments).
+    rule: Option<Vec<String>>,
 }
 
 fn ip(args: &[&str]) {
@@ -199,41 +206,117 @@ fn ip(args: &[&str]) {
     );
 }
 
-impl Netns {
-    fn new() -> Netns {
-        let id = std::process::id();
-        let n = Netns {
-            name: format!("vzb{id}"),
-            host_if: format!("vzh{}", id % 1_000_000),
-            prefix: format!("10.{}.{}", 200 + id % 50, (id / 50) % 250),
-        };
-        let peer = format!("vzn{}", id % 1_000_000);
-        let (p, ns) = (&n.prefix, n.name.as_str());
-        ip(&["netns", "add", ns]);
-        ip(&[
-            "link", "add", &n.host_if, "type", "veth", "peer", "name", &peer,
-        ]);
-        ip(&["link", "set", &peer, "netns", ns]);
-        ip(&["addr", "add", &format!("{p}.1/24"), "dev", &n.host_if]);
-        ip(&["link", "set", &n.host_if, "up"]);
-        for host in [2, 3] {
-            ip(&[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{p}.{host}/24"),
-                "dev",
-                &peer,
-            ]);
+/// `sysctl -w` of `settings`, in namespace `ns` or here; whether it took.
+fn sysctl(ns: Option<&str>, settings: &[String]) -> bool {
+    let mut c = match ns {
+        Some(ns) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", ns, "sysctl"]);
+            c
         }
-        ip(&["-n", ns, "link", "set", &peer, "up"]);
+        None => std::process::Command::new("sysctl"),
+    };
+    c.arg("-qw")
+        .args(settings)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Namespaces made by this process so far.
+static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Netns {
+    /// `prefix.1/24` on the host's end, `prefix.2` and `.3` (the parties) on the other.
+    fn new() -> Netns {
+        let k = std::process::id() * 8 + MADE.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}n{}", k / 8 % 100_000, k % 8);
+        let net = Netns {
+            name: format!("vzb{tag}"),
+            host_if: format!("vzh{tag}"),
+            prefix: format!("10.{}.{}", 200 + k % 50, (k / 50) % 250),
+            k,
+            second: None,
+            rule: None,
+        };
+        let (p, ns) = (&net.prefix, net.name.as_str());
+        ip(&["netns", "add", ns]);
+        net.pair(
+            &net.host_if,
+            &format!("vzn{tag}"),
+            &format!("{p}.1/24"),
+            &[&format!("{p}.2/24"), &format!("{p}.3/24")],
+        );
         ip(&["-n", ns, "link", "set", "lo", "up"]);
-        // No checksum offload on either end: the parties' UDP checksums are computed
-        // whole and checked on arrival, so a wrong rewrite would lose the packets.
-        ethtool_off(Some(ns), &peer);
-        ethtool_off(None, &n.host_if);
-        n
+        net
+    }
+
+    /// A veth pair from `host` (address `addr`) to `peer` in the namespace (`peer_addrs`),
+    /// up, without checksum offloads (the parties' UDP checksums are computed whole and
+    /// checked on arrival, so a wrong rewrite would lose the packets) and without IPv6
+    /// (nothing but the test's packets and address resolution on them).
+    fn pair(&self, host: &str, peer: &str, addr: &str, peer_addrs: &[&str]) {
+        let ns = self.name.as_str();
+        ip(&["link", "add", host, "type", "veth", "peer", "name", peer]);
+        ip(&["link", "set", peer, "netns", ns]);
+        // (a kernel without IPv6 has none to turn off)
+        let _ = sysctl(None, &[format!("net.ipv6.conf.{host}.disable_ipv6=1")]);
+        let _ = sysctl(Some(ns), &[format!("net.ipv6.conf.{peer}.disable_ipv6=1")]);
+        ip(&["addr", "add", addr, "dev", host]);
+        ip(&["link", "set", host, "up"]);
+        for a in peer_addrs {
+            ip(&["-n", ns, "addr", "add", a, "dev", peer]);
+        }
+        ip(&["-n", ns, "link", "set", peer, "up"]);
+        ethtool_off(Some(ns), peer);
+        ethtool_off(None, host);
+    }
+
+    /// A second pair into the namespace, and policy rules (not the main tables) that send
+    /// what the host's `prefix.1` sends to `prefix.3` through it, and what `prefix.3` sends
+    /// back (so that each side's reverse path is the way it came): the name of its host
+    /// end.
+    fn policy_route_to_b(&mut self) -> String {
+        let tag = format!("{}n{}", self.k / 8 % 100_000, self.k % 8);
+        let (host, peer) = (format!("vzq{tag}"), format!("vzm{tag}"));
+        let q = format!("198.18.{}", self.k % 250);
+        self.pair(&host, &peer, &format!("{q}.1/24"), &[&format!("{q}.2/24")]);
+        let ns = self.name.clone();
+        // the namespace answers for and takes `prefix.3` on either of its interfaces
+        let mut settings = Vec::new();
+        for dev in ["all", "default", peer.as_str()] {
+            for (key, v) in [("rp_filter", 0), ("arp_ignore", 0), ("arp_filter", 0)] {
+                settings.push(format!("net.ipv4.conf.{dev}.{key}={v}"));
+            }
+        }
+        assert!(sysctl(Some(&ns), &settings), "sysctl in {ns}");
+        let (p, table) = (&self.prefix, (20_000 + self.k % 10_000).to_string());
+        let (one, three) = (format!("{p}.1"), format!("{p}.3"));
+        ip(&["route", "add", &three, "dev", &host, "table", &table]);
+        ip(&[
+            "-n", &ns, "route", "add", &one, "dev", &peer, "table", &table,
+        ]);
+        ip(&[
+            "-n", &ns, "rule", "add", "from", &three, "to", &one, "lookup", &table, "pref", &table,
+        ]);
+        let rule: Vec<String> = ["from", &one, "to", &three, "lookup", &table, "pref", &table]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let mut add = vec!["rule", "add"];
+        add.extend(rule.iter().map(String::as_str));
+        ip(&add);
+        self.rule = Some(rule);
+        self.second = Some(host.clone());
+        host
+    }
+
+    /// Takes the host's policy rule out (the namespace's stays).
+    fn drop_rule(&mut self) {
+        if let Some(rule) = self.rule.take() {
+            let mut del = vec!["rule", "del"];
+            del.extend(rule.iter().map(String::as_str));
+            ip(&del);
+        }
     }
 }
 
@@ -256,58 +339,56 @@ fn ethtool_off(ns: Option<&str>, dev: &str) {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
-        let _ = std::process::Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
+        let run = |args: &[&str]| {
+            let _ = std::process::Command::new("ip").args(args).output();
+        };
+        if let Some(rule) = self.rule.take() {
+            let mut del = vec!["rule", "del"];
+            del.extend(rule.iter().map(String::as_str));
+            run(&del);
+        }
+        if let Some(host) = &self.second {
+            run(&["link", "del", host]);
+        }
+        run(&["link", "del", &self.host_if]);
+        run(&["netns", "del", &self.name]);
     }
 }
 
-/// Parties behind an interface (a veth pair into a namespace) made after the fast path
-/// started: the kernel forwards their settled streams out of it through the route and
-/// the neighbour table, checksums intact (the parties' sockets would drop a bad one).
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn parties_behind_an_interface_are_reached_through_its_neighbour() {
-    // the interface appears after the start: the program is attached to it when the
-    // routes are next read (here, when the first rule is made)
-    let kernel = fastpath();
-    let net = Netns::new();
-    assert!(!kernel.interfaces().contains(&net.host_if));
-    let relay = Relay::start(1, Duration::ZERO)
-        .unwrap()
-        .with_fastpath(kernel.clone());
+/// Packets sent so far out of the host's interface `dev`.
+fn tx_packets(dev: &str) -> u64 {
+    std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/tx_packets"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no tx_packets for {dev}"))
+}
+
+/// A session between the parties `prefix.2` (A) and `prefix.3` (B) of `net`, relayed from
+/// `prefix.1`.
+fn session_in(net: &Netns, relay: &Relay, port: u16) -> (MediaSession, IpAddr) {
     let p = &net.prefix;
     let bind: IpAddr = format!("{p}.1").parse().unwrap();
-    let pool = test_pool(bind, 32800, 32899);
-    let s = open(&relay, bind, &pool);
-    let (a_at, b_at): (SocketAddr, SocketAddr) = (
-        format!("{p}.2:7000").parse().unwrap(),
-        format!("{p}.3:7002").parse().unwrap(),
-    );
-    s.set_peer(
-        Facing::A,
-        Some(Advertised {
-            rtp: a_at,
-            rtcp: a_at,
-        }),
-        a_at.ip(),
-    );
-    s.set_peer(
-        Facing::B,
-        Some(Advertised {
-            rtp: b_at,
-            rtcp: b_at,
-        }),
-        b_at.ip(),
-    );
-    // the two parties, in the namespace: one packet each way, then ten from A
+    let pool = test_pool(bind, port, port + 99);
+    let s = open(relay, bind, &pool);
+    for (side, at) in [
+        (Facing::A, format!("{p}.2:7000")),
+        (Facing::B, format!("{p}.3:7002")),
+    ] {
+        let at: SocketAddr = at.parse().unwrap();
+        s.set_peer(side, Some(Advertised { rtp: at, rtcp: at }), at.ip());
+    }
+    (s, bind)
+}
+
+/// The two parties, in the namespace: one packet each way (through the thread), then ten
+/// from A to B; checks that B got the ten from the relay's B port, checksums intact.
+fn talk(net: &Netns, s: &MediaSession, bind: IpAddr) {
+    let p = &net.prefix;
     let script = format!(
         r#"
 import socket, time
-a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("{a_ip}", 7000)); a.settimeout(1)
-b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("{b_ip}", 7002)); b.settimeout(1)
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("{p}.2", 7000)); a.settimeout(1)
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("{p}.3", 7002)); b.settimeout(1)
 pkt = bytes([0x80, 8, 0, 1]) + bytes(156)
 a.sendto(pkt, ("{relay}", {pa})); print("b", b.recvfrom(400)[1])
 b.sendto(pkt, ("{relay}", {pb})); print("a", a.recvfrom(400)[1])
@@ -319,8 +400,6 @@ for i in range(10):
 snmp = [l.split() for l in open("/proc/net/snmp") if l.startswith("Udp:")]
 print("checksum errors", snmp[1][snmp[0].index("InCsumErrors")])
 "#,
-        a_ip = a_at.ip(),
-        b_ip = b_at.ip(),
         relay = bind,
         pa = s.address(Facing::A).port(),
         pb = s.address(Facing::B).port(),
@@ -338,12 +417,80 @@ print("checksum errors", snmp[1][snmp[0].index("InCsumErrors")])
     let relay_b = format!("b ('{}', {}) 160", bind, s.address(Facing::B).port());
     assert_eq!(text.lines().filter(|l| *l == relay_b).count(), 10, "{text}");
     assert_eq!(text.lines().last(), Some("checksum errors 0"), "{text}");
+}
+
+/// Parties behind an interface (a veth pair into a namespace) made after the fast path
+/// started: the kernel forwards their settled streams out of it through the route and
+/// the neighbour table, checksums intact (the parties' sockets would drop a bad one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn parties_behind_an_interface_are_reached_through_its_neighbour() {
+    // the interface appears after the start: the program is attached to it when the
+    // routes are next asked (here, when the first rule is made)
+    let kernel = fastpath();
+    let net = Netns::new();
+    assert!(!kernel.interfaces().contains(&net.host_if));
+    let relay = Relay::start(1, Duration::ZERO)
+        .unwrap()
+        .with_fastpath(kernel.clone());
+    let (s, bind) = session_in(&net, &relay, 32800);
+    talk(&net, &s, bind);
     assert!(kernel.interfaces().contains(&net.host_if));
     let c = s.counters();
     assert_eq!(c.from_a, 11);
-    assert_eq!(
-        kernel.traffic.rtp_packets.load(Ordering::Relaxed),
-        10,
-        "{text}"
+    assert_eq!(kernel.traffic.rtp_packets.load(Ordering::Relaxed), 10);
+}
+
+/// A policy rule (`ip rule`) sends what the relay sends to B through a second interface,
+/// not the one the main table gives: the kernel's forwarding follows it, as the threads'
+/// packets do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_policy_rule_picks_the_interface_the_kernel_forwards_through() {
+    let kernel = fastpath();
+    let mut net = Netns::new();
+    let second = net.policy_route_to_b();
+    let relay = Relay::start(1, Duration::ZERO)
+        .unwrap()
+        .with_fastpath(kernel.clone());
+    let (s, bind) = session_in(&net, &relay, 32900);
+    let (main_before, second_before) = (tx_packets(&net.host_if), tx_packets(&second));
+    talk(&net, &s, bind);
+    let (main, through) = (
+        tx_packets(&net.host_if) - main_before,
+        tx_packets(&second) - second_before,
     );
+    // B's eleven (one from the thread, ten from the kernel) through the rule's interface;
+    // A's one, and address resolution, through the main table's
+    assert!(
+        through >= 11,
+        "{through} out of {second}, {main} out of the main one"
+    );
+    assert!(
+        main < 5,
+        "{main} out of the main table's interface, {through} out of {second}"
+    );
+    assert_eq!(s.counters().from_a, 11);
+    assert_eq!(kernel.traffic.rtp_packets.load(Ordering::Relaxed), 10);
+
+    // the rule taken out during the call: once its answer is a second old, the next
+    // refresh (the driver's sweep, once a second) moves B's packets back to the main table
+    net.drop_rule();
+    std::thread::sleep(Duration::from_millis(1100));
+    s.kernel_refresh();
+    let (main_before, second_before) = (tx_packets(&net.host_if), tx_packets(&second));
+    talk(&net, &s, bind);
+    let (main, through) = (
+        tx_packets(&net.host_if) - main_before,
+        tx_packets(&second) - second_before,
+    );
+    assert!(
+        main >= 12,
+        "{main} out of the main one, {through} out of {second}"
+    );
+    assert!(
+        through < 5,
+        "{through} still out of {second}, {main} out of the main one"
+    );
+    // (this time every packet went through the kernel: both sources were still latched)
+    assert_eq!(s.counters().from_a, 22);
+    assert_eq!(kernel.traffic.rtp_packets.load(Ordering::Relaxed), 22);
 }

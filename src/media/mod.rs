@@ -23,6 +23,7 @@ pub mod rectap;
 pub mod relay;
 #[cfg(test)]
 mod relay_tests;
+mod route_get;
 pub mod sdp;
 pub mod sdp_lines;
 pub mod session;

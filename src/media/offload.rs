@@ -81,16 +81,16 @@ impl Shared {
         for (k, slot) in offloads.iter_mut().enumerate() {
             let want = self
                 .wanted(k)
-                .and_then(|p| Some((p, kernel.interface_towards(*p.dest.ip())?)));
-            if want == slot.map(|o| (o.path, o.oif)) {
+                .and_then(|p| Some((p, kernel.toward(*p.via.ip(), *p.dest.ip())?)));
+            if want == slot.map(|o| (o.path, o.toward)) {
                 continue;
             }
             self.take_out(kernel, k, slot);
-            if let Some((path, oif)) = want {
-                if kernel.install(&path, oif) {
+            if let Some((path, toward)) = want {
+                if kernel.install(&path, toward) {
                     *slot = Some(Offloaded {
                         path,
-                        oif,
+                        toward,
                         seen: Count::default(),
                     });
                 }
