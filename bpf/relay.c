@@ -2,7 +2,8 @@
  *
  * A TC ingress program: a UDP packet whose (destination, source) is a relay socket and
  * the party latched on it is rewritten to leave from the other side's relay socket to
- * that side's party, and goes out without reaching user space. Every other packet is
+ * that side's party, and goes out without reaching user space. IPv4 and IPv6 (a map
+ * each). Every other packet is
  * left alone and goes on to the next program or the socket (TCX_NEXT): the forwarding
  * threads handle it as before (learning, strangers, recording, RTCP short packets).
  *
@@ -45,18 +46,35 @@ struct rule {
 	u64 packets, bytes, last_ns;
 };
 
+/* The same for IPv6. */
+struct key6 {
+	u32 daddr[4], saddr[4];
+	u16 dport, sport;
+};
+
+struct rule6 {
+	u32 saddr[4], daddr[4];
+	u16 sport, dport;
+	u32 oif, min_len;
+	u32 next_hop[4];
+	u64 packets, bytes, last_ns;
+};
+
 /* BPF_MAP_TYPE_HASH */
 __attribute__((section("maps"), used)) struct map_def RULES = {
 	1, sizeof(struct key), sizeof(struct rule), 65536, 0
 };
+__attribute__((section("maps"), used)) struct map_def RULES6 = {
+	1, sizeof(struct key6), sizeof(struct rule6), 65536, 0
+};
 
 static void *(*map_lookup)(void *map, const void *key) = (void *)1;
-static u64 (*ktime_ns)(void) = (void *)160; /* bpf_ktime_get_coarse_ns */
 static long (*store_bytes)(struct __sk_buff *, u32, const void *, u32, u64) = (void *)9;
 static long (*l3_csum)(struct __sk_buff *, u32, u64, u64, u64) = (void *)10;
 static long (*l4_csum)(struct __sk_buff *, u32, u64, u64, u64) = (void *)11;
-static long (*redirect)(u32, u64) = (void *)23;
+static long long (*csum_diff)(void *, u32, void *, u32, u32) = (void *)28;
 static long (*redirect_neigh)(u32, void *, int, u64) = (void *)152;
+static u64 (*ktime_ns)(void) = (void *)160; /* bpf_ktime_get_coarse_ns */
 
 /* The kernel's `struct bpf_redir_neigh`: the next hop, so that it does no route lookup
  * of its own (which would not see the policy rules the route was asked with). */
@@ -65,6 +83,7 @@ struct redir_neigh {
 	u32 addr[4];
 };
 #define AF_INET 2
+#define AF_INET6 10
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -75,9 +94,82 @@ struct redir_neigh {
 #define IP_DADDR (ETH + 16)
 #define UDP (ETH + 20)
 #define UDP_CHECK (UDP + 6)
+#define IP6_SADDR (ETH + 8)
+#define IP6_DADDR (ETH + 24)
+#define UDP6 (ETH + 40)
+#define UDP6_CHECK (UDP6 + 6)
 #define PSEUDO_HDR (1ULL << 4)
 #define MANGLED_0 (1ULL << 5)
 #define LOOPBACK 1
+
+/* Counts a forwarded packet of `len` payload bytes in a rule's counters. */
+#define COUNT(r, len)                                  \
+	do {                                           \
+		__sync_fetch_and_add(&(r)->packets, 1);  \
+		__sync_fetch_and_add(&(r)->bytes, len);  \
+		(r)->last_ns = ktime_ns();             \
+	} while (0)
+
+/* An IPv6 packet (`data`: its Ethernet header; no extension header, UDP). */
+static __attribute__((always_inline)) int relay6(struct __sk_buff *skb, u8 *data, u8 *end)
+{
+	if (data + UDP6 + 8 + 1 > end)
+		return TCX_NEXT;
+	if ((data[ETH] >> 4) != 6 || data[ETH + 6] != 17)
+		return TCX_NEXT;
+	if ((data[UDP6 + 8] >> 6) != 2)
+		return TCX_NEXT;
+	/* a zero UDP checksum (invalid in IPv6) is left to the stack, which drops it */
+	if (!data[UDP6_CHECK] && !data[UDP6_CHECK + 1])
+		return TCX_NEXT;
+	struct key6 k;
+	__builtin_memcpy(k.daddr, data + IP6_DADDR, 16);
+	__builtin_memcpy(k.saddr, data + IP6_SADDR, 16);
+	k.dport = *(u16 *)(data + UDP6 + 2);
+	k.sport = *(u16 *)(data + UDP6);
+	u32 udp_len = ((u32)data[UDP6 + 4] << 8) | data[UDP6 + 5];
+	/* one datagram, whole: the payload length and the frame's agree with UDP's (a GRO
+	 * aggregate or a truncated packet goes on to the stack) */
+	u32 payload_len = ((u32)data[ETH + 4] << 8) | data[ETH + 5];
+	if (payload_len != udp_len || skb->len != UDP6 + udp_len)
+		return TCX_NEXT;
+	struct rule6 *r = map_lookup(&RULES6, &k);
+	if (!r || udp_len < 8 + r->min_len)
+		return TCX_NEXT;
+	u32 oif = r->oif;
+	if (oif == LOOPBACK && skb->ingress_ifindex != LOOPBACK)
+		return TCX_NEXT;
+	struct rule6 w;
+	__builtin_memcpy(w.saddr, r->saddr, 16);
+	__builtin_memcpy(w.daddr, r->daddr, 16);
+	w.sport = r->sport;
+	w.dport = r->dport;
+	u8 hop_limit = 64;
+	/* the pseudo-header's two addresses (the key's destination and source, the
+	 * rule's source and destination: a one's complement sum has no order), as one
+	 * difference (IPv6 has no header
+	 * checksum of its own) */
+	long long diff = csum_diff(k.daddr, 32, w.saddr, 32, 0);
+	if (diff < 0)
+		return TC_ACT_SHOT;
+	if (l4_csum(skb, UDP6_CHECK, 0, diff, PSEUDO_HDR | MANGLED_0) ||
+	    l4_csum(skb, UDP6_CHECK, k.sport, w.sport, MANGLED_0 | 2) ||
+	    l4_csum(skb, UDP6_CHECK, k.dport, w.dport, MANGLED_0 | 2) ||
+	    /* (BPF_F_RECOMPUTE_CSUM: a CHECKSUM_COMPLETE packet's sum follows the new
+	     * addresses; the pseudo-header update above took them out of it, which is
+	     * right for IPv4, whose header checksum changes too, not for IPv6) */
+	    store_bytes(skb, IP6_SADDR, w.saddr, 32, 1) ||
+	    store_bytes(skb, UDP6, &w.sport, 4, 0) ||
+	    /* the relay's own hop limit, as its sockets would send with */
+	    store_bytes(skb, ETH + 7, &hop_limit, 1, 0))
+		return TC_ACT_SHOT;
+	COUNT(r, udp_len - 8);
+	if (oif == LOOPBACK)
+		return TC_ACT_OK;
+	struct redir_neigh nh = { AF_INET6, { 0, 0, 0, 0 } };
+	__builtin_memcpy(nh.addr, r->next_hop, 16);
+	return redirect_neigh(oif, &nh, sizeof(nh), 0);
+}
 
 __attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
 {
@@ -87,6 +179,10 @@ __attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
 	if (skb->vlan_present)
 		return TCX_NEXT;
 	u8 *data = (u8 *)(long)skb->data, *end = (u8 *)(long)skb->data_end;
+	if (data + ETH > end)
+		return TCX_NEXT;
+	if (data[12] == 0x86 && data[13] == 0xdd)
+		return relay6(skb, data, end);
 	/* Ethernet, IPv4 without options, not a fragment, UDP, a first RTP/RTCP byte */
 	if (data + UDP + 8 + 1 > end)
 		return TCX_NEXT;
@@ -128,9 +224,7 @@ __attribute__((section("classifier"), used)) int relay(struct __sk_buff *skb)
 	    store_bytes(skb, UDP, &sport, 2, 0) ||
 	    store_bytes(skb, UDP + 2, &dport, 2, 0))
 		return TC_ACT_SHOT;
-	__sync_fetch_and_add(&r->packets, 1);
-	__sync_fetch_and_add(&r->bytes, udp_len - 8);
-	r->last_ns = ktime_ns();
+	COUNT(r, udp_len - 8);
 	if (oif == LOOPBACK)
 		return TC_ACT_OK;
 	/* out of `oif` to the next hop user space asked the kernel's routes for (its

@@ -170,7 +170,7 @@ pub struct Media {
     /// A side's media is accepted only from its party: the exact address of its latest
     /// SDP, or the IP its SIP comes from (NAT). `false` learns any source (RTP bleed).
     pub strict_source: bool,
-    /// Settled IPv4 streams forwarded in the kernel (BPF; CAP_BPF, CAP_NET_ADMIN).
+    /// Settled streams (IPv4, IPv6) forwarded in the kernel (BPF; CAP_BPF, CAP_NET_ADMIN).
     pub kernel_forwarding: bool,
 }
 

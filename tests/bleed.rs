@@ -281,7 +281,7 @@ fn a_stranger_hears_nothing_of_a_call_the_kernel_forwards() {
         PROVISION,
     );
     assert!(
-        v.log().contains("kernel_forwarding: settled IPv4 streams"),
+        v.log().contains("kernel_forwarding: settled streams"),
         "the fast path did not start (run as root): {}",
         v.log()
     );

@@ -99,7 +99,7 @@ fn two_baresip_phones_hear_each_other_pcmu() {
 fn two_baresip_phones_hear_each_other_through_the_kernel() {
     let v = two_phones_hear_each_other("PCMU", "[media]\nkernel_forwarding = true\n");
     assert!(
-        v.log().contains("kernel_forwarding: settled IPv4 streams"),
+        v.log().contains("kernel_forwarding: settled streams"),
         "the fast path did not start (run as root): {}",
         v.log()
     );

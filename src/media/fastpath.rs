@@ -7,10 +7,10 @@
 //! What goes through the kernel is decided here and in `forward.rs` (`Shared::kernel_sync`):
 //! a direction has a rule only while the session relays plainly (no recording or watch
 //! for its code, no echo test, no application on side A), both of its parties are
-//! settled (their sockets connected), both are IPv4, and the sockets are bound to one
-//! address. Everything else — learning, strangers (the rule's key holds the latched
-//! source: a stranger's packet misses it), short or non-RTP packets, IPv6 — is left to the
-//! forwarding threads as before. A rule's counters (packets, bytes, time of the last one)
+//! settled (their sockets connected), and the sockets are bound to one address; IPv4 and
+//! IPv6 (without extension headers) alike, a map each. Everything else — learning,
+//! strangers (the rule's key holds the latched source: a stranger's packet misses it),
+//! short or non-RTP packets — is left to the forwarding threads as before. A rule's counters (packets, bytes, time of the last one)
 //! are added to the session's when it is read (`idle`, `counters`) or its rule removed.
 //!
 //! The program is attached as TCX links (Linux 6.6 and later; an older kernel gets no
@@ -23,7 +23,7 @@
 //! firewall's rules and conntrack on the way out), reverse-path filtering, IPsec.
 
 use super::route_get::{RouteSocket, Way};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -34,10 +34,25 @@ static OBJECT: &[u8] = include_bytes!("relay.bpf.o");
 const LOCAL: u32 = 1;
 
 /// A rule's key: the relay socket a packet is sent to and the party it comes from, as the
-/// packet's header holds them (`struct key` of `bpf/relay.c`).
-pub(super) type Key = [u8; 12];
-/// A rule (`struct rule`): where the packet goes, and the kernel's counters.
-type Value = [u8; 48];
+/// packet's header holds them (`struct key`, `struct key6` of `bpf/relay.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Key {
+    V4([u8; 12]),
+    V6([u8; 36]),
+}
+
+/// A rule (`struct rule`, `struct rule6`): where the packet goes, and the kernel's
+/// counters.
+enum Value {
+    V4([u8; 48]),
+    V6([u8; 88]),
+}
+
+/// The program's maps of rules, IPv4 (`RULES`) and IPv6 (`RULES6`).
+struct Maps {
+    v4: aya::maps::HashMap<aya::maps::MapData, [u8; 12], [u8; 48]>,
+    v6: aya::maps::HashMap<aya::maps::MapData, [u8; 36], [u8; 88]>,
+}
 
 /// What the kernel relayed since the start, added up as rules' counters are read.
 #[derive(Default)]
@@ -51,7 +66,7 @@ pub struct KernelTraffic {
 pub struct Fastpath {
     /// The loaded program and its attachments (dropped with it: detached).
     ebpf: Mutex<aya::Ebpf>,
-    rules: Mutex<aya::maps::HashMap<aya::maps::MapData, Key, Value>>,
+    rules: Mutex<Maps>,
     /// The ways out asked of the kernel, forgotten when a second old.
     routes: Mutex<Routes>,
     /// Interfaces the program is attached to, by name and index.
@@ -65,7 +80,7 @@ struct Routes {
     socket: RouteSocket,
     /// When `ways` was started (None: not yet); it is emptied when a second old.
     since: Option<std::time::Instant>,
-    ways: std::collections::HashMap<(Ipv4Addr, Ipv4Addr), Option<Way>>,
+    ways: std::collections::HashMap<(IpAddr, IpAddr), Option<Way>>,
 }
 
 /// Where the packets of a rule leave to: out of interface `oif` (`LOCAL`: up to this
@@ -73,7 +88,7 @@ struct Routes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Toward {
     pub(super) oif: u32,
-    pub(super) next_hop: Ipv4Addr,
+    pub(super) next_hop: IpAddr,
 }
 
 /// A rule's counters as last read.
@@ -98,54 +113,93 @@ pub(super) struct Offloaded {
 /// and whether the session ended (no rule is made after that).
 pub(super) type Offloads = std::sync::Mutex<([Option<Offloaded>; 4], bool)>;
 
-/// One direction of a stream, as a rule says it.
+/// One direction of a stream, as a rule says it (four addresses of one family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Path {
     /// The relay socket the party sends to.
-    pub(super) to_relay: SocketAddrV4,
+    pub(super) to_relay: SocketAddr,
     /// The party's (latched) source.
-    pub(super) from: SocketAddrV4,
+    pub(super) from: SocketAddr,
     /// The relay socket facing the other party.
-    pub(super) via: SocketAddrV4,
+    pub(super) via: SocketAddr,
     /// The other party.
-    pub(super) dest: SocketAddrV4,
+    pub(super) dest: SocketAddr,
     pub(super) rtcp: bool,
 }
 
-impl Path {
-    pub(super) fn key(&self) -> Key {
-        let mut k = [0u8; 12];
-        k[0..4].copy_from_slice(&self.to_relay.ip().octets());
-        k[4..8].copy_from_slice(&self.from.ip().octets());
-        k[8..10].copy_from_slice(&self.to_relay.port().to_be_bytes());
-        k[10..12].copy_from_slice(&self.from.port().to_be_bytes());
-        k
-    }
-
-    fn value(&self, toward: Toward) -> Value {
-        let mut v = [0u8; 48];
-        v[0..4].copy_from_slice(&self.via.ip().octets());
-        v[4..8].copy_from_slice(&self.dest.ip().octets());
-        v[8..10].copy_from_slice(&self.via.port().to_be_bytes());
-        v[10..12].copy_from_slice(&self.dest.port().to_be_bytes());
-        v[12..16].copy_from_slice(&toward.oif.to_ne_bytes());
-        let min_len: u32 = if self.rtcp { 8 } else { 12 };
-        v[16..20].copy_from_slice(&min_len.to_ne_bytes());
-        v[20..24].copy_from_slice(&toward.next_hop.octets());
-        v
+/// An address as the IPv6 map holds it (an IPv4 one mapped: a key no packet has).
+fn v6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
     }
 }
 
-fn count_of(v: &Value) -> Count {
-    let u = |r: std::ops::Range<usize>| {
+impl Path {
+    /// Whether it is an IPv4 stream (else IPv6).
+    fn is_v4(&self) -> bool {
+        [self.to_relay, self.from, self.via, self.dest]
+            .iter()
+            .all(SocketAddr::is_ipv4)
+    }
+
+    pub(super) fn key(&self) -> Key {
+        let (relay, from) = (self.to_relay, self.from);
+        let ports = [relay.port().to_be_bytes(), from.port().to_be_bytes()].concat();
+        if let (true, IpAddr::V4(r), IpAddr::V4(f)) = (self.is_v4(), relay.ip(), from.ip()) {
+            let mut k = [0u8; 12];
+            k[0..4].copy_from_slice(&r.octets());
+            k[4..8].copy_from_slice(&f.octets());
+            k[8..12].copy_from_slice(&ports);
+            return Key::V4(k);
+        }
+        let mut k = [0u8; 36];
+        k[0..16].copy_from_slice(&v6(relay.ip()).octets());
+        k[16..32].copy_from_slice(&v6(from.ip()).octets());
+        k[32..36].copy_from_slice(&ports);
+        Key::V6(k)
+    }
+
+    fn value(&self, toward: Toward) -> Value {
+        let (via, dest) = (self.via, self.dest);
+        let ports = [via.port().to_be_bytes(), dest.port().to_be_bytes()].concat();
+        let min_len: u32 = if self.rtcp { 8 } else { 12 };
+        let four = [toward.oif.to_ne_bytes(), min_len.to_ne_bytes()].concat();
+        if let (true, IpAddr::V4(a), IpAddr::V4(b), IpAddr::V4(nh)) =
+            (self.is_v4(), via.ip(), dest.ip(), toward.next_hop)
+        {
+            let mut v = [0u8; 48];
+            v[0..4].copy_from_slice(&a.octets());
+            v[4..8].copy_from_slice(&b.octets());
+            v[8..12].copy_from_slice(&ports);
+            v[12..20].copy_from_slice(&four);
+            v[20..24].copy_from_slice(&nh.octets());
+            return Value::V4(v);
+        }
+        let mut v = [0u8; 88];
+        v[0..16].copy_from_slice(&v6(via.ip()).octets());
+        v[16..32].copy_from_slice(&v6(dest.ip()).octets());
+        v[32..36].copy_from_slice(&ports);
+        v[36..44].copy_from_slice(&four);
+        v[44..60].copy_from_slice(&v6(toward.next_hop).octets());
+        Value::V6(v)
+    }
+}
+
+/// The counters at the end of a rule (three `u64`s: packets, bytes, last_ns).
+fn count_of(v: &[u8]) -> Count {
+    let at = v.len().saturating_sub(24);
+    let u = |i: usize| {
         let mut b = [0u8; 8];
-        b.copy_from_slice(&v[r]);
+        if let Some(s) = v.get(at + i..at + i + 8) {
+            b.copy_from_slice(s);
+        }
         u64::from_ne_bytes(b)
     };
     Count {
-        packets: u(24..32),
-        bytes: u(32..40),
-        last_ns: u(40..48),
+        packets: u(0),
+        bytes: u(8),
+        last_ns: u(16),
     }
 }
 
@@ -156,10 +210,17 @@ impl Fastpath {
     pub fn start() -> Result<Fastpath, String> {
         let mut ebpf =
             aya::Ebpf::load(OBJECT).map_err(|e| format!("loading the BPF object: {e}"))?;
-        let rules = ebpf
-            .take_map("RULES")
-            .ok_or("the BPF object has no RULES map")?;
-        let rules = aya::maps::HashMap::try_from(rules).map_err(|e| format!("RULES: {e}"))?;
+        let mut map = |name: &str| {
+            let m = ebpf
+                .take_map(name)
+                .ok_or(format!("the BPF object has no {name} map"))?;
+            Ok::<_, String>(m)
+        };
+        let (v4, v6) = (map("RULES")?, map("RULES6")?);
+        let rules = Maps {
+            v4: aya::maps::HashMap::try_from(v4).map_err(|e| format!("RULES: {e}"))?,
+            v6: aya::maps::HashMap::try_from(v6).map_err(|e| format!("RULES6: {e}"))?,
+        };
         let prog: &mut aya::programs::SchedClassifier = ebpf
             .program_mut("relay")
             .ok_or("the BPF object has no relay program")?
@@ -252,28 +313,44 @@ impl Fastpath {
     /// Forwards `p` in the kernel from now on, `toward` its party (`toward`).
     pub(super) fn install(&self, p: &Path, toward: Toward) -> bool {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        rules.insert(p.key(), p.value(toward), 0).is_ok()
+        match (p.key(), p.value(toward)) {
+            (Key::V4(k), Value::V4(v)) => rules.v4.insert(k, v, 0).is_ok(),
+            (Key::V6(k), Value::V6(v)) => rules.v6.insert(k, v, 0).is_ok(),
+            _ => false,
+        }
     }
 
     /// The counters of the rule `key` (None: no such rule).
     pub(super) fn count(&self, key: &Key) -> Option<Count> {
         let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        rules.get(key, 0).ok().map(|v| count_of(&v))
+        match key {
+            Key::V4(k) => rules.v4.get(k, 0).ok().map(|v| count_of(&v)),
+            Key::V6(k) => rules.v6.get(k, 0).ok().map(|v| count_of(&v)),
+        }
     }
 
     /// Takes the rule `key` out; its last counters.
     pub(super) fn remove(&self, key: &Key) -> Option<Count> {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        let last = rules.get(key, 0).ok().map(|v| count_of(&v));
-        let _ = rules.remove(key);
-        last
+        match key {
+            Key::V4(k) => {
+                let last = rules.v4.get(k, 0).ok().map(|v| count_of(&v));
+                let _ = rules.v4.remove(k);
+                last
+            }
+            Key::V6(k) => {
+                let last = rules.v6.get(k, 0).ok().map(|v| count_of(&v));
+                let _ = rules.v6.remove(k);
+                last
+            }
+        }
     }
 
-    /// Rules in the map (for the tests).
+    /// Rules in the maps (for the tests).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        rules.keys().count()
+        rules.v4.keys().count() + rules.v6.keys().count()
     }
 
     /// Adds what a rule relayed since it was last read to the totals.
@@ -295,7 +372,7 @@ impl Fastpath {
     /// that a rule installed now follows the routes of now; once a second, too, an
     /// interface added since is given the program. None: no route, or no answer (the
     /// threads keep the stream).
-    pub(super) fn toward(&self, from: Ipv4Addr, to: Ipv4Addr) -> Option<Toward> {
+    pub(super) fn toward(&self, from: IpAddr, to: IpAddr) -> Option<Toward> {
         let local = Toward {
             oif: LOCAL,
             next_hop: to,
@@ -333,7 +410,7 @@ mod tests {
 
     #[test]
     fn a_rule_is_laid_out_as_the_program_reads_it() {
-        let a = |s: &str| s.parse::<SocketAddrV4>().unwrap();
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
         let p = Path {
             to_relay: a("10.0.0.1:30000"),
             from: a("192.0.2.7:4000"),
@@ -341,11 +418,15 @@ mod tests {
             dest: a("198.51.100.9:5004"),
             rtcp: true,
         };
-        assert_eq!(p.key(), [10, 0, 0, 1, 192, 0, 2, 7, 0x75, 0x30, 0x0f, 0xa0]);
-        let v = p.value(Toward {
+        let key = [10, 0, 0, 1, 192, 0, 2, 7, 0x75, 0x30, 0x0f, 0xa0];
+        assert_eq!(p.key(), Key::V4(key));
+        let toward = Toward {
             oif: 3,
             next_hop: [198, 51, 100, 1].into(),
-        });
+        };
+        let Value::V4(v) = p.value(toward) else {
+            panic!("not an IPv4 rule")
+        };
         assert_eq!(
             &v[0..12],
             &[10, 0, 0, 1, 198, 51, 100, 9, 0x75, 0x32, 0x13, 0x8c]
@@ -354,5 +435,55 @@ mod tests {
         assert_eq!(u32::from_ne_bytes([v[16], v[17], v[18], v[19]]), 8);
         assert_eq!(&v[20..24], &[198, 51, 100, 1]);
         assert_eq!(count_of(&v), Count::default());
+        let mut counted = v;
+        counted[24] = 5;
+        counted[32] = 160;
+        counted[40] = 1;
+        assert_eq!(
+            count_of(&counted),
+            Count {
+                packets: 5,
+                bytes: 160,
+                last_ns: 1
+            }
+        );
+
+        // IPv6 (`struct key6`, `struct rule6`: the counters at 64)
+        let p = Path {
+            to_relay: a("[2001:db8::1]:30000"),
+            from: a("[2001:db8::7]:4000"),
+            via: a("[2001:db8::1]:30002"),
+            dest: a("[2001:db8::9]:5004"),
+            rtcp: false,
+        };
+        let ip = |s: &str| s.parse::<Ipv6Addr>().unwrap().octets();
+        let Key::V6(k) = p.key() else {
+            panic!("not an IPv6 key")
+        };
+        assert_eq!(&k[0..16], &ip("2001:db8::1"));
+        assert_eq!(&k[16..32], &ip("2001:db8::7"));
+        assert_eq!(&k[32..36], &[0x75, 0x30, 0x0f, 0xa0]);
+        let toward = Toward {
+            oif: 4,
+            next_hop: "fe80::1".parse().unwrap(),
+        };
+        let Value::V6(v) = p.value(toward) else {
+            panic!("not an IPv6 rule")
+        };
+        assert_eq!(&v[0..16], &ip("2001:db8::1"));
+        assert_eq!(&v[16..32], &ip("2001:db8::9"));
+        assert_eq!(&v[32..36], &[0x75, 0x32, 0x13, 0x8c]);
+        assert_eq!(u32::from_ne_bytes([v[36], v[37], v[38], v[39]]), 4);
+        assert_eq!(u32::from_ne_bytes([v[40], v[41], v[42], v[43]]), 12);
+        assert_eq!(&v[44..60], &ip("fe80::1"));
+        let mut counted = v;
+        counted[64] = 2;
+        assert_eq!(count_of(&counted).packets, 2);
+        // four addresses of two families: a key no packet has
+        let mixed = Path {
+            from: a("192.0.2.7:4000"),
+            ..p
+        };
+        assert!(matches!(mixed.key(), Key::V6(_)));
     }
 }

@@ -6,6 +6,7 @@ use super::ports::test_pool;
 use super::relay::Relay;
 use super::sdp::Advertised;
 use super::session::{Facing, MediaSession, Sources};
+use super::test_netns::{tx_packets, Netns};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,8 +80,18 @@ fn settled(
     pool: &Arc<super::ports::PortPool>,
     kernel: &Fastpath,
 ) -> (MediaSession, UdpSocket, UdpSocket) {
-    let s = open(relay, IpAddr::from([127, 0, 0, 1]), pool);
-    let (a, b) = (phone("127.0.0.1"), phone("127.0.0.1"));
+    settled_on(relay, pool, kernel, "127.0.0.1")
+}
+
+/// `settled` on the loopback address `lo` (127.0.0.1, ::1).
+fn settled_on(
+    relay: &Relay,
+    pool: &Arc<super::ports::PortPool>,
+    kernel: &Fastpath,
+    lo: &str,
+) -> (MediaSession, UdpSocket, UdpSocket) {
+    let s = open(relay, lo.parse().unwrap(), pool);
+    let (a, b) = (phone(lo), phone(lo));
     advertise(&s, Facing::A, &a);
     advertise(&s, Facing::B, &b);
     assert_eq!(hop(&s, &a, Facing::A, &b, 1), Some(s.address(Facing::B)));
@@ -179,202 +190,59 @@ async fn settled_streams_are_forwarded_by_the_kernel_until_anything_changes() {
     assert!(until(|| threads() == before + 1));
 }
 
-/// A network namespace joined to this one by a veth pair (and maybe a second one, with
-/// policy rules), removed when dropped.
-struct Netns {
-    name: String,
-    host_if: String,
-    prefix: String,
-    /// This namespace's number among the process's (its names and addresses differ).
-    k: u32,
-    /// The second pair's host end.
-    second: Option<String>,
-    /// The host's policy rule, while it is there (`ip rule` arguments).
-    rule: Option<Vec<String>>,
-}
-
-fn ip(args: &[&str]) {
-    let out = std::process::Command::new("ip")
-        .args(args)
-        .output()
-        .expect("the `ip` command (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `sysctl -w` of `settings`, in namespace `ns` or here; whether it took.
-fn sysctl(ns: Option<&str>, settings: &[String]) -> bool {
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = std::process::Command::new("ip");
-            c.args(["netns", "exec", ns, "sysctl"]);
-            c
-        }
-        None => std::process::Command::new("sysctl"),
-    };
-    c.arg("-qw")
-        .args(settings)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Namespaces made by this process so far.
-static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-impl Netns {
-    /// `prefix.1/24` on the host's end, `prefix.2` and `.3` (the parties) on the other.
-    fn new() -> Netns {
-        let k = std::process::id() * 8 + MADE.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{}n{}", k / 8 % 100_000, k % 8);
-        let net = Netns {
-            name: format!("vzb{tag}"),
-            host_if: format!("vzh{tag}"),
-            prefix: format!("10.{}.{}", 200 + k % 50, (k / 50) % 250),
-            k,
-            second: None,
-            rule: None,
-        };
-        let (p, ns) = (&net.prefix, net.name.as_str());
-        ip(&["netns", "add", ns]);
-        net.pair(
-            &net.host_if,
-            &format!("vzn{tag}"),
-            &format!("{p}.1/24"),
-            &[&format!("{p}.2/24"), &format!("{p}.3/24")],
-        );
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        net
+/// An IPv6 session (on ::1) goes through the kernel as an IPv4 one does, RTP and RTCP
+/// (loopback does not check checksums: the veth test below does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_ipv6_session_is_forwarded_by_the_kernel_too() {
+    let kernel = fastpath();
+    let relay = Relay::start(1, Duration::ZERO)
+        .unwrap()
+        .with_fastpath(kernel.clone());
+    let lo = IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+    let pool = test_pool(lo, 33000, 33099);
+    let (s, a, b) = settled_on(&relay, &pool, &kernel, "::1");
+    for seq in 10..15 {
+        assert_eq!(hop(&s, &a, Facing::A, &b, seq), Some(s.address(Facing::B)));
+        assert_eq!(hop(&s, &b, Facing::B, &a, seq), Some(s.address(Facing::A)));
     }
-
-    /// A veth pair from `host` (address `addr`) to `peer` in the namespace (`peer_addrs`),
-    /// up, without checksum offloads (the parties' UDP checksums are computed whole and
-    /// checked on arrival, so a wrong rewrite would lose the packets) and without IPv6
-    /// (nothing but the test's packets and address resolution on them).
-    fn pair(&self, host: &str, peer: &str, addr: &str, peer_addrs: &[&str]) {
-        let ns = self.name.as_str();
-        ip(&["link", "add", host, "type", "veth", "peer", "name", peer]);
-        ip(&["link", "set", peer, "netns", ns]);
-        // (a kernel without IPv6 has none to turn off)
-        let _ = sysctl(None, &[format!("net.ipv6.conf.{host}.disable_ipv6=1")]);
-        let _ = sysctl(Some(ns), &[format!("net.ipv6.conf.{peer}.disable_ipv6=1")]);
-        ip(&["addr", "add", addr, "dev", host]);
-        ip(&["link", "set", host, "up"]);
-        for a in peer_addrs {
-            ip(&["-n", ns, "addr", "add", a, "dev", peer]);
-        }
-        ip(&["-n", ns, "link", "set", peer, "up"]);
-        ethtool_off(Some(ns), peer);
-        ethtool_off(None, host);
-    }
-
-    /// A second pair into the namespace, and policy rules (not the main tables) that send
-    /// what the host's `prefix.1` sends to `prefix.3` through it, and what `prefix.3` sends
-    /// back (so that each side's reverse path is the way it came): the name of its host
-    /// end.
-    fn policy_route_to_b(&mut self) -> String {
-        let tag = format!("{}n{}", self.k / 8 % 100_000, self.k % 8);
-        let (host, peer) = (format!("vzq{tag}"), format!("vzm{tag}"));
-        let q = format!("198.18.{}", self.k % 250);
-        self.pair(&host, &peer, &format!("{q}.1/24"), &[&format!("{q}.2/24")]);
-        let ns = self.name.clone();
-        // the namespace answers for and takes `prefix.3` on either of its interfaces
-        let mut settings = Vec::new();
-        for dev in ["all", "default", peer.as_str()] {
-            for (key, v) in [("rp_filter", 0), ("arp_ignore", 0), ("arp_filter", 0)] {
-                settings.push(format!("net.ipv4.conf.{dev}.{key}={v}"));
-            }
-        }
-        assert!(sysctl(Some(&ns), &settings), "sysctl in {ns}");
-        let (p, table) = (&self.prefix, (20_000 + self.k % 10_000).to_string());
-        let (one, three) = (format!("{p}.1"), format!("{p}.3"));
-        ip(&["route", "add", &three, "dev", &host, "table", &table]);
-        ip(&[
-            "-n", &ns, "route", "add", &one, "dev", &peer, "table", &table,
-        ]);
-        ip(&[
-            "-n", &ns, "rule", "add", "from", &three, "to", &one, "lookup", &table, "pref", &table,
-        ]);
-        let rule: Vec<String> = ["from", &one, "to", &three, "lookup", &table, "pref", &table]
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        let mut add = vec!["rule", "add"];
-        add.extend(rule.iter().map(String::as_str));
-        ip(&add);
-        self.rule = Some(rule);
-        self.second = Some(host.clone());
-        host
-    }
-
-    /// Takes the host's policy rule out (the namespace's stays).
-    fn drop_rule(&mut self) {
-        if let Some(rule) = self.rule.take() {
-            let mut del = vec!["rule", "del"];
-            del.extend(rule.iter().map(String::as_str));
-            ip(&del);
+    let c = s.counters();
+    assert_eq!((c.from_a, c.from_b, c.kernel), (6, 6, 10));
+    assert_eq!(kernel.traffic.rtp_packets.load(Ordering::Relaxed), 10);
+    // RTCP: the first each way settles its socket, the next go through the kernel
+    let rtcp_port = |f| SocketAddr::new(lo, s.address(f).port() + 1);
+    let rtcp = [0x80u8, 200, 0, 1, 0, 0, 0, 9];
+    let mut buf = [0u8; 64];
+    for round in 0..3 {
+        a.send_to(&rtcp, rtcp_port(Facing::A)).unwrap();
+        let (n, at) = b.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], at), (&rtcp[..], rtcp_port(Facing::B)));
+        b.send_to(&rtcp, rtcp_port(Facing::B)).unwrap();
+        let (n, at) = a.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], at), (&rtcp[..], rtcp_port(Facing::A)));
+        if round == 0 {
+            assert!(until(|| kernel.len() == 4), "no rule for RTCP both ways");
         }
     }
+    s.counters();
+    assert_eq!(kernel.traffic.rtcp_packets.load(Ordering::Relaxed), 4);
+    // a stranger on the same address is not forwarded
+    let stranger = phone("::1");
+    assert_eq!(hop(&s, &stranger, Facing::A, &b, 20), None);
+    drop(s);
+    assert!(until(|| kernel.len() == 0), "a rule outlived its session");
 }
 
-/// Turns checksum offloads off on `dev` (in namespace `ns`).
-fn ethtool_off(ns: Option<&str>, dev: &str) {
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = std::process::Command::new("ip");
-            c.args(["netns", "exec", ns, "ethtool"]);
-            c
-        }
-        None => std::process::Command::new("ethtool"),
-    };
-    let out = c.args(["-K", dev, "tx", "off", "rx", "off"]).output();
-    assert!(
-        out.as_ref().is_ok_and(|o| o.status.success()),
-        "ethtool -K {dev} (apt-get install ethtool): {out:?}"
-    );
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let run = |args: &[&str]| {
-            let _ = std::process::Command::new("ip").args(args).output();
-        };
-        if let Some(rule) = self.rule.take() {
-            let mut del = vec!["rule", "del"];
-            del.extend(rule.iter().map(String::as_str));
-            run(&del);
-        }
-        if let Some(host) = &self.second {
-            run(&["link", "del", host]);
-        }
-        run(&["link", "del", &self.host_if]);
-        run(&["netns", "del", &self.name]);
-    }
-}
-
-/// Packets sent so far out of the host's interface `dev`.
-fn tx_packets(dev: &str) -> u64 {
-    std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/tx_packets"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no tx_packets for {dev}"))
-}
-
-/// A session between the parties `prefix.2` (A) and `prefix.3` (B) of `net`, relayed from
-/// `prefix.1`.
-fn session_in(net: &Netns, relay: &Relay, port: u16) -> (MediaSession, IpAddr) {
-    let p = &net.prefix;
-    let bind: IpAddr = format!("{p}.1").parse().unwrap();
+/// A session between the parties `.2` (A) and `.3` (B) of `net` (IPv4, or IPv6: `::2`,
+/// `::3`), relayed from `.1`.
+fn session_in(net: &Netns, relay: &Relay, port: u16, v6: bool) -> (MediaSession, IpAddr) {
+    let bind = net.addr(1, v6);
     let pool = test_pool(bind, port, port + 99);
     let s = open(relay, bind, &pool);
     for (side, at) in [
-        (Facing::A, format!("{p}.2:7000")),
-        (Facing::B, format!("{p}.3:7002")),
+        (Facing::A, (net.addr(2, v6), 7000)),
+        (Facing::B, (net.addr(3, v6), 7002)),
     ] {
-        let at: SocketAddr = at.parse().unwrap();
+        let at = SocketAddr::from(at);
         s.set_peer(side, Some(Advertised { rtp: at, rtcp: at }), at.ip());
     }
     (s, bind)
@@ -383,23 +251,34 @@ fn session_in(net: &Netns, relay: &Relay, port: u16) -> (MediaSession, IpAddr) {
 /// The two parties, in the namespace: one packet each way (through the thread), then ten
 /// from A to B; checks that B got the ten from the relay's B port, checksums intact.
 fn talk(net: &Netns, s: &MediaSession, bind: IpAddr) {
-    let p = &net.prefix;
+    let v6 = bind.is_ipv6();
+    let (family, snmp, errors) = if v6 {
+        ("AF_INET6", "/proc/net/snmp6", "Udp6InCsumErrors")
+    } else {
+        ("AF_INET", "/proc/net/snmp", "InCsumErrors")
+    };
     let script = format!(
         r#"
 import socket, time
-a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("{p}.2", 7000)); a.settimeout(1)
-b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(("{p}.3", 7002)); b.settimeout(1)
+a = socket.socket(socket.{family}, socket.SOCK_DGRAM); a.bind(("{a}", 7000)); a.settimeout(1)
+b = socket.socket(socket.{family}, socket.SOCK_DGRAM); b.bind(("{b}", 7002)); b.settimeout(1)
 pkt = bytes([0x80, 8, 0, 1]) + bytes(156)
-a.sendto(pkt, ("{relay}", {pa})); print("b", b.recvfrom(400)[1])
-b.sendto(pkt, ("{relay}", {pb})); print("a", a.recvfrom(400)[1])
+a.sendto(pkt, ("{relay}", {pa})); print("b", b.recvfrom(400)[1][:2])
+b.sendto(pkt, ("{relay}", {pb})); print("a", a.recvfrom(400)[1][:2])
 time.sleep(0.3)
 for i in range(10):
     a.sendto(pkt, ("{relay}", {pa}))
     d, at = b.recvfrom(400)
-    print("b", at, len(d))
-snmp = [l.split() for l in open("/proc/net/snmp") if l.startswith("Udp:")]
-print("checksum errors", snmp[1][snmp[0].index("InCsumErrors")])
+    print("b", at[0], at[1], len(d))
+if "{snmp}".endswith("6"):
+    count = [l.split()[1] for l in open("{snmp}") if l.split()[0] == "{errors}"][0]
+else:
+    rows = [l.split() for l in open("{snmp}") if l.startswith("Udp:")]
+    count = rows[1][rows[0].index("{errors}")]
+print("checksum errors", count)
 "#,
+        a = net.addr(2, v6),
+        b = net.addr(3, v6),
         relay = bind,
         pa = s.address(Facing::A).port(),
         pb = s.address(Facing::B).port(),
@@ -414,7 +293,7 @@ print("checksum errors", snmp[1][snmp[0].index("InCsumErrors")])
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let relay_b = format!("b ('{}', {}) 160", bind, s.address(Facing::B).port());
+    let relay_b = format!("b {} {} 160", bind, s.address(Facing::B).port());
     assert_eq!(text.lines().filter(|l| *l == relay_b).count(), 10, "{text}");
     assert_eq!(text.lines().last(), Some("checksum errors 0"), "{text}");
 }
@@ -432,9 +311,26 @@ async fn parties_behind_an_interface_are_reached_through_its_neighbour() {
     let relay = Relay::start(1, Duration::ZERO)
         .unwrap()
         .with_fastpath(kernel.clone());
-    let (s, bind) = session_in(&net, &relay, 32800);
+    let (s, bind) = session_in(&net, &relay, 32800, false);
     talk(&net, &s, bind);
     assert!(kernel.interfaces().contains(&net.host_if));
+    let c = s.counters();
+    assert_eq!(c.from_a, 11);
+    assert_eq!(kernel.traffic.rtp_packets.load(Ordering::Relaxed), 10);
+}
+
+/// The same in IPv6: the parties' UDP checksums, computed whole and checked on arrival
+/// (no offload), are right after the program changed both addresses of the pseudo-header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn ipv6_parties_behind_an_interface_are_reached_through_its_neighbour() {
+    let kernel = fastpath();
+    let net = Netns::new();
+    net.with_ipv6();
+    let relay = Relay::start(1, Duration::ZERO)
+        .unwrap()
+        .with_fastpath(kernel.clone());
+    let (s, bind) = session_in(&net, &relay, 33100, true);
+    talk(&net, &s, bind);
     let c = s.counters();
     assert_eq!(c.from_a, 11);
     assert_eq!(kernel.traffic.rtp_packets.load(Ordering::Relaxed), 10);
@@ -451,7 +347,7 @@ async fn a_policy_rule_picks_the_interface_the_kernel_forwards_through() {
     let relay = Relay::start(1, Duration::ZERO)
         .unwrap()
         .with_fastpath(kernel.clone());
-    let (s, bind) = session_in(&net, &relay, 32900);
+    let (s, bind) = session_in(&net, &relay, 32900, false);
     let (main_before, second_before) = (tx_packets(&net.host_if), tx_packets(&second));
     talk(&net, &s, bind);
     let (main, through) = (

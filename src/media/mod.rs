@@ -28,6 +28,8 @@ pub mod sdp;
 pub mod sdp_lines;
 pub mod session;
 pub mod stream;
+#[cfg(test)]
+mod test_netns;
 
 use crate::config;
 use crate::model::MediaRelaySet;
@@ -105,7 +107,7 @@ impl Media {
             match fastpath::Fastpath::start() {
                 Ok(f) => {
                     tracing::info!(
-                        "[media] kernel_forwarding: settled IPv4 streams are forwarded in the \
+                        "[media] kernel_forwarding: settled streams are forwarded in the \
                          kernel (interfaces {})",
                         f.interfaces().join(", ")
                     );

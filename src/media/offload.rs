@@ -13,22 +13,14 @@
 
 use super::fastpath::{Count, Fastpath, Offloaded, Path};
 use super::forward::Shared;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-
-fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
-    match a {
-        SocketAddr::V4(a) => Some(a),
-        SocketAddr::V6(_) => None,
-    }
-}
 
 impl Shared {
     /// The rule socket `k`'s packets should have now: None while anything but plain
-    /// relaying between two settled IPv4 parties goes on.
+    /// relaying between two settled parties goes on.
     fn wanted(&self, k: usize) -> Option<Path> {
         if !self.connects
-            || self.v6
             || self.echo.load(Ordering::Relaxed)
             || self.tap.get().is_some()
             || self.rec.load().is_some()
@@ -43,9 +35,9 @@ impl Shared {
         };
         // (the sockets are bound to `local`'s address: RTP on its port, RTCP on the next)
         let local = |side: &super::forward::Side| {
-            let a = v4(side.local)?;
-            Some(SocketAddrV4::new(
-                *a.ip(),
+            let a = side.local;
+            Some(SocketAddr::new(
+                a.ip(),
                 a.port().checked_add(u16::from(rtcp))?,
             ))
         };
@@ -61,13 +53,19 @@ impl Shared {
         {
             return None;
         }
-        Some(Path {
-            to_relay: local(from)?,
-            from: v4(source.current()?)?,
-            via: local(to)?,
-            dest: v4(dest.current()?)?,
+        let path = Path {
+            to_relay: plain(local(from)?)?,
+            from: plain(source.current()?)?,
+            via: plain(local(to)?)?,
+            dest: plain(dest.current()?)?,
             rtcp,
-        })
+        };
+        // four addresses of one family (an IPv4-mapped one counts as IPv4)
+        let family = path.to_relay.is_ipv4();
+        [path.from, path.via, path.dest]
+            .iter()
+            .all(|a| a.is_ipv4() == family)
+            .then_some(path)
     }
 
     /// Makes the kernel's rules for this session what its state asks for now.
@@ -81,7 +79,7 @@ impl Shared {
         for (k, slot) in offloads.iter_mut().enumerate() {
             let want = self
                 .wanted(k)
-                .and_then(|p| Some((p, kernel.toward(*p.via.ip(), *p.dest.ip())?)));
+                .and_then(|p| Some((p, kernel.toward(p.via.ip(), p.dest.ip())?)));
             if want == slot.map(|o| (o.path, o.toward)) {
                 continue;
             }
@@ -154,5 +152,38 @@ impl Shared {
         let ago_ms = clock_ns.saturating_sub(now.last_ns) / 1_000_000;
         side.last
             .fetch_max(self.now_ms().saturating_sub(ago_ms), Ordering::Relaxed);
+    }
+}
+
+/// `a` as a rule holds it: an IPv4-mapped IPv6 address as the IPv4 one its packets carry.
+/// None for a link-local IPv6 address (or any with a scope): a rule's address has no
+/// interface, and the way to it would be asked without one.
+fn plain(a: SocketAddr) -> Option<SocketAddr> {
+    match a {
+        SocketAddr::V6(v6) if v6.scope_id() != 0 || v6.ip().is_unicast_link_local() => None,
+        _ => Some(SocketAddr::new(a.ip().to_canonical(), a.port())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+    use std::net::{SocketAddr, SocketAddrV6};
+
+    #[test]
+    fn a_rule_holds_plain_addresses_and_no_link_local_one() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            plain(a("[::ffff:192.0.2.7]:4000")),
+            Some(a("192.0.2.7:4000"))
+        );
+        assert_eq!(plain(a("192.0.2.7:4000")), Some(a("192.0.2.7:4000")));
+        assert_eq!(
+            plain(a("[2001:db8::7]:4000")),
+            Some(a("[2001:db8::7]:4000"))
+        );
+        assert_eq!(plain(a("[fe80::7]:4000")), None);
+        let scoped = SocketAddrV6::new("2001:db8::7".parse().unwrap(), 4000, 0, 3);
+        assert_eq!(plain(SocketAddr::V6(scoped)), None);
     }
 }

@@ -6,7 +6,7 @@
 //! question has none). Used by the kernel fast path (`fastpath.rs`) to pick the interface
 //! and the next hop a rule sends to; never per packet.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
 
 /// The way out of a packet.
@@ -16,7 +16,7 @@ pub(super) enum Way {
     Local,
     /// Out of the interface with index `oif`, to `next_hop`: the route's gateway, or the
     /// destination itself on a link of this machine.
-    Out { oif: u32, next_hop: Ipv4Addr },
+    Out { oif: u32, next_hop: IpAddr },
 }
 
 const RTM_NEWROUTE: u16 = 24;
@@ -24,10 +24,12 @@ const RTM_GETROUTE: u16 = 26;
 const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 1;
 const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 const RTA_DST: u16 = 1;
 const RTA_SRC: u16 = 2;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
+const RTA_VIA: u16 = 18;
 const RTA_IP_PROTO: u16 = 27;
 /// An attribute's type without its flags (`NLA_F_NESTED`, `NLA_F_NET_BYTEORDER`).
 const TYPE_MASK: u16 = 0x3fff;
@@ -56,11 +58,12 @@ impl RouteSocket {
     }
 
     /// How a packet from `from` (an address of this machine) to `to` leaves. None: no
-    /// route, a route of another kind (unreachable, blackhole, broadcast…), or no answer.
-    pub(super) fn way(&mut self, from: Ipv4Addr, to: Ipv4Addr) -> Option<Way> {
+    /// route, a route of another kind (unreachable, blackhole, broadcast…), addresses of
+    /// two families, or no answer.
+    pub(super) fn way(&mut self, from: IpAddr, to: IpAddr) -> Option<Way> {
         use rustix::net::{netlink::SocketAddrNetlink, recv, sendto, RecvFlags, SendFlags};
         self.seq = self.seq.wrapping_add(1);
-        let req = request(self.seq, from, to);
+        let req = request(self.seq, from, to)?;
         sendto(
             &self.fd,
             &req,
@@ -83,9 +86,15 @@ impl RouteSocket {
     }
 }
 
-/// `RTM_GETROUTE` for a UDP packet to `to` from `from`.
-fn request(seq: u32, from: Ipv4Addr, to: Ipv4Addr) -> Vec<u8> {
-    let len = HEADER + RTMSG + 8 + 8 + 8;
+/// `RTM_GETROUTE` for a UDP packet to `to` from `from` (None: two families).
+fn request(seq: u32, from: IpAddr, to: IpAddr) -> Option<Vec<u8>> {
+    let (family, bits, to, from) = match (to, from) {
+        (IpAddr::V4(t), IpAddr::V4(f)) => (AF_INET, 32, t.octets().to_vec(), f.octets().to_vec()),
+        (IpAddr::V6(t), IpAddr::V6(f)) => (AF_INET6, 128, t.octets().to_vec(), f.octets().to_vec()),
+        _ => return None,
+    };
+    let attr = 4 + to.len();
+    let len = HEADER + RTMSG + 2 * attr + 8;
     let mut m = Vec::with_capacity(len);
     m.extend_from_slice(&(len as u32).to_ne_bytes());
     m.extend_from_slice(&RTM_GETROUTE.to_ne_bytes());
@@ -93,18 +102,18 @@ fn request(seq: u32, from: Ipv4Addr, to: Ipv4Addr) -> Vec<u8> {
     m.extend_from_slice(&seq.to_ne_bytes());
     m.extend_from_slice(&0u32.to_ne_bytes());
     // rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type; flags
-    m.extend_from_slice(&[AF_INET, 32, 32, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(&[family, bits, bits, 0, 0, 0, 0, 0]);
     m.extend_from_slice(&0u32.to_ne_bytes());
     for (kind, ip) in [(RTA_DST, to), (RTA_SRC, from)] {
-        m.extend_from_slice(&8u16.to_ne_bytes());
+        m.extend_from_slice(&(attr as u16).to_ne_bytes());
         m.extend_from_slice(&kind.to_ne_bytes());
-        m.extend_from_slice(&ip.octets());
+        m.extend_from_slice(&ip);
     }
     // (a one-byte attribute, padded to four)
     m.extend_from_slice(&5u16.to_ne_bytes());
     m.extend_from_slice(&RTA_IP_PROTO.to_ne_bytes());
     m.extend_from_slice(&[17, 0, 0, 0]);
-    m
+    Some(m)
 }
 
 enum Answer {
@@ -115,7 +124,7 @@ enum Answer {
 
 /// Reads the kernel's answer to question `seq` (for destination `to`) out of one
 /// datagram.
-fn answer(buf: &[u8], seq: u32, to: Ipv4Addr) -> Answer {
+fn answer(buf: &[u8], seq: u32, to: IpAddr) -> Answer {
     let u16_at =
         |i: usize| -> Option<u16> { Some(u16::from_ne_bytes(buf.get(i..i + 2)?.try_into().ok()?)) };
     let u32_at =
@@ -143,12 +152,13 @@ fn answer(buf: &[u8], seq: u32, to: Ipv4Addr) -> Answer {
 }
 
 /// The way an `RTM_NEWROUTE` message for destination `to` says.
-fn route(msg: &[u8], to: Ipv4Addr) -> Option<Way> {
-    if *msg.get(HEADER)? != AF_INET {
+fn route(msg: &[u8], to: IpAddr) -> Option<Way> {
+    let family = if to.is_ipv4() { AF_INET } else { AF_INET6 };
+    if *msg.get(HEADER)? != family {
         return None;
     }
     let kind = *msg.get(HEADER + 7)?;
-    let (mut oif, mut gateway) = (None, None);
+    let (mut oif, mut gateway, mut via) = (None, None, false);
     let mut at = HEADER + RTMSG;
     while let (Some(l), Some(t)) = (msg.get(at..at + 2), msg.get(at + 2..at + 4)) {
         let len = usize::from(u16::from_ne_bytes([l[0], l[1]]));
@@ -157,16 +167,29 @@ fn route(msg: &[u8], to: Ipv4Addr) -> Option<Way> {
         let Some(attr) = msg.get(at..at + len).filter(|_| len >= 4) else {
             break;
         };
-        // a four-byte value, of an attribute that holds one
-        let value: Option<[u8; 4]> = attr.get(4..8).and_then(|v| v.try_into().ok());
+        let value = &attr[4..];
         match t {
-            RTA_OIF => oif = value.map(u32::from_ne_bytes),
-            RTA_GATEWAY => gateway = value.map(Ipv4Addr::from),
+            RTA_OIF => {
+                oif = <[u8; 4]>::try_from(value).ok().map(u32::from_ne_bytes);
+            }
+            // a gateway of the other family: not a next hop the program can take
+            RTA_VIA => via = true,
+            RTA_GATEWAY => {
+                gateway = match to {
+                    IpAddr::V4(_) => <[u8; 4]>::try_from(value)
+                        .ok()
+                        .map(|a| IpAddr::from(Ipv4Addr::from(a))),
+                    IpAddr::V6(_) => <[u8; 16]>::try_from(value)
+                        .ok()
+                        .map(|a| IpAddr::from(Ipv6Addr::from(a))),
+                }
+            }
             _ => {}
         }
         at += (len + 3) & !3;
     }
     match kind {
+        _ if via => None,
         RTN_LOCAL => Some(Way::Local),
         RTN_UNICAST => oif.filter(|&i| i > 0).map(|oif| Way::Out {
             oif,
@@ -200,7 +223,7 @@ mod tests {
         m
     }
 
-    const TO: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 9);
+    const TO: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
 
     fn way(buf: &[u8], seq: u32) -> Option<Option<Way>> {
         match answer(buf, seq, TO) {
@@ -211,7 +234,7 @@ mod tests {
 
     #[test]
     fn the_question_is_laid_out_as_ip_route_get_asks_it() {
-        let m = request(7, [10, 0, 0, 1].into(), TO);
+        let m = request(7, [10, 0, 0, 1].into(), TO).unwrap();
         assert_eq!(m.len(), 52);
         assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()), 52);
         assert_eq!(u16::from_ne_bytes([m[4], m[5]]), RTM_GETROUTE);
@@ -226,6 +249,25 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([m[44], m[45]]), 5);
         assert_eq!(&m[46..48], &RTA_IP_PROTO.to_ne_bytes());
         assert_eq!(m[48], 17);
+        // IPv6: 128-bit prefixes, 16-byte addresses; two families: no question
+        let (from, to): (IpAddr, IpAddr) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::9".parse().unwrap(),
+        );
+        let m = request(8, from, to).unwrap();
+        assert_eq!(m.len(), 76);
+        assert_eq!(&m[16..20], &[AF_INET6, 128, 128, 0]);
+        assert_eq!(u16::from_ne_bytes([m[28], m[29]]), 20);
+        assert_eq!(
+            &m[32..48],
+            &"2001:db8::9".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!(
+            &m[52..68],
+            &"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!(&m[70..72], &RTA_IP_PROTO.to_ne_bytes());
+        assert_eq!(request(9, from, TO), None);
     }
 
     #[test]
@@ -257,10 +299,26 @@ mod tests {
         let short = newroute(8, RTN_UNICAST, &[(RTA_OIF, &oif[..2])]);
         assert_eq!(way(&short, 8), Some(None));
         assert_eq!(way(&on_link, 9), None);
-        // another family
+        // another family; a gateway of another family
         let mut v6 = on_link.clone();
         v6[HEADER] = 10;
         assert_eq!(way(&v6, 5), Some(None));
+        let gw6 = "fe80::1".parse::<Ipv6Addr>().unwrap().octets();
+        let mut via6 = newroute(11, RTN_UNICAST, &[(RTA_GATEWAY, &gw6), (RTA_OIF, &oif)]);
+        via6[HEADER] = AF_INET6;
+        let to6: IpAddr = "2001:db8::9".parse().unwrap();
+        let want = Way::Out {
+            oif: 3,
+            next_hop: Ipv6Addr::from(gw6).into(),
+        };
+        assert!(matches!(answer(&via6, 11, to6), Answer::Way(Some(w)) if w == want));
+        assert!(matches!(answer(&via6, 11, TO), Answer::Way(None)));
+        let via_v6 = newroute(
+            5,
+            RTN_UNICAST,
+            &[(RTA_VIA, &[10, 0, 0xfe, 0x80, 0, 0]), (RTA_OIF, &oif)],
+        );
+        assert_eq!(way(&via_v6, 5), Some(None));
         // an error answer (ENETUNREACH)
         let mut err = 36u32.to_ne_bytes().to_vec();
         err.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
@@ -302,8 +360,11 @@ mod tests {
     #[test]
     fn the_kernel_answers_for_loopback() {
         let mut s = RouteSocket::open().unwrap();
-        let lo = Ipv4Addr::LOCALHOST;
+        let lo = IpAddr::from(Ipv4Addr::LOCALHOST);
         assert_eq!(s.way(lo, lo), Some(Way::Local));
         assert_eq!(s.way(lo, lo), Some(Way::Local));
+        let lo6 = IpAddr::from(Ipv6Addr::LOCALHOST);
+        assert_eq!(s.way(lo6, lo6), Some(Way::Local));
+        assert_eq!(s.way(lo, lo6), None);
     }
 }
