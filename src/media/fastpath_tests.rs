@@ -348,12 +348,16 @@ async fn a_policy_rule_picks_the_interface_the_kernel_forwards_through() {
         .unwrap()
         .with_fastpath(kernel.clone());
     let (s, bind) = session_in(&net, &relay, 32900, false);
-    let (main_before, second_before) = (tx_packets(&net.host_if), tx_packets(&second));
-    talk(&net, &s, bind);
-    let (main, through) = (
-        tx_packets(&net.host_if) - main_before,
-        tx_packets(&second) - second_before,
-    );
+    // the parties talk: what left by the main table's interface, and by the second
+    let talk_counted = |net: &Netns| {
+        let before = (tx_packets(&net.host_if), tx_packets(&second));
+        talk(net, &s, bind);
+        (
+            tx_packets(&net.host_if) - before.0,
+            tx_packets(&second) - before.1,
+        )
+    };
+    let (main, through) = talk_counted(&net);
     // B's eleven (one from the thread, ten from the kernel) through the rule's interface;
     // A's one, and address resolution, through the main table's
     assert!(
@@ -372,12 +376,7 @@ async fn a_policy_rule_picks_the_interface_the_kernel_forwards_through() {
     net.drop_rule();
     std::thread::sleep(Duration::from_millis(1100));
     s.kernel_refresh();
-    let (main_before, second_before) = (tx_packets(&net.host_if), tx_packets(&second));
-    talk(&net, &s, bind);
-    let (main, through) = (
-        tx_packets(&net.host_if) - main_before,
-        tx_packets(&second) - second_before,
-    );
+    let (main, through) = talk_counted(&net);
     assert!(
         main >= 12,
         "{main} out of the main one, {through} out of {second}"
