@@ -10,8 +10,9 @@
 //! settled (their sockets connected), and the sockets are bound to one address; IPv4 and
 //! IPv6 (without extension headers) alike, a map each. Everything else — learning,
 //! strangers (the rule's key holds the latched source: a stranger's packet misses it),
-//! short or non-RTP packets — is left to the forwarding threads as before. A rule's counters (packets, bytes, time of the last one)
-//! are added to the session's when it is read (`idle`, `counters`) or its rule removed.
+//! short or non-RTP packets — is left to the forwarding threads as before. A rule's
+//! counters (packets, bytes, time of the last one) are added to the session's when it is
+//! read (`idle`, `counters`) or its rule removed.
 //!
 //! The program is attached as TCX links (Linux 6.6 and later; an older kernel gets no
 //! fast path): they stay while this value lives, and the kernel removes them when the

@@ -252,10 +252,17 @@ fn session_in(net: &Netns, relay: &Relay, port: u16, v6: bool) -> (MediaSession,
 /// from A to B; checks that B got the ten from the relay's B port, checksums intact.
 fn talk(net: &Netns, s: &MediaSession, bind: IpAddr) {
     let v6 = bind.is_ipv6();
-    let (family, snmp, errors) = if v6 {
-        ("AF_INET6", "/proc/net/snmp6", "Udp6InCsumErrors")
+    // the family, and how the namespace's UDP checksum errors are read
+    let (family, errors) = if v6 {
+        (
+            "AF_INET6",
+            r#"[l.split()[1] for l in open("/proc/net/snmp6") if l.split()[0] == "Udp6InCsumErrors"][0]"#,
+        )
     } else {
-        ("AF_INET", "/proc/net/snmp", "InCsumErrors")
+        (
+            "AF_INET",
+            r#"(lambda r: r[1][r[0].index("InCsumErrors")])([l.split() for l in open("/proc/net/snmp") if l.startswith("Udp:")])"#,
+        )
     };
     let script = format!(
         r#"
@@ -270,12 +277,7 @@ for i in range(10):
     a.sendto(pkt, ("{relay}", {pa}))
     d, at = b.recvfrom(400)
     print("b", at[0], at[1], len(d))
-if "{snmp}".endswith("6"):
-    count = [l.split()[1] for l in open("{snmp}") if l.split()[0] == "{errors}"][0]
-else:
-    rows = [l.split() for l in open("{snmp}") if l.startswith("Udp:")]
-    count = rows[1][rows[0].index("{errors}")]
-print("checksum errors", count)
+print("checksum errors", {errors})
 "#,
         a = net.addr(2, v6),
         b = net.addr(3, v6),

@@ -32,17 +32,22 @@ pub(super) fn ip(args: &[&str]) {
     );
 }
 
-/// `sysctl -w` of `settings`, in namespace `ns` or here; whether it took.
-fn sysctl(ns: Option<&str>, settings: &[String]) -> bool {
-    let mut c = match ns {
+/// The command `program`, run in namespace `ns` or here.
+fn command(ns: Option<&str>, program: &str) -> std::process::Command {
+    match ns {
         Some(ns) => {
             let mut c = std::process::Command::new("ip");
-            c.args(["netns", "exec", ns, "sysctl"]);
+            c.args(["netns", "exec", ns, program]);
             c
         }
-        None => std::process::Command::new("sysctl"),
-    };
-    c.arg("-qw")
+        None => std::process::Command::new(program),
+    }
+}
+
+/// `sysctl -w` of `settings`, in namespace `ns` or here; whether it took.
+fn sysctl(ns: Option<&str>, settings: &[String]) -> bool {
+    command(ns, "sysctl")
+        .arg("-qw")
         .args(settings)
         .output()
         .is_ok_and(|o| o.status.success())
@@ -51,11 +56,17 @@ fn sysctl(ns: Option<&str>, settings: &[String]) -> bool {
 /// Namespaces made by this process so far.
 static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
+/// The part of namespace `k`'s interface names that tells them apart (short: a name has
+/// at most 15 characters).
+fn tag(k: u32) -> String {
+    format!("{}n{}", k / 8 % 100_000, k % 8)
+}
+
 impl Netns {
     /// `prefix.1/24` on the host's end, `prefix.2` and `.3` (the parties) on the other.
     pub(super) fn new() -> Netns {
         let k = std::process::id() * 8 + MADE.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{}n{}", k / 8 % 100_000, k % 8);
+        let tag = tag(k);
         let net = Netns {
             name: format!("vzb{tag}"),
             host_if: format!("vzh{tag}"),
@@ -102,7 +113,7 @@ impl Netns {
     /// back (so that each side's reverse path is the way it came): the name of its host
     /// end.
     pub(super) fn policy_route_to_b(&mut self) -> String {
-        let tag = format!("{}n{}", self.k / 8 % 100_000, self.k % 8);
+        let tag = tag(self.k);
         let (host, peer) = (format!("vzq{tag}"), format!("vzm{tag}"));
         let q = format!("198.18.{}", self.k % 250);
         self.pair(&host, &peer, &format!("{q}.1/24"), &[&format!("{q}.2/24")]);
@@ -149,8 +160,7 @@ impl Netns {
     /// IPv6 on the first pair too: `::1` on the host's end, `::2` and `::3` on the other
     /// (without duplicate address detection: usable at once).
     pub(super) fn with_ipv6(&self) {
-        let tag = format!("{}n{}", self.k / 8 % 100_000, self.k % 8);
-        let (host, peer) = (format!("vzh{tag}"), format!("vzn{tag}"));
+        let (host, peer) = (&self.host_if, format!("vzn{}", tag(self.k)));
         let ns = self.name.as_str();
         assert!(sysctl(
             None,
@@ -161,7 +171,7 @@ impl Netns {
             &[format!("net.ipv6.conf.{peer}.disable_ipv6=0")]
         ));
         let a = |h| format!("{}/64", self.addr(h, true));
-        ip(&["addr", "add", &a(1), "dev", &host, "nodad"]);
+        ip(&["addr", "add", &a(1), "dev", host, "nodad"]);
         for h in [2, 3] {
             ip(&["-n", ns, "addr", "add", &a(h), "dev", &peer, "nodad"]);
         }
@@ -169,25 +179,31 @@ impl Netns {
 
     /// Takes the host's policy rule out (the namespace's stays).
     pub(super) fn drop_rule(&mut self) {
-        if let Some(rule) = self.rule.take() {
-            let mut del = vec!["rule", "del"];
-            del.extend(rule.iter().map(String::as_str));
+        if let Some(del) = self.take_rule() {
+            let del: Vec<&str> = del.iter().map(String::as_str).collect();
             ip(&del);
         }
+    }
+
+    /// The `ip` arguments that delete the host's policy rule, which is then no longer
+    /// there to delete.
+    fn take_rule(&mut self) -> Option<Vec<String>> {
+        let rule = self.rule.take()?;
+        Some(
+            ["rule", "del"]
+                .iter()
+                .map(|a| a.to_string())
+                .chain(rule)
+                .collect(),
+        )
     }
 }
 
 /// Turns checksum offloads off on `dev` (in namespace `ns`).
 fn ethtool_off(ns: Option<&str>, dev: &str) {
-    let mut c = match ns {
-        Some(ns) => {
-            let mut c = std::process::Command::new("ip");
-            c.args(["netns", "exec", ns, "ethtool"]);
-            c
-        }
-        None => std::process::Command::new("ethtool"),
-    };
-    let out = c.args(["-K", dev, "tx", "off", "rx", "off"]).output();
+    let out = command(ns, "ethtool")
+        .args(["-K", dev, "tx", "off", "rx", "off"])
+        .output();
     assert!(
         out.as_ref().is_ok_and(|o| o.status.success()),
         "ethtool -K {dev} (apt-get install ethtool): {out:?}"
@@ -199,9 +215,8 @@ impl Drop for Netns {
         let run = |args: &[&str]| {
             let _ = std::process::Command::new("ip").args(args).output();
         };
-        if let Some(rule) = self.rule.take() {
-            let mut del = vec!["rule", "del"];
-            del.extend(rule.iter().map(String::as_str));
+        if let Some(del) = self.take_rule() {
+            let del: Vec<&str> = del.iter().map(String::as_str).collect();
             run(&del);
         }
         if let Some(host) = &self.second {
