@@ -30,47 +30,81 @@ fn ports_back(v: &Vozbox) -> String {
 /// alice (440 Hz) calls bob (880 Hz) with `codec`; each recording must hold the other's
 /// tone, and the SDP each phone got must point at the relay. The server, for more checks.
 fn two_phones_hear_each_other(codec: &str, config: &str) -> Vozbox {
-    let v = Vozbox::start(&format!("media-{}", codec), config, PROVISION);
-    let (bob_dir, _) = baresip_dir(
+    two_phones_hear_each_other_on(Family::V4, codec, config)
+}
+
+/// The same with the server (SIP and its relay) and both phones on `family`'s loopback:
+/// over IPv6 vozbox listens on [::1] alone, and the phones reach the client's domain
+/// (127.0.0.1, standing for a name that resolves to ::1) through their outbound proxy.
+fn two_phones_hear_each_other_on(family: Family, codec: &str, config: &str) -> Vozbox {
+    let name = format!("media-{}", codec);
+    let v = match family {
+        Family::V4 => Vozbox::start(&name, config, PROVISION),
+        Family::V6 => {
+            let relay = "[media]\nbind = \"::1\"\nadvertised = \"::1\"\n";
+            let config = if config.contains("[media]\n") {
+                config.replace("[media]\n", relay)
+            } else {
+                format!("{config}\n{relay}")
+            };
+            let port = free_port("[::1]");
+            Vozbox::start_on("[::1]", temp_dir(&name), port, &config, PROVISION)
+        }
+    };
+    let outbound = match family {
+        Family::V4 => String::new(),
+        Family::V6 => format!(";outbound=\"sip:[::1]:{};transport=udp\"", v.port),
+    };
+    let account = |user: &str, password: &str, extra: &str| {
+        let host = match family {
+            Family::V4 => format!("127.0.0.1:{}", v.port),
+            Family::V6 => "127.0.0.1".to_string(),
+        };
+        format!(
+            "<sip:{user}@{host};transport=udp>;auth_pass={password};regint=60;{extra}audio_codecs={codec}{outbound}"
+        )
+    };
+    let (bob_dir, _) = baresip_dir_on(
+        family,
         "bob",
-        &format!(
-            "<sip:bob@127.0.0.1:{};transport=udp>;auth_pass=Bob-Secret-22;regint=60;answermode=auto;audio_codecs={}",
-            v.port, codec
-        ),
+        &account("bob", "Bob-Secret-22", "answermode=auto;"),
         880,
     );
-    let (alice_dir, _) = baresip_dir(
+    let (alice_dir, _) = baresip_dir_on(
+        family,
         "alice",
-        &format!(
-            "<sip:alice@127.0.0.1:{};transport=udp>;auth_pass=Alice-Secret-1;regint=60;audio_codecs={}",
-            v.port, codec
-        ),
+        &account("alice", "Alice-Secret-1", ""),
         440,
     );
-    let (alice_out, bob_out) = baresip_call(&v, &alice_dir, &bob_dir, (6, 9));
+    let uri = match family {
+        Family::V4 => format!("sip:101@127.0.0.1:{}", v.port),
+        Family::V6 => "sip:101@127.0.0.1".to_string(),
+    };
+    let (alice_out, bob_out) = baresip_dial_on(family, &v, &alice_dir, &bob_dir, (6, 9), &uri);
     let decoder = format!("Set audio decoder: {}", codec);
     assert!(alice_out.contains(&decoder), "{}", alice_out);
     assert!(bob_out.contains(&decoder), "{}", bob_out);
     // Each phone was given the relay's address and a port of this server's range.
     let first = media_range(v.port);
+    let relay_c = match family {
+        Family::V4 => "c=IN IP4 127.0.0.1",
+        Family::V6 => "c=IN IP6 ::1",
+    };
     for out in [&alice_out, &bob_out] {
-        let m = out
-            .lines()
-            .find(|l| l.starts_with("m=audio "))
-            .unwrap_or_else(|| panic!("no SDP in {}", out));
-        let port: u16 = m
-            .split(' ')
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let relayed = out.lines().any(|l| {
+        let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
+        let relayed = lines.iter().position(|l| {
             l.starts_with("m=audio ")
                 && l.split(' ')
                     .nth(1)
                     .and_then(|p| p.parse::<u16>().ok())
                     .is_some_and(|p| (first..first + 200).contains(&p))
         });
-        assert!(relayed, "no relay port in the SDP ({}): {}", port, out);
+        let Some(at) = relayed else {
+            panic!("no relay port in the SDP: {}", out);
+        };
+        // the relay's SDP gives its address of the family (its session-level c= line)
+        let c = lines[..at].iter().rev().find(|l| l.starts_with("c="));
+        assert_eq!(c, Some(&relay_c), "{}", out);
     }
     // What each phone heard: the other's tone, loud, for most of the call.
     assert_heard(&alice_dir, 880.0, 440.0);
@@ -98,6 +132,27 @@ fn two_baresip_phones_hear_each_other_pcmu() {
 #[test]
 fn two_baresip_phones_hear_each_other_through_the_kernel() {
     let v = two_phones_hear_each_other("PCMU", "[media]\nkernel_forwarding = true\n");
+    assert_through_the_kernel(&v);
+}
+
+/// SIP and media over IPv6: the phones register and call over [::1], the relay (bound to
+/// ::1) gives each an `IN IP6` SDP of its own, and each hears the other.
+#[test]
+fn two_baresip_phones_hear_each_other_over_ipv6() {
+    two_phones_hear_each_other_on(Family::V6, "PCMU", "");
+}
+
+/// The same through the kernel fast path: its IPv6 rules, made by the running server for a
+/// real call.
+#[test]
+fn two_baresip_phones_hear_each_other_over_ipv6_through_the_kernel() {
+    let v =
+        two_phones_hear_each_other_on(Family::V6, "PCMU", "[media]\nkernel_forwarding = true\n");
+    assert_through_the_kernel(&v);
+}
+
+/// The fast path started, and carried nearly all of the call's packets.
+fn assert_through_the_kernel(v: &Vozbox) {
     assert!(
         v.log().contains("kernel_forwarding: settled streams"),
         "the fast path did not start (run as root): {}",
