@@ -1,5 +1,6 @@
 //! Media through the relay against real peers: two baresip phones sending different tones
-//! hear each other's tone (PCMU and PCMA); a caller behind "NAT" (its SDP unreachable)
+//! hear each other's tone (PCMU and PCMA; over IPv6 with SIP over UDP and TCP; through the
+//! kernel fast path); a caller behind "NAT" (its SDP unreachable)
 //! gets its audio back by latching; telephone-events pass; a call without media is ended
 //! by the media timeout; ports run out with 503 and always come back; a stalled relay
 //! relays the newest of its backlog.
@@ -30,13 +31,19 @@ fn ports_back(v: &Vozbox) -> String {
 /// alice (440 Hz) calls bob (880 Hz) with `codec`; each recording must hold the other's
 /// tone, and the SDP each phone got must point at the relay. The server, for more checks.
 fn two_phones_hear_each_other(codec: &str, config: &str) -> Vozbox {
-    two_phones_hear_each_other_on(Family::V4, codec, config)
+    two_phones_hear_each_other_on(Family::V4, "udp", codec, config)
 }
 
-/// The same with the server (SIP and its relay) and both phones on `family`'s loopback:
+/// The same with the server (SIP and its relay) and both phones on `family`'s loopback,
+/// SIP over `transport` ("udp", "tcp"):
 /// over IPv6 vozbox listens on [::1] alone, and the phones reach the client's domain
 /// (127.0.0.1, standing for a name that resolves to ::1) through their outbound proxy.
-fn two_phones_hear_each_other_on(family: Family, codec: &str, config: &str) -> Vozbox {
+fn two_phones_hear_each_other_on(
+    family: Family,
+    transport: &str,
+    codec: &str,
+    config: &str,
+) -> Vozbox {
     let name = format!("media-{}", codec);
     let v = match family {
         Family::V4 => Vozbox::start(&name, config, PROVISION),
@@ -53,7 +60,7 @@ fn two_phones_hear_each_other_on(family: Family, codec: &str, config: &str) -> V
     };
     let outbound = match family {
         Family::V4 => String::new(),
-        Family::V6 => format!(";outbound=\"sip:[::1]:{};transport=udp\"", v.port),
+        Family::V6 => format!(";outbound=\"sip:[::1]:{};transport={transport}\"", v.port),
     };
     let account = |user: &str, password: &str, extra: &str| {
         let host = match family {
@@ -61,7 +68,7 @@ fn two_phones_hear_each_other_on(family: Family, codec: &str, config: &str) -> V
             Family::V6 => "127.0.0.1".to_string(),
         };
         format!(
-            "<sip:{user}@{host};transport=udp>;auth_pass={password};regint=60;{extra}audio_codecs={codec}{outbound}"
+            "<sip:{user}@{host};transport={transport}>;auth_pass={password};regint=60;{extra}audio_codecs={codec}{outbound}"
         )
     };
     let (bob_dir, _) = baresip_dir_on(
@@ -81,6 +88,10 @@ fn two_phones_hear_each_other_on(family: Family, codec: &str, config: &str) -> V
         Family::V6 => "sip:101@127.0.0.1".to_string(),
     };
     let (alice_out, bob_out) = baresip_dial_on(family, &v, &alice_dir, &bob_dir, (6, 9), &uri);
+    // the SIP trace: each phone's requests went over `transport`
+    let via = format!("Via: SIP/2.0/{} ", transport.to_uppercase());
+    assert!(alice_out.contains(&via), "{}", alice_out);
+    assert!(bob_out.contains(&via), "{}", bob_out);
     let decoder = format!("Set audio decoder: {}", codec);
     assert!(alice_out.contains(&decoder), "{}", alice_out);
     assert!(bob_out.contains(&decoder), "{}", bob_out);
@@ -139,15 +150,25 @@ fn two_baresip_phones_hear_each_other_through_the_kernel() {
 /// ::1) gives each an `IN IP6` SDP of its own, and each hears the other.
 #[test]
 fn two_baresip_phones_hear_each_other_over_ipv6() {
-    two_phones_hear_each_other_on(Family::V6, "PCMU", "");
+    two_phones_hear_each_other_on(Family::V6, "udp", "PCMU", "");
+}
+
+/// The same with SIP over TCP: connections from and to IPv6 addresses.
+#[test]
+fn two_baresip_phones_hear_each_other_over_ipv6_and_tcp() {
+    two_phones_hear_each_other_on(Family::V6, "tcp", "PCMU", "");
 }
 
 /// The same through the kernel fast path: its IPv6 rules, made by the running server for a
 /// real call.
 #[test]
 fn two_baresip_phones_hear_each_other_over_ipv6_through_the_kernel() {
-    let v =
-        two_phones_hear_each_other_on(Family::V6, "PCMU", "[media]\nkernel_forwarding = true\n");
+    let v = two_phones_hear_each_other_on(
+        Family::V6,
+        "udp",
+        "PCMU",
+        "[media]\nkernel_forwarding = true\n",
+    );
     assert_through_the_kernel(&v);
 }
 
