@@ -223,7 +223,15 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
     // (no resolver, e.g. no /etc/resolv.conf: carriers by name are unreachable, said once)
     match crate::dns::Dns::new(&cfg.dns) {
         Ok(dns) => {
-            let _ = b2bua.dns.set(Arc::new(dns));
+            let dns = Arc::new(dns);
+            let _ = b2bua.dns.set(dns.clone());
+            // their requests recognised by what their names resolve to
+            crate::dns::names::spawn(
+                b2bua.names.clone(),
+                b2bua.snapshot.clone(),
+                dns,
+                &tokio::runtime::Handle::current(),
+            );
         }
         Err(e) => tracing::warn!(
             "[dns]: {}; carriers and friends by host name unreachable",

@@ -3,7 +3,8 @@
 //! 1 s TTL: vozbox's `[dns] servers` points at it. The first SRV target answers `503` and
 //! the call completes on the second; once the records change and their TTL has passed,
 //! the next call goes to the new target. A carrier with `transport = "auto"` is reached
-//! over the transport its NAPTR records choose.
+//! over the transport its NAPTR records choose. A direct friend by name calls in from
+//! where its name resolves without a challenge, and follows its records when they move.
 
 mod common;
 use common::dns::dns_server;
@@ -155,6 +156,86 @@ fn a_direct_friend_by_name_is_reached_at_its_srv_target() {
     assert_eq!(cdr["disposition"], "answered", "{}", cdr);
     assert_eq!(cdr["route"], "friend:pbx", "{}", cdr);
     assert!(cdr.get("carrier").is_none(), "{}", cdr);
+}
+
+/// The friend at `from` (no password) calls alice's extension without credentials.
+fn pbx_calls_alice(v: &Vozbox, from: &str) -> Sipp {
+    sipp(
+        "uac_noauth.xml",
+        &v.addr(),
+        "u1",
+        from,
+        &call_csv("127.0.0.1", "-", "pbx", "100"),
+        &[],
+    )
+}
+
+/// A direct friend by name (no password) is recognised by what its name resolves to, as
+/// one by address is: its calls from there are not challenged, a stranger's that claim to
+/// be it are; once its records move (past their 1 s TTL and the next refresh), the new
+/// address is the friend's and the old one a stranger's.
+#[test]
+fn a_direct_friend_by_name_calls_in_from_where_its_name_resolves() {
+    let records = |ip: &str| {
+        format!(
+            "_sip._udp.pbx.test. 1 IN SRV 10 10 5060 box.pbx.test.\nbox.pbx.test. 1 IN A {ip}\n"
+        )
+    };
+    let dns = dns_server("dns-friend-in", &records("127.0.0.7"));
+    let v = Vozbox::start("dns-friend-in", &dns.config(), &lab(LAB));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !v
+        .log()
+        .contains("DNS pbx.test: its requests are recognised from [127.0.0.7:5060]")
+    {
+        assert!(Instant::now() < deadline, "{}", v.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alice = callee(
+        &v,
+        "127.0.0.1",
+        ("alice", "Alice-Secret-1"),
+        "uas_answer.xml",
+    );
+    sipp_ok(&pbx_calls_alice(&v, "127.0.0.7"));
+    seen(alice);
+    let cdr = cdr_of(&v, "100", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["route"], "user:alice", "{}", cdr);
+    // anyone else claiming to be the friend answers a challenge it cannot
+    let stranger = pbx_calls_alice(&v, "127.0.0.9");
+    assert!(!stranger.ok, "{}", stranger.messages);
+    assert!(
+        stranger.messages.contains("SIP/2.0 407 "),
+        "{}",
+        stranger.messages
+    );
+
+    // the records move to 127.0.0.6
+    std::fs::write(&dns.zone, records("127.0.0.6")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !v
+        .log()
+        .contains("DNS pbx.test: its requests are recognised from [127.0.0.6:5060]")
+    {
+        assert!(Instant::now() < deadline, "{}", v.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let alice = callee(
+        &v,
+        "127.0.0.1",
+        ("alice", "Alice-Secret-1"),
+        "uas_answer.xml",
+    );
+    sipp_ok(&pbx_calls_alice(&v, "127.0.0.6"));
+    seen(alice);
+    assert_eq!(cdr_of(&v, "100", 2)["disposition"], "answered");
+    let old = pbx_calls_alice(&v, "127.0.0.7");
+    assert!(
+        !old.ok && old.messages.contains("SIP/2.0 407 "),
+        "{}",
+        old.messages
+    );
 }
 
 /// A carrier and a direct friend whose transport is `auto`: their NAPTR records choose it

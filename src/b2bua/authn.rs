@@ -1,8 +1,9 @@
 //! Who places a call (DESIGN §5): carriers and DDI providers by address, a direct friend
-//! without password by its address, everyone else by digest with `407`.
+//! without password by its address (a carrier's or friend's host name by what it resolves
+//! to), everyone else by digest with `407`.
 
 use crate::auth::verify::{Verdict, Verifier};
-use crate::model::trust::{classify, Source};
+use crate::model::trust::{classify, Resolved, Source};
 use crate::model::{FriendMode, Snapshot};
 use crate::sip::headers::{uri_host, NameAddr};
 use crate::sip::message::Message;
@@ -52,11 +53,12 @@ fn realm(snap: &Snapshot, from: &NameAddr, req: &Message) -> (Option<String>, St
 pub fn identify(
     verifier: &Verifier<'_>,
     snap: &Snapshot,
+    names: &Resolved,
     req: &Message,
     from: &NameAddr,
     flow: &Flow,
 ) -> Outcome {
-    match classify(snap, flow.remote) {
+    match classify(snap, names, flow.remote) {
         Source::Carrier { brand, name } | Source::DdiProvider { brand, name } => {
             return Outcome::Known(Caller::Trunk { brand, name })
         }

@@ -84,6 +84,7 @@ impl B2bua {
         let caller = match authn::identify(
             &self.registrar.verifier(),
             &snap,
+            &self.names.load(),
             &inc.msg,
             &inc.checked.from,
             &inc.flow,

@@ -115,6 +115,9 @@ pub struct B2bua {
     alarms: Arc<alarms::Alarms<std::sync::Weak<driver::CallCell>>>,
     /// Resolves carriers reached by host name (unset: such a carrier is unreachable).
     pub dns: std::sync::OnceLock<Arc<crate::dns::Dns>>,
+    /// What the host names of carriers and direct friends resolve to: their requests are
+    /// recognised by it (`model::trust::classify`; kept by `dns/names.rs`).
+    pub names: Arc<ArcSwap<crate::model::trust::Resolved>>,
 }
 
 /// A request as the server received and checked it.
@@ -179,6 +182,7 @@ impl B2bua {
             rt,
             alarms: Default::default(),
             dns: std::sync::OnceLock::new(),
+            names: Default::default(),
         }
     }
 

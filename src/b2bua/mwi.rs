@@ -79,6 +79,7 @@ impl B2bua {
         let owner = match authn::identify(
             &self.registrar.verifier(),
             &snap,
+            &self.names.load(),
             &inc.msg,
             &inc.checked.from,
             &inc.flow,

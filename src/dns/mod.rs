@@ -14,6 +14,7 @@
 //!
 //! Imports nothing else of the crate (the transport is its name: `udp`, `tcp`, `tls`).
 
+pub mod names;
 pub mod order;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};

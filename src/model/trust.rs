@@ -1,8 +1,11 @@
 //! Who is challenged (DESIGN §5): terminals and friends answer digest challenges; carriers,
 //! DDI providers and direct friends without a password are recognised by address and never
-//! challenged — vozbox never challenges its upstream.
+//! challenged — vozbox never challenges its upstream. A carrier or friend given by host
+//! name is recognised by the addresses its name resolves to (`Resolved`, kept by
+//! `dns/names.rs`).
 
 use super::{FriendMode, Model, Snapshot};
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +20,61 @@ pub enum Source {
     MustAuthenticate,
 }
 
+/// What the host names of carriers and friends resolve to now: a name (lower case) → the
+/// addresses and ports its records give (SRV targets, or its A/AAAA records at the port
+/// configured or the transport's default).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    by_name: HashMap<String, Vec<SocketAddr>>,
+    /// Every address of them (ports aside): exempt from rate limits.
+    ips: HashSet<IpAddr>,
+}
+
+impl Resolved {
+    pub fn new(by_name: HashMap<String, Vec<SocketAddr>>) -> Resolved {
+        let ips = by_name.values().flatten().map(|a| a.ip()).collect();
+        Resolved { by_name, ips }
+    }
+
+    /// The addresses `name` resolved to (empty: none yet).
+    pub fn of(&self, name: &str) -> &[SocketAddr] {
+        self.by_name
+            .get(&name.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// Whether `ip` (and `port`, when given) is one of `name`'s addresses.
+    fn has(&self, name: &str, ip: IpAddr, port: Option<u16>) -> bool {
+        self.of(name)
+            .iter()
+            .any(|a| a.ip() == ip && port.is_none_or(|p| a.port() == p))
+    }
+
+    /// Whether `ip` is an address of any name (whatever the port).
+    pub fn contains_ip(&self, ip: IpAddr) -> bool {
+        self.ips.contains(&ip)
+    }
+}
+
+/// Whether a configured address is a host name rather than an IP address.
+fn is_name(address: &str) -> bool {
+    address.trim_matches(['[', ']']).parse::<IpAddr>().is_err()
+}
+
 /// Classifies the source of a request that is not a REGISTER. A carrier is recognised by
 /// its address and port (so a carrier on a shared or loopback address does not make every
-/// other sender on that address trusted); a DDI provider by address or range.
-pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
+/// other sender on that address trusted); a DDI provider by address or range. A carrier
+/// or friend by host name is recognised by what its name resolves to (`names`): a carrier
+/// at one of those addresses and ports, a friend at one of those addresses.
+pub fn classify(snapshot: &Snapshot, names: &Resolved, source: SocketAddr) -> Source {
     let m = &snapshot.model;
     let ip = source.ip();
     for c in &m.carriers {
-        if c.address.parse::<IpAddr>().ok() == Some(ip) && c.port_or_default() == source.port() {
+        let by_name = || is_name(&c.address) && names.has(&c.address, ip, Some(source.port()));
+        if (c.address.parse::<IpAddr>().ok() == Some(ip) && c.port_or_default() == source.port())
+            || by_name()
+        {
             return Source::Carrier {
                 brand: c.brand.clone(),
                 name: c.name.clone(),
@@ -40,9 +90,12 @@ pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
         }
     }
     for f in &m.friends {
+        let at = |a: &str| {
+            a.parse::<IpAddr>().ok() == Some(ip) || (is_name(a) && names.has(a, ip, None))
+        };
         if f.mode == FriendMode::Direct
             && f.password.as_deref().unwrap_or("").is_empty()
-            && f.address.as_deref().and_then(|a| a.parse::<IpAddr>().ok()) == Some(ip)
+            && f.address.as_deref().is_some_and(at)
         {
             return Source::DirectFriend {
                 client: f.client.clone(),
@@ -51,6 +104,31 @@ pub fn classify(snapshot: &Snapshot, source: SocketAddr) -> Source {
         }
     }
     Source::MustAuthenticate
+}
+
+/// The host names whose addresses `classify` needs, each with the transport and port to
+/// resolve it for: carriers by name, and direct friends by name without a password.
+pub fn names_to_resolve(m: &Model) -> Vec<(String, String, Option<u16>)> {
+    let carriers = m
+        .carriers
+        .iter()
+        .map(|c| (c.address.as_str(), c.transport.clone(), c.port));
+    let friends = m
+        .friends
+        .iter()
+        .filter(|f| f.mode == FriendMode::Direct && f.password.as_deref().unwrap_or("").is_empty())
+        .filter_map(|f| {
+            let transport = f.transport.clone().unwrap_or_else(|| "udp".into());
+            Some((f.address.as_deref()?, transport, f.port))
+        });
+    let mut names: Vec<_> = carriers
+        .chain(friends)
+        .filter(|(a, _, _)| is_name(a))
+        .map(|(a, t, p)| (a.to_ascii_lowercase(), t, p))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Every address and range the rule above trusts (ports aside): exempt from rate limits.
@@ -145,26 +223,106 @@ mod tests {
             ..Default::default()
         };
         let s = Snapshot::new(model);
+        let none = Resolved::default();
         let ip = |s: &str| SocketAddr::new(s.parse::<IpAddr>().unwrap(), 5060);
         assert!(matches!(
-            classify(&s, ip("10.0.0.1")),
+            classify(&s, &none, ip("10.0.0.1")),
             Source::Carrier { .. }
         ));
         // another port of the carrier's address is not the carrier
         assert_eq!(
-            classify(&s, "10.0.0.1:5099".parse().unwrap()),
+            classify(&s, &none, "10.0.0.1:5099".parse().unwrap()),
             Source::MustAuthenticate
         );
         assert!(matches!(
-            classify(&s, ip("10.1.200.3")),
+            classify(&s, &none, ip("10.1.200.3")),
             Source::DdiProvider { .. }
         ));
         assert!(matches!(
-            classify(&s, ip("10.2.0.1")),
+            classify(&s, &none, ip("10.2.0.1")),
             Source::DirectFriend { .. }
         ));
         // a direct friend with a password is challenged like a terminal
-        assert_eq!(classify(&s, ip("10.2.0.2")), Source::MustAuthenticate);
-        assert_eq!(classify(&s, ip("192.0.2.9")), Source::MustAuthenticate);
+        assert_eq!(
+            classify(&s, &none, ip("10.2.0.2")),
+            Source::MustAuthenticate
+        );
+        assert_eq!(
+            classify(&s, &none, ip("192.0.2.9")),
+            Source::MustAuthenticate
+        );
+    }
+
+    #[test]
+    fn peers_by_name_are_recognised_at_the_addresses_their_names_resolve_to() {
+        let carrier = |name: &str, port: Option<u16>| Carrier {
+            brand: "b".into(),
+            name: name.into(),
+            address: "SIP.example.test".into(),
+            port,
+            tls_fingerprint: None,
+            transport: "udp".into(),
+            username: None,
+            password: None,
+            qualify_interval: 0,
+        };
+        let model = Model {
+            carriers: vec![carrier("up", None)],
+            friends: vec![
+                friend("pbx", FriendMode::Direct, None, Some("pbx.example.test")),
+                friend(
+                    "locked",
+                    FriendMode::Direct,
+                    Some("pw"),
+                    Some("locked.example.test"),
+                ),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            names_to_resolve(&model),
+            vec![
+                (
+                    "pbx.example.test".to_string(),
+                    "udp".to_string(),
+                    Some(5060)
+                ),
+                ("sip.example.test".to_string(), "udp".to_string(), None),
+            ],
+            "the carrier's name in lower case; the friend with a password is challenged anyway"
+        );
+        let s = Snapshot::new(model);
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let names = Resolved::new(HashMap::from([
+            // an SRV target's port
+            ("sip.example.test".to_string(), vec![a("10.0.0.7:5080")]),
+            ("pbx.example.test".to_string(), vec![a("10.2.0.9:5060")]),
+            ("locked.example.test".to_string(), vec![a("10.2.0.10:5060")]),
+        ]));
+        assert!(matches!(
+            classify(&s, &names, a("10.0.0.7:5080")),
+            Source::Carrier { .. }
+        ));
+        // the carrier's address at another port is not the carrier
+        assert_eq!(
+            classify(&s, &names, a("10.0.0.7:5060")),
+            Source::MustAuthenticate
+        );
+        // a friend by its address, whatever the port
+        assert!(matches!(
+            classify(&s, &names, a("10.2.0.9:40000")),
+            Source::DirectFriend { .. }
+        ));
+        assert_eq!(
+            classify(&s, &names, a("10.2.0.10:5060")),
+            Source::MustAuthenticate
+        );
+        // nothing resolved yet: everyone is challenged
+        assert_eq!(
+            classify(&s, &Resolved::default(), a("10.0.0.7:5080")),
+            Source::MustAuthenticate
+        );
+        assert!(names.contains_ip("10.2.0.9".parse().unwrap()));
+        assert!(!names.contains_ip("10.9.9.9".parse().unwrap()));
     }
 }

@@ -48,7 +48,7 @@ impl Server {
     fn screened(&self, msg: &Message, checked: &validate::Checked, flow: &Flow) -> bool {
         let snap = self.b2bua.snapshot.load();
         if matches!(
-            classify(&snap, flow.remote),
+            classify(&snap, &self.b2bua.names.load(), flow.remote),
             Source::Carrier { .. } | Source::DdiProvider { .. }
         ) {
             return true;
@@ -264,6 +264,7 @@ impl Sink for Server {
         self.bans.is_banned(ip)
             || (self.pike.enabled()
                 && !self.b2bua.snapshot.load().is_trusted_address(ip)
+                && !self.b2bua.names.load().contains_ip(ip)
                 && !self.pike.allow(ip))
     }
 
