@@ -225,13 +225,15 @@ pub async fn run(cfg: Config, provision: Option<crate::provision::Checked>) -> a
         Ok(dns) => {
             let dns = Arc::new(dns);
             let _ = b2bua.dns.set(dns.clone());
-            // their requests recognised by what their names resolve to
-            crate::dns::names::spawn(
+            // their requests recognised by what their names resolve to (the first round
+            // waited for a little: a carrier's first requests are not challenged)
+            let first = crate::b2bua::names::spawn(
                 b2bua.names.clone(),
                 b2bua.snapshot.clone(),
                 dns,
                 &tokio::runtime::Handle::current(),
             );
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), first).await;
         }
         Err(e) => tracing::warn!(
             "[dns]: {}; carriers and friends by host name unreachable",

@@ -113,9 +113,22 @@ fn two_phones_hear_each_other_on(
         let Some(at) = relayed else {
             panic!("no relay port in the SDP: {}", out);
         };
-        // the relay's SDP gives its address of the family (its session-level c= line)
-        let c = lines[..at].iter().rev().find(|l| l.starts_with("c="));
-        assert_eq!(c, Some(&relay_c), "{}", out);
+        // the relay's SDP (the body of that m= line, from its v=) gives its address of
+        // the family, at session level and in the stream
+        let body = lines[..at]
+            .iter()
+            .rposition(|l| l.starts_with("v="))
+            .unwrap_or(0);
+        let end = lines[at + 1..]
+            .iter()
+            .position(|l| !l.contains('=') || l.starts_with("v="))
+            .map_or(lines.len(), |n| at + 1 + n);
+        let cs: Vec<&&str> = lines[body..end]
+            .iter()
+            .filter(|l| l.starts_with("c="))
+            .collect();
+        assert!(!cs.is_empty(), "{}", out);
+        assert!(cs.iter().all(|c| **c == relay_c), "{cs:?}: {out}");
     }
     // What each phone heard: the other's tone, loud, for most of the call.
     assert_heard(&alice_dir, 880.0, 440.0);

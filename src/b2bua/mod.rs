@@ -33,6 +33,7 @@ pub mod lines;
 pub mod locution;
 pub mod media;
 pub mod mwi;
+pub mod names;
 pub mod notify;
 pub mod prack;
 pub mod record;
@@ -116,7 +117,7 @@ pub struct B2bua {
     /// Resolves carriers reached by host name (unset: such a carrier is unreachable).
     pub dns: std::sync::OnceLock<Arc<crate::dns::Dns>>,
     /// What the host names of carriers and direct friends resolve to: their requests are
-    /// recognised by it (`model::trust::classify`; kept by `dns/names.rs`).
+    /// recognised by it (`model::trust::classify`; kept by `names.rs`).
     pub names: Arc<ArcSwap<crate::model::trust::Resolved>>,
 }
 

@@ -14,7 +14,6 @@
 //!
 //! Imports nothing else of the crate (the transport is its name: `udp`, `tcp`, `tls`).
 
-pub mod names;
 pub mod order;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};

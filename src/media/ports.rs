@@ -238,7 +238,9 @@ impl Drop for Lease {
     }
 }
 
-/// A pool of its own budget, for the relay's unit tests.
+/// A pool of its own budget, for the relay's unit tests. The tests run at once: each
+/// takes a range of loopback ports no other test's overlaps (32100–33199, below the
+/// kernel's ephemeral ports).
 #[cfg(test)]
 pub(super) fn test_pool(ip: IpAddr, min: u16, max: u16) -> Arc<PortPool> {
     Arc::new(PortPool::new(ip, min, max, Kept::new(64)))

@@ -549,7 +549,7 @@ mod tests {
     #[test]
     fn a_socket_that_reported_before_its_session_arrived_is_read_then() {
         let lo = IpAddr::from([127, 0, 0, 1]);
-        let pool = test_pool(lo, 32700, 32703);
+        let pool = test_pool(lo, 32640, 32643);
         let (mut la, mut lb) = (pool.take(0).unwrap(), pool.take(0).unwrap());
         let (a, b) = (
             Side::open(lo, &mut la, false).unwrap(),

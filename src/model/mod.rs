@@ -159,6 +159,7 @@ impl Snapshot {
     /// Whether `ip` is a carrier's, a DDI provider's or a password-less direct friend's
     /// (whatever the port).
     pub fn is_trusted_address(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted.iter().any(|n| n.contains(&ip))
     }
 

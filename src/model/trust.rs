@@ -2,7 +2,7 @@
 //! DDI providers and direct friends without a password are recognised by address and never
 //! challenged — vozbox never challenges its upstream. A carrier or friend given by host
 //! name is recognised by the addresses its name resolves to (`Resolved`, kept by
-//! `dns/names.rs`).
+//! `b2bua/names.rs`).
 
 use super::{FriendMode, Model, Snapshot};
 use std::collections::{HashMap, HashSet};
@@ -36,12 +36,19 @@ impl Resolved {
         Resolved { by_name, ips }
     }
 
-    /// The addresses `name` resolved to (empty: none yet).
+    /// The addresses `name` resolved to (empty: none yet). (Few names: looked through
+    /// without making a lower-case copy per request.)
     pub fn of(&self, name: &str) -> &[SocketAddr] {
         self.by_name
-            .get(&name.to_ascii_lowercase())
-            .map(Vec::as_slice)
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, a)| a.as_slice())
             .unwrap_or_default()
+    }
+
+    /// The names that resolved.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
     }
 
     /// Whether `ip` (and `port`, when given) is one of `name`'s addresses.
@@ -53,7 +60,7 @@ impl Resolved {
 
     /// Whether `ip` is an address of any name (whatever the port).
     pub fn contains_ip(&self, ip: IpAddr) -> bool {
-        self.ips.contains(&ip)
+        self.ips.contains(&ip.to_canonical())
     }
 }
 
@@ -69,7 +76,8 @@ fn is_name(address: &str) -> bool {
 /// at one of those addresses and ports, a friend at one of those addresses.
 pub fn classify(snapshot: &Snapshot, names: &Resolved, source: SocketAddr) -> Source {
     let m = &snapshot.model;
-    let ip = source.ip();
+    // (an IPv4 peer on a dual-stack listener arrives as ::ffff:a.b.c.d)
+    let ip = source.ip().to_canonical();
     for c in &m.carriers {
         let by_name = || is_name(&c.address) && names.has(&c.address, ip, Some(source.port()));
         if (c.address.parse::<IpAddr>().ok() == Some(ip) && c.port_or_default() == source.port())
