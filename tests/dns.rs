@@ -183,58 +183,45 @@ fn a_direct_friend_by_name_calls_in_from_where_its_name_resolves() {
     };
     let dns = dns_server("dns-friend-in", &records("127.0.0.7"));
     let v = Vozbox::start("dns-friend-in", &dns.config(), &lab(LAB));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !v
-        .log()
-        .contains("DNS pbx.test: its requests are recognised from [127.0.0.7:5060]")
-    {
+    pbx_at_calls_alice(&v, "127.0.0.7", 1);
+    let cdr = cdr_of(&v, "100", 1);
+    assert_eq!(cdr["route"], "user:alice", "{}", cdr);
+    // anyone else claiming to be the friend answers a challenge it cannot
+    challenged(pbx_calls_alice(&v, "127.0.0.9"));
+
+    // the records move to 127.0.0.6: past their 1 s TTL and the next round (5 s) the
+    // friend is there, and its old address is a stranger's
+    std::fs::write(&dns.zone, records("127.0.0.6")).unwrap();
+    pbx_at_calls_alice(&v, "127.0.0.6", 2);
+    challenged(pbx_calls_alice(&v, "127.0.0.7"));
+}
+
+/// Once vozbox says `pbx.test` is at `ip` (within 15 s), the friend there calls alice
+/// without credentials, and the call (the `n`th to her) is answered.
+fn pbx_at_calls_alice(v: &Vozbox, ip: &str, n: usize) {
+    let line = format!("DNS pbx.test: its requests are recognised from [{ip}:5060]");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !v.log().contains(&line) {
         assert!(Instant::now() < deadline, "{}", v.log());
         std::thread::sleep(Duration::from_millis(100));
     }
     let alice = callee(
-        &v,
+        v,
         "127.0.0.1",
         ("alice", "Alice-Secret-1"),
         "uas_answer.xml",
     );
-    sipp_ok(&pbx_calls_alice(&v, "127.0.0.7"));
+    sipp_ok(&pbx_calls_alice(v, ip));
     seen(alice);
-    let cdr = cdr_of(&v, "100", 1);
-    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
-    assert_eq!(cdr["route"], "user:alice", "{}", cdr);
-    // anyone else claiming to be the friend answers a challenge it cannot
-    let stranger = pbx_calls_alice(&v, "127.0.0.9");
-    assert!(!stranger.ok, "{}", stranger.messages);
-    assert!(
-        stranger.messages.contains("SIP/2.0 407 "),
-        "{}",
-        stranger.messages
-    );
+    assert_eq!(cdr_of(v, "100", n)["disposition"], "answered");
+}
 
-    // the records move to 127.0.0.6
-    std::fs::write(&dns.zone, records("127.0.0.6")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !v
-        .log()
-        .contains("DNS pbx.test: its requests are recognised from [127.0.0.6:5060]")
-    {
-        assert!(Instant::now() < deadline, "{}", v.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let alice = callee(
-        &v,
-        "127.0.0.1",
-        ("alice", "Alice-Secret-1"),
-        "uas_answer.xml",
-    );
-    sipp_ok(&pbx_calls_alice(&v, "127.0.0.6"));
-    seen(alice);
-    assert_eq!(cdr_of(&v, "100", 2)["disposition"], "answered");
-    let old = pbx_calls_alice(&v, "127.0.0.7");
+/// The call was challenged (and, without credentials, went no further).
+fn challenged(call: Sipp) {
     assert!(
-        !old.ok && old.messages.contains("SIP/2.0 407 "),
+        !call.ok && call.messages.contains("SIP/2.0 407 "),
         "{}",
-        old.messages
+        call.messages
     );
 }
 

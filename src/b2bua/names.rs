@@ -3,10 +3,12 @@
 //! (never challenged) as those of peers given by address are. Every name is asked again
 //! every few seconds, all at once (the resolver answers from its cache while the records'
 //! TTL lasts, so a change is seen once the TTL has passed), and at once when the model
-//! changes. A name that stops resolving is asked again after a minute and keeps its last
-//! addresses for at most ten minutes after it last resolved: a short DNS outage does not
-//! start challenging a carrier that cannot answer challenges, and a name that is gone
-//! stops being trusted.
+//! changes; what each answer gives is published at once. A name that stops resolving is
+//! asked again after a minute and keeps its last addresses for at most ten minutes after
+//! it last resolved: a short DNS outage does not start challenging a carrier that cannot
+//! answer challenges, and a name that is gone stops being trusted. (A name whose SRV
+//! lookup fails falls back to its own A records, as for a call: those are then its
+//! addresses.)
 
 use crate::dns::Dns;
 use crate::model::trust::{names_to_resolve, Resolved};
@@ -68,8 +70,14 @@ async fn run(
         if changed || asked.is_none_or(|a| a.elapsed() >= EVERY) {
             let now = Instant::now();
             asked = Some(now);
-            round(&dns, &names_to_resolve(&snap.model), &mut known, now).await;
-            publish(&names, &known);
+            round(
+                &dns,
+                &names_to_resolve(&snap.model),
+                &mut known,
+                &names,
+                now,
+            )
+            .await;
             seen = Some(snap);
             if let Some(f) = first.take() {
                 let _ = f.send(());
@@ -79,9 +87,18 @@ async fn run(
     }
 }
 
-/// Asks every name of `wanted` that is due, all at once, and updates `known`.
-async fn round(dns: &Arc<Dns>, wanted: &[Key], known: &mut HashMap<Key, Known>, now: Instant) {
+/// Asks every name of `wanted` that is due, all at once, and updates `known`, publishing
+/// into `names` as each answer comes (a slow name holds up no other).
+async fn round(
+    dns: &Arc<Dns>,
+    wanted: &[Key],
+    known: &mut HashMap<Key, Known>,
+    names: &ArcSwap<Resolved>,
+    now: Instant,
+) {
     known.retain(|k, _| wanted.contains(k));
+    forget_stale(known, now);
+    publish(names, known);
     let mut asking = tokio::task::JoinSet::new();
     for key in wanted {
         let k = known.entry(key.clone()).or_default();
@@ -110,8 +127,9 @@ async fn round(dns: &Arc<Dns>, wanted: &[Key], known: &mut HashMap<Key, Known>, 
                 failed: None,
             };
         }
+        forget_stale(known, now);
+        publish(names, known);
     }
-    forget_stale(known, now);
 }
 
 /// A name that does not resolve any more loses its addresses `KEEP` after it last did.
@@ -138,16 +156,15 @@ fn publish(names: &ArcSwap<Resolved>, known: &HashMap<Key, Known>) {
     if next == *now {
         return;
     }
+    let next = Arc::new(next);
+    names.store(next.clone());
     let every: BTreeSet<&str> = next.names().chain(now.names()).collect();
     for name in every {
         if next.of(name) == now.of(name) {
             continue;
         }
         if next.of(name).is_empty() {
-            tracing::warn!(
-                "DNS {}: no longer resolves; its requests are challenged",
-                name
-            );
+            tracing::warn!("DNS {}: no address recognised any more", name);
         } else {
             tracing::info!(
                 "DNS {}: its requests are recognised from {:?}",
@@ -156,7 +173,6 @@ fn publish(names: &ArcSwap<Resolved>, known: &HashMap<Key, Known>) {
             );
         }
     }
-    names.store(Arc::new(next));
 }
 
 #[cfg(test)]
