@@ -4,7 +4,9 @@
 //! the call completes on the second; once the records change and their TTL has passed,
 //! the next call goes to the new target. A carrier with `transport = "auto"` is reached
 //! over the transport its NAPTR records choose. A direct friend by name calls in from
-//! where its name resolves without a challenge, and follows its records when they move.
+//! where its name resolves without a challenge, follows its records when they move, and
+//! over IPv6 once its name has an AAAA record; a carrier by name calls in from its SRV
+//! target's address and port.
 
 mod common;
 use common::dns::dns_server;
@@ -199,12 +201,7 @@ fn a_direct_friend_by_name_calls_in_from_where_its_name_resolves() {
 /// Once vozbox says `pbx.test` is at `ip` (within 15 s), the friend there calls alice
 /// without credentials, and the call (the `n`th to her) is answered.
 fn pbx_at_calls_alice(v: &Vozbox, ip: &str, n: usize) {
-    let line = format!("DNS pbx.test: its requests are recognised from [{ip}:5060]");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !v.log().contains(&line) {
-        assert!(Instant::now() < deadline, "{}", v.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    recognised(v, &format!("{ip}:5060"));
     let alice = callee(
         v,
         "127.0.0.1",
@@ -214,6 +211,107 @@ fn pbx_at_calls_alice(v: &Vozbox, ip: &str, n: usize) {
     sipp_ok(&pbx_calls_alice(v, ip));
     seen(alice);
     assert_eq!(cdr_of(v, "100", n)["disposition"], "answered");
+}
+
+/// Waits (15 s at most) for vozbox to say it recognises `pbx.test` at `addrs` (as
+/// printed, without the brackets around the list).
+fn recognised(v: &Vozbox, addrs: &str) {
+    recognised_as(v, "pbx.test", addrs)
+}
+
+/// The same for `name`.
+fn recognised_as(v: &Vozbox, name: &str, addrs: &str) {
+    let line = format!("DNS {name}: its requests are recognised from [{addrs}]");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !v.log().contains(&line) {
+        assert!(Instant::now() < deadline, "{}", v.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A dual-stack friend by name is recognised at its AAAA records' addresses as well as
+/// its A records' (a call to it goes to the A records first, but it may send from
+/// either): once its name gains an AAAA record, its calls over IPv6 are no longer
+/// challenged. vozbox listens on 127.0.0.1 and on ::1; the friend calls from ::1 with
+/// IPv4 media.
+#[test]
+fn a_dual_stack_friend_by_name_calls_in_over_ipv6_once_its_name_has_an_aaaa_record() {
+    let records = |aaaa: &str| {
+        format!(
+            "_sip._udp.pbx.test. 1 IN SRV 10 10 5060 box.pbx.test.\n\
+             box.pbx.test. 1 IN A 127.0.0.7\n{aaaa}"
+        )
+    };
+    let dns = dns_server("dns-friend-v6", &records(""));
+    let port = free_port("[::1]");
+    let listen = format!("listen = [\"udp:127.0.0.1:{port}\", \"udp:[::1]:{port}\"]\n");
+    let dir = temp_dir("dns-friend-v6");
+    let config = format!("{listen}{}", dns.config());
+    let v = Vozbox::start_on("127.0.0.1", dir, port, &config, &lab(LAB));
+    let from_v6 = || {
+        sipp_at(
+            "uac_noauth.xml",
+            &format!("[::1]:{port}"),
+            "u1",
+            "::1",
+            free_port("[::1]"),
+            &call_csv("127.0.0.1", "-", "pbx", "100"),
+            &["-mi", "127.0.0.1"],
+        )
+    };
+    // A records alone: a call from ::1 is a stranger's
+    recognised(&v, "127.0.0.7:5060");
+    challenged(from_v6());
+
+    std::fs::write(&dns.zone, records("box.pbx.test. 1 IN AAAA ::1\n")).unwrap();
+    recognised(&v, "127.0.0.7:5060, [::1]:5060");
+    let alice = callee(
+        &v,
+        "127.0.0.1",
+        ("alice", "Alice-Secret-1"),
+        "uas_answer.xml",
+    );
+    sipp_ok(&from_v6());
+    seen(alice);
+    let cdr = cdr_of(&v, "100", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["route"], "user:alice", "{}", cdr);
+}
+
+/// A carrier by name is recognised at its SRV target's address and port: its call from
+/// there to a DDI reaches the DDI's user without a challenge; from the same address at
+/// another port it is a stranger's, challenged.
+#[test]
+fn a_carrier_by_name_calls_in_from_its_srv_target() {
+    let port = free_port("127.0.0.8");
+    let dns = dns_server("dns-carrier-in", &zone(&[(10, 10, port, "127.0.0.8")]));
+    let ddi = "\n[[ddi]]\nclient = \"bluebird\"\nnumber = \"+34944000101\"\n\
+               route = \"user\"\nuser = \"alice\"\n";
+    let v = Vozbox::start("dns-carrier-in", &dns.config(), &(lab(LAB) + ddi));
+    let trunk_from = |p: u16| {
+        sipp_at(
+            "uac_noauth.xml",
+            &v.addr(),
+            "u1",
+            "127.0.0.8",
+            p,
+            &call_csv("127.0.0.1", "trunk", "-", "+34944000101"),
+            &[],
+        )
+    };
+    recognised_as(&v, "sip.test", &format!("127.0.0.8:{port}"));
+    challenged(trunk_from(free_port("127.0.0.8")));
+    let alice = callee(
+        &v,
+        "127.0.0.1",
+        ("alice", "Alice-Secret-1"),
+        "uas_answer.xml",
+    );
+    sipp_ok(&trunk_from(port));
+    seen(alice);
+    let cdr = cdr_of(&v, "+34944000101", 1);
+    assert_eq!(cdr["disposition"], "answered", "{}", cdr);
+    assert_eq!(cdr["direction"], "inbound", "{}", cdr);
 }
 
 /// The call was challenged (and, without credentials, went no further).

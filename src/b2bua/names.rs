@@ -6,9 +6,10 @@
 //! changes; what each answer gives is published at once. A name that stops resolving is
 //! asked again after a minute and keeps its last addresses for at most ten minutes after
 //! it last resolved: a short DNS outage does not start challenging a carrier that cannot
-//! answer challenges, and a name that is gone stops being trusted. (A name whose SRV
-//! lookup fails falls back to its own A records, as for a call: those are then its
-//! addresses.)
+//! answer challenges, and a name that is gone stops being trusted. A name's addresses are
+//! those of its A and its AAAA records (`Dns::resolve_every`: a dual-stack peer may send
+//! from either). (A name whose SRV lookup fails falls back to its own A/AAAA records, as
+//! for a call: those are then its addresses.)
 
 use crate::dns::Dns;
 use crate::model::trust::{names_to_resolve, Resolved};
@@ -107,7 +108,7 @@ async fn round(
         }
         let (dns, key) = (dns.clone(), key.clone());
         asking.spawn(async move {
-            let found = dns.resolve(&key.0, &key.1, key.2).await;
+            let found = dns.resolve_every(&key.0, &key.1, key.2).await;
             (key, found)
         });
     }

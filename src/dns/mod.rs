@@ -8,6 +8,8 @@
 //! choose (RFC 3263 §4.1): `SIPS+D2T` (TLS), `SIP+D2T` (TCP), `SIP+D2U` (UDP) with flag `s`,
 //! by order then preference, each replacement's SRV records as above; no usable NAPTR
 //! record: UDP's SRV, then the name's A/AAAA. Every address found carries its transport.
+//! A/AAAA is the A records, or the AAAA records of a name that has none; `resolve_every`
+//! (where a peer by name may send from) asks both.
 //! What a name resolved to is kept until its records' shortest TTL runs out. A hostile zone
 //! is bounded: 8 NAPTR records, 8 SRV targets a name and 4 addresses a target at most, no
 //! unspecified or multicast address, and one name's whole resolution within 4 timeouts.
@@ -61,8 +63,8 @@ impl DnsSettings {
     }
 }
 
-/// A name asked for: (name, transport, explicit port).
-type Key = (String, String, Option<u16>);
+/// A name asked for: (name, transport, explicit port, both families).
+type Key = (String, String, Option<u16>, bool);
 
 /// One address a name resolved to, and the transport to reach it over (`udp`, `tcp`,
 /// `tls`).
@@ -162,18 +164,42 @@ impl Dns {
     /// they are tried (SRV targets of one priority drawn by weight each time); empty when
     /// nothing resolves. Served from what is kept while its TTL lasts.
     pub async fn resolve(&self, host: &str, transport: &str, port: Option<u16>) -> Vec<Found> {
-        let ranked = self.ranked(host, transport, port).await;
+        let ranked = self.ranked(host, transport, port, false).await;
         arrange(ranked, &mut |total| rand::random_range(0..=total))
     }
 
-    /// What `host` resolved to, by rank and weight.
-    async fn ranked(&self, host: &str, transport: &str, port: Option<u16>) -> Vec<Ranked> {
+    /// Every address `host` may be reached at, as `resolve` finds them, but with each
+    /// name's AAAA records as well as its A records (`resolve` asks for AAAA only when a
+    /// name has no A record): all the places a dual-stack peer by name may send from.
+    pub async fn resolve_every(
+        &self,
+        host: &str,
+        transport: &str,
+        port: Option<u16>,
+    ) -> Vec<Found> {
+        let ranked = self.ranked(host, transport, port, true).await;
+        arrange(ranked, &mut |total| rand::random_range(0..=total))
+    }
+
+    /// What `host` resolved to, by rank and weight (`every`: both families).
+    async fn ranked(
+        &self,
+        host: &str,
+        transport: &str,
+        port: Option<u16>,
+        every: bool,
+    ) -> Vec<Ranked> {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             let transport = transport_of(transport);
             let addr = SocketAddr::new(ip, port.unwrap_or(default_port(transport)));
             return vec![Ranked::one(vec![Found { transport, addr }])];
         }
-        let key = (host.to_ascii_lowercase(), transport.to_string(), port);
+        let key = (
+            host.to_ascii_lowercase(),
+            transport.to_string(),
+            port,
+            every,
+        );
         let now = Instant::now();
         if let Ok(cache) = self.cache.lock() {
             if let Some((addrs, until)) = cache.get(&key) {
@@ -182,7 +208,7 @@ impl Dns {
                 }
             }
         }
-        let lookup = tokio::time::timeout(self.deadline, self.lookup(host, transport, port));
+        let lookup = tokio::time::timeout(self.deadline, self.lookup(host, transport, port, every));
         let (addrs, until) = match lookup.await {
             Ok(found) => found,
             Err(_) => {
@@ -204,10 +230,11 @@ impl Dns {
         host: &str,
         transport: &str,
         port: Option<u16>,
+        every: bool,
     ) -> (Vec<Ranked>, Instant) {
         let mut until = Instant::now() + Duration::from_secs(3600);
         if port.is_none() && transport == "auto" {
-            let found = self.naptr(host, &mut until).await;
+            let found = self.naptr(host, every, &mut until).await;
             if !found.is_empty() {
                 return (found, until);
             }
@@ -215,7 +242,7 @@ impl Dns {
         let transport = transport_of(transport);
         if port.is_none() {
             let found = self
-                .srv(&srv_name(transport, host), transport, 0, &mut until)
+                .srv(&srv_name(transport, host), transport, 0, every, &mut until)
                 .await;
             if !found.is_empty() {
                 return (found, until);
@@ -223,22 +250,19 @@ impl Dns {
         }
         let port = port.unwrap_or(default_port(transport));
         match self
-            .resolver
-            .lookup_ip(format!("{}.", host.trim_end_matches('.')))
+            .ips(&format!("{}.", host.trim_end_matches('.')), every)
             .await
         {
-            Ok(ips) => {
+            Ok((ips, valid)) => {
                 let found: Vec<Found> = ips
-                    .iter()
-                    .filter(usable)
-                    .take(MAX_ADDRESSES)
+                    .into_iter()
                     .map(|ip| Found {
                         transport,
                         addr: SocketAddr::new(ip, port),
                     })
                     .collect();
                 let ranked = (!found.is_empty()).then(|| Ranked::one(found));
-                (ranked.into_iter().collect(), until.min(ips.valid_until()))
+                (ranked.into_iter().collect(), until.min(valid))
             }
             Err(e) => {
                 tracing::info!("DNS {}: {}", host, e);
@@ -247,8 +271,42 @@ impl Dns {
         }
     }
 
+    /// The usable addresses of `name` (at most `MAX_ADDRESSES` of each family) and when
+    /// they expire: its A records, or its AAAA records when it has none; both with `every`.
+    async fn ips(&self, name: &str, every: bool) -> Result<(Vec<IpAddr>, Instant), String> {
+        if !every {
+            let ips = self
+                .resolver
+                .lookup_ip(name)
+                .await
+                .map_err(|e| e.to_string())?;
+            let found = ips.iter().filter(usable).take(MAX_ADDRESSES).collect();
+            return Ok((found, ips.valid_until()));
+        }
+        let (v4, v6) = tokio::join!(
+            self.resolver.ipv4_lookup(name),
+            self.resolver.ipv6_lookup(name)
+        );
+        if let (Err(e), Err(_)) = (&v4, &v6) {
+            return Err(e.to_string());
+        }
+        let mut found = Vec::new();
+        let mut valid = Instant::now() + Duration::from_secs(3600);
+        if let Ok(a) = &v4 {
+            let ips = a.iter().map(|a| IpAddr::V4(a.0)).filter(usable);
+            found.extend(ips.take(MAX_ADDRESSES));
+            valid = valid.min(a.as_lookup().valid_until());
+        }
+        if let Ok(aaaa) = &v6 {
+            let ips = aaaa.iter().map(|a| IpAddr::V6(a.0)).filter(usable);
+            found.extend(ips.take(MAX_ADDRESSES));
+            valid = valid.min(aaaa.as_lookup().valid_until());
+        }
+        Ok((found, valid))
+    }
+
     /// The addresses the NAPTR records of `host` lead to, each over its transport.
-    async fn naptr(&self, host: &str, until: &mut Instant) -> Vec<Ranked> {
+    async fn naptr(&self, host: &str, every: bool, until: &mut Instant) -> Vec<Ranked> {
         let name = format!("{}.", host.trim_end_matches('.'));
         let Ok(answer) = self.resolver.lookup(name, RecordType::NAPTR).await else {
             return Vec::new();
@@ -267,7 +325,7 @@ impl Dns {
         let mut found = Vec::new();
         let ordered = naptr_order(records).into_iter().take(MAX_RECORDS);
         for (place, (_, _, transport, replacement)) in (0u16..).zip(ordered) {
-            found.extend(self.srv(&replacement, transport, place, until).await);
+            found.extend(self.srv(&replacement, transport, place, every, until).await);
         }
         found
     }
@@ -279,6 +337,7 @@ impl Dns {
         name: &str,
         transport: &'static str,
         place: u16,
+        every: bool,
         until: &mut Instant,
     ) -> Vec<Ranked> {
         let Ok(srv) = self.resolver.srv_lookup(name).await else {
@@ -291,12 +350,10 @@ impl Dns {
             .collect();
         let mut found = Vec::new();
         for (priority, weight, target, p) in srv_order(records).into_iter().take(MAX_RECORDS) {
-            if let Ok(ips) = self.resolver.lookup_ip(target.as_str()).await {
-                *until = (*until).min(ips.valid_until());
+            if let Ok((ips, valid)) = self.ips(&target, every).await {
+                *until = (*until).min(valid);
                 let addrs: Vec<Found> = ips
-                    .iter()
-                    .filter(usable)
-                    .take(MAX_ADDRESSES)
+                    .into_iter()
                     .map(|ip| Found {
                         transport,
                         addr: SocketAddr::new(ip, p),
