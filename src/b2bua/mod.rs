@@ -51,6 +51,7 @@ mod tests;
 pub mod timers;
 pub mod transfer;
 pub mod transfer_ends;
+pub mod transfer_notify;
 pub mod voicemail;
 
 use crate::config;

@@ -53,7 +53,9 @@ pub struct Transfer {
     pub by: Side,
     pub party: Caller,
     /// NOTIFYs are owed (the REFER did not say `Refer-Sub: false`).
-    notify: bool,
+    pub(super) notify: bool,
+    /// The target's ringing was told (`transfer_notify.rs`).
+    pub(super) rang: bool,
     /// The transferor hung up meanwhile (RFC 5589 lets it after the 202).
     pub(super) gone: bool,
     pub(super) stage: Stage,
@@ -243,6 +245,7 @@ impl Call {
             by: side,
             party: party.clone(),
             notify,
+            rang: false,
             gone: false,
             stage: Stage::Routing,
             deadline: None,
@@ -262,54 +265,6 @@ impl Call {
             },
         };
         out.push(Action::Transfer(Box::new(ask)));
-    }
-
-    /// A NOTIFY of the refer subscription to the transferor, when one is owed.
-    pub(super) fn notify_transferor(
-        &mut self,
-        now: Instant,
-        line: &str,
-        last: bool,
-        out: &mut Actions,
-    ) {
-        let Some(t) = &self.transfer.on else { return };
-        if !t.notify || t.gone {
-            return;
-        }
-        let side = t.by;
-        let Some(leg) = self.leg_mut(side) else {
-            return;
-        };
-        let state = if last {
-            "terminated;reason=noresource"
-        } else {
-            "active;expires=60"
-        };
-        let extra = vec![
-            HeaderField::new("Event", "refer"),
-            HeaderField::new("Subscription-State", state),
-            HeaderField::new("Contact", leg.contact.clone()),
-        ];
-        let body = format!("{}\r\n", line);
-        let (req, branch) = leg.in_dialog(
-            "NOTIFY",
-            Some(("message/sipfrag;version=2.0", body.as_bytes())),
-            extra,
-        );
-        let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
-        let bytes = Arc::new(req.to_bytes());
-        out.send(&dest, bytes.clone());
-        self.pending.retain(|p| !p.done);
-        self.pending.push(Pending {
-            branch: branch.clone(),
-            cseq,
-            method: Method::Other("NOTIFY".into()),
-            origin: None,
-            target: side,
-            provisional: false,
-            done: false,
-        });
-        self.retransmit(now, bytes, dest, Wait::Pending { branch });
     }
 
     /// The transfer ends, made or not: it is taken off the call, and so is the failover
@@ -460,6 +415,9 @@ impl Call {
                 if (200..300).contains(&code) {
                     self.target_answered(now, i, msg, out);
                 } else {
+                    if (180..200).contains(&code) {
+                        self.notify_ringing(now, msg, out);
+                    }
                     // provisional and failures as for any branch (never to the caller)
                     self.fork_response(now, i, msg, out);
                 }
