@@ -35,7 +35,7 @@ fn two_phones_hear_each_other(codec: &str, config: &str) -> Vozbox {
 }
 
 /// The same with the server (SIP and its relay) and both phones on `family`'s loopback,
-/// SIP over `transport` ("udp", "tcp"):
+/// SIP over `transport` ("udp", "tcp", "tls" over IPv6):
 /// over IPv6 vozbox listens on [::1] alone, and the phones reach the client's domain
 /// (127.0.0.1, standing for a name that resolves to ::1) through their outbound proxy.
 fn two_phones_hear_each_other_on(
@@ -45,8 +45,13 @@ fn two_phones_hear_each_other_on(
     config: &str,
 ) -> Vozbox {
     let name = format!("media-{}", codec);
-    let v = match family {
-        Family::V4 => Vozbox::start(&name, config, PROVISION),
+    // (the server, and the port the phones send SIP to)
+    let (v, sip_port) = match family {
+        Family::V4 => {
+            let v = Vozbox::start(&name, config, PROVISION);
+            let port = v.port;
+            (v, port)
+        }
         Family::V6 => {
             let relay = "[media]\nbind = \"::1\"\nadvertised = \"::1\"\n";
             let config = if config.contains("[media]\n") {
@@ -55,12 +60,23 @@ fn two_phones_hear_each_other_on(
                 format!("{config}\n{relay}")
             };
             let port = free_port("[::1]");
-            Vozbox::start_on("[::1]", temp_dir(&name), port, &config, PROVISION)
+            // TLS: a listener of its own beside the UDP and TCP ones
+            let (config, sip_port) = if transport == "tls" {
+                let tls = free_port("[::1]");
+                let listen = format!(
+                    "listen = [\"udp:[::1]:{port}\", \"tcp:[::1]:{port}\", \"tls:[::1]:{tls}\"]\n"
+                );
+                (listen + &config, tls)
+            } else {
+                (config, port)
+            };
+            let v = Vozbox::start_on("[::1]", temp_dir(&name), port, &config, PROVISION);
+            (v, sip_port)
         }
     };
     let outbound = match family {
         Family::V4 => String::new(),
-        Family::V6 => format!(";outbound=\"sip:[::1]:{};transport={transport}\"", v.port),
+        Family::V6 => format!(";outbound=\"sip:[::1]:{sip_port};transport={transport}\""),
     };
     let account = |user: &str, password: &str, extra: &str| {
         let host = match family {
@@ -170,6 +186,12 @@ fn two_baresip_phones_hear_each_other_over_ipv6() {
 #[test]
 fn two_baresip_phones_hear_each_other_over_ipv6_and_tcp() {
     two_phones_hear_each_other_on(Family::V6, "tcp", "PCMU", "");
+}
+
+/// The same with SIP over TLS to a TLS listener on [::1].
+#[test]
+fn two_baresip_phones_hear_each_other_over_ipv6_and_tls() {
+    two_phones_hear_each_other_on(Family::V6, "tls", "PCMU", "");
 }
 
 /// The same through the kernel fast path: its IPv6 rules, made by the running server for a
