@@ -28,8 +28,14 @@ enum Cmd {
         #[arg(long)]
         provision: Option<PathBuf>,
     },
-    /// Validate a provisioning file and print every error with its place.
-    Check { file: PathBuf },
+    /// Validate a provisioning file and print every error with its place; with
+    /// `--config`, also against what that server can do (a country filter needs its GeoIP
+    /// database).
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Apply a provisioning file atomically and idempotently: through the admin API when
     /// a server runs, else to the database directly.
     Apply {
@@ -225,8 +231,14 @@ fn run(config: Option<PathBuf>, provision: Option<PathBuf>) -> Result<(), Failur
         .map_err(|e| Failure(e.to_string(), 3))
 }
 
-fn check(file: &Path) -> Result<(), Failure> {
-    let m = vozbox::provision::load(file)
+fn check(file: &Path, config: Option<PathBuf>) -> Result<(), Failure> {
+    let ctx = match &config {
+        Some(_) => vozbox::provision::Context::for_server(
+            load_config(&config)?.policy.geoip_database.is_some(),
+        ),
+        None => vozbox::provision::Context::default(),
+    };
+    let m = vozbox::provision::load_with(file, &ctx)
         .map_err(|errs| {
             let n = errs.len();
             Failure(format!("{}\n{} error(s)", errs.join("\n"), n), 1)
@@ -560,7 +572,7 @@ fn main() -> ExitCode {
         provision: None,
     }) {
         Cmd::Run { config, provision } => run(config, provision),
-        Cmd::Check { file } => check(&file),
+        Cmd::Check { file, config } => check(&file, config),
         Cmd::Apply { file, config } => apply(&file, config),
         Cmd::Registrations { config } => registrations(config),
         Cmd::Calls { config } => calls(config),

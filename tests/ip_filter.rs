@@ -282,4 +282,18 @@ fn a_missing_database_stops_the_start_and_countries_without_one_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("client.geoip_countries"), "{}", err);
     assert!(err.contains("[policy] geoip_database"), "{}", err);
+    // `vozbox check` says the same when told the server's config, and nothing without it
+    let check = |with_config: bool| {
+        let mut c = Command::new(BIN);
+        c.arg("check").arg(&prov);
+        if with_config {
+            c.arg("--config").arg(&cfg);
+        }
+        c.output().unwrap()
+    };
+    let out = check(true);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("client.geoip_countries"), "{}", err);
+    assert!(check(false).status.success());
 }

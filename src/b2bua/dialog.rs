@@ -339,7 +339,8 @@ impl Call {
         // A re-INVITE stays known (done) until the next request: a retransmitted 2xx is
         // ACKed again above.
         if !is_invite {
-            self.pending.remove(pi);
+            let p = self.pending.remove(pi);
+            self.notify_answered(now, &p.method, out);
         }
         let Some(o) = origin else { return };
         let mut r = response(&o.req, code, reason, "");

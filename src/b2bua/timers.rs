@@ -265,6 +265,7 @@ impl Call {
                     return;
                 };
                 let p = self.pending.remove(i);
+                self.notify_answered(now, &p.method, out);
                 if let Some(o) = &p.origin {
                     let r = response(&o.req, 408, "Request Timeout", "");
                     out.push(Action::Reply {

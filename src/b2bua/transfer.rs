@@ -54,8 +54,10 @@ pub struct Transfer {
     pub party: Caller,
     /// NOTIFYs are owed (the REFER did not say `Refer-Sub: false`).
     pub(super) notify: bool,
-    /// The target's ringing was told (`transfer_notify.rs`).
+    /// The target rang: told to the transferor, or owed (`transfer_notify.rs`).
     pub(super) rang: bool,
+    /// The ringing's status line, owed until the NOTIFY before it is answered.
+    pub(super) ringing_owed: Option<String>,
     /// The transferor hung up meanwhile (RFC 5589 lets it after the 202).
     pub(super) gone: bool,
     pub(super) stage: Stage,
@@ -246,6 +248,7 @@ impl Call {
             party: party.clone(),
             notify,
             rang: false,
+            ringing_owed: None,
             gone: false,
             stage: Stage::Routing,
             deadline: None,
@@ -283,7 +286,7 @@ impl Call {
         reason: &str,
         out: &mut Actions,
     ) {
-        let line = format!("SIP/2.0 {} {}", code, reason);
+        let line = super::transfer_notify::status_line(code, reason);
         self.notify_transferor(now, &line, true, out);
         let Some(t) = self.end_transfer() else {
             return;
@@ -415,9 +418,7 @@ impl Call {
                 if (200..300).contains(&code) {
                     self.target_answered(now, i, msg, out);
                 } else {
-                    if (180..200).contains(&code) {
-                        self.notify_ringing(now, msg, out);
-                    }
+                    self.notify_ringing(now, i, msg, out);
                     // provisional and failures as for any branch (never to the caller)
                     self.fork_response(now, i, msg, out);
                 }

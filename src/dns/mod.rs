@@ -9,10 +9,12 @@
 //! by order then preference, each replacement's SRV records as above; no usable NAPTR
 //! record: UDP's SRV, then the name's A/AAAA. Every address found carries its transport.
 //! A/AAAA is the A records, or the AAAA records of a name that has none; `resolve_every`
-//! (where a peer by name may send from) asks both.
-//! What a name resolved to is kept until its records' shortest TTL runs out. A hostile zone
-//! is bounded: 8 NAPTR records, 8 SRV targets a name and 4 addresses a target at most, no
-//! unspecified or multicast address, and one name's whole resolution within 4 timeouts.
+//! (where a peer by name may send from) asks both, and fails a name when either query
+//! fails other than by having no records (a family without any is asked again within a
+//! minute). What a name resolved to is kept until its records' shortest TTL runs out. A
+//! hostile zone is bounded: 8 NAPTR records, 8 SRV targets a name and 4 addresses a target
+//! at most (4 of each family for `resolve_every`), no unspecified or multicast address,
+//! and one name's whole resolution within 4 timeouts.
 //!
 //! Imports nothing else of the crate (the transport is its name: `udp`, `tcp`, `tls`).
 
@@ -86,6 +88,9 @@ pub struct Dns {
 /// followed: a hostile zone cannot hold a call up with endless records.
 const MAX_RECORDS: usize = 8;
 const MAX_ADDRESSES: usize = 4;
+
+/// How soon a name's family that had no records (`resolve_every`) is asked again.
+const ABSENT: Duration = Duration::from_secs(60);
 
 /// An address a call may be sent to (not 0.0.0.0, ::, nor a multicast group).
 fn usable(ip: &IpAddr) -> bool {
@@ -287,20 +292,34 @@ impl Dns {
             self.resolver.ipv4_lookup(name),
             self.resolver.ipv6_lookup(name)
         );
-        if let (Err(e), Err(_)) = (&v4, &v6) {
-            return Err(e.to_string());
+        // A family without records is asked again within `ABSENT` (one added later is
+        // seen); any other failure of either fails the name (nothing partial is kept).
+        let now = Instant::now();
+        let (mut found, mut valid) = (Vec::new(), now + Duration::from_secs(3600));
+        match v4 {
+            Ok(a) => {
+                let ips = a.iter().map(|a| IpAddr::V4(a.0)).filter(usable);
+                found.extend(ips.take(MAX_ADDRESSES));
+                valid = valid.min(a.as_lookup().valid_until());
+            }
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+                valid = valid.min(now + ABSENT)
+            }
+            Err(e) => return Err(e.to_string()),
         }
-        let mut found = Vec::new();
-        let mut valid = Instant::now() + Duration::from_secs(3600);
-        if let Ok(a) = &v4 {
-            let ips = a.iter().map(|a| IpAddr::V4(a.0)).filter(usable);
-            found.extend(ips.take(MAX_ADDRESSES));
-            valid = valid.min(a.as_lookup().valid_until());
+        match v6 {
+            Ok(aaaa) => {
+                let ips = aaaa.iter().map(|a| IpAddr::V6(a.0)).filter(usable);
+                found.extend(ips.take(MAX_ADDRESSES));
+                valid = valid.min(aaaa.as_lookup().valid_until());
+            }
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+                valid = valid.min(now + ABSENT)
+            }
+            Err(e) => return Err(e.to_string()),
         }
-        if let Ok(aaaa) = &v6 {
-            let ips = aaaa.iter().map(|a| IpAddr::V6(a.0)).filter(usable);
-            found.extend(ips.take(MAX_ADDRESSES));
-            valid = valid.min(aaaa.as_lookup().valid_until());
+        if found.is_empty() {
+            return Err("no usable A or AAAA record".into());
         }
         Ok((found, valid))
     }

@@ -169,6 +169,7 @@ fn a_blind_transfer_by_the_caller_joins_callee_and_target() {
         notifies(&got),
         [("SIP/2.0 100 Trying".into(), "active;expires=60".into())]
     );
+    let trying = sent_to(&got, "NOTIFY")[0].clone();
     // the driver routed it: carol's INVITE goes without an offer
     let fork = carol(&lab);
     let got = lab.at(
@@ -182,16 +183,25 @@ fn a_blind_transfer_by_the_caller_joins_callee_and_target() {
     assert_eq!(whats(&got), ["INVITE"]);
     let invite = message(&got[0]).unwrap();
     assert!(invite.body.is_empty());
-    // she rings: alice hears of it in a NOTIFY of her dialog, once; bob hears nothing
-    let got = lab.branch_says(1.5, 1, 180, "Ringing");
+    // she rings before alice answered the NOTIFY before: the ringing waits for it
+    assert!(lab.branch_says(1.5, 1, 180, "Ringing").is_empty());
+    assert!(lab.branch_says(1.6, 1, 183, "Session Progress").is_empty());
+    // alice answers it: she hears the ringing in a NOTIFY of her dialog, once; bob nothing
+    let got = lab.at(
+        1.7,
+        Event::Response {
+            side: Side::A,
+            branch: branch_of(&trying),
+            msg: response(&trying, 200, "OK", ""),
+        },
+    );
     assert_eq!(whats(&got), ["NOTIFY"]);
     assert_eq!(message(&got[0]).unwrap().call_id(), Some("c1"));
     assert_eq!(
         notifies(&got),
         [("SIP/2.0 180 Ringing".into(), "active;expires=60".into())]
     );
-    assert!(lab.branch_says(1.6, 1, 183, "Session Progress").is_empty());
-    assert!(lab.branch_says(1.7, 1, 180, "Ringing").is_empty());
+    assert!(lab.branch_says(1.8, 1, 180, "Ringing").is_empty());
     // she answers with her offer: bob gets it in a re-INVITE (through the relay)
     let got = lab.branch_says(2.0, 1, 200, "OK");
     assert_eq!(whats(&got), ["INVITE"]);
@@ -384,6 +394,42 @@ fn a_target_the_routing_refuses_is_told_to_the_transferor() {
     assert_eq!(lab.call.winner(), Some(0));
 }
 
+/// A ringing still owed when the transfer ends (the NOTIFY before it unanswered) is
+/// dropped: the final status is the last thing the transferor hears.
+#[test]
+fn a_ringing_owed_when_the_target_fails_is_dropped() {
+    let mut lab = answered();
+    let got = alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
+    let trying = sent_to(&got, "NOTIFY")[0].clone();
+    let fork = carol(&lab);
+    lab.at(
+        1.1,
+        Event::Transfer(Box::new(Step::Calling {
+            forks: vec![fork],
+            segment: segment(),
+            failover: None,
+        })),
+    );
+    assert!(lab.branch_says(1.5, 1, 180, "Ringing").is_empty());
+    let got = lab.branch_says(1.6, 1, 486, "Busy Here");
+    assert_eq!(
+        notifies(&got),
+        [(
+            "SIP/2.0 486 Busy Here".into(),
+            "terminated;reason=noresource".into()
+        )]
+    );
+    let got = lab.at(
+        1.7,
+        Event::Response {
+            side: Side::A,
+            branch: branch_of(&trying),
+            msg: response(&trying, 200, "OK", ""),
+        },
+    );
+    assert!(notifies(&got).is_empty(), "{:?}", named(&got));
+}
+
 #[test]
 fn a_target_that_rings_too_long_is_cancelled() {
     let mut lab = answered();
@@ -475,6 +521,8 @@ fn a_transferor_that_hangs_up_early_does_not_end_the_transfer() {
             failover: None,
         })),
     );
+    // she rings: nobody to tell
+    assert!(lab.branch_says(1.5, 1, 180, "Ringing").is_empty());
     let got = lab.branch_says(2.0, 1, 200, "OK");
     let reinvite = message(&got[0]).unwrap();
     let r = ok_with_sdp(&reinvite, "", "<sip:bob@127.0.0.1:5080>");
