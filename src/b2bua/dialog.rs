@@ -400,25 +400,40 @@ impl Call {
     /// Sends BYE to one side on vozbox's own behalf (the other side hung up, or a timer
     /// ended the call).
     pub(super) fn hang_up(&mut self, now: Instant, side: Side, out: &mut Actions) {
-        let Some(leg) = self.leg_mut(side) else {
-            return;
-        };
-        let (req, branch) = leg.in_dialog("BYE", None, Vec::new());
-        let cseq = leg.local_cseq;
-        let dest = leg.dest.clone();
+        self.send_own(now, side, Method::Bye, None, Vec::new(), out);
+    }
+
+    /// Sends a request of vozbox's own in `side`'s dialog (`body`: its type and bytes) and
+    /// keeps it pending, resent until answered: its branch (None: no such leg).
+    pub(super) fn send_own(
+        &mut self,
+        now: Instant,
+        side: Side,
+        method: Method,
+        body: Option<(&str, &[u8])>,
+        extra: Vec<HeaderField>,
+        out: &mut Actions,
+    ) -> Option<String> {
+        let leg = self.leg_mut(side)?;
+        let (req, branch) = leg.in_dialog(method.as_str(), body, extra);
+        let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
         let bytes = Arc::new(req.to_bytes());
         out.send(&dest, bytes.clone());
         self.pending.retain(|p| !p.done);
         self.pending.push(Pending {
             branch: branch.clone(),
             cseq,
-            method: Method::Bye,
+            method,
             origin: None,
             target: side,
             provisional: false,
             done: false,
         });
-        self.retransmit(now, bytes, dest, Wait::Pending { branch });
+        let wait = Wait::Pending {
+            branch: branch.clone(),
+        };
+        self.retransmit(now, bytes, dest, wait);
+        Some(branch)
     }
 
     /// BYE to the branch that answered and to the caller.

@@ -8,15 +8,13 @@
 //! refresh of the leg it came on; its 2xx refreshes the leg it was relayed to.
 
 use super::actions::Actions;
-use super::call::{Call, ForkState, Method, Pending, Phase, Side};
+use super::call::{Call, ForkState, Method, Phase, Side};
 use super::fork::status;
 use super::record::Disposition;
-use super::timers::Wait;
 use super::Incoming;
 use crate::sip::message::{HeaderField, Message};
 use crate::sip::reply::response;
 use crate::sip::respond::prepare;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The `[calls]` settings: the interval vozbox asks for and the smallest it accepts.
@@ -510,31 +508,16 @@ impl Call {
         if method == Method::Invite {
             extra.push(HeaderField::new("Allow", crate::sip::reply::ALLOW));
         }
-        let Some(leg) = self.leg_mut(side) else {
-            return;
-        };
         let body = match method {
             Method::Invite => t.sdp.as_deref().map(|b| ("application/sdp", b)),
             _ => None,
         };
-        let (req, branch) = leg.in_dialog(method.as_str(), body, extra);
-        let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
-        let bytes = Arc::new(req.to_bytes());
-        out.send(&dest, bytes.clone());
-        self.pending.retain(|p| !p.done);
-        self.pending.push(Pending {
-            branch: branch.clone(),
-            cseq,
-            method,
-            origin: None,
-            target: side,
-            provisional: false,
-            done: false,
-        });
+        let Some(branch) = self.send_own(now, side, method, body, extra, out) else {
+            return;
+        };
         if let Some(t) = self.sessions.leg_mut(side).as_mut() {
-            t.sent = Some(branch.clone());
+            t.sent = Some(branch);
         }
-        self.retransmit(now, bytes, dest, Wait::Pending { branch });
     }
 
     /// The session of `side` is over: BYE both ways, the record says so.

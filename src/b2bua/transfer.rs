@@ -17,7 +17,7 @@
 
 use super::actions::{Action, Actions};
 use super::authn::Caller;
-use super::call::{Billing, Call, Direction, Fork, Method, Pending, Phase, Side};
+use super::call::{Billing, Call, Direction, Fork, Method, Phase, Side};
 use super::fork::{contact_uri, status};
 use super::record::Disposition;
 use super::refer_to::{refer_to, ReferTo};
@@ -354,30 +354,8 @@ impl Call {
                 }
                 let mut extra = vec![HeaderField::new("Allow", crate::sip::reply::ALLOW)];
                 extra.extend(super::session_peer::asked(self.sessions.settings));
-                let leg = &mut self.forks[n].leg;
-                let (req, branch) = leg.in_dialog("INVITE", None, extra);
-                let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
-                let bytes = Arc::new(req.to_bytes());
-                out.send(&dest, bytes.clone());
-                self.pending.retain(|p| !p.done);
-                self.pending.push(Pending {
-                    branch: branch.clone(),
-                    cseq,
-                    method: Method::Invite,
-                    origin: None,
-                    target: Side::B(n),
-                    provisional: false,
-                    done: false,
-                });
-                self.retransmit(
-                    now,
-                    bytes,
-                    dest,
-                    Wait::Pending {
-                        branch: branch.clone(),
-                    },
-                );
-                if let Some(t) = self.transfer.on.as_mut() {
+                let sent = self.send_own(now, Side::B(n), Method::Invite, None, extra, out);
+                if let (Some(branch), Some(t)) = (sent, self.transfer.on.as_mut()) {
                     t.stage = Stage::Offering { n, branch };
                     t.segment = Some(segment);
                 }

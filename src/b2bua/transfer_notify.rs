@@ -8,11 +8,9 @@
 //! dropped by it.
 
 use super::actions::Actions;
-use super::call::{Call, ForkState, Method, Pending};
+use super::call::{Call, ForkState, Method};
 use super::fork::status;
-use super::timers::Wait;
 use crate::sip::message::{HeaderField, Message};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// A sipfrag's status line: the reason phrase as a peer wrote it, without control
@@ -114,25 +112,9 @@ impl Call {
             HeaderField::new("Contact", leg.contact.clone()),
         ];
         let body = format!("{}\r\n", line);
-        let (req, branch) = leg.in_dialog(
-            "NOTIFY",
-            Some(("message/sipfrag;version=2.0", body.as_bytes())),
-            extra,
-        );
-        let (cseq, dest) = (leg.local_cseq, leg.dest.clone());
-        let bytes = Arc::new(req.to_bytes());
-        out.send(&dest, bytes.clone());
-        self.pending.retain(|p| !p.done);
-        self.pending.push(Pending {
-            branch: branch.clone(),
-            cseq,
-            method: Method::Other("NOTIFY".into()),
-            origin: None,
-            target: side,
-            provisional: false,
-            done: false,
-        });
-        self.retransmit(now, bytes, dest, Wait::Pending { branch });
+        let sipfrag = Some(("message/sipfrag;version=2.0", body.as_bytes()));
+        let notify = Method::Other("NOTIFY".into());
+        self.send_own(now, side, notify, sipfrag, extra, out);
     }
 }
 
