@@ -9,15 +9,7 @@ use super::*;
 /// alice's blind transfer of bob to carol (branch 1), routed at 1.1 s.
 pub(super) fn blind(lab: &mut Lab) -> Vec<Action> {
     let mut got = alice_refers(lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
-    let fork = carol(lab);
-    got.extend(lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    ));
+    got.extend(carol_called(lab, 1.1));
     got
 }
 
@@ -144,15 +136,7 @@ fn a_transferor_that_hangs_up_takes_its_session_timer_and_requests_along() {
     // bob transfers alice to carol and hangs up at once; carol rings on
     bob_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
     assert_eq!(whats(&lab.bob_sends(1.1, 0, "BYE", 3)), ["200"]);
-    let fork = carol(&lab);
-    lab.at(
-        1.2,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    carol_called(&mut lab, 1.2);
     lab.branch_says(1.5, 1, 180, "Ringing");
     let run = lab.run(58.0);
     // no refresh (nor the NOTIFY still unanswered) goes to bob any more

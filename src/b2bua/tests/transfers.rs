@@ -59,6 +59,19 @@ pub(super) fn carol(lab: &Lab) -> Fork {
     Fork::new(&t, &lab.call.a_invite, None, 70)
 }
 
+/// The driver routed the transfer to carol (102): her branch is called.
+pub(super) fn carol_called(lab: &mut Lab, secs: f64) -> Vec<Action> {
+    let fork = carol(lab);
+    lab.at(
+        secs,
+        Event::Transfer(Box::new(Step::Calling {
+            forks: vec![fork],
+            segment: segment(),
+            failover: None,
+        })),
+    )
+}
+
 pub(super) fn segment() -> Segment {
     Segment {
         client: "bluebird".into(),
@@ -171,15 +184,7 @@ fn a_blind_transfer_by_the_caller_joins_callee_and_target() {
     );
     let trying = sent_to(&got, "NOTIFY")[0].clone();
     // the driver routed it: carol's INVITE goes without an offer
-    let fork = carol(&lab);
-    let got = lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    let got = carol_called(&mut lab, 1.1);
     assert_eq!(whats(&got), ["INVITE"]);
     let invite = message(&got[0]).unwrap();
     assert!(invite.body.is_empty());
@@ -304,15 +309,7 @@ fn a_blind_transfer_by_the_callee_makes_the_target_the_winner() {
     let mut lab = answered();
     let got = bob_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
     assert_eq!(named(&got), ["202", "NOTIFY", "transfer to 102"]);
-    let fork = carol(&lab);
-    lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    carol_called(&mut lab, 1.1);
     let got = lab.branch_says(2.0, 1, 200, "OK");
     let reinvite = message(&got[0]).unwrap();
     assert_eq!(reinvite.call_id(), Some("c1"), "alice is re-INVITEd");
@@ -341,15 +338,7 @@ fn a_blind_transfer_by_the_callee_makes_the_target_the_winner() {
 fn a_failed_target_leaves_the_call_as_it_was() {
     let mut lab = answered();
     alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
-    let fork = carol(&lab);
-    lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    carol_called(&mut lab, 1.1);
     let got = lab.branch_says(2.0, 1, 486, "Busy Here");
     assert_eq!(whats(&got), ["ACK", "NOTIFY"]);
     assert_eq!(
@@ -401,15 +390,7 @@ fn a_ringing_owed_when_the_target_fails_is_dropped() {
     let mut lab = answered();
     let got = alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
     let trying = sent_to(&got, "NOTIFY")[0].clone();
-    let fork = carol(&lab);
-    lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    carol_called(&mut lab, 1.1);
     assert!(lab.branch_says(1.5, 1, 180, "Ringing").is_empty());
     let got = lab.branch_says(1.6, 1, 486, "Busy Here");
     assert_eq!(
@@ -434,15 +415,7 @@ fn a_ringing_owed_when_the_target_fails_is_dropped() {
 fn a_target_that_rings_too_long_is_cancelled() {
     let mut lab = answered();
     alice_refers(&mut lab, 1.0, 2, "Refer-To: <sip:102@127.0.0.1>\n");
-    let fork = carol(&lab);
-    lab.at(
-        1.0,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    carol_called(&mut lab, 1.0);
     lab.branch_says(1.5, 1, 180, "Ringing");
     let run = lab.run(62.0);
     // the call's no-answer limit (60 s) from the transfer
@@ -512,15 +485,7 @@ fn a_transferor_that_hangs_up_early_does_not_end_the_transfer() {
     let got = lab.alice_sends(1.05, "BYE", 3);
     assert_eq!(whats(&got), ["200"]);
     assert!(!lab.call.is_ended());
-    let fork = carol(&lab);
-    lab.at(
-        1.1,
-        Event::Transfer(Box::new(Step::Calling {
-            forks: vec![fork],
-            segment: segment(),
-            failover: None,
-        })),
-    );
+    carol_called(&mut lab, 1.1);
     // she rings: nobody to tell
     assert!(lab.branch_says(1.5, 1, 180, "Ringing").is_empty());
     let got = lab.branch_says(2.0, 1, 200, "OK");
