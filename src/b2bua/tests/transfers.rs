@@ -72,6 +72,20 @@ pub(super) fn carol_called(lab: &mut Lab, secs: f64) -> Vec<Action> {
     )
 }
 
+/// alice answers vozbox's `request` to her (a NOTIFY) with 200.
+pub(super) fn alice_answers(lab: &mut Lab, secs: f64, request: &Message) -> Vec<Action> {
+    let msg = response(request, 200, "OK", "");
+    let branch = branch_of(request);
+    lab.at(
+        secs,
+        Event::Response {
+            side: Side::A,
+            branch,
+            msg,
+        },
+    )
+}
+
 pub(super) fn segment() -> Segment {
     Segment {
         client: "bluebird".into(),
@@ -192,14 +206,7 @@ fn a_blind_transfer_by_the_caller_joins_callee_and_target() {
     assert!(lab.branch_says(1.5, 1, 180, "Ringing").is_empty());
     assert!(lab.branch_says(1.6, 1, 183, "Session Progress").is_empty());
     // alice answers it: she hears the ringing in a NOTIFY of her dialog, once; bob nothing
-    let got = lab.at(
-        1.7,
-        Event::Response {
-            side: Side::A,
-            branch: branch_of(&trying),
-            msg: response(&trying, 200, "OK", ""),
-        },
-    );
+    let got = alice_answers(&mut lab, 1.7, &trying);
     assert_eq!(whats(&got), ["NOTIFY"]);
     assert_eq!(message(&got[0]).unwrap().call_id(), Some("c1"));
     assert_eq!(
@@ -400,14 +407,7 @@ fn a_ringing_owed_when_the_target_fails_is_dropped() {
             "terminated;reason=noresource".into()
         )]
     );
-    let got = lab.at(
-        1.7,
-        Event::Response {
-            side: Side::A,
-            branch: branch_of(&trying),
-            msg: response(&trying, 200, "OK", ""),
-        },
-    );
+    let got = alice_answers(&mut lab, 1.7, &trying);
     assert!(notifies(&got).is_empty(), "{:?}", named(&got));
 }
 
