@@ -256,10 +256,7 @@ fn the_portal_in_a_real_browser() {
             }
             "record" => recording_file = Some(alice_records_a_call(&v)),
             "admins" => {
-                add_admin(
-                    &v,
-                    serde_json::json!({"name": "ann", "password": "Ann-Secret-123", "client": "bluebird"}),
-                );
+                // ann: added by the operator in the browser
                 add_admin(
                     &v,
                     serde_json::json!({"name": "rita", "password": "Rita-Secret-123",
@@ -296,6 +293,8 @@ fn the_portal_in_a_real_browser() {
         "voicemail",
         "recordings",
         "read-only",
+        "admins",
+        "audit",
     ] {
         for width in ["desktop", "phone"] {
             let f = shots.join(format!("{}-{}.png", page, width));

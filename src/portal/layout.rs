@@ -133,6 +133,13 @@ fn nav(s: &Session, active: &str) -> Markup {
                 h2 { @if p.is_operator() { "Operator" } @else { "Account" } }
                 ul { @for k in setup { (nav_link(&format!("/{}", k.plural()), title(k), active)) } }
             }
+            @if p.is_operator() || p.may("audit", Access::Read) {
+                h2 { "Administration" }
+                ul {
+                    @if p.is_operator() { (nav_link("/admins", "Administrators", active)) }
+                    @if p.may("audit", Access::Read) { (nav_link("/audit", "Audit trail", active)) }
+                }
+            }
         }
     }
 }

@@ -13,7 +13,9 @@
 //! by the kinds table and each kind's schema (`entities.rs`, `fields.rs`, `form.rs`), live
 //! registrations and calls refreshing themselves (`live.rs`), call records (`cdrs.rs`),
 //! voicemail messages and call recordings played in the page, downloaded and deleted
-//! (`voicemail.rs`, `recordings.rs`; what they share: `playback.rs`).
+//! (`voicemail.rs`, `recordings.rs`; what they share: `playback.rs`); for operators the
+//! administrators, added with a password shown once (`admins.rs`), and for whoever may
+//! read it the audit trail (`audit.rs`).
 //! The assets (htmx, the style sheet, one small script) are embedded (`assets.rs`), and
 //! every answer carries a Content-Security-Policy without inline scripts.
 //!
@@ -22,7 +24,9 @@
 // Helpers return the error page itself (`Result<_, Response>`): handlers send it as is.
 #![allow(clippy::result_large_err)]
 
+mod admins;
 mod assets;
+mod audit;
 mod bridge;
 mod cdrs;
 mod chart;
@@ -99,7 +103,11 @@ pub fn app(api: Api, secure: bool) -> Router {
         .route("/calls/rows", get(live::call_rows))
         .route("/calls/hangup/{id}", post(live::hang_up))
         .route("/cdrs", get(cdrs::page))
-        .route("/cdrs.csv", get(cdrs::csv));
+        .route("/cdrs.csv", get(cdrs::csv))
+        .route("/admins", get(admins::page).post(admins::add))
+        .route("/admins/password/{name}", post(admins::password))
+        .route("/admins/delete/{name}", post(admins::remove))
+        .route("/audit", get(audit::page));
     pages = shelf::<voicemail::Voicemail>(pages);
     pages = shelf::<recordings::Recordings>(pages);
     for k in crate::provision::kinds::ALL {

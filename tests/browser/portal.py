@@ -441,19 +441,100 @@ def main():
     assert d.find_element(By.ID, "f-name").get_attribute("readonly") is not None
     shot("user-edit")
     rid = recordings_seen()
-    logout()
+    administrators()
     step("admins")
     mid = read_only(rid)
     other_client(mid, rid)
     own_client(mid, rid)
 
     # -- failed logins are throttled like the API's ---------------------------------------------
-    for _ in range(15):
+    # (10 failures within a minute ban; the minute counts from the first failure, so one
+    # that began before this loop may end in it: 9 of its failures, then 10 more)
+    for _ in range(20):
         login("admin", "wrong-password", expect_ok=False)
         if "Too many failed logins" in text():
             break
     else:
-        raise AssertionError("no throttle after 15 failed logins: " + text())
+        raise AssertionError("no throttle after 20 failed logins: " + text())
+
+
+def problem():
+    """The refusal shown above the page's list (its status is logged)."""
+    said = wait_for(lambda: d.find_element(By.ID, "problem").text, "the refusal")
+    d.get_log("browser")
+    return said
+
+
+def answered():
+    """The form submitted and its answer loaded (not the page it was sent from)."""
+    mark()
+    submit()
+    wait_for(lambda: not marked(), "the form's answer")
+
+
+def new_password():
+    """The password vozbox made, shown once on the page that answered."""
+    pw = wait_for(lambda: d.find_elements(By.ID, "new-password"), "the new password")[0].text
+    assert len(pw) >= 12 and pw not in d.current_url, pw
+    assert_clean()
+    return pw
+
+
+def administrators():
+    """The operator adds a client's administrator (ann, used later) and an operator whose
+    password vozbox makes, shown once; gives it a new one; the last operator cannot be
+    removed; refusals come back with what was typed; the audit trail lists each change.
+    Ends logged out."""
+    go("/admins")
+    assert "Administrators" in d.find_element(By.CSS_SELECTOR, "nav.side").text
+    assert "everything" in d.find_element(By.ID, "admin-admin").text
+    d.find_element(By.ID, "delete-admin").click()
+    accept_confirm()
+    assert "last operator cannot be removed" in problem()
+    fill({"name": "ann", "client": "bluebird", "password": "Ann-Secret-123"})
+    submit()
+    wait_for(lambda: "done=added" in d.current_url, "ann added")
+    assert "Administrator ann added" in text(), text()
+    row = d.find_element(By.ID, "admin-ann").text
+    assert "client" in row and "bluebird" in row, row
+    fill({"name": "ann", "client": "bluebird", "password": "Ann-Secret-123"})
+    answered()
+    assert "already exists" in problem()
+    fill({"name": "ned", "client": "bluebird", "read": "brands"})
+    answered()
+    said = problem()
+    assert "Not added" in said and "brands" in said, said
+    assert d.find_element(By.ID, "f-name").get_attribute("value") == "ned"
+    assert d.find_element(By.ID, "f-read").get_attribute("value") == "brands"
+    assert not d.find_elements(By.ID, "admin-ned")
+    fill({"name": "temp", "client": "", "read": "", "write": ""})
+    answered()
+    first = new_password()
+    assert "everything" in d.find_element(By.ID, "admin-temp").text
+    go("/admins")
+    assert first not in d.page_source, "the password shown twice"
+    d.find_element(By.ID, "password-temp").click()
+    accept_confirm()
+    second = new_password()
+    assert second != first
+    shot("admins")
+    go("/audit")
+    audit = d.find_element(By.ID, "audit").text
+    for part in ("admins", "temp", "ann", "create", "update", "bluebird/alice"):
+        assert part in audit, (part, audit)
+    shot("audit")
+    logout()
+    login("temp", first, expect_ok=False)
+    login("temp", second)
+    # temp removes itself: its session ends with it
+    go("/admins")
+    d.find_element(By.ID, "delete-temp").click()
+    accept_confirm()
+    wait_for(lambda: "/login" in d.current_url, "the login page after temp's removal")
+    login("admin", OPERATOR_PASSWORD)
+    go("/admins")
+    assert not d.find_elements(By.ID, "admin-temp")
+    logout()
 
 
 def own_client(mid, rid):
@@ -490,6 +571,17 @@ def own_client(mid, rid):
     assert status in (0, 303), (status, body)  # a redirect (not followed)
     go("/users?q=mallory")
     assert "bluebird/mallory" in text(), text()
+    # its client's changes in the audit trail, not the administrators'; no administrators
+    go("/audit")
+    audit = d.find_element(By.ID, "audit").text
+    assert "bluebird/mallory" in audit and "admins" not in audit, audit
+    nav = d.find_element(By.CSS_SELECTOR, "nav.side").text
+    assert "Audit trail" in nav and "Administrators" not in nav, nav
+    go("/admins", clean=False)
+    assert h1() == "Not allowed"
+    status, body = fetch("/admins", {"name": "eve", "password": "Eve-Secret-1234",
+                                     "_csrf": csrf()})
+    assert status == 403 and "only an operator" in body, (status, body)
     # the message is deleted from its page
     go("/voicemail")
     message_row()
